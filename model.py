@@ -1,0 +1,194 @@
+"""Evaluation networks built from a genotype: NetworkCIFAR and NetworkImageNet.
+
+The modules are registered in the order of the DARTS evaluation code, so the state_dict has its
+keys, order and shapes and published DARTS / PC-DARTS / MOOD-NAS checkpoints load with strict=True.
+
+    >>> import genotypes
+    >>> net = NetworkCIFAR(36, 10, 20, True, genotypes.PC_DARTS_cifar)
+    >>> net.drop_path_prob = 0.2
+    >>> logits, logits_aux = net(torch.randn(2, 3, 32, 32))
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from genotypes import Genotype
+from operations import OPS, FactorizedReduce, Identity, ReLUConvBN
+
+__all__ = ["drop_path", "Cell", "AuxiliaryHeadCIFAR", "AuxiliaryHeadImageNet", "NetworkCIFAR", "NetworkImageNet"]
+
+
+def drop_path(x: torch.Tensor, drop_prob: float) -> torch.Tensor:
+    """Zero whole samples of a branch with probability drop_prob and rescale the survivors."""
+    keep_prob = 1.0 - drop_prob
+    mask = torch.empty(x.size(0), 1, 1, 1, device=x.device, dtype=x.dtype).bernoulli_(keep_prob)
+    return x / keep_prob * mask
+
+
+class Cell(nn.Module):
+    """One cell of the evaluation network: each node sums two ops applied to earlier states."""
+
+    def __init__(
+        self, genotype: Genotype, C_prev_prev: int, C_prev: int, C: int, reduction: bool, reduction_prev: bool
+    ):
+        super().__init__()
+        if reduction_prev:
+            self.preprocess0 = FactorizedReduce(C_prev_prev, C)
+        else:
+            self.preprocess0 = ReLUConvBN(C_prev_prev, C, 1, 1, 0)
+        self.preprocess1 = ReLUConvBN(C_prev, C, 1, 1, 0)
+        edges = genotype.reduce if reduction else genotype.normal
+        concat = genotype.reduce_concat if reduction else genotype.normal_concat
+        op_names, indices = zip(*edges)
+        self.reduction = reduction
+        self._steps = len(op_names) // 2
+        self._concat = list(concat)
+        self.multiplier = len(self._concat)
+        self._indices = list(indices)
+        self._ops = nn.ModuleList(
+            OPS[name](C, 2 if reduction and index < 2 else 1, True) for name, index in zip(op_names, indices)
+        )
+
+    def forward(self, s0: torch.Tensor, s1: torch.Tensor, drop_prob: float) -> torch.Tensor:
+        states = [self.preprocess0(s0), self.preprocess1(s1)]
+        for i in range(self._steps):
+            total = None
+            for k in (2 * i, 2 * i + 1):
+                op = self._ops[k]
+                h = op(states[self._indices[k]])
+                if self.training and drop_prob > 0.0 and not isinstance(op, Identity):
+                    h = drop_path(h, drop_prob)
+                total = h if total is None else total + h
+            states.append(total)
+        return torch.cat([states[i] for i in self._concat], dim=1)
+
+
+class AuxiliaryHeadCIFAR(nn.Module):
+    """Auxiliary classifier on the 8x8 feature map, used only while training."""
+
+    def __init__(self, C: int, num_classes: int):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.ReLU(inplace=False),
+            nn.AvgPool2d(5, stride=3, padding=0, count_include_pad=False),
+            nn.Conv2d(C, 128, 1, bias=False),
+            nn.BatchNorm2d(128),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(128, 768, 2, bias=False),
+            nn.BatchNorm2d(768),
+            nn.ReLU(inplace=True),
+        )
+        self.classifier = nn.Linear(768, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.features(x)
+        return self.classifier(x.flatten(1))
+
+
+class AuxiliaryHeadImageNet(nn.Module):
+    """Auxiliary classifier on the 14x14 map; like DARTS, without a BatchNorm after the 2x2 conv."""
+
+    def __init__(self, C: int, num_classes: int):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.ReLU(inplace=False),
+            nn.AvgPool2d(5, stride=2, padding=0, count_include_pad=False),
+            nn.Conv2d(C, 128, 1, bias=False),
+            nn.BatchNorm2d(128),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(128, 768, 2, bias=False),
+            nn.ReLU(inplace=True),
+        )
+        self.classifier = nn.Linear(768, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.features(x)
+        return self.classifier(x.flatten(1))
+
+
+class _Network(nn.Module):
+    """Shared body of both evaluation networks: the cell stack, the auxiliary head and the classifier."""
+
+    drop_path_prob: float
+
+    def _build_cells(
+        self, C: int, num_classes: int, layers: int, auxiliary: bool, genotype: Genotype,
+        C_prev_prev: int, C_prev: int, reduction_prev: bool, aux_head: type[nn.Module],
+    ) -> int:
+        self._layers = layers
+        self._auxiliary = auxiliary
+        self.drop_path_prob = 0.0
+        self.cells = nn.ModuleList()
+        C_curr = C
+        C_aux = C_prev
+        for i in range(layers):
+            reduction = i in (layers // 3, 2 * layers // 3)
+            if reduction:
+                C_curr *= 2
+            cell = Cell(genotype, C_prev_prev, C_prev, C_curr, reduction, reduction_prev)
+            reduction_prev = reduction
+            self.cells.append(cell)
+            C_prev_prev, C_prev = C_prev, cell.multiplier * C_curr
+            if i == 2 * layers // 3:
+                C_aux = C_prev
+        if auxiliary:
+            self.auxiliary_head = aux_head(C_aux, num_classes)
+        return C_prev
+
+    def _run_cells(self, s0: torch.Tensor, s1: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        logits_aux = None
+        for i, cell in enumerate(self.cells):
+            s0, s1 = s1, cell(s0, s1, self.drop_path_prob)
+            if i == 2 * self._layers // 3 and self._auxiliary and self.training:
+                logits_aux = self.auxiliary_head(s1)
+        out = self.global_pooling(s1)
+        return self.classifier(out.flatten(1)), logits_aux
+
+
+class NetworkCIFAR(_Network):
+    """The CIFAR evaluation network: a 3x3 stem, ``layers`` cells with reductions at 1/3 and 2/3."""
+
+    def __init__(self, C: int, num_classes: int, layers: int, auxiliary: bool, genotype: Genotype):
+        super().__init__()
+        stem_multiplier = 3
+        C_stem = stem_multiplier * C
+        self.stem = nn.Sequential(nn.Conv2d(3, C_stem, 3, padding=1, bias=False), nn.BatchNorm2d(C_stem))
+        C_prev = self._build_cells(
+            C, num_classes, layers, auxiliary, genotype, C_stem, C_stem, False, AuxiliaryHeadCIFAR
+        )
+        self.global_pooling = nn.AdaptiveAvgPool2d(1)
+        self.classifier = nn.Linear(C_prev, num_classes)
+
+    def forward(self, input: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        s = self.stem(input)
+        return self._run_cells(s, s)
+
+
+class NetworkImageNet(_Network):
+    """The ImageNet (mobile setting) evaluation network: two strided stems, then the cell stack."""
+
+    def __init__(self, C: int, num_classes: int, layers: int, auxiliary: bool, genotype: Genotype):
+        super().__init__()
+        self.stem0 = nn.Sequential(
+            nn.Conv2d(3, C // 2, kernel_size=3, stride=2, padding=1, bias=False),
+            nn.BatchNorm2d(C // 2),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(C // 2, C, 3, stride=2, padding=1, bias=False),
+            nn.BatchNorm2d(C),
+        )
+        self.stem1 = nn.Sequential(
+            nn.ReLU(inplace=False),
+            nn.Conv2d(C, C, 3, stride=2, padding=1, bias=False),
+            nn.BatchNorm2d(C),
+        )
+        C_prev = self._build_cells(C, num_classes, layers, auxiliary, genotype, C, C, True, AuxiliaryHeadImageNet)
+        # DARTS uses AvgPool2d(7) at 224x224 input; the adaptive pool is the same there and allows smaller inputs.
+        self.global_pooling = nn.AdaptiveAvgPool2d(1)
+        self.classifier = nn.Linear(C_prev, num_classes)
+
+    def forward(self, input: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        s0 = self.stem0(input)
+        s1 = self.stem1(s0)
+        return self._run_cells(s0, s1)
