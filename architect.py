@@ -98,7 +98,8 @@ class Architect:
     ) -> torch.Tensor:
         model = self.model
         names = [n for n, _ in model.named_weights()]
-        unrolled = [w.requires_grad_() for w in self._unrolled_weights(input_train, target_train, eta, network_optimizer)]
+        virtual = self._unrolled_weights(input_train, target_train, eta, network_optimizer)
+        unrolled = [w.requires_grad_() for w in virtual]
         # The virtual model is a copy in DARTS: its BatchNorm statistics must not touch ours.
         buffers = {n: b.clone() for n, b in model.named_buffers()}
         arch = model.arch_parameters()

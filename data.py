@@ -1,0 +1,678 @@
+"""Datasets by name (`--set`) and the two loaders: host (torch DataLoader) and device-resident.
+
+Small image sets (CIFAR, digits, synthetic) are held as one uint8 tensor N x 3 x H x W (`.images`)
+with int64 `.targets`, so that `DeviceLoader` can keep the whole subset on the accelerator and
+augment a batch in one batched op; `HostLoader` applies the same augmentation per sample with
+torchvision transforms. Both draw their order from a generator seeded by (seed, epoch), so a
+resumed run sees the same batches as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import math
+import os
+import pickle
+import weakref
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, Dataset, Sampler, Subset
+from torchvision import datasets as tv_datasets
+from torchvision import transforms as T
+
+from utils import UserError
+
+DATASETS = ("cifar10", "cifar100", "digits", "synthetic", "folder", "imagenet")
+
+CIFAR10_MEAN = (0.49139968, 0.48215827, 0.44653124)
+CIFAR10_STD = (0.24703233, 0.24348505, 0.26158768)
+CIFAR100_MEAN = (0.5071, 0.4865, 0.4409)
+CIFAR100_STD = (0.2673, 0.2564, 0.2762)
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+CROP_PADDING = 4  # RandomCrop(32, padding=4) of the CIFAR pipeline
+DIGITS_SPLIT_SEED = 0  # fixed: the digits test split must not move with --seed
+SYNTHETIC_SEED = 0
+
+
+@dataclass
+class DatasetInfo:
+    """What a model needs to know about a dataset."""
+
+    name: str
+    num_classes: int
+    image_size: int
+    mean: tuple
+    std: tuple
+
+
+# --------------------------------------------------------------------------- transforms
+
+
+class Cutout:
+    """Zero one square of side `length` centred at a uniform pixel, clipped at the borders (DARTS).
+
+    Applied after normalisation, so the square is 0 in normalised space; uses torch's RNG so that
+    seeding and resume are exact.
+    """
+
+    def __init__(self, length: int) -> None:
+        self.length = length
+
+    def __call__(self, img: torch.Tensor) -> torch.Tensor:
+        h, w = img.shape[-2:]
+        cy = int(torch.randint(h, (1,)))
+        cx = int(torch.randint(w, (1,)))
+        half = self.length // 2
+        y1, y2 = max(cy - half, 0), min(cy + half, h)
+        x1, x2 = max(cx - half, 0), min(cx + half, w)
+        img = img.clone()
+        img[..., y1:y2, x1:x2] = 0.0
+        return img
+
+
+class _ToFloat:
+    """uint8 tensor -> float in [0, 1] (what ToTensor does for PIL images)."""
+
+    def __call__(self, img: torch.Tensor) -> torch.Tensor:
+        return img.float().div_(255.0)
+
+
+def _tensor_transform(image_size: int, mean: Sequence[float], std: Sequence[float], *, augment: bool,
+                      cutout: bool, cutout_length: int) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The CIFAR pipeline on uint8 CHW tensors (same ops as on PIL images)."""
+    ops: list[Any] = []
+    if augment:
+        ops += [T.RandomCrop(image_size, padding=CROP_PADDING), T.RandomHorizontalFlip()]
+    ops += [_ToFloat(), T.Normalize(mean, std)]
+    if augment and cutout:
+        ops.append(Cutout(cutout_length))
+    return T.Compose(ops)
+
+
+# --------------------------------------------------------------------------- in-memory datasets
+
+
+class TensorImageDataset(Dataset):
+    """uint8 images (N x 3 x H x W) + int64 labels, with the host transform applied per sample.
+
+    The attributes `images`, `targets`, `mean`, `std`, `augment`, `cutout`, `cutout_length`,
+    `padding` let DeviceLoader reproduce the same transform on the accelerator.
+    """
+
+    def __init__(self, images: torch.Tensor, targets: torch.Tensor, *, mean: Sequence[float],
+                 std: Sequence[float], augment: bool, cutout: bool = False, cutout_length: int = 16,
+                 classes: Sequence[str] | None = None) -> None:
+        if images.dtype != torch.uint8 or images.dim() != 4 or images.size(1) != 3:
+            raise ValueError(f"images must be uint8 N x 3 x H x W, got {tuple(images.shape)} {images.dtype}")
+        if len(images) != len(targets):
+            raise ValueError(f"{len(images)} images but {len(targets)} labels")
+        self.images = images.contiguous()
+        self.targets = torch.as_tensor(targets, dtype=torch.int64)
+        self.mean = tuple(float(m) for m in mean)
+        self.std = tuple(float(s) for s in std)
+        self.augment = augment
+        self.cutout = bool(augment and cutout)
+        self.cutout_length = cutout_length
+        self.padding = CROP_PADDING
+        n_classes = int(self.targets.max()) + 1 if len(self.targets) else 0
+        self.classes = list(classes) if classes is not None else [str(i) for i in range(n_classes)]
+        self.transform = _tensor_transform(images.size(-1), self.mean, self.std, augment=augment,
+                                           cutout=self.cutout, cutout_length=cutout_length)
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        return self.transform(self.images[index]), int(self.targets[index])
+
+
+def _channel_stats(images: torch.Tensor) -> tuple[tuple, tuple]:
+    """Per-channel mean/std of uint8 images in [0, 1] units (deterministic: no sampling)."""
+    x = images.to(torch.float64).div_(255.0)
+    mean = x.mean(dim=(0, 2, 3))
+    std = x.std(dim=(0, 2, 3))
+    return tuple(round(float(v), 6) for v in mean), tuple(round(float(v), 6) for v in std)
+
+
+def _pair(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor, test_y: torch.Tensor,
+          mean: Sequence[float], std: Sequence[float], cutout: bool, cutout_length: int,
+          classes: Sequence[str] | None = None) -> tuple[TensorImageDataset, TensorImageDataset]:
+    train = TensorImageDataset(train_x, train_y, mean=mean, std=std, augment=True, cutout=cutout,
+                               cutout_length=cutout_length, classes=classes)
+    test = TensorImageDataset(test_x, test_y, mean=mean, std=std, augment=False, classes=classes)
+    return train, test
+
+
+# --------------------------------------------------------------------------- CIFAR
+
+
+class _NumpyOnlyUnpickler(pickle.Unpickler):
+    """Reads CIFAR's python-format batches, torchvision's standard files the user downloaded.
+
+    Those files are pickles of dicts of numpy arrays, lists and strings; this unpickler resolves
+    only the few numpy reconstruction functions such files need and refuses every other global,
+    so a tampered file cannot run code.
+    """
+
+    _ALLOWED: ClassVar[frozenset[tuple[str, str]]] = frozenset({
+        ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
+        ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer"),
+        ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode"),
+    })
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) not in self._ALLOWED:
+            raise pickle.UnpicklingError(f"unexpected object {module}.{name} in a CIFAR file")
+        candidates = [module]
+        if module.startswith("numpy.core"):
+            candidates.insert(0, "numpy._core" + module[len("numpy.core"):])
+        elif module.startswith("numpy._core"):
+            candidates.append("numpy.core" + module[len("numpy._core"):])
+        for candidate in candidates:
+            try:
+                return getattr(importlib.import_module(candidate), name)
+            except (ImportError, AttributeError):
+                continue
+        raise pickle.UnpicklingError(f"cannot resolve {module}.{name}")
+
+
+def _read_cifar_file(path: Path) -> dict:
+    try:
+        with open(path, "rb") as f:
+            entry = _NumpyOnlyUnpickler(f, encoding="latin1").load()
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError) as e:
+        raise UserError(f"{path} is not a CIFAR python-format file ({e})") from None
+    if not isinstance(entry, dict):
+        raise UserError(f"{path} is not a CIFAR python-format file (no dict inside)")
+    return entry
+
+
+def _read_cifar_batches(paths: Sequence[Path], label_key: str) -> tuple[torch.Tensor, torch.Tensor]:
+    images, labels = [], []
+    for path in paths:
+        entry = _read_cifar_file(path)
+        if "data" not in entry or label_key not in entry:
+            raise UserError(f"{path} lacks the 'data'/'{label_key}' entries of a CIFAR batch")
+        images.append(np.asarray(entry["data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
+        labels.extend(int(v) for v in entry[label_key])
+    return torch.from_numpy(np.concatenate(images)), torch.tensor(labels, dtype=torch.int64)
+
+
+def _load_cifar(name: str, root: Path, *, download: bool, cutout: bool,
+                cutout_length: int) -> tuple[TensorImageDataset, TensorImageDataset, DatasetInfo]:
+    if name == "cifar10":
+        folder = root / "cifar-10-batches-py"
+        train_files = [f"data_batch_{i}" for i in range(1, 6)]
+        test_files, meta_file, meta_key, label_key = ["test_batch"], "batches.meta", "label_names", "labels"
+        mean, std, num_classes, tv_class, pretty = CIFAR10_MEAN, CIFAR10_STD, 10, tv_datasets.CIFAR10, "CIFAR-10"
+    else:
+        folder = root / "cifar-100-python"
+        train_files, test_files = ["train"], ["test"]
+        meta_file, meta_key, label_key = "meta", "fine_label_names", "fine_labels"
+        mean, std, num_classes, tv_class, pretty = CIFAR100_MEAN, CIFAR100_STD, 100, tv_datasets.CIFAR100, "CIFAR-100"
+
+    def missing() -> list[str]:
+        return [f for f in train_files + test_files if not (folder / f).is_file()]
+
+    if missing() and download:
+        root.mkdir(parents=True, exist_ok=True)
+        tv_class(root=str(root), train=True, download=True)  # fetches and md5-checks the archive
+    if missing():
+        raise UserError(f"{pretty} not found: looked for {folder} (missing {', '.join(missing())}); "
+                        f"pass --download to fetch it, or put torchvision's python-format folder "
+                        f"'{folder.name}' under --data {root}")
+    train_x, train_y = _read_cifar_batches([folder / f for f in train_files], label_key)
+    test_x, test_y = _read_cifar_batches([folder / f for f in test_files], label_key)
+    classes = None
+    if (folder / meta_file).is_file():
+        names = _read_cifar_file(folder / meta_file).get(meta_key)
+        if isinstance(names, list) and len(names) == num_classes:
+            classes = [str(c) for c in names]
+    for y, split in ((train_y, "train"), (test_y, "test")):
+        if len(y) and not (0 <= int(y.min()) and int(y.max()) < num_classes):
+            raise UserError(f"{folder}: {split} labels outside 0..{num_classes - 1}")
+    train, test = _pair(train_x, train_y, test_x, test_y, mean, std, cutout, cutout_length, classes)
+    if classes is None:
+        train.classes = test.classes = [str(i) for i in range(num_classes)]
+    return train, test, DatasetInfo(name, num_classes, 32, mean, std)
+
+
+# --------------------------------------------------------------------------- digits, synthetic
+
+
+def load_digits_tensors(image_size: int = 32) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """scikit-learn's bundled 8x8 digits as uint8 RGB image_size^2 images; fixed stratified 80/20 split."""
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    bunch = load_digits()
+    x = torch.from_numpy(bunch.images).float().mul_(255.0 / 16.0).unsqueeze(1)  # N,1,8,8 in 0..255
+    x = F.interpolate(x, size=(image_size, image_size), mode="bilinear", align_corners=False)
+    x = x.round_().clamp_(0, 255).to(torch.uint8).expand(-1, 3, -1, -1).contiguous()
+    y = torch.from_numpy(bunch.target).long()
+    train_idx, test_idx = train_test_split(np.arange(len(y)), test_size=0.2, stratify=bunch.target,
+                                           random_state=DIGITS_SPLIT_SEED)
+    train_idx, test_idx = torch.from_numpy(np.sort(train_idx)), torch.from_numpy(np.sort(test_idx))
+    return x[train_idx], y[train_idx], x[test_idx], y[test_idx]
+
+
+def make_synthetic(num_train: int = 2000, num_test: int = 500, num_classes: int = 10, image_size: int = 32,
+                   seed: int = SYNTHETIC_SEED) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Deterministic learnable images: a class colour times a smooth class pattern, plus noise.
+
+    The pattern is low-frequency, so the class stays recognisable after crops and flips.
+    """
+    if num_train < num_classes or num_test < 1 or num_classes < 2:
+        raise UserError(f"synthetic set needs >= {num_classes} training and >= 1 test images, 2+ classes")
+    g = torch.Generator().manual_seed(seed)
+    colours = torch.rand(num_classes, 3, 1, 1, generator=g) * 150.0 + 50.0
+    coarse = torch.rand(num_classes, 1, 4, 4, generator=g)
+    pattern = F.interpolate(coarse, size=(image_size, image_size), mode="bilinear", align_corners=False)
+    prototypes = colours * (0.4 + 1.2 * pattern)  # num_classes, 3, S, S
+
+    def draw(n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        labels = (torch.arange(n) % num_classes)[torch.randperm(n, generator=g)]
+        noise = torch.randn(n, 3, image_size, image_size, generator=g) * 30.0
+        shift = torch.randn(n, 3, 1, 1, generator=g) * 12.0
+        x = (prototypes[labels] + noise + shift).round_().clamp_(0, 255).to(torch.uint8)
+        return x, labels.long()
+
+    train_x, train_y = draw(num_train)
+    test_x, test_y = draw(num_test)
+    return train_x, train_y, test_x, test_y
+
+
+# --------------------------------------------------------------------------- image folders
+
+
+class _ImageFolder(tv_datasets.ImageFolder):
+    """ImageFolder whose class indices can be fixed to another split's (val must match train)."""
+
+    def __init__(self, root: Path, transform: Callable, class_to_idx: dict[str, int] | None = None) -> None:
+        self._fixed_classes = class_to_idx
+        super().__init__(str(root), transform=transform, allow_empty=class_to_idx is not None)
+
+    def find_classes(self, directory: str | Path) -> tuple[list[str], dict[str, int]]:
+        if self._fixed_classes is None:
+            return super().find_classes(directory)
+        found = {e.name for e in os.scandir(directory) if e.is_dir()}
+        unknown = sorted(found - set(self._fixed_classes))
+        if unknown:
+            raise UserError(f"{directory} has class folder(s) not in the training set: {', '.join(unknown[:5])}")
+        classes = sorted(self._fixed_classes, key=self._fixed_classes.__getitem__)
+        return classes, dict(self._fixed_classes)
+
+
+def _image_folder(root: Path, transform: Callable, class_to_idx: dict[str, int] | None = None) -> _ImageFolder:
+    if not root.is_dir():
+        raise UserError(f"image folder not found: looked for {root}")
+    try:
+        ds = _ImageFolder(root, transform, class_to_idx)
+    except FileNotFoundError as e:
+        raise UserError(f"no images in {root}: {' '.join(str(e).split())}") from None
+    if len(ds) == 0:
+        raise UserError(f"no images in {root}")
+    return ds
+
+
+def _folder_transforms(size: int, mean: Sequence[float], std: Sequence[float], cutout: bool,
+                       cutout_length: int) -> tuple[Callable, Callable]:
+    """Resize + centre crop to `size`, then the CIFAR augmentation (padding scaled to size/8)."""
+    base = [T.Resize(size), T.CenterCrop(size)]
+    tail: list[Any] = [T.ToTensor(), T.Normalize(mean, std)]
+    train = base + [T.RandomCrop(size, padding=max(size // 8, 1)), T.RandomHorizontalFlip()] + tail
+    if cutout:
+        train.append(Cutout(cutout_length))
+    return T.Compose(train), T.Compose(base + tail)
+
+
+def _imagenet_transforms(size: int, cutout: bool, cutout_length: int) -> tuple[Callable, Callable]:
+    """DARTS's train_imagenet pipeline (random-resized crop, flip, colour jitter); eval resize 256/224."""
+    normalize = T.Normalize(IMAGENET_MEAN, IMAGENET_STD)
+    train: list[Any] = [T.RandomResizedCrop(size), T.RandomHorizontalFlip(),
+                        T.ColorJitter(brightness=0.4, contrast=0.4, saturation=0.4, hue=0.2),
+                        T.ToTensor(), normalize]
+    if cutout:
+        train.append(Cutout(cutout_length))
+    resize = round(size * 256 / 224)
+    evaluate = T.Compose([T.Resize(resize), T.CenterCrop(size), T.ToTensor(), normalize])
+    return T.Compose(train), evaluate
+
+
+def _load_folder(root: Path, image_size: int, cutout: bool,
+                 cutout_length: int) -> tuple[Dataset, Dataset, DatasetInfo]:
+    train_dir = root / "train"
+    eval_dir = next((root / d for d in ("val", "test") if (root / d).is_dir()), None)
+    if not train_dir.is_dir() or eval_dir is None:
+        raise UserError(f"image folder dataset not found: looked for {train_dir} and {root / 'val'} "
+                        f"(or {root / 'test'}), each with one sub-folder per class")
+    train_tf, eval_tf = _folder_transforms(image_size, IMAGENET_MEAN, IMAGENET_STD, cutout, cutout_length)
+    train = _image_folder(train_dir, train_tf)
+    test = _image_folder(eval_dir, eval_tf, train.class_to_idx)
+    return train, test, DatasetInfo("folder", len(train.classes), image_size, IMAGENET_MEAN, IMAGENET_STD)
+
+
+def _load_imagenet(root: Path, image_size: int, cutout: bool,
+                   cutout_length: int) -> tuple[Dataset, Dataset, DatasetInfo]:
+    base = root / "imagenet"
+    train_tf, eval_tf = _imagenet_transforms(image_size, cutout, cutout_length)
+    train = _image_folder(base / "train", train_tf)
+    test = _image_folder(base / "val", eval_tf, train.class_to_idx)
+    return train, test, DatasetInfo("imagenet", len(train.classes), image_size, IMAGENET_MEAN, IMAGENET_STD)
+
+
+def load_imagenet_search(root: str | Path, *, image_size: int | None = None, cutout: bool = False,
+                         cutout_length: int = 16) -> tuple[Dataset, Dataset, DatasetInfo]:
+    """PC-DARTS's ImageNet search data: root/imagenet_search/{train,val}, both random-resized-crop + flip.
+
+    `train` trains the weights and `val` the architecture, so both use the training augmentation.
+    """
+    size = image_size or 224
+    base = Path(root) / "imagenet_search"
+    ops: list[Any] = [T.RandomResizedCrop(size), T.RandomHorizontalFlip(), T.ToTensor(),
+                      T.Normalize(IMAGENET_MEAN, IMAGENET_STD)]
+    if cutout:
+        ops.append(Cutout(cutout_length))
+    transform = T.Compose(ops)
+    train = _image_folder(base / "train", transform)
+    valid = _image_folder(base / "val", transform, train.class_to_idx)
+    return train, valid, DatasetInfo("imagenet", len(train.classes), size, IMAGENET_MEAN, IMAGENET_STD)
+
+
+# --------------------------------------------------------------------------- by name
+
+
+def load_datasets(name: str, root: str | Path, *, download: bool = False, cutout: bool = False,
+                  cutout_length: int = 16, image_size: int | None = None, synthetic_train: int = 2000,
+                  synthetic_test: int = 500) -> tuple[Dataset, Dataset, DatasetInfo]:
+    """(train set with the training transform, test set with the eval transform, info) for `--set name`."""
+    root = Path(root)
+    if cutout and cutout_length < 1:
+        raise UserError(f"--cutout_length must be >= 1, got {cutout_length}")
+    if image_size is not None and image_size < 1:
+        raise UserError(f"image size must be >= 1, got {image_size}")
+    if name in ("cifar10", "cifar100"):
+        if image_size not in (None, 32):
+            raise UserError(f"{name} images are 32x32; image size {image_size} is not supported")
+        return _load_cifar(name, root, download=download, cutout=cutout, cutout_length=cutout_length)
+    if name == "digits":
+        size = image_size or 32
+        train_x, train_y, test_x, test_y = load_digits_tensors(size)
+        mean, std = _channel_stats(train_x)
+        train, test = _pair(train_x, train_y, test_x, test_y, mean, std, cutout, cutout_length)
+        return train, test, DatasetInfo("digits", 10, size, mean, std)
+    if name == "synthetic":
+        size = image_size or 32
+        train_x, train_y, test_x, test_y = make_synthetic(synthetic_train, synthetic_test, 10, size)
+        mean, std = _channel_stats(train_x)
+        train, test = _pair(train_x, train_y, test_x, test_y, mean, std, cutout, cutout_length)
+        return train, test, DatasetInfo("synthetic", 10, size, mean, std)
+    if name == "folder":
+        return _load_folder(root, image_size or 32, cutout, cutout_length)
+    if name == "imagenet":
+        return _load_imagenet(root, image_size or 224, cutout, cutout_length)
+    raise UserError(f"unknown --set {name!r}: choose from {', '.join(DATASETS)}")
+
+
+# --------------------------------------------------------------------------- indices
+
+
+def targets_of(dataset: Dataset) -> torch.Tensor:
+    """Labels of a dataset (or nested Subset) without decoding any image."""
+    if isinstance(dataset, Subset):
+        return targets_of(dataset.dataset)[torch.as_tensor(list(dataset.indices), dtype=torch.int64)]
+    targets = getattr(dataset, "targets", None)
+    if targets is None:
+        raise ValueError(f"{type(dataset).__name__} has no .targets")
+    return torch.as_tensor(targets, dtype=torch.int64)
+
+
+def stratified_subsample(targets: torch.Tensor, fraction: float, seed: int) -> torch.Tensor:
+    """Sorted indices of a per-class random `fraction` (>= 1 per class); 0 or 1 keeps everything."""
+    if not 0.0 <= fraction <= 1.0:
+        raise UserError(f"--subsample must be in [0, 1], got {fraction}")
+    targets = torch.as_tensor(targets, dtype=torch.int64)
+    n = len(targets)
+    if fraction in (0.0, 1.0):
+        return torch.arange(n)
+    g = torch.Generator().manual_seed(seed)
+    chosen = []
+    for label in torch.unique(targets):
+        members = (targets == label).nonzero().flatten()
+        k = max(1, math.floor(fraction * len(members) + 0.5))
+        chosen.append(members[torch.randperm(len(members), generator=g)[:k]])
+    return torch.cat(chosen).sort().values
+
+
+def train_valid_split(indices: torch.Tensor, train_portion: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """The original split: first floor(portion * n) indices train, the rest valid (no shuffle)."""
+    if not 0.0 < train_portion <= 1.0:
+        raise UserError(f"--train_portion must be in (0, 1], got {train_portion}")
+    indices = torch.as_tensor(indices, dtype=torch.int64)
+    split = math.floor(train_portion * len(indices))
+    return indices[:split], indices[split:]
+
+
+# --------------------------------------------------------------------------- loaders
+
+
+def _mix_seed(seed: int, epoch: int, stream: int) -> int:
+    """A 63-bit seed from (seed, epoch, stream): independent streams, stable across runs."""
+    digest = hashlib.sha256(f"{seed}:{epoch}:{stream}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") & (2**63 - 1)
+
+
+_ORDER, _SAMPLE, _WORKERS = 0, 1, 2
+
+
+class _RandomBatches(Sampler[list[int]]):
+    """Endless batches of `batch_size` distinct positions, each a fresh uniform draw."""
+
+    def __init__(self, n: int, batch_size: int, generator: torch.Generator) -> None:
+        self.n, self.batch_size, self.generator = n, min(batch_size, n), generator
+
+    def __iter__(self) -> Iterator[list[int]]:
+        while True:
+            yield torch.randperm(self.n, generator=self.generator)[: self.batch_size].tolist()
+
+
+def _check_loader_args(indices: torch.Tensor, batch_size: int) -> None:
+    if batch_size < 1:
+        raise UserError(f"--batch_size must be >= 1, got {batch_size}")
+    if len(indices) == 0:
+        raise UserError("a data loader got no samples (check --train_portion / --subsample)")
+
+
+def _shutdown_iterator(iterator: Iterator) -> None:
+    shutdown = getattr(iterator, "_shutdown_workers", None)  # multi-process DataLoader iterators
+    if shutdown is not None:
+        shutdown()
+
+
+class HostLoader:
+    """torch DataLoader over Subset(dataset, indices), batches moved to `device`; order set by (seed, epoch)."""
+
+    def __init__(self, dataset: Dataset, indices: torch.Tensor | Sequence[int], batch_size: int, *,
+                 shuffle: bool, seed: int, device: torch.device | str, workers: int = 0,
+                 drop_last: bool = False) -> None:
+        self.indices = torch.as_tensor(indices, dtype=torch.int64).cpu()
+        _check_loader_args(self.indices, batch_size)
+        self.dataset = dataset
+        self.subset = Subset(dataset, self.indices.tolist())
+        self.batch_size, self.shuffle, self.seed = batch_size, shuffle, seed
+        self.device = torch.device(device)
+        self.workers, self.drop_last = workers, drop_last
+        self.pin = self.device.type == "cuda"
+        self.epoch = 0
+        self._sample_iter: Iterator | None = None
+        self._sample_finalizer: weakref.finalize | None = None
+
+    def _generator(self, stream: int) -> torch.Generator:
+        return torch.Generator().manual_seed(_mix_seed(self.seed, self.epoch, stream))
+
+    def set_epoch(self, epoch: int) -> None:
+        """Make the next pass (and sample_batch draws) a deterministic function of (seed, epoch)."""
+        self.epoch = epoch
+        self.close()
+
+    def close(self) -> None:
+        """Stop the workers behind sample_batch (also done when the loader is collected or at exit)."""
+        if self._sample_finalizer is not None:
+            self._sample_finalizer()
+        self._sample_iter = self._sample_finalizer = None
+
+    def __len__(self) -> int:
+        n = len(self.indices)
+        return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
+
+    def _to_device(self, batch: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        x, y = batch
+        return x.to(self.device, non_blocking=self.pin), y.to(self.device, non_blocking=self.pin)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        loader = DataLoader(self.subset, batch_size=self.batch_size, shuffle=self.shuffle,
+                            generator=self._generator(_ORDER), num_workers=self.workers,
+                            pin_memory=self.pin, drop_last=self.drop_last)
+        for batch in loader:
+            yield self._to_device(batch)
+
+    def sample_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """A new uniformly random batch of distinct samples per call (PC-DARTS's next(iter(valid_queue)))."""
+        if self._sample_iter is None:
+            sampler = _RandomBatches(len(self.indices), self.batch_size, self._generator(_SAMPLE))
+            loader = DataLoader(self.subset, batch_sampler=sampler, num_workers=self.workers,
+                                pin_memory=self.pin, generator=self._generator(_WORKERS))
+            self._sample_iter = iter(loader)
+            # an endless worker iterator still alive at interpreter exit can abort the process
+            # (pin-memory thread); weakref.finalize shuts it down first, via atexit.
+            self._sample_finalizer = weakref.finalize(self, _shutdown_iterator, self._sample_iter)
+        return self._to_device(next(self._sample_iter))
+
+
+def _device_generator(device: torch.device, seed: int) -> torch.Generator:
+    """A generator on `device` (falls back to CPU where the backend has none)."""
+    try:
+        g = torch.Generator(device=device)
+    except RuntimeError:
+        g = torch.Generator()
+    return g.manual_seed(seed)
+
+
+class DeviceLoader:
+    """The whole uint8 subset lives on `device`; each batch is augmented there in a few batched ops.
+
+    Same distribution as the host pipeline: zero-padded random crop, flip p=0.5, /255, normalise,
+    cutout zeroed after normalisation. Randomness comes from a generator seeded by (seed, epoch).
+    `augment=None` follows the dataset (training sets augment, test sets do not), as the host path.
+    """
+
+    def __init__(self, dataset: Dataset, indices: torch.Tensor | Sequence[int], batch_size: int, *,
+                 shuffle: bool, seed: int, device: torch.device | str, workers: int = 0,
+                 drop_last: bool = False, augment: bool | None = None) -> None:
+        if not hasattr(dataset, "images") or not hasattr(dataset, "targets"):
+            raise ValueError(f"{type(dataset).__name__} has no .images/.targets: use HostLoader")
+        index = torch.as_tensor(indices, dtype=torch.int64).cpu()
+        _check_loader_args(index, batch_size)
+        del workers  # accepted for interface parity; nothing runs on the host
+        self.device = torch.device(device)
+        self.images = dataset.images[index].to(self.device)
+        self.targets = torch.as_tensor(dataset.targets, dtype=torch.int64)[index].to(self.device)
+        self.indices = index
+        self.batch_size, self.shuffle, self.seed, self.drop_last = batch_size, shuffle, seed, drop_last
+        self.augment = bool(getattr(dataset, "augment", False)) if augment is None else augment
+        self.cutout = bool(self.augment and getattr(dataset, "cutout", False))
+        self.cutout_length = int(getattr(dataset, "cutout_length", 16))
+        self.padding = int(getattr(dataset, "padding", CROP_PADDING))
+        channels = self.images.size(1)
+        self.mean = torch.tensor(dataset.mean, dtype=torch.float32, device=self.device).view(1, channels, 1, 1)
+        self.std = torch.tensor(dataset.std, dtype=torch.float32, device=self.device).view(1, channels, 1, 1)
+        self.epoch = 0
+        self._sample_gen: torch.Generator | None = None
+
+    def set_epoch(self, epoch: int) -> None:
+        """Make the next pass (and sample_batch draws) a deterministic function of (seed, epoch)."""
+        self.epoch = epoch
+        self._sample_gen = None
+
+    def __len__(self) -> int:
+        n = len(self.indices)
+        return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
+
+    def _generator(self, stream: int) -> torch.Generator:
+        return _device_generator(self.device, _mix_seed(self.seed, self.epoch, stream))
+
+    def _randint(self, high: int, size: int, g: torch.Generator) -> torch.Tensor:
+        return torch.randint(high, (size,), generator=g, device=g.device).to(self.device)
+
+    def _prepare(self, x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+        """uint8 batch -> normalised float batch, augmented when self.augment."""
+        b, c, h, w = x.shape
+        if self.augment:
+            p = self.padding
+            padded = F.pad(x, (p, p, p, p)) if p else x  # zeros in uint8 space: black, as RandomCrop
+            oy = self._randint(2 * p + 1, b, g)
+            ox = self._randint(2 * p + 1, b, g)
+            flip = torch.rand(b, generator=g, device=g.device).to(self.device) < 0.5
+            ar_h = torch.arange(h, device=self.device)
+            ar_w = torch.arange(w, device=self.device)
+            rows = oy[:, None] + ar_h  # b, h
+            cols = torch.where(flip[:, None], (w - 1) - ar_w, ar_w) + ox[:, None]  # crop, then mirror
+            batch_ix = torch.arange(b, device=self.device)[:, None, None, None]
+            chan_ix = torch.arange(c, device=self.device)[None, :, None, None]
+            x = padded[batch_ix, chan_ix, rows[:, None, :, None], cols[:, None, None, :]]
+        out = x.float().div_(255.0).sub_(self.mean).div_(self.std)
+        if self.cutout:
+            half = self.cutout_length // 2
+            cy = self._randint(h, b, g)
+            cx = self._randint(w, b, g)
+            ar_h = torch.arange(h, device=self.device)
+            ar_w = torch.arange(w, device=self.device)
+            in_rows = (ar_h >= (cy - half).clamp(min=0)[:, None]) & (ar_h < (cy + half).clamp(max=h)[:, None])
+            in_cols = (ar_w >= (cx - half).clamp(min=0)[:, None]) & (ar_w < (cx + half).clamp(max=w)[:, None])
+            out = out.masked_fill((in_rows[:, :, None] & in_cols[:, None, :])[:, None], 0.0)
+        return out
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        g = self._generator(_ORDER)
+        n = len(self.indices)
+        if self.shuffle:
+            order = torch.randperm(n, generator=g, device=g.device).to(self.device)
+        else:
+            order = torch.arange(n, device=self.device)
+        stop = n - n % self.batch_size if self.drop_last else n
+        for start in range(0, stop, self.batch_size):
+            idx = order[start:start + self.batch_size]
+            yield self._prepare(self.images[idx], g), self.targets[idx]
+
+    def sample_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """A new uniformly random batch of distinct samples per call (PC-DARTS's next(iter(valid_queue)))."""
+        if self._sample_gen is None:
+            self._sample_gen = self._generator(_SAMPLE)
+        g = self._sample_gen
+        n = len(self.indices)
+        idx = torch.randperm(n, generator=g, device=g.device)[: min(self.batch_size, n)].to(self.device)
+        return self._prepare(self.images[idx], g), self.targets[idx]
+
+
+def build_loader(dataset: Dataset, indices: torch.Tensor | Sequence[int], batch_size: int, *, train: bool,
+                 seed: int, device: torch.device | str, workers: int = 0, on_device: bool = False,
+                 drop_last: bool = False) -> HostLoader | DeviceLoader:
+    """DeviceLoader when asked for and the dataset is in memory, else HostLoader; train => shuffled.
+
+    Augmentation follows the dataset on both paths (its transform on the host, its `augment` flag
+    on the device), so a held-out half of a training set is augmented on both, as in PC-DARTS.
+    """
+    if on_device and hasattr(dataset, "images"):
+        return DeviceLoader(dataset, indices, batch_size, shuffle=train, seed=seed, device=device,
+                            workers=workers, drop_last=drop_last)
+    return HostLoader(dataset, indices, batch_size, shuffle=train, seed=seed, device=device,
+                      workers=workers, drop_last=drop_last)

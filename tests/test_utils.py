@@ -1,0 +1,256 @@
+"""Tests of utils.py: run folders, atomic files, RNG round trips, metrics CSV, accuracy, exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import random
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import utils
+from utils import (
+    AverageMeter,
+    MetricsCSV,
+    UserError,
+    accuracy,
+    count_parameters_in_MB,
+    create_run_dir,
+    get_device,
+    get_logger,
+    get_rng_state,
+    load_checkpoint,
+    read_json,
+    run_main,
+    save_args,
+    save_atomic,
+    set_rng_state,
+    set_seed,
+    write_json_atomic,
+)
+
+
+def test_get_device_cpu_and_auto():
+    assert get_device("cpu") == torch.device("cpu")
+    assert get_device("auto").type in {"cpu", "cuda", "mps"}
+    with pytest.raises(ValueError, match="unknown --device"):
+        get_device("tpu")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_get_device_cuda_unavailable_is_one_line():
+    with pytest.raises(ValueError) as info:
+        get_device("cuda")
+    assert "CUDA is not available" in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_set_seed_reproduces_all_generators():
+    set_seed(7)
+    first = (random.random(), np.random.rand(), torch.rand(3))
+    set_seed(7)
+    second = (random.random(), np.random.rand(), torch.rand(3))
+    assert first[0] == second[0] and first[1] == second[1]
+    assert torch.equal(first[2], second[2])
+    set_seed(8)
+    assert random.random() != first[0]
+
+
+def test_average_meter_weighted_mean():
+    meter = AverageMeter()
+    meter.update(1.0, n=1)
+    meter.update(4.0, n=3)
+    assert meter.count == 4 and meter.sum == pytest.approx(13.0) and meter.avg == pytest.approx(3.25)
+    meter.reset()
+    assert (meter.avg, meter.sum, meter.count) == (0.0, 0.0, 0)
+
+
+def test_accuracy_topk_and_clipping():
+    output = torch.tensor([[0.1, 0.5, 0.4], [0.9, 0.04, 0.06], [0.2, 0.3, 0.5], [0.6, 0.3, 0.1]])
+    target = torch.tensor([1, 2, 0, 1])
+    top1, top2, top5 = accuracy(output, target, topk=(1, 2, 5))
+    assert top1 == pytest.approx(25.0)  # only sample 0
+    assert top2 == pytest.approx(75.0)  # samples 0, 1 and 3; sample 2's label is ranked third
+    assert top5 == pytest.approx(100.0)  # k clipped to 3 classes
+    assert all(isinstance(v, float) for v in (top1, top2, top5))
+
+
+def test_accuracy_top2_exact_membership():
+    output = torch.tensor([[3.0, 2.0, 1.0], [1.0, 2.0, 3.0]])
+    assert accuracy(output, torch.tensor([1, 0]), topk=(2,)) == [pytest.approx(50.0)]
+
+
+def test_count_parameters_skips_auxiliary():
+    class Net(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.body = torch.nn.Linear(10, 10)  # 110 parameters
+            self.auxiliary_head = torch.nn.Linear(100, 100)
+
+    assert count_parameters_in_MB(Net()) == pytest.approx(110 / 1e6)
+
+
+def test_create_run_dir_name_and_uniqueness(tmp_path):
+    first = create_run_dir("search", "EXP", root=tmp_path / "logs")
+    assert first.is_dir()
+    assert re.fullmatch(r"search-EXP-\d{8}-\d{6}", first.name)
+    others = [create_run_dir("search", "EXP", root=tmp_path / "logs") for _ in range(3)]
+    names = {p.name for p in [first, *others]}
+    assert len(names) == 4  # never reused, even within the same second
+    assert all(p.is_dir() and not any(p.iterdir()) for p in others)
+    with pytest.raises(UserError):
+        create_run_dir("search", "a/b", root=tmp_path)
+
+
+def test_create_run_dir_appends_suffix_when_taken(tmp_path, monkeypatch):
+    monkeypatch.setattr(utils.time, "strftime", lambda fmt: "20240101-000000")
+    (tmp_path / "eval-x-20240101-000000").mkdir()
+    (tmp_path / "eval-x-20240101-000000-1").mkdir()
+    assert create_run_dir("eval", "x", root=tmp_path).name == "eval-x-20240101-000000-2"
+
+
+def test_write_json_atomic_roundtrip_and_special_types(tmp_path):
+    path = tmp_path / "sub" / "result.json"
+    obj = {"a": np.float32(1.5), "b": np.int64(3), "p": Path("x/y"), "arr": np.arange(3), "t": torch.tensor([1, 2])}
+    write_json_atomic(path, obj)
+    assert read_json(path) == {"a": 1.5, "b": 3, "p": "x/y", "arr": [0, 1, 2], "t": [1, 2]}
+    assert "\n  " in path.read_text()  # indent=2
+    write_json_atomic(path, {"v": 2})
+    assert read_json(path) == {"v": 2}
+    assert [p.name for p in path.parent.iterdir()] == ["result.json"]  # no temp files left
+
+
+def test_write_json_atomic_failure_keeps_old_file(tmp_path):
+    path = tmp_path / "r.json"
+    write_json_atomic(path, {"old": True})
+    with pytest.raises(TypeError):
+        write_json_atomic(path, {"bad": object()})
+    assert read_json(path) == {"old": True}
+    assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
+
+
+def test_read_json_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nope.json"):
+        read_json(tmp_path / "nope.json")
+    (tmp_path / "bad.json").write_text("{not json")
+    with pytest.raises(UserError, match="bad.json"):
+        read_json(tmp_path / "bad.json")
+
+
+def test_save_atomic_and_load_checkpoint(tmp_path):
+    path = tmp_path / "ckpt.pt"
+    state = {"w": torch.arange(4.0), "epoch": 3}
+    save_atomic(state, path)
+    loaded = load_checkpoint(path)
+    assert loaded["epoch"] == 3 and torch.equal(loaded["w"], state["w"])
+    with pytest.raises(FileNotFoundError, match="missing.pt"):
+        load_checkpoint(tmp_path / "missing.pt")
+    (tmp_path / "corrupt.pt").write_bytes(b"\x00garbage" * 10)
+    with pytest.raises(UserError, match="corrupt.pt"):
+        load_checkpoint(tmp_path / "corrupt.pt")
+
+
+def test_load_checkpoint_refuses_arbitrary_objects(tmp_path):
+    path = tmp_path / "evil.pt"
+    torch.save({"obj": argparse.Namespace(a=1)}, path)  # not allowed under weights_only
+    with pytest.raises(UserError, match="evil.pt"):
+        load_checkpoint(path)
+
+
+def test_rng_state_roundtrip_through_weights_only_checkpoint(tmp_path):
+    set_seed(123)
+    random.gauss(0, 1)  # leaves a cached gaussian in python's state
+    np.random.standard_normal()  # and in numpy's
+    state = get_rng_state()
+    expected = (random.random(), random.gauss(0, 1), np.random.rand(4), np.random.standard_normal(),
+                torch.rand(5))
+    save_atomic({"rng": state}, tmp_path / "resume.pt")
+    set_seed(999)
+    set_rng_state(load_checkpoint(tmp_path / "resume.pt")["rng"])
+    got = (random.random(), random.gauss(0, 1), np.random.rand(4), np.random.standard_normal(), torch.rand(5))
+    assert got[0] == expected[0] and got[1] == expected[1]
+    assert np.array_equal(got[2], expected[2]) and got[3] == expected[3]
+    assert torch.equal(got[4], expected[4])
+
+
+def test_get_logger_no_duplicate_handlers(tmp_path, capsys):
+    logger = get_logger("test_utils_logger", tmp_path)
+    logger = get_logger("test_utils_logger", tmp_path)
+    logger.info("hello %d", 1)
+    for handler in logger.handlers:
+        handler.flush()
+    lines = (tmp_path / "log.txt").read_text().splitlines()
+    assert len(lines) == 1 and lines[0].endswith("hello 1")
+    assert re.match(r"\d\d/\d\d \d\d:\d\d:\d\d [AP]M hello 1", lines[0])
+    assert capsys.readouterr().out.count("hello 1") == 1
+    assert logger.propagate is False
+    get_logger("test_utils_logger", tmp_path).info("again")  # append mode
+    assert len((tmp_path / "log.txt").read_text().splitlines()) == 2
+    for handler in list(logger.handlers):
+        handler.close()
+    logging.getLogger("test_utils_logger").handlers.clear()
+
+
+def test_save_args_writes_json(tmp_path):
+    args = argparse.Namespace(lr=0.1, data=Path("data"), layers=(1, 2), cutout=True)
+    record = save_args(args, tmp_path, torch.device("cpu"))
+    on_disk = json.loads((tmp_path / "args.json").read_text())
+    assert on_disk == json.loads(json.dumps(record))
+    assert on_disk["args"] == {"lr": 0.1, "data": "data", "layers": [1, 2], "cutout": True}
+    assert on_disk["env"]["device"] == "cpu" and on_disk["env"]["torch"] == torch.__version__
+    assert isinstance(on_disk["argv"], list) and on_disk["started"] > 0
+
+
+def test_metrics_csv_append_and_truncate(tmp_path):
+    path = tmp_path / "metrics.csv"
+    metrics = MetricsCSV(path, ["epoch", "loss", "acc"])
+    for epoch in range(5):
+        metrics.append({"epoch": epoch, "loss": 1.0 / (epoch + 1), "acc": None if epoch == 2 else epoch * 10})
+    lines = path.read_text().splitlines()
+    assert lines[0] == "epoch,loss,acc" and len(lines) == 6
+    assert lines[3] == "2,0.3333333333333333,"  # None -> empty cell
+    metrics = MetricsCSV(path, ["epoch", "loss", "acc"])  # reopened on resume: header not repeated
+    metrics.truncate_after(3)
+    metrics.append({"epoch": 3, "loss": 0.0, "acc": 99})
+    lines = path.read_text().splitlines()
+    assert [line.split(",")[0] for line in lines] == ["epoch", "0", "1", "2", "3"]
+    assert lines[-1] == "3,0.0,99"
+    with pytest.raises(ValueError, match="unknown metrics column"):
+        metrics.append({"epoch": 4, "bogus": 1})
+    with pytest.raises(UserError, match="columns"):
+        MetricsCSV(path, ["epoch", "other"])
+
+
+def test_metrics_csv_truncate_missing_file_is_noop(tmp_path):
+    MetricsCSV(tmp_path / "m.csv", ["epoch"]).truncate_after(0)
+    assert not (tmp_path / "m.csv").exists()
+
+
+@pytest.mark.parametrize(
+    ("exc", "code", "text"),
+    [
+        (UserError("bad --set"), 2, "error: bad --set\n"),
+        (FileNotFoundError("no such file: x"), 2, "error: no such file: x\n"),
+        (ValueError("two\nlines"), 2, "error: two lines\n"),
+        (KeyboardInterrupt(), 130, "interrupted\n"),
+    ],
+)
+def test_run_main_exit_codes(capsys, exc, code, text):
+    def main(args):
+        raise exc
+
+    assert run_main(main, None) == code
+    assert capsys.readouterr().err == text
+
+
+def test_run_main_success_and_other_errors_propagate(capsys):
+    seen = []
+    assert run_main(lambda a: seen.append(a) or {"ok": 1}, "args") == 0
+    assert seen == ["args"]
+    with pytest.raises(RuntimeError):
+        run_main(lambda a: (_ for _ in ()).throw(RuntimeError("bug")), None)  # bugs keep their traceback

@@ -1,0 +1,366 @@
+"""Shared plumbing: device choice, seeding, meters, run folders, atomic files, checkpoints, logging.
+
+Everything that touches the disk writes atomically (temp file in the same folder, fsync,
+os.replace), so an interrupted run never leaves a half-written JSON or checkpoint that a resume
+would then trip over.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import os
+import pickle
+import platform
+import random
+import socket
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+LOG_FORMAT = "%(asctime)s %(message)s"
+LOG_DATEFMT = "%m/%d %I:%M:%S %p"
+
+
+class UserError(Exception):
+    """Bad input from the user: scripts print `error: <msg>` on one line and exit 2."""
+
+
+# --------------------------------------------------------------------------- device and seeds
+
+
+def get_device(device: str = "auto", gpu: int = 0) -> torch.device:
+    """Resolve `--device`/`--gpu` to a torch.device; fail with one line if it is not there."""
+    device = (device or "auto").lower()
+    cuda_ok = torch.cuda.is_available()
+    mps_ok = bool(getattr(torch.backends, "mps", None)) and torch.backends.mps.is_available()
+
+    def cuda_device(index: int) -> torch.device:
+        count = torch.cuda.device_count()
+        if not 0 <= index < count:
+            raise ValueError(f"--gpu {index} does not exist: {count} CUDA device(s) visible")
+        return torch.device("cuda", index)
+
+    if device == "auto":
+        if cuda_ok:
+            return cuda_device(gpu)
+        if mps_ok:
+            return torch.device("mps")
+        return torch.device("cpu")
+    if device == "cpu":
+        return torch.device("cpu")
+    if device.startswith("cuda"):
+        if not cuda_ok:
+            raise ValueError("--device cuda was asked for but CUDA is not available (try --device auto or cpu)")
+        index = int(device.split(":", 1)[1]) if ":" in device else gpu
+        return cuda_device(index)
+    if device == "mps":
+        if not mps_ok:
+            raise ValueError("--device mps was asked for but MPS is not available (try --device auto or cpu)")
+        return torch.device("mps")
+    raise ValueError(f"unknown --device {device!r}: use auto, cpu, cuda or mps")
+
+
+def set_seed(seed: int) -> None:
+    """Seed every RNG a run draws from (python, numpy, torch CPU and all CUDA devices)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    if torch.cuda.is_available():
+        torch.cuda.manual_seed_all(seed)
+
+
+def get_rng_state() -> dict:
+    """Every RNG state as tensors/ints/floats/None only, so a checkpoint loads with weights_only=True."""
+    version, internal, gauss = random.getstate()
+    kind, keys, pos, has_gauss, cached = np.random.get_state(legacy=True)
+    state: dict[str, Any] = {
+        "python": {"version": int(version), "state": torch.tensor(internal, dtype=torch.int64),
+                   "gauss": gauss},
+        "numpy": {"kind": str(kind), "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
+                  "has_gauss": int(has_gauss), "cached_gaussian": float(cached)},
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+    }
+    return state
+
+
+def set_rng_state(state: dict) -> None:
+    """Restore what get_rng_state captured (CUDA states only for the devices present now)."""
+    py = state["python"]
+    random.setstate((int(py["version"]), tuple(int(v) for v in py["state"].tolist()), py["gauss"]))
+    nps = state["numpy"]
+    np.random.set_state((nps["kind"], nps["keys"].numpy().astype(np.uint32), int(nps["pos"]),
+                         int(nps["has_gauss"]), float(nps["cached_gaussian"])))
+    torch.set_rng_state(state["torch"].cpu().to(torch.uint8))
+    cuda_states = state.get("cuda")
+    if cuda_states and torch.cuda.is_available():
+        for index, cuda_state in enumerate(cuda_states[: torch.cuda.device_count()]):
+            torch.cuda.set_rng_state(cuda_state.cpu().to(torch.uint8), index)
+
+
+# --------------------------------------------------------------------------- meters and metrics
+
+
+class AverageMeter:
+    """Running weighted mean (weights = batch sizes), as DARTS's AvgrageMeter."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.avg = 0.0
+        self.sum = 0.0
+        self.count = 0
+
+    def update(self, val: float, n: int = 1) -> None:
+        self.sum += float(val) * n
+        self.count += n
+        self.avg = self.sum / self.count if self.count else 0.0
+
+
+def accuracy(output: torch.Tensor, target: torch.Tensor, topk: Sequence[int] = (1,)) -> list[float]:
+    """Top-k accuracies in percent; k is clipped to the number of classes (top-5 of 3 classes = top-3)."""
+    num_classes = output.size(1)
+    batch = target.size(0)
+    if batch == 0:
+        return [0.0 for _ in topk]
+    maxk = min(max(topk), num_classes)
+    _, pred = output.topk(maxk, 1, True, True)
+    correct = pred.t().eq(target.view(1, -1).expand_as(pred.t()))
+    return [correct[: min(k, num_classes)].reshape(-1).float().sum().item() * 100.0 / batch for k in topk]
+
+
+def count_parameters_in_MB(model: torch.nn.Module) -> float:
+    """Millions of parameters, not counting the auxiliary head (it is dropped at test time)."""
+    return sum(p.numel() for name, p in model.named_parameters() if "auxiliary" not in name) / 1e6
+
+
+# --------------------------------------------------------------------------- run folders and logs
+
+
+def create_run_dir(kind: str, save: str, root: str | Path = "logs") -> Path:
+    """Create a fresh `root/<kind>-<save>-<YYYYmmdd-HHMMSS>[-N]`; an existing folder is never reused."""
+    if not save or "/" in save or "\\" in save or save in {".", ".."}:
+        raise UserError(f"--save {save!r} must be a plain name (no path separators)")
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    base = f"{kind}-{save}-{time.strftime('%Y%m%d-%H%M%S')}"
+    for attempt in range(10_000):
+        path = root / (base if attempt == 0 else f"{base}-{attempt}")
+        try:
+            path.mkdir()  # atomic: fails if another process took the name first
+        except FileExistsError:
+            continue
+        return path
+    raise UserError(f"could not create a run folder under {root}")
+
+
+def get_logger(name: str, run_dir: Path | None = None) -> logging.Logger:
+    """Logger to stdout and run_dir/log.txt; calling again replaces the handlers (no duplicate lines)."""
+    logger = logging.getLogger(name)
+    for handler in list(logger.handlers):
+        logger.removeHandler(handler)
+        handler.close()
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    formatter = logging.Formatter(LOG_FORMAT, datefmt=LOG_DATEFMT)
+    stream = logging.StreamHandler(sys.stdout)
+    stream.setFormatter(formatter)
+    logger.addHandler(stream)
+    if run_dir is not None:
+        Path(run_dir).mkdir(parents=True, exist_ok=True)
+        file_handler = logging.FileHandler(Path(run_dir) / "log.txt", mode="a")
+        file_handler.setFormatter(formatter)
+        logger.addHandler(file_handler)
+    return logger
+
+
+# --------------------------------------------------------------------------- atomic files
+
+
+def _json_default(obj: Any) -> Any:
+    """JSON fallback for the values runs produce: numpy scalars/arrays, tensors, paths, devices."""
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().cpu().tolist()
+    if isinstance(obj, (Path, torch.device, torch.dtype)):
+        return str(obj)
+    if isinstance(obj, (set, frozenset)):
+        return sorted(obj, key=str)
+    raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
+
+
+def _json_safe(obj: Any) -> Any:
+    """Turn argparse values into plain JSON (unknown objects become their str) for args.json."""
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    if isinstance(obj, dict):
+        return {str(k): _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_safe(v) for v in obj]
+    try:
+        return _json_safe(_json_default(obj))
+    except TypeError:
+        return str(obj)
+
+
+def _atomic_write(path: str | Path, write: Callable[[Any], None], mode: str) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode) as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json_atomic(path: str | Path, obj: Any) -> None:
+    """Write JSON so that readers see either the old file or the whole new one."""
+    _atomic_write(path, lambda f: json.dump(obj, f, indent=2, default=_json_default), "w")
+
+
+def read_json(path: str | Path) -> Any:
+    """Read a JSON file; a missing or malformed file is a one-line error naming it."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no such file: {path}")
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except json.JSONDecodeError as e:
+        raise UserError(f"{path} is not valid JSON ({e})") from None
+
+
+def save_atomic(obj: Any, path: str | Path) -> None:
+    """torch.save through a temp file + fsync + rename: a crash never leaves a truncated checkpoint."""
+    _atomic_write(path, lambda f: torch.save(obj, f), "wb")
+
+
+def load_checkpoint(path: str | Path, map_location: Any = "cpu") -> Any:
+    """torch.load with weights_only=True (nothing in the file is executed); clear error on bad files."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except (RuntimeError, pickle.UnpicklingError, EOFError, OSError, ValueError, TypeError,
+            AttributeError, KeyError) as e:  # torch raises several types for corrupt/foreign files
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise UserError(f"cannot read checkpoint {path}: {first}") from None
+
+
+# --------------------------------------------------------------------------- run metadata
+
+
+def environment_info(device: torch.device) -> dict:
+    """Versions, machine and accelerator, recorded with every run so results can be traced."""
+    try:
+        import torchvision
+
+        tv_version = torchvision.__version__
+    except ImportError:  # pragma: no cover - torchvision is a dependency
+        tv_version = None
+    info: dict[str, Any] = {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "torchvision": tv_version,
+        "numpy": np.__version__,
+        "platform": platform.platform(),
+        "hostname": socket.gethostname(),
+        "device": str(device),
+        "cpu_count": os.cpu_count(),
+    }
+    if device.type == "cuda":
+        props = torch.cuda.get_device_properties(device)
+        info["gpu_name"] = props.name
+        info["gpu_total_memory_mb"] = round(props.total_memory / 2**20)
+        info["cuda"] = torch.version.cuda
+        info["cudnn"] = torch.backends.cudnn.version()
+    return info
+
+
+def save_args(args: argparse.Namespace, run_dir: Path, device: torch.device) -> dict:
+    """Write run_dir/args.json (resolved arguments, environment, command line, start time)."""
+    record = {
+        "args": _json_safe(vars(args)),
+        "env": environment_info(device),
+        "argv": list(sys.argv),
+        "started": time.time(),
+    }
+    write_json_atomic(Path(run_dir) / "args.json", record)
+    return record
+
+
+class MetricsCSV:
+    """Per-epoch metrics file: one flushed row per append, trimmed on resume so rows never repeat."""
+
+    def __init__(self, path: str | Path, fieldnames: Iterable[str]) -> None:
+        self.path = Path(path)
+        self.fieldnames = list(fieldnames)
+        if self.path.is_file() and self.path.stat().st_size > 0:
+            with open(self.path, newline="") as f:
+                header = next(csv.reader(f), [])
+            if header != self.fieldnames:
+                raise UserError(f"{self.path} has columns {header}, expected {self.fieldnames}")
+
+    def append(self, row: dict) -> None:
+        unknown = set(row) - set(self.fieldnames)
+        if unknown:
+            raise ValueError(f"unknown metrics column(s) {sorted(unknown)} for {self.path}")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        new = not self.path.is_file() or self.path.stat().st_size == 0
+        with open(self.path, "a", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=self.fieldnames)
+            if new:
+                writer.writeheader()
+            writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
+            f.flush()
+
+    def truncate_after(self, epoch: int) -> None:
+        """Keep only rows with epoch < `epoch` (the resumed run rewrites the later ones)."""
+        if not self.path.is_file():
+            return
+        with open(self.path, newline="") as f:
+            rows = list(csv.DictReader(f))
+        kept = [r for r in rows if r.get("epoch") not in (None, "") and float(r["epoch"]) < epoch]
+
+        def write(handle: Any) -> None:
+            writer = csv.DictWriter(handle, fieldnames=self.fieldnames, extrasaction="ignore")
+            writer.writeheader()
+            writer.writerows(kept)
+
+        _atomic_write(self.path, write, "w")
+
+
+# --------------------------------------------------------------------------- script entry
+
+
+def run_main(main_fn: Callable[[Any], Any], args: Any) -> int:
+    """Call main_fn(args); bad input becomes one `error: ...` line on stderr and exit code 2."""
+    try:
+        main_fn(args)
+    except (UserError, FileNotFoundError, ValueError) as e:
+        message = " ".join(str(e).split()) or type(e).__name__
+        print(f"error: {message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return 0
