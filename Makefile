@@ -1,0 +1,32 @@
+# make test  - create (or reuse) .venv, install, lint and run the test suite (CPU, a few minutes)
+# make demo  - the main job: a whole MOOD-NAS sweep on the bundled digits data, on CPU
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: test demo lint install clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $(STAMP)
+
+install: $(STAMP)
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+
+test: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m pytest -q
+
+demo: $(STAMP)
+	$(PY) multiobjective.py -o l2 -d 0.2 cifar --set digits --image_size 16 \
+		--layers 3 --init_channels 8 --epochs 4 --begin 1 --batch_size 256 \
+		--learning_rate 0.1 --arch_learning_rate 0.05 --weight_decay 0 \
+		--save demo --device cpu
+
+clean:
+	rm -rf logs .pytest_cache .ruff_cache

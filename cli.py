@@ -1,0 +1,128 @@
+"""Argument groups shared by the scripts, defined once so that a flag means the same everywhere.
+
+Flag names, short forms and defaults follow the original scripts (see the README); each script
+composes the groups it needs and passes its own defaults where the original ones differ.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+__all__ = [
+    "ArgumentParser",
+    "add_data_args",
+    "add_optim_args",
+    "add_hardware_args",
+    "add_output_args",
+    "add_search_args",
+    "add_penalty_args",
+    "check_common_args",
+]
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse with the project's error style: one `error: ...` line on stderr, exit status 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"error: {self.prog}: {message}\n")
+
+
+def _defaults(defaults: dict[str, Any] | None, **base: Any) -> dict[str, Any]:
+    base.update(defaults or {})
+    return base
+
+
+def add_data_args(parser: argparse.ArgumentParser, defaults: dict[str, Any] | None = None) -> None:
+    d = _defaults(defaults, data="data", set="cifar10", train_portion=0.5, workers=2, cutout_length=16)
+    g = parser.add_argument_group("data")
+    g.add_argument("--data", type=str, default=d["data"], help="location of the data corpus")
+    g.add_argument("--set", type=str, default=d["set"],
+                   help="dataset: cifar10, cifar100, digits (bundled), synthetic, folder (ImageFolder), imagenet")
+    g.add_argument("--download", action="store_true", help="let torchvision download CIFAR into --data")
+    g.add_argument("--subsample", type=float, default=0.0, help="stratified fraction of the training set (0 = all)")
+    g.add_argument("--train_portion", type=float, default=d["train_portion"], help="portion of training data")
+    g.add_argument("--cutout", action="store_true", default=False, help="use cutout")
+    g.add_argument("--cutout_length", type=int, default=d["cutout_length"], help="cutout length")
+    g.add_argument("--image_size", type=int, default=None,
+                   help="resize digits/synthetic/folder images to this side (default: the dataset's own)")
+    g.add_argument("--workers", type=int, default=d["workers"], help="data loader worker processes (host path)")
+    g.add_argument("--data_on_device", action=argparse.BooleanOptionalAction, default=None,
+                   help="keep the whole dataset on the device and augment there (default: on for tensor datasets)")
+
+
+def add_optim_args(parser: argparse.ArgumentParser, defaults: dict[str, Any] | None = None) -> None:
+    d = _defaults(defaults, batch_size=256, learning_rate=0.1, learning_rate_min=0.001, momentum=0.9,
+                  weight_decay=3e-4, epochs=50, grad_clip=5.0, seed=2)
+    g = parser.add_argument_group("optimisation")
+    g.add_argument("--batch_size", type=int, default=d["batch_size"], help="batch size")
+    g.add_argument("--learning_rate", type=float, default=d["learning_rate"], help="init learning rate")
+    if "learning_rate_min" in d and d["learning_rate_min"] is not None:
+        g.add_argument("--learning_rate_min", type=float, default=d["learning_rate_min"], help="min learning rate")
+    g.add_argument("--momentum", type=float, default=d["momentum"], help="momentum")
+    g.add_argument("--weight_decay", type=float, default=d["weight_decay"], help="weight decay")
+    g.add_argument("--epochs", type=int, default=d["epochs"], help="num of training epochs")
+    g.add_argument("--grad_clip", type=float, default=d["grad_clip"], help="gradient clipping")
+    g.add_argument("--seed", type=int, default=d["seed"], help="random seed")
+
+
+def add_hardware_args(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("hardware")
+    g.add_argument("--device", type=str, default="auto", choices=["auto", "cpu", "cuda", "mps"],
+                   help="where to run (auto: cuda, then mps, then cpu)")
+    g.add_argument("--gpu", type=int, default=0, help="gpu device id")
+    g.add_argument("--amp", type=str, default="none", choices=["none", "bf16"],
+                   help="autocast dtype for the network (architecture parameters stay fp32)")
+    g.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: torch's default)")
+
+
+def add_output_args(parser: argparse.ArgumentParser, defaults: dict[str, Any] | None = None) -> None:
+    d = _defaults(defaults, save="EXP", report_lines=5)
+    g = parser.add_argument_group("output")
+    g.add_argument("--save", type=str, default=d["save"], help="experiment name")
+    g.add_argument("--report_lines", type=int, default=d["report_lines"], help="log lines per epoch")
+    g.add_argument("--logdir", type=str, default="logs", help="folder that holds the run folders")
+    g.add_argument("--resume", type=str, default=None, help="run folder of an interrupted run to continue")
+    g.add_argument("--no_progress", action="store_true", help="no progress bar")
+
+
+def add_search_args(parser: argparse.ArgumentParser, defaults: dict[str, Any] | None = None) -> None:
+    d = _defaults(defaults, init_channels=16, layers=8, arch_learning_rate=6e-4, arch_weight_decay=1e-3, begin=15)
+    g = parser.add_argument_group("search")
+    g.add_argument("--init_channels", type=int, default=d["init_channels"], help="num of init channels")
+    g.add_argument("--layers", type=int, default=d["layers"], help="total number of layers")
+    g.add_argument("--drop_path_prob", type=float, default=0.3, help="drop path probability (kept for parity)")
+    g.add_argument("--unrolled", action="store_true", default=False, help="use one-step unrolled validation loss")
+    g.add_argument("--arch_learning_rate", type=float, default=d["arch_learning_rate"],
+                   help="learning rate for arch encoding")
+    g.add_argument("--arch_weight_decay", type=float, default=d["arch_weight_decay"],
+                   help="weight decay for arch encoding")
+    g.add_argument("--begin", type=int, default=d["begin"], help="epoch at which architecture steps start")
+    g.add_argument("--note", type=str, default="try", help="note for this run")
+
+
+def add_penalty_args(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("penalty (loss = cw*CE + l1*sum|w| + l2*sum w^2; negative = off)")
+    g.add_argument("-l1", "--l1_weight", type=float, default=-1.0, help="weight of the L1 penalty")
+    g.add_argument("-l2", "--l2_weight", type=float, default=-1.0, help="weight of the L2 penalty")
+    g.add_argument("-cw", "--criterion_weight", type=float, default=1.0, help="weight of the cross-entropy")
+
+
+def check_common_args(args: argparse.Namespace) -> None:
+    """Reject values that would only fail later, deep inside a run, with a one-line reason."""
+    checks = [
+        ("batch_size", lambda v: v >= 1, "must be >= 1"),
+        ("epochs", lambda v: v >= 1, "must be >= 1"),
+        ("learning_rate", lambda v: v > 0, "must be > 0"),
+        ("train_portion", lambda v: 0 < v <= 1, "must be in (0, 1]"),
+        ("subsample", lambda v: 0 <= v <= 1, "must be in [0, 1]"),
+        ("report_lines", lambda v: v >= 1, "must be >= 1"),
+        ("init_channels", lambda v: v >= 1, "must be >= 1"),
+        ("layers", lambda v: v >= 3, "must be >= 3 (two reduction cells and at least one normal cell)"),
+        ("cutout_length", lambda v: v >= 0, "must be >= 0"),
+        ("workers", lambda v: v >= 0, "must be >= 0"),
+        ("criterion_weight", lambda v: v >= 0, "must be >= 0"),
+    ]
+    for name, ok, why in checks:
+        if hasattr(args, name) and getattr(args, name) is not None and not ok(getattr(args, name)):
+            raise ValueError(f"--{name} {getattr(args, name)} {why}")

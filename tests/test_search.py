@@ -1,0 +1,137 @@
+"""train_search.py: one tiny search on digits writes its run folder, resumes after SIGKILL, penalises right."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import train_search
+from genotypes import resolve_genotype
+from model_search import Network
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = ["--set", "digits", "--image_size", "8", "--layers", "3", "--init_channels", "4", "--batch_size", "64",
+        "--subsample", "0.3", "--begin", "1", "--arch_learning_rate", "0.05", "--no_progress", "--device", "cpu",
+        "--workers", "0"]
+
+
+def parse(argv: list[str]):
+    return train_search.build_parser().parse_args(argv)
+
+
+def run_search(tmp_path: Path, *extra: str) -> dict:
+    return train_search.main(parse([*TINY, "--logdir", str(tmp_path), *extra]))
+
+
+def test_search_writes_run_folder(tmp_path: Path) -> None:
+    result = run_search(tmp_path, "--epochs", "2", "-l2", "0.01", "-cw", "0.99", "--save", "t")
+    run_dir = Path(result["run_dir"])
+    assert run_dir.parent == tmp_path and run_dir.name.startswith("search-t-")
+    for name in ("args.json", "log.txt", "metrics.csv", "checkpoint.pt", "result.json", "genotype.json", "weights.pt"):
+        assert (run_dir / name).is_file(), name
+    assert result["weight"] == [0.01, 0.99]
+    assert result["objective"] == "l2" and result["reg_loss"] == result["l2_loss"] > 0
+    assert 0 < result["criterion_loss"] < 10 and 0 <= result["train_acc"] <= 100
+    assert result["valid_acc"] is not None and 6.0 > result["model_size"] > 0.5
+    assert json.loads((run_dir / "result.json").read_text()) == json.loads(json.dumps(result))
+    rows = list(csv.DictReader(open(run_dir / "metrics.csv")))
+    assert [r["epoch"] for r in rows] == ["0", "1"]
+    assert rows[0]["arch_valid_loss"] == "" and rows[1]["arch_valid_loss"] != ""  # arch steps from --begin 1
+    assert rows[0]["valid_acc"] == "" and float(rows[1]["valid_acc"]) == pytest.approx(result["valid_acc"])
+    assert float(rows[1]["l2_loss"]) == pytest.approx(result["reg_loss"])
+    # the genotype travels: the run folder resolves to the genotype the result reports
+    assert resolve_genotype(run_dir) == resolve_genotype(run_dir / "genotype.json")
+    assert json.loads(rows[-1]["genotype"]) == result["genotype"]
+    # the supernet weights load back with strict=True, alphas and betas included
+    net = Network(4, 10, 3)
+    state = torch.load(run_dir / "weights.pt", weights_only=True)
+    net.load_state_dict(state, strict=True)
+    assert net.genotype() == resolve_genotype(run_dir)
+    assert list(state)[-4:] == ["alphas_normal", "alphas_reduce", "betas_normal", "betas_reduce"]
+
+
+def test_penalty_gradient_equals_autograd() -> None:
+    torch.manual_seed(0)
+    net = Network(4, 10, 3)
+    x, y = torch.randn(4, 3, 8, 8), torch.randint(0, 10, (4,))
+    weights = list(net.weights())
+    penalty = train_search.Penalty(criterion_weight=0.7, l1_weight=0.01, l2_weight=0.02)
+    penalty(net(x), y, weights).backward()
+    expected = [w.grad.clone() for w in weights]
+    net.zero_grad(set_to_none=True)
+    (0.7 * F.cross_entropy(net(x), y)).backward()
+    penalty.add_grad(weights)
+    for w, g in zip(weights, expected):
+        torch.testing.assert_close(w.grad, g, rtol=1e-5, atol=1e-6)
+    l1, l2 = train_search.Penalty.values(weights)
+    assert l1.item() == pytest.approx(sum(w.abs().sum().item() for w in weights), rel=1e-5)
+    assert l2.item() == pytest.approx(sum(w.pow(2).sum().item() for w in weights), rel=1e-5)
+    assert train_search.Penalty(1.0, -1.0, 0.0).objective == "l2"
+    assert train_search.Penalty(1.0, 0.0, -1.0).objective == "l1"
+
+
+def test_cosine_lr_matches_pytorch_scheduler() -> None:
+    args = parse(["--epochs", "7", "--learning_rate", "0.1", "--learning_rate_min", "0.001"])
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, 7, eta_min=0.001)
+    for epoch in range(7):
+        assert train_search.cosine_lr(args, epoch) == pytest.approx(sched.get_last_lr()[0])
+        opt.step()
+        sched.step()
+
+
+def _run_cli(args: list[str], **kw) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "train_search.py", *args], cwd=REPO, capture_output=True, text=True,
+                          timeout=600, **kw)
+
+
+def test_search_resumes_after_sigkill(tmp_path: Path) -> None:
+    common = [*TINY, "--epochs", "3", "-l1", "0.001", "-cw", "0.999", "--threads", "1"]
+    unbroken = run_search(tmp_path / "a", *common[len(TINY):])
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, "train_search.py", *common, "--logdir", str(tmp_path / "b")],
+                            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    metrics = None
+    while time.time() < deadline and proc.poll() is None:
+        found = list((tmp_path / "b").glob("search-*/metrics.csv"))
+        if found and len(found[0].read_text().splitlines()) >= 2:  # header + epoch 0 done
+            metrics = found[0]
+            break
+        time.sleep(0.05)
+    assert metrics is not None and proc.poll() is None, "the search ended before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    run_dir = metrics.parent
+    assert not (run_dir / "result.json").exists()
+    done = _run_cli(["--resume", str(run_dir), "--no_progress"])
+    assert done.returncode == 0, done.stderr
+    resumed = json.loads((run_dir / "result.json").read_text())
+    assert resumed["genotype"] == unbroken["genotype"]
+    for key in ("criterion_loss", "reg_loss", "train_acc", "valid_acc"):
+        assert resumed[key] == pytest.approx(unbroken[key], rel=1e-4, abs=1e-4), key
+    rows = list(csv.DictReader(open(run_dir / "metrics.csv")))
+    assert [r["epoch"] for r in rows] == ["0", "1", "2"]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--set", "cifar10", "--data", "/nonexistent-mood-nas"], "CIFAR-10"),
+    (["--train_portion", "1.5"], "--train_portion"),
+    (["--set", "digits", "--batch_size", "100000"], "--batch_size"),
+    (["--resume", "/nonexistent-run"], "not a search run folder"),
+])
+def test_bad_input_is_one_line(tmp_path: Path, argv: list[str], message: str) -> None:
+    done = _run_cli([*argv, "--logdir", str(tmp_path), "--device", "cpu", "--no_progress"])
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], done.stderr

@@ -1,0 +1,418 @@
+"""One PC-DARTS architecture search with an L1/L2 penalty on the network weights.
+
+    python train_search.py --set cifar10 -l2 0.001 -cw 0.999 --weight_decay 0
+    python train_search.py --set digits --layers 3 --init_channels 4 --epochs 4 --begin 1 --batch_size 128
+    python train_search.py --resume logs/search-EXP-20260101-120000      # continue a killed search
+
+Loss of the weights: cw * CE + l1 * sum|w| + l2 * sum w^2 over the network weights (not alphas or
+betas); a negative penalty weight turns that term off. The architecture takes one Adam step per
+weight step on a fresh held-out batch from epoch --begin on. The run folder
+``logs/search-<save>-<time>/`` holds args.json, log.txt, metrics.csv (a row per epoch),
+checkpoint.pt (resume state, every epoch), and at the end result.json, genotype.json and
+weights.pt (the supernet with its alphas and betas).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import cli
+import data as datalib
+from architect import Architect
+from genotypes import Genotype, genotype_to_dict, save_genotype
+from model import NetworkCIFAR
+from model import NetworkImageNet as EvalNetworkImageNet
+from model_search import Network, NetworkImageNet
+from utils import (
+    MetricsCSV,
+    UserError,
+    create_run_dir,
+    get_device,
+    get_logger,
+    get_rng_state,
+    load_checkpoint,
+    read_json,
+    run_main,
+    save_args,
+    save_atomic,
+    set_rng_state,
+    set_seed,
+    write_json_atomic,
+)
+
+METRICS = [
+    "epoch", "lr", "train_loss", "train_acc", "criterion_loss", "l1_loss", "l2_loss",
+    "arch_valid_loss", "valid_loss", "valid_acc", "epoch_time", "genotype",
+]
+# Flags that may differ when a run is resumed; everything else comes from the run's args.json.
+RESUME_OVERRIDES = ("resume", "device", "gpu", "no_progress", "workers", "threads")
+
+
+class SearchDiverged(UserError):
+    """The loss became NaN or infinite: the search stops and a sweep records it as failed."""
+
+
+@dataclass
+class Penalty:
+    """The weighted loss cw * CE + l1 * sum|w| + l2 * sum w^2, with the penalty's gradient added directly.
+
+    Adding l1 * sign(w) and 2 * l2 * w to the gradients after backward gives exactly the gradient
+    of the penalised loss, without building the penalty into the autograd graph every step.
+    """
+
+    criterion_weight: float = 1.0
+    l1_weight: float = -1.0
+    l2_weight: float = -1.0
+
+    @property
+    def objective(self) -> str | None:
+        """Which penalty the sweep's objective R is: the first one switched on."""
+        if self.l1_weight >= 0:
+            return "l1"
+        if self.l2_weight >= 0:
+            return "l2"
+        return None
+
+    @staticmethod
+    def values(weights: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """(sum |w|, sum w^2) in two fused foreach reductions, without a host sync."""
+        l1 = torch.stack(torch._foreach_norm(weights, 1)).sum()
+        l2 = torch.stack(torch._foreach_norm(weights, 2)).square().sum()
+        return l1, l2
+
+    def __call__(self, logits: torch.Tensor, target: torch.Tensor, weights: list[torch.Tensor]) -> torch.Tensor:
+        """The full differentiable loss (used where the weights themselves are differentiated, e.g. unrolled)."""
+        loss = self.criterion_weight * F.cross_entropy(logits.float(), target)
+        if self.l1_weight > 0:
+            loss = loss + self.l1_weight * torch.stack(torch._foreach_norm(weights, 1)).sum()
+        if self.l2_weight > 0:
+            loss = loss + self.l2_weight * torch.stack(torch._foreach_norm(weights, 2)).square().sum()
+        return loss
+
+    @torch.no_grad()
+    def add_grad(self, weights: list[torch.Tensor]) -> None:
+        grads = [w.grad for w in weights]
+        if self.l1_weight > 0:
+            torch._foreach_add_(grads, torch._foreach_sign(weights), alpha=self.l1_weight)
+        if self.l2_weight > 0:
+            torch._foreach_add_(grads, weights, alpha=2.0 * self.l2_weight)
+
+
+def add_arguments(parser: argparse.ArgumentParser, variant: str = "cifar") -> None:
+    """The search flags; ``variant='imagenet'`` gives the ImageNet subcommand's defaults (CLI.md)."""
+    if variant == "imagenet":
+        cli.add_data_args(parser, {"set": "imagenet", "workers": 4})
+        cli.add_optim_args(parser, {"batch_size": 128, "learning_rate": 0.5, "learning_rate_min": 0.0})
+        cli.add_search_args(parser, {"arch_learning_rate": 6e-3, "begin": 35})
+    else:
+        cli.add_data_args(parser)
+        cli.add_optim_args(parser)
+        cli.add_search_args(parser)
+    cli.add_hardware_args(parser)
+    cli.add_output_args(parser)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = cli.ArgumentParser(
+        description="One PC-DARTS search with an L1/L2 weight penalty.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    add_arguments(parser)
+    cli.add_penalty_args(parser)
+    parser.add_argument("--imagenet", action="store_true",
+                        help="search the ImageNet variant (stride-8 stem, K=2) on <data>/imagenet_search")
+    return parser
+
+
+def is_imagenet(args: argparse.Namespace) -> bool:
+    return bool(getattr(args, "imagenet", False)) or args.set == "imagenet"
+
+
+def cosine_lr(args: argparse.Namespace, epoch: int) -> float:
+    """CosineAnnealingLR's value at ``epoch`` (closed form, so resuming needs no scheduler state).
+
+    The ImageNet variant warms up linearly over the first 5 epochs when the batch exceeds 256, as PC-DARTS does.
+    """
+    lr = args.learning_rate_min + (args.learning_rate - args.learning_rate_min) * (
+        1 + math.cos(math.pi * epoch / args.epochs)
+    ) / 2
+    if is_imagenet(args) and epoch < 5 and args.batch_size > 256:
+        lr *= (epoch + 1) / 5.0
+    return lr
+
+
+def build_data(args: argparse.Namespace, device: torch.device) -> tuple[Any, Any, datalib.DatasetInfo]:
+    """Training half and held-out half of the training set (or imagenet_search's train/val)."""
+    if is_imagenet(args):
+        train_ds, valid_ds, info = datalib.load_imagenet_search(args.data, image_size=args.image_size)
+        train_idx = torch.arange(len(train_ds))
+        valid_idx = torch.arange(len(valid_ds))
+        if args.subsample:
+            train_idx = datalib.stratified_subsample(datalib.targets_of(train_ds), args.subsample, args.seed)
+            valid_idx = datalib.stratified_subsample(datalib.targets_of(valid_ds), args.subsample, args.seed)
+    else:
+        train_ds, _, info = datalib.load_datasets(
+            args.set, args.data, download=args.download, cutout=args.cutout, cutout_length=args.cutout_length,
+            image_size=args.image_size,
+        )
+        valid_ds = train_ds
+        targets = datalib.targets_of(train_ds)
+        indices = (
+            datalib.stratified_subsample(targets, args.subsample, args.seed)
+            if args.subsample else torch.arange(len(targets))
+        )
+        train_idx, valid_idx = datalib.train_valid_split(indices, args.train_portion)
+        if len(valid_idx) == 0:
+            raise UserError("--train_portion 1 leaves no held-out data for the architecture step")
+    on_device = args.data_on_device if args.data_on_device is not None else hasattr(train_ds, "images")
+    common = dict(seed=args.seed, device=device, workers=args.workers, on_device=on_device)
+    if len(train_idx) < args.batch_size or len(valid_idx) < args.batch_size:
+        raise UserError(
+            f"--batch_size {args.batch_size} is larger than the search split "
+            f"({len(train_idx)} train / {len(valid_idx)} held out): lower it or use more data"
+        )
+    train_loader = datalib.build_loader(train_ds, train_idx, args.batch_size, train=True, **common)
+    valid_loader = datalib.build_loader(valid_ds, valid_idx, args.batch_size, train=True, **common)
+    return train_loader, valid_loader, info
+
+
+def eval_model_size(genotype: Genotype, num_classes: int, imagenet: bool) -> float:
+    """Parameters (M) of the evaluation network this genotype builds: NetworkCIFAR(36, classes, 20)."""
+    with torch.device("meta"):
+        if imagenet:
+            net: nn.Module = EvalNetworkImageNet(48, num_classes, 14, False, genotype)
+        else:
+            net = NetworkCIFAR(36, num_classes, 20, False, genotype)
+    return sum(p.numel() for n, p in net.named_parameters() if "auxiliary" not in n) / 1e6
+
+
+@torch.no_grad()
+def infer(model: nn.Module, loader: Any, autocast: Any) -> tuple[float, float]:
+    """Loss and top-1 (%) of the supernet over a loader, in eval mode (BatchNorm running statistics)."""
+    model.eval()
+    loss_sum = torch.zeros((), device=model.alphas_normal.device)
+    correct = torch.zeros((), device=loss_sum.device)
+    n = 0
+    for x, y in loader:
+        with autocast():
+            logits = model(x)
+        loss_sum += F.cross_entropy(logits.float(), y, reduction="sum")
+        correct += (logits.argmax(1) == y).sum()
+        n += y.numel()
+    model.train()
+    return (loss_sum / max(n, 1)).item(), (100.0 * correct / max(n, 1)).item()
+
+
+def _resolve_args(args: argparse.Namespace) -> tuple[argparse.Namespace, Path | None]:
+    """On --resume, take the run's own arguments (so the continued run is the same run)."""
+    if not args.resume:
+        return args, None
+    run_dir = Path(args.resume)
+    if run_dir.name == "log.txt":
+        run_dir = run_dir.parent
+    if not (run_dir / "args.json").is_file():
+        raise UserError(f"--resume {run_dir}: not a search run folder (no args.json)")
+    saved = read_json(run_dir / "args.json")["args"]
+    merged = vars(args).copy()
+    merged.update({k: v for k, v in saved.items() if k not in RESUME_OVERRIDES and k in merged})
+    return argparse.Namespace(**merged), run_dir
+
+
+def make_autocast(device: torch.device, amp: str) -> Any:
+    if amp == "bf16":
+        return lambda: torch.autocast(device.type, dtype=torch.bfloat16)
+    return nullcontext
+
+
+def main(args: argparse.Namespace) -> dict:
+    """Run (or resume) one search; returns the result dict that result.json holds."""
+    cli.check_common_args(args)
+    args, run_dir = _resolve_args(args)
+    if run_dir is not None and (run_dir / "result.json").is_file():
+        return read_json(run_dir / "result.json")
+    device = get_device(args.device, args.gpu)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    imagenet = is_imagenet(args)
+    checkpoint = None
+    if run_dir is not None and (run_dir / "checkpoint.pt").is_file():
+        checkpoint = load_checkpoint(run_dir / "checkpoint.pt", map_location=device)
+    if run_dir is None and getattr(args, "run_dir", None):
+        run_dir = Path(args.run_dir)  # chosen by the caller (the sweep records it before starting)
+        run_dir.mkdir(parents=True, exist_ok=True)
+    if run_dir is None:
+        run_dir = create_run_dir("search", args.save, args.logdir)
+    logger = get_logger(f"search.{run_dir.name}", run_dir)
+    if checkpoint is None:
+        save_args(args, run_dir, device)
+        logger.info("args = %s", vars(args))
+    else:
+        logger.info("resuming %s after epoch %d", run_dir, checkpoint["epoch"])
+
+    set_seed(args.seed)
+    train_loader, valid_loader, info = build_data(args, device)
+    net_cls = NetworkImageNet if imagenet else Network
+    model = net_cls(args.init_channels, info.num_classes, args.layers).to(device)
+    weights = list(model.weights())
+    n_weights = sum(p.numel() for p in weights)
+    logger.info("device %s, %s: %d train / %d held-out images, %d classes, supernet %.3fM weights",
+                device, info.name, len(train_loader.indices), len(valid_loader.indices),
+                info.num_classes, n_weights / 1e6)
+    penalty = Penalty(args.criterion_weight, args.l1_weight, args.l2_weight)
+    optimizer = torch.optim.SGD(weights, args.learning_rate, momentum=args.momentum, weight_decay=args.weight_decay)
+    architect = Architect(
+        model, penalty, momentum=args.momentum, weight_decay=args.weight_decay,
+        arch_learning_rate=args.arch_learning_rate, arch_weight_decay=args.arch_weight_decay,
+    )
+    metrics = MetricsCSV(run_dir / "metrics.csv", METRICS)
+    start_epoch = 0
+    if checkpoint is not None:
+        model.load_state_dict(checkpoint["model"])
+        optimizer.load_state_dict(checkpoint["optimizer"])
+        architect.optimizer.load_state_dict(checkpoint["arch_optimizer"])
+        set_rng_state(checkpoint["rng"])
+        start_epoch = int(checkpoint["epoch"])
+    metrics.truncate_after(start_epoch)
+    autocast = make_autocast(device, args.amp)
+
+    last: dict[str, Any] = {}
+    for epoch in range(start_epoch, args.epochs):
+        lr = cosine_lr(args, epoch)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        t0 = time.time()
+        last = train_epoch(args, epoch, lr, model, weights, penalty, optimizer, architect,
+                           train_loader, valid_loader, autocast, logger)
+        genotype = model.genotype()
+        logger.info("epoch %d lr %e genotype = %s", epoch, lr, genotype)
+        valid_loss = valid_acc = None
+        if epoch == args.epochs - 1:
+            valid_loss, valid_acc = infer(model, valid_loader, autocast)
+            logger.info("valid_acc %f valid_loss %f", valid_acc, valid_loss)
+        last.update(valid_loss=valid_loss, valid_acc=valid_acc)
+        metrics.append({
+            "epoch": epoch, "lr": lr, **{k: last[k] for k in (
+                "train_loss", "train_acc", "criterion_loss", "l1_loss", "l2_loss", "arch_valid_loss")},
+            "valid_loss": valid_loss, "valid_acc": valid_acc, "epoch_time": round(time.time() - t0, 3),
+            "genotype": json.dumps(genotype_to_dict(genotype)),
+        })
+        save_atomic({
+            "epoch": epoch + 1, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+            "arch_optimizer": architect.optimizer.state_dict(), "rng": get_rng_state(), "last": last,
+        }, run_dir / "checkpoint.pt")
+    if not last:  # resumed after the final epoch but before result.json was written
+        last = checkpoint["last"] if checkpoint else {}
+    return finish(args, run_dir, model, info, penalty, last, imagenet, logger)
+
+
+def finish(
+    args: argparse.Namespace, run_dir: Path, model: Network, info: datalib.DatasetInfo, penalty: Penalty,
+    last: dict[str, Any], imagenet: bool, logger: Any,
+) -> dict:
+    genotype = model.genotype()
+    objective = penalty.objective or "l2"
+    nu = max(args.l1_weight if objective == "l1" else args.l2_weight, 0.0)
+    result = {
+        "weight": [nu, args.criterion_weight],
+        "objective": objective,
+        "reg_loss": last.get(f"{objective}_loss"),
+        "criterion_loss": last.get("criterion_loss"),
+        "l1_loss": last.get("l1_loss"),
+        "l2_loss": last.get("l2_loss"),
+        "train_loss": last.get("train_loss"),
+        "train_acc": last.get("train_acc"),
+        "valid_acc": last.get("valid_acc"),
+        "valid_loss": last.get("valid_loss"),
+        "model_size": eval_model_size(genotype, info.num_classes, imagenet),
+        "genotype": genotype_to_dict(genotype),
+        "dataset": info.name,
+        "num_classes": info.num_classes,
+        "epochs": args.epochs,
+        "run_dir": str(run_dir),
+        "finished": time.time(),
+    }
+    save_atomic(model.state_dict(), run_dir / "weights.pt")
+    save_genotype(genotype, run_dir / "genotype.json")
+    write_json_atomic(run_dir / "result.json", result)
+    logger.info("result: CE %.4f, %s %.4g, train acc %.2f%%, valid acc %s, eval size %.3fM params",
+                result["criterion_loss"], objective, result["reg_loss"], result["train_acc"],
+                "n/a" if result["valid_acc"] is None else f"{result['valid_acc']:.2f}%", result["model_size"])
+    return result
+
+
+def train_epoch(
+    args: argparse.Namespace, epoch: int, lr: float, model: Network, weights: list[torch.Tensor],
+    penalty: Penalty, optimizer: torch.optim.Optimizer, architect: Architect, train_loader: Any,
+    valid_loader: Any, autocast: Any, logger: Any,
+) -> dict[str, float]:
+    """One epoch of weight steps (and architecture steps from --begin); returns the epoch means."""
+    from tqdm import tqdm
+
+    model.train()
+    train_loader.set_epoch(epoch)
+    valid_loader.set_epoch(epoch)
+    n_steps = len(train_loader)
+    report_every = max(1, math.ceil(n_steps / args.report_lines))
+    device = model.alphas_normal.device
+    sums = torch.zeros(6, device=device)  # loss, ce, l1, l2, correct, arch valid loss
+    seen = 0
+    arch_steps = 0
+    bar = tqdm(total=n_steps, desc=f"epoch {epoch}", leave=False, file=sys.stderr,
+               disable=True if args.no_progress else None, dynamic_ncols=True)
+    for step, (x, y) in enumerate(train_loader):
+        n = y.numel()
+        if epoch >= args.begin:
+            xv, yv = valid_loader.sample_batch()
+            arch_loss = architect.step(x, y, xv, yv, lr, optimizer, unrolled=args.unrolled)
+            sums[5] += arch_loss.float()
+            arch_steps += 1
+        optimizer.zero_grad(set_to_none=True)
+        with autocast():
+            logits = model(x)
+        ce = F.cross_entropy(logits.float(), y)
+        (penalty.criterion_weight * ce).backward()
+        penalty.add_grad(weights)
+        nn.utils.clip_grad_norm_(weights, args.grad_clip)
+        optimizer.step()
+        with torch.no_grad():
+            l1, l2 = Penalty.values(weights)
+            loss = penalty.criterion_weight * ce
+            if penalty.l1_weight > 0:
+                loss = loss + penalty.l1_weight * l1
+            if penalty.l2_weight > 0:
+                loss = loss + penalty.l2_weight * l2
+            sums += torch.stack([loss * n, ce * n, l1 * n, l2 * n, (logits.argmax(1) == y).sum().float(),
+                                 torch.zeros((), device=device)])
+        seen += n
+        bar.update(1)
+        if (step + 1) % report_every == 0 or step + 1 == n_steps:
+            s = (sums / seen).tolist()
+            if not math.isfinite(s[0]):
+                bar.close()
+                raise SearchDiverged(
+                    f"the loss became {s[0]} at epoch {epoch} step {step}: lower --learning_rate or the penalty weight"
+                )
+            logger.info("train %03d/%03d loss %e ce %e acc %.2f%%", step + 1, n_steps, s[0], s[1], 100 * s[4])
+            bar.set_postfix(loss=f"{s[0]:.3g}", acc=f"{100 * s[4]:.1f}%")
+    bar.close()
+    s = (sums / seen).tolist()
+    return {
+        "train_loss": s[0], "criterion_loss": s[1], "l1_loss": s[2], "l2_loss": s[3], "train_acc": 100 * s[4],
+        "arch_valid_loss": (sums[5] / arch_steps).item() if arch_steps else None,
+    }
+
+
+if __name__ == "__main__":
+    sys.exit(run_main(main, build_parser().parse_args()))
