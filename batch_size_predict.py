@@ -1,0 +1,447 @@
+"""The GPU memory model that batch_train.py sizes its batches with: fit it, or measure its data.
+
+    python batch_size_predict.py -d batch_data.csv                    # fit; writes batch_predict.json beside the CSV
+    python batch_size_predict.py -d batch_data.csv -o model.json --pickle model.pkl
+    python batch_size_predict.py --measure -o batch_data.csv          # on a CUDA GPU: append measured rows
+    python batch_size_predict.py --measure -o batch_data.csv --archs DARTS_V2 l2_loss_2e01 --batch_sizes 32 64 128
+
+**Fit.** The CSV has the columns ``model size`` (M parameters of the evaluation network, without
+the auxiliary head), ``batch size`` and ``GPU mb``. The model is scikit-learn's
+``PolynomialFeatures(2)`` + ``Ridge(alpha=0.5)``; the script prints ``MAE = .., MAX = .., MAPE = ..%``
+on the rows it was fitted on and the leave-one-out MAPE (the error to expect on a new genotype or
+batch size), and saves the fitted coefficients as JSON (``-o``, default ``batch_predict.json`` in the
+CSV's folder). ``load_memory_model`` reads that JSON back and predicts with numpy alone: no
+scikit-learn, no pickle. ``--pickle PATH`` also writes the scikit-learn pipeline for code that
+expects the original's pickle (written only; this project never loads a pickle).
+
+**Measure.** ``--measure`` runs, for each genotype and batch size, a few real training steps with
+train.py's settings (``train.train_step``: auxiliary head on with weight 0.4, drop path, SGD with
+momentum, clipping, cuDNN benchmark as train.py; the images of a CIFAR-sized device-resident
+dataset, 50000 train + 10000 test, allocated on the device as train.py's default loaders keep them)
+and records the peak memory the device needed:
+
+    GPU mb = torch.cuda.max_memory_reserved()            (peak of the caching allocator)
+           + (total - free) - torch.cuda.memory_reserved()  (memory outside the allocator)
+
+where (total, free) = torch.cuda.mem_get_info() read right after the steps: memory used on the device
+that the allocator does not hold is the CUDA context, the lazily loaded kernels and the cuBLAS/cuDNN
+handles. That is what the process shows in nvidia-smi at its peak, so a predicted batch fits the
+free memory. Measure on an otherwise idle GPU: memory other processes hold is counted as overhead
+(a warning is logged when more than 2 GB is in use before the first measurement). An out-of-memory
+step records nothing for that size and skips the larger sizes of that genotype. Rows are appended
+(and flushed) one by one, so an interrupted measurement keeps what it measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import gc
+import math
+import pickle
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+
+import cli
+from genotypes import PUBLISHED, Genotype, genotype_label, resolve_genotype
+from train_search import make_autocast
+from utils import (
+    UserError,
+    count_parameters_in_MB,
+    get_device,
+    get_logger,
+    run_main,
+    write_json_atomic,
+)
+
+COLUMNS = ("model size", "batch size", "GPU mb")
+MODEL_FORMAT = "mood-nas-memory-model"
+DEFAULT_BATCH_SIZES = (32, 64, 96, 128, 192, 256, 384, 512)
+RESIDENT_IMAGES = 60000  # CIFAR's 50000 train + 10000 test images, kept on the device by train.py's loaders
+
+
+# --------------------------------------------------------------------------- the data
+
+
+def read_memory_csv(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """(X = [[model size, batch size], ...], y = GPU mb) from the CSV; bad files fail in one line."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no such file: {path}")
+    with open(path, newline="") as f:
+        reader = csv.reader(f)
+        header = next(reader, None)
+        if header is None:
+            raise UserError(f"{path} is empty: expected the columns {', '.join(COLUMNS)}")
+        names = [h.strip().lower() for h in header]
+        missing = [c for c in COLUMNS if c.lower() not in names]
+        if missing:
+            raise UserError(f"{path} lacks the column(s) {', '.join(repr(m) for m in missing)} "
+                            f"(it has {', '.join(repr(h.strip()) for h in header)}); expected {', '.join(COLUMNS)}")
+        where = [names.index(c.lower()) for c in COLUMNS]
+        values = []
+        for line, row in enumerate(reader, start=2):
+            if not any(cell.strip() for cell in row):
+                continue
+            parsed = []
+            for column, index in zip(COLUMNS, where):
+                cell = row[index].strip() if index < len(row) else ""
+                try:
+                    value = float(cell)
+                except ValueError:
+                    raise UserError(f"{path} line {line}: {column!r} is {cell!r}, not a number") from None
+                if not math.isfinite(value) or value <= 0:
+                    raise UserError(f"{path} line {line}: {column!r} is {cell!r}; it must be a positive number")
+                parsed.append(value)
+            values.append(parsed)
+    if len(values) < 3:
+        raise UserError(f"{path} has {len(values)} data row(s); the memory model needs at least 3")
+    table = np.asarray(values, dtype=np.float64)
+    return table[:, :2], table[:, 2]
+
+
+# --------------------------------------------------------------------------- the fit
+
+
+def fit_pipeline(X: np.ndarray, y: np.ndarray, alpha: float = 0.5) -> Any:
+    """scikit-learn's PolynomialFeatures(2) + Ridge(alpha), fitted (the original's model)."""
+    from sklearn.linear_model import Ridge
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import PolynomialFeatures
+
+    return make_pipeline(PolynomialFeatures(2), Ridge(alpha=alpha)).fit(X, y)
+
+
+def errors(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
+    """MAE and MAX (MB) and MAPE (%) of predictions."""
+    y, pred = np.asarray(y, dtype=np.float64), np.asarray(pred, dtype=np.float64)
+    diff = np.abs(y - pred)
+    return {"mae": float(diff.mean()), "max": float(diff.max()), "mape": float(100.0 * np.mean(diff / np.abs(y)))}
+
+
+def loo_mape(X: np.ndarray, y: np.ndarray, alpha: float = 0.5) -> float:
+    """MAPE (%) of leave-one-out predictions: each row predicted by a model fitted without it."""
+    preds = np.empty_like(y)
+    for i in range(len(y)):
+        keep = np.arange(len(y)) != i
+        preds[i] = fit_pipeline(X[keep], y[keep], alpha).predict(X[i:i + 1])[0]
+    return errors(y, preds)["mape"]
+
+
+@dataclass
+class MemoryModel:
+    """The fitted memory model as plain numbers: GPU MB = intercept + sum_j coef_j * prod_i x_i^powers_ji."""
+
+    powers: np.ndarray  # n_features x 2 (exponents of model size and batch size)
+    coef: np.ndarray  # n_features
+    intercept: float
+    info: dict[str, Any]
+
+    @classmethod
+    def from_pipeline(cls, pipe: Any, info: dict[str, Any] | None = None) -> MemoryModel:
+        poly, ridge = pipe[0], pipe[-1]
+        return cls(np.asarray(poly.powers_, dtype=np.int64), np.asarray(ridge.coef_, dtype=np.float64),
+                   float(ridge.intercept_), dict(info or {}))
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str = "memory model") -> MemoryModel:
+        """Validate the JSON form (the numbers only; nothing in it is executed)."""
+        if not isinstance(data, dict) or data.get("format") != MODEL_FORMAT:
+            raise UserError(f"{where} is not a memory model (expected \"format\": \"{MODEL_FORMAT}\"); "
+                            f"fit one with batch_size_predict.py -d CSV")
+        try:
+            powers = np.asarray(data["powers"], dtype=np.int64)
+            coef = np.asarray(data["coef"], dtype=np.float64)
+            intercept = float(data["intercept"])
+        except (KeyError, TypeError, ValueError) as err:
+            raise UserError(f"{where}: malformed memory model ({err})") from None
+        if powers.ndim != 2 or powers.shape[1] != 2 or coef.shape != (len(powers),) or np.any(powers < 0):
+            raise UserError(f"{where}: malformed memory model (powers {powers.shape}, coef {coef.shape})")
+        if not (np.all(np.isfinite(coef)) and math.isfinite(intercept)):
+            raise UserError(f"{where}: memory model has non-finite coefficients")
+        info = {k: v for k, v in data.items() if k not in ("powers", "coef", "intercept")}
+        return cls(powers, coef, intercept, info)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"format": MODEL_FORMAT, **self.info, "columns": list(COLUMNS), "powers": self.powers.tolist(),
+                "coef": self.coef.tolist(), "intercept": self.intercept}
+
+    def predict(self, model_size: Any, batch_size: Any) -> np.ndarray:
+        """Predicted GPU MB for (model size M, batch size), broadcasting arrays like numpy."""
+        m, b = np.broadcast_arrays(np.asarray(model_size, dtype=np.float64), np.asarray(batch_size, dtype=np.float64))
+        X = np.stack([m.ravel(), b.ravel()], axis=1)
+        features = np.prod(X[:, None, :] ** self.powers[None, :, :], axis=2)
+        return (features @ self.coef + self.intercept).reshape(m.shape)
+
+    def max_batch(self, model_size: float, budget_mb: float, max_batch: int = 1024, min_batch: int = 1) -> int | None:
+        """The largest batch in [min_batch, max_batch] whose prediction is <= budget_mb (None if none is)."""
+        sizes = np.arange(min_batch, max_batch + 1)
+        fits = sizes[self.predict(model_size, sizes) <= budget_mb]
+        return int(fits.max()) if len(fits) else None
+
+
+def load_memory_model(path: str | Path) -> MemoryModel:
+    """Read a memory model JSON written by this script; predictions equal the scikit-learn pipeline's."""
+    import json
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no such memory model: {path}")
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise UserError(f"{path} is not valid JSON ({err})") from None
+    return MemoryModel.from_dict(data, str(path))
+
+
+def fit_memory_model(csv_path: str | Path, alpha: float = 0.5) -> tuple[MemoryModel, Any]:
+    """Fit the CSV; returns the numpy model (with its fit statistics in .info) and the sklearn pipeline."""
+    X, y = read_memory_csv(csv_path)
+    pipe = fit_pipeline(X, y, alpha)
+    import sklearn
+
+    stats = errors(y, pipe.predict(X))
+    info = {
+        "degree": 2, "alpha": alpha, "rows": len(y), "data": str(csv_path),
+        "model_size_range": [float(X[:, 0].min()), float(X[:, 0].max())],
+        "batch_size_range": [int(X[:, 1].min()), int(X[:, 1].max())],
+        "fit": {**stats, "loo_mape": loo_mape(X, y, alpha)},
+        "sklearn": sklearn.__version__, "created": time.time(),
+    }
+    return MemoryModel.from_pipeline(pipe, info), pipe
+
+
+# --------------------------------------------------------------------------- measuring
+
+
+class PeakProbe(Protocol):
+    """Reads the device's peak memory around a measurement (CudaPeakProbe; tests pass a fake)."""
+
+    def start(self) -> None: ...
+
+    def peak_mb(self) -> float: ...
+
+    def release(self) -> None: ...
+
+
+class CudaPeakProbe:
+    """Peak memory of one CUDA device: allocator peak plus memory used outside the allocator (see module doc)."""
+
+    def __init__(self, device: torch.device, logger: Any = None) -> None:
+        if device.type != "cuda":
+            raise UserError(f"--measure needs a CUDA GPU (peak memory is read from the CUDA caching allocator); "
+                            f"the device here is {device}")
+        self.device = device
+        torch.cuda.init()
+        free, total = torch.cuda.mem_get_info(device)
+        self.used_at_start_mb = (total - free) / 2**20
+        if logger is not None:
+            logger.info("%s: %.0f MB in use after CUDA initialisation (context%s)", torch.cuda.get_device_name(device),
+                        self.used_at_start_mb, " + other processes?" if self.used_at_start_mb > 2048 else "")
+            if self.used_at_start_mb > 2048:
+                logger.warning("more than 2 GB in use before measuring: other processes' memory will count as overhead")
+
+    def start(self) -> None:
+        self.release()
+        torch.cuda.reset_peak_memory_stats(self.device)
+
+    def peak_mb(self) -> float:
+        torch.cuda.synchronize(self.device)
+        free, total = torch.cuda.mem_get_info(self.device)
+        outside = (total - free) - torch.cuda.memory_reserved(self.device)
+        return (torch.cuda.max_memory_reserved(self.device) + outside) / 2**20
+
+    def release(self) -> None:
+        gc.collect()
+        torch.cuda.synchronize(self.device)
+        torch.cuda.empty_cache()
+
+
+def is_oom(error: BaseException) -> bool:
+    """True for the device running out of memory (the allocator's error or a library's failed allocation)."""
+    if isinstance(error, torch.cuda.OutOfMemoryError):
+        return True
+    text = str(error)
+    return isinstance(error, RuntimeError) and any(
+        s in text for s in ("out of memory", "CUBLAS_STATUS_ALLOC_FAILED", "CUDNN_STATUS_NOT_ALLOCATED"))
+
+
+def run_training_steps(genotype: Genotype, batch_size: int, device: torch.device, *, init_channels: int = 36,
+                       layers: int = 20, num_classes: int = 10, image_size: int = 32, steps: int = 3,
+                       drop_path_prob: float = 0.3, auxiliary_weight: float = 0.4, grad_clip: float = 5.0,
+                       amp: str = "none", resident_images: int = RESIDENT_IMAGES) -> float:
+    """A few of train.py's training steps on random data; returns the network's size (M params, no aux head).
+
+    The first step allocates the momentum buffers and runs cuDNN's algorithm search, later steps
+    are the steady state, so the peak after ``steps >= 2`` is the one a full training reaches.
+    """
+    from model import NetworkCIFAR
+    from train import train_step
+
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # as train.py
+    resident = torch.empty(resident_images, 3, image_size, image_size, dtype=torch.uint8, device=device)
+    model = NetworkCIFAR(init_channels, num_classes, layers, True, genotype).to(device)
+    model.drop_path_prob = drop_path_prob
+    model.train()
+    optimizer = torch.optim.SGD(model.parameters(), 0.025, momentum=0.9, weight_decay=3e-4)
+    autocast = make_autocast(device, amp)
+    x = torch.randn(batch_size, 3, image_size, image_size, device=device)
+    y = torch.randint(num_classes, (batch_size,), device=device)
+    for _ in range(steps):
+        loss, _ = train_step(model, optimizer, x, y, auxiliary_weight=auxiliary_weight, grad_clip=grad_clip,
+                             autocast=autocast)
+    loss.item()  # wait for the device
+    size = count_parameters_in_MB(model)
+    del resident, model, optimizer, x, y, loss
+    return size
+
+
+def append_rows(path: str | Path, rows: Sequence[dict[str, Any]]) -> None:
+    """Append rows to the memory CSV (header first when the file is new), flushed to disk."""
+    path = Path(path)
+    new = not path.is_file() or path.stat().st_size == 0
+    if not new:
+        with open(path, newline="") as f:
+            header = [h.strip().lower() for h in next(csv.reader(f), [])]
+        if header != [c.lower() for c in COLUMNS]:
+            raise UserError(f"{path} has columns {header}; expected {', '.join(COLUMNS)}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(COLUMNS))
+        if new:
+            writer.writeheader()
+        writer.writerows(rows)
+        f.flush()
+
+
+def measure(specs: Sequence[str], batch_sizes: Sequence[int], device: torch.device, out_csv: str | Path, *,
+            probe: PeakProbe | None = None, run_steps: Callable[..., float] = run_training_steps,
+            logger: Any = None, **step_kwargs: Any) -> list[dict[str, Any]]:
+    """Measure every (genotype, batch size), appending a CSV row per measurement; returns the rows.
+
+    Running the steps (``run_steps``) and reading the peak (``probe``) are separate so that the loop,
+    the out-of-memory handling and the CSV can be exercised on a CPU with a fake probe.
+    """
+    log = logger.info if logger is not None else (lambda *a: None)
+    genotypes = [(spec, resolve_genotype(spec)) for spec in specs]  # fail on a bad name before measuring
+    if probe is None:
+        probe = CudaPeakProbe(device, logger)
+    rows: list[dict[str, Any]] = []
+    for spec, genotype in genotypes:
+        for batch_size in sorted({int(b) for b in batch_sizes}):
+            oom = False
+            probe.start()
+            try:
+                size = run_steps(genotype, batch_size, device, **step_kwargs)
+                peak = probe.peak_mb()
+            except Exception as err:
+                if not is_oom(err):
+                    raise
+                oom = True
+            probe.release()
+            if oom:
+                log("%s batch %d: out of memory, nothing recorded; skipping its larger batch sizes",
+                    genotype_label(spec), batch_size)
+                break
+            row = {"model size": round(size, 4), "batch size": batch_size, "GPU mb": round(peak)}
+            append_rows(out_csv, [row])
+            rows.append(row)
+            log("%s: %.4fM params, batch %d -> %d MB", genotype_label(spec), size, batch_size, row["GPU mb"])
+    return rows
+
+
+def default_measure_archs(k: int = 10) -> list[str]:
+    """k published genotypes spread evenly over the range of evaluation-network sizes."""
+    from train_search import eval_model_size
+
+    sizes = {name: eval_model_size(g, 10, False) for name, g in PUBLISHED.items()}
+    if len(sizes) <= k:
+        return sorted(sizes, key=sizes.__getitem__)
+    chosen: list[str] = []
+    for target in np.linspace(min(sizes.values()), max(sizes.values()), k):
+        rest = [n for n in sizes if n not in chosen]
+        chosen.append(min(rest, key=lambda n: abs(sizes[n] - target)))
+    return chosen
+
+
+# --------------------------------------------------------------------------- the script
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = cli.ArgumentParser(
+        description="Fit the GPU memory model (PolynomialFeatures(2) + Ridge) or measure its data on a GPU.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("-d", "--data", default="batch_data.csv",
+                        help="CSV with the columns 'model size,batch size,GPU mb' (fit)")
+    parser.add_argument("-o", "--output", default=None,
+                        help="fit: the model JSON (default: batch_predict.json beside the CSV); "
+                             "--measure: the CSV to append to (default: batch_data.csv)")
+    parser.add_argument("--alpha", type=float, default=0.5, help="Ridge regularisation")
+    parser.add_argument("--pickle", default=None, metavar="PATH",
+                        help="also write the scikit-learn pipeline with pickle (write only)")
+    m = parser.add_argument_group("measure (CUDA only)")
+    m.add_argument("--measure", action="store_true", help="measure peak GPU memory and append rows to -o")
+    m.add_argument("--archs", nargs="+", default=None,
+                   help="genotypes to measure (default: 10 published ones spread over 1.3-4.7M parameters)")
+    m.add_argument("--batch_sizes", nargs="+", type=int, default=list(DEFAULT_BATCH_SIZES), help="batch sizes")
+    m.add_argument("--init_channels", type=int, default=36, help="num of init channels")
+    m.add_argument("--layers", type=int, default=20, help="total number of layers")
+    m.add_argument("--num_classes", type=int, default=10, help="classes of the network's classifier")
+    m.add_argument("--steps", type=int, default=3, help="training steps per measurement")
+    m.add_argument("--drop_path_prob", type=float, default=0.3, help="drop path probability")
+    m.add_argument("--resident_images", type=int, default=RESIDENT_IMAGES,
+                   help="images kept on the device as train.py's device-resident loaders do (0: none)")
+    m.add_argument("--amp", choices=["none", "bf16"], default="none", help="autocast as train.py --amp")
+    m.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"], help="where to measure")
+    m.add_argument("--gpu", type=int, default=0, help="gpu device id")
+    return parser
+
+
+def main(args: argparse.Namespace) -> dict:
+    """Fit the memory model (default) or measure rows (--measure); returns what it printed as a dict."""
+    if args.measure:
+        return main_measure(args)
+    if not args.alpha > 0:
+        raise UserError(f"--alpha {args.alpha} must be > 0")
+    model, pipe = fit_memory_model(args.data, args.alpha)
+    out = Path(args.output) if args.output else Path(args.data).parent / "batch_predict.json"
+    write_json_atomic(out, model.to_dict())
+    fit = model.info["fit"]
+    print(f"MAE = {fit['mae']:.2f}, MAX = {fit['max']:.2f}, MAPE = {fit['mape']:.2f}%")
+    print(f"leave-one-out MAPE = {fit['loo_mape']:.2f}%")
+    print(f"memory model ({model.info['rows']} rows): {out}")
+    if args.pickle:
+        with open(args.pickle, "wb") as f:
+            pickle.dump(pipe, f)
+        print(f"scikit-learn pipeline: {args.pickle}")
+    return {**fit, "output": str(out), "coef": model.coef.tolist(), "intercept": model.intercept}
+
+
+def main_measure(args: argparse.Namespace) -> dict:
+    device = get_device(args.device, args.gpu)
+    if device.type != "cuda":
+        raise UserError(f"--measure needs a CUDA GPU (peak memory is read from the CUDA caching allocator); "
+                        f"the device here is {device}")
+    if not args.batch_sizes or min(args.batch_sizes) < 1 or args.steps < 1:
+        raise UserError("--batch_sizes must be >= 1 and --steps >= 1")
+    out = Path(args.output or "batch_data.csv")
+    logger = get_logger("batch_size_predict")
+    specs = args.archs or default_measure_archs()
+    rows = measure(specs, args.batch_sizes, device, out, logger=logger, init_channels=args.init_channels,
+                   layers=args.layers, num_classes=args.num_classes, steps=args.steps,
+                   drop_path_prob=args.drop_path_prob, amp=args.amp, resident_images=args.resident_images)
+    logger.info("%d row(s) appended to %s", len(rows), out)
+    return {"rows": rows, "output": str(out), "device": torch.cuda.get_device_name(device)}
+
+
+if __name__ == "__main__":
+    sys.exit(run_main(main, build_parser().parse_args()))

@@ -1,0 +1,352 @@
+"""Train many genotypes one after another (train.py in-process), each with the largest batch that fits.
+
+    python batch_train.py --archs l2_loss_2e01 DARTS_V2 --auxiliary --cutout
+    python batch_train.py --archs logs/multi-search-cifar10-EXP-20260101-000000 --auxiliary --cutout  # a whole sweep
+    python batch_train.py --archs sweep/genotypes.json other.json logs/search-EXP-20260101-000000 --epochs 600
+    python batch_train.py --set digits --archs DARTS_V2 PC_DARTS_cifar --init_channels 4 --layers 3 --epochs 1
+    python batch_train.py --resume logs/batch-train-EXP-20260101-120000           # continue a killed batch
+
+``--archs`` takes names, genotype JSON files, search run folders, and a sweep's genotypes.json or
+sweep folder (every genotype in it); without it, every published genotype in genotypes.py is
+trained in turn, which takes weeks at 600 epochs. A genotype with the same cells as one already
+in this call is skipped. All of train.py's flags apply to every training.
+
+Batch size, on a CUDA GPU: the largest batch (up to --max_batch_size) whose predicted memory stays
+--margin_mb (500) under the free device memory (torch.cuda.mem_get_info), predicted by the memory
+model of batch_size_predict.py (--batch_model; default batch_predict.json beside this script, or a
+fit of its batch_data.csv) or, with --probe, by a line through the genotype's own measured peaks at
+two small batch sizes. On out-of-memory the training restarts 5 smaller (--oom_step). Without a
+memory model, and on CPU or MPS, --batch_size is used as given.
+
+The folder ``logs/batch-train-<save>-<time>/`` holds args.json, log.txt (every line of every
+training), batch.json (the plan and its progress, for --resume), trained.csv (arch, batch_size,
+model_size, test_acc, test_top5, run_dir) and each training's own ``eval-<arch>-<time>/`` folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import csv
+import gc
+import json
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+
+import batch_size_predict as bsp
+import cli
+import data as datalib
+import train
+from genotypes import PUBLISHED, Genotype, genotype_label, resolve_genotype, same_cells
+from utils import (
+    UserError,
+    create_run_dir,
+    get_device,
+    get_logger,
+    read_json,
+    run_main,
+    save_args,
+    write_json_atomic,
+)
+
+REPO = Path(__file__).resolve().parent
+TRAINED_COLUMNS = ["arch", "batch_size", "model_size", "test_acc", "test_top5", "run_dir"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = cli.ArgumentParser(
+        description="Train many genotypes, each with the largest batch the GPU memory allows.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    train.add_arguments(parser)
+    parser.set_defaults(save="EXP")
+    g = parser.add_argument_group("batch")
+    g.add_argument("--archs", nargs="+", default=None, metavar="CODE",
+                   help="genotypes: names, JSON files, run folders, a sweep's genotypes.json or folder "
+                        "(default: every published genotype, a long run)")
+    g.add_argument("--batch_model", default=None,
+                   help="memory model JSON from batch_size_predict.py (default: batch_predict.json beside this "
+                        "script, else a fit of its batch_data.csv, else --batch_size)")
+    g.add_argument("--probe", action="store_true",
+                   help="size each batch from the genotype's own peak memory at two small batch sizes (CUDA)")
+    g.add_argument("--probe_batches", nargs=2, type=int, default=[16, 32], help="the two probe batch sizes")
+    g.add_argument("--max_batch_size", type=int, default=1024, help="largest batch size to choose")
+    g.add_argument("--margin_mb", type=float, default=500.0, help="memory to keep free (MB)")
+    g.add_argument("--oom_step", type=int, default=5, help="how much smaller to retry after out-of-memory")
+    return parser
+
+
+# --------------------------------------------------------------------------- the genotypes
+
+
+def _genotype_mapping(path: Path) -> dict[str, Any] | None:
+    """The name -> genotype mapping of a sweep's genotypes.json (None if the file is one genotype)."""
+    try:
+        content = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None  # resolve_genotype reports it
+    if isinstance(content, dict) and isinstance(content.get("genotypes"), dict):
+        content = content["genotypes"]
+    if (isinstance(content, dict) and content and "normal" not in content and "genotype" not in content
+            and all(isinstance(v, dict) for v in content.values())):
+        return content
+    return None
+
+
+def expand_archs(specs: list[str]) -> list[dict[str, Any]]:
+    """Each --archs entry as {spec, label, genotype}; a sweep's genotypes.json (or folder) gives all its entries.
+
+    Every entry is resolved here, so a bad name fails before any training starts.
+    """
+    out: list[dict[str, Any]] = []
+    for spec in specs:
+        path = Path(spec)
+        mapping_file = None
+        if path.is_dir() and not any((path / f).is_file() for f in ("genotype.json", "result.json")):
+            if (path / "genotypes.json").is_file():
+                mapping_file = path / "genotypes.json"
+        elif path.is_file() and path.suffix == ".json" and _genotype_mapping(path) is not None:
+            mapping_file = path
+        if mapping_file is not None:
+            for name in _genotype_mapping(mapping_file) or {}:
+                entry_spec = f"{mapping_file}:{name}"
+                out.append({"spec": entry_spec, "label": name, "genotype": resolve_genotype(entry_spec)})
+        else:
+            out.append({"spec": str(spec), "label": genotype_label(spec), "genotype": resolve_genotype(spec)})
+    return out
+
+
+def plan(specs: list[str]) -> list[dict[str, Any]]:
+    """The trainings of this call in order; a genotype identical to an earlier one is marked skipped."""
+    entries = []
+    kept: list[tuple[str, Genotype]] = []
+    for item in expand_archs(specs):
+        twin = next((label for label, g in kept if same_cells(g, item["genotype"])), None)
+        entry = {"spec": item["spec"], "label": item["label"], "status": "pending", "run_dir": None,
+                 "batch_size": None}
+        if twin is not None:
+            entry.update(status="skipped", duplicate_of=twin)
+        else:
+            kept.append((item["label"], item["genotype"]))
+        entries.append(entry)
+    return entries
+
+
+# --------------------------------------------------------------------------- batch sizing
+
+
+def free_memory_mb(device: torch.device) -> float:
+    """Free memory of the CUDA device after returning this process's cached blocks."""
+    gc.collect()
+    torch.cuda.empty_cache()
+    free, _ = torch.cuda.mem_get_info(device)
+    return free / 2**20
+
+
+def choose_batch_size(model: bsp.MemoryModel, model_size: float, free_mb: float, *, margin_mb: float = 500.0,
+                      max_batch: int = 1024) -> int | None:
+    """The largest batch whose predicted memory stays margin_mb under free_mb (None if not even 1 does)."""
+    return model.max_batch(model_size, free_mb - margin_mb, max_batch=max_batch)
+
+
+def line_batch_size(points: list[tuple[int, float]], budget_mb: float, max_batch: int = 1024) -> int | None:
+    """The largest batch under budget_mb on the line through two (batch, MB) points."""
+    (b1, m1), (b2, m2) = points
+    slope = (m2 - m1) / (b2 - b1)
+    if slope <= 0:
+        return max_batch if m2 <= budget_mb else None
+    best = int((budget_mb - (m1 - slope * b1)) // slope)
+    return min(best, max_batch) if best >= 1 else None
+
+
+def default_memory_model(logger: Any) -> bsp.MemoryModel | None:
+    """batch_predict.json beside this script, else a fit of its batch_data.csv, else None."""
+    if (REPO / "batch_predict.json").is_file():
+        return bsp.load_memory_model(REPO / "batch_predict.json")
+    if (REPO / "batch_data.csv").is_file():
+        model, _ = bsp.fit_memory_model(REPO / "batch_data.csv")
+        logger.info("memory model fitted on %s (MAPE %.2f%%)", REPO / "batch_data.csv", model.info["fit"]["mape"])
+        return model
+    logger.info("no memory model (no batch_predict.json or batch_data.csv beside batch_train.py): "
+                "every training uses --batch_size as given")
+    return None
+
+
+def network_size(genotype: Genotype, args: argparse.Namespace, num_classes: int) -> float:
+    """Parameters (M, without the auxiliary head) of the network train.py will build, counted on the meta device."""
+    with torch.device("meta"):
+        net = train.build_network(genotype, num_classes, args.init_channels, args.layers, False,
+                                  train.is_imagenet(args))
+    return sum(p.numel() for p in net.parameters()) / 1e6
+
+
+def probe_points(genotype: Genotype, args: argparse.Namespace, device: torch.device, num_classes: int,
+                 image_size: int) -> list[tuple[int, float]]:
+    """(batch, peak MB) of the genotype's own training steps at the two --probe_batches."""
+    probe = bsp.CudaPeakProbe(device)
+    points = []
+    for batch in sorted(args.probe_batches):
+        probe.start()
+        bsp.run_training_steps(genotype, batch, device, init_channels=args.init_channels, layers=args.layers,
+                               num_classes=num_classes, image_size=image_size, steps=2,
+                               drop_path_prob=args.drop_path_prob, auxiliary_weight=args.auxiliary_weight,
+                               grad_clip=args.grad_clip, amp=args.amp, resident_images=0)
+        points.append((batch, probe.peak_mb()))
+        probe.release()
+    return points
+
+
+def pick_batch(entry: dict[str, Any], genotype: Genotype, args: argparse.Namespace, device: torch.device,
+               memory_model: bsp.MemoryModel | None, info: datalib.DatasetInfo, logger: Any) -> int:
+    """The batch size of one training (see the module doc)."""
+    if device.type != "cuda":
+        return args.batch_size
+    if args.probe:
+        points = probe_points(genotype, args, device, info.num_classes, info.image_size)
+        free = free_memory_mb(device)
+        batch = line_batch_size(points, free - args.margin_mb, args.max_batch_size)
+        logger.info("%s: probe %s, %.0f MB free -> batch %s", entry["label"],
+                    ", ".join(f"batch {b}: {m:.0f} MB" for b, m in points), free, batch)
+    elif memory_model is not None:
+        size = network_size(genotype, args, info.num_classes)
+        free = free_memory_mb(device)
+        batch = choose_batch_size(memory_model, size, free, margin_mb=args.margin_mb, max_batch=args.max_batch_size)
+        logger.info("%s: %.3fM params, %.0f MB free -> batch %s (predicted %.0f MB)", entry["label"], size, free,
+                    batch, float(memory_model.predict(size, batch or 1)))
+    else:
+        return args.batch_size
+    if batch is None:
+        logger.info("%s: not even batch 1 is predicted to fit; trying --batch_size %d", entry["label"],
+                    args.batch_size)
+        return args.batch_size
+    return batch
+
+
+# --------------------------------------------------------------------------- the run
+
+
+def append_trained(path: Path, row: dict[str, Any]) -> None:
+    new = not path.is_file()
+    with open(path, "a", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=TRAINED_COLUMNS, extrasaction="ignore")
+        if new:
+            writer.writeheader()
+        writer.writerow(row)
+
+
+def train_one(entry: dict[str, Any], args: argparse.Namespace, batch_dir: Path, device: torch.device,
+              memory_model: bsp.MemoryModel | None, info: datalib.DatasetInfo, logger: Any,
+              save_state: Any) -> dict[str, Any]:
+    """Train one genotype (resuming its folder when it has one), retrying smaller after out-of-memory."""
+    genotype = resolve_genotype(entry["spec"])
+    log_files = [batch_dir / "log.txt"]
+    run_dir = Path(entry["run_dir"]) if entry.get("run_dir") else None
+    if run_dir is not None and (run_dir / "args.json").is_file():
+        logger.info("%s: resuming %s", entry["label"], run_dir)
+        resume_args = copy.copy(args)
+        resume_args.resume = str(run_dir)
+        return train.main(resume_args, log_files=log_files)
+    batch = entry.get("batch_size") or pick_batch(entry, genotype, args, device, memory_model, info, logger)
+    while True:
+        if run_dir is None:
+            run_dir = create_run_dir("eval", train.run_label(argparse.Namespace(save=None, arch=entry["spec"])),
+                                     batch_dir)
+        entry.update(run_dir=str(run_dir), batch_size=batch)
+        save_state()
+        logger.info("training %s with batch %d in %s", entry["label"], batch, run_dir)
+        one = copy.copy(args)
+        one.arch, one.batch_size, one.save, one.resume = entry["spec"], batch, None, None
+        try:
+            return train.main(one, run_dir=run_dir, log_files=log_files)
+        except Exception as err:
+            if not bsp.is_oom(err):
+                raise
+        shutil.rmtree(run_dir, ignore_errors=True)
+        run_dir = None
+        if device.type == "cuda":
+            free_memory_mb(device)
+        if batch - args.oom_step < 1:
+            raise UserError(f"{entry['label']}: out of memory even at batch {batch}")
+        logger.info("%s: out of memory at batch %d; retrying with %d", entry["label"], batch, batch - args.oom_step)
+        batch -= args.oom_step
+
+
+def _resume_state(args: argparse.Namespace) -> tuple[argparse.Namespace, Path, list[dict[str, Any]]]:
+    batch_dir = Path(args.resume)
+    if batch_dir.name in ("log.txt", "batch.json"):
+        batch_dir = batch_dir.parent
+    if not (batch_dir / "batch.json").is_file():
+        raise UserError(f"--resume {batch_dir}: not a batch-train folder (no batch.json)")
+    state = read_json(batch_dir / "batch.json")
+    return train.merge_saved_args(args, state.get("args", {})), batch_dir, list(state.get("entries", []))
+
+
+def main(args: argparse.Namespace) -> dict:
+    """Train every --archs genotype in turn; returns the plan with each training's result summary."""
+    train.check_args(args)
+    if args.max_batch_size < 1 or args.oom_step < 1 or min(args.probe_batches) < 1 \
+            or args.probe_batches[0] == args.probe_batches[1]:
+        raise UserError("--max_batch_size, --oom_step and two different --probe_batches must be >= 1")
+    if args.resume:
+        args, batch_dir, entries = _resume_state(args)
+        device = get_device(args.device, args.gpu)
+        logger = get_logger(f"batch.{batch_dir.name}", batch_dir)
+        logger.info("resuming %s: %d of %d trainings done", batch_dir,
+                    sum(e["status"] == "done" for e in entries), len(entries))
+    else:
+        entries = plan(args.archs or list(PUBLISHED))
+        device = get_device(args.device, args.gpu)
+        batch_dir = create_run_dir("batch-train", args.save or "EXP", args.logdir)
+        save_args(args, batch_dir, device)
+        logger = get_logger(f"batch.{batch_dir.name}", batch_dir)
+        logger.info("batch %s: %d genotype(s), %d duplicate(s) skipped", batch_dir,
+                    sum(e["status"] == "pending" for e in entries), sum(e["status"] == "skipped" for e in entries))
+    for e in entries:
+        if e["status"] == "skipped":
+            logger.info("skipping %s: same cells as %s (already in this call)", e["label"], e["duplicate_of"])
+
+    def save_state() -> None:
+        clean = {k: v for k, v in vars(args).items() if k != "resume"}
+        write_json_atomic(batch_dir / "batch.json", {"args": clean, "entries": entries})
+
+    save_state()
+    memory_model = None
+    if device.type == "cuda" and train.is_imagenet(args) and not args.probe:
+        logger.info("the memory model is for CIFAR networks: on imagenet every training uses --batch_size %d "
+                    "(or pass --probe)", args.batch_size)
+    elif device.type == "cuda" and not args.probe:
+        memory_model = bsp.load_memory_model(args.batch_model) if args.batch_model else default_memory_model(logger)
+    elif device.type != "cuda":
+        logger.info("device %s: every training uses --batch_size %d", device, args.batch_size)
+    _, _, info = datalib.load_datasets(args.set, args.data, download=args.download,
+                                       image_size=getattr(args, "image_size", None))
+    for n, entry in enumerate(entries):
+        if entry["status"] != "pending":
+            continue
+        logger.info("=== %d/%d: %s (%s)", n + 1, len(entries), entry["label"], entry["spec"])
+        try:
+            result = train_one(entry, args, batch_dir, device, memory_model, info, logger, save_state)
+        except UserError as err:
+            entry.update(status="failed", error=" ".join(str(err).split()))
+            save_state()
+            logger.info("%s failed: %s", entry["label"], entry["error"])
+            continue
+        entry.update(status="done", batch_size=result["batch_size"], model_size=result["model_size"],
+                     test_acc=result["test_acc"], test_top5=result["test_top5"])
+        save_state()
+        append_trained(batch_dir / "trained.csv", {"arch": entry["label"], **entry})
+        logger.info("%s: test top-1 %.2f%% (batch %d, %.3fM params)", entry["label"], result["test_acc"],
+                    result["batch_size"], result["model_size"])
+    done = [e for e in entries if e["status"] == "done"]
+    failed = [e for e in entries if e["status"] == "failed"]
+    logger.info("batch done: %d trained, %d skipped, %d failed; table %s", len(done),
+                sum(e["status"] == "skipped" for e in entries), len(failed), batch_dir / "trained.csv")
+    return {"run_dir": str(batch_dir), "entries": entries, "trained": len(done), "failed": len(failed)}
+
+
+if __name__ == "__main__":
+    sys.exit(run_main(main, build_parser().parse_args()))

@@ -1,0 +1,288 @@
+"""Weighted ensemble of trained models: every eval-* run folder of --models_folder votes on the test set.
+
+    python ensemble.py --models_folder logs/batch-train-EXP-20260101-120000                    # equal weights
+    python ensemble.py --models_folder logs/batch-train-EXP-20260101-120000 --calculate        # one weight per model
+    python ensemble.py --models_folder logs --calculate --per_class -o ensemble_per_class.json # one per model and class
+
+Models: every ``eval-*`` folder directly inside --models_folder or one level further down (so a
+folder of batch-train folders works too) that has weights.pt and whose genotype resolves (the
+genotype of its result.json, else the --arch of its args.json); the network is built with the
+run's own init_channels / layers / auxiliary from args.json (the flags here are the fallback),
+and anything that does not load is skipped with a note.
+
+Weights (``--calculate``, from the validation split: the tail ``1 - --train_portion`` of the
+training set, seen without augmentation): each model starts at 1 and scores a point for every
+sample it gets right that not all models get right (per class of the sample with ``--per_class``);
+the weights are divided by their maximum. Without --calculate every model weighs 1. Each model's
+logits are min-max scaled per sample to [0, 1] and the ensemble's score of a class is the weighted
+average of the models' scaled scores. Reported: test loss (cross-entropy of the scores taken as
+logits; comparable between ensembles, not with a single model's loss), test top-1/top-5, the
+accuracy on the training split and, with --calculate, on the validation split; each model's own
+test results too. Written to ``ensemble.json`` in --models_folder (or ``-o``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+import cli
+import data as datalib
+import train
+from genotypes import (
+    Genotype,
+    GenotypeError,
+    genotype_from_dict,
+    genotype_label,
+    resolve_genotype,
+)
+from train_search import make_autocast
+from utils import (
+    UserError,
+    accuracy,
+    get_device,
+    get_logger,
+    read_json,
+    run_main,
+    set_seed,
+    write_json_atomic,
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = cli.ArgumentParser(
+        description="Weighted ensemble of the trained models in a folder (test top-1/top-5).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    cli.add_data_args(parser, {"train_portion": 0.9})
+    g = parser.add_argument_group("ensemble")
+    g.add_argument("--models_folder", required=True, help="folder with eval-<arch>-<time> subfolders (weights.pt)")
+    g.add_argument("--calculate", action="store_true", help="weights from the validation split (else equal)")
+    g.add_argument("--per_class", action="store_true", help="one weight per model and class (implies --calculate)")
+    g.add_argument("-o", "--output", default=None, help="result JSON (default: <models_folder>/ensemble.json)")
+    g.add_argument("--batch_size", type=int, default=96, help="batch size")
+    g.add_argument("--seed", type=int, default=0, help="random seed (the --subsample draw)")
+    g.add_argument("--report_lines", type=int, default=5, help="log lines per model")
+    g.add_argument("--init_channels", type=int, default=36, help="num of init channels (when a run has no args.json)")
+    g.add_argument("--layers", type=int, default=20, help="total number of layers (when a run has no args.json)")
+    g.add_argument("--auxiliary", action="store_true", default=False,
+                   help="the weights include the auxiliary head (when a run has no args.json)")
+    g.add_argument("--drop_path_prob", type=float, default=0.2, help="unused at evaluation; kept for parity")
+    g.add_argument("--no_progress", action="store_true", help="accepted for parity with the other scripts")
+    cli.add_hardware_args(parser)
+    return parser
+
+
+# --------------------------------------------------------------------------- the weighting (pure tensors)
+
+
+def minmax_scale(logits: torch.Tensor) -> torch.Tensor:
+    """Scale each sample's logits (last dimension) to [0, 1]; a constant row becomes all zeros."""
+    low = logits.amin(dim=-1, keepdim=True)
+    span = logits.amax(dim=-1, keepdim=True) - low
+    return (logits - low) / span.clamp_min(torch.finfo(logits.dtype).tiny)
+
+
+def calculate_weights(logits: torch.Tensor, targets: torch.Tensor, per_class: bool = False) -> torch.Tensor:
+    """Weights from held-out predictions: logits M x N x C, targets N -> M (or M x C with per_class).
+
+    Each weight starts at 1; a model scores a point for each sample it gets right that not all
+    models get right (in the sample's class column with per_class); then all are divided by the maximum.
+    """
+    n_models, _, n_classes = logits.shape
+    correct = logits.argmax(dim=-1).eq(targets[None, :])  # M x N
+    counted = (correct & ~correct.all(dim=0, keepdim=True)).float()
+    if per_class:
+        scores = torch.ones(n_models, n_classes, dtype=torch.float64)
+        scores.index_add_(1, targets.long(), counted.double())
+    else:
+        scores = 1.0 + counted.double().sum(dim=1)
+    return (scores / scores.max()).float()
+
+
+def combine(logits: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """Weighted average of min-max scaled logits: M x N x C with weights M or M x C -> N x C scores."""
+    scaled = minmax_scale(logits.float())
+    w = weights.float()
+    w = w[:, None, :] if w.dim() == 2 else w[:, None, None]
+    return (w * scaled).sum(dim=0) / w.sum(dim=0).clamp_min(torch.finfo(torch.float32).tiny)
+
+
+def scores_report(scores: torch.Tensor, targets: torch.Tensor) -> dict[str, float]:
+    """Loss (cross-entropy of the scores as logits), top-1 and top-5 (%)."""
+    if len(targets) == 0:
+        return {"loss": math.nan, "acc": math.nan, "top5": math.nan}
+    top1, top5 = accuracy(scores, targets, (1, 5))
+    return {"loss": F.cross_entropy(scores, targets).item(), "acc": top1, "top5": top5}
+
+
+# --------------------------------------------------------------------------- the models
+
+
+def _eval_folders(folder: Path) -> list[Path]:
+    """eval-* folders inside `folder` and one level further down, in name order."""
+    found = [p for p in folder.iterdir() if p.is_dir() and p.name.startswith("eval-")]
+    for sub in folder.iterdir():
+        if sub.is_dir() and not sub.name.startswith("eval-"):
+            found += [p for p in sub.iterdir() if p.is_dir() and p.name.startswith("eval-")]
+    return sorted(found, key=lambda p: (p.parent.name, p.name))
+
+
+def _run_genotype(run: Path, run_args: dict[str, Any]) -> Genotype:
+    result_file = run / "result.json"
+    if result_file.is_file():
+        result = read_json(result_file)
+        if isinstance(result, dict) and isinstance(result.get("genotype"), dict):
+            return genotype_from_dict(result["genotype"])
+    if "arch" in run_args:
+        return resolve_genotype(run_args["arch"])
+    raise GenotypeError("no genotype in result.json and no --arch in args.json")
+
+
+def load_models(folder: str | Path, args: argparse.Namespace, num_classes: int, device: torch.device,
+                logger: Any) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+    """The loadable models of a folder as {name, run_dir, model}, and the skipped folders with reasons."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise UserError(f"--models_folder {folder} is not a folder")
+    models, skipped = [], []
+    for run in _eval_folders(folder):
+        try:
+            if not (run / "weights.pt").is_file():
+                raise UserError("no weights.pt (training not finished?)")
+            run_args = read_json(run / "args.json").get("args", {}) if (run / "args.json").is_file() else {}
+            genotype = _run_genotype(run, run_args)
+            init_channels = int(run_args.get("init_channels", args.init_channels))
+            layers = int(run_args.get("layers", args.layers))
+            auxiliary = bool(run_args.get("auxiliary", args.auxiliary))
+            imagenet = run_args.get("set", args.set) == "imagenet"
+            net = train.build_network(genotype, num_classes, init_channels, layers, auxiliary, imagenet)
+            name = genotype_label(run_args["arch"]) if "arch" in run_args else run.name
+            train.load_weights(net, run / "weights.pt", f"{name} (C={init_channels}, {layers} layers, "
+                                                        f"auxiliary={auxiliary}, {num_classes} classes)")
+        except (UserError, ValueError, FileNotFoundError) as err:
+            reason = " ".join(str(err).split())
+            skipped.append({"run_dir": str(run), "reason": reason})
+            logger.info("skipping %s: %s", run, reason)
+            continue
+        net.drop_path_prob = 0.0
+        models.append({"name": name, "run_dir": str(run), "model": net.to(device).eval()})
+    if not models:
+        raise UserError(f"no model to ensemble in {folder}: expected eval-*/ folders with weights.pt and "
+                        f"result.json or args.json ({len(skipped)} skipped)")
+    return models, skipped
+
+
+@torch.no_grad()
+def collect_logits(model: torch.nn.Module, loader: Any, autocast: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    """(logits N x C on the CPU in float32, targets N) of a model over a loader in eval mode."""
+    outputs, targets = [], []
+    for x, y in loader:
+        with autocast():
+            logits, _ = model(x)
+        outputs.append(logits.float().cpu())
+        targets.append(y.cpu())
+    return torch.cat(outputs), torch.cat(targets)
+
+
+def build_loaders(args: argparse.Namespace, device: torch.device) -> tuple[dict[str, Any], datalib.DatasetInfo]:
+    """Un-augmented loaders of the train split, the validation split (tail) and the test set."""
+    train_ds, test_ds, info = datalib.load_datasets(args.set, args.data, download=args.download,
+                                                    image_size=getattr(args, "image_size", None))
+    view = train.eval_view(train_ds, test_ds)
+    targets = datalib.targets_of(train_ds)
+    indices = (datalib.stratified_subsample(targets, args.subsample, args.seed)
+               if args.subsample else torch.arange(len(targets)))
+    train_idx, valid_idx = datalib.train_valid_split(indices, args.train_portion)
+    on_device = args.data_on_device if args.data_on_device is not None else hasattr(train_ds, "images")
+    common = {"seed": args.seed, "device": device, "workers": args.workers, "on_device": on_device, "train": False}
+    loaders: dict[str, Any] = {"test": datalib.build_loader(test_ds, torch.arange(len(test_ds)), args.batch_size,
+                                                            **common)}
+    if len(train_idx):
+        loaders["train"] = datalib.build_loader(view, train_idx, args.batch_size, **common)
+    if len(valid_idx):
+        loaders["valid"] = datalib.build_loader(view, valid_idx, args.batch_size, **common)
+    return loaders, info
+
+
+def main(args: argparse.Namespace) -> dict:
+    """Evaluate the ensemble of --models_folder; returns what ensemble.json holds."""
+    cli.check_common_args(args)
+    calculate = args.calculate or args.per_class
+    device = get_device(args.device, args.gpu)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    logger = get_logger("ensemble")
+    set_seed(args.seed)
+    t0 = time.time()
+    folder = Path(args.models_folder)
+    if not folder.is_dir():
+        raise UserError(f"--models_folder {folder} is not a folder")
+    if not _eval_folders(folder):
+        raise UserError(f"no model to ensemble in {folder}: expected eval-*/ folders with weights.pt "
+                        f"(here or one level down)")
+    loaders, info = build_loaders(args, device)
+    if calculate and "valid" not in loaders:
+        raise UserError(f"--calculate needs a validation split: --train_portion {args.train_portion} leaves none")
+    models, skipped = load_models(args.models_folder, args, info.num_classes, device, logger)
+    autocast = make_autocast(device, args.amp)
+    splits = ["test", "train"] + (["valid"] if calculate else [])
+    logits: dict[str, list[torch.Tensor]] = {s: [] for s in splits}
+    targets: dict[str, torch.Tensor] = {}
+    per_model = []
+    for entry in models:
+        for split in splits:
+            if split not in loaders:
+                continue
+            out, y = collect_logits(entry["model"], loaders[split], autocast)
+            logits[split].append(out)
+            targets[split] = y
+        own = scores_report(logits["test"][-1], targets["test"])
+        per_model.append({"name": entry["name"], "run_dir": entry["run_dir"], "test_loss": own["loss"],
+                          "test_acc": own["acc"], "test_top5": own["top5"]})
+        logger.info("%s: test top-1 %.2f%%, top-5 %.2f%%, loss %.4f", entry["name"], own["acc"], own["top5"],
+                    own["loss"])
+        entry["model"].cpu()
+    stacked = {s: torch.stack(v) for s, v in logits.items() if v}
+    if calculate:
+        weights = calculate_weights(stacked["valid"], targets["valid"], per_class=args.per_class)
+    else:
+        weights = torch.ones(len(models))
+    for i, (model_info, w) in enumerate(zip(per_model, weights)):
+        model_info["weight"] = w.tolist()
+        if calculate:
+            model_info["valid_acc"] = accuracy(stacked["valid"][i], targets["valid"])[0]
+    test = scores_report(combine(stacked["test"], weights), targets["test"])
+    train_acc = (scores_report(combine(stacked["train"], weights), targets["train"])["acc"]
+                 if "train" in stacked else None)
+    valid_acc = scores_report(combine(stacked["valid"], weights), targets["valid"])["acc"] if calculate else None
+    result = {
+        "models_folder": str(args.models_folder),
+        "weighting": "per_class" if args.per_class else ("per_model" if calculate else "equal"),
+        "weights": weights.tolist(),
+        "models": per_model,
+        "skipped": skipped,
+        "test_loss": test["loss"], "test_acc": test["acc"], "test_top5": test["top5"],
+        "train_acc": train_acc, "valid_acc": valid_acc,
+        "best_single_test_acc": max(m["test_acc"] for m in per_model),
+        "dataset": info.name, "num_classes": info.num_classes, "train_portion": args.train_portion,
+        "device": str(device), "wall_time": round(time.time() - t0, 3),
+    }
+    out = Path(args.output) if args.output else Path(args.models_folder) / "ensemble.json"
+    write_json_atomic(out, result)
+    logger.info("ensemble of %d model(s) (%s weights): test top-1 %.2f%%, top-5 %.2f%%, loss %.4f; train acc %s; "
+                "best single model %.2f%%", len(models), result["weighting"], test["acc"], test["top5"], test["loss"],
+                "n/a" if train_acc is None else f"{train_acc:.2f}%", result["best_single_test_acc"])
+    logger.info("written %s", out)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(run_main(main, build_parser().parse_args()))

@@ -1,0 +1,283 @@
+"""Tests of batch_size_predict.py (the memory model) and batch_train.py, and ensemble.py over a batch folder.
+
+Everything runs on the CPU: the ridge fit is checked against scikit-learn on a CSV the test
+writes, ``--measure`` runs its real training steps with a fake peak reader (a CPU has no CUDA
+allocator to read), and batch_train trains two tiny digits networks.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import batch_size_predict as bsp
+import batch_train
+import ensemble
+import genotypes
+import train
+from utils import run_main
+
+TINY = ["--set", "digits", "--init_channels", "4", "--layers", "3", "--batch_size", "64", "--subsample", "0.1",
+        "--epochs", "1", "--auxiliary", "--no_progress"]
+
+
+# --------------------------------------------------------------------------- the memory model
+
+
+def write_memory_csv(path: Path, n: int = 24, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Rows that look like the thesis table: MB grows with size and batch, plus noise."""
+    rng = np.random.default_rng(seed)
+    size = rng.uniform(1.3, 4.7, n).round(2)
+    batch = rng.integers(32, 513, n)
+    mb = (600 + 25 * size * batch + 0.05 * batch ** 2 + 300 * size + rng.normal(0, 80, n)).round()
+    with open(path, "w", newline="") as f:
+        f.write("model size,batch size,GPU mb\n")
+        f.writelines(f"{row[0]},{row[1]},{int(row[2])}\n" for row in zip(size, batch, mb))
+    return np.stack([size, batch.astype(float)], axis=1), mb
+
+
+def test_fit_reproduces_sklearn_and_json_reloads_without_pickle(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from sklearn.linear_model import Ridge
+    from sklearn.metrics import (
+        max_error,
+        mean_absolute_error,
+        mean_absolute_percentage_error,
+    )
+    from sklearn.model_selection import LeaveOneOut, cross_val_predict
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import PolynomialFeatures
+
+    X, y = write_memory_csv(tmp_path / "batch_data.csv")
+    args = bsp.build_parser().parse_args(["-d", str(tmp_path / "batch_data.csv"), "--pickle", str(tmp_path / "m.pkl")])
+    out = bsp.main(args)
+    printed = capsys.readouterr().out
+    reference = make_pipeline(PolynomialFeatures(2), Ridge(alpha=0.5)).fit(X, y)
+    pred = reference.predict(X)
+    loo = cross_val_predict(make_pipeline(PolynomialFeatures(2), Ridge(alpha=0.5)), X, y, cv=LeaveOneOut())
+
+    match = re.search(r"MAE = ([\d.]+), MAX = ([\d.]+), MAPE = ([\d.]+)%", printed)
+    assert match, printed
+    assert float(match[1]) == pytest.approx(mean_absolute_error(y, pred), abs=0.01)
+    assert float(match[2]) == pytest.approx(max_error(y, pred), abs=0.01)
+    assert float(match[3]) == pytest.approx(100 * mean_absolute_percentage_error(y, pred), abs=0.01)
+    assert out["loo_mape"] == pytest.approx(100 * mean_absolute_percentage_error(y, loo), rel=1e-9)
+    assert f"leave-one-out MAPE = {out['loo_mape']:.2f}%" in printed
+
+    saved = tmp_path / "batch_predict.json"  # default: beside the CSV
+    assert saved.is_file() and (tmp_path / "m.pkl").stat().st_size > 0
+    text = saved.read_text()
+    assert "sklearn." not in text.replace('"sklearn":', "")  # plain numbers, no pickled objects
+    model = bsp.load_memory_model(saved)
+    grid_size, grid_batch = np.meshgrid(np.linspace(1, 5, 9), np.arange(16, 1025, 37))
+    grid = np.stack([grid_size.ravel(), grid_batch.ravel()], axis=1)
+    np.testing.assert_allclose(model.predict(grid[:, 0], grid[:, 1]), reference.predict(grid), rtol=1e-10)
+    assert float(model.predict(3.0, 96)) == pytest.approx(reference.predict([[3.0, 96]])[0], rel=1e-10)
+
+
+def test_largest_batch_under_the_budget(tmp_path: Path) -> None:
+    write_memory_csv(tmp_path / "d.csv")
+    model, _ = bsp.fit_memory_model(tmp_path / "d.csv")
+    free = 12000.0
+    batch = batch_train.choose_batch_size(model, 3.0, free, margin_mb=500, max_batch=2048)
+    assert batch is not None and 32 < batch < 2048
+    assert model.predict(3.0, batch) <= free - 500 < model.predict(3.0, batch + 1)
+    assert batch_train.choose_batch_size(model, 3.0, 100.0) is None  # nothing fits
+    assert batch_train.line_batch_size([(16, 1000.0), (32, 1400.0)], 3000.0) == 96  # 600 + 25 b <= 3000
+    assert batch_train.line_batch_size([(16, 1000.0), (32, 1400.0)], 900.0) == 12
+    assert batch_train.line_batch_size([(16, 1000.0), (32, 1400.0)], 500.0) is None
+
+
+@pytest.mark.parametrize("content, expected", [
+    ("model size,batch,GPU mb\n1,2,3\n", "lacks the column(s) 'batch size'"),
+    ("model size,batch size,GPU mb\n1,32,900\n2,x,1000\n3,64,1200\n", "line 3: 'batch size' is 'x', not a number"),
+    ("model size,batch size,GPU mb\n1,32,900\n", "at least 3"),
+    ("", "is empty"),
+])
+def test_bad_csv_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture, content: str, expected: str) -> None:
+    (tmp_path / "bad.csv").write_text(content)
+    assert run_main(bsp.main, bsp.build_parser().parse_args(["-d", str(tmp_path / "bad.csv")])) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and expected in err and "\n" not in err
+    assert not (tmp_path / "batch_predict.json").exists()
+
+
+def test_bad_model_json_is_rejected(tmp_path: Path) -> None:
+    (tmp_path / "m.json").write_text(json.dumps({"format": "something else"}))
+    with pytest.raises(Exception, match="not a memory model"):
+        bsp.load_memory_model(tmp_path / "m.json")
+
+
+# --------------------------------------------------------------------------- --measure
+
+
+class FakeProbe:
+    """Stands in for the CUDA peak reader: a CPU has no allocator statistics to read."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def start(self) -> None:
+        self.calls.append("start")
+
+    def peak_mb(self) -> float:
+        self.calls.append("peak")
+        return 1000.0 + len(self.calls)
+
+    def release(self) -> None:
+        self.calls.append("release")
+
+
+def test_measure_runs_real_steps_and_appends_rows(tmp_path: Path) -> None:
+    out = tmp_path / "batch_data.csv"
+    probe = FakeProbe()
+    rows = bsp.measure(["DARTS_V2"], [4, 2, 3], torch.device("cpu"), out, probe=probe, init_channels=2, layers=3,
+                       steps=1, resident_images=0)
+    assert [r["batch size"] for r in rows] == [2, 3, 4]
+    size = bsp.run_training_steps(genotypes.DARTS_V2, 2, torch.device("cpu"), init_channels=2, layers=3, steps=1,
+                                  resident_images=0)
+    assert all(r["model size"] == round(size, 4) for r in rows)
+    assert probe.calls[:3] == ["start", "peak", "release"]
+    X, y = bsp.read_memory_csv(out)  # what --measure writes is what the fit reads
+    assert X.shape == (3, 2) and list(y) == [r["GPU mb"] for r in rows]
+    bsp.measure(["DARTS_V2"], [2], torch.device("cpu"), out, probe=FakeProbe(), init_channels=2, layers=3, steps=1,
+                resident_images=0)
+    assert len(bsp.read_memory_csv(out)[1]) == 4  # appended, one header
+
+
+def test_measure_out_of_memory_records_nothing_and_skips_larger(tmp_path: Path) -> None:
+    def fake_steps(genotype: object, batch_size: int, device: object, **kwargs: object) -> float:
+        if batch_size >= 64:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return 3.5
+
+    tried = []
+
+    def counting(genotype: object, batch_size: int, device: object, **kwargs: object) -> float:
+        tried.append(batch_size)
+        return fake_steps(genotype, batch_size, device)
+
+    out = tmp_path / "m.csv"
+    rows = bsp.measure(["DARTS_V2", "PC_DARTS_cifar"], [32, 64, 128], torch.device("cpu"), out, probe=FakeProbe(),
+                       run_steps=counting)
+    assert [(r["model size"], r["batch size"]) for r in rows] == [(3.5, 32), (3.5, 32)]
+    assert tried == [32, 64, 32, 64]  # 128 is skipped after 64 ran out of memory
+
+    def broken(*args: object, **kwargs: object) -> float:
+        raise RuntimeError("a real bug")
+
+    with pytest.raises(RuntimeError, match="a real bug"):
+        bsp.measure(["DARTS_V2"], [32], torch.device("cpu"), out, probe=FakeProbe(), run_steps=broken)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU refusal")
+def test_measure_on_cpu_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    args = bsp.build_parser().parse_args(["--measure", "-o", str(tmp_path / "x.csv"), "--archs", "DARTS_V2"])
+    assert run_main(bsp.main, args) == 2
+    err = capsys.readouterr().err.strip()
+    assert "needs a CUDA GPU" in err and "\n" not in err
+    assert not (tmp_path / "x.csv").exists()
+
+
+# --------------------------------------------------------------------------- batch_train
+
+
+@pytest.fixture(scope="module")
+def batch_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    logdir = tmp_path_factory.mktemp("logs")
+    args = batch_train.build_parser().parse_args(
+        [*TINY, "--archs", "DARTS_V2", "PC_DARTS_cifar", "DARTS_V2", "--logdir", str(logdir)])
+    return batch_train.main(args)
+
+
+def test_batch_train_trains_two_and_skips_the_duplicate(batch_run: dict) -> None:
+    folder = Path(batch_run["run_dir"])
+    assert folder.name.startswith("batch-train-EXP-")
+    assert batch_run["trained"] == 2 and batch_run["failed"] == 0
+    assert [e["status"] for e in batch_run["entries"]] == ["done", "done", "skipped"]
+    assert batch_run["entries"][2]["duplicate_of"] == "DARTS_V2"
+    evals = sorted(p.name for p in folder.iterdir() if p.name.startswith("eval-"))
+    assert len(evals) == 2 and evals[0].startswith("eval-DARTS_V2-") and evals[1].startswith("eval-PC_DARTS_cifar-")
+    with open(folder / "trained.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["arch"] for r in rows] == ["DARTS_V2", "PC_DARTS_cifar"]
+    assert set(rows[0]) == set(batch_train.TRAINED_COLUMNS)
+    for row in rows:
+        result = json.loads((Path(row["run_dir"]) / "result.json").read_text())
+        assert int(row["batch_size"]) == 64 == result["batch_size"]  # CPU: --batch_size as given
+        assert float(row["test_acc"]) == pytest.approx(result["test_acc"])
+        assert Path(row["run_dir"]).parent == folder
+    log = (folder / "log.txt").read_text()
+    assert log.count("result: test top-1") == 2  # every training's lines are in the batch log
+    assert "skipping DARTS_V2: same cells as DARTS_V2" in log
+
+
+def test_batch_train_resume_of_a_finished_batch_trains_nothing(batch_run: dict) -> None:
+    args = batch_train.build_parser().parse_args(["--resume", batch_run["run_dir"], "--no_progress"])
+    again = batch_train.main(args)
+    assert again["trained"] == 2 and [e["status"] for e in again["entries"]] == ["done", "done", "skipped"]
+    assert len(list(Path(batch_run["run_dir"]).glob("eval-*"))) == 2
+
+
+def test_ensemble_over_the_batch_folder(batch_run: dict, tmp_path: Path) -> None:
+    out = tmp_path / "ens.json"
+    args = ensemble.build_parser().parse_args(
+        ["--set", "digits", "--models_folder", str(Path(batch_run["run_dir"]).parent), "--calculate",
+         "--subsample", "0.1", "--batch_size", "128", "-o", str(out)])
+    result = ensemble.main(args)
+    assert out.is_file() and json.loads(out.read_text())["test_acc"] == result["test_acc"]
+    assert [m["name"] for m in result["models"]] == ["DARTS_V2", "PC_DARTS_cifar"]
+    assert len(result["weights"]) == 2 and max(result["weights"]) == 1.0
+    for model in result["models"]:
+        trained = json.loads((Path(model["run_dir"]) / "result.json").read_text())
+        assert model["test_acc"] == pytest.approx(trained["test_acc"], abs=1e-3)  # same weights, same test set
+    assert 0 <= result["test_acc"] <= result["test_top5"] <= 100 and 0 <= result["train_acc"] <= 100
+
+
+def test_sweep_genotypes_expand_and_duplicates_are_skipped(tmp_path: Path) -> None:
+    sweep = tmp_path / "multi-search-digits-EXP-20260101-000000"
+    sweep.mkdir()
+    mapping = {"l2_loss_2e01": genotypes.genotype_to_dict(genotypes.l2_loss_2e01),
+               "l2_loss_1e02": genotypes.genotype_to_dict(genotypes.DARTS_V2)}
+    (sweep / "genotypes.json").write_text(json.dumps(mapping))
+    (sweep / "sweep.json").write_text("{}")
+    for spec in (str(sweep), str(sweep / "genotypes.json")):
+        entries = batch_train.plan([spec, "DARTS_V2"])
+        assert [e["label"] for e in entries] == ["l2_loss_2e01", "l2_loss_1e02", "DARTS_V2"]
+        assert [e["status"] for e in entries] == ["pending", "pending", "skipped"]
+        assert entries[0]["spec"] == f"{sweep / 'genotypes.json'}:l2_loss_2e01"
+        assert genotypes.resolve_genotype(entries[1]["spec"]) == genotypes.DARTS_V2
+
+
+def test_out_of_memory_retries_five_smaller(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tried = []
+
+    def fake_main(args: object, *, run_dir: Path, log_files: object = ()) -> dict:
+        tried.append(args.batch_size)
+        assert run_dir.is_dir()
+        if args.batch_size > 50:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory")
+        return {"batch_size": args.batch_size, "model_size": 0.1, "test_acc": 50.0, "test_top5": 90.0,
+                "run_dir": str(run_dir)}
+
+    monkeypatch.setattr(train, "main", fake_main)
+    args = batch_train.build_parser().parse_args(
+        ["--set", "digits", "--archs", "DARTS_V2", "--batch_size", "60", "--logdir", str(tmp_path)])
+    result = batch_train.main(args)
+    assert tried == [60, 55, 50]
+    assert result["entries"][0]["batch_size"] == 50 and result["trained"] == 1
+    folder = Path(result["run_dir"])
+    assert len(list(folder.glob("eval-*"))) == 1  # the failed attempts' folders are removed
+
+
+def test_batch_train_unknown_genotype_fails_before_training(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    args = batch_train.build_parser().parse_args(["--archs", "DARTS_V2", "PC_DART", "--logdir", str(tmp_path)])
+    assert run_main(batch_train.main, args) == 2
+    err = capsys.readouterr().err.strip()
+    assert "PC_DART" in err and "PC_DARTS_cifar" in err and "\n" not in err
+    assert list(tmp_path.iterdir()) == []

@@ -1,0 +1,124 @@
+"""Tests of ensemble.py: the weighting on constructed logits, and model discovery on untrained folders.
+
+The folders hold untrained tiny networks (weights saved straight from the constructor), so only
+inference runs here; test_batch.py runs the ensemble over really trained models.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+import ensemble
+import genotypes
+from model import NetworkCIFAR
+from utils import run_main
+
+
+def test_minmax_scale_per_sample() -> None:
+    logits = torch.tensor([[[1.0, 3.0, 2.0], [-5.0, 5.0, 0.0], [2.0, 2.0, 2.0]]])
+    scaled = ensemble.minmax_scale(logits)
+    assert torch.allclose(scaled, torch.tensor([[[0.0, 1.0, 0.5], [0.0, 1.0, 0.5], [0.0, 0.0, 0.0]]]))
+
+
+def test_per_model_weights_count_points_where_not_all_are_right() -> None:
+    # 3 models, 4 samples of classes 0, 1, 0, 1: sample 0 all right (no point), sample 1 only model 0,
+    # sample 2 models 0 and 1, sample 3 nobody.
+    predictions = torch.tensor([[0, 1, 0, 0], [0, 0, 0, 0], [0, 0, 1, 0]])
+    targets = torch.tensor([0, 1, 0, 1])
+    logits = torch.nn.functional.one_hot(predictions, 2).float()
+    weights = ensemble.calculate_weights(logits, targets)
+    assert torch.allclose(weights, torch.tensor([3.0, 2.0, 1.0]) / 3.0)
+    per_class = ensemble.calculate_weights(logits, targets, per_class=True)
+    # model 0: class 0 +1 (sample 2), class 1 +1 (sample 1); model 1: class 0 +1; model 2: nothing.
+    assert torch.allclose(per_class, torch.tensor([[2.0, 2.0], [2.0, 1.0], [1.0, 1.0]]) / 2.0)
+
+
+def specialist_logits(per_class: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """3 models x 3 classes; model m is right exactly on class m and otherwise votes for the third class."""
+    g = torch.Generator().manual_seed(seed)
+    targets = torch.arange(3).repeat_interleave(per_class)
+    logits = torch.empty(3, len(targets), 3)
+    for m in range(3):
+        votes = torch.where(targets == m, targets, 3 - targets - m)
+        logits[m] = 4.0 * torch.nn.functional.one_hot(votes, 3) + torch.randn(len(targets), 3, generator=g)
+    return logits, targets
+
+
+def test_per_class_ensemble_beats_every_single_model() -> None:
+    valid_logits, valid_targets = specialist_logits(20, seed=1)
+    test_logits, test_targets = specialist_logits(30, seed=2)
+    singles = [(test_logits[m].argmax(1) == test_targets).float().mean().item() for m in range(3)]
+    assert max(singles) < 0.5  # each model is right on one class in three
+
+    weights = ensemble.calculate_weights(valid_logits, valid_targets, per_class=True)
+    assert weights.shape == (3, 3) and weights.max() == 1.0
+    assert torch.equal(weights.argmax(dim=0), torch.arange(3))  # each class trusts its specialist
+    per_class = ensemble.scores_report(ensemble.combine(test_logits, weights), test_targets)
+    equal = ensemble.scores_report(ensemble.combine(test_logits, torch.ones(3)), test_targets)
+    assert per_class["acc"] > 100 * max(singles)
+    assert per_class["acc"] > equal["acc"]
+    assert per_class["acc"] >= 90.0 and per_class["top5"] == 100.0  # top-5 of 3 classes is everything
+
+
+def make_run(folder: Path, genotype_name: str, *, saved_as: str | None = None, weights: bool = True,
+             result: bool = True) -> Path:
+    """An eval-* folder with untrained tiny weights (of `saved_as` when it differs from the stated genotype)."""
+    folder.mkdir(parents=True)
+    args = {"arch": genotype_name, "init_channels": 4, "layers": 3, "auxiliary": True, "set": "digits"}
+    (folder / "args.json").write_text(json.dumps({"args": args}))
+    if result:
+        genotype = genotypes.genotype_to_dict(genotypes.PUBLISHED[genotype_name])
+        (folder / "result.json").write_text(json.dumps({"genotype": genotype, "test_acc": 0.0}))
+    if weights:
+        net = NetworkCIFAR(4, 10, 3, True, genotypes.PUBLISHED[saved_as or genotype_name])
+        torch.save(net.state_dict(), folder / "weights.pt")
+    return folder
+
+
+def test_models_are_found_one_level_down_and_broken_ones_skipped(tmp_path: Path) -> None:
+    root = tmp_path / "models"
+    make_run(root / "eval-DARTS_V2-1", "DARTS_V2")
+    make_run(root / "batch-train-EXP-1" / "eval-PC_DARTS_cifar-1", "PC_DARTS_cifar", result=False)
+    make_run(root / "eval-unfinished-1", "DARTS_V1", weights=False)
+    make_run(root / "eval-wrong-1", "DARTS_V2", saved_as="PC_DARTS_cifar")
+    (root / "notes").mkdir()
+    args = ensemble.build_parser().parse_args(["--set", "digits", "--models_folder", str(root), "--calculate",
+                                               "--per_class", "--subsample", "0.1", "--batch_size", "128"])
+    result = ensemble.main(args)
+    assert [m["name"] for m in result["models"]] == ["PC_DARTS_cifar", "DARTS_V2"]
+    skipped = {Path(s["run_dir"]).name: s["reason"] for s in result["skipped"]}
+    assert set(skipped) == {"eval-unfinished-1", "eval-wrong-1"}
+    assert "no weights.pt" in skipped["eval-unfinished-1"] and "missing key" in skipped["eval-wrong-1"]
+    assert result["weighting"] == "per_class" and len(result["weights"]) == 2 and len(result["weights"][0]) == 10
+    saved = json.loads((root / "ensemble.json").read_text())
+    assert saved["test_acc"] == result["test_acc"] and saved["models"][0]["weight"] == result["weights"][0]
+
+
+def test_empty_models_folder_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    (tmp_path / "other").mkdir()
+    args = ensemble.build_parser().parse_args(["--set", "digits", "--models_folder", str(tmp_path)])
+    assert run_main(ensemble.main, args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: no model to ensemble") and "\n" not in err
+    assert not (tmp_path / "ensemble.json").exists()
+
+
+def test_folder_with_only_unusable_models_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    make_run(tmp_path / "eval-unfinished-1", "DARTS_V1", weights=False)
+    args = ensemble.build_parser().parse_args(["--set", "digits", "--models_folder", str(tmp_path),
+                                               "--subsample", "0.1"])
+    assert run_main(ensemble.main, args) == 2
+    err = capsys.readouterr().err.strip()
+    assert "no model to ensemble" in err and "1 skipped" in err and "\n" not in err
+
+
+def test_calculate_needs_a_validation_split(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    make_run(tmp_path / "eval-DARTS_V2-1", "DARTS_V2")
+    args = ensemble.build_parser().parse_args(["--set", "digits", "--models_folder", str(tmp_path), "--calculate",
+                                               "--train_portion", "1.0"])
+    assert run_main(ensemble.main, args) == 2
+    assert "validation split" in capsys.readouterr().err

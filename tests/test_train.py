@@ -1,0 +1,165 @@
+"""Tests of train.py on the bundled digits set with a tiny network (CPU, seconds).
+
+The interrupted run is made with the hidden ``--stop_after 1`` flag: the run stops after epoch 1
+of 2 exactly as a kill after that epoch's checkpoint would leave it (checkpoint.pt, one metrics
+row, no result.json), and ``--resume`` must then end with the unbroken run's result, bit for bit.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+import genotypes
+import train
+from model import NetworkCIFAR
+from utils import UserError, run_main
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ["--set", "digits", "--arch", "DARTS_V2", "--init_channels", "4", "--layers", "3", "--batch_size", "64",
+        "--subsample", "0.2", "--train_portion", "0.8", "--auxiliary", "--cutout", "--no_progress"]
+
+
+def parse(*extra: str) -> object:
+    return train.build_parser().parse_args([*TINY, *extra])
+
+
+@pytest.fixture(scope="module")
+def full_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    logdir = tmp_path_factory.mktemp("logs")
+    return train.main(parse("--epochs", "2", "--logdir", str(logdir), "--save", "full"))
+
+
+def read_rows(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_two_epochs_write_every_file(full_run: dict) -> None:
+    run = Path(full_run["run_dir"])
+    assert run.name.startswith("eval-full-")
+    for name in ("args.json", "log.txt", "metrics.csv", "result.json", "weights.pt", "loss.png", "acc.png", "top5.png"):
+        assert (run / name).is_file() and (run / name).stat().st_size > 0, name
+    for png in ("loss.png", "acc.png", "top5.png"):
+        assert (run / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not (run / "checkpoint.pt").exists()  # resume state is dropped once the result is written
+
+    rows = read_rows(run / "metrics.csv")
+    assert [int(r["epoch"]) for r in rows] == [0, 1]
+    assert float(rows[0]["lr"]) == pytest.approx(0.025) and float(rows[1]["lr"]) == pytest.approx(0.0125)
+    assert float(rows[0]["drop_path_prob"]) == 0.0 and float(rows[1]["drop_path_prob"]) == pytest.approx(0.15)
+    for r in rows:
+        for key in ("train_loss", "train_acc", "train_top5", "valid_loss", "valid_acc", "test_loss", "test_acc"):
+            assert r[key] != "", key
+
+    result = json.loads((run / "result.json").read_text())
+    assert {k: result[k] for k in ("test_loss", "test_acc", "run_dir")} == \
+           {k: full_run[k] for k in ("test_loss", "test_acc", "run_dir")}
+    assert result["epochs"] == 2 and result["batch_size"] == 64 and result["dataset"] == "digits"
+    assert result["arch"] == "DARTS_V2" and result["device"] == "cpu" and result["wall_time"] > 0
+    assert genotypes.genotype_from_dict(result["genotype"]) == genotypes.DARTS_V2
+    assert result["test_loss"] == pytest.approx(float(rows[-1]["test_loss"]))
+    assert result["test_acc"] == pytest.approx(float(rows[-1]["test_acc"]))
+    assert 0.0 <= result["test_acc"] <= result["test_top5"] <= 100.0
+    assert result["valid_acc"] is not None and result["valid_top5"] is not None
+
+    net = NetworkCIFAR(4, 10, 3, True, genotypes.DARTS_V2)
+    state = torch.load(run / "weights.pt", weights_only=True)
+    assert list(state) == list(net.state_dict())  # plain state_dict in the DARTS key layout
+    net.load_state_dict(state, strict=True)
+    params = sum(p.numel() for n, p in net.named_parameters() if "auxiliary" not in n) / 1e6
+    assert result["model_size"] == pytest.approx(params)
+    args = json.loads((run / "args.json").read_text())["args"]
+    assert args["arch"] == "DARTS_V2" and args["epochs"] == 2
+
+
+def test_resumed_training_equals_unbroken(full_run: dict, tmp_path: Path) -> None:
+    stopped = train.main(parse("--epochs", "2", "--logdir", str(tmp_path), "--save", "part", "--stop_after", "1"))
+    run = Path(stopped["run_dir"])
+    assert stopped["stopped_after"] == 1
+    assert (run / "checkpoint.pt").is_file() and not (run / "result.json").exists()
+    assert len(read_rows(run / "metrics.csv")) == 1
+
+    # Only --resume (and hardware flags) are given: everything else comes from the run's args.json.
+    resumed = train.main(train.build_parser().parse_args(["--resume", str(run), "--no_progress"]))
+    assert resumed["run_dir"] == str(run)
+    for key in ("test_loss", "test_acc", "test_top5", "valid_loss", "valid_acc", "train_loss", "train_acc"):
+        assert resumed[key] == full_run[key], key
+    a = torch.load(run / "weights.pt", weights_only=True)
+    b = torch.load(Path(full_run["run_dir"]) / "weights.pt", weights_only=True)
+    assert all(torch.equal(a[k], b[k]) for k in b)
+    rows_a, rows_b = read_rows(run / "metrics.csv"), read_rows(Path(full_run["run_dir"]) / "metrics.csv")
+    assert [{k: v for k, v in r.items() if k != "epoch_time"} for r in rows_a] == \
+           [{k: v for k, v in r.items() if k != "epoch_time"} for r in rows_b]
+    # Resuming a finished run returns its result without training again.
+    again = train.main(train.build_parser().parse_args(["--resume", str(run)]))
+    assert again["test_acc"] == resumed["test_acc"]
+
+
+def test_model_path_loads_matching_weights(full_run: dict) -> None:
+    net = NetworkCIFAR(4, 10, 3, True, genotypes.DARTS_V2)
+    train.load_weights(net, Path(full_run["run_dir"]) / "weights.pt")
+    saved = torch.load(Path(full_run["run_dir"]) / "weights.pt", weights_only=True)
+    assert all(torch.equal(net.state_dict()[k], saved[k]) for k in saved)
+    wrapped = Path(full_run["run_dir"]).parent / "wrapped.pt"
+    torch.save({"state_dict": {f"module.{k}": v for k, v in saved.items()}}, wrapped)
+    other = NetworkCIFAR(4, 10, 3, True, genotypes.DARTS_V2)
+    train.load_weights(other, wrapped)  # DataParallel prefix and a wrapper dict are accepted
+    assert torch.equal(other.classifier.weight, net.classifier.weight)
+
+
+def test_weights_of_another_genotype_name_the_keys(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    other = tmp_path / "other.pt"
+    torch.save(NetworkCIFAR(4, 10, 3, True, genotypes.PC_DARTS_cifar).state_dict(), other)
+    with pytest.raises(UserError) as info:
+        train.load_weights(NetworkCIFAR(4, 10, 3, True, genotypes.DARTS_V2), other, "DARTS_V2")
+    message = str(info.value)
+    assert "\n" not in message and "missing key" in message and "unexpected key" in message
+    assert "cells.0._ops." in message and "another genotype" in message
+
+    args = parse("--epochs", "1", "--logdir", str(tmp_path / "logs"), "--model_path", str(other))
+    assert run_main(train.main, args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: weights") and "\n" not in err and "shape mismatch" in err
+    assert not (tmp_path / "logs").exists()  # nothing is created for a run that cannot start
+
+
+def test_unknown_genotype_is_one_line_with_close_names(tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, str(ROOT / "train.py"), "--arch", "DARTS_V3", "--logdir", str(tmp_path)],
+                          check=False, capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "DARTS_V3" in lines[0] and "DARTS_V2" in lines[0]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_learning_rate_schedules() -> None:
+    args = parse("--epochs", "4")
+    assert [train.lr_at(args, e) for e in range(4)] == pytest.approx([0.025, 0.025 * (1 + 2 ** -0.5) / 2, 0.0125,
+                                                                      0.025 * (1 - 2 ** -0.5) / 2])
+    imagenet = train.build_parser().parse_args(["--set", "imagenet", "--learning_rate", "0.1"])
+    assert train.lr_at(imagenet, 2) == pytest.approx(0.1 * 0.97 ** 2)
+    assert train.label_smoothing(imagenet) == 0.1 and train.label_smoothing(args) == 0.0
+
+
+def test_eval_view_turns_augmentation_off() -> None:
+    import data
+
+    train_ds, test_ds, _ = data.load_datasets("digits", "unused", cutout=True)
+    view = train.eval_view(train_ds, test_ds)
+    assert view.augment is False and view.cutout is False and train_ds.augment is True
+    assert torch.equal(view[5][0], view[5][0])  # deterministic: no random crop, flip or cutout
+    assert torch.equal(view[5][0], test_ds.transform(train_ds.images[5]))
+
+
+@pytest.mark.parametrize("flag, value", [("--drop_path_prob", "1.0"), ("--eval_every", "0"), ("--epochs", "0")])
+def test_bad_flags_fail_in_one_line(flag: str, value: str, capsys: pytest.CaptureFixture) -> None:
+    assert run_main(train.main, parse(flag, value)) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and flag in err and "\n" not in err

@@ -1,0 +1,507 @@
+"""Train one genotype from scratch: the evaluation stage of DARTS / PC-DARTS / MOOD-NAS.
+
+    python train.py --arch PC_DARTS_cifar --auxiliary --cutout                       # CIFAR-10, 600 epochs
+    python train.py --arch logs/multi-search-cifar10-EXP-20260101-000000/genotypes.json:l2_loss_2e01 --auxiliary
+    python train.py --set digits --arch DARTS_V2 --init_channels 4 --layers 3 --epochs 2 --batch_size 128
+    python train.py --resume logs/eval-PC_DARTS_cifar-20260101-120000                # continue a killed training
+    python train.py --arch DARTS_V2 --model_path weights.pt                          # start from these weights
+
+NetworkCIFAR(init_channels, classes, layers, auxiliary, genotype) (NetworkImageNet with
+``--set imagenet``), SGD with momentum, cosine learning rate down to --learning_rate_min (0, as
+DARTS's CosineAnnealingLR), drop path probability ramped linearly from 0 (drop_path_prob * epoch /
+epochs), auxiliary loss weighted by --auxiliary_weight, gradient clipping. The test set is
+evaluated every --eval_every epochs (every epoch by default, as DARTS does) and always after the
+last one; ``--train_portion < 1`` holds out the tail of the training set as a validation split
+that is only logged.
+
+The run folder ``logs/eval-<save or arch>-<time>/`` holds args.json, log.txt, metrics.csv (a row per
+epoch), checkpoint.pt (resume state, rewritten atomically each epoch, deleted at the end) and, at
+the end, weights.pt (a plain state_dict in the DARTS key layout), result.json and
+loss.png / acc.png / top5.png. result.json keys: test_loss, test_acc, test_top5, valid_loss,
+valid_acc, valid_top5 (None without a held-out split), train_loss, train_acc, model_size (M
+parameters without the auxiliary head), genotype, arch, arch_spec, batch_size, epochs, wall_time
+(s, over all resumed parts), device, dataset, num_classes, run_dir.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import logging
+import math
+import re
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import cli
+import data as datalib
+from genotypes import Genotype, genotype_label, genotype_to_dict, resolve_genotype
+from model import NetworkCIFAR, NetworkImageNet
+from plots_train import plot_training_curves
+from train_search import make_autocast
+from utils import (
+    LOG_DATEFMT,
+    LOG_FORMAT,
+    MetricsCSV,
+    UserError,
+    count_parameters_in_MB,
+    create_run_dir,
+    get_device,
+    get_logger,
+    get_rng_state,
+    load_checkpoint,
+    read_json,
+    run_main,
+    save_args,
+    save_atomic,
+    set_rng_state,
+    set_seed,
+    write_json_atomic,
+)
+
+METRICS = [
+    "epoch", "lr", "drop_path_prob", "train_loss", "train_acc", "train_top5",
+    "valid_loss", "valid_acc", "valid_top5", "test_loss", "test_acc", "test_top5", "epoch_time",
+]
+# Flags that may differ when a run is resumed; everything else comes from the run's args.json.
+RESUME_OVERRIDES = ("resume", "device", "gpu", "no_progress", "workers", "threads", "data", "stop_after")
+# ... of which these keep the run's own value unless the new call sets them (a different thread count
+# changes the floating-point sums, so a resumed run would no longer equal an unbroken one).
+KEEP_UNLESS_GIVEN = ("threads", "no_progress")
+
+
+# --------------------------------------------------------------------------- arguments
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """train.py's flags (CLI.md); batch_train.py composes the same set."""
+    cli.add_data_args(parser, {"train_portion": 1.0})
+    cli.add_optim_args(parser, {"batch_size": 96, "learning_rate": 0.025, "learning_rate_min": 0.0,
+                                "epochs": 600, "seed": 0})
+    g = parser.add_argument_group("network")
+    g.add_argument("--arch", type=str, default="PC_DARTS_cifar",
+                   help="genotype: a name, a genotype JSON file, a search run folder, or sweep_dir/genotypes.json:NAME")
+    g.add_argument("--init_channels", type=int, default=36, help="num of init channels")
+    g.add_argument("--layers", type=int, default=20, help="total number of layers")
+    g.add_argument("--auxiliary", action="store_true", default=False, help="use auxiliary tower")
+    g.add_argument("--auxiliary_weight", type=float, default=0.4, help="weight for auxiliary loss")
+    g.add_argument("--drop_path_prob", type=float, default=0.3, help="drop path probability (reached at the end)")
+    g.add_argument("--model_path", type=str, default=None, help="start from these weights (strict load)")
+    g.add_argument("--label_smooth", type=float, default=None,
+                   help="label smoothing of the training loss (default: 0.1 on imagenet, else 0)")
+    g.add_argument("--lr_schedule", choices=["cosine", "step"], default=None,
+                   help="cosine to --learning_rate_min, or lr * gamma^(epoch // decay_period) "
+                        "(default: step on imagenet, as DARTS; cosine otherwise)")
+    g.add_argument("--gamma", type=float, default=0.97, help="learning rate decay of the step schedule")
+    g.add_argument("--decay_period", type=int, default=1, help="epochs between decays of the step schedule")
+    g.add_argument("--eval_every", type=int, default=1,
+                   help="evaluate the test (and valid) split every N epochs; the last epoch always is")
+    g.add_argument("--stop_after", type=int, default=None, help=argparse.SUPPRESS)  # test hook: "kill" after epoch N
+    cli.add_hardware_args(parser)
+    cli.add_output_args(parser, {"save": None})
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = cli.ArgumentParser(
+        description="Train one genotype from scratch (evaluation network, test set every epoch).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    add_arguments(parser)
+    return parser
+
+
+def check_args(args: argparse.Namespace) -> None:
+    """The shared checks plus train.py's own, each a one-line reason."""
+    cli.check_common_args(args)
+    if not 0.0 <= args.drop_path_prob < 1.0:
+        raise UserError(f"--drop_path_prob {args.drop_path_prob} must be in [0, 1)")
+    if args.auxiliary_weight < 0:
+        raise UserError(f"--auxiliary_weight {args.auxiliary_weight} must be >= 0")
+    if args.eval_every < 1:
+        raise UserError(f"--eval_every {args.eval_every} must be >= 1")
+    if args.label_smooth is not None and not 0.0 <= args.label_smooth < 1.0:
+        raise UserError(f"--label_smooth {args.label_smooth} must be in [0, 1)")
+    if args.decay_period < 1:
+        raise UserError(f"--decay_period {args.decay_period} must be >= 1")
+
+
+def is_imagenet(args: argparse.Namespace) -> bool:
+    return args.set == "imagenet"
+
+
+def label_smoothing(args: argparse.Namespace) -> float:
+    if args.label_smooth is not None:
+        return args.label_smooth
+    return 0.1 if is_imagenet(args) else 0.0
+
+
+def lr_at(args: argparse.Namespace, epoch: int) -> float:
+    """The learning rate of ``epoch`` in closed form (resuming needs no scheduler state)."""
+    schedule = args.lr_schedule or ("step" if is_imagenet(args) else "cosine")
+    if schedule == "step":
+        return args.learning_rate * args.gamma ** (epoch // args.decay_period)
+    return args.learning_rate_min + (args.learning_rate - args.learning_rate_min) * (
+        1 + math.cos(math.pi * epoch / args.epochs)) / 2
+
+
+def run_label(args: argparse.Namespace) -> str:
+    """The <save or arch> part of the run folder's name, reduced to safe characters."""
+    label = args.save or genotype_label(args.arch)
+    return re.sub(r"[^A-Za-z0-9_.+-]", "_", label) or "EXP"
+
+
+# --------------------------------------------------------------------------- data and network
+
+
+def eval_view(train_ds: Any, test_ds: Any) -> Any:
+    """The training set seen through the test transform (no augmentation), for held-out splits."""
+    view = copy.copy(train_ds)
+    if hasattr(view, "augment"):  # in-memory sets: the device loader follows these flags
+        view.augment = False
+        view.cutout = False
+    if hasattr(test_ds, "transform"):
+        view.transform = test_ds.transform
+    return view
+
+
+def build_data(args: argparse.Namespace, device: torch.device) -> tuple[Any, Any, Any, datalib.DatasetInfo]:
+    """Train loader, valid loader (None when train_portion is 1), test loader and the dataset info."""
+    train_ds, test_ds, info = datalib.load_datasets(
+        args.set, args.data, download=args.download, cutout=args.cutout, cutout_length=args.cutout_length,
+        image_size=getattr(args, "image_size", None))
+    targets = datalib.targets_of(train_ds)
+    indices = (datalib.stratified_subsample(targets, args.subsample, args.seed)
+               if args.subsample else torch.arange(len(targets)))
+    train_idx, valid_idx = datalib.train_valid_split(indices, args.train_portion)
+    if len(train_idx) == 0:
+        raise UserError(f"--train_portion {args.train_portion} leaves no training images")
+    on_device = args.data_on_device if args.data_on_device is not None else hasattr(train_ds, "images")
+    common = {"seed": args.seed, "device": device, "workers": args.workers, "on_device": on_device}
+    # A lone last sample would make BatchNorm fail in training mode, so drop it.
+    drop_last = len(train_idx) % args.batch_size == 1
+    train_loader = datalib.build_loader(train_ds, train_idx, args.batch_size, train=True, drop_last=drop_last,
+                                        **common)
+    valid_loader = None
+    if len(valid_idx):
+        valid_loader = datalib.build_loader(eval_view(train_ds, test_ds), valid_idx, args.batch_size,
+                                            train=False, **common)
+    test_loader = datalib.build_loader(test_ds, torch.arange(len(test_ds)), args.batch_size, train=False,
+                                       **common)
+    return train_loader, valid_loader, test_loader, info
+
+
+def build_network(genotype: Genotype, num_classes: int, init_channels: int, layers: int, auxiliary: bool,
+                  imagenet: bool = False) -> nn.Module:
+    """The evaluation network of a genotype (NetworkImageNet for ImageNet)."""
+    net_cls = NetworkImageNet if imagenet else NetworkCIFAR
+    return net_cls(init_channels, num_classes, layers, auxiliary, genotype)
+
+
+def _example(keys: Sequence[str], n: int = 3) -> str:
+    shown = ", ".join(keys[:n])
+    return shown + (f", ... ({len(keys)} in all)" if len(keys) > n else "")
+
+
+def load_weights(model: nn.Module, path: str | Path, what: str = "this network") -> None:
+    """Load a state_dict with strict=True; a mismatch is one line naming the keys that differ.
+
+    Accepts a plain state_dict (DARTS's weights.pt), {'state_dict': ...} or {'model': ...}
+    wrappers, and DataParallel's 'module.' prefix.
+    """
+    state = load_checkpoint(path, map_location="cpu")
+    if isinstance(state, dict):
+        for key in ("state_dict", "model"):
+            if isinstance(state.get(key), dict):
+                state = state[key]
+                break
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise UserError(f"{path} is not a state_dict of tensors")
+    if state and all(k.startswith("module.") for k in state):
+        state = {k[len("module."):]: v for k, v in state.items()}
+    own = model.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    shapes = [f"{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}"
+              for k in own if k in state and state[k].shape != own[k].shape]
+    if missing or unexpected or shapes:
+        parts = []
+        if missing:
+            parts.append(f"{len(missing)} missing key(s): {_example(missing)}")
+        if unexpected:
+            parts.append(f"{len(unexpected)} unexpected key(s): {_example(unexpected)}")
+        if shapes:
+            parts.append(f"{len(shapes)} shape mismatch(es) (file vs network): {_example(shapes, 2)}")
+        raise UserError(f"weights {path} do not fit {what}: {'; '.join(parts)}; they were probably trained "
+                        f"for another genotype (or other --init_channels/--layers/--auxiliary/classes)")
+    model.load_state_dict(state, strict=True)
+
+
+# --------------------------------------------------------------------------- steps
+
+
+def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor, *,
+               auxiliary_weight: float, grad_clip: float, smoothing: float = 0.0,
+               autocast: Callable[[], Any] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """One SGD step on (x, y): CE (+ auxiliary_weight * auxiliary CE), clip, step; returns (loss, logits).
+
+    Shared with batch_size_predict.py's --measure, so the memory it records is this step's.
+    """
+    optimizer.zero_grad(set_to_none=True)
+    with (autocast or make_autocast(x.device, "none"))():
+        logits, logits_aux = model(x)
+    loss = F.cross_entropy(logits.float(), y, label_smoothing=smoothing)
+    if logits_aux is not None:
+        loss = loss + auxiliary_weight * F.cross_entropy(logits_aux.float(), y, label_smoothing=smoothing)
+    loss.backward()
+    nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    optimizer.step()
+    return loss.detach(), logits.detach()
+
+
+def _topk_correct(logits: torch.Tensor, y: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(top-1 correct, top-k correct) counts as device tensors (k clipped to the classes)."""
+    top = logits.topk(min(k, logits.size(1)), dim=1).indices
+    hits = top.eq(y[:, None])
+    return hits[:, 0].sum().float(), hits.any(dim=1).sum().float()
+
+
+@torch.no_grad()
+def infer(model: nn.Module, loader: Any, autocast: Callable[[], Any]) -> dict[str, float]:
+    """Cross-entropy, top-1 and top-5 (%) over a loader in eval mode."""
+    was_training = model.training
+    model.eval()
+    sums = None
+    n = 0
+    for x, y in loader:
+        with autocast():
+            logits, _ = model(x)
+        top1, top5 = _topk_correct(logits, y, 5)
+        row = torch.stack([F.cross_entropy(logits.float(), y, reduction="sum"), top1, top5])
+        sums = row if sums is None else sums + row
+        n += y.numel()
+    model.train(was_training)
+    if sums is None or n == 0:
+        return {"loss": math.nan, "acc": math.nan, "top5": math.nan}
+    loss, top1, top5 = (sums / n).tolist()
+    return {"loss": loss, "acc": 100.0 * top1, "top5": 100.0 * top5}
+
+
+def train_epoch(args: argparse.Namespace, epoch: int, model: nn.Module, optimizer: torch.optim.Optimizer,
+                loader: Any, autocast: Callable[[], Any], logger: Any) -> dict[str, float]:
+    """One epoch of SGD steps; returns the epoch means (loss includes the auxiliary term, as DARTS logs it)."""
+    from tqdm import tqdm
+
+    model.train()
+    loader.set_epoch(epoch)
+    n_steps = len(loader)
+    report_every = max(1, math.ceil(n_steps / args.report_lines))
+    smoothing = label_smoothing(args)
+    sums = None
+    seen = 0
+    bar = tqdm(total=n_steps, desc=f"epoch {epoch}", leave=False, file=sys.stderr,
+               disable=True if args.no_progress else None, dynamic_ncols=True)
+    for step, (x, y) in enumerate(loader):
+        loss, logits = train_step(model, optimizer, x, y, auxiliary_weight=args.auxiliary_weight,
+                                  grad_clip=args.grad_clip, smoothing=smoothing, autocast=autocast)
+        n = y.numel()
+        top1, top5 = _topk_correct(logits, y, 5)
+        row = torch.stack([loss.float() * n, top1, top5])
+        sums = row if sums is None else sums + row
+        seen += n
+        bar.update(1)
+        if (step + 1) % report_every == 0 or step + 1 == n_steps:
+            s = (sums / seen).tolist()
+            if not math.isfinite(s[0]):
+                bar.close()
+                raise UserError(f"the loss became {s[0]} at epoch {epoch} step {step}: lower --learning_rate")
+            logger.info("train %03d/%03d loss %e top1 %.2f%% top5 %.2f%%", step + 1, n_steps, s[0],
+                        100 * s[1], 100 * s[2])
+            bar.set_postfix(loss=f"{s[0]:.3g}", acc=f"{100 * s[1]:.1f}%")
+    bar.close()
+    s = (sums / seen).tolist() if seen else [math.nan] * 3
+    return {"loss": s[0], "acc": 100 * s[1], "top5": 100 * s[2]}
+
+
+# --------------------------------------------------------------------------- main
+
+
+def resolve_run(args: argparse.Namespace) -> tuple[argparse.Namespace, Path | None]:
+    """On --resume, take the run's own arguments (so the continued run is the same run)."""
+    if not args.resume:
+        return args, None
+    run_dir = Path(args.resume)
+    if run_dir.name == "log.txt":
+        run_dir = run_dir.parent
+    if not (run_dir / "args.json").is_file():
+        raise UserError(f"--resume {run_dir}: not a training run folder (no args.json)")
+    return merge_saved_args(args, read_json(run_dir / "args.json").get("args", {})), run_dir
+
+
+def merge_saved_args(args: argparse.Namespace, saved: dict[str, Any]) -> argparse.Namespace:
+    """The saved arguments of a run, except the RESUME_OVERRIDES this call gives."""
+    merged = vars(args).copy()
+    for key, value in saved.items():
+        if key in merged and (key not in RESUME_OVERRIDES or (key in KEEP_UNLESS_GIVEN and not merged[key])):
+            merged[key] = value
+    return argparse.Namespace(**merged)
+
+
+def main(args: argparse.Namespace, *, run_dir: str | Path | None = None,
+         log_files: Sequence[str | Path] = ()) -> dict:
+    """Train (or resume) one genotype; returns the dict that result.json holds.
+
+    ``run_dir`` (an empty folder chosen by the caller) and ``log_files`` (extra log.txt files that
+    get every line too) are for in-process callers such as batch_train.py.
+    """
+    check_args(args)
+    args, resumed = resolve_run(args)
+    if resumed is not None and (resumed / "result.json").is_file():
+        return read_json(resumed / "result.json")
+    genotype = resolve_genotype(args.arch)
+    device = get_device(args.device, args.gpu)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # as DARTS; batch_size_predict --measure does the same
+    checkpoint = None
+    if resumed is not None and (resumed / "checkpoint.pt").is_file():
+        checkpoint = load_checkpoint(resumed / "checkpoint.pt", map_location=device)
+
+    set_seed(args.seed)
+    train_loader, valid_loader, test_loader, info = build_data(args, device)
+    imagenet = is_imagenet(args)
+    model = build_network(genotype, info.num_classes, args.init_channels, args.layers, args.auxiliary, imagenet)
+    if args.model_path and checkpoint is None:
+        load_weights(model, args.model_path, f"{genotype_label(args.arch)} (C={args.init_channels}, "
+                                             f"{args.layers} layers, auxiliary={args.auxiliary})")
+    model = model.to(device)
+
+    if resumed is not None:
+        run_dir = resumed
+    elif run_dir is not None:
+        run_dir = Path(run_dir)
+        run_dir.mkdir(parents=True, exist_ok=True)
+    else:
+        run_dir = create_run_dir("eval", run_label(args), args.logdir)
+    logger = get_logger(f"train.{run_dir.name}", run_dir)
+    for path in log_files:
+        handler = logging.FileHandler(path, mode="a")
+        handler.setFormatter(logging.Formatter(LOG_FORMAT, datefmt=LOG_DATEFMT))
+        logger.addHandler(handler)
+    try:
+        return _run(args, run_dir, resumed, checkpoint, genotype, device, model,
+                    (train_loader, valid_loader, test_loader), info, logger)
+    finally:  # the run is over: release its log files (a batch of trainings would otherwise pile them up)
+        for handler in list(logger.handlers):
+            logger.removeHandler(handler)
+            handler.close()
+
+
+def _run(args: argparse.Namespace, run_dir: Path, resumed: Path | None, checkpoint: dict | None,
+         genotype: Genotype, device: torch.device, model: nn.Module, loaders: tuple[Any, Any, Any],
+         info: datalib.DatasetInfo, logger: logging.Logger) -> dict:
+    """The epochs of main(), from the checkpoint's epoch on."""
+    train_loader, valid_loader, test_loader = loaders
+    if checkpoint is None and resumed is None:
+        save_args(args, run_dir, device)
+        logger.info("args = %s", vars(args))
+    elif checkpoint is None:
+        logger.info("resuming %s from the start (no checkpoint.pt yet)", run_dir)
+    else:
+        logger.info("resuming %s after epoch %d", run_dir, checkpoint["epoch"])
+    model_size = count_parameters_in_MB(model)
+    logger.info("genotype = %s", genotype)
+    logger.info("device %s, %s: %d train / %d valid / %d test images, %d classes, param size = %.6fMB",
+                device, info.name, len(train_loader.indices), len(valid_loader.indices) if valid_loader else 0,
+                len(test_loader.indices), info.num_classes, model_size)
+
+    optimizer = torch.optim.SGD(model.parameters(), args.learning_rate, momentum=args.momentum,
+                                weight_decay=args.weight_decay)
+    metrics = MetricsCSV(run_dir / "metrics.csv", METRICS)
+    start_epoch, wall_time = 0, 0.0
+    last: dict[str, Any] = {}
+    if checkpoint is not None:
+        model.load_state_dict(checkpoint["model"])
+        optimizer.load_state_dict(checkpoint["optimizer"])
+        set_rng_state(checkpoint["rng"])
+        start_epoch = int(checkpoint["epoch"])
+        wall_time = float(checkpoint["wall_time"])
+        last = dict(checkpoint["last"])
+    metrics.truncate_after(start_epoch)
+    autocast = make_autocast(device, args.amp)
+
+    for epoch in range(start_epoch, args.epochs):
+        if args.stop_after is not None and epoch >= args.stop_after:
+            logger.info("stopping after epoch %d (--stop_after)", epoch - 1)
+            return {"stopped_after": epoch, "run_dir": str(run_dir)}
+        t0 = time.time()
+        lr = lr_at(args, epoch)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        model.drop_path_prob = args.drop_path_prob * epoch / args.epochs
+        logger.info("epoch %d lr %e drop_path_prob %f", epoch, lr, model.drop_path_prob)
+        train = train_epoch(args, epoch, model, optimizer, train_loader, autocast, logger)
+        logger.info("train_acc %f train_top5 %f train_loss %f", train["acc"], train["top5"], train["loss"])
+        row: dict[str, Any] = {"epoch": epoch, "lr": lr, "drop_path_prob": model.drop_path_prob,
+                               "train_loss": train["loss"], "train_acc": train["acc"], "train_top5": train["top5"]}
+        last = {f"train_{k}": v for k, v in train.items()}
+        if (epoch + 1) % args.eval_every == 0 or epoch + 1 == args.epochs:
+            for split, loader in (("valid", valid_loader), ("test", test_loader)):
+                if loader is None:
+                    continue
+                stats = infer(model, loader, autocast)
+                logger.info("%s_acc %f %s_top5 %f %s_loss %f", split, stats["acc"], split, stats["top5"],
+                            split, stats["loss"])
+                for k, v in stats.items():
+                    row[f"{split}_{k}"] = last[f"{split}_{k}"] = v
+        wall_time += time.time() - t0
+        row["epoch_time"] = round(time.time() - t0, 3)
+        metrics.append(row)
+        save_atomic({"epoch": epoch + 1, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                     "rng": get_rng_state(), "wall_time": wall_time, "last": last}, run_dir / "checkpoint.pt")
+    return finish(args, run_dir, model, genotype, info, last, wall_time, device, model_size, logger)
+
+
+def finish(args: argparse.Namespace, run_dir: Path, model: nn.Module, genotype: Genotype,
+           info: datalib.DatasetInfo, last: dict[str, Any], wall_time: float, device: torch.device,
+           model_size: float, logger: Any) -> dict:
+    """Write weights.pt, the plots and result.json; drop the resume state."""
+    result = {
+        "test_loss": last.get("test_loss"), "test_acc": last.get("test_acc"), "test_top5": last.get("test_top5"),
+        "valid_loss": last.get("valid_loss"), "valid_acc": last.get("valid_acc"),
+        "valid_top5": last.get("valid_top5"),
+        "train_loss": last.get("train_loss"), "train_acc": last.get("train_acc"),
+        "model_size": model_size,
+        "genotype": genotype_to_dict(genotype),
+        "arch": genotype_label(args.arch),
+        "arch_spec": str(args.arch),
+        "batch_size": args.batch_size,
+        "epochs": args.epochs,
+        "init_channels": args.init_channels,
+        "layers": args.layers,
+        "auxiliary": args.auxiliary,
+        "wall_time": round(wall_time, 3),
+        "device": str(device),
+        "dataset": info.name,
+        "num_classes": info.num_classes,
+        "run_dir": str(run_dir),
+        "finished": time.time(),
+    }
+    save_atomic(model.state_dict(), run_dir / "weights.pt")
+    plot_training_curves(run_dir / "metrics.csv", run_dir, title=f"{result['arch']} ({info.name})")
+    write_json_atomic(run_dir / "result.json", result)
+    (run_dir / "checkpoint.pt").unlink(missing_ok=True)
+    logger.info("result: test top-1 %.2f%%, top-5 %.2f%%, loss %.4f; %.3fM params; %.0f s",
+                result["test_acc"], result["test_top5"], result["test_loss"], model_size, wall_time)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(run_main(main, build_parser().parse_args()))
