@@ -1,0 +1,145 @@
+"""multiobjective.py: a tiny NISE sweep on digits, its files, failure handling and resume after SIGKILL."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import multiobjective
+import train_search
+from genotypes import resolve_genotype
+from pareto import non_dominated
+
+REPO = Path(__file__).resolve().parents[1]
+SEARCH = ["--set", "digits", "--image_size", "8", "--layers", "3", "--init_channels", "4", "--batch_size", "64",
+          "--subsample", "0.2", "--epochs", "2", "--begin", "0", "--arch_learning_rate", "0.05",
+          "--learning_rate", "0.05", "--weight_decay", "0", "--no_progress", "--device", "cpu", "--workers", "0",
+          "--threads", "1"]
+SWEEP = ["-o", "l2", "-d", "0.1", "cifar", *SEARCH]
+
+
+def parse(argv: list[str]):
+    return multiobjective.build_parser().parse_args(argv)
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    logdir = tmp_path_factory.mktemp("sweep")
+    state = multiobjective.main(parse([*SWEEP, "--logdir", str(logdir), "--save", "t"]))
+    (run_dir,) = logdir.glob("multi-search-digits-t-*")
+    return {"state": state, "run_dir": run_dir, "logdir": logdir}
+
+
+def test_sweep_files_and_front(sweep: dict) -> None:
+    run_dir, state = sweep["run_dir"], sweep["state"]
+    on_disk = json.loads((run_dir / "sweep.json").read_text())
+    assert on_disk["objective"] == "l2" and on_disk["delta"] == 0.1
+    searches = on_disk["searches"]
+    assert len(searches) >= 3
+    assert [s["weight"] for s in searches[:2]] == [[0.2, 0.8], [0.0, 1.0]]
+    for k, s in enumerate(searches):
+        assert s["status"] == "done"
+        assert s["started"] <= s["finished"] and s["host"] and s["device"] == "cpu"
+        assert (run_dir / f"frontier_{k:02d}.png").is_file()
+        result = json.loads((Path(s["run_dir"]) / "result.json").read_text())
+        assert Path(s["run_dir"]).parent == run_dir
+        for key in ("reg_loss", "criterion_loss", "train_acc", "valid_acc", "model_size", "genotype"):
+            assert s[key] == result[key], key
+        assert s["weight"][0] + s["weight"][1] == pytest.approx(1.0)
+    points = [(s["reg_loss"], s["criterion_loss"]) for s in searches]
+    front = on_disk["pareto"]
+    assert {tuple(p["weight"]) for p in front} == {tuple(searches[i]["weight"]) for i in non_dominated(points)}
+    assert [p["criterion_loss"] for p in front] == sorted((p["criterion_loss"] for p in front), reverse=True)
+    assert on_disk["hypervolume"]["value"] > 0 and len(on_disk["hypervolume"]["reference"]) == 2
+    names = [p["name"] for p in front]
+    assert len(set(names)) == len(names) and all(n.startswith("l2_loss_") for n in names)
+    assert "l2_loss_2e01" in names or all(p["weight"][0] != 0.2 for p in front)
+    genotypes = json.loads((run_dir / "genotypes.json").read_text())
+    assert list(genotypes) == names
+    for name in names:
+        assert resolve_genotype(f"{run_dir}/genotypes.json:{name}") == resolve_genotype(
+            next(p for p in front if p["name"] == name)["run_dir"])
+    assert (run_dir / "losses.png").is_file() and (run_dir / "frontier.png").is_file()
+    assert state["searches"] == searches
+    log = (run_dir / "log.txt").read_text()
+    assert "frontier plot:" in log and "genotypes:" in log and names[0] in log
+
+
+def test_sweep_resumes_after_sigkill(sweep: dict, tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    cmd = [sys.executable, "multiobjective.py", *SWEEP, "--logdir", str(tmp_path), "--save", "t"]
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 400
+    while time.time() < deadline and proc.poll() is None:
+        # kill once the third search (index 2) has finished its first epoch: mid-search, mid-sweep
+        if list(tmp_path.glob("multi-search-*/search-02-*/checkpoint.pt")):
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, "the sweep ended before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    (run_dir,) = tmp_path.glob("multi-search-digits-t-*")
+    killed = json.loads((run_dir / "sweep.json").read_text())
+    assert killed["searches"][-1]["status"] == "running"
+    done = subprocess.run([sys.executable, "multiobjective.py", "--resume", str(run_dir)], cwd=REPO,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    resumed = json.loads((run_dir / "sweep.json").read_text())
+    unbroken = sweep["state"]
+    assert [s["weight"] for s in resumed["searches"]] == [s["weight"] for s in unbroken["searches"]]
+    for a, b in zip(resumed["searches"], unbroken["searches"]):
+        assert a["genotype"] == b["genotype"]
+        for key in ("reg_loss", "criterion_loss", "train_acc", "valid_acc"):
+            assert a[key] == pytest.approx(b[key], rel=1e-4, abs=1e-4), key
+    assert [p["name"] for p in resumed["pareto"]] == [p["name"] for p in unbroken["pareto"]]
+
+
+def test_failed_search_is_recorded_and_sweep_goes_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real_main = train_search.main
+    calls = []
+
+    def flaky(args):
+        calls.append(args.l1_weight)
+        if len(calls) == 1:
+            raise train_search.SearchDiverged("the loss became nan at epoch 0 step 1")
+        return real_main(args)
+
+    monkeypatch.setattr(train_search, "main", flaky)
+    state = multiobjective.main(parse(["-o", "l1", "-d", "10", "cifar", *SEARCH, "--epochs", "1",
+                                       "--logdir", str(tmp_path)]))
+    statuses = [s["status"] for s in state["searches"]]
+    assert statuses[0] == "failed" and "nan" in state["searches"][0]["error"]
+    assert statuses[1:] == ["done"] * (len(statuses) - 1) and len(statuses) >= 2
+    assert [p["weight"] for p in state["pareto"]] == [[0.0, 1.0]]
+
+
+def test_nan_loss_stops_search_with_message(tmp_path: Path) -> None:
+    args = train_search.build_parser().parse_args(
+        [*SEARCH, "--epochs", "1", "--learning_rate", "1e30", "--grad_clip", "1e30", "-l2", "0", "--logdir",
+         str(tmp_path)])
+    with pytest.raises(train_search.SearchDiverged, match="lower --learning_rate"):
+        train_search.main(args)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["-o", "l3", "cifar"], "invalid choice"),
+    (["-o", "l2", "-d", "0", "cifar", "--set", "digits"], "--delta must be > 0"),
+    (["-o", "l2", "-d", "-1", "cifar", "--set", "digits"], "--delta must be > 0"),
+    (["--resume", "."], "not a sweep folder"),
+    (["-o", "l2", "cifar", "--set", "cifar10", "--data", "/nonexistent-mood-nas"], "CIFAR-10"),
+])
+def test_bad_input_is_one_line(tmp_path: Path, argv: list[str], message: str) -> None:
+    done = subprocess.run([sys.executable, "multiobjective.py", *argv, "--logdir", str(tmp_path)]
+                          if "cifar" in argv else [sys.executable, "multiobjective.py", *argv],
+                          cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], done.stderr
+    assert not list(tmp_path.glob("multi-search-*/sweep.json"))
