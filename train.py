@@ -368,6 +368,7 @@ def main(args: argparse.Namespace, *, run_dir: str | Path | None = None,
     device = get_device(args.device, args.gpu)
     if args.threads:
         torch.set_num_threads(args.threads)
+    torch.set_flush_denormal(True)  # tiny weights late in training would otherwise crawl on CPU
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # as DARTS; batch_size_predict --measure does the same
     checkpoint = None

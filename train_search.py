@@ -245,6 +245,8 @@ def main(args: argparse.Namespace) -> dict:
     device = get_device(args.device, args.gpu)
     if args.threads:
         torch.set_num_threads(args.threads)
+    # The penalty drives weights towards zero; denormal floats then slow CPU kernels down many times.
+    torch.set_flush_denormal(True)
     imagenet = is_imagenet(args)
     checkpoint = None
     if run_dir is not None and (run_dir / "checkpoint.pt").is_file():
