@@ -1,0 +1,231 @@
+"""Profiling of evaluation networks: parameters, FLOPs and latency, shared by the tools.
+
+Users choose a network from tables of error against cost, so the costs must be comparable with
+the thesis's tables:
+
+* **Parameters** of the evaluation network without the auxiliary head (it is dropped at test time),
+  unless the network is built with ``auxiliary=True`` and ``with_auxiliary`` is asked for.
+* **FLOPs** as thop counts them: multiply-adds of one image (1x3x32x32 for CIFAR networks,
+  1x3x224x224 for ImageNet ones), reported under the name "FLOPs" as the thesis did. With the
+  default ``rules="thesis"`` the counter uses the rules of the counter the thesis's tables came
+  from (OFA's thop-based one): only convolutions and linear layers count, by their
+  multiply-adds; BatchNorm (foldable into the convolutions), pooling, ReLU, identity and the
+  `none` op count nothing. This reproduces every FLOPs number of the thesis's tables exactly
+  (l2_loss_2e01 at C=36, 20 layers: 227,272,320).
+  ``rules="thop"`` uses the installed thop's own rules instead (affine BatchNorm 4 per element,
+  average pools 1 per output): 2-4 % more.
+* **Latency** in milliseconds: the median of repeated forward passes in eval mode without
+  gradients, after warm-up, with the device synchronised around each timed block
+  (torch.utils.benchmark). CPU at batch 1; GPU at batch 8 (the thesis's "Latency GPU") and
+  batch 1, only when a GPU is present.
+
+    >>> from profiling import Profiler
+    >>> Profiler(latency=False).profile(genotypes.PC_DARTS_cifar)["flops"]
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import math
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from genotypes import Genotype, genotype_from_dict, genotype_to_dict
+from model import NetworkCIFAR, NetworkImageNet
+from operations import Identity, Zero
+
+__all__ = [
+    "FLOPS_RULES",
+    "Profiler",
+    "build_eval_network",
+    "count_flops",
+    "count_parameters",
+    "input_size",
+    "measure_latency",
+]
+
+FLOPS_RULES = ("thesis", "thop")
+GPU_BATCH = 8  # the thesis's "Latency GPU" is measured at batch 8
+
+
+def build_eval_network(
+    genotype: Genotype | dict[str, Any],
+    init_channels: int = 36,
+    layers: int = 20,
+    num_classes: int = 10,
+    auxiliary: bool = False,
+    imagenet: bool = False,
+) -> nn.Module:
+    """The evaluation network train.py builds for this genotype, in eval mode, on the CPU."""
+    if isinstance(genotype, dict):
+        genotype = genotype_from_dict(genotype)
+    cls = NetworkImageNet if imagenet else NetworkCIFAR
+    net = cls(init_channels, num_classes, layers, auxiliary, genotype)
+    net.drop_path_prob = 0.0
+    return net.eval()
+
+
+def input_size(imagenet: bool = False, batch: int = 1) -> tuple[int, int, int, int]:
+    """The input the networks are profiled at: one 32x32 CIFAR image or one 224x224 ImageNet image."""
+    side = 224 if imagenet else 32
+    return (batch, 3, side, side)
+
+
+def count_parameters(model: nn.Module, with_auxiliary: bool = False) -> int:
+    """Number of parameters; the auxiliary head is left out unless ``with_auxiliary``."""
+    return sum(p.numel() for name, p in model.named_parameters() if with_auxiliary or "auxiliary" not in name)
+
+
+# --------------------------------------------------------------------------- FLOPs
+
+
+def _free(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
+    module.total_ops += torch.zeros(1, dtype=torch.float64)
+
+
+def _custom_ops(rules: str) -> dict[type, Callable[..., None]]:
+    """thop rules for the DARTS modules thop does not know; for the thesis's counting, only conv/linear count."""
+    ops: dict[type, Callable[..., None]] = {Identity: _free, Zero: _free}
+    if rules == "thesis":
+        ops.update({
+            nn.BatchNorm2d: _free,
+            nn.AvgPool2d: _free,
+            nn.AdaptiveAvgPool2d: _free,
+            nn.MaxPool2d: _free,
+        })
+    return ops
+
+
+def count_flops(model: nn.Module, size: tuple[int, ...] = (1, 3, 32, 32), rules: str = "thesis") -> int:
+    """Multiply-adds of one forward pass at ``size`` as thop counts them (see the module docstring).
+
+    The model is profiled as a deep copy on the CPU in eval mode (so the auxiliary head does not
+    run), because thop leaves ``total_ops``/``total_params`` buffers on modules it has no rule for;
+    the caller's model and its state_dict are untouched.
+    """
+    if rules not in FLOPS_RULES:
+        raise ValueError(f"unknown FLOPs rules {rules!r}: use one of {', '.join(FLOPS_RULES)}")
+    import thop  # imported here: thop prints nothing, but importing it is slow and only this needs it
+
+    probe = copy.deepcopy(model).to("cpu").eval()
+    x = torch.zeros(size)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # thop's LooseVersion deprecation warning
+        macs, _ = thop.profile(probe, inputs=(x,), custom_ops=_custom_ops(rules), verbose=False)
+    return int(round(float(macs)))
+
+
+# --------------------------------------------------------------------------- latency
+
+
+def measure_latency(
+    model: nn.Module,
+    device: torch.device | str,
+    batch: int = 1,
+    size: tuple[int, int, int] = (3, 32, 32),
+    min_run_time: float = 1.0,
+    warmup: int = 3,
+    threads: int | None = None,
+) -> float:
+    """Median forward time in milliseconds of ``model`` on ``device`` for one batch of ``batch``.
+
+    The model is copied to the device in eval mode; ``warmup`` passes, and at least
+    ``min_run_time / 4`` seconds of them, run first (allocator, cuDNN autotuning, GPU clocks
+    ramping up from idle); torch.utils.benchmark then times blocks of passes for at least
+    ``min_run_time`` seconds, synchronising the accelerator at each block's ends, and the median
+    per-pass time is returned. ``threads``: CPU threads (default: what torch uses now).
+    """
+    logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)  # "no CUDA runtime" note on import
+    from torch.utils import benchmark
+
+    if not (min_run_time > 0 and math.isfinite(min_run_time)):
+        raise ValueError(f"min_run_time must be > 0 seconds, got {min_run_time!r}")
+    device = torch.device(device)
+    net = copy.deepcopy(model).to(device).eval()
+    x = torch.randn((batch, *size), device=device)
+    with torch.inference_mode():  # warm up for `warmup` passes and at least a quarter of the timing budget
+        start, done = time.perf_counter(), 0
+        while done < max(warmup, 1) or time.perf_counter() - start < min_run_time / 4:
+            net(x)
+            done += 1
+    timer = benchmark.Timer(
+        stmt="with torch.inference_mode(): net(x)",
+        globals={"net": net, "x": x, "torch": torch},
+        num_threads=threads or torch.get_num_threads(),
+    )
+    measurement = timer.blocked_autorange(min_run_time=min_run_time)
+    return float(measurement.median) * 1e3
+
+
+# --------------------------------------------------------------------------- the profiler
+
+
+@dataclass
+class Profiler:
+    """Profiles genotypes as evaluation networks with one set of settings; repeats are cached.
+
+    ``auxiliary=True`` builds the network with its auxiliary head and counts its parameters (as the
+    thesis's evaluation tables did); FLOPs and latency never include it (it runs only in training).
+    ``latency=False`` skips timing (FLOPs and parameters only); ``gpu`` is the device for the GPU
+    columns (None: no GPU latency). ``min_run_time`` is the timing budget per measurement (s).
+    """
+
+    init_channels: int = 36
+    layers: int = 20
+    num_classes: int = 10
+    auxiliary: bool = False
+    imagenet: bool = False
+    latency: bool = True
+    gpu: torch.device | None = None
+    min_run_time: float = 1.0
+    rules: str = "thesis"
+    threads: int | None = None
+    _cache: dict[str, dict[str, Any]] = field(default_factory=dict, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.rules not in FLOPS_RULES:
+            raise ValueError(f"unknown FLOPs rules {self.rules!r}: use one of {', '.join(FLOPS_RULES)}")
+        if self.init_channels < 1 or self.layers < 3:
+            raise ValueError(f"need init_channels >= 1 and layers >= 3, got {self.init_channels}, {self.layers}")
+
+    def settings(self) -> dict[str, Any]:
+        """What the numbers depend on, for table notes."""
+        return {"init_channels": self.init_channels, "layers": self.layers, "num_classes": self.num_classes,
+                "auxiliary": self.auxiliary, "input": list(input_size(self.imagenet)), "flops_rules": self.rules,
+                "gpu": str(self.gpu) if self.gpu is not None else None}
+
+    def network(self, genotype: Genotype | dict[str, Any]) -> nn.Module:
+        return build_eval_network(genotype, self.init_channels, self.layers, self.num_classes, self.auxiliary,
+                                  self.imagenet)
+
+    def profile(self, genotype: Genotype | dict[str, Any]) -> dict[str, Any]:
+        """{"parameters", "flops", "latency_cpu_ms", "latency_gpu_ms", "latency_gpu_b1_ms"} (None = not measured)."""
+        key = json.dumps(genotype_to_dict(genotype_from_dict(genotype)), sort_keys=True)
+        if key not in self._cache:
+            self._cache[key] = self._profile(self.network(genotype))
+        return dict(self._cache[key])
+
+    def _profile(self, net: nn.Module) -> dict[str, Any]:
+        size = input_size(self.imagenet)
+        row: dict[str, Any] = {
+            "parameters": count_parameters(net, with_auxiliary=self.auxiliary),
+            "flops": count_flops(net, size, self.rules),
+            "latency_cpu_ms": None,
+            "latency_gpu_ms": None,
+            "latency_gpu_b1_ms": None,
+        }
+        if self.latency:
+            kwargs = {"size": size[1:], "min_run_time": self.min_run_time, "threads": self.threads}
+            row["latency_cpu_ms"] = measure_latency(net, "cpu", batch=1, **kwargs)
+            if self.gpu is not None and self.gpu.type != "cpu":
+                row["latency_gpu_ms"] = measure_latency(net, self.gpu, batch=GPU_BATCH, **kwargs)
+                row["latency_gpu_b1_ms"] = measure_latency(net, self.gpu, batch=1, **kwargs)
+        return row

@@ -1,0 +1,434 @@
+"""Tests of profiling.py and the analysis tools on tiny run folders (CPU, well under a minute).
+
+A sweep folder is written by hand (searches are too slow to run here) with the files and keys that
+multiobjective.py writes; the evaluation runs are one real train.py run on digits plus hand-written
+eval folders (one still "running": only metrics.csv), in a batch-train folder with trained.csv and
+an ensemble.json. Networks are profiled at C=4, 3 layers so that FLOPs take milliseconds.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+from PIL import Image
+from torch import nn
+
+import genotypes
+import train
+from model import NetworkCIFAR
+from operations import OPS, FactorizedReduce, Identity, Zero
+from pareto import hypervolume_2d
+from profiling import Profiler, build_eval_network, count_flops, count_parameters, measure_latency
+from tools import analyse_search_logs, analyse_train_logs, plot_frontier, profile_genotypes, tables
+from utils import run_main
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ["--init_channels", "4", "--layers", "3", "--no_latency"]
+SEARCH_METRICS = ["epoch", "lr", "train_loss", "train_acc", "criterion_loss", "l1_loss", "l2_loss", "arch_valid_loss",
+                  "valid_loss", "valid_acc", "epoch_time", "genotype"]
+EVAL_METRICS = ["epoch", "lr", "drop_path_prob", "train_loss", "train_acc", "train_top5", "valid_loss", "valid_acc",
+                "valid_top5", "test_loss", "test_acc", "test_top5", "epoch_time"]
+
+# (name, nu, R, CE, train acc, valid acc, genotype): three Pareto-optimal searches and a dominated one.
+SEARCHES = [
+    ("l2_loss_2e01", 0.2, 0.8, 1.54, 47.0, 43.5, "l2_loss_2e01"),
+    ("l2_loss_3e02", 0.03, 6.3, 0.92, 70.1, 66.8, "l2_loss_3e02"),
+    ("l2_loss_0", 0.0, 80.0, 0.34, 90.2, 86.1, "DARTS_V2"),
+    (None, 0.01, 20.0, 1.10, 60.0, 58.0, "l2_loss_1e02"),
+]
+
+
+def write_csv(path: Path, columns: list[str], rows: list[dict]) -> None:
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def make_sweep(root: Path) -> Path:
+    """A finished L2 sweep folder as multiobjective.py leaves it (sweep.json, genotypes.json, search folders)."""
+    sweep = root / "multi-search-digits-EXP-20260101-000000"
+    sweep.mkdir(parents=True)
+    searches, pareto = [], []
+    for index, (name, nu, reg, ce, train_acc, valid_acc, code) in enumerate(SEARCHES):
+        run = sweep / f"search-{index:02d}-nu{nu:.3g}"
+        run.mkdir()
+        genotype = genotypes.genotype_to_dict(genotypes.PUBLISHED[code])
+        size = count_parameters(build_eval_network(genotype)) / 1e6
+        result = {"weight": [nu, 1 - nu], "objective": "l2", "reg_loss": reg, "criterion_loss": ce, "l1_loss": 3 * reg,
+                  "l2_loss": reg, "train_loss": ce + nu * reg, "train_acc": train_acc, "valid_acc": valid_acc,
+                  "valid_loss": ce + 0.1, "model_size": size, "genotype": genotype, "dataset": "digits",
+                  "num_classes": 10, "epochs": 2, "run_dir": str(run)}
+        (run / "result.json").write_text(json.dumps(result))
+        write_csv(run / "metrics.csv", SEARCH_METRICS, [
+            {"epoch": e, "lr": 0.1, "train_loss": ce + 1 - e, "train_acc": train_acc - 5 + 5 * e,
+             "criterion_loss": ce + 0.5 - 0.5 * e, "l1_loss": 3 * reg, "l2_loss": reg + 1 - e, "arch_valid_loss": "",
+             "valid_loss": ce + 0.1, "valid_acc": valid_acc, "epoch_time": 1.0, "genotype": json.dumps(genotype)}
+            for e in (0, 1)])
+        record = {"index": index, "weight": [nu, 1 - nu], "status": "done", "reg_loss": reg, "criterion_loss": ce,
+                  "train_acc": train_acc, "valid_acc": valid_acc, "model_size": size, "genotype": genotype,
+                  "run_dir": str(run), "started": 0.0, "finished": 1.0, "host": "test", "device": "cpu"}
+        searches.append(record)
+        if name:
+            pareto.append({"name": name, "weight": [nu, 1 - nu], "reg_loss": reg, "criterion_loss": ce,
+                           "model_size": size, "genotype": genotype, "run_dir": str(run)})
+    reference = [88.0, 1.694]
+    hv = hypervolume_2d([(p["reg_loss"], p["criterion_loss"]) for p in pareto], reference)
+    state = {"objective": "l2", "delta": 0.3, "space": "cifar",
+             "args": {"set": "digits", "weight_decay": 0.0, "objective": "l2"},
+             "searches": searches, "pareto": pareto, "hypervolume": {"value": hv, "reference": reference}}
+    (sweep / "sweep.json").write_text(json.dumps(state))
+    (sweep / "genotypes.json").write_text(json.dumps({p["name"]: p["genotype"] for p in pareto}))
+    (sweep / "log.txt").write_text("sweep log\n")
+    return sweep
+
+
+def write_eval(folder: Path, arch: str, code: str, test_acc: float, valid_acc: float) -> dict:
+    """A finished eval run folder with result.json and metrics.csv as train.py writes them."""
+    folder.mkdir(parents=True)
+    genotype = genotypes.genotype_to_dict(genotypes.PUBLISHED[code])
+    result = {"test_loss": (100 - test_acc) / 40, "test_acc": test_acc, "test_top5": 99.0,
+              "valid_loss": (100 - valid_acc) / 40, "valid_acc": valid_acc, "valid_top5": 98.0,
+              "train_loss": 0.5, "train_acc": test_acc + 2, "genotype": genotype, "arch": arch, "arch_spec": arch,
+              "model_size": count_parameters(build_eval_network(genotype, 4, 3)) / 1e6, "batch_size": 64,
+              "epochs": 2, "init_channels": 4, "layers": 3, "auxiliary": False, "dataset": "digits",
+              "num_classes": 10, "run_dir": str(folder)}
+    (folder / "result.json").write_text(json.dumps(result))
+    (folder / "log.txt").write_text("train log\n")
+    return result
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    root = tmp_path_factory.mktemp("runs")
+    sweep = make_sweep(root)
+    batch = root / "batch-train-EXP-20260101-000000"
+    batch.mkdir()
+    real = train.main(train.build_parser().parse_args([
+        "--set", "digits", "--arch", f"{sweep / 'genotypes.json'}:l2_loss_2e01", "--init_channels", "4",
+        "--layers", "3", "--epochs", "1", "--batch_size", "128", "--subsample", "0.3", "--train_portion", "0.8",
+        "--no_progress", "--logdir", str(batch)]))
+    results = {"l2_loss_2e01": real,
+               "l2_loss_3e02": write_eval(batch / "eval-l2_loss_3e02-1", "l2_loss_3e02", "l2_loss_3e02", 91.0, 92.0),
+               # trained from a name the sweep does not use: joined with its search by identical cells
+               "DARTS_V2": write_eval(batch / "eval-DARTS_V2-1", "DARTS_V2", "DARTS_V2", 95.5, 95.0),
+               "DARTS_V1": write_eval(batch / "eval-DARTS_V1-1", "DARTS_V1", "DARTS_V1", 94.0, 94.5)}
+    running = batch / "eval-PC_DARTS_cifar-1"
+    running.mkdir()
+    (running / "args.json").write_text(json.dumps({"args": {"arch": "PC_DARTS_cifar", "init_channels": 4,
+                                                            "layers": 3, "set": "digits", "epochs": 10}}))
+    write_csv(running / "metrics.csv", EVAL_METRICS, [
+        {"epoch": e, "lr": 0.02, "drop_path_prob": 0.0, "train_loss": 1.0, "train_acc": 60 + e, "train_top5": 90,
+         "valid_loss": 0.9, "valid_acc": 61 + e, "valid_top5": 91, "test_loss": 0.8 - e / 10, "test_acc": 62 + e,
+         "test_top5": 92, "epoch_time": 1.0} for e in range(3)])
+    write_csv(batch / "trained.csv", ["arch", "batch_size", "model_size", "test_acc", "test_top5", "run_dir"],
+              [{"arch": k, "batch_size": 64, "model_size": r["model_size"], "test_acc": r["test_acc"],
+                "test_top5": r["test_top5"], "run_dir": r["run_dir"]} for k, r in results.items()])
+    members = [results[k] for k in ("l2_loss_3e02", "DARTS_V2")]
+    (batch / "ensemble.json").write_text(json.dumps({
+        "weighting": "per_model", "weights": [1.0, 0.8], "test_acc": 96.5, "test_top5": 99.5, "test_loss": 0.2,
+        "models": [{"name": m["arch"], "run_dir": m["run_dir"], "test_acc": m["test_acc"]} for m in members]}))
+    return {"root": root, "sweep": sweep, "batch": batch, "results": results, "running": running}
+
+
+def assert_png(path: Path) -> None:
+    assert path.is_file(), path
+    with Image.open(path) as image:
+        assert image.format == "PNG"
+        assert image.size[0] > 300 and image.size[1] > 200
+        assert round(image.info["dpi"][0]) >= 100
+
+
+# --------------------------------------------------------------------------- profiling
+
+
+def conv_macs(conv: nn.Conv2d, out_h: int, out_w: int) -> int:
+    """Multiply-adds of a convolution by hand: outputs x (inputs per group x kernel area)."""
+    kernel = conv.kernel_size[0] * conv.kernel_size[1]
+    return conv.out_channels * out_h * out_w * (conv.in_channels // conv.groups) * kernel
+
+
+def test_flops_of_a_hand_built_network_equal_a_hand_count() -> None:
+    sep = OPS["sep_conv_3x3"](8, 1, True)
+    net = nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1, bias=False), nn.BatchNorm2d(8), nn.ReLU(),  # 8x8x8 out
+        sep,  # dw 3x3 + pw 1x1, twice
+        Identity(), Zero(1),
+        nn.MaxPool2d(3, stride=1, padding=1), nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False),
+        FactorizedReduce(8, 8),  # two 1x1 stride-2 convs, 4 channels each, 4x4 out
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 10),
+    )
+    expected = (8 * 64 * 3 * 9  # stem conv: 8 channels x 64 pixels x (3 inputs x 9)
+                + 2 * (8 * 64 * 1 * 9 + 8 * 64 * 8)  # sep conv: depthwise 3x3 then pointwise 8 -> 8, twice
+                + 2 * (4 * 16 * 8)  # factorized reduce
+                + 8 * 10)  # linear
+    assert expected == 13824 + 17408 + 1024 + 80 == 32336
+    before = list(net.state_dict())
+    assert count_flops(net, (1, 3, 8, 8)) == expected
+    assert list(net.state_dict()) == before  # no total_ops/total_params buffers left behind
+    assert not any(hasattr(m, "total_ops") for m in net.modules())
+    # thop's own rules also count BatchNorm and pooling: more, never less
+    assert count_flops(net, (1, 3, 8, 8), rules="thop") > expected
+    with pytest.raises(ValueError, match="unknown FLOPs rules"):
+        count_flops(net, (1, 3, 8, 8), rules="ofa")
+
+
+def test_flops_of_an_evaluation_network_count_every_convolution_once() -> None:
+    net = build_eval_network(genotypes.PC_DARTS_cifar, init_channels=4, layers=3, auxiliary=True)
+    total = 0
+
+    def hook(module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
+        nonlocal total
+        if isinstance(module, nn.Conv2d):
+            total += conv_macs(module, output.shape[2], output.shape[3])
+        elif isinstance(module, nn.Linear):
+            total += module.in_features * module.out_features
+
+    handles = [m.register_forward_hook(hook) for m in net.modules()]
+    with torch.no_grad():
+        net(torch.zeros(1, 3, 32, 32))
+    for h in handles:
+        h.remove()
+    assert count_flops(net, (1, 3, 32, 32)) == total > 0
+    aux = sum(p.numel() for n, p in net.named_parameters() if n.startswith("auxiliary_head"))
+    assert aux > 0
+    assert count_parameters(net) == sum(p.numel() for p in net.parameters()) - aux
+    assert count_parameters(net, with_auxiliary=True) == sum(p.numel() for p in net.parameters())
+
+
+def test_profiler_measures_latency_and_caches() -> None:
+    net = build_eval_network(genotypes.DARTS_V2, 4, 3)
+    ms = measure_latency(net, "cpu", batch=2, min_run_time=0.01, warmup=1)
+    assert 0 < ms < 10_000
+    profiler = Profiler(init_channels=4, layers=3, min_run_time=0.01, gpu=None)
+    row = profiler.profile(genotypes.DARTS_V2)
+    assert row["latency_cpu_ms"] > 0 and row["latency_gpu_ms"] is None and row["latency_gpu_b1_ms"] is None
+    assert row["parameters"] == count_parameters(net) and row["flops"] == count_flops(net)
+    row["flops"] = -1
+    assert profiler.profile(genotypes.genotype_to_dict(genotypes.DARTS_V2))["flops"] == count_flops(net)
+    assert Profiler(init_channels=4, layers=3, latency=False).profile(genotypes.DARTS_V2)["latency_cpu_ms"] is None
+
+
+def test_profile_genotypes_writes_the_table(runs: dict, tmp_path: Path) -> None:
+    out = tmp_path / "profile.csv"
+    args = profile_genotypes.build_parser().parse_args(["--archs", "DARTS_V2", str(runs["sweep"]), "-o", str(out),
+                                                        *TINY])
+    profile_genotypes.main(args)
+    with open(out, newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0]) == ["Model name", "Parameters", "FLOPs", "Latency CPU", "Latency GPU", "Latency GPU b1"]
+    assert [r["Model name"] for r in rows] == ["DARTS_V2", "l2_loss_2e01", "l2_loss_3e02", "l2_loss_0"]
+    net = build_eval_network(genotypes.DARTS_V2, 4, 3)
+    assert int(rows[0]["Parameters"]) == count_parameters(net) and int(rows[0]["FLOPs"]) == count_flops(net)
+    assert rows[0]["Latency CPU"] == "" and rows[0]["Latency GPU"] == ""  # --no_latency
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def test_column_names_of_every_origin_map_to_ours() -> None:
+    spellings = {
+        "nu": ["Weight", "weight"], "size_m": ["Params", "Size"], "name": ["Model name"],
+        "search_criterion_loss": ["Search crit loss", "search_criterion_loss", "Search criterion loss"],
+        "search_reg_loss": ["Search reg loss", "search_reg_loss", "Search regularization loss"],
+        "search_valid_acc": ["Search valid acc", "Search accuracy", "search_acc", "Search acc"],
+        "search_train_acc": ["Search train acc"], "parameters": ["Parameters"], "flops": ["FLOPs"],
+        "latency_gpu_ms": ["Latency GPU"], "latency_cpu_ms": ["Latency CPU"], "test_acc": ["test_acc"],
+    }
+    for ours, names in spellings.items():
+        for name in names:
+            assert tables.canonical_name(name) == ours, name
+    assert tables.canonical_name("something else") == "something else"
+    assert tables.nu_from_name("l2_loss_429e05") == pytest.approx(0.00429)
+    assert tables.nu_from_name("L1_loss_2e01") == pytest.approx(0.2)
+    assert tables.nu_from_name("l1_loss_59e06_l2_3e04_cifar100") == pytest.approx(5.9e-5)
+    assert tables.nu_from_name("DARTS_V2") is None
+
+
+# --------------------------------------------------------------------------- analyse_search_logs
+
+
+def test_analyse_search_logs_tables_the_pareto_searches(runs: dict, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "search_table.csv"
+    args = analyse_search_logs.build_parser().parse_args(
+        ["-l", str(runs["sweep"] / "log.txt"), "-o", str(out), "-t", "2", "-i", "6", "4", *TINY])
+    result = analyse_search_logs.main(args)
+    df = pd.read_csv(out)
+    state = json.loads((runs["sweep"] / "sweep.json").read_text())
+    assert list(df["name"]) == ["l2_loss_2e01", "l2_loss_3e02", "l2_loss_0"]  # nu descending, dominated left out
+    for p, (_, row) in zip(state["pareto"], df.iterrows()):
+        search = next(s for s in state["searches"] if s["run_dir"] == p["run_dir"])
+        assert row["nu"] == p["weight"][0]
+        assert row["search_criterion_loss"] == p["criterion_loss"] and row["search_reg_loss"] == p["reg_loss"]
+        assert row["search_train_acc"] == search["train_acc"] and row["search_valid_acc"] == search["valid_acc"]
+        assert row["size_m"] == p["model_size"]
+        net = build_eval_network(p["genotype"], 4, 3)
+        assert row["parameters"] == count_parameters(net) and row["flops"] == count_flops(net)
+        assert math.isnan(row["latency_cpu_ms"])
+    hv = hypervolume_2d([(p["reg_loss"], p["criterion_loss"]) for p in state["pareto"]], [88.0, 1.694])
+    assert result["hypervolume"] == {"value": pytest.approx(hv), "reference": [88.0, 1.694]}
+    printed = capsys.readouterr().out
+    assert f"{hv:.6g}" in printed and "reference point R = 88" in printed
+    names = ["crit_vs_reg_loss", "weight_vs_valid_acc", "weight_vs_params", "correlation_matrix"]
+    assert [p.name for p in result["plots"]] == [f"search_table_{n}.png" for n in names]
+    for p in result["plots"]:
+        assert_png(p)
+
+
+def test_analyse_search_logs_replots_an_original_table(tmp_path: Path) -> None:
+    original = tmp_path / "search_l1_cifar10.csv"
+    original.write_text(
+        "Model name,Weight,Params,Search train acc,Search valid acc,Search crit loss,Search reg loss,"
+        "Parameters,FLOPs,Latency GPU,Latency CPU\n"
+        "L1_loss_2e01,0.2,1.72999,10.2,10.08,2.30,3.34,1729990,282015360,11.9,68.0\n"
+        "L1_loss_8e03,0.0081,2.325718,34.6,32.45,1.71,37.16,2325718,373668480,20.0,147.7\n"
+        "L1_loss_2e04,0.00024,3.970342,85.4,81.69,0.54,1119.18,3970342,636048000,35.1,316.4\n"
+        "L1_loss_3e06,3.26e-06,3.100726,92.7,85.08,0.25,16296.59,3100726,482214528,25.9,209.5\n")
+    out = tmp_path / "replot.csv"
+    result = analyse_search_logs.main(analyse_search_logs.build_parser().parse_args(["-d", str(original),
+                                                                                     "-o", str(out)]))
+    df = pd.read_csv(out)
+    assert list(df["name"]) == ["L1_loss_2e01", "L1_loss_8e03", "L1_loss_2e04", "L1_loss_3e06"]
+    assert list(df["nu"]) == [0.2, 0.0081, 0.00024, 3.26e-06]
+    assert list(df["search_reg_loss"]) == [3.34, 37.16, 1119.18, 16296.59]
+    assert list(df["flops"]) == [282015360, 373668480, 636048000, 482214528]
+    assert list(df["latency_gpu_ms"]) == [11.9, 20.0, 35.1, 25.9]
+    assert len(result["plots"]) == 4
+    for p in result["plots"]:
+        assert_png(p)
+    # the same table in the other spelling of the original tools
+    other = tmp_path / "other.csv"
+    other.write_text("Model name,weight,Size,search_criterion_loss,search_reg_loss,search_acc\n"
+                     "l2_loss_2e01,0.2,1.37,1.54,0.81,43.5\nl2_loss_7e04,0.0007,3.99,0.19,287.2,86.9\n")
+    result = analyse_search_logs.main(analyse_search_logs.build_parser().parse_args(
+        ["-d", str(other), "-o", str(tmp_path / "other_out.csv")]))
+    assert list(result["table"]["search_valid_acc"]) == [43.5, 86.9]
+    assert list(result["table"]["size_m"]) == [1.37, 3.99]
+    for p in result["plots"]:
+        assert_png(p)
+
+
+def test_a_folder_without_a_sweep_is_a_one_line_error(tmp_path: Path, capsys) -> None:
+    args = analyse_search_logs.build_parser().parse_args(["-l", str(tmp_path), "-o", str(tmp_path / "t.csv")])
+    assert run_main(analyse_search_logs.main, args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and "no sweep.json" in err and "\n" not in err
+
+
+# --------------------------------------------------------------------------- plot_frontier
+
+
+def test_plot_frontier_runs_as_a_script(runs: dict, tmp_path: Path) -> None:
+    out = tmp_path / "front.png"
+    done = subprocess.run([sys.executable, "tools/plot_frontier.py", "-l", str(runs["sweep"] / "log.txt"),
+                           "-o", str(out), "-d", "-i", "6", "4"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert_png(out)
+    assert "l2_loss_3e02" in done.stdout and "hypervolume" in done.stdout and "reference point R = 88" in done.stdout
+
+
+def test_plot_frontier_in_process(runs: dict, tmp_path: Path) -> None:
+    result = plot_frontier.main(plot_frontier.build_parser().parse_args(["-l", str(runs["sweep"]),
+                                                                         "-o", str(tmp_path / "f")]))
+    assert result["plot"].name == "f.png"
+    assert_png(result["plot"])
+    assert [p["name"] for p in result["pareto"]] == ["l2_loss_2e01", "l2_loss_3e02", "l2_loss_0"]
+
+
+# --------------------------------------------------------------------------- analyse_train_logs
+
+
+def test_analyse_train_logs_joins_runs_with_their_searches(runs: dict, tmp_path: Path, monkeypatch) -> None:
+    costs = {code: {"parameters": 3_000_000, "flops": 5e8 + i, "latency_cpu_ms": None, "latency_gpu_ms": None,
+                    "latency_gpu_b1_ms": None} for i, (_, code, _, _) in enumerate(analyse_train_logs.BASELINES)}
+    monkeypatch.setattr(analyse_train_logs, "baseline_costs", lambda args, with_latency: costs)  # 36x20: slow
+    out = tmp_path / "loss_table.csv"
+    args = analyse_train_logs.build_parser().parse_args(
+        ["-t", str(runs["batch"]), "-s", str(runs["sweep"] / "log.txt"), "-e", str(runs["batch"] / "ensemble.json"),
+         "-o", str(out), "--baselines", "yes", "--no_latency"])
+    result = analyse_train_logs.main(args)
+    df = pd.read_csv(out)
+    assert sorted(df["name"]) == sorted(["l2_loss_2e01", "l2_loss_3e02", "DARTS_V2", "DARTS_V1", "PC_DARTS_cifar"])
+    rows = {r["name"]: r for _, r in df.iterrows()}
+    for name, res in runs["results"].items():
+        row = rows[name]
+        for key in ("test_acc", "test_loss", "test_top5", "valid_acc", "valid_loss", "train_acc", "train_loss",
+                    "epochs"):
+            assert row[key] == res[key], (name, key)
+        assert row["size_m"] == res["model_size"] and row["status"] == "done"
+        assert Path(row["eval_dir"]) == Path(res["run_dir"]).resolve()
+        net = build_eval_network(res["genotype"], 4, 3)
+        assert row["parameters"] == count_parameters(net) and row["flops"] == count_flops(net)
+    searches = json.loads((runs["sweep"] / "sweep.json").read_text())["searches"]
+    # joined by name (the real run was trained from genotypes.json:l2_loss_2e01) and by identical cells (DARTS_V2)
+    for name, index in (("l2_loss_2e01", 0), ("l2_loss_3e02", 1), ("DARTS_V2", 2)):
+        s = searches[index]
+        assert rows[name]["nu"] == s["weight"][0]
+        assert rows[name]["search_criterion_loss"] == s["criterion_loss"]
+        assert rows[name]["search_reg_loss"] == s["reg_loss"]
+        assert rows[name]["search_valid_acc"] == s["valid_acc"]
+        assert Path(rows[name]["search_dir"]) == Path(s["run_dir"])
+    assert math.isnan(rows["DARTS_V1"]["nu"]) and math.isnan(rows["DARTS_V1"]["search_criterion_loss"])
+    running = rows["PC_DARTS_cifar"]  # still training: its last evaluated epoch
+    assert running["status"] == "running" and running["test_acc"] == 64 and running["epochs"] == 3
+    assert running["flops"] == count_flops(build_eval_network(genotypes.PC_DARTS_cifar, 4, 3))
+    names = ["error_vs_params", "error_vs_flops", "search_vs_valid_loss", "search_vs_valid_error", "weight_vs_acc",
+             "correlation_matrix"]
+    assert [p.name for p in result["plots"]] == [f"loss_table_{n}.png" for n in names]
+    for p in result["plots"]:
+        assert_png(p)
+    sizes = df["size_m"].to_numpy(float)
+    errors = 100 - df["test_acc"].to_numpy(float)
+    expected = tables.front_hypervolume(sizes, errors)
+    assert result["hypervolume"]["value"] == pytest.approx(expected[0]) and expected[0] > 0
+
+
+def test_analyse_train_logs_replots_an_original_table(tmp_path: Path) -> None:
+    original = tmp_path / "l1_loss_table.csv"
+    original.write_text(
+        "Model name,weight,Size,train_loss,train_acc,valid_loss,valid_acc,test_loss,test_acc,"
+        "Search criterion loss,Search regularization loss,Search accuracy,Parameters,FLOPs,Latency GPU,Latency CPU\n"
+        "l1_loss_1e02,0.01,1.72,0.84,79.5,0.19,93.4,0.20,93.16,1.96,18.7,14.8,2196264,272062080,13.2,65.7\n"
+        "l1_loss_3e03,0.003,2.56,0.78,78.8,0.14,95.1,0.15,94.54,1.27,105.4,50.7,3037152,392441472,22.7,111.1\n"
+        "l1_loss_2e04,0.0002,3.73,0.18,96.0,0.13,97.0,0.12,96.89,0.46,1536.4,83.6,4209600,595156608,31.1,221.8\n"
+        "l1_loss_6e05,6e-05,3.08,0.05,98.8,0.12,97.0,0.12,96.79,0.35,9315.9,84.8,3553608,483735168,21.9,163.0\n")
+    out = tmp_path / "replot.csv"
+    args = analyse_train_logs.build_parser().parse_args(["-d", str(original), "-o", str(out), "--baselines", "no",
+                                                         "-c"])
+    result = analyse_train_logs.main(args)
+    df = pd.read_csv(out)
+    assert list(df["test_acc"]) == [93.16, 94.54, 96.89, 96.79]
+    assert list(df["search_criterion_loss"]) == [1.96, 1.27, 0.46, 0.35]
+    assert list(df["search_valid_acc"]) == [14.8, 50.7, 83.6, 84.8]
+    assert list(df["latency_cpu_ms"]) == [65.7, 111.1, 221.8, 163.0]
+    names = {p.name for p in result["plots"]}
+    assert {"replot_error_vs_latency_cpu.png", "replot_error_vs_latency_gpu.png", "replot_error_vs_flops.png",
+            "replot_error_vs_params.png", "replot_correlation_matrix.png"} <= names
+    for p in result["plots"]:
+        assert_png(p)
+    # the evaluation front: (1.72, 6.84), (2.56, 5.46), (3.08, 3.21) are non-dominated, (3.73, 3.11) too
+    ref = (3.73 * 1.1, 6.84 * 1.1)
+    points = [(1.72, 100 - 93.16), (2.56, 100 - 94.54), (3.73, 100 - 96.89), (3.08, 100 - 96.79)]
+    assert result["hypervolume"]["value"] == pytest.approx(hypervolume_2d(points, ref))
+
+
+def test_train_tool_rejects_a_folder_without_runs(tmp_path: Path) -> None:
+    args = analyse_train_logs.build_parser().parse_args(["-t", str(tmp_path), "-o", str(tmp_path / "t.csv")])
+    with pytest.raises(ValueError, match="neither an eval run folder nor a batch-train folder"):
+        analyse_train_logs.main(args)
+
+
+def test_tiny_networks_are_what_the_tools_profile() -> None:
+    """The tests profile C=4, 3-layer networks: make sure that is a real, different network."""
+    small = build_eval_network(genotypes.DARTS_V2, 4, 3)
+    assert isinstance(small, NetworkCIFAR) and len(small.cells) == 3
+    assert count_parameters(small) < count_parameters(build_eval_network(genotypes.DARTS_V2)) / 100

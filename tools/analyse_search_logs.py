@@ -1,0 +1,174 @@
+"""Table and plots of a sweep's Pareto-optimal searches: the search stage at a glance.
+
+    python tools/analyse_search_logs.py -l logs/multi-search-cifar10-EXP-20260101-000000/log.txt
+    python tools/analyse_search_logs.py -d search_table.csv -t 3        # re-plot a saved table (also the thesis's)
+
+One row per Pareto-optimal search: name, nu, size (M parameters), search train/valid accuracy,
+cross-entropy and penalty, and the evaluation network's parameters, FLOPs and CPU/GPU latency
+(profiling.py). Writes the table (-o, CSV) and, beside it, <stem>_crit_vs_reg_loss.png (the front,
+top-k by search valid accuracy highlighted), <stem>_weight_vs_valid_acc.png,
+<stem>_weight_vs_params.png and <stem>_correlation_matrix.png. Prints the table and the front's
+hypervolume with its reference point.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as `python tools/x.py`: import repo modules
+
+import pandas as pd  # noqa: E402
+
+from tools import tables  # noqa: E402
+from tools.tables import plt  # noqa: E402
+from utils import run_main  # noqa: E402
+
+TABLE_COLUMNS = (
+    "name", "nu", "size_m", "search_train_acc", "search_valid_acc", "search_criterion_loss", "search_reg_loss",
+    "parameters", "flops", "latency_gpu_ms", "latency_gpu_b1_ms", "latency_cpu_ms", "search_dir",
+)
+CORRELATED = ("nu", "size_m", "search_train_acc", "search_valid_acc", "search_criterion_loss", "search_reg_loss",
+              "flops", "latency_gpu_ms", "latency_cpu_ms")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Table and plots of the Pareto-optimal searches of a sweep.",
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("-l", "--log", help="the sweep's log.txt (or its folder): reads the folder's sweep.json")
+    source.add_argument("-d", "--data", help="re-plot a table written by this tool or by the original one")
+    parser.add_argument("-o", "--output", default="search_table.csv", help="the table (CSV); plots go beside it")
+    parser.add_argument("-i", "--inches", type=float, nargs="+", default=None, metavar="W H",
+                        help="figure size in inches (default 7 5)")
+    parser.add_argument("-t", "--topk", type=int, default=5,
+                        help="highlight the K searches with the best search valid accuracy (0: none)")
+    parser.add_argument("--init_channels", type=int, default=None,
+                        help="channels of the profiled evaluation network (36; 48 on ImageNet)")
+    parser.add_argument("--layers", type=int, default=None, help="cells of the profiled network (20; 14 on ImageNet)")
+    tables.add_profiling_args(parser)
+    return parser
+
+
+def search_table(sweep: dict[str, Any], profiler: Any) -> pd.DataFrame:
+    """One row per Pareto-optimal search, sorted by nu descending (as the original table)."""
+    rows = []
+    for p in sweep["pareto"]:
+        row: dict[str, Any] = {
+            "name": p.get("name"), "nu": p["weight"][0], "size_m": p.get("model_size"),
+            "search_train_acc": p.get("train_acc"), "search_valid_acc": p.get("valid_acc"),
+            "search_criterion_loss": p.get("criterion_loss"), "search_reg_loss": p.get("reg_loss"),
+            "search_dir": p.get("run_dir"),
+        }
+        if p.get("genotype") is not None:
+            row.update(profiler.profile(p["genotype"]))
+        rows.append(row)
+    df = pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
+    for column in TABLE_COLUMNS[1:-1]:
+        df[column] = pd.to_numeric(df[column], errors="coerce")
+    return df.sort_values("nu", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def _topk(df: pd.DataFrame, k: int) -> list[int]:
+    """Row positions of the k best search valid accuracies; ties (and missing accuracies) by the lower cross-entropy."""
+    if k <= 0 or df.empty:
+        return []
+    accuracy = df["search_valid_acc"].astype(float).fillna(-math.inf)
+    order = sorted(range(len(df)), key=lambda i: (-accuracy.iat[i], float(df["search_criterion_loss"].iat[i])))
+    return order[:k]
+
+
+def plot_crit_vs_reg(df: pd.DataFrame, sweep: dict[str, Any] | None, topk: int, path: Path,
+                     size: tuple[float, float]) -> Path:
+    """Search cross-entropy against the penalty: all searches, the front, the top-k ringed and named."""
+    dominated: list[tuple[float, float]] = []
+    if sweep:
+        front_dirs = set(df["search_dir"].astype(str))
+        dominated = [(s["reg_loss"], s["criterion_loss"]) for s in sweep["searches"]
+                     if str(s.get("run_dir")) not in front_dirs]
+    best = _topk(df, topk)
+    return tables.plot_search_front(
+        df["name"].astype(str).tolist(), df["nu"].tolist(), df["search_reg_loss"].to_numpy(float),
+        df["search_criterion_loss"].to_numpy(float), path, size=size, dominated=dominated,
+        objective=sweep["objective"] if sweep else None, highlight=best,
+        highlight_label=f"top {len(best)} by search valid accuracy",
+        title=f"Search front: {len(df)} Pareto-optimal searches", label_others=not best)
+
+
+def plot_nu_vs(df: pd.DataFrame, columns: list[tuple[str, str, bool]], ylabel: str, title: str, path: Path,
+               size: tuple[float, float]) -> Path:
+    """Columns against nu (log axis when nu spans decades), one colour per nu as in every plot."""
+    fig, ax = plt.subplots(figsize=size)
+    nus = df["nu"].tolist()
+    pos, _ = tables.nu_positions(nus)
+    markers = ["o", "s", "^", "D"]
+    for k, (column, series, hollow) in enumerate(columns):
+        if column in df.columns and df[column].notna().any():
+            tables.scatter_by_nu(ax, pos, df[column].to_numpy(float), nus, marker=markers[k % 4], hollow=hollow,
+                                 series=series if len(columns) > 1 else None)
+    tables.set_nu_axis(ax, nus)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(True, which="both", alpha=0.3)
+    tables.outside_legend_below(ax)
+    return tables.save_figure(fig, path)
+
+
+def make_plots(df: pd.DataFrame, sweep: dict[str, Any] | None, stem: Path, topk: int,
+               size: tuple[float, float]) -> list[Path]:
+    out = [plot_crit_vs_reg(df, sweep, topk, Path(f"{stem}_crit_vs_reg_loss.png"), size)]
+    out.append(plot_nu_vs(df, [("search_valid_acc", "search valid", False), ("search_train_acc", "search train", True)],
+                          "search accuracy (%, last epoch)", "Search accuracy against ν",
+                          Path(f"{stem}_weight_vs_valid_acc.png"), size))
+    size_column = "size_m" if df["size_m"].notna().any() else "parameters"
+    out.append(plot_nu_vs(df, [(size_column, "", False)], tables.label(size_column),
+                          "Size of the evaluation network against ν", Path(f"{stem}_weight_vs_params.png"), size))
+    corr = tables.plot_correlation(df, CORRELATED, Path(f"{stem}_correlation_matrix.png"),
+                                   size=(max(size[0], 6.5), max(size[1], 5.5)))
+    if corr is not None:
+        out.append(corr)
+    return out
+
+
+def main(args: argparse.Namespace) -> dict[str, Any]:
+    """Build (or read) the table, write it and the plots; returns {"table", "csv", "plots", "hypervolume"}."""
+    size = tables.parse_inches(args.inches)
+    output = Path(args.output)
+    if output.suffix.lower() != ".csv":
+        output = output.with_suffix(output.suffix + ".csv") if output.suffix else output.with_suffix(".csv")
+    sweep = None
+    if args.log:
+        sweep = tables.load_sweep(args.log)
+        if not sweep["pareto"]:
+            raise ValueError(f"{sweep['folder']} has no finished search yet")
+        imagenet = sweep["space"] == "imagenet"
+        profiler = tables.make_profiler(
+            args, init_channels=args.init_channels or (48 if imagenet else 36),
+            layers=args.layers or (14 if imagenet else 20), num_classes=sweep["num_classes"], imagenet=imagenet)
+        df = search_table(sweep, profiler)
+        reference = (sweep.get("hypervolume") or {}).get("reference")
+    else:
+        df = tables.read_table(args.data)
+        for column in TABLE_COLUMNS:
+            if column not in df.columns:
+                df[column] = float("nan") if column != "search_dir" else None
+        reference = None
+    if Path(args.data or "").resolve() != output.resolve():
+        tables.write_table(df, output)
+    hv = tables.front_hypervolume(df["search_reg_loss"].to_numpy(float), df["search_criterion_loss"].to_numpy(float),
+                                  reference)
+    print(tables.format_table(df, [c for c in TABLE_COLUMNS if c != "search_dir"]))
+    print(tables.hypervolume_text("the search front (penalty R, cross-entropy)", hv, ("R", "CE")))
+    plots = make_plots(df, sweep, output.with_suffix(""), args.topk, size)
+    print(f"table: {output}")
+    for p in plots:
+        print(f"plot: {p}")
+    return {"table": df, "csv": output, "plots": plots,
+            "hypervolume": None if hv is None else {"value": hv[0], "reference": list(hv[1])}}
+
+
+if __name__ == "__main__":
+    sys.exit(run_main(main, build_parser().parse_args()))

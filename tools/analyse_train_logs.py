@@ -1,0 +1,465 @@
+"""Table and plots of evaluation runs joined with their searches: which network for which mood.
+
+    python tools/analyse_train_logs.py -t logs/batch-train-EXP-20260101-000000 -s logs/multi-search-.../log.txt
+    python tools/analyse_train_logs.py -t logs/eval-l2_loss_2e01-*/log.txt -e logs/batch-train-EXP-.../ensemble.json
+    python tools/analyse_train_logs.py -d loss_table.csv -c           # re-plot a saved table (also the thesis's)
+
+-t takes eval run folders (train.py), their log.txt, or batch-train folders (every eval-* folder in
+them); runs still training are read from their metrics.csv (status "running"). -s takes sweep
+folders: each run is joined with the search that found its genotype (by name, else by identical
+cells), which gives nu and the search losses and accuracies. Profiling (profiling.py) adds
+parameters, FLOPs and latency of each run's network as it was trained.
+
+Writes the table (-o, CSV) and beside it <stem>_error_vs_params.png (test error against parameters
+with the Pareto front, the published DARTS/PC-DARTS results on CIFAR-10 and the ensembles of -e),
+<stem>_error_vs_flops.png, <stem>_error_vs_latency_cpu.png / _gpu.png (when measured),
+<stem>_search_vs_valid_loss.png, <stem>_search_vs_valid_error.png, <stem>_weight_vs_acc.png and
+<stem>_correlation_matrix.png. Prints the table and the hypervolumes of the fronts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as `python tools/x.py`: import repo modules
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from genotypes import GenotypeError, genotype_from_dict, genotype_to_dict, resolve_genotype, same_cells  # noqa: E402
+from tools import tables  # noqa: E402
+from tools.tables import plt  # noqa: E402
+from utils import read_json, run_main  # noqa: E402
+
+TABLE_COLUMNS = (
+    "name", "nu", "size_m", "train_loss", "train_acc", "valid_loss", "valid_acc", "test_loss", "test_acc",
+    "test_top5", "search_criterion_loss", "search_reg_loss", "search_train_acc", "search_valid_acc",
+    "parameters", "flops", "latency_gpu_ms", "latency_gpu_b1_ms", "latency_cpu_ms", "epochs", "status",
+    "dataset", "eval_dir", "search_dir",
+)
+TEXT_COLUMNS = ("name", "status", "dataset", "eval_dir", "search_dir")
+CORRELATED = ("nu", "size_m", "flops", "latency_gpu_ms", "latency_cpu_ms", "search_criterion_loss",
+              "search_reg_loss", "search_valid_acc", "train_acc", "valid_acc", "test_acc")
+PRINTED = tuple(c for c in TABLE_COLUMNS if c not in ("eval_dir", "search_dir", "dataset", "latency_gpu_b1_ms"))
+
+# Published CIFAR-10 results (test error %, parameters M as their papers count them: no auxiliary head).
+BASELINES = (
+    ("DARTS V1", "DARTS_V1", 3.3, 3.00),
+    ("DARTS V2", "DARTS_V2", 3.3, 2.76),
+    ("PC-DARTS", "PC_DARTS_cifar", 3.6, 2.57),
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Table and plots of evaluation runs joined with their searches.",
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("-t", "--train", nargs="+", metavar="TRAIN_LOG",
+                        help="eval run folders (or their log.txt) and batch-train folders")
+    source.add_argument("-d", "--data", help="re-plot a table written by this tool or by the original one")
+    parser.add_argument("-s", "--search", nargs="+", default=[], metavar="SEARCH_LOG",
+                        help="sweep folders (or their log.txt) whose searches the runs are joined with")
+    parser.add_argument("-e", "--ensemble", nargs="+", default=[], metavar="ENSEMBLE_JSON",
+                        help="ensemble.json files (ensemble.py) to draw beside the single networks")
+    parser.add_argument("-c", "--colorbar", action="store_true",
+                        help="only the nu colour bar: no names beside the points")
+    parser.add_argument("-i", "--inches", type=float, nargs="+", default=None, metavar="W H",
+                        help="figure size in inches (default 7 5)")
+    parser.add_argument("-o", "--output", default="loss_table.csv", help="the table (CSV); plots go beside it")
+    parser.add_argument("--baselines", choices=["auto", "yes", "no"], default="auto",
+                        help="draw the published CIFAR-10 results (auto: when the runs are on CIFAR-10)")
+    tables.add_profiling_args(parser)
+    return parser
+
+
+# --------------------------------------------------------------------------- reading runs
+
+
+def _is_eval_run(folder: Path) -> bool:
+    if (folder / "result.json").is_file():
+        try:
+            result = read_json(folder / "result.json")
+        except Exception:  # noqa: BLE001 - a broken file is reported when the run is read
+            return True
+        return isinstance(result, dict) and "test_acc" in result
+    return (folder / "metrics.csv").is_file() and (folder / "args.json").is_file() and folder.name.startswith("eval-")
+
+
+def eval_folders(paths: list[str]) -> list[Path]:
+    """Eval run folders from -t: the folders themselves, or those inside batch-train folders (and trained.csv)."""
+    found: list[Path] = []
+    for spec in paths:
+        folder = tables.run_folder(spec)
+        if _is_eval_run(folder):
+            found.append(folder)
+            continue
+        inside = sorted(p for p in folder.iterdir() if p.is_dir() and _is_eval_run(p))
+        listed = folder / "trained.csv"
+        if listed.is_file():
+            with open(listed, newline="") as f:
+                for row in csv.DictReader(f):
+                    run = Path(row.get("run_dir") or "")
+                    run = run if run.is_absolute() or run.exists() else folder / run
+                    if str(row.get("run_dir") or "") and run.is_dir() and _is_eval_run(run):
+                        inside.append(run)
+        if not inside:
+            raise ValueError(f"{folder} is neither an eval run folder nor a batch-train folder holding eval runs")
+        found += inside
+    unique: dict[Path, None] = {}
+    for f in found:
+        unique.setdefault(f.resolve(), None)
+    return list(unique)
+
+
+def _last_metrics(path: Path) -> dict[str, Any]:
+    """The last row of metrics.csv that has test metrics (values as floats)."""
+    with open(path, newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r.get("test_acc") not in (None, "")]
+    if not rows:
+        return {}
+    return {k: float(v) for k, v in rows[-1].items() if v not in (None, "")}
+
+
+def read_eval_run(folder: Path) -> dict[str, Any] | None:
+    """A finished run's result.json, or what a running one's metrics.csv says so far (None: nothing yet)."""
+    if (folder / "result.json").is_file():
+        result = dict(read_json(folder / "result.json"))
+        result.setdefault("run_dir", str(folder))
+        result["status"] = "done"
+        return result
+    run_args = (read_json(folder / "args.json") or {}).get("args", {})
+    last = _last_metrics(folder / "metrics.csv")
+    if not last:
+        return None
+    try:
+        genotype = genotype_to_dict(resolve_genotype(run_args.get("arch", "")))
+    except GenotypeError:
+        genotype = None
+    from genotypes import genotype_label
+
+    return {
+        **{k: last.get(k) for k in ("train_loss", "train_acc", "valid_loss", "valid_acc", "test_loss", "test_acc",
+                                    "test_top5")},
+        "arch": genotype_label(run_args.get("arch", folder.name)), "genotype": genotype,
+        "epochs": int(last["epoch"]) + 1 if "epoch" in last else None,
+        "init_channels": run_args.get("init_channels"), "layers": run_args.get("layers"),
+        "dataset": run_args.get("set"), "num_classes": None, "model_size": None,
+        "run_dir": str(folder), "status": "running",
+    }
+
+
+def search_index(specs: list[str]) -> list[dict[str, Any]]:
+    """Every finished search of the -s sweeps, Pareto-optimal ones first (they carry the sweep names)."""
+    entries: list[dict[str, Any]] = []
+    for spec in specs:
+        sweep = tables.load_sweep(spec)
+        front_dirs = {str(p.get("run_dir")) for p in sweep["pareto"]}
+        for p in sweep["pareto"]:
+            entries.append({**p, "objective": sweep["objective"], "pareto": True})
+        for s in sweep["searches"]:
+            if str(s.get("run_dir")) not in front_dirs:
+                entries.append({**s, "objective": sweep["objective"], "pareto": False, "name": None})
+    return entries
+
+
+def match_search(run: dict[str, Any], index: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The search a run's genotype came from: same sweep name, else the same cells."""
+    name = run.get("arch")
+    for entry in index:
+        if entry.get("name") and entry["name"] == name:
+            return entry
+    if run.get("genotype") is None:
+        return None
+    genotype = genotype_from_dict(run["genotype"])
+    same = [e for e in index
+            if e.get("genotype") is not None and same_cells(genotype_from_dict(e["genotype"]), genotype)]
+    nu = tables.nu_from_name(str(name))
+    if nu is not None and len(same) > 1:  # several searches found these cells: take the one the name points at
+        return min(same, key=lambda e: abs(math.log((e["weight"][0] + 1e-30) / (nu + 1e-30))))
+    return same[0] if same else None
+
+
+def _imagenet(run: dict[str, Any]) -> bool:
+    return str(run.get("dataset") or "").lower() == "imagenet"
+
+
+def train_table(runs: list[dict[str, Any]], index: list[dict[str, Any]], args: argparse.Namespace) -> pd.DataFrame:
+    """One row per run, joined with its search and profiled as it was trained; sorted by nu descending."""
+    profilers: dict[tuple[Any, ...], Any] = {}
+    rows = []
+    for run in runs:
+        search = match_search(run, index)
+        name = run.get("arch") or Path(str(run.get("run_dir"))).name
+        nu = search["weight"][0] if search else tables.nu_from_name(name)
+        row: dict[str, Any] = {
+            "name": name, "nu": nu, "size_m": run.get("model_size"),
+            **{k: run.get(k) for k in ("train_loss", "train_acc", "valid_loss", "valid_acc", "test_loss",
+                                       "test_acc", "test_top5", "epochs", "status", "dataset")},
+            "eval_dir": run.get("run_dir"),
+            "search_criterion_loss": search.get("criterion_loss") if search else None,
+            "search_reg_loss": search.get("reg_loss") if search else None,
+            "search_train_acc": search.get("train_acc") if search else None,
+            "search_valid_acc": search.get("valid_acc") if search else None,
+            "search_dir": search.get("run_dir") if search else None,
+        }
+        if run.get("genotype") is not None:
+            imagenet = _imagenet(run)
+            settings = {
+                "init_channels": int(run.get("init_channels") or (48 if imagenet else 36)),
+                "layers": int(run.get("layers") or (14 if imagenet else 20)),
+                "num_classes": int(run.get("num_classes") or {"cifar100": 100, "imagenet": 1000}.get(
+                    str(run.get("dataset")), 10)),
+                "imagenet": imagenet,
+            }
+            key = tuple(sorted(settings.items()))
+            if key not in profilers:
+                profilers[key] = tables.make_profiler(args, **settings)
+            row.update(profilers[key].profile(run["genotype"]))
+            if row["size_m"] is None:
+                row["size_m"] = row["parameters"] / 1e6
+        rows.append(row)
+    return _typed(pd.DataFrame(rows, columns=list(TABLE_COLUMNS)))
+
+
+def _typed(df: pd.DataFrame) -> pd.DataFrame:
+    for column in TABLE_COLUMNS:
+        if column not in df.columns:
+            df[column] = None if column in TEXT_COLUMNS else float("nan")
+        elif column not in TEXT_COLUMNS:
+            df[column] = pd.to_numeric(df[column], errors="coerce")
+    df = df.sort_values("nu", ascending=False, kind="stable", na_position="last").reset_index(drop=True)
+    return df[[*TABLE_COLUMNS, *(c for c in df.columns if c not in TABLE_COLUMNS)]]
+
+
+# --------------------------------------------------------------------------- ensembles and baselines
+
+
+def read_ensembles(paths: list[str], df: pd.DataFrame) -> list[dict[str, Any]]:
+    """Each ensemble.json as {"label", "test_error", "members": row positions (None if not in the table)}."""
+    out = []
+    by_dir = {str(Path(str(d)).resolve()): i for i, d in enumerate(df["eval_dir"]) if isinstance(d, str) and d}
+    by_name: dict[str, int] = {}
+    for i, n in enumerate(df["name"]):
+        by_name.setdefault(str(n), i)
+    for spec in paths:
+        path = Path(spec)
+        data = read_json(path / "ensemble.json" if path.is_dir() else path)
+        if not isinstance(data, dict) or data.get("test_acc") is None:
+            raise ValueError(f"{spec} is not an ensemble.json (no test_acc)")
+        members = []
+        for m in data.get("models", []):
+            key = str(Path(str(m.get("run_dir", ""))).resolve()) if m.get("run_dir") else None
+            members.append(by_dir.get(key) if key in by_dir else by_name.get(str(m.get("name"))))
+        weighting = data.get("weighting", "equal")
+        out.append({"label": f"ensemble of {len(members)} ({weighting} weights)",
+                    "test_error": 100.0 - float(data["test_acc"]), "members": members})
+    return out
+
+
+def baselines_apply(df: pd.DataFrame, choice: str) -> bool:
+    """Published CIFAR-10 numbers belong on the plot only when the runs are CIFAR-10 runs."""
+    if choice != "auto":
+        return choice == "yes"
+    datasets = {str(d).lower() for d in df["dataset"].dropna()} if "dataset" in df else set()
+    if datasets:
+        return datasets == {"cifar10"}
+    return not any(str(n).lower().endswith("cifar100") for n in df["name"])
+
+
+def baseline_costs(args: argparse.Namespace, with_latency: bool) -> dict[str, dict[str, Any]]:
+    """FLOPs (and, when this run measures latency, latency) of the published networks at C=36, 20 layers."""
+    import genotypes
+
+    settings = argparse.Namespace(**{**vars(args), "no_latency": not with_latency})
+    profiler = tables.make_profiler(settings, init_channels=36, layers=20, num_classes=10)
+    return {code: profiler.profile(genotypes.PUBLISHED[code]) for _, code, _, _ in BASELINES}
+
+
+# --------------------------------------------------------------------------- plots
+
+
+def _scatter_rows(ax: Any, fig: Any, df: pd.DataFrame, x: np.ndarray, y: np.ndarray, colorbar: bool,
+                  labelled: list[int] | None = None) -> list[tuple[float, float, str, Any]]:
+    """The runs coloured by nu, with the nu colour bar; returns the name labels to place (none with -c)."""
+    nus = df["nu"].tolist()
+    tables.scatter_by_nu(ax, x, y, nus, series="evaluated network (colour: ν)")
+    running = (df["status"].astype(str) == "running").to_numpy() & np.isfinite(x + y)
+    if running.any():
+        ax.scatter(x[running], y[running], s=150, facecolors="none", edgecolors="0.3", linestyles="--", zorder=2,
+                   label="still training (last evaluated epoch)")
+    tables.add_nu_colorbar(fig, ax, nus)
+    if colorbar:
+        return []
+    rows = range(len(df)) if labelled is None else labelled
+    return [(x[i], y[i], str(df["name"].iat[i]), "0.2") for i in rows]
+
+
+def cost_axis(df: pd.DataFrame, column: str) -> tuple[np.ndarray, str, float]:
+    """x values, axis label and scale of a cost: parameters in M (size, else the count), FLOPs in M."""
+    if column == "parameters_m":
+        x = df["size_m"].to_numpy(float).copy()
+        counted = df["parameters"].to_numpy(float) / 1e6
+        x[~np.isfinite(x)] = counted[~np.isfinite(x)]
+        return x, tables.label("parameters_m"), 1.0
+    if column == "flops":
+        return df["flops"].to_numpy(float) / 1e6, "FLOPs (M multiply-adds per image)", 1e6
+    return df[column].to_numpy(float), tables.label(column), 1.0
+
+
+def _axis_scale(ax: Any, values: np.ndarray, axis: str) -> str:
+    if tables.spans_decades(values):
+        (ax.set_xscale if axis == "x" else ax.set_yscale)("log")
+        return ", log scale"
+    return ""
+
+
+def plot_error_vs(df: pd.DataFrame, column: str, path: Path, size: tuple[float, float], colorbar: bool,
+                  baselines: list[tuple[str, float, float]], ensembles: list[dict[str, Any]]) -> Path | None:
+    """Test error against one cost, the front drawn, published results and ensembles as labelled points."""
+    x, xlabel, unit = cost_axis(df, column)
+    y = 100.0 - df["test_acc"].to_numpy(float)
+    if not np.isfinite(x + y).any():
+        return None
+    fig, ax = plt.subplots(figsize=size)
+    front = tables.draw_front(ax, x, y, "Pareto front of these networks")
+    names = _scatter_rows(ax, fig, df, x, y, colorbar, labelled=sorted(front, key=lambda i: x[i]))
+    baselines = [(text, bx / unit, by) for text, bx, by in baselines]
+    labels = []
+    for k, (text, bx, by) in enumerate(baselines):
+        ax.scatter(bx, by, marker="s", s=55, color="tab:red", edgecolors="black", zorder=4,
+                   label="published (CIFAR-10)" if k == 0 else None)
+        labels.append((bx, by, text, "tab:red"))
+    for k, ens in enumerate(ensembles):
+        values = [x[i] for i in ens["members"] if i is not None]
+        if len(values) != len(ens["members"]) or not values or not np.isfinite(values).all():
+            print(f"note: {ens['label']} left out of {path.name}: not all its models are in the table")
+            continue
+        ex = float(sum(values))  # the models run one after another: their costs add up
+        ax.scatter(ex, ens["test_error"], marker="*", s=200, color="gold", edgecolors="black", zorder=5,
+                   label="ensemble (cost = sum of its models)" if k == 0 else None)
+        labels.append((ex, ens["test_error"], ens["label"], "darkgoldenrod"))
+    ax.set_xlabel(xlabel + _axis_scale(ax, np.concatenate([x, [b[1] for b in baselines]]), "x"))
+    ax.set_ylabel(tables.label("test_error") + _axis_scale(ax, y, "y"))
+    ax.set_title(f"Test error against {xlabel.split(' (')[0]}: {int(np.isfinite(x + y).sum())} networks")
+    ax.grid(True, which="both", alpha=0.3)
+    tables.outside_legend_below(ax)
+    tables.place_labels(ax, labels + names, required=len(labels))
+    return tables.save_figure(fig, path)
+
+
+def plot_pair(df: pd.DataFrame, x: np.ndarray, y: np.ndarray, xlabel: str, ylabel: str, title: str, path: Path,
+              size: tuple[float, float], colorbar: bool) -> Path | None:
+    """One quantity against another, a point per run coloured by nu, with the y = x diagonal when comparable."""
+    ok = np.isfinite(x + y)
+    if not ok.any():
+        return None
+    fig, ax = plt.subplots(figsize=size)
+    labels = _scatter_rows(ax, fig, df, x, y, colorbar)
+    xs, ys = _axis_scale(ax, x, "x"), _axis_scale(ax, y, "y")
+    ax.set_xlabel(xlabel + xs)
+    ax.set_ylabel(ylabel + ys)
+    ax.set_title(title)
+    ax.grid(True, which="both", alpha=0.3)
+    if ok.sum() >= 3 and len(set(x[ok])) > 1 and len(set(y[ok])) > 1:  # rho is undefined for a constant
+        rho = pd.Series(x[ok]).corr(pd.Series(y[ok]), method="spearman")
+        ax.text(0.02, 0.97, f"Spearman ρ = {rho:.2f}", transform=ax.transAxes, va="top", fontsize=8,
+                bbox={"boxstyle": "round", "facecolor": "white", "alpha": 0.8})
+    tables.outside_legend_below(ax)
+    tables.place_labels(ax, labels)
+    return tables.save_figure(fig, path)
+
+
+def plot_weight_vs_acc(df: pd.DataFrame, path: Path, size: tuple[float, float]) -> Path | None:
+    nus = df["nu"].tolist()
+    if not df["nu"].notna().any():
+        return None
+    fig, ax = plt.subplots(figsize=size)
+    pos, _ = tables.nu_positions(nus)
+    for column, series, marker, hollow in (("valid_acc", "valid", "s", True), ("test_acc", "test", "o", False)):
+        if df[column].notna().any():
+            tables.scatter_by_nu(ax, pos, df[column].to_numpy(float), nus, marker=marker, hollow=hollow,
+                                 series=series)
+    tables.set_nu_axis(ax, nus)
+    ax.set_ylabel("accuracy after training (%)")
+    ax.set_title("Accuracy of the evaluated networks against ν")
+    ax.grid(True, which="both", alpha=0.3)
+    tables.outside_legend_below(ax)
+    return tables.save_figure(fig, path)
+
+
+def make_plots(df: pd.DataFrame, stem: Path, size: tuple[float, float], colorbar: bool,
+               baselines: dict[str, list[tuple[str, float, float]]], ensembles: list[dict[str, Any]]) -> list[Path]:
+    out: list[Path | None] = []
+    for column, suffix in (("parameters_m", "params"), ("flops", "flops"), ("latency_cpu_ms", "latency_cpu"),
+                           ("latency_gpu_ms", "latency_gpu")):
+        out.append(plot_error_vs(df, column, Path(f"{stem}_error_vs_{suffix}.png"), size, colorbar,
+                                 baselines.get(column, []), ensembles))
+    valid = "valid" if df["valid_loss"].notna().any() else "test"
+    out.append(plot_pair(df, df["search_criterion_loss"].to_numpy(float), df[f"{valid}_loss"].to_numpy(float),
+                         tables.label("search_criterion_loss") + " (last search epoch)", tables.label(f"{valid}_loss"),
+                         f"Search loss against {valid} loss after training", Path(f"{stem}_search_vs_valid_loss.png"),
+                         size, colorbar))
+    out.append(plot_pair(df, 100.0 - df["search_valid_acc"].to_numpy(float), 100.0 - df[f"{valid}_acc"].to_numpy(float),
+                         tables.label("search_valid_error"), tables.label(f"{valid}_error"),
+                         f"Search error against {valid} error after training",
+                         Path(f"{stem}_search_vs_valid_error.png"), size, colorbar))
+    out.append(plot_weight_vs_acc(df, Path(f"{stem}_weight_vs_acc.png"), size))
+    out.append(tables.plot_correlation(df, CORRELATED, Path(f"{stem}_correlation_matrix.png"),
+                                       size=(max(size[0], 6.5), max(size[1], 5.5))))
+    return [p for p in out if p is not None]
+
+
+def main(args: argparse.Namespace) -> dict[str, Any]:
+    """Build (or read) the table, write it and the plots; returns {"table", "csv", "plots", "hypervolume"}."""
+    size = tables.parse_inches(args.inches)
+    output = Path(args.output)
+    if output.suffix.lower() != ".csv":
+        output = output.with_name(output.name + ".csv")
+    measured = False
+    if args.train:
+        runs = [r for r in (read_eval_run(f) for f in eval_folders(args.train)) if r is not None]
+        if not runs:
+            raise ValueError("no evaluation run has test results yet")
+        df = train_table(runs, search_index(args.search), args)
+        measured = not args.no_latency
+    else:
+        df = _typed(tables.read_table(args.data))
+    if Path(args.data or "").resolve() != output.resolve():
+        tables.write_table(df, output)
+    baselines: dict[str, list[tuple[str, float, float]]] = {}
+    if baselines_apply(df, args.baselines):
+        costs = baseline_costs(args, with_latency=measured)
+        baselines["parameters_m"] = [(text, size_m, error) for text, _, size_m, error in BASELINES]
+        for column in ("flops", "latency_cpu_ms", "latency_gpu_ms"):
+            baselines[column] = [(text, float(costs[code][column]), error) for text, code, _, error in BASELINES
+                                 if costs[code][column] is not None]
+    ensembles = read_ensembles(args.ensemble, df)
+    print(tables.format_table(df, PRINTED))
+    size_m = df["size_m"].to_numpy(float)
+    hv = tables.front_hypervolume(size_m, 100.0 - df["test_acc"].to_numpy(float))
+    print(tables.hypervolume_text("the evaluation front (parameters M, test error %)", hv, ("M params", "error")))
+    search_hv = None
+    if df["search_reg_loss"].notna().any():
+        search_hv = tables.front_hypervolume(df["search_reg_loss"].to_numpy(float),
+                                             df["search_criterion_loss"].to_numpy(float))
+        print(tables.hypervolume_text("the searches of these networks (penalty R, cross-entropy)", search_hv,
+                                      ("R", "CE")))
+    for ens in ensembles:
+        print(f"{ens['label']}: test error {ens['test_error']:.4g}%")
+    plots = make_plots(df, output.with_suffix(""), size, args.colorbar, baselines, ensembles)
+    print(f"table: {output}")
+    for p in plots:
+        print(f"plot: {p}")
+    return {"table": df, "csv": output, "plots": plots,
+            "hypervolume": None if hv is None else {"value": hv[0], "reference": list(hv[1])},
+            "search_hypervolume": None if search_hv is None else {"value": search_hv[0],
+                                                                  "reference": list(search_hv[1])}}
+
+
+if __name__ == "__main__":
+    sys.exit(run_main(main, build_parser().parse_args()))

@@ -1,0 +1,68 @@
+"""The front of one sweep: search cross-entropy against the penalty, Pareto-optimal searches named.
+
+Drawn like the search front of analyse_search_logs.py (colours of nu as in every plot, names placed
+where they fit) rather than with plots.plot_frontier, whose names overlap on crowded fronts.
+
+    python tools/plot_frontier.py -l logs/multi-search-cifar10-EXP-20260101-000000/log.txt -o front.png -d
+
+Reads the sweep folder's sweep.json (given its log.txt or the folder); ``-d`` also draws the
+dominated searches. Prints the front and its hypervolume with the reference point.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as `python tools/x.py`: import repo modules
+
+from tools import tables  # noqa: E402
+from utils import run_main  # noqa: E402
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Plot the Pareto front of one sweep.",
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("-l", "--log", required=True, help="the sweep's log.txt (or its folder)")
+    parser.add_argument("-o", "--output", default="frontier.png", help="the plot (PNG)")
+    parser.add_argument("-i", "--inches", type=float, nargs="+", default=None, metavar="W H",
+                        help="figure size in inches (default 7 5)")
+    parser.add_argument("-d", "--dominated", action="store_true", help="also draw the dominated searches")
+    return parser
+
+
+def main(args: argparse.Namespace) -> dict[str, Any]:
+    """Draw the front; returns {"plot", "pareto", "hypervolume"}."""
+    size = tables.parse_inches(args.inches)
+    sweep = tables.load_sweep(args.log)
+    if not sweep["searches"]:
+        raise ValueError(f"{sweep['folder']} has no finished search yet")
+    output = Path(args.output)
+    if output.suffix.lower() != ".png":
+        output = output.with_name(output.name + ".png")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    front = sorted(sweep["pareto"], key=lambda p: p["reg_loss"])
+    front_dirs = {str(p.get("run_dir")) for p in front}
+    dominated = [(s["reg_loss"], s["criterion_loss"]) for s in sweep["searches"]
+                 if str(s.get("run_dir")) not in front_dirs] if args.dominated else []
+    title = (f"{sweep['objective'].upper()} sweep: {len(sweep['searches'])} searches, "
+             f"{len(front)} Pareto-optimal")
+    tables.plot_search_front([str(p.get("name") or f"nu={p['weight'][0]:.3g}") for p in front],
+                             [p["weight"][0] for p in front], [p["reg_loss"] for p in front],
+                             [p["criterion_loss"] for p in front], output, size=size, dominated=dominated,
+                             objective=sweep["objective"], title=title)
+    reference = (sweep.get("hypervolume") or {}).get("reference")
+    hv = tables.front_hypervolume([p["reg_loss"] for p in front], [p["criterion_loss"] for p in front], reference)
+    for p in front:
+        print(f"{p.get('name', '?'):>28}  nu = {p['weight'][0]:<10.4g} R = {p['reg_loss']:<12.6g} "
+              f"CE = {p['criterion_loss']:.6g}")
+    print(tables.hypervolume_text("the front (penalty R, cross-entropy)", hv, ("R", "CE")))
+    print(f"plot: {output}")
+    return {"plot": output, "pareto": front,
+            "hypervolume": None if hv is None else {"value": hv[0], "reference": list(hv[1])}}
+
+
+if __name__ == "__main__":
+    sys.exit(run_main(main, build_parser().parse_args()))

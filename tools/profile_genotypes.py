@@ -1,0 +1,109 @@
+"""Parameters, FLOPs and latency of genotypes as evaluation networks, side by side.
+
+    python tools/profile_genotypes.py --archs PC_DARTS_cifar DARTS_V2 l2_loss_2e01 -o profile.csv
+    python tools/profile_genotypes.py --archs logs/multi-search-cifar10-EXP-20260101-000000 --no_latency
+    python tools/profile_genotypes.py --archs PC_DARTS_image --imagenet      # NetworkImageNet(48, 1000, 14) at 224x224
+
+--archs takes names, genotype JSON files, run folders, FILE:NAME, and a sweep's genotypes.json or
+folder (every genotype in it). Columns: Model name, Parameters (no auxiliary head unless
+--auxiliary), FLOPs (multiply-adds of one image, as thop counts them; see profiling.py), Latency
+CPU (batch 1), Latency GPU (batch 8) and Latency GPU b1 (batch 1), in ms, the GPU ones empty
+without a GPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as `python tools/x.py`: import repo modules
+
+import pandas as pd  # noqa: E402
+
+from genotypes import GenotypeError, genotype_from_dict, genotype_label, resolve_genotype  # noqa: E402
+from tools import tables  # noqa: E402
+from utils import run_main  # noqa: E402
+
+COLUMNS = MappingProxyType({"name": "Model name", "parameters": "Parameters", "flops": "FLOPs",
+                            "latency_cpu_ms": "Latency CPU", "latency_gpu_ms": "Latency GPU",
+                            "latency_gpu_b1_ms": "Latency GPU b1"})
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Parameters, FLOPs and latency of genotypes.",
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--archs", nargs="+", required=True, metavar="ARCH",
+                        help="genotype names, JSON files, run folders, FILE:NAME, or a sweep's genotypes.json/folder")
+    parser.add_argument("--init_channels", type=int, default=None, help="channels C (36; 48 with --imagenet)")
+    parser.add_argument("--layers", type=int, default=None, help="cells (20; 14 with --imagenet)")
+    parser.add_argument("--auxiliary", action="store_true",
+                        help="build the auxiliary head and count its parameters (FLOPs and latency never run it)")
+    parser.add_argument("--classes", type=int, default=None,
+                        help="classes of the classifier (10; 1000 with --imagenet)")
+    parser.add_argument("--imagenet", action="store_true", help="NetworkImageNet at 224x224 instead of NetworkCIFAR")
+    parser.add_argument("-o", "--output", default="profile.csv", help="the table (CSV)")
+    tables.add_profiling_args(parser)
+    return parser
+
+
+def _mapping(path: Path) -> dict[str, Any] | None:
+    """name -> genotype dict when ``path`` is a genotypes.json (or a folder holding one), else None."""
+    if path.is_dir():
+        path = path / "genotypes.json"
+    if not path.is_file() or path.suffix != ".json":
+        return None
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    if isinstance(data, dict) and data and all(isinstance(v, dict) and "normal" in v for v in data.values()):
+        return data
+    return None
+
+
+def expand_archs(specs: list[str]) -> list[tuple[str, Any]]:
+    """(label, genotype) for every --archs entry; a genotypes.json gives all of its genotypes."""
+    out: list[tuple[str, Any]] = []
+    for spec in specs:
+        path = Path(spec)
+        mapping = _mapping(path.parent if path.name == "log.txt" else path) if path.exists() else None
+        if mapping is not None:
+            out += [(name, genotype_from_dict(g)) for name, g in mapping.items()]
+            continue
+        try:
+            out.append((genotype_label(spec), resolve_genotype(spec)))
+        except GenotypeError as err:
+            raise ValueError(str(err)) from None
+    return out
+
+
+def main(args: argparse.Namespace) -> dict[str, Any]:
+    """Profile every genotype; returns {"table" (our column names), "csv"}."""
+    archs = expand_archs(args.archs)
+    profiler = tables.make_profiler(
+        args, init_channels=args.init_channels or (48 if args.imagenet else 36),
+        layers=args.layers or (14 if args.imagenet else 20),
+        num_classes=args.classes or (1000 if args.imagenet else 10), auxiliary=args.auxiliary, imagenet=args.imagenet)
+    print("settings: " + ", ".join(f"{k} {v}" for k, v in profiler.settings().items()))
+    rows = []
+    for name, genotype in archs:
+        row = {"name": name, **profiler.profile(genotype)}
+        rows.append(row)
+        print(f"{name}: {row['parameters']:,} parameters, {row['flops']:,} FLOPs", flush=True)
+    df = pd.DataFrame(rows, columns=list(COLUMNS))
+    for column in list(COLUMNS)[3:]:
+        df[column] = pd.to_numeric(df[column], errors="coerce")
+    out = df.rename(columns=dict(COLUMNS))
+    output = Path(args.output)
+    tables.write_table(out, output)
+    print(tables.format_table(out))
+    print(f"table: {output}")
+    return {"table": df, "csv": output}
+
+
+if __name__ == "__main__":
+    sys.exit(run_main(main, build_parser().parse_args()))
