@@ -90,7 +90,8 @@ def write_cifar10(root: Path, per_batch: int = 4, protocol: int = 2) -> dict:
     for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
         data = rng.integers(0, 256, size=(per_batch, 3072), dtype=np.uint8)
         labels = [int(v) for v in rng.integers(0, 10, per_batch)]
-        entry = {"batch_label": name, "labels": labels, "data": data, "filenames": [f"{i}.png" for i in range(per_batch)]}
+        filenames = [f"{i}.png" for i in range(per_batch)]
+        entry = {"batch_label": name, "labels": labels, "data": data, "filenames": filenames}
         with open(folder / name, "wb") as f:
             pickle.dump(entry, f, protocol=protocol)
         written[name] = entry

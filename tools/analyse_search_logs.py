@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as `python t
 
 import pandas as pd  # noqa: E402
 
+import cli  # noqa: E402
 from tools import tables  # noqa: E402
 from tools.tables import plt  # noqa: E402
 from utils import run_main  # noqa: E402
@@ -36,7 +37,7 @@ CORRELATED = ("nu", "size_m", "search_train_acc", "search_valid_acc", "search_cr
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Table and plots of the Pareto-optimal searches of a sweep.",
+    parser = cli.ArgumentParser(description="Table and plots of the Pareto-optimal searches of a sweep.",
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("-l", "--log", help="the sweep's log.txt (or its folder): reads the folder's sweep.json")

@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as `python t
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+import cli  # noqa: E402
 from genotypes import GenotypeError, genotype_from_dict, genotype_to_dict, resolve_genotype, same_cells  # noqa: E402
 from tools import tables  # noqa: E402
 from tools.tables import plt  # noqa: E402
@@ -56,7 +57,7 @@ BASELINES = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Table and plots of evaluation runs joined with their searches.",
+    parser = cli.ArgumentParser(description="Table and plots of evaluation runs joined with their searches.",
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("-t", "--train", nargs="+", metavar="TRAIN_LOG",

@@ -18,12 +18,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as `python tools/x.py`: import repo modules
 
+import cli  # noqa: E402
 from tools import tables  # noqa: E402
 from utils import run_main  # noqa: E402
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Plot the Pareto front of one sweep.",
+    parser = cli.ArgumentParser(description="Plot the Pareto front of one sweep.",
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("-l", "--log", required=True, help="the sweep's log.txt (or its folder)")
     parser.add_argument("-o", "--output", default="frontier.png", help="the plot (PNG)")

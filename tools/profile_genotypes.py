@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as `python t
 
 import pandas as pd  # noqa: E402
 
+import cli  # noqa: E402
 from genotypes import GenotypeError, genotype_from_dict, genotype_label, resolve_genotype  # noqa: E402
 from tools import tables  # noqa: E402
 from utils import run_main  # noqa: E402
@@ -34,7 +35,7 @@ COLUMNS = MappingProxyType({"name": "Model name", "parameters": "Parameters", "f
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Parameters, FLOPs and latency of genotypes.",
+    parser = cli.ArgumentParser(description="Parameters, FLOPs and latency of genotypes.",
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--archs", nargs="+", required=True, metavar="ARCH",
                         help="genotype names, JSON files, run folders, FILE:NAME, or a sweep's genotypes.json/folder")
