@@ -23,10 +23,10 @@ test: $(STAMP)
 	$(PY) -m pytest -q
 
 demo: $(STAMP)
-	$(PY) multiobjective.py -o l2 -d 0.2 cifar --set digits --image_size 16 \
-		--layers 3 --init_channels 8 --epochs 4 --begin 1 --batch_size 256 \
+	$(PY) multiobjective.py -o l2 -d 0.2 cifar --set digits --image_size 8 \
+		--layers 3 --init_channels 8 --epochs 6 --begin 1 --batch_size 64 \
 		--learning_rate 0.1 --arch_learning_rate 0.05 --weight_decay 0 \
-		--save demo --device cpu
+		--save demo --device cpu --threads 1
 
 clean:
 	rm -rf logs .pytest_cache .ruff_cache

@@ -64,9 +64,6 @@ def plot_frontier(
         for o in front:
             ax.scatter(o["reg_loss"], o["criterion_loss"], color=colors.get(o["weight"][0], "C0"),
                        edgecolor="black", s=50, zorder=3)
-            label = o.get("name") or f"nu={o['weight'][0]:.2g}"
-            ax.annotate(label, (o["reg_loss"], o["criterion_loss"]), textcoords="offset points",
-                        xytext=(5, 5), fontsize=7)
     ax.set_xscale("log")
     ax.set_xlabel(_penalty_label(objective) + " (log scale)")
     ax.set_ylabel("cross-entropy (search, last epoch)")
@@ -75,6 +72,11 @@ def plot_frontier(
     if ax.get_legend_handles_labels()[0]:
         ax.legend(loc="best", fontsize=8)
     fig.tight_layout()
+    if front:
+        from tools.tables import place_labels  # labels placed where they cover no point or other label
+
+        place_labels(ax, [(o["reg_loss"], o["criterion_loss"], o.get("name") or f"nu={o['weight'][0]:.2g}",
+                           "0.2") for o in front], required=len(front))
     fig.savefig(path, dpi=DPI)
     plt.close(fig)
     return Path(path)
