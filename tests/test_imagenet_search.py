@@ -1,0 +1,55 @@
+"""The imagenet subcommand: the ImageNet-variant sweep on a tiny generated imagenet_search ImageFolder tree."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+import multiobjective
+from genotypes import resolve_genotype
+
+
+def make_tree(root: Path, classes: int = 3, per_class: int = 12) -> None:
+    rng = np.random.default_rng(0)
+    for split in ("train", "val"):
+        for c in range(classes):
+            folder = root / "imagenet_search" / split / f"n{c:08d}"
+            folder.mkdir(parents=True)
+            for i in range(per_class):
+                pixels = rng.integers(0, 60, size=(40, 40, 3), dtype=np.uint8)
+                pixels[..., c] += 150  # a learnable colour per class
+                Image.fromarray(pixels).save(folder / f"img_{i}.png")
+
+
+def test_imagenet_subcommand_runs_the_imagenet_supernet(tmp_path: Path) -> None:
+    make_tree(tmp_path / "data")
+    argv = ["-o", "l1", "-d", "10", "imagenet", "--data", str(tmp_path / "data"), "--image_size", "32",
+            "--layers", "3", "--init_channels", "8", "--batch_size", "12", "--epochs", "1", "--begin", "0",
+            "--workers", "0", "--device", "cpu", "--no_progress", "--threads", "1", "--logdir", str(tmp_path)]
+    args = multiobjective.build_parser().parse_args(argv)
+    assert (args.learning_rate, args.arch_learning_rate, args.learning_rate_min) == (0.5, 6e-3, 0.0)
+    state = multiobjective.main(args)
+    (run_dir,) = tmp_path.glob("multi-search-imagenet-EXP-*")
+    assert state["space"] == "imagenet"
+    assert [s["status"] for s in state["searches"]] == ["done", "done"]
+    first = json.loads((Path(state["searches"][0]["run_dir"]) / "result.json").read_text())
+    assert first["dataset"] == "imagenet" and first["num_classes"] == 3
+    saved = json.loads((Path(state["searches"][0]["run_dir"]) / "args.json").read_text())["args"]
+    assert saved["imagenet"] is True and saved["l1_weight"] == 0.2
+    names = [p["name"] for p in state["pareto"]]
+    assert names and all(n.startswith("l1_loss_") and n.endswith("_l2_3e04") for n in names)
+    assert resolve_genotype(f"{run_dir}/genotypes.json:{names[0]}")
+
+
+def test_missing_imagenet_search_tree_is_one_line(tmp_path: Path, capsys) -> None:
+    from utils import run_main
+
+    args = multiobjective.build_parser().parse_args(
+        ["-o", "l1", "imagenet", "--data", str(tmp_path), "--device", "cpu", "--logdir", str(tmp_path)])
+    assert run_main(multiobjective.main, args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "imagenet_search" in err[0]
+    assert not list(tmp_path.glob("multi-search-*"))
