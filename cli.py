@@ -73,6 +73,9 @@ def add_hardware_args(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--gpu", type=int, default=0, help="gpu device id")
     g.add_argument("--amp", type=str, default="none", choices=["none", "bf16"],
                    help="autocast dtype for the network (architecture parameters stay fp32)")
+    g.add_argument("--fused", action=argparse.BooleanOptionalAction, default=True,
+                   help="supernet: run each primitive of all edges leaving a state as one grouped kernel "
+                        "(same parameters and results, far fewer kernels)")
     g.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: torch's default)")
 
 

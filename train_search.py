@@ -31,6 +31,7 @@ from torch import nn
 import cli
 import data as datalib
 from architect import Architect
+from fused_search import enable_fused
 from genotypes import Genotype, genotype_to_dict, save_genotype
 from model import NetworkCIFAR
 from model import NetworkImageNet as EvalNetworkImageNet
@@ -56,8 +57,9 @@ METRICS = [
     "epoch", "lr", "train_loss", "train_acc", "criterion_loss", "l1_loss", "l2_loss",
     "arch_valid_loss", "valid_loss", "valid_acc", "epoch_time", "genotype",
 ]
-# Flags that may differ when a run is resumed; everything else comes from the run's args.json.
-RESUME_OVERRIDES = ("resume", "device", "gpu", "no_progress", "workers", "threads")
+# Flags that may differ when a run is resumed; everything else (--threads too: it changes float sums)
+# comes from the run's args.json.
+RESUME_OVERRIDES = ("resume", "device", "gpu", "no_progress", "workers")
 
 
 class SearchDiverged(UserError):
@@ -267,6 +269,8 @@ def main(args: argparse.Namespace) -> dict:
     train_loader, valid_loader, info = build_data(args, device)
     net_cls = NetworkImageNet if imagenet else Network
     model = net_cls(args.init_channels, info.num_classes, args.layers).to(device)
+    if getattr(args, "fused", False):
+        enable_fused(model)
     weights = list(model.weights())
     n_weights = sum(p.numel() for p in weights)
     logger.info("device %s, %s: %d train / %d held-out images, %d classes, supernet %.3fM weights",

@@ -1,0 +1,182 @@
+"""CPU timing of the supernet: the reference forward against fused_search's grouped forward.
+
+Times forward+backward and a full search step (first-order architecture step on a held-out batch,
+then the weight step with the L2 penalty, gradient clipping and SGD), the two variants interleaved
+repeat by repeat so that a machine shared with other jobs slows both alike. Reports wall-clock
+medians (min/max) and process CPU time (less sensitive to other jobs at one thread), prints a
+table and writes JSON.
+
+    python bench/cpu_fused.py                       # both configurations, 1 thread and the default
+    python bench/cpu_fused.py --quick -o /tmp/cpu_fused.json     # one small configuration, 1 thread
+    python bench/cpu_fused.py --mkldnn              # also both variants with oneDNN switched off
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import copy
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from architect import Architect  # noqa: E402
+from fused_search import enable_fused  # noqa: E402
+from model_search import Network  # noqa: E402
+from train_search import Penalty  # noqa: E402
+from utils import run_main  # noqa: E402
+
+# name: (C, layers, batch, image size)
+CONFIGS = {
+    "c8-l5-b64-32px": (8, 5, 64, 32),
+    "c4-l3-b128-16px": (4, 3, 128, 16),
+}
+QUICK_CONFIGS = {"c4-l3-b32-16px": (4, 3, 32, 16)}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="one small configuration, 3 repeats (about a minute)")
+    parser.add_argument("--repeats", type=int, default=None, help="timed repeats per variant (default 7, quick 3)")
+    parser.add_argument("--threads", default=None,
+                        help="comma list of thread counts, 'default' = torch's (default: 1,default; quick: 1)")
+    parser.add_argument("--measures", default="fwd_bwd,search_step", help="comma list: fwd_bwd, search_step")
+    parser.add_argument("--mkldnn", action="store_true", help="also time both variants with oneDNN disabled")
+    parser.add_argument("-o", "--output", default=None, help="JSON file (default logs/bench/cpu_fused-<time>.json)")
+    return parser
+
+
+class Runner:
+    """One model variant with its optimizers: callables that run one timed unit of work."""
+
+    def __init__(self, net: Network, mkldnn: bool, batches: tuple[torch.Tensor, ...]):
+        self.net = net
+        self.mkldnn = mkldnn
+        self.x, self.y, self.xv, self.yv = batches
+        self.penalty = Penalty(1.0, -1.0, 1e-3)
+        self.weights = list(net.weights())
+        self.optimizer = torch.optim.SGD(self.weights, 0.025, momentum=0.9, weight_decay=3e-4)
+        self.architect = Architect(net, self.penalty, momentum=0.9, weight_decay=3e-4,
+                                   arch_learning_rate=6e-4, arch_weight_decay=1e-3)
+
+    def flags(self) -> contextlib.AbstractContextManager:
+        return contextlib.nullcontext() if self.mkldnn else torch.backends.mkldnn.flags(enabled=False)
+
+    def fwd_bwd(self) -> None:
+        with self.flags():
+            self.net.zero_grad(set_to_none=True)
+            F.cross_entropy(self.net(self.x), self.y).backward()
+
+    def search_step(self) -> None:
+        with self.flags():
+            self.architect.step(self.x, self.y, self.xv, self.yv, 0.025, self.optimizer, unrolled=False)
+            self.optimizer.zero_grad(set_to_none=True)
+            F.cross_entropy(self.net(self.x), self.y).backward()
+            self.penalty.add_grad(self.weights)
+            nn.utils.clip_grad_norm_(self.weights, 5.0)
+            self.optimizer.step()
+
+
+def time_interleaved(fns: dict[str, Callable[[], None]], repeats: int) -> dict[str, dict[str, Any]]:
+    """Run each variant once to warm up, then ``repeats`` rounds, rotating the order every round."""
+    names = list(fns)
+    for name in names:
+        fns[name]()
+    wall: dict[str, list[float]] = {n: [] for n in names}
+    cpu: dict[str, list[float]] = {n: [] for n in names}
+    for r in range(repeats):
+        for name in names[r % len(names):] + names[: r % len(names)]:
+            w0, c0 = time.perf_counter(), time.process_time()
+            fns[name]()
+            cpu[name].append(time.process_time() - c0)
+            wall[name].append(time.perf_counter() - w0)
+    return {
+        n: {"median_s": statistics.median(wall[n]), "min_s": min(wall[n]), "max_s": max(wall[n]),
+            "cpu_median_s": statistics.median(cpu[n]), "wall_s": wall[n], "cpu_s": cpu[n]}
+        for n in names
+    }
+
+
+def check_equivalence(ref: Network, fused: Network, x: torch.Tensor) -> float:
+    """Relative difference of the logits of the two variants on copies (their BN buffers stay put)."""
+    with torch.no_grad():
+        a, b = copy.deepcopy(ref)(x), copy.deepcopy(fused)(x)
+    return float((a - b).norm() / a.norm())
+
+
+def main(args: argparse.Namespace) -> dict:
+    default_threads = torch.get_num_threads()
+    threads = []
+    for t in (args.threads or ("1" if args.quick else "1,default")).split(","):
+        t = t.strip()
+        threads.append(default_threads if t == "default" else int(t))
+        if threads[-1] < 1:
+            raise ValueError(f"--threads: thread counts must be >= 1, got {t}")
+    threads = list(dict.fromkeys(threads))
+    measures = [m.strip() for m in args.measures.split(",")]
+    unknown = set(measures) - {"fwd_bwd", "search_step"}
+    if unknown:
+        raise ValueError(f"--measures: unknown {sorted(unknown)} (choose from fwd_bwd, search_step)")
+    repeats = args.repeats or (3 if args.quick else 7)
+    if repeats < 1:
+        raise ValueError("--repeats must be >= 1")
+    configs = QUICK_CONFIGS if args.quick else CONFIGS
+    result: dict[str, Any] = {
+        "device": "cpu", "torch": torch.__version__, "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(), "default_threads": default_threads, "repeats": repeats,
+        "loadavg_start": os.getloadavg(), "results": [],
+    }
+    rows = []
+    for name, (C, layers, batch, size) in configs.items():
+        torch.manual_seed(0)
+        ref = Network(C, 10, layers)
+        fused = enable_fused(copy.deepcopy(ref))
+        batches = (torch.randn(batch, 3, size, size), torch.randint(0, 10, (batch,)),
+                   torch.randn(batch, 3, size, size), torch.randint(0, 10, (batch,)))
+        rel = check_equivalence(ref, fused, batches[0])
+        variants = {"ref": (ref, True), "fused": (fused, True)}
+        if args.mkldnn:
+            variants.update({"ref_no_mkldnn": (ref, False), "fused_no_mkldnn": (fused, False)})
+        for n_threads in threads:
+            torch.set_num_threads(n_threads)
+            for measure in measures:
+                runners = {v: Runner(copy.deepcopy(net), mk, batches) for v, (net, mk) in variants.items()}
+                timings = time_interleaved({v: getattr(r, measure) for v, r in runners.items()}, repeats)
+                entry = {"config": name, "C": C, "layers": layers, "batch": batch, "size": size,
+                         "threads": n_threads, "measure": measure, "logits_rel_diff": rel, "timings": timings,
+                         "speedup": timings["ref"]["median_s"] / timings["fused"]["median_s"]}
+                result["results"].append(entry)
+                rows.append(entry)
+                print(_row(entry), flush=True)
+    torch.set_num_threads(default_threads)
+    result["loadavg_end"] = os.getloadavg()
+    out = Path(args.output or f"logs/bench/cpu_fused-{time.strftime('%Y%m%d-%H%M%S')}.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1))
+    print(f"load average start {result['loadavg_start']}, end {result['loadavg_end']}; wrote {out}")
+    return result
+
+
+def _row(entry: dict) -> str:
+    parts = [f"{entry['config']:17s} thr={entry['threads']:<2d} {entry['measure']:11s}"]
+    for v, t in entry["timings"].items():
+        parts.append(f"{v} {t['median_s']:.3f}s [{t['min_s']:.3f}-{t['max_s']:.3f}] cpu {t['cpu_median_s']:.3f}s")
+    parts.append(f"speedup x{entry['speedup']:.2f}")
+    return " | ".join(parts)
+
+
+if __name__ == "__main__":
+    sys.exit(run_main(main, build_parser().parse_args()))

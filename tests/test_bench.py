@@ -1,0 +1,213 @@
+"""bench/speed.py: the harness times what the scripts run, its ratios follow the stated formulas, and a
+tiny --quick run writes a complete JSON (CPU only; the CUDA-graph paths need a GPU and are not run here)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+import train
+import train_search
+from bench import speed
+from genotypes import PC_DARTS_cifar
+
+ROOT = Path(__file__).resolve().parents[1]
+
+TINY = speed.Config(search_channels=4, search_layers=3, search_batch=8, image_size=8, eval_channels=4,
+                    eval_layers=3, eval_batch=8, warmup=0, steps=1, data_images=64, workers=0, parity_steps=3)
+CPU = torch.device("cpu")
+
+
+def _params(model: torch.nn.Module) -> torch.Tensor:
+    return torch.cat([p.detach().flatten() for p in model.parameters()])
+
+
+class _Loader:
+    """The loader interface train_epoch uses, over fixed batches."""
+
+    def __init__(self, batches: list, held_out: list | None = None) -> None:
+        self.batches, self.held_out = batches, list(held_out or [])
+
+    def set_epoch(self, epoch: int) -> None:
+        pass
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __iter__(self):
+        return iter(self.batches)
+
+    def sample_batch(self):
+        return self.held_out.pop(0)
+
+
+def test_search_step_is_train_search_train_epoch() -> None:
+    """Two benchmark search steps leave the supernet exactly where train_search.train_epoch leaves it."""
+    batches = [speed.synthetic_batches("search_step", TINY, CPU) for _ in range(2)]
+    batches[1] = [t.roll(1, 0) for t in batches[1]]
+    step = speed.build_search(TINY, frozenset(), CPU, arch=True)
+    for b in batches:
+        step.fn(*b)
+    ours = _params(step.model)
+
+    torch.manual_seed(TINY.seed)
+    model = train_search.Network(TINY.search_channels, 10, TINY.search_layers)
+    weights = list(model.weights())
+    penalty = train_search.Penalty(TINY.criterion_weight, TINY.l1_weight, -1.0)
+    optimizer = torch.optim.SGD(weights, TINY.lr, momentum=TINY.momentum, weight_decay=TINY.weight_decay)
+    architect = train_search.Architect(model, penalty, momentum=TINY.momentum, weight_decay=TINY.weight_decay,
+                                       arch_learning_rate=TINY.arch_lr, arch_weight_decay=TINY.arch_weight_decay)
+    args = argparse.Namespace(begin=0, unrolled=False, grad_clip=TINY.grad_clip, report_lines=1, no_progress=True)
+    train_search.train_epoch(args, 0, TINY.lr, model, weights, penalty, optimizer, architect,
+                             _Loader([b[:2] for b in batches]), _Loader([], [b[2:] for b in batches]),
+                             train_search.make_autocast(CPU, "none"), logging.getLogger("test_bench"))
+    assert torch.equal(ours, _params(model))
+    assert not torch.equal(ours, _params(speed.build_search(TINY, frozenset(), CPU, arch=True).model))
+
+
+def test_eval_step_is_train_train_epoch() -> None:
+    """Two benchmark eval steps equal train.train_epoch's (drop path included, same RNG stream)."""
+    batches = [speed.synthetic_batches("eval_step", TINY, CPU) for _ in range(2)]
+    step = speed.build_eval(TINY, frozenset(), CPU)
+    for b in batches:
+        step.fn(*b)
+    ours = _params(step.model)
+
+    torch.manual_seed(TINY.seed)
+    model = train.build_network(PC_DARTS_cifar, 10, TINY.eval_channels, TINY.eval_layers, True)
+    model.drop_path_prob = TINY.drop_path_prob
+    optimizer = torch.optim.SGD(model.parameters(), TINY.eval_lr, momentum=TINY.momentum,
+                                weight_decay=TINY.weight_decay)
+    args = argparse.Namespace(report_lines=1, no_progress=True, auxiliary_weight=TINY.auxiliary_weight,
+                              grad_clip=TINY.grad_clip, label_smooth=None, set="synthetic")
+    train.train_epoch(args, 0, model, optimizer, _Loader(batches), train.make_autocast(CPU, "none"),
+                      logging.getLogger("test_bench"))
+    assert torch.equal(ours, _params(model))
+
+
+def test_snapshot_restore_gives_a_fresh_start() -> None:
+    """What the graphed parity run relies on: restored weights and zeroed optimizer state behave as fresh."""
+    batch = speed.synthetic_batches("search_step", TINY, CPU)
+    fresh = speed.build_search(TINY, frozenset({"fused_optim"}), CPU, arch=True)
+    fresh.fn(*batch)
+    warmed = speed.build_search(TINY, frozenset({"fused_optim"}), CPU, arch=True)
+    snap = speed.Snapshot(warmed.model, warmed.optimizers, [warmed.sums])
+    for _ in range(2):
+        warmed.fn(*batch)
+    assert not torch.equal(_params(warmed.model), _params(fresh.model))
+    snap.restore()
+    warmed.fn(*batch)
+    assert torch.allclose(_params(warmed.model), _params(fresh.model), rtol=1e-6, atol=1e-7)
+    assert torch.allclose(warmed.sums, fresh.sums, rtol=1e-6)
+
+
+def test_summary_and_epoch_formulas() -> None:
+    s = speed.summarize([0.003, 0.001, 0.002])
+    assert s == {"median_ms": pytest.approx(2.0), "min_ms": pytest.approx(1.0), "max_ms": pytest.approx(3.0), "n": 3}
+    data = {"host": {"images_per_s": 1000.0}, "device": {"images_per_s": 100_000.0}}
+    # host: the workers overlap the step, so the slower of the two counts
+    assert speed.epoch_seconds(100.0, 50, 10, data, ("host",)) == (pytest.approx(1.0), "host")
+    assert speed.epoch_seconds(10.0, 50, 10, data, ("host",)) == (pytest.approx(0.5), "host")
+    # device: same stream, the two add up; the faster loader wins
+    assert speed.epoch_seconds(10.0, 50, 10, data) == (pytest.approx(0.105), "device")
+    assert speed.epoch_seconds(10.0, 50, 10, None) == (pytest.approx(0.1), "none")
+
+
+def test_ratios() -> None:
+    def rec(ms: float) -> dict:
+        return {"median_ms": ms, "min_ms": ms, "max_ms": ms, "n": 1}
+
+    results = {
+        "benchmarks": {
+            "weight_step": {"faithful": rec(500.0), "all": rec(50.0)},
+            "search_step": {"faithful": rec(1000.0), "fused": rec(400.0), "all": rec(100.0), "bad": {"error": "x"}},
+            "eval_step": {"faithful": rec(120.0), "all": rec(40.0)},
+        },
+        "data_path": {"host": {"images_per_s": 10_000.0}, "device": {"images_per_s": 1e9}},
+    }
+    cfg = speed.Config()
+    r = speed.compute_ratios(results, cfg)
+    assert r["search_step_speedup"] == pytest.approx(10.0)
+    assert r["eval_step_speedup"] == pytest.approx(3.0)
+    assert r["fastest"] == {"weight_step": "all", "search_step": "all", "eval_step": "all"}
+    # 2 x 256 images at 10k images/s take 51 ms < the 100 ms step: the host loader keeps up and wins
+    # (max(100, 51) = 100 ms) over the device loader (100 ms + its own time)
+    steps = math.ceil(25_000 / 256)
+    assert r["search_epoch"]["steps_per_epoch"] == steps
+    assert r["search_epoch_speedup"] == pytest.approx(10.0)
+    assert r["search_epoch"]["fastest_loader"] == "host"
+    assert r["search_run"]["speedup"] > 1
+    # a slow host loader caps the host path; the faithful epoch keeps the host loader
+    results["data_path"]["host"]["images_per_s"] = 1000.0  # 512 ms per step of data
+    r = speed.compute_ratios(results, cfg)
+    assert r["search_epoch"]["faithful_s"] == pytest.approx(steps * 1.0)
+    assert r["search_epoch"]["fastest_loader"] == "device"
+
+
+def test_fallback_sets_and_applicability() -> None:
+    def rec(ms: float) -> dict:
+        return {"median_ms": ms}
+
+    recs = {"bf16": rec(90.0), "fused": rec(30.0), "channels_last": rec(80.0), "cuda_graphs": {"error": "x"}}
+    fast = ["bf16", "channels_last", "fused", "cuda_graphs"]
+    sets = speed.fallback_sets(fast, recs, "search_step", CPU)
+    assert sets == [["fused", "channels_last", "bf16"], ["fused", "channels_last"]]
+    assert speed.applicable("eval_step", frozenset({"fused"}), CPU)[1] is not None
+    assert speed.applicable("eval_step", frozenset({"fused", "bf16"}), CPU) == (frozenset({"bf16"}), None)
+    assert speed.applicable("search_step", frozenset({"cuda_graphs"}), CPU)[1] == "cuda_graphs needs a CUDA device"
+
+
+def test_time_cap_interrupts() -> None:
+    t = time.perf_counter()
+    with pytest.raises(TimeoutError), speed.time_cap(0.2):
+        while time.perf_counter() - t < 5:
+            pass
+    assert time.perf_counter() - t < 2
+
+
+def test_bad_input_is_one_line(capsys: pytest.CaptureFixture) -> None:
+    assert speed.main(["--device", "cpu", "--quick", "--search_channels", "6"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: --search_channels 6") and "\n" not in err
+
+
+def test_quick_run_writes_complete_json(tmp_path: Path) -> None:
+    """The CLI end to end at tiny sizes: every benchmark timed, positive, ratios and parity present."""
+    out = tmp_path / "bench.json"
+    cmd = [sys.executable, str(ROOT / "bench" / "speed.py"), "--device", "cpu", "--quick", "--threads", "1",
+           "--steps", "2", "--warmup", "0", "--search_layers", "3", "--search_batch", "8", "--image_size", "8",
+           "--eval_channels", "4", "--eval_layers", "3", "--eval_batch", "8", "--data_images", "64",
+           "--workers", "0", "--levers", "fused", "channels_last", "cuda_graphs", "--parity", "--parity_steps", "3",
+           "-o", str(out)]
+    proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    res = json.loads(out.read_text())
+    for key in ("device", "torch", "cuda", "date", "config", "benchmarks", "data_path", "ratios", "parity"):
+        assert key in res
+    assert res["complete"] is True and res["device_type"] == "cpu" and res["torch"] == torch.__version__
+    assert res["lever_notes"]["cuda_graphs"] == "needs a CUDA device"
+    for bench in ("weight_step", "search_step", "eval_step"):
+        variants = res["benchmarks"][bench]
+        assert set(variants) >= {"faithful", "all", "channels_last"}
+        f = variants["faithful"]
+        assert f["n"] == 2 and 0 < f["min_ms"] <= f["median_ms"] <= f["max_ms"]
+    assert res["benchmarks"]["eval_step"]["fused"]["skipped"]
+    assert res["benchmarks"]["search_step"]["fused"]["median_ms"] > 0
+    assert res["data_path"]["host"]["images_per_s"] > 0 and res["data_path"]["device"]["images_per_s"] > 0
+    r = res["ratios"]
+    assert r["search_epoch_speedup"] > 0 and r["eval_step_speedup"] >= 1.0
+    p = res["parity"]
+    assert p["steps"] == 3 and set(p["search"]) == {"faithful", "fast"} and set(p["eval"]) == {"faithful", "fast"}
+    assert p["search"]["fast"]["genotype_equal"] is True
+    assert p["search"]["fast"]["final_loss_rel_diff"] < 1e-3  # fp32 levers: same numbers up to rounding
+    assert p["search"]["fast"]["ok"] is True and p["eval"]["fast"]["ok"] is True and p["ok"] is True
+    assert "search_step" in proc.stdout and "speedup" in proc.stdout
