@@ -358,6 +358,30 @@ def finish(
     return result
 
 
+def weight_step(
+    model: nn.Module, weights: list[torch.Tensor], penalty: Penalty, optimizer: torch.optim.Optimizer,
+    x: torch.Tensor, y: torch.Tensor, grad_clip: float, autocast: Any,
+) -> torch.Tensor:
+    """One penalised weight step; returns [loss*n, ce*n, L1*n, L2*n, correct] to sum, without a host sync."""
+    n = y.numel()
+    optimizer.zero_grad(set_to_none=True)
+    with autocast():
+        logits = model(x)
+    ce = F.cross_entropy(logits.float(), y)
+    (penalty.criterion_weight * ce).backward()
+    penalty.add_grad(weights)
+    nn.utils.clip_grad_norm_(weights, grad_clip)
+    optimizer.step()
+    with torch.no_grad():
+        l1, l2 = Penalty.values(weights)
+        loss = penalty.criterion_weight * ce
+        if penalty.l1_weight > 0:
+            loss = loss + penalty.l1_weight * l1
+        if penalty.l2_weight > 0:
+            loss = loss + penalty.l2_weight * l2
+        return torch.stack([loss * n, ce * n, l1 * n, l2 * n, (logits.argmax(1) == y).sum().float()])
+
+
 def train_epoch(
     args: argparse.Namespace, epoch: int, lr: float, model: Network, weights: list[torch.Tensor],
     penalty: Penalty, optimizer: torch.optim.Optimizer, architect: Architect, train_loader: Any,
@@ -384,23 +408,7 @@ def train_epoch(
             arch_loss = architect.step(x, y, xv, yv, lr, optimizer, unrolled=args.unrolled)
             sums[5] += arch_loss.float()
             arch_steps += 1
-        optimizer.zero_grad(set_to_none=True)
-        with autocast():
-            logits = model(x)
-        ce = F.cross_entropy(logits.float(), y)
-        (penalty.criterion_weight * ce).backward()
-        penalty.add_grad(weights)
-        nn.utils.clip_grad_norm_(weights, args.grad_clip)
-        optimizer.step()
-        with torch.no_grad():
-            l1, l2 = Penalty.values(weights)
-            loss = penalty.criterion_weight * ce
-            if penalty.l1_weight > 0:
-                loss = loss + penalty.l1_weight * l1
-            if penalty.l2_weight > 0:
-                loss = loss + penalty.l2_weight * l2
-            sums += torch.stack([loss * n, ce * n, l1 * n, l2 * n, (logits.argmax(1) == y).sum().float(),
-                                 torch.zeros((), device=device)])
+        sums[:5] += weight_step(model, weights, penalty, optimizer, x, y, args.grad_clip, autocast)
         seen += n
         bar.update(1)
         if (step + 1) % report_every == 0 or step + 1 == n_steps:

@@ -54,10 +54,10 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 import data as datalib
+import train_search
 from architect import Architect
 from genotypes import Genotype, PC_DARTS_cifar
 from model import NetworkCIFAR
@@ -372,24 +372,9 @@ def build_search(cfg: Config, levers: frozenset[str], device: torch.device, *, a
 
     def weight_step(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         x = _prep(x, levers)
-        n = y.numel()
-        optimizer.zero_grad(set_to_none=True)
-        with autocast():
-            logits = model(x)
-        ce = F.cross_entropy(logits.float(), y)
-        (penalty.criterion_weight * ce).backward()
-        penalty.add_grad(weights)
-        nn.utils.clip_grad_norm_(weights, cfg.grad_clip)
-        optimizer.step()
-        with torch.no_grad():
-            l1, l2 = Penalty.values(weights)
-            loss = penalty.criterion_weight * ce
-            if penalty.l1_weight > 0:
-                loss = loss + penalty.l1_weight * l1
-            if penalty.l2_weight > 0:
-                loss = loss + penalty.l2_weight * l2
-            sums[:5] += torch.stack([loss * n, ce * n, l1 * n, l2 * n, (logits.argmax(1) == y).sum().float()])
-        return loss.detach()
+        row = train_search.weight_step(model, weights, penalty, optimizer, x, y, cfg.grad_clip, autocast)
+        sums[:5] += row
+        return row[0] / y.numel()
 
     def search_step(x: torch.Tensor, y: torch.Tensor, xv: torch.Tensor, yv: torch.Tensor) -> torch.Tensor:
         with arch_autocast():
