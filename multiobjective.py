@@ -4,17 +4,24 @@
     python multiobjective.py -o l1 cifar --set cifar100 --weight_decay 3e-4
     python multiobjective.py -o l1 imagenet --weight_decay 3e-4
     python multiobjective.py --resume logs/multi-search-cifar10-EXP-20260101-120000   # continue a killed sweep
+    python multiobjective.py -o l2 --parallel 4 cifar --set cifar10                    # 4 at once, on every GPU
+    python multiobjective.py -o l2 --parallel 8 --executor ray --ray_address HOST:6379 cifar --set cifar10
 
 Each search minimises cw * CE + nu * R(w) with (nu, cw) summing to 1 and R = sum|w| (l1) or sum w^2
 (l2). After each search the sweep folder ``logs/multi-search-<set>-<save>-<time>/`` gets an updated
 sweep.json and frontier_NN.png; at the end, genotypes.json (name -> genotype of every Pareto-optimal
 search, readable by --arch/--archs) and losses.png. Each search keeps its own run folder inside.
+
+``--parallel K`` runs up to K searches at once (NISE proposes the K widest unvisited gaps): as
+child processes spread over the GPUs or the CPU, or as Ray tasks (executors.py). With K = 1 and no
+executor named, the searches run one after another in this process, exactly as in the thesis.
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import math
 import socket
 import sys
 import time
@@ -23,6 +30,7 @@ from typing import Any
 
 import cli
 import data as datalib
+import executors
 import train_search
 from genotypes import genotype_from_dict
 from pareto import WeightEstimator, default_reference, format_weight_name, hypervolume_2d, sweep_name
@@ -39,23 +47,54 @@ from utils import (
 )
 
 RESULT_KEYS = ("reg_loss", "criterion_loss", "train_acc", "valid_acc", "model_size", "genotype")
+# Sweep flags that a resumed sweep may change (how and where it runs, not what it computes).
+PARALLEL_KEYS = ("parallel", "executor", "gpus", "per_gpu", "ray_address", "max_searches")
+
+
+def add_parallel_args(parser: argparse.ArgumentParser, suppress: bool = False) -> None:
+    """--parallel and friends; on the subcommands too (``suppress``), so that they may follow it."""
+    d = argparse.SUPPRESS if suppress else None
+    g = parser.add_argument_group("parallel sweeps (the defaults keep the sweep sequential, in this process)")
+    g.add_argument("--parallel", type=int, default=d, metavar="K",
+                   help="run up to K searches at once (default 1)")
+    g.add_argument("--executor", choices=["local", "ray"], default=d,
+                   help="local: worker processes on this machine (the default for K > 1); "
+                        "ray: each search a Ray task (pip install -r requirements-ray.txt)")
+    g.add_argument("--gpus", default=d, metavar="0,1,..",
+                   help="local executor: the GPUs to spread the searches over (default: all visible)")
+    g.add_argument("--per_gpu", type=int, default=d, metavar="M",
+                   help="searches sharing one GPU (default: the K searches spread evenly over the GPUs); "
+                        "Ray tasks ask for num_gpus = 1/M")
+    g.add_argument("--ray_address", default=d, metavar="ADDR",
+                   help="with --executor ray: the cluster to join (default: start Ray on this machine)")
+    g.add_argument("--max_searches", type=int, default=d, metavar="N",
+                   help="stop after N searches even if NISE has not converged (default: no limit)")
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Defaults in the help, except None ("not given"), which the help text itself explains."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        return action.help if action.default is None else super()._get_help_string(action)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = cli.ArgumentParser(
         description="Sweep the penalty weight nu with NISE: one PC-DARTS search per weight.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_HelpFormatter,
     )
     parser.add_argument("-o", "--objective", choices=["l1", "l2"], help="the penalty R: l1 = sum|w|, l2 = sum w^2")
     parser.add_argument("-d", "--delta", type=float, default=0.15,
                         help="stop when the widest unvisited gap of the normalised front is at most delta")
     parser.add_argument("--resume", dest="sweep_resume", default=None, metavar="RUN_DIR",
                         help="continue the sweep in this folder (its sweep.json)")
+    add_parallel_args(parser)
     sub = parser.add_subparsers(dest="space", metavar="{cifar,imagenet}")
     for name, variant, help_ in (("cifar", "cifar", "search on CIFAR-10/100 (and digits, synthetic, folder)"),
                                  ("imagenet", "imagenet", "search the ImageNet variant on <data>/imagenet_search")):
         p = sub.add_parser(name, help=help_, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
         train_search.add_arguments(p, variant)
+        add_parallel_args(p, suppress=True)
     return parser
 
 
@@ -83,6 +122,8 @@ class Sweep:
         self.searches: list[dict[str, Any]] = []
         self.pareto: list[dict[str, Any]] = []
         self.hypervolume: dict[str, Any] | None = None
+        # the most searches ever run at once: above 1, --resume restores the estimator's state, not a replay
+        self.parallel = 1
 
     # ---------------------------------------------------------------- persistence
     def state(self) -> dict[str, Any]:
@@ -91,6 +132,7 @@ class Sweep:
             "objective": self.args.objective, "delta": self.args.delta, "space": self.args.space,
             "args": saved_args, "searches": self.searches, "pareto": self.pareto,
             "hypervolume": self.hypervolume, "estimator": self.estimator.state_dict(),
+            "parallel": self.parallel,
         }
 
     def save(self) -> None:
@@ -114,15 +156,51 @@ class Sweep:
                 return record
         return None
 
+    def restore(self, state: dict[str, Any]) -> list[dict[str, Any]]:
+        """Rebuild a parallel sweep from its saved estimator state (exact, pending weights included).
+
+        Returns the searches to launch again: those that were running, then any weight the estimator
+        had handed out just before the sweep stopped without a search recorded for it.
+        """
+        try:
+            self.estimator.load_state_dict(state["estimator"])
+        except (KeyError, TypeError, ValueError) as err:
+            raise UserError(f"{self.run_dir}/sweep.json: the estimator's state cannot be restored ({err})") from None
+        self.searches = list(state["searches"])
+        pending = [tuple(w) for w in self.estimator.pending]
+        relaunch = []
+        for record in self.searches:
+            if record["status"] not in ("done", "failed"):
+                match = next((w for w in pending if all(abs(a - b) <= 1e-12 for a, b in zip(w, record["weight"]))),
+                             None)
+                if match is None:
+                    raise UserError(f"{self.run_dir}/sweep.json: search {record['index']} was running, "
+                                    "but the estimator does not wait for its weight")
+                pending.remove(match)
+                relaunch.append(record)
+        relaunch.extend(self.new_record(w) for w in pending)
+        return relaunch
+
+    def new_record(self, weight: tuple[float, float]) -> dict[str, Any]:
+        """Add the record of a new search for ``weight`` (its index and run folder)."""
+        index = len(self.searches)
+        nu = weight[0]
+        record = {"index": index, "weight": [nu, weight[1]],
+                  "run_dir": str(self.run_dir / f"search-{index:02d}-nu{nu:.3g}"), "status": "running"}
+        self.searches.append(record)
+        return record
+
+    def room(self) -> int | float:
+        """How many more searches --max_searches allows (unlimited without it)."""
+        cap = getattr(self.args, "max_searches", None)
+        return max(0, cap - len(self.searches)) if cap else math.inf
+
     # ---------------------------------------------------------------- one search
     def run_one(self, weight: tuple[float, float], record: dict[str, Any] | None = None) -> dict[str, Any]:
         """Run the search for ``weight``; with ``record`` (an interrupted one), continue it in its folder."""
         nu = weight[0]
         if record is None:
-            index = len(self.searches)
-            record = {"index": index, "weight": [nu, weight[1]],
-                      "run_dir": str(self.run_dir / f"search-{index:02d}-nu{nu:.3g}")}
-            self.searches.append(record)
+            record = self.new_record(weight)
         index, run_dir = record["index"], Path(record["run_dir"])
         record.update(status="running", started=time.time(), finished=None, host=socket.gethostname(),
                       device=str(get_device(self.args.device, self.args.gpu)))
@@ -131,19 +209,30 @@ class Sweep:
         try:
             result = train_search.main(search_args(self.args, weight, run_dir))
         except (train_search.SearchDiverged, FloatingPointError, RuntimeError) as err:
-            record.update(status="failed", error=" ".join(str(err).split())[:500], finished=time.time())
-            self.estimator.discard(weight)
-            self.logger.info("search %d failed: %s", index, record["error"])
+            self.record_failed(record, weight, str(err), time.time())
         else:
-            record.update({k: result.get(k) for k in RESULT_KEYS}, status="done", finished=time.time())
-            self.estimator.set_result(record, weight)
-            self.logger.info("search %d: CE %.4f, R %.4g, eval size %.3fM", index, record["criterion_loss"],
-                             record["reg_loss"], record["model_size"])
+            self.record_done(record, weight, result, time.time())
+        self.after_search(index)
+        return record
+
+    def record_done(self, record: dict[str, Any], weight: tuple[float, float], result: dict[str, Any],
+                    finished: float) -> None:
+        record.update({k: result.get(k) for k in RESULT_KEYS}, status="done", finished=finished)
+        self.estimator.set_result(record, weight)
+        self.logger.info("search %d: CE %.4f, R %.4g, eval size %.3fM", record["index"], record["criterion_loss"],
+                         record["reg_loss"], record["model_size"])
+
+    def record_failed(self, record: dict[str, Any], weight: tuple[float, float], error: str, finished: float) -> None:
+        record.update(status="failed", error=" ".join(str(error).split())[:500], finished=finished)
+        self.estimator.discard(weight)
+        self.logger.info("search %d failed: %s", record["index"], record["error"])
+
+    def after_search(self, index: int) -> None:
+        """The front, sweep.json and frontier_NN.png, rewritten as each search ends."""
         self.update_front()
         self.save()
         plot_frontier(self.searches, self.pareto, self.args.objective,
                       self.run_dir / f"frontier_{index:02d}.png")
-        return record
 
     def update_front(self) -> None:
         optimal = [r for _, r in self.estimator.optimal_results]
@@ -161,9 +250,70 @@ class Sweep:
             self.hypervolume = {"value": hypervolume_2d(points, ref), "reference": list(ref)}
 
     def run(self) -> dict[str, Any]:
-        while self.estimator.has_next():
+        while self.estimator.has_next() and self.room() > 0:
             self.run_one(self.estimator.get_next())
         return self.finish()
+
+    # ---------------------------------------------------------------- several at once
+    def run_parallel(self, executor: Any, relaunch: list[dict[str, Any]]) -> dict[str, Any]:
+        """Keep up to ``executor.capacity`` searches in flight until NISE has nothing left to propose.
+
+        Each search is recorded as soon as it ends; the freed slots then go to the searches to
+        relaunch, then to new weights. When nothing can be proposed while results are pending, wait
+        for the next one. On Ctrl-C the running searches are stopped and stay "running" in
+        sweep.json, so that --resume continues each from its checkpoint.
+        """
+        queue = sorted(relaunch, key=lambda r: r["index"])
+        in_flight: dict[int, dict[str, Any]] = {}
+        self.parallel = max(self.parallel, executor.capacity)
+        self.logger.info("up to %d searches at once: %s", executor.capacity, executor.describe())
+        try:
+            while True:
+                launched = []
+                while executor.free() > 0 and queue:
+                    launched.append(queue.pop(0))
+                free = int(min(executor.free() - len(launched), self.room()))
+                if free > 0 and not queue:
+                    launched.extend(self.new_record(w) for w in self.estimator.get_next_batch(free))
+                for record in launched:
+                    self.launch(executor, record)
+                    in_flight[record["index"]] = record
+                if launched:
+                    self.save()
+                if not in_flight:
+                    break
+                outcomes = executor.wait()
+                if not outcomes and not executor.in_flight():
+                    raise RuntimeError(f"the {executor.name} executor lost searches {sorted(in_flight)}")
+                for outcome in outcomes:
+                    record = in_flight.pop(outcome.index)
+                    record["host"] = outcome.host or record.get("host")
+                    record["device"] = outcome.device or record.get("device")
+                    weight = (record["weight"][0], record["weight"][1])
+                    if outcome.status == "done" and outcome.result is not None:
+                        self.record_done(record, weight, outcome.result, outcome.finished)
+                    else:
+                        self.record_failed(record, weight, outcome.error or "failed", outcome.finished)
+                    self.after_search(outcome.index)
+        except BaseException as err:
+            executor.stop()
+            self.save()
+            if isinstance(err, KeyboardInterrupt):
+                self.logger.info("interrupted: search(es) %s left running; continue with --resume %s",
+                                 ", ".join(str(i) for i in sorted(in_flight)) or "none", self.run_dir)
+            raise
+        return self.finish()
+
+    def launch(self, executor: Any, record: dict[str, Any]) -> None:
+        """Hand one search to the executor and mark it running (sweep.json is saved by the caller)."""
+        weight = (record["weight"][0], record["weight"][1])
+        run_dir = Path(record["run_dir"])
+        where = executor.submit(record["index"], search_args(self.args, weight, run_dir))
+        record.pop("error", None)
+        record.update(status="running", started=time.time(), finished=None, host=where["host"],
+                      device=where["device"])
+        self.logger.info("search %d: nu = %.6g, cw = %.6g -> %s%s", record["index"], weight[0], weight[1], run_dir,
+                         f" on {where['device']}" if where["device"] else "")
 
     def finish(self) -> dict[str, Any]:
         genotypes = {p["name"]: p["genotype"] for p in self.pareto}
@@ -191,7 +341,7 @@ def check_dataset(args: argparse.Namespace) -> None:
         datalib.load_datasets(args.set, args.data, download=args.download, image_size=args.image_size)
 
 
-def _resume(args: argparse.Namespace) -> tuple[argparse.Namespace, Path, list[dict[str, Any]]]:
+def _resume(args: argparse.Namespace) -> tuple[argparse.Namespace, Path, dict[str, Any]]:
     run_dir = Path(args.sweep_resume)
     if run_dir.name in ("log.txt", "sweep.json"):
         run_dir = run_dir.parent
@@ -201,44 +351,107 @@ def _resume(args: argparse.Namespace) -> tuple[argparse.Namespace, Path, list[di
     try:
         state = read_json(state_file)
         saved = argparse.Namespace(**state["args"])
-        searches = state["searches"]
+        if not isinstance(state["searches"], list):
+            raise TypeError("searches is not a list")
     except (KeyError, TypeError, ValueError) as err:
         raise UserError(f"--resume {run_dir}: sweep.json is not a sweep state ({err})") from None
     for key in ("device", "gpu", "no_progress", "workers", "threads"):
         if getattr(args, key, None) is not None and args.space is not None:
             setattr(saved, key, getattr(args, key))
+    for key in PARALLEL_KEYS:  # None unless given now: how the rest of the sweep runs may change
+        if getattr(args, key, None) is not None:
+            setattr(saved, key, getattr(args, key))
     saved.sweep_resume = str(run_dir)
-    return saved, run_dir, searches
+    return saved, run_dir, state
 
 
-def main(args: argparse.Namespace) -> dict[str, Any]:
-    """Run (or resume) a sweep; returns the sweep state that sweep.json holds."""
+def check_parallel_args(args: argparse.Namespace) -> None:
+    """Fill in and check the parallel flags (one line on bad input, before anything is written)."""
+    for key in PARALLEL_KEYS:
+        if not hasattr(args, key):
+            setattr(args, key, None)
+    if args.parallel is None:
+        args.parallel = 1
+    if args.parallel < 1:
+        raise UserError(f"--parallel must be >= 1, got {args.parallel}")
+    if args.per_gpu is not None and args.per_gpu < 1:
+        raise UserError(f"--per_gpu must be >= 1, got {args.per_gpu}")
+    if args.max_searches is not None and args.max_searches < 0:
+        raise UserError(f"--max_searches must be >= 0, got {args.max_searches}")
+    executors.parse_gpus(args.gpus)
+    if args.executor == "ray":
+        if args.gpus is not None:
+            raise UserError("--gpus is for the local executor: Ray places each search on a GPU itself")
+        executors.import_ray()
+    elif args.ray_address:
+        raise UserError("--ray_address needs --executor ray")
+
+
+def make_executor(args: argparse.Namespace) -> Any:
+    """The executor the flags ask for; None for the sequential sweep in this process (K = 1)."""
+    if args.executor == "ray":
+        return executors.RayExecutor(args.parallel, args.device, args.per_gpu, args.threads or 0, args.ray_address)
+    if args.executor == "local" or args.parallel > 1 or args.gpus is not None or args.per_gpu is not None:
+        slots = executors.local_slots(args.device, executors.parse_gpus(args.gpus), args.per_gpu, args.parallel)
+        slots = slots[:args.parallel]
+        return executors.LocalExecutor(slots, threads=executors.cpu_threads(args.threads or 0, len(slots)))
+    return None
+
+
+def main(args: argparse.Namespace, executor: Any = None) -> dict[str, Any]:
+    """Run (or resume) a sweep; returns the sweep state that sweep.json holds.
+
+    ``executor`` replaces the one the flags ask for (tests pass one whose searches fail on purpose).
+    """
     if getattr(args, "resume", None) and not args.sweep_resume:
         args.sweep_resume = args.resume  # `multiobjective.py -o l2 cifar --resume DIR` means the sweep
-    searches: list[dict[str, Any]] = []
+    state: dict[str, Any] = {}
     if args.sweep_resume:
-        args, run_dir, searches = _resume(args)
+        args, run_dir, state = _resume(args)
+        check_parallel_args(args)
     else:
         if args.objective is None or args.space is None:
             raise UserError("give an objective and a search space, e.g. `multiobjective.py -o l2 cifar --set digits`")
         if not args.delta > 0:
             raise UserError(f"--delta must be > 0, got {args.delta}")
         cli.check_common_args(args)
+        check_parallel_args(args)
         if args.space == "imagenet":
             args.set = "imagenet"
         device = get_device(args.device, args.gpu)
         check_dataset(args)
-        run_dir = create_run_dir(f"multi-search-{args.set}", args.save, args.logdir)
-        save_args(args, run_dir, device)
+    own_executor = executor is None
+    if own_executor:
+        executor = make_executor(args)
+    try:
+        if not args.sweep_resume:
+            run_dir = create_run_dir(f"multi-search-{args.set}", args.save, args.logdir)
+            save_args(args, run_dir, device)
+        return _run(args, run_dir, state, executor)
+    finally:
+        if own_executor and executor is not None:
+            executor.close()
+
+
+def _run(args: argparse.Namespace, run_dir: Path, state: dict[str, Any], executor: Any) -> dict[str, Any]:
     logger = get_logger(f"sweep.{run_dir.name}", run_dir)
     sweep = Sweep(args, run_dir, logger)
     logger.info("sweep %s: objective %s, delta %g, folder %s", args.save, args.objective, args.delta, run_dir)
-    interrupted = sweep.replay(searches) if searches else None
+    searches = state.get("searches") or []
+    relaunch: list[dict[str, Any]] = []
+    if searches and int(state.get("parallel") or 1) > 1 and "estimator" in state:
+        sweep.parallel = int(state["parallel"])
+        relaunch = sweep.restore(state)
+    elif searches:
+        interrupted = sweep.replay(searches)
+        relaunch = [interrupted] if interrupted is not None else []
     if searches:
         logger.info("resuming: %d searches recorded", len(sweep.searches))
     sweep.update_front()
-    if interrupted is not None:
-        sweep.run_one(tuple(interrupted["weight"]), interrupted)
+    if executor is not None:
+        return sweep.run_parallel(executor, relaunch)
+    for record in relaunch:
+        sweep.run_one((record["weight"][0], record["weight"][1]), record)
     return sweep.run()
 
 

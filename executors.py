@@ -1,0 +1,540 @@
+"""Where a sweep's searches run when several go at once: worker processes, or Ray tasks.
+
+The sweep (multiobjective.py) decides *what* to run: the weights, the run folders, the record in
+sweep.json. An executor decides *where*: it starts a search from a prepared argument namespace,
+says where it put it, and reports each search as it ends, done or failed. Searches run
+``train_search.main`` outside the sweep's process, so a crash, a CUDA error or an out-of-memory
+kill costs that search alone.
+
+- ``LocalExecutor``: one worker process per slot (the 'spawn' start method, so no CUDA state is
+  forked), a slot being one GPU (listed ``per_gpu`` times) or the CPU; a worker runs its slot's
+  searches one after another and is replaced after a failure. A search's numbers come back
+  through the result.json in its run folder; a pipe carries only what to run, the device used
+  and, on failure, the error message.
+- ``RayExecutor``: one Ray task per search with ``num_gpus = 1/per_gpu``, on a local Ray instance
+  or an existing cluster. The task returns its result dict, so the sweep gets the numbers even
+  where the workers do not share the sweep folder's filesystem.
+
+Both have the same small interface: ``capacity``, ``free()``, ``in_flight()``, ``describe()``,
+``submit(index, args) -> {host, device}``, ``wait(timeout) -> [Outcome]``, ``stop()``, ``close()``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import math
+import multiprocessing
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
+from pathlib import Path
+from typing import Any
+
+from utils import UserError, read_json
+
+__all__ = [
+    "Outcome",
+    "LocalExecutor",
+    "RayExecutor",
+    "RAY_HINT",
+    "available_cores",
+    "cpu_threads",
+    "import_ray",
+    "local_slots",
+    "parse_gpus",
+    "run_search",
+]
+
+RAY_HINT = "--executor ray needs Ray: pip install -r requirements-ray.txt"
+REPO = Path(__file__).resolve().parent
+
+
+@dataclass
+class Outcome:
+    """How one search ended: status "done" (with its result dict) or "failed" (with a message)."""
+
+    index: int
+    status: str
+    result: dict[str, Any] | None = None
+    error: str | None = None
+    host: str | None = None
+    device: str | None = None
+    finished: float = field(default_factory=time.time)
+
+
+def _one_line(text: str, limit: int = 500) -> str:
+    return " ".join(str(text).split())[:limit]
+
+
+def run_search(args: argparse.Namespace) -> dict[str, Any]:
+    """Run one search of a sweep; continue it from its checkpoint if its run folder has one.
+
+    The check is made here, where the search starts, rather than when it was queued: a relaunched
+    search (after Ctrl-C or a lost Ray worker) then continues instead of starting over.
+    """
+    import train_search
+
+    args = copy.copy(args)
+    run_dir = Path(args.run_dir)
+    args.resume = str(run_dir) if (run_dir / "args.json").is_file() else None
+    return train_search.main(args)
+
+
+# ------------------------------------------------------------------------------------ devices
+
+
+def available_cores() -> int:
+    """CPU cores this process may use (its affinity mask where the OS has one)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def cpu_threads(requested: int, parallel: int) -> int:
+    """Threads per CPU search: --threads if given, else the cores shared out over the K searches."""
+    return requested if requested and requested > 0 else max(1, available_cores() // max(1, parallel))
+
+
+def parse_gpus(text: str | None) -> list[int] | None:
+    """"0,1,3" -> [0, 1, 3]; None stays None (all visible devices). Rejects junk with one line."""
+    if text is None:
+        return None
+    try:
+        gpus = [int(part) for part in str(text).split(",") if part.strip()]
+    except ValueError:
+        raise UserError(f"--gpus {text}: give GPU indices separated by commas, e.g. --gpus 0,1") from None
+    if not gpus or any(g < 0 for g in gpus) or len(set(gpus)) != len(gpus):
+        raise UserError(f"--gpus {text}: give distinct GPU indices >= 0 separated by commas, e.g. --gpus 0,1")
+    return gpus
+
+
+def local_slots(device: str, gpus: Sequence[int] | None, per_gpu: int | None, parallel: int) -> list[str]:
+    """The places a search can run on this machine, one entry per concurrent search.
+
+    A GPU appears ``per_gpu`` times (default: enough to run ``parallel`` searches over the GPUs);
+    CPU or MPS appear ``parallel`` times. Fails with one line on a GPU that is not there.
+    """
+    import torch
+
+    device = (device or "auto").lower()
+    cuda_ok = torch.cuda.is_available()
+    if device in ("cpu", "mps") or (device == "auto" and not cuda_ok):
+        if gpus is not None:
+            raise UserError(f"--gpus needs CUDA, but the sweep runs on {device if device != 'auto' else 'the CPU'}")
+        if device == "auto":
+            mps = getattr(torch.backends, "mps", None)
+            device = "mps" if mps is not None and mps.is_available() else "cpu"
+        return [device] * parallel
+    if not cuda_ok:
+        raise UserError(f"--device {device} was asked for but CUDA is not available (try --device auto or cpu)")
+    count = torch.cuda.device_count()
+    if gpus is None:
+        gpus = list(range(count))
+    missing = [g for g in gpus if g >= count]
+    if missing:
+        raise UserError(f"--gpus: GPU {missing[0]} does not exist: {count} CUDA device(s) visible")
+    per = per_gpu or math.ceil(parallel / len(gpus))
+    # interleaved, so that the first searches go to different GPUs
+    return [f"cuda:{g}" for _ in range(per) for g in gpus]
+
+
+# ------------------------------------------------------------------------------------ local processes
+
+
+def _exit_when_orphaned(parent_pid: int) -> None:
+    """A worker whose sweep was killed (SIGKILL, OOM) stops too, so a resumed sweep never meets it."""
+    while True:
+        if os.getppid() != parent_pid:
+            os._exit(3)
+        time.sleep(1.0)
+
+
+class _Stopped(BaseException):
+    """Raised in a worker by SIGTERM (the sweep stopping it): unwind, so its exit cleans up after it."""
+
+
+def _raise_stopped(signum: int, frame: Any) -> None:
+    raise _Stopped
+
+
+def _worker_main(target: Callable[[argparse.Namespace], Any], conn: Connection, parent_pid: int) -> None:
+    """Body of a worker process: run ``target(args)`` for each search the sweep sends, report each.
+
+    A worker runs its searches one after another, as the sequential sweep does in its own process,
+    so the imports and the device set-up are paid once per worker rather than once per search.
+    After a failure it exits, and the next search on its slot gets a fresh process.
+    """
+    # Ctrl-C reaches the whole process group; the sweep decides what happens to its workers.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _raise_stopped)
+    threading.Thread(target=_exit_when_orphaned, args=(parent_pid,), daemon=True).start()
+    # K searches printing to one terminal is noise: each one's log.txt has all of it.
+    sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
+    try:
+        _serve(target, conn)
+    except _Stopped:
+        pass
+
+
+def _serve(target: Callable[[argparse.Namespace], Any], conn: Connection) -> None:
+    from utils import get_device
+
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):
+            return
+        if message[0] != "run":
+            return
+        _, index, args = message
+        try:
+            conn.send(("started", index, socket.gethostname(), str(get_device(args.device, args.gpu))))
+            target(args)
+        except _Stopped:
+            raise
+        except BaseException as err:  # noqa: BLE001 - every failure is reported, none is fatal to the sweep
+            if not isinstance(err, (UserError, FloatingPointError)):
+                traceback.print_exc(file=sys.stderr)
+            conn.send(("failed", index, _one_line(err) or type(err).__name__))
+            conn.close()
+            sys.exit(1)
+        _release_gpu_memory()
+        conn.send(("done", index))
+
+
+def _release_gpu_memory() -> None:
+    """Hand the finished search's cached GPU memory back, for the searches that share the GPU."""
+    import gc
+
+    import torch
+
+    gc.collect()
+    if torch.cuda.is_initialized():
+        torch.cuda.empty_cache()
+
+
+@dataclass
+class _Worker:
+    slot: int
+    process: Any
+    conn: Connection
+    index: int | None = None  # the search it runs now
+    run_dir: Path | None = None
+    host: str | None = None
+    device: str | None = None
+
+
+class LocalExecutor:
+    """Searches in worker processes on this machine, one worker per slot, one search per worker at a time.
+
+    ``target`` is what a worker calls with a search's arguments (``run_search``; tests pass a
+    module-level function that fails on purpose). ``threads`` sets --threads of CPU searches.
+    """
+
+    name = "local"
+
+    def __init__(self, slots: Sequence[str], threads: int = 0,
+                 target: Callable[[argparse.Namespace], Any] = run_search) -> None:
+        if not slots:
+            raise ValueError("LocalExecutor needs at least one slot")
+        self.slots = list(slots)
+        self.threads = threads
+        self.target = target
+        self._context = multiprocessing.get_context("spawn")
+        self._workers: dict[int, _Worker] = {}
+
+    @property
+    def capacity(self) -> int:
+        """How many searches may run at once."""
+        return len(self.slots)
+
+    def _busy(self) -> list[_Worker]:
+        return [w for w in self._workers.values() if w.index is not None]
+
+    def free(self) -> int:
+        """How many more searches can start now."""
+        return len(self.slots) - len(self._busy())
+
+    def in_flight(self) -> list[int]:
+        return sorted(w.index for w in self._busy() if w.index is not None)
+
+    def describe(self) -> str:
+        counts: dict[str, int] = {}
+        for s in self.slots:
+            counts[s] = counts.get(s, 0) + 1
+        return "worker processes on " + ", ".join(f"{d} x{n}" if n > 1 else d for d, n in counts.items())
+
+    def _worker(self, slot: int) -> _Worker:
+        worker = self._workers.get(slot)
+        if worker is None or not worker.process.is_alive():
+            ours, theirs = self._context.Pipe(duplex=True)
+            process = self._context.Process(target=_worker_main, args=(self.target, theirs, os.getpid()),
+                                            name=f"sweep-worker-{slot}", daemon=False)
+            process.start()
+            theirs.close()  # the worker holds its own end
+            worker = self._workers[slot] = _Worker(slot, process, ours)
+        return worker
+
+    def submit(self, index: int, args: argparse.Namespace) -> dict[str, Any]:
+        """Start search ``index`` on a free slot's worker; returns where it runs ({host, device})."""
+        idle = [s for s in range(len(self.slots)) if s not in self._workers or self._workers[s].index is None]
+        # a warm worker first (its imports are done), then a slot whose worker is yet to start
+        slot = min(idle, key=lambda s: (s not in self._workers or not self._workers[s].process.is_alive(), s))
+        device = self.slots[slot]
+        child = copy.copy(args)
+        child.no_progress = True
+        if device.startswith("cuda:"):
+            child.device, child.gpu = "cuda", int(device.split(":", 1)[1])
+        else:
+            child.device = device
+            if device == "cpu" and self.threads:
+                child.threads = self.threads
+        worker = self._worker(slot)
+        worker.conn.send(("run", index, child))
+        worker.index, worker.run_dir = index, Path(args.run_dir)
+        worker.host, worker.device = socket.gethostname(), device
+        return {"host": worker.host, "device": device}
+
+    def _retire(self, worker: _Worker) -> None:
+        worker.process.join(10)
+        if worker.process.is_alive():
+            worker.process.kill()
+            worker.process.join()
+        worker.conn.close()
+        del self._workers[worker.slot]
+
+    def _done(self, worker: _Worker, index: int) -> Outcome:
+        result_file = (worker.run_dir or Path(".")) / "result.json"
+        worker.index = None
+        try:
+            return Outcome(index, "done", result=read_json(result_file), host=worker.host, device=worker.device)
+        except (OSError, ValueError) as err:
+            return Outcome(index, "failed", error=f"the search ended without a readable {result_file}: "
+                           f"{_one_line(err)}", host=worker.host, device=worker.device)
+
+    def _collect(self, worker: _Worker, outcomes: list[Outcome]) -> None:
+        """Read what a worker sent; a worker that died in a search makes that search failed."""
+        try:
+            while worker.conn.poll():
+                message = worker.conn.recv()
+                if message[0] == "started":
+                    worker.host, worker.device = message[2], message[3]
+                elif message[0] == "done":
+                    outcomes.append(self._done(worker, message[1]))
+                elif message[0] == "failed":
+                    outcomes.append(Outcome(message[1], "failed", error=message[2], host=worker.host,
+                                            device=worker.device))
+                    worker.index = None
+                    self._retire(worker)
+                    return
+        except (EOFError, OSError):
+            pass
+        if not worker.process.is_alive():
+            index = worker.index
+            worker.process.join()
+            code = worker.process.exitcode
+            if index is not None:
+                error = (f"the search process was killed by signal {-code}" if code is not None and code < 0
+                         else f"the search process exited with code {code}")
+                outcomes.append(Outcome(index, "failed", error=error, host=worker.host, device=worker.device))
+                worker.index = None
+            self._retire(worker)
+
+    def wait(self, timeout: float | None = None) -> list[Outcome]:
+        """Block until at least one search ends (or ``timeout``); returns those that ended, by index."""
+        deadline = None if timeout is None else time.time() + timeout
+        outcomes: list[Outcome] = []
+        while self._busy() and not outcomes:
+            busy = self._busy()
+            handles: dict[Any, _Worker] = {}
+            for worker in busy:
+                handles[worker.conn] = worker
+                handles[worker.process.sentinel] = worker
+            left = None if deadline is None else max(0.0, deadline - time.time())
+            ready = wait(list(handles), left)
+            for worker in {id(handles[h]): handles[h] for h in ready}.values():
+                self._collect(worker, outcomes)
+            if deadline is not None and time.time() >= deadline:
+                break
+        return sorted(outcomes, key=lambda o: o.index)
+
+    def stop(self) -> None:
+        """Terminate every worker, searches in flight included (each keeps its last checkpoint)."""
+        for worker in self._workers.values():
+            if worker.process.is_alive():
+                worker.process.terminate()
+        for worker in list(self._workers.values()):
+            self._retire(worker)
+
+    def close(self) -> None:
+        """Let idle workers exit; terminate any still busy."""
+        for worker in self._workers.values():
+            if worker.index is None:
+                try:
+                    worker.conn.send(("stop",))
+                except (OSError, ValueError):
+                    pass
+            elif worker.process.is_alive():
+                worker.process.terminate()
+        for worker in list(self._workers.values()):
+            self._retire(worker)
+
+
+# ------------------------------------------------------------------------------------ Ray
+
+
+def ray_task(args: argparse.Namespace) -> dict[str, Any]:
+    """Body of a Ray task: run the search where Ray put it; never raises, reports instead."""
+    import ray
+
+    from utils import get_device
+
+    host = socket.gethostname()
+    gpu_ids = [str(g) for g in ray.get_gpu_ids()]
+    try:
+        device = f"cuda:{gpu_ids[0]}" if gpu_ids else str(get_device(args.device, args.gpu))
+    except Exception as err:  # noqa: BLE001
+        return {"status": "failed", "error": _one_line(err), "host": host, "device": None}
+    try:
+        result = run_search(args)
+    except Exception as err:  # noqa: BLE001 - the sweep records it and goes on
+        if not isinstance(err, (UserError, FloatingPointError)):
+            traceback.print_exc(file=sys.stderr)
+        return {"status": "failed", "error": _one_line(err) or type(err).__name__, "host": host, "device": device}
+    return {"status": "done", "result": result, "host": host, "device": device}
+
+
+def _cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def import_ray() -> Any:
+    """The ray module, or one line saying how to install it."""
+    try:
+        import ray
+    except ImportError:
+        raise UserError(RAY_HINT) from None
+    return ray
+
+
+class RayExecutor:
+    """Searches as Ray tasks (``num_gpus = 1/per_gpu``), on a local Ray instance or a cluster.
+
+    The task runs ``train_search.main`` with the run folder inside the sweep folder: on a cluster
+    that path must be on a filesystem the workers share (as must this repository, put on the
+    workers' PYTHONPATH). The task also returns the result, so sweep.json gets the numbers anyway.
+    """
+
+    name = "ray"
+
+    def __init__(self, parallel: int, device: str = "auto", per_gpu: int | None = None,
+                 threads: int = 0, address: str | None = None) -> None:
+        self.ray = import_ray()
+        self._started_ray = False
+        if not self.ray.is_initialized():
+            env = {"PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)}
+            kwargs: dict[str, Any] = dict(runtime_env={"env_vars": env}, log_to_driver=False,
+                                          logging_level="warning", include_dashboard=False)
+            if address:
+                kwargs["address"] = address
+            elif device == "cpu" or not _cuda_available():
+                # on this machine, K searches at once as asked, even with fewer cores (as local processes)
+                kwargs["num_cpus"] = max(available_cores(), parallel * max(1, threads))
+            try:
+                self.ray.init(**kwargs)
+            except Exception as err:  # noqa: BLE001 - a wrong address is bad input, one line
+                raise UserError(f"--executor ray: cannot start or reach Ray ({_one_line(err, 300)})") from None
+            self._started_ray = True
+        gpus = float(self.ray.cluster_resources().get("GPU", 0)) if device != "cpu" else 0.0
+        if device in ("cuda",) and gpus == 0:
+            self.shutdown_ray()
+            raise UserError("--device cuda was asked for but the Ray cluster has no GPU")
+        self.parallel = parallel
+        if gpus > 0:
+            self.per_gpu = per_gpu or max(1, math.ceil(parallel / int(gpus)))
+            self.options = {"num_gpus": 1.0 / self.per_gpu, "num_cpus": 1}
+            self.device, self.threads = "cuda", threads
+        else:
+            self.per_gpu = per_gpu
+            self.threads = threads if threads > 0 else 1
+            self.options = {"num_gpus": 0, "num_cpus": self.threads}
+            self.device = device if device not in ("auto", "cuda") else "cpu"
+        self._remote = self.ray.remote(max_retries=0, **self.options)(ray_task)
+        self._running: dict[Any, int] = {}
+
+    @property
+    def capacity(self) -> int:
+        return self.parallel
+
+    def free(self) -> int:
+        return self.parallel - len(self._running)
+
+    def in_flight(self) -> list[int]:
+        return sorted(self._running.values())
+
+    def describe(self) -> str:
+        where = "an existing Ray cluster" if not self._started_ray else "a local Ray instance"
+        return f"Ray tasks on {where} (num_gpus={self.options['num_gpus']:.3g}, num_cpus={self.options['num_cpus']})"
+
+    def submit(self, index: int, args: argparse.Namespace) -> dict[str, Any]:
+        """Queue search ``index`` as a Ray task; host and device are known once it ends."""
+        child = copy.copy(args)
+        child.no_progress = True
+        child.device, child.gpu = self.device, 0
+        # a Ray worker does not run in the sweep's folder: relative paths would point elsewhere
+        for key in ("run_dir", "data", "logdir"):
+            if getattr(child, key, None):
+                setattr(child, key, os.path.abspath(getattr(child, key)))
+        if self.device == "cpu":
+            child.threads = self.threads
+        ref = self._remote.remote(child)
+        self._running[ref] = index
+        return {"host": None, "device": None}
+
+    def wait(self, timeout: float | None = None) -> list[Outcome]:
+        """Block until at least one task ends (or ``timeout``); returns those that ended, by index."""
+        if not self._running:
+            return []
+        ready, _ = self.ray.wait(list(self._running), num_returns=1, timeout=timeout)
+        if ready:  # take every other one that has ended too
+            ready, _ = self.ray.wait(list(self._running), num_returns=len(self._running), timeout=0)
+        outcomes = []
+        for ref in ready:
+            index = self._running.pop(ref)
+            try:
+                reply = self.ray.get(ref)
+            except Exception as err:  # noqa: BLE001 - a lost worker or node: the search failed
+                outcomes.append(Outcome(index, "failed", error=_one_line(err)))
+                continue
+            outcomes.append(Outcome(index, reply["status"], result=reply.get("result"), error=reply.get("error"),
+                                    host=reply.get("host"), device=reply.get("device")))
+        return sorted(outcomes, key=lambda o: o.index)
+
+    def stop(self) -> None:
+        """Cancel every running task (each search keeps its last checkpoint)."""
+        for ref in list(self._running):
+            try:
+                self.ray.cancel(ref, force=True)
+            except Exception:  # noqa: BLE001, S110 - it may have ended meanwhile
+                pass
+        self._running.clear()
+
+    def shutdown_ray(self) -> None:
+        if self._started_ray and self.ray.is_initialized():
+            self.ray.shutdown()
+        self._started_ray = False
+
+    def close(self) -> None:
+        self.stop()
+        self.shutdown_ray()

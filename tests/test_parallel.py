@@ -1,0 +1,235 @@
+"""Parallel sweeps: --parallel K with worker processes or Ray tasks, failures, Ctrl-C and --resume.
+
+Tiny searches on digits (a second or two each); the sweeps run real searches in child processes,
+so this file spends most of its time starting them (importing torch).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import executors
+import multiobjective
+import train_search
+from pareto import non_dominated
+from utils import UserError, run_main
+
+REPO = Path(__file__).resolve().parents[1]
+SEARCH = ["--set", "digits", "--image_size", "8", "--layers", "3", "--init_channels", "4", "--batch_size", "64",
+          "--subsample", "0.2", "--epochs", "1", "--begin", "0", "--arch_learning_rate", "0.05",
+          "--learning_rate", "0.05", "--weight_decay", "0", "--no_progress", "--device", "cpu", "--workers", "0"]
+SWEEP = ["-o", "l2", "-d", "0.01", "cifar", *SEARCH, "--max_searches", "3"]
+NUMBERS = ("reg_loss", "criterion_loss", "train_acc", "valid_acc", "model_size")
+
+
+def parse(argv: list[str]):
+    return multiobjective.build_parser().parse_args(argv)
+
+
+def sweep(logdir: Path, *extra: str, executor=None) -> tuple[dict, Path]:
+    """Run a sweep into logdir (one thread per search, so results are comparable); returns its state and folder."""
+    state = multiobjective.main(parse([*SWEEP, "--threads", "1", *extra, "--logdir", str(logdir), "--save", "t"]),
+                                executor=executor)
+    (run_dir,) = Path(logdir).glob("multi-search-digits-t-*")
+    return state, run_dir
+
+
+def check_sweep_folder(state: dict, run_dir: Path) -> dict:
+    """What every finished sweep folder must satisfy; returns sweep.json."""
+    on_disk = json.loads((run_dir / "sweep.json").read_text())
+    assert on_disk["searches"] == state["searches"]
+    done = [s for s in on_disk["searches"] if s["status"] == "done"]
+    for s in on_disk["searches"]:
+        assert s["status"] in ("done", "failed")
+        assert s["started"] <= s["finished"] and s["host"] and s["device"] == "cpu"
+        assert Path(s["run_dir"]).parent == run_dir
+        assert (run_dir / f"frontier_{s['index']:02d}.png").is_file()
+    for s in done:
+        result = json.loads((Path(s["run_dir"]) / "result.json").read_text())
+        for key in (*NUMBERS, "genotype"):
+            assert s[key] == result[key], key
+    assert [s["index"] for s in on_disk["searches"]] == list(range(len(on_disk["searches"])))
+    points = [(s["reg_loss"], s["criterion_loss"]) for s in done]
+    front = on_disk["pareto"]
+    assert {tuple(p["weight"]) for p in front} == {tuple(done[i]["weight"]) for i in non_dominated(points)}
+    assert [p["criterion_loss"] for p in front] == sorted((p["criterion_loss"] for p in front), reverse=True)
+    assert list(json.loads((run_dir / "genotypes.json").read_text())) == [p["name"] for p in front]
+    assert on_disk["estimator"]["pending"] == []
+    assert (run_dir / "frontier.png").is_file() and (run_dir / "losses.png").is_file()
+    return on_disk
+
+
+def same_numbers(a: dict, b: dict) -> None:
+    assert a["weight"] == b["weight"] and a["genotype"] == b["genotype"]
+    for key in NUMBERS:
+        assert a[key] == pytest.approx(b[key], rel=1e-6, abs=1e-9), key
+
+
+@pytest.fixture(scope="module")
+def sequential(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The thesis's sweep: one search after another, in this process."""
+    state, run_dir = sweep(tmp_path_factory.mktemp("seq"))
+    assert state["parallel"] == 1 and len(state["searches"]) == 3  # the two initial weights, one NISE weight
+    return state
+
+
+def test_parallel_1_in_worker_processes_reproduces_the_sequential_sweep(sequential: dict, tmp_path: Path) -> None:
+    state, run_dir = sweep(tmp_path, "--executor", "local", "--parallel", "1")
+    check_sweep_folder(state, run_dir)
+    assert [s["weight"] for s in state["searches"]] == [s["weight"] for s in sequential["searches"]]
+    for a, b in zip(state["searches"], sequential["searches"]):
+        same_numbers(a, b)
+    assert [p["name"] for p in state["pareto"]] == [p["name"] for p in sequential["pareto"]]
+    # one at a time: each search starts after the previous one finished
+    for a, b in zip(state["searches"], state["searches"][1:]):
+        assert a["finished"] <= b["started"]
+
+
+def flaky_search(args) -> dict:
+    """Worker target: --note diverge makes nu = 0.2 diverge, --note crash kills the worker, else a real search."""
+    if args.note == "crash":
+        os._exit(7)
+    if args.note == "diverge" and args.l2_weight == 0.2:
+        raise train_search.SearchDiverged("the loss became nan at epoch 0 step 1")
+    return executors.run_search(args)
+
+
+@pytest.fixture(scope="module")
+def workers():
+    """Two CPU worker processes, shared by the tests below (starting one costs seconds: torch's imports)."""
+    executor = executors.LocalExecutor(["cpu", "cpu"], threads=1, target=flaky_search)
+    yield executor
+    executor.close()
+
+
+def test_parallel_2_runs_two_searches_at_once_and_gives_a_valid_front(sequential: dict, workers,
+                                                                      tmp_path: Path) -> None:
+    state, run_dir = sweep(tmp_path, "--parallel", "2", executor=workers)
+    on_disk = check_sweep_folder(state, run_dir)
+    first, second = state["searches"][:2]
+    assert [first["weight"], second["weight"]] == [[0.2, 0.8], [0.0, 1.0]]  # the two initial weights together
+    assert max(first["started"], second["started"]) < min(first["finished"], second["finished"])
+    assert all(s["status"] == "done" for s in state["searches"]) and len(state["searches"]) == 3
+    assert on_disk["parallel"] == 2 and on_disk["args"]["parallel"] == 2
+    # a search in a worker process computes what it computes in the sweep's own process
+    for a, b in zip(state["searches"][:2], sequential["searches"][:2]):
+        same_numbers(a, b)
+
+
+def test_failed_searches_in_workers_are_recorded_and_the_sweep_goes_on(workers, tmp_path: Path) -> None:
+    state, run_dir = sweep(tmp_path / "sweep", "--parallel", "2", "--note", "diverge", executor=workers)
+    check_sweep_folder(state, run_dir)
+    failed, done = state["searches"]
+    assert failed["weight"][0] == 0.2 and failed["status"] == "failed" and "nan" in failed["error"]
+    assert done["status"] == "done" and [p["weight"] for p in state["pareto"]] == [[0.0, 1.0]]
+    # a worker that dies mid-search (a segfault, the OOM killer) fails that search and frees its slot
+    args = parse([*SWEEP, "--note", "crash", "--logdir", str(tmp_path)])
+    args.run_dir = str(tmp_path / "crash")
+    assert workers.submit(7, args) == {"host": executors.socket.gethostname(), "device": "cpu"}
+    assert workers.free() == 1 and workers.in_flight() == [7]
+    (outcome,) = workers.wait(timeout=120)
+    assert outcome.index == 7 and outcome.status == "failed" and "exited with code 7" in outcome.error
+    assert workers.free() == 2 and workers.in_flight() == []
+
+
+def test_ray_executor_runs_a_tiny_sweep_on_a_local_ray(sequential: dict, tmp_path: Path) -> None:
+    state, run_dir = sweep(tmp_path, "--executor", "ray", "--parallel", "2", "--max_searches", "2")
+    check_sweep_folder(state, run_dir)
+    first, second = state["searches"]
+    assert max(first["started"], second["started"]) < min(first["finished"], second["finished"])
+    for a, b in zip(state["searches"], sequential["searches"][:2]):
+        same_numbers(a, b)
+    assert (Path(first["run_dir"]) / "metrics.csv").is_file()
+
+
+def group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_ctrl_c_leaves_searches_running_and_resume_continues_them(tmp_path: Path) -> None:
+    argv = [*SWEEP, "--epochs", "3", "--parallel", "2", "--max_searches", "2",
+            "--logdir", str(tmp_path), "--save", "t"]
+    proc = subprocess.Popen([sys.executable, "multiobjective.py", *argv], cwd=REPO, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    checkpoints: list[Path] = []
+    while time.time() < deadline and proc.poll() is None and len(checkpoints) < 2:
+        checkpoints = list(tmp_path.glob("multi-search-*/search-0[01]-*/checkpoint.pt"))
+        time.sleep(0.05)
+    assert proc.poll() is None and len(checkpoints) == 2, "the sweep ended before both searches checkpointed"
+    # both searches are mid-run together: each has a checkpoint, neither a result
+    assert not list(tmp_path.glob("multi-search-*/search-*/result.json"))
+    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole process group
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "interrupted" in stderr, stderr[-2000:]
+    gone = time.time() + 20  # no worker outlives the sweep (multiprocessing's helper may take a moment)
+    while time.time() < gone and group_alive(proc.pid):
+        time.sleep(0.1)
+    assert not group_alive(proc.pid), subprocess.run(["ps", "-o", "pid,args", "-g", str(proc.pid)],
+                                                     capture_output=True, text=True).stdout
+    (run_dir,) = tmp_path.glob("multi-search-digits-t-*")
+    stopped = json.loads((run_dir / "sweep.json").read_text())
+    assert [s["status"] for s in stopped["searches"]] == ["running", "running"]
+    assert stopped["estimator"]["pending"] == [s["weight"] for s in stopped["searches"]]
+    # resume in this process, one at a time: the estimator is restored, each search continues
+    state = multiobjective.main(parse(["--resume", str(run_dir), "--parallel", "1"]))
+    on_disk = check_sweep_folder(state, run_dir)
+    assert on_disk["parallel"] == 2 and [s["weight"] for s in state["searches"]] == [[0.2, 0.8], [0.0, 1.0]]
+    for s in state["searches"]:
+        # CPU searches share the cores: no --threads means cores // K threads in each worker
+        assert json.loads((Path(s["run_dir"]) / "args.json").read_text())["args"]["threads"] == \
+            executors.cpu_threads(0, 2)
+        epochs = [line.split(",")[0] for line in (Path(s["run_dir"]) / "metrics.csv").read_text().splitlines()[1:]]
+        assert epochs == ["0", "1", "2"]
+        assert "resuming" in (Path(s["run_dir"]) / "log.txt").read_text()
+
+
+def test_parallel_flags_go_before_or_after_the_subcommand_and_change_on_resume() -> None:
+    assert parse(["-o", "l2", "--parallel", "3", "cifar"]).parallel == 3
+    args = parse(["-o", "l2", "cifar", "--parallel", "2", "--per_gpu", "2", "--gpus", "0,1"])
+    assert (args.parallel, args.per_gpu, args.gpus, args.executor) == (2, 2, "0,1", None)
+    assert parse(["-o", "l2", "cifar"]).parallel is None  # so that --resume keeps the sweep's own
+    assert executors.parse_gpus("0, 2") == [0, 2] and executors.parse_gpus(None) is None
+    assert executors.local_slots("cpu", None, None, 3) == ["cpu"] * 3
+
+
+def test_cpu_threads_share_the_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(executors, "available_cores", lambda: 8)
+    assert [executors.cpu_threads(0, k) for k in (1, 2, 3, 8, 16)] == [8, 4, 2, 1, 1]
+    assert executors.cpu_threads(3, 4) == 3
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--parallel", "0"], "--parallel must be >= 1"),
+    (["--per_gpu", "0"], "--per_gpu must be >= 1"),
+    (["--gpus", "a,b"], "--gpus a,b: give GPU indices"),
+    (["--gpus", "0"], "--gpus needs CUDA"),
+    (["--ray_address", "h:6379"], "--ray_address needs --executor ray"),
+    (["--executor", "ray", "--gpus", "0"], "Ray places each search"),
+    (["--max_searches", "-1"], "--max_searches must be >= 0"),
+])
+def test_bad_parallel_flags_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture, extra: list[str],
+                                         message: str) -> None:
+    assert run_main(multiobjective.main, parse([*SWEEP, *extra, "--logdir", str(tmp_path)])) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error:") and message in err[0], err
+    assert not list(tmp_path.iterdir())
+
+
+def test_executor_ray_without_ray_says_how_to_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray now raises ImportError
+    with pytest.raises(UserError, match=r"^--executor ray needs Ray: pip install -r requirements-ray.txt$"):
+        multiobjective.main(parse([*SWEEP, "--executor", "ray", "--logdir", str(tmp_path)]))
+    assert not list(tmp_path.iterdir())
