@@ -161,8 +161,11 @@ def group_alive(pgid: int) -> bool:
 def test_ctrl_c_leaves_searches_running_and_resume_continues_them(tmp_path: Path) -> None:
     argv = [*SWEEP, "--epochs", "3", "--parallel", "2", "--max_searches", "2",
             "--logdir", str(tmp_path), "--save", "t"]
+    # A shell that starts jobs in the background (as CI may) hands them SIGINT ignored, and Python then
+    # installs no KeyboardInterrupt handler: give the sweep the default disposition a terminal gives.
     proc = subprocess.Popen([sys.executable, "multiobjective.py", *argv], cwd=REPO, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 300
     checkpoints: list[Path] = []
     while time.time() < deadline and proc.poll() is None and len(checkpoints) < 2:
