@@ -17,7 +17,10 @@ from torch import nn
 from genotypes import Genotype
 from operations import OPS, FactorizedReduce, Identity, ReLUConvBN
 
-__all__ = ["drop_path", "Cell", "AuxiliaryHeadCIFAR", "AuxiliaryHeadImageNet", "NetworkCIFAR", "NetworkImageNet"]
+__all__ = [
+    "drop_path", "imagenet_stems", "Cell", "AuxiliaryHeadCIFAR", "AuxiliaryHeadImageNet", "NetworkCIFAR",
+    "NetworkImageNet",
+]
 
 
 def drop_path(x: torch.Tensor, drop_prob: float) -> torch.Tensor:
@@ -166,23 +169,29 @@ class NetworkCIFAR(_Network):
         return self._run_cells(s, s)
 
 
+def imagenet_stems(C: int) -> tuple[nn.Sequential, nn.Sequential]:
+    """DARTS's stride-8 ImageNet stem as its two halves (stem0: /4, stem1: /2); the supernet uses it too."""
+    stem0 = nn.Sequential(
+        nn.Conv2d(3, C // 2, kernel_size=3, stride=2, padding=1, bias=False),
+        nn.BatchNorm2d(C // 2),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(C // 2, C, 3, stride=2, padding=1, bias=False),
+        nn.BatchNorm2d(C),
+    )
+    stem1 = nn.Sequential(
+        nn.ReLU(inplace=False),
+        nn.Conv2d(C, C, 3, stride=2, padding=1, bias=False),
+        nn.BatchNorm2d(C),
+    )
+    return stem0, stem1
+
+
 class NetworkImageNet(_Network):
     """The ImageNet (mobile setting) evaluation network: two strided stems, then the cell stack."""
 
     def __init__(self, C: int, num_classes: int, layers: int, auxiliary: bool, genotype: Genotype):
         super().__init__()
-        self.stem0 = nn.Sequential(
-            nn.Conv2d(3, C // 2, kernel_size=3, stride=2, padding=1, bias=False),
-            nn.BatchNorm2d(C // 2),
-            nn.ReLU(inplace=True),
-            nn.Conv2d(C // 2, C, 3, stride=2, padding=1, bias=False),
-            nn.BatchNorm2d(C),
-        )
-        self.stem1 = nn.Sequential(
-            nn.ReLU(inplace=False),
-            nn.Conv2d(C, C, 3, stride=2, padding=1, bias=False),
-            nn.BatchNorm2d(C),
-        )
+        self.stem0, self.stem1 = imagenet_stems(C)
         C_prev = self._build_cells(C, num_classes, layers, auxiliary, genotype, C, C, True, AuxiliaryHeadImageNet)
         # DARTS uses AvgPool2d(7) at 224x224 input; the adaptive pool is the same there and allows smaller inputs.
         self.global_pooling = nn.AdaptiveAvgPool2d(1)

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from genotypes import PRIMITIVES, Genotype
+from model import imagenet_stems
 from operations import OPS, FactorizedReduce, ReLUConvBN
 
 __all__ = ["channel_shuffle", "MixedOp", "Cell", "Network", "NetworkImageNet", "ARCH_NAMES"]
@@ -239,18 +240,7 @@ class NetworkImageNet(Network):
         super().__init__(C, num_classes, layers, steps, multiplier, stem_multiplier, k)
 
     def _make_stem(self, C: int, stem_multiplier: int) -> tuple[int, int, bool]:
-        self.stem0 = nn.Sequential(
-            nn.Conv2d(3, C // 2, kernel_size=3, stride=2, padding=1, bias=False),
-            nn.BatchNorm2d(C // 2),
-            nn.ReLU(inplace=True),
-            nn.Conv2d(C // 2, C, 3, stride=2, padding=1, bias=False),
-            nn.BatchNorm2d(C),
-        )
-        self.stem1 = nn.Sequential(
-            nn.ReLU(inplace=False),
-            nn.Conv2d(C, C, 3, stride=2, padding=1, bias=False),
-            nn.BatchNorm2d(C),
-        )
+        self.stem0, self.stem1 = imagenet_stems(C)
         return C, C, True
 
     def _stem_forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
