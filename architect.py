@@ -36,13 +36,15 @@ class Architect:
         weight_decay: float,
         arch_learning_rate: float,
         arch_weight_decay: float,
+        capturable: bool = False,
     ):
         self.model = model
         self.loss_fn = loss_fn
         self.network_momentum = momentum
         self.network_weight_decay = weight_decay
         self.optimizer = torch.optim.Adam(
-            model.arch_parameters(), lr=arch_learning_rate, betas=(0.5, 0.999), weight_decay=arch_weight_decay
+            model.arch_parameters(), lr=arch_learning_rate, betas=(0.5, 0.999), weight_decay=arch_weight_decay,
+            capturable=capturable,  # the step count on the device, for a step captured in a CUDA graph
         )
 
     def _loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -54,7 +56,7 @@ class Architect:
         target_train: torch.Tensor,
         input_valid: torch.Tensor,
         target_valid: torch.Tensor,
-        eta: float,
+        eta: float | torch.Tensor,
         network_optimizer: torch.optim.Optimizer,
         unrolled: bool = False,
     ) -> torch.Tensor:
@@ -73,7 +75,8 @@ class Architect:
         return loss.detach()
 
     def _unrolled_weights(
-        self, input: torch.Tensor, target: torch.Tensor, eta: float, network_optimizer: torch.optim.Optimizer
+        self, input: torch.Tensor, target: torch.Tensor, eta: float | torch.Tensor,
+        network_optimizer: torch.optim.Optimizer,
     ) -> list[torch.Tensor]:
         """w' = w - eta * (momentum buffer * momentum + grad + weight decay * w), detached."""
         weights = list(self.model.weights())
@@ -93,7 +96,7 @@ class Architect:
         target_train: torch.Tensor,
         input_valid: torch.Tensor,
         target_valid: torch.Tensor,
-        eta: float,
+        eta: float | torch.Tensor,
         network_optimizer: torch.optim.Optimizer,
     ) -> torch.Tensor:
         model = self.model

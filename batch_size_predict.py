@@ -50,8 +50,8 @@ import numpy as np
 import torch
 
 import cli
+from fastpath import make_autocast
 from genotypes import PUBLISHED, Genotype, genotype_label, resolve_genotype
-from train_search import make_autocast
 from utils import (
     UserError,
     count_parameters_in_MB,

@@ -9,11 +9,18 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+import torch
+
+import fastpath
+
 __all__ = [
     "ArgumentParser",
     "add_data_args",
     "add_optim_args",
     "add_hardware_args",
+    "add_speed_args",
+    "check_speed_args",
+    "merge_resumed_args",
     "add_output_args",
     "add_search_args",
     "add_penalty_args",
@@ -77,6 +84,49 @@ def add_hardware_args(parser: argparse.ArgumentParser) -> None:
                    help="supernet: run each primitive of all edges leaving a state as one grouped kernel "
                         "(same parameters and results, far fewer kernels)")
     g.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: torch's default)")
+
+
+SPEED_FLAGS = ("cuda_graphs", "compile", "compile_mode", "channels_last")
+
+
+def add_speed_args(parser: argparse.ArgumentParser) -> None:
+    """The training scripts' speed levers (bench/speed.py measures each; see bench/RESULTS.md)."""
+    g = parser.add_argument_group("speed (same results up to float rounding)")
+    g.add_argument("--cuda_graphs", action=argparse.BooleanOptionalAction, default=None,
+                   help="CUDA only: capture the whole training step once and replay it (removes launch overhead)")
+    g.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
+                   help="torch.compile the network's forward (the first steps compile, minutes on a CPU)")
+    g.add_argument("--compile_mode", type=str, default=None, choices=list(fastpath.COMPILE_MODES),
+                   help="torch.compile mode (default: default)")
+    g.add_argument("--channels_last", action=argparse.BooleanOptionalAction, default=None,
+                   help="NHWC memory format for the network and its inputs")
+
+
+def merge_resumed_args(args: argparse.Namespace, saved: dict[str, Any], overrides: tuple[str, ...] = (),
+                       keep_unless_given: tuple[str, ...] = ()) -> argparse.Namespace:
+    """A resumed run's arguments: its saved ones, except ``overrides`` (this call's values win), those of
+    ``keep_unless_given`` this call sets, and the speed flags this call gives (``--no-cuda_graphs`` lets a
+    run captured on a GPU go on elsewhere; unset, they keep the run's own choice)."""
+    merged = vars(args).copy()
+    for key, value in saved.items():
+        if key not in merged:
+            continue
+        if key in SPEED_FLAGS:
+            take = merged[key] is None
+        else:
+            take = key not in overrides or (key in keep_unless_given and not merged[key])
+        if take:
+            merged[key] = value
+    return argparse.Namespace(**merged)
+
+
+def check_speed_args(args: argparse.Namespace, device: torch.device) -> None:
+    """Reject lever combinations that cannot run here, with a one-line reason."""
+    if getattr(args, "cuda_graphs", False) and device.type != "cuda":
+        raise ValueError(f"--cuda_graphs needs a CUDA device; this run is on {device.type} (drop the flag)")
+    if getattr(args, "cuda_graphs", False) and getattr(args, "compile", False):
+        raise ValueError("--cuda_graphs and --compile do not combine: use one (--compile_mode reduce-overhead "
+                         "gives compile's own CUDA graphs)")
 
 
 def add_output_args(parser: argparse.ArgumentParser, defaults: dict[str, Any] | None = None) -> None:

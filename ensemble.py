@@ -36,6 +36,7 @@ import torch.nn.functional as F
 import cli
 import data as datalib
 import train
+from fastpath import make_autocast
 from genotypes import (
     Genotype,
     GenotypeError,
@@ -43,7 +44,6 @@ from genotypes import (
     genotype_label,
     resolve_genotype,
 )
-from train_search import make_autocast
 from utils import (
     UserError,
     accuracy,

@@ -419,6 +419,7 @@ def main(args: argparse.Namespace, executor: Any = None) -> dict[str, Any]:
         if args.space == "imagenet":
             args.set = "imagenet"
         device = get_device(args.device, args.gpu)
+        cli.check_speed_args(args, device)
         check_dataset(args)
     own_executor = executor is None
     if own_executor:

@@ -42,10 +42,10 @@ from torch import nn
 
 import cli
 import data as datalib
+from fastpath import GraphedStep, Snapshot, compile_model, make_autocast
 from genotypes import Genotype, genotype_label, genotype_to_dict, resolve_genotype
 from model import NetworkCIFAR, NetworkImageNet
 from plots_train import plot_training_curves
-from train_search import make_autocast
 from utils import (
     LOG_DATEFMT,
     LOG_FORMAT,
@@ -105,6 +105,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="evaluate the test (and valid) split every N epochs; the last epoch always is")
     g.add_argument("--stop_after", type=int, default=None, help=argparse.SUPPRESS)  # test hook: "kill" after epoch N
     cli.add_hardware_args(parser)
+    cli.add_speed_args(parser)
     cli.add_output_args(parser, {"save": None})
 
 
@@ -293,28 +294,67 @@ def infer(model: nn.Module, loader: Any, autocast: Callable[[], Any]) -> dict[st
     return {"loss": loss, "acc": 100.0 * top1, "top5": 100.0 * top5}
 
 
-def train_epoch(args: argparse.Namespace, epoch: int, model: nn.Module, optimizer: torch.optim.Optimizer,
-                loader: Any, autocast: Callable[[], Any], logger: Any) -> dict[str, float]:
+class TrainStepper:
+    """``train_step`` plus its top-1/top-5 counts, eager or replayed from a CUDA graph.
+
+    ``stepper(x, y)`` returns ``[loss*n, top-1 correct, top-5 correct]`` on the device. With ``graphs``
+    the step is captured on the first batch of each epoch (the graph freezes that epoch's learning rate
+    and drop-path probability, which are Python numbers; a capture costs a few steps per epoch), the
+    warm-up calls undone by a ``Snapshot``. A batch of another shape (a short last batch) runs eagerly
+    on the same parameters. ``capture=False`` keeps that bookkeeping but runs eagerly (the CPU tests).
+    """
+
+    def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, *, auxiliary_weight: float,
+                 grad_clip: float, smoothing: float = 0.0, autocast: Callable[[], Any] | None = None,
+                 channels_last: bool = False, graphs: bool = False, capture: bool = True, warmup: int = 3) -> None:
+        self.model, self.optimizer = model, optimizer
+        self.auxiliary_weight, self.grad_clip, self.smoothing = auxiliary_weight, grad_clip, smoothing
+        self.autocast = autocast
+        self.channels_last, self.graphs, self.capture, self.warmup = channels_last, graphs, capture, warmup
+        self._graph: GraphedStep | None = None
+
+    def new_epoch(self) -> None:
+        """Forget the captured step: this epoch's lr and drop-path probability differ."""
+        self._graph = None
+
+    def eager(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        loss, logits = train_step(self.model, self.optimizer, x, y, auxiliary_weight=self.auxiliary_weight,
+                                  grad_clip=self.grad_clip, smoothing=self.smoothing, autocast=self.autocast)
+        top1, top5 = _topk_correct(logits, y, 5)
+        return torch.stack([loss.float() * y.numel(), top1, top5])
+
+    def __call__(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        if not self.graphs:
+            return self.eager(x, y)
+        if self._graph is None:
+            snapshot = Snapshot(self.model, [self.optimizer])
+            self._graph = GraphedStep(self.eager, (x, y), warmup=self.warmup, after_capture=snapshot.restore,
+                                      capture=self.capture)
+        if not self._graph.matches(x, y):
+            return self.eager(x, y)
+        return self._graph(x, y)
+
+
+def train_epoch(args: argparse.Namespace, epoch: int, stepper: TrainStepper, loader: Any,
+                logger: Any) -> dict[str, float]:
     """One epoch of SGD steps; returns the epoch means (loss includes the auxiliary term, as DARTS logs it)."""
     from tqdm import tqdm
 
-    model.train()
+    stepper.model.train()
+    stepper.new_epoch()
     loader.set_epoch(epoch)
     n_steps = len(loader)
     report_every = max(1, math.ceil(n_steps / args.report_lines))
-    smoothing = label_smoothing(args)
     sums = None
     seen = 0
     bar = tqdm(total=n_steps, desc=f"epoch {epoch}", leave=False, file=sys.stderr,
                disable=True if args.no_progress else None, dynamic_ncols=True)
     for step, (x, y) in enumerate(loader):
-        loss, logits = train_step(model, optimizer, x, y, auxiliary_weight=args.auxiliary_weight,
-                                  grad_clip=args.grad_clip, smoothing=smoothing, autocast=autocast)
-        n = y.numel()
-        top1, top5 = _topk_correct(logits, y, 5)
-        row = torch.stack([loss.float() * n, top1, top5])
-        sums = row if sums is None else sums + row
-        seen += n
+        row = stepper(x, y)
+        sums = row.clone() if sums is None else sums + row
+        seen += y.numel()
         bar.update(1)
         if (step + 1) % report_every == 0 or step + 1 == n_steps:
             s = (sums / seen).tolist()
@@ -346,11 +386,7 @@ def resolve_run(args: argparse.Namespace) -> tuple[argparse.Namespace, Path | No
 
 def merge_saved_args(args: argparse.Namespace, saved: dict[str, Any]) -> argparse.Namespace:
     """The saved arguments of a run, except the RESUME_OVERRIDES this call gives."""
-    merged = vars(args).copy()
-    for key, value in saved.items():
-        if key in merged and (key not in RESUME_OVERRIDES or (key in KEEP_UNLESS_GIVEN and not merged[key])):
-            merged[key] = value
-    return argparse.Namespace(**merged)
+    return cli.merge_resumed_args(args, saved, RESUME_OVERRIDES, KEEP_UNLESS_GIVEN)
 
 
 def main(args: argparse.Namespace, *, run_dir: str | Path | None = None,
@@ -366,6 +402,7 @@ def main(args: argparse.Namespace, *, run_dir: str | Path | None = None,
         return read_json(resumed / "result.json")
     genotype = resolve_genotype(args.arch)
     device = get_device(args.device, args.gpu)
+    cli.check_speed_args(args, device)
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.set_flush_denormal(True)  # tiny weights late in training would otherwise crawl on CPU
@@ -436,7 +473,15 @@ def _run(args: argparse.Namespace, run_dir: Path, resumed: Path | None, checkpoi
         wall_time = float(checkpoint["wall_time"])
         last = dict(checkpoint["last"])
     metrics.truncate_after(start_epoch)
-    autocast = make_autocast(device, args.amp)
+    graphs = bool(args.cuda_graphs)
+    autocast = make_autocast(device, args.amp, graphs=graphs)
+    if args.channels_last:
+        model.to(memory_format=torch.channels_last)
+    if args.compile:
+        compile_model(model, args.compile_mode or "default")
+    stepper = TrainStepper(model, optimizer, auxiliary_weight=args.auxiliary_weight, grad_clip=args.grad_clip,
+                           smoothing=label_smoothing(args), autocast=autocast, channels_last=bool(args.channels_last),
+                           graphs=graphs)
 
     for epoch in range(start_epoch, args.epochs):
         if args.stop_after is not None and epoch >= args.stop_after:
@@ -448,7 +493,7 @@ def _run(args: argparse.Namespace, run_dir: Path, resumed: Path | None, checkpoi
             group["lr"] = lr
         model.drop_path_prob = args.drop_path_prob * epoch / args.epochs
         logger.info("epoch %d lr %e drop_path_prob %f", epoch, lr, model.drop_path_prob)
-        train = train_epoch(args, epoch, model, optimizer, train_loader, autocast, logger)
+        train = train_epoch(args, epoch, stepper, train_loader, logger)
         logger.info("train_acc %f train_top5 %f train_loss %f", train["acc"], train["top5"], train["loss"])
         row: dict[str, Any] = {"epoch": epoch, "lr": lr, "drop_path_prob": model.drop_path_prob,
                                "train_loss": train["loss"], "train_acc": train["acc"], "train_top5": train["top5"]}

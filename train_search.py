@@ -19,7 +19,6 @@ import json
 import math
 import sys
 import time
-from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,7 @@ from torch import nn
 import cli
 import data as datalib
 from architect import Architect
+from fastpath import GraphedStep, Snapshot, compile_model, make_autocast
 from fused_search import enable_fused
 from genotypes import Genotype, genotype_to_dict, save_genotype
 from model import NetworkCIFAR
@@ -123,6 +123,7 @@ def add_arguments(parser: argparse.ArgumentParser, variant: str = "cifar") -> No
         cli.add_optim_args(parser)
         cli.add_search_args(parser)
     cli.add_hardware_args(parser)
+    cli.add_speed_args(parser)
     cli.add_output_args(parser)
 
 
@@ -227,15 +228,7 @@ def _resolve_args(args: argparse.Namespace) -> tuple[argparse.Namespace, Path | 
     if not (run_dir / "args.json").is_file():
         raise UserError(f"--resume {run_dir}: not a search run folder (no args.json)")
     saved = read_json(run_dir / "args.json")["args"]
-    merged = vars(args).copy()
-    merged.update({k: v for k, v in saved.items() if k not in RESUME_OVERRIDES and k in merged})
-    return argparse.Namespace(**merged), run_dir
-
-
-def make_autocast(device: torch.device, amp: str) -> Any:
-    if amp == "bf16":
-        return lambda: torch.autocast(device.type, dtype=torch.bfloat16)
-    return nullcontext
+    return cli.merge_resumed_args(args, saved, RESUME_OVERRIDES), run_dir
 
 
 def main(args: argparse.Namespace) -> dict:
@@ -245,6 +238,7 @@ def main(args: argparse.Namespace) -> dict:
     if run_dir is not None and (run_dir / "result.json").is_file():
         return read_json(run_dir / "result.json")
     device = get_device(args.device, args.gpu)
+    cli.check_speed_args(args, device)
     if args.threads:
         torch.set_num_threads(args.threads)
     # The penalty drives weights towards zero; denormal floats then slow CPU kernels down many times.
@@ -271,17 +265,27 @@ def main(args: argparse.Namespace) -> dict:
     model = net_cls(args.init_channels, info.num_classes, args.layers).to(device)
     if getattr(args, "fused", False):
         enable_fused(model)
+    if args.channels_last:
+        model = model.to(memory_format=torch.channels_last)
     weights = list(model.weights())
     n_weights = sum(p.numel() for p in weights)
     logger.info("device %s, %s: %d train / %d held-out images, %d classes, supernet %.3fM weights",
                 device, info.name, len(train_loader.indices), len(valid_loader.indices),
                 info.num_classes, n_weights / 1e6)
     penalty = Penalty(args.criterion_weight, args.l1_weight, args.l2_weight)
-    optimizer = torch.optim.SGD(weights, args.learning_rate, momentum=args.momentum, weight_decay=args.weight_decay)
+    graphs = bool(args.cuda_graphs)
+    # Under CUDA graphs the learning rate lives in a device tensor that each epoch refills, so one
+    # captured step serves every epoch (fused SGD takes a tensor lr without a host sync).
+    lr_tensor = torch.tensor(args.learning_rate, device=device) if graphs else None
+    optimizer = torch.optim.SGD(weights, lr_tensor if graphs else args.learning_rate, momentum=args.momentum,
+                                weight_decay=args.weight_decay, **({"fused": True} if graphs else {}))
     architect = Architect(
         model, penalty, momentum=args.momentum, weight_decay=args.weight_decay,
         arch_learning_rate=args.arch_learning_rate, arch_weight_decay=args.arch_weight_decay,
+        capturable=graphs and device.type == "cuda",
     )
+    if args.compile:
+        compile_model(model, args.compile_mode or "default")
     metrics = MetricsCSV(run_dir / "metrics.csv", METRICS)
     start_epoch = 0
     if checkpoint is not None:
@@ -291,16 +295,22 @@ def main(args: argparse.Namespace) -> dict:
         set_rng_state(checkpoint["rng"])
         start_epoch = int(checkpoint["epoch"])
     metrics.truncate_after(start_epoch)
-    autocast = make_autocast(device, args.amp)
+    autocast = make_autocast(device, args.amp, graphs=graphs)
+    stepper = SearchStepper(model, weights, penalty, optimizer, architect, grad_clip=args.grad_clip,
+                            autocast=autocast, unrolled=args.unrolled, channels_last=args.channels_last,
+                            graphs=graphs)
 
     last: dict[str, Any] = {}
     for epoch in range(start_epoch, args.epochs):
         lr = cosine_lr(args, epoch)
         for group in optimizer.param_groups:
-            group["lr"] = lr
+            if lr_tensor is not None:
+                lr_tensor.fill_(lr)
+                group["lr"] = lr_tensor
+            else:
+                group["lr"] = lr
         t0 = time.time()
-        last = train_epoch(args, epoch, lr, model, weights, penalty, optimizer, architect,
-                           train_loader, valid_loader, autocast, logger)
+        last = train_epoch(args, epoch, model, stepper, train_loader, valid_loader, logger)
         genotype = model.genotype()
         logger.info("epoch %d lr %e genotype = %s", epoch, lr, genotype)
         valid_loss = valid_acc = None
@@ -382,10 +392,61 @@ def weight_step(
         return torch.stack([loss * n, ce * n, l1 * n, l2 * n, (logits.argmax(1) == y).sum().float()])
 
 
+class SearchStepper:
+    """One search step, eager or replayed from a CUDA graph.
+
+    ``stepper(x, y)`` is a weight step, ``stepper(x, y, xv, yv)`` an architecture step on the held-out
+    batch followed by the weight step; both return ``[loss*n, ce*n, L1*n, L2*n, correct, arch loss]``
+    on the device, without a host sync. With ``graphs`` each kind of step is captured on its first
+    batch (the warm-up calls are undone by a ``Snapshot``) and replayed after; a batch of another
+    shape (a short last batch) runs eagerly on the same parameters and optimizer state.
+    ``capture=False`` keeps that bookkeeping but runs the step eagerly: the CPU tests use it.
+    """
+
+    def __init__(self, model: Network, weights: list[torch.Tensor], penalty: Penalty,
+                 optimizer: torch.optim.Optimizer, architect: Architect, *, grad_clip: float, autocast: Any,
+                 unrolled: bool = False, channels_last: bool = False, graphs: bool = False,
+                 capture: bool = True, warmup: int = 3) -> None:
+        self.model, self.weights, self.penalty = model, weights, penalty
+        self.optimizer, self.architect = optimizer, architect
+        self.grad_clip, self.autocast, self.unrolled = grad_clip, autocast, unrolled
+        self.channels_last, self.graphs, self.capture, self.warmup = channels_last, graphs, capture, warmup
+        self._graphs: dict[int, GraphedStep] = {}
+
+    def _prep(self, x: torch.Tensor) -> torch.Tensor:
+        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
+
+    def eager(self, x: torch.Tensor, y: torch.Tensor, xv: torch.Tensor | None = None,
+              yv: torch.Tensor | None = None) -> torch.Tensor:
+        x = self._prep(x)
+        arch_loss = torch.zeros(1, device=y.device)
+        if xv is not None:
+            eta = self.optimizer.param_groups[0]["lr"]  # the epoch's lr (a device tensor under graphs)
+            with self.autocast():  # the network's ops only: alphas, betas, the penalty and Adam stay fp32
+                arch_loss = self.architect.step(x, y, self._prep(xv), yv, eta, self.optimizer,
+                                                unrolled=self.unrolled).float().reshape(1)
+        row = weight_step(self.model, self.weights, self.penalty, self.optimizer, x, y, self.grad_clip,
+                          self.autocast)
+        return torch.cat([row, arch_loss])
+
+    def __call__(self, *inputs: torch.Tensor) -> torch.Tensor:
+        if not self.graphs:
+            return self.eager(*inputs)
+        graph = self._graphs.get(len(inputs))
+        if graph is None:
+            self._graphs.clear()  # the other phase's graph is done with: free its memory first
+            snapshot = Snapshot(self.model, [self.optimizer, self.architect.optimizer])
+            graph = GraphedStep(self.eager, inputs, warmup=self.warmup, after_capture=snapshot.restore,
+                                capture=self.capture)
+            self._graphs[len(inputs)] = graph
+        if not graph.matches(*inputs):
+            return self.eager(*inputs)
+        return graph(*inputs)
+
+
 def train_epoch(
-    args: argparse.Namespace, epoch: int, lr: float, model: Network, weights: list[torch.Tensor],
-    penalty: Penalty, optimizer: torch.optim.Optimizer, architect: Architect, train_loader: Any,
-    valid_loader: Any, autocast: Any, logger: Any,
+    args: argparse.Namespace, epoch: int, model: Network, stepper: SearchStepper, train_loader: Any,
+    valid_loader: Any, logger: Any,
 ) -> dict[str, float]:
     """One epoch of weight steps (and architecture steps from --begin); returns the epoch means."""
     from tqdm import tqdm
@@ -402,14 +463,12 @@ def train_epoch(
     bar = tqdm(total=n_steps, desc=f"epoch {epoch}", leave=False, file=sys.stderr,
                disable=True if args.no_progress else None, dynamic_ncols=True)
     for step, (x, y) in enumerate(train_loader):
-        n = y.numel()
         if epoch >= args.begin:
-            xv, yv = valid_loader.sample_batch()
-            arch_loss = architect.step(x, y, xv, yv, lr, optimizer, unrolled=args.unrolled)
-            sums[5] += arch_loss.float()
+            sums += stepper(x, y, *valid_loader.sample_batch())
             arch_steps += 1
-        sums[:5] += weight_step(model, weights, penalty, optimizer, x, y, args.grad_clip, autocast)
-        seen += n
+        else:
+            sums += stepper(x, y)
+        seen += y.numel()
         bar.update(1)
         if (step + 1) % report_every == 0 or step + 1 == n_steps:
             s = (sums / seen).tolist()

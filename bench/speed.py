@@ -41,9 +41,7 @@ import sys
 import threading
 import time
 import traceback
-import warnings
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -57,12 +55,13 @@ import torch
 from torch import nn
 
 import data as datalib
+import fastpath
+import train
 import train_search
 from architect import Architect
 from genotypes import Genotype, PC_DARTS_cifar
 from model import NetworkCIFAR
 from model_search import Network
-from train import _topk_correct, train_step
 from train_search import Penalty
 from utils import write_json_atomic
 
@@ -210,13 +209,9 @@ def fused_module() -> tuple[Any, str | None]:
     return fused_search, None
 
 
-def make_autocast(device: torch.device, levers: frozenset[str]) -> Callable[[], Any]:
-    """bf16 autocast when asked; without the weight-cast cache under CUDA graphs (its tensors would leak
-    out of the graph's memory pool)."""
-    if "bf16" not in levers:
-        return nullcontext
-    cache = "cuda_graphs" not in levers
-    return lambda: torch.autocast(device.type, dtype=torch.bfloat16, cache_enabled=cache)
+def autocast_for(device: torch.device, levers: frozenset[str]) -> Callable[[], Any]:
+    """train_search's --amp / --cuda_graphs autocast for a lever set."""
+    return fastpath.make_autocast(device, "bf16" if "bf16" in levers else "none", graphs="cuda_graphs" in levers)
 
 
 def optim_flags(levers: frozenset[str]) -> dict[str, Any]:
@@ -237,83 +232,6 @@ def device_name(device: torch.device) -> str:
 
 def slug(text: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "-" for c in text).strip("-").lower() or "device"
-
-
-# --------------------------------------------------------------------------------------------- CUDA graphs
-
-
-class Snapshot:
-    """Parameters, buffers and extra tensors saved before a graph's warm-up and copied back after capture,
-    with the optimizers' state zeroed in place (the graph holds its addresses), so a graphed run starts
-    where an eager one does: a zero momentum buffer / Adam moments / step count behave as fresh state."""
-
-    def __init__(self, module: nn.Module, optimizers: Sequence[torch.optim.Optimizer],
-                 extra: Sequence[torch.Tensor] = ()) -> None:
-        self.tensors = [*module.parameters(), *module.buffers(), *extra]
-        self.saved = [t.detach().clone() for t in self.tensors]
-        self.optimizers = list(optimizers)
-
-    @torch.no_grad()
-    def restore(self) -> None:
-        for t, s in zip(self.tensors, self.saved):
-            t.copy_(s)
-        for opt in self.optimizers:
-            for state in opt.state.values():
-                for v in state.values():
-                    if torch.is_tensor(v):
-                        v.zero_()
-
-
-class GraphedStep:
-    """``fn(*inputs)`` captured once in a CUDA graph; a call copies new inputs into the static buffers
-    and replays. Warm-up runs on a side stream (cuDNN autotuning, optimizer state, lazy init), the last
-    warm-up call under the sync-debug mode so host synchronisations are reported, not captured."""
-
-    def __init__(self, fn: Callable[..., torch.Tensor], example: Sequence[torch.Tensor], *, warmup: int = 3,
-                 after_capture: Callable[[], None] | None = None) -> None:
-        self.static = [t.detach().clone() for t in example]
-        stream = torch.cuda.Stream()
-        stream.wait_stream(torch.cuda.current_stream())
-        self.sync_warnings: list[str] = []
-        with torch.cuda.stream(stream):
-            for i in range(max(1, warmup)):
-                if i == max(1, warmup) - 1:
-                    self.sync_warnings = _sync_warnings(fn, self.static)
-                else:
-                    fn(*self.static)
-        torch.cuda.current_stream().wait_stream(stream)
-        torch.cuda.synchronize()
-        self.graph = torch.cuda.CUDAGraph()
-        try:
-            with torch.cuda.graph(self.graph):
-                self.out = fn(*self.static)
-        except Exception as e:
-            hint = f" (host syncs seen in warm-up: {'; '.join(self.sync_warnings)})" if self.sync_warnings else ""
-            raise RuntimeError(f"CUDA graph capture failed: {type(e).__name__}: {e}{hint}") from e
-        torch.cuda.synchronize()
-        if after_capture is not None:
-            after_capture()
-            torch.cuda.synchronize()
-
-    def __call__(self, *inputs: torch.Tensor) -> torch.Tensor:
-        for buf, x in zip(self.static, inputs):
-            buf.copy_(x, non_blocking=True)
-        self.graph.replay()
-        return self.out
-
-
-def _sync_warnings(fn: Callable[..., Any], inputs: Sequence[torch.Tensor]) -> list[str]:
-    """Call fn with CUDA's sync-debug mode on 'warn' and return the distinct synchronisation warnings."""
-    previous = torch.cuda.get_sync_debug_mode()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        torch.cuda.set_sync_debug_mode("warn")
-        try:
-            fn(*inputs)
-        finally:
-            torch.cuda.set_sync_debug_mode(previous)
-    lines = {str(w.message).strip().splitlines()[0][:160] for w in caught if "synchroniz" in str(w.message)}
-    return sorted(lines)[:5]
 
 
 # --------------------------------------------------------------------------------------------- the steps
@@ -352,39 +270,32 @@ def build_search(cfg: Config, levers: frozenset[str], device: torch.device, *, a
         model = model.to(memory_format=CL)
     weights = list(model.weights())
     penalty = Penalty(cfg.criterion_weight, cfg.l1_weight, -1.0)
-    optimizer = torch.optim.SGD(weights, cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay,
-                                **optim_flags(levers))
-    architect = Architect(model, penalty, momentum=cfg.momentum, weight_decay=cfg.weight_decay,
-                          arch_learning_rate=cfg.arch_lr, arch_weight_decay=cfg.arch_weight_decay)
     graphs = "cuda_graphs" in levers
-    if graphs or "fused_optim" in levers:  # same hyperparameters as Architect's own Adam
-        flags = {**optim_flags(levers), **({"capturable": True} if graphs else {})}
+    # as train_search.main builds them for --cuda_graphs: the lr in a device tensor, fused SGD, capturable Adam
+    lr = torch.tensor(cfg.lr, device=device) if graphs else cfg.lr
+    sgd_flags = {"fused": True} if graphs or "fused_optim" in levers else {}
+    optimizer = torch.optim.SGD(weights, lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay, **sgd_flags)
+    architect = Architect(model, penalty, momentum=cfg.momentum, weight_decay=cfg.weight_decay,
+                          arch_learning_rate=cfg.arch_lr, arch_weight_decay=cfg.arch_weight_decay,
+                          capturable=graphs and device.type == "cuda")
+    if "fused_optim" in levers:  # same hyperparameters as Architect's own Adam
         architect.optimizer = torch.optim.Adam(model.arch_parameters(), lr=cfg.arch_lr, betas=(0.5, 0.999),
-                                               weight_decay=cfg.arch_weight_decay, **flags)
+                                               weight_decay=cfg.arch_weight_decay, fused=True,
+                                               capturable=graphs and device.type == "cuda")
     if "compile" in levers:
-        model.compile()
-    autocast = make_autocast(device, levers)
-    # train_search calls the architect outside autocast; the bf16 lever runs it under autocast as well
-    # (alphas, betas, their softmax, the penalty and Adam stay fp32 there).
-    arch_autocast = autocast
+        fastpath.compile_model(model)
+    stepper = train_search.SearchStepper(model, weights, penalty, optimizer, architect, grad_clip=cfg.grad_clip,
+                                         autocast=autocast_for(device, levers),
+                                         channels_last="channels_last" in levers)
     sums = torch.zeros(6, device=device)  # loss, ce, l1, l2, correct, arch valid loss (train_epoch's sums)
-    lr = cfg.lr
 
-    def weight_step(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        x = _prep(x, levers)
-        row = train_search.weight_step(model, weights, penalty, optimizer, x, y, cfg.grad_clip, autocast)
-        sums[:5] += row
-        return row[0] / y.numel()
+    def step_fn(*batch: torch.Tensor) -> torch.Tensor:
+        """(x, y): the weight step; (x, y, xv, yv): the architecture step, then the weight step."""
+        row = stepper.eager(*(batch if arch else batch[:2]))
+        sums.add_(row)
+        return row[0] / batch[1].numel()
 
-    def search_step(x: torch.Tensor, y: torch.Tensor, xv: torch.Tensor, yv: torch.Tensor) -> torch.Tensor:
-        with arch_autocast():
-            # first order: the architect reads only the held-out batch (x is passed as train_search does)
-            arch_loss = architect.step(x, y, _prep(xv, levers), yv, lr, optimizer, unrolled=False)
-        sums[5] += arch_loss.float()
-        return weight_step(x, y)
-
-    fn = search_step if arch else weight_step
-    return Step(fn, model, [optimizer, architect.optimizer], sums, notes)
+    return Step(step_fn, model, [optimizer, architect.optimizer], sums, notes)
 
 
 def build_eval(cfg: Config, levers: frozenset[str], device: torch.device, *, drop_path: float | None = None,
@@ -399,17 +310,15 @@ def build_eval(cfg: Config, levers: frozenset[str], device: torch.device, *, dro
     optimizer = torch.optim.SGD(model.parameters(), cfg.eval_lr, momentum=cfg.momentum,
                                 weight_decay=cfg.weight_decay, **optim_flags(levers))
     if "compile" in levers:
-        model.compile()
-    autocast = make_autocast(device, levers)
+        fastpath.compile_model(model)
+    stepper = train.TrainStepper(model, optimizer, auxiliary_weight=cfg.auxiliary_weight, grad_clip=cfg.grad_clip,
+                                 autocast=autocast_for(device, levers), channels_last="channels_last" in levers)
     sums = torch.zeros(3, device=device)  # train_epoch's loss, top-1, top-5 sums
 
     def eval_step(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        n = y.numel()
-        loss, logits = train_step(model, optimizer, _prep(x, levers), y, auxiliary_weight=cfg.auxiliary_weight,
-                                  grad_clip=cfg.grad_clip, autocast=autocast)
-        top1, top5 = _topk_correct(logits, y, 5)
-        sums.add_(torch.stack([loss.float() * n, top1, top5]))
-        return loss
+        row = stepper.eager(x, y)
+        sums.add_(row)
+        return row[0] / y.numel()
 
     return Step(eval_step, model, [optimizer], sums)
 
@@ -460,7 +369,7 @@ def run_variant(bench: str, name: str, levers: frozenset[str], cfg: Config, devi
     if budget.left() < 3:
         return {**record, "skipped": "time budget spent"}
     step: Step | None = None
-    graphed: GraphedStep | None = None
+    graphed: fastpath.GraphedStep | None = None
     call: Callable[[], Any] | None = None
     try:
         batch = synthetic_batches(bench, cfg, device)
@@ -473,7 +382,7 @@ def run_variant(bench: str, name: str, levers: frozenset[str], cfg: Config, devi
                 sync(device)
             record["compile_s"] = round(time.perf_counter() - t_build, 2)
         if "cuda_graphs" in levers:
-            graphed = GraphedStep(step.fn, batch, warmup=cfg.graph_warmup)
+            graphed = fastpath.GraphedStep(step.fn, batch, warmup=cfg.graph_warmup)
             record["capture_s"] = round(time.perf_counter() - t_build, 2)
             if graphed.sync_warnings:
                 record["sync_warnings"] = graphed.sync_warnings
@@ -679,8 +588,8 @@ def _parity_run(kind: str, cfg: Config, levers: frozenset[str], device: torch.de
     call = step.fn
     graphed = None
     if "cuda_graphs" in levers:
-        snap = Snapshot(step.model, step.optimizers, [step.sums])
-        graphed = GraphedStep(step.fn, batches[0], warmup=cfg.graph_warmup, after_capture=snap.restore)
+        snap = fastpath.Snapshot(step.model, step.optimizers, [step.sums])
+        graphed = fastpath.GraphedStep(step.fn, batches[0], warmup=cfg.graph_warmup, after_capture=snap.restore)
         call = graphed
     losses = [call(*b).detach().float().clone() for b in batches]
     curve = torch.stack(losses).tolist()

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 
+import fastpath
 import train
 import train_search
 from bench import speed
@@ -67,9 +68,10 @@ def test_search_step_is_train_search_train_epoch() -> None:
     architect = train_search.Architect(model, penalty, momentum=TINY.momentum, weight_decay=TINY.weight_decay,
                                        arch_learning_rate=TINY.arch_lr, arch_weight_decay=TINY.arch_weight_decay)
     args = argparse.Namespace(begin=0, unrolled=False, grad_clip=TINY.grad_clip, report_lines=1, no_progress=True)
-    train_search.train_epoch(args, 0, TINY.lr, model, weights, penalty, optimizer, architect,
-                             _Loader([b[:2] for b in batches]), _Loader([], [b[2:] for b in batches]),
-                             train_search.make_autocast(CPU, "none"), logging.getLogger("test_bench"))
+    stepper = train_search.SearchStepper(model, weights, penalty, optimizer, architect, grad_clip=TINY.grad_clip,
+                                         autocast=fastpath.make_autocast(CPU, "none"))
+    train_search.train_epoch(args, 0, model, stepper, _Loader([b[:2] for b in batches]),
+                             _Loader([], [b[2:] for b in batches]), logging.getLogger("test_bench"))
     assert torch.equal(ours, _params(model))
     assert not torch.equal(ours, _params(speed.build_search(TINY, frozenset(), CPU, arch=True).model))
 
@@ -89,8 +91,9 @@ def test_eval_step_is_train_train_epoch() -> None:
                                 weight_decay=TINY.weight_decay)
     args = argparse.Namespace(report_lines=1, no_progress=True, auxiliary_weight=TINY.auxiliary_weight,
                               grad_clip=TINY.grad_clip, label_smooth=None, set="synthetic")
-    train.train_epoch(args, 0, model, optimizer, _Loader(batches), train.make_autocast(CPU, "none"),
-                      logging.getLogger("test_bench"))
+    stepper = train.TrainStepper(model, optimizer, auxiliary_weight=TINY.auxiliary_weight, grad_clip=TINY.grad_clip,
+                                 autocast=fastpath.make_autocast(CPU, "none"))
+    train.train_epoch(args, 0, stepper, _Loader(batches), logging.getLogger("test_bench"))
     assert torch.equal(ours, _params(model))
 
 
@@ -100,7 +103,7 @@ def test_snapshot_restore_gives_a_fresh_start() -> None:
     fresh = speed.build_search(TINY, frozenset({"fused_optim"}), CPU, arch=True)
     fresh.fn(*batch)
     warmed = speed.build_search(TINY, frozenset({"fused_optim"}), CPU, arch=True)
-    snap = speed.Snapshot(warmed.model, warmed.optimizers, [warmed.sums])
+    snap = fastpath.Snapshot(warmed.model, warmed.optimizers, [warmed.sums])
     for _ in range(2):
         warmed.fn(*batch)
     assert not torch.equal(_params(warmed.model), _params(fresh.model))

@@ -1,0 +1,237 @@
+"""One run on a GPU machine for issues 6 and 7: everything that needs the GPU, checked and timed at once.
+
+    python bench/device_check.py -o OUT --parts speed                  # on the GPU: at most 260 s
+    python bench/device_check.py -o OUT --parts search train sweep     # then at most 9.5 minutes
+    python bench/device_check.py --quick -o OUT      # the same plumbing at tiny sizes on a CPU (a few minutes)
+
+Parts (each a subprocess under its own time limit, so one failure leaves the others' results):
+
+1. ``speed``: ``bench/speed.py --parity`` (the faithful eager steps against every lever, and the parity run).
+2. ``search``: ``train_search.py`` as users run it, the faithful eager fp32 path (``--no-fused``) against
+   the fused default, ``--cuda_graphs`` and ``--cuda_graphs --amp bf16``, on synthetic CIFAR-sized data (2,000
+   images; batch 250 so that no short batch runs outside the graph): seconds per epoch from metrics.csv,
+   the final losses and the genotype from result.json. Same seed and batches: the losses should agree
+   to rounding.
+3. ``train``: ``train.py`` the same way (PC_DARTS_cifar, C=36, 20 layers, auxiliary, batch 100: 20 steps an
+   epoch, so the per-epoch capture weighs more than it would over CIFAR's 500).
+4. ``sweep``: ``multiobjective.py`` with ``--parallel 1`` and with ``--parallel 4 --per_gpu 4``, the same
+   number of searches (``--max_searches``), wall time of each and the searches' start/finish times
+   from sweep.json.
+
+Everything lands under OUT: ``device_check.json`` (the summary, rewritten after each part), speed.json,
+each part's log and its run folders.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from utils import write_json_atomic  # noqa: E402
+
+PARTS = ("speed", "search", "train", "sweep")
+
+# Sizes: the paper's supernet and evaluation network on the GPU; tiny ones with --quick (CPU plumbing).
+FULL = {
+    "search": ["--set", "synthetic", "--layers", "8", "--init_channels", "16", "--batch_size", "250",
+               "--epochs", "4", "--begin", "1", "-l1", "1e-4"],
+    "train": ["--set", "synthetic", "--arch", "PC_DARTS_cifar", "--init_channels", "36", "--layers", "20",
+              "--auxiliary", "--batch_size", "100", "--epochs", "3"],
+    "sweep": ["-o", "l2", "-d", "0.2", "cifar", "--set", "synthetic", "--layers", "8", "--init_channels", "16",
+              "--batch_size", "64", "--epochs", "4", "--begin", "1", "--weight_decay", "0"],
+    "search_variants": {"eager": ["--no-fused"], "fused": [], "graphs": ["--cuda_graphs"],
+                        "graphs_bf16": ["--cuda_graphs", "--amp", "bf16"]},
+    "train_variants": {"eager": [], "graphs": ["--cuda_graphs"], "graphs_bf16": ["--cuda_graphs", "--amp", "bf16"],
+                       "channels_last_bf16": ["--channels_last", "--amp", "bf16"]},
+    "parallel": [["--parallel", "1"], ["--parallel", "4", "--per_gpu", "4"]],
+    "searches": 4,
+    "speed": ["--parity"],
+    "timeouts": {"speed": 260, "search": 45, "train": 40, "sweep": 120},
+}
+QUICK = {
+    "search": ["--set", "digits", "--image_size", "8", "--layers", "3", "--init_channels", "4", "--batch_size", "128",
+               "--subsample", "0.3", "--epochs", "2", "--begin", "1", "-l1", "1e-4", "--threads", "1"],
+    "train": ["--set", "digits", "--arch", "PC_DARTS_cifar", "--init_channels", "4", "--layers", "3",
+              "--batch_size", "128", "--subsample", "0.3", "--epochs", "1", "--threads", "1"],
+    "sweep": ["-o", "l2", "-d", "0.5", "cifar", "--set", "digits", "--image_size", "8", "--layers", "3",
+              "--init_channels", "4", "--batch_size", "128", "--subsample", "0.3", "--epochs", "2", "--begin", "1",
+              "--weight_decay", "0"],
+    "search_variants": {"eager": ["--no-fused"], "fused": [], "channels_last": ["--channels_last"]},
+    "train_variants": {"eager": [], "channels_last": ["--channels_last"]},
+    "parallel": [["--parallel", "1"], ["--parallel", "2"]],
+    "searches": 2,
+    "speed": ["--quick", "--benchmarks", "weight_step", "--levers", "fused"],
+    "timeouts": {"speed": 200, "search": 120, "train": 120, "sweep": 240},
+}
+
+
+def run(cmd: list[str], log: Path, timeout: float) -> dict[str, Any]:
+    """Run a command with its output in ``log``; wall time, exit status, and whether it timed out."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    with log.open("w") as f:
+        f.write(" ".join(cmd) + "\n")
+        f.flush()
+        try:
+            rc = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, timeout=timeout, cwd=ROOT).returncode
+            timed_out = False
+        except subprocess.TimeoutExpired:
+            rc, timed_out = None, True
+    return {"rc": rc, "timed_out": timed_out, "wall_s": round(time.perf_counter() - t0, 2), "log": str(log)}
+
+
+def tail(path: Path, n: int = 3) -> list[str]:
+    try:
+        return path.read_text(errors="replace").strip().splitlines()[-n:]
+    except OSError:
+        return []
+
+
+def one_run_dir(logdir: Path) -> Path | None:
+    dirs = sorted(p for p in logdir.glob("*") if p.is_dir())
+    return dirs[-1] if len(dirs) == 1 else None
+
+
+def epoch_times(run_dir: Path) -> list[float]:
+    with (run_dir / "metrics.csv").open() as f:
+        return [float(r["epoch_time"]) for r in csv.DictReader(f) if r.get("epoch_time")]
+
+
+def rel(a: float | None, b: float | None) -> float | None:
+    if a is None or b is None:
+        return None
+    return abs(a - b) / max(abs(b), 1e-12)
+
+
+def script_part(kind: str, sizes: dict[str, Any], out: Path, device: str, timeout: float) -> dict[str, Any]:
+    """Each variant of train_search.py / train.py from a fresh folder; times and results side by side."""
+    script = "train_search.py" if kind == "search" else "train.py"
+    variants = sizes[f"{kind}_variants"]
+    res: dict[str, Any] = {}
+    for name, flags in variants.items():
+        logdir = out / kind / name
+        cmd = [sys.executable, script, *sizes[kind], "--device", device, "--no_progress", "--report_lines", "1",
+               "--logdir", str(logdir), *flags]
+        rec: dict[str, Any] = {"flags": flags, **run(cmd, out / kind / f"{name}.log", timeout)}
+        run_dir = one_run_dir(logdir) if logdir.is_dir() else None
+        if rec["rc"] == 0 and run_dir is not None and (run_dir / "result.json").is_file():
+            result = json.loads((run_dir / "result.json").read_text())
+            times = epoch_times(run_dir)
+            rec["epoch_s"] = times
+            # the last two epochs: after the weight-only epochs and after each graph's capture
+            rec["epoch_s_steady"] = statistics.median(times[-2:])
+            keys = (("criterion_loss", "train_loss", "valid_loss", "genotype") if kind == "search"
+                    else ("train_loss", "train_acc", "test_loss", "test_acc"))
+            rec.update({k: result.get(k) for k in keys})
+        else:
+            rec["error"] = tail(Path(rec["log"]))
+        res[name] = rec
+    base = res.get("eager", {})
+    for name, rec in res.items():
+        if name == "eager" or "epoch_s_steady" not in rec or "epoch_s_steady" not in base:
+            continue
+        rec["speedup_vs_eager"] = round(base["epoch_s_steady"] / rec["epoch_s_steady"], 3)
+        loss_key = "criterion_loss" if kind == "search" else "train_loss"
+        rec[f"{loss_key}_rel_diff"] = rel(rec.get(loss_key), base.get(loss_key))
+        if kind == "search":
+            rec["genotype_equal"] = rec.get("genotype") == base.get("genotype")
+    return res
+
+
+def sweep_part(sizes: dict[str, Any], out: Path, device: str, timeout: float) -> dict[str, Any]:
+    """The same sweep sequentially and with several searches at once, the same number of searches."""
+    res: dict[str, Any] = {}
+    for flags in sizes["parallel"]:
+        name = "parallel_" + flags[1] + ("_per_gpu_" + flags[3] if len(flags) > 2 else "")
+        logdir = out / "sweep" / name
+        cmd = [sys.executable, "multiobjective.py", *flags, "--max_searches", str(sizes["searches"]),
+               *sizes["sweep"], "--device", device, "--no_progress", "--logdir", str(logdir)]
+        rec: dict[str, Any] = {"flags": flags, **run(cmd, out / "sweep" / f"{name}.log", timeout)}
+        sweeps = sorted(logdir.glob("**/sweep.json")) if logdir.is_dir() else []
+        if sweeps:
+            state = json.loads(sweeps[-1].read_text())
+            searches = state.get("searches", [])
+            rec["searches"] = [{k: s.get(k) for k in ("index", "weight", "status", "started", "finished", "device")}
+                               for s in searches]
+            done = [s for s in searches if s.get("started") and s.get("finished")]
+            if done:
+                rec["searches_span_s"] = round(max(s["finished"] for s in done) - min(s["started"] for s in done), 2)
+                rec["search_s_median"] = round(statistics.median(s["finished"] - s["started"] for s in done), 2)
+            rec["completed"] = sum(s.get("status") == "done" for s in searches)
+        if rec["rc"] != 0:
+            rec["error"] = tail(Path(rec["log"]))
+        res[name] = rec
+    names = list(res)
+    if len(names) == 2 and all(res[n].get("rc") == 0 for n in names):
+        a, b = (res[n]["wall_s"] for n in names)
+        res["speedup"] = round(a / b, 3)
+    return res
+
+
+def environment() -> dict[str, Any]:
+    import torch
+
+    env: dict[str, Any] = {"python": platform.python_version(), "torch": torch.__version__,
+                           "date": time.strftime("%Y-%m-%d"), "host": platform.node()}
+    if torch.cuda.is_available():
+        env.update(gpu=torch.cuda.get_device_name(0), cuda=torch.version.cuda, cudnn=torch.backends.cudnn.version(),
+                   gpus=torch.cuda.device_count())
+    return env
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("-o", "--output", required=True, help="folder for the summary, the logs and the run folders")
+    p.add_argument("--quick", action="store_true", help="tiny sizes on the CPU (checks the plumbing)")
+    p.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS))
+    p.add_argument("--device", default=None, help="cuda (default) or cpu (--quick's default)")
+    args = p.parse_args()
+    sizes = QUICK if args.quick else FULL
+    device = args.device or ("cpu" if args.quick else "cuda")
+    out = Path(args.output)
+    out.mkdir(parents=True, exist_ok=True)
+    summary: dict[str, Any] = {"mode": "quick" if args.quick else "full", "device": device, "env": environment(),
+                               "argv": sys.argv, "parts": {}, "complete": False}
+    summary_path = out / "device_check.json"
+    t0 = time.perf_counter()
+    for part in args.parts:
+        print(f"[{time.perf_counter() - t0:6.1f}s] {part}", flush=True)
+        timeout = sizes["timeouts"][part]
+        try:
+            if part == "speed":
+                cmd = [sys.executable, "bench/speed.py", *sizes["speed"], "--device", device,
+                       "--budget", str(timeout - 60), "-o", str(out / "speed.json")]
+                rec = run(cmd, out / "speed.log", timeout)
+                if (out / "speed.json").is_file():
+                    speed = json.loads((out / "speed.json").read_text())
+                    rec["ratios"] = speed.get("ratios")
+                    rec["parity_ok"] = (speed.get("parity") or {}).get("ok")
+                summary["parts"][part] = rec
+            elif part in ("search", "train"):
+                summary["parts"][part] = script_part(part, sizes, out, device, timeout)
+            else:
+                summary["parts"][part] = sweep_part(sizes, out, device, timeout)
+        except Exception as e:  # noqa: BLE001 - a part that breaks must not cost the others
+            summary["parts"][part] = {"error": f"{type(e).__name__}: {e}"}
+        summary["elapsed_s"] = round(time.perf_counter() - t0, 1)
+        write_json_atomic(summary_path, summary)
+    summary["complete"] = True
+    write_json_atomic(summary_path, summary)
+    print(json.dumps(summary["parts"], indent=1, default=str)[:6000])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

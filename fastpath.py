@@ -1,0 +1,165 @@
+"""The speed levers that train_search.py, train.py and bench/speed.py share: autocast, CUDA graphs, compile.
+
+A search or evaluation step launches thousands of small kernels, so on a GPU most of its time is spent
+issuing them. Two levers remove that cost: capturing the whole step (forward, backward, penalty, clip,
+optimizer) in a CUDA graph and replaying it (``GraphedStep``), and ``torch.compile`` (``compile_model``).
+Both scripts and the benchmark build their fast paths from this module, so the benchmark times the
+code the scripts run.
+
+    >>> autocast = make_autocast(device, "bf16", graphs=True)
+    >>> snap = Snapshot(model, [optimizer])                # state before the warm-up calls
+    >>> step = GraphedStep(fn, (x, y), after_capture=snap.restore)
+    >>> out = step(x_next, y_next)                          # copies the batch in, replays the graph
+
+A graphed step replays exactly the kernels it captured: Python numbers read inside it (a learning rate,
+a drop-path probability) are frozen at capture. Callers keep such values in device tensors or capture
+again when they change.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any
+
+import torch
+from torch import nn
+
+__all__ = ["COMPILE_MODES", "GraphedStep", "Snapshot", "compile_model", "make_autocast"]
+
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+
+
+def make_autocast(device: torch.device, amp: str, *, graphs: bool = False
+                  ) -> Callable[[], AbstractContextManager[Any]]:
+    """A factory of autocast contexts for ``amp`` ("none" or "bf16").
+
+    Under CUDA graphs the weight-cast cache is off: its cached bf16 copies would be allocated inside one
+    capture and freed outside it.
+    """
+    if amp == "bf16":
+        return lambda: torch.autocast(device.type, dtype=torch.bfloat16, cache_enabled=not graphs)
+    if amp not in ("none", None):
+        raise ValueError(f"unknown amp {amp!r} (none or bf16)")
+    return nullcontext
+
+
+def compile_model(model: nn.Module, mode: str = "default", backend: str = "inductor") -> nn.Module:
+    """``model.compile`` in place (the module and its state_dict keys stay as they are)."""
+    if mode not in COMPILE_MODES:
+        raise ValueError(f"unknown compile mode {mode!r} ({', '.join(COMPILE_MODES)})")
+    model.compile(mode=None if mode == "default" else mode, backend=backend)
+    return model
+
+
+class Snapshot:
+    """The state of a module and its optimizers, taken before a graph's warm-up calls and put back after
+    capture, so the warm-up leaves no trace and the first replay is the run's next real step.
+
+    Optimizer state that the warm-up created (momentum buffers, Adam moments and step count of a fresh
+    optimizer) is zeroed in place, not dropped: the graph holds its addresses, and zero momentum, zero
+    moments and step 0 give the same update as fresh state.
+    """
+
+    def __init__(self, module: nn.Module, optimizers: Sequence[torch.optim.Optimizer],
+                 extra: Sequence[torch.Tensor] = ()) -> None:
+        self.tensors = [*module.parameters(), *module.buffers(), *extra]
+        self.saved = [t.detach().clone() for t in self.tensors]
+        self.optimizers = list(optimizers)
+        self.saved_state = [
+            {p: {k: v.detach().clone() for k, v in state.items() if torch.is_tensor(v)}
+             for p, state in opt.state.items()}
+            for opt in self.optimizers
+        ]
+
+    @torch.no_grad()
+    def restore(self) -> None:
+        for t, s in zip(self.tensors, self.saved):
+            t.copy_(s)
+        for opt, saved in zip(self.optimizers, self.saved_state):
+            for p, state in opt.state.items():
+                before = saved.get(p, {})
+                for k, v in state.items():
+                    if not torch.is_tensor(v):
+                        continue
+                    if k in before:
+                        v.copy_(before[k])
+                    else:
+                        v.zero_()
+
+
+class GraphedStep:
+    """``fn(*inputs)`` captured once in a CUDA graph; a call copies new inputs into the static buffers
+    and replays.
+
+    Warm-up runs on a side stream (cuDNN autotuning, optimizer state, lazy initialisation); its last call
+    runs under CUDA's sync-debug mode, and the host synchronisations it finds (which would break the
+    capture) are kept in ``sync_warnings``. ``after_capture`` (typically ``Snapshot.restore``) runs once
+    the graph exists. With ``capture=False`` the same warm-up and restore happen and a call runs ``fn``
+    eagerly on the static buffers: the CPU tests check that path against the plain step.
+    """
+
+    def __init__(self, fn: Callable[..., torch.Tensor], example: Sequence[torch.Tensor], *, warmup: int = 3,
+                 after_capture: Callable[[], None] | None = None, capture: bool = True,
+                 pool: Any = None) -> None:
+        self.fn = fn
+        self.static = [t.detach().clone() for t in example]
+        self.graph: torch.cuda.CUDAGraph | None = None
+        self.sync_warnings: list[str] = []
+        warmup = max(1, warmup)
+        if not capture:
+            for _ in range(warmup):
+                fn(*self.static)
+            self.out = None
+            if after_capture is not None:
+                after_capture()
+            return
+        stream = torch.cuda.Stream()
+        stream.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(stream):
+            for i in range(warmup):
+                if i == warmup - 1:
+                    self.sync_warnings = _sync_warnings(fn, self.static)
+                else:
+                    fn(*self.static)
+        torch.cuda.current_stream().wait_stream(stream)
+        torch.cuda.synchronize()
+        self.graph = torch.cuda.CUDAGraph()
+        try:
+            with torch.cuda.graph(self.graph, pool=pool):
+                self.out = fn(*self.static)
+        except Exception as e:
+            hint = f" (host syncs seen in warm-up: {'; '.join(self.sync_warnings)})" if self.sync_warnings else ""
+            raise RuntimeError(f"CUDA graph capture failed: {type(e).__name__}: {e}{hint}") from e
+        torch.cuda.synchronize()
+        if after_capture is not None:
+            after_capture()
+            torch.cuda.synchronize()
+
+    def matches(self, *inputs: torch.Tensor) -> bool:
+        """Whether these inputs fit the static buffers (a short last batch does not)."""
+        return len(inputs) == len(self.static) and all(
+            x.shape == s.shape and x.dtype == s.dtype for x, s in zip(inputs, self.static))
+
+    def __call__(self, *inputs: torch.Tensor) -> torch.Tensor:
+        for buf, x in zip(self.static, inputs):
+            buf.copy_(x, non_blocking=True)
+        if self.graph is None:
+            return self.fn(*self.static)
+        self.graph.replay()
+        return self.out
+
+
+def _sync_warnings(fn: Callable[..., Any], inputs: Sequence[torch.Tensor]) -> list[str]:
+    """Call fn with CUDA's sync-debug mode on 'warn' and return the distinct synchronisation warnings."""
+    previous = torch.cuda.get_sync_debug_mode()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        torch.cuda.set_sync_debug_mode("warn")
+        try:
+            fn(*inputs)
+        finally:
+            torch.cuda.set_sync_debug_mode(previous)
+    lines = {str(w.message).strip().splitlines()[0][:160] for w in caught if "synchroniz" in str(w.message)}
+    return sorted(lines)[:5]

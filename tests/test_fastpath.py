@@ -1,0 +1,226 @@
+"""The speed levers of the scripts (fastpath.py, --cuda_graphs, --compile, --channels_last), on the CPU.
+
+A CUDA graph itself needs a GPU; what the CPU can check is everything around the capture: the warm-up
+calls are undone exactly (weights, BatchNorm statistics, momentum, Adam moments and step count, fresh or
+resumed), a short last batch and a change of phase fall back or recapture correctly, the tensor learning
+rate gives the float one's steps, and the scripts reject what cannot run here with one line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import logging
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+import cli
+import fastpath
+import train
+import train_search
+from genotypes import PC_DARTS_cifar
+from model_search import Network
+
+ROOT = Path(__file__).resolve().parents[1]
+CPU = torch.device("cpu")
+
+
+def _params(model: torch.nn.Module) -> torch.Tensor:
+    return torch.cat([t.detach().float().flatten() for t in [*model.parameters(), *model.buffers()]])
+
+
+def _batches(n: int, batch: int, size: int = 8, seed: int = 1) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    g = torch.Generator().manual_seed(seed)
+    return [(torch.randn(batch, 3, size, size, generator=g), torch.randint(10, (batch,), generator=g))
+            for _ in range(n)]
+
+
+def _search(graphs: bool, *, tensor_lr: bool, fused: bool = True, unrolled: bool = False, amp: str = "none"
+            ) -> tuple[Network, torch.optim.Optimizer, train_search.SearchStepper]:
+    torch.manual_seed(0)
+    model = Network(4, 10, 3)
+    if fused:
+        train_search.enable_fused(model)
+    weights = list(model.weights())
+    penalty = train_search.Penalty(1.0, 1e-3, -1.0)
+    lr = torch.tensor(0.1) if tensor_lr else 0.1
+    optimizer = torch.optim.SGD(weights, lr, momentum=0.9, weight_decay=3e-4, **({"fused": True} if tensor_lr else {}))
+    architect = train_search.Architect(model, penalty, momentum=0.9, weight_decay=3e-4, arch_learning_rate=6e-4,
+                                       arch_weight_decay=1e-3)
+    stepper = train_search.SearchStepper(model, weights, penalty, optimizer, architect, grad_clip=5.0,
+                                         autocast=fastpath.make_autocast(CPU, amp), unrolled=unrolled,
+                                         graphs=graphs, capture=False, warmup=2)
+    return model, optimizer, stepper
+
+
+def _run_search(stepper: train_search.SearchStepper) -> list[torch.Tensor]:
+    """Two weight-only steps, then search steps with a short last batch: both phases and the fallback."""
+    train = _batches(5, 16) + [tuple(t[:10] for t in _batches(1, 16, seed=9)[0])]
+    held = _batches(6, 16, seed=2)
+    rows = [stepper(*train[0]).clone(), stepper(*train[1]).clone()]
+    for (x, y), (xv, yv) in zip(train[2:], held):
+        rows.append(stepper(x, y, xv, yv).clone())
+    return rows
+
+
+@pytest.mark.parametrize("unrolled", [False, True], ids=["first_order", "unrolled"])
+def test_graphed_search_bookkeeping_equals_eager(unrolled: bool) -> None:
+    """Warm-up undone, phases recaptured, the short batch eager: the same steps bit for bit."""
+    model_a, _, eager = _search(False, tensor_lr=True, unrolled=unrolled)
+    model_b, _, graphed = _search(True, tensor_lr=True, unrolled=unrolled)
+    rows_a, rows_b = _run_search(eager), _run_search(graphed)
+    assert len(graphed._graphs) == 1 and 4 in graphed._graphs  # the weight-step graph was dropped
+    for a, b in zip(rows_a, rows_b):
+        assert torch.equal(a, b)
+    assert torch.equal(_params(model_a), _params(model_b))
+    assert torch.equal(torch.cat([p.flatten() for p in model_a.arch_parameters()]),
+                       torch.cat([p.flatten() for p in model_b.arch_parameters()]))
+
+
+def test_tensor_lr_fused_sgd_matches_float_lr() -> None:
+    """--cuda_graphs keeps the lr in a tensor for fused SGD: the same steps as the default float lr."""
+    model_a, _, a = _search(False, tensor_lr=False)
+    model_b, opt_b, b = _search(False, tensor_lr=True)
+    for ra, rb in zip(_run_search(a), _run_search(b)):
+        torch.testing.assert_close(ra, rb, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(_params(model_a), _params(model_b), rtol=1e-5, atol=1e-6)
+    opt_b.param_groups[0]["lr"].fill_(0.05)  # what main does at each epoch, in place (the graph holds it)
+    assert opt_b.param_groups[0]["lr"].item() == pytest.approx(0.05)
+
+
+def test_snapshot_restores_resumed_state_and_zeroes_new_state() -> None:
+    """State that existed before the warm-up comes back as it was; state the warm-up created is zeroed."""
+    model, optimizer, stepper = _search(False, tensor_lr=True)
+    batches = _batches(2, 16)
+    stepper(*batches[0])  # SGD momentum exists now; Adam has no state yet
+    before = {id(p): s["momentum_buffer"].clone() for p, s in optimizer.state.items()}
+    weights = _params(model)
+    snap = fastpath.Snapshot(model, [optimizer, stepper.architect.optimizer])
+    stepper(*batches[1], *batches[0])
+    assert not torch.equal(weights, _params(model))
+    assert len(stepper.architect.optimizer.state) > 0
+    snap.restore()
+    assert torch.equal(weights, _params(model))
+    for p, s in optimizer.state.items():
+        assert torch.equal(s["momentum_buffer"], before[id(p)])
+    for s in stepper.architect.optimizer.state.values():
+        assert all(float(v.abs().sum()) == 0 for v in s.values() if torch.is_tensor(v))
+
+
+def _eval(graphs: bool, channels_last: bool = False) -> tuple[torch.nn.Module, train.TrainStepper]:
+    torch.manual_seed(0)
+    model = train.build_network(PC_DARTS_cifar, 10, 4, 3, True)
+    model.drop_path_prob = 0.0  # a graph's warm-up draws masks; without drop path the runs must agree exactly
+    optimizer = torch.optim.SGD(model.parameters(), 0.025, momentum=0.9, weight_decay=3e-4)
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
+    stepper = train.TrainStepper(model, optimizer, auxiliary_weight=0.4, grad_clip=5.0,
+                                 autocast=fastpath.make_autocast(CPU, "none"), channels_last=channels_last,
+                                 graphs=graphs, capture=False, warmup=2)
+    return model, stepper
+
+
+def test_graphed_train_bookkeeping_equals_eager() -> None:
+    """Per-epoch recapture, the warm-up undone, the short last batch eager: the same steps bit for bit."""
+    batches = _batches(3, 8, size=32) + [tuple(t[:6] for t in _batches(1, 8, size=32, seed=5)[0])]
+    model_a, a = _eval(False)
+    model_b, b = _eval(True)
+    for epoch in range(2):
+        a.new_epoch()
+        b.new_epoch()
+        for x, y in batches:
+            assert torch.equal(a(x, y), b(x, y)), epoch
+    assert torch.equal(_params(model_a), _params(model_b))
+
+
+def test_channels_last_eval_step_matches() -> None:
+    batches = _batches(3, 8, size=32)
+    model_a, a = _eval(False)
+    model_b, b = _eval(False, channels_last=True)
+    for x, y in batches:
+        torch.testing.assert_close(a(x, y), b(x, y), rtol=2e-3, atol=1e-4)
+
+
+def test_make_autocast_and_compile_mode_checks() -> None:
+    with fastpath.make_autocast(CPU, "bf16")():
+        assert torch.is_autocast_enabled("cpu")
+    with fastpath.make_autocast(CPU, "none")():
+        assert not torch.is_autocast_enabled("cpu")
+    with pytest.raises(ValueError):
+        fastpath.make_autocast(CPU, "fp8")
+    with pytest.raises(ValueError):
+        fastpath.compile_model(torch.nn.Linear(2, 2), "fastest")
+
+
+def test_resume_keeps_speed_flags_unless_given() -> None:
+    parser = train_search.build_parser()
+    saved = vars(parser.parse_args(["--cuda_graphs", "--channels_last", "--threads", "1"]))
+    again = cli.merge_resumed_args(parser.parse_args(["--resume", "x"]), saved, train_search.RESUME_OVERRIDES)
+    assert again.cuda_graphs is True and again.channels_last is True and again.threads == 1
+    moved = cli.merge_resumed_args(parser.parse_args(["--resume", "x", "--no-cuda_graphs", "--device", "cpu"]),
+                                   saved, train_search.RESUME_OVERRIDES)
+    assert moved.cuda_graphs is False and moved.channels_last is True and moved.device == "cpu"
+
+
+@pytest.mark.parametrize("script,flags,message", [
+    ("train_search.py", ["--cuda_graphs"], "--cuda_graphs needs a CUDA device"),
+    ("train.py", ["--cuda_graphs"], "--cuda_graphs needs a CUDA device"),
+    ("train_search.py", ["--compile", "--compile_mode", "fastest"], "invalid choice"),
+])
+def test_scripts_reject_levers_that_cannot_run(tmp_path: Path, script: str, flags: list[str], message: str) -> None:
+    cmd = [sys.executable, str(ROOT / script), "--device", "cpu", "--set", "digits", "--logdir", str(tmp_path),
+           *flags]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert proc.returncode != 0
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], proc.stderr
+    assert not any(tmp_path.iterdir()), "nothing may be written before the check"
+
+
+def test_check_speed_args_rejects_graphs_with_compile() -> None:
+    args = argparse.Namespace(cuda_graphs=True, compile=True)
+    with pytest.raises(ValueError, match="do not combine"):
+        cli.check_speed_args(args, torch.device("cuda"))
+
+
+def _train_args(tmp_path: Path, *extra: str) -> argparse.Namespace:
+    return train.build_parser().parse_args([
+        "--set", "digits", "--arch", "PC_DARTS_cifar", "--init_channels", "4", "--layers", "3", "--epochs", "1",
+        "--batch_size", "128", "--subsample", "0.3", "--device", "cpu", "--threads", "1", "--no_progress",
+        "--drop_path_prob", "0", "--logdir", str(tmp_path), *extra])
+
+
+def test_train_compile_runs_and_matches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--compile traces the network (dynamo + AOT autograd; the aot_eager backend keeps CI fast) and the
+    run's losses equal the eager run's, the compiled flag recorded in args.json."""
+    eager = train.main(_train_args(tmp_path / "eager"))
+    monkeypatch.setattr(train, "compile_model", functools.partial(fastpath.compile_model, backend="aot_eager"))
+    torch._dynamo.reset()
+    torch._dynamo.utils.counters.clear()
+    compiled = train.main(_train_args(tmp_path / "compiled", "--compile"))
+    frames = sum(torch._dynamo.utils.counters["frames"].values())
+    torch._dynamo.reset()
+    assert frames > 0, "dynamo never traced the network"
+    assert compiled["train_loss"] == pytest.approx(eager["train_loss"], rel=1e-4)
+    assert compiled["test_loss"] == pytest.approx(eager["test_loss"], rel=1e-4)
+    saved = json.loads((Path(compiled["run_dir"]) / "args.json").read_text())["args"]
+    assert saved["compile"] is True
+
+
+def test_search_channels_last_runs(tmp_path: Path) -> None:
+    """--channels_last through a whole tiny search: same genotype format, losses close to the default's."""
+    base = ["--set", "digits", "--layers", "3", "--init_channels", "4", "--epochs", "2", "--begin", "1",
+            "--batch_size", "128", "--subsample", "0.3", "--device", "cpu", "--threads", "1", "--no_progress",
+            "-l1", "1e-4"]
+    parser = train_search.build_parser()
+    logger = logging.getLogger("test_fastpath")
+    logger.disabled = True
+    a = train_search.main(parser.parse_args([*base, "--logdir", str(tmp_path / "a")]))
+    b = train_search.main(parser.parse_args([*base, "--logdir", str(tmp_path / "b"), "--channels_last"]))
+    assert b["criterion_loss"] == pytest.approx(a["criterion_loss"], rel=2e-2)
+    assert set(b["genotype"]) == set(a["genotype"])
