@@ -26,9 +26,11 @@ from typing import Any
 import torch
 from torch import nn
 
-__all__ = ["COMPILE_MODES", "GraphedStep", "Snapshot", "compile_model", "make_autocast"]
+__all__ = ["COMPILE_MODES", "GraphedStep", "Snapshot", "compile_model", "load_optimizer_state", "make_autocast"]
 
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+# How an optimizer runs its update, as opposed to what it computes: a run decides these itself.
+EXECUTION_FLAGS = ("foreach", "fused", "capturable", "differentiable")
 
 
 def make_autocast(device: torch.device, amp: str, *, graphs: bool = False
@@ -51,6 +53,26 @@ def compile_model(model: nn.Module, mode: str = "default", backend: str = "induc
         raise ValueError(f"unknown compile mode {mode!r} ({', '.join(COMPILE_MODES)})")
     model.compile(mode=None if mode == "default" else mode, backend=backend)
     return model
+
+
+def load_optimizer_state(optimizer: torch.optim.Optimizer, state: dict[str, Any]) -> None:
+    """``optimizer.load_state_dict(state)``, keeping this run's execution flags (``fused``, ``capturable``, ...).
+
+    A saved state brings its groups' flags along and ``load_state_dict`` would adopt them: a run resumed with
+    ``--cuda_graphs`` from a checkpoint written without it would get a foreach SGD (which reads a tensor lr
+    on the host) and a non-capturable Adam (whose bias correction a graph would freeze). The Adam step count
+    then moves to where this run's flags keep it (on the parameter's device when capturable or fused).
+    """
+    keep = [{k: group[k] for k in EXECUTION_FLAGS if k in group} for group in optimizer.param_groups]
+    optimizer.load_state_dict(state)
+    for group, flags in zip(optimizer.param_groups, keep):
+        group.update(flags)
+        on_device = bool(group.get("capturable") or group.get("fused"))
+        for p in group["params"]:
+            step = optimizer.state.get(p, {}).get("step")
+            if torch.is_tensor(step):
+                optimizer.state[p]["step"] = (step.to(device=p.device, dtype=torch.float32) if on_device
+                                              else step.to(device="cpu"))
 
 
 class Snapshot:

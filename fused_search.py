@@ -122,7 +122,8 @@ def _conv(x: torch.Tensor, convs: Sequence[nn.Conv2d]) -> torch.Tensor:
     first = convs[0]
     weight = torch.cat([m.weight for m in convs]) if len(convs) > 1 else first.weight
     groups = first.groups * len(convs)
-    if x.device.type == "cpu" and not torch.is_autocast_enabled("cpu"):
+    # (under torch.compile the compiler makes its own kernels, and these eager-only paths would break its graph)
+    if x.device.type == "cpu" and not torch.is_autocast_enabled("cpu") and not torch.compiler.is_compiling():
         if weight.shape[2:] == (1, 1) and first.padding == (0, 0):
             return _pointwise(x, weight, groups, first.stride)
         if (weight.shape[1] == 1 and torch.backends.mkldnn.enabled and torch.backends.mkldnn.is_available()

@@ -42,7 +42,7 @@ from torch import nn
 
 import cli
 import data as datalib
-from fastpath import GraphedStep, Snapshot, compile_model, make_autocast
+from fastpath import GraphedStep, Snapshot, compile_model, load_optimizer_state, make_autocast
 from genotypes import Genotype, genotype_label, genotype_to_dict, resolve_genotype
 from model import NetworkCIFAR, NetworkImageNet
 from plots_train import plot_training_curves
@@ -467,7 +467,7 @@ def _run(args: argparse.Namespace, run_dir: Path, resumed: Path | None, checkpoi
     last: dict[str, Any] = {}
     if checkpoint is not None:
         model.load_state_dict(checkpoint["model"])
-        optimizer.load_state_dict(checkpoint["optimizer"])
+        load_optimizer_state(optimizer, checkpoint["optimizer"])
         set_rng_state(checkpoint["rng"])
         start_epoch = int(checkpoint["epoch"])
         wall_time = float(checkpoint["wall_time"])

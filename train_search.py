@@ -30,7 +30,7 @@ from torch import nn
 import cli
 import data as datalib
 from architect import Architect
-from fastpath import GraphedStep, Snapshot, compile_model, make_autocast
+from fastpath import GraphedStep, Snapshot, compile_model, load_optimizer_state, make_autocast
 from fused_search import enable_fused
 from genotypes import Genotype, genotype_to_dict, save_genotype
 from model import NetworkCIFAR
@@ -290,8 +290,8 @@ def main(args: argparse.Namespace) -> dict:
     start_epoch = 0
     if checkpoint is not None:
         model.load_state_dict(checkpoint["model"])
-        optimizer.load_state_dict(checkpoint["optimizer"])
-        architect.optimizer.load_state_dict(checkpoint["arch_optimizer"])
+        load_optimizer_state(optimizer, checkpoint["optimizer"])
+        load_optimizer_state(architect.optimizer, checkpoint["arch_optimizer"])
         set_rng_state(checkpoint["rng"])
         start_epoch = int(checkpoint["epoch"])
     metrics.truncate_after(start_epoch)

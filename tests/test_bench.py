@@ -214,3 +214,17 @@ def test_quick_run_writes_complete_json(tmp_path: Path) -> None:
     assert p["search"]["fast"]["final_loss_rel_diff"] < 1e-3  # fp32 levers: same numbers up to rounding
     assert p["search"]["fast"]["ok"] is True and p["eval"]["fast"]["ok"] is True and p["ok"] is True
     assert "search_step" in proc.stdout and "speedup" in proc.stdout
+
+
+def test_device_check_quick_train_part(tmp_path: Path) -> None:
+    """The GPU session's script runs its parts end to end (here train.py's, at --quick sizes on the CPU)."""
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "device_check.py"), "--quick", "--parts", "train",
+                           "-o", str(tmp_path)], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    summary = json.loads((tmp_path / "device_check.json").read_text())
+    assert summary["complete"] is True and summary["env"]["torch"] == torch.__version__
+    runs = summary["parts"]["train"]
+    assert set(runs) == {"eager", "channels_last"}
+    assert all(r["rc"] == 0 and len(r["epoch_s"]) == 1 for r in runs.values())
+    assert runs["channels_last"]["speedup_vs_eager"] > 0
+    assert runs["channels_last"]["train_loss_rel_diff"] < 1e-2

@@ -224,3 +224,39 @@ def test_search_channels_last_runs(tmp_path: Path) -> None:
     b = train_search.main(parser.parse_args([*base, "--logdir", str(tmp_path / "b"), "--channels_last"]))
     assert b["criterion_loss"] == pytest.approx(a["criterion_loss"], rel=2e-2)
     assert set(b["genotype"]) == set(a["genotype"])
+
+
+def test_fused_supernet_traces_as_one_graph() -> None:
+    """--compile on the search sees the whole fused forward as one graph: the CPU-only eager kernels of
+    fused_search (a custom autograd Function) step aside while compiling, so nothing breaks the graph."""
+    torch.manual_seed(0)
+    net = train_search.enable_fused(Network(4, 10, 3))
+    torch._dynamo.reset()
+    explained = torch._dynamo.explain(net)(torch.randn(8, 3, 8, 8))
+    torch._dynamo.reset()
+    assert explained.graph_break_count == 0, explained.break_reasons[:3]
+    assert explained.graph_count == 1
+
+
+def test_resumed_optimizer_keeps_this_runs_execution_flags() -> None:
+    """A checkpoint written without --cuda_graphs, resumed with it: fused SGD and capturable Adam stay so
+    (load_state_dict alone would adopt the saved foreach/non-capturable flags), the state itself is loaded."""
+    w = torch.nn.Parameter(torch.randn(4, 3))
+    saved_sgd = torch.optim.SGD([w], 0.1, momentum=0.9)
+    saved_adam = torch.optim.Adam([w], 1e-3, betas=(0.5, 0.999))
+    w.grad = torch.ones_like(w)
+    saved_sgd.step()
+    saved_adam.step()
+    sgd = torch.optim.SGD([w], torch.tensor(0.1), momentum=0.9, fused=True)
+    adam = torch.optim.Adam([w], 1e-3, betas=(0.5, 0.999), capturable=True)
+    fastpath.load_optimizer_state(sgd, saved_sgd.state_dict())
+    fastpath.load_optimizer_state(adam, saved_adam.state_dict())
+    assert sgd.param_groups[0]["fused"] is True and adam.param_groups[0]["capturable"] is True
+    assert torch.equal(sgd.state[w]["momentum_buffer"], saved_sgd.state[w]["momentum_buffer"])
+    step = adam.state[w]["step"]
+    assert step.device == w.device and step.dtype == torch.float32 and float(step) == 1.0
+    back = torch.optim.Adam([w], 1e-3, betas=(0.5, 0.999))
+    fastpath.load_optimizer_state(back, adam.state_dict())
+    assert back.param_groups[0]["capturable"] is False and back.state[w]["step"].device.type == "cpu"
+    back.step()  # the plain Adam takes its step from the loaded state
+    assert float(back.state[w]["step"]) == 2.0
