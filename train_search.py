@@ -243,6 +243,8 @@ def main(args: argparse.Namespace) -> dict:
         torch.set_num_threads(args.threads)
     # The penalty drives weights towards zero; denormal floats then slow CPU kernels down many times.
     torch.set_flush_denormal(True)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # as DARTS and PC-DARTS (and bench/speed.py's timings)
     imagenet = is_imagenet(args)
     checkpoint = None
     if run_dir is not None and (run_dir / "checkpoint.pt").is_file():
