@@ -14,10 +14,12 @@ import json
 import logging
 import subprocess
 import sys
+import traceback
 from pathlib import Path
 
 import pytest
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 
 import cli
 import fastpath
@@ -260,3 +262,53 @@ def test_resumed_optimizer_keeps_this_runs_execution_flags() -> None:
     assert back.param_groups[0]["capturable"] is False and back.state[w]["step"].device.type == "cpu"
     back.step()  # the plain Adam takes its step from the loaded state
     assert float(back.state[w]["step"]) == 2.0
+
+
+class _HostReads(TorchDispatchMode):
+    """Records the ops that make a CUDA stream wait for the host (a value read back, a data-dependent shape);
+    on a GPU each is a synchronisation, and inside a CUDA graph capture an error."""
+
+    OPS = ("aten._local_scalar_dense", "aten.nonzero", "aten.masked_select", "aten.equal", "aten.unique",
+           "aten._unique", "aten.repeat_interleave")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hits: list[tuple[str, list[str]]] = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001, ANN204
+        name = str(func)
+        if name.startswith(self.OPS):
+            self.hits.append((name, [f"{f.filename}:{f.lineno}" for f in traceback.extract_stack()[:-1]]))
+        return func(*args, **(kwargs or {}))
+
+    def outside_adam(self) -> list[str]:
+        """Hits outside torch.optim's Adam: the CPU cannot run Adam with capturable=True (the step count on the
+        device), which the scripts use on CUDA, so its step-count read is PyTorch's CPU path, not ours."""
+        return [name for name, stack in self.hits if not any("torch/optim/adam.py" in f for f in stack)]
+
+
+@pytest.mark.parametrize("unrolled,amp", [(False, "none"), (True, "none"), (False, "bf16")],
+                         ids=["first_order", "unrolled", "bf16"])
+def test_search_step_reads_nothing_back(unrolled: bool, amp: str) -> None:
+    """No host synchronisation inside the search step: what --cuda_graphs needs, and what keeps an eager
+    step from stalling the GPU (losses are read at report lines only)."""
+    model, _, stepper = _search(False, tensor_lr=True, unrolled=unrolled, amp=amp)
+    x, y = _batches(1, 8)[0]
+    stepper(x, y, x, y)  # lazy state first, as a graph's warm-up does
+    spy = _HostReads()
+    with spy:
+        stepper(x, y, x, y)
+        stepper(x, y)
+    assert spy.hits, "the spy saw nothing (Adam's CPU step count read should show)"
+    assert spy.outside_adam() == []
+
+
+def test_train_step_reads_nothing_back() -> None:
+    model, stepper = _eval(False)
+    model.drop_path_prob = 0.2
+    x, y = _batches(1, 8, size=32)[0]
+    stepper(x, y)
+    spy = _HostReads()
+    with spy:
+        stepper(x, y)
+    assert spy.outside_adam() == []
