@@ -123,7 +123,8 @@ def merge_resumed_args(args: argparse.Namespace, saved: dict[str, Any], override
 def check_speed_args(args: argparse.Namespace, device: torch.device) -> None:
     """Reject lever combinations that cannot run here, with a one-line reason."""
     if getattr(args, "cuda_graphs", False) and device.type != "cuda":
-        raise ValueError(f"--cuda_graphs needs a CUDA device; this run is on {device.type} (drop the flag)")
+        raise ValueError(f"--cuda_graphs needs a CUDA device; this run is on {device.type} "
+                         "(drop the flag; --no-cuda_graphs to resume such a run here)")
     if getattr(args, "cuda_graphs", False) and getattr(args, "compile", False):
         raise ValueError("--cuda_graphs and --compile do not combine: use one (--compile_mode reduce-overhead "
                          "gives compile's own CUDA graphs)")

@@ -299,7 +299,7 @@ def main(args: argparse.Namespace) -> dict:
     metrics.truncate_after(start_epoch)
     autocast = make_autocast(device, args.amp, graphs=graphs)
     stepper = SearchStepper(model, weights, penalty, optimizer, architect, grad_clip=args.grad_clip,
-                            autocast=autocast, unrolled=args.unrolled, channels_last=args.channels_last,
+                            autocast=autocast, unrolled=args.unrolled, channels_last=bool(args.channels_last),
                             graphs=graphs)
 
     last: dict[str, Any] = {}

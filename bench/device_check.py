@@ -51,9 +51,9 @@ FULL = {
               "--auxiliary", "--batch_size", "100", "--epochs", "3"],
     "sweep": ["-o", "l2", "-d", "0.2", "cifar", "--set", "synthetic", "--layers", "8", "--init_channels", "16",
               "--batch_size", "64", "--epochs", "4", "--begin", "1", "--weight_decay", "0"],
-    "search_variants": {"eager": ["--no-fused"], "graphs": ["--cuda_graphs"],
+    "search_variants": {"faithful": ["--no-fused"], "graphs": ["--cuda_graphs"],
                         "graphs_bf16": ["--cuda_graphs", "--amp", "bf16"]},
-    "train_variants": {"eager": [], "graphs": ["--cuda_graphs"], "graphs_bf16": ["--cuda_graphs", "--amp", "bf16"]},
+    "train_variants": {"faithful": [], "graphs": ["--cuda_graphs"], "graphs_bf16": ["--cuda_graphs", "--amp", "bf16"]},
     "parallel": [["--parallel", "1"], ["--parallel", "4", "--per_gpu", "4"]],
     "searches": 6,
     "speed": ["--parity"],
@@ -68,8 +68,8 @@ QUICK = {
     "sweep": ["-o", "l2", "-d", "0.5", "cifar", "--set", "digits", "--image_size", "8", "--layers", "3",
               "--init_channels", "4", "--batch_size", "128", "--subsample", "0.3", "--epochs", "2", "--begin", "1",
               "--weight_decay", "0"],
-    "search_variants": {"eager": ["--no-fused"], "fused": [], "channels_last": ["--channels_last"]},
-    "train_variants": {"eager": [], "channels_last": ["--channels_last"]},
+    "search_variants": {"faithful": ["--no-fused"], "fused": [], "channels_last": ["--channels_last"]},
+    "train_variants": {"faithful": [], "channels_last": ["--channels_last"]},
     "parallel": [["--parallel", "1"], ["--parallel", "2"]],
     "searches": 2,
     "speed": ["--quick", "--benchmarks", "weight_step", "--levers", "fused"],
@@ -138,11 +138,11 @@ def script_part(kind: str, sizes: dict[str, Any], out: Path, device: str, timeou
         else:
             rec["error"] = tail(Path(rec["log"]))
         res[name] = rec
-    base = res.get("eager", {})
+    base = res.get("faithful", {})
     for name, rec in res.items():
-        if name == "eager" or "epoch_s_steady" not in rec or "epoch_s_steady" not in base:
+        if name == "faithful" or "epoch_s_steady" not in rec or "epoch_s_steady" not in base:
             continue
-        rec["speedup_vs_eager"] = round(base["epoch_s_steady"] / rec["epoch_s_steady"], 3)
+        rec["speedup_vs_faithful"] = round(base["epoch_s_steady"] / rec["epoch_s_steady"], 3)
         loss_key = "criterion_loss" if kind == "search" else "train_loss"
         rec[f"{loss_key}_rel_diff"] = rel(rec.get(loss_key), base.get(loss_key))
         if kind == "search":

@@ -224,7 +224,7 @@ def test_device_check_quick_train_part(tmp_path: Path) -> None:
     summary = json.loads((tmp_path / "device_check.json").read_text())
     assert summary["complete"] is True and summary["env"]["torch"] == torch.__version__
     runs = summary["parts"]["train"]
-    assert set(runs) == {"eager", "channels_last"}
+    assert set(runs) == {"faithful", "channels_last"}
     assert all(r["rc"] == 0 and len(r["epoch_s"]) == 1 for r in runs.values())
-    assert runs["channels_last"]["speedup_vs_eager"] > 0
+    assert runs["channels_last"]["speedup_vs_faithful"] > 0
     assert runs["channels_last"]["train_loss_rel_diff"] < 1e-2
