@@ -18,8 +18,9 @@ Parts (each a subprocess under its own time limit, so one failure leaves the oth
    number of searches (``--max_searches``), wall time of each and the searches' start/finish times
    from sweep.json.
 
-Everything lands under OUT: ``device_check.json`` (the summary, rewritten after each part), speed.json,
-each part's log and its run folders.
+OUT receives three files (a device machine hands back a few small files only): ``device_check.json`` (the
+summary, rewritten after each part), ``speed.json`` and ``device_check.log`` (every command's output in
+turn). Run folders and per-run logs stay in ``--workdir`` (a temporary folder by default).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -77,8 +79,9 @@ QUICK = {
 }
 
 
-def run(cmd: list[str], log: Path, timeout: float) -> dict[str, Any]:
-    """Run a command with its output in ``log``; wall time, exit status, and whether it timed out."""
+def run(cmd: list[str], log: Path, timeout: float, combined: Path) -> dict[str, Any]:
+    """Run a command with its output in ``log`` (then appended to ``combined``); wall time, exit status,
+    and whether it timed out."""
     log.parent.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     with log.open("w") as f:
@@ -89,6 +92,9 @@ def run(cmd: list[str], log: Path, timeout: float) -> dict[str, Any]:
             timed_out = False
         except subprocess.TimeoutExpired:
             rc, timed_out = None, True
+    with combined.open("a") as f:
+        f.write(f"\n===== {log.name} (exit {rc}{', timed out' if timed_out else ''}) =====\n")
+        f.write(log.read_text(errors="replace"))
     return {"rc": rc, "timed_out": timed_out, "wall_s": round(time.perf_counter() - t0, 2), "log": str(log)}
 
 
@@ -115,16 +121,17 @@ def rel(a: float | None, b: float | None) -> float | None:
     return abs(a - b) / max(abs(b), 1e-12)
 
 
-def script_part(kind: str, sizes: dict[str, Any], out: Path, device: str, timeout: float) -> dict[str, Any]:
+def script_part(kind: str, sizes: dict[str, Any], work: Path, device: str, timeout: float,
+                combined: Path) -> dict[str, Any]:
     """Each variant of train_search.py / train.py from a fresh folder; times and results side by side."""
     script = "train_search.py" if kind == "search" else "train.py"
     variants = sizes[f"{kind}_variants"]
     res: dict[str, Any] = {}
     for name, flags in variants.items():
-        logdir = out / kind / name
+        logdir = work / kind / name
         cmd = [sys.executable, script, *sizes[kind], "--device", device, "--no_progress", "--report_lines", "1",
                "--logdir", str(logdir), *flags]
-        rec: dict[str, Any] = {"flags": flags, **run(cmd, out / kind / f"{name}.log", timeout)}
+        rec: dict[str, Any] = {"flags": flags, **run(cmd, work / kind / f"{name}.log", timeout, combined)}
         run_dir = one_run_dir(logdir) if logdir.is_dir() else None
         if rec["rc"] == 0 and run_dir is not None and (run_dir / "result.json").is_file():
             result = json.loads((run_dir / "result.json").read_text())
@@ -150,15 +157,15 @@ def script_part(kind: str, sizes: dict[str, Any], out: Path, device: str, timeou
     return res
 
 
-def sweep_part(sizes: dict[str, Any], out: Path, device: str, timeout: float) -> dict[str, Any]:
+def sweep_part(sizes: dict[str, Any], work: Path, device: str, timeout: float, combined: Path) -> dict[str, Any]:
     """The same sweep sequentially and with several searches at once, the same number of searches."""
     res: dict[str, Any] = {}
     for flags in sizes["parallel"]:
         name = "parallel_" + flags[1] + ("_per_gpu_" + flags[3] if len(flags) > 2 else "")
-        logdir = out / "sweep" / name
+        logdir = work / "sweep" / name
         cmd = [sys.executable, "multiobjective.py", *flags, "--max_searches", str(sizes["searches"]),
                *sizes["sweep"], "--device", device, "--no_progress", "--logdir", str(logdir)]
-        rec: dict[str, Any] = {"flags": flags, **run(cmd, out / "sweep" / f"{name}.log", timeout)}
+        rec: dict[str, Any] = {"flags": flags, **run(cmd, work / "sweep" / f"{name}.log", timeout, combined)}
         sweeps = sorted(logdir.glob("**/sweep.json")) if logdir.is_dir() else []
         if sweeps:
             state = json.loads(sweeps[-1].read_text())
@@ -197,6 +204,8 @@ def main() -> int:
     p.add_argument("--quick", action="store_true", help="tiny sizes on the CPU (checks the plumbing)")
     p.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS))
     p.add_argument("--device", default=None, help="cuda (default) or cpu (--quick's default)")
+    p.add_argument("--workdir", default=None,
+                   help="run folders and per-run logs (default: a new temporary folder); OUT gets three files")
     args = p.parse_args()
     sizes = QUICK if args.quick else FULL
     device = args.device or ("cpu" if args.quick else "cuda")
@@ -205,6 +214,11 @@ def main() -> int:
     summary: dict[str, Any] = {"mode": "quick" if args.quick else "full", "device": device, "env": environment(),
                                "argv": sys.argv, "parts": {}, "complete": False}
     summary_path = out / "device_check.json"
+    # The device hands back a few small files only: run folders (weights, checkpoints) stay in workdir.
+    work = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="device_check_"))
+    work.mkdir(parents=True, exist_ok=True)
+    combined = out / "device_check.log"
+    summary["workdir"] = str(work)
     t0 = time.perf_counter()
     for part in args.parts:
         print(f"[{time.perf_counter() - t0:6.1f}s] {part}", flush=True)
@@ -213,16 +227,16 @@ def main() -> int:
             if part == "speed":
                 cmd = [sys.executable, "bench/speed.py", *sizes["speed"], "--device", device,
                        "--budget", str(timeout - 60), "-o", str(out / "speed.json")]
-                rec = run(cmd, out / "speed.log", timeout)
+                rec = run(cmd, work / "speed.log", timeout, combined)
                 if (out / "speed.json").is_file():
                     speed = json.loads((out / "speed.json").read_text())
                     rec["ratios"] = speed.get("ratios")
                     rec["parity_ok"] = (speed.get("parity") or {}).get("ok")
                 summary["parts"][part] = rec
             elif part in ("search", "train"):
-                summary["parts"][part] = script_part(part, sizes, out, device, timeout)
+                summary["parts"][part] = script_part(part, sizes, work, device, timeout, combined)
             else:
-                summary["parts"][part] = sweep_part(sizes, out, device, timeout)
+                summary["parts"][part] = sweep_part(sizes, work, device, timeout, combined)
         except Exception as e:  # noqa: BLE001 - a part that breaks must not cost the others
             summary["parts"][part] = {"error": f"{type(e).__name__}: {e}"}
         summary["elapsed_s"] = round(time.perf_counter() - t0, 1)

@@ -218,10 +218,14 @@ def test_quick_run_writes_complete_json(tmp_path: Path) -> None:
 
 def test_device_check_quick_train_part(tmp_path: Path) -> None:
     """The GPU session's script runs its parts end to end (here train.py's, at --quick sizes on the CPU)."""
+    out = tmp_path / "out"
     proc = subprocess.run([sys.executable, str(ROOT / "bench" / "device_check.py"), "--quick", "--parts", "train",
-                           "-o", str(tmp_path)], capture_output=True, text=True, timeout=300, cwd=ROOT)
+                           "-o", str(out), "--workdir", str(tmp_path / "work")],
+                          capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    summary = json.loads((tmp_path / "device_check.json").read_text())
+    assert sorted(p.name for p in out.iterdir()) == ["device_check.json", "device_check.log"]  # small files only
+    assert "===== faithful.log (exit 0) =====" in (out / "device_check.log").read_text()
+    summary = json.loads((out / "device_check.json").read_text())
     assert summary["complete"] is True and summary["env"]["torch"] == torch.__version__
     runs = summary["parts"]["train"]
     assert set(runs) == {"faithful", "channels_last"}
