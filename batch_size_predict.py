@@ -378,7 +378,7 @@ def default_measure_archs(k: int = 10) -> list[str]:
 def build_parser() -> argparse.ArgumentParser:
     parser = cli.ArgumentParser(
         description="Fit the GPU memory model (PolynomialFeatures(2) + Ridge) or measure its data on a GPU.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=cli.HelpFormatter,
     )
     parser.add_argument("-d", "--data", default="batch_data.csv",
                         help="CSV with the columns 'model size,batch size,GPU mb' (fit)")

@@ -60,7 +60,7 @@ TRAINED_COLUMNS = ["arch", "batch_size", "model_size", "test_acc", "test_top5", 
 def build_parser() -> argparse.ArgumentParser:
     parser = cli.ArgumentParser(
         description="Train many genotypes, each with the largest batch the GPU memory allows.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=cli.HelpFormatter,
     )
     train.add_arguments(parser)
     parser.set_defaults(save="EXP")

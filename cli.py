@@ -15,6 +15,7 @@ import fastpath
 
 __all__ = [
     "ArgumentParser",
+    "HelpFormatter",
     "add_data_args",
     "add_optim_args",
     "add_hardware_args",
@@ -33,6 +34,13 @@ class ArgumentParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(2, f"error: {self.prog}: {message}\n")
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Defaults in the help, except None ("not given"), which the help text itself explains."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        return action.help if action.default is None else super()._get_help_string(action)
 
 
 def _defaults(defaults: dict[str, Any] | None, **base: Any) -> dict[str, Any]:
@@ -93,13 +101,14 @@ def add_speed_args(parser: argparse.ArgumentParser) -> None:
     """The training scripts' speed levers (bench/speed.py measures each; see bench/RESULTS.md)."""
     g = parser.add_argument_group("speed (same results up to float rounding)")
     g.add_argument("--cuda_graphs", action=argparse.BooleanOptionalAction, default=None,
-                   help="CUDA only: capture the whole training step once and replay it (removes launch overhead)")
+                   help="CUDA only: capture the whole training step once and replay it, removing launch overhead "
+                        "(default: off; a resumed run keeps its own choice unless given)")
     g.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
-                   help="torch.compile the network's forward (the first steps compile, minutes on a CPU)")
+                   help="torch.compile the network's forward; the first steps compile, minutes on a CPU (default: off)")
     g.add_argument("--compile_mode", type=str, default=None, choices=list(fastpath.COMPILE_MODES),
                    help="torch.compile mode (default: default)")
     g.add_argument("--channels_last", action=argparse.BooleanOptionalAction, default=None,
-                   help="NHWC memory format for the network and its inputs")
+                   help="NHWC memory format for the network and its inputs (default: off)")
 
 
 def merge_resumed_args(args: argparse.Namespace, saved: dict[str, Any], overrides: tuple[str, ...] = (),

@@ -59,7 +59,7 @@ from utils import (
 def build_parser() -> argparse.ArgumentParser:
     parser = cli.ArgumentParser(
         description="Weighted ensemble of the trained models in a folder (test top-1/top-5).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=cli.HelpFormatter,
     )
     cli.add_data_args(parser, {"train_portion": 0.9})
     g = parser.add_argument_group("ensemble")

@@ -71,17 +71,10 @@ def add_parallel_args(parser: argparse.ArgumentParser, suppress: bool = False) -
                    help="stop after N searches even if NISE has not converged (default: no limit)")
 
 
-class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Defaults in the help, except None ("not given"), which the help text itself explains."""
-
-    def _get_help_string(self, action: argparse.Action) -> str | None:
-        return action.help if action.default is None else super()._get_help_string(action)
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = cli.ArgumentParser(
         description="Sweep the penalty weight nu with NISE: one PC-DARTS search per weight.",
-        formatter_class=_HelpFormatter,
+        formatter_class=cli.HelpFormatter,
     )
     parser.add_argument("-o", "--objective", choices=["l1", "l2"], help="the penalty R: l1 = sum|w|, l2 = sum w^2")
     parser.add_argument("-d", "--delta", type=float, default=0.15,
@@ -92,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="space", metavar="{cifar,imagenet}")
     for name, variant, help_ in (("cifar", "cifar", "search on CIFAR-10/100 (and digits, synthetic, folder)"),
                                  ("imagenet", "imagenet", "search the ImageNet variant on <data>/imagenet_search")):
-        p = sub.add_parser(name, help=help_, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        p = sub.add_parser(name, help=help_, formatter_class=cli.HelpFormatter)
         train_search.add_arguments(p, variant)
         add_parallel_args(p, suppress=True)
     return parser

@@ -130,7 +130,7 @@ def add_arguments(parser: argparse.ArgumentParser, variant: str = "cifar") -> No
 def build_parser() -> argparse.ArgumentParser:
     parser = cli.ArgumentParser(
         description="One PC-DARTS search with an L1/L2 weight penalty.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=cli.HelpFormatter,
     )
     add_arguments(parser)
     cli.add_penalty_args(parser)

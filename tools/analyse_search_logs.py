@@ -38,7 +38,7 @@ CORRELATED = ("nu", "size_m", "search_train_acc", "search_valid_acc", "search_cr
 
 def build_parser() -> argparse.ArgumentParser:
     parser = cli.ArgumentParser(description="Table and plots of the Pareto-optimal searches of a sweep.",
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                     formatter_class=cli.HelpFormatter)
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("-l", "--log", help="the sweep's log.txt (or its folder): reads the folder's sweep.json")
     source.add_argument("-d", "--data", help="re-plot a table written by this tool or by the original one")

@@ -58,7 +58,7 @@ BASELINES = (
 
 def build_parser() -> argparse.ArgumentParser:
     parser = cli.ArgumentParser(description="Table and plots of evaluation runs joined with their searches.",
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                     formatter_class=cli.HelpFormatter)
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("-t", "--train", nargs="+", metavar="TRAIN_LOG",
                         help="eval run folders (or their log.txt) and batch-train folders")

@@ -25,7 +25,7 @@ from utils import run_main  # noqa: E402
 
 def build_parser() -> argparse.ArgumentParser:
     parser = cli.ArgumentParser(description="Plot the Pareto front of one sweep.",
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                     formatter_class=cli.HelpFormatter)
     parser.add_argument("-l", "--log", required=True, help="the sweep's log.txt (or its folder)")
     parser.add_argument("-o", "--output", default="frontier.png", help="the plot (PNG)")
     parser.add_argument("-i", "--inches", type=float, nargs="+", default=None, metavar="W H",
