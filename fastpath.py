@@ -61,7 +61,8 @@ def load_optimizer_state(optimizer: torch.optim.Optimizer, state: dict[str, Any]
     A saved state brings its groups' flags along and ``load_state_dict`` would adopt them: a run resumed with
     ``--cuda_graphs`` from a checkpoint written without it would get a foreach SGD (which reads a tensor lr
     on the host) and a non-capturable Adam (whose bias correction a graph would freeze). The Adam step count
-    then moves to where this run's flags keep it (on the parameter's device when capturable or fused).
+    then moves to where this run's flags keep it (on the parameter's device when capturable or fused), and
+    buffers shaped like their parameter take its memory layout (a run resumed with another --channels_last).
     """
     keep = [{k: group[k] for k in EXECUTION_FLAGS if k in group} for group in optimizer.param_groups]
     optimizer.load_state_dict(state)
@@ -69,10 +70,15 @@ def load_optimizer_state(optimizer: torch.optim.Optimizer, state: dict[str, Any]
         group.update(flags)
         on_device = bool(group.get("capturable") or group.get("fused"))
         for p in group["params"]:
-            step = optimizer.state.get(p, {}).get("step")
+            st = optimizer.state.get(p, {})
+            for k, v in st.items():
+                # Buffers in the parameter's memory layout (the run may have changed --channels_last):
+                # fused kernels require matching strides.
+                if torch.is_tensor(v) and v.shape == p.shape and v.stride() != p.stride():
+                    st[k] = torch.empty_like(p).copy_(v)
+            step = st.get("step")
             if torch.is_tensor(step):
-                optimizer.state[p]["step"] = (step.to(device=p.device, dtype=torch.float32) if on_device
-                                              else step.to(device="cpu"))
+                st["step"] = step.to(device=p.device, dtype=torch.float32) if on_device else step.to(device="cpu")
 
 
 class Snapshot:
@@ -123,8 +129,7 @@ class GraphedStep:
     """
 
     def __init__(self, fn: Callable[..., torch.Tensor], example: Sequence[torch.Tensor], *, warmup: int = 3,
-                 after_capture: Callable[[], None] | None = None, capture: bool = True,
-                 pool: Any = None) -> None:
+                 after_capture: Callable[[], None] | None = None, capture: bool = True) -> None:
         self.fn = fn
         self.static = [t.detach().clone() for t in example]
         self.graph: torch.cuda.CUDAGraph | None = None
@@ -137,27 +142,34 @@ class GraphedStep:
             if after_capture is not None:
                 after_capture()
             return
-        stream = torch.cuda.Stream()
-        stream.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(stream):
-            for i in range(warmup):
-                if i == warmup - 1:
-                    self.sync_warnings = _sync_warnings(fn, self.static)
-                else:
-                    fn(*self.static)
-        torch.cuda.current_stream().wait_stream(stream)
-        torch.cuda.synchronize()
-        self.graph = torch.cuda.CUDAGraph()
-        try:
-            with torch.cuda.graph(self.graph, pool=pool):
-                self.out = fn(*self.static)
-        except Exception as e:
-            hint = f" (host syncs seen in warm-up: {'; '.join(self.sync_warnings)})" if self.sync_warnings else ""
-            raise RuntimeError(f"CUDA graph capture failed: {type(e).__name__}: {e}{hint}") from e
-        torch.cuda.synchronize()
-        if after_capture is not None:
-            after_capture()
+        # The step's own GPU, whichever is current (a sweep worker may run on cuda:1 while 0 is current).
+        self.device = next((t.device for t in self.static if t.is_cuda), torch.device("cuda"))
+        with torch.cuda.device(self.device):
+            stream = torch.cuda.Stream()
+            stream.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(stream):
+                for i in range(warmup):
+                    if i == warmup - 1:
+                        self.sync_warnings = _sync_warnings(fn, self.static)
+                    else:
+                        fn(*self.static)
+            torch.cuda.current_stream().wait_stream(stream)
             torch.cuda.synchronize()
+            self.graph = torch.cuda.CUDAGraph()
+            try:
+                # thread_local: a DataLoader's pin-memory thread may call CUDA during the capture
+                with torch.cuda.graph(self.graph, capture_error_mode="thread_local"):
+                    self.out = fn(*self.static)
+            except Exception as e:
+                if after_capture is not None:  # leave the state as it was before the warm-up
+                    torch.cuda.synchronize()
+                    after_capture()
+                hint = f" (host syncs seen in warm-up: {'; '.join(self.sync_warnings)})" if self.sync_warnings else ""
+                raise RuntimeError(f"CUDA graph capture failed: {type(e).__name__}: {e}{hint}") from e
+            torch.cuda.synchronize()
+            if after_capture is not None:
+                after_capture()
+                torch.cuda.synchronize()
 
     def matches(self, *inputs: torch.Tensor) -> bool:
         """Whether these inputs fit the static buffers (a short last batch does not)."""
@@ -169,7 +181,8 @@ class GraphedStep:
             buf.copy_(x, non_blocking=True)
         if self.graph is None:
             return self.fn(*self.static)
-        self.graph.replay()
+        with torch.cuda.device(self.device):
+            self.graph.replay()
         return self.out
 
 

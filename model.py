@@ -23,8 +23,12 @@ __all__ = [
 ]
 
 
-def drop_path(x: torch.Tensor, drop_prob: float) -> torch.Tensor:
-    """Zero whole samples of a branch with probability drop_prob and rescale the survivors."""
+def drop_path(x: torch.Tensor, drop_prob: float | torch.Tensor) -> torch.Tensor:
+    """Zero whole samples of a branch with probability drop_prob and rescale the survivors.
+
+    ``drop_prob`` may be a 0-d tensor (what a compiled network reads, so that a new value each epoch
+    does not recompile it).
+    """
     keep_prob = 1.0 - drop_prob
     mask = torch.empty(x.size(0), 1, 1, 1, device=x.device, dtype=x.dtype).bernoulli_(keep_prob)
     return x / keep_prob * mask
@@ -54,14 +58,16 @@ class Cell(nn.Module):
             OPS[name](C, 2 if reduction and index < 2 else 1, True) for name, index in zip(op_names, indices)
         )
 
-    def forward(self, s0: torch.Tensor, s1: torch.Tensor, drop_prob: float) -> torch.Tensor:
+    def forward(self, s0: torch.Tensor, s1: torch.Tensor, drop_prob: float | torch.Tensor | None) -> torch.Tensor:
+        """``drop_prob``: drop-path probability while training (None or 0: no drop path)."""
         states = [self.preprocess0(s0), self.preprocess1(s1)]
+        drop = self.training and drop_prob is not None and (torch.is_tensor(drop_prob) or drop_prob > 0.0)
         for i in range(self._steps):
             total = None
             for k in (2 * i, 2 * i + 1):
                 op = self._ops[k]
                 h = op(states[self._indices[k]])
-                if self.training and drop_prob > 0.0 and not isinstance(op, Identity):
+                if drop and not isinstance(op, Identity):
                     h = drop_path(h, drop_prob)
                 total = h if total is None else total + h
             states.append(total)
@@ -114,7 +120,18 @@ class AuxiliaryHeadImageNet(nn.Module):
 class _Network(nn.Module):
     """Shared body of both evaluation networks: the cell stack, the auxiliary head and the classifier."""
 
-    drop_path_prob: float
+    @property
+    def drop_path_prob(self) -> float:
+        """The drop-path probability (train.py raises it epoch by epoch)."""
+        return self._drop_path_prob
+
+    @drop_path_prob.setter
+    def drop_path_prob(self, p: float) -> None:
+        # Eager runs read the float; a compiled forward reads the tensor copy and guards only on whether
+        # drop path is on, so a new probability each epoch does not recompile it.
+        self._drop_path_prob = float(p)
+        self._drop_path_on = self._drop_path_prob > 0.0
+        self._buffers["drop_prob_t"].fill_(self._drop_path_prob)
 
     def _build_cells(
         self, C: int, num_classes: int, layers: int, auxiliary: bool, genotype: Genotype,
@@ -122,6 +139,7 @@ class _Network(nn.Module):
     ) -> int:
         self._layers = layers
         self._auxiliary = auxiliary
+        self.register_buffer("drop_prob_t", torch.zeros(()), persistent=False)
         self.drop_path_prob = 0.0
         self.cells = nn.ModuleList()
         C_curr = C
@@ -142,8 +160,11 @@ class _Network(nn.Module):
 
     def _run_cells(self, s0: torch.Tensor, s1: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         logits_aux = None
+        drop: float | torch.Tensor | None = None
+        if self._drop_path_on:
+            drop = self.drop_prob_t if torch.compiler.is_compiling() else self._drop_path_prob
         for i, cell in enumerate(self.cells):
-            s0, s1 = s1, cell(s0, s1, self.drop_path_prob)
+            s0, s1 = s1, cell(s0, s1, drop)
             if i == 2 * self._layers // 3 and self._auxiliary and self.training:
                 logits_aux = self.auxiliary_head(s1)
         out = self.global_pooling(s1)

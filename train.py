@@ -403,6 +403,8 @@ def main(args: argparse.Namespace, *, run_dir: str | Path | None = None,
     genotype = resolve_genotype(args.arch)
     device = get_device(args.device, args.gpu)
     cli.check_speed_args(args, device)
+    if device.type == "cuda":
+        torch.cuda.set_device(device)  # streams, graphs and autocast follow the current device
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.set_flush_denormal(True)  # tiny weights late in training would otherwise crawl on CPU
@@ -460,6 +462,8 @@ def _run(args: argparse.Namespace, run_dir: Path, resumed: Path | None, checkpoi
                 device, info.name, len(train_loader.indices), len(valid_loader.indices) if valid_loader else 0,
                 len(test_loader.indices), info.num_classes, model_size)
 
+    if args.channels_last:  # before the optimizer and its loaded state, which follow the parameters' layout
+        model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.SGD(model.parameters(), args.learning_rate, momentum=args.momentum,
                                 weight_decay=args.weight_decay)
     metrics = MetricsCSV(run_dir / "metrics.csv", METRICS)
@@ -475,8 +479,6 @@ def _run(args: argparse.Namespace, run_dir: Path, resumed: Path | None, checkpoi
     metrics.truncate_after(start_epoch)
     graphs = bool(args.cuda_graphs)
     autocast = make_autocast(device, args.amp, graphs=graphs)
-    if args.channels_last:
-        model.to(memory_format=torch.channels_last)
     if args.compile:
         compile_model(model, args.compile_mode or "default")
     stepper = TrainStepper(model, optimizer, auxiliary_weight=args.auxiliary_weight, grad_clip=args.grad_clip,

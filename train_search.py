@@ -244,6 +244,7 @@ def main(args: argparse.Namespace) -> dict:
     # The penalty drives weights towards zero; denormal floats then slow CPU kernels down many times.
     torch.set_flush_denormal(True)
     if device.type == "cuda":
+        torch.cuda.set_device(device)  # streams, graphs and autocast follow the current device
         torch.backends.cudnn.benchmark = True  # as DARTS and PC-DARTS (and bench/speed.py's timings)
     imagenet = is_imagenet(args)
     checkpoint = None

@@ -312,3 +312,43 @@ def test_train_step_reads_nothing_back() -> None:
     with spy:
         stepper(x, y)
     assert spy.outside_adam() == []
+
+
+def test_compiled_network_does_not_recompile_each_epoch() -> None:
+    """train.py raises drop_path_prob every epoch: a compiled network reads it from a tensor and guards
+    only on whether drop path is on, so 12 epochs' values cost two graphs, not twelve (dynamo's limit is 8,
+    after which it would run eagerly)."""
+    torch.manual_seed(0)
+    model = train.build_network(PC_DARTS_cifar, 10, 4, 3, True)
+    graphs = []
+
+    def count(gm: torch.fx.GraphModule, example: list) -> object:
+        graphs.append(gm)
+        return gm.forward
+
+    torch._dynamo.reset()
+    model.compile(backend=count)
+    x = torch.randn(4, 3, 32, 32)
+    for epoch in range(12):
+        model.drop_path_prob = 0.3 * epoch / 12
+        logits, aux = model(x)
+        (logits.sum() + aux.sum()).backward()
+    torch._dynamo.reset()
+    assert len(graphs) == 2
+    assert "drop_prob_t" not in model.state_dict()  # the published checkpoint layout is unchanged
+
+
+def test_resumed_momentum_takes_the_parameters_layout() -> None:
+    """A run resumed with --channels_last toggled: the loaded momentum buffers follow the parameters'
+    layout (fused SGD needs matching strides; on CPU a mismatch silently gave other numbers)."""
+    conv = torch.nn.Conv2d(3, 4, 3)
+    saved = torch.optim.SGD(conv.parameters(), 0.1, momentum=0.9)
+    conv(torch.randn(2, 3, 8, 8)).sum().backward()
+    saved.step()
+    state = saved.state_dict()
+    conv.to(memory_format=torch.channels_last)
+    fused = torch.optim.SGD(conv.parameters(), torch.tensor(0.1), momentum=0.9, fused=True)
+    fastpath.load_optimizer_state(fused, state)
+    buf = fused.state[conv.weight]["momentum_buffer"]
+    assert buf.stride() == conv.weight.stride() and buf.is_contiguous(memory_format=torch.channels_last)
+    assert torch.equal(buf, saved.state[conv.weight]["momentum_buffer"])
