@@ -381,7 +381,7 @@ def weight_step(
     with autocast():
         logits = model(x)
     ce = F.cross_entropy(logits.float(), y)
-    (penalty.criterion_weight * ce).backward()
+    (penalty.criterion_weight * ce).backward(inputs=weights)  # the alphas and betas take their own step
     penalty.add_grad(weights)
     nn.utils.clip_grad_norm_(weights, grad_clip)
     optimizer.step()
