@@ -18,6 +18,7 @@ again when they change.
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
@@ -161,9 +162,10 @@ class GraphedStep:
                 with torch.cuda.graph(self.graph, capture_error_mode="thread_local"):
                     self.out = fn(*self.static)
             except Exception as e:
-                if after_capture is not None:  # leave the state as it was before the warm-up
-                    torch.cuda.synchronize()
-                    after_capture()
+                if after_capture is not None:  # leave the state as it was before the warm-up, if the GPU lets us
+                    with contextlib.suppress(Exception):
+                        torch.cuda.synchronize()
+                        after_capture()
                 hint = f" (host syncs seen in warm-up: {'; '.join(self.sync_warnings)})" if self.sync_warnings else ""
                 raise RuntimeError(f"CUDA graph capture failed: {type(e).__name__}: {e}{hint}") from e
             torch.cuda.synchronize()
