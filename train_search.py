@@ -306,12 +306,10 @@ def main(args: argparse.Namespace) -> dict:
     last: dict[str, Any] = {}
     for epoch in range(start_epoch, args.epochs):
         lr = cosine_lr(args, epoch)
+        if lr_tensor is not None:
+            lr_tensor.fill_(lr)  # in place: the captured step reads this tensor
         for group in optimizer.param_groups:
-            if lr_tensor is not None:
-                lr_tensor.fill_(lr)
-                group["lr"] = lr_tensor
-            else:
-                group["lr"] = lr
+            group["lr"] = lr if lr_tensor is None else lr_tensor
         t0 = time.time()
         last = train_epoch(args, epoch, model, stepper, train_loader, valid_loader, logger)
         genotype = model.genotype()

@@ -248,10 +248,6 @@ class Step:
     notes: list[str] = field(default_factory=list)
 
 
-def _prep(x: torch.Tensor, levers: frozenset[str]) -> torch.Tensor:
-    return x.contiguous(memory_format=CL) if "channels_last" in levers else x
-
-
 def build_search(cfg: Config, levers: frozenset[str], device: torch.device, *, arch: bool,
                  seed: int | None = None) -> Step:
     """The supernet and its optimizers as train_search.main builds them; the step as train_epoch runs it.
