@@ -15,9 +15,9 @@ import os
 import pickle
 import platform
 import random
+import secrets
 import socket
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -219,7 +219,13 @@ def _json_safe(obj: Any) -> Any:
 def _atomic_write(path: str | Path, write: Callable[[Any], None], mode: str) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    while True:  # not mkstemp: its files are 0600, and results on a shared disk must be readable as open() makes them
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies
+            break
+        except FileExistsError:
+            continue
     try:
         with os.fdopen(fd, mode) as handle:
             write(handle)

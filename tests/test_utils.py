@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import random
 import re
 from pathlib import Path
@@ -132,6 +133,19 @@ def test_write_json_atomic_failure_keeps_old_file(tmp_path):
         write_json_atomic(path, {"bad": object()})
     assert read_json(path) == {"old": True}
     assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
+
+
+def test_atomic_files_get_the_mode_open_gives_them(tmp_path):
+    """Results on a shared disk stay readable: the umask decides, as for open(), not mkstemp's 0600."""
+    old = os.umask(0o027)
+    try:
+        write_json_atomic(tmp_path / "a.json", {})
+        save_atomic({}, tmp_path / "a.pt")
+        (tmp_path / "plain").write_text("")
+    finally:
+        os.umask(old)
+    modes = {p.name: p.stat().st_mode & 0o777 for p in tmp_path.iterdir()}
+    assert modes == {"a.json": 0o640, "a.pt": 0o640, "plain": 0o640}
 
 
 def test_read_json_errors(tmp_path):
