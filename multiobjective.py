@@ -71,8 +71,27 @@ def add_parallel_args(parser: argparse.ArgumentParser, suppress: bool = False) -
                    help="stop after N searches even if NISE has not converged (default: no limit)")
 
 
+class SweepParser(cli.ArgumentParser):
+    """The sweep's parser: a search flag given before the subcommand gets a one-line error that says where it goes.
+
+    (argparse would take the flag for an unknown one and its value for the subcommand: "invalid choice: '1'".)
+    """
+
+    search_flags: frozenset[str] = frozenset()
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
+        argv = sys.argv[1:] if args is None else list(args)
+        spaces = [i for i, a in enumerate(argv) if a in ("cifar", "imagenet")]
+        for token in argv[:spaces[0]] if spaces else []:
+            flag = token.split("=", 1)[0]
+            if flag in self.search_flags:
+                self.error(f"{flag} is a search flag: give it after the subcommand "
+                           f"(multiobjective.py -o l2 {argv[spaces[0]]} {token} ...)")
+        return super().parse_known_args(argv, namespace)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = cli.ArgumentParser(
+    parser = SweepParser(
         description="Sweep the penalty weight nu with NISE: one PC-DARTS search per weight.",
         formatter_class=cli.HelpFormatter,
     )
@@ -88,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_, formatter_class=cli.HelpFormatter)
         train_search.add_arguments(p, variant)
         add_parallel_args(p, suppress=True)
+        parser.search_flags |= {f for f in p._option_string_actions if f not in parser._option_string_actions}
     return parser
 
 
