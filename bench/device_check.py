@@ -14,9 +14,9 @@ Parts (each a subprocess under its own time limit, so one failure leaves the oth
    the losses should agree to rounding.
 3. ``train``: ``train.py`` the same way (PC_DARTS_cifar, C=36, 20 layers, auxiliary, batch 100: 20 steps an
    epoch, so the per-epoch capture weighs more than it would over CIFAR's 500).
-4. ``sweep``: ``multiobjective.py`` with ``--parallel 1`` and with ``--parallel 4 --per_gpu 4``, the same
-   number of searches (``--max_searches``), wall time of each and the searches' start/finish times
-   from sweep.json.
+4. ``sweep``: ``bench/parallel.py``'s ``gpu`` preset: ``multiobjective.py`` with ``--parallel 1`` and with
+   ``--parallel 4 --per_gpu 4``, the same number of searches (``--max_searches``), wall time of each, the
+   searches' start/finish times from sweep.json and the sweep folders' validity.
 
 OUT receives three files (a device machine hands back a few small files only): ``device_check.json`` (the
 summary, rewritten after each part), ``speed.json`` and ``device_check.log`` (every command's output in
@@ -25,7 +25,6 @@ turn). Run folders and per-run logs stay in ``--workdir`` (a temporary folder by
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import platform
@@ -41,6 +40,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+import cli  # noqa: E402
+from bench import parallel  # noqa: E402
 from utils import write_json_atomic  # noqa: E402
 
 PARTS = ("speed", "search", "train", "sweep")
@@ -51,13 +52,10 @@ FULL = {
                "--epochs", "4", "--begin", "1", "-l1", "1e-4"],
     "train": ["--set", "synthetic", "--arch", "PC_DARTS_cifar", "--init_channels", "36", "--layers", "20",
               "--auxiliary", "--batch_size", "100", "--epochs", "3"],
-    "sweep": ["-o", "l2", "-d", "0.2", "cifar", "--set", "synthetic", "--layers", "8", "--init_channels", "16",
-              "--batch_size", "64", "--epochs", "4", "--begin", "1", "--weight_decay", "0"],
     "search_variants": {"faithful": ["--no-fused"], "graphs": ["--cuda_graphs"],
                         "graphs_bf16": ["--cuda_graphs", "--amp", "bf16"]},
     "train_variants": {"faithful": [], "graphs": ["--cuda_graphs"], "graphs_bf16": ["--cuda_graphs", "--amp", "bf16"]},
-    "parallel": [["--parallel", "1"], ["--parallel", "4", "--per_gpu", "4"]],
-    "searches": 6,
+    "sweep": "gpu",  # bench/parallel.py's preset
     "speed": ["--parity"],
     # per command; search + train + sweep stay under the device's 600 s per call
     "timeouts": {"speed": 260, "search": 45, "train": 40, "sweep": 150},
@@ -67,13 +65,9 @@ QUICK = {
                "--subsample", "0.3", "--epochs", "2", "--begin", "1", "-l1", "1e-4", "--threads", "1"],
     "train": ["--set", "digits", "--arch", "PC_DARTS_cifar", "--init_channels", "4", "--layers", "3",
               "--batch_size", "128", "--subsample", "0.3", "--epochs", "1", "--threads", "1"],
-    "sweep": ["-o", "l2", "-d", "0.5", "cifar", "--set", "digits", "--image_size", "8", "--layers", "3",
-              "--init_channels", "4", "--batch_size", "128", "--subsample", "0.3", "--epochs", "2", "--begin", "1",
-              "--weight_decay", "0"],
     "search_variants": {"faithful": ["--no-fused"], "fused": [], "channels_last": ["--channels_last"]},
     "train_variants": {"faithful": [], "channels_last": ["--channels_last"]},
-    "parallel": [["--parallel", "1"], ["--parallel", "2"]],
-    "searches": 2,
+    "sweep": "quick",
     "speed": ["--quick", "--benchmarks", "weight_step", "--levers", "fused"],
     "timeouts": {"speed": 200, "search": 120, "train": 120, "sweep": 240},
 }
@@ -157,36 +151,6 @@ def script_part(kind: str, sizes: dict[str, Any], work: Path, device: str, timeo
     return res
 
 
-def sweep_part(sizes: dict[str, Any], work: Path, device: str, timeout: float, combined: Path) -> dict[str, Any]:
-    """The same sweep sequentially and with several searches at once, the same number of searches."""
-    res: dict[str, Any] = {}
-    for flags in sizes["parallel"]:
-        name = "parallel_" + flags[1] + ("_per_gpu_" + flags[3] if len(flags) > 2 else "")
-        logdir = work / "sweep" / name
-        cmd = [sys.executable, "multiobjective.py", *flags, "--max_searches", str(sizes["searches"]),
-               *sizes["sweep"], "--device", device, "--no_progress", "--logdir", str(logdir)]
-        rec: dict[str, Any] = {"flags": flags, **run(cmd, work / "sweep" / f"{name}.log", timeout, combined)}
-        sweeps = sorted(logdir.glob("**/sweep.json")) if logdir.is_dir() else []
-        if sweeps:
-            state = json.loads(sweeps[-1].read_text())
-            searches = state.get("searches", [])
-            rec["searches"] = [{k: s.get(k) for k in ("index", "weight", "status", "started", "finished", "device")}
-                               for s in searches]
-            done = [s for s in searches if s.get("started") and s.get("finished")]
-            if done:
-                rec["searches_span_s"] = round(max(s["finished"] for s in done) - min(s["started"] for s in done), 2)
-                rec["search_s_median"] = round(statistics.median(s["finished"] - s["started"] for s in done), 2)
-            rec["completed"] = sum(s.get("status") == "done" for s in searches)
-        if rec["rc"] != 0:
-            rec["error"] = tail(Path(rec["log"]))
-        res[name] = rec
-    names = list(res)
-    if len(names) == 2 and all(res[n].get("rc") == 0 for n in names):
-        a, b = (res[n]["wall_s"] for n in names)
-        res["speedup"] = round(a / b, 3)
-    return res
-
-
 def environment() -> dict[str, Any]:
     import torch
 
@@ -199,7 +163,7 @@ def environment() -> dict[str, Any]:
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = cli.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("-o", "--output", required=True, help="folder for the summary, the logs and the run folders")
     p.add_argument("--quick", action="store_true", help="tiny sizes on the CPU (checks the plumbing)")
     p.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS))
@@ -236,7 +200,8 @@ def main() -> int:
             elif part in ("search", "train"):
                 summary["parts"][part] = script_part(part, sizes, work, device, timeout, combined)
             else:
-                summary["parts"][part] = sweep_part(sizes, work, device, timeout, combined)
+                summary["parts"][part] = parallel.run_preset(parallel.PRESETS[sizes["sweep"]], work / "sweep", combined,
+                                                             device, timeout)
         except Exception as e:  # noqa: BLE001 - a part that breaks must not cost the others
             summary["parts"][part] = {"error": f"{type(e).__name__}: {e}"}
         summary["elapsed_s"] = round(time.perf_counter() - t0, 1)

@@ -232,3 +232,21 @@ def test_device_check_quick_train_part(tmp_path: Path) -> None:
     assert all(r["rc"] == 0 and len(r["epoch_s"]) == 1 for r in runs.values())
     assert runs["channels_last"]["speedup_vs_faithful"] > 0
     assert runs["channels_last"]["train_loss_rel_diff"] < 1e-2
+
+
+def test_parallel_bench_runs_a_sweep_and_never_overwrites(tmp_path: Path) -> None:
+    """bench/parallel.py runs multiobjective.py as users do, checks the folder, and keeps an earlier result."""
+    out = tmp_path / "p.json"
+    cmd = [sys.executable, str(ROOT / "bench" / "parallel.py"), "--preset", "quick", "--variants", "parallel_1",
+           "-o", str(out), "--workdir", str(tmp_path / "work")]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    summary = json.loads(out.read_text())
+    run = summary["variants"]["parallel_1"]
+    assert summary["valid"] is True and run["rc"] == 0 and run["problems"] == []
+    assert run["completed"] == 2 and run["most_at_once"] == 1 and summary["cores"] >= 1
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert again.returncode == 2 and "exists" in again.stderr and json.loads(out.read_text()) == summary
+    bad = subprocess.run([*cmd[:-4], "--variants", "parallel_9", "-o", str(tmp_path / "q.json")],
+                         capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert bad.returncode == 2 and "unknown variant(s) parallel_9" in bad.stderr
