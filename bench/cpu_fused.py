@@ -32,6 +32,7 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import cli  # noqa: E402
 from architect import Architect  # noqa: E402
 from fused_search import enable_fused  # noqa: E402
 from model_search import Network  # noqa: E402
@@ -47,7 +48,7 @@ QUICK_CONFIGS = {"c4-l3-b32-16px": (4, 3, 32, 16)}
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+    parser = cli.ArgumentParser(description=__doc__.split("\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="one small configuration, 3 repeats (about a minute)")
     parser.add_argument("--repeats", type=int, default=None, help="timed repeats per variant (default 7, quick 3)")

@@ -54,6 +54,7 @@ if str(ROOT) not in sys.path:
 import torch
 from torch import nn
 
+import cli
 import data as datalib
 import fastpath
 import train
@@ -771,7 +772,7 @@ def table(results: dict[str, Any]) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description="Time the faithful steps against each speed lever (issue 6).",
+    p = cli.ArgumentParser(description="Time the faithful steps against each speed lever (issue 6).",
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     p.add_argument("--quick", action="store_true", help="tiny sizes and few steps (about a minute on a CPU)")
