@@ -88,7 +88,9 @@ class Snapshot:
 
     Optimizer state that the warm-up created (momentum buffers, Adam moments and step count of a fresh
     optimizer) is zeroed in place, not dropped: the graph holds its addresses, and zero momentum, zero
-    moments and step 0 give the same update as fresh state.
+    moments and step 0 give the same update as fresh state. The random generator of the module's device
+    is put back too, so the first step after the warm-up draws the drop-path masks the eager step would
+    (a replay reads the generator's offset when it runs).
     """
 
     def __init__(self, module: nn.Module, optimizers: Sequence[torch.optim.Optimizer],
@@ -101,9 +103,17 @@ class Snapshot:
              for p, state in opt.state.items()}
             for opt in self.optimizers
         ]
+        devices = {t.device for t in self.tensors}
+        self.rng = {d: torch.cuda.get_rng_state(d) if d.type == "cuda" else torch.get_rng_state()
+                    for d in devices if d.type in ("cpu", "cuda")}
 
     @torch.no_grad()
     def restore(self) -> None:
+        for device, state in self.rng.items():
+            if device.type == "cuda":
+                torch.cuda.set_rng_state(state, device)
+            else:
+                torch.set_rng_state(state)
         for t, s in zip(self.tensors, self.saved):
             t.copy_(s)
         for opt, saved in zip(self.optimizers, self.saved_state):
@@ -158,8 +168,9 @@ class GraphedStep:
             torch.cuda.synchronize()
             self.graph = torch.cuda.CUDAGraph()
             try:
-                # thread_local: a DataLoader's pin-memory thread may call CUDA during the capture
-                with torch.cuda.graph(self.graph, capture_error_mode="thread_local"):
+                # thread_local: a DataLoader's pin-memory thread may call CUDA during the capture;
+                # the warm-up's stream, not the class-wide default one made on whichever GPU captured first
+                with torch.cuda.graph(self.graph, stream=stream, capture_error_mode="thread_local"):
                     self.out = fn(*self.static)
             except Exception as e:
                 if after_capture is not None:  # leave the state as it was before the warm-up, if the GPU lets us

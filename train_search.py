@@ -279,7 +279,8 @@ def main(args: argparse.Namespace) -> dict:
     graphs = bool(args.cuda_graphs)
     # Under CUDA graphs the learning rate lives in a device tensor that each epoch refills, so one
     # captured step serves every epoch (fused SGD takes a tensor lr without a host sync).
-    lr_tensor = torch.tensor(args.learning_rate, device=device) if graphs else None
+    # float32 whatever the default dtype: the fused CUDA kernel reads the lr tensor as float
+    lr_tensor = torch.tensor(args.learning_rate, dtype=torch.float32, device=device) if graphs else None
     optimizer = torch.optim.SGD(weights, lr_tensor if graphs else args.learning_rate, momentum=args.momentum,
                                 weight_decay=args.weight_decay, **({"fused": True} if graphs else {}))
     architect = Architect(

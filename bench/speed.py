@@ -269,7 +269,7 @@ def build_search(cfg: Config, levers: frozenset[str], device: torch.device, *, a
     penalty = Penalty(cfg.criterion_weight, cfg.l1_weight, -1.0)
     graphs = "cuda_graphs" in levers
     # as train_search.main builds them for --cuda_graphs: the lr in a device tensor, fused SGD, capturable Adam
-    lr = torch.tensor(cfg.lr, device=device) if graphs else cfg.lr
+    lr = torch.tensor(cfg.lr, dtype=torch.float32, device=device) if graphs else cfg.lr
     sgd_flags = {"fused": True} if graphs or "fused_optim" in levers else {}
     optimizer = torch.optim.SGD(weights, lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay, **sgd_flags)
     architect = Architect(model, penalty, momentum=cfg.momentum, weight_decay=cfg.weight_decay,
