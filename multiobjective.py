@@ -85,8 +85,7 @@ class SweepParser(cli.ArgumentParser):
         for token in argv[:spaces[0]] if spaces else []:
             flag = token.split("=", 1)[0]
             if flag in self.search_flags:
-                self.error(f"{flag} is a search flag: give it after the subcommand "
-                           f"(multiobjective.py -o l2 {argv[spaces[0]]} {token} ...)")
+                self.error(f"{flag} is a search flag: give it after the subcommand {argv[spaces[0]]!r}")
         return super().parse_known_args(argv, namespace)
 
 
@@ -206,7 +205,7 @@ class Sweep:
     def room(self) -> int | float:
         """How many more searches --max_searches allows (unlimited without it)."""
         cap = getattr(self.args, "max_searches", None)
-        return max(0, cap - len(self.searches)) if cap else math.inf
+        return math.inf if cap is None else max(0, cap - len(self.searches))
 
     # ---------------------------------------------------------------- one search
     def run_one(self, weight: tuple[float, float], record: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -389,8 +388,8 @@ def check_parallel_args(args: argparse.Namespace) -> None:
         raise UserError(f"--parallel must be >= 1, got {args.parallel}")
     if args.per_gpu is not None and args.per_gpu < 1:
         raise UserError(f"--per_gpu must be >= 1, got {args.per_gpu}")
-    if args.max_searches is not None and args.max_searches < 0:
-        raise UserError(f"--max_searches must be >= 0, got {args.max_searches}")
+    if args.max_searches is not None and args.max_searches < 1:
+        raise UserError(f"--max_searches must be >= 1, got {args.max_searches}")
     executors.parse_gpus(args.gpus)
     if args.executor == "ray":
         if args.gpus is not None:

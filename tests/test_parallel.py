@@ -241,7 +241,8 @@ def test_cpu_threads_share_the_cores(monkeypatch: pytest.MonkeyPatch) -> None:
     (["--gpus", "0"], "--gpus needs CUDA"),
     (["--ray_address", "h:6379"], "--ray_address needs --executor ray"),
     (["--executor", "ray", "--gpus", "0"], "Ray places each search"),
-    (["--max_searches", "-1"], "--max_searches must be >= 0"),
+    (["--max_searches", "-1"], "--max_searches must be >= 1"),
+    (["--max_searches", "0"], "--max_searches must be >= 1, got 0"),
 ])
 def test_bad_parallel_flags_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture, extra: list[str],
                                          message: str) -> None:
