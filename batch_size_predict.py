@@ -54,6 +54,7 @@ from fastpath import make_autocast
 from genotypes import PUBLISHED, Genotype, genotype_label, resolve_genotype
 from utils import (
     UserError,
+    check_output,
     count_parameters_in_MB,
     get_device,
     get_logger,
@@ -412,8 +413,12 @@ def main(args: argparse.Namespace) -> dict:
         return main_measure(args)
     if not args.alpha > 0:
         raise UserError(f"--alpha {args.alpha} must be > 0")
+    out = check_output(args.output or Path(args.data).parent / "batch_predict.json", "-o", [args.data])
+    if args.pickle:
+        check_output(args.pickle, "--pickle", [args.data, out])
+        if Path(args.pickle).resolve() == out.resolve():
+            raise UserError(f"--pickle {args.pickle} is the -o file too: give two names")
     model, pipe = fit_memory_model(args.data, args.alpha)
-    out = Path(args.output) if args.output else Path(args.data).parent / "batch_predict.json"
     write_json_atomic(out, model.to_dict())
     fit = model.info["fit"]
     print(f"MAE = {fit['mae']:.2f}, MAX = {fit['max']:.2f}, MAPE = {fit['mape']:.2f}%")
@@ -433,7 +438,7 @@ def main_measure(args: argparse.Namespace) -> dict:
                         f"the device here is {device}")
     if not args.batch_sizes or min(args.batch_sizes) < 1 or args.steps < 1:
         raise UserError("--batch_sizes must be >= 1 and --steps >= 1")
-    out = Path(args.output or "batch_data.csv")
+    out = check_output(args.output or "batch_data.csv", "-o")
     logger = get_logger("batch_size_predict")
     specs = args.archs or default_measure_archs()
     rows = measure(specs, args.batch_sizes, device, out, logger=logger, init_channels=args.init_channels,

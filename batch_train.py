@@ -43,11 +43,13 @@ import data as datalib
 import train
 from genotypes import PUBLISHED, Genotype, genotype_label, resolve_genotype, same_cells
 from utils import (
+    RunFailed,
     UserError,
     create_run_dir,
     get_device,
     get_logger,
     read_json,
+    rebase_run_dirs,
     run_main,
     save_args,
     write_json_atomic,
@@ -282,7 +284,9 @@ def _resume_state(args: argparse.Namespace) -> tuple[argparse.Namespace, Path, l
     if not (batch_dir / "batch.json").is_file():
         raise UserError(f"--resume {batch_dir}: not a batch-train folder (no batch.json)")
     state = read_json(batch_dir / "batch.json")
-    return train.merge_saved_args(args, state.get("args", {})), batch_dir, list(state.get("entries", []))
+    entries = list(state.get("entries", []))
+    rebase_run_dirs(entries, batch_dir)
+    return train.merge_saved_args(args, state.get("args", {})), batch_dir, entries
 
 
 def main(args: argparse.Namespace) -> dict:
@@ -301,7 +305,7 @@ def main(args: argparse.Namespace) -> dict:
         entries = plan(args.archs or list(PUBLISHED))
         device = get_device(args.device, args.gpu)
         batch_dir = create_run_dir("batch-train", args.save or "EXP", args.logdir)
-        save_args(args, batch_dir, device)
+        save_args(args, batch_dir, device, kind="batch")
         logger = get_logger(f"batch.{batch_dir.name}", batch_dir)
         logger.info("batch %s: %d genotype(s), %d duplicate(s) skipped", batch_dir,
                     sum(e["status"] == "pending" for e in entries), sum(e["status"] == "skipped" for e in entries))
@@ -348,5 +352,14 @@ def main(args: argparse.Namespace) -> dict:
     return {"run_dir": str(batch_dir), "entries": entries, "trained": len(done), "failed": len(failed)}
 
 
+def cli_main(args: argparse.Namespace) -> dict:
+    """main for the command line: a batch in which a training failed exits with status 1."""
+    result = main(args)
+    if result["failed"]:
+        raise RunFailed(f"{result['failed']} of {len(result['entries'])} trainings failed; their errors are in "
+                        f"{Path(result['run_dir']) / 'batch.json'}")
+    return result
+
+
 if __name__ == "__main__":
-    sys.exit(run_main(main, build_parser().parse_args()))
+    sys.exit(run_main(cli_main, build_parser().parse_args()))

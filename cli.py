@@ -185,6 +185,9 @@ def check_common_args(args: argparse.Namespace) -> None:
         ("cutout_length", lambda v: v >= 0, "must be >= 0"),
         ("workers", lambda v: v >= 0, "must be >= 0"),
         ("criterion_weight", lambda v: v >= 0, "must be >= 0"),
+        ("grad_clip", lambda v: v > 0, "must be > 0 (the gradient norm's cap; a negative one reverses the step)"),
+        ("threads", lambda v: v >= 0, "must be >= 0 (0: torch's default)"),
+        ("image_size", lambda v: v >= 2, "must be >= 2"),
     ]
     for name, ok, why in checks:
         if hasattr(args, name) and getattr(args, name) is not None and not ok(getattr(args, name)):

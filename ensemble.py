@@ -47,6 +47,7 @@ from genotypes import (
 from utils import (
     UserError,
     accuracy,
+    check_output,
     get_device,
     get_logger,
     read_json,
@@ -215,6 +216,8 @@ def build_loaders(args: argparse.Namespace, device: torch.device) -> tuple[dict[
 def main(args: argparse.Namespace) -> dict:
     """Evaluate the ensemble of --models_folder; returns what ensemble.json holds."""
     cli.check_common_args(args)
+    if args.output:
+        check_output(args.output, "-o")
     calculate = args.calculate or args.per_class
     device = get_device(args.device, args.gpu)
     if args.threads:

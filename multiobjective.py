@@ -36,11 +36,13 @@ from genotypes import genotype_from_dict
 from pareto import WeightEstimator, default_reference, format_weight_name, hypervolume_2d, sweep_name
 from plots import plot_frontier, plot_losses
 from utils import (
+    RunFailed,
     UserError,
     create_run_dir,
     get_device,
     get_logger,
     read_json,
+    rebase_run_dirs,
     run_main,
     save_args,
     write_json_atomic,
@@ -426,7 +428,7 @@ def main(args: argparse.Namespace, executor: Any = None) -> dict[str, Any]:
             raise UserError("give an objective and a search space, e.g. `multiobjective.py -o l2 cifar --set digits`")
         if not args.delta > 0:
             raise UserError(f"--delta must be > 0, got {args.delta}")
-        cli.check_common_args(args)
+        train_search.check_args(args)
         check_parallel_args(args)
         if args.space == "imagenet":
             args.set = "imagenet"
@@ -439,7 +441,7 @@ def main(args: argparse.Namespace, executor: Any = None) -> dict[str, Any]:
     try:
         if not args.sweep_resume:
             run_dir = create_run_dir(f"multi-search-{args.set}", args.save, args.logdir)
-            save_args(args, run_dir, device)
+            save_args(args, run_dir, device, kind="sweep")
         return _run(args, run_dir, state, executor)
     finally:
         if own_executor and executor is not None:
@@ -447,6 +449,9 @@ def main(args: argparse.Namespace, executor: Any = None) -> dict[str, Any]:
 
 
 def _run(args: argparse.Namespace, run_dir: Path, state: dict[str, Any], executor: Any) -> dict[str, Any]:
+    if state:
+        rebase_run_dirs([*state.get("searches", []), *state.get("pareto", []),
+                         *(r.get("result") for r in (state.get("estimator") or {}).get("results", []))], run_dir)
     logger = get_logger(f"sweep.{run_dir.name}", run_dir)
     sweep = Sweep(args, run_dir, logger)
     logger.info("sweep %s: objective %s, delta %g, folder %s", args.save, args.objective, args.delta, run_dir)
@@ -468,5 +473,15 @@ def _run(args: argparse.Namespace, run_dir: Path, state: dict[str, Any], executo
     return sweep.run()
 
 
+def cli_main(args: argparse.Namespace) -> dict[str, Any]:
+    """main for the command line: a sweep in which no search finished exits with status 1."""
+    state = main(args)
+    if not any(s["status"] == "done" for s in state["searches"]):
+        failed = [s for s in state["searches"] if s["status"] == "failed"]
+        first = f": {failed[0].get('error', '')}" if failed else ""
+        raise RunFailed(f"no search finished ({len(failed)} failed{first})")
+    return state
+
+
 if __name__ == "__main__":
-    sys.exit(run_main(main, build_parser().parse_args()))
+    sys.exit(run_main(cli_main, build_parser().parse_args()))

@@ -43,7 +43,7 @@ from torch import nn
 import cli
 import data as datalib
 from fastpath import GraphedStep, Snapshot, compile_model, load_optimizer_state, make_autocast
-from genotypes import Genotype, genotype_label, genotype_to_dict, resolve_genotype
+from genotypes import Genotype, genotype_label, genotype_to_dict, resolve_genotype, save_genotype
 from model import NetworkCIFAR, NetworkImageNet
 from plots_train import plot_training_curves
 from utils import (
@@ -57,6 +57,7 @@ from utils import (
     get_logger,
     get_rng_state,
     load_checkpoint,
+    load_run_args,
     read_json,
     run_main,
     save_args,
@@ -131,6 +132,13 @@ def check_args(args: argparse.Namespace) -> None:
         raise UserError(f"--label_smooth {args.label_smooth} must be in [0, 1)")
     if args.decay_period < 1:
         raise UserError(f"--decay_period {args.decay_period} must be >= 1")
+    size = getattr(args, "image_size", None)
+    if size is not None and not is_imagenet(args):
+        if size % 2:
+            raise UserError(f"--image_size {size} must be even (the reduction cells halve it with a factorised reduce)")
+        if args.auxiliary and size < 32:
+            raise UserError(f"--image_size {size} is too small for --auxiliary: its head pools a 1/4-size map with "
+                            "a 5x5 window and a 2x2 conv, which needs at least 32 (or drop --auxiliary)")
 
 
 def is_imagenet(args: argparse.Namespace) -> bool:
@@ -376,12 +384,8 @@ def resolve_run(args: argparse.Namespace) -> tuple[argparse.Namespace, Path | No
     """On --resume, take the run's own arguments (so the continued run is the same run)."""
     if not args.resume:
         return args, None
-    run_dir = Path(args.resume)
-    if run_dir.name == "log.txt":
-        run_dir = run_dir.parent
-    if not (run_dir / "args.json").is_file():
-        raise UserError(f"--resume {run_dir}: not a training run folder (no args.json)")
-    return merge_saved_args(args, read_json(run_dir / "args.json").get("args", {})), run_dir
+    run_dir, saved = load_run_args(args.resume, "train")
+    return merge_saved_args(args, saved), run_dir
 
 
 def merge_saved_args(args: argparse.Namespace, saved: dict[str, Any]) -> argparse.Namespace:
@@ -400,7 +404,9 @@ def main(args: argparse.Namespace, *, run_dir: str | Path | None = None,
     args, resumed = resolve_run(args)
     if resumed is not None and (resumed / "result.json").is_file():
         return read_json(resumed / "result.json")
-    genotype = resolve_genotype(args.arch)
+    # a resumed run trains the genotype it started with, even if --arch's file has changed since
+    started = resumed is not None and (resumed / "genotype.json").is_file()
+    genotype = resolve_genotype(resumed if started else args.arch)
     device = get_device(args.device, args.gpu)
     cli.check_speed_args(args, device)
     if device.type == "cuda":
@@ -450,7 +456,8 @@ def _run(args: argparse.Namespace, run_dir: Path, resumed: Path | None, checkpoi
     """The epochs of main(), from the checkpoint's epoch on."""
     train_loader, valid_loader, test_loader = loaders
     if checkpoint is None and resumed is None:
-        save_args(args, run_dir, device)
+        save_args(args, run_dir, device, kind="train")
+        save_genotype(genotype, run_dir / "genotype.json")
         logger.info("args = %s", vars(args))
     elif checkpoint is None:
         logger.info("resuming %s from the start (no checkpoint.pt yet)", run_dir)

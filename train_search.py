@@ -44,6 +44,7 @@ from utils import (
     get_logger,
     get_rng_state,
     load_checkpoint,
+    load_run_args,
     read_json,
     run_main,
     save_args,
@@ -222,18 +223,21 @@ def _resolve_args(args: argparse.Namespace) -> tuple[argparse.Namespace, Path | 
     """On --resume, take the run's own arguments (so the continued run is the same run)."""
     if not args.resume:
         return args, None
-    run_dir = Path(args.resume)
-    if run_dir.name == "log.txt":
-        run_dir = run_dir.parent
-    if not (run_dir / "args.json").is_file():
-        raise UserError(f"--resume {run_dir}: not a search run folder (no args.json)")
-    saved = read_json(run_dir / "args.json")["args"]
+    run_dir, saved = load_run_args(args.resume, "search")
     return cli.merge_resumed_args(args, saved, RESUME_OVERRIDES), run_dir
+
+
+def check_args(args: argparse.Namespace) -> None:
+    """The shared checks plus the search's own (also run by the sweep before its first search)."""
+    cli.check_common_args(args)
+    if args.image_size is not None and not is_imagenet(args) and args.image_size % 4:
+        raise UserError(f"--image_size {args.image_size} must be a multiple of 4 (the supernet's two reduction "
+                        "cells each halve it with a factorised reduce)")
 
 
 def main(args: argparse.Namespace) -> dict:
     """Run (or resume) one search; returns the result dict that result.json holds."""
-    cli.check_common_args(args)
+    check_args(args)
     args, run_dir = _resolve_args(args)
     if run_dir is not None and (run_dir / "result.json").is_file():
         return read_json(run_dir / "result.json")
@@ -257,7 +261,7 @@ def main(args: argparse.Namespace) -> dict:
         run_dir = create_run_dir("search", args.save, args.logdir)
     logger = get_logger(f"search.{run_dir.name}", run_dir)
     if checkpoint is None:
-        save_args(args, run_dir, device)
+        save_args(args, run_dir, device, kind="search")
         logger.info("args = %s", vars(args))
     else:
         logger.info("resuming %s after epoch %d", run_dir, checkpoint["epoch"])

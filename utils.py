@@ -34,6 +34,10 @@ class UserError(Exception):
     """Bad input from the user: scripts print `error: <msg>` on one line and exit 2."""
 
 
+class RunFailed(Exception):
+    """The run ended and saved what it had, but the work it was for failed: `error: <msg>`, exit 1."""
+
+
 # --------------------------------------------------------------------------- device and seeds
 
 
@@ -152,6 +156,8 @@ def create_run_dir(kind: str, save: str, root: str | Path = "logs") -> Path:
     if not save or "/" in save or "\\" in save or save in {".", ".."}:
         raise UserError(f"--save {save!r} must be a plain name (no path separators)")
     root = Path(root)
+    if root.exists() and not root.is_dir():
+        raise UserError(f"--logdir {root} is a file, not a folder")
     root.mkdir(parents=True, exist_ok=True)
     base = f"{kind}-{save}-{time.strftime('%Y%m%d-%H%M%S')}"
     for attempt in range(10_000):
@@ -242,6 +248,17 @@ def write_json_atomic(path: str | Path, obj: Any) -> None:
     _atomic_write(path, lambda f: json.dump(obj, f, indent=2, default=_json_default), "w")
 
 
+def check_output(path: str | Path, flag: str, inputs: Iterable[str | Path | None] = ()) -> Path:
+    """An output file the user named: not a folder, and not one of the inputs (it would be overwritten)."""
+    path = Path(path)
+    if path.is_dir():
+        raise UserError(f"{flag} {path} is a folder: give a file name")
+    for given in inputs:
+        if given is not None and Path(given).exists() and path.exists() and path.resolve() == Path(given).resolve():
+            raise UserError(f"{flag} {path} is also an input, which it would overwrite: give another file name")
+    return path
+
+
 def read_json(path: str | Path) -> Any:
     """Read a JSON file; a missing or malformed file is a one-line error naming it."""
     path = Path(path)
@@ -302,9 +319,15 @@ def environment_info(device: torch.device) -> dict:
     return info
 
 
-def save_args(args: argparse.Namespace, run_dir: Path, device: torch.device) -> dict:
-    """Write run_dir/args.json (resolved arguments, environment, command line, start time)."""
+# What each kind of run folder is, and the script that resumes it.
+RUN_KINDS = {"search": ("a search", "train_search.py"), "train": ("a training", "train.py"),
+             "sweep": ("a sweep", "multiobjective.py"), "batch": ("a batch-train", "batch_train.py")}
+
+
+def save_args(args: argparse.Namespace, run_dir: Path, device: torch.device, kind: str | None = None) -> dict:
+    """Write run_dir/args.json (resolved arguments, environment, command line, start time, the run's kind)."""
     record = {
+        "kind": kind,
         "args": _json_safe(vars(args)),
         "env": environment_info(device),
         "argv": list(sys.argv),
@@ -312,6 +335,52 @@ def save_args(args: argparse.Namespace, run_dir: Path, device: torch.device) -> 
     }
     write_json_atomic(Path(run_dir) / "args.json", record)
     return record
+
+
+def run_kind(run_dir: Path, record: dict) -> str | None:
+    """The kind of a run folder: args.json's own ``kind``, else (folders written before it) what it holds."""
+    if record.get("kind") in RUN_KINDS:
+        return record["kind"]
+    if (run_dir / "sweep.json").is_file():
+        return "sweep"
+    if (run_dir / "batch.json").is_file():
+        return "batch"
+    saved = record.get("args") or {}
+    if "arch_learning_rate" in saved:
+        return "search"
+    if "arch" in saved:
+        return "train"
+    return None
+
+
+def load_run_args(folder: str | Path, kind: str) -> tuple[Path, dict]:
+    """The folder and saved arguments of the run that ``--resume folder`` names, which must be of ``kind``.
+
+    A folder of another kind is refused before anything is written to it (resuming a sweep folder as a
+    search would overwrite the sweep's args.json).
+    """
+    run_dir = Path(folder)
+    if run_dir.name == "log.txt":
+        run_dir = run_dir.parent
+    label, _ = RUN_KINDS[kind]
+    if not (run_dir / "args.json").is_file():
+        raise UserError(f"--resume {run_dir}: not {label} run folder (no args.json)")
+    record = read_json(run_dir / "args.json")
+    if not isinstance(record, dict) or not isinstance(record.get("args"), dict):
+        raise UserError(f"--resume {run_dir}: args.json holds no run arguments")
+    found = run_kind(run_dir, record)
+    if found != kind:
+        what = f"{RUN_KINDS[found][0]} folder (resume it with {RUN_KINDS[found][1]})" if found else "of unknown kind"
+        raise UserError(f"--resume {run_dir}: not {label} run folder but {what}")
+    return run_dir, record["args"]
+
+
+def rebase_run_dirs(records: Iterable[Any], folder: Path) -> None:
+    """Point each record's run folder into ``folder``, where it lives: a sweep (or batch) resumed from another
+    working directory, or moved or copied, would otherwise run its searches again elsewhere."""
+    for record in records:
+        if isinstance(record, dict) and record.get("run_dir"):
+            record["run_dir"] = str(folder / Path(record["run_dir"]).name)
 
 
 class MetricsCSV:
@@ -366,6 +435,9 @@ def run_main(main_fn: Callable[[Any], Any], args: Any) -> int:
         message = " ".join(str(e).split()) or type(e).__name__
         print(f"error: {message}", file=sys.stderr)
         return 2
+    except RunFailed as e:
+        print(f"error: {' '.join(str(e).split())}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

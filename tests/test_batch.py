@@ -107,6 +107,17 @@ def test_bad_csv_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture, cont
     assert not (tmp_path / "batch_predict.json").exists()
 
 
+def test_fit_never_overwrites_its_data(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    data = tmp_path / "data.csv"
+    write_memory_csv(data)
+    before = data.read_text()
+    for extra in (["-o", str(data)], ["--pickle", str(data)], ["-o", str(tmp_path)]):
+        assert run_main(bsp.main, bsp.build_parser().parse_args(["-d", str(data), *extra])) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("error: ") and "\n" not in err
+    assert data.read_text() == before and sorted(p.name for p in tmp_path.iterdir()) == ["data.csv"]
+
+
 def test_bad_model_json_is_rejected(tmp_path: Path) -> None:
     (tmp_path / "m.json").write_text(json.dumps({"format": "something else"}))
     with pytest.raises(Exception, match="not a memory model"):
@@ -281,3 +292,15 @@ def test_batch_train_unknown_genotype_fails_before_training(tmp_path: Path, caps
     err = capsys.readouterr().err.strip()
     assert "PC_DART" in err and "PC_DARTS_cifar" in err and "\n" not in err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_batch_with_a_failed_training_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    empty = tmp_path / "empty.pt"
+    empty.write_bytes(b"")
+    args = batch_train.build_parser().parse_args(
+        [*TINY, "--archs", "DARTS_V2", "--model_path", str(empty), "--logdir", str(tmp_path / "logs")])
+    assert run_main(batch_train.cli_main, args) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: 1 of 1 trainings failed; their errors are in "), err
+    (batch_dir,) = (tmp_path / "logs").glob("batch-train-*")
+    assert json.loads((batch_dir / "batch.json").read_text())["entries"][0]["status"] == "failed"

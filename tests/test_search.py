@@ -129,6 +129,8 @@ def test_search_resumes_after_sigkill(tmp_path: Path) -> None:
     (["--train_portion", "1.5"], "--train_portion"),
     (["--set", "digits", "--batch_size", "100000"], "--batch_size"),
     (["--resume", "/nonexistent-run"], "not a search run folder"),
+    (["--set", "digits", "--image_size", "6"], "--image_size 6 must be a multiple of 4"),
+    (["--set", "digits", "--grad_clip", "0"], "--grad_clip 0.0 must be > 0"),
 ])
 def test_bad_input_is_one_line(tmp_path: Path, argv: list[str], message: str) -> None:
     done = _run_cli([*argv, "--logdir", str(tmp_path), "--device", "cpu", "--no_progress"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -146,3 +147,30 @@ def test_bad_input_is_one_line(tmp_path: Path, argv: list[str], message: str) ->
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], done.stderr
     assert not list(tmp_path.glob("multi-search-*/sweep.json"))
+
+
+def test_a_sweep_whose_searches_all_fail_exits_1(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "multiobjective.py", *SWEEP, "--epochs", "1", "--learning_rate", "1e30",
+                           "--grad_clip", "1e30", "--logdir", str(tmp_path)],
+                          cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: no search finished (2 failed: "), done.stderr
+    assert (next(tmp_path.glob("multi-search-*")) / "sweep.json").is_file()
+
+
+def test_resume_from_elsewhere_finds_the_searches_in_the_sweep_folder(sweep: dict, tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """sweep.json's run folders may be relative to another directory, or the folder moved: resume looks inside it."""
+    original, searches = sweep["run_dir"], sweep["state"]["searches"]
+    moved = tmp_path / "moved"
+    shutil.copytree(original, moved)
+    state = json.loads((moved / "sweep.json").read_text())
+    for s in state["searches"]:
+        s["run_dir"] = str(Path("logs") / original.name / Path(s["run_dir"]).name)  # as a relative --logdir left it
+    (moved / "sweep.json").write_text(json.dumps(state))
+    monkeypatch.chdir(tmp_path)
+    resumed = multiobjective.main(parse(["--resume", str(moved)]))
+    assert [s["run_dir"] for s in resumed["searches"]] == [str(moved / Path(s["run_dir"]).name) for s in searches]
+    assert [s["criterion_loss"] for s in resumed["searches"]] == [s["criterion_loss"] for s in searches]
+    assert not (tmp_path / "logs").exists()  # nothing ran again elsewhere

@@ -158,8 +158,39 @@ def test_eval_view_turns_augmentation_off() -> None:
     assert torch.equal(view[5][0], test_ds.transform(train_ds.images[5]))
 
 
-@pytest.mark.parametrize("flag, value", [("--drop_path_prob", "1.0"), ("--eval_every", "0"), ("--epochs", "0")])
+@pytest.mark.parametrize("flag, value", [("--drop_path_prob", "1.0"), ("--eval_every", "0"), ("--epochs", "0"),
+                                         ("--grad_clip", "-1"), ("--threads", "-1"), ("--image_size", "7"),
+                                         ("--image_size", "16")])  # 16 with --auxiliary: the head needs 32
 def test_bad_flags_fail_in_one_line(flag: str, value: str, capsys: pytest.CaptureFixture) -> None:
     assert run_main(train.main, parse(flag, value)) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and flag in err and "\n" not in err
+
+
+def test_resume_trains_the_genotype_it_started_with(tmp_path: Path) -> None:
+    """--arch's file may change (or go) after the start: the resumed run keeps the saved genotype."""
+    arch = tmp_path / "g.json"
+    genotypes.save_genotype(genotypes.DARTS_V2, arch)
+    argv = [a if a != "DARTS_V2" else str(arch) for a in TINY]
+    train.main(train.build_parser().parse_args([*argv, "--epochs", "2", "--logdir", str(tmp_path / "logs"),
+                                                "--stop_after", "1"]))
+    (run_dir,) = (tmp_path / "logs").glob("eval-*")
+    assert genotypes.resolve_genotype(run_dir) == genotypes.DARTS_V2
+    genotypes.save_genotype(genotypes.PC_DARTS_cifar, arch)
+    train.main(train.build_parser().parse_args(["--resume", str(run_dir)]))
+    arch.unlink()
+    assert genotypes.resolve_genotype(run_dir) == genotypes.DARTS_V2
+    assert train.main(train.build_parser().parse_args(["--resume", str(run_dir)]))["epochs"] == 2
+
+
+def test_resume_refuses_a_folder_of_another_kind(full_run: dict, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    search_dir = tmp_path / "search"
+    search_dir.mkdir()
+    (search_dir / "args.json").write_text(json.dumps({"kind": "search", "args": {"arch_learning_rate": 6e-4}}))
+    before = (search_dir / "args.json").read_text()
+    assert run_main(train.main, train.build_parser().parse_args(["--resume", str(search_dir)])) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (f"error: --resume {search_dir}: not a training run folder but a search folder "
+                   "(resume it with train_search.py)")
+    assert sorted(p.name for p in search_dir.iterdir()) == ["args.json"]
+    assert (search_dir / "args.json").read_text() == before

@@ -268,3 +268,49 @@ def test_run_main_success_and_other_errors_propagate(capsys):
     assert seen == ["args"]
     with pytest.raises(RuntimeError):
         run_main(lambda a: (_ for _ in ()).throw(RuntimeError("bug")), None)  # bugs keep their traceback
+
+
+def test_load_run_args_knows_each_kind_of_run_folder(tmp_path):
+    def folder(name, record, *files):
+        path = tmp_path / name
+        path.mkdir()
+        (path / "args.json").write_text(json.dumps(record))
+        for f in files:
+            (path / f).write_text("{}")
+        return path
+
+    search = folder("search", {"kind": "search", "args": {"lr": 1}})
+    assert utils.load_run_args(search / "log.txt", "search") == (search, {"lr": 1})
+    # folders written before args.json said its kind: told by what they hold
+    assert utils.load_run_args(folder("old-search", {"args": {"arch_learning_rate": 1}}), "search")[1]
+    assert utils.load_run_args(folder("old-train", {"args": {"arch": "DARTS_V2"}}), "train")[1]
+    sweep = folder("sweep", {"args": {"arch_learning_rate": 1}}, "sweep.json")
+    with pytest.raises(UserError, match=r"not a search run folder but a sweep folder \(resume it with multiobj"):
+        utils.load_run_args(sweep, "search")
+    batch = folder("batch", {"args": {"arch": "x"}}, "batch.json")
+    with pytest.raises(UserError, match="but a batch-train folder"):
+        utils.load_run_args(batch, "train")
+    with pytest.raises(UserError, match="args.json holds no run arguments"):
+        utils.load_run_args(folder("shape", [1]), "train")
+    with pytest.raises(UserError, match="of unknown kind"):
+        utils.load_run_args(folder("unknown", {"args": {}}), "train")
+    with pytest.raises(UserError, match="no args.json"):
+        utils.load_run_args(tmp_path, "train")
+
+
+def test_rebase_run_dirs_points_into_the_folder(tmp_path):
+    records = [{"run_dir": "logs/old-sweep/search-00-nu0.2"}, {"run_dir": None}, {}]
+    utils.rebase_run_dirs([*records, None], tmp_path)
+    assert records == [{"run_dir": str(tmp_path / "search-00-nu0.2")}, {"run_dir": None}, {}]
+
+
+def test_check_output_and_logdir_refuse_what_would_be_lost(tmp_path):
+    data = tmp_path / "data.csv"
+    data.write_text("x")
+    with pytest.raises(UserError, match="is also an input"):
+        utils.check_output(data, "-o", [data])
+    with pytest.raises(UserError, match="is a folder"):
+        utils.check_output(tmp_path, "-o")
+    assert utils.check_output(tmp_path / "new.json", "-o", [data]) == tmp_path / "new.json"
+    with pytest.raises(UserError, match="--logdir .* is a file"):
+        create_run_dir("eval", "x", data)

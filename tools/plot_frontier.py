@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as `python t
 
 import cli  # noqa: E402
 from tools import tables  # noqa: E402
-from utils import run_main  # noqa: E402
+from utils import check_output, run_main  # noqa: E402
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(args: argparse.Namespace) -> dict[str, Any]:
     """Draw the front; returns {"plot", "pareto", "hypervolume"}."""
     size = tables.parse_inches(args.inches)
+    check_output(args.output, "-o")
     sweep = tables.load_sweep(args.log)
     if not sweep["searches"]:
         raise ValueError(f"{sweep['folder']} has no finished search yet")

@@ -27,7 +27,7 @@ import pandas as pd  # noqa: E402
 import cli  # noqa: E402
 from genotypes import GenotypeError, genotype_from_dict, genotype_label, resolve_genotype  # noqa: E402
 from tools import tables  # noqa: E402
-from utils import run_main  # noqa: E402
+from utils import check_output, run_main  # noqa: E402
 
 COLUMNS = MappingProxyType({"name": "Model name", "parameters": "Parameters", "flops": "FLOPs",
                             "latency_cpu_ms": "Latency CPU", "latency_gpu_ms": "Latency GPU",
@@ -84,6 +84,7 @@ def expand_archs(specs: list[str]) -> list[tuple[str, Any]]:
 
 def main(args: argparse.Namespace) -> dict[str, Any]:
     """Profile every genotype; returns {"table" (our column names), "csv"}."""
+    check_output(args.output, "-o")
     archs = expand_archs(args.archs)
     profiler = tables.make_profiler(
         args, init_channels=args.init_channels or (48 if args.imagenet else 36),
