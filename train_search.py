@@ -233,6 +233,13 @@ def check_args(args: argparse.Namespace) -> None:
     if args.image_size is not None and not is_imagenet(args) and args.image_size % 4:
         raise UserError(f"--image_size {args.image_size} must be a multiple of 4 (the supernet's two reduction "
                         "cells each halve it with a factorised reduce)")
+    k = 2 if is_imagenet(args) else 4
+    if args.init_channels % k:
+        raise UserError(f"--init_channels {args.init_channels} must be a multiple of {k}: each mixed op works on "
+                        f"1/{k} of the channels, and a reduction cell's factorised reduce halves that share")
+    for flag, value in (("-l1", args.l1_weight), ("-l2", args.l2_weight), ("-cw", args.criterion_weight)):
+        if not math.isfinite(value):
+            raise UserError(f"{flag} {value} must be a finite number")
 
 
 def main(args: argparse.Namespace) -> dict:
