@@ -237,8 +237,9 @@ def check_args(args: argparse.Namespace) -> None:
     if args.init_channels % k:
         raise UserError(f"--init_channels {args.init_channels} must be a multiple of {k}: each mixed op works on "
                         f"1/{k} of the channels, and a reduction cell's factorised reduce halves that share")
-    for flag, value in (("-l1", args.l1_weight), ("-l2", args.l2_weight), ("-cw", args.criterion_weight)):
-        if not math.isfinite(value):
+    for flag, key in (("-l1", "l1_weight"), ("-l2", "l2_weight"), ("-cw", "criterion_weight")):
+        value = getattr(args, key, None)  # a sweep sets them per search
+        if value is not None and not math.isfinite(value):
             raise UserError(f"{flag} {value} must be a finite number")
 
 
