@@ -426,8 +426,8 @@ def main(args: argparse.Namespace, executor: Any = None) -> dict[str, Any]:
     else:
         if args.objective is None or args.space is None:
             raise UserError("give an objective and a search space, e.g. `multiobjective.py -o l2 cifar --set digits`")
-        if not args.delta > 0:
-            raise UserError(f"--delta must be > 0, got {args.delta}")
+        if not 0 < args.delta < math.inf:
+            raise UserError(f"--delta must be a finite number > 0, got {args.delta}")
         train_search.check_args(args)
         check_parallel_args(args)
         if args.space == "imagenet":

@@ -262,6 +262,8 @@ def main(args: argparse.Namespace) -> dict:
     checkpoint = None
     if run_dir is not None and (run_dir / "checkpoint.pt").is_file():
         checkpoint = load_checkpoint(run_dir / "checkpoint.pt", map_location=device)
+    set_seed(args.seed)
+    train_loader, valid_loader, info = build_data(args, device)  # data errors come before a run folder exists
     if run_dir is None and getattr(args, "run_dir", None):
         run_dir = Path(args.run_dir)  # chosen by the caller (the sweep records it before starting)
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -274,8 +276,6 @@ def main(args: argparse.Namespace) -> dict:
     else:
         logger.info("resuming %s after epoch %d", run_dir, checkpoint["epoch"])
 
-    set_seed(args.seed)
-    train_loader, valid_loader, info = build_data(args, device)
     net_cls = NetworkImageNet if imagenet else Network
     model = net_cls(args.init_channels, info.num_classes, args.layers).to(device)
     if getattr(args, "fused", False):

@@ -139,3 +139,4 @@ def test_bad_input_is_one_line(tmp_path: Path, argv: list[str], message: str) ->
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], done.stderr
+    assert not list(tmp_path.iterdir())  # refused before a run folder was made

@@ -131,8 +131,9 @@ def test_nan_loss_stops_search_with_message(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("argv, message", [
     (["-o", "l3", "cifar"], "invalid choice"),
-    (["-o", "l2", "-d", "0", "cifar", "--set", "digits"], "--delta must be > 0"),
-    (["-o", "l2", "-d", "-1", "cifar", "--set", "digits"], "--delta must be > 0"),
+    (["-o", "l2", "-d", "0", "cifar", "--set", "digits"], "--delta must be a finite number > 0"),
+    (["-o", "l2", "-d", "-1", "cifar", "--set", "digits"], "--delta must be a finite number > 0"),
+    (["-o", "l2", "-d", "inf", "cifar", "--set", "digits"], "--delta must be a finite number > 0, got inf"),
     (["--resume", "."], "not a sweep folder"),
     (["-o", "l2", "cifar", "--set", "cifar10", "--data", "/nonexistent-mood-nas"], "CIFAR-10"),
     (["--threads", "1", "-o", "l2", "cifar", "--set", "digits"],
