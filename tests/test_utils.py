@@ -292,7 +292,7 @@ def test_load_run_args_knows_each_kind_of_run_folder(tmp_path):
         utils.load_run_args(batch, "train")
     with pytest.raises(UserError, match="args.json holds no run arguments"):
         utils.load_run_args(folder("shape", [1]), "train")
-    with pytest.raises(UserError, match="of unknown kind"):
+    with pytest.raises(UserError, match="not a training run folder but a folder of unknown kind"):
         utils.load_run_args(folder("unknown", {"args": {}}), "train")
     with pytest.raises(UserError, match="no args.json"):
         utils.load_run_args(tmp_path, "train")
