@@ -370,7 +370,9 @@ def load_run_args(folder: str | Path, kind: str) -> tuple[Path, dict]:
         raise UserError(f"--resume {run_dir}: args.json holds no run arguments")
     found = run_kind(run_dir, record)
     if found != kind:
-        what = f"{RUN_KINDS[found][0]} folder (resume it with {RUN_KINDS[found][1]})" if found else "a folder of unknown kind"
+        what = "a folder of unknown kind"
+        if found:
+            what = f"{RUN_KINDS[found][0]} folder (resume it with {RUN_KINDS[found][1]})"
         raise UserError(f"--resume {run_dir}: not {label} run folder but {what}")
     return run_dir, record["args"]
 
