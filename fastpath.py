@@ -27,7 +27,8 @@ from typing import Any
 import torch
 from torch import nn
 
-__all__ = ["COMPILE_MODES", "GraphedStep", "Snapshot", "compile_model", "load_optimizer_state", "make_autocast"]
+__all__ = ["COMPILE_MODES", "GraphedStep", "Snapshot", "StepGraph", "compile_model", "load_optimizer_state",
+           "make_autocast"]
 
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 # How an optimizer runs its update, as opposed to what it computes: a run decides these itself.
@@ -197,6 +198,38 @@ class GraphedStep:
         with torch.cuda.device(self.device):
             self.graph.replay()
         return self.out
+
+
+class StepGraph:
+    """A training step replayed from a CUDA graph, captured on its first call and again after ``reset()``.
+
+    The capture's warm-up calls are undone by a ``Snapshot`` of ``module`` and ``optimizers``. One graph
+    is kept at a time: a call with another number of inputs (the search's architecture phase after its
+    weight-only phase) frees the old graph and captures anew. A batch of another shape (a short last
+    batch) runs ``fn`` eagerly on the same parameters and optimizer state.
+    """
+
+    def __init__(self, fn: Callable[..., torch.Tensor], module: nn.Module,
+                 optimizers: Sequence[torch.optim.Optimizer], *, warmup: int = 3, capture: bool = True) -> None:
+        self.fn, self.module, self.optimizers = fn, module, list(optimizers)
+        self.warmup, self.capture = warmup, capture
+        self.graph: GraphedStep | None = None
+        self.arity = 0
+
+    def reset(self) -> None:
+        """Capture again at the next call (values frozen in the graph have changed)."""
+        self.graph = None
+
+    def __call__(self, *inputs: torch.Tensor) -> torch.Tensor:
+        if self.graph is None or len(inputs) != self.arity:
+            self.graph = None  # free the old graph's memory before capturing the new one
+            snapshot = Snapshot(self.module, self.optimizers)
+            self.graph = GraphedStep(self.fn, inputs, warmup=self.warmup, after_capture=snapshot.restore,
+                                     capture=self.capture)
+            self.arity = len(inputs)
+        if not self.graph.matches(*inputs):
+            return self.fn(*inputs)
+        return self.graph(*inputs)
 
 
 def _sync_warnings(fn: Callable[..., Any], inputs: Sequence[torch.Tensor]) -> list[str]:

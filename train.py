@@ -42,7 +42,7 @@ from torch import nn
 
 import cli
 import data as datalib
-from fastpath import GraphedStep, Snapshot, compile_model, load_optimizer_state, make_autocast
+from fastpath import StepGraph, compile_model, load_optimizer_state, make_autocast
 from genotypes import Genotype, genotype_label, genotype_to_dict, resolve_genotype, save_genotype
 from model import NetworkCIFAR, NetworkImageNet
 from plots_train import plot_training_curves
@@ -318,12 +318,13 @@ class TrainStepper:
         self.model, self.optimizer = model, optimizer
         self.auxiliary_weight, self.grad_clip, self.smoothing = auxiliary_weight, grad_clip, smoothing
         self.autocast = autocast
-        self.channels_last, self.graphs, self.capture, self.warmup = channels_last, graphs, capture, warmup
-        self._graph: GraphedStep | None = None
+        self.channels_last = channels_last
+        self._graph = StepGraph(self.eager, model, [optimizer], warmup=warmup, capture=capture) if graphs else None
 
     def new_epoch(self) -> None:
         """Forget the captured step: this epoch's lr and drop-path probability differ."""
-        self._graph = None
+        if self._graph is not None:
+            self._graph.reset()
 
     def eager(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         if self.channels_last:
@@ -334,15 +335,7 @@ class TrainStepper:
         return torch.stack([loss.float() * y.numel(), top1, top5])
 
     def __call__(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        if not self.graphs:
-            return self.eager(x, y)
-        if self._graph is None:
-            snapshot = Snapshot(self.model, [self.optimizer])
-            self._graph = GraphedStep(self.eager, (x, y), warmup=self.warmup, after_capture=snapshot.restore,
-                                      capture=self.capture)
-        if not self._graph.matches(x, y):
-            return self.eager(x, y)
-        return self._graph(x, y)
+        return self.eager(x, y) if self._graph is None else self._graph(x, y)
 
 
 def train_epoch(args: argparse.Namespace, epoch: int, stepper: TrainStepper, loader: Any,

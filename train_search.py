@@ -30,7 +30,7 @@ from torch import nn
 import cli
 import data as datalib
 from architect import Architect
-from fastpath import GraphedStep, Snapshot, compile_model, load_optimizer_state, make_autocast
+from fastpath import StepGraph, compile_model, load_optimizer_state, make_autocast
 from fused_search import enable_fused
 from genotypes import Genotype, genotype_to_dict, save_genotype
 from model import NetworkCIFAR
@@ -424,8 +424,9 @@ class SearchStepper:
         self.model, self.weights, self.penalty = model, weights, penalty
         self.optimizer, self.architect = optimizer, architect
         self.grad_clip, self.autocast, self.unrolled = grad_clip, autocast, unrolled
-        self.channels_last, self.graphs, self.capture, self.warmup = channels_last, graphs, capture, warmup
-        self._graphs: dict[int, GraphedStep] = {}
+        self.channels_last = channels_last
+        self._graph = (StepGraph(self.eager, model, [optimizer, architect.optimizer], warmup=warmup, capture=capture)
+                       if graphs else None)
 
     def _prep(self, x: torch.Tensor) -> torch.Tensor:
         return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
@@ -444,18 +445,7 @@ class SearchStepper:
         return torch.cat([row, arch_loss])
 
     def __call__(self, *inputs: torch.Tensor) -> torch.Tensor:
-        if not self.graphs:
-            return self.eager(*inputs)
-        graph = self._graphs.get(len(inputs))
-        if graph is None:
-            self._graphs.clear()  # the other phase's graph is done with: free its memory first
-            snapshot = Snapshot(self.model, [self.optimizer, self.architect.optimizer])
-            graph = GraphedStep(self.eager, inputs, warmup=self.warmup, after_capture=snapshot.restore,
-                                capture=self.capture)
-            self._graphs[len(inputs)] = graph
-        if not graph.matches(*inputs):
-            return self.eager(*inputs)
-        return graph(*inputs)
+        return self.eager(*inputs) if self._graph is None else self._graph(*inputs)
 
 
 def train_epoch(
