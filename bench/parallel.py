@@ -211,8 +211,10 @@ def run_preset(preset: dict[str, Any], work: Path, log: Path, device: str | None
 
 
 def main() -> int:
-    p = cli.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--preset", choices=sorted(PRESETS), default="cpu")
+    p = cli.ArgumentParser(description=__doc__.splitlines()[0], formatter_class=cli.HelpFormatter)
+    p.add_argument("--preset", choices=sorted(PRESETS), default="cpu",
+                   help="cpu: digits, 6 searches, --parallel 1/2 and Ray; gpu: the paper's supernet, --parallel 1 "
+                        "and 4 per GPU; quick: 2 tiny searches")
     p.add_argument("-o", "--output", required=True, help="the JSON file to write")
     p.add_argument("--variants", nargs="+", default=None, help="run only these variants of the preset")
     p.add_argument("--device", default=None, help="the preset's own by default (cpu, or cuda for --preset gpu)")
