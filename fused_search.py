@@ -43,7 +43,7 @@ from torch import nn
 
 from genotypes import PRIMITIVES
 from model_search import Cell, MixedOp, Network, edge_softmax
-from operations import DilConv, FactorizedReduce, Identity, SepConv, Zero
+from operations import DilConv, FactorizedReduce, Identity, SepConv, Zero, subsample_for_pointwise
 
 __all__ = ["fused_forward", "fused_cell_forward", "enable_fused", "disable_fused", "is_fused", "check_fusable"]
 
@@ -122,21 +122,22 @@ def _conv(x: torch.Tensor, convs: Sequence[nn.Conv2d]) -> torch.Tensor:
     first = convs[0]
     weight = torch.cat([m.weight for m in convs]) if len(convs) > 1 else first.weight
     groups = first.groups * len(convs)
+    stride = first.stride
+    if weight.shape[2:] == (1, 1) and first.padding == (0, 0):
+        x, stride = subsample_for_pointwise(x, stride)
     # (under torch.compile the compiler makes its own kernels, and these eager-only paths would break its graph)
     if x.device.type == "cpu" and not torch.is_autocast_enabled("cpu") and not torch.compiler.is_compiling():
         if weight.shape[2:] == (1, 1) and first.padding == (0, 0):
-            return _pointwise(x, weight, groups, first.stride)
+            return _pointwise(x, weight, groups)
         if (weight.shape[1] == 1 and torch.backends.mkldnn.enabled and torch.backends.mkldnn.is_available()
                 and torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad)):
-            return _CpuDepthwiseConv.apply(x, weight, first.stride, first.padding, first.dilation, groups)
-    return F.conv2d(x, weight, None, first.stride, first.padding, first.dilation, groups)
+            return _CpuDepthwiseConv.apply(x, weight, stride, first.padding, first.dilation, groups)
+    return F.conv2d(x, weight, None, stride, first.padding, first.dilation, groups)
 
 
-def _pointwise(x: torch.Tensor, weight: torch.Tensor, groups: int, stride: tuple[int, int]) -> torch.Tensor:
-    """A grouped 1x1 convolution as one batched matmul: on CPU several times faster than oneDNN's
+def _pointwise(x: torch.Tensor, weight: torch.Tensor, groups: int) -> torch.Tensor:
+    """A grouped stride-1 1x1 convolution as one batched matmul: on CPU several times faster than oneDNN's
     grouped conv when each group has only a few channels (forward and backward)."""
-    if stride != (1, 1):
-        x = x[:, :, :: stride[0], :: stride[1]]
     n, _, h, w = x.shape
     c_out, c_in = weight.shape[:2]
     y = torch.matmul(weight.view(groups, c_out // groups, c_in), x.reshape(n, groups, c_in, h * w))

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 __all__ = [
@@ -23,7 +24,24 @@ __all__ = [
     "Zero",
     "FactorizedReduce",
     "Conv7x1_1x7",
+    "subsample_for_pointwise",
 ]
+
+
+def subsample_for_pointwise(
+    x: torch.Tensor, stride: tuple[int, int]
+) -> tuple[torch.Tensor, tuple[int, int]]:
+    """The input and stride to give a strided 1x1 convolution (no padding) so that it is correct on every CPU.
+
+    oneDNN's AVX2 kernel for the weight gradient of a 1x1, stride-2 convolution of a channels_last input
+    with fewer than 8 input channels writes past its buffer (heap corruption with one thread, wrong
+    gradients with more), and CPUs without AVX-512 pick it. Taking every stride-th pixel first and
+    convolving at stride 1 is the same arithmetic and never reaches that kernel; other devices keep the
+    strided convolution.
+    """
+    if x.device.type != "cpu" or tuple(stride) == (1, 1):
+        return x, stride
+    return x[:, :, :: stride[0], :: stride[1]], (1, 1)
 
 
 class ReLUConvBN(nn.Module):
@@ -113,8 +131,13 @@ class FactorizedReduce(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.relu(x)
-        out = torch.cat([self.conv_1(x), self.conv_2(x[:, :, 1:, 1:])], dim=1)
+        out = torch.cat([self._reduce(self.conv_1, x), self._reduce(self.conv_2, x[:, :, 1:, 1:])], dim=1)
         return self.bn(out)
+
+    @staticmethod
+    def _reduce(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
+        x, stride = subsample_for_pointwise(x, conv.stride)
+        return F.conv2d(x, conv.weight, None, stride)
 
 
 class Conv7x1_1x7(nn.Sequential):

@@ -21,6 +21,7 @@ from fused_search import (
     is_fused,
 )
 from model_search import Network, NetworkImageNet
+from operations import subsample_for_pointwise
 
 # (class, C, layers, input size, batch): K = 4 for the CIFAR supernet, K = 2 for the ImageNet one
 CONFIGS = {
@@ -283,4 +284,6 @@ def test_cpu_depthwise_conv_gradients(stride: int, padding: int, dilation: int, 
 def test_pointwise_matmul_equals_grouped_conv(stride: int) -> None:
     x = torch.randn(3, 12, 6, 6, dtype=torch.float64)
     w = torch.randn(12, 2, 1, 1, dtype=torch.float64)
-    torch.testing.assert_close(_pointwise(x, w, 6, (stride, stride)), F.conv2d(x, w, None, stride, 0, 1, 6))
+    sub, unit = subsample_for_pointwise(x, (stride, stride))
+    assert unit == (1, 1)
+    torch.testing.assert_close(_pointwise(sub, w, 6), F.conv2d(x, w, None, stride, 0, 1, 6))
