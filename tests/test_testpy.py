@@ -1,0 +1,229 @@
+"""test.py: evaluating a train.py run folder or a weights file (tiny networks on digits and a tiny ImageNet tree).
+
+The reference is train.py's own result.json: the weights it wrote, evaluated again by test.py on the
+same test split, must give exactly the test accuracy the training reported.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from conftest import spec_lines
+from PIL import Image
+
+import genotypes
+import train
+from model import NetworkCIFAR, NetworkImageNet
+from utils import run_main
+
+ROOT = Path(__file__).resolve().parents[1]
+# test.py shares its name with the standard library's test package: load it by path.
+_spec = importlib.util.spec_from_file_location("testpy_script", ROOT / "test.py")
+testpy = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(testpy)
+
+# 8x8 digits, no auxiliary head, 4 epochs: a few seconds, and well above chance (about 35 %).
+TRAIN = ["--set", "digits", "--image_size", "8", "--arch", "DARTS_V2", "--init_channels", "8", "--layers", "3",
+         "--batch_size", "32", "--subsample", "0.5", "--epochs", "4", "--eval_every", "4", "--drop_path_prob", "0",
+         "--no_progress", "--device", "cpu"]
+
+
+def evaluate(*argv: str) -> dict:
+    return testpy.main(testpy.build_parser().parse_args([*argv, "--no_progress", "--device", "cpu"]))
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    logdir = tmp_path_factory.mktemp("train")
+    result = train.main(train.build_parser().parse_args([*TRAIN, "--logdir", str(logdir)]))
+    assert result["test_acc"] > 20.0  # a network that learnt something, so equality below means something
+    return result
+
+
+def test_run_folder_gives_the_training_test_accuracy(trained: dict, tmp_path: Path) -> None:
+    run = trained["run_dir"]
+    result = evaluate(run, "--logdir", str(tmp_path))
+    assert result["test_acc"] == trained["test_acc"]
+    assert result["test_top5"] == trained["test_top5"]
+    assert result["test_loss"] == pytest.approx(trained["test_loss"], rel=1e-6)
+    assert result["trained_test_acc"] == trained["test_acc"] and result["train_run"] == run
+    assert (result["dataset"], result["image_size"], result["init_channels"], result["layers"],
+            result["auxiliary"], result["batch_size"]) == ("digits", 8, 8, 3, False, 32)
+    assert genotypes.genotype_from_dict(result["genotype"]) == genotypes.DARTS_V2
+
+    n = result["n_samples"]
+    assert n == 360 and sum(result["per_class_n"]) == n  # digits' fixed 20 % test split
+    matrix = torch.tensor(result["confusion_matrix"])
+    assert matrix.shape == (10, 10) and matrix.sum() == n
+    assert 100.0 * matrix.trace().item() / n == pytest.approx(result["test_acc"], abs=1e-4)
+    assert result["per_class_acc"][3] == pytest.approx(100.0 * matrix[3, 3].item() / matrix[3].sum().item())
+    assert result["classes"] == [str(i) for i in range(10)]
+
+    (out_dir,) = tmp_path.glob("test-DARTS_V2-*")
+    assert result["run_dir"] == str(out_dir)
+    assert json.loads((out_dir / "test.json").read_text())["test_acc"] == trained["test_acc"]
+    assert (out_dir / "confusion.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    log = (out_dir / "log.txt").read_text().splitlines()
+    assert f"run folder {out_dir}" in log[0] and str(out_dir) in log[-1]
+    assert any("settings from the run folder" in line for line in log)
+
+
+def test_weights_file_with_arch_gives_the_same(trained: dict, tmp_path: Path) -> None:
+    weights = tmp_path / "elsewhere" / "w.pt"
+    weights.parent.mkdir()
+    shutil.copy(Path(trained["run_dir"]) / "weights.pt", weights)
+    out = tmp_path / "out" / "digits.json"
+    # init_channels, layers and the (absent) auxiliary head are read off the weights
+    result = evaluate("--model_path", str(weights), "--arch", "DARTS_V2", "--set", "digits", "--image_size", "8",
+                      "--batch_size", "32", "-o", str(out), "--logdir", str(tmp_path / "logs"))
+    assert result["test_acc"] == trained["test_acc"] and result["train_run"] is None
+    assert (result["init_channels"], result["layers"], result["auxiliary"]) == (8, 3, False)
+    assert json.loads(out.read_text())["test_top5"] == trained["test_top5"]
+    assert (out.parent / "digits_confusion.png").is_file()
+    assert not (tmp_path / "logs").exists()  # -o: no run folder
+
+    # its run folder's weights.pt given as --model_path is that run folder
+    inside = evaluate("--model_path", str(Path(trained["run_dir"]) / "weights.pt"), "-o", str(tmp_path / "in.json"))
+    assert inside["train_run"] == trained["run_dir"] and inside["test_acc"] == trained["test_acc"]
+
+
+def test_unfinished_run_is_evaluated_from_its_checkpoint(trained: dict, tmp_path: Path) -> None:
+    run = tmp_path / "eval-copy"
+    shutil.copytree(trained["run_dir"], run)
+    state = torch.load(run / "weights.pt", weights_only=True)
+    (run / "weights.pt").unlink()
+    (run / "result.json").unlink()
+    torch.save({"epoch": 4, "model": state}, run / "checkpoint.pt")
+    result = evaluate(str(run), "-o", str(tmp_path / "c.json"))
+    assert result["weights"] == str(run / "checkpoint.pt") and result["test_acc"] == trained["test_acc"]
+    assert result["trained_test_acc"] is None
+
+
+@pytest.mark.parametrize("flags, named", [
+    (["--layers", "5"], "--layers 5"), (["--init_channels", "16"], "--init_channels 16"),
+    (["--set", "synthetic"], "--set synthetic"), (["--image_size", "16"], "--image_size 16"),
+    (["--auxiliary"], "--auxiliary"), (["--arch", "PC_DARTS_cifar"], "--arch PC_DARTS_cifar")])
+def test_flag_contradicting_the_run_folder_is_refused(trained: dict, tmp_path: Path, flags: list[str], named: str,
+                                                       capsys: pytest.CaptureFixture) -> None:
+    args = testpy.build_parser().parse_args([trained["run_dir"], *flags, "--logdir", str(tmp_path / "logs")])
+    assert run_main(testpy.main, args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"error: {named} contradicts the run folder") and "\n" not in err
+    assert not (tmp_path / "logs").exists()
+    # the folder's own values are no contradiction
+    same = testpy.build_parser().parse_args([trained["run_dir"], "--layers", "3", "--arch", "DARTS_V2",
+                                             "--image_size", "8", "-o", str(tmp_path / "same.json")])
+    assert run_main(testpy.main, same) == 0
+
+
+def test_bad_inputs_are_one_line(trained: dict, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    search = tmp_path / "search-x"
+    search.mkdir()
+    (search / "args.json").write_text(json.dumps({"kind": "search", "args": {"arch_learning_rate": 6e-4}}))
+    weights = str(Path(trained["run_dir"]) / "weights.pt")
+    copy = tmp_path / "w.pt"
+    shutil.copy(weights, copy)
+    for split in ("train", "val"):  # a 3-class ImageFolder set for 10-class weights
+        for c in range(3):
+            (tmp_path / split / f"c{c}").mkdir(parents=True)
+            Image.new("RGB", (8, 8), (80 * c, 0, 0)).save(tmp_path / split / f"c{c}" / "a.png")
+    cases = [
+        ([str(search)], "not a train.py run folder but a search folder"),
+        ([str(tmp_path / "nothing")], "no such run folder or weights file"),
+        ([], "nothing to evaluate"),
+        (["--model_path", str(copy), "--arch", "PC_DARTS_cifar", "--set", "digits"], "missing key"),
+        (["--model_path", str(copy), "--arch", "DARTS_V2", "--set", "imagenet"], "NetworkCIFAR's"),
+        (["--model_path", str(copy), "--arch", "DARTS_V2", "--set", "folder"], "classify 10 classes"),
+    ]
+    for argv, expected in cases:
+        args = testpy.build_parser().parse_args([*argv, "--logdir", str(tmp_path / "logs"), "--data", str(tmp_path)])
+        assert run_main(testpy.main, args) == 2, argv
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("error: ") and expected in err and "\n" not in err, (argv, err)
+    assert not (tmp_path / "logs").exists()
+
+
+def _published_layout(data_dir: Path) -> dict[str, torch.Tensor]:
+    """Tensors with the shapes of the published PC-DARTS CIFAR checkpoint (spec file), not our model's."""
+    state = {}
+    for line in spec_lines((data_dir / "eval_state_dict_PC_DARTS_cifar.txt").read_text()):
+        key, shape = line.split()
+        if shape == "scalar":
+            state[key] = torch.tensor(0)
+        elif key.endswith("running_var"):
+            state[key] = torch.ones(*map(int, shape.split("x")))
+        else:
+            state[key] = torch.randn(*map(int, shape.split("x"))) * 0.05
+    return state
+
+
+def test_published_checkpoint_layout_loads_with_no_shape_flags(data_dir: Path, tmp_path: Path) -> None:
+    if not (data_dir / "eval_state_dict_PC_DARTS_cifar.txt").is_file():
+        pytest.skip("spec layout not in tests/data")
+    state = _published_layout(data_dir)
+    assert testpy.shape_from_state_dict(state) == {"imagenet": False, "init_channels": 36, "layers": 20,
+                                                   "auxiliary": True, "num_classes": 10}
+    torch.save(state, tmp_path / "pcdarts.pt")
+    result = evaluate("--model_path", str(tmp_path / "pcdarts.pt"), "--arch", "PC_DARTS_cifar", "--set",
+                      "digits", "--image_size", "4", "--batch_size", "360", "-o", str(tmp_path / "p.json"))
+    assert result["model_size"] == pytest.approx(3.634678)  # the published 3.63M
+    assert (result["init_channels"], result["layers"], result["auxiliary"]) == (36, 20, True)
+    assert result["n_samples"] == 360
+
+
+def test_shape_is_read_off_imagenet_weights() -> None:
+    net = NetworkImageNet(8, 3, 4, True, genotypes.PC_DARTS_image)
+    assert testpy.shape_from_state_dict(net.state_dict()) == {"imagenet": True, "init_channels": 8, "layers": 4,
+                                                              "auxiliary": True, "num_classes": 3}
+    cifar = NetworkCIFAR(6, 10, 5, False, genotypes.DARTS_V2)
+    assert testpy.shape_from_state_dict(cifar.state_dict())["init_channels"] == 6
+
+
+def _imagenet_tree(root: Path, classes: int = 3, per_class: int = 6) -> None:
+    rng = np.random.default_rng(0)
+    for split in ("train", "val"):
+        for c in range(classes):
+            folder = root / "imagenet" / split / f"n{c:08d}"
+            folder.mkdir(parents=True)
+            for i in range(per_class):
+                pixels = rng.integers(0, 60, size=(40, 48, 3), dtype=np.uint8)
+                pixels[..., c] += 150
+                Image.fromarray(pixels).save(folder / f"img_{i}.png")
+
+
+def test_imagenet_run_folder(tmp_path: Path) -> None:
+    _imagenet_tree(tmp_path / "data")
+    common = ["--set", "imagenet", "--data", str(tmp_path / "data"), "--image_size", "32", "--workers", "0",
+              "--device", "cpu", "--no_progress"]
+    trained = train.main(train.build_parser().parse_args(
+        [*common, "--arch", "PC_DARTS_image", "--layers", "3", "--init_channels", "8", "--batch_size", "6",
+         "--epochs", "1", "--logdir", str(tmp_path / "logs")]))
+    result = evaluate(trained["run_dir"], "--workers", "0", "-o", str(tmp_path / "imagenet.json"))
+    assert result["test_acc"] == trained["test_acc"] and result["n_samples"] == 18
+    assert (result["dataset"], result["image_size"], result["num_classes"]) == ("imagenet", 32, 3)
+    assert result["classes"] == ["n00000000", "n00000001", "n00000002"]
+    # the bare weights: NetworkImageNet is recognised from its two stems (and --set imagenet is then required)
+    weights = tmp_path / "imagenet_weights.pt"
+    shutil.copy(Path(trained["run_dir"]) / "weights.pt", weights)
+    bare = evaluate("--model_path", str(weights), "--set", "imagenet", "--data", str(tmp_path / "data"),
+                    "--image_size", "32", "--batch_size", "6", "--workers", "0", "-o", str(tmp_path / "bare.json"))
+    assert bare["arch"] == "PC_DARTS_image" and bare["test_acc"] == trained["test_acc"]
+
+
+def test_script_prints_its_run_folder_first_and_last(trained: dict, tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, str(ROOT / "test.py"), trained["run_dir"], "--logdir", str(tmp_path),
+                           "--no_progress", "--device", "cpu", "--threads", "1"],
+                          check=False, capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    (out_dir,) = tmp_path.glob("test-*")
+    lines = proc.stdout.strip().splitlines()
+    assert lines[0].endswith(f"run folder {out_dir}") and lines[-1].endswith(f"run folder {out_dir}")
+    assert f"test_acc {trained['test_acc']:f}" in proc.stdout
