@@ -391,6 +391,8 @@ def _existing(text: str) -> Path | None:
 
 def _mapping_file(path: Path) -> Path | None:
     """The genotypes.json that a sweep folder or file without ``:NAME`` stands for, if it is one."""
+    if path.name == "log.txt":
+        path = path.parent
     if path.is_dir():
         if any((path / f).is_file() for f in ("genotype.json", "result.json")):
             return None

@@ -103,7 +103,9 @@ def test_file_name_and_run_folder_forms(tmp_path: Path, monkeypatch: pytest.Monk
     assert run([f"{sweep}/genotypes.json:l2_loss_1e02", "-f", "png"]) == 0
     assert sorted(p.name for p in (sweep / "cells").iterdir()) == ["l2_loss_1e02_normal.png",
                                                                    "l2_loss_1e02_reduction.png"]
-    assert run([str(sweep), "-o", str(tmp_path / "front"), "-f", "png"]) == 0  # a sweep folder: all its genotypes
+    (sweep / "log.txt").write_text("")
+    for given in (sweep, sweep / "log.txt"):  # a sweep folder, or its log: all its genotypes
+        assert run([str(given), "-o", str(tmp_path / "front"), "-f", "png"]) == 0
     assert {p.name for p in tmp_path.glob("front_*")} == {
         f"front_{n}_{c}.png" for n in ("l2_loss_2e01", "l2_loss_1e02") for c in ("normal", "reduction")}
     folder = tmp_path / "eval-run"
