@@ -431,12 +431,17 @@ def expand(spec: str) -> list[tuple[str, Genotype, Path, Path | None]]:
         genotype = resolve_genotype(spec)
     except GenotypeError as err:
         raise UserError(str(err)) from None
+    except OSError as err:  # e.g. a name too long for the file system
+        raise UserError(f"cannot read genotype {spec[:60]!r}: {err.strerror or err}") from None
     source = path
     if source is None and ":" in spec:
         source = _existing(spec.rpartition(":")[0])
+    try:
+        name = genotype_label(spec)
+    except OSError:  # a pasted Genotype(...) string is too long to be a file name
+        name = "genotype"
     if source is None:
-        return [(_safe_name(genotype_label(spec)), genotype, Path("cells"), None)]
-    name = genotype_label(spec)
+        return [(_safe_name(name), genotype, Path("cells"), None)]
     if source.is_dir():
         folder, given = source, None
     else:
