@@ -437,8 +437,8 @@ def expand(spec: str) -> list[tuple[str, Genotype, Path, Path | None]]:
     if source is None and ":" in spec:
         source = _existing(spec.rpartition(":")[0])
     try:
-        name = genotype_label(spec)
-    except OSError:  # a pasted Genotype(...) string is too long to be a file name
+        name = "genotype" if spec.lstrip().startswith("Genotype(") else genotype_label(spec)
+    except OSError:  # a pasted genotype string too long to be a file name
         name = "genotype"
     if source is None:
         return [(_safe_name(name), genotype, Path("cells"), None)]
