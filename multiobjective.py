@@ -10,7 +10,8 @@
 Each search minimises cw * CE + nu * R(w) with (nu, cw) summing to 1 and R = sum|w| (l1) or sum w^2
 (l2). After each search the sweep folder ``logs/multi-search-<set>-<save>-<time>/`` gets an updated
 sweep.json and frontier_NN.png; at the end, genotypes.json (name -> genotype of every Pareto-optimal
-search, readable by --arch/--archs) and losses.png. Each search keeps its own run folder inside.
+search, readable by --arch/--archs), their cell diagrams (cells/<name>_normal.png, _reduction.png)
+and losses.png. Each search keeps its own run folder inside.
 
 ``--parallel K`` runs up to K searches at once (NISE proposes the K widest unvisited gaps): as
 child processes spread over the GPUs or the CPU, or as Ray tasks (executors.py). With K = 1 and no
@@ -47,6 +48,7 @@ from utils import (
     save_args,
     write_json_atomic,
 )
+from visualize import write_sweep_cells
 
 RESULT_KEYS = ("reg_loss", "criterion_loss", "train_acc", "valid_acc", "model_size", "genotype")
 # Sweep flags that a resumed sweep may change (how and where it runs, not what it computes).
@@ -332,6 +334,7 @@ class Sweep:
     def finish(self) -> dict[str, Any]:
         genotypes = {p["name"]: p["genotype"] for p in self.pareto}
         write_json_atomic(self.run_dir / "genotypes.json", genotypes)
+        write_sweep_cells(genotypes, self.run_dir / "cells", self.logger)
         plot_losses(self.searches, self.args.objective, self.run_dir / "losses.png")
         final = plot_frontier(self.searches, self.pareto, self.args.objective, self.run_dir / "frontier.png")
         self.save()

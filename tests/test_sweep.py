@@ -68,6 +68,8 @@ def test_sweep_files_and_front(sweep: dict) -> None:
         assert resolve_genotype(f"{run_dir}/genotypes.json:{name}") == resolve_genotype(
             next(p for p in front if p["name"] == name)["run_dir"])
     assert (run_dir / "losses.png").is_file() and (run_dir / "frontier.png").is_file()
+    assert sorted(p.name for p in (run_dir / "cells").iterdir()) == sorted(
+        f"{n}_{c}.png" for n in names for c in ("normal", "reduction"))
     assert state["searches"] == searches
     log = (run_dir / "log.txt").read_text()
     assert "frontier plot:" in log and "genotypes:" in log and names[0] in log

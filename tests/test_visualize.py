@@ -1,0 +1,178 @@
+"""visualize.py: the drawn cells match their genotypes, the layout is clean, and every --arch form writes its files."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+
+import visualize
+from genotypes import PUBLISHED, genotype_to_dict, save_genotype
+from utils import run_main
+
+CELLS = {"normal": ("normal", "normal_concat"), "reduction": ("reduce", "reduce_concat")}
+
+
+def run(argv: list[str]) -> int:
+    return run_main(visualize.main, visualize.build_parser().parse_args(argv))
+
+
+def expected_edges(edges: list, concat: list) -> Counter:
+    return Counter([f"{i}->{2 + k // 2}" for k, (_, i) in enumerate(edges)] + [f"{c}->out" for c in concat])
+
+
+@pytest.mark.parametrize("name", sorted(PUBLISHED))
+def test_every_published_genotype_is_drawn_as_it_is(name: str) -> None:
+    genotype = PUBLISHED[name]
+    figures = visualize.genotype_figures(genotype, name)
+    assert set(figures) == {"normal", "reduction"}
+    for cell, fig in figures.items():
+        edges, concat = getattr(genotype, CELLS[cell][0]), list(getattr(genotype, CELLS[cell][1]))
+        (ax,) = fig.axes
+        boxes = [a for a in ax.get_children() if str(a.get_gid()).startswith(("input:", "node:", "output"))]
+        assert sorted(a.get_gid() for a in boxes) == sorted(
+            ["input:0", "input:1", "output"] + [f"node:{j}" for j in range(len(edges) // 2)])
+        labels = [t for t in ax.texts if str(t.get_gid()).startswith("op:")]
+        assert sorted(t.get_text() for t in labels) == sorted(op for op, _ in edges)
+        assert Counter(t.get_gid().split(":", 2)[2] for t in labels) == expected_edges(edges, [])
+        assert all(t.get_gid() == f"op:{t.get_text()}:{t.get_gid().split(':', 2)[2]}" for t in labels)
+        arrows = [a.get_gid()[5:] for a in ax.get_children() if str(a.get_gid()).startswith("edge:")]
+        assert Counter(arrows) == expected_edges(edges, concat)
+        assert fig.texts[-1].get_text() == f"{name}: {cell} cell"
+        # readable: no label covers another label or a box
+        renderer = fig.canvas.get_renderer()
+        label_boxes = [t.get_window_extent(renderer) for t in labels]
+        node_boxes = [b.get_window_extent(renderer) for b in boxes]
+        for k, a in enumerate(label_boxes):
+            assert not any(a.overlaps(b) for b in label_boxes[k + 1:] + node_boxes), (cell, labels[k].get_gid())
+        plt.close(fig)
+
+
+@pytest.mark.parametrize("name", sorted(PUBLISHED))
+def test_no_edge_runs_through_a_box(name: str) -> None:
+    genotype = PUBLISHED[name]
+    for edges_key, concat_key in CELLS.values():
+        lay = visualize.layout_cell(getattr(genotype, edges_key), getattr(genotype, concat_key))
+        half_w, half_h = visualize.BOX_W / 2 - 0.02, visualize.BOX_H / 2 - 0.02
+        for e, (src, dst, _, _) in enumerate(lay.edges):
+            points = np.concatenate([curve(np.linspace(0, 1, 25)) for curve, _ in
+                                     visualize._edge_path(lay, e).iter_bezier()])
+            for v in set(range(lay.n_nodes)) - {src, dst}:
+                cx, cy = lay.x[lay.layer_of[v]], lay.y[v]
+                inside = (np.abs(points[:, 0] - cx) < half_w) & (np.abs(points[:, 1] - cy) < half_h)
+                assert not inside.any(), f"{edges_key}: edge {src}->{dst} crosses box {v}"
+
+
+def test_a_name_writes_png_and_pdf_into_cells_of_the_current_folder(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert run(["DARTS_V2"]) == 0
+    for cell in ("normal", "reduction"):
+        assert (tmp_path / "cells" / f"DARTS_V2_{cell}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert (tmp_path / "cells" / f"DARTS_V2_{cell}.pdf").read_bytes()[:5] == b"%PDF-"
+    assert len(list((tmp_path / "cells").iterdir())) == 4
+
+
+def test_all_writes_every_published_genotype(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    drawn = []
+
+    def blank(edges, concat, title=None):  # the drawing itself is checked above; here, what gets written
+        drawn.append((list(edges), list(concat), title))
+        return plt.figure(figsize=(0.5, 0.5))
+
+    monkeypatch.setattr(visualize, "cell_figure", blank)
+    out = tmp_path / "all"
+    assert run(["all", "-o", f"{out}/", "-f", "png", "svg"]) == 0
+    expected = {f"{n}_{c}.{ext}" for n in PUBLISHED for c in ("normal", "reduction") for ext in ("png", "svg")}
+    assert {p.name for p in out.iterdir()} == expected
+    assert len(drawn) == 2 * len(PUBLISHED)
+    assert (list(PUBLISHED["NASNet"].reduce), list(PUBLISHED["NASNet"].reduce_concat),
+            "NASNet: reduction cell") in drawn
+
+
+def test_file_name_and_run_folder_forms(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    sweep = tmp_path / "sweep"
+    sweep.mkdir()
+    (sweep / "genotypes.json").write_text(json.dumps({"l2_loss_2e01": genotype_to_dict(PUBLISHED["DARTS_V1"]),
+                                                      "l2_loss_1e02": genotype_to_dict(PUBLISHED["NASNet"])}))
+    assert run([f"{sweep}/genotypes.json:l2_loss_1e02", "-f", "png"]) == 0
+    assert sorted(p.name for p in (sweep / "cells").iterdir()) == ["l2_loss_1e02_normal.png",
+                                                                   "l2_loss_1e02_reduction.png"]
+    (sweep / "log.txt").write_text("")
+    for given in (sweep, sweep / "log.txt"):  # a sweep folder, or its log: all its genotypes
+        assert run([str(given), "-o", str(tmp_path / "front"), "-f", "png"]) == 0
+    assert {p.name for p in tmp_path.glob("front_*")} == {
+        f"front_{n}_{c}.png" for n in ("l2_loss_2e01", "l2_loss_1e02") for c in ("normal", "reduction")}
+    folder = tmp_path / "eval-run"
+    folder.mkdir()
+    save_genotype(PUBLISHED["PC_DARTS_cifar"], folder / "genotype.json")
+    assert run([str(folder), "-o", str(tmp_path / "one.png"), "-f", "png"]) == 0
+    assert (tmp_path / "one_normal.png").is_file() and (tmp_path / "one_reduction.png").is_file()
+    assert run([str(folder / "genotype.json"), "-f", "pdf"]) == 0
+    assert sorted(p.name for p in (folder / "cells").iterdir()) == ["eval-run_normal.pdf", "eval-run_reduction.pdf"]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["DARTS_v2"], "closest: DARTS_V2"),
+    (["DARTS_V2", "nowhere/genotypes.json"], "does not exist"),
+    (["{tmp}/sweep/genotypes.json:l2_loss_9e09"], "closest: l2_loss_2e01"),
+])
+def test_bad_names_are_one_line_and_write_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture, argv: list[str], message: str) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sweep").mkdir()
+    (tmp_path / "sweep" / "genotypes.json").write_text(json.dumps({"l2_loss_2e01": genotype_to_dict(
+        PUBLISHED["DARTS_V1"])}))
+    assert run([a.format(tmp=tmp_path) for a in argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and message in err
+    assert not list(tmp_path.rglob("*.png")) and not list(tmp_path.rglob("*.pdf"))
+
+
+def test_outputs_never_overwrite_an_input(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    source = tmp_path / "g_normal.png"  # a genotype file under a name an output would take
+    save_genotype(PUBLISHED["DARTS_V2"], source)
+    before = source.read_bytes()
+    assert run([str(source), "-o", str(tmp_path / "g"), "-f", "png"]) == 2
+    assert "also an input" in capsys.readouterr().err
+    assert source.read_bytes() == before and not (tmp_path / "g_reduction.png").exists()
+
+
+def test_two_genotypes_under_one_name_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    for where, genotype in (("a", "DARTS_V1"), ("b", "DARTS_V2")):
+        (tmp_path / where / "run").mkdir(parents=True)
+        save_genotype(PUBLISHED[genotype], tmp_path / where / "run" / "genotype.json")
+    assert run([str(tmp_path / "a" / "run"), str(tmp_path / "b" / "run"), "-o", f"{tmp_path}/out/"]) == 2
+    assert "two different genotypes named run" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_sweep_cells_are_written_and_a_failure_is_only_a_warning(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                caplog: pytest.LogCaptureFixture) -> None:
+    folder = tmp_path / "cells"
+    folder.mkdir()
+    (folder / "l2_loss_5e01_normal.png").write_bytes(b"old")  # a name no longer on the front
+    genotypes = {"l2_loss_2e01": genotype_to_dict(PUBLISHED["l2_loss_2e01"]),
+                 "l2_loss_1e04": genotype_to_dict(PUBLISHED["DARTS_V2"]),
+                 "l2_loss_bad": {"normal": [["sep_conv_3x3", 7]], "normal_concat": [2]}}
+    logger = logging.getLogger("test_visualize")
+    with caplog.at_level(logging.WARNING, logger="test_visualize"):
+        written = visualize.write_sweep_cells(genotypes, folder, logger)
+    assert sorted(p.name for p in written) == sorted(p.name for p in folder.iterdir()) == [
+        "l2_loss_1e04_normal.png", "l2_loss_1e04_reduction.png", "l2_loss_2e01_normal.png",
+        "l2_loss_2e01_reduction.png"]
+    assert any("l2_loss_bad" in r.getMessage() for r in caplog.records if r.levelno == logging.WARNING)
+
+    def broken(*args, **kwargs):
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(visualize, "write_cells", broken)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="test_visualize"):
+        assert visualize.write_sweep_cells(genotypes, folder, logger) == []
+    assert sum("No space left" in r.getMessage() for r in caplog.records) == 2

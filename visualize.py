@@ -1,0 +1,511 @@
+"""Cell diagrams: the normal and the reduction cell of a genotype, drawn with matplotlib alone.
+
+    python visualize.py DARTS_V2                   # cells/DARTS_V2_normal.png/.pdf, cells/DARTS_V2_reduction.png/.pdf
+    python visualize.py all -o figures/            # every published genotype, into figures/
+    python visualize.py PC_DARTS_cifar -o pcdarts  # pcdarts_normal.png/.pdf, pcdarts_reduction.png/.pdf
+    python visualize.py logs/multi-search-cifar10-EXP-<time>              # every Pareto genotype of a sweep
+    python visualize.py logs/multi-search-cifar10-EXP-<time>/genotypes.json:l2_loss_2e01 -f png
+    python visualize.py logs/eval-EXP-<time>       # the genotype a run folder trained
+
+Each genotype is given as ``--arch`` takes it (genotypes.resolve_genotype: a published name, a genotype
+JSON file, a run folder, ``FILE:NAME``), or as ``all``; a genotypes.json (or a sweep folder) without
+``:NAME`` draws every genotype it holds. A diagram shows the cell's inputs c_{k-2} and c_{k-1} (the
+outputs of the two previous cells), its intermediate nodes 0..n-1, each fed by two edges labelled
+with their operation (coloured by kind: separable and dilated convolutions, pooling, skip), and
+the output c_{k}, the concatenation of the ``concat`` nodes.
+
+Without ``-o``, the files go into ``cells/`` beside the input (the run folder, or the folder of the
+JSON file) or, for published names, into ``cells/`` in the current folder, named
+``<name>_normal.<ext>`` and ``<name>_reduction.<ext>``. ``-o DIR/`` (an existing folder, or a name
+ending in /) puts them there; any other ``-o PREFIX`` names them ``PREFIX_normal.<ext>`` (with
+several genotypes, ``PREFIX_<name>_normal.<ext>``). No system package is needed: the layered layout
+(longest-path layers, crossings reduced by barycentre sweeps, long edges routed between the nodes)
+is computed here. A sweep writes the diagrams of its Pareto-optimal genotypes into its own
+``cells/`` with ``write_sweep_cells``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import re
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.patches import FancyArrowPatch, FancyBboxPatch  # noqa: E402
+from matplotlib.path import Path as MplPath  # noqa: E402
+
+import cli  # noqa: E402
+from genotypes import (  # noqa: E402
+    PUBLISHED,
+    Genotype,
+    GenotypeError,
+    genotype_from_dict,
+    genotype_label,
+    resolve_genotype,
+)
+from utils import UserError, check_output, read_json, run_main  # noqa: E402
+
+CELLS = ("normal", "reduction")
+FORMATS = ("png", "pdf", "svg")
+DPI = 150
+
+# Colours by kind of operation (separable convolutions blue, dilated orange/red, pooling green, skip grey).
+OP_COLORS = {
+    "sep_conv_3x3": "#2b7bba", "sep_conv_5x5": "#1a4f86", "sep_conv_7x7": "#0d2f5a",
+    "dil_conv_3x3": "#e6831c", "dil_conv_5x5": "#c9352b",
+    "max_pool_3x3": "#2e9b45", "avg_pool_3x3": "#7f9a1f",
+    "skip_connect": "#6f6f6f", "conv_7x1_1x7": "#8b5bb5", "none": "#b8b8b8",
+}
+CONCAT_COLOR = "#8a8a8a"
+FILL = {"input": "#cfe8cf", "node": "#d5e6f7", "output": "#f4ebb0"}
+EDGE = {"input": "#4d8a4d", "node": "#4a78a8", "output": "#a89535"}
+
+# Geometry in inches (the axes map one data unit to one inch).
+BOX_W, BOX_H = 0.78, 0.42
+FREE = 0.85                 # horizontal room between bands, where edges bend
+ARROW_ROOM = 0.12           # between a label and the box its arrow enters
+GAP_REAL, GAP_MIXED, GAP_DUMMY = 0.4, 0.3, 0.26
+MARGIN = 0.2
+LABEL_FONT = 8.5
+
+
+@dataclass
+class CellLayout:
+    """Where everything of one cell diagram goes (inches).
+
+    Vertices 0..n_nodes-1 are the boxes (the states in the genotype's numbering, then the output);
+    higher ones are the points where a long edge crosses a layer. Each layer is a band: a column
+    for the labels of the edges that enter it, then its boxes; edges run straight through a band
+    and bend only in the free space between bands, so no curve crosses a box or a label.
+    """
+
+    labels: list[str]
+    kinds: list[str]                  # "input", "node" or "output" per box
+    layer_of: dict[int, int]
+    y: dict[int, float]
+    x: list[float]                    # centre of each layer's boxes
+    label_col: list[float]            # width left of each layer's boxes (labels and arrowheads)
+    edges: list[tuple[int, int, str | None, list[int]]]  # (src, dst, op or None for concat, vertex chain)
+    n_nodes: int
+    ports: dict[tuple[int, int], float] = field(default_factory=dict)  # (edge, 0 out / 1 in) -> y
+
+    def left(self, layer: int) -> float:
+        return self.x[layer] - BOX_W / 2 - self.label_col[layer]
+
+    def right(self, layer: int) -> float:
+        return self.x[layer] + BOX_W / 2
+
+
+def _layers(cell: Sequence[tuple[str, int]], concat: Sequence[int]) -> list[int]:
+    """Longest-path layers: the inputs at 0, each node one right of its deepest input, the output last."""
+    n_states = 2 + len(cell) // 2
+    layer = [0] * n_states
+    for j in range(len(cell) // 2):
+        layer[2 + j] = 1 + max(layer[i] for _, i in cell[2 * j:2 * j + 2])
+    return layer + [1 + max(layer[c] for c in concat)]
+
+
+def _crossings(order: list[list[int]], segments: list[tuple[int, int]], layer_of: dict[int, int]) -> int:
+    pos = {v: k for row in order for k, v in enumerate(row)}
+    by_layer: dict[int, list[tuple[int, int]]] = {}
+    for a, b in segments:
+        by_layer.setdefault(layer_of[a], []).append((pos[a], pos[b]))
+    return sum((a1 - a2) * (b1 - b2) < 0 for segs in by_layer.values()
+               for i, (a1, b1) in enumerate(segs) for a2, b2 in segs[i + 1:])
+
+
+def _order(order: list[list[int]], segments: list[tuple[int, int]], layer_of: dict[int, int]) -> list[list[int]]:
+    """Barycentre sweeps down and up, then adjacent swaps, keeping the order with the fewest crossings.
+
+    The first layer (c_{k-2} above c_{k-1}) stays as it is.
+    """
+    near: list[dict[int, list[int]]] = [{}, {}]  # [upper neighbours, lower neighbours]
+    for a, b in segments:
+        near[0].setdefault(b, []).append(a)
+        near[1].setdefault(a, []).append(b)
+    best = [row[:] for row in order]
+    best_count = _crossings(best, segments, layer_of)
+    current = [row[:] for row in order]
+    for sweep in range(12):
+        downward = sweep % 2 == 0
+        for r in (range(1, len(current)) if downward else range(len(current) - 2, 0, -1)):
+            pos = {v: k for k, v in enumerate(current[r - 1] if downward else current[r + 1])}
+            mine = {v: k for k, v in enumerate(current[r])}
+            links = {v: [pos[u] for u in near[0 if downward else 1].get(v, []) if u in pos] for v in current[r]}
+            current[r] = sorted(current[r], key=lambda v: (sum(links[v]) / len(links[v]) if links[v] else mine[v],
+                                                           mine[v]))
+        count = _crossings(current, segments, layer_of)
+        if count < best_count:
+            best, best_count = [row[:] for row in current], count
+    improved = True
+    while improved and best_count:
+        improved = False
+        for r in range(1, len(best)):
+            for k in range(len(best[r]) - 1):
+                trial = [row[:] for row in best]
+                trial[r][k], trial[r][k + 1] = trial[r][k + 1], trial[r][k]
+                count = _crossings(trial, segments, layer_of)
+                if count < best_count:
+                    best, best_count, improved = trial, count, True
+    return best
+
+
+def _pack(desired: list[float], gaps: list[float]) -> list[float]:
+    """The positions nearest (least squares) to ``desired`` that keep each gap: y[i+1] - y[i] >= gaps[i]."""
+    offsets = [0.0]
+    for g in gaps:
+        offsets.append(offsets[-1] + g)
+    blocks: list[tuple[float, int]] = []  # (mean, count) of pooled adjacent violators
+    for value in (d - o for d, o in zip(desired, offsets)):
+        blocks.append((value, 1))
+        while len(blocks) > 1 and blocks[-2][0] > blocks[-1][0]:
+            (v2, n2), (v1, n1) = blocks.pop(), blocks.pop()
+            blocks.append(((v1 * n1 + v2 * n2) / (n1 + n2), n1 + n2))
+    flat = [v for v, n in blocks for _ in range(n)]
+    return [z + o for z, o in zip(flat, offsets)]
+
+
+def _spread(count: int, step: float, span: float) -> list[float]:
+    """``count`` offsets, top first, ``step`` apart but within ``span`` in all."""
+    if count < 2:
+        return [0.0] * count
+    width = min(span, step * (count - 1))
+    return [width / 2 - width * k / (count - 1) for k in range(count)]
+
+
+def layout_cell(cell: Sequence[tuple[str, int]], concat: Sequence[int], label_width: float = 0.9,
+                label_height: float = 0.2) -> CellLayout:
+    """Layered left-to-right layout of one cell, for labels up to ``label_width`` x ``label_height``."""
+    n_states = 2 + len(cell) // 2
+    out = n_states
+    layer = _layers(cell, concat)
+    labels = ["$c_{k-2}$", "$c_{k-1}$"] + [str(j) for j in range(n_states - 2)] + ["$c_{k}$"]
+    kinds = ["input", "input"] + ["node"] * (n_states - 2) + ["output"]
+    layer_of = dict(enumerate(layer))
+    raw = [(i, 2 + k // 2, op) for k, (op, i) in enumerate(cell)] + [(c, out, None) for c in concat]
+    edges: list[tuple[int, int, str | None, list[int]]] = []
+    next_id = out + 1
+    for src, dst, op in raw:
+        chain = [src]
+        for lay in range(layer[src] + 1, layer[dst]):
+            layer_of[next_id] = lay
+            chain.append(next_id)
+            next_id += 1
+        edges.append((src, dst, op, chain + [dst]))
+    segments = [(a, b) for *_, chain in edges for a, b in zip(chain, chain[1:])]
+    order: list[list[int]] = [[] for _ in range(layer[out] + 1)]
+    for v in sorted(layer_of):
+        order[layer_of[v]].append(v)
+    order = _order(order, segments, layer_of)
+
+    def gap(a: int, b: int) -> float:
+        boxes = (a <= out) + (b <= out)
+        return BOX_H + GAP_REAL if boxes == 2 else BOX_H / 2 + GAP_MIXED if boxes == 1 else GAP_DUMMY
+
+    neighbours: dict[int, list[int]] = {}
+    for a, b in segments:
+        neighbours.setdefault(a, []).append(b)
+        neighbours.setdefault(b, []).append(a)
+    y: dict[int, float] = {}
+    for row in order:
+        packed = _pack([0.0] * len(row), [gap(a, b) for a, b in zip(row, row[1:])])
+        y.update({v: p - (packed[0] + packed[-1]) / 2 for v, p in zip(row, packed)})
+    for sweep in range(40):  # each vertex towards the mean of its neighbours; long edges pull harder
+        for row in (order if sweep % 2 == 0 else order[::-1]):
+            desired = []
+            for v in row:
+                ws = [(y[u], 2.0 if (u > out and v > out) else 1.0) for u in neighbours.get(v, [])]
+                desired.append(sum(p * w for p, w in ws) / sum(w for _, w in ws) if ws else y[v])
+            y.update(zip(row, _pack(desired, [gap(a, b) for a, b in zip(row, row[1:])])))
+    middle = (max(y.values()) + min(y.values())) / 2
+    y = {v: middle - p for v, p in y.items()}  # the first of a layer on top
+    label_col = [0.0] + [ARROW_ROOM + (label_width if lay < layer[out] else 0.0) for lay in range(1, layer[out] + 1)]
+    x = [0.0]
+    for lay in range(1, layer[out] + 1):
+        x.append(x[-1] + BOX_W + FREE + label_col[lay])
+    lay_out = CellLayout(labels=labels, kinds=kinds, layer_of=layer_of, y=y, x=x, label_col=label_col,
+                         edges=edges, n_nodes=out + 1)
+    for v in range(out + 1):  # ports: ends spread over the box side, in the order of where they come from
+        ins = sorted((e for e, edge in enumerate(edges) if edge[1] == v), key=lambda e: -y[edges[e][3][-2]])
+        outs = sorted((e for e, edge in enumerate(edges) if edge[0] == v), key=lambda e: -y[edges[e][3][1]])
+        labelled = v != out
+        for e, dy in zip(ins, _spread(len(ins), label_height + 0.05 if labelled else 0.12, 0.7 * BOX_H)):
+            lay_out.ports[(e, 1)] = y[v] + dy
+        for e, dy in zip(outs, _spread(len(outs), 0.09, 0.6 * BOX_H)):
+            lay_out.ports[(e, 0)] = y[v] + dy
+    return lay_out
+
+
+def _edge_path(lay: CellLayout, e: int) -> MplPath:
+    """Straight through each band, an S-curve (horizontal at both ends) between bands."""
+    src, dst, _, chain = lay.edges[e]
+    verts = [(lay.right(lay.layer_of[src]), lay.ports[(e, 0)])]
+    codes = [MplPath.MOVETO]
+    stops = [(lay.layer_of[v], lay.y[v], lay.right(lay.layer_of[v])) for v in chain[1:-1]]
+    stops.append((lay.layer_of[dst], lay.ports[(e, 1)], lay.x[lay.layer_of[dst]] - BOX_W / 2))
+    for layer, y, end in stops:
+        (x0, y0), x1 = verts[-1], lay.left(layer)
+        pull = (x1 - x0) * 0.5
+        verts += [(x0 + pull, y0), (x1 - pull, y), (x1, y), (end, y)]
+        codes += [MplPath.CURVE4] * 3 + [MplPath.LINETO]
+    return MplPath(verts, codes)
+
+
+def cell_figure(cell: Sequence[tuple[str, int]], concat: Sequence[int], title: str | None = None) -> Any:
+    """The diagram of one cell as a matplotlib Figure.
+
+    Node boxes carry the gid ``input:0``/``input:1`` (c_{k-2}, c_{k-1}), ``node:<j>`` or ``output``
+    (c_{k}); edge labels ``op:<op>:<src>-><dst>`` and arrows ``edge:<src>-><dst>``, with states
+    numbered as in the genotype (0, 1 the inputs, 2.. the nodes) and c_{k} as ``out``: tests and
+    callers find the drawn graph through them.
+    """
+    fig = plt.figure()
+    renderer = fig.canvas.get_renderer()
+    texts = []
+    for op, _ in cell:
+        texts.append(fig.text(0, 0, op, ha="right", va="center", fontsize=LABEL_FONT, zorder=5,
+                              color=OP_COLORS.get(op, "black"),
+                              bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none",
+                                    "alpha": 0.9}))
+    sizes = [t.get_window_extent(renderer) for t in texts]
+    pad = 2 * 0.15 * LABEL_FONT / 72
+    label_w = max(s.width for s in sizes) / fig.dpi + pad
+    label_h = max(s.height for s in sizes) / fig.dpi + pad
+    lay = layout_cell(cell, concat, label_w, label_h)
+    x0, x1 = -BOX_W / 2 - MARGIN, lay.x[-1] + BOX_W / 2 + MARGIN
+    y0 = min(lay.y.values()) - BOX_H / 2 - MARGIN
+    y1 = max(lay.y.values()) + BOX_H / 2 + MARGIN
+    top = 0.4 if title else 0.0
+    fig.set_size_inches(x1 - x0, y1 - y0 + top)
+    ax = fig.add_axes((0, 0, 1, (y1 - y0) / (y1 - y0 + top)))
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y0, y1)
+    ax.set_axis_off()
+    if title:
+        fig.text(0.5, 1 - 0.5 * top / (y1 - y0 + top), title, ha="center", va="center", fontsize=11)
+    out = lay.n_nodes - 1
+
+    def name(v: int) -> str:
+        return "out" if v == out else str(v)
+
+    for v in range(lay.n_nodes):
+        kind = lay.kinds[v]
+        cx, cy = lay.x[lay.layer_of[v]], lay.y[v]
+        gid = "output" if kind == "output" else f"input:{v}" if kind == "input" else f"node:{v - 2}"
+        ax.add_artist(FancyBboxPatch((cx - BOX_W / 2, cy - BOX_H / 2), BOX_W, BOX_H,
+                                    boxstyle="round,pad=0,rounding_size=0.09", facecolor=FILL[kind],
+                                    edgecolor=EDGE[kind], linewidth=1.3, zorder=3, gid=gid))
+        ax.text(cx, cy, lay.labels[v], ha="center", va="center", fontsize=12, zorder=4)
+    labelled = iter(texts)
+    for e, (src, dst, op, _) in enumerate(lay.edges):
+        color = CONCAT_COLOR if op is None else OP_COLORS.get(op, "black")
+        ax.add_artist(FancyArrowPatch(path=_edge_path(lay, e), arrowstyle="-|>,head_length=0.45,head_width=0.2",
+                                     mutation_scale=12, color=color, linewidth=1.0 if op is None else 1.5,
+                                     linestyle="--" if op == "none" else "-", zorder=1 if op is None else 2,
+                                     gid=f"edge:{name(src)}->{name(dst)}"))
+        if op is not None:
+            text = next(labelled)
+            text.remove()
+            text.set_gid(f"op:{op}:{name(src)}->{name(dst)}")
+            text.set_transform(ax.transData)
+            text.set_position((lay.x[lay.layer_of[dst]] - BOX_W / 2 - ARROW_ROOM, lay.ports[(e, 1)]))
+            ax.add_artist(text)
+    return fig
+
+
+def genotype_figures(genotype: Genotype, name: str | None = None) -> dict[str, Any]:
+    """{"normal": Figure, "reduction": Figure}; titled with ``name`` when given."""
+    cells = {"normal": (genotype.normal, genotype.normal_concat),
+             "reduction": (genotype.reduce, genotype.reduce_concat)}
+    return {cell: cell_figure(edges, concat, f"{name}: {cell} cell" if name else None)
+            for cell, (edges, concat) in cells.items()}
+
+
+def write_cells(genotype: Genotype, stem: str | Path, formats: Iterable[str] = ("png", "pdf"),
+                name: str | None = None) -> list[Path]:
+    """Write ``<stem>_normal.<ext>`` and ``<stem>_reduction.<ext>``; returns the paths written."""
+    stem = Path(stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    written = []
+    for cell, fig in genotype_figures(genotype, name).items():
+        try:
+            for ext in formats:
+                path = stem.with_name(f"{stem.name}_{cell}.{ext}")
+                fig.savefig(path, dpi=DPI, facecolor="white")
+                written.append(path)
+        finally:
+            plt.close(fig)
+    return written
+
+
+def write_sweep_cells(genotypes: dict[str, Any], folder: str | Path, logger: Any = None) -> list[Path]:
+    """The sweep's call: ``<name>_normal.png`` and ``<name>_reduction.png`` of each genotype, never raising.
+
+    A failure to draw (a malformed genotype, a full disk, a matplotlib problem) is logged as a warning
+    and the other genotypes are still drawn: a plot must not end a sweep that has finished its searches.
+    Diagrams of names no longer on the front (a resumed sweep) are removed, so that the folder shows the
+    front of genotypes.json.
+    """
+    log = logger or logging.getLogger(__name__)
+    folder = Path(folder)
+    written: list[Path] = []
+    for raw_name, data in genotypes.items():
+        try:
+            written += write_cells(genotype_from_dict(data), folder / _safe_name(raw_name), ("png",), name=raw_name)
+        except Exception as err:  # any plotting failure is only a warning here
+            log.warning("could not draw the cells of %s: %s", raw_name,
+                        " ".join(str(err).split()) or type(err).__name__)
+    keep = {_safe_name(n) for n in genotypes}
+    try:
+        for cell in CELLS:
+            for stale in folder.glob(f"*_{cell}.png"):
+                if stale.name[:-len(f"_{cell}.png")] not in keep:
+                    stale.unlink(missing_ok=True)
+    except OSError as err:
+        log.warning("could not remove old cell diagrams in %s: %s", folder, err)
+    if written:
+        log.info("cell diagrams: %s", folder)
+    return written
+
+
+def _safe_name(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.+-]", "_", str(name))[:100].strip("._") or "genotype"
+
+
+def _existing(text: str) -> Path | None:
+    """``text`` as a path that exists, else None (a pasted genotype string is no path, however long)."""
+    try:
+        path = Path(text)
+        return path if path.exists() else None
+    except (OSError, ValueError):
+        return None
+
+
+def _mapping_file(path: Path) -> Path | None:
+    """The genotypes.json that a sweep folder or file without ``:NAME`` stands for, if it is one."""
+    if path.name == "log.txt":
+        path = path.parent
+    if path.is_dir():
+        if any((path / f).is_file() for f in ("genotype.json", "result.json")):
+            return None
+        path = path / "genotypes.json"
+        if not path.is_file():
+            return None
+    if path.suffix != ".json":
+        return None
+    data = read_json(path)
+    if isinstance(data, dict) and isinstance(data.get("genotypes"), dict):
+        data = data["genotypes"]
+    if isinstance(data, dict) and data and "normal" not in data and all(
+            isinstance(v, dict) and "normal" in v for v in data.values()):
+        return path
+    return None
+
+
+def expand(spec: str) -> list[tuple[str, Genotype, Path, Path | None]]:
+    """(name, genotype, default folder, input file or None) for each genotype that ``spec`` names."""
+    if spec == "all":
+        return [(name, g, Path("cells"), None) for name, g in PUBLISHED.items()]
+    path = _existing(spec)
+    if path is not None:
+        mapping = _mapping_file(path)
+        if mapping is not None:
+            data = read_json(mapping)
+            data = data.get("genotypes", data) if isinstance(data.get("genotypes"), dict) else data
+            found = []
+            for key, value in data.items():
+                try:
+                    found.append((_safe_name(key), genotype_from_dict(value), mapping.parent / "cells", mapping))
+                except GenotypeError as err:
+                    raise UserError(f"{mapping}: genotype {key}: {err}") from None
+            return found
+    try:
+        genotype = resolve_genotype(spec)
+    except GenotypeError as err:
+        raise UserError(str(err)) from None
+    except OSError as err:  # e.g. a name too long for the file system
+        raise UserError(f"cannot read genotype {spec[:60]!r}: {err.strerror or err}") from None
+    source = path
+    if source is None and ":" in spec:
+        source = _existing(spec.rpartition(":")[0])
+    try:
+        name = "genotype" if spec.lstrip().startswith("Genotype(") else genotype_label(spec)
+    except OSError:  # a pasted genotype string too long to be a file name
+        name = "genotype"
+    if source is None:
+        return [(_safe_name(name), genotype, Path("cells"), None)]
+    if source.is_dir():
+        folder, given = source, None
+    else:
+        folder, given = source.parent, source
+        if ":" not in spec and source.name in ("genotype.json", "result.json"):
+            name = source.resolve().parent.name  # a run folder's own file: named after the run
+    return [(_safe_name(name), genotype, folder / "cells", given)]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = cli.ArgumentParser(
+        description="Draw the normal and the reduction cell of genotypes (PNG and PDF by default).",
+        formatter_class=cli.HelpFormatter,
+        epilog="Without -o, files go into cells/ beside the input (run folder, JSON file's folder) or, for "
+               "published names, into cells/ in the current folder.")
+    parser.add_argument("arch", nargs="+",
+                        help="genotypes: published names, 'all', genotype JSON files, run folders, FILE:NAME, "
+                             "a sweep's genotypes.json or folder (all its genotypes)")
+    parser.add_argument("-o", "--output", default=None,
+                        help="DIR/ (an existing folder or a name ending in /) or a file prefix: PREFIX_normal.png "
+                             "(several genotypes: PREFIX_<name>_normal.png) (default: cells/ beside the input)")
+    parser.add_argument("-f", "--formats", nargs="+", default=["png", "pdf"], choices=FORMATS,
+                        help="file formats to write")
+    parser.add_argument("--no_title", action="store_true", help="leave out the '<name>: normal cell' title")
+    return parser
+
+
+def _stems(args: argparse.Namespace, found: list[tuple[str, Genotype, Path, Path | None]]) -> list[Path]:
+    output = args.output
+    if output is None:
+        return [folder / name for name, _, folder, _ in found]
+    if output.endswith(("/", "\\")) or Path(output).is_dir():
+        return [Path(output) / name for name, *_ in found]
+    prefix = Path(output)
+    if prefix.suffix.lower() in {f".{f}" for f in FORMATS}:
+        prefix = prefix.with_suffix("")
+    if len(found) == 1:
+        return [prefix]
+    return [prefix.with_name(f"{prefix.name}_{name}") for name, *_ in found]
+
+
+def main(args: argparse.Namespace) -> list[Path]:
+    """Resolve every genotype and check every output first, then draw; returns the files written."""
+    found: list[tuple[str, Genotype, Path, Path | None]] = []
+    for spec in args.arch:
+        found += expand(spec)
+    stems = _stems(args, found)
+    inputs = [given for *_, given in found if given is not None]
+    jobs: dict[Path, tuple[str, Genotype]] = {}
+    for stem, (name, genotype, _, _) in zip(stems, found):
+        if stem in jobs and jobs[stem][1] != genotype:
+            raise UserError(f"two different genotypes named {name} would both be written to {stem}_normal.*: "
+                            "draw them one at a time with -o")
+        for cell in CELLS:
+            for ext in args.formats:
+                check_output(stem.with_name(f"{stem.name}_{cell}.{ext}"), "-o", inputs)
+        jobs[stem] = (name, genotype)
+    written = []
+    for stem, (name, genotype) in jobs.items():
+        paths = write_cells(genotype, stem, args.formats, name=None if args.no_title else name)
+        print(f"{name}: {', '.join(str(p) for p in paths)}")
+        written += paths
+    return written
+
+
+if __name__ == "__main__":
+    sys.exit(run_main(main, build_parser().parse_args()))
