@@ -222,8 +222,8 @@ def build_loaders(args: argparse.Namespace, device: torch.device) -> tuple[dict[
 
 def dataset_settings(runs: list[Path], args: argparse.Namespace) -> tuple[argparse.Namespace, str]:
     """The dataset, image size and data path of the runs, which must all agree (models trained on
-    different data cannot be ensembled). Runs without a readable args.json follow the others
-    (load_models skips the unreadable ones with their reason)."""
+    different data cannot be ensembled), after checking that no shape flag contradicts a run. Runs
+    without a readable args.json follow the others (load_models skips the unreadable ones with their reason)."""
     readable = []
     for run in runs:
         try:
@@ -231,6 +231,7 @@ def dataset_settings(runs: list[Path], args: argparse.Namespace) -> tuple[argpar
         except (UserError, FileNotFoundError):
             continue
         readable.append(run)
+        cli.run_settings(run, args, cli.NETWORK_SETTINGS)  # a shape flag that contradicts a run: before any data
     return cli.shared_run_settings(readable, args, cli.DATA_SETTINGS,
                                    what="models trained on different data cannot be ensembled")
 
