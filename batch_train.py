@@ -9,7 +9,9 @@
 ``--archs`` takes names, genotype JSON files, search run folders, and a sweep's genotypes.json or
 sweep folder (every genotype in it); without it, every published genotype in genotypes.py is
 trained in turn, which takes weeks at 600 epochs. A genotype with the same cells as one already
-in this call is skipped. All of train.py's flags apply to every training.
+in this call is skipped. All of train.py's flags apply to every training. --set, --image_size and
+--data default to those of the runs the --archs come from (a sweep's genotypes train on the
+sweep's data; the log says what it took), else to train.py's.
 
 Batch size, on a CUDA GPU: the largest batch (up to --max_batch_size) whose predicted memory stays
 --margin_mb (500) under the free device memory (torch.cuda.mem_get_info), predicted by the memory
@@ -50,6 +52,7 @@ from utils import (
     get_logger,
     read_json,
     rebase_run_dirs,
+    run_folder_kind,
     run_main,
     save_args,
     write_json_atomic,
@@ -79,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--max_batch_size", type=int, default=1024, help="largest batch size to choose")
     g.add_argument("--margin_mb", type=float, default=500.0, help="memory to keep free (MB)")
     g.add_argument("--oom_step", type=int, default=5, help="how much smaller to retry after out-of-memory")
+    cli.from_run(parser, cli.DATA_SETTINGS, whose="that of the runs the --archs come from")
     return parser
 
 
@@ -120,6 +124,30 @@ def expand_archs(specs: list[str]) -> list[dict[str, Any]]:
         else:
             out.append({"spec": str(spec), "label": genotype_label(spec), "genotype": resolve_genotype(spec)})
     return out
+
+
+def _spec_folder(spec: str) -> Path | None:
+    """The folder an --archs entry was read from (FILE:NAME's FILE's folder), when it exists."""
+    path = Path(spec)
+    if not path.exists() and ":" in spec:
+        path = Path(spec.rpartition(":")[0])
+    if not path.exists():
+        return None
+    return path if path.is_dir() else path.parent
+
+
+def archs_settings(args: argparse.Namespace) -> tuple[argparse.Namespace, str]:
+    """The dataset, image size and data path the --archs were found on (a sweep, a search, a training),
+    unless given: a sweep's genotypes are trained on the sweep's data. A flag given wins (cells found on
+    one dataset may be trained on another, as DARTS's are); runs on different data and no flag are refused."""
+    sources: dict[Path, None] = {}
+    for spec in args.archs or []:
+        folder = _spec_folder(str(spec))
+        if folder is not None and run_folder_kind(folder) is not None:
+            sources.setdefault(folder, None)
+    return cli.shared_run_settings(list(sources), args, cli.DATA_SETTINGS, overridable=tuple(cli.DATA_SETTINGS),
+                                   what="the --archs come from runs on different data (give --set/--image_size/"
+                                        "--data, or train them in separate batches)")
 
 
 def plan(specs: list[str]) -> list[dict[str, Any]]:
@@ -286,11 +314,19 @@ def _resume_state(args: argparse.Namespace) -> tuple[argparse.Namespace, Path, l
     state = read_json(batch_dir / "batch.json")
     entries = list(state.get("entries", []))
     rebase_run_dirs(entries, batch_dir)
-    return train.merge_saved_args(args, state.get("args", {})), batch_dir, entries
+    saved = state.get("args", {})
+    merged = train.merge_saved_args(args, saved)
+    for key, fallback in cli.DATA_SETTINGS.items():  # --data not given: the batch's own
+        if getattr(merged, key) is None:
+            setattr(merged, key, saved.get(key, fallback))
+    return merged, batch_dir, entries
 
 
 def main(args: argparse.Namespace) -> dict:
     """Train every --archs genotype in turn; returns the plan with each training's result summary."""
+    settings_note = None
+    if not args.resume:
+        args, settings_note = archs_settings(args)
     train.check_args(args)
     if args.max_batch_size < 1 or args.oom_step < 1 or min(args.probe_batches) < 1 \
             or args.probe_batches[0] == args.probe_batches[1]:
@@ -309,6 +345,7 @@ def main(args: argparse.Namespace) -> dict:
         logger = get_logger(f"batch.{batch_dir.name}", batch_dir)
         logger.info("batch %s: %d genotype(s), %d duplicate(s) skipped", batch_dir,
                     sum(e["status"] == "pending" for e in entries), sum(e["status"] == "skipped" for e in entries))
+        logger.info("%s", settings_note)
     for e in entries:
         if e["status"] == "skipped":
             logger.info("skipping %s: same cells as %s (already in this call)", e["label"], e["duplicate_of"])

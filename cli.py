@@ -7,11 +7,15 @@ composes the groups it needs and passes its own defaults where the original ones
 from __future__ import annotations
 
 import argparse
+import re
+from collections.abc import Collection, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
 
 import fastpath
+from utils import UserError, read_json
 
 __all__ = [
     "ArgumentParser",
@@ -26,6 +30,12 @@ __all__ = [
     "add_search_args",
     "add_penalty_args",
     "check_common_args",
+    "DATA_SETTINGS",
+    "NETWORK_SETTINGS",
+    "from_run",
+    "run_settings",
+    "shared_run_settings",
+    "SettingsConflict",
 ]
 
 
@@ -192,3 +202,122 @@ def check_common_args(args: argparse.Namespace) -> None:
     for name, ok, why in checks:
         if hasattr(args, name) and getattr(args, name) is not None and not ok(getattr(args, name)):
             raise ValueError(f"--{name} {getattr(args, name)} {why}")
+
+
+# --------------------------------------------------------------------------- settings a run folder carries
+
+# What a trained (or searched) run was run on, and the fallback when neither the run nor a flag says.
+DATA_SETTINGS: Mapping[str, Any] = {"set": "cifar10", "image_size": None, "data": "data"}
+# The evaluation network's shape (train.py's defaults: DARTS's CIFAR network).
+NETWORK_SETTINGS: Mapping[str, Any] = {"init_channels": 36, "layers": 20, "auxiliary": False}
+# data.load_datasets reads every set at 32x32 unless --image_size is given, ImageNet at 224; the bundled
+# sets need no --data.
+_DEFAULT_SIDE = {"imagenet": 224}
+_BUNDLED_SETS = ("digits", "synthetic")
+_WORDS = {"set": "dataset", "image_size": "image size", "data": "data"}
+
+
+class SettingsConflict(UserError):
+    """A flag contradicts the run folder it is applied to (or the runs contradict one another)."""
+
+
+def from_run(parser: argparse.ArgumentParser, fallbacks: Mapping[str, Any], whose: str = "the run's own") -> None:
+    """Make the flags of ``fallbacks`` default to None, "not given", so that ``run_settings`` can tell a
+    flag the user gave from one it should take from the run; the help names ``whose`` and the fallback."""
+    for action in parser._actions:
+        if action.dest in fallbacks:
+            action.default = None
+            fallback = "the dataset's own" if fallbacks[action.dest] is None else fallbacks[action.dest]
+            text = re.sub(r"\s*\(default: [^)]*\)$", "", action.help or "")
+            action.help = f"{text} (default: {whose}, else {fallback})"
+
+
+def _side(settings: Mapping[str, Any], value: Any) -> Any:
+    return value if value is not None else _DEFAULT_SIDE.get(str(settings.get("set")), 32)
+
+
+def _same(key: str, given: Any, recorded: Any, settings: Mapping[str, Any]) -> bool:
+    if key == "image_size":
+        return _side(settings, given) == _side(settings, recorded)
+    if key == "data":
+        return Path(str(given)).resolve() == Path(str(recorded)).resolve()
+    return given == recorded
+
+
+def run_settings(run_dir: str | Path | None, args: argparse.Namespace, keys: Mapping[str, Any], *,
+                 overridable: Collection[str] = ("data",)) -> tuple[argparse.Namespace, str]:
+    """``args`` with each of ``keys`` (name -> fallback) taken from the run folder's args.json when the
+    flag was not given (None, see ``from_run``), and a one-line note of what came from where.
+
+    A run evaluated or consumed must be read as it was trained: a flag given that contradicts the run
+    is a SettingsConflict (a UserError) naming both values, except the ``overridable`` ones, where the
+    flag wins and the note says so (the data may have moved; batch_train may train a sweep's genotypes
+    on another dataset, and then the run's image size and data path are not taken either). A key the
+    run does not record (or ``run_dir`` None, or no args.json) takes the flag, else the fallback. An
+    image size of None is the dataset's own, so ``--image_size 32`` agrees with it on digits.
+    """
+    saved: dict[str, Any] = {}
+    source = None
+    if run_dir is not None and (Path(run_dir) / "args.json").is_file():
+        source = Path(run_dir) / "args.json"
+        record = read_json(source)
+        saved = record.get("args") if isinstance(record, dict) else None
+        if not isinstance(saved, dict):
+            raise UserError(f"{source} holds no run arguments")
+    merged = vars(args).copy()
+    origins: dict[str, list[str]] = {}
+    for key, fallback in keys.items():
+        given = merged.get(key)
+        if key in saved and (saved[key] is not None or fallback is None):  # None: unknown, but "the dataset's own" size
+            recorded = saved[key]
+            if given is None:
+                value, origin = recorded, f"from {source}"
+            elif _same(key, given, recorded, merged):
+                value, origin = given, f"from {source} and --{key}"
+            elif key in overridable:
+                value, origin = given, f"from --{key} (the run's was {recorded})"
+                if key == "set":  # another dataset: the run's image size and data path are not its
+                    saved = {k: v for k, v in saved.items() if k not in ("image_size", "data")}
+            else:
+                had = _side(merged, recorded) if key == "image_size" else recorded
+                raise SettingsConflict(f"--{key} {given} contradicts {source}, which has {key} {had}: a run is "
+                                       f"read as it was trained (drop --{key})")
+        elif given is not None:
+            value, origin = given, f"from --{key}"
+        else:
+            value, origin = fallback, "by default" if source is None else f"by default ({source} has none)"
+        merged[key] = value
+        if key == "data" and merged.get("set") in _BUNDLED_SETS:
+            continue  # unused: not worth a word
+        origins.setdefault(origin, []).append(_show(key, value, merged))
+    note = "; ".join(f"{', '.join(items)} {origin}" for origin, items in origins.items())
+    return argparse.Namespace(**merged), note
+
+
+def _show(key: str, value: Any, settings: Mapping[str, Any]) -> str:
+    if key == "image_size" and value is None:
+        return f"image size {_side(settings, None)} (the dataset's own)"
+    return f"{_WORDS.get(key, key)} {value}"
+
+
+def shared_run_settings(run_dirs: Sequence[str | Path], args: argparse.Namespace, keys: Mapping[str, Any], *,
+                        overridable: Collection[str] = ("data",),
+                        what: str = "the runs disagree") -> tuple[argparse.Namespace, str]:
+    """``run_settings`` for several runs used together (an ensemble, a batch of a sweep's genotypes), whose
+    settings must then agree: a SettingsConflict starting with ``what`` names two that differ."""
+    found = [(Path(run), *run_settings(run, args, keys, overridable=overridable)) for run in run_dirs]
+    if not found:
+        return run_settings(None, args, keys, overridable=overridable)
+    first_run, first, note = found[0]
+    base = vars(first)
+    for run, settings, _ in found[1:]:
+        for key in keys:
+            if key == "data" and base.get("set") in _BUNDLED_SETS:
+                continue
+            mine, theirs = base.get(key), getattr(settings, key)
+            if not _same(key, mine, theirs, base):
+                raise SettingsConflict(f"{what}: {first_run} has {_show(key, mine, base)}, "
+                                       f"{run} has {_show(key, theirs, vars(settings))}")
+    if len(found) > 1:
+        note += f" (the other {len(found) - 1} run(s) agree)"
+    return first, note

@@ -6,9 +6,13 @@
 
 Models: every ``eval-*`` folder directly inside --models_folder or one level further down (so a
 folder of batch-train folders works too) that has weights.pt and whose genotype resolves (the
-genotype of its result.json, else the --arch of its args.json); the network is built with the
-run's own init_channels / layers / auxiliary from args.json (the flags here are the fallback),
-and anything that does not load is skipped with a note.
+genotype of its result.json, else its genotype.json, else the --arch of its args.json); anything
+that does not load is skipped with a note. The runs carry their own settings (cli.run_settings):
+the dataset, image size and data path come from their args.json, which must agree (models trained
+on different data are not ensembled), and each network is built with its run's own
+init_channels / layers / auxiliary. A flag given explicitly that contradicts a run is refused
+(--data may point elsewhere: the data may have moved); the flags are the settings of runs that
+record none. The log says what was taken from where.
 
 Weights (``--calculate``, from the validation split: the tail ``1 - --train_portion`` of the
 training set, seen without augmentation): each model starts at 1 and scores a point for every
@@ -71,13 +75,13 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--batch_size", type=int, default=96, help="batch size")
     g.add_argument("--seed", type=int, default=0, help="random seed (the --subsample draw)")
     g.add_argument("--report_lines", type=int, default=5, help="log lines per model")
-    g.add_argument("--init_channels", type=int, default=36, help="num of init channels (when a run has no args.json)")
-    g.add_argument("--layers", type=int, default=20, help="total number of layers (when a run has no args.json)")
-    g.add_argument("--auxiliary", action="store_true", default=False,
-                   help="the weights include the auxiliary head (when a run has no args.json)")
+    g.add_argument("--init_channels", type=int, default=36, help="num of init channels")
+    g.add_argument("--layers", type=int, default=20, help="total number of layers")
+    g.add_argument("--auxiliary", action="store_true", help="the weights include the auxiliary head")
     g.add_argument("--drop_path_prob", type=float, default=0.2, help="unused at evaluation; kept for parity")
     g.add_argument("--no_progress", action="store_true", help="accepted for parity with the other scripts")
     cli.add_hardware_args(parser)
+    cli.from_run(parser, {**cli.DATA_SETTINGS, **cli.NETWORK_SETTINGS})
     return parser
 
 
@@ -142,6 +146,8 @@ def _run_genotype(run: Path, run_args: dict[str, Any]) -> Genotype:
         result = read_json(result_file)
         if isinstance(result, dict) and isinstance(result.get("genotype"), dict):
             return genotype_from_dict(result["genotype"])
+    if (run / "genotype.json").is_file():  # the genotype the run trained, whatever its --arch file holds now
+        return resolve_genotype(run / "genotype.json")
     if "arch" in run_args:
         return resolve_genotype(run_args["arch"])
     raise GenotypeError("no genotype in result.json and no --arch in args.json")
@@ -160,14 +166,15 @@ def load_models(folder: str | Path, args: argparse.Namespace, num_classes: int, 
                 raise UserError("no weights.pt (training not finished?)")
             run_args = read_json(run / "args.json").get("args", {}) if (run / "args.json").is_file() else {}
             genotype = _run_genotype(run, run_args)
-            init_channels = int(run_args.get("init_channels", args.init_channels))
-            layers = int(run_args.get("layers", args.layers))
-            auxiliary = bool(run_args.get("auxiliary", args.auxiliary))
-            imagenet = run_args.get("set", args.set) == "imagenet"
-            net = train.build_network(genotype, num_classes, init_channels, layers, auxiliary, imagenet)
+            shape, note = cli.run_settings(run, args, cli.NETWORK_SETTINGS)
+            init_channels, layers, auxiliary = int(shape.init_channels), int(shape.layers), bool(shape.auxiliary)
+            net = train.build_network(genotype, num_classes, init_channels, layers, auxiliary, args.set == "imagenet")
             name = genotype_label(run_args["arch"]) if "arch" in run_args else run.name
             train.load_weights(net, run / "weights.pt", f"{name} (C={init_channels}, {layers} layers, "
                                                         f"auxiliary={auxiliary}, {num_classes} classes)")
+            logger.info("%s: %s", run.name, note)
+        except cli.SettingsConflict:
+            raise
         except (UserError, ValueError, FileNotFoundError) as err:
             reason = " ".join(str(err).split())
             skipped.append({"run_dir": str(run), "reason": reason})
@@ -213,24 +220,43 @@ def build_loaders(args: argparse.Namespace, device: torch.device) -> tuple[dict[
     return loaders, info
 
 
+def dataset_settings(runs: list[Path], args: argparse.Namespace) -> tuple[argparse.Namespace, str]:
+    """The dataset, image size and data path of the runs, which must all agree (models trained on
+    different data cannot be ensembled), after checking that no shape flag contradicts a run. Runs
+    without a readable args.json follow the others (load_models skips the unreadable ones with their reason)."""
+    readable = []
+    for run in runs:
+        try:
+            read_json(run / "args.json")
+        except (UserError, FileNotFoundError):
+            continue
+        readable.append(run)
+        cli.run_settings(run, args, cli.NETWORK_SETTINGS)  # a shape flag that contradicts a run: before any data
+    return cli.shared_run_settings(readable, args, cli.DATA_SETTINGS,
+                                   what="models trained on different data cannot be ensembled")
+
+
 def main(args: argparse.Namespace) -> dict:
     """Evaluate the ensemble of --models_folder; returns what ensemble.json holds."""
     cli.check_common_args(args)
-    if args.output:
-        check_output(args.output, "-o")
+    folder = Path(args.models_folder)
+    if not folder.is_dir():
+        raise UserError(f"--models_folder {folder} is not a folder")
+    runs = _eval_folders(folder)
+    default_out = folder / "ensemble.json"
+    output = check_output(args.output or default_out, "-o", runs, allowed=[default_out])
+    if not runs:
+        raise UserError(f"no model to ensemble in {folder}: expected eval-*/ folders with weights.pt "
+                        f"(here or one level down)")
+    args, note = dataset_settings(runs, args)
     calculate = args.calculate or args.per_class
     device = get_device(args.device, args.gpu)
     if args.threads:
         torch.set_num_threads(args.threads)
     logger = get_logger("ensemble")
+    logger.info("%s", note)
     set_seed(args.seed)
     t0 = time.time()
-    folder = Path(args.models_folder)
-    if not folder.is_dir():
-        raise UserError(f"--models_folder {folder} is not a folder")
-    if not _eval_folders(folder):
-        raise UserError(f"no model to ensemble in {folder}: expected eval-*/ folders with weights.pt "
-                        f"(here or one level down)")
     loaders, info = build_loaders(args, device)
     if calculate and "valid" not in loaders:
         raise UserError(f"--calculate needs a validation split: --train_portion {args.train_portion} leaves none")
@@ -275,15 +301,14 @@ def main(args: argparse.Namespace) -> dict:
         "test_loss": test["loss"], "test_acc": test["acc"], "test_top5": test["top5"],
         "train_acc": train_acc, "valid_acc": valid_acc,
         "best_single_test_acc": max(m["test_acc"] for m in per_model),
-        "dataset": info.name, "num_classes": info.num_classes, "train_portion": args.train_portion,
-        "device": str(device), "wall_time": round(time.time() - t0, 3),
+        "dataset": info.name, "image_size": info.image_size, "num_classes": info.num_classes,
+        "train_portion": args.train_portion, "device": str(device), "wall_time": round(time.time() - t0, 3),
     }
-    out = Path(args.output) if args.output else Path(args.models_folder) / "ensemble.json"
-    write_json_atomic(out, result)
+    write_json_atomic(output, result)
     logger.info("ensemble of %d model(s) (%s weights): test top-1 %.2f%%, top-5 %.2f%%, loss %.4f; train acc %s; "
                 "best single model %.2f%%", len(models), result["weighting"], test["acc"], test["top5"], test["loss"],
                 "n/a" if train_acc is None else f"{train_acc:.2f}%", result["best_single_test_acc"])
-    logger.info("written %s", out)
+    logger.info("written %s", output)
     return result
 
 

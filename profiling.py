@@ -73,9 +73,10 @@ def build_eval_network(
     return net.eval()
 
 
-def input_size(imagenet: bool = False, batch: int = 1) -> tuple[int, int, int, int]:
-    """The input the networks are profiled at: one 32x32 CIFAR image or one 224x224 ImageNet image."""
-    side = 224 if imagenet else 32
+def input_size(imagenet: bool = False, batch: int = 1, side: int | None = None) -> tuple[int, int, int, int]:
+    """The input the networks are profiled at: one 32x32 CIFAR image or one 224x224 ImageNet image,
+    or images of ``side`` (a run trained at another --image_size is profiled as it was trained)."""
+    side = side or (224 if imagenet else 32)
     return (batch, 3, side, side)
 
 
@@ -183,6 +184,7 @@ class Profiler:
     num_classes: int = 10
     auxiliary: bool = False
     imagenet: bool = False
+    image_size: int | None = None  # None: 32, or 224 with imagenet
     latency: bool = True
     gpu: torch.device | None = None
     min_run_time: float = 1.0
@@ -199,7 +201,8 @@ class Profiler:
     def settings(self) -> dict[str, Any]:
         """What the numbers depend on, for table notes."""
         return {"init_channels": self.init_channels, "layers": self.layers, "num_classes": self.num_classes,
-                "auxiliary": self.auxiliary, "input": list(input_size(self.imagenet)), "flops_rules": self.rules,
+                "auxiliary": self.auxiliary, "input": list(input_size(self.imagenet, side=self.image_size)),
+                "flops_rules": self.rules,
                 "gpu": str(self.gpu) if self.gpu is not None else None}
 
     def network(self, genotype: Genotype | dict[str, Any]) -> nn.Module:
@@ -214,7 +217,7 @@ class Profiler:
         return dict(self._cache[key])
 
     def _profile(self, net: nn.Module) -> dict[str, Any]:
-        size = input_size(self.imagenet)
+        size = input_size(self.imagenet, side=self.image_size)
         row: dict[str, Any] = {
             "parameters": count_parameters(net, with_auxiliary=self.auxiliary),
             "flops": count_flops(net, size, self.rules),

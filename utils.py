@@ -248,14 +248,34 @@ def write_json_atomic(path: str | Path, obj: Any) -> None:
     _atomic_write(path, lambda f: json.dump(obj, f, indent=2, default=_json_default), "w")
 
 
-def check_output(path: str | Path, flag: str, inputs: Iterable[str | Path | None] = ()) -> Path:
-    """An output file the user named: not a folder, and not one of the inputs (it would be overwritten)."""
+def check_output(path: str | Path, flag: str, inputs: Iterable[str | Path | None] = (), *,
+                 allowed: Iterable[str | Path] = ()) -> Path:
+    """An output file the user named, checked before any work so that nothing is lost.
+
+    Refused: a folder; one of ``inputs`` (the same file after resolving symlinks, or a hard link
+    to it); a file inside an input that is a folder; a file inside a run folder the project wrote
+    (``run_folder_kind``), whose files a resume or a tool would then read back. ``allowed`` are the
+    files a script writes into a run folder by design (ensemble.py's ``<models_folder>/ensemble.json``).
+    """
     path = Path(path)
     if path.is_dir():
         raise UserError(f"{flag} {path} is a folder: give a file name")
+    target = path.resolve()
     for given in inputs:
-        if given is not None and Path(given).exists() and path.exists() and path.resolve() == Path(given).resolve():
+        if given is None:
+            continue
+        source = Path(given)
+        same = target == source.resolve() or (path.exists() and source.exists() and os.path.samefile(path, source))
+        if same:
             raise UserError(f"{flag} {path} is also an input, which it would overwrite: give another file name")
+        if source.is_dir() and source.resolve() in target.parents:
+            raise UserError(f"{flag} {path} is inside the input folder {source}: write it elsewhere")
+    if target not in {Path(a).resolve() for a in allowed}:
+        for folder in target.parents:
+            kind = run_folder_kind(folder)
+            if kind is not None:
+                raise UserError(f"{flag} {path} is inside {RUN_KINDS[kind][0]} run folder ({folder}), whose files "
+                                f"the project wrote: write it elsewhere")
     return path
 
 
@@ -351,6 +371,23 @@ def run_kind(run_dir: Path, record: dict) -> str | None:
     if "arch" in saved:
         return "train"
     return None
+
+
+def run_folder_kind(folder: str | Path) -> str | None:
+    """The kind of run folder the project wrote at ``folder`` (sweep.json, batch.json, or an args.json
+    of a known kind), or None; an unreadable args.json is not taken for one."""
+    folder = Path(folder)
+    if (folder / "sweep.json").is_file():
+        return "sweep"
+    if (folder / "batch.json").is_file():
+        return "batch"
+    try:
+        record = json.loads((folder / "args.json").read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict) or not isinstance(record.get("args"), dict):
+        return None
+    return run_kind(folder, record)
 
 
 def load_run_args(folder: str | Path, kind: str) -> tuple[Path, dict]:

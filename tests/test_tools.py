@@ -317,7 +317,8 @@ def test_analyse_search_logs_replots_an_original_table(tmp_path: Path) -> None:
 
 
 def test_a_folder_without_a_sweep_is_a_one_line_error(tmp_path: Path, capsys) -> None:
-    args = analyse_search_logs.build_parser().parse_args(["-l", str(tmp_path), "-o", str(tmp_path / "t.csv")])
+    (tmp_path / "empty").mkdir()
+    args = analyse_search_logs.build_parser().parse_args(["-l", str(tmp_path / "empty"), "-o", str(tmp_path / "t.csv")])
     assert run_main(analyse_search_logs.main, args) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error:") and "no sweep.json" in err and "\n" not in err
@@ -422,7 +423,8 @@ def test_analyse_train_logs_replots_an_original_table(tmp_path: Path) -> None:
 
 
 def test_train_tool_rejects_a_folder_without_runs(tmp_path: Path) -> None:
-    args = analyse_train_logs.build_parser().parse_args(["-t", str(tmp_path), "-o", str(tmp_path / "t.csv")])
+    (tmp_path / "empty").mkdir()
+    args = analyse_train_logs.build_parser().parse_args(["-t", str(tmp_path / "empty"), "-o", str(tmp_path / "t.csv")])
     with pytest.raises(ValueError, match="neither an eval run folder nor a batch-train folder"):
         analyse_train_logs.main(args)
 

@@ -26,7 +26,7 @@ import pandas as pd  # noqa: E402
 import cli  # noqa: E402
 from tools import tables  # noqa: E402
 from tools.tables import plt  # noqa: E402
-from utils import run_main  # noqa: E402
+from utils import check_output, run_main  # noqa: E402
 
 TABLE_COLUMNS = (
     "name", "nu", "size_m", "search_train_acc", "search_valid_acc", "search_criterion_loss", "search_reg_loss",
@@ -140,6 +140,8 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     output = Path(args.output)
     if output.suffix.lower() != ".csv":
         output = output.with_suffix(output.suffix + ".csv") if output.suffix else output.with_suffix(".csv")
+    replot_in_place = bool(args.data) and Path(args.data).resolve() == output.resolve()  # no table written then
+    check_output(output, "-o", [args.log, None if replot_in_place else args.data])
     sweep = None
     if args.log:
         sweep = tables.load_sweep(args.log)
@@ -148,7 +150,10 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
         imagenet = sweep["space"] == "imagenet"
         profiler = tables.make_profiler(
             args, init_channels=args.init_channels or (48 if imagenet else 36),
-            layers=args.layers or (14 if imagenet else 20), num_classes=sweep["num_classes"], imagenet=imagenet)
+            layers=args.layers or (14 if imagenet else 20), num_classes=sweep["num_classes"], imagenet=imagenet,
+            image_size=sweep["image_size"])
+        print(f"profiled at the sweep's image size (from {sweep['folder']}): "
+              + ", ".join(f"{k} {v}" for k, v in profiler.settings().items() if k not in ("gpu", "flops_rules")))
         df = search_table(sweep, profiler)
         reference = (sweep.get("hypervolume") or {}).get("reference")
     else:
@@ -157,7 +162,7 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
             if column not in df.columns:
                 df[column] = float("nan") if column != "search_dir" else None
         reference = None
-    if Path(args.data or "").resolve() != output.resolve():
+    if not replot_in_place:
         tables.write_table(df, output)
     hv = tables.front_hypervolume(df["search_reg_loss"].to_numpy(float), df["search_criterion_loss"].to_numpy(float),
                                   reference)

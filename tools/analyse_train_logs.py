@@ -35,7 +35,7 @@ import cli  # noqa: E402
 from genotypes import GenotypeError, genotype_from_dict, genotype_to_dict, resolve_genotype, same_cells  # noqa: E402
 from tools import tables  # noqa: E402
 from tools.tables import plt  # noqa: E402
-from utils import read_json, run_main  # noqa: E402
+from utils import UserError, check_output, read_json, run_main  # noqa: E402
 
 TABLE_COLUMNS = (
     "name", "nu", "size_m", "train_loss", "train_acc", "valid_loss", "valid_acc", "test_loss", "test_acc",
@@ -126,11 +126,21 @@ def _last_metrics(path: Path) -> dict[str, Any]:
     return {k: float(v) for k, v in rows[-1].items() if v not in (None, "")}
 
 
+def _image_size(folder: Path) -> int | None:
+    """The --image_size the run was trained at (None: the dataset's own), from its args.json."""
+    try:
+        settings, _ = cli.run_settings(folder, argparse.Namespace(), {"image_size": None})
+    except UserError:  # an unreadable args.json: result.json still holds everything else
+        return None
+    return settings.image_size
+
+
 def read_eval_run(folder: Path) -> dict[str, Any] | None:
     """A finished run's result.json, or what a running one's metrics.csv says so far (None: nothing yet)."""
     if (folder / "result.json").is_file():
         result = dict(read_json(folder / "result.json"))
         result.setdefault("run_dir", str(folder))
+        result.setdefault("image_size", _image_size(folder))
         result["status"] = "done"
         return result
     run_args = (read_json(folder / "args.json") or {}).get("args", {})
@@ -149,7 +159,7 @@ def read_eval_run(folder: Path) -> dict[str, Any] | None:
         "arch": genotype_label(run_args.get("arch", folder.name)), "genotype": genotype,
         "epochs": int(last["epoch"]) + 1 if "epoch" in last else None,
         "init_channels": run_args.get("init_channels"), "layers": run_args.get("layers"),
-        "dataset": run_args.get("set"), "num_classes": None, "model_size": None,
+        "image_size": _image_size(folder), "dataset": run_args.get("set"), "num_classes": None, "model_size": None,
         "run_dir": str(folder), "status": "running",
     }
 
@@ -216,10 +226,13 @@ def train_table(runs: list[dict[str, Any]], index: list[dict[str, Any]], args: a
                 "num_classes": int(run.get("num_classes") or {"cifar100": 100, "imagenet": 1000}.get(
                     str(run.get("dataset")), 10)),
                 "imagenet": imagenet,
+                "image_size": run.get("image_size"),
             }
             key = tuple(sorted(settings.items()))
             if key not in profilers:
                 profilers[key] = tables.make_profiler(args, **settings)
+                print("profiled as trained: " + ", ".join(f"{k} {v}" for k, v in profilers[key].settings().items()
+                                                          if k not in ("gpu", "flops_rules")))
             row.update(profilers[key].profile(run["genotype"]))
             if row["size_m"] is None:
                 row["size_m"] = row["parameters"] / 1e6
@@ -421,6 +434,9 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     output = Path(args.output)
     if output.suffix.lower() != ".csv":
         output = output.with_name(output.name + ".csv")
+    replot_in_place = bool(args.data) and Path(args.data).resolve() == output.resolve()  # no table written then
+    check_output(output, "-o", [*(args.train or []), *args.search, *args.ensemble,
+                                *([] if replot_in_place or not args.data else [args.data])])
     measured = False
     if args.train:
         runs = [r for r in (read_eval_run(f) for f in eval_folders(args.train)) if r is not None]
@@ -430,7 +446,7 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
         measured = not args.no_latency
     else:
         df = _typed(tables.read_table(args.data))
-    if Path(args.data or "").resolve() != output.resolve():
+    if not replot_in_place:
         tables.write_table(df, output)
     baselines: dict[str, list[tuple[str, float, float]]] = {}
     if baselines_apply(df, args.baselines):

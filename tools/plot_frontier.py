@@ -37,13 +37,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(args: argparse.Namespace) -> dict[str, Any]:
     """Draw the front; returns {"plot", "pareto", "hypervolume"}."""
     size = tables.parse_inches(args.inches)
-    check_output(args.output, "-o")
-    sweep = tables.load_sweep(args.log)
-    if not sweep["searches"]:
-        raise ValueError(f"{sweep['folder']} has no finished search yet")
     output = Path(args.output)
     if output.suffix.lower() != ".png":
         output = output.with_name(output.name + ".png")
+    check_output(output, "-o", [args.log])
+    sweep = tables.load_sweep(args.log)
+    if not sweep["searches"]:
+        raise ValueError(f"{sweep['folder']} has no finished search yet")
     output.parent.mkdir(parents=True, exist_ok=True)
     front = sorted(sweep["pareto"], key=lambda p: p["reg_loss"])
     front_dirs = {str(p.get("run_dir")) for p in front}

@@ -66,6 +66,14 @@ def _mapping(path: Path) -> dict[str, Any] | None:
     return None
 
 
+def _spec_path(spec: str) -> Path:
+    """The file or folder an --archs entry reads (FILE:NAME reads FILE)."""
+    path = Path(spec)
+    if not path.exists() and ":" in spec:
+        return Path(spec.rsplit(":", 1)[0])
+    return path
+
+
 def expand_archs(specs: list[str]) -> list[tuple[str, Any]]:
     """(label, genotype) for every --archs entry; a genotypes.json gives all of its genotypes."""
     out: list[tuple[str, Any]] = []
@@ -84,7 +92,7 @@ def expand_archs(specs: list[str]) -> list[tuple[str, Any]]:
 
 def main(args: argparse.Namespace) -> dict[str, Any]:
     """Profile every genotype; returns {"table" (our column names), "csv"}."""
-    check_output(args.output, "-o")
+    check_output(args.output, "-o", [path for path in map(_spec_path, args.archs) if path.exists()])
     archs = expand_archs(args.archs)
     profiler = tables.make_profiler(
         args, init_channels=args.init_channels or (48 if args.imagenet else 36),

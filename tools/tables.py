@@ -495,6 +495,7 @@ def load_sweep(path: str | Path) -> dict[str, Any]:
     ``searches`` are the finished searches, each with weight, reg_loss, criterion_loss, train_acc,
     valid_acc, model_size, genotype and run_dir; ``pareto`` the Pareto-optimal ones with their
     sweep names. A folder holding one search (train_search.py's result.json) is a sweep of one.
+    ``image_size`` is the sweep's --image_size (None: the dataset's own).
     """
     from pareto import format_weight_name, sweep_name
 
@@ -511,6 +512,7 @@ def load_sweep(path: str | Path) -> dict[str, Any]:
         hypervolume = state.get("hypervolume")
         space = state.get("space") or ("imagenet" if args.get("set") == "imagenet" else "cifar")
         dataset = args.get("set")
+        image_size = args.get("image_size")
         weight_decay = float(args.get("weight_decay", 0.0) or 0.0)
     elif (folder / "result.json").is_file():
         result = _read_json(folder / "result.json")
@@ -523,8 +525,9 @@ def load_sweep(path: str | Path) -> dict[str, Any]:
         dataset = result.get("dataset")
         space = "imagenet" if dataset == "imagenet" else "cifar"
         args_file = folder / "args.json"
-        weight_decay = float(((_read_json(args_file).get("args") or {}).get("weight_decay", 0.0) or 0.0)
-                             if args_file.is_file() else 0.0)
+        saved = (_read_json(args_file).get("args") or {}) if args_file.is_file() else {}
+        weight_decay = float(saved.get("weight_decay", 0.0) or 0.0)
+        image_size = saved.get("image_size")
     else:
         raise ValueError(f"{folder} is not a sweep folder: it has no sweep.json (nor a search's result.json)")
     for s in searches:
@@ -552,7 +555,8 @@ def load_sweep(path: str | Path) -> dict[str, Any]:
     if num_classes is None:
         num_classes = {"cifar100": 100, "imagenet": 1000}.get(str(dataset), 10)
     return {"folder": folder, "objective": objective, "searches": searches, "pareto": pareto,
-            "hypervolume": hypervolume, "space": space, "dataset": dataset, "num_classes": int(num_classes)}
+            "hypervolume": hypervolume, "space": space, "dataset": dataset, "num_classes": int(num_classes),
+            "image_size": image_size}
 
 
 # --------------------------------------------------------------------------- profiling flags
