@@ -432,3 +432,58 @@ def test_tiny_networks_are_what_the_tools_profile() -> None:
     small = build_eval_network(genotypes.DARTS_V2, 4, 3)
     assert isinstance(small, NetworkCIFAR) and len(small.cells) == 3
     assert count_parameters(small) < count_parameters(build_eval_network(genotypes.DARTS_V2)) / 100
+
+
+# --------------------------------------------------------------------------- robust latency
+
+
+def test_latency_is_the_fastest_block_with_the_threads_pinned(monkeypatch) -> None:
+    """A scripted clock: each pass advances it; the slow blocks stand for other processes taking the CPU."""
+    import types
+
+    import profiling
+
+    clock = {"now": 0.0, "passes": 0}
+    threads_seen = []
+    block_ms = [5.0, 2.0, 3.0, 4.0, 6.0, 7.0]
+
+    def advance() -> None:
+        warm = 3  # warmup=1, min_run_time=0.01: passes of 1 ms until 2.5 ms have passed
+        k = clock["passes"]
+        clock["now"] += 1e-3 if k < warm else block_ms[min((k - warm) // 20, 5)] * 1e-3
+        clock["passes"] += 1
+        threads_seen.append(torch.get_num_threads())
+
+    class Scripted(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.step = advance
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            self.step()
+            return x
+
+    monkeypatch.setattr(profiling, "time", types.SimpleNamespace(perf_counter=lambda: clock["now"]))
+    before = torch.get_num_threads()
+    ms = profiling.measure_latency(Scripted(), "cpu", min_run_time=0.01, warmup=1, threads=before + 1)
+    assert ms == pytest.approx(2.0)  # the fastest block, not the median (4.0)
+    assert clock["passes"] == 3 + 5 * 20  # warm-up, then 5 blocks of 20 passes (20 ms each at 1 ms a pass)
+    assert set(threads_seen) == {before + 1} and torch.get_num_threads() == before
+    with pytest.raises(ValueError, match="threads"):
+        profiling.measure_latency(Scripted(), "cpu", threads=0)
+
+
+def test_a_busy_cpu_is_warned_about_once(monkeypatch, caplog) -> None:
+    import profiling
+
+    monkeypatch.setattr(profiling.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(profiling.os, "getloadavg", lambda: (7.9, 7.5, 7.0))
+    profiler = Profiler(init_channels=4, layers=3, min_run_time=0.01, threads=1)
+    with caplog.at_level("WARNING", logger="profiling"):
+        profiler.profile(genotypes.DARTS_V2)
+        profiler.profile(genotypes.DARTS_V1)
+    busy = [r.getMessage() for r in caplog.records if "busy machine" in r.getMessage()]
+    assert len(busy) == 1 and "load average 7.9 on 2 cores" in busy[0] and "--threads 1" in busy[0]
+    assert profiler.settings()["cpu_threads"] == 1
+    monkeypatch.setattr(profiling.os, "getloadavg", lambda: (0.5, 0.5, 0.5))
+    assert profiling.busy_cpu_note(1) is None

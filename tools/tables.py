@@ -563,11 +563,14 @@ def add_profiling_args(parser: Any) -> None:
     g = parser.add_argument_group("profiling (parameters, FLOPs, latency)")
     g.add_argument("--no_latency", action="store_true", help="skip the latency measurements (fast)")
     g.add_argument("--min_run_time", type=float, default=1.0,
-                   help="seconds of timed forward passes per latency measurement (the median is reported)")
+                   help="seconds of timed forward passes per latency measurement, at least 5 timed blocks "
+                        "(the fastest block is reported: the least disturbed by other processes)")
     g.add_argument("--device", default="auto",
                    help="GPU for the GPU latencies: auto (a GPU if there is one), cuda, cuda:N, mps or cpu (none)")
     g.add_argument("--gpu", type=int, default=0, help="GPU index with --device auto/cuda")
-    g.add_argument("--threads", type=int, default=None, help="CPU threads for the CPU latency (default: torch's)")
+    g.add_argument("--threads", type=int, default=None,
+                   help="CPU threads the CPU latency is measured with, fixed for every network (default: torch's "
+                        "count at start, the physical cores; 1 is the least disturbed on a busy machine)")
     g.add_argument("--flops_rules", choices=["thesis", "thop"], default="thesis",
                    help="thesis: conv/linear multiply-adds only, as the thesis's tables; thop: thop's own rules")
 
@@ -586,6 +589,8 @@ def make_profiler(args: Any, **settings: Any) -> Any:
 
     if not (args.min_run_time > 0):
         raise ValueError(f"--min_run_time must be > 0, got {args.min_run_time}")
+    if args.threads is not None and args.threads < 1:
+        raise ValueError(f"--threads must be >= 1, got {args.threads}")
     return Profiler(latency=not args.no_latency, gpu=gpu_device(args) if not args.no_latency else None,
                     min_run_time=args.min_run_time, rules=args.flops_rules, threads=args.threads, **settings)
 
