@@ -156,9 +156,11 @@ def busy_cpu_note(threads: int | None = None) -> str | None:
     cores = os.cpu_count() or 1
     if load / cores <= BUSY_LOAD:
         return None
+    threads = threads or torch.get_num_threads()
     return (f"CPU latency measured on a busy machine (load average {load:.1f} on {cores} cores, "
-            f"{threads or torch.get_num_threads()} threads): latencies are inflated and may not keep their order; "
-            f"measure on an idle machine, or with --threads 1, or skip them with --no_latency")
+            f"{threads} thread{'s' if threads != 1 else ''}): latencies are inflated and may not keep their order; "
+            f"measure on an idle machine{', or with --threads 1' if threads != 1 else ''}, "
+            f"or skip them with --no_latency")
 
 
 def measure_latency(

@@ -690,7 +690,8 @@ def test_a_busy_cpu_is_warned_about_once(monkeypatch, caplog) -> None:
         profiler.profile(genotypes.DARTS_V2)
         profiler.profile(genotypes.DARTS_V1)
     busy = [r.getMessage() for r in caplog.records if "busy machine" in r.getMessage()]
-    assert len(busy) == 1 and "load average 7.9 on 2 cores" in busy[0] and "--threads 1" in busy[0]
+    assert len(busy) == 1 and "load average 7.9 on 2 cores, 1 thread)" in busy[0] and "--no_latency" in busy[0]
+    assert "--threads 1" in profiling.busy_cpu_note(2)
     assert profiler.settings()["cpu_threads"] == 1
     monkeypatch.setattr(profiling.os, "getloadavg", lambda: (0.5, 0.5, 0.5))
     assert profiling.busy_cpu_note(1) is None
