@@ -9,8 +9,9 @@ from __future__ import annotations
 import csv
 import math
 from pathlib import Path
+from typing import Any
 
-from plots import DPI, plt
+from plots import DPI, integer_ticks, plt
 
 PANELS = (("loss.png", "loss", "cross-entropy"), ("acc.png", "acc", "top-1 accuracy (%)"),
           ("top5.png", "top5", "top-5 accuracy (%)"))
@@ -29,6 +30,25 @@ def _series(rows: list[dict[str, str]], key: str) -> tuple[list[float], list[flo
     return xs, ys
 
 
+def training_figure(rows: list[dict[str, str]], key: str, ylabel: str, title: str = "") -> Any:
+    """One metric of a run (loss, acc or top5): train, valid and test against the epoch (whole-number ticks)."""
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for split, style in (("train", "-"), ("valid", "--"), ("test", "-.")):
+        xs, ys = _series(rows, f"{split}_{key}")
+        if xs:
+            ax.plot(xs, ys, style, marker="o" if len(xs) < 30 else None, markersize=3, label=split)
+    ax.set_xlabel("epoch")
+    integer_ticks(ax)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="best", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
 def plot_training_curves(metrics_path: str | Path, out_dir: str | Path, title: str = "") -> list[Path]:
     """Write loss.png, acc.png and top5.png (train / valid / test per epoch) into out_dir."""
     with open(metrics_path, newline="") as f:
@@ -36,19 +56,7 @@ def plot_training_curves(metrics_path: str | Path, out_dir: str | Path, title: s
     out_dir = Path(out_dir)
     written = []
     for filename, key, ylabel in PANELS:
-        fig, ax = plt.subplots(figsize=(6.4, 4.2))
-        for split, style in (("train", "-"), ("valid", "--"), ("test", "-.")):
-            xs, ys = _series(rows, f"{split}_{key}")
-            if xs:
-                ax.plot(xs, ys, style, marker="o" if len(xs) < 30 else None, markersize=3, label=split)
-        ax.set_xlabel("epoch")
-        ax.set_ylabel(ylabel)
-        if title:
-            ax.set_title(title)
-        ax.grid(True, alpha=0.3)
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(loc="best", fontsize=8)
-        fig.tight_layout()
+        fig = training_figure(rows, key, ylabel, title)
         fig.savefig(out_dir / filename, dpi=DPI)
         plt.close(fig)
         written.append(out_dir / filename)

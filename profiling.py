@@ -14,10 +14,13 @@ the thesis's tables:
   (l2_loss_2e01 at C=36, 20 layers: 227,272,320).
   ``rules="thop"`` uses the installed thop's own rules instead (affine BatchNorm 4 per element,
   average pools 1 per output): 2-4 % more.
-* **Latency** in milliseconds: the median of repeated forward passes in eval mode without
-  gradients, after warm-up, with the device synchronised around each timed block
-  (torch.utils.benchmark). CPU at batch 1; GPU at batch 8 (the thesis's "Latency GPU") and
-  batch 1, only when a GPU is present.
+* **Latency** in milliseconds: the fastest of repeated timed blocks of forward passes (at least
+  ``REPEATS``) in eval mode without gradients, after warm-up, with the device synchronised around
+  each block and the CPU threads pinned to one count for the whole measurement. The fastest block
+  is the one least disturbed by other processes: on a busy machine medians grow with the load and
+  can even invert the order of two networks, so a warning is logged when the load average is high
+  for the number of cores. CPU at batch 1; GPU at batch 8 (the thesis's "Latency GPU") and batch
+  1, only when a GPU is present.
 
     >>> from profiling import Profiler
     >>> Profiler(latency=False).profile(genotypes.PC_DARTS_cifar)["flops"]
@@ -29,6 +32,7 @@ import copy
 import json
 import logging
 import math
+import os
 import time
 import warnings
 from collections.abc import Callable
@@ -48,12 +52,17 @@ __all__ = [
     "build_eval_network",
     "count_flops",
     "count_parameters",
+    "busy_cpu_note",
     "input_size",
     "measure_latency",
 ]
 
 FLOPS_RULES = ("thesis", "thop")
 GPU_BATCH = 8  # the thesis's "Latency GPU" is measured at batch 8
+REPEATS = 5  # timed blocks at least, however long one pass takes
+BLOCK_SECONDS = 0.02  # passes per block: enough for a block to last this long (timer resolution)
+BUSY_LOAD = 0.75  # load average per core above which CPU latencies are flagged as unreliable
+LOGGER = logging.getLogger("profiling")
 
 
 def build_eval_network(
@@ -127,6 +136,34 @@ def count_flops(model: nn.Module, size: tuple[int, ...] = (1, 3, 32, 32), rules:
 # --------------------------------------------------------------------------- latency
 
 
+def _synchronize(device: torch.device) -> None:
+    """Wait for the accelerator, so that a timed block holds the work it queued."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
+
+
+def busy_cpu_note(threads: int | None = None) -> str | None:
+    """A warning when the CPU is too busy for a latency to mean anything, else None.
+
+    The 1-minute load average per core (os.getloadavg) above BUSY_LOAD means the timed passes share
+    the cores with other processes; None where the load cannot be read (Windows).
+    """
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return None
+    cores = os.cpu_count() or 1
+    if load / cores <= BUSY_LOAD:
+        return None
+    threads = threads or torch.get_num_threads()
+    return (f"CPU latency measured on a busy machine (load average {load:.1f} on {cores} cores, "
+            f"{threads} thread{'s' if threads != 1 else ''}): latencies are inflated and may not keep their order; "
+            f"measure on an idle machine{', or with --threads 1' if threads != 1 else ''}, "
+            f"or skip them with --no_latency")
+
+
 def measure_latency(
     model: nn.Module,
     device: torch.device | str,
@@ -135,35 +172,48 @@ def measure_latency(
     min_run_time: float = 1.0,
     warmup: int = 3,
     threads: int | None = None,
+    repeats: int = REPEATS,
 ) -> float:
-    """Median forward time in milliseconds of ``model`` on ``device`` for one batch of ``batch``.
+    """Fastest per-pass forward time in milliseconds of ``model`` on ``device`` for one batch of ``batch``.
 
-    The model is copied to the device in eval mode; ``warmup`` passes, and at least
-    ``min_run_time / 4`` seconds of them, run first (allocator, cuDNN autotuning, GPU clocks
-    ramping up from idle); torch.utils.benchmark then times blocks of passes for at least
-    ``min_run_time`` seconds, synchronising the accelerator at each block's ends, and the median
-    per-pass time is returned. ``threads``: CPU threads (default: what torch uses now).
+    The model is copied to the device in eval mode and torch's CPU threads are set to ``threads``
+    (default: the count now) for the whole measurement, then restored. ``warmup`` passes, and at
+    least ``min_run_time / 4`` seconds of them, run first (allocator, cuDNN autotuning, GPU clocks
+    ramping up from idle). Then blocks of passes (as many as last BLOCK_SECONDS, at least one) are
+    timed, the accelerator synchronised at each block's ends, until ``min_run_time`` seconds and at
+    least ``repeats`` blocks are done; the fastest block's time per pass is returned, since other
+    processes can only slow a block down.
     """
-    logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)  # "no CUDA runtime" note on import
-    from torch.utils import benchmark
-
     if not (min_run_time > 0 and math.isfinite(min_run_time)):
         raise ValueError(f"min_run_time must be > 0 seconds, got {min_run_time!r}")
+    if threads is not None and threads < 1:
+        raise ValueError(f"threads must be >= 1, got {threads!r}")
     device = torch.device(device)
     net = copy.deepcopy(model).to(device).eval()
     x = torch.randn((batch, *size), device=device)
-    with torch.inference_mode():  # warm up for `warmup` passes and at least a quarter of the timing budget
-        start, done = time.perf_counter(), 0
-        while done < max(warmup, 1) or time.perf_counter() - start < min_run_time / 4:
-            net(x)
-            done += 1
-    timer = benchmark.Timer(
-        stmt="with torch.inference_mode(): net(x)",
-        globals={"net": net, "x": x, "torch": torch},
-        num_threads=threads or torch.get_num_threads(),
-    )
-    measurement = timer.blocked_autorange(min_run_time=min_run_time)
-    return float(measurement.median) * 1e3
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads or before)
+    try:
+        with torch.inference_mode():
+            start, done = time.perf_counter(), 0
+            while done < max(warmup, 1) or time.perf_counter() - start < min_run_time / 4:
+                net(x)
+                done += 1
+            _synchronize(device)
+            per_pass = (time.perf_counter() - start) / done
+            number = max(1, int(BLOCK_SECONDS / per_pass)) if per_pass > 0 else 1
+            times: list[float] = []
+            start = time.perf_counter()
+            while len(times) < max(repeats, 1) or time.perf_counter() - start < min_run_time:
+                _synchronize(device)
+                began = time.perf_counter()
+                for _ in range(number):
+                    net(x)
+                _synchronize(device)
+                times.append((time.perf_counter() - began) / number)
+    finally:
+        torch.set_num_threads(before)
+    return min(times) * 1e3
 
 
 # --------------------------------------------------------------------------- the profiler
@@ -176,7 +226,9 @@ class Profiler:
     ``auxiliary=True`` builds the network with its auxiliary head and counts its parameters (as the
     thesis's evaluation tables did); FLOPs and latency never include it (it runs only in training).
     ``latency=False`` skips timing (FLOPs and parameters only); ``gpu`` is the device for the GPU
-    columns (None: no GPU latency). ``min_run_time`` is the timing budget per measurement (s).
+    columns (None: no GPU latency). ``min_run_time`` is the timing budget per measurement (s);
+    ``threads`` the CPU threads of the CPU latency (None: torch's count when the profiler is made),
+    the same for every network. A busy CPU is warned about once (busy_cpu_note).
     """
 
     init_channels: int = 36
@@ -191,19 +243,24 @@ class Profiler:
     rules: str = "thesis"
     threads: int | None = None
     _cache: dict[str, dict[str, Any]] = field(default_factory=dict, init=False, repr=False)
+    _warned: bool = field(default=False, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.rules not in FLOPS_RULES:
             raise ValueError(f"unknown FLOPs rules {self.rules!r}: use one of {', '.join(FLOPS_RULES)}")
         if self.init_channels < 1 or self.layers < 3:
             raise ValueError(f"need init_channels >= 1 and layers >= 3, got {self.init_channels}, {self.layers}")
+        if self.threads is not None and self.threads < 1:
+            raise ValueError(f"threads must be >= 1, got {self.threads}")
+        if self.threads is None:
+            self.threads = torch.get_num_threads()  # pinned: every network is timed with the same count
 
     def settings(self) -> dict[str, Any]:
         """What the numbers depend on, for table notes."""
         return {"init_channels": self.init_channels, "layers": self.layers, "num_classes": self.num_classes,
                 "auxiliary": self.auxiliary, "input": list(input_size(self.imagenet, side=self.image_size)),
-                "flops_rules": self.rules,
-                "gpu": str(self.gpu) if self.gpu is not None else None}
+                "flops_rules": self.rules, "gpu": str(self.gpu) if self.gpu is not None else None,
+                "cpu_threads": self.threads if self.latency else None}
 
     def network(self, genotype: Genotype | dict[str, Any]) -> nn.Module:
         return build_eval_network(genotype, self.init_channels, self.layers, self.num_classes, self.auxiliary,
@@ -227,6 +284,10 @@ class Profiler:
         }
         if self.latency:
             kwargs = {"size": size[1:], "min_run_time": self.min_run_time, "threads": self.threads}
+            note = None if self._warned else busy_cpu_note(self.threads)
+            if note is not None:
+                LOGGER.warning("warning: %s", note)
+                self._warned = True
             row["latency_cpu_ms"] = measure_latency(net, "cpu", batch=1, **kwargs)
             if self.gpu is not None and self.gpu.type != "cpu":
                 row["latency_gpu_ms"] = measure_latency(net, self.gpu, batch=GPU_BATCH, **kwargs)

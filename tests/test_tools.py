@@ -15,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -276,7 +277,7 @@ def test_analyse_search_logs_tables_the_pareto_searches(runs: dict, tmp_path: Pa
     hv = hypervolume_2d([(p["reg_loss"], p["criterion_loss"]) for p in state["pareto"]], [88.0, 1.694])
     assert result["hypervolume"] == {"value": pytest.approx(hv), "reference": [88.0, 1.694]}
     printed = capsys.readouterr().out
-    assert f"{hv:.6g}" in printed and "reference point R = 88" in printed
+    assert f"{hv:.4g}" in printed and "reference point R = 88, CE = 1.69)" in printed
     names = ["crit_vs_reg_loss", "weight_vs_valid_acc", "weight_vs_params", "correlation_matrix"]
     assert [p.name for p in result["plots"]] == [f"search_table_{n}.png" for n in names]
     for p in result["plots"]:
@@ -434,3 +435,265 @@ def test_tiny_networks_are_what_the_tools_profile() -> None:
     small = build_eval_network(genotypes.DARTS_V2, 4, 3)
     assert isinstance(small, NetworkCIFAR) and len(small.cells) == 3
     assert count_parameters(small) < count_parameters(build_eval_network(genotypes.DARTS_V2)) / 100
+
+
+# --------------------------------------------------------------------------- what the plots show
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    """The figure-drawing functions hand their figures to the tests: close them after each test."""
+    yield
+    from plots import plt
+
+    plt.close("all")
+
+
+def search_record(nu: float, reg: float, ce: float, run_dir: str = "") -> dict:
+    return {"weight": [nu, 1 - nu], "status": "done", "reg_loss": reg, "criterion_loss": ce,
+            "run_dir": run_dir or f"search-nu{nu:.3g}"}
+
+
+def front_of(searches: list[dict]) -> list[dict]:
+    from pareto import non_dominated
+
+    idx = non_dominated([(s["reg_loss"], s["criterion_loss"]) for s in searches])
+    return [dict(searches[i], name=f"l2_loss_{searches[i]['weight'][0]:.1e}") for i in idx]
+
+
+def point_colour(fig, x: float, y: float) -> tuple:
+    """Face colour of the scatter point drawn at (x, y) in the figure's first axes."""
+    from matplotlib import colors as mcolors
+
+    for collection in fig.axes[0].collections:
+        offsets = collection.get_offsets()
+        for k, (px, py) in enumerate(offsets):
+            if px == pytest.approx(x) and py == pytest.approx(y):
+                faces = collection.get_facecolors()
+                return tuple(round(float(c), 6) for c in mcolors.to_rgba(faces[k % len(faces)]))
+    raise AssertionError(f"no point at {(x, y)}")
+
+
+def leader_segments(ax) -> list[tuple[tuple[float, float], tuple[float, float]]]:
+    """(label centre, its point) in display space for every label joined to its point by a line."""
+    renderer = ax.figure.canvas.get_renderer()
+    out = []
+    for text in ax.texts:
+        if getattr(text, "arrow_patch", None) is not None:
+            box = text.get_window_extent(renderer)
+            out.append((((box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2), tuple(ax.transData.transform(text.xy))))
+    return out
+
+
+def test_the_colour_of_a_nu_is_the_same_in_every_frame_and_plot(tmp_path: Path) -> None:
+    import plots
+
+    first = [search_record(0.2, 1.2, 2.30)]
+    later = first + [search_record(0.01, 40.0, 1.5), search_record(3e-4, 859.1, 0.9), search_record(0.0, 900.0, 0.8)]
+    frame_00 = plots.frontier_figure(first, front_of(first), "l2")
+    frame_03 = plots.frontier_figure(later, front_of(later), "l2")
+    colour = point_colour(frame_00, 1.2, 2.30)
+    assert point_colour(frame_03, 1.2, 2.30) == colour  # nu = 0.2 looks the same after more searches
+    assert point_colour(frame_03, 900.0, 0.8) == (0.0, 0.0, 0.0, 1.0)  # nu = 0 in black
+    # the loss curves and the tools use the same colour for nu = 0.2
+    for s in later:
+        run = tmp_path / s["run_dir"]
+        run.mkdir()
+        write_csv(run / "metrics.csv", ["epoch", "criterion_loss", "l2_loss"],
+                  [{"epoch": e, "criterion_loss": s["criterion_loss"] + 1 - e, "l2_loss": s["reg_loss"]}
+                   for e in (0, 1)])
+        s["run_dir"] = str(run)
+    losses = plots.losses_figure(later, "l2")
+    line = next(ln for ln in losses.axes[0].lines if ln.get_label() == "nu = 0.2")
+    assert tuple(round(float(c), 6) for c in line.get_color()) == colour
+    assert tuple(round(float(c), 6) for c in tables.point_colors([0.2, 0.01])[0]) == colour
+    tool = tables.search_front_figure(["a", "b"], [0.01, 0.2], [40.0, 1.2], [1.5, 2.3])
+    assert point_colour(tool, 1.2, 2.3) == colour
+
+
+def test_a_front_of_one_search_says_so_and_draws_no_front_entry() -> None:
+    import plots
+
+    one = [search_record(0.2, 1.2, 2.30)]
+    fig = plots.frontier_figure(one, front_of(one), "l2")
+    ax = fig.axes[0]
+    assert ax.get_title() == "L2 sweep: 1 search, 1 Pareto-optimal"
+    assert "front" not in [t.get_text() for t in ax.get_legend().get_texts()]
+    two = one + [search_record(0.01, 40.0, 1.5)]
+    fig = plots.frontier_figure(two, front_of(two), "l2")
+    assert fig.axes[0].get_title() == "L2 sweep: 2 searches, 2 Pareto-optimal"
+    assert "front" in [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert tables.plural(1, "network") == "1 network" and tables.plural(3, "search") == "3 searches"
+
+
+def test_labels_of_a_crowded_front_are_all_written_and_their_leader_lines_do_not_cross() -> None:
+    import plots
+    from plots import plt
+
+    cluster = [search_record(10 ** (-1 - 0.3 * k), 800 + 15 * k, 2.2540 - 0.0004 * k) for k in range(7)]
+    cluster.append(search_record(0.2, 265.0, 2.2835))
+    front = front_of(cluster)
+    fig = plots.frontier_figure(cluster, front, "l2")
+    ax = fig.axes[0]
+    assert sorted(t.get_text() for t in ax.texts) == sorted(p["name"] for p in front)
+    segments = leader_segments(ax)
+    assert len(segments) >= 3  # the cluster needs leader lines
+    for i, a in enumerate(segments):
+        for b in segments[i + 1:]:
+            assert not tables.segments_cross(a, b), (a, b)
+    # a front on which the labels once sat on crossing leader lines (a label above joined to a point below)
+    points = [(0.009, 0.884), (0.052, 0.807), (0.123, 0.887), (0.33, 0.805), (0.343, 0.775), (0.369, 0.638),
+              (0.374, 0.585), (0.538, 0.49), (0.633, 0.487), (0.674, 0.181), (0.68, 0.175), (0.85, 0.088),
+              (0.979, 0.137), (0.987, 0.05)]
+    fig, ax = plt.subplots(figsize=(7, 5))
+    ax.scatter([p[0] for p in points], [p[1] for p in points])
+    ax.set_xlim(-0.05, 1.05)
+    ax.set_ylim(0.0, 0.937)
+    names = [f"l2_loss_{i}e0{i % 9}" for i in range(len(points))]
+    assert tables.place_labels(ax, [(x, y, n, "0.2") for (x, y), n in zip(points, names)], required=len(points)) == 0
+    assert sorted(t.get_text() for t in ax.texts) == sorted(names)
+    segments = leader_segments(ax)
+    for i, a in enumerate(segments):
+        for b in segments[i + 1:]:
+            assert not tables.segments_cross(a, b), (a, b)
+    assert tables.segments_cross(((0, 0), (2, 2)), ((0, 2), (2, 0)))
+    assert not tables.segments_cross(((0, 0), (1, 1)), ((0, 1), (1, 2)))
+
+
+def cost_table() -> pd.DataFrame:
+    """Three networks whose fronts differ: all three against parameters, only C against FLOPs and latency."""
+    rows = [{"name": n, "nu": nu, "size_m": size, "flops": flops, "latency_cpu_ms": ms, "test_acc": acc,
+             "status": "done", "search_criterion_loss": ce, "valid_loss": vl}
+            for n, nu, size, flops, ms, acc, ce, vl in (("A", 0.2, 1.0, 3e8, 50.0, 90.0, 1.5, 0.5),
+                                                        ("B", 0.01, 2.0, 2e8, 40.0, 92.0, 1.0, 0.4),
+                                                        ("C", 0.0, 3.0, 1e8, 30.0, 94.0, 0.5, 0.3))]
+    return analyse_train_logs._typed(pd.DataFrame(rows))
+
+
+def test_error_plots_name_the_same_networks_in_every_plot() -> None:
+    df = cost_table()
+    named = []
+    for column in ("parameters_m", "flops", "latency_cpu_ms"):
+        fig = analyse_train_logs.error_vs_figure(df, column, (7, 5), False, [], [])
+        named.append(sorted(t.get_text() for t in fig.axes[0].texts))
+        legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+        assert ("Pareto front of these networks" in legend) == (column == "parameters_m")  # one-point fronts: none
+    assert named == [["A", "B", "C"]] * 3
+    pair = analyse_train_logs.pair_figure(df, df["search_criterion_loss"].to_numpy(float),
+                                          df["valid_loss"].to_numpy(float), "x", "y", "t", (7, 5), False)
+    assert sorted(t.get_text() for t in pair.axes[0].texts if t.get_text() in "ABC") == ["A", "B", "C"]
+    assert len(analyse_train_logs.error_vs_figure(df, "flops", (7, 5), True, [], []).axes[0].texts) == 0  # -c
+
+
+def test_top_k_rings_only_when_k_picks_some_of_the_searches() -> None:
+    df = pd.DataFrame({"name": ["a", "b", "c"], "nu": [0.2, 0.01, 0.0], "search_reg_loss": [1.0, 10.0, 100.0],
+                       "search_criterion_loss": [2.0, 1.0, 0.5], "search_valid_acc": [40.0, 70.0, 90.0],
+                       "search_dir": ["x", "y", "z"]})
+
+    def ranked(topk: int) -> tuple[list[str], list[str]]:
+        ax = analyse_search_logs.crit_vs_reg_figure(df, None, topk, (7, 5)).axes[0]
+        legend = [t.get_text() for t in ax.get_legend().get_texts()]
+        return sorted(t.get_text() for t in ax.texts), [t for t in legend if t.startswith("top")]
+
+    assert ranked(3) == (["a", "b", "c"], [])  # a top 3 of 3 would ring every point
+    assert ranked(5) == (["a", "b", "c"], [])
+    assert ranked(2) == (["1. c", "2. b"], ["top 2 by search valid accuracy"])
+
+
+def test_the_correlation_matrix_is_signed_and_says_n() -> None:
+    df = pd.DataFrame({"nu": [0.2, 0.02, 0.002, 0.0], "size_m": [1.0, 2.0, 3.0, 4.0],
+                       "search_valid_acc": [10.0, 50.0, 40.0, 90.0]})
+    fig = tables.correlation_figure(df, ["nu", "size_m", "search_valid_acc"])
+    ax = fig.axes[0]
+    values = np.asarray(ax.images[0].get_array())
+    assert values[0, 1] == pytest.approx(-1.0) and values[1, 2] == pytest.approx(0.8)
+    assert ax.images[0].get_clim() == (-1, 1)
+    assert "-1.00" in [t.get_text() for t in ax.texts]
+    assert "n = 4" in ax.get_title()
+
+
+def test_epoch_axes_have_whole_number_ticks(tmp_path: Path) -> None:
+    import plots
+    import plots_train
+
+    run = tmp_path / "search"
+    run.mkdir()
+    write_csv(run / "metrics.csv", ["epoch", "criterion_loss", "l2_loss"],
+              [{"epoch": e, "criterion_loss": 2 - e, "l2_loss": 10 + e} for e in (0, 1)])
+    figs = [plots.losses_figure([dict(search_record(0.1, 1.0, 1.0), run_dir=str(run))], "l2"),
+            plots_train.training_figure([{"epoch": "0", "train_loss": "2.0"}, {"epoch": "1", "train_loss": "1.0"}],
+                                        "loss", "cross-entropy"),
+            plots_train.training_figure([{"epoch": "0", "train_loss": "2.0"}], "loss", "cross-entropy")]  # one epoch
+    for fig in figs:
+        fig.canvas.draw()
+        ax = fig.axes[0]
+        ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+        assert ticks and all(t == round(t) for t in ticks), ticks
+
+
+def test_hypervolume_numbers_are_short() -> None:
+    text = tables.hypervolume_text("the front", (12.345678, (3.4567891, 99.305556)), ("M params", "error"))
+    assert text == "hypervolume of the front: 12.35 (reference point M params = 3.46, error = 99.3)"
+
+
+def test_minus_d_is_explained_in_each_tool() -> None:
+    assert "in analyse_search_logs.py and analyse_train_logs.py, -d reads a table" in " ".join(
+        plot_frontier.build_parser().format_help().split())
+    for tool in (analyse_search_logs, analyse_train_logs):
+        assert "in plot_frontier.py, -d is --dominated" in " ".join(tool.build_parser().format_help().split())
+
+
+# --------------------------------------------------------------------------- robust latency
+
+
+def test_latency_is_the_fastest_block_with_the_threads_pinned(monkeypatch) -> None:
+    """A scripted clock: each pass advances it; the slow blocks stand for other processes taking the CPU."""
+    import types
+
+    import profiling
+
+    clock = {"now": 0.0, "passes": 0}
+    threads_seen = []
+    block_ms = [5.0, 2.0, 3.0, 4.0, 6.0, 7.0]
+
+    def advance() -> None:
+        warm = 3  # warmup=1, min_run_time=0.01: passes of 1 ms until 2.5 ms have passed
+        k = clock["passes"]
+        clock["now"] += 1e-3 if k < warm else block_ms[min((k - warm) // 20, 5)] * 1e-3
+        clock["passes"] += 1
+        threads_seen.append(torch.get_num_threads())
+
+    class Scripted(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.step = advance
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            self.step()
+            return x
+
+    monkeypatch.setattr(profiling, "time", types.SimpleNamespace(perf_counter=lambda: clock["now"]))
+    before = torch.get_num_threads()
+    ms = profiling.measure_latency(Scripted(), "cpu", min_run_time=0.01, warmup=1, threads=before + 1)
+    assert ms == pytest.approx(2.0)  # the fastest block, not the median (4.0)
+    assert clock["passes"] == 3 + 5 * 20  # warm-up, then 5 blocks of 20 passes (20 ms each at 1 ms a pass)
+    assert set(threads_seen) == {before + 1} and torch.get_num_threads() == before
+    with pytest.raises(ValueError, match="threads"):
+        profiling.measure_latency(Scripted(), "cpu", threads=0)
+
+
+def test_a_busy_cpu_is_warned_about_once(monkeypatch, caplog) -> None:
+    import profiling
+
+    monkeypatch.setattr(profiling.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(profiling.os, "getloadavg", lambda: (7.9, 7.5, 7.0))
+    profiler = Profiler(init_channels=4, layers=3, min_run_time=0.01, threads=1)
+    with caplog.at_level("WARNING", logger="profiling"):
+        profiler.profile(genotypes.DARTS_V2)
+        profiler.profile(genotypes.DARTS_V1)
+    busy = [r.getMessage() for r in caplog.records if "busy machine" in r.getMessage()]
+    assert len(busy) == 1 and "load average 7.9 on 2 cores, 1 thread)" in busy[0] and "--no_latency" in busy[0]
+    assert "--threads 1" in profiling.busy_cpu_note(2)
+    assert profiler.settings()["cpu_threads"] == 1
+    monkeypatch.setattr(profiling.os, "getloadavg", lambda: (0.5, 0.5, 0.5))
+    assert profiling.busy_cpu_note(1) is None

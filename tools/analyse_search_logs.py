@@ -41,12 +41,15 @@ def build_parser() -> argparse.ArgumentParser:
                                      formatter_class=cli.HelpFormatter)
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("-l", "--log", help="the sweep's log.txt (or its folder): reads the folder's sweep.json")
-    source.add_argument("-d", "--data", help="re-plot a table written by this tool or by the original one")
+    source.add_argument("-d", "--data", metavar="TABLE_CSV",
+                        help="re-plot a table written by this tool or by the original one "
+                             "(here -d reads a table; in plot_frontier.py, -d is --dominated)")
     parser.add_argument("-o", "--output", default="search_table.csv", help="the table (CSV); plots go beside it")
     parser.add_argument("-i", "--inches", type=float, nargs="+", default=None, metavar="W H",
                         help="figure size in inches (default 7 5)")
     parser.add_argument("-t", "--topk", type=int, default=5,
-                        help="highlight the K searches with the best search valid accuracy (0: none)")
+                        help="ring the K searches with the best search valid accuracy (0, or K >= the number of "
+                             "searches: none, since all would be ringed)")
     parser.add_argument("--init_channels", type=int, default=None,
                         help="channels of the profiled evaluation network (36; 48 on ImageNet)")
     parser.add_argument("--layers", type=int, default=None, help="cells of the profiled network (20; 14 on ImageNet)")
@@ -82,25 +85,33 @@ def _topk(df: pd.DataFrame, k: int) -> list[int]:
     return order[:k]
 
 
-def plot_crit_vs_reg(df: pd.DataFrame, sweep: dict[str, Any] | None, topk: int, path: Path,
-                     size: tuple[float, float]) -> Path:
-    """Search cross-entropy against the penalty: all searches, the front, the top-k ringed and named."""
+def crit_vs_reg_figure(df: pd.DataFrame, sweep: dict[str, Any] | None, topk: int,
+                       size: tuple[float, float]) -> Any:
+    """Search cross-entropy against the penalty: all searches, the front, the top-k ringed and named.
+
+    Rings only distinguish when they pick some of the points: with k >= the number of rows there are none.
+    """
     dominated: list[tuple[float, float]] = []
     if sweep:
         front_dirs = set(df["search_dir"].astype(str))
         dominated = [(s["reg_loss"], s["criterion_loss"]) for s in sweep["searches"]
                      if str(s.get("run_dir")) not in front_dirs]
-    best = _topk(df, topk)
-    return tables.plot_search_front(
+    best = _topk(df, topk) if topk < len(df) else []
+    return tables.search_front_figure(
         df["name"].astype(str).tolist(), df["nu"].tolist(), df["search_reg_loss"].to_numpy(float),
-        df["search_criterion_loss"].to_numpy(float), path, size=size, dominated=dominated,
+        df["search_criterion_loss"].to_numpy(float), size=size, dominated=dominated,
         objective=sweep["objective"] if sweep else None, highlight=best,
         highlight_label=f"top {len(best)} by search valid accuracy",
-        title=f"Search front: {len(df)} Pareto-optimal searches", label_others=not best)
+        title=f"Search front: {tables.plural(len(df), 'Pareto-optimal search')}", label_others=not best)
 
 
-def plot_nu_vs(df: pd.DataFrame, columns: list[tuple[str, str, bool]], ylabel: str, title: str, path: Path,
-               size: tuple[float, float]) -> Path:
+def plot_crit_vs_reg(df: pd.DataFrame, sweep: dict[str, Any] | None, topk: int, path: Path,
+                     size: tuple[float, float]) -> Path:
+    return tables.save_figure(crit_vs_reg_figure(df, sweep, topk, size), path)
+
+
+def nu_vs_figure(df: pd.DataFrame, columns: list[tuple[str, str, bool]], ylabel: str, title: str,
+                 size: tuple[float, float]) -> Any:
     """Columns against nu (log axis when nu spans decades), one colour per nu as in every plot."""
     fig, ax = plt.subplots(figsize=size)
     nus = df["nu"].tolist()
@@ -115,7 +126,12 @@ def plot_nu_vs(df: pd.DataFrame, columns: list[tuple[str, str, bool]], ylabel: s
     ax.set_title(title)
     ax.grid(True, which="both", alpha=0.3)
     tables.outside_legend_below(ax)
-    return tables.save_figure(fig, path)
+    return fig
+
+
+def plot_nu_vs(df: pd.DataFrame, columns: list[tuple[str, str, bool]], ylabel: str, title: str, path: Path,
+               size: tuple[float, float]) -> Path:
+    return tables.save_figure(nu_vs_figure(df, columns, ylabel, title, size), path)
 
 
 def make_plots(df: pd.DataFrame, sweep: dict[str, Any] | None, stem: Path, topk: int,
@@ -128,7 +144,7 @@ def make_plots(df: pd.DataFrame, sweep: dict[str, Any] | None, stem: Path, topk:
     out.append(plot_nu_vs(df, [(size_column, "", False)], tables.label(size_column),
                           "Size of the evaluation network against ν", Path(f"{stem}_weight_vs_params.png"), size))
     corr = tables.plot_correlation(df, CORRELATED, Path(f"{stem}_correlation_matrix.png"),
-                                   size=(max(size[0], 6.5), max(size[1], 5.5)))
+                                   size=(max(size[0], 6.5), max(size[1], 5.5)), noun="Pareto-optimal search")
     if corr is not None:
         out.append(corr)
     return out

@@ -47,6 +47,7 @@ TEXT_COLUMNS = ("name", "status", "dataset", "eval_dir", "search_dir")
 CORRELATED = ("nu", "size_m", "flops", "latency_gpu_ms", "latency_cpu_ms", "search_criterion_loss",
               "search_reg_loss", "search_valid_acc", "train_acc", "valid_acc", "test_acc")
 PRINTED = tuple(c for c in TABLE_COLUMNS if c not in ("eval_dir", "search_dir", "dataset", "latency_gpu_b1_ms"))
+LABEL_ALL = 12  # up to this many networks every one is named; beyond, those on the front of error against size
 
 # Published CIFAR-10 results (test error %, parameters M as their papers count them: no auxiliary head).
 BASELINES = (
@@ -62,7 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("-t", "--train", nargs="+", metavar="TRAIN_LOG",
                         help="eval run folders (or their log.txt) and batch-train folders")
-    source.add_argument("-d", "--data", help="re-plot a table written by this tool or by the original one")
+    source.add_argument("-d", "--data", metavar="TABLE_CSV",
+                        help="re-plot a table written by this tool or by the original one "
+                             "(here -d reads a table; in plot_frontier.py, -d is --dominated)")
     parser.add_argument("-s", "--search", nargs="+", default=[], metavar="SEARCH_LOG",
                         help="sweep folders (or their log.txt) whose searches the runs are joined with")
     parser.add_argument("-e", "--ensemble", nargs="+", default=[], metavar="ENSEMBLE_JSON",
@@ -297,6 +300,17 @@ def baseline_costs(args: argparse.Namespace, with_latency: bool) -> dict[str, di
 # --------------------------------------------------------------------------- plots
 
 
+def labelled_rows(df: pd.DataFrame) -> list[int]:
+    """The rows named in every plot, the same set in each: all of them when there are few (LABEL_ALL),
+    else those on the front of test error against parameters (the plot users choose from)."""
+    x, _, _ = cost_axis(df, "parameters_m")
+    y = 100.0 - df["test_acc"].to_numpy(float)
+    rows = [i for i in range(len(df)) if np.isfinite(y[i])]
+    if len(rows) > LABEL_ALL:
+        rows = tables.front_indices(x, y)
+    return sorted(rows, key=lambda i: (x[i] if np.isfinite(x[i]) else math.inf, i))
+
+
 def _scatter_rows(ax: Any, fig: Any, df: pd.DataFrame, x: np.ndarray, y: np.ndarray, colorbar: bool,
                   labelled: list[int] | None = None) -> list[tuple[float, float, str, Any]]:
     """The runs coloured by nu, with the nu colour bar; returns the name labels to place (none with -c)."""
@@ -310,7 +324,7 @@ def _scatter_rows(ax: Any, fig: Any, df: pd.DataFrame, x: np.ndarray, y: np.ndar
     if colorbar:
         return []
     rows = range(len(df)) if labelled is None else labelled
-    return [(x[i], y[i], str(df["name"].iat[i]), "0.2") for i in rows]
+    return [(x[i], y[i], str(df["name"].iat[i]), "0.2") for i in rows if np.isfinite(x[i] + y[i])]
 
 
 def cost_axis(df: pd.DataFrame, column: str) -> tuple[np.ndarray, str, float]:
@@ -332,16 +346,21 @@ def _axis_scale(ax: Any, values: np.ndarray, axis: str) -> str:
     return ""
 
 
-def plot_error_vs(df: pd.DataFrame, column: str, path: Path, size: tuple[float, float], colorbar: bool,
-                  baselines: list[tuple[str, float, float]], ensembles: list[dict[str, Any]]) -> Path | None:
-    """Test error against one cost, the front drawn, published results and ensembles as labelled points."""
+def error_vs_figure(df: pd.DataFrame, column: str, size: tuple[float, float], colorbar: bool,
+                    baselines: list[tuple[str, float, float]], ensembles: list[dict[str, Any]],
+                    labelled: list[int] | None = None) -> Any | None:
+    """Test error against one cost, the front drawn, published results and ensembles as labelled points.
+
+    ``labelled``: the rows to name (default labelled_rows), the same in every plot so that a name
+    found on one plot is found on the others; all of them are written.
+    """
     x, xlabel, unit = cost_axis(df, column)
     y = 100.0 - df["test_acc"].to_numpy(float)
     if not np.isfinite(x + y).any():
         return None
     fig, ax = plt.subplots(figsize=size)
-    front = tables.draw_front(ax, x, y, "Pareto front of these networks")
-    names = _scatter_rows(ax, fig, df, x, y, colorbar, labelled=sorted(front, key=lambda i: x[i]))
+    tables.draw_front(ax, x, y, "Pareto front of these networks")
+    names = _scatter_rows(ax, fig, df, x, y, colorbar, labelled=labelled_rows(df) if labelled is None else labelled)
     baselines = [(text, bx / unit, by) for text, bx, by in baselines]
     labels = []
     for k, (text, bx, by) in enumerate(baselines):
@@ -351,7 +370,7 @@ def plot_error_vs(df: pd.DataFrame, column: str, path: Path, size: tuple[float, 
     for k, ens in enumerate(ensembles):
         values = [x[i] for i in ens["members"] if i is not None]
         if len(values) != len(ens["members"]) or not values or not np.isfinite(values).all():
-            print(f"note: {ens['label']} left out of {path.name}: not all its models are in the table")
+            print(f"note: {ens['label']} left out of the plot against {xlabel}: not all its models are in the table")
             continue
         ex = float(sum(values))  # the models run one after another: their costs add up
         ax.scatter(ex, ens["test_error"], marker="*", s=200, color="gold", edgecolors="black", zorder=5,
@@ -359,21 +378,29 @@ def plot_error_vs(df: pd.DataFrame, column: str, path: Path, size: tuple[float, 
         labels.append((ex, ens["test_error"], ens["label"], "darkgoldenrod"))
     ax.set_xlabel(xlabel + _axis_scale(ax, np.concatenate([x, [b[1] for b in baselines]]), "x"))
     ax.set_ylabel(tables.label("test_error") + _axis_scale(ax, y, "y"))
-    ax.set_title(f"Test error against {xlabel.split(' (')[0]}: {int(np.isfinite(x + y).sum())} networks")
+    count = int(np.isfinite(x + y).sum())
+    ax.set_title(f"Test error against {xlabel.split(' (')[0]}: {tables.plural(count, 'network')}")
     ax.grid(True, which="both", alpha=0.3)
     tables.outside_legend_below(ax)
-    tables.place_labels(ax, labels + names, required=len(labels))
-    return tables.save_figure(fig, path)
+    tables.place_labels(ax, labels + names, required=len(labels) + len(names))
+    return fig
 
 
-def plot_pair(df: pd.DataFrame, x: np.ndarray, y: np.ndarray, xlabel: str, ylabel: str, title: str, path: Path,
-              size: tuple[float, float], colorbar: bool) -> Path | None:
-    """One quantity against another, a point per run coloured by nu, with the y = x diagonal when comparable."""
+def plot_error_vs(df: pd.DataFrame, column: str, path: Path, size: tuple[float, float], colorbar: bool,
+                  baselines: list[tuple[str, float, float]], ensembles: list[dict[str, Any]],
+                  labelled: list[int] | None = None) -> Path | None:
+    fig = error_vs_figure(df, column, size, colorbar, baselines, ensembles, labelled)
+    return None if fig is None else tables.save_figure(fig, path)
+
+
+def pair_figure(df: pd.DataFrame, x: np.ndarray, y: np.ndarray, xlabel: str, ylabel: str, title: str,
+                size: tuple[float, float], colorbar: bool, labelled: list[int] | None = None) -> Any | None:
+    """One quantity against another, a point per run coloured by nu, with Spearman's rho when defined."""
     ok = np.isfinite(x + y)
     if not ok.any():
         return None
     fig, ax = plt.subplots(figsize=size)
-    labels = _scatter_rows(ax, fig, df, x, y, colorbar)
+    labels = _scatter_rows(ax, fig, df, x, y, colorbar, labelled=labelled_rows(df) if labelled is None else labelled)
     xs, ys = _axis_scale(ax, x, "x"), _axis_scale(ax, y, "y")
     ax.set_xlabel(xlabel + xs)
     ax.set_ylabel(ylabel + ys)
@@ -381,14 +408,21 @@ def plot_pair(df: pd.DataFrame, x: np.ndarray, y: np.ndarray, xlabel: str, ylabe
     ax.grid(True, which="both", alpha=0.3)
     if ok.sum() >= 3 and len(set(x[ok])) > 1 and len(set(y[ok])) > 1:  # rho is undefined for a constant
         rho = pd.Series(x[ok]).corr(pd.Series(y[ok]), method="spearman")
-        ax.text(0.02, 0.97, f"Spearman ρ = {rho:.2f}", transform=ax.transAxes, va="top", fontsize=8,
-                bbox={"boxstyle": "round", "facecolor": "white", "alpha": 0.8})
+        ax.text(0.02, 0.97, f"Spearman ρ = {rho:+.2f} (n = {int(ok.sum())})", transform=ax.transAxes, va="top",
+                fontsize=8, bbox={"boxstyle": "round", "facecolor": "white", "alpha": 0.8})
     tables.outside_legend_below(ax)
-    tables.place_labels(ax, labels)
-    return tables.save_figure(fig, path)
+    tables.place_labels(ax, labels, required=len(labels))
+    return fig
 
 
-def plot_weight_vs_acc(df: pd.DataFrame, path: Path, size: tuple[float, float]) -> Path | None:
+def plot_pair(df: pd.DataFrame, x: np.ndarray, y: np.ndarray, xlabel: str, ylabel: str, title: str, path: Path,
+              size: tuple[float, float], colorbar: bool, labelled: list[int] | None = None) -> Path | None:
+    fig = pair_figure(df, x, y, xlabel, ylabel, title, size, colorbar, labelled)
+    return None if fig is None else tables.save_figure(fig, path)
+
+
+def weight_vs_acc_figure(df: pd.DataFrame, size: tuple[float, float]) -> Any | None:
+    """Valid and test accuracy of the evaluated networks against nu."""
     nus = df["nu"].tolist()
     if not df["nu"].notna().any():
         return None
@@ -403,25 +437,31 @@ def plot_weight_vs_acc(df: pd.DataFrame, path: Path, size: tuple[float, float]) 
     ax.set_title("Accuracy of the evaluated networks against ν")
     ax.grid(True, which="both", alpha=0.3)
     tables.outside_legend_below(ax)
-    return tables.save_figure(fig, path)
+    return fig
+
+
+def plot_weight_vs_acc(df: pd.DataFrame, path: Path, size: tuple[float, float]) -> Path | None:
+    fig = weight_vs_acc_figure(df, size)
+    return None if fig is None else tables.save_figure(fig, path)
 
 
 def make_plots(df: pd.DataFrame, stem: Path, size: tuple[float, float], colorbar: bool,
                baselines: dict[str, list[tuple[str, float, float]]], ensembles: list[dict[str, Any]]) -> list[Path]:
     out: list[Path | None] = []
+    labelled = labelled_rows(df)
     for column, suffix in (("parameters_m", "params"), ("flops", "flops"), ("latency_cpu_ms", "latency_cpu"),
                            ("latency_gpu_ms", "latency_gpu")):
         out.append(plot_error_vs(df, column, Path(f"{stem}_error_vs_{suffix}.png"), size, colorbar,
-                                 baselines.get(column, []), ensembles))
+                                 baselines.get(column, []), ensembles, labelled))
     valid = "valid" if df["valid_loss"].notna().any() else "test"
     out.append(plot_pair(df, df["search_criterion_loss"].to_numpy(float), df[f"{valid}_loss"].to_numpy(float),
                          tables.label("search_criterion_loss") + " (last search epoch)", tables.label(f"{valid}_loss"),
                          f"Search loss against {valid} loss after training", Path(f"{stem}_search_vs_valid_loss.png"),
-                         size, colorbar))
+                         size, colorbar, labelled))
     out.append(plot_pair(df, 100.0 - df["search_valid_acc"].to_numpy(float), 100.0 - df[f"{valid}_acc"].to_numpy(float),
                          tables.label("search_valid_error"), tables.label(f"{valid}_error"),
                          f"Search error against {valid} error after training",
-                         Path(f"{stem}_search_vs_valid_error.png"), size, colorbar))
+                         Path(f"{stem}_search_vs_valid_error.png"), size, colorbar, labelled))
     out.append(plot_weight_vs_acc(df, Path(f"{stem}_weight_vs_acc.png"), size))
     out.append(tables.plot_correlation(df, CORRELATED, Path(f"{stem}_correlation_matrix.png"),
                                        size=(max(size[0], 6.5), max(size[1], 5.5))))

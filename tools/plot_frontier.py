@@ -5,8 +5,10 @@ where they fit) rather than with plots.plot_frontier, whose names overlap on cro
 
     python tools/plot_frontier.py -l logs/multi-search-cifar10-EXP-20260101-000000/log.txt -o front.png -d
 
-Reads the sweep folder's sweep.json (given its log.txt or the folder); ``-d`` also draws the
-dominated searches. Prints the front and its hypervolume with the reference point.
+Reads the sweep folder's sweep.json (given its log.txt or the folder); ``-d`` (``--dominated``, as
+in the original tool) also draws the dominated searches; in analyse_search_logs.py and
+analyse_train_logs.py, ``-d`` reads a table instead. Prints the front and its hypervolume with the
+reference point.
 """
 
 from __future__ import annotations
@@ -30,7 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-o", "--output", default="frontier.png", help="the plot (PNG)")
     parser.add_argument("-i", "--inches", type=float, nargs="+", default=None, metavar="W H",
                         help="figure size in inches (default 7 5)")
-    parser.add_argument("-d", "--dominated", action="store_true", help="also draw the dominated searches")
+    parser.add_argument("-d", "--dominated", action="store_true",
+                        help="also draw the dominated searches (-d is --dominated here, as in the original tool; "
+                             "in analyse_search_logs.py and analyse_train_logs.py, -d reads a table)")
     return parser
 
 
@@ -49,7 +53,7 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     front_dirs = {str(p.get("run_dir")) for p in front}
     dominated = [(s["reg_loss"], s["criterion_loss"]) for s in sweep["searches"]
                  if str(s.get("run_dir")) not in front_dirs] if args.dominated else []
-    title = (f"{sweep['objective'].upper()} sweep: {len(sweep['searches'])} searches, "
+    title = (f"{sweep['objective'].upper()} sweep: {tables.plural(len(sweep['searches']), 'search')}, "
              f"{len(front)} Pareto-optimal")
     tables.plot_search_front([str(p.get("name") or f"nu={p['weight'][0]:.3g}") for p in front],
                              [p["weight"][0] for p in front], [p["reg_loss"] for p in front],

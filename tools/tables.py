@@ -21,10 +21,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from matplotlib import cm
-from matplotlib import colors as mcolors
 
 from pareto import default_reference, hypervolume_2d, non_dominated
-from plots import DPI, nu_colors, plt
+from plots import DPI, nu_color, plt, plural
+from plots import nu_colormap as _nu_colormap
 
 __all__ = [
     "COLUMNS",
@@ -44,9 +44,13 @@ __all__ = [
     "nu_positions",
     "outside_legend_below",
     "parse_inches",
+    "correlation_figure",
     "place_labels",
     "plot_correlation",
+    "plural",
     "plot_search_front",
+    "search_front_figure",
+    "segments_cross",
     "read_table",
     "run_folder",
     "save_figure",
@@ -210,7 +214,7 @@ def hypervolume_text(what: str, result: tuple[float, tuple[float, float]] | None
     if result is None:
         return f"hypervolume of {what}: n/a (no complete rows)"
     value, (rx, ry) = result
-    return f"hypervolume of {what}: {value:.6g} (reference point {names[0]} = {rx:.6g}, {names[1]} = {ry:.6g})"
+    return f"hypervolume of {what}: {value:.4g} (reference point {names[0]} = {rx:.3g}, {names[1]} = {ry:.3g})"
 
 
 # --------------------------------------------------------------------------- plots
@@ -266,29 +270,24 @@ def set_nu_axis(ax: Any, nus: Sequence[Any], axis: str = "x") -> None:
 
 
 def nu_colormap(nus: Sequence[Any]) -> tuple[Any, Any] | None:
-    """The colormap and norm behind plots.nu_colors, for a colorbar that matches the point colours."""
-    positive = sorted({float(n) for n in nus if n is not None and np.isfinite(n) and n > 0})
-    if not positive:
+    """The colormap and norm behind plots.nu_color (the same for every plot), or None without a positive nu."""
+    if not any(n is not None and np.isfinite(n) and n > 0 for n in nus):
         return None
-    vmax = positive[-1] if positive[-1] > positive[0] else positive[0] * 10
-    base = plt.get_cmap("viridis")
-    cmap = mcolors.ListedColormap(base(np.linspace(0.1, 0.9, 256)))
-    return cmap, mcolors.LogNorm(vmin=positive[0], vmax=vmax)
+    return _nu_colormap()
 
 
 def point_colors(nus: Sequence[Any]) -> list[Any]:
-    """One colour per row: plots.nu_colors for known nus, grey where nu is unknown."""
-    known = [float(n) for n in nus if n is not None and np.isfinite(n)]
-    mapping = nu_colors(known) if known else {}
-    return [mapping.get(float(n), "0.6") if n is not None and np.isfinite(n) else "0.6" for n in nus]
+    """One colour per row: plots.nu_color for known nus, grey where nu is unknown."""
+    return [nu_color(float(n)) if n is not None and np.isfinite(n) else "0.6" for n in nus]
 
 
 def add_nu_colorbar(fig: Any, ax: Any, nus: Sequence[Any]) -> None:
+    """The colour bar of nu over its fixed range (plots.NU_RANGE), so that it reads the same on every plot."""
     spec = nu_colormap(nus)
     if spec is None:
         return
     cmap, norm = spec
-    bar = fig.colorbar(cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, pad=0.02)
+    bar = fig.colorbar(cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, pad=0.02, extend="min")
     notes = (["ν=0 in black"] if any(n == 0 for n in nus) else []) + (
         ["grey: ν unknown"] if any(n is None or not np.isfinite(n) for n in nus) else [])
     bar.set_label("; ".join(["ν (penalty weight)", *notes]))
@@ -333,14 +332,60 @@ def _marker_boxes(ax: Any, radius: float) -> list[tuple[float, float, float, flo
     return boxes
 
 
+Box = tuple[float, float, float, float]
+Segment = tuple[tuple[float, float], tuple[float, float]]
+
+
+def _cross(o: tuple[float, float], a: tuple[float, float], b: tuple[float, float]) -> float:
+    return (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
+
+
+def segments_cross(s: Segment, t: Segment) -> bool:
+    """True when two segments cross at a point inside both (touching ends do not count)."""
+    (p, q), (r, u) = s, t
+    d1, d2, d3, d4 = _cross(r, u, p), _cross(r, u, q), _cross(p, q, r), _cross(p, q, u)
+    return d1 * d2 < 0 and d3 * d4 < 0
+
+
+def _segment_hits_box(seg: Segment, box: Box) -> bool:
+    """True when the segment passes through the box (an end inside counts)."""
+    (p, q), (x0, y0, x1, y1) = seg, box
+    if any(x0 <= x <= x1 and y0 <= y <= y1 for x, y in (p, q)):
+        return True
+    corners = ((x0, y0), (x1, y0), (x1, y1), (x0, y1))
+    return any(segments_cross(seg, (corners[k], corners[(k + 1) % 4])) for k in range(4))
+
+
+def _uncross(placements: list[dict[str, Any]]) -> None:
+    """Swap the spots of two labels whose leader lines cross, until none do.
+
+    Swapping the far ends of two crossing segments makes them shorter in total (triangle
+    inequality), so this ends; each swapped label keeps its width, centred where the other was.
+    """
+    for _ in range(4 * len(placements) ** 2):
+        pairs = [(a, b) for i, a in enumerate(placements) for b in placements[i + 1:]
+                 if a["leader"] and b["leader"] and segments_cross(a["leader"], b["leader"])]
+        if not pairs:
+            return
+        a, b = pairs[0]
+        ca, cb = a["leader"][0], b["leader"][0]
+        for item, centre in ((a, cb), (b, ca)):
+            w, h = item["box"][2] - item["box"][0], item["box"][3] - item["box"][1]
+            item["box"] = (centre[0] - w / 2, centre[1] - h / 2, centre[0] + w / 2, centre[1] + h / 2)
+            item["leader"] = (centre, item["point"])
+
+
 def place_labels(ax: Any, items: Sequence[tuple[float, float, str, Any]], fontsize: float = 7,
                  required: int = 0) -> int:
     """Write each (x, y, text, colour) near its point where it covers no other label, no point and stays inside.
 
-    Tries the four corners around the point, then farther out (with a leader line). The first
-    ``required`` items are always written (at the least crowded spot); a later label that finds no
-    free spot is left out, and with more than 10 labels the others go right beside their point or
-    nowhere, so that crowded plots stay readable. Returns how many were left out.
+    Tries the four corners around the point, then farther out with a leader line; a leader line
+    should cross no other leader line and pass through no label or other point, and no later label
+    sit on an earlier leader, so that each label reads as belonging to the point it is joined to
+    (two leader lines that still cross get their labels swapped). The first ``required`` items are
+    always written (at the least crowded spot); a later label that finds no free spot is left out,
+    and with more than 10 labels the others go right beside their point or nowhere, so that crowded
+    plots stay readable. Returns how many were left out.
     Call it last, once scales and limits are final (it works in display coordinates).
     """
     ax.figure.canvas.draw()  # fixes the limits and the transforms
@@ -348,45 +393,73 @@ def place_labels(ax: Any, items: Sequence[tuple[float, float, str, Any]], fontsi
     char_w, line_h, gap = fontsize * 0.6 * scale, fontsize * 1.25 * scale, 4 * scale
     obstacles = _marker_boxes(ax, 4 * scale)
     frame = ax.get_window_extent()
-    placed: list[tuple[float, float, float, float]] = []
+    placed: list[Box] = []
+    leaders: list[Segment] = []
 
-    def badness(box: tuple[float, float, float, float]) -> int:
-        """0 for a free spot; each covered label or point costs 1, leaving the axes costs 100."""
+    def badness(box: Box, leader: Segment | None) -> int:
+        """0 for a free spot. Costs: a label on a label or a leader crossing a leader 3, on a point or a
+        leader through a label 2, a leader through another point 1, leaving the axes 100."""
         inside = frame.x0 <= box[0] and box[2] <= frame.x1 and frame.y0 <= box[1] and box[3] <= frame.y1
-        hits = sum(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3] for b in placed + obstacles)
-        return hits + (0 if inside else 100)
+        cost = 3 * sum(_overlap(box, b) for b in placed) + 2 * sum(_overlap(box, b) for b in obstacles)
+        cost += 3 * sum(_segment_hits_box(seg, box) for seg in leaders)
+        if leader is not None:
+            px, py = leader[1]
+            cost += 3 * sum(segments_cross(leader, seg) for seg in leaders)
+            cost += 2 * sum(_segment_hits_box(leader, b) for b in placed)
+            cost += sum(_segment_hits_box(leader, b) for b in obstacles
+                        if not (b[0] <= px <= b[2] and b[1] <= py <= b[3]))  # its own point's marker is no obstacle
+        return cost + (0 if inside else 100)
 
     omitted = 0
+    placements: list[dict[str, Any]] = []
     for n, (x, y, text, color) in enumerate(items):
         if not (np.isfinite(x) and np.isfinite(y)):
             continue
         px, py = ax.transData.transform((x, y))
         width = len(text) * char_w
         candidates = []
-        for k in range(0, 8):
+        for k in range(0, 16 if n < required else 8):  # a label that must be written looks farther
             for dx_sign in (1, -1):
                 for dy in (gap + k * line_h, -gap - line_h - k * line_h):
                     x0 = px + gap if dx_sign > 0 else px - gap - width
                     candidates.append((x0, py + dy))
         if n >= required and len(items) > 10:  # crowded: optional labels only right beside their point
             candidates = candidates[:8]
-        scores = [badness((x0, y0, x0 + width, y0 + line_h)) for x0, y0 in candidates]
+        boxes = [(x0, y0, x0 + width, y0 + line_h) for x0, y0 in candidates]
+        # a label far from its point gets a leader line, from the label's centre to the point
+        lines = [((b[0] + width / 2, b[1] + line_h / 2), (px, py)) if abs(b[1] - py) > 2 * line_h else None
+                 for b in boxes]
+        scores = [badness(b, line) for b, line in zip(boxes, lines)]
         if 0 not in scores and n >= required:
             omitted += 1
             continue
-        choice = candidates[scores.index(0)] if 0 in scores else candidates[scores.index(min(scores))]
-        placed.append((choice[0], choice[1], choice[0] + width, choice[1] + line_h))
-        ax.annotate(text, (x, y), xytext=((choice[0] - px) / scale, (choice[1] - py) / scale),
-                    textcoords="offset points", fontsize=fontsize, color=color, zorder=5, ha="left", va="bottom",
-                    arrowprops={"arrowstyle": "-", "color": "0.6", "linewidth": 0.5, "shrinkA": 0, "shrinkB": 3}
-                    if abs(choice[1] - py) > 2 * line_h else None)
+        best = scores.index(min(scores))
+        placed.append(boxes[best])
+        if lines[best] is not None:
+            leaders.append(lines[best])
+        placements.append({"xy": (x, y), "point": (px, py), "box": boxes[best], "leader": lines[best],
+                           "text": text, "color": color})
+    _uncross(placements)
+    for item in placements:
+        (px, py), box = item["point"], item["box"]
+        ax.annotate(item["text"], item["xy"], xytext=((box[0] - px) / scale, (box[1] - py) / scale),
+                    textcoords="offset points", fontsize=fontsize, color=item["color"], zorder=5, ha="left",
+                    va="bottom", arrowprops={"arrowstyle": "-", "color": "0.6", "linewidth": 0.5, "shrinkA": 0,
+                                             "shrinkB": 3} if item["leader"] is not None else None)
     return omitted
 
 
+def _overlap(a: Box, b: Box) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
 def draw_front(ax: Any, xs: Sequence[Any], ys: Sequence[Any], label_text: str = "Pareto front") -> list[int]:
-    """The non-dominated points (both minimised) joined by a step line; returns their positions."""
+    """The non-dominated points (both minimised) joined by a step line; returns their positions.
+
+    A front of one point draws no line, and so gets no legend entry.
+    """
     idx = front_indices(xs, ys)
-    if len(idx) >= 1:
+    if len(idx) > 1:
         pts = sorted((float(xs[i]), float(ys[i])) for i in idx)
         ax.step([p[0] for p in pts], [p[1] for p in pts], where="post", color="0.35", linestyle="--",
                 linewidth=1.2, zorder=1, label=label_text)
@@ -401,12 +474,11 @@ def outside_legend_below(ax: Any, columns: int = 2) -> None:
                   ncol=min(columns, len(handles)), frameon=False)
 
 
-def plot_search_front(
+def search_front_figure(
     names: Sequence[str],
     nus: Sequence[Any],
     reg: Sequence[float],
     ce: Sequence[float],
-    path: str | Path,
     *,
     size: tuple[float, float] = (7.0, 5.0),
     dominated: Sequence[tuple[float, float]] = (),
@@ -445,19 +517,33 @@ def plot_search_front(
     others = ([(xs[i], ys[i], names[i], "0.25") for i in np.argsort(xs) if i not in set(highlight)]
               if label_others else [])
     place_labels(ax, ranked + others, required=len(ranked))
-    return save_figure(fig, path)
+    return fig
 
 
-def plot_correlation(df: pd.DataFrame, columns: Sequence[str], path: str | Path,
-                     size: tuple[float, float] = (7.0, 6.0), title: str | None = None) -> Path | None:
-    """|Spearman rank correlation| between the columns that vary, as an annotated heat map."""
+def plot_search_front(names: Sequence[str], nus: Sequence[Any], reg: Sequence[float], ce: Sequence[float],
+                      path: str | Path, **options: Any) -> Path:
+    """search_front_figure written as a PNG (options as there)."""
+    return save_figure(search_front_figure(names, nus, reg, ce, **options), path)
+
+
+def correlation_figure(df: pd.DataFrame, columns: Sequence[str], size: tuple[float, float] = (7.0, 6.0),
+                       title: str | None = None, noun: str = "network") -> Any | None:
+    """Signed Spearman rank correlation between the columns that vary, as an annotated heat map (-1 to 1).
+
+    The sign says which way two quantities go together (size up, error down is negative), so it is
+    kept; n, the rows behind each value (pairs with a missing value left out), is in the title.
+    """
     usable = [c for c in columns if c in df.columns and pd.to_numeric(df[c], errors="coerce").nunique() > 1]
     if len(usable) < 2:
         return None
     data = df[usable].apply(pd.to_numeric, errors="coerce")
-    corr = data.corr(method="spearman").abs()
+    corr = data.corr(method="spearman")
+    present = data.notna().to_numpy(dtype=float)
+    pairs = present.T @ present  # rows with both values, per pair of columns
+    counts = sorted({int(pairs[i, j]) for i in range(len(usable)) for j in range(len(usable)) if i != j})
+    n_text = f"n = {counts[0]}" if len(counts) == 1 else f"n = {counts[0]} to {counts[-1]} per pair"
     fig, ax = plt.subplots(figsize=size)
-    image = ax.imshow(corr.to_numpy(dtype=float), vmin=0, vmax=1, cmap="viridis")
+    image = ax.imshow(corr.to_numpy(dtype=float), vmin=-1, vmax=1, cmap="RdBu_r")
     names = [label(c) for c in usable]
     ax.set_xticks(range(len(usable)), names, rotation=45, ha="right", fontsize=8)
     ax.set_yticks(range(len(usable)), names, fontsize=8)
@@ -465,11 +551,19 @@ def plot_correlation(df: pd.DataFrame, columns: Sequence[str], path: str | Path,
         for j in range(len(usable)):
             value = corr.iat[i, j]
             if np.isfinite(value):
-                ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=7,
-                        color="black" if value > 0.6 else "white")
-    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04).set_label("|Spearman ρ|")
-    ax.set_title(title or f"Rank correlation over {len(df)} networks")
-    return save_figure(fig, path)
+                ax.text(j, i, f"{value:+.2f}", ha="center", va="center", fontsize=7,
+                        color="white" if abs(value) > 0.6 else "black")
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04).set_label("Spearman ρ (−1 to 1)")
+    ax.set_title(title or f"Rank correlation over {plural(len(df), noun)} ({n_text})")
+    return fig
+
+
+def plot_correlation(df: pd.DataFrame, columns: Sequence[str], path: str | Path,
+                     size: tuple[float, float] = (7.0, 6.0), title: str | None = None,
+                     noun: str = "network") -> Path | None:
+    """correlation_figure written as a PNG, or None when fewer than two columns vary."""
+    fig = correlation_figure(df, columns, size, title, noun)
+    return None if fig is None else save_figure(fig, path)
 
 
 # --------------------------------------------------------------------------- run folders
@@ -567,11 +661,14 @@ def add_profiling_args(parser: Any) -> None:
     g = parser.add_argument_group("profiling (parameters, FLOPs, latency)")
     g.add_argument("--no_latency", action="store_true", help="skip the latency measurements (fast)")
     g.add_argument("--min_run_time", type=float, default=1.0,
-                   help="seconds of timed forward passes per latency measurement (the median is reported)")
+                   help="seconds of timed forward passes per latency measurement, at least 5 timed blocks "
+                        "(the fastest block is reported: the least disturbed by other processes)")
     g.add_argument("--device", default="auto",
                    help="GPU for the GPU latencies: auto (a GPU if there is one), cuda, cuda:N, mps or cpu (none)")
     g.add_argument("--gpu", type=int, default=0, help="GPU index with --device auto/cuda")
-    g.add_argument("--threads", type=int, default=None, help="CPU threads for the CPU latency (default: torch's)")
+    g.add_argument("--threads", type=int, default=None,
+                   help="CPU threads the CPU latency is measured with, fixed for every network (default: torch's "
+                        "count at start, the physical cores; 1 is the least disturbed on a busy machine)")
     g.add_argument("--flops_rules", choices=["thesis", "thop"], default="thesis",
                    help="thesis: conv/linear multiply-adds only, as the thesis's tables; thop: thop's own rules")
 
@@ -590,6 +687,8 @@ def make_profiler(args: Any, **settings: Any) -> Any:
 
     if not (args.min_run_time > 0):
         raise ValueError(f"--min_run_time must be > 0, got {args.min_run_time}")
+    if args.threads is not None and args.threads < 1:
+        raise ValueError(f"--threads must be >= 1, got {args.threads}")
     return Profiler(latency=not args.no_latency, gpu=gpu_device(args) if not args.no_latency else None,
                     min_run_time=args.min_run_time, rules=args.flops_rules, threads=args.threads, **settings)
 
