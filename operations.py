@@ -23,6 +23,7 @@ __all__ = [
     "Identity",
     "Zero",
     "FactorizedReduce",
+    "PointwiseConv",
     "Conv7x1_1x7",
     "subsample_for_pointwise",
 ]
@@ -117,6 +118,22 @@ class Zero(nn.Module):
         return x[:, :, :: self.stride, :: self.stride].mul(0.0)
 
 
+class PointwiseConv(nn.Conv2d):
+    """A strided 1x1 convolution without padding that is correct on every CPU (see ``subsample_for_pointwise``).
+
+    A Conv2d in all else (parameters, state_dict keys, hooks, FLOPs rules), so published weights still load.
+    """
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        if self.kernel_size != (1, 1) or self.padding != (0, 0) or self.dilation != (1, 1):
+            raise ValueError("PointwiseConv is a 1x1 convolution without padding or dilation")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x, stride = subsample_for_pointwise(x, self.stride)
+        return F.conv2d(x, self.weight, self.bias, stride)
+
+
 class FactorizedReduce(nn.Module):
     """Halve the resolution without losing half the pixels: two 1x1 stride-2 convs, one shifted by a pixel."""
 
@@ -125,19 +142,14 @@ class FactorizedReduce(nn.Module):
         if C_out % 2:
             raise ValueError(f"FactorizedReduce needs an even number of output channels, got {C_out}")
         self.relu = nn.ReLU(inplace=False)
-        self.conv_1 = nn.Conv2d(C_in, C_out // 2, 1, stride=2, padding=0, bias=False)
-        self.conv_2 = nn.Conv2d(C_in, C_out // 2, 1, stride=2, padding=0, bias=False)
+        self.conv_1 = PointwiseConv(C_in, C_out // 2, 1, stride=2, padding=0, bias=False)
+        self.conv_2 = PointwiseConv(C_in, C_out // 2, 1, stride=2, padding=0, bias=False)
         self.bn = nn.BatchNorm2d(C_out, affine=affine)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.relu(x)
-        out = torch.cat([self._reduce(self.conv_1, x), self._reduce(self.conv_2, x[:, :, 1:, 1:])], dim=1)
+        out = torch.cat([self.conv_1(x), self.conv_2(x[:, :, 1:, 1:])], dim=1)
         return self.bn(out)
-
-    @staticmethod
-    def _reduce(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
-        x, stride = subsample_for_pointwise(x, conv.stride)
-        return F.conv2d(x, conv.weight, None, stride)
 
 
 class Conv7x1_1x7(nn.Sequential):

@@ -44,7 +44,7 @@ from torch import nn
 
 from genotypes import Genotype, genotype_from_dict, genotype_to_dict
 from model import NetworkCIFAR, NetworkImageNet
-from operations import Identity, Zero
+from operations import Identity, PointwiseConv, Zero
 
 __all__ = [
     "FLOPS_RULES",
@@ -103,7 +103,9 @@ def _free(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Ten
 
 def _custom_ops(rules: str) -> dict[type, Callable[..., None]]:
     """thop rules for the DARTS modules thop does not know; for the thesis's counting, only conv/linear count."""
-    ops: dict[type, Callable[..., None]] = {Identity: _free, Zero: _free}
+    from thop.vision.basic_hooks import count_convNd
+
+    ops: dict[type, Callable[..., None]] = {Identity: _free, Zero: _free, PointwiseConv: count_convNd}
     if rules == "thesis":
         ops.update({
             nn.BatchNorm2d: _free,
