@@ -48,6 +48,7 @@ from utils import (
     create_run_dir,
     get_device,
     get_logger,
+    lock_run_dir,
     read_json,
     rebase_run_dirs,
     run_main,
@@ -295,16 +296,29 @@ def main(args: argparse.Namespace) -> dict:
     if args.max_batch_size < 1 or args.oom_step < 1 or min(args.probe_batches) < 1 \
             or args.probe_batches[0] == args.probe_batches[1]:
         raise UserError("--max_batch_size, --oom_step and two different --probe_batches must be >= 1")
-    if args.resume:
+    resumed = bool(args.resume)
+    if resumed:
         args, batch_dir, entries = _resume_state(args)
-        device = get_device(args.device, args.gpu)
+    else:
+        entries = plan(args.archs or list(PUBLISHED))
+    device = get_device(args.device, args.gpu)
+    # the data is checked before the batch folder exists (a bad --set or --data leaves nothing behind)
+    _, _, info = datalib.load_datasets(args.set, args.data, download=args.download,
+                                       image_size=getattr(args, "image_size", None))
+    if not resumed:
+        batch_dir = create_run_dir("batch-train", args.save or "EXP", args.logdir)
+    with lock_run_dir(batch_dir):  # the batch's folder, to the end; each training locks its own inside
+        return _run_batch(args, batch_dir, entries, device, info, resumed)
+
+
+def _run_batch(args: argparse.Namespace, batch_dir: Path, entries: list[dict[str, Any]], device: torch.device,
+               info: datalib.DatasetInfo, resumed: bool) -> dict:
+    """main's trainings, one after another, in the locked batch folder."""
+    if resumed:
         logger = get_logger(f"batch.{batch_dir.name}", batch_dir)
         logger.info("resuming %s: %d of %d trainings done", batch_dir,
                     sum(e["status"] == "done" for e in entries), len(entries))
     else:
-        entries = plan(args.archs or list(PUBLISHED))
-        device = get_device(args.device, args.gpu)
-        batch_dir = create_run_dir("batch-train", args.save or "EXP", args.logdir)
         save_args(args, batch_dir, device, kind="batch")
         logger = get_logger(f"batch.{batch_dir.name}", batch_dir)
         logger.info("batch %s: %d genotype(s), %d duplicate(s) skipped", batch_dir,
@@ -326,8 +340,6 @@ def main(args: argparse.Namespace) -> dict:
         memory_model = bsp.load_memory_model(args.batch_model) if args.batch_model else default_memory_model(logger)
     elif device.type != "cuda":
         logger.info("device %s: every training uses --batch_size %d", device, args.batch_size)
-    _, _, info = datalib.load_datasets(args.set, args.data, download=args.download,
-                                       image_size=getattr(args, "image_size", None))
     for n, entry in enumerate(entries):
         if entry["status"] != "pending":
             continue

@@ -58,6 +58,7 @@ from utils import (
     get_rng_state,
     load_checkpoint,
     load_run_args,
+    lock_run_dir,
     read_json,
     run_main,
     save_args,
@@ -429,6 +430,7 @@ def main(args: argparse.Namespace, *, run_dir: str | Path | None = None,
         run_dir.mkdir(parents=True, exist_ok=True)
     else:
         run_dir = create_run_dir("eval", run_label(args), args.logdir)
+    run_lock = lock_run_dir(run_dir)  # before anything is written there: one process per run folder
     logger = get_logger(f"train.{run_dir.name}", run_dir)
     for path in log_files:
         handler = logging.FileHandler(path, mode="a")
@@ -441,6 +443,7 @@ def main(args: argparse.Namespace, *, run_dir: str | Path | None = None,
         for handler in list(logger.handlers):
             logger.removeHandler(handler)
             handler.close()
+        run_lock.release()
 
 
 def _run(args: argparse.Namespace, run_dir: Path, resumed: Path | None, checkpoint: dict | None,

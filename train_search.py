@@ -45,6 +45,7 @@ from utils import (
     get_rng_state,
     load_checkpoint,
     load_run_args,
+    lock_run_dir,
     read_json,
     run_main,
     save_args,
@@ -269,6 +270,14 @@ def main(args: argparse.Namespace) -> dict:
         run_dir.mkdir(parents=True, exist_ok=True)
     if run_dir is None:
         run_dir = create_run_dir("search", args.save, args.logdir)
+    with lock_run_dir(run_dir):  # before anything is written there: one process per run folder
+        return _search(args, run_dir, device, checkpoint, (train_loader, valid_loader), info, imagenet)
+
+
+def _search(args: argparse.Namespace, run_dir: Path, device: torch.device, checkpoint: dict | None,
+            loaders: tuple[Any, Any], info: datalib.DatasetInfo, imagenet: bool) -> dict:
+    """main's search, in its locked run folder, from the checkpoint's epoch on."""
+    train_loader, valid_loader = loaders
     logger = get_logger(f"search.{run_dir.name}", run_dir)
     if checkpoint is None:
         save_args(args, run_dir, device, kind="search")

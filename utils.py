@@ -9,22 +9,30 @@ from __future__ import annotations
 
 import argparse
 import csv
+import errno
 import json
 import logging
 import os
 import pickle
 import platform
 import random
+import re
 import secrets
 import socket
 import sys
 import time
+import weakref
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+
+try:
+    import fcntl
+except ImportError:  # Windows: run folders are not locked there (see lock_run_dir)
+    fcntl = None  # type: ignore[assignment]
 
 LOG_FORMAT = "%(asctime)s %(message)s"
 LOG_DATEFMT = "%m/%d %I:%M:%S %p"
@@ -383,6 +391,93 @@ def rebase_run_dirs(records: Iterable[Any], folder: Path) -> None:
     for record in records:
         if isinstance(record, dict) and record.get("run_dir"):
             record["run_dir"] = str(folder / Path(record["run_dir"]).name)
+
+
+LOCK_FILE = ".lock"
+# the temp files of _atomic_write: .<name>.<8 hex digits>.tmp
+_ATOMIC_TMP = re.compile(r"^\..+\.[0-9a-f]{8}\.tmp$")
+
+
+class RunLock:
+    """The exclusive lock of one run folder (see lock_run_dir); ``release()`` or leaving a ``with`` ends it."""
+
+    def __init__(self, folder: Path, fd: int | None) -> None:
+        self.folder = folder
+        self._fd = fd
+        if fd is not None:
+            # A forked child (a DataLoader worker) closes its copy of the descriptor without unlocking, so
+            # the lock ends with the process that took it and not with the last of its children.
+            ref = weakref.ref(self)
+            os.register_at_fork(after_in_child=lambda: _forget_in_child(ref))
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def release(self) -> None:
+        """Unlock (the lock file stays: removing it would let two processes lock two different files)."""
+        fd, self._fd = self._fd, None
+        if fd is None:
+            return
+        try:
+            os.ftruncate(fd, 0)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+
+    def __enter__(self) -> RunLock:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.release()
+
+    def __del__(self) -> None:
+        self.release()
+
+
+def _forget_in_child(ref: weakref.ref) -> None:
+    lock = ref()
+    if lock is not None and lock._fd is not None:
+        os.close(lock._fd)
+        lock._fd = None
+
+
+def lock_run_dir(folder: str | Path) -> RunLock:
+    """Lock a run folder for this process: a second process on it gets one line naming the holder's pid.
+
+    Every script that writes a run folder takes its lock before it writes anything there, and holds it to
+    the end. It is an flock on ``folder/.lock``, which the OS drops when the process ends however it ends
+    (kill -9 too), so a lock is never stale; the file holds the holder's pid for the message. A sweep locks
+    its folder and each search its own, so nested folders never wait on each other (and nothing waits: a
+    taken lock is an error at once). Holding the lock, no one else writes in the folder, so the atomic
+    writer's temp files found there are leftovers of a killed run and are removed. Without fcntl (Windows),
+    or on a filesystem without locks, the folder is used unlocked.
+    """
+    folder = Path(folder)
+    if fcntl is None:
+        return RunLock(folder, None)
+    fd = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as err:
+        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() if err.errno in (
+            errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES) else None
+        os.close(fd)
+        if holder is None:  # ENOLCK, EOPNOTSUPP...: this filesystem cannot lock
+            return RunLock(folder, None)
+        who = f"process {holder}" if holder.isdigit() else "another process"
+        raise UserError(f"{folder} is in use by {who}, which holds its lock: one run per folder "
+                        "(wait for it to end, or stop it)") from None
+    except BaseException:
+        os.close(fd)
+        raise
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    lock = RunLock(folder, fd)
+    for leftover in folder.iterdir():
+        if _ATOMIC_TMP.match(leftover.name) and leftover.is_file():
+            leftover.unlink(missing_ok=True)
+    return lock
 
 
 class MetricsCSV:
