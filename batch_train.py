@@ -90,7 +90,7 @@ def _genotype_mapping(path: Path) -> dict[str, Any] | None:
     """The name -> genotype mapping of a sweep's genotypes.json (None if the file is one genotype)."""
     try:
         content = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
         return None  # resolve_genotype reports it
     if isinstance(content, dict) and isinstance(content.get("genotypes"), dict):
         content = content["genotypes"]
@@ -285,7 +285,12 @@ def _resume_state(args: argparse.Namespace) -> tuple[argparse.Namespace, Path, l
     if not (batch_dir / "batch.json").is_file():
         raise UserError(f"--resume {batch_dir}: not a batch-train folder (no batch.json)")
     state = read_json(batch_dir / "batch.json")
-    entries = list(state.get("entries", []))
+    entries = state.get("entries") if isinstance(state, dict) else None
+    if not isinstance(entries, list) or not isinstance(state.get("args", {}), dict) or not all(
+            isinstance(e, dict) and {"spec", "label", "status"} <= e.keys() for e in entries):
+        raise UserError(f"--resume {batch_dir}: batch.json is not a batch-train state (no list of entries "
+                        "with spec, label and status)")
+    entries = list(entries)
     rebase_run_dirs(entries, batch_dir)
     return train.merge_saved_args(args, state.get("args", {})), batch_dir, entries
 

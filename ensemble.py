@@ -48,6 +48,7 @@ from utils import (
     UserError,
     accuracy,
     check_output,
+    check_writable,
     get_device,
     get_logger,
     read_json,
@@ -168,7 +169,7 @@ def load_models(folder: str | Path, args: argparse.Namespace, num_classes: int, 
             name = genotype_label(run_args["arch"]) if "arch" in run_args else run.name
             train.load_weights(net, run / "weights.pt", f"{name} (C={init_channels}, {layers} layers, "
                                                         f"auxiliary={auxiliary}, {num_classes} classes)")
-        except (UserError, ValueError, FileNotFoundError) as err:
+        except (UserError, ValueError, OSError, TypeError, AttributeError) as err:  # this folder only
             reason = " ".join(str(err).split())
             skipped.append({"run_dir": str(run), "reason": reason})
             logger.info("skipping %s: %s", run, reason)
@@ -218,6 +219,8 @@ def main(args: argparse.Namespace) -> dict:
     cli.check_common_args(args)
     if args.output:
         check_output(args.output, "-o")
+    else:
+        check_writable(Path(args.models_folder) / "ensemble.json", "-o")  # its default, before the work
     calculate = args.calculate or args.per_class
     device = get_device(args.device, args.gpu)
     if args.threads:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import csv
 import errno
+import io
 import json
 import logging
 import os
@@ -166,8 +167,11 @@ def create_run_dir(kind: str, save: str, root: str | Path = "logs") -> Path:
     root = Path(root)
     if root.exists() and not root.is_dir():
         raise UserError(f"--logdir {root} is a file, not a folder")
-    root.mkdir(parents=True, exist_ok=True)
     base = f"{kind}-{save}-{time.strftime('%Y%m%d-%H%M%S')}"
+    if len(os.fsencode(base)) > 240:  # a filesystem's names end at 255 bytes, and a suffix -N may follow
+        raise UserError(f"--save {save[:40]}... is too long: the run folder's name would pass 240 bytes")
+    check_writable(root / base, "--logdir")  # a read-only disk: one line, and no folder left behind
+    root.mkdir(parents=True, exist_ok=True)
     for attempt in range(10_000):
         path = root / (base if attempt == 0 else f"{base}-{attempt}")
         try:
@@ -246,8 +250,10 @@ def _atomic_write(path: str | Path, write: Callable[[Any], None], mode: str) -> 
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(err, OSError) and err.filename is None and err.strerror:  # a full disk: say which file
+            raise OSError(err.errno, err.strerror, str(path)) from None
         raise
 
 
@@ -256,9 +262,36 @@ def write_json_atomic(path: str | Path, obj: Any) -> None:
     _atomic_write(path, lambda f: json.dump(obj, f, indent=2, default=_json_default), "w")
 
 
+def check_writable(path: str | Path, flag: str) -> Path:
+    """An output file that can be written, checked before the work that fills it (not lost after it).
+
+    The nearest folder that exists on the way to it must be a writable folder (read-only disks too), and no
+    name on the way may be longer than the filesystem allows.
+    """
+    path = Path(path)
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise UserError(f"{flag} {path}: {folder} is not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise UserError(f"{flag} {path}: cannot write in {folder} (read-only or no permission)")
+    try:
+        name_max = os.pathconf(folder, "PC_NAME_MAX")
+    except (AttributeError, OSError, ValueError):  # no pathconf on Windows
+        name_max = 255
+    long = next((part for part in path.parts if len(os.fsencode(part)) > name_max), None)
+    if long is not None:
+        raise UserError(f"{flag} {path}: the name {long[:40]}... is longer than {name_max} bytes")
+    if path.exists() and not path.is_dir() and not os.access(path, os.W_OK):
+        raise UserError(f"{flag} {path}: the file exists and cannot be written")
+    return path
+
+
 def check_output(path: str | Path, flag: str, inputs: Iterable[str | Path | None] = ()) -> Path:
     """An output file the user named: not a folder, and not one of the inputs (it would be overwritten)."""
     path = Path(path)
+    check_writable(path, flag)
     if path.is_dir():
         raise UserError(f"{flag} {path} is a folder: give a file name")
     for given in inputs:
@@ -275,13 +308,19 @@ def read_json(path: str | Path) -> Any:
     try:
         with open(path) as f:
             return json.load(f)
-    except json.JSONDecodeError as e:
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise UserError(f"{path} is not valid JSON ({e})") from None
 
 
 def save_atomic(obj: Any, path: str | Path) -> None:
-    """torch.save through a temp file + fsync + rename: a crash never leaves a truncated checkpoint."""
-    _atomic_write(path, lambda f: torch.save(obj, f), "wb")
+    """torch.save through a temp file + fsync + rename: a crash never leaves a truncated checkpoint.
+
+    Serialised in memory first: a write that fails (a full disk) is then an OSError naming the file, where
+    torch's own writer would report a position mismatch as a RuntimeError.
+    """
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    _atomic_write(path, lambda f: f.write(buffer.getbuffer()), "wb")
 
 
 def load_checkpoint(path: str | Path, map_location: Any = "cpu") -> Any:
@@ -295,6 +334,36 @@ def load_checkpoint(path: str | Path, map_location: Any = "cpu") -> Any:
             AttributeError, KeyError) as e:  # torch raises several types for corrupt/foreign files
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise UserError(f"cannot read checkpoint {path}: {first}") from None
+
+
+def check_resume_checkpoint(checkpoint: Any, path: str | Path, keys: Iterable[str]) -> dict:
+    """The resume state a script saved as checkpoint.pt, with every key it needs; anything else is one line.
+
+    A plain state_dict copied in (a weights.pt) has none of them.
+    """
+    missing = [k for k in keys if not isinstance(checkpoint, dict) or k not in checkpoint]
+    if missing:
+        raise UserError(f"{path} is not this run's resume checkpoint (no {', '.join(repr(k) for k in missing)}; "
+                        "a weights file cannot be resumed from): move it away to start the run over")
+    return checkpoint
+
+
+def check_state_fits(model: torch.nn.Module, state: Any, path: str | Path) -> None:
+    """Refuse, in one line and before loading it, a saved network that is not ``model``'s (another genotype,
+    width, depth or number of classes): load_state_dict would throw a RuntimeError of a line per tensor."""
+    if not isinstance(state, dict):
+        raise UserError(f"{path} holds no network state_dict")
+    own = model.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    shapes = [f"{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}" for k in own
+              if k in state and tuple(getattr(state[k], "shape", ())) != tuple(own[k].shape)]
+    if missing or unexpected or shapes:
+        counts = [f"{len(v)} {what}" for v, what in ((shapes, "of another shape"), (missing, "missing"),
+                                                      (unexpected, "unexpected")) if v]
+        first = (shapes or missing or unexpected)[0]
+        raise UserError(f"{path} does not match this run's network (tensors: {', '.join(counts)}; e.g. {first}): "
+                        "it was saved for another genotype, width or depth")
 
 
 # --------------------------------------------------------------------------- run metadata
@@ -525,12 +594,17 @@ class MetricsCSV:
 
 
 def run_main(main_fn: Callable[[Any], Any], args: Any) -> int:
-    """Call main_fn(args); bad input becomes one `error: ...` line on stderr and exit code 2."""
+    """Call main_fn(args); bad input, and a file that cannot be written or read (OSError), become one
+    `error: ...` line on stderr and exit code 2."""
     try:
         main_fn(args)
-    except (UserError, FileNotFoundError, ValueError) as e:
+    except (UserError, ValueError) as e:
         message = " ".join(str(e).split()) or type(e).__name__
         print(f"error: {message}", file=sys.stderr)
+        return 2
+    except OSError as e:  # a read-only or full disk, a name too long...: `error: <path>: <reason>`
+        message = f"{e.filename}: {e.strerror}" if e.strerror and e.filename else (e.strerror or str(e))
+        print(f"error: {' '.join(message.split()) or type(e).__name__}", file=sys.stderr)
         return 2
     except RunFailed as e:
         print(f"error: {' '.join(str(e).split())}", file=sys.stderr)

@@ -26,7 +26,7 @@ import pandas as pd  # noqa: E402
 import cli  # noqa: E402
 from tools import tables  # noqa: E402
 from tools.tables import plt  # noqa: E402
-from utils import run_main  # noqa: E402
+from utils import check_writable, run_main  # noqa: E402
 
 TABLE_COLUMNS = (
     "name", "nu", "size_m", "search_train_acc", "search_valid_acc", "search_criterion_loss", "search_reg_loss",
@@ -140,6 +140,7 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     output = Path(args.output)
     if output.suffix.lower() != ".csv":
         output = output.with_suffix(output.suffix + ".csv") if output.suffix else output.with_suffix(".csv")
+    check_writable(output, "-o")  # before the work, not after it
     sweep = None
     if args.log:
         sweep = tables.load_sweep(args.log)

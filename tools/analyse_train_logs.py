@@ -35,7 +35,7 @@ import cli  # noqa: E402
 from genotypes import GenotypeError, genotype_from_dict, genotype_to_dict, resolve_genotype, same_cells  # noqa: E402
 from tools import tables  # noqa: E402
 from tools.tables import plt  # noqa: E402
-from utils import read_json, run_main  # noqa: E402
+from utils import check_writable, read_json, run_main  # noqa: E402
 
 TABLE_COLUMNS = (
     "name", "nu", "size_m", "train_loss", "train_acc", "valid_loss", "valid_acc", "test_loss", "test_acc",
@@ -421,6 +421,7 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     output = Path(args.output)
     if output.suffix.lower() != ".csv":
         output = output.with_name(output.name + ".csv")
+    check_writable(output, "-o")  # before the work, not after it
     measured = False
     if args.train:
         runs = [r for r in (read_eval_run(f) for f in eval_folders(args.train)) if r is not None]

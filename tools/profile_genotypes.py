@@ -59,7 +59,7 @@ def _mapping(path: Path) -> dict[str, Any] | None:
         return None
     try:
         data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
         return None
     if isinstance(data, dict) and data and all(isinstance(v, dict) and "normal" in v for v in data.values()):
         return data
