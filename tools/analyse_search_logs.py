@@ -148,8 +148,9 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
             raise ValueError(f"{sweep['folder']} has no finished search yet")
         imagenet = sweep["space"] == "imagenet"
         profiler = tables.make_profiler(
-            args, init_channels=args.init_channels or (48 if imagenet else 36),
-            layers=args.layers or (14 if imagenet else 20), num_classes=sweep["num_classes"], imagenet=imagenet)
+            args, init_channels=tables.network_setting(args.init_channels, 48 if imagenet else 36, "--init_channels"),
+            layers=tables.network_setting(args.layers, 14 if imagenet else 20, "--layers"),
+            num_classes=sweep["num_classes"], imagenet=imagenet)
         df = search_table(sweep, profiler)
         reference = (sweep.get("hypervolume") or {}).get("reference")
     else:
