@@ -197,7 +197,7 @@ def load_memory_model(path: str | Path) -> MemoryModel:
         raise FileNotFoundError(f"no such memory model: {path}")
     try:
         data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as err:
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as err:
         raise UserError(f"{path} is not valid JSON ({err})") from None
     return MemoryModel.from_dict(data, str(path))
 

@@ -50,6 +50,7 @@ from utils import (
     create_run_dir,
     get_device,
     get_logger,
+    lock_run_dir,
     read_json,
     rebase_run_dirs,
     run_folder_kind,
@@ -93,7 +94,7 @@ def _genotype_mapping(path: Path) -> dict[str, Any] | None:
     """The name -> genotype mapping of a sweep's genotypes.json (None if the file is one genotype)."""
     try:
         content = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
         return None  # resolve_genotype reports it
     if isinstance(content, dict) and isinstance(content.get("genotypes"), dict):
         content = content["genotypes"]
@@ -312,7 +313,12 @@ def _resume_state(args: argparse.Namespace) -> tuple[argparse.Namespace, Path, l
     if not (batch_dir / "batch.json").is_file():
         raise UserError(f"--resume {batch_dir}: not a batch-train folder (no batch.json)")
     state = read_json(batch_dir / "batch.json")
-    entries = list(state.get("entries", []))
+    entries = state.get("entries") if isinstance(state, dict) else None
+    if not isinstance(entries, list) or not isinstance(state.get("args", {}), dict) or not all(
+            isinstance(e, dict) and {"spec", "label", "status"} <= e.keys() for e in entries):
+        raise UserError(f"--resume {batch_dir}: batch.json is not a batch-train state (no list of entries "
+                        "with spec, label and status)")
+    entries = list(entries)
     rebase_run_dirs(entries, batch_dir)
     saved = state.get("args", {})
     merged = train.merge_saved_args(args, saved)
@@ -331,16 +337,29 @@ def main(args: argparse.Namespace) -> dict:
     if args.max_batch_size < 1 or args.oom_step < 1 or min(args.probe_batches) < 1 \
             or args.probe_batches[0] == args.probe_batches[1]:
         raise UserError("--max_batch_size, --oom_step and two different --probe_batches must be >= 1")
-    if args.resume:
+    resumed = bool(args.resume)
+    if resumed:
         args, batch_dir, entries = _resume_state(args)
-        device = get_device(args.device, args.gpu)
+    else:
+        entries = plan(args.archs or list(PUBLISHED))
+    device = get_device(args.device, args.gpu)
+    # the data is checked before the batch folder exists (a bad --set or --data leaves nothing behind)
+    _, _, info = datalib.load_datasets(args.set, args.data, download=args.download,
+                                       image_size=getattr(args, "image_size", None))
+    if not resumed:
+        batch_dir = create_run_dir("batch-train", args.save or "EXP", args.logdir)
+    with lock_run_dir(batch_dir):  # the batch's folder, to the end; each training locks its own inside
+        return _run_batch(args, batch_dir, entries, device, info, resumed, settings_note)
+
+
+def _run_batch(args: argparse.Namespace, batch_dir: Path, entries: list[dict[str, Any]], device: torch.device,
+               info: datalib.DatasetInfo, resumed: bool, settings_note: str | None) -> dict:
+    """main's trainings, one after another, in the locked batch folder."""
+    if resumed:
         logger = get_logger(f"batch.{batch_dir.name}", batch_dir)
         logger.info("resuming %s: %d of %d trainings done", batch_dir,
                     sum(e["status"] == "done" for e in entries), len(entries))
     else:
-        entries = plan(args.archs or list(PUBLISHED))
-        device = get_device(args.device, args.gpu)
-        batch_dir = create_run_dir("batch-train", args.save or "EXP", args.logdir)
         save_args(args, batch_dir, device, kind="batch")
         logger = get_logger(f"batch.{batch_dir.name}", batch_dir)
         logger.info("batch %s: %d genotype(s), %d duplicate(s) skipped", batch_dir,
@@ -363,8 +382,6 @@ def main(args: argparse.Namespace) -> dict:
         memory_model = bsp.load_memory_model(args.batch_model) if args.batch_model else default_memory_model(logger)
     elif device.type != "cuda":
         logger.info("device %s: every training uses --batch_size %d", device, args.batch_size)
-    _, _, info = datalib.load_datasets(args.set, args.data, download=args.download,
-                                       image_size=getattr(args, "image_size", None))
     for n, entry in enumerate(entries):
         if entry["status"] != "pending":
             continue

@@ -7,6 +7,7 @@ composes the groups it needs and passes its own defaults where the original ones
 from __future__ import annotations
 
 import argparse
+import math
 import re
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
@@ -198,6 +199,12 @@ def check_common_args(args: argparse.Namespace) -> None:
         ("grad_clip", lambda v: v > 0, "must be > 0 (the gradient norm's cap; a negative one reverses the step)"),
         ("threads", lambda v: v >= 0, "must be >= 0 (0: torch's default)"),
         ("image_size", lambda v: v >= 2, "must be >= 2"),
+        # what torch's optimizers would reject only once the run folder exists (and NaN or inf, which they take)
+        ("learning_rate_min", lambda v: 0 <= v < math.inf, "must be a finite number >= 0"),
+        ("momentum", lambda v: 0 <= v < math.inf, "must be a finite number >= 0"),
+        ("weight_decay", lambda v: 0 <= v < math.inf, "must be a finite number >= 0"),
+        ("arch_learning_rate", lambda v: 0 <= v < math.inf, "must be a finite number >= 0"),
+        ("arch_weight_decay", lambda v: 0 <= v < math.inf, "must be a finite number >= 0"),
     ]
     for name, ok, why in checks:
         if hasattr(args, name) and getattr(args, name) is not None and not ok(getattr(args, name)):

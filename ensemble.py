@@ -175,7 +175,7 @@ def load_models(folder: str | Path, args: argparse.Namespace, num_classes: int, 
             logger.info("%s: %s", run.name, note)
         except cli.SettingsConflict:
             raise
-        except (UserError, ValueError, FileNotFoundError) as err:
+        except (UserError, ValueError, OSError, TypeError, AttributeError) as err:  # this folder only
             reason = " ".join(str(err).split())
             skipped.append({"run_dir": str(run), "reason": reason})
             logger.info("skipping %s: %s", run, reason)

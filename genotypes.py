@@ -620,7 +620,7 @@ def _from_mapping(mapping: dict[str, Any], key: str | None, path: Path) -> Genot
 def _from_json_file(path: Path, key: str | None) -> Genotype:
     try:
         data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as err:
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as err:
         raise GenotypeError(f"cannot read genotype file {path}: {err}") from None
     if isinstance(data, dict) and "normal" in data:
         return genotype_from_dict(data)

@@ -42,6 +42,7 @@ from utils import (
     create_run_dir,
     get_device,
     get_logger,
+    lock_run_dir,
     read_json,
     rebase_run_dirs,
     run_main,
@@ -439,16 +440,21 @@ def main(args: argparse.Namespace, executor: Any = None) -> dict[str, Any]:
         cli.check_speed_args(args, device)
         check_dataset(args)
     own_executor = executor is None
-    if own_executor:
-        executor = make_executor(args)
+    # The sweep holds its folder's lock to the end (each search locks its own folder inside it).
+    run_lock = lock_run_dir(run_dir) if args.sweep_resume else None
     try:
+        if own_executor:
+            executor = make_executor(args)
         if not args.sweep_resume:
             run_dir = create_run_dir(f"multi-search-{args.set}", args.save, args.logdir)
+            run_lock = lock_run_dir(run_dir)
             save_args(args, run_dir, device, kind="sweep")
         return _run(args, run_dir, state, executor)
     finally:
         if own_executor and executor is not None:
             executor.close()
+        if run_lock is not None:
+            run_lock.release()
 
 
 def _run(args: argparse.Namespace, run_dir: Path, state: dict[str, Any], executor: Any) -> dict[str, Any]:

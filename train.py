@@ -51,6 +51,8 @@ from utils import (
     LOG_FORMAT,
     MetricsCSV,
     UserError,
+    check_resume_checkpoint,
+    check_state_fits,
     count_parameters_in_MB,
     create_run_dir,
     get_device,
@@ -58,6 +60,7 @@ from utils import (
     get_rng_state,
     load_checkpoint,
     load_run_args,
+    lock_run_dir,
     read_json,
     run_main,
     save_args,
@@ -76,6 +79,8 @@ RESUME_OVERRIDES = ("resume", "device", "gpu", "no_progress", "workers", "thread
 # ... of which these keep the run's own value unless the new call sets them (a different thread count
 # changes the floating-point sums, so a resumed run would no longer equal an unbroken one).
 KEEP_UNLESS_GIVEN = ("threads", "no_progress")
+# What checkpoint.pt holds (a resume needs all of it).
+CHECKPOINT_KEYS = ("epoch", "model", "optimizer", "rng", "wall_time", "last")
 
 
 # --------------------------------------------------------------------------- arguments
@@ -411,12 +416,15 @@ def main(args: argparse.Namespace, *, run_dir: str | Path | None = None,
         torch.backends.cudnn.benchmark = True  # as DARTS; batch_size_predict --measure does the same
     checkpoint = None
     if resumed is not None and (resumed / "checkpoint.pt").is_file():
-        checkpoint = load_checkpoint(resumed / "checkpoint.pt", map_location=device)
+        checkpoint = check_resume_checkpoint(load_checkpoint(resumed / "checkpoint.pt", map_location=device),
+                                             resumed / "checkpoint.pt", CHECKPOINT_KEYS)
 
     set_seed(args.seed)
     train_loader, valid_loader, test_loader, info = build_data(args, device)
     imagenet = is_imagenet(args)
     model = build_network(genotype, info.num_classes, args.init_channels, args.layers, args.auxiliary, imagenet)
+    if checkpoint is not None:
+        check_state_fits(model, checkpoint["model"], resumed / "checkpoint.pt")
     if args.model_path and checkpoint is None:
         load_weights(model, args.model_path, f"{genotype_label(args.arch)} (C={args.init_channels}, "
                                              f"{args.layers} layers, auxiliary={args.auxiliary})")
@@ -429,6 +437,7 @@ def main(args: argparse.Namespace, *, run_dir: str | Path | None = None,
         run_dir.mkdir(parents=True, exist_ok=True)
     else:
         run_dir = create_run_dir("eval", run_label(args), args.logdir)
+    run_lock = lock_run_dir(run_dir)  # before anything is written there: one process per run folder
     logger = get_logger(f"train.{run_dir.name}", run_dir)
     for path in log_files:
         handler = logging.FileHandler(path, mode="a")
@@ -441,6 +450,7 @@ def main(args: argparse.Namespace, *, run_dir: str | Path | None = None,
         for handler in list(logger.handlers):
             logger.removeHandler(handler)
             handler.close()
+        run_lock.release()
 
 
 def _run(args: argparse.Namespace, run_dir: Path, resumed: Path | None, checkpoint: dict | None,

@@ -39,12 +39,15 @@ from model_search import Network, NetworkImageNet
 from utils import (
     MetricsCSV,
     UserError,
+    check_resume_checkpoint,
+    check_state_fits,
     create_run_dir,
     get_device,
     get_logger,
     get_rng_state,
     load_checkpoint,
     load_run_args,
+    lock_run_dir,
     read_json,
     run_main,
     save_args,
@@ -61,6 +64,8 @@ METRICS = [
 # Flags that may differ when a run is resumed; everything else (--threads too: it changes float sums)
 # comes from the run's args.json.
 RESUME_OVERRIDES = ("resume", "device", "gpu", "no_progress", "workers")
+# What checkpoint.pt holds (a resume needs all of it).
+CHECKPOINT_KEYS = ("epoch", "model", "optimizer", "arch_optimizer", "rng", "last")
 
 
 class SearchDiverged(UserError):
@@ -261,7 +266,8 @@ def main(args: argparse.Namespace) -> dict:
     imagenet = is_imagenet(args)
     checkpoint = None
     if run_dir is not None and (run_dir / "checkpoint.pt").is_file():
-        checkpoint = load_checkpoint(run_dir / "checkpoint.pt", map_location=device)
+        checkpoint = check_resume_checkpoint(load_checkpoint(run_dir / "checkpoint.pt", map_location=device),
+                                             run_dir / "checkpoint.pt", CHECKPOINT_KEYS)
     set_seed(args.seed)
     train_loader, valid_loader, info = build_data(args, device)  # data errors come before a run folder exists
     if run_dir is None and getattr(args, "run_dir", None):
@@ -269,6 +275,14 @@ def main(args: argparse.Namespace) -> dict:
         run_dir.mkdir(parents=True, exist_ok=True)
     if run_dir is None:
         run_dir = create_run_dir("search", args.save, args.logdir)
+    with lock_run_dir(run_dir):  # before anything is written there: one process per run folder
+        return _search(args, run_dir, device, checkpoint, (train_loader, valid_loader), info, imagenet)
+
+
+def _search(args: argparse.Namespace, run_dir: Path, device: torch.device, checkpoint: dict | None,
+            loaders: tuple[Any, Any], info: datalib.DatasetInfo, imagenet: bool) -> dict:
+    """main's search, in its locked run folder, from the checkpoint's epoch on."""
+    train_loader, valid_loader = loaders
     logger = get_logger(f"search.{run_dir.name}", run_dir)
     if checkpoint is None:
         save_args(args, run_dir, device, kind="search")
@@ -278,6 +292,8 @@ def main(args: argparse.Namespace) -> dict:
 
     net_cls = NetworkImageNet if imagenet else Network
     model = net_cls(args.init_channels, info.num_classes, args.layers).to(device)
+    if checkpoint is not None:
+        check_state_fits(model, checkpoint["model"], run_dir / "checkpoint.pt")
     if getattr(args, "fused", False):
         enable_fused(model)
     if args.channels_last:

@@ -9,22 +9,31 @@ from __future__ import annotations
 
 import argparse
 import csv
+import errno
+import io
 import json
 import logging
 import os
 import pickle
 import platform
 import random
+import re
 import secrets
 import socket
 import sys
 import time
+import weakref
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+
+try:
+    import fcntl
+except ImportError:  # Windows: run folders are not locked there (see lock_run_dir)
+    fcntl = None  # type: ignore[assignment]
 
 LOG_FORMAT = "%(asctime)s %(message)s"
 LOG_DATEFMT = "%m/%d %I:%M:%S %p"
@@ -158,8 +167,11 @@ def create_run_dir(kind: str, save: str, root: str | Path = "logs") -> Path:
     root = Path(root)
     if root.exists() and not root.is_dir():
         raise UserError(f"--logdir {root} is a file, not a folder")
-    root.mkdir(parents=True, exist_ok=True)
     base = f"{kind}-{save}-{time.strftime('%Y%m%d-%H%M%S')}"
+    if len(os.fsencode(base)) > 240:  # a filesystem's names end at 255 bytes, and a suffix -N may follow
+        raise UserError(f"--save {save[:40]}... is too long: the run folder's name would pass 240 bytes")
+    check_writable(root / base, "--logdir")  # a read-only disk: one line, and no folder left behind
+    root.mkdir(parents=True, exist_ok=True)
     for attempt in range(10_000):
         path = root / (base if attempt == 0 else f"{base}-{attempt}")
         try:
@@ -238,14 +250,42 @@ def _atomic_write(path: str | Path, write: Callable[[Any], None], mode: str) -> 
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(err, OSError) and err.filename is None and err.strerror:  # a full disk: say which file
+            raise OSError(err.errno, err.strerror, str(path)) from None
         raise
 
 
 def write_json_atomic(path: str | Path, obj: Any) -> None:
     """Write JSON so that readers see either the old file or the whole new one."""
     _atomic_write(path, lambda f: json.dump(obj, f, indent=2, default=_json_default), "w")
+
+
+def check_writable(path: str | Path, flag: str) -> Path:
+    """An output file that can be written, checked before the work that fills it (not lost after it).
+
+    The nearest folder that exists on the way to it must be a writable folder (read-only disks too), and no
+    name on the way may be longer than the filesystem allows.
+    """
+    path = Path(path)
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise UserError(f"{flag} {path}: {folder} is not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise UserError(f"{flag} {path}: cannot write in {folder} (read-only or no permission)")
+    try:
+        name_max = os.pathconf(folder, "PC_NAME_MAX")
+    except (AttributeError, OSError, ValueError):  # no pathconf on Windows
+        name_max = 255
+    long = next((part for part in path.parts if len(os.fsencode(part)) > name_max), None)
+    if long is not None:
+        raise UserError(f"{flag} {path}: the name {long[:40]}... is longer than {name_max} bytes")
+    if path.exists() and not path.is_dir() and not os.access(path, os.W_OK):
+        raise UserError(f"{flag} {path}: the file exists and cannot be written")
+    return path
 
 
 def check_output(path: str | Path, flag: str, inputs: Iterable[str | Path | None] = (), *,
@@ -258,6 +298,7 @@ def check_output(path: str | Path, flag: str, inputs: Iterable[str | Path | None
     files a script writes into a run folder by design (ensemble.py's ``<models_folder>/ensemble.json``).
     """
     path = Path(path)
+    check_writable(path, flag)
     if path.is_dir():
         raise UserError(f"{flag} {path} is a folder: give a file name")
     target = path.resolve()
@@ -287,13 +328,19 @@ def read_json(path: str | Path) -> Any:
     try:
         with open(path) as f:
             return json.load(f)
-    except json.JSONDecodeError as e:
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise UserError(f"{path} is not valid JSON ({e})") from None
 
 
 def save_atomic(obj: Any, path: str | Path) -> None:
-    """torch.save through a temp file + fsync + rename: a crash never leaves a truncated checkpoint."""
-    _atomic_write(path, lambda f: torch.save(obj, f), "wb")
+    """torch.save through a temp file + fsync + rename: a crash never leaves a truncated checkpoint.
+
+    Serialised in memory first: a write that fails (a full disk) is then an OSError naming the file, where
+    torch's own writer would report a position mismatch as a RuntimeError.
+    """
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    _atomic_write(path, lambda f: f.write(buffer.getbuffer()), "wb")
 
 
 def load_checkpoint(path: str | Path, map_location: Any = "cpu") -> Any:
@@ -307,6 +354,36 @@ def load_checkpoint(path: str | Path, map_location: Any = "cpu") -> Any:
             AttributeError, KeyError) as e:  # torch raises several types for corrupt/foreign files
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise UserError(f"cannot read checkpoint {path}: {first}") from None
+
+
+def check_resume_checkpoint(checkpoint: Any, path: str | Path, keys: Iterable[str]) -> dict:
+    """The resume state a script saved as checkpoint.pt, with every key it needs; anything else is one line.
+
+    A plain state_dict copied in (a weights.pt) has none of them.
+    """
+    missing = [k for k in keys if not isinstance(checkpoint, dict) or k not in checkpoint]
+    if missing:
+        raise UserError(f"{path} is not this run's resume checkpoint (no {', '.join(repr(k) for k in missing)}; "
+                        "a weights file cannot be resumed from): move it away to start the run over")
+    return checkpoint
+
+
+def check_state_fits(model: torch.nn.Module, state: Any, path: str | Path) -> None:
+    """Refuse, in one line and before loading it, a saved network that is not ``model``'s (another genotype,
+    width, depth or number of classes): load_state_dict would throw a RuntimeError of a line per tensor."""
+    if not isinstance(state, dict):
+        raise UserError(f"{path} holds no network state_dict")
+    own = model.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    shapes = [f"{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}" for k in own
+              if k in state and tuple(getattr(state[k], "shape", ())) != tuple(own[k].shape)]
+    if missing or unexpected or shapes:
+        counts = [f"{len(v)} {what}" for v, what in ((shapes, "of another shape"), (missing, "missing"),
+                                                      (unexpected, "unexpected")) if v]
+        first = (shapes or missing or unexpected)[0]
+        raise UserError(f"{path} does not match this run's network (tensors: {', '.join(counts)}; e.g. {first}): "
+                        "it was saved for another genotype, width or depth")
 
 
 # --------------------------------------------------------------------------- run metadata
@@ -422,6 +499,93 @@ def rebase_run_dirs(records: Iterable[Any], folder: Path) -> None:
             record["run_dir"] = str(folder / Path(record["run_dir"]).name)
 
 
+LOCK_FILE = ".lock"
+# the temp files of _atomic_write: .<name>.<8 hex digits>.tmp
+_ATOMIC_TMP = re.compile(r"^\..+\.[0-9a-f]{8}\.tmp$")
+
+
+class RunLock:
+    """The exclusive lock of one run folder (see lock_run_dir); ``release()`` or leaving a ``with`` ends it."""
+
+    def __init__(self, folder: Path, fd: int | None) -> None:
+        self.folder = folder
+        self._fd = fd
+        if fd is not None:
+            # A forked child (a DataLoader worker) closes its copy of the descriptor without unlocking, so
+            # the lock ends with the process that took it and not with the last of its children.
+            ref = weakref.ref(self)
+            os.register_at_fork(after_in_child=lambda: _forget_in_child(ref))
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def release(self) -> None:
+        """Unlock (the lock file stays: removing it would let two processes lock two different files)."""
+        fd, self._fd = self._fd, None
+        if fd is None:
+            return
+        try:
+            os.ftruncate(fd, 0)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+
+    def __enter__(self) -> RunLock:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.release()
+
+    def __del__(self) -> None:
+        self.release()
+
+
+def _forget_in_child(ref: weakref.ref) -> None:
+    lock = ref()
+    if lock is not None and lock._fd is not None:
+        os.close(lock._fd)
+        lock._fd = None
+
+
+def lock_run_dir(folder: str | Path) -> RunLock:
+    """Lock a run folder for this process: a second process on it gets one line naming the holder's pid.
+
+    Every script that writes a run folder takes its lock before it writes anything there, and holds it to
+    the end. It is an flock on ``folder/.lock``, which the OS drops when the process ends however it ends
+    (kill -9 too), so a lock is never stale; the file holds the holder's pid for the message. A sweep locks
+    its folder and each search its own, so nested folders never wait on each other (and nothing waits: a
+    taken lock is an error at once). Holding the lock, no one else writes in the folder, so the atomic
+    writer's temp files found there are leftovers of a killed run and are removed. Without fcntl (Windows),
+    or on a filesystem without locks, the folder is used unlocked.
+    """
+    folder = Path(folder)
+    if fcntl is None:
+        return RunLock(folder, None)
+    fd = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as err:
+        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() if err.errno in (
+            errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES) else None
+        os.close(fd)
+        if holder is None:  # ENOLCK, EOPNOTSUPP...: this filesystem cannot lock
+            return RunLock(folder, None)
+        who = f"process {holder}" if holder.isdigit() else "another process"
+        raise UserError(f"{folder} is in use by {who}, which holds its lock: one run per folder "
+                        "(wait for it to end, or stop it)") from None
+    except BaseException:
+        os.close(fd)
+        raise
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    lock = RunLock(folder, fd)
+    for leftover in folder.iterdir():
+        if _ATOMIC_TMP.match(leftover.name) and leftover.is_file():
+            leftover.unlink(missing_ok=True)
+    return lock
+
+
 class MetricsCSV:
     """Per-epoch metrics file: one flushed row per append, trimmed on resume so rows never repeat."""
 
@@ -467,12 +631,17 @@ class MetricsCSV:
 
 
 def run_main(main_fn: Callable[[Any], Any], args: Any) -> int:
-    """Call main_fn(args); bad input becomes one `error: ...` line on stderr and exit code 2."""
+    """Call main_fn(args); bad input, and a file that cannot be written or read (OSError), become one
+    `error: ...` line on stderr and exit code 2."""
     try:
         main_fn(args)
-    except (UserError, FileNotFoundError, ValueError) as e:
+    except (UserError, ValueError) as e:
         message = " ".join(str(e).split()) or type(e).__name__
         print(f"error: {message}", file=sys.stderr)
+        return 2
+    except OSError as e:  # a read-only or full disk, a name too long...: `error: <path>: <reason>`
+        message = f"{e.filename}: {e.strerror}" if e.strerror and e.filename else (e.strerror or str(e))
+        print(f"error: {' '.join(message.split()) or type(e).__name__}", file=sys.stderr)
         return 2
     except RunFailed as e:
         print(f"error: {' '.join(str(e).split())}", file=sys.stderr)

@@ -165,9 +165,9 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
             raise ValueError(f"{sweep['folder']} has no finished search yet")
         imagenet = sweep["space"] == "imagenet"
         profiler = tables.make_profiler(
-            args, init_channels=args.init_channels or (48 if imagenet else 36),
-            layers=args.layers or (14 if imagenet else 20), num_classes=sweep["num_classes"], imagenet=imagenet,
-            image_size=sweep["image_size"])
+            args, init_channels=tables.network_setting(args.init_channels, 48 if imagenet else 36, "--init_channels"),
+            layers=tables.network_setting(args.layers, 14 if imagenet else 20, "--layers"),
+            num_classes=sweep["num_classes"], imagenet=imagenet, image_size=sweep["image_size"])
         print(f"profiled at the sweep's image size (from {sweep['folder']}): "
               + ", ".join(f"{k} {v}" for k, v in profiler.settings().items() if k not in ("gpu", "flops_rules")))
         df = search_table(sweep, profiler)

@@ -59,7 +59,7 @@ def _mapping(path: Path) -> dict[str, Any] | None:
         return None
     try:
         data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
         return None
     if isinstance(data, dict) and data and all(isinstance(v, dict) and "normal" in v for v in data.values()):
         return data
@@ -93,11 +93,12 @@ def expand_archs(specs: list[str]) -> list[tuple[str, Any]]:
 def main(args: argparse.Namespace) -> dict[str, Any]:
     """Profile every genotype; returns {"table" (our column names), "csv"}."""
     check_output(args.output, "-o", [path for path in map(_spec_path, args.archs) if path.exists()])
+    settings = {"init_channels": tables.network_setting(args.init_channels, 48 if args.imagenet else 36,
+                                                        "--init_channels"),
+                "layers": tables.network_setting(args.layers, 14 if args.imagenet else 20, "--layers"),
+                "num_classes": tables.network_setting(args.classes, 1000 if args.imagenet else 10, "--classes")}
     archs = expand_archs(args.archs)
-    profiler = tables.make_profiler(
-        args, init_channels=args.init_channels or (48 if args.imagenet else 36),
-        layers=args.layers or (14 if args.imagenet else 20),
-        num_classes=args.classes or (1000 if args.imagenet else 10), auxiliary=args.auxiliary, imagenet=args.imagenet)
+    profiler = tables.make_profiler(args, **settings, auxiliary=args.auxiliary, imagenet=args.imagenet)
     print("settings: " + ", ".join(f"{k} {v}" for k, v in profiler.settings().items()))
     rows = []
     for name, genotype in archs:

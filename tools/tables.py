@@ -673,6 +673,16 @@ def add_profiling_args(parser: Any) -> None:
                    help="thesis: conv/linear multiply-adds only, as the thesis's tables; thop: thop's own rules")
 
 
+def network_setting(value: int | None, default: int, flag: str) -> int:
+    """A network flag of the profiling tools: its default when not given (None), else a value >= 1 (0 is a
+    value: taking it for "not given" would profile another network than the one asked for)."""
+    if value is None:
+        return default
+    if value < 1:
+        raise ValueError(f"{flag} {value} must be >= 1")
+    return value
+
+
 def gpu_device(args: Any) -> Any:
     """The device of the GPU latency columns, or None."""
     from utils import get_device

@@ -1,0 +1,232 @@
+"""Faults that gave a traceback (or a silent default) and must be one `error:` line, with nothing lost.
+
+A foreign checkpoint on --resume, an OSError (read-only or full disk, a name too long, an output that
+cannot be written, found before the work), malformed JSON in the project's files, a bad ensemble
+member, optimizer flags torch rejects only once the run folder exists, and network flags of 0.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+import batch_train
+import ensemble
+import genotypes
+import multiobjective
+import train
+import train_search
+import utils
+from model import NetworkCIFAR
+from model_search import Network
+from tools import profile_genotypes, tables
+from utils import UserError, run_main, save_args
+
+TINY = ["--set", "digits", "--init_channels", "4", "--layers", "3", "--batch_size", "64", "--image_size", "8",
+        "--epochs", "2", "--no_progress", "--device", "cpu"]
+
+
+def one_line(capsys: pytest.CaptureFixture) -> str:
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("error:"), err
+    return err
+
+
+def files(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file() and p.name != ".lock"}
+
+
+@pytest.fixture(scope="module")
+def stopped_training(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A training of C=4 killed after epoch 1 of 2; each test works on a copy."""
+    logdir = tmp_path_factory.mktemp("logs")
+    stopped = train.main(train.build_parser().parse_args(
+        [*TINY, "--arch", "DARTS_V2", "--logdir", str(logdir), "--stop_after", "1"]))
+    return Path(stopped["run_dir"])
+
+
+# --------------------------------------------------------------------------- foreign checkpoints on --resume
+
+
+def test_a_plain_state_dict_as_checkpoint_is_one_line(stopped_training: Path, tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture) -> None:
+    run = Path(shutil.copytree(stopped_training, tmp_path / "run"))
+    state = torch.load(run / "checkpoint.pt", weights_only=True)["model"]
+    torch.save(state, run / "checkpoint.pt")  # a weights.pt copied over the resume state
+    before = files(run)
+    assert run_main(train.main, train.build_parser().parse_args(["--resume", str(run)])) == 2
+    err = one_line(capsys)
+    assert f"{run / 'checkpoint.pt'} is not this run's resume checkpoint (no 'epoch'" in err
+    assert files(run) == before
+
+
+def test_a_checkpoint_of_another_width_is_one_line(stopped_training: Path, tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture) -> None:
+    run = Path(shutil.copytree(stopped_training, tmp_path / "run"))
+    record = json.loads((run / "args.json").read_text())
+    record["args"]["init_channels"] = 8
+    (run / "args.json").write_text(json.dumps(record))
+    before = files(run)
+    assert run_main(train.main, train.build_parser().parse_args(["--resume", str(run)])) == 2
+    err = one_line(capsys)
+    assert "does not match this run's network" in err and "of another shape" in err
+    assert files(run) == before
+
+
+def test_a_search_checkpoint_of_another_width_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    run = tmp_path / "search"
+    run.mkdir()
+    save_args(train_search.build_parser().parse_args(TINY), run, torch.device("cpu"), kind="search")
+    wider = Network(8, 10, 3)
+    checkpoint = {"epoch": 1, "model": wider.state_dict(), "optimizer": {}, "arch_optimizer": {}, "rng": {},
+                  "last": {}}
+    torch.save(checkpoint, run / "checkpoint.pt")
+    assert run_main(train_search.main, train_search.build_parser().parse_args(["--resume", str(run)])) == 2
+    err = one_line(capsys)
+    assert "checkpoint.pt does not match this run's network" in err and not (run / "metrics.csv").exists()
+
+
+# --------------------------------------------------------------------------- OSError
+
+
+def test_an_oserror_is_one_line_naming_the_file(capsys: pytest.CaptureFixture) -> None:
+    def main(args: object) -> None:
+        raise OSError(errno.EROFS, "Read-only file system", "logs/run/metrics.csv")
+
+    assert run_main(main, None) == 2
+    assert capsys.readouterr().err == "error: logs/run/metrics.csv: Read-only file system\n"
+
+
+def test_a_full_disk_names_the_checkpoint_and_keeps_the_old_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                capsys: pytest.CaptureFixture) -> None:
+    if not Path("/dev/full").exists():
+        pytest.skip("needs /dev/full")
+    path = tmp_path / "checkpoint.pt"
+    utils.save_atomic({"epoch": 1}, path)
+    real_fdopen = os.fdopen
+
+    def full_disk(fd: int, mode: str = "r", *args: object, **kwargs: object) -> object:
+        os.close(fd)
+        return real_fdopen(os.open("/dev/full", os.O_WRONLY), mode, *args, **kwargs)
+
+    monkeypatch.setattr(utils.os, "fdopen", full_disk)
+    big = {"epoch": 2, "model": {"w": torch.zeros(100_000)}}  # more than a write buffer
+    assert run_main(lambda _: utils.save_atomic(big, path), None) == 2
+    assert capsys.readouterr().err == f"error: {path}: No space left on device\n"
+    monkeypatch.undo()
+    assert torch.load(path, weights_only=True) == {"epoch": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.pt"]  # no temp file left
+
+
+def test_a_run_folder_name_too_long_or_unwritable_fails_before_any_folder(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(UserError, match="--save a+... is too long"):
+        utils.create_run_dir("search", "a" * 300, tmp_path / "logs")
+    monkeypatch.setattr(utils.os, "access", lambda path, mode: False)  # a read-only disk (root writes anywhere)
+    with pytest.raises(UserError, match=r"cannot write in .* \(read-only or no permission\)"):
+        utils.create_run_dir("search", "EXP", tmp_path / "logs")
+    assert not list(tmp_path.iterdir())
+
+
+def test_an_output_that_cannot_be_written_fails_before_the_work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                               capsys: pytest.CaptureFixture) -> None:
+    not_a_folder = tmp_path / "table.csv"
+    not_a_folder.write_text("keep")
+    monkeypatch.setattr(tables, "make_profiler", lambda *a, **k: pytest.fail("the work started"))
+    args = profile_genotypes.build_parser().parse_args(["--archs", "DARTS_V2", "--no_latency",
+                                                        "-o", str(not_a_folder / "profile.csv")])
+    assert run_main(profile_genotypes.main, args) == 2
+    assert one_line(capsys) == f"error: -o {not_a_folder / 'profile.csv'}: {not_a_folder} is not a folder"
+    assert not_a_folder.read_text() == "keep"
+
+
+def test_check_writable_names_what_is_wrong(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    deeper = tmp_path / "new" / "deeper" / "out.csv"
+    assert utils.check_writable(deeper, "-o") == deeper  # folders still to make are fine
+    with pytest.raises(UserError, match="longer than"):
+        utils.check_writable(tmp_path / ("x" * 300 + ".csv"), "-o")
+    monkeypatch.setattr(utils.os, "access", lambda path, mode: Path(path) != tmp_path)
+    with pytest.raises(UserError, match=f"-o {tmp_path / 'o.csv'}: cannot write in {tmp_path}"):
+        utils.check_output(tmp_path / "o.csv", "-o")
+
+
+# --------------------------------------------------------------------------- malformed files
+
+
+def test_undecodable_json_names_the_file(tmp_path: Path) -> None:
+    garbage = tmp_path / "args.json"
+    garbage.write_bytes(b"\xff\xfe\x00binary")
+    with pytest.raises(UserError, match=f"{garbage} is not valid JSON"):
+        utils.read_json(garbage)
+    with pytest.raises(genotypes.GenotypeError, match=f"cannot read genotype file {garbage}"):
+        genotypes.resolve_genotype(str(garbage))
+
+
+def test_a_batch_json_of_another_shape_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    folder = tmp_path / "batch"
+    folder.mkdir()
+    (folder / "batch.json").write_text("[1, 2]")
+    assert run_main(batch_train.main, batch_train.build_parser().parse_args(["--resume", str(folder)])) == 2
+    assert "batch.json is not a batch-train state" in one_line(capsys)
+    assert sorted(p.name for p in folder.iterdir()) == ["batch.json"]
+
+
+def test_a_malformed_sweep_json_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    (tmp_path / "sweep.json").write_text('{"args": {')
+    assert run_main(multiobjective.main, multiobjective.build_parser().parse_args(["--resume", str(tmp_path)])) == 2
+    assert f"{tmp_path / 'sweep.json'} is not valid JSON" in one_line(capsys)
+
+
+def test_one_bad_ensemble_member_is_skipped(tmp_path: Path) -> None:
+    good = tmp_path / "eval-DARTS_V2-1"
+    good.mkdir()
+    settings = {"arch": "DARTS_V2", "init_channels": 4, "layers": 3, "auxiliary": False, "set": "digits"}
+    (good / "args.json").write_text(json.dumps({"args": settings}))
+    torch.save(NetworkCIFAR(4, 10, 3, False, genotypes.DARTS_V2).state_dict(), good / "weights.pt")
+    bad = Path(shutil.copytree(good, tmp_path / "eval-DARTS_V2-2"))
+    (bad / "args.json").write_text("[1, 2]")  # valid JSON, but not a run's arguments
+    args = ensemble.build_parser().parse_args(["--set", "digits", "--models_folder", str(tmp_path),
+                                               "--subsample", "0.1", "--batch_size", "128", "--device", "cpu"])
+    result = ensemble.main(args)
+    assert [m["run_dir"] for m in result["models"]] == [str(good)]
+    assert [s["run_dir"] for s in result["skipped"]] == [str(bad)]
+
+
+# --------------------------------------------------------------------------- flags refused before a folder exists
+
+
+@pytest.mark.parametrize(("flag", "value"), [
+    ("--momentum", "-1"), ("--weight_decay", "-1"), ("--arch_learning_rate", "-1"), ("--arch_weight_decay", "-1"),
+    ("--learning_rate_min", "nan"), ("--weight_decay", "inf"),
+])
+def test_search_flags_torch_would_reject_fail_before_the_run_folder(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                                    flag: str, value: str) -> None:
+    args = train_search.build_parser().parse_args([*TINY, flag, value, "--logdir", str(tmp_path)])
+    assert run_main(train_search.main, args) == 2
+    assert f"{flag} {float(value)} must be a finite number >= 0" in one_line(capsys)
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("argv", [["--set", "bogus"], ["--set", "folder", "--data", "/nonexistent-folder"]])
+def test_batch_checks_the_data_before_its_folder(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                 argv: list[str]) -> None:
+    args = batch_train.build_parser().parse_args([*argv, "--archs", "DARTS_V2", "--logdir", str(tmp_path)])
+    assert run_main(batch_train.main, args) == 2
+    one_line(capsys)
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("flag", ["--layers", "--classes", "--init_channels"])
+def test_profile_genotypes_refuses_zero_rather_than_the_default(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                               flag: str) -> None:
+    args = profile_genotypes.build_parser().parse_args(["--archs", "DARTS_V2", "--no_latency", flag, "0",
+                                                        "-o", str(tmp_path / "p.csv")])
+    assert run_main(profile_genotypes.main, args) == 2
+    assert one_line(capsys) == f"error: {flag} 0 must be >= 1"
+    assert not (tmp_path / "p.csv").exists()
