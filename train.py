@@ -218,12 +218,9 @@ def _example(keys: Sequence[str], n: int = 3) -> str:
     return shown + (f", ... ({len(keys)} in all)" if len(keys) > n else "")
 
 
-def load_weights(model: nn.Module, path: str | Path, what: str = "this network") -> None:
-    """Load a state_dict with strict=True; a mismatch is one line naming the keys that differ.
-
-    Accepts a plain state_dict (DARTS's weights.pt), {'state_dict': ...} or {'model': ...}
-    wrappers, and DataParallel's 'module.' prefix.
-    """
+def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
+    """The tensors of a weights file: a plain state_dict (DARTS's weights.pt), {'state_dict': ...} or
+    {'model': ...} wrappers, and DataParallel's 'module.' prefix (published checkpoints come in all of them)."""
     state = load_checkpoint(path, map_location="cpu")
     if isinstance(state, dict):
         for key in ("state_dict", "model"):
@@ -234,6 +231,13 @@ def load_weights(model: nn.Module, path: str | Path, what: str = "this network")
         raise UserError(f"{path} is not a state_dict of tensors")
     if state and all(k.startswith("module.") for k in state):
         state = {k[len("module."):]: v for k, v in state.items()}
+    return state
+
+
+def load_weights(model: nn.Module, path: str | Path, what: str = "this network") -> None:
+    """Load a weights file (any form read_state_dict reads) with strict=True; a mismatch is one line
+    naming the keys that differ."""
+    state = read_state_dict(path)
     own = model.state_dict()
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]
