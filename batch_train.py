@@ -53,7 +53,6 @@ from utils import (
     lock_run_dir,
     read_json,
     rebase_run_dirs,
-    run_folder_kind,
     run_main,
     save_args,
     write_json_atomic,
@@ -125,30 +124,6 @@ def expand_archs(specs: list[str]) -> list[dict[str, Any]]:
         else:
             out.append({"spec": str(spec), "label": genotype_label(spec), "genotype": resolve_genotype(spec)})
     return out
-
-
-def _spec_folder(spec: str) -> Path | None:
-    """The folder an --archs entry was read from (FILE:NAME's FILE's folder), when it exists."""
-    path = Path(spec)
-    if not path.exists() and ":" in spec:
-        path = Path(spec.rpartition(":")[0])
-    if not path.exists():
-        return None
-    return path if path.is_dir() else path.parent
-
-
-def archs_settings(args: argparse.Namespace) -> tuple[argparse.Namespace, str]:
-    """The dataset, image size and data path the --archs were found on (a sweep, a search, a training),
-    unless given: a sweep's genotypes are trained on the sweep's data. A flag given wins (cells found on
-    one dataset may be trained on another, as DARTS's are); runs on different data and no flag are refused."""
-    sources: dict[Path, None] = {}
-    for spec in args.archs or []:
-        folder = _spec_folder(str(spec))
-        if folder is not None and run_folder_kind(folder) is not None:
-            sources.setdefault(folder, None)
-    return cli.shared_run_settings(list(sources), args, cli.DATA_SETTINGS, overridable=tuple(cli.DATA_SETTINGS),
-                                   what="the --archs come from runs on different data (give --set/--image_size/"
-                                        "--data, or train them in separate batches)")
 
 
 def plan(specs: list[str]) -> list[dict[str, Any]]:
@@ -321,18 +296,16 @@ def _resume_state(args: argparse.Namespace) -> tuple[argparse.Namespace, Path, l
     entries = list(entries)
     rebase_run_dirs(entries, batch_dir)
     saved = state.get("args", {})
-    merged = train.merge_saved_args(args, saved)
-    for key, fallback in cli.DATA_SETTINGS.items():  # --data not given: the batch's own
-        if getattr(merged, key) is None:
-            setattr(merged, key, saved.get(key, fallback))
-    return merged, batch_dir, entries
+    return train.merge_saved_args(args, saved), batch_dir, entries
 
 
 def main(args: argparse.Namespace) -> dict:
     """Train every --archs genotype in turn; returns the plan with each training's result summary."""
     settings_note = None
     if not args.resume:
-        args, settings_note = archs_settings(args)
+        args, settings_note = train.arch_settings(
+            args, args.archs or [], what="the --archs come from runs on different data (give --set/--image_size/"
+                                         "--data, or train them in separate batches)")
     train.check_args(args)
     if args.max_batch_size < 1 or args.oom_step < 1 or min(args.probe_batches) < 1 \
             or args.probe_batches[0] == args.probe_batches[1]:

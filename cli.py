@@ -287,18 +287,25 @@ def run_settings(run_dir: str | Path | None, args: argparse.Namespace, keys: Map
                     saved = {k: v for k, v in saved.items() if k not in ("image_size", "data")}
             else:
                 had = _side(merged, recorded) if key == "image_size" else recorded
-                raise SettingsConflict(f"--{key} {given} contradicts {source}, which has {key} {had}: a run is "
-                                       f"read as it was trained (drop --{key})")
+                raise SettingsConflict(f"{_flag(key, given)} contradicts the run folder {run_dir}, which has {key} "
+                                       f"{had} (its args.json): a run is read as it was trained (drop the flag)")
         elif given is not None:
             value, origin = given, f"from --{key}"
         else:
             value, origin = fallback, "by default" if source is None else f"by default ({source} has none)"
         merged[key] = value
-        if key == "data" and merged.get("set") in _BUNDLED_SETS:
-            continue  # unused: not worth a word
+        if (key == "data" and merged.get("set") in _BUNDLED_SETS) or (value is None and key != "image_size"):
+            continue  # unused, or unset (the script's own default applies): not worth a word
         origins.setdefault(origin, []).append(_show(key, value, merged))
     note = "; ".join(f"{', '.join(items)} {origin}" for origin, items in origins.items())
     return argparse.Namespace(**merged), note
+
+
+def _flag(key: str, value: Any) -> str:
+    """A flag as it was typed: ``--layers 5``, ``--auxiliary``, ``--no-auxiliary``."""
+    if isinstance(value, bool):
+        return f"--{key}" if value else f"--no-{key}"
+    return f"--{key} {value}"
 
 
 def _show(key: str, value: Any, settings: Mapping[str, Any]) -> str:

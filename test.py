@@ -65,7 +65,6 @@ from utils import (
     environment_info,
     get_device,
     get_logger,
-    load_checkpoint,
     read_json,
     run_kind,
     run_main,
@@ -73,9 +72,9 @@ from utils import (
     write_json_atomic,
 )
 
-# What a train.py run folder fixes about the network and its inputs: a flag that says otherwise is refused.
-FIXED_BY_RUN = ("set", "image_size", "init_channels", "layers", "auxiliary")
-# What it supplies unless this call gives it: where the data lives and how it is evaluated, not the network.
+# What a train.py run folder supplies (cli.run_settings): the network and its inputs, where a flag that says
+# otherwise is refused, and where the data lives and how it is evaluated, where a flag given wins.
+RUN_SETTINGS = {**cli.DATA_SETTINGS, **cli.NETWORK_SETTINGS, "batch_size": 96, "data_on_device": None}
 TAKEN_FROM_RUN = ("data", "batch_size", "data_on_device")
 # The original's defaults, where neither a flag nor a run folder (nor the weights) says: CIFAR's, and
 # test_imagenet.py's with --set imagenet.
@@ -195,50 +194,6 @@ def settings_from_run_folder(folder: Path, weights: Path | None) -> tuple[dict[s
     return saved, genotype, weights
 
 
-def merge_run_settings(args: argparse.Namespace, folder: Path, saved: dict[str, Any],
-                       genotype: Genotype) -> tuple[dict[str, Any], list[str]]:
-    """The evaluation's settings from a run folder and this call's flags; a contradicting flag is a UserError.
-
-    Returns the settings and log notes saying what came from where.
-    """
-    cfg: dict[str, Any] = {}
-    notes = []
-    for key in FIXED_BY_RUN:
-        given, theirs = getattr(args, key), saved.get(key)
-        if given is not None and theirs is not None and given != theirs:
-            flag = f"--{key} {given}" if not isinstance(given, bool) else ("--auxiliary" if given else "--no-auxiliary")
-            raise UserError(f"{flag} contradicts the run folder {folder}, which has {key} = {theirs}: "
-                            f"drop the flag (the weights were trained so)")
-        cfg[key] = theirs if theirs is not None else given
-    for key in TAKEN_FROM_RUN:
-        given, theirs = getattr(args, key), saved.get(key)
-        cfg[key] = given if given is not None else theirs
-        if given is not None and theirs is not None and given != theirs:
-            notes.append(f"--{key} {given} given here (the run had {theirs})")
-    if args.arch is not None and not same_cells(resolve_genotype(args.arch), genotype):
-        raise UserError(f"--arch {args.arch} contradicts the run folder {folder}, which trained another genotype "
-                        f"(its genotype.json): drop --arch")
-    cfg["arch"] = saved.get("arch") or genotype_label(genotype)
-    shown = ", ".join(f"{k} {cfg[k]}" for k in (*FIXED_BY_RUN, "data", "batch_size") if cfg[k] is not None)
-    notes.insert(0, f"settings from the run folder {folder}: {shown}")
-    return cfg, notes
-
-
-def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
-    """The tensors of a weights file in the forms train.load_weights accepts, for reading the shape off them."""
-    state = load_checkpoint(path, map_location="cpu")
-    if isinstance(state, dict):
-        for key in ("state_dict", "model"):
-            if isinstance(state.get(key), dict):
-                state = state[key]
-                break
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise UserError(f"{path} is not a state_dict of tensors")
-    if state and all(k.startswith("module.") for k in state):
-        state = {k[len("module."):]: v for k, v in state.items()}
-    return state
-
-
 def shape_from_state_dict(state: dict[str, torch.Tensor]) -> dict[str, Any]:
     """The network shape a state_dict was saved from (None where its keys do not say)."""
     imagenet = "stem0.0.weight" in state
@@ -259,7 +214,7 @@ def shape_from_state_dict(state: dict[str, torch.Tensor]) -> dict[str, Any]:
 
 def weights_file_settings(args: argparse.Namespace, weights: Path) -> tuple[dict[str, Any], Genotype, list[str]]:
     """The settings for a bare weights file: the flags, else what the weights say, else the original's defaults."""
-    shape = shape_from_state_dict(read_state_dict(weights))
+    shape = shape_from_state_dict(train.read_state_dict(weights))
     data_set = args.set or DEFAULTS["set"]
     if shape["imagenet"] is not None and shape["imagenet"] != (data_set == "imagenet"):
         which = "NetworkImageNet's (stems stem0/stem1)" if shape["imagenet"] else "NetworkCIFAR's (one stem)"
@@ -377,12 +332,13 @@ def resolve_settings(args: argparse.Namespace) -> tuple[dict[str, Any], Genotype
         cfg, genotype, notes = weights_file_settings(args, source)
         return cfg, genotype, source, None, notes
     saved, genotype, weights = settings_from_run_folder(folder, None if source.is_dir() else source)
-    cfg, notes = merge_run_settings(args, folder, saved, genotype)
-    imagenet = cfg["set"] == "imagenet"
-    for key, value in {**DEFAULTS, **(IMAGENET_DEFAULTS if imagenet else {})}.items():
-        if cfg.get(key) is None:
-            cfg[key] = value
-    cfg["saved_image_size"] = saved.get("image_size")
+    if args.arch is not None and not same_cells(resolve_genotype(args.arch), genotype):
+        raise UserError(f"--arch {args.arch} contradicts the run folder {folder}, which trained another genotype "
+                        f"(its genotype.json): drop --arch")
+    merged, note = cli.run_settings(folder, args, RUN_SETTINGS, overridable=TAKEN_FROM_RUN)
+    cfg = {key: getattr(merged, key) for key in RUN_SETTINGS}
+    cfg["arch"] = saved.get("arch") or genotype_label(genotype)
+    notes = [f"settings from the run folder {folder}: {note}"]
     if saved.get("amp", "none") != "none" and args.amp == "none":
         notes.append(f"the run evaluated its test set under --amp {saved['amp']}; this evaluation is float32 "
                      f"(pass --amp {saved['amp']} to evaluate as it did)")
@@ -406,9 +362,6 @@ def main(args: argparse.Namespace) -> dict:
 
     _, test_ds, info = datalib.load_datasets(cfg["set"], cfg["data"], download=args.download,
                                              image_size=cfg["image_size"])
-    if folder is not None and cfg["saved_image_size"] is None and args.image_size not in (None, info.image_size):
-        raise UserError(f"--image_size {args.image_size} contradicts the run folder {folder}, which trained at "
-                        f"{info.name}'s own size {info.image_size}: drop the flag")
     wanted = cfg.get("weights_num_classes")
     if wanted is not None and wanted != info.num_classes:
         raise UserError(f"the weights {weights} classify {wanted} classes but --set {info.name} has "

@@ -12,7 +12,9 @@ DARTS's CosineAnnealingLR), drop path probability ramped linearly from 0 (drop_p
 epochs), auxiliary loss weighted by --auxiliary_weight, gradient clipping. The test set is
 evaluated every --eval_every epochs (every epoch by default, as DARTS does) and always after the
 last one; ``--train_portion < 1`` holds out the tail of the training set as a validation split
-that is only logged.
+that is only logged. --set, --image_size and --data default to those of the run --arch comes from
+(a sweep folder or its genotypes.json:NAME, a search or training run folder), else to CIFAR-10 at
+32 px in data/; a flag given wins, and the log says what was taken from where.
 
 The run folder ``logs/eval-<save or arch>-<time>/`` holds args.json, log.txt, metrics.csv (a row per
 epoch), checkpoint.pt (resume state, rewritten atomically each epoch, deleted at the end) and, at
@@ -62,6 +64,7 @@ from utils import (
     load_run_args,
     lock_run_dir,
     read_json,
+    run_folder_kind,
     run_main,
     save_args,
     save_atomic,
@@ -121,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=cli.HelpFormatter,
     )
     add_arguments(parser)
+    cli.from_run(parser, cli.DATA_SETTINGS, whose="that of the run the --arch comes from")
     return parser
 
 
@@ -223,12 +227,9 @@ def _example(keys: Sequence[str], n: int = 3) -> str:
     return shown + (f", ... ({len(keys)} in all)" if len(keys) > n else "")
 
 
-def load_weights(model: nn.Module, path: str | Path, what: str = "this network") -> None:
-    """Load a state_dict with strict=True; a mismatch is one line naming the keys that differ.
-
-    Accepts a plain state_dict (DARTS's weights.pt), {'state_dict': ...} or {'model': ...}
-    wrappers, and DataParallel's 'module.' prefix.
-    """
+def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
+    """The tensors of a weights file: a plain state_dict (DARTS's weights.pt), {'state_dict': ...} or
+    {'model': ...} wrappers, and DataParallel's 'module.' prefix (published checkpoints come in all of them)."""
     state = load_checkpoint(path, map_location="cpu")
     if isinstance(state, dict):
         for key in ("state_dict", "model"):
@@ -239,6 +240,13 @@ def load_weights(model: nn.Module, path: str | Path, what: str = "this network")
         raise UserError(f"{path} is not a state_dict of tensors")
     if state and all(k.startswith("module.") for k in state):
         state = {k[len("module."):]: v for k, v in state.items()}
+    return state
+
+
+def load_weights(model: nn.Module, path: str | Path, what: str = "this network") -> None:
+    """Load a weights file (any form read_state_dict reads) with strict=True; a mismatch is one line
+    naming the keys that differ."""
+    state = read_state_dict(path)
     own = model.state_dict()
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]
@@ -378,6 +386,29 @@ def train_epoch(args: argparse.Namespace, epoch: int, stepper: TrainStepper, loa
 # --------------------------------------------------------------------------- main
 
 
+def arch_run_folder(spec: str) -> Path | None:
+    """The run folder (sweep, search, training) a genotype spec is read from, else None (a published
+    name, a loose genotype file); FILE:NAME's FILE's folder."""
+    path = Path(spec)
+    if not path.exists() and ":" in spec:
+        path = Path(spec.rpartition(":")[0])
+    if not path.exists():
+        return None
+    folder = path if path.is_dir() else path.parent
+    return folder if run_folder_kind(folder) is not None else None
+
+
+def arch_settings(args: argparse.Namespace, specs: Sequence[str],
+                  what: str = "the runs disagree") -> tuple[argparse.Namespace, str]:
+    """--set, --image_size and --data, where not given, from the runs the genotypes of ``specs`` were
+    found in (a sweep's cells train on the sweep's data), else train.py's defaults; and a note of what
+    came from where. A flag given wins (cells found on one dataset may be trained on another, as DARTS's
+    are); runs on different data and no flag are a SettingsConflict starting with ``what``."""
+    sources = dict.fromkeys(folder for folder in map(arch_run_folder, map(str, specs)) if folder is not None)
+    return cli.shared_run_settings(list(sources), args, cli.DATA_SETTINGS, overridable=tuple(cli.DATA_SETTINGS),
+                                   what=what)
+
+
 def resolve_run(args: argparse.Namespace) -> tuple[argparse.Namespace, Path | None]:
     """On --resume, take the run's own arguments (so the continued run is the same run)."""
     if not args.resume:
@@ -387,8 +418,12 @@ def resolve_run(args: argparse.Namespace) -> tuple[argparse.Namespace, Path | No
 
 
 def merge_saved_args(args: argparse.Namespace, saved: dict[str, Any]) -> argparse.Namespace:
-    """The saved arguments of a run, except the RESUME_OVERRIDES this call gives."""
-    return cli.merge_resumed_args(args, saved, RESUME_OVERRIDES, KEEP_UNLESS_GIVEN)
+    """The saved arguments of a run, except the RESUME_OVERRIDES this call gives (--data not given: the run's)."""
+    merged = cli.merge_resumed_args(args, saved, RESUME_OVERRIDES, KEEP_UNLESS_GIVEN)
+    for key, fallback in cli.DATA_SETTINGS.items():
+        if getattr(merged, key, None) is None:
+            setattr(merged, key, saved.get(key, fallback))
+    return merged
 
 
 def main(args: argparse.Namespace, *, run_dir: str | Path | None = None,
@@ -398,6 +433,9 @@ def main(args: argparse.Namespace, *, run_dir: str | Path | None = None,
     ``run_dir`` (an empty folder chosen by the caller) and ``log_files`` (extra log.txt files that
     get every line too) are for in-process callers such as batch_train.py.
     """
+    settings_note = None
+    if not args.resume:
+        args, settings_note = arch_settings(args, [args.arch])
     check_args(args)
     args, resumed = resolve_run(args)
     if resumed is not None and (resumed / "result.json").is_file():
@@ -443,6 +481,8 @@ def main(args: argparse.Namespace, *, run_dir: str | Path | None = None,
         handler = logging.FileHandler(path, mode="a")
         handler.setFormatter(logging.Formatter(LOG_FORMAT, datefmt=LOG_DATEFMT))
         logger.addHandler(handler)
+    if settings_note:
+        logger.info("%s", settings_note)
     try:
         return _run(args, run_dir, resumed, checkpoint, genotype, device, model,
                     (train_loader, valid_loader, test_loader), info, logger)

@@ -18,6 +18,7 @@ import batch_train
 import cli
 import ensemble
 import genotypes
+import train
 from profiling import Profiler
 from tools import analyse_train_logs
 from utils import UserError, run_main
@@ -152,3 +153,28 @@ def test_run_settings_merges_and_says_where_from(tmp_path: Path) -> None:
     assert (merged.set, merged.data) == ("digits", "data")  # another dataset: not the run's folder
     merged, note = cli.run_settings(None, none, keys)
     assert (merged.set, merged.init_channels) == ("cifar10", 36) and "by default" in note
+
+
+def _train_on_sweep(sweep: Path, logdir: Path, *flags: str) -> tuple[dict, str]:
+    args = train.build_parser().parse_args(["--arch", f"{sweep}/genotypes.json:l2_loss_2e01", *TRAIN, *flags,
+                                            "--logdir", str(logdir)])
+    run = Path(train.main(args)["run_dir"])
+    return json.loads((run / "args.json").read_text())["args"], (run / "log.txt").read_text()
+
+
+def test_train_takes_the_data_of_the_sweep_its_genotype_came_from(tmp_path: Path) -> None:
+    sweep = make_sweep(tmp_path)
+    saved, log = _train_on_sweep(sweep, tmp_path / "a")
+    assert (saved["set"], saved["image_size"], saved["data"]) == ("digits", 8, "nowhere")
+    assert f"dataset digits, image size 8 from {sweep / 'args.json'}" in log
+    # a flag given wins; with another dataset the sweep's image size and data path are not taken either
+    saved, log = _train_on_sweep(sweep, tmp_path / "b", "--set", "synthetic")
+    assert (saved["set"], saved["image_size"], saved["data"]) == ("synthetic", None, "data")
+    assert "dataset synthetic from --set (the run's was digits)" in log
+    saved, _ = _train_on_sweep(sweep, tmp_path / "c", "--image_size", "16")
+    assert (saved["set"], saved["image_size"]) == ("digits", 16)
+
+
+def test_train_keeps_the_old_defaults_for_a_published_name() -> None:
+    args, note = train.arch_settings(train.build_parser().parse_args(["--arch", "DARTS_V2"]), ["DARTS_V2"])
+    assert (args.set, args.image_size, args.data) == ("cifar10", None, "data") and "by default" in note
