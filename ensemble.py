@@ -226,12 +226,15 @@ def dataset_settings(runs: list[Path], args: argparse.Namespace) -> tuple[argpar
     without a readable args.json follow the others (load_models skips the unreadable ones with their reason)."""
     readable = []
     for run in runs:
+        if not (run / "args.json").is_file():
+            continue
         try:
-            read_json(run / "args.json")
-        except (UserError, FileNotFoundError):
+            cli.run_settings(run, args, cli.NETWORK_SETTINGS)  # a shape flag that contradicts a run: before any data
+        except cli.SettingsConflict:
+            raise
+        except (UserError, OSError):
             continue
         readable.append(run)
-        cli.run_settings(run, args, cli.NETWORK_SETTINGS)  # a shape flag that contradicts a run: before any data
     return cli.shared_run_settings(readable, args, cli.DATA_SETTINGS,
                                    what="models trained on different data cannot be ensembled")
 

@@ -422,7 +422,7 @@ def merge_saved_args(args: argparse.Namespace, saved: dict[str, Any]) -> argpars
     merged = cli.merge_resumed_args(args, saved, RESUME_OVERRIDES, KEEP_UNLESS_GIVEN)
     for key, fallback in cli.DATA_SETTINGS.items():
         if getattr(merged, key, None) is None:
-            setattr(merged, key, saved.get(key, fallback))
+            setattr(merged, key, fallback if saved.get(key) is None else saved[key])
     return merged
 
 
