@@ -345,6 +345,9 @@ class Sweep:
                              self.hypervolume["reference"])
         self.logger.info("frontier plot: %s", final)
         self.logger.info("genotypes: %s", self.run_dir / "genotypes.json")
+        if self.pareto:  # its names are the thesis's too: a bare name would train the published cell
+            self.logger.info("train one: python train.py --arch %s:%s", self.run_dir / "genotypes.json",
+                             self.pareto[0]["name"])
         return self.state()
 
 

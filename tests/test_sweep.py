@@ -72,6 +72,7 @@ def test_sweep_files_and_front(sweep: dict) -> None:
     assert state["searches"] == searches
     log = (run_dir / "log.txt").read_text()
     assert "frontier plot:" in log and "genotypes:" in log and names[0] in log
+    assert f"train one: python train.py --arch {run_dir / 'genotypes.json'}:{names[0]}" in log
 
 
 def test_sweep_resumes_after_sigkill(sweep: dict, tmp_path: Path) -> None:
