@@ -21,8 +21,11 @@ two small batch sizes. On out-of-memory the training restarts 5 smaller (--oom_s
 memory model, and on CPU or MPS, --batch_size is used as given.
 
 The folder ``logs/batch-train-<save>-<time>/`` holds args.json, log.txt (every line of every
-training), batch.json (the plan and its progress, for --resume), trained.csv (arch, batch_size,
-model_size, test_acc, test_top5, run_dir) and each training's own ``eval-<arch>-<time>/`` folder.
+training), batch.json (the plan and its progress, for --resume), genotypes.json (every genotype of
+the plan, resolved when the batch started), trained.csv (arch, batch_size, model_size, test_acc,
+test_top5, run_dir) and each training's own ``eval-<arch>-<time>/`` folder. A resumed batch trains
+the genotypes its folder recorded, so it needs neither the --archs files nor the directory it was
+started from.
 """
 
 from __future__ import annotations
@@ -43,7 +46,17 @@ import batch_size_predict as bsp
 import cli
 import data as datalib
 import train
-from genotypes import PUBLISHED, Genotype, genotype_label, resolve_genotype, same_cells
+from genotypes import (
+    PUBLISHED,
+    Genotype,
+    genotype_from_dict,
+    genotype_label,
+    genotype_to_dict,
+    is_genotype_string,
+    resolve_genotype,
+    resolve_genotype_source,
+    same_cells,
+)
 from utils import (
     RunFailed,
     UserError,
@@ -104,7 +117,8 @@ def _genotype_mapping(path: Path) -> dict[str, Any] | None:
 
 
 def expand_archs(specs: list[str]) -> list[dict[str, Any]]:
-    """Each --archs entry as {spec, label, genotype}; a sweep's genotypes.json (or folder) gives all its entries.
+    """Each --archs entry as {spec, label, genotype, source}; a sweep's genotypes.json (or folder) gives all its
+    entries.
 
     Every entry is resolved here, so a bad name fails before any training starts.
     """
@@ -112,7 +126,9 @@ def expand_archs(specs: list[str]) -> list[dict[str, Any]]:
     for spec in specs:
         path = Path(spec)
         mapping_file = None
-        if path.is_dir() and not any((path / f).is_file() for f in ("genotype.json", "result.json")):
+        if is_genotype_string(str(spec)):
+            pass  # a pasted Genotype(...): no file to look at (its text may be too long for a file name)
+        elif path.is_dir() and not any((path / f).is_file() for f in ("genotype.json", "result.json")):
             if (path / "genotypes.json").is_file():
                 mapping_file = path / "genotypes.json"
         elif path.is_file() and path.suffix == ".json" and _genotype_mapping(path) is not None:
@@ -120,20 +136,40 @@ def expand_archs(specs: list[str]) -> list[dict[str, Any]]:
         if mapping_file is not None:
             for name in _genotype_mapping(mapping_file) or {}:
                 entry_spec = f"{mapping_file}:{name}"
-                out.append({"spec": entry_spec, "label": name, "genotype": resolve_genotype(entry_spec)})
+                resolved = resolve_genotype_source(entry_spec)
+                out.append({"spec": entry_spec, "label": name, "genotype": resolved.genotype,
+                            "source": resolved.source})
         else:
-            out.append({"spec": str(spec), "label": genotype_label(spec), "genotype": resolve_genotype(spec)})
+            resolved = resolve_genotype_source(spec)
+            out.append({"spec": str(spec), "label": genotype_label(spec), "genotype": resolved.genotype,
+                        "source": resolved.source})
+    return out
+
+
+def batch_genotypes(entries: list[dict[str, Any]]) -> dict[str, Any]:
+    """name -> genotype of the batch's trainings (a genotypes.json, readable by --arch FILE:NAME and --archs)."""
+    out: dict[str, Any] = {}
+    for entry in entries:
+        if entry["status"] == "skipped":
+            continue
+        name, n = entry["label"], 2
+        while name in out:  # two files of one stem: keep both
+            name, n = f"{entry['label']}_{n}", n + 1
+        out[name] = entry["genotype"]
     return out
 
 
 def plan(specs: list[str]) -> list[dict[str, Any]]:
-    """The trainings of this call in order; a genotype identical to an earlier one is marked skipped."""
+    """The trainings of this call in order; a genotype identical to an earlier one is marked skipped.
+
+    Each entry records its resolved genotype and where it came from: a resumed batch trains these.
+    """
     entries = []
     kept: list[tuple[str, Genotype]] = []
     for item in expand_archs(specs):
         twin = next((label for label, g in kept if same_cells(g, item["genotype"])), None)
         entry = {"spec": item["spec"], "label": item["label"], "status": "pending", "run_dir": None,
-                 "batch_size": None}
+                 "batch_size": None, "genotype": genotype_to_dict(item["genotype"]), "source": item["source"]}
         if twin is not None:
             entry.update(status="skipped", duplicate_of=twin)
         else:
@@ -248,14 +284,16 @@ def train_one(entry: dict[str, Any], args: argparse.Namespace, batch_dir: Path, 
               memory_model: bsp.MemoryModel | None, info: datalib.DatasetInfo, logger: Any,
               save_state: Any) -> dict[str, Any]:
     """Train one genotype (resuming its folder when it has one), retrying smaller after out-of-memory."""
-    genotype = resolve_genotype(entry["spec"])
+    # the genotype recorded when the batch started (a batch folder from before that records none: its spec)
+    genotype = genotype_from_dict(entry["genotype"]) if entry.get("genotype") else resolve_genotype(entry["spec"])
+    given = {"genotype": genotype, "genotype_source": entry.get("source") or entry["spec"]}
     log_files = [batch_dir / "log.txt"]
     run_dir = Path(entry["run_dir"]) if entry.get("run_dir") else None
     if run_dir is not None and (run_dir / "args.json").is_file():
         logger.info("%s: resuming %s", entry["label"], run_dir)
         resume_args = copy.copy(args)
         resume_args.resume = str(run_dir)
-        return train.main(resume_args, log_files=log_files)
+        return train.main(resume_args, log_files=log_files, **given)
     batch = entry.get("batch_size") or pick_batch(entry, genotype, args, device, memory_model, info, logger)
     while True:
         if run_dir is None:
@@ -267,7 +305,7 @@ def train_one(entry: dict[str, Any], args: argparse.Namespace, batch_dir: Path, 
         one = copy.copy(args)
         one.arch, one.batch_size, one.save, one.resume = entry["spec"], batch, None, None
         try:
-            return train.main(one, run_dir=run_dir, log_files=log_files)
+            return train.main(one, run_dir=run_dir, log_files=log_files, **given)
         except Exception as err:
             if not bsp.is_oom(err):
                 raise
@@ -334,6 +372,7 @@ def _run_batch(args: argparse.Namespace, batch_dir: Path, entries: list[dict[str
                     sum(e["status"] == "done" for e in entries), len(entries))
     else:
         save_args(args, batch_dir, device, kind="batch")
+        write_json_atomic(batch_dir / "genotypes.json", batch_genotypes(entries))
         logger = get_logger(f"batch.{batch_dir.name}", batch_dir)
         logger.info("batch %s: %d genotype(s), %d duplicate(s) skipped", batch_dir,
                     sum(e["status"] == "pending" for e in entries), sum(e["status"] == "skipped" for e in entries))
@@ -366,6 +405,11 @@ def _run_batch(args: argparse.Namespace, batch_dir: Path, entries: list[dict[str
             save_state()
             logger.info("%s failed: %s", entry["label"], entry["error"])
             continue
+        if "stopped_after" in result:  # the --stop_after test hook: the batch stops here, as a kill would leave it
+            logger.info("stopped in %s; continue with --resume %s", entry["label"], batch_dir)
+            return {"run_dir": str(batch_dir), "entries": entries, "stopped": True,
+                    "trained": sum(e["status"] == "done" for e in entries),
+                    "failed": sum(e["status"] == "failed" for e in entries)}
         entry.update(status="done", batch_size=result["batch_size"], model_size=result["model_size"],
                      test_acc=result["test_acc"], test_top5=result["test_top5"])
         save_state()

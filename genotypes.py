@@ -10,15 +10,22 @@ turns whatever a user passes to ``--arch`` into a Genotype:
     >>> genotypes.resolve_genotype("PC_DARTS_cifar") == genotypes.PC_DARTS_cifar
     True
     >>> genotypes.resolve_genotype("logs/multi-search-cifar10-EXP-20260101-000000/genotypes.json:l2_loss_2e01")
+
+``resolve_genotype_source`` returns where the genotype came from as well (logged and recorded by
+train.py), since a sweep names its genotypes like the thesis cells bundled here. A pasted
+``Genotype(normal=[...], normal_concat=range(2, 6), ...)`` string, as DARTS-family logs print it,
+is read too, without evaluating it.
 """
 
 from __future__ import annotations
 
+import ast
 import difflib
 import json
+import re
 from collections import namedtuple
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 Genotype = namedtuple("Genotype", "normal normal_concat reduce reduce_concat")
 
@@ -554,7 +561,7 @@ def _check_cell(edges: Any, concat: Any, which: str) -> tuple[list[tuple[str, in
         if not isinstance(pair, (list, tuple)) or len(pair) != 2:
             raise GenotypeError(f"genotype '{which}' entry {k} is not an (op, input) pair: {pair!r}")
         op, index = pair
-        if op not in KNOWN_OPS:
+        if not isinstance(op, str) or op not in KNOWN_OPS:
             raise GenotypeError(f"genotype '{which}' entry {k} names an unknown operation {op!r}")
         if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < 2 + k // 2:
             raise GenotypeError(f"genotype '{which}' entry {k} has input {index!r}; node {k // 2} may read 0..{1 + k // 2}")
@@ -562,7 +569,11 @@ def _check_cell(edges: Any, concat: Any, which: str) -> tuple[list[tuple[str, in
     n_states = 2 + len(cell) // 2
     if not isinstance(concat, (list, tuple, range)) or not concat:
         raise GenotypeError(f"genotype '{which}_concat' must be a non-empty list of node indices")
-    out = [int(i) for i in concat]
+    bad = [i for i in concat if not isinstance(i, int) or isinstance(i, bool)]
+    if bad:  # 2.9 is not node 2, nor true node 1: nothing is rounded or cast
+        raise GenotypeError(f"genotype '{which}_concat' {list(concat)!r} must hold integer node indices, "
+                            f"not {bad[0]!r}")
+    out = list(concat)
     if any(not 0 <= i < n_states for i in out):
         raise GenotypeError(f"genotype '{which}_concat' {out} has indices outside 0..{n_states - 1}")
     return cell, out
@@ -606,26 +617,51 @@ def _unknown(name: str, choices: list[str], where: str) -> GenotypeError:
     return GenotypeError(f"unknown genotype '{name}'{where}{hint}")
 
 
-def _from_mapping(mapping: dict[str, Any], key: str | None, path: Path) -> Genotype:
+def _names(mapping: dict[str, Any], limit: int = 20) -> str:
+    names = sorted(mapping)
+    more = f" ... ({len(names)} in all)" if len(names) > limit else ""
+    return ", ".join(names[:limit]) + more
+
+
+def _entry(mapping: dict[str, Any], name: str, path: Path) -> Genotype:
+    try:
+        return genotype_from_dict(mapping[name])
+    except GenotypeError as err:
+        raise GenotypeError(f"{path}:{name}: {err}") from None
+
+
+def _from_mapping(mapping: dict[str, Any], key: str | None, path: Path) -> tuple[Genotype, str]:
+    """The genotype ``key`` names in a name -> genotype file, and its name."""
     if key is None:
         if len(mapping) == 1:
-            return genotype_from_dict(next(iter(mapping.values())))
-        names = ", ".join(sorted(mapping))
-        raise GenotypeError(f"{path} holds several genotypes; pick one with {path}:NAME (one of {names})")
+            name = next(iter(mapping))
+            return _entry(mapping, name, path), name
+        raise GenotypeError(f"{path} holds several genotypes; pick one with {path}:NAME (one of {_names(mapping)})")
     if key not in mapping:
-        raise _unknown(key, list(mapping), f" in {path}")
-    return genotype_from_dict(mapping[key])
+        close = difflib.get_close_matches(key, list(mapping), n=3, cutoff=0.5)
+        hint = f" (closest: {', '.join(close)})" if close else ""
+        raise GenotypeError(f"{path} has no genotype '{key}'{hint}; it holds: {_names(mapping)}")
+    return _entry(mapping, key, path), key
 
 
-def _from_json_file(path: Path, key: str | None) -> Genotype:
+def _single(data: Any, key: str | None, path: Path) -> Genotype:
+    """A file that holds one unnamed genotype: a name after its path would silently mean nothing."""
+    if key is not None:
+        raise GenotypeError(f"{path} holds one unnamed genotype, so '{key}' names nothing in it: "
+                            f"give {path} without ':{key}'")
+    return genotype_from_dict(data)
+
+
+def _from_json_file(path: Path, key: str | None) -> tuple[Genotype, str | None]:
+    """The genotype of a genotype, result or genotypes JSON file, and its name there (None if unnamed)."""
     try:
         data = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError, UnicodeDecodeError) as err:
         raise GenotypeError(f"cannot read genotype file {path}: {err}") from None
     if isinstance(data, dict) and "normal" in data:
-        return genotype_from_dict(data)
+        return _single(data, key, path), None
     if isinstance(data, dict) and isinstance(data.get("genotype"), dict):
-        return genotype_from_dict(data["genotype"])
+        return _single(data["genotype"], key, path), None
     if isinstance(data, dict) and isinstance(data.get("genotypes"), dict):
         return _from_mapping(data["genotypes"], key, path)
     if isinstance(data, dict) and all(isinstance(v, dict) and "normal" in v for v in data.values()) and data:
@@ -633,51 +669,152 @@ def _from_json_file(path: Path, key: str | None) -> Genotype:
     raise GenotypeError(f"{path} holds no genotype (expected a genotype, a result.json or a genotypes.json)")
 
 
-def _from_run_folder(folder: Path, key: str | None) -> Genotype:
-    for name in ("genotype.json", "result.json", "genotypes.json"):
+def _from_run_folder(folder: Path, key: str | None) -> tuple[Genotype, str | None, Path]:
+    """A run folder's genotype (its genotype.json or result.json; with a name, its genotypes.json first)."""
+    files = ("genotype.json", "result.json", "genotypes.json")
+    if key is not None:
+        files = ("genotypes.json", *files[:2])
+    for name in files:
         if (folder / name).is_file():
-            return _from_json_file(folder / name, key)
+            genotype, entry = _from_json_file(folder / name, key)
+            return genotype, entry, folder / name
     raise GenotypeError(f"run folder {folder} has no genotype.json, result.json or genotypes.json")
 
 
-def resolve_genotype(spec: str | Path | Genotype) -> Genotype:
-    """Turn a name, a genotype JSON file, a run folder or ``FILE:NAME`` into a Genotype.
+# --------------------------------------------------------------------------- Genotype(...) strings
+
+_GENOTYPE_STRING = re.compile(r"^\s*(?:genotype\s*=\s*)?(?:genotypes\.)?Genotype\s*\(", re.IGNORECASE)
+_MAX_RANGE = 64  # a concat range longer than any cell has nodes is a typo, not a cell
+
+
+def is_genotype_string(text: str | Path) -> bool:
+    """True for ``Genotype(normal=[...], ...)`` as DARTS-family logs print it (``genotype =`` before it is fine)."""
+    return isinstance(text, str) and bool(_GENOTYPE_STRING.match(text))
+
+
+def _literal(node: ast.AST) -> Any:
+    """The value of an allowed node: lists, tuples, str and int constants, and range(...) of ints."""
+    if isinstance(node, (ast.List, ast.Tuple)):
+        return [_literal(e) for e in node.elts]
+    if isinstance(node, ast.Constant) and type(node.value) in (str, int):
+        return node.value
+    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "range"
+            and not node.keywords and 1 <= len(node.args) <= 3):
+        bounds = [_literal(a) for a in node.args]
+        if all(type(b) is int for b in bounds) and len(range(*bounds)) <= _MAX_RANGE:
+            return list(range(*bounds))
+    raise GenotypeError(f"a Genotype(...) string may hold only lists, tuples, quoted op names, integers and "
+                        f"range(a, b); found {ast.unparse(node)[:60]!r}")
+
+
+def parse_genotype_string(text: str) -> Genotype:
+    """``Genotype(normal=[('sep_conv_3x3', 0), ...], normal_concat=range(2, 6), ...)`` read without eval.
+
+    The text is parsed into a syntax tree and only the Genotype call, lists, tuples, string and
+    integer constants and ``range`` are read; anything else (a name, an attribute, another call)
+    is refused, so no code in the string ever runs.
+    """
+    body = _GENOTYPE_STRING.sub("Genotype(", text, count=1).strip()
+    try:
+        node = ast.parse(body, mode="eval").body
+    except SyntaxError as err:
+        raise GenotypeError(f"not a readable Genotype(...) string: {err.msg} at column {err.offset}") from None
+    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "Genotype"):
+        raise GenotypeError("not a Genotype(...) string: give Genotype(normal=[...], normal_concat=..., "
+                            "reduce=[...], reduce_concat=...)")
+    if len(node.args) > len(Genotype._fields):
+        raise GenotypeError(f"Genotype(...) takes {len(Genotype._fields)} fields, got {len(node.args)}")
+    fields = dict(zip(Genotype._fields, (_literal(a) for a in node.args)))
+    for keyword in node.keywords:
+        if keyword.arg is None:
+            raise GenotypeError("Genotype(...) takes its fields as name=value, not **{...}")
+        if keyword.arg not in Genotype._fields or keyword.arg in fields:
+            raise GenotypeError(f"Genotype(...) has fields {', '.join(Genotype._fields)}: "
+                                f"{keyword.arg}= is unknown or given twice")
+        fields[keyword.arg] = _literal(keyword.value)
+    return genotype_from_dict(fields)
+
+
+# --------------------------------------------------------------------------- the resolver
+
+# How a sweep names its Pareto-optimal genotypes (pareto.sweep_name): the thesis cells bundled here use them too.
+_SWEEP_NAME = re.compile(r"^l[12]_loss_")
+
+
+class ResolvedGenotype(NamedTuple):
+    """A genotype and where it came from, in words, for logs and result.json."""
+
+    genotype: Genotype
+    source: str
+    published: str | None = None  # the name, when a bare name was taken from the published genotypes
+
+    @property
+    def note(self) -> str:
+        """One line for the log: the source, and for a sweep-like published name, how to pick a sweep's own."""
+        if self.published and _SWEEP_NAME.match(self.published):
+            return (f"{self.source}; to train a sweep's genotype of that name use "
+                    f"--arch SWEEP/genotypes.json:{self.published}")
+        return self.source
+
+
+def _exists(path: Path) -> bool:
+    """Path.exists, with a name too long for the file system (a pasted genotype, a typo) as 'no such file'."""
+    try:
+        return path.exists()
+    except OSError:
+        return False
+
+
+def resolve_genotype_source(spec: str | Path | Genotype) -> ResolvedGenotype:
+    """Turn a name, a genotype JSON file, a run folder, ``FILE:NAME`` or a Genotype(...) string into a Genotype.
 
     One resolver for every script, so ``--arch`` means the same everywhere. A run folder's
-    ``log.txt`` also works (its folder is used). Names are looked up among the published genotypes;
-    an unknown one fails with a one-line message listing the closest names.
+    ``log.txt`` also works (its folder is used). A bare name is looked up among the published
+    genotypes; an unknown one fails with a one-line message listing the closest names, and a
+    ``FILE:NAME`` whose file holds no NAME with the names it does hold. The source says which.
     """
     if isinstance(spec, Genotype):
-        return spec
+        return ResolvedGenotype(spec, "a genotype given directly")
     text = str(spec)
+    if is_genotype_string(text):
+        return ResolvedGenotype(parse_genotype_string(text), "a Genotype(...) string given on the command line")
     path = Path(text)
     key = None
-    if not path.exists() and ":" in text:
+    if not _exists(path) and ":" in text:
         head, _, tail = text.rpartition(":")
-        if Path(head).exists():
+        if _exists(Path(head)):
             path, key = Path(head), tail
-    if path.exists():
-        if path.is_dir():
-            return _from_run_folder(path, key)
-        if path.name == "log.txt":
-            return _from_run_folder(path.parent, key)
-        return _from_json_file(path, key)
+    if _exists(path):
+        if path.is_dir() or path.name == "log.txt":
+            folder = path if path.is_dir() else path.parent
+            genotype, entry, file = _from_run_folder(folder, key)
+        else:
+            (genotype, entry), file = _from_json_file(path, key), path
+        where = str(file.absolute())
+        return ResolvedGenotype(genotype, f"{where}:{entry}" if entry else where)
     if text in PUBLISHED:
-        return PUBLISHED[text]
+        return ResolvedGenotype(PUBLISHED[text], f"published genotype {text} from genotypes.py", published=text)
     if text.endswith(".json") or "/" in text:
         raise GenotypeError(f"genotype file or folder '{text}' does not exist")
     raise _unknown(text, list(PUBLISHED), "")
 
 
+def resolve_genotype(spec: str | Path | Genotype) -> Genotype:
+    """The Genotype a spec names (see ``resolve_genotype_source``, which also says where it came from)."""
+    return resolve_genotype_source(spec).genotype
+
+
 def genotype_label(spec: str | Path | Genotype) -> str:
     """A short name for run folders: the published name, FILE:NAME's NAME, or the file/folder stem."""
+    if isinstance(spec, str) and is_genotype_string(spec):
+        spec = parse_genotype_string(spec)
     if isinstance(spec, Genotype):
         return next((n for n, g in PUBLISHED.items() if same_cells(g, spec)), "custom")
     text = str(spec).rstrip("/")
     if text in PUBLISHED:
         return text
     path = Path(text)
-    if not path.exists() and ":" in text:
+    if not _exists(path) and ":" in text:
         return text.rpartition(":")[2]
     if path.name == "log.txt":
         path = path.parent

@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import Any
 
 import cli
-import data as datalib
 import executors
 import train_search
 from genotypes import genotype_from_dict
@@ -225,8 +224,10 @@ class Sweep:
         self.logger.info("search %d: nu = %.6g, cw = %.6g -> %s", index, nu, weight[1], run_dir)
         try:
             result = train_search.main(search_args(self.args, weight, run_dir))
-        except (train_search.SearchDiverged, FloatingPointError, RuntimeError) as err:
-            self.record_failed(record, weight, str(err), time.time())
+        except Exception as err:  # noqa: BLE001 - a failed search is recorded and the sweep goes on (README)
+            if not isinstance(err, (UserError, FloatingPointError)):
+                self.logger.error("search %d crashed", index, exc_info=True)
+            self.record_failed(record, weight, str(err) or type(err).__name__, time.time())
         else:
             self.record_done(record, weight, result, time.time())
         self.after_search(index)
@@ -348,15 +349,10 @@ class Sweep:
                              self.hypervolume["reference"])
         self.logger.info("frontier plot: %s", final)
         self.logger.info("genotypes: %s", self.run_dir / "genotypes.json")
+        if self.pareto:  # its names are the thesis's too: a bare name would train the published cell
+            self.logger.info("train one: python train.py --arch %s:%s", self.run_dir / "genotypes.json",
+                             self.pareto[0]["name"])
         return self.state()
-
-
-def check_dataset(args: argparse.Namespace) -> None:
-    """Fail before the sweep folder exists if the data is missing (one line, nothing written)."""
-    if args.space == "imagenet":
-        datalib.load_imagenet_search(args.data, image_size=args.image_size)
-    else:
-        datalib.load_datasets(args.set, args.data, download=args.download, image_size=args.image_size)
 
 
 def _resume(args: argparse.Namespace) -> tuple[argparse.Namespace, Path, dict[str, Any]]:
@@ -432,13 +428,13 @@ def main(args: argparse.Namespace, executor: Any = None) -> dict[str, Any]:
             raise UserError("give an objective and a search space, e.g. `multiobjective.py -o l2 cifar --set digits`")
         if not 0 < args.delta < math.inf:
             raise UserError(f"--delta must be a finite number > 0, got {args.delta}")
-        train_search.check_args(args)
         check_parallel_args(args)
         if args.space == "imagenet":
             args.set = "imagenet"
+        # every check a search would make, the data's included: a bad flag fails here, before the folder exists
+        train_search.validate_search_args(args, data=True)
         device = get_device(args.device, args.gpu)
         cli.check_speed_args(args, device)
-        check_dataset(args)
     own_executor = executor is None
     # The sweep holds its folder's lock to the end (each search locks its own folder inside it).
     run_lock = lock_run_dir(run_dir) if args.sweep_resume else None

@@ -45,7 +45,14 @@ from torch import nn
 import cli
 import data as datalib
 from fastpath import StepGraph, compile_model, load_optimizer_state, make_autocast
-from genotypes import Genotype, genotype_label, genotype_to_dict, resolve_genotype, save_genotype
+from genotypes import (
+    Genotype,
+    ResolvedGenotype,
+    genotype_label,
+    genotype_to_dict,
+    resolve_genotype_source,
+    save_genotype,
+)
 from model import NetworkCIFAR, NetworkImageNet
 from plots_train import plot_training_curves
 from utils import (
@@ -414,7 +421,9 @@ def resolve_run(args: argparse.Namespace) -> tuple[argparse.Namespace, Path | No
     if not args.resume:
         return args, None
     run_dir, saved = load_run_args(args.resume, "train")
-    return merge_saved_args(args, saved), run_dir
+    merged = merge_saved_args(args, saved)
+    merged.genotype_source = saved.get("genotype_source")  # recorded at the start, not a flag
+    return merged, run_dir
 
 
 def merge_saved_args(args: argparse.Namespace, saved: dict[str, Any]) -> argparse.Namespace:
@@ -427,11 +436,13 @@ def merge_saved_args(args: argparse.Namespace, saved: dict[str, Any]) -> argpars
 
 
 def main(args: argparse.Namespace, *, run_dir: str | Path | None = None,
-         log_files: Sequence[str | Path] = ()) -> dict:
+         log_files: Sequence[str | Path] = (), genotype: Genotype | None = None,
+         genotype_source: str | None = None) -> dict:
     """Train (or resume) one genotype; returns the dict that result.json holds.
 
-    ``run_dir`` (an empty folder chosen by the caller) and ``log_files`` (extra log.txt files that
-    get every line too) are for in-process callers such as batch_train.py.
+    ``run_dir`` (an empty folder chosen by the caller), ``log_files`` (extra log.txt files that
+    get every line too) and ``genotype`` (trained instead of resolving --arch again; with
+    ``genotype_source``, where it came from) are for in-process callers such as batch_train.py.
     """
     settings_note = None
     if not args.resume:
@@ -442,7 +453,16 @@ def main(args: argparse.Namespace, *, run_dir: str | Path | None = None,
         return read_json(resumed / "result.json")
     # a resumed run trains the genotype it started with, even if --arch's file has changed since
     started = resumed is not None and (resumed / "genotype.json").is_file()
-    genotype = resolve_genotype(resumed if started else args.arch)
+    if started:
+        own = resolve_genotype_source(resumed)
+        resolved = ResolvedGenotype(own.genotype, getattr(args, "genotype_source", None) or own.source)
+    elif genotype is not None:
+        resolved = ResolvedGenotype(genotype, genotype_source or "given by the caller")
+    else:
+        resolved = resolve_genotype_source(args.arch)
+    genotype = resolved.genotype
+    args = copy.copy(args)
+    args.genotype_source = resolved.source  # into args.json and result.json: which cell this run trains
     device = get_device(args.device, args.gpu)
     cli.check_speed_args(args, device)
     if device.type == "cuda":
@@ -483,6 +503,8 @@ def main(args: argparse.Namespace, *, run_dir: str | Path | None = None,
         logger.addHandler(handler)
     if settings_note:
         logger.info("%s", settings_note)
+    logger.info("genotype %s: %s%s", genotype_label(args.arch), resolved.note,
+                f" (resumed from {resumed / 'genotype.json'})" if started else "")
     try:
         return _run(args, run_dir, resumed, checkpoint, genotype, device, model,
                     (train_loader, valid_loader, test_loader), info, logger)
@@ -580,6 +602,7 @@ def finish(args: argparse.Namespace, run_dir: Path, model: nn.Module, genotype: 
         "genotype": genotype_to_dict(genotype),
         "arch": genotype_label(args.arch),
         "arch_spec": str(args.arch),
+        "genotype_source": getattr(args, "genotype_source", None),
         "batch_size": args.batch_size,
         "epochs": args.epochs,
         "init_channels": args.init_channels,

@@ -232,9 +232,24 @@ def _resolve_args(args: argparse.Namespace) -> tuple[argparse.Namespace, Path | 
     return cli.merge_resumed_args(args, saved, RESUME_OVERRIDES), run_dir
 
 
-def check_args(args: argparse.Namespace) -> None:
-    """The shared checks plus the search's own (also run by the sweep before its first search)."""
+# Optimiser settings torch would reject (or, for nan, silently accept and turn every weight into nan).
+NON_NEGATIVE = ("momentum", "weight_decay", "learning_rate_min", "arch_learning_rate", "arch_weight_decay")
+
+
+def validate_search_args(args: argparse.Namespace, data: bool = False) -> None:
+    """Every check of a search's flags, in one place: main runs it first, and the sweep before its folder exists.
+
+    With ``data`` it also loads the data and splits it as the search will (on the CPU), so that a
+    check that needs the dataset (--batch_size larger than a half) fails before a sweep writes
+    anything rather than inside each of its searches.
+    """
     cli.check_common_args(args)
+    if not math.isfinite(args.learning_rate):
+        raise UserError(f"--learning_rate {args.learning_rate} must be a finite number")
+    for key in NON_NEGATIVE:
+        value = getattr(args, key, None)
+        if value is not None and not (math.isfinite(value) and value >= 0):
+            raise UserError(f"--{key} {value} must be a finite number >= 0")
     if args.image_size is not None and not is_imagenet(args) and args.image_size % 4:
         raise UserError(f"--image_size {args.image_size} must be a multiple of 4 (the supernet's two reduction "
                         "cells each halve it with a factorised reduce)")
@@ -246,11 +261,13 @@ def check_args(args: argparse.Namespace) -> None:
         value = getattr(args, key, None)  # a sweep sets them per search
         if value is not None and not math.isfinite(value):
             raise UserError(f"{flag} {value} must be a finite number")
+    if data:
+        build_data(args, torch.device("cpu"))
 
 
 def main(args: argparse.Namespace) -> dict:
     """Run (or resume) one search; returns the result dict that result.json holds."""
-    check_args(args)
+    validate_search_args(args)
     args, run_dir = _resolve_args(args)
     if run_dir is not None and (run_dir / "result.json").is_file():
         return read_json(run_dir / "result.json")

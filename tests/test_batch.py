@@ -268,7 +268,7 @@ def test_sweep_genotypes_expand_and_duplicates_are_skipped(tmp_path: Path) -> No
 def test_out_of_memory_retries_five_smaller(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     tried = []
 
-    def fake_main(args: object, *, run_dir: Path, log_files: object = ()) -> dict:
+    def fake_main(args: object, *, run_dir: Path, log_files: object = (), **given: object) -> dict:
         tried.append(args.batch_size)
         assert run_dir.is_dir()
         if args.batch_size > 50:
@@ -304,3 +304,47 @@ def test_a_batch_with_a_failed_training_exits_1(tmp_path: Path, capsys: pytest.C
     assert len(err) == 1 and err[0].startswith("error: 1 of 1 trainings failed; their errors are in "), err
     (batch_dir,) = (tmp_path / "logs").glob("batch-train-*")
     assert json.loads((batch_dir / "batch.json").read_text())["entries"][0]["status"] == "failed"
+
+
+def test_a_stopped_batch_resumes_from_elsewhere_without_its_spec_files(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The batch folder records the resolved genotypes at the start: a resume needs neither --archs' files nor cwd."""
+    start = tmp_path / "start"
+    (start / "specs").mkdir(parents=True)
+    genotypes.save_genotype(genotypes.DARTS_V2, start / "specs" / "one.json")
+    genotypes.save_genotype(genotypes.PC_DARTS_cifar, start / "specs" / "two.json")
+    pasted = repr(genotypes.Genotype(normal=[tuple(p) for p in genotypes.NASNet.normal], normal_concat=range(2, 7),
+                                     reduce=[("max_pool_3x3", 0)] * 8, reduce_concat=range(2, 6)))
+    monkeypatch.chdir(start)
+    args = batch_train.build_parser().parse_args(
+        [*TINY, "--epochs", "2", "--archs", "specs/one.json", "specs/two.json", pasted, "--logdir", "logs",
+         "--stop_after", "1"])
+    stopped = batch_train.main(args)  # stops after epoch 1 of the first training, as a kill after it would
+    assert stopped["stopped"] and [e["status"] for e in stopped["entries"]] == ["pending"] * 3
+    batch_dir = (start / stopped["run_dir"]).resolve()
+    recorded = json.loads((batch_dir / "genotypes.json").read_text())
+    assert list(recorded) == ["one", "two", "custom"]
+    assert genotypes.resolve_genotype(f"{batch_dir}/genotypes.json:two") == genotypes.PC_DARTS_cifar
+    assert [e["genotype"] for e in json.loads((batch_dir / "batch.json").read_text())["entries"]] == \
+        list(recorded.values())
+    (in_flight,) = batch_dir.glob("eval-one-*")
+    assert (in_flight / "checkpoint.pt").is_file() and not (in_flight / "result.json").exists()
+
+    moved = tmp_path / "moved"
+    (start / "specs").rename(moved)  # the spec files are gone from where the batch was started
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    done = batch_train.main(batch_train.build_parser().parse_args(["--resume", str(batch_dir), "--no_progress"]))
+    assert done["trained"] == 3 and done["failed"] == 0 and not done.get("stopped")
+    assert sorted(p.name.split("-")[1] for p in batch_dir.glob("eval-*")) == ["custom", "one", "two"]
+    assert not list(elsewhere.iterdir())  # nothing was written where the resume ran
+    for entry, expected in zip(done["entries"], [genotypes.DARTS_V2, genotypes.PC_DARTS_cifar,
+                                                 genotypes.genotype_from_dict(recorded["custom"])]):
+        result = json.loads((Path(entry["run_dir"]) / "result.json").read_text())
+        assert genotypes.genotype_from_dict(result["genotype"]) == expected
+        assert Path(entry["run_dir"]).parent == batch_dir
+    assert json.loads((Path(done["entries"][1]["run_dir"]) / "result.json").read_text())["genotype_source"] == \
+        str(start / "specs" / "two.json")
+    epochs = [line.split(",")[0] for line in (in_flight / "metrics.csv").read_text().splitlines()[1:]]
+    assert epochs == ["0", "1"]  # the in-flight training continued, it did not start over

@@ -226,3 +226,143 @@ def test_genotype_label() -> None:
     assert genotype_label("DARTS_V2") == "DARTS_V2"
     assert genotype_label(genotypes.PC_DARTS_cifar) == "PC_DARTS_cifar"
     assert genotype_label("runs/my_cell.json") == "my_cell"
+
+
+# ------------------------------------------------------------------------- names in files, strict cells
+
+
+def test_a_name_after_a_file_must_be_one_it_holds(tmp_path: Path) -> None:
+    """single.json:nope once trained the file's only genotype (in eval-nope): a name that is not there is an error."""
+    single = tmp_path / "single.json"
+    save_genotype(genotypes.DARTS_V2, single)
+    run = tmp_path / "search-EXP-20260101-000000"
+    run.mkdir()
+    save_genotype(genotypes.DARTS_V2, run / "genotype.json")
+    (run / "log.txt").write_text("")
+    (run / "result.json").write_text(json.dumps({"genotype": SPEC["DARTS_V2"]}))
+    for spec in (f"{single}:nope", f"{run}:nope", f"{run}/result.json:nope", f"{run}/log.txt:nope"):
+        with pytest.raises(GenotypeError) as err:
+            resolve_genotype(spec)
+        assert "'nope'" in str(err.value) and "unnamed" in str(err.value) and "\n" not in str(err.value), spec
+    one = tmp_path / "one_entry.json"
+    one.write_text(json.dumps({"only_cell": SPEC["DARTS_V2"]}))
+    with pytest.raises(GenotypeError) as err:
+        resolve_genotype(f"{one}:nope")
+    assert str(err.value) == f"{one} has no genotype 'nope'; it holds: only_cell"
+    assert resolve_genotype(f"{one}:only_cell") == resolve_genotype(one) == genotypes.DARTS_V2
+    # a sweep folder: its genotypes.json, by name
+    sweep = tmp_path / "multi-search-digits-EXP-20260101-000000"
+    sweep.mkdir()
+    (sweep / "genotypes.json").write_text(json.dumps({"l2_loss_2e01": SPEC["DARTS_V2"], "l2_loss_0": SPEC["NASNet"]}))
+    assert resolve_genotype(f"{sweep}:l2_loss_0") == genotypes.NASNet
+    with pytest.raises(GenotypeError, match="it holds: l2_loss_0, l2_loss_2e01$"):
+        resolve_genotype(f"{sweep}:l2_loss_1")
+
+
+_REST = SPEC["DARTS_V2"]["normal"][1:]
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"normal_concat": [2.9, 3.2]}, "'normal_concat' [2.9, 3.2] must hold integer node indices, not 2.9"),
+    ({"normal_concat": [2, None]}, "must hold integer node indices, not None"),
+    ({"reduce_concat": [True, 3]}, "'reduce_concat' [True, 3] must hold integer node indices, not True"),
+    ({"normal_concat": [[2, 3], 4]}, "must hold integer node indices, not [2, 3]"),
+    ({"normal_concat": [2.0, 3.0]}, "not 2.0"),
+    ({"normal_concat": "2345"}, "'normal_concat' must be a non-empty list"),
+    ({"reduce_concat": None}, "'reduce_concat' must be a non-empty list"),
+    ({"normal": [[["sep_conv_3x3"], 0], *_REST]}, "entry 0 names an unknown operation ['sep_conv_3x3']"),
+    ({"normal": [[{"op": "sep_conv_3x3"}, 0], *_REST]}, "entry 0 names an unknown operation"),
+    ({"normal": [[0, "sep_conv_3x3"], *_REST]}, "entry 0 names an unknown operation 0"),
+    ({"normal": [[["sep_conv_3x3", 0]], *_REST]}, "entry 0 is not an (op, input) pair"),
+    ({"normal": [["sep_conv_3x3", 0, 1], *_REST]}, "entry 0 is not an (op, input) pair"),
+    ({"normal": [["sep_conv_3x3", 1.0], *_REST]}, "entry 0 has input 1.0"),
+    ({"normal": [["sep_conv_3x3", None], *_REST]}, "entry 0 has input None"),
+    ({"normal": [[*_REST]]}, "must be a non-empty list of (op, input) pairs, two per node"),
+    ({"reduce": {"node0": [["max_pool_3x3", 0]]}}, "'reduce' must be a non-empty list"),
+])
+def test_bad_specs_are_one_line_errors_never_silently_changed(tmp_path: Path, change: dict, message: str) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps({**SPEC["DARTS_V2"], **change}))
+    with pytest.raises(GenotypeError) as err:
+        resolve_genotype(path)
+    assert message in str(err.value) and "\n" not in str(err.value)
+    named = tmp_path / "named.json"
+    named.write_text(json.dumps({"good": SPEC["DARTS_V2"], "bad": {**SPEC["DARTS_V2"], **change}}))
+    with pytest.raises(GenotypeError, match=f"^{re.escape(str(named))}:bad: "):
+        resolve_genotype(f"{named}:bad")
+
+
+# ------------------------------------------------------------------------- Genotype(...) strings
+
+
+def log_string(g: Genotype) -> str:
+    """How DARTS, PC-DARTS and train_search.py print a genotype: tuples, and range(2, 6) concats."""
+    return repr(Genotype(normal=[tuple(p) for p in g.normal], normal_concat=range(2, 6),
+                         reduce=[tuple(p) for p in g.reduce], reduce_concat=range(2, 6)))
+
+
+def test_a_pasted_genotype_string_is_read_without_eval() -> None:
+    text = log_string(genotypes.DARTS_V2)
+    assert text.startswith("Genotype(normal=[('sep_conv_3x3', 0), ") and "normal_concat=range(2, 6)" in text
+    assert len(text) > 255  # too long for a file name: it once gave OSError: File name too long
+    assert resolve_genotype(text) == genotypes.DARTS_V2
+    assert genotype_label(text) == "DARTS_V2"
+    assert resolve_genotype(f"genotype = {text}") == genotypes.DARTS_V2  # as the search log line has it
+    assert resolve_genotype(f"genotypes.{text}") == genotypes.DARTS_V2
+    listed = text.replace("range(2, 6)", "[2, 3, 4, 5]")
+    assert resolve_genotype(listed) == genotypes.DARTS_V2
+    g = genotypes.PC_DARTS_cifar
+    positional = f"Genotype({[list(p) for p in g.normal]}, [2, 3, 4, 5], {g.reduce}, range(2, 6))"
+    assert resolve_genotype(positional) == g
+    custom = text.replace("'dil_conv_3x3', 2", "'dil_conv_5x5', 2")
+    assert genotype_label(custom) == "custom" and resolve_genotype(custom).normal[7] == ("dil_conv_5x5", 2)
+    assert "Genotype(...) string" in genotypes.resolve_genotype_source(text).source
+
+
+@pytest.mark.parametrize("replace, message", [
+    (("[('sep_conv_3x3', 0), ", "__import__('os').system('touch PWNED') or [('sep_conv_3x3', 0), "), "found"),
+    (("normal_concat=range(2, 6)", "normal_concat=list(range(2, 6))"), "found 'list(range(2, 6))'"),
+    (("normal_concat=range(2, 6)", "normal_concat=range(2, 10 ** 9)"), "found '10 ** 9'"),
+    (("normal_concat=range(2, 6)", "normal_concat=range(2, 1000000000)"), "found 'range(2, 1000000000)'"),
+    (("normal_concat=range(2, 6)", "normal_concat=range(2, 6), extra=1"), "extra= is unknown or given twice"),
+    (("normal_concat=range(2, 6)", "normal_concat=range(2, 6), normal=[]"), "normal= is unknown or given twice"),
+    (("normal_concat=range(2, 6)", "**{'normal_concat': [2, 3, 4, 5]}"), "as name=value, not **{...}"),
+    (("('sep_conv_3x3', 0)", "('sep_conv_3x3', 0.0)"), "found '0.0'"),
+    (("('sep_conv_3x3', 0)", "(PRIMITIVES[4], 0)"), "found 'PRIMITIVES[4]'"),
+    (("reduce_concat=range(2, 6))", "reduce_concat=range(2, 6)).normal"), "not a Genotype(...) string"),
+    (("reduce_concat=range(2, 6))", "reduce_concat=range(2, 6)"), "not a readable Genotype(...) string"),
+    (("normal_concat=range(2, 6)", "normal_concat=range(2, 6.5)"), "found '6.5'"),
+    (("normal_concat=range(2, 6)", "normal_concat=range(2, 9)"), "'normal_concat' [2, 3, 4, 5, 6, 7, 8]"),
+])
+def test_a_genotype_string_may_hold_data_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                              replace: tuple[str, str], message: str) -> None:
+    monkeypatch.chdir(tmp_path)
+    text = log_string(genotypes.DARTS_V2)
+    assert replace[0] in text
+    bad = text.replace(replace[0], replace[1], 1)
+    with pytest.raises(GenotypeError) as err:
+        resolve_genotype(bad)
+    assert message in str(err.value) and "\n" not in str(err.value)
+    assert not (tmp_path / "PWNED").exists()
+
+
+# ------------------------------------------------------------------------- where a genotype came from
+
+
+def test_the_source_says_where_a_genotype_came_from(tmp_path: Path) -> None:
+    """A sweep names its cells as the thesis did: a bare name is the published one, and the note says so."""
+    published = genotypes.resolve_genotype_source("l2_loss_2e01")
+    assert published.genotype is genotypes.l2_loss_2e01 and published.published == "l2_loss_2e01"
+    assert published.note == ("published genotype l2_loss_2e01 from genotypes.py; to train a sweep's genotype "
+                              "of that name use --arch SWEEP/genotypes.json:l2_loss_2e01")
+    assert genotypes.resolve_genotype_source("DARTS_V2").note == "published genotype DARTS_V2 from genotypes.py"
+    sweep = tmp_path / "multi-search-digits-EXP-20260101-000000"
+    sweep.mkdir()
+    (sweep / "genotypes.json").write_text(json.dumps({"l2_loss_2e01": SPEC["DARTS_V2"]}))
+    for spec in (f"{sweep}/genotypes.json:l2_loss_2e01", f"{sweep}:l2_loss_2e01"):
+        ours = genotypes.resolve_genotype_source(spec)
+        assert ours.genotype == genotypes.DARTS_V2 and ours.published is None
+        assert ours.source == ours.note == f"{(sweep / 'genotypes.json').absolute()}:l2_loss_2e01"
+    save_genotype(genotypes.NASNet, tmp_path / "g.json")
+    assert genotypes.resolve_genotype_source(tmp_path / "g.json").source == str((tmp_path / "g.json").absolute())
+    assert genotypes.resolve_genotype(genotypes.NASNet) is genotypes.NASNet  # existing callers unchanged

@@ -114,9 +114,11 @@ def test_most_at_once_counts_overlapping_searches() -> None:
 
 
 def flaky_search(args) -> dict:
-    """Worker target: --note diverge makes nu = 0.2 diverge, --note crash kills the worker, else a real search."""
+    """Worker target: --note diverge makes nu=0.2 diverge, crash kills the worker, usererror refuses, else searches."""
     if args.note == "crash":
         os._exit(7)
+    if args.note == "usererror":
+        raise UserError("--batch_size 64 is larger than the search split (3 train / 3 held out)")
     if args.note == "diverge" and args.l2_weight == 0.2:
         raise train_search.SearchDiverged("the loss became nan at epoch 0 step 1")
     return executors.run_search(args)
@@ -158,6 +160,28 @@ def test_failed_searches_in_workers_are_recorded_and_the_sweep_goes_on(workers, 
     (outcome,) = workers.wait(timeout=120)
     assert outcome.index == 7 and outcome.status == "failed" and "exited with code 7" in outcome.error
     assert workers.free() == 2 and workers.in_flight() == []
+    # bad input met inside a search (a UserError) fails that search too, with its one line
+    args.note, args.run_dir = "usererror", str(tmp_path / "usererror")
+    workers.submit(8, args)
+    (outcome,) = workers.wait(timeout=120)
+    assert outcome.index == 8 and outcome.status == "failed" and "larger than the search split" in outcome.error
+    assert workers.free() == 2
+
+
+@pytest.mark.parametrize("error", [UserError("--batch_size 64 is larger than the search split"), KeyError("epoch")])
+def test_a_ray_task_reports_any_exception_as_a_failed_search(monkeypatch: pytest.MonkeyPatch, error: Exception) -> None:
+    class FakeRay:
+        @staticmethod
+        def get_gpu_ids() -> list:
+            return []
+
+    def fails(args):
+        raise error
+
+    monkeypatch.setitem(sys.modules, "ray", FakeRay)
+    monkeypatch.setattr(executors, "run_search", fails)
+    reply = executors.ray_task(parse([*SWEEP, "--threads", "1"]))
+    assert reply["status"] == "failed" and str(error).strip("'") in reply["error"] and reply["device"] == "cpu"
 
 
 def test_ray_executor_runs_a_tiny_sweep_on_a_local_ray(sequential: dict, tmp_path: Path) -> None:

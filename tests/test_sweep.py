@@ -17,6 +17,7 @@ import multiobjective
 import train_search
 from genotypes import resolve_genotype
 from pareto import non_dominated
+from utils import UserError
 
 REPO = Path(__file__).resolve().parents[1]
 SEARCH = ["--set", "digits", "--image_size", "8", "--layers", "3", "--init_channels", "4", "--batch_size", "64",
@@ -73,6 +74,7 @@ def test_sweep_files_and_front(sweep: dict) -> None:
     assert state["searches"] == searches
     log = (run_dir / "log.txt").read_text()
     assert "frontier plot:" in log and "genotypes:" in log and names[0] in log
+    assert f"train one: python train.py --arch {run_dir / 'genotypes.json'}:{names[0]}" in log
 
 
 def test_sweep_resumes_after_sigkill(sweep: dict, tmp_path: Path) -> None:
@@ -104,14 +106,20 @@ def test_sweep_resumes_after_sigkill(sweep: dict, tmp_path: Path) -> None:
     assert [p["name"] for p in resumed["pareto"]] == [p["name"] for p in unbroken["pareto"]]
 
 
-def test_failed_search_is_recorded_and_sweep_goes_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("error", [
+    train_search.SearchDiverged("the loss became nan at epoch 0 step 1"),
+    UserError("--batch_size 64 is larger than the search split: nan"),  # any bad input met inside a search
+    KeyError("nan"),  # any crash
+])
+def test_failed_search_is_recorded_and_sweep_goes_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                     error: Exception) -> None:
     real_main = train_search.main
     calls = []
 
     def flaky(args):
         calls.append(args.l1_weight)
         if len(calls) == 1:
-            raise train_search.SearchDiverged("the loss became nan at epoch 0 step 1")
+            raise error
         return real_main(args)
 
     monkeypatch.setattr(train_search, "main", flaky)
@@ -141,6 +149,11 @@ def test_nan_loss_stops_search_with_message(tmp_path: Path) -> None:
     (["--threads", "1", "-o", "l2", "cifar", "--set", "digits"],
      "--threads is a search flag: give it after the subcommand 'cifar'"),
     (["--epochs=2", "-o", "l2", "cifar", "--set", "digits"], "--epochs is a search flag"),
+    # what a search would refuse (torch's optimisers, the data split) is refused before the sweep folder exists
+    (["-o", "l2", "cifar", *SEARCH, "--batch_size", "5000"], "--batch_size 5000 is larger than the search split"),
+    (["-o", "l2", "cifar", *SEARCH, "--momentum", "-1"], "--momentum -1.0 must be a finite number >= 0"),
+    (["-o", "l1", "cifar", *SEARCH, "--learning_rate_min", "nan"], "--learning_rate_min nan must be a finite"),
+    (["-o", "l2", "imagenet", "--arch_weight_decay", "-1"], "--arch_weight_decay -1.0 must be a finite"),
 ])
 def test_bad_input_is_one_line(tmp_path: Path, argv: list[str], message: str) -> None:
     done = subprocess.run([sys.executable, "multiobjective.py", *argv, "--logdir", str(tmp_path)]
@@ -149,7 +162,20 @@ def test_bad_input_is_one_line(tmp_path: Path, argv: list[str], message: str) ->
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], done.stderr
-    assert not list(tmp_path.glob("multi-search-*/sweep.json"))
+    assert not list(tmp_path.glob("multi-search-*"))
+
+
+@pytest.mark.parametrize("flag, value", [
+    ("momentum", -1.0), ("weight_decay", -1e-4), ("arch_learning_rate", -1.0), ("arch_weight_decay", float("nan")),
+    ("learning_rate_min", float("nan")), ("learning_rate_min", -0.1), ("momentum", float("inf")),
+    ("learning_rate", float("inf")),
+])
+def test_validate_search_args_refuses_what_torch_would(flag: str, value: float) -> None:
+    args = train_search.build_parser().parse_args(SEARCH)
+    train_search.validate_search_args(args)
+    setattr(args, flag, value)
+    with pytest.raises(UserError, match=f"^--{flag} {value} must be a finite number"):
+        train_search.validate_search_args(args)
 
 
 def test_a_sweep_whose_searches_all_fail_exits_1(tmp_path: Path) -> None:

@@ -232,6 +232,13 @@ def test_profile_genotypes_writes_the_table(runs: dict, tmp_path: Path) -> None:
     assert rows[0]["Latency CPU"] == "" and rows[0]["Latency GPU"] == ""  # --no_latency
 
 
+def test_profile_genotypes_takes_a_pasted_genotype_string() -> None:
+    g = genotypes.PC_DARTS_cifar
+    text = repr(genotypes.Genotype([tuple(p) for p in g.normal], range(2, 6), [tuple(p) for p in g.reduce],
+                                   range(2, 6)))
+    assert profile_genotypes.expand_archs([text]) == [("PC_DARTS_cifar", g)]
+
+
 # --------------------------------------------------------------------------- tables
 
 

@@ -77,6 +77,8 @@ def test_two_epochs_write_every_file(full_run: dict) -> None:
     assert result["model_size"] == pytest.approx(params)
     args = json.loads((run / "args.json").read_text())["args"]
     assert args["arch"] == "DARTS_V2" and args["epochs"] == 2
+    assert result["genotype_source"] == args["genotype_source"] == "published genotype DARTS_V2 from genotypes.py"
+    assert "genotype DARTS_V2: published genotype DARTS_V2 from genotypes.py" in (run / "log.txt").read_text()
 
 
 def test_resumed_training_equals_unbroken(full_run: dict, tmp_path: Path) -> None:
@@ -180,7 +182,8 @@ def test_resume_trains_the_genotype_it_started_with(tmp_path: Path) -> None:
     train.main(train.build_parser().parse_args(["--resume", str(run_dir)]))
     arch.unlink()
     assert genotypes.resolve_genotype(run_dir) == genotypes.DARTS_V2
-    assert train.main(train.build_parser().parse_args(["--resume", str(run_dir)]))["epochs"] == 2
+    result = train.main(train.build_parser().parse_args(["--resume", str(run_dir)]))
+    assert result["epochs"] == 2 and result["genotype_source"] == str(arch.absolute())  # as recorded at the start
 
 
 def test_resume_refuses_a_folder_of_another_kind(full_run: dict, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -194,3 +197,46 @@ def test_resume_refuses_a_folder_of_another_kind(full_run: dict, tmp_path: Path,
                    "(resume it with train_search.py)")
     assert sorted(p.name for p in search_dir.iterdir()) == ["args.json"]
     assert (search_dir / "args.json").read_text() == before
+
+
+def test_a_bare_sweep_like_name_says_it_is_the_published_one(tmp_path: Path) -> None:
+    """A sweep names its cells like the thesis's: the log says which was taken and how to take the sweep's."""
+    argv = [a if a != "DARTS_V2" else "l2_loss_2e01" for a in TINY]
+    train.main(train.build_parser().parse_args([*argv, "--epochs", "1", "--stop_after", "0",
+                                                "--logdir", str(tmp_path)]))
+    (run,) = tmp_path.glob("eval-l2_loss_2e01-*")
+    assert ("genotype l2_loss_2e01: published genotype l2_loss_2e01 from genotypes.py; to train a sweep's genotype "
+            "of that name use --arch SWEEP/genotypes.json:l2_loss_2e01") in (run / "log.txt").read_text()
+    assert json.loads((run / "args.json").read_text())["args"]["genotype_source"] == \
+        "published genotype l2_loss_2e01 from genotypes.py"
+
+
+def test_a_pasted_genotype_string_trains(tmp_path: Path) -> None:
+    g = genotypes.PC_DARTS_cifar
+    text = repr(genotypes.Genotype(normal=[tuple(p) for p in g.normal], normal_concat=range(2, 6),
+                                   reduce=[("max_pool_3x3", 0)] * 8, reduce_concat=range(2, 6)))
+    argv = [a if a != "DARTS_V2" else text for a in TINY]
+    train.main(train.build_parser().parse_args([*argv, "--epochs", "1", "--stop_after", "0",
+                                                "--logdir", str(tmp_path)]))
+    (run,) = tmp_path.glob("eval-custom-*")
+    assert genotypes.resolve_genotype(run).reduce == [("max_pool_3x3", 0)] * 8
+    assert genotypes.resolve_genotype(run).normal == g.normal
+    assert "Genotype(...) string" in json.loads((run / "args.json").read_text())["args"]["genotype_source"]
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("{single}:nope", "holds one unnamed genotype, so 'nope' names nothing in it"),
+    ("{bad}", "'normal_concat' [2.9, 3.2] must hold integer node indices"),
+    ("Genotype(normal=[('sep_conv_3x3', 0)] * 8)", "may hold only lists"),
+])
+def test_bad_genotype_specs_fail_in_one_line_before_any_folder(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                               spec: str, message: str) -> None:
+    genotypes.save_genotype(genotypes.DARTS_V2, tmp_path / "single.json")
+    bad = {**genotypes.genotype_to_dict(genotypes.DARTS_V2), "normal_concat": [2.9, 3.2]}
+    (tmp_path / "bad.json").write_text(json.dumps(bad))
+    spec = spec.format(single=tmp_path / "single.json", bad=tmp_path / "bad.json")
+    argv = [a if a != "DARTS_V2" else spec for a in TINY]
+    assert run_main(train.main, train.build_parser().parse_args([*argv, "--logdir", str(tmp_path / "logs")])) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and message in err and "\n" not in err
+    assert not (tmp_path / "logs").exists()

@@ -25,7 +25,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as `python t
 import pandas as pd  # noqa: E402
 
 import cli  # noqa: E402
-from genotypes import GenotypeError, genotype_from_dict, genotype_label, resolve_genotype  # noqa: E402
+from genotypes import (  # noqa: E402
+    GenotypeError,
+    genotype_from_dict,
+    genotype_label,
+    is_genotype_string,
+    resolve_genotype,
+)
 from tools import tables  # noqa: E402
 from utils import check_output, run_main  # noqa: E402
 
@@ -79,7 +85,8 @@ def expand_archs(specs: list[str]) -> list[tuple[str, Any]]:
     out: list[tuple[str, Any]] = []
     for spec in specs:
         path = Path(spec)
-        mapping = _mapping(path.parent if path.name == "log.txt" else path) if path.exists() else None
+        pasted = is_genotype_string(spec)  # a Genotype(...) string is no path (and may be too long for one)
+        mapping = _mapping(path.parent if path.name == "log.txt" else path) if not pasted and path.exists() else None
         if mapping is not None:
             out += [(name, genotype_from_dict(g)) for name, g in mapping.items()]
             continue
