@@ -396,10 +396,13 @@ def train_epoch(args: argparse.Namespace, epoch: int, stepper: TrainStepper, loa
 def arch_run_folder(spec: str) -> Path | None:
     """The run folder (sweep, search, training) a genotype spec is read from, else None (a published
     name, a loose genotype file); FILE:NAME's FILE's folder."""
-    path = Path(spec)
-    if not path.exists() and ":" in spec:
-        path = Path(spec.rpartition(":")[0])
-    if not path.exists():
+    try:
+        path = Path(spec)
+        if not path.exists() and ":" in spec:
+            path = Path(spec.rpartition(":")[0])
+        if not path.exists():
+            return None
+    except OSError:  # a pasted Genotype(...) string longer than a file name can be
         return None
     folder = path if path.is_dir() else path.parent
     return folder if run_folder_kind(folder) is not None else None
@@ -445,7 +448,7 @@ def main(args: argparse.Namespace, *, run_dir: str | Path | None = None,
     ``genotype_source``, where it came from) are for in-process callers such as batch_train.py.
     """
     settings_note = None
-    if not args.resume:
+    if not args.resume and genotype is None:  # a caller that gives the genotype has settled the data too
         args, settings_note = arch_settings(args, [args.arch])
     check_args(args)
     args, resumed = resolve_run(args)
