@@ -420,6 +420,7 @@ def _run_batch(args: argparse.Namespace, batch_dir: Path, entries: list[dict[str
     failed = [e for e in entries if e["status"] == "failed"]
     logger.info("batch done: %d trained, %d skipped, %d failed; table %s", len(done),
                 sum(e["status"] == "skipped" for e in entries), len(failed), batch_dir / "trained.csv")
+    logger.info("batch folder: %s", batch_dir)
     return {"run_dir": str(batch_dir), "entries": entries, "trained": len(done), "failed": len(failed)}
 
 

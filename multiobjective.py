@@ -352,6 +352,7 @@ class Sweep:
         if self.pareto:  # its names are the thesis's too: a bare name would train the published cell
             self.logger.info("train one: python train.py --arch %s:%s", self.run_dir / "genotypes.json",
                              self.pareto[0]["name"])
+        self.logger.info("sweep folder: %s", self.run_dir)
         return self.state()
 
 

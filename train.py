@@ -504,6 +504,7 @@ def main(args: argparse.Namespace, *, run_dir: str | Path | None = None,
         handler = logging.FileHandler(path, mode="a")
         handler.setFormatter(logging.Formatter(LOG_FORMAT, datefmt=LOG_DATEFMT))
         logger.addHandler(handler)
+    logger.info("run folder: %s", run_dir)
     if settings_note:
         logger.info("%s", settings_note)
     logger.info("genotype %s: %s%s", genotype_label(args.arch), resolved.note,
@@ -624,6 +625,7 @@ def finish(args: argparse.Namespace, run_dir: Path, model: nn.Module, genotype: 
     (run_dir / "checkpoint.pt").unlink(missing_ok=True)
     logger.info("result: test top-1 %.2f%%, top-5 %.2f%%, loss %.4f; %.3fM params; %.0f s",
                 result["test_acc"], result["test_top5"], result["test_loss"], model_size, wall_time)
+    logger.info("run folder: %s", run_dir)
     return result
 
 

@@ -301,6 +301,7 @@ def _search(args: argparse.Namespace, run_dir: Path, device: torch.device, check
     """main's search, in its locked run folder, from the checkpoint's epoch on."""
     train_loader, valid_loader = loaders
     logger = get_logger(f"search.{run_dir.name}", run_dir)
+    logger.info("run folder: %s", run_dir)
     if checkpoint is None:
         save_args(args, run_dir, device, kind="search")
         logger.info("args = %s", vars(args))
@@ -412,6 +413,7 @@ def finish(
     logger.info("result: CE %.4f, %s %.4g, train acc %.2f%%, valid acc %s, eval size %.3fM params",
                 result["criterion_loss"], objective, result["reg_loss"], result["train_acc"],
                 "n/a" if result["valid_acc"] is None else f"{result['valid_acc']:.2f}%", result["model_size"])
+    logger.info("run folder: %s", run_dir)
     return result
 
 

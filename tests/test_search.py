@@ -58,6 +58,9 @@ def test_search_writes_run_folder(tmp_path: Path) -> None:
     net.load_state_dict(state, strict=True)
     assert net.genotype() == resolve_genotype(run_dir)
     assert list(state)[-4:] == ["alphas_normal", "alphas_reduce", "betas_normal", "betas_reduce"]
+    # the user is told where the run lives, first and last
+    log = (run_dir / "log.txt").read_text().splitlines()
+    assert log[0].endswith(f"run folder: {run_dir}") and log[-1].endswith(f"run folder: {run_dir}")
 
 
 def test_penalty_gradient_equals_autograd() -> None:

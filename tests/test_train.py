@@ -79,6 +79,8 @@ def test_two_epochs_write_every_file(full_run: dict) -> None:
     assert args["arch"] == "DARTS_V2" and args["epochs"] == 2
     assert result["genotype_source"] == args["genotype_source"] == "published genotype DARTS_V2 from genotypes.py"
     assert "genotype DARTS_V2: published genotype DARTS_V2 from genotypes.py" in (run / "log.txt").read_text()
+    log = (run / "log.txt").read_text().splitlines()  # the user is told where the run lives, first and last
+    assert log[0].endswith(f"run folder: {run}") and log[-1].endswith(f"run folder: {run}")
 
 
 def test_resumed_training_equals_unbroken(full_run: dict, tmp_path: Path) -> None:
