@@ -187,7 +187,7 @@ def check_common_args(args: argparse.Namespace) -> None:
     checks = [
         ("batch_size", lambda v: v >= 1, "must be >= 1"),
         ("epochs", lambda v: v >= 1, "must be >= 1"),
-        ("learning_rate", lambda v: v > 0, "must be > 0"),
+        ("learning_rate", lambda v: 0 < v < math.inf, "must be a finite number > 0"),
         ("train_portion", lambda v: 0 < v <= 1, "must be in (0, 1]"),
         ("subsample", lambda v: 0 <= v <= 1, "must be in [0, 1]"),
         ("report_lines", lambda v: v >= 1, "must be >= 1"),
@@ -208,7 +208,7 @@ def check_common_args(args: argparse.Namespace) -> None:
     ]
     for name, ok, why in checks:
         if hasattr(args, name) and getattr(args, name) is not None and not ok(getattr(args, name)):
-            raise ValueError(f"--{name} {getattr(args, name)} {why}")
+            raise UserError(f"--{name} {getattr(args, name)} {why}")
 
 
 # --------------------------------------------------------------------------- settings a run folder carries

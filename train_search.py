@@ -233,7 +233,6 @@ def _resolve_args(args: argparse.Namespace) -> tuple[argparse.Namespace, Path | 
 
 
 # Optimiser settings torch would reject (or, for nan, silently accept and turn every weight into nan).
-NON_NEGATIVE = ("momentum", "weight_decay", "learning_rate_min", "arch_learning_rate", "arch_weight_decay")
 
 
 def validate_search_args(args: argparse.Namespace, data: bool = False) -> None:
@@ -243,13 +242,7 @@ def validate_search_args(args: argparse.Namespace, data: bool = False) -> None:
     check that needs the dataset (--batch_size larger than a half) fails before a sweep writes
     anything rather than inside each of its searches.
     """
-    cli.check_common_args(args)
-    if not math.isfinite(args.learning_rate):
-        raise UserError(f"--learning_rate {args.learning_rate} must be a finite number")
-    for key in NON_NEGATIVE:
-        value = getattr(args, key, None)
-        if value is not None and not (math.isfinite(value) and value >= 0):
-            raise UserError(f"--{key} {value} must be a finite number >= 0")
+    cli.check_common_args(args)  # ranges of every flag, torch's optimizers' included
     if args.image_size is not None and not is_imagenet(args) and args.image_size % 4:
         raise UserError(f"--image_size {args.image_size} must be a multiple of 4 (the supernet's two reduction "
                         "cells each halve it with a factorised reduce)")
