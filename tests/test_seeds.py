@@ -8,15 +8,20 @@ from __future__ import annotations
 
 import csv
 import json
+import math
+import statistics
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 import batch_train
+from tools import analyse_train_logs, tables
 from utils import run_main
 
 TINY = ["--set", "digits", "--init_channels", "4", "--layers", "3", "--batch_size", "64", "--subsample", "0.1",
-        "--epochs", "1", "--no_progress"]
+        "--epochs", "1", "--train_portion", "0.8", "--no_progress"]
 
 
 @pytest.fixture(scope="module")
@@ -69,3 +74,71 @@ def test_without_seeds_the_plan_and_folders_are_as_before() -> None:
     entries = batch_train.plan(["DARTS_V2", "PC_DARTS_cifar"])
     assert all("seed" not in e for e in entries) and len(entries) == 2
     assert len(batch_train.plan(["DARTS_V2", "PC_DARTS_cifar"], [0, 1, 2])) == 6
+
+
+# --------------------------------------------------------------------------- analyse_train_logs: mean ± std
+
+
+def test_the_summary_equals_the_numbers_computed_by_hand_from_result_json(seeded: dict, tmp_path: Path) -> None:
+    out = tmp_path / "table.csv"
+    result = analyse_train_logs.main(analyse_train_logs.build_parser().parse_args(
+        ["-t", seeded["run_dir"], "-o", str(out), "--no_latency", "--baselines", "no"]))
+    per_run = pd.read_csv(out)
+    assert sorted(zip(per_run["name"], per_run["seed"])) == [("DARTS_V2", 3), ("DARTS_V2", 5),
+                                                             ("PC_DARTS_cifar", 3), ("PC_DARTS_cifar", 5)]
+    summary = pd.read_csv(tmp_path / "table_summary.csv")
+    assert result["summary_csv"] == tmp_path / "table_summary.csv"
+    by_hand: dict[str, list[float]] = {}
+    for run in Path(seeded["run_dir"]).glob("eval-*"):
+        res = json.loads((run / "result.json").read_text())
+        by_hand.setdefault(res["arch"], []).append(100.0 - res["test_acc"])
+    assert sorted(summary["name"]) == sorted(by_hand)
+    for _, row in summary.iterrows():
+        errors = by_hand[row["name"]]
+        assert row["n"] == 2 and row["seeds"] == "3 5"
+        assert row["test_error_mean"] == pytest.approx(statistics.mean(errors), abs=1e-9)
+        assert row["test_error_std"] == pytest.approx(statistics.stdev(errors), abs=1e-9)  # ddof=1
+        assert row["test_error_best_of_n"] == pytest.approx(min(errors), abs=1e-9)
+    front, close = tables.overlapping_neighbours(summary["size_m"].tolist(), summary["test_error_mean"].tolist(),
+                                                 summary["test_error_std"].tolist())
+    assert list(summary["pareto_params"]) == [i in front for i in range(len(summary))]
+    assert list(summary["not_separable"]) == [i in close for i in range(len(summary))]
+    assert {p.name for p in result["plots"]} >= {"table_error_vs_params.png", "table_error_vs_flops.png"}
+
+
+def test_one_run_has_no_std_and_the_single_seed_table_is_as_before(seeded: dict, tmp_path: Path) -> None:
+    (one,) = Path(seeded["run_dir"]).glob("eval-PC_DARTS_cifar-s3-*")
+    result = analyse_train_logs.main(analyse_train_logs.build_parser().parse_args(
+        ["-t", str(one), "-o", str(tmp_path / "t.csv"), "--no_latency", "--baselines", "no"]))
+    row = result["summary"].iloc[0]
+    assert row["n"] == 1 and math.isnan(row["test_error_std"])
+    assert row["test_error_best_of_n"] == row["test_error_mean"] == pytest.approx(100 - result["table"]["test_acc"][0])
+    assert not analyse_train_logs.repeated(result["summary"])
+
+
+def test_front_points_whose_intervals_overlap_are_not_separable() -> None:
+    sizes, means, stds = [1.0, 2.0, 3.0, 4.0, 2.5], [10.0, 9.0, 5.0, 4.8, 9.5], [0.4, 0.4, 0.1, 0.15, 0.1]
+    front, close = tables.overlapping_neighbours(sizes, means, stds)
+    assert front == [0, 1, 2, 3]  # 2.5 / 9.5 is dominated by 2.0 / 9.0
+    assert close == [2, 3]  # |10 - 9| > 0.8 and |9 - 5| > 0.5, but |5 - 4.8| <= 0.25
+    assert tables.overlapping_neighbours([1.0, 2.0], [3.0, 2.0], [math.nan, 1.5])[1] == [0, 1]  # 3 inside 2 ± 1.5
+    assert tables.overlapping_neighbours([1.0, 2.0], [3.0, 2.0], [math.nan, math.nan])[1] == []
+
+
+def test_the_plot_of_the_means_has_error_bars_and_rings_the_inseparable() -> None:
+    runs = analyse_train_logs._typed(pd.DataFrame(
+        [{"name": n, "size_m": s, "test_acc": a, "status": "done", "seed": k, "nu": None}
+         for n, s, accs in (("a", 1.0, (90.0, 91.0, 92.0)), ("b", 2.0, (91.5, 92.5, 93.0)), ("c", 3.0, (97.0, 97.2)))
+         for k, a in enumerate(accs)]))
+    summary = analyse_train_logs.summary_table(runs)
+    assert list(summary["n"]) == [3, 3, 2] and list(summary["not_separable"]) == [True, True, False]
+    fig = analyse_train_logs.error_vs_figure(summary, "parameters_m", (7, 5), False, [], [], runs=runs)
+    ax = fig.axes[0]
+    (bars,) = [c for c in ax.containers if hasattr(c, "has_yerr") and c.has_yerr]
+    segments = bars.lines[2][0].get_segments()
+    assert [abs(seg[1][1] - seg[0][1]) / 2 for seg in segments] == pytest.approx(
+        [statistics.stdev(e) for e in ((10, 9, 8), (8.5, 7.5, 7), (3, 2.8))])
+    labels = ax.get_legend_handles_labels()[1]
+    assert "Pareto front of the means" in labels and "single runs (one per seed)" in labels
+    ring = [c for c in ax.collections if "not separable" in str(c.get_label())]
+    assert len(ring) == 1 and np.allclose(ring[0].get_offsets(), [[1.0, 9.0], [2.0, 23 / 3]])
