@@ -17,6 +17,8 @@ import pandas as pd
 import pytest
 
 import batch_train
+import ensemble
+import genotypes
 from tools import analyse_train_logs, tables
 from utils import run_main
 
@@ -142,3 +144,44 @@ def test_the_plot_of_the_means_has_error_bars_and_rings_the_inseparable() -> Non
     assert "Pareto front of the means" in labels and "single runs (one per seed)" in labels
     ring = [c for c in ax.collections if "not separable" in str(c.get_label())]
     assert len(ring) == 1 and np.allclose(ring[0].get_offsets(), [[1.0, 9.0], [2.0, 23 / 3]])
+
+
+# --------------------------------------------------------------------------- ensemble.py: all runs, best per genotype
+
+
+def test_the_ensemble_of_all_runs_and_of_the_best_run_per_genotype(seeded: dict, tmp_path: Path) -> None:
+    out = tmp_path / "ens.json"
+    result = ensemble.main(ensemble.build_parser().parse_args(
+        ["--set", "digits", "--models_folder", seeded["run_dir"], "--calculate", "--subsample", "0.1",
+         "--batch_size", "128", "-o", str(out)]))
+    assert json.loads(out.read_text())["best_per_genotype"] == result["best_per_genotype"]
+    assert len(result["models"]) == 4 and result["runs_per_genotype"] == {"DARTS_V2": 2, "PC_DARTS_cifar": 2}
+    best = result["best_per_genotype"]
+    assert best["chosen_by"].startswith("valid_acc") and "never the test set" in best["chosen_by"]
+    by_arch: dict[str, list[dict]] = {}
+    for run in Path(seeded["run_dir"]).glob("eval-*"):
+        res = json.loads((run / "result.json").read_text())
+        by_arch.setdefault(res["arch"], []).append({**res, "seed": int(run.name.split("-s")[-1].split("-")[0])})
+    assert sorted(m["name"] for m in best["models"]) == ["DARTS_V2", "PC_DARTS_cifar"]
+    for m in best["models"]:
+        runs = by_arch[m["name"]]
+        assert m["run_valid_acc"] == max(r["valid_acc"] for r in runs)
+        assert m["seed"] in {r["seed"] for r in runs if r["valid_acc"] == m["run_valid_acc"]}
+    assert len(best["weights"]) == 2 and max(best["weights"]) == 1.0 and 0 <= best["test_acc"] <= 100
+    ensembles = analyse_train_logs.read_ensembles([str(out)], pd.DataFrame({"name": [], "eval_dir": []}))
+    assert [e["label"] for e in ensembles] == ["ensemble of 4 (per_model weights)",
+                                               "ensemble of 2 (per_model weights, best run per genotype by valid acc)"]
+
+
+def test_the_best_run_is_chosen_by_the_held_out_split_not_the_test_set() -> None:
+    g1, g2 = genotypes.DARTS_V2, genotypes.PC_DARTS_cifar
+    models = [{"genotype": g1, "run_valid_acc": 80.0, "run_dir": "a", "test_acc": 99.0},
+              {"genotype": g2, "run_valid_acc": 70.0, "run_dir": "b"},
+              {"genotype": g1, "run_valid_acc": 85.0, "run_dir": "c", "test_acc": 50.0},
+              {"genotype": g2, "run_valid_acc": 75.0, "run_dir": "d"}]
+    groups = ensemble.genotype_groups(models)
+    assert groups == [[0, 2], [1, 3]]
+    assert ensemble.best_by_held_out(models, groups) == ([2, 3], None)  # c, though a has the higher test accuracy
+    models[3]["run_valid_acc"] = None
+    chosen, note = ensemble.best_by_held_out(models, groups)
+    assert chosen is None and "d has no valid_acc" in note and "test set must not choose" in note

@@ -338,13 +338,16 @@ def read_ensembles(paths: list[str], df: pd.DataFrame) -> list[dict[str, Any]]:
         data = read_json(path / "ensemble.json" if path.is_dir() else path)
         if not isinstance(data, dict) or data.get("test_acc") is None:
             raise ValueError(f"{spec} is not an ensemble.json (no test_acc)")
-        members = []
-        for m in data.get("models", []):
-            key = str(Path(str(m.get("run_dir", ""))).resolve()) if m.get("run_dir") else None
-            members.append(by_dir.get(key) if key in by_dir else by_name.get(str(m.get("name"))))
         weighting = data.get("weighting", "equal")
-        out.append({"label": f"ensemble of {len(members)} ({weighting} weights)",
-                    "test_error": 100.0 - float(data["test_acc"]), "members": members})
+        best = data.get("best_per_genotype")
+        for part, what in ((data, ""), *(((best, ", best run per genotype by valid acc"),) if isinstance(best, dict)
+                                         else ())):
+            members = []
+            for m in part.get("models", []):
+                key = str(Path(str(m.get("run_dir", ""))).resolve()) if m.get("run_dir") else None
+                members.append(by_dir.get(key) if key in by_dir else by_name.get(str(m.get("name"))))
+            out.append({"label": f"ensemble of {len(members)} ({weighting} weights{what})",
+                        "test_error": 100.0 - float(part["test_acc"]), "members": members})
     return out
 
 
