@@ -19,7 +19,7 @@ import pytest
 import batch_train
 import ensemble
 import genotypes
-from tools import analyse_train_logs, tables
+from tools import analyse_train_logs, search_stability, tables
 from utils import run_main
 
 TINY = ["--set", "digits", "--init_channels", "4", "--layers", "3", "--batch_size", "64", "--subsample", "0.1",
@@ -185,3 +185,84 @@ def test_the_best_run_is_chosen_by_the_held_out_split_not_the_test_set() -> None
     models[3]["run_valid_acc"] = None
     chosen, note = ensemble.best_by_held_out(models, groups)
     assert chosen is None and "d has no valid_acc" in note and "test set must not choose" in note
+
+
+# --------------------------------------------------------------------------- search_stability.py
+
+
+def fake_search(folder: Path, genotype: genotypes.Genotype, nu: float, seed: int, size: float) -> Path:
+    """A search run folder as train_search.py leaves it (result.json, args.json), without the search."""
+    folder.mkdir(parents=True)
+    (folder / "result.json").write_text(json.dumps({
+        "weight": [nu, 1.0], "objective": "l2", "reg_loss": 1.0, "criterion_loss": 2.0, "model_size": size,
+        "genotype": genotypes.genotype_to_dict(genotype), "run_dir": str(folder)}))
+    (folder / "args.json").write_text(json.dumps({"args": {"seed": seed}}))
+    return folder
+
+
+def test_search_stability_counts_the_shared_edges_and_the_size_spread(tmp_path: Path) -> None:
+    a, b = genotypes.DARTS_V2, genotypes.PC_DARTS_cifar
+    runs = [fake_search(tmp_path / f"search-s{k}", g, 0.1, k, size)
+            for k, (g, size) in enumerate(((a, 2.0), (a, 2.5), (b, 3.6)))]
+    out = tmp_path / "out" / "stab.csv"
+    result = search_stability.main(search_stability.build_parser().parse_args([*map(str, runs), "-o", str(out)]))
+    group = result["groups"].iloc[0]
+    assert group["n"] == 3 and group["seeds"] == "0 1 2"
+    assert group["model_size_mean"] == pytest.approx(statistics.mean([2.0, 2.5, 3.6]))
+    assert group["model_size_std"] == pytest.approx(statistics.stdev([2.0, 2.5, 3.6]))
+    assert (group["model_size_min"], group["model_size_max"]) == (2.0, 3.6)
+    ea, eb = (search_stability.edges(genotypes.genotype_to_dict(g)) for g in (a, b))
+    shared = ea & eb
+    assert group["edges_kept_by_all"] == len(shared)
+    expected = len(shared) / len(ea | eb)
+    assert result["jaccard"][0, 1] == 1.0 and result["jaccard"][0, 2] == pytest.approx(expected)
+    assert group["mean_jaccard"] == pytest.approx((1.0 + 2 * expected) / 3)
+    table = pd.read_csv(out)
+    edge = next(iter(ea - eb))
+    row = table[(table["cell"] == edge[0]) & (table["node"] == edge[1]) & (table["input"] == edge[2])
+                & (table["op"] == edge[3])]
+    assert list(row["count"]) == [2] and row["fraction"].iloc[0] == pytest.approx(2 / 3)
+    assert table["count"].sum() == 3 * len(ea)
+    for name in ("stab_groups.csv", "stab_searches.csv", "stab_jaccard.csv", "stab_jaccard.png"):
+        assert (tmp_path / "out" / name).is_file()
+    assert sorted(pd.read_csv(tmp_path / "out" / "stab_searches.csv")["seed"]) == [0, 1, 2]
+
+
+def test_search_stability_groups_by_nu_and_refuses_an_input_as_output(tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture) -> None:
+    runs = [fake_search(tmp_path / f"search-{k}", genotypes.DARTS_V2, nu, k, 2.0)
+            for k, nu in enumerate((0.1, 0.1, 0.01))]
+    result = search_stability.main(search_stability.build_parser().parse_args(
+        [*map(str, runs), "-o", str(tmp_path / "s.csv")]))
+    assert list(result["groups"]["group"]) == ["ν=0.1", "ν=0.01"] and list(result["groups"]["n"]) == [2, 1]
+    assert math.isnan(result["groups"]["model_size_std"].iloc[1])
+    everything = search_stability.main(search_stability.build_parser().parse_args(
+        [*map(str, runs), "--group", "all", "-o", str(tmp_path / "a.csv")]))
+    assert list(everything["groups"]["n"]) == [3] and everything["groups"]["mean_jaccard"].iloc[0] == 1.0
+    before = (runs[0] / "result.json").read_text()
+    args = search_stability.build_parser().parse_args([*map(str, runs), "-o", str(runs[0] / "result.json")])
+    assert run_main(search_stability.main, args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "\n" not in err and (runs[0] / "result.json").read_text() == before
+    assert run_main(search_stability.main, search_stability.build_parser().parse_args(
+        [str(runs[0]), "-o", str(tmp_path / "one.csv")])) == 2
+    assert "at least two" in capsys.readouterr().err and not (tmp_path / "one.csv").exists()
+
+
+def test_two_sweeps_of_different_seeds_are_compared_nu_by_nu(tmp_path: Path) -> None:
+    folders = []
+    for seed, cells in ((1, (genotypes.DARTS_V2, genotypes.DARTS_V1)), (2, (genotypes.DARTS_V2, genotypes.NASNet))):
+        sweep = tmp_path / f"multi-search-digits-s{seed}-20260101-000000"
+        sweep.mkdir()
+        searches = [{"weight": [nu, 1.0], "reg_loss": 1.0, "criterion_loss": 2.0, "model_size": 2.0, "status": "done",
+                     "genotype": genotypes.genotype_to_dict(g), "run_dir": str(sweep / f"search-{nu}")}
+                    for nu, g in zip((0.1, 0.001), cells)]
+        (sweep / "sweep.json").write_text(json.dumps({"args": {"seed": seed}, "searches": searches}))
+        folders.append(str(sweep))
+    args = search_stability.build_parser().parse_args([*folders, "-o", str(tmp_path / "s.csv")])
+    result = search_stability.main(args)
+    groups = result["groups"].set_index("group")
+    assert groups.loc["ν=0.1", "seeds"] == "1 2" and groups.loc["ν=0.1", "mean_jaccard"] == 1.0
+    expected = search_stability.jaccard(*(search_stability.edges(genotypes.genotype_to_dict(g))
+                                          for g in (genotypes.DARTS_V1, genotypes.NASNet)))
+    assert groups.loc["ν=0.001", "mean_jaccard"] == pytest.approx(expected) and expected < 1
