@@ -170,7 +170,7 @@ def test_the_ensemble_of_all_runs_and_of_the_best_run_per_genotype(seeded: dict,
     assert len(best["weights"]) == 2 and max(best["weights"]) == 1.0 and 0 <= best["test_acc"] <= 100
     ensembles = analyse_train_logs.read_ensembles([str(out)], pd.DataFrame({"name": [], "eval_dir": []}))
     assert [e["label"] for e in ensembles] == ["ensemble of 4 (per_model weights)",
-                                               "ensemble of 2 (per_model weights, best run per genotype by valid acc)"]
+                                               "best run per genotype (valid acc): ensemble of 2 (per_model weights)"]
 
 
 def test_the_best_run_is_chosen_by_the_held_out_split_not_the_test_set() -> None:

@@ -340,13 +340,13 @@ def read_ensembles(paths: list[str], df: pd.DataFrame) -> list[dict[str, Any]]:
             raise ValueError(f"{spec} is not an ensemble.json (no test_acc)")
         weighting = data.get("weighting", "equal")
         best = data.get("best_per_genotype")
-        for part, what in ((data, ""), *(((best, ", best run per genotype by valid acc"),) if isinstance(best, dict)
-                                         else ())):
+        for part, what in ((data, "ensemble of {}"), *(((best, "best run per genotype (valid acc): ensemble of {}"),)
+                                                       if isinstance(best, dict) else ())):
             members = []
             for m in part.get("models", []):
                 key = str(Path(str(m.get("run_dir", ""))).resolve()) if m.get("run_dir") else None
                 members.append(by_dir.get(key) if key in by_dir else by_name.get(str(m.get("name"))))
-            out.append({"label": f"ensemble of {len(members)} ({weighting} weights{what})",
+            out.append({"label": f"{what.format(len(members))} ({weighting} weights)",
                         "test_error": 100.0 - float(part["test_acc"]), "members": members})
     return out
 
