@@ -5,6 +5,7 @@
     python batch_train.py --archs sweep/genotypes.json other.json logs/search-EXP-20260101-000000 --epochs 600
     python batch_train.py --set digits --archs DARTS_V2 PC_DARTS_cifar --init_channels 4 --layers 3 --epochs 1
     python batch_train.py --resume logs/batch-train-EXP-20260101-120000           # continue a killed batch
+    python batch_train.py --set digits --archs DARTS_V2 PC_DARTS_cifar --seeds 0 1 2  # each genotype once per seed
 
 ``--archs`` takes names, genotype JSON files, search run folders, and a sweep's genotypes.json or
 sweep folder (every genotype in it); without it, every published genotype in genotypes.py is
@@ -26,6 +27,12 @@ the plan, resolved when the batch started), trained.csv (arch, batch_size, model
 test_top5, run_dir) and each training's own ``eval-<arch>-<time>/`` folder. A resumed batch trains
 the genotypes its folder recorded, so it needs neither the --archs files nor the directory it was
 started from.
+
+``--seeds 0 1 2`` trains every genotype once per seed (all genotypes with the first seed, then with
+the next, so that a killed batch already holds one run of each): each run has its own
+``eval-<arch>-s<seed>-<time>/`` folder, trained.csv gets a seed column, and batch.json records the
+seeds and each entry's seed. tools/analyse_train_logs.py then reports mean ± std and best of n per
+genotype. Without --seeds, one training per genotype with --seed, as before.
 """
 
 from __future__ import annotations
@@ -73,6 +80,7 @@ from utils import (
 
 REPO = Path(__file__).resolve().parent
 TRAINED_COLUMNS = ["arch", "batch_size", "model_size", "test_acc", "test_top5", "run_dir"]
+SEEDED_COLUMNS = [*TRAINED_COLUMNS[:1], "seed", *TRAINED_COLUMNS[1:]]  # trained.csv of a batch with --seeds
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -95,6 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--max_batch_size", type=int, default=1024, help="largest batch size to choose")
     g.add_argument("--margin_mb", type=float, default=500.0, help="memory to keep free (MB)")
     g.add_argument("--oom_step", type=int, default=5, help="how much smaller to retry after out-of-memory")
+    g.add_argument("--seeds", nargs="+", type=int, default=None, metavar="SEED",
+                   help="train every genotype once per seed, each run in its own eval-<arch>-s<seed>-* folder "
+                        "(default: once, with --seed)")
     cli.from_run(parser, cli.DATA_SETTINGS, whose="that of the runs the --archs come from")
     return parser
 
@@ -149,8 +160,9 @@ def expand_archs(specs: list[str]) -> list[dict[str, Any]]:
 def batch_genotypes(entries: list[dict[str, Any]]) -> dict[str, Any]:
     """name -> genotype of the batch's trainings (a genotypes.json, readable by --arch FILE:NAME and --archs)."""
     out: dict[str, Any] = {}
+    first_seed = next((e.get("seed") for e in entries if e["status"] != "skipped"), None)
     for entry in entries:
-        if entry["status"] == "skipped":
+        if entry["status"] == "skipped" or entry.get("seed") != first_seed:  # a genotype once, not once per seed
             continue
         name, n = entry["label"], 2
         while name in out:  # two files of one stem: keep both
@@ -159,10 +171,12 @@ def batch_genotypes(entries: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def plan(specs: list[str]) -> list[dict[str, Any]]:
+def plan(specs: list[str], seeds: list[int] | None = None) -> list[dict[str, Any]]:
     """The trainings of this call in order; a genotype identical to an earlier one is marked skipped.
 
     Each entry records its resolved genotype and where it came from: a resumed batch trains these.
+    With ``seeds``, every kept genotype is planned once per seed (seed-major: each genotype with the
+    first seed, then each with the next), every entry with its "seed"; a skipped duplicate is listed once.
     """
     entries = []
     kept: list[tuple[str, Genotype]] = []
@@ -175,7 +189,12 @@ def plan(specs: list[str]) -> list[dict[str, Any]]:
         else:
             kept.append((item["label"], item["genotype"]))
         entries.append(entry)
-    return entries
+    if seeds is None:
+        return entries
+    seeded = [dict(e) for e in entries if e["status"] == "skipped"]
+    for seed in seeds:
+        seeded += [{**copy.deepcopy(e), "seed": seed} for e in entries if e["status"] != "skipped"]
+    return seeded
 
 
 # --------------------------------------------------------------------------- batch sizing
@@ -271,10 +290,14 @@ def pick_batch(entry: dict[str, Any], genotype: Genotype, args: argparse.Namespa
 # --------------------------------------------------------------------------- the run
 
 
-def append_trained(path: Path, row: dict[str, Any]) -> None:
+def append_trained(path: Path, row: dict[str, Any], columns: list[str] = TRAINED_COLUMNS) -> None:
+    """One row of trained.csv; a file already there keeps its own header (a batch resumed by a newer version)."""
     new = not path.is_file()
+    if not new:
+        with open(path, newline="") as f:
+            columns = next(csv.reader(f), None) or columns
     with open(path, "a", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=TRAINED_COLUMNS, extrasaction="ignore")
+        writer = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")
         if new:
             writer.writeheader()
         writer.writerow(row)
@@ -297,13 +320,17 @@ def train_one(entry: dict[str, Any], args: argparse.Namespace, batch_dir: Path, 
     batch = entry.get("batch_size") or pick_batch(entry, genotype, args, device, memory_model, info, logger)
     while True:
         if run_dir is None:
-            run_dir = create_run_dir("eval", train.run_label(argparse.Namespace(save=None, arch=entry["spec"])),
-                                     batch_dir)
+            label = train.run_label(argparse.Namespace(save=None, arch=entry["spec"]))
+            if entry.get("seed") is not None:
+                label = f"{label}-s{entry['seed']}"
+            run_dir = create_run_dir("eval", label, batch_dir)
         entry.update(run_dir=str(run_dir), batch_size=batch)
         save_state()
-        logger.info("training %s with batch %d in %s", entry["label"], batch, run_dir)
+        logger.info("training %s%s with batch %d in %s", entry["label"], _seed_text(entry), batch, run_dir)
         one = copy.copy(args)
         one.arch, one.batch_size, one.save, one.resume = entry["spec"], batch, None, None
+        if entry.get("seed") is not None:
+            one.seed = entry["seed"]
         try:
             return train.main(one, run_dir=run_dir, log_files=log_files, **given)
         except Exception as err:
@@ -317,6 +344,10 @@ def train_one(entry: dict[str, Any], args: argparse.Namespace, batch_dir: Path, 
             raise UserError(f"{entry['label']}: out of memory even at batch {batch}")
         logger.info("%s: out of memory at batch %d; retrying with %d", entry["label"], batch, batch - args.oom_step)
         batch -= args.oom_step
+
+
+def _seed_text(entry: dict[str, Any]) -> str:
+    return "" if entry.get("seed") is None else f" (seed {entry['seed']})"
 
 
 def _resume_state(args: argparse.Namespace) -> tuple[argparse.Namespace, Path, list[dict[str, Any]]]:
@@ -348,11 +379,14 @@ def main(args: argparse.Namespace) -> dict:
     if args.max_batch_size < 1 or args.oom_step < 1 or min(args.probe_batches) < 1 \
             or args.probe_batches[0] == args.probe_batches[1]:
         raise UserError("--max_batch_size, --oom_step and two different --probe_batches must be >= 1")
+    if args.seeds is not None and len(set(args.seeds)) != len(args.seeds):
+        raise UserError(f"--seeds {' '.join(map(str, args.seeds))}: a seed is given twice (the runs would be the "
+                        "same training)")
     resumed = bool(args.resume)
     if resumed:
         args, batch_dir, entries = _resume_state(args)
     else:
-        entries = plan(args.archs or list(PUBLISHED))
+        entries = plan(args.archs or list(PUBLISHED), args.seeds)
     device = get_device(args.device, args.gpu)
     # the data is checked before the batch folder exists (a bad --set or --data leaves nothing behind)
     _, _, info = datalib.load_datasets(args.set, args.data, download=args.download,
@@ -375,7 +409,10 @@ def _run_batch(args: argparse.Namespace, batch_dir: Path, entries: list[dict[str
         write_json_atomic(batch_dir / "genotypes.json", batch_genotypes(entries))
         logger = get_logger(f"batch.{batch_dir.name}", batch_dir)
         logger.info("batch %s: %d genotype(s), %d duplicate(s) skipped", batch_dir,
-                    sum(e["status"] == "pending" for e in entries), sum(e["status"] == "skipped" for e in entries))
+                    len(batch_genotypes(entries)), sum(e["status"] == "skipped" for e in entries))
+        if args.seeds is not None:
+            logger.info("seeds %s: %d trainings", " ".join(map(str, args.seeds)),
+                        sum(e["status"] == "pending" for e in entries))
         logger.info("%s", settings_note)
     for e in entries:
         if e["status"] == "skipped":
@@ -383,7 +420,8 @@ def _run_batch(args: argparse.Namespace, batch_dir: Path, entries: list[dict[str
 
     def save_state() -> None:
         clean = {k: v for k, v in vars(args).items() if k != "resume"}
-        write_json_atomic(batch_dir / "batch.json", {"args": clean, "entries": entries})
+        seeds = {} if args.seeds is None else {"seeds": list(args.seeds)}
+        write_json_atomic(batch_dir / "batch.json", {"args": clean, **seeds, "entries": entries})
 
     save_state()
     memory_model = None
@@ -397,7 +435,7 @@ def _run_batch(args: argparse.Namespace, batch_dir: Path, entries: list[dict[str
     for n, entry in enumerate(entries):
         if entry["status"] != "pending":
             continue
-        logger.info("=== %d/%d: %s (%s)", n + 1, len(entries), entry["label"], entry["spec"])
+        logger.info("=== %d/%d: %s%s (%s)", n + 1, len(entries), entry["label"], _seed_text(entry), entry["spec"])
         try:
             result = train_one(entry, args, batch_dir, device, memory_model, info, logger, save_state)
         except UserError as err:
@@ -413,9 +451,10 @@ def _run_batch(args: argparse.Namespace, batch_dir: Path, entries: list[dict[str
         entry.update(status="done", batch_size=result["batch_size"], model_size=result["model_size"],
                      test_acc=result["test_acc"], test_top5=result["test_top5"])
         save_state()
-        append_trained(batch_dir / "trained.csv", {"arch": entry["label"], **entry})
-        logger.info("%s: test top-1 %.2f%% (batch %d, %.3fM params)", entry["label"], result["test_acc"],
-                    result["batch_size"], result["model_size"])
+        append_trained(batch_dir / "trained.csv", {"arch": entry["label"], **entry},
+                       TRAINED_COLUMNS if entry.get("seed") is None else SEEDED_COLUMNS)
+        logger.info("%s%s: test top-1 %.2f%% (batch %d, %.3fM params)", entry["label"], _seed_text(entry),
+                    result["test_acc"], result["batch_size"], result["model_size"])
     done = [e for e in entries if e["status"] == "done"]
     failed = [e for e in entries if e["status"] == "failed"]
     logger.info("batch done: %d trained, %d skipped, %d failed; table %s", len(done),

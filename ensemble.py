@@ -23,6 +23,13 @@ average of the models' scaled scores. Reported: test loss (cross-entropy of the 
 logits; comparable between ensembles, not with a single model's loss), test top-1/top-5, the
 accuracy on the training split and, with --calculate, on the validation split; each model's own
 test results too. Written to ``ensemble.json`` in --models_folder (or ``-o``).
+
+Several runs of one genotype (batch_train.py --seeds): the ensemble above is that of all runs;
+``best_per_genotype`` in ensemble.json is the ensemble of one run per genotype (same cells), the run
+with the highest valid_acc in its result.json, measured by train.py on the run's own held-out split
+(``--train_portion`` < 1), never on the test set; its weights are calculated again on its members
+alone. Runs trained without a held-out split give no such choice: best_per_genotype is then null and
+``best_per_genotype_note`` says why.
 """
 
 from __future__ import annotations
@@ -47,6 +54,7 @@ from genotypes import (
     genotype_from_dict,
     genotype_label,
     resolve_genotype,
+    same_cells,
 )
 from utils import (
     UserError,
@@ -153,6 +161,44 @@ def _run_genotype(run: Path, run_args: dict[str, Any]) -> Genotype:
     raise GenotypeError("no genotype in result.json and no --arch in args.json")
 
 
+def _run_record(run: Path, run_args: dict[str, Any]) -> dict[str, Any]:
+    """The run's seed (args.json) and the accuracy on its own held-out split (result.json; None without one)."""
+    valid = None
+    if (run / "result.json").is_file():
+        result = read_json(run / "result.json")
+        valid = result.get("valid_acc") if isinstance(result, dict) else None
+    seed = run_args.get("seed")
+    return {"seed": seed if isinstance(seed, int) else None,
+            "run_valid_acc": float(valid) if isinstance(valid, (int, float)) and math.isfinite(valid) else None}
+
+
+def genotype_groups(models: list[dict[str, Any]]) -> list[list[int]]:
+    """Positions of the models grouped by genotype (same cells), in order of first appearance."""
+    groups: list[list[int]] = []
+    for i, entry in enumerate(models):
+        group = next((g for g in groups if same_cells(models[g[0]]["genotype"], entry["genotype"])), None)
+        if group is None:
+            groups.append([i])
+        else:
+            group.append(i)
+    return groups
+
+
+def best_by_held_out(models: list[dict[str, Any]], groups: list[list[int]]) -> tuple[list[int] | None, str | None]:
+    """One model per genotype group: the highest run_valid_acc (ties: the first). None, with the reason, when a
+    group's runs lack a held-out accuracy: the test set must not choose."""
+    chosen = []
+    for group in groups:
+        scored = [i for i in group if models[i]["run_valid_acc"] is not None]
+        if len(scored) < len(group):
+            missing = models[next(i for i in group if i not in scored)]["run_dir"]
+            return None, (f"{missing} has no valid_acc in its result.json (trained with --train_portion 1, no "
+                          "held-out split): the best run per genotype is not chosen, since the test set must not "
+                          "choose it")
+        chosen.append(max(scored, key=lambda i: (models[i]["run_valid_acc"], -i)))
+    return chosen, None
+
+
 def load_models(folder: str | Path, args: argparse.Namespace, num_classes: int, device: torch.device,
                 logger: Any) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
     """The loadable models of a folder as {name, run_dir, model}, and the skipped folders with reasons."""
@@ -181,7 +227,8 @@ def load_models(folder: str | Path, args: argparse.Namespace, num_classes: int, 
             logger.info("skipping %s: %s", run, reason)
             continue
         net.drop_path_prob = 0.0
-        models.append({"name": name, "run_dir": str(run), "model": net.to(device).eval()})
+        models.append({"name": name, "run_dir": str(run), "model": net.to(device).eval(), "genotype": genotype,
+                       **_run_record(run, run_args)})
     if not models:
         raise UserError(f"no model to ensemble in {folder}: expected eval-*/ folders with weights.pt and "
                         f"result.json or args.json ({len(skipped)} skipped)")
@@ -239,6 +286,20 @@ def dataset_settings(runs: list[Path], args: argparse.Namespace) -> tuple[argpar
                                    what="models trained on different data cannot be ensembled")
 
 
+def _ensemble_of(stacked: dict[str, torch.Tensor], targets: dict[str, torch.Tensor], calculate: bool,
+                 per_class: bool) -> tuple[torch.Tensor, dict[str, float], float | None, float | None]:
+    """Weights, test report, train and valid accuracy of the ensemble of the stacked models' logits."""
+    if calculate:
+        weights = calculate_weights(stacked["valid"], targets["valid"], per_class=per_class)
+    else:
+        weights = torch.ones(stacked["test"].shape[0])
+    test = scores_report(combine(stacked["test"], weights), targets["test"])
+    train_acc = (scores_report(combine(stacked["train"], weights), targets["train"])["acc"]
+                 if "train" in stacked else None)
+    valid_acc = scores_report(combine(stacked["valid"], weights), targets["valid"])["acc"] if calculate else None
+    return weights, test, train_acc, valid_acc
+
+
 def main(args: argparse.Namespace) -> dict:
     """Evaluate the ensemble of --models_folder; returns what ensemble.json holds."""
     cli.check_common_args(args)
@@ -283,18 +344,29 @@ def main(args: argparse.Namespace) -> dict:
                     own["loss"])
         entry["model"].cpu()
     stacked = {s: torch.stack(v) for s, v in logits.items() if v}
-    if calculate:
-        weights = calculate_weights(stacked["valid"], targets["valid"], per_class=args.per_class)
-    else:
-        weights = torch.ones(len(models))
+    weights, test, train_acc, valid_acc = _ensemble_of(stacked, targets, calculate, args.per_class)
     for i, (model_info, w) in enumerate(zip(per_model, weights)):
         model_info["weight"] = w.tolist()
+        model_info["seed"], model_info["run_valid_acc"] = models[i]["seed"], models[i]["run_valid_acc"]
         if calculate:
             model_info["valid_acc"] = accuracy(stacked["valid"][i], targets["valid"])[0]
-    test = scores_report(combine(stacked["test"], weights), targets["test"])
-    train_acc = (scores_report(combine(stacked["train"], weights), targets["train"])["acc"]
-                 if "train" in stacked else None)
-    valid_acc = scores_report(combine(stacked["valid"], weights), targets["valid"])["acc"] if calculate else None
+    groups = genotype_groups(models)
+    best, best_note = None, None
+    if any(len(g) > 1 for g in groups):
+        chosen, best_note = best_by_held_out(models, groups)
+        if chosen is not None:
+            subset = {s: v[chosen] for s, v in stacked.items()}
+            b_weights, b_test, b_train, b_valid = _ensemble_of(subset, targets, calculate, args.per_class)
+            best = {"chosen_by": "valid_acc of each run's result.json (its own held-out split), never the test set",
+                    "models": [{k: per_model[i][k] for k in ("name", "run_dir", "seed", "run_valid_acc", "test_acc")}
+                               for i in chosen],
+                    "weights": b_weights.tolist(), "test_loss": b_test["loss"], "test_acc": b_test["acc"],
+                    "test_top5": b_test["top5"], "train_acc": b_train, "valid_acc": b_valid}
+            logger.info("ensemble of the best run per genotype (by held-out valid accuracy) %s: test top-1 %.2f%%",
+                        ", ".join(f"{per_model[i]['name']} seed {per_model[i]['seed']}" for i in chosen),
+                        b_test["acc"])
+        else:
+            logger.info("%s", best_note)
     result = {
         "models_folder": str(args.models_folder),
         "weighting": "per_class" if args.per_class else ("per_model" if calculate else "equal"),
@@ -304,6 +376,9 @@ def main(args: argparse.Namespace) -> dict:
         "test_loss": test["loss"], "test_acc": test["acc"], "test_top5": test["top5"],
         "train_acc": train_acc, "valid_acc": valid_acc,
         "best_single_test_acc": max(m["test_acc"] for m in per_model),
+        "runs_per_genotype": {per_model[g[0]]["name"]: len(g) for g in groups},
+        "best_per_genotype": best,
+        **({"best_per_genotype_note": best_note} if best_note else {}),
         "dataset": info.name, "image_size": info.image_size, "num_classes": info.num_classes,
         "train_portion": args.train_portion, "device": str(device), "wall_time": round(time.time() - t0, 3),
     }

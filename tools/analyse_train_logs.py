@@ -15,6 +15,16 @@ with the Pareto front, the published DARTS/PC-DARTS results on CIFAR-10 and the 
 <stem>_error_vs_flops.png, <stem>_error_vs_latency_cpu.png / _gpu.png (when measured),
 <stem>_search_vs_valid_loss.png, <stem>_search_vs_valid_error.png, <stem>_weight_vs_acc.png and
 <stem>_correlation_matrix.png. Prints the table and the hypervolumes of the fronts.
+
+Several seeds (batch_train.py --seeds): the table keeps a row per run (its ``seed`` column from the
+run's args.json), and <stem>_summary.csv has a row per genotype (same name and size): n, the seeds,
+test_error_mean, test_error_std (sample std, ddof=1; empty for n = 1) and test_error_best_of_n (the
+lowest of the n: what papers that report "the best of n trainings" quote, not an estimate), over the
+finished runs (the running ones only where none has finished). pareto_params marks the front of the
+means against parameters and not_separable the front points whose mean ± std overlaps that of a
+neighbour on it. When a genotype has more than one run, the error-against-cost plots draw the means
+with ± std error bars, the single runs as small dots, the front of the means, and ring the points
+that are not separable.
 """
 
 from __future__ import annotations
@@ -41,12 +51,19 @@ TABLE_COLUMNS = (
     "name", "nu", "size_m", "train_loss", "train_acc", "valid_loss", "valid_acc", "test_loss", "test_acc",
     "test_top5", "search_criterion_loss", "search_reg_loss", "search_train_acc", "search_valid_acc",
     "parameters", "flops", "latency_gpu_ms", "latency_gpu_b1_ms", "latency_cpu_ms", "epochs", "status",
-    "dataset", "eval_dir", "search_dir",
+    "dataset", "eval_dir", "search_dir", "seed",
 )
 TEXT_COLUMNS = ("name", "status", "dataset", "eval_dir", "search_dir")
 CORRELATED = ("nu", "size_m", "flops", "latency_gpu_ms", "latency_cpu_ms", "search_criterion_loss",
               "search_reg_loss", "search_valid_acc", "train_acc", "valid_acc", "test_acc")
 PRINTED = tuple(c for c in TABLE_COLUMNS if c not in ("eval_dir", "search_dir", "dataset", "latency_gpu_b1_ms"))
+SUMMARY_COLUMNS = (
+    "name", "nu", "n", "seeds", "test_error_mean", "test_error_std", "test_error_best_of_n", "test_acc",
+    "valid_acc", "size_m", "parameters", "flops", "latency_gpu_ms", "latency_gpu_b1_ms", "latency_cpu_ms",
+    "pareto_params", "not_separable", "status", "dataset",
+)
+SUMMARY_PRINTED = ("name", "nu", "n", "seeds", "test_error_mean", "test_error_std", "test_error_best_of_n",
+                   "size_m", "pareto_params", "not_separable")
 LABEL_ALL = 12  # up to this many networks every one is named; beyond, those on the front of error against size
 
 # Published CIFAR-10 results (test error %, parameters M as their papers count them: no auxiliary head).
@@ -138,12 +155,22 @@ def _image_size(folder: Path) -> int | None:
     return settings.image_size
 
 
+def _seed(folder: Path) -> int | None:
+    """The --seed the run was trained with, from its args.json (None when unreadable)."""
+    try:
+        seed = (read_json(folder / "args.json") or {}).get("args", {}).get("seed")
+    except Exception:  # noqa: BLE001 - an unreadable args.json: result.json still holds the results
+        return None
+    return int(seed) if isinstance(seed, int) else None
+
+
 def read_eval_run(folder: Path) -> dict[str, Any] | None:
     """A finished run's result.json, or what a running one's metrics.csv says so far (None: nothing yet)."""
     if (folder / "result.json").is_file():
         result = dict(read_json(folder / "result.json"))
         result.setdefault("run_dir", str(folder))
         result.setdefault("image_size", _image_size(folder))
+        result.setdefault("seed", _seed(folder))
         result["status"] = "done"
         return result
     run_args = (read_json(folder / "args.json") or {}).get("args", {})
@@ -163,7 +190,7 @@ def read_eval_run(folder: Path) -> dict[str, Any] | None:
         "epochs": int(last["epoch"]) + 1 if "epoch" in last else None,
         "init_channels": run_args.get("init_channels"), "layers": run_args.get("layers"),
         "image_size": _image_size(folder), "dataset": run_args.get("set"), "num_classes": None, "model_size": None,
-        "run_dir": str(folder), "status": "running",
+        "run_dir": str(folder), "status": "running", "seed": run_args.get("seed"),
     }
 
 
@@ -213,7 +240,7 @@ def train_table(runs: list[dict[str, Any]], index: list[dict[str, Any]], args: a
         row: dict[str, Any] = {
             "name": name, "nu": nu, "size_m": run.get("model_size"),
             **{k: run.get(k) for k in ("train_loss", "train_acc", "valid_loss", "valid_acc", "test_loss",
-                                       "test_acc", "test_top5", "epochs", "status", "dataset")},
+                                       "test_acc", "test_top5", "epochs", "status", "dataset", "seed")},
             "eval_dir": run.get("run_dir"),
             "search_criterion_loss": search.get("criterion_loss") if search else None,
             "search_reg_loss": search.get("reg_loss") if search else None,
@@ -253,6 +280,49 @@ def _typed(df: pd.DataFrame) -> pd.DataFrame:
     return df[[*TABLE_COLUMNS, *(c for c in df.columns if c not in TABLE_COLUMNS)]]
 
 
+# --------------------------------------------------------------------------- several seeds per genotype
+
+
+def summary_table(df: pd.DataFrame) -> pd.DataFrame:
+    """A row per genotype (same name and size) of the per-run table: n, mean, sample std (ddof=1) and best of n
+    of the test error, over its finished runs (its running ones where none has finished); the front of the
+    means against parameters and its points that are not separable (see the module doc)."""
+    rows = []
+    sizes = cost_axis(df, "parameters_m")[0]
+    keys = [(str(n), round(float(v), 6) if np.isfinite(v) else None) for n, v in zip(df["name"], sizes)]
+    for key in dict.fromkeys(keys):
+        group = df[[k == key for k in keys]]
+        done = group[group["status"].astype(str) != "running"]
+        group = done if len(done) else group
+        errors = (100.0 - group["test_acc"].to_numpy(float))
+        errors = errors[np.isfinite(errors)]
+        n = len(errors)
+        first = group.iloc[0]
+        seeds = [str(int(v)) for v in group["seed"] if pd.notna(v)] if "seed" in group else []
+        rows.append({
+            "name": key[0], "nu": first["nu"], "n": n, "seeds": " ".join(seeds) or None,
+            "test_error_mean": float(np.mean(errors)) if n else math.nan,
+            "test_error_std": float(np.std(errors, ddof=1)) if n > 1 else math.nan,
+            "test_error_best_of_n": float(np.min(errors)) if n else math.nan,
+            "test_acc": 100.0 - float(np.mean(errors)) if n else math.nan,
+            "valid_acc": float(group["valid_acc"].mean()) if group["valid_acc"].notna().any() else math.nan,
+            **{c: first[c] for c in ("size_m", "parameters", "flops", "latency_gpu_ms", "latency_gpu_b1_ms",
+                                     "latency_cpu_ms", "dataset")},
+            "status": "done" if len(done) else "running",
+        })
+    out = pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
+    front, close = tables.overlapping_neighbours(cost_axis(out, "parameters_m")[0], out["test_error_mean"].tolist(),
+                                                 out["test_error_std"].tolist())
+    out["pareto_params"] = [i in front for i in range(len(out))]
+    out["not_separable"] = [i in close for i in range(len(out))]
+    return out
+
+
+def repeated(summary: pd.DataFrame) -> bool:
+    """Whether some genotype was trained more than once (the plots then show means and intervals)."""
+    return bool((summary["n"] > 1).any())
+
+
 # --------------------------------------------------------------------------- ensembles and baselines
 
 
@@ -268,13 +338,16 @@ def read_ensembles(paths: list[str], df: pd.DataFrame) -> list[dict[str, Any]]:
         data = read_json(path / "ensemble.json" if path.is_dir() else path)
         if not isinstance(data, dict) or data.get("test_acc") is None:
             raise ValueError(f"{spec} is not an ensemble.json (no test_acc)")
-        members = []
-        for m in data.get("models", []):
-            key = str(Path(str(m.get("run_dir", ""))).resolve()) if m.get("run_dir") else None
-            members.append(by_dir.get(key) if key in by_dir else by_name.get(str(m.get("name"))))
         weighting = data.get("weighting", "equal")
-        out.append({"label": f"ensemble of {len(members)} ({weighting} weights)",
-                    "test_error": 100.0 - float(data["test_acc"]), "members": members})
+        best = data.get("best_per_genotype")
+        for part, what in ((data, "ensemble of {}"), *(((best, "best run per genotype (valid acc): ensemble of {}"),)
+                                                       if isinstance(best, dict) else ())):
+            members = []
+            for m in part.get("models", []):
+                key = str(Path(str(m.get("run_dir", ""))).resolve()) if m.get("run_dir") else None
+                members.append(by_dir.get(key) if key in by_dir else by_name.get(str(m.get("name"))))
+            out.append({"label": f"{what.format(len(members))} ({weighting} weights)",
+                        "test_error": 100.0 - float(part["test_acc"]), "members": members})
     return out
 
 
@@ -348,18 +421,38 @@ def _axis_scale(ax: Any, values: np.ndarray, axis: str) -> str:
 
 def error_vs_figure(df: pd.DataFrame, column: str, size: tuple[float, float], colorbar: bool,
                     baselines: list[tuple[str, float, float]], ensembles: list[dict[str, Any]],
-                    labelled: list[int] | None = None) -> Any | None:
+                    labelled: list[int] | None = None, runs: pd.DataFrame | None = None) -> Any | None:
     """Test error against one cost, the front drawn, published results and ensembles as labelled points.
 
     ``labelled``: the rows to name (default labelled_rows), the same in every plot so that a name
-    found on one plot is found on the others; all of them are written.
+    found on one plot is found on the others; all of them are written. ``df`` may be summary_table's
+    (a row per genotype): the means are drawn with ± std error bars, the front is that of the means,
+    its points that are not separable are ringed, and ``runs`` (the per-run table) are small dots.
     """
     x, xlabel, unit = cost_axis(df, column)
     y = 100.0 - df["test_acc"].to_numpy(float)
     if not np.isfinite(x + y).any():
         return None
     fig, ax = plt.subplots(figsize=size)
-    tables.draw_front(ax, x, y, "Pareto front of these networks")
+    summary = "test_error_std" in df.columns
+    if summary:
+        std = df["test_error_std"].to_numpy(float)
+        ax.errorbar(x, y, yerr=np.where(np.isfinite(std), std, 0.0), fmt="none", ecolor="0.25", elinewidth=1,
+                    capsize=3, zorder=2, label="mean ± std over the seeds (sample std)")
+        if runs is not None:
+            rx = cost_axis(runs, column)[0]
+            ax.scatter(rx, 100.0 - runs["test_acc"].to_numpy(float), s=10, color="0.45", alpha=0.7, zorder=2,
+                       linewidths=0, label="single runs (one per seed)")
+        front, close = tables.overlapping_neighbours(x, y, std)
+        if len(front) > 1:
+            pts = sorted((float(x[i]), float(y[i])) for i in front)
+            ax.step([p[0] for p in pts], [p[1] for p in pts], where="post", color="0.35", linestyle="--",
+                    linewidth=1.2, zorder=1, label="Pareto front of the means")
+        if close:
+            ax.scatter(x[close], y[close], s=190, facecolors="none", edgecolors="darkorange", linewidths=1.6,
+                       zorder=4, label="on the front, not separable (interval overlaps a neighbour's)")
+    else:
+        tables.draw_front(ax, x, y, "Pareto front of these networks")
     names = _scatter_rows(ax, fig, df, x, y, colorbar, labelled=labelled_rows(df) if labelled is None else labelled)
     baselines = [(text, bx / unit, by) for text, bx, by in baselines]
     labels = []
@@ -367,8 +460,9 @@ def error_vs_figure(df: pd.DataFrame, column: str, size: tuple[float, float], co
         ax.scatter(bx, by, marker="s", s=55, color="tab:red", edgecolors="black", zorder=4,
                    label="published (CIFAR-10)" if k == 0 else None)
         labels.append((bx, by, text, "tab:red"))
+    member_x = cost_axis(runs, column)[0] if summary and runs is not None else x  # members: rows of the runs
     for k, ens in enumerate(ensembles):
-        values = [x[i] for i in ens["members"] if i is not None]
+        values = [member_x[i] for i in ens["members"] if i is not None]
         if len(values) != len(ens["members"]) or not values or not np.isfinite(values).all():
             print(f"note: {ens['label']} left out of the plot against {xlabel}: not all its models are in the table")
             continue
@@ -379,7 +473,10 @@ def error_vs_figure(df: pd.DataFrame, column: str, size: tuple[float, float], co
     ax.set_xlabel(xlabel + _axis_scale(ax, np.concatenate([x, [b[1] for b in baselines]]), "x"))
     ax.set_ylabel(tables.label("test_error") + _axis_scale(ax, y, "y"))
     count = int(np.isfinite(x + y).sum())
-    ax.set_title(f"Test error against {xlabel.split(' (')[0]}: {tables.plural(count, 'network')}")
+    what = tables.plural(count, "network")
+    if summary:
+        what += f", {tables.plural(int(df['n'].sum()), 'run')} (mean ± std)"
+    ax.set_title(f"Test error against {xlabel.split(' (')[0]}: {what}")
     ax.grid(True, which="both", alpha=0.3)
     tables.outside_legend_below(ax)
     tables.place_labels(ax, labels + names, required=len(labels) + len(names))
@@ -388,8 +485,8 @@ def error_vs_figure(df: pd.DataFrame, column: str, size: tuple[float, float], co
 
 def plot_error_vs(df: pd.DataFrame, column: str, path: Path, size: tuple[float, float], colorbar: bool,
                   baselines: list[tuple[str, float, float]], ensembles: list[dict[str, Any]],
-                  labelled: list[int] | None = None) -> Path | None:
-    fig = error_vs_figure(df, column, size, colorbar, baselines, ensembles, labelled)
+                  labelled: list[int] | None = None, runs: pd.DataFrame | None = None) -> Path | None:
+    fig = error_vs_figure(df, column, size, colorbar, baselines, ensembles, labelled, runs)
     return None if fig is None else tables.save_figure(fig, path)
 
 
@@ -446,13 +543,17 @@ def plot_weight_vs_acc(df: pd.DataFrame, path: Path, size: tuple[float, float]) 
 
 
 def make_plots(df: pd.DataFrame, stem: Path, size: tuple[float, float], colorbar: bool,
-               baselines: dict[str, list[tuple[str, float, float]]], ensembles: list[dict[str, Any]]) -> list[Path]:
+               baselines: dict[str, list[tuple[str, float, float]]], ensembles: list[dict[str, Any]],
+               summary: pd.DataFrame | None = None) -> list[Path]:
+    """The plots of the module doc; with a ``summary`` (several seeds), the error-against-cost ones show its means."""
     out: list[Path | None] = []
     labelled = labelled_rows(df)
+    points, runs = (df, None) if summary is None else (summary, df)
     for column, suffix in (("parameters_m", "params"), ("flops", "flops"), ("latency_cpu_ms", "latency_cpu"),
                            ("latency_gpu_ms", "latency_gpu")):
-        out.append(plot_error_vs(df, column, Path(f"{stem}_error_vs_{suffix}.png"), size, colorbar,
-                                 baselines.get(column, []), ensembles, labelled))
+        out.append(plot_error_vs(points, column, Path(f"{stem}_error_vs_{suffix}.png"), size, colorbar,
+                                 baselines.get(column, []), ensembles,
+                                 labelled if summary is None else labelled_rows(summary), runs))
     valid = "valid" if df["valid_loss"].notna().any() else "test"
     out.append(plot_pair(df, df["search_criterion_loss"].to_numpy(float), df[f"{valid}_loss"].to_numpy(float),
                          tables.label("search_criterion_loss") + " (last search epoch)", tables.label(f"{valid}_loss"),
@@ -475,8 +576,10 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     if output.suffix.lower() != ".csv":
         output = output.with_name(output.name + ".csv")
     replot_in_place = bool(args.data) and Path(args.data).resolve() == output.resolve()  # no table written then
+    inputs = [*(args.train or []), *args.search, *args.ensemble, *([args.data] if args.data else [])]
     check_output(output, "-o", [*(args.train or []), *args.search, *args.ensemble,
                                 *([] if replot_in_place or not args.data else [args.data])])
+    summary_csv = check_output(output.with_name(output.stem + "_summary.csv"), "-o (its summary)", inputs)
     measured = False
     if args.train:
         runs = [r for r in (read_eval_run(f) for f in eval_folders(args.train)) if r is not None]
@@ -495,8 +598,15 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
         for column in ("flops", "latency_cpu_ms", "latency_gpu_ms"):
             baselines[column] = [(text, float(costs[code][column]), error) for text, code, _, error in BASELINES
                                  if costs[code][column] is not None]
+    summary = summary_table(df)
+    tables.write_table(summary, summary_csv)
+    several = repeated(summary)
     ensembles = read_ensembles(args.ensemble, df)
     print(tables.format_table(df, PRINTED))
+    if several:
+        print("per genotype (test error %: mean, sample std, and the best of n, which is no estimate):")
+        print(tables.format_table(summary.rename(columns={"test_error_best_of_n": "best of n"}),
+                                  [c.replace("test_error_best_of_n", "best of n") for c in SUMMARY_PRINTED]))
     size_m = df["size_m"].to_numpy(float)
     hv = tables.front_hypervolume(size_m, 100.0 - df["test_acc"].to_numpy(float))
     print(tables.hypervolume_text("the evaluation front (parameters M, test error %)", hv, ("M params", "error")))
@@ -508,11 +618,13 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
                                       ("R", "CE")))
     for ens in ensembles:
         print(f"{ens['label']}: test error {ens['test_error']:.4g}%")
-    plots = make_plots(df, output.with_suffix(""), size, args.colorbar, baselines, ensembles)
+    plots = make_plots(df, output.with_suffix(""), size, args.colorbar, baselines, ensembles,
+                       summary if several else None)
     print(f"table: {output}")
+    print(f"summary per genotype: {summary_csv}")
     for p in plots:
         print(f"plot: {p}")
-    return {"table": df, "csv": output, "plots": plots,
+    return {"table": df, "csv": output, "plots": plots, "summary": summary, "summary_csv": summary_csv,
             "hypervolume": None if hv is None else {"value": hv[0], "reference": list(hv[1])},
             "search_hypervolume": None if search_hv is None else {"value": search_hv[0],
                                                                   "reference": list(search_hv[1])}}

@@ -43,6 +43,7 @@ __all__ = [
     "nu_from_name",
     "nu_positions",
     "outside_legend_below",
+    "overlapping_neighbours",
     "parse_inches",
     "correlation_figure",
     "place_labels",
@@ -464,6 +465,19 @@ def draw_front(ax: Any, xs: Sequence[Any], ys: Sequence[Any], label_text: str = 
         ax.step([p[0] for p in pts], [p[1] for p in pts], where="post", color="0.35", linestyle="--",
                 linewidth=1.2, zorder=1, label=label_text)
     return idx
+
+
+def overlapping_neighbours(xs: Sequence[Any], means: Sequence[Any], stds: Sequence[Any]) -> tuple[list[int], list[int]]:
+    """The front of (x, mean) and those of its points whose interval mean ± std overlaps that of a neighbour
+    on the front (the next smaller or larger x): the data cannot tell them apart. A missing std (one run)
+    counts as 0, so such a point is not separable only when it lies inside a neighbour's interval."""
+    idx = sorted(front_indices(xs, means), key=lambda i: (float(xs[i]), float(means[i])))
+    spread = [float(s) if s is not None and np.isfinite(float(s)) else 0.0 for s in stds]
+    close: set[int] = set()
+    for a, b in zip(idx, idx[1:]):
+        if abs(float(means[a]) - float(means[b])) <= spread[a] + spread[b]:
+            close.update((a, b))
+    return idx, sorted(close)
 
 
 def outside_legend_below(ax: Any, columns: int = 2) -> None:

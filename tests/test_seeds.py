@@ -1,0 +1,268 @@
+"""Several seeds per genotype: batch_train --seeds, the mean ± std table of analyse_train_logs, the ensembles of
+all runs and of the best run per genotype, and search_stability.
+
+One module-wide batch of 2 tiny digits genotypes x 2 seeds (1 epoch) feeds the tests.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import statistics
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import batch_train
+import ensemble
+import genotypes
+from tools import analyse_train_logs, search_stability, tables
+from utils import run_main
+
+TINY = ["--set", "digits", "--init_channels", "4", "--layers", "3", "--batch_size", "64", "--subsample", "0.1",
+        "--epochs", "1", "--train_portion", "0.8", "--no_progress"]
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    logdir = tmp_path_factory.mktemp("logs")
+    args = batch_train.build_parser().parse_args(
+        [*TINY, "--archs", "DARTS_V2", "PC_DARTS_cifar", "DARTS_V2", "--seeds", "3", "5", "--logdir", str(logdir)])
+    return batch_train.main(args)
+
+
+def test_every_genotype_once_per_seed_each_in_its_folder(seeded: dict) -> None:
+    folder = Path(seeded["run_dir"])
+    assert seeded["trained"] == 4 and seeded["failed"] == 0
+    assert [(e["label"], e.get("seed"), e["status"]) for e in seeded["entries"]] == [
+        ("DARTS_V2", None, "skipped"), ("DARTS_V2", 3, "done"), ("PC_DARTS_cifar", 3, "done"),
+        ("DARTS_V2", 5, "done"), ("PC_DARTS_cifar", 5, "done")]
+    evals = sorted(p.name.rsplit("-", 2)[0] for p in folder.glob("eval-*"))
+    assert evals == ["eval-DARTS_V2-s3", "eval-DARTS_V2-s5", "eval-PC_DARTS_cifar-s3", "eval-PC_DARTS_cifar-s5"]
+    with open(folder / "trained.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0]) == batch_train.SEEDED_COLUMNS
+    assert [(r["arch"], r["seed"]) for r in rows] == [("DARTS_V2", "3"), ("PC_DARTS_cifar", "3"),
+                                                      ("DARTS_V2", "5"), ("PC_DARTS_cifar", "5")]
+    for row in rows:
+        run = Path(row["run_dir"])
+        assert run.name.startswith(f"eval-{row['arch']}-s{row['seed']}-")
+        assert json.loads((run / "args.json").read_text())["args"]["seed"] == int(row["seed"])
+        assert float(row["test_acc"]) == pytest.approx(json.loads((run / "result.json").read_text())["test_acc"])
+    state = json.loads((folder / "batch.json").read_text())
+    assert state["seeds"] == [3, 5] and state["args"]["seeds"] == [3, 5]
+    assert all(e["genotype"] for e in state["entries"])  # self-contained: a resume needs no spec file
+    assert list(json.loads((folder / "genotypes.json").read_text())) == ["DARTS_V2", "PC_DARTS_cifar"]
+
+
+def test_a_seeded_batch_resumes_without_training_again(seeded: dict) -> None:
+    again = batch_train.main(batch_train.build_parser().parse_args(["--resume", seeded["run_dir"], "--no_progress"]))
+    assert again["trained"] == 4 and len(list(Path(seeded["run_dir"]).glob("eval-*"))) == 4
+    assert [e.get("seed") for e in again["entries"]] == [None, 3, 3, 5, 5]
+
+
+def test_seeds_given_twice_are_refused_before_any_folder(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    args = batch_train.build_parser().parse_args([*TINY, "--archs", "DARTS_V2", "--seeds", "1", "1",
+                                                  "--logdir", str(tmp_path)])
+    assert run_main(batch_train.main, args) == 2
+    err = capsys.readouterr().err.strip()
+    assert "given twice" in err and "\n" not in err and list(tmp_path.iterdir()) == []
+
+
+def test_without_seeds_the_plan_and_folders_are_as_before() -> None:
+    entries = batch_train.plan(["DARTS_V2", "PC_DARTS_cifar"])
+    assert all("seed" not in e for e in entries) and len(entries) == 2
+    assert len(batch_train.plan(["DARTS_V2", "PC_DARTS_cifar"], [0, 1, 2])) == 6
+
+
+# --------------------------------------------------------------------------- analyse_train_logs: mean ± std
+
+
+def test_the_summary_equals_the_numbers_computed_by_hand_from_result_json(seeded: dict, tmp_path: Path) -> None:
+    out = tmp_path / "table.csv"
+    result = analyse_train_logs.main(analyse_train_logs.build_parser().parse_args(
+        ["-t", seeded["run_dir"], "-o", str(out), "--no_latency", "--baselines", "no"]))
+    per_run = pd.read_csv(out)
+    assert sorted(zip(per_run["name"], per_run["seed"])) == [("DARTS_V2", 3), ("DARTS_V2", 5),
+                                                             ("PC_DARTS_cifar", 3), ("PC_DARTS_cifar", 5)]
+    summary = pd.read_csv(tmp_path / "table_summary.csv")
+    assert result["summary_csv"] == tmp_path / "table_summary.csv"
+    by_hand: dict[str, list[float]] = {}
+    for run in Path(seeded["run_dir"]).glob("eval-*"):
+        res = json.loads((run / "result.json").read_text())
+        by_hand.setdefault(res["arch"], []).append(100.0 - res["test_acc"])
+    assert sorted(summary["name"]) == sorted(by_hand)
+    for _, row in summary.iterrows():
+        errors = by_hand[row["name"]]
+        assert row["n"] == 2 and row["seeds"] == "3 5"
+        assert row["test_error_mean"] == pytest.approx(statistics.mean(errors), abs=1e-9)
+        assert row["test_error_std"] == pytest.approx(statistics.stdev(errors), abs=1e-9)  # ddof=1
+        assert row["test_error_best_of_n"] == pytest.approx(min(errors), abs=1e-9)
+    front, close = tables.overlapping_neighbours(summary["size_m"].tolist(), summary["test_error_mean"].tolist(),
+                                                 summary["test_error_std"].tolist())
+    assert list(summary["pareto_params"]) == [i in front for i in range(len(summary))]
+    assert list(summary["not_separable"]) == [i in close for i in range(len(summary))]
+    assert {p.name for p in result["plots"]} >= {"table_error_vs_params.png", "table_error_vs_flops.png"}
+
+
+def test_one_run_has_no_std_and_the_single_seed_table_is_as_before(seeded: dict, tmp_path: Path) -> None:
+    (one,) = Path(seeded["run_dir"]).glob("eval-PC_DARTS_cifar-s3-*")
+    result = analyse_train_logs.main(analyse_train_logs.build_parser().parse_args(
+        ["-t", str(one), "-o", str(tmp_path / "t.csv"), "--no_latency", "--baselines", "no"]))
+    row = result["summary"].iloc[0]
+    assert row["n"] == 1 and math.isnan(row["test_error_std"])
+    assert row["test_error_best_of_n"] == row["test_error_mean"] == pytest.approx(100 - result["table"]["test_acc"][0])
+    assert not analyse_train_logs.repeated(result["summary"])
+
+
+def test_front_points_whose_intervals_overlap_are_not_separable() -> None:
+    sizes, means, stds = [1.0, 2.0, 3.0, 4.0, 2.5], [10.0, 9.0, 5.0, 4.8, 9.5], [0.4, 0.4, 0.1, 0.15, 0.1]
+    front, close = tables.overlapping_neighbours(sizes, means, stds)
+    assert front == [0, 1, 2, 3]  # 2.5 / 9.5 is dominated by 2.0 / 9.0
+    assert close == [2, 3]  # |10 - 9| > 0.8 and |9 - 5| > 0.5, but |5 - 4.8| <= 0.25
+    assert tables.overlapping_neighbours([1.0, 2.0], [3.0, 2.0], [math.nan, 1.5])[1] == [0, 1]  # 3 inside 2 ± 1.5
+    assert tables.overlapping_neighbours([1.0, 2.0], [3.0, 2.0], [math.nan, math.nan])[1] == []
+
+
+def test_the_plot_of_the_means_has_error_bars_and_rings_the_inseparable() -> None:
+    runs = analyse_train_logs._typed(pd.DataFrame(
+        [{"name": n, "size_m": s, "test_acc": a, "status": "done", "seed": k, "nu": None}
+         for n, s, accs in (("a", 1.0, (90.0, 91.0, 92.0)), ("b", 2.0, (91.5, 92.5, 93.0)), ("c", 3.0, (97.0, 97.2)))
+         for k, a in enumerate(accs)]))
+    summary = analyse_train_logs.summary_table(runs)
+    assert list(summary["n"]) == [3, 3, 2] and list(summary["not_separable"]) == [True, True, False]
+    fig = analyse_train_logs.error_vs_figure(summary, "parameters_m", (7, 5), False, [], [], runs=runs)
+    ax = fig.axes[0]
+    (bars,) = [c for c in ax.containers if hasattr(c, "has_yerr") and c.has_yerr]
+    segments = bars.lines[2][0].get_segments()
+    assert [abs(seg[1][1] - seg[0][1]) / 2 for seg in segments] == pytest.approx(
+        [statistics.stdev(e) for e in ((10, 9, 8), (8.5, 7.5, 7), (3, 2.8))])
+    labels = ax.get_legend_handles_labels()[1]
+    assert "Pareto front of the means" in labels and "single runs (one per seed)" in labels
+    ring = [c for c in ax.collections if "not separable" in str(c.get_label())]
+    assert len(ring) == 1 and np.allclose(ring[0].get_offsets(), [[1.0, 9.0], [2.0, 23 / 3]])
+
+
+# --------------------------------------------------------------------------- ensemble.py: all runs, best per genotype
+
+
+def test_the_ensemble_of_all_runs_and_of_the_best_run_per_genotype(seeded: dict, tmp_path: Path) -> None:
+    out = tmp_path / "ens.json"
+    result = ensemble.main(ensemble.build_parser().parse_args(
+        ["--set", "digits", "--models_folder", seeded["run_dir"], "--calculate", "--subsample", "0.1",
+         "--batch_size", "128", "-o", str(out)]))
+    assert json.loads(out.read_text())["best_per_genotype"] == result["best_per_genotype"]
+    assert len(result["models"]) == 4 and result["runs_per_genotype"] == {"DARTS_V2": 2, "PC_DARTS_cifar": 2}
+    best = result["best_per_genotype"]
+    assert best["chosen_by"].startswith("valid_acc") and "never the test set" in best["chosen_by"]
+    by_arch: dict[str, list[dict]] = {}
+    for run in Path(seeded["run_dir"]).glob("eval-*"):
+        res = json.loads((run / "result.json").read_text())
+        by_arch.setdefault(res["arch"], []).append({**res, "seed": int(run.name.split("-s")[-1].split("-")[0])})
+    assert sorted(m["name"] for m in best["models"]) == ["DARTS_V2", "PC_DARTS_cifar"]
+    for m in best["models"]:
+        runs = by_arch[m["name"]]
+        assert m["run_valid_acc"] == max(r["valid_acc"] for r in runs)
+        assert m["seed"] in {r["seed"] for r in runs if r["valid_acc"] == m["run_valid_acc"]}
+    assert len(best["weights"]) == 2 and max(best["weights"]) == 1.0 and 0 <= best["test_acc"] <= 100
+    ensembles = analyse_train_logs.read_ensembles([str(out)], pd.DataFrame({"name": [], "eval_dir": []}))
+    assert [e["label"] for e in ensembles] == ["ensemble of 4 (per_model weights)",
+                                               "best run per genotype (valid acc): ensemble of 2 (per_model weights)"]
+
+
+def test_the_best_run_is_chosen_by_the_held_out_split_not_the_test_set() -> None:
+    g1, g2 = genotypes.DARTS_V2, genotypes.PC_DARTS_cifar
+    models = [{"genotype": g1, "run_valid_acc": 80.0, "run_dir": "a", "test_acc": 99.0},
+              {"genotype": g2, "run_valid_acc": 70.0, "run_dir": "b"},
+              {"genotype": g1, "run_valid_acc": 85.0, "run_dir": "c", "test_acc": 50.0},
+              {"genotype": g2, "run_valid_acc": 75.0, "run_dir": "d"}]
+    groups = ensemble.genotype_groups(models)
+    assert groups == [[0, 2], [1, 3]]
+    assert ensemble.best_by_held_out(models, groups) == ([2, 3], None)  # c, though a has the higher test accuracy
+    models[3]["run_valid_acc"] = None
+    chosen, note = ensemble.best_by_held_out(models, groups)
+    assert chosen is None and "d has no valid_acc" in note and "test set must not choose" in note
+
+
+# --------------------------------------------------------------------------- search_stability.py
+
+
+def fake_search(folder: Path, genotype: genotypes.Genotype, nu: float, seed: int, size: float) -> Path:
+    """A search run folder as train_search.py leaves it (result.json, args.json), without the search."""
+    folder.mkdir(parents=True)
+    (folder / "result.json").write_text(json.dumps({
+        "weight": [nu, 1.0], "objective": "l2", "reg_loss": 1.0, "criterion_loss": 2.0, "model_size": size,
+        "genotype": genotypes.genotype_to_dict(genotype), "run_dir": str(folder)}))
+    (folder / "args.json").write_text(json.dumps({"args": {"seed": seed}}))
+    return folder
+
+
+def test_search_stability_counts_the_shared_edges_and_the_size_spread(tmp_path: Path) -> None:
+    a, b = genotypes.DARTS_V2, genotypes.PC_DARTS_cifar
+    runs = [fake_search(tmp_path / f"search-s{k}", g, 0.1, k, size)
+            for k, (g, size) in enumerate(((a, 2.0), (a, 2.5), (b, 3.6)))]
+    out = tmp_path / "out" / "stab.csv"
+    result = search_stability.main(search_stability.build_parser().parse_args([*map(str, runs), "-o", str(out)]))
+    group = result["groups"].iloc[0]
+    assert group["n"] == 3 and group["seeds"] == "0 1 2"
+    assert group["model_size_mean"] == pytest.approx(statistics.mean([2.0, 2.5, 3.6]))
+    assert group["model_size_std"] == pytest.approx(statistics.stdev([2.0, 2.5, 3.6]))
+    assert (group["model_size_min"], group["model_size_max"]) == (2.0, 3.6)
+    ea, eb = (search_stability.edges(genotypes.genotype_to_dict(g)) for g in (a, b))
+    shared = ea & eb
+    assert group["edges_kept_by_all"] == len(shared)
+    expected = len(shared) / len(ea | eb)
+    assert result["jaccard"][0, 1] == 1.0 and result["jaccard"][0, 2] == pytest.approx(expected)
+    assert group["mean_jaccard"] == pytest.approx((1.0 + 2 * expected) / 3)
+    table = pd.read_csv(out)
+    edge = next(iter(ea - eb))
+    row = table[(table["cell"] == edge[0]) & (table["node"] == edge[1]) & (table["input"] == edge[2])
+                & (table["op"] == edge[3])]
+    assert list(row["count"]) == [2] and row["fraction"].iloc[0] == pytest.approx(2 / 3)
+    assert table["count"].sum() == 3 * len(ea)
+    for name in ("stab_groups.csv", "stab_searches.csv", "stab_jaccard.csv", "stab_jaccard.png"):
+        assert (tmp_path / "out" / name).is_file()
+    assert sorted(pd.read_csv(tmp_path / "out" / "stab_searches.csv")["seed"]) == [0, 1, 2]
+
+
+def test_search_stability_groups_by_nu_and_refuses_an_input_as_output(tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture) -> None:
+    runs = [fake_search(tmp_path / f"search-{k}", genotypes.DARTS_V2, nu, k, 2.0)
+            for k, nu in enumerate((0.1, 0.1, 0.01))]
+    result = search_stability.main(search_stability.build_parser().parse_args(
+        [*map(str, runs), "-o", str(tmp_path / "s.csv")]))
+    assert list(result["groups"]["group"]) == ["ν=0.1", "ν=0.01"] and list(result["groups"]["n"]) == [2, 1]
+    assert math.isnan(result["groups"]["model_size_std"].iloc[1])
+    everything = search_stability.main(search_stability.build_parser().parse_args(
+        [*map(str, runs), "--group", "all", "-o", str(tmp_path / "a.csv")]))
+    assert list(everything["groups"]["n"]) == [3] and everything["groups"]["mean_jaccard"].iloc[0] == 1.0
+    before = (runs[0] / "result.json").read_text()
+    args = search_stability.build_parser().parse_args([*map(str, runs), "-o", str(runs[0] / "result.json")])
+    assert run_main(search_stability.main, args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "\n" not in err and (runs[0] / "result.json").read_text() == before
+    assert run_main(search_stability.main, search_stability.build_parser().parse_args(
+        [str(runs[0]), "-o", str(tmp_path / "one.csv")])) == 2
+    assert "at least two" in capsys.readouterr().err and not (tmp_path / "one.csv").exists()
+
+
+def test_two_sweeps_of_different_seeds_are_compared_nu_by_nu(tmp_path: Path) -> None:
+    folders = []
+    for seed, cells in ((1, (genotypes.DARTS_V2, genotypes.DARTS_V1)), (2, (genotypes.DARTS_V2, genotypes.NASNet))):
+        sweep = tmp_path / f"multi-search-digits-s{seed}-20260101-000000"
+        sweep.mkdir()
+        searches = [{"weight": [nu, 1.0], "reg_loss": 1.0, "criterion_loss": 2.0, "model_size": 2.0, "status": "done",
+                     "genotype": genotypes.genotype_to_dict(g), "run_dir": str(sweep / f"search-{nu}")}
+                    for nu, g in zip((0.1, 0.001), cells)]
+        (sweep / "sweep.json").write_text(json.dumps({"args": {"seed": seed}, "searches": searches}))
+        folders.append(str(sweep))
+    args = search_stability.build_parser().parse_args([*folders, "-o", str(tmp_path / "s.csv")])
+    result = search_stability.main(args)
+    groups = result["groups"].set_index("group")
+    assert groups.loc["ν=0.1", "seeds"] == "1 2" and groups.loc["ν=0.1", "mean_jaccard"] == 1.0
+    expected = search_stability.jaccard(*(search_stability.edges(genotypes.genotype_to_dict(g))
+                                          for g in (genotypes.DARTS_V1, genotypes.NASNet)))
+    assert groups.loc["ν=0.001", "mean_jaccard"] == pytest.approx(expected) and expected < 1
