@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Any
 
 import cli
-import data as datalib
 import executors
 import train_search
 from genotypes import genotype_from_dict
@@ -348,11 +347,9 @@ class Sweep:
 
 
 def check_dataset(args: argparse.Namespace) -> None:
-    """Fail before the sweep folder exists if the data is missing (one line, nothing written)."""
-    if args.space == "imagenet":
-        datalib.load_imagenet_search(args.data, image_size=args.image_size)
-    else:
-        datalib.load_datasets(args.set, args.data, download=args.download, image_size=args.image_size)
+    """Fail before the sweep folder exists if the data is missing or its split is degenerate (one line,
+    nothing written): the searches' own data step, on the CPU, iterating nothing."""
+    train_search.build_data(args, get_device("cpu", 0))
 
 
 def _resume(args: argparse.Namespace) -> tuple[argparse.Namespace, Path, dict[str, Any]]:
