@@ -60,7 +60,7 @@ def _defaults(defaults: dict[str, Any] | None, **base: Any) -> dict[str, Any]:
 
 
 def add_data_args(parser: argparse.ArgumentParser, defaults: dict[str, Any] | None = None) -> None:
-    d = _defaults(defaults, data="data", set="cifar10", train_portion=0.5, workers=2, cutout_length=16)
+    d = _defaults(defaults, data="data", set="cifar10", train_portion=0.5, workers=2, cutout_length=None)
     g = parser.add_argument_group("data")
     g.add_argument("--data", type=str, default=d["data"], help="location of the data corpus")
     g.add_argument("--set", type=str, default=d["set"],
@@ -69,7 +69,8 @@ def add_data_args(parser: argparse.ArgumentParser, defaults: dict[str, Any] | No
     g.add_argument("--subsample", type=float, default=0.0, help="stratified fraction of the training set (0 = all)")
     g.add_argument("--train_portion", type=float, default=d["train_portion"], help="portion of training data")
     g.add_argument("--cutout", action="store_true", default=False, help="use cutout")
-    g.add_argument("--cutout_length", type=int, default=d["cutout_length"], help="cutout length")
+    g.add_argument("--cutout_length", type=int, default=d["cutout_length"],
+                   help="cutout length (default: 16, DARTS's, or half the image side below 32 px)")
     g.add_argument("--image_size", type=int, default=None,
                    help="resize digits/synthetic/folder images to this side (default: the dataset's own)")
     g.add_argument("--workers", type=int, default=d["workers"], help="data loader worker processes (host path)")

@@ -37,9 +37,11 @@ CIFAR100_MEAN = (0.5071, 0.4865, 0.4409)
 CIFAR100_STD = (0.2673, 0.2564, 0.2762)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-CROP_PADDING = 4  # RandomCrop(32, padding=4) of the CIFAR pipeline
+CROP_PADDING = 4  # RandomCrop(32, padding=4) of the CIFAR pipeline: 1/8 of the side
 DIGITS_SPLIT_SEED = 0  # fixed: the digits test split must not move with --seed
 SYNTHETIC_SEED = 0
+# fixed, not --seed: every run (and ensemble.py) holds out the same images, whatever its seed
+SPLIT_SEED = 0
 
 
 @dataclass
@@ -51,6 +53,17 @@ class DatasetInfo:
     image_size: int
     mean: tuple
     std: tuple
+    split: dict | None = None  # how the training set was split (split_dataset's record), once split
+
+
+def crop_padding(image_size: int) -> int:
+    """Zero padding of the random crop: 1/8 of the side (CIFAR's 4 at 32 px, 1 at 8 px), at least 1."""
+    return max(image_size // 8, 1)
+
+
+def default_cutout_length(image_size: int) -> int:
+    """DARTS's cutout of 16, but at most half the side (a 16-pixel square would blank an 8-pixel image)."""
+    return max(min(16, image_size // 2), 1)
 
 
 # --------------------------------------------------------------------------- transforms
@@ -86,11 +99,14 @@ class _ToFloat:
 
 
 def _tensor_transform(image_size: int, mean: Sequence[float], std: Sequence[float], *, augment: bool,
-                      cutout: bool, cutout_length: int) -> Callable[[torch.Tensor], torch.Tensor]:
+                      cutout: bool, cutout_length: int, padding: int,
+                      flip: bool) -> Callable[[torch.Tensor], torch.Tensor]:
     """The CIFAR pipeline on uint8 CHW tensors (same ops as on PIL images)."""
     ops: list[Any] = []
     if augment:
-        ops += [T.RandomCrop(image_size, padding=CROP_PADDING), T.RandomHorizontalFlip()]
+        ops.append(T.RandomCrop(image_size, padding=padding))
+        if flip:
+            ops.append(T.RandomHorizontalFlip())
     ops += [_ToFloat(), T.Normalize(mean, std)]
     if augment and cutout:
         ops.append(Cutout(cutout_length))
@@ -104,12 +120,16 @@ class TensorImageDataset(Dataset):
     """uint8 images (N x 3 x H x W) + int64 labels, with the host transform applied per sample.
 
     The attributes `images`, `targets`, `mean`, `std`, `augment`, `cutout`, `cutout_length`,
-    `padding` let DeviceLoader reproduce the same transform on the accelerator.
+    `padding`, `flip` let DeviceLoader reproduce the same transform on the accelerator. The crop's
+    padding scales with the side (crop_padding); `flip=False` where a mirror image is another class
+    (digits). `sequential_split` says the samples are in random class order, so the original's
+    unshuffled train/held-out split is fair (split_dataset); unknown sets get a stratified one.
     """
 
     def __init__(self, images: torch.Tensor, targets: torch.Tensor, *, mean: Sequence[float],
                  std: Sequence[float], augment: bool, cutout: bool = False, cutout_length: int = 16,
-                 classes: Sequence[str] | None = None) -> None:
+                 classes: Sequence[str] | None = None, flip: bool = True,
+                 sequential_split: bool = False) -> None:
         if images.dtype != torch.uint8 or images.dim() != 4 or images.size(1) != 3:
             raise ValueError(f"images must be uint8 N x 3 x H x W, got {tuple(images.shape)} {images.dtype}")
         if len(images) != len(targets):
@@ -121,11 +141,14 @@ class TensorImageDataset(Dataset):
         self.augment = augment
         self.cutout = bool(augment and cutout)
         self.cutout_length = cutout_length
-        self.padding = CROP_PADDING
+        self.padding = crop_padding(images.size(-1))
+        self.flip = flip
+        self.sequential_split = sequential_split
         n_classes = int(self.targets.max()) + 1 if len(self.targets) else 0
         self.classes = list(classes) if classes is not None else [str(i) for i in range(n_classes)]
         self.transform = _tensor_transform(images.size(-1), self.mean, self.std, augment=augment,
-                                           cutout=self.cutout, cutout_length=cutout_length)
+                                           cutout=self.cutout, cutout_length=cutout_length,
+                                           padding=self.padding, flip=flip)
 
     def __len__(self) -> int:
         return len(self.targets)
@@ -144,10 +167,13 @@ def _channel_stats(images: torch.Tensor) -> tuple[tuple, tuple]:
 
 def _pair(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor, test_y: torch.Tensor,
           mean: Sequence[float], std: Sequence[float], cutout: bool, cutout_length: int,
-          classes: Sequence[str] | None = None) -> tuple[TensorImageDataset, TensorImageDataset]:
+          classes: Sequence[str] | None = None, *, flip: bool = True,
+          sequential_split: bool = False) -> tuple[TensorImageDataset, TensorImageDataset]:
     train = TensorImageDataset(train_x, train_y, mean=mean, std=std, augment=True, cutout=cutout,
-                               cutout_length=cutout_length, classes=classes)
-    test = TensorImageDataset(test_x, test_y, mean=mean, std=std, augment=False, classes=classes)
+                               cutout_length=cutout_length, classes=classes, flip=flip,
+                               sequential_split=sequential_split)
+    test = TensorImageDataset(test_x, test_y, mean=mean, std=std, augment=False, classes=classes, flip=flip,
+                              sequential_split=sequential_split)
     return train, test
 
 
@@ -240,7 +266,9 @@ def _load_cifar(name: str, root: Path, *, download: bool, cutout: bool,
     for y, split in ((train_y, "train"), (test_y, "test")):
         if len(y) and not (0 <= int(y.min()) and int(y.max()) < num_classes):
             raise UserError(f"{folder}: {split} labels outside 0..{num_classes - 1}")
-    train, test = _pair(train_x, train_y, test_x, test_y, mean, std, cutout, cutout_length, classes)
+    # CIFAR's batches are in random class order: the original's unshuffled split, bit-exact
+    train, test = _pair(train_x, train_y, test_x, test_y, mean, std, cutout, cutout_length, classes,
+                        sequential_split=True)
     if classes is None:
         train.classes = test.classes = [str(i) for i in range(num_classes)]
     return train, test, DatasetInfo(name, num_classes, 32, mean, std)
@@ -294,12 +322,43 @@ def make_synthetic(num_train: int = 2000, num_test: int = 500, num_classes: int 
 # --------------------------------------------------------------------------- image folders
 
 
+class UnreadableImage(UserError):
+    """An image file that cannot be decoded: one line naming the file.
+
+    A DataLoader worker re-raises it in the main process with the worker's whole traceback as
+    its message; the line that names the file is taken back out of it.
+    """
+
+    def __init__(self, message: str) -> None:
+        marker = f"{type(self).__name__}: "
+        if "Traceback" in message and marker in message:
+            message = message.rsplit(marker, 1)[1].strip()
+        super().__init__(message)
+
+
 class _ImageFolder(tv_datasets.ImageFolder):
-    """ImageFolder whose class indices can be fixed to another split's (val must match train)."""
+    """ImageFolder whose class indices can be fixed to another split's (val must match train).
+
+    A file that does not decode raises UnreadableImage naming it, not PIL's traceback mid-epoch.
+    Samples are listed sorted by class, so split_dataset splits it stratified (no sequential_split).
+    """
 
     def __init__(self, root: Path, transform: Callable, class_to_idx: dict[str, int] | None = None) -> None:
         self._fixed_classes = class_to_idx
         super().__init__(str(root), transform=transform, allow_empty=class_to_idx is not None)
+
+    def __getitem__(self, index: int) -> tuple[Any, int]:
+        path, target = self.samples[index]
+        try:
+            sample = self.loader(path)
+        except Exception as e:  # PIL raises OSError, SyntaxError, ValueError, DecompressionBombError...
+            reason = " ".join(str(e).split()) or type(e).__name__
+            raise UnreadableImage(f"cannot read image {path}: {reason}") from None
+        if self.transform is not None:
+            sample = self.transform(sample)
+        if self.target_transform is not None:
+            target = self.target_transform(target)
+        return sample, target
 
     def find_classes(self, directory: str | Path) -> tuple[list[str], dict[str, int]]:
         if self._fixed_classes is None:
@@ -321,6 +380,10 @@ def _image_folder(root: Path, transform: Callable, class_to_idx: dict[str, int] 
         raise UserError(f"no images in {root}: {' '.join(str(e).split())}") from None
     if len(ds) == 0:
         raise UserError(f"no images in {root}")
+    if class_to_idx is None and len(ds.classes) < 2:
+        found = f"only {ds.classes[0]!r}" if ds.classes else "none"
+        raise UserError(f"{root} has {len(ds.classes)} class folder ({found}): a classifier needs at least two, "
+                        f"one sub-folder per class")
     return ds
 
 
@@ -329,7 +392,7 @@ def _folder_transforms(size: int, mean: Sequence[float], std: Sequence[float], c
     """Resize + centre crop to `size`, then the CIFAR augmentation (padding scaled to size/8)."""
     base = [T.Resize(size), T.CenterCrop(size)]
     tail: list[Any] = [T.ToTensor(), T.Normalize(mean, std)]
-    train = base + [T.RandomCrop(size, padding=max(size // 8, 1)), T.RandomHorizontalFlip()] + tail
+    train = base + [T.RandomCrop(size, padding=crop_padding(size)), T.RandomHorizontalFlip()] + tail
     if cutout:
         train.append(Cutout(cutout_length))
     return T.Compose(train), T.Compose(base + tail)
@@ -392,35 +455,42 @@ def load_imagenet_search(root: str | Path, *, image_size: int | None = None, cut
 
 
 def load_datasets(name: str, root: str | Path, *, download: bool = False, cutout: bool = False,
-                  cutout_length: int = 16, image_size: int | None = None, synthetic_train: int = 2000,
+                  cutout_length: int | None = None, image_size: int | None = None, synthetic_train: int = 2000,
                   synthetic_test: int = 500) -> tuple[Dataset, Dataset, DatasetInfo]:
-    """(train set with the training transform, test set with the eval transform, info) for `--set name`."""
+    """(train set with the training transform, test set with the eval transform, info) for `--set name`.
+
+    `cutout_length=None` takes default_cutout_length of the image side (16 from 32 px up).
+    """
     root = Path(root)
-    if cutout and cutout_length < 1:
+    if cutout and cutout_length is not None and cutout_length < 1:
         raise UserError(f"--cutout_length must be >= 1, got {cutout_length}")
     if image_size is not None and image_size < 1:
         raise UserError(f"image size must be >= 1, got {image_size}")
+    if name not in DATASETS:
+        raise UserError(f"unknown --set {name!r}: choose from {', '.join(DATASETS)}")
+    if name in ("cifar10", "cifar100") and image_size not in (None, 32):
+        raise UserError(f"{name} images are 32x32; image size {image_size} is not supported")
+    size = image_size or (224 if name == "imagenet" else 32)
+    length = default_cutout_length(size) if cutout_length is None else cutout_length
     if name in ("cifar10", "cifar100"):
-        if image_size not in (None, 32):
-            raise UserError(f"{name} images are 32x32; image size {image_size} is not supported")
-        return _load_cifar(name, root, download=download, cutout=cutout, cutout_length=cutout_length)
+        return _load_cifar(name, root, download=download, cutout=cutout, cutout_length=length)
     if name == "digits":
-        size = image_size or 32
         train_x, train_y, test_x, test_y = load_digits_tensors(size)
         mean, std = _channel_stats(train_x)
-        train, test = _pair(train_x, train_y, test_x, test_y, mean, std, cutout, cutout_length)
+        # a mirrored digit is another glyph (or none): no flips. The samples come in mixed class order
+        # (0..9 over and over), so the original's unshuffled split keeps every class in both halves.
+        train, test = _pair(train_x, train_y, test_x, test_y, mean, std, cutout, length, flip=False,
+                            sequential_split=True)
         return train, test, DatasetInfo("digits", 10, size, mean, std)
     if name == "synthetic":
-        size = image_size or 32
         train_x, train_y, test_x, test_y = make_synthetic(synthetic_train, synthetic_test, 10, size)
         mean, std = _channel_stats(train_x)
-        train, test = _pair(train_x, train_y, test_x, test_y, mean, std, cutout, cutout_length)
+        # labels drawn in random order (make_synthetic): the unshuffled split is fair
+        train, test = _pair(train_x, train_y, test_x, test_y, mean, std, cutout, length, sequential_split=True)
         return train, test, DatasetInfo("synthetic", 10, size, mean, std)
     if name == "folder":
-        return _load_folder(root, image_size or 32, cutout, cutout_length)
-    if name == "imagenet":
-        return _load_imagenet(root, image_size or 224, cutout, cutout_length)
-    raise UserError(f"unknown --set {name!r}: choose from {', '.join(DATASETS)}")
+        return _load_folder(root, size, cutout, length)
+    return _load_imagenet(root, size, cutout, length)
 
 
 # --------------------------------------------------------------------------- indices
@@ -453,13 +523,87 @@ def stratified_subsample(targets: torch.Tensor, fraction: float, seed: int) -> t
     return torch.cat(chosen).sort().values
 
 
-def train_valid_split(indices: torch.Tensor, train_portion: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """The original split: first floor(portion * n) indices train, the rest valid (no shuffle)."""
+def train_valid_split(indices: torch.Tensor, train_portion: float, targets: torch.Tensor | None = None,
+                      seed: int = SPLIT_SEED) -> tuple[torch.Tensor, torch.Tensor]:
+    """The weights' part and the held-out part of `indices`.
+
+    Without `targets`, the original's split: the first floor(portion * n) indices train, the rest
+    is held out (no shuffle). With `targets` (labels of the whole dataset), a seeded stratified
+    shuffle: each class's members are permuted and round(portion * n_c) of them train, at least
+    one on each side when the class has two, so every class is in both parts in proportion.
+    Both parts come back sorted.
+    """
     if not 0.0 < train_portion <= 1.0:
         raise UserError(f"--train_portion must be in (0, 1], got {train_portion}")
     indices = torch.as_tensor(indices, dtype=torch.int64)
-    split = math.floor(train_portion * len(indices))
-    return indices[:split], indices[split:]
+    if targets is None:
+        split = math.floor(train_portion * len(indices))
+        return indices[:split], indices[split:]
+    labels = torch.as_tensor(targets, dtype=torch.int64)[indices]
+    g = torch.Generator().manual_seed(seed)
+    train, valid = [], []
+    for label in torch.unique(labels):
+        members = indices[labels == label]
+        members = members[torch.randperm(len(members), generator=g)]
+        n = len(members)
+        k = n if train_portion == 1.0 else math.floor(train_portion * n + 0.5)
+        if train_portion < 1.0 and n >= 2:
+            k = min(max(k, 1), n - 1)
+        train.append(members[:k])
+        valid.append(members[k:])
+    empty = torch.zeros(0, dtype=torch.int64)
+    return (torch.cat(train).sort().values if train else empty,
+            torch.cat(valid).sort().values if valid else empty)
+
+
+def check_classes(parts: dict[str, torch.Tensor], classes: Sequence[str] | None, what: str) -> None:
+    """Refuse data with fewer than two classes, or a part (name -> its labels) lacking a class the others have.
+
+    `what` names the split in the one-line error.
+    """
+    labels = [torch.as_tensor(t, dtype=torch.int64) for t in parts.values()]
+    present = torch.unique(torch.cat(labels)) if labels else torch.zeros(0, dtype=torch.int64)
+    if len(present) < 2:
+        raise UserError(f"the training data has {len(present)} class (a classifier needs at least two)")
+    names = list(classes or [])
+    for part, part_labels in zip(parts, labels):
+        missing = present[~torch.isin(present, part_labels)].tolist()
+        if missing:
+            shown = ", ".join(repr(names[c]) if c < len(names) else str(c) for c in missing[:5])
+            more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+            raise UserError(f"the {part} part of {what} has no sample of class {shown}{more}: add images, "
+                            f"or change --train_portion or --subsample")
+
+
+def split_kind(dataset: Dataset) -> str:
+    """'sequential' for sets the project knows to be in random class order (CIFAR, digits, synthetic),
+    'stratified' for every other (ImageFolder trees list their files sorted by class)."""
+    return "sequential" if getattr(dataset, "sequential_split", False) else "stratified"
+
+
+def split_dataset(dataset: Dataset, indices: torch.Tensor, train_portion: float, *,
+                  check: bool = True) -> tuple[torch.Tensor, torch.Tensor, dict]:
+    """(train indices, held-out indices, record of the split for args.json) of a training set.
+
+    With `check`, a part in which a class of `indices` has no sample is refused with one line
+    (a held-out part that is empty, train_portion 1, is not checked).
+    """
+    kind = split_kind(dataset)
+    indices = torch.as_tensor(indices, dtype=torch.int64)
+    targets = targets_of(dataset)
+    if kind == "sequential":
+        train, valid = train_valid_split(indices, train_portion)
+    else:
+        train, valid = train_valid_split(indices, train_portion, targets, seed=SPLIT_SEED)
+    if check:
+        what = f"the {kind} split (--train_portion {train_portion}: {len(train)} train / {len(valid)} held out)"
+        parts = {"training": targets[train]}
+        if len(valid):
+            parts["held-out"] = targets[valid]
+        check_classes(parts, getattr(dataset, "classes", None), what)
+    record = {"kind": kind, "seed": SPLIT_SEED if kind == "stratified" else None,
+              "train_portion": train_portion, "train": len(train), "held_out": len(valid)}
+    return train, valid, record
 
 
 # --------------------------------------------------------------------------- loaders
@@ -570,7 +714,8 @@ def _device_generator(device: torch.device, seed: int) -> torch.Generator:
 class DeviceLoader:
     """The whole uint8 subset lives on `device`; each batch is augmented there in a few batched ops.
 
-    Same distribution as the host pipeline: zero-padded random crop, flip p=0.5, /255, normalise,
+    Same distribution as the host pipeline: zero-padded random crop, flip p=0.5 (unless the dataset's
+    `flip` is off), /255, normalise,
     cutout zeroed after normalisation. Randomness comes from a generator seeded by (seed, epoch).
     `augment=None` follows the dataset (training sets augment, test sets do not), as the host path.
     """
@@ -592,6 +737,7 @@ class DeviceLoader:
         self.cutout = bool(self.augment and getattr(dataset, "cutout", False))
         self.cutout_length = int(getattr(dataset, "cutout_length", 16))
         self.padding = int(getattr(dataset, "padding", CROP_PADDING))
+        self.flip = bool(getattr(dataset, "flip", True))
         channels = self.images.size(1)
         self.mean = torch.tensor(dataset.mean, dtype=torch.float32, device=self.device).view(1, channels, 1, 1)
         self.std = torch.tensor(dataset.std, dtype=torch.float32, device=self.device).view(1, channels, 1, 1)
@@ -621,11 +767,13 @@ class DeviceLoader:
             padded = F.pad(x, (p, p, p, p)) if p else x  # zeros in uint8 space: black, as RandomCrop
             oy = self._randint(2 * p + 1, b, g)
             ox = self._randint(2 * p + 1, b, g)
-            flip = torch.rand(b, generator=g, device=g.device).to(self.device) < 0.5
             ar_h = torch.arange(h, device=self.device)
             ar_w = torch.arange(w, device=self.device)
             rows = oy[:, None] + ar_h  # b, h
-            cols = torch.where(flip[:, None], (w - 1) - ar_w, ar_w) + ox[:, None]  # crop, then mirror
+            cols = ar_w + ox[:, None]
+            if self.flip:
+                flip = torch.rand(b, generator=g, device=g.device).to(self.device) < 0.5
+                cols = torch.where(flip[:, None], (w - 1) - ar_w, ar_w) + ox[:, None]  # crop, then mirror
             batch_ix = torch.arange(b, device=self.device)[:, None, None, None]
             chan_ix = torch.arange(c, device=self.device)[None, :, None, None]
             x = padded[batch_ix, chan_ix, rows[:, None, :, None], cols[:, None, None, :]]

@@ -255,7 +255,8 @@ def build_loaders(args: argparse.Namespace, device: torch.device) -> tuple[dict[
     targets = datalib.targets_of(train_ds)
     indices = (datalib.stratified_subsample(targets, args.subsample, args.seed)
                if args.subsample else torch.arange(len(targets)))
-    train_idx, valid_idx = datalib.train_valid_split(indices, args.train_portion)
+    # the held-out part train.py holds out at this --train_portion (the same split, not class-checked)
+    train_idx, valid_idx, _ = datalib.split_dataset(train_ds, indices, args.train_portion, check=False)
     on_device = args.data_on_device if args.data_on_device is not None else hasattr(train_ds, "images")
     common = {"seed": args.seed, "device": device, "workers": args.workers, "on_device": on_device, "train": False}
     loaders: dict[str, Any] = {"test": datalib.build_loader(test_ds, torch.arange(len(test_ds)), args.batch_size,

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import logging
 import math
 import re
@@ -204,9 +205,10 @@ def build_data(args: argparse.Namespace, device: torch.device) -> tuple[Any, Any
     targets = datalib.targets_of(train_ds)
     indices = (datalib.stratified_subsample(targets, args.subsample, args.seed)
                if args.subsample else torch.arange(len(targets)))
-    train_idx, valid_idx = datalib.train_valid_split(indices, args.train_portion)
-    if len(train_idx) == 0:
+    if math.floor(args.train_portion * len(indices)) == 0:
         raise UserError(f"--train_portion {args.train_portion} leaves no training images")
+    train_idx, valid_idx, split = datalib.split_dataset(train_ds, indices, args.train_portion)
+    info = dataclasses.replace(info, split=split)
     on_device = args.data_on_device if args.data_on_device is not None else hasattr(train_ds, "images")
     common = {"seed": args.seed, "device": device, "workers": args.workers, "on_device": on_device}
     # A lone last sample would make BatchNorm fail in training mode, so drop it.
@@ -525,7 +527,7 @@ def _run(args: argparse.Namespace, run_dir: Path, resumed: Path | None, checkpoi
     """The epochs of main(), from the checkpoint's epoch on."""
     train_loader, valid_loader, test_loader = loaders
     if checkpoint is None and resumed is None:
-        save_args(args, run_dir, device, kind="train")
+        save_args(args, run_dir, device, kind="train", extra={"data_split": info.split})
         save_genotype(genotype, run_dir / "genotype.json")
         logger.info("args = %s", vars(args))
     elif checkpoint is None:

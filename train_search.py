@@ -15,6 +15,7 @@ weights.pt (the supernet with its alphas and betas).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import sys
@@ -171,6 +172,11 @@ def build_data(args: argparse.Namespace, device: torch.device) -> tuple[Any, Any
         if args.subsample:
             train_idx = datalib.stratified_subsample(datalib.targets_of(train_ds), args.subsample, args.seed)
             valid_idx = datalib.stratified_subsample(datalib.targets_of(valid_ds), args.subsample, args.seed)
+        datalib.check_classes({"training": datalib.targets_of(train_ds)[train_idx],
+                               "held-out": datalib.targets_of(valid_ds)[valid_idx]},
+                              train_ds.classes, f"{Path(args.data) / 'imagenet_search'}'s train/val split")
+        info = dataclasses.replace(info, split={"kind": "given", "seed": None, "train_portion": None,
+                                                "train": len(train_idx), "held_out": len(valid_idx)})
     else:
         train_ds, _, info = datalib.load_datasets(
             args.set, args.data, download=args.download, cutout=args.cutout, cutout_length=args.cutout_length,
@@ -182,9 +188,10 @@ def build_data(args: argparse.Namespace, device: torch.device) -> tuple[Any, Any
             datalib.stratified_subsample(targets, args.subsample, args.seed)
             if args.subsample else torch.arange(len(targets))
         )
-        train_idx, valid_idx = datalib.train_valid_split(indices, args.train_portion)
-        if len(valid_idx) == 0:
+        if args.train_portion >= 1:
             raise UserError("--train_portion 1 leaves no held-out data for the architecture step")
+        train_idx, valid_idx, split = datalib.split_dataset(train_ds, indices, args.train_portion)
+        info = dataclasses.replace(info, split=split)
     on_device = args.data_on_device if args.data_on_device is not None else hasattr(train_ds, "images")
     common = dict(seed=args.seed, device=device, workers=args.workers, on_device=on_device)
     if len(train_idx) < args.batch_size or len(valid_idx) < args.batch_size:
@@ -296,7 +303,7 @@ def _search(args: argparse.Namespace, run_dir: Path, device: torch.device, check
     logger = get_logger(f"search.{run_dir.name}", run_dir)
     logger.info("run folder: %s", run_dir)
     if checkpoint is None:
-        save_args(args, run_dir, device, kind="search")
+        save_args(args, run_dir, device, kind="search", extra={"data_split": info.split})
         logger.info("args = %s", vars(args))
     else:
         logger.info("resuming %s after epoch %d", run_dir, checkpoint["epoch"])
@@ -311,9 +318,9 @@ def _search(args: argparse.Namespace, run_dir: Path, device: torch.device, check
         model = model.to(memory_format=torch.channels_last)
     weights = list(model.weights())
     n_weights = sum(p.numel() for p in weights)
-    logger.info("device %s, %s: %d train / %d held-out images, %d classes, supernet %.3fM weights",
+    logger.info("device %s, %s: %d train / %d held-out images (%s split), %d classes, supernet %.3fM weights",
                 device, info.name, len(train_loader.indices), len(valid_loader.indices),
-                info.num_classes, n_weights / 1e6)
+                (info.split or {}).get("kind", "given"), info.num_classes, n_weights / 1e6)
     penalty = Penalty(args.criterion_weight, args.l1_weight, args.l2_weight)
     graphs = bool(args.cuda_graphs)
     # Under CUDA graphs the learning rate lives in a device tensor that each epoch refills, so one

@@ -421,14 +421,19 @@ RUN_KINDS = {"search": ("a search", "train_search.py"), "train": ("a training", 
              "sweep": ("a sweep", "multiobjective.py"), "batch": ("a batch-train", "batch_train.py")}
 
 
-def save_args(args: argparse.Namespace, run_dir: Path, device: torch.device, kind: str | None = None) -> dict:
-    """Write run_dir/args.json (resolved arguments, environment, command line, start time, the run's kind)."""
+def save_args(args: argparse.Namespace, run_dir: Path, device: torch.device, kind: str | None = None,
+              extra: dict | None = None) -> dict:
+    """Write run_dir/args.json (resolved arguments, environment, command line, start time, the run's kind).
+
+    `extra` adds top-level entries that are facts of the run rather than flags (e.g. its data split).
+    """
     record = {
         "kind": kind,
         "args": _json_safe(vars(args)),
         "env": environment_info(device),
         "argv": list(sys.argv),
         "started": time.time(),
+        **_json_safe(extra or {}),
     }
     write_json_atomic(Path(run_dir) / "args.json", record)
     return record

@@ -402,8 +402,14 @@ def to_uint8(x: torch.Tensor, mean, std) -> torch.Tensor:
     return ((x * s + m) * 255).round().clamp(0, 255).to(torch.uint8)
 
 
-def test_every_augmented_sample_is_a_padded_crop_or_its_mirror(digits):
-    train, _, info = digits
+@pytest.mark.parametrize("name, size, padding, flips", [
+    ("synthetic", 32, 4, {False, True}),  # CIFAR's RandomCrop(32, padding=4) + flip
+    ("digits", 8, 1, {False}),  # padding 1/8 of the side; a mirrored digit is another glyph: no flips
+    ("digits", 16, 2, {False}),
+])
+def test_every_augmented_sample_is_a_padded_crop_or_its_mirror(name, size, padding, flips):
+    train, _, info = load_datasets(name, "unused", image_size=size, synthetic_train=64, synthetic_test=10)
+    assert train.padding == padding and train.flip == (True in flips)
     indices = torch.arange(64)
     seen = set()
     for cls in (DeviceLoader, HostLoader):
@@ -415,14 +421,14 @@ def test_every_augmented_sample_is_a_padded_crop_or_its_mirror(digits):
             assert torch.equal(y, train.targets[:64])
             images = to_uint8(x, info.mean, info.std)
             for i in range(64):
-                found = find_crop(images[i], train.images[i])
+                found = find_crop(images[i], train.images[i], padding)
                 assert found is not None, f"{cls.__name__}: sample {i} is not a crop/flip"
                 seen.add((cls.__name__, found))
-    for name in ("DeviceLoader", "HostLoader"):
-        offsets = {o[:2] for n, o in seen if n == name}
-        flips = {o[2] for n, o in seen if n == name}
-        assert {0, 8} <= {oy for oy, _ in offsets} and {0, 8} <= {ox for _, ox in offsets}
-        assert flips == {False, True}
+    for loader_name in ("DeviceLoader", "HostLoader"):
+        offsets = {o[:2] for n, o in seen if n == loader_name}
+        found_flips = {o[2] for n, o in seen if n == loader_name}
+        assert {0, 2 * padding} <= {oy for oy, _ in offsets} and {0, 2 * padding} <= {ox for _, ox in offsets}
+        assert found_flips == flips
 
 
 def augmented_stats(loader, repeats: int) -> dict[str, float]:
