@@ -72,7 +72,8 @@ def add_data_args(parser: argparse.ArgumentParser, defaults: dict[str, Any] | No
     g.add_argument("--cutout_length", type=int, default=d["cutout_length"],
                    help="cutout length (default: 16, DARTS's, or half the image side below 32 px)")
     g.add_argument("--image_size", type=int, default=None,
-                   help="resize digits/synthetic/folder images to this side (default: the dataset's own)")
+                   help="resize digits/synthetic/folder images to this side (default: 32, as CIFAR; "
+                        "224 on ImageNet; digits are 8x8 at heart, so 8 is their native size)")
     g.add_argument("--workers", type=int, default=d["workers"], help="data loader worker processes (host path)")
     g.add_argument("--data_on_device", action=argparse.BooleanOptionalAction, default=None,
                    help="keep the whole dataset on the device and augment there (default: on for tensor datasets)")
@@ -235,8 +236,11 @@ def from_run(parser: argparse.ArgumentParser, fallbacks: Mapping[str, Any], whos
     for action in parser._actions:
         if action.dest in fallbacks:
             action.default = None
-            fallback = "the dataset's own" if fallbacks[action.dest] is None else fallbacks[action.dest]
-            text = re.sub(r"\s*\(default: [^)]*\)$", "", action.help or "")
+            own = re.search(r"\s*\(default: ([^)]*)\)$", action.help or "")
+            fallback = fallbacks[action.dest]
+            if fallback is None:  # the flag's own words for "not given" (an image size: the dataset's)
+                fallback = own.group(1) if own else "the dataset's own"
+            text = (action.help or "")[: own.start()] if own else (action.help or "")
             action.help = f"{text} (default: {whose}, else {fallback})"
 
 
