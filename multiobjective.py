@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import cli
+import cost as costlib
 import data as datalib
 import executors
 import train_search
@@ -98,7 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Sweep the penalty weight nu with NISE: one PC-DARTS search per weight.",
         formatter_class=cli.HelpFormatter,
     )
-    parser.add_argument("-o", "--objective", choices=["l1", "l2"], help="the penalty R: l1 = sum|w|, l2 = sum w^2")
+    parser.add_argument("-o", "--objective", choices=["l1", "l2", *costlib.COSTS],
+                        help="R: l1 = sum|w|, l2 = sum w^2 (weight penalties); params, flops, latency = the expected "
+                             "cost of the evaluation network on the architecture step (docs/objectives.md)")
     parser.add_argument("-d", "--delta", type=float, default=0.15,
                         help="stop when the widest unvisited gap of the normalised front is at most delta")
     parser.add_argument("--resume", dest="sweep_resume", default=None, metavar="RUN_DIR",
@@ -121,6 +124,8 @@ def search_args(args: argparse.Namespace, weight: tuple[float, float], run_dir: 
     s.l1_weight = nu if args.objective == "l1" else -1.0
     s.l2_weight = nu if args.objective == "l2" else -1.0
     s.criterion_weight = cw
+    s.cost = args.objective if args.objective in costlib.COSTS else None
+    s.cost_weight = nu if s.cost else 0.0
     s.imagenet = args.space == "imagenet"
     s.resume = str(run_dir) if (run_dir / "args.json").is_file() else None
     s.run_dir = str(run_dir)
@@ -234,9 +239,12 @@ class Sweep:
     def record_done(self, record: dict[str, Any], weight: tuple[float, float], result: dict[str, Any],
                     finished: float) -> None:
         record.update({k: result.get(k) for k in RESULT_KEYS}, status="done", finished=finished)
+        if "cost" in result:  # a cost objective: R is the derived network's cost in result["cost"]["unit"]
+            record["cost"] = result["cost"]
         self.estimator.set_result(record, weight)
-        self.logger.info("search %d: CE %.4f, R %.4g, eval size %.3fM", record["index"], record["criterion_loss"],
-                         record["reg_loss"], record["model_size"])
+        self.logger.info("search %d: CE %.4f, R %.4g%s, eval size %.3fM", record["index"], record["criterion_loss"],
+                         record["reg_loss"], f" {result['cost']['unit']}" if "cost" in result else "",
+                         record["model_size"])
 
     def record_failed(self, record: dict[str, Any], weight: tuple[float, float], error: str, finished: float) -> None:
         record.update(status="failed", error=" ".join(str(error).split())[:500], finished=finished)
@@ -256,7 +264,8 @@ class Sweep:
         self.pareto = [
             {"name": sweep_name(self.args.objective, r["weight"][0], n, self.args.weight_decay, self.args.set),
              "weight": r["weight"], "reg_loss": r["reg_loss"], "criterion_loss": r["criterion_loss"],
-             "model_size": r["model_size"], "genotype": r["genotype"], "run_dir": r["run_dir"]}
+             "model_size": r["model_size"], "genotype": r["genotype"], "run_dir": r["run_dir"],
+             **({"cost": r["cost"]} if "cost" in r else {})}
             for r, n in zip(optimal, names)
         ]
         points = [(r["reg_loss"], r["criterion_loss"]) for r in self.pareto]
@@ -432,6 +441,9 @@ def main(args: argparse.Namespace, executor: Any = None) -> dict[str, Any]:
         if not 0 < args.delta < math.inf:
             raise UserError(f"--delta must be a finite number > 0, got {args.delta}")
         train_search.check_args(args)
+        costlib.check_cost_args(args, args.objective if args.objective in costlib.COSTS else None)
+        if getattr(args, "latency_table", None):  # searches in other processes or on Ray workers read it too
+            args.latency_table = str(Path(args.latency_table).resolve())
         check_parallel_args(args)
         if args.space == "imagenet":
             args.set = "imagenet"

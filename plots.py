@@ -33,7 +33,14 @@ def nu_colors(nus: Sequence[float], cmap: str = "viridis") -> dict[float, Any]:
     return mapping
 
 
+COST_LABELS = {"params": "parameters of the derived network (M)",
+               "flops": "FLOPs of the derived network (M multiply-adds)",
+               "latency": "latency of the derived network (ms, lookup table)"}
+
+
 def _penalty_label(objective: str) -> str:
+    if objective in COST_LABELS:
+        return COST_LABELS[objective]
     return "L1 penalty  Σ|w|" if objective == "l1" else "L2 penalty  Σw²"
 
 

@@ -169,3 +169,52 @@ def test_cost_flag_errors_are_one_line_and_write_nothing(tmp_path: Path) -> None
     with pytest.raises(cost.UserError, match="cost_weight"):
         train_search.main(parse([*TINY, "--logdir", str(tmp_path), "--cost", "params", "--cost_weight", "-1"]))
     assert not list(tmp_path.iterdir())
+
+
+SWEEP_SEARCH = ["--set", "digits", "--image_size", "8", "--layers", "3", "--init_channels", "4", "--batch_size", "64",
+                "--subsample", "0.2", "--epochs", "1", "--begin", "0", "--arch_learning_rate", "0.05",
+                "--weight_decay", "0", "--no_progress", "--device", "cpu", "--workers", "0", "--threads", "1",
+                "--eval_channels", "8", "--eval_layers", "5"]
+
+
+def sweep_parse(argv: list[str]):
+    import multiobjective
+
+    return multiobjective.build_parser().parse_args(argv)
+
+
+def _check_cost_records(searches: list[dict], kind: str) -> None:
+    for s in searches:
+        assert s["status"] == "done" and s["cost"]["kind"] == kind and s["cost"]["nu"] == s["weight"][0]
+        real = count_flops(build_eval_network(genotype_from_dict(s["genotype"]), 8, 5, 10)) / 1e6
+        assert s["reg_loss"] == pytest.approx(real) and s["cost"]["unit"] == cost.UNITS[kind]
+
+
+def test_flops_sweep_names_units_and_resume(tmp_path: Path) -> None:
+    import multiobjective
+
+    state = multiobjective.main(sweep_parse(["-o", "flops", "-d", "0.1", "--max_searches", "1", "cifar",
+                                             *SWEEP_SEARCH, "--logdir", str(tmp_path), "--save", "c"]))
+    (run_dir,) = tmp_path.glob("multi-search-digits-c-*")
+    assert state["objective"] == "flops" and len(state["searches"]) == 1
+    _check_cost_records(state["searches"], "flops")
+    names = [p["name"] for p in state["pareto"]]
+    assert names and all(n.startswith("flops_loss_") for n in names)
+    assert list(json.loads((run_dir / "genotypes.json").read_text())) == names
+    first = [dict(s) for s in state["searches"]]
+    resumed = multiobjective.main(sweep_parse(["--resume", str(run_dir), "--max_searches", "2"]))
+    assert len(resumed["searches"]) == 2 and resumed["searches"][:1] == first
+    assert [s["weight"] for s in resumed["searches"]] == [[0.2, 0.8], [0.0, 1.0]]
+    _check_cost_records(resumed["searches"], "flops")
+
+
+def test_params_sweep_in_parallel(tmp_path: Path) -> None:
+    import multiobjective
+
+    state = multiobjective.main(sweep_parse(["-o", "params", "--parallel", "2", "--max_searches", "2", "cifar",
+                                             *SWEEP_SEARCH, "--logdir", str(tmp_path), "--save", "p"]))
+    assert [s["status"] for s in state["searches"]] == ["done", "done"]
+    for s in state["searches"]:
+        real = count_parameters(build_eval_network(genotype_from_dict(s["genotype"]), 8, 5, 10)) / 1e6
+        assert s["cost"]["kind"] == "params" and s["reg_loss"] == pytest.approx(real)
+    assert all(p["name"].startswith("params_loss_") for p in state["pareto"])

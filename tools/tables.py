@@ -24,7 +24,7 @@ from matplotlib import cm
 from matplotlib import colors as mcolors
 
 from pareto import default_reference, hypervolume_2d, non_dominated
-from plots import DPI, nu_colors, plt
+from plots import COST_LABELS, DPI, nu_colors, plt
 
 __all__ = [
     "COLUMNS",
@@ -158,7 +158,7 @@ def format_table(df: pd.DataFrame, columns: Sequence[str] | None = None) -> str:
 
 def nu_from_name(name: str) -> float | None:
     """The nu a sweep name encodes ("l2_loss_429e05" -> 0.00429, "L1_loss_2e01" -> 0.2), else None."""
-    match = re.match(r"^l[12]_loss_(\d+)e(\d+)(?:_|$)", str(name), flags=re.IGNORECASE)
+    match = re.match(r"^(?:l[12]|params|flops|latency)_loss_(\d+)e(\d+)(?:_|$)", str(name), flags=re.IGNORECASE)
     if not match:
         return None
     return int(match.group(1)) * 10.0 ** -int(match.group(2))
@@ -168,6 +168,8 @@ def label(column: str, objective: str | None = None) -> str:
     """Axis label with its unit."""
     if column == "search_reg_loss" and objective in ("l1", "l2"):
         return "search penalty " + ("Σ|w| (L1)" if objective == "l1" else "Σw² (L2)")
+    if column == "search_reg_loss" and objective in COST_LABELS:
+        return COST_LABELS[objective]
     if column in _DERIVED_LABELS:
         return _DERIVED_LABELS[column]
     return COLUMNS[column][0] if column in COLUMNS else column
