@@ -376,7 +376,8 @@ def build_cost_model(args: argparse.Namespace, num_classes: int, imagenet: bool,
     if kind == "latency":
         saved = run_dir / "latency_table.json" if run_dir is not None else None
         table = costlib.load_latency_table(saved if saved is not None and saved.is_file() else args.latency_table)
-    return costlib.CostModel.build(kind, costlib.eval_spec(args, num_classes, imagenet), table)
+    with torch.random.fork_rng(devices=[]):  # counting builds modules: the supernet's init stays as without --cost
+        return costlib.CostModel.build(kind, costlib.eval_spec(args, num_classes, imagenet), table)
 
 
 def arch_cost_fn(cost_model: costlib.CostModel, model: Network, nu: float, device: torch.device) -> Any:
@@ -398,7 +399,9 @@ def derived_cost(cost_model: costlib.CostModel, genotype: Genotype) -> dict[str,
     from profiling import build_eval_network, count_flops, count_parameters, input_size
 
     spec = cost_model.spec
-    net = build_eval_network(genotype, spec.init_channels, spec.layers, spec.num_classes, imagenet=spec.imagenet)
+    with torch.random.fork_rng(devices=[]):
+        net = build_eval_network(genotype, spec.init_channels, spec.layers, spec.num_classes,
+                                 imagenet=spec.imagenet)
     out = {"params_M": count_parameters(net) / 1e6, "flops_M": count_flops(net, input_size(spec.imagenet)) / 1e6,
            "latency_ms": cost_model.genotype_cost(genotype) if cost_model.kind == "latency" else None}
     out["value"] = out[{"params": "params_M", "flops": "flops_M", "latency": "latency_ms"}[cost_model.kind]]

@@ -218,3 +218,34 @@ def test_params_sweep_in_parallel(tmp_path: Path) -> None:
         real = count_parameters(build_eval_network(genotype_from_dict(s["genotype"]), 8, 5, 10)) / 1e6
         assert s["cost"]["kind"] == "params" and s["reg_loss"] == pytest.approx(real)
     assert all(p["name"].startswith("params_loss_") for p in state["pareto"])
+
+
+def test_latency_table_tool_and_latency_search(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tools import latency_table
+
+    monkeypatch.setattr(latency_table, "published_genotypes",
+                        lambda: {"PC_DARTS_cifar": PC_DARTS_cifar, "pool": cost.uniform_genotype("max_pool_3x3")})
+    table_path = tmp_path / "table.json"
+    args = latency_table.build_parser().parse_args(
+        ["--device", "cpu", "--eval_channels", "8", "--eval_layers", "5", "--min_run_time", "0.001",
+         "--threads", "1", "-o", str(table_path), "--validate"])
+    table = latency_table.main(args)
+    assert json.loads(table_path.read_text()) == json.loads(json.dumps(table))
+    shapes = {(op, *shape) for r, c, h in cost.cell_shapes(SPEC) for shape in cost.edge_shapes(r, c, h)
+              for op in cost.OP_NAMES}
+    assert len(table["ops"]) == len(shapes) and all(v > 0 for v in table["ops"].values())
+    assert table["fixed_ms"] == pytest.approx(sum(table["fixed_parts"].values())) and table["fixed_ms"] > 0
+    assert len(table["fixed_parts"]) == 1 + 2 * SPEC.layers + 1  # stem, preprocess0/1 of each cell, head
+    assert [r["name"] for r in table["validation"]["genotypes"]] == ["PC_DARTS_cifar", "pool"]
+    assert -1 <= table["validation"]["spearman"] <= 1
+    model = cost.CostModel.build("latency", SPEC, table)
+    assert model.genotype_cost(PC_DARTS_cifar) > model.genotype_cost(cost.uniform_genotype("max_pool_3x3"))
+
+    search = train_search.build_parser().parse_args(
+        [*TINY, "--logdir", str(tmp_path / "logs"), "--cost", "latency", "--cost_weight", "0.5", "-cw", "0.5",
+         "--latency_table", str(table_path)])
+    result = train_search.main(search)
+    run_dir = Path(result["run_dir"])
+    assert json.loads((run_dir / "latency_table.json").read_text()) == json.loads(table_path.read_text())
+    assert result["objective"] == "latency" and result["cost"]["unit"] == "ms"
+    assert result["reg_loss"] == pytest.approx(model.genotype_cost(genotype_from_dict(result["genotype"])))
