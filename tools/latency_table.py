@@ -13,7 +13,9 @@ table.json` adds them up (cost.py) and copies the table into its run folder.
 
 ``--validate`` then measures whole evaluation networks of the published genotypes of the DARTS
 space and compares them with the table's additive estimate: Pearson and Spearman correlation and
-the worst relative error go into the table ("validation") and are printed.
+the worst relative error go into the table ("validation") and are printed. Each network is timed
+--rounds times in alternating order and its fastest median kept, so that load from other processes
+on a shared machine, which only ever slows a run down, disturbs the comparison less.
 """
 
 from __future__ import annotations
@@ -55,6 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's default)")
     parser.add_argument("--validate", action="store_true",
                         help="also time whole networks of the published genotypes against the additive estimate")
+    parser.add_argument("--rounds", type=int, default=2,
+                        help="--validate: time each network this many times (alternating order), keep the fastest")
     return parser
 
 
@@ -139,12 +143,18 @@ def validate(table: dict[str, Any], args: argparse.Namespace, device: torch.devi
              spec: cost.EvalSpec) -> dict[str, Any]:
     """Measured whole-network latency against the table's sum, over the published genotypes."""
     model = cost.CostModel.build("latency", spec, table)
-    rows = []
-    for name, g in published_genotypes().items():
-        net = build_eval_network(g, spec.init_channels, spec.layers, spec.num_classes, imagenet=spec.imagenet)
-        measured = measure_latency(net, device, batch=args.batch, size=(3, spec.side, spec.side),
-                                   min_run_time=max(args.min_run_time, 0.5), threads=args.threads or None)
-        rows.append({"name": name, "estimate_ms": model.genotype_cost(g), "measured_ms": measured})
+    chosen = published_genotypes()
+    measured: dict[str, list[float]] = {name: [] for name in chosen}
+    names = list(chosen)
+    for round_ in range(args.rounds):  # alternate the order, so a slow spell of a shared machine hits no one network
+        for name in names if round_ % 2 == 0 else names[::-1]:
+            net = build_eval_network(chosen[name], spec.init_channels, spec.layers, spec.num_classes,
+                                     imagenet=spec.imagenet)
+            measured[name].append(measure_latency(net, device, batch=args.batch, size=(3, spec.side, spec.side),
+                                                  min_run_time=max(args.min_run_time, 0.5),
+                                                  threads=args.threads or None))
+    rows = [{"name": name, "estimate_ms": model.genotype_cost(chosen[name]), "measured_ms": min(measured[name])}
+            for name in names]
     est = np.array([r["estimate_ms"] for r in rows])
     mea = np.array([r["measured_ms"] for r in rows])
     rel = (est - mea) / mea
@@ -157,7 +167,7 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     """Write the table (and its validation); returns it."""
     output = check_output(args.output, "-o")
     for flag, value, low in (("--batch", args.batch, 1), ("--num_classes", args.num_classes, 1),
-                             ("--threads", args.threads, 0)):
+                             ("--rounds", args.rounds, 1), ("--threads", args.threads, 0)):
         if value < low:
             raise UserError(f"{flag} {value} must be >= {low}")
     if not (args.min_run_time > 0 and math.isfinite(args.min_run_time)):
