@@ -135,6 +135,17 @@ def search_args(args: argparse.Namespace, weight: tuple[float, float], run_dir: 
     return s
 
 
+def nise_view(record: dict[str, Any]) -> dict[str, Any]:
+    """The result as NISE sees it: for a cost objective R / R_ref, the scale the search's loss nu * R / R_ref uses.
+
+    The weight NISE proposes is normal to a segment of the front, so it depends on R's scale; records,
+    plots and genotypes.json keep the real cost (M parameters, M FLOPs, ms). l1/l2 results pass unchanged.
+    """
+    if "cost" not in record:
+        return record
+    return {**record, "reg_loss": record["cost"]["value"] / record["cost"]["reference"]}
+
+
 class Sweep:
     """The sweep's state on disk (sweep.json) and the estimator that proposes its weights."""
 
@@ -173,7 +184,7 @@ class Sweep:
                 raise UserError(f"{self.run_dir}/sweep.json does not replay: it was made by other settings")
             self.searches.append(record)
             if record["status"] == "done":
-                self.estimator.set_result(record, weight)
+                self.estimator.set_result(nise_view(record), weight)
             elif record["status"] == "failed":
                 self.estimator.discard(weight)
             else:
@@ -244,7 +255,7 @@ class Sweep:
         record.update({k: result.get(k) for k in RESULT_KEYS}, status="done", finished=finished)
         if "cost" in result:  # a cost objective: R is the derived network's cost in result["cost"]["unit"]
             record["cost"] = result["cost"]
-        self.estimator.set_result(record, weight)
+        self.estimator.set_result(nise_view(record), weight)
         self.logger.info("search %d: CE %.4f, R %.4g%s, eval size %.3fM", record["index"], record["criterion_loss"],
                          record["reg_loss"], f" {result['cost']['unit']}" if "cost" in result else "",
                          record["model_size"])
@@ -266,7 +277,8 @@ class Sweep:
         names = format_weight_name([r["weight"][0] for r in optimal])
         self.pareto = [
             {"name": sweep_name(self.args.objective, r["weight"][0], n, self.args.weight_decay, self.args.set),
-             "weight": r["weight"], "reg_loss": r["reg_loss"], "criterion_loss": r["criterion_loss"],
+             "weight": r["weight"], "reg_loss": r["cost"]["value"] if "cost" in r else r["reg_loss"],
+             "criterion_loss": r["criterion_loss"],
              "model_size": r["model_size"], "genotype": r["genotype"], "run_dir": r["run_dir"],
              **({"cost": r["cost"]} if "cost" in r else {})}
             for r, n in zip(optimal, names)

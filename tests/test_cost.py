@@ -205,6 +205,13 @@ def test_flops_sweep_names_units_and_resume(tmp_path: Path) -> None:
     resumed = multiobjective.main(sweep_parse(["--resume", str(run_dir), "--max_searches", "2"]))
     assert len(resumed["searches"]) == 2 and resumed["searches"][:1] == first
     assert [s["weight"] for s in resumed["searches"]] == [[0.2, 0.8], [0.0, 1.0]]
+    # NISE sees R / R_ref, the scale of the search's loss nu * R / R_ref; the records keep M FLOPs
+    seen = [e["result"] for e in resumed["estimator"]["results"]]
+    assert [r["reg_loss"] for r in seen] == pytest.approx(
+        [s["reg_loss"] / s["cost"]["reference"] for s in resumed["searches"]])
+    assert [p["reg_loss"] for p in resumed["pareto"]] == pytest.approx(
+        [next(s for s in resumed["searches"] if s["weight"] == p["weight"])["cost"]["flops_M"]
+         for p in resumed["pareto"]])
     _check_cost_records(resumed["searches"], "flops")
 
 
