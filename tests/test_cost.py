@@ -256,3 +256,12 @@ def test_latency_table_tool_and_latency_search(tmp_path: Path, monkeypatch: pyte
     assert json.loads((run_dir / "latency_table.json").read_text()) == json.loads(table_path.read_text())
     assert result["objective"] == "latency" and result["cost"]["unit"] == "ms"
     assert result["reg_loss"] == pytest.approx(model.genotype_cost(genotype_from_dict(result["genotype"])))
+
+
+def test_tools_read_cost_sweep_names_and_label_units() -> None:
+    from tools import tables
+
+    assert tables.nu_from_name("flops_loss_2e01") == pytest.approx(0.2)
+    assert tables.nu_from_name("params_loss_15e04") == pytest.approx(0.0015)
+    assert "M multiply-adds" in tables.label("search_reg_loss", "flops")
+    assert "(ms" in tables.label("search_reg_loss", "latency")
