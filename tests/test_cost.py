@@ -17,7 +17,7 @@ import torch.nn.functional as F
 import cost
 import train_search
 from architect import Architect
-from genotypes import PRIMITIVES, PC_DARTS_cifar, genotype_from_dict
+from genotypes import PRIMITIVES, PC_DARTS_cifar, PC_DARTS_image, genotype_from_dict
 from model_search import Network
 from profiling import build_eval_network, count_flops, count_parameters
 
@@ -72,6 +72,9 @@ def test_reference_is_the_sep_conv_3x3_network_and_published_genotypes_match() -
     assert model.genotype_cost(PC_DARTS_cifar) == count_flops(build_eval_network(PC_DARTS_cifar, 8, 5, 10))
     params = cost.CostModel.build("params", cost.EvalSpec(36, 10, 20, False))
     assert params.genotype_cost(PC_DARTS_cifar) == count_parameters(build_eval_network(PC_DARTS_cifar))
+    imagenet = cost.CostModel.build("params", cost.EvalSpec(48, 1000, 14, True))
+    assert imagenet.genotype_cost(PC_DARTS_image) == count_parameters(
+        build_eval_network(PC_DARTS_image, 48, 14, 1000, imagenet=True))
 
 
 def test_expected_cost_is_differentiable_and_prefers_cheap_ops() -> None:
