@@ -13,9 +13,9 @@ table.json` adds them up (cost.py) and copies the table into its run folder.
 
 ``--validate`` then measures whole evaluation networks of the published genotypes of the DARTS
 space and compares them with the table's additive estimate: Pearson and Spearman correlation and
-the worst relative error go into the table ("validation") and are printed. Each network is timed
---rounds times in alternating order and its fastest median kept, so that load from other processes
-on a shared machine, which only ever slows a run down, disturbs the comparison less.
+the worst relative error go into the table ("validation") and are printed. Every entry and every
+network is timed --rounds times in alternating order and its fastest median kept, so that load from
+other processes on a shared machine, which only ever slows a run down, disturbs the numbers less.
 """
 
 from __future__ import annotations
@@ -57,8 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's default)")
     parser.add_argument("--validate", action="store_true",
                         help="also time whole networks of the published genotypes against the additive estimate")
-    parser.add_argument("--rounds", type=int, default=2,
-                        help="--validate: time each network this many times (alternating order), keep the fastest")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="time every table entry and every --validate network this many times (alternating "
+                             "order) and keep the fastest")
     return parser
 
 
@@ -92,23 +93,24 @@ def _signature(module: nn.Module, shape: tuple[int, ...]) -> str:
 def make_table(args: argparse.Namespace, device: torch.device, spec: cost.EvalSpec) -> dict[str, Any]:
     """Time the primitives and the fixed parts; the table cost.CostModel reads."""
     timing = {"batch": args.batch, "min_run_time": args.min_run_time, "threads": args.threads or None}
-    ops: dict[str, float] = {}
+    entries: dict[str, tuple[nn.Module, tuple[int, ...]]] = {}
     for reduction, channels, side in cost.cell_shapes(spec):
         for shape in cost.edge_shapes(reduction, channels, side):
             for op in cost.OP_NAMES:
                 key = cost.op_key(op, *shape)
-                if key not in ops:
-                    module = OPS[op](shape[0], shape[1], True)
-                    ops[key] = measure_latency(module, device, size=(shape[0], shape[2], shape[2]), **timing)
+                if key not in entries:
+                    entries[key] = (OPS[op](shape[0], shape[1], True), (shape[0], shape[2], shape[2]))
     net = build_eval_network(cost.uniform_genotype("none"), spec.init_channels, spec.layers, spec.num_classes,
                              imagenet=spec.imagenet)
-    fixed: dict[str, float] = {}
-    timed: dict[str, float] = {}
+    signature_of: dict[str, str] = {}
     for name, module, shape in _fixed_modules(net, spec):
         sig = _signature(module, shape)
-        if sig not in timed:
-            timed[sig] = measure_latency(module, device, size=shape, **timing)
-        fixed[name] = timed[sig]
+        signature_of[name] = sig
+        entries.setdefault(sig, (module, shape))
+    timed = _fastest_of_rounds(entries, args.rounds, lambda m, shape: measure_latency(m, device, size=shape,
+                                                                                      **timing))
+    ops = {key: timed[key] for key in entries if "/" in key and key.split("/")[0] in cost.OP_NAMES}
+    fixed = {name: timed[sig] for name, sig in signature_of.items()}
     return {
         "device": str(device), "device_name": (torch.cuda.get_device_name(device) if device.type == "cuda"
                                                else platform.processor() or platform.machine()),
@@ -117,6 +119,21 @@ def make_table(args: argparse.Namespace, device: torch.device, spec: cost.EvalSp
         "eval": {k: v for k, v in spec.to_dict().items() if k != "input"}, "input_side": spec.side,
         "ops": ops, "fixed_ms": sum(fixed.values()), "fixed_parts": fixed,
     }
+
+
+def _fastest_of_rounds(entries: dict[str, Any], rounds: int, measure: Any) -> dict[str, float]:
+    """Each entry's fastest median over ``rounds`` passes in alternating order.
+
+    Other processes on a shared machine only ever slow a measurement down, so the fastest of a few
+    rounds is the least disturbed; alternating the order spreads a slow spell over all entries.
+    """
+    best: dict[str, float] = {}
+    keys = list(entries)
+    for round_ in range(rounds):
+        for key in keys if round_ % 2 == 0 else keys[::-1]:
+            ms = measure(*entries[key])
+            best[key] = min(best.get(key, ms), ms)
+    return best
 
 
 def published_genotypes() -> dict[str, genotypes.Genotype]:
@@ -144,17 +161,12 @@ def validate(table: dict[str, Any], args: argparse.Namespace, device: torch.devi
     """Measured whole-network latency against the table's sum, over the published genotypes."""
     model = cost.CostModel.build("latency", spec, table)
     chosen = published_genotypes()
-    measured: dict[str, list[float]] = {name: [] for name in chosen}
-    names = list(chosen)
-    for round_ in range(args.rounds):  # alternate the order, so a slow spell of a shared machine hits no one network
-        for name in names if round_ % 2 == 0 else names[::-1]:
-            net = build_eval_network(chosen[name], spec.init_channels, spec.layers, spec.num_classes,
-                                     imagenet=spec.imagenet)
-            measured[name].append(measure_latency(net, device, batch=args.batch, size=(3, spec.side, spec.side),
-                                                  min_run_time=max(args.min_run_time, 0.5),
-                                                  threads=args.threads or None))
-    rows = [{"name": name, "estimate_ms": model.genotype_cost(chosen[name]), "measured_ms": min(measured[name])}
-            for name in names]
+    nets = {name: (build_eval_network(g, spec.init_channels, spec.layers, spec.num_classes, imagenet=spec.imagenet),
+                   (3, spec.side, spec.side)) for name, g in chosen.items()}
+    measured = _fastest_of_rounds(nets, args.rounds, lambda net, shape: measure_latency(
+        net, device, batch=args.batch, size=shape, min_run_time=args.min_run_time, threads=args.threads or None))
+    rows = [{"name": name, "estimate_ms": model.genotype_cost(g), "measured_ms": measured[name]}
+            for name, g in chosen.items()]
     est = np.array([r["estimate_ms"] for r in rows])
     mea = np.array([r["measured_ms"] for r in rows])
     rel = (est - mea) / mea
