@@ -14,7 +14,7 @@ table.json` adds them up (cost.py) and copies the table into its run folder.
 ``--validate`` then measures whole evaluation networks of the published genotypes of the DARTS
 space and compares them with the table's additive estimate: Pearson and Spearman correlation and
 the worst relative error go into the table ("validation") and are printed. Every entry and every
-network is timed --rounds times in alternating order and its fastest median kept, so that load from
+network is timed --rounds times, interleaved in a shuffled order, and its fastest median kept, so that load from
 other processes on a shared machine, which only ever slows a run down, disturbs the numbers less.
 """
 
@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import math
 import platform
+import random
 import sys
 import time
 from pathlib import Path
@@ -58,8 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--validate", action="store_true",
                         help="also time whole networks of the published genotypes against the additive estimate")
     parser.add_argument("--rounds", type=int, default=3,
-                        help="time every table entry and every --validate network this many times (alternating "
-                             "order) and keep the fastest")
+                        help="time every table entry and every --validate network this many times (interleaved, "
+                             "shuffled) and keep the fastest")
     return parser
 
 
@@ -90,8 +91,10 @@ def _signature(module: nn.Module, shape: tuple[int, ...]) -> str:
     return f"{type(module).__name__}{convs}@{shape}"
 
 
-def make_table(args: argparse.Namespace, device: torch.device, spec: cost.EvalSpec) -> dict[str, Any]:
-    """Time the primitives and the fixed parts; the table cost.CostModel reads."""
+def make_table(args: argparse.Namespace, device: torch.device, spec: cost.EvalSpec,
+               networks: dict[str, nn.Module] | None = None) -> tuple[dict[str, Any], dict[str, float]]:
+    """Time the primitives and the fixed parts (the table cost.CostModel reads) and, in the same rounds,
+    the whole ``networks`` (for --validate): a slow spell of a shared machine then hits both alike."""
     timing = {"batch": args.batch, "min_run_time": args.min_run_time, "threads": args.threads or None}
     entries: dict[str, tuple[nn.Module, tuple[int, ...]]] = {}
     for reduction, channels, side in cost.cell_shapes(spec):
@@ -107,8 +110,11 @@ def make_table(args: argparse.Namespace, device: torch.device, spec: cost.EvalSp
         sig = _signature(module, shape)
         signature_of[name] = sig
         entries.setdefault(sig, (module, shape))
+    for name, net_ in (networks or {}).items():
+        entries[f"network:{name}"] = (net_, (3, spec.side, spec.side))
     timed = _fastest_of_rounds(entries, args.rounds, lambda m, shape: measure_latency(m, device, size=shape,
                                                                                       **timing))
+    whole = {name: timed[f"network:{name}"] for name in networks or {}}
     ops = {key: timed[key] for key in entries if "/" in key and key.split("/")[0] in cost.OP_NAMES}
     fixed = {name: timed[sig] for name, sig in signature_of.items()}
     return {
@@ -118,19 +124,20 @@ def make_table(args: argparse.Namespace, device: torch.device, spec: cost.EvalSp
         "torch": torch.__version__, "made": time.strftime("%Y-%m-%d %H:%M:%S"),
         "eval": {k: v for k, v in spec.to_dict().items() if k != "input"}, "input_side": spec.side,
         "ops": ops, "fixed_ms": sum(fixed.values()), "fixed_parts": fixed,
-    }
+    }, whole
 
 
 def _fastest_of_rounds(entries: dict[str, Any], rounds: int, measure: Any) -> dict[str, float]:
-    """Each entry's fastest median over ``rounds`` passes in alternating order.
+    """Each entry's fastest median over ``rounds`` passes, each in its own shuffled order.
 
     Other processes on a shared machine only ever slow a measurement down, so the fastest of a few
-    rounds is the least disturbed; alternating the order spreads a slow spell over all entries.
+    rounds is the least disturbed; shuffling spreads a slow spell over all entries alike.
     """
     best: dict[str, float] = {}
-    keys = list(entries)
     for round_ in range(rounds):
-        for key in keys if round_ % 2 == 0 else keys[::-1]:
+        keys = list(entries)
+        random.Random(round_).shuffle(keys)  # table entries and whole networks interleaved, a new order each round
+        for key in keys:
             ms = measure(*entries[key])
             best[key] = min(best.get(key, ms), ms)
     return best
@@ -156,15 +163,10 @@ def _ranks(values: np.ndarray) -> np.ndarray:
     return ranks
 
 
-def validate(table: dict[str, Any], args: argparse.Namespace, device: torch.device,
-             spec: cost.EvalSpec) -> dict[str, Any]:
+def validate(table: dict[str, Any], spec: cost.EvalSpec, measured: dict[str, float]) -> dict[str, Any]:
     """Measured whole-network latency against the table's sum, over the published genotypes."""
     model = cost.CostModel.build("latency", spec, table)
     chosen = published_genotypes()
-    nets = {name: (build_eval_network(g, spec.init_channels, spec.layers, spec.num_classes, imagenet=spec.imagenet),
-                   (3, spec.side, spec.side)) for name, g in chosen.items()}
-    measured = _fastest_of_rounds(nets, args.rounds, lambda net, shape: measure_latency(
-        net, device, batch=args.batch, size=shape, min_run_time=args.min_run_time, threads=args.threads or None))
     rows = [{"name": name, "estimate_ms": model.genotype_cost(g), "measured_ms": measured[name]}
             for name, g in chosen.items()]
     est = np.array([r["estimate_ms"] for r in rows])
@@ -189,11 +191,14 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     if args.threads:
         torch.set_num_threads(args.threads)
     spec = cost.eval_spec(args, args.num_classes, args.imagenet)
-    table = make_table(args, device, spec)
+    networks = ({name: build_eval_network(g, spec.init_channels, spec.layers, spec.num_classes,
+                                          imagenet=spec.imagenet) for name, g in published_genotypes().items()}
+                if args.validate else None)
+    table, measured = make_table(args, device, spec, networks)
     print(f"{len(table['ops'])} primitive entries, fixed parts {table['fixed_ms']:.4g} ms on {table['device']} "
           f"(batch {args.batch})")
     if args.validate:
-        table["validation"] = check = validate(table, args, device, spec)
+        table["validation"] = check = validate(table, spec, measured)
         for r in check["genotypes"]:
             print(f"{r['name']:>24}  estimate {r['estimate_ms']:8.3f} ms  measured {r['measured_ms']:8.3f} ms")
         print(f"Pearson {check['pearson']:.3f}, Spearman {check['spearman']:.3f}, worst relative error "
