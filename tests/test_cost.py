@@ -259,6 +259,11 @@ def test_latency_table_tool_and_latency_search(tmp_path: Path, monkeypatch: pyte
     assert json.loads((run_dir / "latency_table.json").read_text()) == json.loads(table_path.read_text())
     assert result["objective"] == "latency" and result["cost"]["unit"] == "ms"
     assert result["reg_loss"] == pytest.approx(model.genotype_cost(genotype_from_dict(result["genotype"])))
+    # a resumed run reads its own copy of the table, even once the original is gone
+    (run_dir / "result.json").unlink()
+    table_path.unlink()
+    resumed = train_search.main(train_search.build_parser().parse_args(["--resume", str(run_dir)]))
+    assert resumed["reg_loss"] == result["reg_loss"] and resumed["cost"] == result["cost"]
 
 
 def test_tools_read_cost_sweep_names_and_label_units() -> None:
