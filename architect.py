@@ -37,9 +37,12 @@ class Architect:
         arch_learning_rate: float,
         arch_weight_decay: float,
         capturable: bool = False,
+        arch_cost: Callable[[], torch.Tensor] | None = None,
     ):
         self.model = model
         self.loss_fn = loss_fn
+        # nu * R(alpha, beta) / R_ref of a hardware-cost objective (cost.py): added to the held-out loss
+        self.arch_cost = arch_cost
         self.network_momentum = momentum
         self.network_weight_decay = weight_decay
         self.optimizer = torch.optim.Adam(
@@ -68,6 +71,8 @@ class Architect:
             )
         else:
             loss = self._loss(input_valid, target_valid)
+            if self.arch_cost is not None:
+                loss = loss + self.arch_cost()
             arch = self.model.arch_parameters()
             for p, g in zip(arch, torch.autograd.grad(loss, arch)):
                 p.grad = g
@@ -108,6 +113,8 @@ class Architect:
         arch = model.arch_parameters()
         logits = functional_call(model, {**dict(zip(names, unrolled)), **buffers}, (input_valid,))
         loss = self.loss_fn(logits, target_valid, unrolled)
+        if self.arch_cost is not None:  # depends on the alphas and betas only: no implicit term
+            loss = loss + self.arch_cost()
         grads = torch.autograd.grad(loss, [*arch, *unrolled])
         dalpha, vector = grads[: len(arch)], grads[len(arch):]
         implicit = self._hessian_vector_product(vector, input_train, target_train)

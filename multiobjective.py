@@ -8,7 +8,10 @@
     python multiobjective.py -o l2 --parallel 8 --executor ray --ray_address HOST:6379 cifar --set cifar10
 
 Each search minimises cw * CE + nu * R(w) with (nu, cw) summing to 1 and R = sum|w| (l1) or sum w^2
-(l2). After each search the sweep folder ``logs/multi-search-<set>-<save>-<time>/`` gets an updated
+(l2). With -o params, flops or latency the search's architecture step minimises cw * CE + nu *
+R(alpha, beta) / R_ref instead, R the expected cost of the evaluation network (cost.py), and the front
+is drawn in the derived network's real cost (docs/objectives.md).
+After each search the sweep folder ``logs/multi-search-<set>-<save>-<time>/`` gets an updated
 sweep.json and frontier_NN.png; at the end, genotypes.json (name -> genotype of every Pareto-optimal
 search, readable by --arch/--archs), their cell diagrams (cells/<name>_normal.png, _reduction.png)
 and losses.png. Each search keeps its own run folder inside.
@@ -30,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import cli
+import cost as costlib
 import executors
 import train_search
 from genotypes import genotype_from_dict
@@ -98,7 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Sweep the penalty weight nu with NISE: one PC-DARTS search per weight.",
         formatter_class=cli.HelpFormatter,
     )
-    parser.add_argument("-o", "--objective", choices=["l1", "l2"], help="the penalty R: l1 = sum|w|, l2 = sum w^2")
+    parser.add_argument("-o", "--objective", choices=["l1", "l2", *costlib.COSTS],
+                        help="R: l1 = sum|w|, l2 = sum w^2 (weight penalties); params, flops, latency = the expected "
+                             "cost of the evaluation network on the architecture step (docs/objectives.md)")
     parser.add_argument("-d", "--delta", type=float, default=0.15,
                         help="stop when the widest unvisited gap of the normalised front is at most delta")
     parser.add_argument("--resume", dest="sweep_resume", default=None, metavar="RUN_DIR",
@@ -121,10 +127,23 @@ def search_args(args: argparse.Namespace, weight: tuple[float, float], run_dir: 
     s.l1_weight = nu if args.objective == "l1" else -1.0
     s.l2_weight = nu if args.objective == "l2" else -1.0
     s.criterion_weight = cw
+    s.cost = args.objective if args.objective in costlib.COSTS else None
+    s.cost_weight = nu if s.cost else 0.0
     s.imagenet = args.space == "imagenet"
     s.resume = str(run_dir) if (run_dir / "args.json").is_file() else None
     s.run_dir = str(run_dir)
     return s
+
+
+def nise_view(record: dict[str, Any]) -> dict[str, Any]:
+    """The result as NISE sees it: for a cost objective R / R_ref, the scale the search's loss nu * R / R_ref uses.
+
+    The weight NISE proposes is normal to a segment of the front, so it depends on R's scale; records,
+    plots and genotypes.json keep the real cost (M parameters, M FLOPs, ms). l1/l2 results pass unchanged.
+    """
+    if "cost" not in record:
+        return record
+    return {**record, "reg_loss": record["cost"]["value"] / record["cost"]["reference"]}
 
 
 class Sweep:
@@ -165,7 +184,7 @@ class Sweep:
                 raise UserError(f"{self.run_dir}/sweep.json does not replay: it was made by other settings")
             self.searches.append(record)
             if record["status"] == "done":
-                self.estimator.set_result(record, weight)
+                self.estimator.set_result(nise_view(record), weight)
             elif record["status"] == "failed":
                 self.estimator.discard(weight)
             else:
@@ -236,9 +255,12 @@ class Sweep:
     def record_done(self, record: dict[str, Any], weight: tuple[float, float], result: dict[str, Any],
                     finished: float) -> None:
         record.update({k: result.get(k) for k in RESULT_KEYS}, status="done", finished=finished)
-        self.estimator.set_result(record, weight)
-        self.logger.info("search %d: CE %.4f, R %.4g, eval size %.3fM", record["index"], record["criterion_loss"],
-                         record["reg_loss"], record["model_size"])
+        if "cost" in result:  # a cost objective: R is the derived network's cost in result["cost"]["unit"]
+            record["cost"] = result["cost"]
+        self.estimator.set_result(nise_view(record), weight)
+        self.logger.info("search %d: CE %.4f, R %.4g%s, eval size %.3fM", record["index"], record["criterion_loss"],
+                         record["reg_loss"], f" {result['cost']['unit']}" if "cost" in result else "",
+                         record["model_size"])
 
     def record_failed(self, record: dict[str, Any], weight: tuple[float, float], error: str, finished: float) -> None:
         record.update(status="failed", error=" ".join(str(error).split())[:500], finished=finished)
@@ -257,8 +279,10 @@ class Sweep:
         names = format_weight_name([r["weight"][0] for r in optimal])
         self.pareto = [
             {"name": sweep_name(self.args.objective, r["weight"][0], n, self.args.weight_decay, self.args.set),
-             "weight": r["weight"], "reg_loss": r["reg_loss"], "criterion_loss": r["criterion_loss"],
-             "model_size": r["model_size"], "genotype": r["genotype"], "run_dir": r["run_dir"]}
+             "weight": r["weight"], "reg_loss": r["cost"]["value"] if "cost" in r else r["reg_loss"],
+             "criterion_loss": r["criterion_loss"],
+             "model_size": r["model_size"], "genotype": r["genotype"], "run_dir": r["run_dir"],
+             **({"cost": r["cost"]} if "cost" in r else {})}
             for r, n in zip(optimal, names)
         ]
         points = [(r["reg_loss"], r["criterion_loss"]) for r in self.pareto]
@@ -429,6 +453,9 @@ def main(args: argparse.Namespace, executor: Any = None) -> dict[str, Any]:
             raise UserError("give an objective and a search space, e.g. `multiobjective.py -o l2 cifar --set digits`")
         if not 0 < args.delta < math.inf:
             raise UserError(f"--delta must be a finite number > 0, got {args.delta}")
+        costlib.check_cost_args(args, args.objective if args.objective in costlib.COSTS else None)
+        if getattr(args, "latency_table", None):  # searches in other processes or on Ray workers read it too
+            args.latency_table = str(Path(args.latency_table).resolve())
         check_parallel_args(args)
         if args.space == "imagenet":
             args.set = "imagenet"

@@ -49,7 +49,14 @@ def integer_ticks(ax: Any, axis: str = "x") -> None:
     (ax.xaxis if axis == "x" else ax.yaxis).set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
 
 
+COST_LABELS = {"params": "parameters of the derived network (M)",
+               "flops": "FLOPs of the derived network (M multiply-adds)",
+               "latency": "latency of the derived network (ms, lookup table)"}
+
+
 def _penalty_label(objective: str) -> str:
+    if objective in COST_LABELS:
+        return COST_LABELS[objective]
     return "L1 penalty  Σ|w|" if objective == "l1" else "L2 penalty  Σw²"
 
 

@@ -5,7 +5,9 @@
     python train_search.py --resume logs/search-EXP-20260101-120000      # continue a killed search
 
 Loss of the weights: cw * CE + l1 * sum|w| + l2 * sum w^2 over the network weights (not alphas or
-betas); a negative penalty weight turns that term off. The architecture takes one Adam step per
+betas); a negative penalty weight turns that term off. With --cost {params,flops,latency} the
+weight step is plain CE and the architecture step adds --cost_weight * R(alpha, beta) / R_ref, the expected cost of the
+evaluation network (cost.py, docs/objectives.md). The architecture takes one Adam step per
 weight step on a fresh held-out batch from epoch --begin on. The run folder
 ``logs/search-<save>-<time>/`` holds args.json, log.txt, metrics.csv (a row per epoch),
 checkpoint.pt (resume state, every epoch), and at the end result.json, genotype.json and
@@ -29,6 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import cli
+import cost as costlib
 import data as datalib
 from architect import Architect
 from fastpath import StepGraph, compile_model, load_optimizer_state, make_autocast
@@ -132,6 +135,7 @@ def add_arguments(parser: argparse.ArgumentParser, variant: str = "cifar") -> No
     cli.add_hardware_args(parser)
     cli.add_speed_args(parser)
     cli.add_output_args(parser)
+    costlib.add_eval_args(parser)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -141,6 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_arguments(parser)
     cli.add_penalty_args(parser)
+    costlib.add_cost_args(parser)
     parser.add_argument("--imagenet", action="store_true",
                         help="search the ImageNet variant (stride-8 stem, K=2) on <data>/imagenet_search")
     return parser
@@ -261,6 +266,10 @@ def validate_search_args(args: argparse.Namespace, data: bool = False) -> None:
         value = getattr(args, key, None)  # a sweep sets them per search
         if value is not None and not math.isfinite(value):
             raise UserError(f"{flag} {value} must be a finite number")
+    kind = getattr(args, "cost", None)
+    if kind is not None and max(getattr(args, "l1_weight", -1.0), getattr(args, "l2_weight", -1.0)) >= 0:
+        raise UserError(f"--cost {kind} replaces the -l1/-l2 weight penalty: give one of them")
+    costlib.check_cost_args(args, kind)
     if data:
         build_data(args, torch.device("cpu"))
 
@@ -287,21 +296,26 @@ def main(args: argparse.Namespace) -> dict:
                                              run_dir / "checkpoint.pt", CHECKPOINT_KEYS)
     set_seed(args.seed)
     train_loader, valid_loader, info = build_data(args, device)  # data errors come before a run folder exists
+    cost_model = build_cost_model(args, info.num_classes, imagenet, run_dir)
     if run_dir is None and getattr(args, "run_dir", None):
         run_dir = Path(args.run_dir)  # chosen by the caller (the sweep records it before starting)
         run_dir.mkdir(parents=True, exist_ok=True)
     if run_dir is None:
         run_dir = create_run_dir("search", args.save, args.logdir)
     with lock_run_dir(run_dir):  # before anything is written there: one process per run folder
-        return _search(args, run_dir, device, checkpoint, (train_loader, valid_loader), info, imagenet)
+        return _search(args, run_dir, device, checkpoint, (train_loader, valid_loader), info, imagenet, cost_model)
 
 
 def _search(args: argparse.Namespace, run_dir: Path, device: torch.device, checkpoint: dict | None,
-            loaders: tuple[Any, Any], info: datalib.DatasetInfo, imagenet: bool) -> dict:
+            loaders: tuple[Any, Any], info: datalib.DatasetInfo, imagenet: bool,
+            cost_model: costlib.CostModel | None) -> dict:
     """main's search, in its locked run folder, from the checkpoint's epoch on."""
     train_loader, valid_loader = loaders
     logger = get_logger(f"search.{run_dir.name}", run_dir)
     logger.info("run folder: %s", run_dir)
+    if cost_model is not None and cost_model.latency_table is not None \
+            and not (run_dir / "latency_table.json").is_file():
+        write_json_atomic(run_dir / "latency_table.json", cost_model.latency_table)  # the run's own copy
     if checkpoint is None:
         save_args(args, run_dir, device, kind="search", extra={"data_split": info.split})
         logger.info("args = %s", vars(args))
@@ -322,6 +336,12 @@ def _search(args: argparse.Namespace, run_dir: Path, device: torch.device, check
                 device, info.name, len(train_loader.indices), len(valid_loader.indices),
                 (info.split or {}).get("kind", "given"), info.num_classes, n_weights / 1e6)
     penalty = Penalty(args.criterion_weight, args.l1_weight, args.l2_weight)
+    arch_loss_fn = penalty
+    if cost_model is not None:  # the cost goes on the architecture step; the weight step is plain CE
+        cost_model.to(device)
+        arch_loss_fn, penalty = Penalty(args.criterion_weight, -1.0, -1.0), Penalty(1.0, -1.0, -1.0)
+        logger.info("cost %s of %s: R_ref %.6g %s, fixed parts %.6g", args.cost, cost_model.spec,
+                    cost_model.describe()["reference"], costlib.UNITS[args.cost], cost_model.describe()["fixed"])
     graphs = bool(args.cuda_graphs)
     # Under CUDA graphs the learning rate lives in a device tensor that each epoch refills, so one
     # captured step serves every epoch (fused SGD takes a tensor lr without a host sync).
@@ -330,13 +350,14 @@ def _search(args: argparse.Namespace, run_dir: Path, device: torch.device, check
     optimizer = torch.optim.SGD(weights, lr_tensor if graphs else args.learning_rate, momentum=args.momentum,
                                 weight_decay=args.weight_decay, **({"fused": True} if graphs else {}))
     architect = Architect(
-        model, penalty, momentum=args.momentum, weight_decay=args.weight_decay,
+        model, arch_loss_fn, momentum=args.momentum, weight_decay=args.weight_decay,
         arch_learning_rate=args.arch_learning_rate, arch_weight_decay=args.arch_weight_decay,
         capturable=graphs and device.type == "cuda",
+        arch_cost=None if cost_model is None else arch_cost_fn(cost_model, model, args.cost_weight, device),
     )
     if args.compile:
         compile_model(model, args.compile_mode or "default")
-    metrics = MetricsCSV(run_dir / "metrics.csv", METRICS)
+    metrics = MetricsCSV(run_dir / "metrics.csv", METRICS + ([f"{args.cost}_loss"] if cost_model else []))
     start_epoch = 0
     if checkpoint is not None:
         model.load_state_dict(checkpoint["model"])
@@ -371,6 +392,7 @@ def _search(args: argparse.Namespace, run_dir: Path, device: torch.device, check
                 "train_loss", "train_acc", "criterion_loss", "l1_loss", "l2_loss", "arch_valid_loss")},
             "valid_loss": valid_loss, "valid_acc": valid_acc, "epoch_time": round(time.time() - t0, 3),
             "genotype": json.dumps(genotype_to_dict(genotype)),
+            **({f"{args.cost}_loss": expected_cost(cost_model, model)} if cost_model else {}),
         })
         save_atomic({
             "epoch": epoch + 1, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
@@ -378,12 +400,54 @@ def _search(args: argparse.Namespace, run_dir: Path, device: torch.device, check
         }, run_dir / "checkpoint.pt")
     if not last:  # resumed after the final epoch but before result.json was written
         last = checkpoint["last"] if checkpoint else {}
-    return finish(args, run_dir, model, info, penalty, last, imagenet, logger)
+    return finish(args, run_dir, model, info, penalty, last, imagenet, logger, cost_model)
+
+
+def build_cost_model(args: argparse.Namespace, num_classes: int, imagenet: bool,
+                     run_dir: Path | None) -> costlib.CostModel | None:
+    """The --cost objective's model of the evaluation network (a resumed run reads its own table copy)."""
+    kind = getattr(args, "cost", None)
+    if kind is None:
+        return None
+    table = None
+    if kind == "latency":
+        saved = run_dir / "latency_table.json" if run_dir is not None else None
+        table = costlib.load_latency_table(saved if saved is not None and saved.is_file() else args.latency_table)
+    with torch.random.fork_rng(devices=[]):  # counting builds modules: the supernet's init stays as without --cost
+        return costlib.CostModel.build(kind, costlib.eval_spec(args, num_classes, imagenet), table)
+
+
+def arch_cost_fn(cost_model: costlib.CostModel, model: Network, nu: float, device: torch.device) -> Any:
+    """nu * R(alpha, beta) / R_ref in float32, for the architecture step (outside autocast)."""
+    def arch_cost() -> torch.Tensor:
+        with torch.autocast(device.type, enabled=False):
+            return (nu * cost_model.expected(*model.arch_parameters()) / cost_model.reference).float()
+    return arch_cost
+
+
+def expected_cost(cost_model: costlib.CostModel, model: Network) -> float:
+    """The supernet's expected cost now, in the objective's units (M parameters, M FLOPs, ms)."""
+    with torch.no_grad():
+        return float(cost_model.expected(*model.arch_parameters())) / costlib.SCALE[cost_model.kind]
+
+
+def derived_cost(cost_model: costlib.CostModel, genotype: Genotype) -> dict[str, Any]:
+    """The derived network's real cost: parameters and FLOPs counted on it, latency from the table."""
+    from profiling import build_eval_network, count_flops, count_parameters, input_size
+
+    spec = cost_model.spec
+    with torch.random.fork_rng(devices=[]):
+        net = build_eval_network(genotype, spec.init_channels, spec.layers, spec.num_classes,
+                                 imagenet=spec.imagenet)
+    out = {"params_M": count_parameters(net) / 1e6, "flops_M": count_flops(net, input_size(spec.imagenet)) / 1e6,
+           "latency_ms": cost_model.genotype_cost(genotype) if cost_model.kind == "latency" else None}
+    out["value"] = out[{"params": "params_M", "flops": "flops_M", "latency": "latency_ms"}[cost_model.kind]]
+    return out
 
 
 def finish(
     args: argparse.Namespace, run_dir: Path, model: Network, info: datalib.DatasetInfo, penalty: Penalty,
-    last: dict[str, Any], imagenet: bool, logger: Any,
+    last: dict[str, Any], imagenet: bool, logger: Any, cost_model: costlib.CostModel | None = None,
 ) -> dict:
     genotype = model.genotype()
     objective = penalty.objective or "l2"
@@ -407,9 +471,15 @@ def finish(
         "run_dir": str(run_dir),
         "finished": time.time(),
     }
+    if cost_model is not None:  # the sweep's R: the derived network's real cost in the objective's units
+        cost = {**cost_model.describe(), **derived_cost(cost_model, genotype), "nu": args.cost_weight,
+                "expected": expected_cost(cost_model, model)}
+        result.update(weight=[args.cost_weight, args.criterion_weight], objective=cost_model.kind,
+                      reg_loss=cost["value"], cost=cost)
     save_atomic(model.state_dict(), run_dir / "weights.pt")
     save_genotype(genotype, run_dir / "genotype.json")
     write_json_atomic(run_dir / "result.json", result)
+    objective = result["objective"]
     logger.info("result: CE %.4f, %s %.4g, train acc %.2f%%, valid acc %s, eval size %.3fM params",
                 result["criterion_loss"], objective, result["reg_loss"], result["train_acc"],
                 "n/a" if result["valid_acc"] is None else f"{result['valid_acc']:.2f}%", result["model_size"])

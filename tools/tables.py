@@ -23,7 +23,7 @@ import pandas as pd
 from matplotlib import cm
 
 from pareto import default_reference, hypervolume_2d, non_dominated
-from plots import DPI, nu_color, plt, plural
+from plots import COST_LABELS, DPI, nu_color, plt, plural
 from plots import nu_colormap as _nu_colormap
 
 __all__ = [
@@ -163,7 +163,7 @@ def format_table(df: pd.DataFrame, columns: Sequence[str] | None = None) -> str:
 
 def nu_from_name(name: str) -> float | None:
     """The nu a sweep name encodes ("l2_loss_429e05" -> 0.00429, "L1_loss_2e01" -> 0.2), else None."""
-    match = re.match(r"^l[12]_loss_(\d+)e(\d+)(?:_|$)", str(name), flags=re.IGNORECASE)
+    match = re.match(r"^(?:l[12]|params|flops|latency)_loss_(\d+)e(\d+)(?:_|$)", str(name), flags=re.IGNORECASE)
     if not match:
         return None
     return int(match.group(1)) * 10.0 ** -int(match.group(2))
@@ -173,6 +173,8 @@ def label(column: str, objective: str | None = None) -> str:
     """Axis label with its unit."""
     if column == "search_reg_loss" and objective in ("l1", "l2"):
         return "search penalty " + ("Σ|w| (L1)" if objective == "l1" else "Σw² (L2)")
+    if column == "search_reg_loss" and objective in COST_LABELS:
+        return COST_LABELS[objective]
     if column in _DERIVED_LABELS:
         return _DERIVED_LABELS[column]
     return COLUMNS[column][0] if column in COLUMNS else column

@@ -1,0 +1,313 @@
+"""Hardware-aware objectives: the expected cost of the evaluation network a supernet derives.
+
+A user chooses a network by a budget (parameters, multiply-adds, milliseconds), so the sweep can put
+that cost on the architecture step directly, as FBNet and ProxylessNAS do, instead of a weight norm.
+The cost of a derived genotype is additive over the evaluation network's parts: fixed parts (stem,
+each cell's two preprocessing ops, pooling and classifier) plus, for every cell, the cost of each
+kept edge's op at that edge's shape (channels, stride, input side). The supernet's expected cost
+replaces the discrete choices by their probabilities:
+
+    R = fixed + sum over cell types t, edges e:  share_t[e] * sum_k p_t[e, k] * T_t[e, k]
+
+with p = softmax(alpha) over the non-`none` ops, share = 2 * edge_softmax(beta) (each node keeps
+two edges, so a node's shares sum to 2) and T_t[e, k] the cost of op k on edge e summed over every
+cell of type t in the evaluation network. With one-hot alphas and betas that put all of a node's
+weight on two edges, R is exactly the cost of the genotype the supernet derives. Parameters are
+counted; FLOPs are counted as profiling.py counts them (thop, the thesis's rules), op by op;
+latency comes from a lookup table measured by tools/latency_table.py. R_ref, the cost of the
+all-sep_conv_3x3 network, scales R so that nu means the same across objectives.
+
+    >>> model = CostModel.build("flops", EvalSpec(36, 10, 20, False))
+    >>> model.genotype_cost(genotypes.PC_DARTS_cifar) / 1e6   # M multiply-adds, as profiling.py
+    >>> model.expected(*supernet.arch_parameters()) / model.reference
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from genotypes import PRIMITIVES, Genotype
+from model_search import edge_softmax
+from operations import OPS
+from utils import UserError
+
+__all__ = [
+    "COSTS",
+    "UNITS",
+    "SCALE",
+    "OP_NAMES",
+    "EvalSpec",
+    "CostModel",
+    "add_cost_args",
+    "add_eval_args",
+    "check_cost_args",
+    "eval_spec",
+    "cell_shapes",
+    "edge_shapes",
+    "op_key",
+    "load_latency_table",
+    "uniform_genotype",
+]
+
+COSTS = ("params", "flops", "latency")
+UNITS = {"params": "M parameters", "flops": "M FLOPs (multiply-adds)", "latency": "ms"}
+SCALE = {"params": 1e6, "flops": 1e6, "latency": 1.0}  # raw count -> the unit a sweep reports
+OP_NAMES = [p for p in PRIMITIVES if p != "none"]
+STEPS = 4
+
+
+@dataclass(frozen=True)
+class EvalSpec:
+    """The evaluation network whose cost is optimised: NetworkCIFAR(C, classes, layers) or NetworkImageNet."""
+
+    init_channels: int
+    num_classes: int
+    layers: int
+    imagenet: bool
+
+    @property
+    def side(self) -> int:
+        """The input side FLOPs and latency are taken at, as profiling.py: 32 (CIFAR) or 224 (ImageNet)."""
+        return 224 if self.imagenet else 32
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"init_channels": self.init_channels, "num_classes": self.num_classes, "layers": self.layers,
+                "imagenet": self.imagenet, "input": [1, 3, self.side, self.side]}
+
+
+def add_eval_args(parser: argparse.ArgumentParser) -> None:
+    """The evaluation network a cost objective is taken over, and the latency table."""
+    g = parser.add_argument_group("hardware cost (with --cost or -o params/flops/latency)")
+    g.add_argument("--eval_channels", type=int, default=None,
+                   help="init channels of the evaluation network whose cost is optimised (default: 36, ImageNet 48)")
+    g.add_argument("--eval_layers", type=int, default=None,
+                   help="cells of that evaluation network (default: 20, ImageNet 14)")
+    g.add_argument("--latency_table", type=str, default=None,
+                   help="lookup table of tools/latency_table.py (needed by the latency objective)")
+
+
+def add_cost_args(parser: argparse.ArgumentParser) -> None:
+    """train_search.py's --cost and --cost_weight (the sweep sets them per search from -o)."""
+    g = parser.add_argument_group("cost objective (architecture loss = cw*CE + nu*R(alpha,beta)/R_ref)")
+    g.add_argument("--cost", type=str, default=None, choices=list(COSTS),
+                   help="put the expected cost of the evaluation network on the architecture step instead of "
+                        "an -l1/-l2 penalty on the weights (default: none)")
+    g.add_argument("--cost_weight", type=float, default=0.0, metavar="NU",
+                   help="nu, the weight of R/R_ref (R_ref: the all-sep_conv_3x3 network's cost)")
+
+
+def eval_spec(args: argparse.Namespace, num_classes: int, imagenet: bool) -> EvalSpec:
+    """The evaluation network of a search: the user's --eval_channels/--eval_layers, else the paper's."""
+    channels = getattr(args, "eval_channels", None) or (48 if imagenet else 36)
+    layers = getattr(args, "eval_layers", None) or (14 if imagenet else 20)
+    return EvalSpec(int(channels), int(num_classes), int(layers), bool(imagenet))
+
+
+def check_cost_args(args: argparse.Namespace, kind: str | None) -> None:
+    """One-line errors for the cost flags, before any run folder exists."""
+    for flag in ("eval_channels", "eval_layers"):
+        value = getattr(args, flag, None)
+        if value is not None and value < (3 if flag == "eval_layers" else 2):
+            raise UserError(f"--{flag} {value} is too small (channels >= 2, layers >= 3)")
+    channels = getattr(args, "eval_channels", None)
+    if channels is not None and channels % 2:
+        raise UserError(f"--eval_channels {channels} must be even (a factorised reduce halves the channels)")
+    if kind is None:
+        return
+    if kind not in COSTS:
+        raise UserError(f"unknown cost {kind!r}: use one of {', '.join(COSTS)}")
+    table = getattr(args, "latency_table", None)
+    if kind == "latency":
+        if not table:
+            raise UserError("the latency objective needs --latency_table TABLE.json (make it with "
+                            "tools/latency_table.py --device cpu -o TABLE.json)")
+        load_latency_table(table)
+    weight = getattr(args, "cost_weight", None)
+    if weight is not None and not (math.isfinite(weight) and weight >= 0):
+        raise UserError(f"--cost_weight {weight} must be a finite number >= 0")
+
+
+def _half(side: int) -> int:
+    return (side + 1) // 2
+
+
+def cell_shapes(spec: EvalSpec) -> list[tuple[bool, int, int]]:
+    """(reduction, channels, input side) of every cell of the evaluation network, in order."""
+    side = spec.side
+    if spec.imagenet:
+        side = _half(_half(_half(side)))  # stem0 (two stride-2 convs) and stem1
+    out = []
+    channels = spec.init_channels
+    for i in range(spec.layers):
+        reduction = i in (spec.layers // 3, 2 * spec.layers // 3)
+        if reduction:
+            channels *= 2
+        out.append((reduction, channels, side))
+        if reduction:
+            side = _half(side)
+    return out
+
+
+def edge_shapes(reduction: bool, channels: int, side: int, steps: int = STEPS) -> list[tuple[int, int, int]]:
+    """(channels, stride, input side) of each edge of one cell, in the supernet's edge order."""
+    out = []
+    for i in range(steps):
+        for j in range(2 + i):
+            stride = 2 if reduction and j < 2 else 1
+            out.append((channels, stride, side if j < 2 or not reduction else _half(side)))
+    return out
+
+
+def op_key(op: str, channels: int, stride: int, side: int) -> str:
+    """The latency table's key of one primitive at one shape."""
+    return f"{op}/C{channels}/s{stride}/H{side}"
+
+
+def uniform_genotype(op: str, steps: int = STEPS) -> Genotype:
+    """Every node takes ``op`` from the two cell inputs: R_ref's network for sep_conv_3x3."""
+    cell = [(op, j) for _ in range(steps) for j in (0, 1)]
+    concat = list(range(2, 2 + steps))
+    return Genotype(normal=cell, normal_concat=concat, reduce=cell, reduce_concat=concat)
+
+
+def _op_cost(kind: str, op: str, channels: int, stride: int, side: int) -> float:
+    """Parameters or thop FLOPs of one primitive of the evaluation network (affine BatchNorm)."""
+    module = OPS[op](channels, stride, True)
+    if kind == "params":
+        return float(sum(p.numel() for p in module.parameters()))
+    from profiling import count_flops
+
+    return float(count_flops(module, (1, channels, side, side)))
+
+
+def _fixed_cost(kind: str, spec: EvalSpec) -> float:
+    """Stem, preprocessing, pooling and classifier: the network whose every op is `none`."""
+    from profiling import build_eval_network, count_flops, count_parameters, input_size
+
+    net = build_eval_network(uniform_genotype("none"), spec.init_channels, spec.layers, spec.num_classes,
+                             imagenet=spec.imagenet)
+    if kind == "params":
+        return float(count_parameters(net))
+    return float(count_flops(net, input_size(spec.imagenet)))
+
+
+def load_latency_table(path: str | Path) -> dict[str, Any]:
+    """A table of tools/latency_table.py; a one-line error if it is missing or not such a table."""
+    try:
+        with open(path) as f:
+            table = json.load(f)
+        if not isinstance(table.get("ops"), dict) or not isinstance(table.get("fixed_ms"), (int, float)):
+            raise ValueError("no 'ops' and 'fixed_ms'")
+    except FileNotFoundError:
+        raise UserError(f"--latency_table {path}: no such file") from None
+    except (OSError, ValueError, AttributeError) as err:
+        raise UserError(f"--latency_table {path}: not a latency table of tools/latency_table.py ({err})") from None
+    return table
+
+
+class CostModel:
+    """The additive cost of the evaluation network: per-edge op tables of both cell types plus fixed parts.
+
+    ``tables[t][e, k]`` is op k's cost on edge e summed over the evaluation network's cells of type t
+    (t = 0 normal, 1 reduction), in raw units (parameters, multiply-adds, ms); float64 on the CPU
+    until ``to``.
+    """
+
+    def __init__(self, kind: str, spec: EvalSpec, tables: torch.Tensor, fixed: float):
+        self.kind, self.spec = kind, spec
+        self.tables = tables
+        self.fixed = float(fixed)
+        self.latency_table: dict[str, Any] | None = None
+        self.reference = self.genotype_cost(uniform_genotype("sep_conv_3x3"))
+
+    @classmethod
+    def build(cls, kind: str, spec: EvalSpec, latency_table: dict[str, Any] | None = None) -> CostModel:
+        """Count (params, FLOPs) or look up (latency) every op at every edge shape of the evaluation network."""
+        if kind not in COSTS:
+            raise ValueError(f"unknown cost {kind!r}: use one of {', '.join(COSTS)}")
+        if kind == "latency":
+            if latency_table is None:
+                raise UserError("the latency objective needs --latency_table")
+            _check_table_spec(latency_table, spec)
+        n_edges = sum(2 + i for i in range(STEPS))
+        tables = torch.zeros(2, n_edges, len(OP_NAMES), dtype=torch.float64)
+        cache: dict[tuple[str, int, int, int], float] = {}
+        for reduction, channels, side in cell_shapes(spec):
+            for e, shape in enumerate(edge_shapes(reduction, channels, side)):
+                for k, op in enumerate(OP_NAMES):
+                    key = (op, *shape)
+                    if key not in cache:
+                        cache[key] = (_lookup(latency_table, op, *shape) if kind == "latency"
+                                      else _op_cost(kind, op, *shape))
+                    tables[int(reduction), e, k] += cache[key]
+        fixed = float(latency_table["fixed_ms"]) if kind == "latency" else _fixed_cost(kind, spec)
+        built = cls(kind, spec, tables, fixed)
+        built.latency_table = latency_table
+        return built
+
+    def to(self, device: torch.device | str) -> CostModel:
+        self.tables = self.tables.to(device)
+        return self
+
+    def expected_from_probs(self, probs: torch.Tensor, shares: torch.Tensor) -> torch.Tensor:
+        """R from op probabilities (2 x edges x non-none ops) and edge shares (2 x edges; a node's sum to 2)."""
+        return self.fixed + (shares.to(self.tables.dtype)[..., None] * probs.to(self.tables.dtype)
+                             * self.tables).sum()
+
+    def expected(self, alphas_normal: torch.Tensor, alphas_reduce: torch.Tensor, betas_normal: torch.Tensor,
+                 betas_reduce: torch.Tensor) -> torch.Tensor:
+        """The supernet's expected cost (raw units, float64), differentiable in alphas and betas."""
+        none = PRIMITIVES.index("none")
+        keep = [k for k in range(len(PRIMITIVES)) if k != none]
+        probs = torch.stack([F.softmax(a.to(self.tables.dtype)[:, keep], dim=-1)
+                             for a in (alphas_normal, alphas_reduce)])
+        shares = torch.stack([2 * edge_softmax(b.to(self.tables.dtype), STEPS) for b in (betas_normal, betas_reduce)])
+        return self.expected_from_probs(probs, shares)
+
+    def genotype_cost(self, genotype: Genotype) -> float:
+        """The cost of the evaluation network this genotype builds (raw units), from the same tables."""
+        total = self.fixed
+        tables = self.tables.cpu()
+        for t, cell in enumerate((genotype.normal, genotype.reduce)):
+            concat = genotype.reduce_concat if t else genotype.normal_concat
+            if len(cell) != 2 * STEPS or list(concat) != list(range(2, 2 + STEPS)):
+                raise ValueError("the cost model covers genotypes of the DARTS space (4 nodes, concat 2..5)")
+            for node in range(STEPS):
+                offset = sum(2 + i for i in range(node))
+                for op, j in cell[2 * node:2 * node + 2]:
+                    if op == "none":
+                        continue
+                    if op not in OP_NAMES or not 0 <= j < 2 + node:
+                        raise ValueError(f"the cost model has no entry for ({op!r}, {j}) at node {node}")
+                    total += float(tables[t, offset + j, OP_NAMES.index(op)])
+        return total
+
+    def describe(self) -> dict[str, Any]:
+        """What result.json records about the model."""
+        return {"kind": self.kind, "unit": UNITS[self.kind], "eval": self.spec.to_dict(),
+                "reference": self.reference / SCALE[self.kind], "fixed": self.fixed / SCALE[self.kind]}
+
+
+def _check_table_spec(table: dict[str, Any], spec: EvalSpec) -> None:
+    made = table.get("eval") or {}
+    for key in ("init_channels", "num_classes", "layers", "imagenet"):
+        if made.get(key) != getattr(spec, key):
+            raise UserError(f"the latency table was made for {key} = {made.get(key)!r}, this search's evaluation "
+                            f"network has {getattr(spec, key)!r}: remake it with tools/latency_table.py "
+                            "(--eval_channels, --eval_layers, --num_classes, --imagenet)")
+
+
+def _lookup(table: dict[str, Any] | None, op: str, channels: int, stride: int, side: int) -> float:
+    key = op_key(op, channels, stride, side)
+    try:
+        return float(table["ops"][key])  # type: ignore[index]
+    except KeyError:
+        raise UserError(f"the latency table has no entry {key}: remake it for this evaluation network") from None

@@ -1,0 +1,275 @@
+"""cost.py and --cost: the expected cost equals the derived network's counted cost at one-hot architectures.
+
+The property test builds the real evaluation network (NetworkCIFAR) of a genotype derived from a random
+supernet and compares its parameters and FLOPs, as profiling.py counts them, with the cost model's R at
+one-hot alphas and betas that put each node's weight on the two kept edges.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import cost
+import train_search
+from architect import Architect
+from genotypes import PRIMITIVES, PC_DARTS_cifar, PC_DARTS_image, genotype_from_dict
+from model_search import Network
+from profiling import build_eval_network, count_flops, count_parameters
+
+SPEC = cost.EvalSpec(init_channels=8, num_classes=10, layers=5, imagenet=False)
+BIG = 1000.0  # softmax of +-BIG logits in float64 is exactly one-hot (exp(-2000) underflows to 0)
+
+
+def one_hot_arch(genotype) -> list[torch.Tensor]:
+    """Logits whose softmax is exactly the genotype: its op on each kept edge, half of each node on those two."""
+    out = []
+    for cell in (genotype.normal, genotype.reduce):
+        alphas = torch.full((14, len(PRIMITIVES)), -BIG, dtype=torch.float64)
+        alphas[:, PRIMITIVES.index("max_pool_3x3")] = BIG  # dropped edges: any op, their share is 0
+        betas = torch.full((14,), -BIG, dtype=torch.float64)
+        for node in range(4):
+            offset = sum(2 + i for i in range(node))
+            for op, j in cell[2 * node:2 * node + 2]:
+                alphas[offset + j] = -BIG
+                alphas[offset + j, PRIMITIVES.index(op)] = BIG
+                betas[offset + j] = BIG
+        out.append((alphas, betas))
+    return [out[0][0], out[1][0], out[0][1], out[1][1]]
+
+
+@pytest.mark.parametrize("kind", ["params", "flops"])
+def test_one_hot_expected_cost_is_the_derived_networks_cost(kind: str) -> None:
+    model = cost.CostModel.build(kind, SPEC)
+    for seed in range(3):
+        torch.manual_seed(seed)
+        net = Network(8, 10, 5)
+        with torch.no_grad():
+            for p in net.arch_parameters():
+                p.normal_(0.0, 1.0)
+        genotype = net.genotype()
+        arch = one_hot_arch(genotype)
+        with torch.no_grad():  # the one-hot supernet derives the same genotype
+            for p, a in zip(net.arch_parameters(), arch):
+                p.copy_(a.clamp(-30, 30))
+        derived = net.genotype()
+        for mine, theirs in ((derived.normal, genotype.normal), (derived.reduce, genotype.reduce)):
+            assert [sorted(mine[i:i + 2]) for i in range(0, 8, 2)] == [sorted(theirs[i:i + 2]) for i in range(0, 8, 2)]
+        real_net = build_eval_network(genotype, SPEC.init_channels, SPEC.layers, SPEC.num_classes)
+        real = count_parameters(real_net) if kind == "params" else count_flops(real_net)
+        assert float(model.expected(*arch)) == real
+        assert model.genotype_cost(genotype) == real
+
+
+def test_reference_is_the_sep_conv_3x3_network_and_published_genotypes_match() -> None:
+    model = cost.CostModel.build("flops", SPEC)
+    ref_net = build_eval_network(cost.uniform_genotype("sep_conv_3x3"), 8, 5, 10)
+    assert model.reference == count_flops(ref_net)
+    assert model.genotype_cost(PC_DARTS_cifar) == count_flops(build_eval_network(PC_DARTS_cifar, 8, 5, 10))
+    params = cost.CostModel.build("params", cost.EvalSpec(36, 10, 20, False))
+    assert params.genotype_cost(PC_DARTS_cifar) == count_parameters(build_eval_network(PC_DARTS_cifar))
+    imagenet = cost.CostModel.build("params", cost.EvalSpec(48, 1000, 14, True))
+    assert imagenet.genotype_cost(PC_DARTS_image) == count_parameters(
+        build_eval_network(PC_DARTS_image, 48, 14, 1000, imagenet=True))
+
+
+def test_expected_cost_is_differentiable_and_prefers_cheap_ops() -> None:
+    model = cost.CostModel.build("params", SPEC)
+    arch = [torch.zeros(14, len(PRIMITIVES), requires_grad=True) for _ in range(2)]
+    betas = [torch.zeros(14, requires_grad=True) for _ in range(2)]
+    model.expected(*arch, *betas).backward()
+    grad = arch[0].grad
+    assert grad[:, PRIMITIVES.index("none")].abs().max() == 0  # `none` is outside the distribution
+    assert (grad[:, PRIMITIVES.index("sep_conv_5x5")] > 0).all()
+    assert (grad[:, PRIMITIVES.index("max_pool_3x3")] < 0).all()
+    assert betas[1].grad.abs().sum() > 0  # in a reduction cell, strided edges cost differently
+
+
+def fake_table(spec: cost.EvalSpec) -> dict:
+    """A latency table whose every entry is its op's index + 1 ms and whose fixed part is 0.5 ms."""
+    ops = {}
+    for reduction, channels, side in cost.cell_shapes(spec):
+        for shape in cost.edge_shapes(reduction, channels, side):
+            for k, op in enumerate(cost.OP_NAMES):
+                ops[cost.op_key(op, *shape)] = k + 1.0
+    return {"ops": ops, "fixed_ms": 0.5, "eval": {k: v for k, v in spec.to_dict().items() if k != "input"}}
+
+
+def test_latency_model_sums_the_table_and_rejects_another_network() -> None:
+    table = fake_table(SPEC)
+    model = cost.CostModel.build("latency", SPEC, table)
+    genotype = cost.uniform_genotype("sep_conv_3x3")
+    per_op = cost.OP_NAMES.index("sep_conv_3x3") + 1.0
+    assert model.genotype_cost(genotype) == 0.5 + SPEC.layers * 8 * per_op
+    with pytest.raises(cost.UserError, match="init_channels"):
+        cost.CostModel.build("latency", cost.EvalSpec(16, 10, 5, False), table)
+    del table["ops"][next(iter(table["ops"]))]
+    with pytest.raises(cost.UserError, match="no entry"):
+        cost.CostModel.build("latency", SPEC, table)
+
+
+def _scaled_cost(model: cost.CostModel, net: Network):
+    def arch_cost() -> torch.Tensor:
+        return 0.3 * model.expected(*net.arch_parameters()).float() / model.reference
+    return arch_cost
+
+
+@pytest.mark.parametrize("unrolled", [False, True])
+def test_architect_adds_the_cost_gradient(unrolled: bool) -> None:
+    model = cost.CostModel.build("params", SPEC)
+    grads = []
+    for with_cost in (False, True):
+        torch.manual_seed(0)
+        net = Network(8, 4, 3)
+        opt = torch.optim.SGD(net.weights(), lr=0.1, momentum=0.9)
+        arch_cost = _scaled_cost(model, net)
+        architect = Architect(net, lambda lg, t, w: F.cross_entropy(lg, t), momentum=0.9, weight_decay=0.0,
+                              arch_learning_rate=0.0, arch_weight_decay=0.0,
+                              arch_cost=arch_cost if with_cost else None)
+        x, y = torch.randn(4, 3, 8, 8), torch.tensor([0, 1, 2, 3])
+        architect.step(x, y, x, y, 0.1, opt, unrolled=unrolled)
+        grads.append([p.grad.clone() for p in net.arch_parameters()])
+        if with_cost:
+            expected = torch.autograd.grad(arch_cost(), net.arch_parameters())
+    for without, with_, direct in zip(*grads, expected):
+        torch.testing.assert_close(with_ - without, direct, rtol=1e-4, atol=1e-6)
+
+
+TINY = ["--set", "digits", "--image_size", "8", "--layers", "3", "--init_channels", "4", "--batch_size", "64",
+        "--subsample", "0.3", "--begin", "0", "--arch_learning_rate", "0.05", "--no_progress", "--device", "cpu",
+        "--workers", "0", "--eval_channels", "8", "--eval_layers", "5", "--epochs", "1"]
+
+
+def test_search_with_cost_records_the_derived_networks_cost(tmp_path: Path) -> None:
+    args = train_search.build_parser().parse_args(
+        [*TINY, "--logdir", str(tmp_path), "--cost", "flops", "--cost_weight", "0.5", "-cw", "0.5"])
+    result = train_search.main(args)
+    genotype = genotype_from_dict(result["genotype"])
+    real = count_flops(build_eval_network(genotype, 8, 5, 10)) / 1e6
+    assert result["objective"] == "flops" and result["weight"] == [0.5, 0.5]
+    assert result["reg_loss"] == pytest.approx(real) and result["cost"]["flops_M"] == pytest.approx(real)
+    assert result["cost"]["params_M"] == pytest.approx(count_parameters(build_eval_network(genotype, 8, 5, 10)) / 1e6)
+    assert result["cost"]["reference"] == pytest.approx(
+        count_flops(build_eval_network(cost.uniform_genotype("sep_conv_3x3"), 8, 5, 10)) / 1e6)
+    rows = (Path(result["run_dir"]) / "metrics.csv").read_text().splitlines()
+    assert rows[0].endswith(",flops_loss") and float(rows[1].rsplit(",", 1)[1]) > 0
+    assert json.loads((Path(result["run_dir"]) / "result.json").read_text())["cost"]["kind"] == "flops"
+
+
+def test_cost_flag_errors_are_one_line_and_write_nothing(tmp_path: Path) -> None:
+    parse = train_search.build_parser().parse_args
+    with pytest.raises(cost.UserError, match="replaces the -l1/-l2"):
+        train_search.main(parse([*TINY, "--logdir", str(tmp_path), "--cost", "flops", "-l2", "0.1"]))
+    with pytest.raises(cost.UserError, match="--latency_table"):
+        train_search.main(parse([*TINY, "--logdir", str(tmp_path), "--cost", "latency"]))
+    with pytest.raises(cost.UserError, match="no such file"):
+        train_search.main(parse([*TINY, "--logdir", str(tmp_path), "--cost", "latency",
+                                 "--latency_table", str(tmp_path / "missing.json")]))
+    with pytest.raises(cost.UserError, match="cost_weight"):
+        train_search.main(parse([*TINY, "--logdir", str(tmp_path), "--cost", "params", "--cost_weight", "-1"]))
+    assert not list(tmp_path.iterdir())
+
+
+SWEEP_SEARCH = ["--set", "digits", "--image_size", "8", "--layers", "3", "--init_channels", "4", "--batch_size", "64",
+                "--subsample", "0.2", "--epochs", "1", "--begin", "0", "--arch_learning_rate", "0.05",
+                "--weight_decay", "0", "--no_progress", "--device", "cpu", "--workers", "0", "--threads", "1",
+                "--eval_channels", "8", "--eval_layers", "5"]
+
+
+def sweep_parse(argv: list[str]):
+    import multiobjective
+
+    return multiobjective.build_parser().parse_args(argv)
+
+
+def _check_cost_records(searches: list[dict], kind: str) -> None:
+    for s in searches:
+        assert s["status"] == "done" and s["cost"]["kind"] == kind and s["cost"]["nu"] == s["weight"][0]
+        real = count_flops(build_eval_network(genotype_from_dict(s["genotype"]), 8, 5, 10)) / 1e6
+        assert s["reg_loss"] == pytest.approx(real) and s["cost"]["unit"] == cost.UNITS[kind]
+
+
+def test_flops_sweep_names_units_and_resume(tmp_path: Path) -> None:
+    import multiobjective
+
+    state = multiobjective.main(sweep_parse(["-o", "flops", "-d", "0.1", "--max_searches", "1", "cifar",
+                                             *SWEEP_SEARCH, "--logdir", str(tmp_path), "--save", "c"]))
+    (run_dir,) = tmp_path.glob("multi-search-digits-c-*")
+    assert state["objective"] == "flops" and len(state["searches"]) == 1
+    _check_cost_records(state["searches"], "flops")
+    names = [p["name"] for p in state["pareto"]]
+    assert names and all(n.startswith("flops_loss_") for n in names)
+    assert list(json.loads((run_dir / "genotypes.json").read_text())) == names
+    first = [dict(s) for s in state["searches"]]
+    resumed = multiobjective.main(sweep_parse(["--resume", str(run_dir), "--max_searches", "2"]))
+    assert len(resumed["searches"]) == 2 and resumed["searches"][:1] == first
+    assert [s["weight"] for s in resumed["searches"]] == [[0.2, 0.8], [0.0, 1.0]]
+    # NISE sees R / R_ref, the scale of the search's loss nu * R / R_ref; the records keep M FLOPs
+    seen = [e["result"] for e in resumed["estimator"]["results"]]
+    assert [r["reg_loss"] for r in seen] == pytest.approx(
+        [s["reg_loss"] / s["cost"]["reference"] for s in resumed["searches"]])
+    assert [p["reg_loss"] for p in resumed["pareto"]] == pytest.approx(
+        [next(s for s in resumed["searches"] if s["weight"] == p["weight"])["cost"]["flops_M"]
+         for p in resumed["pareto"]])
+    _check_cost_records(resumed["searches"], "flops")
+
+
+def test_params_sweep_in_parallel(tmp_path: Path) -> None:
+    import multiobjective
+
+    state = multiobjective.main(sweep_parse(["-o", "params", "--parallel", "2", "--max_searches", "2", "cifar",
+                                             *SWEEP_SEARCH, "--logdir", str(tmp_path), "--save", "p"]))
+    assert [s["status"] for s in state["searches"]] == ["done", "done"]
+    for s in state["searches"]:
+        real = count_parameters(build_eval_network(genotype_from_dict(s["genotype"]), 8, 5, 10)) / 1e6
+        assert s["cost"]["kind"] == "params" and s["reg_loss"] == pytest.approx(real)
+    assert all(p["name"].startswith("params_loss_") for p in state["pareto"])
+
+
+def test_latency_table_tool_and_latency_search(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tools import latency_table
+
+    monkeypatch.setattr(latency_table, "published_genotypes",
+                        lambda: {"PC_DARTS_cifar": PC_DARTS_cifar, "pool": cost.uniform_genotype("max_pool_3x3")})
+    table_path = tmp_path / "table.json"
+    args = latency_table.build_parser().parse_args(
+        ["--device", "cpu", "--eval_channels", "8", "--eval_layers", "5", "--min_run_time", "0.001",
+         "--threads", "1", "-o", str(table_path), "--validate"])
+    table = latency_table.main(args)
+    assert json.loads(table_path.read_text()) == json.loads(json.dumps(table))
+    shapes = {(op, *shape) for r, c, h in cost.cell_shapes(SPEC) for shape in cost.edge_shapes(r, c, h)
+              for op in cost.OP_NAMES}
+    assert len(table["ops"]) == len(shapes) and all(v > 0 for v in table["ops"].values())
+    assert table["fixed_ms"] == pytest.approx(sum(table["fixed_parts"].values())) and table["fixed_ms"] > 0
+    assert len(table["fixed_parts"]) == 1 + 2 * SPEC.layers + 1  # stem, preprocess0/1 of each cell, head
+    assert [r["name"] for r in table["validation"]["genotypes"]] == ["PC_DARTS_cifar", "pool"]
+    assert -1 <= table["validation"]["spearman"] <= 1
+    model = cost.CostModel.build("latency", SPEC, table)
+    assert model.genotype_cost(PC_DARTS_cifar) > model.genotype_cost(cost.uniform_genotype("max_pool_3x3"))
+
+    search = train_search.build_parser().parse_args(
+        [*TINY, "--logdir", str(tmp_path / "logs"), "--cost", "latency", "--cost_weight", "0.5", "-cw", "0.5",
+         "--latency_table", str(table_path)])
+    result = train_search.main(search)
+    run_dir = Path(result["run_dir"])
+    assert json.loads((run_dir / "latency_table.json").read_text()) == json.loads(table_path.read_text())
+    assert result["objective"] == "latency" and result["cost"]["unit"] == "ms"
+    assert result["reg_loss"] == pytest.approx(model.genotype_cost(genotype_from_dict(result["genotype"])))
+    # a resumed run reads its own copy of the table, even once the original is gone
+    (run_dir / "result.json").unlink()
+    table_path.unlink()
+    resumed = train_search.main(train_search.build_parser().parse_args(["--resume", str(run_dir)]))
+    assert resumed["reg_loss"] == result["reg_loss"] and resumed["cost"] == result["cost"]
+
+
+def test_tools_read_cost_sweep_names_and_label_units() -> None:
+    from tools import tables
+
+    assert tables.nu_from_name("flops_loss_2e01") == pytest.approx(0.2)
+    assert tables.nu_from_name("params_loss_15e04") == pytest.approx(0.0015)
+    assert "M multiply-adds" in tables.label("search_reg_loss", "flops")
+    assert "(ms" in tables.label("search_reg_loss", "latency")

@@ -1,0 +1,213 @@
+"""The latency lookup table of the `latency` objective: every primitive at every shape of the evaluation network.
+
+    python tools/latency_table.py --device cpu --batch 1 -o table.json
+    python tools/latency_table.py --device cuda --batch 8 -o gpu_table.json --validate
+    python tools/latency_table.py --device cpu --eval_channels 16 --eval_layers 8 -o small.json --validate
+
+Each of the 7 non-`none` primitives is timed at each (channels, stride, input side) an edge of the
+evaluation network has (NetworkCIFAR(36, classes, 20) at 32x32, or NetworkImageNet(48, classes, 14)
+at 224x224 with --imagenet), and so are the fixed parts (stem, each cell's two preprocessing ops,
+pooling and classifier): the median of torch.utils.benchmark's blocked runs, in ms, in eval mode
+without gradients (profiling.measure_latency). `train_search.py --cost latency --latency_table
+table.json` adds them up (cost.py) and copies the table into its run folder.
+
+``--validate`` then measures whole evaluation networks of the published genotypes of the DARTS
+space and compares them with the table's additive estimate: Pearson and Spearman correlation and
+the worst relative error go into the table ("validation") and are printed. Every entry and every
+network is timed --rounds times, interleaved in a shuffled order, and its fastest median kept, so that load from
+other processes on a shared machine, which only ever slows a run down, disturbs the numbers less.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import platform
+import random
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as `python tools/x.py`: import repo modules
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+
+import cli  # noqa: E402
+import cost  # noqa: E402
+import genotypes  # noqa: E402
+from operations import OPS  # noqa: E402
+from profiling import build_eval_network, measure_latency  # noqa: E402
+from utils import UserError, check_output, get_device, run_main, write_json_atomic  # noqa: E402
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = cli.ArgumentParser(description="Time every primitive at every shape of the evaluation network.",
+                                formatter_class=cli.HelpFormatter)
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda", "mps"], help="the target device")
+    parser.add_argument("--gpu", type=int, default=0, help="gpu device id")
+    parser.add_argument("--batch", type=int, default=1, help="batch size the latency is taken at")
+    parser.add_argument("-o", "--output", default="latency_table.json", help="the table (JSON)")
+    parser.add_argument("--eval_channels", type=int, default=None, help="init channels (36; 48 with --imagenet)")
+    parser.add_argument("--eval_layers", type=int, default=None, help="cells (20; 14 with --imagenet)")
+    parser.add_argument("--num_classes", type=int, default=10, help="classes of the classifier")
+    parser.add_argument("--imagenet", action="store_true", help="NetworkImageNet at 224x224 instead of NetworkCIFAR")
+    parser.add_argument("--min_run_time", type=float, default=0.2, help="seconds of timing per entry")
+    parser.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's default)")
+    parser.add_argument("--validate", action="store_true",
+                        help="also time whole networks of the published genotypes against the additive estimate")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="time every table entry and every --validate network this many times (interleaved, "
+                             "shuffled) and keep the fastest")
+    return parser
+
+
+def _fixed_modules(net: nn.Module, spec: cost.EvalSpec) -> list[tuple[str, nn.Module, tuple[int, ...]]]:
+    """(name, module, input shape) of every part outside the cells' edges, shapes taken by a forward pass."""
+    parts: list[tuple[str, nn.Module]] = []
+    if spec.imagenet:
+        parts += [("stem0", net.stem0), ("stem1", net.stem1)]
+    else:
+        parts.append(("stem", net.stem))
+    for i, cell in enumerate(net.cells):
+        parts += [(f"cells.{i}.preprocess0", cell.preprocess0), (f"cells.{i}.preprocess1", cell.preprocess1)]
+    head = nn.Sequential(net.global_pooling, nn.Flatten(), net.classifier)
+    shapes: dict[str, tuple[int, ...]] = {}
+    hooks = [m.register_forward_pre_hook(lambda m, a, n=n: shapes.__setitem__(n, tuple(a[0].shape[1:])))
+             for n, m in parts]
+    hooks.append(net.global_pooling.register_forward_pre_hook(
+        lambda m, a: shapes.__setitem__("head", tuple(a[0].shape[1:]))))
+    with torch.no_grad():
+        net(torch.zeros(1, 3, spec.side, spec.side))
+    for h in hooks:
+        h.remove()
+    return [(n, m, shapes[n]) for n, m in parts] + [("head", head, shapes["head"])]
+
+
+def _signature(module: nn.Module, shape: tuple[int, ...]) -> str:
+    convs = [tuple(p.shape) for p in module.parameters() if p.dim() == 4]
+    return f"{type(module).__name__}{convs}@{shape}"
+
+
+def make_table(args: argparse.Namespace, device: torch.device, spec: cost.EvalSpec,
+               networks: dict[str, nn.Module] | None = None) -> tuple[dict[str, Any], dict[str, float]]:
+    """Time the primitives and the fixed parts (the table cost.CostModel reads) and, in the same rounds,
+    the whole ``networks`` (for --validate): a slow spell of a shared machine then hits both alike."""
+    timing = {"batch": args.batch, "min_run_time": args.min_run_time, "threads": args.threads or None}
+    entries: dict[str, tuple[nn.Module, tuple[int, ...]]] = {}
+    for reduction, channels, side in cost.cell_shapes(spec):
+        for shape in cost.edge_shapes(reduction, channels, side):
+            for op in cost.OP_NAMES:
+                key = cost.op_key(op, *shape)
+                if key not in entries:
+                    entries[key] = (OPS[op](shape[0], shape[1], True), (shape[0], shape[2], shape[2]))
+    net = build_eval_network(cost.uniform_genotype("none"), spec.init_channels, spec.layers, spec.num_classes,
+                             imagenet=spec.imagenet)
+    signature_of: dict[str, str] = {}
+    for name, module, shape in _fixed_modules(net, spec):
+        sig = _signature(module, shape)
+        signature_of[name] = sig
+        entries.setdefault(sig, (module, shape))
+    for name, net_ in (networks or {}).items():
+        entries[f"network:{name}"] = (net_, (3, spec.side, spec.side))
+    timed = _fastest_of_rounds(entries, args.rounds, lambda m, shape: measure_latency(m, device, size=shape,
+                                                                                      **timing))
+    whole = {name: timed[f"network:{name}"] for name in networks or {}}
+    ops = {key: timed[key] for key in entries if "/" in key and key.split("/")[0] in cost.OP_NAMES}
+    fixed = {name: timed[sig] for name, sig in signature_of.items()}
+    return {
+        "device": str(device), "device_name": (torch.cuda.get_device_name(device) if device.type == "cuda"
+                                               else platform.processor() or platform.machine()),
+        "batch": args.batch, "threads": args.threads or torch.get_num_threads(), "min_run_time": args.min_run_time,
+        "torch": torch.__version__, "made": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "eval": {k: v for k, v in spec.to_dict().items() if k != "input"}, "input_side": spec.side,
+        "ops": ops, "fixed_ms": sum(fixed.values()), "fixed_parts": fixed,
+    }, whole
+
+
+def _fastest_of_rounds(entries: dict[str, Any], rounds: int, measure: Any) -> dict[str, float]:
+    """Each entry's fastest median over ``rounds`` passes, each in its own shuffled order.
+
+    Other processes on a shared machine only ever slow a measurement down, so the fastest of a few
+    rounds is the least disturbed; shuffling spreads a slow spell over all entries alike.
+    """
+    best: dict[str, float] = {}
+    for round_ in range(rounds):
+        keys = list(entries)
+        random.Random(round_).shuffle(keys)  # table entries and whole networks interleaved, a new order each round
+        for key in keys:
+            ms = measure(*entries[key])
+            best[key] = min(best.get(key, ms), ms)
+    return best
+
+
+def published_genotypes() -> dict[str, genotypes.Genotype]:
+    """The genotypes of genotypes.py the cost model covers (DARTS space: 4 nodes, concat 2..5, search ops)."""
+    out = {}
+    for name in dir(genotypes):
+        g = getattr(genotypes, name)
+        if isinstance(g, genotypes.Genotype) and not name.startswith("_"):
+            ops = {op for op, _ in [*g.normal, *g.reduce]}
+            if ops <= set(cost.OP_NAMES) and list(g.normal_concat) == list(g.reduce_concat) == [2, 3, 4, 5] \
+                    and len(g.normal) == len(g.reduce) == 8:
+                out[name] = g
+    return out
+
+
+def _ranks(values: np.ndarray) -> np.ndarray:
+    order = np.argsort(values, kind="stable")
+    ranks = np.empty(len(values))
+    ranks[order] = np.arange(len(values))
+    return ranks
+
+
+def validate(table: dict[str, Any], spec: cost.EvalSpec, measured: dict[str, float]) -> dict[str, Any]:
+    """Measured whole-network latency against the table's sum, over the published genotypes."""
+    model = cost.CostModel.build("latency", spec, table)
+    chosen = published_genotypes()
+    rows = [{"name": name, "estimate_ms": model.genotype_cost(g), "measured_ms": measured[name]}
+            for name, g in chosen.items()]
+    est = np.array([r["estimate_ms"] for r in rows])
+    mea = np.array([r["measured_ms"] for r in rows])
+    rel = (est - mea) / mea
+    return {"genotypes": rows, "pearson": float(np.corrcoef(est, mea)[0, 1]),
+            "spearman": float(np.corrcoef(_ranks(est), _ranks(mea))[0, 1]),
+            "worst_relative_error": float(rel[np.argmax(np.abs(rel))]), "mean_ratio": float(np.mean(est / mea))}
+
+
+def main(args: argparse.Namespace) -> dict[str, Any]:
+    """Write the table (and its validation); returns it."""
+    output = check_output(args.output, "-o")
+    for flag, value, low in (("--batch", args.batch, 1), ("--num_classes", args.num_classes, 1),
+                             ("--rounds", args.rounds, 1), ("--threads", args.threads, 0)):
+        if value < low:
+            raise UserError(f"{flag} {value} must be >= {low}")
+    if not (args.min_run_time > 0 and math.isfinite(args.min_run_time)):
+        raise UserError(f"--min_run_time {args.min_run_time} must be a number of seconds > 0")
+    cost.check_cost_args(args, None)
+    device = get_device(args.device, args.gpu)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    spec = cost.eval_spec(args, args.num_classes, args.imagenet)
+    networks = ({name: build_eval_network(g, spec.init_channels, spec.layers, spec.num_classes,
+                                          imagenet=spec.imagenet) for name, g in published_genotypes().items()}
+                if args.validate else None)
+    table, measured = make_table(args, device, spec, networks)
+    print(f"{len(table['ops'])} primitive entries, fixed parts {table['fixed_ms']:.4g} ms on {table['device']} "
+          f"(batch {args.batch})")
+    if args.validate:
+        table["validation"] = check = validate(table, spec, measured)
+        for r in check["genotypes"]:
+            print(f"{r['name']:>24}  estimate {r['estimate_ms']:8.3f} ms  measured {r['measured_ms']:8.3f} ms")
+        print(f"Pearson {check['pearson']:.3f}, Spearman {check['spearman']:.3f}, worst relative error "
+              f"{100 * check['worst_relative_error']:+.1f}%, mean estimate/measured {check['mean_ratio']:.3f}")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(output, table)
+    print(f"table: {output}")
+    return table
+
+
+if __name__ == "__main__":
+    sys.exit(run_main(main, build_parser().parse_args()))
