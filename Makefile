@@ -23,9 +23,9 @@ test: $(STAMP)
 	$(PY) -m pytest -q
 
 demo: $(STAMP)
-	$(PY) multiobjective.py -o l2 -d 0.2 cifar --set digits --image_size 8 \
-		--layers 3 --init_channels 8 --epochs 6 --begin 1 --batch_size 64 \
-		--learning_rate 0.1 --arch_learning_rate 0.05 --weight_decay 0 \
+	$(PY) multiobjective.py -o l2 -d 0.2 --max_searches 7 cifar --set digits --image_size 8 \
+		--layers 3 --init_channels 4 --epochs 9 --begin 2 --batch_size 32 \
+		--learning_rate 0.1 --learning_rate_min 0 --arch_learning_rate 0.05 --weight_decay 0 \
 		--save demo --device cpu --threads 1
 
 clean:

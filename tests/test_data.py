@@ -223,6 +223,7 @@ def test_cifar10_python_format(tmp_path, protocol):
     assert int(image[0, 0, 1]) == row[1] and int(image[1, 0, 0]) == row[1024]
     assert int(image[2, 31, 31]) == row[3071] and int(image[0, 1, 0]) == row[32]
     assert train.cutout and not test.cutout and train.augment and not test.augment
+    assert train.padding == 4 and train.flip and train.cutout_length == 16  # the original's augmentation
 
 
 def test_cifar100_python_format(tmp_path):

@@ -12,6 +12,7 @@ import pytest
 import torch
 from PIL import Image
 
+import multiobjective
 import train
 import train_search
 from data import (
@@ -148,6 +149,16 @@ def test_split_with_a_class_missing_from_a_part_is_refused(tmp_path, capsys, scr
     args = script.build_parser().parse_args([*flags, "--data", str(data), "--logdir", str(logs)])
     line = one_line_error(capsys, script.main, args)
     assert "'rare'" in line and "held-out" in line and "--train_portion" in line
+    assert not logs.exists() or not any(logs.iterdir())
+
+
+def test_sweep_checks_the_split_before_its_folder(tmp_path, capsys):
+    data = colour_dataset(tmp_path / "data", {"a": 40, "b": 40, "rare": 1})
+    logs = tmp_path / "logs"
+    args = multiobjective.build_parser().parse_args(["-o", "l2", "cifar", *SEARCH, "--data", str(data),
+                                                     "--logdir", str(logs)])
+    line = one_line_error(capsys, multiobjective.main, args)
+    assert "'rare'" in line and "held-out" in line
     assert not logs.exists() or not any(logs.iterdir())
 
 
