@@ -22,7 +22,7 @@ import genotypes
 from tools import analyse_train_logs, search_stability, tables
 from utils import run_main
 
-TINY = ["--set", "digits", "--init_channels", "4", "--layers", "3", "--batch_size", "64", "--subsample", "0.1",
+TINY = ["--set", "digits", "--init_channels", "4", "--layers", "3", "--batch_size", "64", "--subsample", "0.2",
         "--epochs", "1", "--train_portion", "0.8", "--no_progress"]
 
 
