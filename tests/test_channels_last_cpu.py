@@ -54,9 +54,9 @@ SCRIPT = textwrap.dedent(
     gaps = {}
     reduce = FactorizedReduce(2, 2)
     gaps["factorized_reduce"] = worst_gap(reduce, lambda: (torch.randn(8, 2, 8, 8), torch.randn(8, 2, 4, 4)), 100)
-    gaps["supernet"] = worst_gap(Network(4, 10, 3), images, 5)
-    gaps["supernet_fused"] = worst_gap(enable_fused(Network(4, 10, 3)), images, 5)
-    gaps["eval_network"] = worst_gap(NetworkCIFAR(2, 10, 3, False, DARTS_V2), images, 10)
+    gaps["supernet"] = worst_gap(Network(4, 10, 3), images, 2)
+    gaps["supernet_fused"] = worst_gap(enable_fused(Network(4, 10, 3)), images, 2)
+    gaps["eval_network"] = worst_gap(NetworkCIFAR(2, 10, 3, False, DARTS_V2), images, 4)
     print(json.dumps(gaps))
     """
 )
