@@ -141,8 +141,10 @@ def check_args(args: argparse.Namespace) -> None:
     cli.check_common_args(args)
     if not 0.0 <= args.drop_path_prob < 1.0:
         raise UserError(f"--drop_path_prob {args.drop_path_prob} must be in [0, 1)")
-    if args.auxiliary_weight < 0:
-        raise UserError(f"--auxiliary_weight {args.auxiliary_weight} must be >= 0")
+    if not (math.isfinite(args.auxiliary_weight) and args.auxiliary_weight >= 0):
+        raise UserError(f"--auxiliary_weight {args.auxiliary_weight} must be a finite number >= 0")
+    if not (math.isfinite(args.gamma) and args.gamma > 0):
+        raise UserError(f"--gamma {args.gamma} must be a finite number > 0 (a negative one flips the step's sign)")
     if args.eval_every < 1:
         raise UserError(f"--eval_every {args.eval_every} must be >= 1")
     if args.label_smooth is not None and not 0.0 <= args.label_smooth < 1.0:

@@ -332,6 +332,17 @@ def test_a_folder_without_a_sweep_is_a_one_line_error(tmp_path: Path, capsys) ->
     assert err.startswith("error:") and "no sweep.json" in err and "\n" not in err
 
 
+@pytest.mark.parametrize("state", [{"searches": "x"}, {"searches": [1]}, {"searches": [], "args": []},
+                                   {"searches": [], "pareto": ["a"]}])
+def test_a_malformed_sweep_json_is_a_one_line_error(tmp_path: Path, capsys, state: dict) -> None:
+    (tmp_path / "sweep").mkdir()
+    (tmp_path / "sweep" / "sweep.json").write_text(json.dumps(state))
+    args = plot_frontier.build_parser().parse_args(["-l", str(tmp_path / "sweep"), "-o", str(tmp_path / "f.png")])
+    assert run_main(plot_frontier.main, args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and "malformed" in err and "\n" not in err
+
+
 # --------------------------------------------------------------------------- plot_frontier
 
 

@@ -164,6 +164,7 @@ def test_eval_view_turns_augmentation_off() -> None:
 
 @pytest.mark.parametrize("flag, value", [("--drop_path_prob", "1.0"), ("--eval_every", "0"), ("--epochs", "0"),
                                          ("--grad_clip", "-1"), ("--threads", "-1"), ("--image_size", "7"),
+                                         ("--auxiliary_weight", "nan"), ("--gamma", "-1"), ("--gamma", "nan"),
                                          ("--image_size", "16")])  # 16 with --auxiliary: the head needs 32
 def test_bad_flags_fail_in_one_line(flag: str, value: str, capsys: pytest.CaptureFixture) -> None:
     assert run_main(train.main, parse(flag, value)) == 2

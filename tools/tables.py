@@ -614,6 +614,11 @@ def load_sweep(path: str | Path) -> dict[str, Any]:
         state = _read_json(folder / "sweep.json")
         if not isinstance(state, dict) or "searches" not in state:
             raise ValueError(f"{folder / 'sweep.json'} is not a sweep state (no 'searches')")
+        for key, kind in (("searches", list), ("pareto", list), ("args", dict)):
+            value = state.get(key)
+            if value is not None and not (isinstance(value, kind) and (kind is dict or
+                                                                       all(isinstance(v, dict) for v in value))):
+                raise ValueError(f"{folder / 'sweep.json'} is not a sweep state ('{key}' is malformed)")
         args = state.get("args") or {}
         searches = [dict(s) for s in state.get("searches", [])
                     if s.get("status", "done") == "done" and s.get("reg_loss") is not None]
