@@ -457,6 +457,7 @@ def main(args: argparse.Namespace, *, run_dir: str | Path | None = None,
     check_args(args)
     args, resumed = resolve_run(args)
     if resumed is not None and (resumed / "result.json").is_file():
+        print(f"{resumed} has finished: nothing to resume (its result.json stands)", flush=True)
         return read_json(resumed / "result.json")
     # a resumed run trains the genotype it started with, even if --arch's file has changed since
     started = resumed is not None and (resumed / "genotype.json").is_file()

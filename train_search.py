@@ -279,6 +279,7 @@ def main(args: argparse.Namespace) -> dict:
     validate_search_args(args)
     args, run_dir = _resolve_args(args)
     if run_dir is not None and (run_dir / "result.json").is_file():
+        print(f"{run_dir} has finished: nothing to resume (its result.json stands)", flush=True)
         return read_json(run_dir / "result.json")
     device = get_device(args.device, args.gpu)
     cli.check_speed_args(args, device)

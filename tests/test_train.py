@@ -83,7 +83,7 @@ def test_two_epochs_write_every_file(full_run: dict) -> None:
     assert log[0].endswith(f"run folder: {run}") and log[-1].endswith(f"run folder: {run}")
 
 
-def test_resumed_training_equals_unbroken(full_run: dict, tmp_path: Path) -> None:
+def test_resumed_training_equals_unbroken(full_run: dict, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     stopped = train.main(parse("--epochs", "2", "--logdir", str(tmp_path), "--save", "part", "--stop_after", "1"))
     run = Path(stopped["run_dir"])
     assert stopped["stopped_after"] == 1
@@ -102,8 +102,10 @@ def test_resumed_training_equals_unbroken(full_run: dict, tmp_path: Path) -> Non
     assert [{k: v for k, v in r.items() if k != "epoch_time"} for r in rows_a] == \
            [{k: v for k, v in r.items() if k != "epoch_time"} for r in rows_b]
     # Resuming a finished run returns its result without training again.
+    capsys.readouterr()
     again = train.main(train.build_parser().parse_args(["--resume", str(run)]))
     assert again["test_acc"] == resumed["test_acc"]
+    assert capsys.readouterr().out == f"{run} has finished: nothing to resume (its result.json stands)\n"
 
 
 def test_model_path_loads_matching_weights(full_run: dict) -> None:
