@@ -20,7 +20,7 @@ lint: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m ruff check .
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2 --dist loadfile
 
 demo: $(STAMP)
 	$(PY) multiobjective.py -o l2 -d 0.2 --max_searches 7 cifar --set digits --image_size 8 \
