@@ -1,11 +1,12 @@
 # make test  - create (or reuse) .venv, install, lint and run the test suite (CPU, a few minutes)
 # make demo  - the main job: a whole MOOD-NAS sweep on the bundled digits data, on CPU
+# make demo-seeds - 3 genotypes x 3 seeds on digits: mean +- std, best of n, ensembles (CPU, a few minutes)
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo lint install clean
+.PHONY: test demo demo-seeds lint install clean
 
 $(STAMP): requirements.txt requirements-dev.txt requirements-ray.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,6 +28,14 @@ demo: $(STAMP)
 		--layers 3 --init_channels 4 --epochs 9 --begin 2 --batch_size 32 \
 		--learning_rate 0.1 --learning_rate_min 0 --arch_learning_rate 0.05 --weight_decay 0 \
 		--save demo --device cpu --threads 1
+
+demo-seeds: $(STAMP)
+	$(PY) batch_train.py --archs l2_loss_2e01 DARTS_V2 PC_DARTS_cifar --seeds 0 1 2 --set digits --image_size 8 \
+		--layers 3 --init_channels 8 --epochs 20 --batch_size 64 --learning_rate 0.05 --train_portion 0.8 \
+		--save seeds-demo --device cpu --threads 1
+	B=$$(ls -d logs/batch-train-seeds-demo-* | tail -n 1) && \
+		$(PY) ensemble.py --models_folder $$B --calculate && \
+		$(PY) tools/analyse_train_logs.py -t $$B -e $$B/ensemble.json -o logs/seeds-demo/loss_table.csv
 
 clean:
 	rm -rf logs .pytest_cache .ruff_cache

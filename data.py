@@ -14,6 +14,7 @@ import importlib
 import math
 import os
 import pickle
+import sys
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -380,11 +381,27 @@ def _image_folder(root: Path, transform: Callable, class_to_idx: dict[str, int] 
         raise UserError(f"no images in {root}: {' '.join(str(e).split())}") from None
     if len(ds) == 0:
         raise UserError(f"no images in {root}")
+    if class_to_idx is not None:
+        warn_missing_classes(root, ds)
     if class_to_idx is None and len(ds.classes) < 2:
         found = f"only {ds.classes[0]!r}" if ds.classes else "none"
         raise UserError(f"{root} has {len(ds.classes)} class folder ({found}): a classifier needs at least two, "
                         f"one sub-folder per class")
     return ds
+
+
+def warn_missing_classes(root: Path, ds: tv_datasets.ImageFolder) -> None:
+    """Say (on stderr) which training classes an evaluation folder has no image of.
+
+    Its labels still follow the training set's mapping, so nothing is mislabelled; but its accuracy
+    and confusion matrix say nothing about those classes, which a reader of the numbers must know.
+    """
+    seen = {target for _, target in ds.samples}
+    missing = [name for name in ds.classes if ds.class_to_idx[name] not in seen]
+    if missing:
+        more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+        print(f"warning: {root} has no image of {len(missing)} of the {len(ds.classes)} training classes "
+              f"({', '.join(map(repr, missing[:5]))}{more}): its accuracy leaves them out", file=sys.stderr)
 
 
 def _folder_transforms(size: int, mean: Sequence[float], std: Sequence[float], cutout: bool,

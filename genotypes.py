@@ -576,6 +576,8 @@ def _check_cell(edges: Any, concat: Any, which: str) -> tuple[list[tuple[str, in
     out = list(concat)
     if any(not 0 <= i < n_states for i in out):
         raise GenotypeError(f"genotype '{which}_concat' {out} has indices outside 0..{n_states - 1}")
+    if len(set(out)) != len(out):  # a node concatenated twice silently widens every later cell
+        raise GenotypeError(f"genotype '{which}_concat' {out} names a node more than once")
     return cell, out
 
 
@@ -583,8 +585,12 @@ def genotype_from_dict(data: Any) -> Genotype:
     """Validate and build a Genotype from its JSON form (also accepts a Genotype)."""
     if isinstance(data, Genotype):
         data = genotype_to_dict(data)
-    if not isinstance(data, dict) or not {"normal", "normal_concat", "reduce", "reduce_concat"} <= data.keys():
+    if not isinstance(data, dict) or not set(Genotype._fields) <= data.keys():
         raise GenotypeError("a genotype needs the keys normal, normal_concat, reduce and reduce_concat")
+    extra = sorted(str(k) for k in data.keys() - set(Genotype._fields))
+    if extra:  # a misspelt key ('reduce_contact') would otherwise be dropped without a word
+        raise GenotypeError(f"a genotype has only the keys normal, normal_concat, reduce and reduce_concat, "
+                            f"not {', '.join(extra)}")
     normal, normal_concat = _check_cell(data["normal"], data["normal_concat"], "normal")
     reduce, reduce_concat = _check_cell(data["reduce"], data["reduce_concat"], "reduce")
     return Genotype(normal=normal, normal_concat=normal_concat, reduce=reduce, reduce_concat=reduce_concat)

@@ -369,8 +369,9 @@ class Sweep:
             self.logger.info("%s: nu = %.6g, CE %.4f, R %.4g, %.3fM params, genotype = %s", p["name"], p["weight"][0],
                              p["criterion_loss"], p["reg_loss"], p["model_size"], genotype_from_dict(p["genotype"]))
         if self.hypervolume:
-            self.logger.info("hypervolume %.6g (reference point %s)", self.hypervolume["value"],
-                             self.hypervolume["reference"])
+            ref_r, ref_ce = self.hypervolume["reference"]
+            self.logger.info("hypervolume %.6g (reference point R = %.4g, CE = %.4f)", self.hypervolume["value"],
+                             ref_r, ref_ce)
         self.logger.info("frontier plot: %s", final)
         self.logger.info("genotypes: %s", self.run_dir / "genotypes.json")
         if self.pareto:  # its names are the thesis's too: a bare name would train the published cell

@@ -171,7 +171,10 @@ def train_run_folder(path: Path) -> Path | None:
     if path.is_dir():
         what = f"a {kind} folder" if kind else "a folder of unknown kind"
         raise UserError(f"{path} is not a train.py run folder but {what}: train its genotype with train.py first "
-                        f"(python train.py --arch {path}), then test that run")
+                        f"(python train.py --arch {folder}), then test that run")
+    if kind is not None:  # a search's checkpoint.pt / weights.pt hold the supernet, not a derived network
+        raise UserError(f"{path} holds the weights of a {kind} run, not of a trained network: train its genotype "
+                        f"with train.py first (python train.py --arch {folder}), then test that run")
     return None
 
 
@@ -215,6 +218,10 @@ def shape_from_state_dict(state: dict[str, torch.Tensor]) -> dict[str, Any]:
 def weights_file_settings(args: argparse.Namespace, weights: Path) -> tuple[dict[str, Any], Genotype, list[str]]:
     """The settings for a bare weights file: the flags, else what the weights say, else the original's defaults."""
     shape = shape_from_state_dict(train.read_state_dict(weights))
+    data_note = ""
+    if args.arch is not None and train.arch_run_folder(args.arch) is not None:  # a run's cells: on its data
+        args, data_note = train.arch_settings(args, [args.arch], what="the run of --arch")
+        data_note = f"; {data_note}"
     data_set = args.set or DEFAULTS["set"]
     if shape["imagenet"] is not None and shape["imagenet"] != (data_set == "imagenet"):
         which = "NetworkImageNet's (stems stem0/stem1)" if shape["imagenet"] else "NetworkCIFAR's (one stem)"
@@ -237,7 +244,7 @@ def weights_file_settings(args: argparse.Namespace, weights: Path) -> tuple[dict
     cfg["arch"] = args.arch or defaults["arch"]
     cfg["weights_num_classes"] = shape["num_classes"]
     notes = [f"weights file {weights} (not in a train.py run folder): genotype {cfg['arch']}"
-             + (f"; read off the weights: {', '.join(read_off)}" if read_off else "")]
+             + (f"; read off the weights: {', '.join(read_off)}" if read_off else "") + data_note]
     return cfg, resolve_genotype(cfg["arch"]), notes
 
 

@@ -154,10 +154,13 @@ def test_synthetic_is_deterministic_and_learnable():
     assert load_datasets("synthetic", "unused", image_size=16)[0].images.shape[-1] == 16
 
 
-def test_folder_dataset(tmp_path):
+def test_folder_dataset(tmp_path, capsys):
     write_png_tree(tmp_path / "train", {"ant": 3, "bee": 2, "cat": 4})
     write_png_tree(tmp_path / "val", {"bee": 2, "cat": 1})  # a class absent from val keeps its index
     train, test, info = load_datasets("folder", tmp_path, image_size=16, cutout=True, cutout_length=4)
+    warning = capsys.readouterr().err  # ... and the user is told that val's accuracy leaves it out
+    assert warning.startswith("warning: ") and "1 of the 3 training classes ('ant')" in warning
+    assert warning.count("\n") == 1
     assert (info.name, info.num_classes, info.image_size) == ("folder", 3, 16)
     assert train.classes == ["ant", "bee", "cat"] and len(train) == 9 and len(test) == 3
     assert targets_of(train).tolist() == [0, 0, 0, 1, 1, 2, 2, 2, 2]
@@ -171,11 +174,12 @@ def test_folder_dataset(tmp_path):
     assert [x.shape for x, _ in loader] == [(4, 3, 16, 16), (4, 3, 16, 16), (1, 3, 16, 16)]
 
 
-def test_folder_uses_test_dir_and_rejects_unknown_classes(tmp_path):
+def test_folder_uses_test_dir_and_rejects_unknown_classes(tmp_path, capsys):
     write_png_tree(tmp_path / "train", {"a": 1, "b": 1})
     write_png_tree(tmp_path / "test", {"a": 1, "b": 1})
     _, test, _ = load_datasets("folder", tmp_path)
     assert len(test) == 2 and test[0][0].shape == (3, 32, 32)
+    assert "warning" not in capsys.readouterr().err  # every class present: nothing to say
     write_png_tree(tmp_path / "val", {"a": 1, "zebra": 1})
     with pytest.raises(UserError, match="zebra"):
         load_datasets("folder", tmp_path)

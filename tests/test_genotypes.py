@@ -279,6 +279,8 @@ _REST = SPEC["DARTS_V2"]["normal"][1:]
     ({"normal": [["sep_conv_3x3", None], *_REST]}, "entry 0 has input None"),
     ({"normal": [[*_REST]]}, "must be a non-empty list of (op, input) pairs, two per node"),
     ({"reduce": {"node0": [["max_pool_3x3", 0]]}}, "'reduce' must be a non-empty list"),
+    ({"normal_concat": [2, 3, 3, 5]}, "'normal_concat' [2, 3, 3, 5] names a node more than once"),
+    ({"reduce_contact": [2, 3, 4, 5]}, "reduce_concat, not reduce_contact"),
 ])
 def test_bad_specs_are_one_line_errors_never_silently_changed(tmp_path: Path, change: dict, message: str) -> None:
     path = tmp_path / "bad.json"

@@ -75,6 +75,8 @@ def test_sweep_files_and_front(sweep: dict) -> None:
     log = (run_dir / "log.txt").read_text()
     assert "frontier plot:" in log and "genotypes:" in log and names[0] in log
     assert f"train one: python train.py --arch {run_dir / 'genotypes.json'}:{names[0]}" in log
+    ref_r, ref_ce = on_disk["hypervolume"]["reference"]
+    assert f"(reference point R = {ref_r:.4g}, CE = {ref_ce:.4f})" in log  # named numbers, not a raw list
 
 
 def test_sweep_resumes_after_sigkill(sweep: dict, tmp_path: Path) -> None:

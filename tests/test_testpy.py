@@ -90,6 +90,12 @@ def test_weights_file_with_arch_gives_the_same(trained: dict, tmp_path: Path) ->
     assert (out.parent / "digits_confusion.png").is_file()
     assert not (tmp_path / "logs").exists()  # -o: no run folder
 
+    # --arch naming a run's genotype: the data and image size are that run's, not CIFAR-10's defaults
+    from_run = evaluate("--model_path", str(weights), "--arch", str(Path(trained["run_dir"]) / "genotype.json"),
+                        "--batch_size", "32", "-o", str(tmp_path / "from_run.json"))
+    assert (from_run["dataset"], from_run["image_size"]) == ("digits", 8)
+    assert from_run["test_acc"] == trained["test_acc"]
+
     # its run folder's weights.pt given as --model_path is that run folder
     inside = evaluate("--model_path", str(Path(trained["run_dir"]) / "weights.pt"), "-o", str(tmp_path / "in.json"))
     assert inside["train_run"] == trained["run_dir"] and inside["test_acc"] == trained["test_acc"]
@@ -135,8 +141,11 @@ def test_bad_inputs_are_one_line(trained: dict, tmp_path: Path, capsys: pytest.C
         for c in range(3):
             (tmp_path / split / f"c{c}").mkdir(parents=True)
             Image.new("RGB", (8, 8), (80 * c, 0, 0)).save(tmp_path / split / f"c{c}" / "a.png")
+    torch.save({"alphas": torch.zeros(1)}, search / "checkpoint.pt")
     cases = [
         ([str(search)], "not a train.py run folder but a search folder"),
+        (["--model_path", str(search / "checkpoint.pt"), "--arch", str(search)],
+         "holds the weights of a search run, not of a trained network"),
         ([str(tmp_path / "nothing")], "no such run folder or weights file"),
         ([], "nothing to evaluate"),
         (["--model_path", str(copy), "--arch", "PC_DARTS_cifar", "--set", "digits"], "missing key"),
