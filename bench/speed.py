@@ -31,19 +31,15 @@ where the loader cannot keep up; the ratios in the JSON say which formula they u
 from __future__ import annotations
 
 import argparse
-import contextlib
 import functools
 import gc
 import math
-import os
 import platform
-import signal
 import statistics
 import sys
-import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -61,7 +57,9 @@ import data as datalib
 import fastpath
 import train
 import train_search
-from genotypes import Genotype, PC_DARTS_cifar
+from bench.parity import Build, Tolerance, parity
+from bench.timing import Budget, cleanup, device_name, error_record, log, short, slug, sync, time_calls, time_cap
+from genotypes import PC_DARTS_cifar
 from utils import configure_torch, get_device, write_json_atomic
 
 LEVERS = ("fused", "cuda_graphs", "bf16", "channels_last", "fused_optim", "compile")  # biggest expected gain first
@@ -124,97 +122,6 @@ def train_args(cfg: Config, levers: frozenset[str] = frozenset(), seed: int | No
     return train.build_parser().parse_args(argv + [f for lv in sorted(levers) for f in LEVER_FLAGS.get(lv, [])])
 
 
-class Budget:
-    """Wall-clock budget of the whole run: variants that would start after it are skipped, not run."""
-
-    def __init__(self, seconds: float) -> None:
-        self.t0 = time.perf_counter()
-        self.seconds = seconds
-
-    def elapsed(self) -> float:
-        return time.perf_counter() - self.t0
-
-    def left(self) -> float:
-        return math.inf if self.seconds <= 0 else self.seconds - self.elapsed()
-
-
-def log(budget: Budget, msg: str) -> None:
-    print(f"[{budget.elapsed():7.1f}s] {msg}", flush=True)
-
-
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def summarize(times_s: Sequence[float]) -> dict[str, Any]:
-    """Median, min and max in milliseconds of per-call times (seconds)."""
-    ms = [1000.0 * t for t in times_s]
-    return {"median_ms": statistics.median(ms), "min_ms": min(ms), "max_ms": max(ms), "n": len(ms)}
-
-
-def time_calls(fn: Callable[[], Any], warmup: int, steps: int, device: torch.device) -> dict[str, Any]:
-    """Run fn warmup times, then time each of ``steps`` calls between two device synchronisations."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(max(1, steps)):
-        sync(device)
-        t = time.perf_counter()
-        fn()
-        sync(device)
-        times.append(time.perf_counter() - t)
-    return summarize(times)
-
-
-def error_record(e: BaseException) -> dict[str, str]:
-    """A one-line error for the JSON (the traceback goes to stderr)."""
-    return {"error": f"{type(e).__name__}: {e}".strip().replace("\n", " ")[:600]}
-
-
-def cleanup(device: torch.device) -> None:
-    gc.collect()
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-        torch.cuda.empty_cache()
-
-
-@contextlib.contextmanager
-def time_cap(seconds: float | None) -> Iterator[None]:
-    """Raise TimeoutError in the main thread after ``seconds`` (POSIX only; elsewhere no cap)."""
-    if not (seconds and seconds > 0 and hasattr(signal, "setitimer")
-            and threading.current_thread() is threading.main_thread()):
-        yield
-        return
-
-    def _raise(signum: int, frame: Any) -> None:
-        raise TimeoutError(f"gave up after {seconds:.0f} s (time cap)")
-
-    previous = signal.signal(signal.SIGALRM, _raise)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-
-
-def device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    name = platform.processor() or platform.machine()
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                name = line.split(":", 1)[1].strip()
-                break
-    return f"cpu ({name}, {os.cpu_count()} cores)"
-
-
-def slug(text: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "-" for c in text).strip("-").lower() or "device"
-
-
 # --------------------------------------------------------------------------------------------- the steps
 
 
@@ -264,6 +171,15 @@ def build_eval(cfg: Config, levers: frozenset[str], device: torch.device, *, dro
     setup.model.drop_path_prob = args.drop_path_prob if drop_path is None else drop_path
     setup.model.train()
     return _step(setup, torch.zeros(3, device=device), 2)  # train_epoch's loss, top-1, top-5 sums
+
+
+def parity_build(cfg: Config, device: torch.device) -> Build:
+    """The parity check's steps: the full search step, and the eval step at --parity_drop_path."""
+    def build_step(kind: str, levers: frozenset[str], seed: int) -> Step:
+        if kind == "search":
+            return build_search(cfg, levers, device, arch=True, seed=seed)
+        return build_eval(cfg, levers, device, drop_path=cfg.parity_drop_path, seed=seed)
+    return build_step
 
 
 def build(bench: str, cfg: Config, levers: frozenset[str], device: torch.device) -> Step:
@@ -482,188 +398,6 @@ def compute_ratios(results: dict[str, Any], cfg: Config) -> dict[str, Any]:
     return ratios
 
 
-# --------------------------------------------------------------------------------------------- parity
-
-
-@dataclass
-class Tolerance:
-    """Parity bounds (relative loss differences).
-
-    ``step``: the first two losses (the same initial weights, then after one update) test that the fast
-    path computes the same function before chaos amplifies rounding (about tenfold per step here).
-    ``trajectory``: the mean of the last five losses; SGD at lr 0.1 amplifies any rounding difference,
-    so this bound is set well inside the spread that another init seed gives (seed_spread).
-    """
-
-    step_fp32: float = 2e-3
-    step_bf16: float = 3e-2
-    trajectory: float = 5e-2
-
-    def why(self) -> str:
-        return ("step: fp32 levers only reorder sums (cuDNN's TF32 convolutions and other algorithms change "
-                "rounding at 1e-4..1e-3), bf16 keeps 8 mantissa bits (0.4% per op, partly averaging out); "
-                "trajectory: after N SGD steps the rounding has grown chaotically, so the last-5 mean is "
-                "compared with a bound far inside the change another init seed gives (seed_spread). The "
-                "genotype is reported, not required: after 20 steps the alphas have moved by about 1e-2 and "
-                "near-ties decide several edges")
-
-
-def _parity_data(cfg: Config, device: torch.device, image_size: int, batch: int, n: int,
-                 held_out: bool) -> list[tuple[torch.Tensor, ...]]:
-    """n (train, held-out) batches of learnable synthetic images through the DeviceLoader (crop, flip)."""
-    num = max(10 * batch, 2000)
-    x, y, _, _ = datalib.make_synthetic(num, 10, 10, image_size, seed=cfg.seed)
-    mean = tuple(float(v) for v in x.double().div(255).mean(dim=(0, 2, 3)))
-    std = tuple(float(v) for v in x.double().div(255).std(dim=(0, 2, 3)))
-    ds = datalib.TensorImageDataset(x, y, mean=mean, std=std, augment=True)
-    loader = datalib.DeviceLoader(ds, torch.arange(num), batch, shuffle=True, seed=cfg.seed, device=device,
-                                  drop_last=True)
-    out: list[tuple[torch.Tensor, ...]] = []
-    epoch = 0
-    while len(out) < n:
-        loader.set_epoch(epoch)
-        for xb, yb in loader:
-            out.append((xb, yb, *loader.sample_batch()) if held_out else (xb, yb))
-            if len(out) == n:
-                break
-        epoch += 1
-    return out
-
-
-def _parity_run(kind: str, cfg: Config, levers: frozenset[str], device: torch.device,
-                batches: list[tuple[torch.Tensor, ...]], seed: int) -> dict[str, Any]:
-    step = (build_search(cfg, levers, device, arch=True, seed=seed) if kind == "search"
-            else build_eval(cfg, levers, device, drop_path=cfg.parity_drop_path, seed=seed))
-    call: Callable[..., torch.Tensor] = step.fn
-    if "cuda_graphs" in levers:
-        snap = fastpath.Snapshot(step.model, step.optimizers, [step.sums])
-        call = fastpath.GraphedStep(step.fn, batches[0], warmup=cfg.graph_warmup, after_capture=snap.restore)
-    curve = torch.stack([call(*b).detach().float().clone() for b in batches]).tolist()
-    out: dict[str, Any] = {"levers": sorted(levers), "final_loss": curve[-1],
-                           "last5_mean": statistics.fmean(curve[-5:]), "losses": [round(v, 6) for v in curve]}
-    if kind == "search":
-        out["_alphas"] = torch.cat([p.detach().float().flatten() for p in step.model.arch_parameters()]).cpu()
-        out["_genotype"] = step.model.genotype()
-    del step, call
-    cleanup(device)
-    return out
-
-
-def _genotype_edges_differ(a: Genotype, b: Genotype) -> int:
-    return sum(x != y for x, y in zip(a.normal + a.reduce, b.normal + b.reduce))
-
-
-def _parity_runs(kind: str, fast: frozenset[str], device: torch.device, spread: bool) -> dict[str, frozenset[str]]:
-    """The runs of one parity section: faithful, the fast path without bf16, the fast path, another seed."""
-    if device.type != "cuda":
-        fast = fast - {"cuda_graphs"}
-    if kind == "eval":
-        fast = fast - {"fused"}
-    runs: dict[str, frozenset[str]] = {"faithful": frozenset()}
-    if fast - {"bf16"} and "bf16" in fast:
-        runs["fast_fp32"] = fast - {"bf16"}
-    if fast:
-        runs["fast"] = fast
-    if spread:
-        runs["faithful_seed+1"] = frozenset()
-    return runs
-
-
-def parity(cfg: Config, device: torch.device, levers: dict[str, frozenset[str]], budget: Budget,
-           spread: bool, tol: Tolerance) -> dict[str, Any]:
-    """Faithful vs the fast path without bf16 vs the whole fast path, same seed and same batches.
-
-    ``levers`` maps "search" and "eval" to the fast path's levers (the fastest working set of the timings).
-    """
-    result: dict[str, Any] = {
-        "steps": cfg.parity_steps,
-        "search_config": {"C": cfg.search_channels, "layers": cfg.search_layers, "batch": cfg.search_batch,
-                          "image_size": cfg.image_size, "arch_step_every_step": True},
-        "eval_config": {"C": cfg.eval_channels, "layers": cfg.eval_layers, "batch": cfg.eval_batch,
-                        "drop_path_prob": cfg.parity_drop_path},
-        "data": "learnable synthetic images (data.make_synthetic) through the DeviceLoader, the same batches "
-                "for every variant",
-        "tolerance": {**asdict(tol), "why": tol.why()},
-    }
-    for kind in ("search", "eval"):
-        held_out = kind == "search"
-        section: dict[str, Any] = {}
-        result[kind] = section
-        try:
-            batches = _parity_data(cfg, device, cfg.image_size if held_out else cfg.eval_image_size,
-                                   cfg.search_batch if held_out else cfg.eval_batch, cfg.parity_steps, held_out)
-        except Exception as e:  # noqa: BLE001
-            traceback.print_exc(limit=4, file=sys.stderr)
-            section["error"] = error_record(e)["error"]
-            continue
-        for name, run_levers in _parity_runs(kind, levers.get(kind, frozenset()), device, spread).items():
-            if budget.left() < 5:
-                section[name] = {"levers": sorted(run_levers), "skipped": "time budget spent"}
-                continue
-            try:
-                section[name] = _parity_run(kind, cfg, run_levers, device, batches,
-                                            cfg.seed + 1 if name == "faithful_seed+1" else cfg.seed)
-            except Exception as e:  # noqa: BLE001
-                traceback.print_exc(limit=4, file=sys.stderr)
-                section[name] = {"levers": sorted(run_levers), **error_record(e)}
-                cleanup(device)
-            log(budget, f"parity {kind}/{name}: {_short(section[name])}")
-        _compare(kind, section, cfg, tol)
-    checks = [r["ok"] for k in ("search", "eval") for r in result.get(k, {}).values()
-              if isinstance(r, dict) and "ok" in r]
-    result["ok"] = bool(checks) and all(checks)
-    genotypes = [r["genotype_equal"] for name, r in result.get("search", {}).items()
-                 if isinstance(r, dict) and "genotype_equal" in r and name != "faithful_seed+1"]
-    result["genotype_equal"] = bool(genotypes) and all(genotypes)
-    return result
-
-
-def _rel(a: float, b: float) -> float:
-    return abs(a - b) / max(abs(b), 1e-12)
-
-
-def _compare(kind: str, section: dict[str, Any], cfg: Config, tol: Tolerance) -> None:
-    """Add the differences to the faithful run (and the verdicts) to each record of a parity section."""
-    base = section.get("faithful", {})
-    if "losses" in base:
-        for name, rec in section.items():
-            if name == "faithful" or "losses" not in rec:
-                continue
-            early = min(2, len(base["losses"]))
-            rec["step_rel_diff"] = max(_rel(a, b) for a, b in zip(rec["losses"][:early], base["losses"][:early]))
-            rec["last5_rel_diff"] = _rel(rec["last5_mean"], base["last5_mean"])
-            rec["final_loss_rel_diff"] = _rel(rec["final_loss"], base["final_loss"])
-            if kind == "search":
-                rec["alphas_max_abs_diff"] = float((rec["_alphas"] - base["_alphas"]).abs().max())
-                rec["genotype_equal"] = rec["_genotype"] == base["_genotype"]
-                rec["genotype_edges_differ"] = _genotype_edges_differ(rec["_genotype"], base["_genotype"])
-            if name != "faithful_seed+1":
-                step_tol = tol.step_bf16 if "bf16" in rec["levers"] else tol.step_fp32
-                rec["ok"] = bool(rec["step_rel_diff"] <= step_tol and rec["last5_rel_diff"] <= tol.trajectory)
-        if kind == "search":  # the initial alphas: the builder's, from the same seed, on the CPU
-            torch.manual_seed(cfg.seed)
-            init = train_search.build_search(search_args(cfg), 10, torch.device("cpu")).model.arch_parameters()
-            base["alphas_max_abs_change"] = float((base["_alphas"] - torch.cat([p.detach().flatten() for p in init]))
-                                                  .abs().max())
-    for name, rec in section.items():
-        if not isinstance(rec, dict):
-            continue
-        if name not in ("faithful", "faithful_seed+1") and "ok" not in rec:
-            rec["ok"] = False  # a fast variant that failed or was skipped does not pass
-        genotype = rec.pop("_genotype", None)
-        rec.pop("_alphas", None)
-        if genotype is not None:
-            rec["genotype"] = {"normal": genotype.normal, "reduce": genotype.reduce}
-
-
-def _short(rec: dict[str, Any]) -> str:
-    if "error" in rec:
-        return f"ERROR {rec['error'][:160]}"
-    if "skipped" in rec:
-        return f"skipped ({rec['skipped']})"
-    return f"final loss {rec.get('final_loss', float('nan')):.4f}"
-
-
 # --------------------------------------------------------------------------------------------- report
 
 
@@ -790,7 +524,7 @@ def time_variant(s: Session, name: str, levers: Callable[[str], frozenset[str]] 
             log(s.budget, f"{bench}/{name} {rec['levers']}: median {rec['median_ms']:.2f} ms "
                           f"(min {rec['min_ms']:.2f}, max {rec['max_ms']:.2f}){speedup}")
         else:
-            log(s.budget, f"{bench}/{name} {rec['levers']}: {_short(rec)}")
+            log(s.budget, f"{bench}/{name} {rec['levers']}: {short(rec)}")
         s.save()
 
 
@@ -866,8 +600,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if budget.left() > 10:
             log(budget, "parity ...")
             tol = Tolerance(args.parity_tol_step_fp32, args.parity_tol_step_bf16, args.parity_tol_trajectory)
-            results["parity"] = parity(cfg, device, {"search": best_set(s, "search_step"),
-                                                     "eval": best_set(s, "eval_step")}, budget, args.parity_spread, tol)
+            fast = {"search": best_set(s, "search_step"), "eval": best_set(s, "eval_step")}
+            results["parity"] = parity(cfg, device, fast, budget, args.parity_spread, tol, parity_build(cfg, device))
             log(budget, f"parity ok: {results['parity']['ok']}, genotype equal: {results['parity']['genotype_equal']}")
         else:
             results["parity"] = {"skipped": "time budget spent"}

@@ -17,7 +17,7 @@ import torch
 import fastpath
 import train
 import train_search
-from bench import speed
+from bench import speed, timing
 from genotypes import PC_DARTS_cifar
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -162,7 +162,7 @@ def test_snapshot_restore_gives_a_fresh_start() -> None:
 
 
 def test_summary_and_epoch_formulas() -> None:
-    s = speed.summarize([0.003, 0.001, 0.002])
+    s = timing.summarize([0.003, 0.001, 0.002])
     assert s == {"median_ms": pytest.approx(2.0), "min_ms": pytest.approx(1.0), "max_ms": pytest.approx(3.0), "n": 3}
     data = {"host": {"images_per_s": 1000.0}, "device": {"images_per_s": 100_000.0}}
     # host: the workers overlap the step, so the slower of the two counts
@@ -212,7 +212,7 @@ def test_applicability() -> None:
 
 def test_time_cap_interrupts() -> None:
     t = time.perf_counter()
-    with pytest.raises(TimeoutError), speed.time_cap(0.2):
+    with pytest.raises(TimeoutError), timing.time_cap(0.2):
         while time.perf_counter() - t < 5:
             pass
     assert time.perf_counter() - t < 2
