@@ -37,6 +37,7 @@ class Architect:
         arch_learning_rate: float,
         arch_weight_decay: float,
         capturable: bool = False,
+        fused: bool = False,
         arch_cost: Callable[[], torch.Tensor] | None = None,
     ):
         self.model = model
@@ -48,6 +49,7 @@ class Architect:
         self.optimizer = torch.optim.Adam(
             model.arch_parameters(), lr=arch_learning_rate, betas=(0.5, 0.999), weight_decay=arch_weight_decay,
             capturable=capturable,  # the step count on the device, for a step captured in a CUDA graph
+            **({"fused": True} if fused else {}),  # one kernel for the whole update (bench/speed.py's fused_optim)
         )
 
     def _loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

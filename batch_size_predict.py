@@ -15,10 +15,10 @@ scikit-learn, no pickle. ``--pickle PATH`` also writes the scikit-learn pipeline
 expects the original's pickle (written only; this project never loads a pickle).
 
 **Measure.** ``--measure`` runs, for each genotype and batch size, a few real training steps with
-train.py's settings (``train.train_step``: auxiliary head on with weight 0.4, drop path, SGD with
-momentum, clipping, cuDNN benchmark as train.py; the images of a CIFAR-sized device-resident
-dataset, 50000 train + 10000 test, allocated on the device as train.py's default loaders keep them)
-and records the peak memory the device needed:
+train.py's own network, SGD and step (``train.build_training`` from train.py's parser: auxiliary head
+on with weight 0.4, drop path 0.3, SGD with momentum and weight decay, clipping, cuDNN benchmark;
+the images of a CIFAR-sized device-resident dataset, 50000 train + 10000 test, allocated on the
+device as train.py's default loaders keep them) and records the peak memory the device needed:
 
     GPU mb = torch.cuda.max_memory_reserved()            (peak of the caching allocator)
            + (total - free) - torch.cuda.memory_reserved()  (memory outside the allocator)
@@ -50,11 +50,11 @@ import numpy as np
 import torch
 
 import cli
-from fastpath import make_autocast
 from genotypes import PUBLISHED, Genotype, genotype_label, resolve_genotype
 from utils import (
     UserError,
     check_output,
+    configure_torch,
     count_parameters_in_MB,
     get_device,
     get_logger,
@@ -276,32 +276,37 @@ def is_oom(error: BaseException) -> bool:
 
 def run_training_steps(genotype: Genotype, batch_size: int, device: torch.device, *, init_channels: int = 36,
                        layers: int = 20, num_classes: int = 10, image_size: int = 32, steps: int = 3,
-                       drop_path_prob: float = 0.3, auxiliary_weight: float = 0.4, grad_clip: float = 5.0,
-                       amp: str = "none", resident_images: int = RESIDENT_IMAGES) -> float:
+                       drop_path_prob: float | None = None, auxiliary_weight: float | None = None,
+                       grad_clip: float | None = None, amp: str = "none",
+                       resident_images: int = RESIDENT_IMAGES) -> float:
     """A few of train.py's training steps on random data; returns the network's size (M params, no aux head).
 
-    The first step allocates the momentum buffers and runs cuDNN's algorithm search, later steps
+    The network, SGD and the step are train.py's own (``train.build_training`` from train.py's parser, so
+    its learning rate, momentum and weight decay), with the auxiliary head on; ``None`` keeps train.py's
+    default. The first step allocates the momentum buffers and runs cuDNN's algorithm search, later steps
     are the steady state, so the peak after ``steps >= 2`` is the one a full training reaches.
     """
-    from model import NetworkCIFAR
-    from train import train_step
+    import train
 
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True  # as train.py
+    argv = ["--auxiliary", "--init_channels", str(init_channels), "--layers", str(layers), "--amp", amp,
+            "--batch_size", str(batch_size)]
+    for flag, value in (("--drop_path_prob", drop_path_prob), ("--auxiliary_weight", auxiliary_weight),
+                        ("--grad_clip", grad_clip)):
+        if value is not None:
+            argv += [flag, str(value)]
+    args = train.build_parser().parse_args(argv)
+    configure_torch(device)  # as train.py: cuDNN's algorithm search on, as its peak memory depends on it
     resident = torch.empty(resident_images, 3, image_size, image_size, dtype=torch.uint8, device=device)
-    model = NetworkCIFAR(init_channels, num_classes, layers, True, genotype).to(device)
-    model.drop_path_prob = drop_path_prob
-    model.train()
-    optimizer = torch.optim.SGD(model.parameters(), 0.025, momentum=0.9, weight_decay=3e-4)
-    autocast = make_autocast(device, amp)
+    setup = train.build_training(args, genotype, num_classes, device)
+    setup.model.drop_path_prob = args.drop_path_prob  # the last epoch's, the largest
+    setup.model.train()
     x = torch.randn(batch_size, 3, image_size, image_size, device=device)
     y = torch.randint(num_classes, (batch_size,), device=device)
     for _ in range(steps):
-        loss, _ = train_step(model, optimizer, x, y, auxiliary_weight=auxiliary_weight, grad_clip=grad_clip,
-                             autocast=autocast)
-    loss.item()  # wait for the device
-    size = count_parameters_in_MB(model)
-    del resident, model, optimizer, x, y, loss
+        row = setup.stepper(x, y)
+    row.sum().item()  # wait for the device
+    size = count_parameters_in_MB(setup.model)
+    del resident, setup, x, y, row
     return size
 
 
@@ -398,7 +403,7 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--layers", type=int, default=20, help="total number of layers")
     m.add_argument("--num_classes", type=int, default=10, help="classes of the network's classifier")
     m.add_argument("--steps", type=int, default=3, help="training steps per measurement")
-    m.add_argument("--drop_path_prob", type=float, default=0.3, help="drop path probability")
+    m.add_argument("--drop_path_prob", type=float, default=None, help="drop path probability (default: train.py's)")
     m.add_argument("--resident_images", type=int, default=RESIDENT_IMAGES,
                    help="images kept on the device as train.py's device-resident loaders do (0: none)")
     m.add_argument("--amp", choices=["none", "bf16"], default="none", help="autocast as train.py --amp")

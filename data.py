@@ -623,6 +623,28 @@ def split_dataset(dataset: Dataset, indices: torch.Tensor, train_portion: float,
     return train, valid, record
 
 
+def split_training_set(train_ds: Dataset, subsample: float, seed: int, train_portion: float, *,
+                       check: bool = True) -> tuple[torch.Tensor, torch.Tensor, dict]:
+    """The training set's (train, held-out, record) split as every script makes it: a stratified
+    ``--subsample`` first (none: every image), then ``split_dataset`` at ``--train_portion``.
+
+    train.py, train_search.py and ensemble.py call this one function, so an ensemble's validation
+    split is the one its models were held out from. With ``check`` a split that leaves no training
+    image, or a part that misses a class, is refused with one line.
+    """
+    targets = targets_of(train_ds)
+    indices = stratified_subsample(targets, subsample, seed) if subsample else torch.arange(len(targets))
+    if check and math.floor(train_portion * len(indices)) == 0:
+        raise UserError(f"--train_portion {train_portion} leaves no training images")
+    return split_dataset(train_ds, indices, train_portion, check=check)
+
+
+def keep_on_device(flag: bool | None, dataset: Dataset) -> bool:
+    """--data_on_device: as given, else on for in-memory image sets (they fit, and batches then never
+    leave the device) and off for file-backed ones (ImageNet folders)."""
+    return flag if flag is not None else hasattr(dataset, "images")
+
+
 # --------------------------------------------------------------------------- loaders
 
 

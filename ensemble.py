@@ -60,6 +60,7 @@ from utils import (
     UserError,
     accuracy,
     check_output,
+    configure_torch,
     get_device,
     get_logger,
     read_json,
@@ -252,13 +253,11 @@ def build_loaders(args: argparse.Namespace, device: torch.device) -> tuple[dict[
     train_ds, test_ds, info = datalib.load_datasets(args.set, args.data, download=args.download,
                                                     image_size=getattr(args, "image_size", None))
     view = train.eval_view(train_ds, test_ds)
-    targets = datalib.targets_of(train_ds)
-    indices = (datalib.stratified_subsample(targets, args.subsample, args.seed)
-               if args.subsample else torch.arange(len(targets)))
     # the held-out part train.py holds out at this --train_portion (the same split, not class-checked)
-    train_idx, valid_idx, _ = datalib.split_dataset(train_ds, indices, args.train_portion, check=False)
-    on_device = args.data_on_device if args.data_on_device is not None else hasattr(train_ds, "images")
-    common = {"seed": args.seed, "device": device, "workers": args.workers, "on_device": on_device, "train": False}
+    train_idx, valid_idx, _ = datalib.split_training_set(train_ds, args.subsample, args.seed, args.train_portion,
+                                                         check=False)
+    common = {"seed": args.seed, "device": device, "workers": args.workers,
+              "on_device": datalib.keep_on_device(args.data_on_device, train_ds), "train": False}
     loaders: dict[str, Any] = {"test": datalib.build_loader(test_ds, torch.arange(len(test_ds)), args.batch_size,
                                                             **common)}
     if len(train_idx):
@@ -316,8 +315,7 @@ def main(args: argparse.Namespace) -> dict:
     args, note = dataset_settings(runs, args)
     calculate = args.calculate or args.per_class
     device = get_device(args.device, args.gpu)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    configure_torch(device, args.threads, training=False)
     logger = get_logger("ensemble")
     logger.info("%s", note)
     set_seed(args.seed)

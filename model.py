@@ -222,3 +222,11 @@ class NetworkImageNet(_Network):
         s0 = self.stem0(input)
         s1 = self.stem1(s0)
         return self._run_cells(s0, s1)
+
+
+def build_network(genotype: Genotype, num_classes: int, init_channels: int, layers: int, auxiliary: bool,
+                  imagenet: bool = False) -> nn.Module:
+    """The evaluation network of a genotype (NetworkImageNet for ImageNet): the one constructor that
+    train.py, test.py, ensemble.py, the profiler, the memory measurement and the benchmark share."""
+    net_cls = NetworkImageNet if imagenet else NetworkCIFAR
+    return net_cls(init_channels, num_classes, layers, auxiliary, genotype)

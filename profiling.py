@@ -43,8 +43,9 @@ import torch
 from torch import nn
 
 from genotypes import Genotype, genotype_from_dict, genotype_to_dict
-from model import NetworkCIFAR, NetworkImageNet
+from model import build_network
 from operations import Identity, PointwiseConv, Zero
+from utils import count_parameters
 
 __all__ = [
     "FLOPS_RULES",
@@ -76,8 +77,7 @@ def build_eval_network(
     """The evaluation network train.py builds for this genotype, in eval mode, on the CPU."""
     if isinstance(genotype, dict):
         genotype = genotype_from_dict(genotype)
-    cls = NetworkImageNet if imagenet else NetworkCIFAR
-    net = cls(init_channels, num_classes, layers, auxiliary, genotype)
+    net = build_network(genotype, num_classes, init_channels, layers, auxiliary, imagenet)
     net.drop_path_prob = 0.0
     return net.eval()
 
@@ -87,11 +87,6 @@ def input_size(imagenet: bool = False, batch: int = 1, side: int | None = None) 
     or images of ``side`` (a run trained at another --image_size is profiled as it was trained)."""
     side = side or (224 if imagenet else 32)
     return (batch, 3, side, side)
-
-
-def count_parameters(model: nn.Module, with_auxiliary: bool = False) -> int:
-    """Number of parameters; the auxiliary head is left out unless ``with_auxiliary``."""
-    return sum(p.numel() for name, p in model.named_parameters() if with_auxiliary or "auxiliary" not in name)
 
 
 # --------------------------------------------------------------------------- FLOPs

@@ -60,6 +60,7 @@ from genotypes import Genotype, genotype_label, genotype_to_dict, resolve_genoty
 from utils import (
     UserError,
     check_output,
+    configure_torch,
     count_parameters_in_MB,
     create_run_dir,
     environment_info,
@@ -361,8 +362,7 @@ def main(args: argparse.Namespace) -> dict:
     if args.output:
         check_output(args.output, "-o", [weights, folder])
     device = get_device(args.device, args.gpu)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    configure_torch(device, args.threads, training=False)
     set_seed(args.seed)
     cfg_args = argparse.Namespace(**cfg)
     cli.check_common_args(cfg_args)
@@ -382,9 +382,9 @@ def main(args: argparse.Namespace) -> dict:
                                        f"{info.num_classes} classes)")
     model.drop_path_prob = args.drop_path_prob  # as the original; eval mode applies no drop path
     model = model.to(device)
-    on_device = cfg["data_on_device"] if cfg["data_on_device"] is not None else hasattr(test_ds, "images")
     loader = datalib.build_loader(test_ds, torch.arange(len(test_ds)), cfg["batch_size"], train=False,
-                                  seed=args.seed, device=device, workers=args.workers, on_device=on_device)
+                                  seed=args.seed, device=device, workers=args.workers,
+                                  on_device=datalib.keep_on_device(cfg["data_on_device"], test_ds))
     trained = read_json(folder / "result.json") if folder is not None and (folder / "result.json").is_file() else {}
 
     if args.output:

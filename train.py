@@ -36,6 +36,7 @@ import re
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +55,7 @@ from genotypes import (
     resolve_genotype_source,
     save_genotype,
 )
-from model import NetworkCIFAR, NetworkImageNet
+from model import build_network
 from plots_train import plot_training_curves
 from utils import (
     LOG_DATEFMT,
@@ -63,6 +64,7 @@ from utils import (
     UserError,
     check_resume_checkpoint,
     check_state_fits,
+    configure_torch,
     count_parameters_in_MB,
     create_run_dir,
     get_device,
@@ -98,7 +100,7 @@ CHECKPOINT_KEYS = ("epoch", "model", "optimizer", "rng", "wall_time", "last")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """train.py's flags (CLI.md); batch_train.py composes the same set."""
+    """train.py's flags, with the original's names and defaults; batch_train.py composes the same set."""
     cli.add_data_args(parser, {"train_portion": 1.0})
     cli.add_optim_args(parser, {"batch_size": 96, "learning_rate": 0.025, "learning_rate_min": 0.0,
                                 "epochs": 600, "seed": 0})
@@ -204,15 +206,10 @@ def build_data(args: argparse.Namespace, device: torch.device) -> tuple[Any, Any
     train_ds, test_ds, info = datalib.load_datasets(
         args.set, args.data, download=args.download, cutout=args.cutout, cutout_length=args.cutout_length,
         image_size=getattr(args, "image_size", None))
-    targets = datalib.targets_of(train_ds)
-    indices = (datalib.stratified_subsample(targets, args.subsample, args.seed)
-               if args.subsample else torch.arange(len(targets)))
-    if math.floor(args.train_portion * len(indices)) == 0:
-        raise UserError(f"--train_portion {args.train_portion} leaves no training images")
-    train_idx, valid_idx, split = datalib.split_dataset(train_ds, indices, args.train_portion)
+    train_idx, valid_idx, split = datalib.split_training_set(train_ds, args.subsample, args.seed, args.train_portion)
     info = dataclasses.replace(info, split=split)
-    on_device = args.data_on_device if args.data_on_device is not None else hasattr(train_ds, "images")
-    common = {"seed": args.seed, "device": device, "workers": args.workers, "on_device": on_device}
+    common = {"seed": args.seed, "device": device, "workers": args.workers,
+              "on_device": datalib.keep_on_device(args.data_on_device, train_ds)}
     # A lone last sample would make BatchNorm fail in training mode, so drop it.
     drop_last = len(train_idx) % args.batch_size == 1
     train_loader = datalib.build_loader(train_ds, train_idx, args.batch_size, train=True, drop_last=drop_last,
@@ -224,13 +221,6 @@ def build_data(args: argparse.Namespace, device: torch.device) -> tuple[Any, Any
     test_loader = datalib.build_loader(test_ds, torch.arange(len(test_ds)), args.batch_size, train=False,
                                        **common)
     return train_loader, valid_loader, test_loader, info
-
-
-def build_network(genotype: Genotype, num_classes: int, init_channels: int, layers: int, auxiliary: bool,
-                  imagenet: bool = False) -> nn.Module:
-    """The evaluation network of a genotype (NetworkImageNet for ImageNet)."""
-    net_cls = NetworkImageNet if imagenet else NetworkCIFAR
-    return net_cls(init_channels, num_classes, layers, auxiliary, genotype)
 
 
 def _example(keys: Sequence[str], n: int = 3) -> str:
@@ -362,6 +352,55 @@ class TrainStepper:
         return self.eager(x, y) if self._graph is None else self._graph(x, y)
 
 
+@dataclass
+class Training:
+    """What a training step needs, built from train.py's parsed arguments by ``build_training``."""
+
+    args: argparse.Namespace
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    stepper: TrainStepper
+    autocast: Callable[[], Any]
+
+    def start_epoch(self, epoch: int) -> float:
+        """Set the epoch's learning rate (``lr_at``, closed form) and drop-path probability (ramped linearly
+        from 0 to --drop_path_prob); returns the learning rate."""
+        lr = lr_at(self.args, epoch)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        self.model.drop_path_prob = self.args.drop_path_prob * epoch / self.args.epochs
+        return lr
+
+
+def build_training(args: argparse.Namespace, genotype: Genotype, num_classes: int, device: torch.device, *,
+                   load_model_path: bool = True, fused_optim: bool = False) -> Training:
+    """The network, SGD, autocast and stepper of a training, from train.py's arguments: what ``main`` trains
+    with, and what bench/speed.py times and batch_size_predict.py measures (one place to change them).
+
+    The network is built on the CPU from the current RNG state, takes --model_path's weights (when
+    ``load_model_path``), then moves to ``device`` and to --channels_last before SGD is made, so that
+    the optimizer's state follows the parameters' layout. ``fused_optim`` gives SGD its fused kernel (a
+    lever bench/speed.py times; train.py itself runs the default one).
+    """
+    model = build_network(genotype, num_classes, args.init_channels, args.layers, args.auxiliary, is_imagenet(args))
+    if args.model_path and load_model_path:
+        load_weights(model, args.model_path, f"{genotype_label(args.arch)} (C={args.init_channels}, "
+                                             f"{args.layers} layers, auxiliary={args.auxiliary})")
+    model = model.to(device)
+    if args.channels_last:
+        model.to(memory_format=torch.channels_last)
+    optimizer = torch.optim.SGD(model.parameters(), args.learning_rate, momentum=args.momentum,
+                                weight_decay=args.weight_decay, **({"fused": True} if fused_optim else {}))
+    graphs = bool(args.cuda_graphs)
+    autocast = make_autocast(device, args.amp, graphs=graphs)
+    if args.compile:
+        compile_model(model, args.compile_mode or "default")
+    stepper = TrainStepper(model, optimizer, auxiliary_weight=args.auxiliary_weight, grad_clip=args.grad_clip,
+                           smoothing=label_smoothing(args), autocast=autocast, channels_last=bool(args.channels_last),
+                           graphs=graphs)
+    return Training(args, model, optimizer, stepper, autocast)
+
+
 def train_epoch(args: argparse.Namespace, epoch: int, stepper: TrainStepper, loader: Any,
                 logger: Any) -> dict[str, float]:
     """One epoch of SGD steps; returns the epoch means (loss includes the auxiliary term, as DARTS logs it)."""
@@ -473,13 +512,7 @@ def main(args: argparse.Namespace, *, run_dir: str | Path | None = None,
     args.genotype_source = resolved.source  # into args.json and result.json: which cell this run trains
     device = get_device(args.device, args.gpu)
     cli.check_speed_args(args, device)
-    if device.type == "cuda":
-        torch.cuda.set_device(device)  # streams, graphs and autocast follow the current device
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    torch.set_flush_denormal(True)  # tiny weights late in training would otherwise crawl on CPU
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True  # as DARTS; batch_size_predict --measure does the same
+    configure_torch(device, args.threads)
     checkpoint = None
     if resumed is not None and (resumed / "checkpoint.pt").is_file():
         checkpoint = check_resume_checkpoint(load_checkpoint(resumed / "checkpoint.pt", map_location=device),
@@ -487,14 +520,9 @@ def main(args: argparse.Namespace, *, run_dir: str | Path | None = None,
 
     set_seed(args.seed)
     train_loader, valid_loader, test_loader, info = build_data(args, device)
-    imagenet = is_imagenet(args)
-    model = build_network(genotype, info.num_classes, args.init_channels, args.layers, args.auxiliary, imagenet)
+    setup = build_training(args, genotype, info.num_classes, device, load_model_path=checkpoint is None)
     if checkpoint is not None:
-        check_state_fits(model, checkpoint["model"], resumed / "checkpoint.pt")
-    if args.model_path and checkpoint is None:
-        load_weights(model, args.model_path, f"{genotype_label(args.arch)} (C={args.init_channels}, "
-                                             f"{args.layers} layers, auxiliary={args.auxiliary})")
-    model = model.to(device)
+        check_state_fits(setup.model, checkpoint["model"], resumed / "checkpoint.pt")
 
     if resumed is not None:
         run_dir = resumed
@@ -515,7 +543,7 @@ def main(args: argparse.Namespace, *, run_dir: str | Path | None = None,
     logger.info("genotype %s: %s%s", genotype_label(args.arch), resolved.note,
                 f" (resumed from {resumed / 'genotype.json'})" if started else "")
     try:
-        return _run(args, run_dir, resumed, checkpoint, genotype, device, model,
+        return _run(args, run_dir, resumed, checkpoint, genotype, device, setup,
                     (train_loader, valid_loader, test_loader), info, logger)
     finally:  # the run is over: release its log files (a batch of trainings would otherwise pile them up)
         for handler in list(logger.handlers):
@@ -525,10 +553,11 @@ def main(args: argparse.Namespace, *, run_dir: str | Path | None = None,
 
 
 def _run(args: argparse.Namespace, run_dir: Path, resumed: Path | None, checkpoint: dict | None,
-         genotype: Genotype, device: torch.device, model: nn.Module, loaders: tuple[Any, Any, Any],
+         genotype: Genotype, device: torch.device, setup: Training, loaders: tuple[Any, Any, Any],
          info: datalib.DatasetInfo, logger: logging.Logger) -> dict:
     """The epochs of main(), from the checkpoint's epoch on."""
     train_loader, valid_loader, test_loader = loaders
+    model, optimizer = setup.model, setup.optimizer
     if checkpoint is None and resumed is None:
         save_args(args, run_dir, device, kind="train", extra={"data_split": info.split})
         save_genotype(genotype, run_dir / "genotype.json")
@@ -543,10 +572,6 @@ def _run(args: argparse.Namespace, run_dir: Path, resumed: Path | None, checkpoi
                 device, info.name, len(train_loader.indices), len(valid_loader.indices) if valid_loader else 0,
                 len(test_loader.indices), info.num_classes, model_size)
 
-    if args.channels_last:  # before the optimizer and its loaded state, which follow the parameters' layout
-        model.to(memory_format=torch.channels_last)
-    optimizer = torch.optim.SGD(model.parameters(), args.learning_rate, momentum=args.momentum,
-                                weight_decay=args.weight_decay)
     metrics = MetricsCSV(run_dir / "metrics.csv", METRICS)
     start_epoch, wall_time = 0, 0.0
     last: dict[str, Any] = {}
@@ -558,25 +583,15 @@ def _run(args: argparse.Namespace, run_dir: Path, resumed: Path | None, checkpoi
         wall_time = float(checkpoint["wall_time"])
         last = dict(checkpoint["last"])
     metrics.truncate_after(start_epoch)
-    graphs = bool(args.cuda_graphs)
-    autocast = make_autocast(device, args.amp, graphs=graphs)
-    if args.compile:
-        compile_model(model, args.compile_mode or "default")
-    stepper = TrainStepper(model, optimizer, auxiliary_weight=args.auxiliary_weight, grad_clip=args.grad_clip,
-                           smoothing=label_smoothing(args), autocast=autocast, channels_last=bool(args.channels_last),
-                           graphs=graphs)
 
     for epoch in range(start_epoch, args.epochs):
         if args.stop_after is not None and epoch >= args.stop_after:
             logger.info("stopping after epoch %d (--stop_after)", epoch - 1)
             return {"stopped_after": epoch, "run_dir": str(run_dir)}
         t0 = time.time()
-        lr = lr_at(args, epoch)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        model.drop_path_prob = args.drop_path_prob * epoch / args.epochs
+        lr = setup.start_epoch(epoch)
         logger.info("epoch %d lr %e drop_path_prob %f", epoch, lr, model.drop_path_prob)
-        train = train_epoch(args, epoch, stepper, train_loader, logger)
+        train = train_epoch(args, epoch, setup.stepper, train_loader, logger)
         logger.info("train_acc %f train_top5 %f train_loss %f", train["acc"], train["top5"], train["loss"])
         row: dict[str, Any] = {"epoch": epoch, "lr": lr, "drop_path_prob": model.drop_path_prob,
                                "train_loss": train["loss"], "train_acc": train["acc"], "train_top5": train["top5"]}
@@ -585,7 +600,7 @@ def _run(args: argparse.Namespace, run_dir: Path, resumed: Path | None, checkpoi
             for split, loader in (("valid", valid_loader), ("test", test_loader)):
                 if loader is None:
                     continue
-                stats = infer(model, loader, autocast)
+                stats = infer(model, loader, setup.autocast)
                 logger.info("%s_acc %f %s_top5 %f %s_loss %f", split, stats["acc"], split, stats["top5"],
                             split, stats["loss"])
                 for k, v in stats.items():

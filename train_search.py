@@ -37,14 +37,15 @@ from architect import Architect
 from fastpath import StepGraph, compile_model, load_optimizer_state, make_autocast
 from fused_search import enable_fused
 from genotypes import Genotype, genotype_to_dict, save_genotype
-from model import NetworkCIFAR
-from model import NetworkImageNet as EvalNetworkImageNet
+from model import build_network
 from model_search import Network, NetworkImageNet
 from utils import (
     MetricsCSV,
     UserError,
     check_resume_checkpoint,
     check_state_fits,
+    configure_torch,
+    count_parameters_in_MB,
     create_run_dir,
     get_device,
     get_logger,
@@ -123,7 +124,8 @@ class Penalty:
 
 
 def add_arguments(parser: argparse.ArgumentParser, variant: str = "cifar") -> None:
-    """The search flags; ``variant='imagenet'`` gives the ImageNet subcommand's defaults (CLI.md)."""
+    """The search flags, with the original's names and defaults; ``variant='imagenet'`` gives those of the
+    original's ImageNet search (multiobjective.py's ``imagenet`` subcommand)."""
     if variant == "imagenet":
         cli.add_data_args(parser, {"set": "imagenet", "workers": 4})
         cli.add_optim_args(parser, {"batch_size": 128, "learning_rate": 0.5, "learning_rate_min": 0.0})
@@ -188,17 +190,13 @@ def build_data(args: argparse.Namespace, device: torch.device) -> tuple[Any, Any
             image_size=args.image_size,
         )
         valid_ds = train_ds
-        targets = datalib.targets_of(train_ds)
-        indices = (
-            datalib.stratified_subsample(targets, args.subsample, args.seed)
-            if args.subsample else torch.arange(len(targets))
-        )
         if args.train_portion >= 1:
             raise UserError("--train_portion 1 leaves no held-out data for the architecture step")
-        train_idx, valid_idx, split = datalib.split_dataset(train_ds, indices, args.train_portion)
+        train_idx, valid_idx, split = datalib.split_training_set(train_ds, args.subsample, args.seed,
+                                                                 args.train_portion)
         info = dataclasses.replace(info, split=split)
-    on_device = args.data_on_device if args.data_on_device is not None else hasattr(train_ds, "images")
-    common = dict(seed=args.seed, device=device, workers=args.workers, on_device=on_device)
+    common = dict(seed=args.seed, device=device, workers=args.workers,
+                  on_device=datalib.keep_on_device(args.data_on_device, train_ds))
     if len(train_idx) < args.batch_size or len(valid_idx) < args.batch_size:
         raise UserError(
             f"--batch_size {args.batch_size} is larger than the search split "
@@ -210,13 +208,11 @@ def build_data(args: argparse.Namespace, device: torch.device) -> tuple[Any, Any
 
 
 def eval_model_size(genotype: Genotype, num_classes: int, imagenet: bool) -> float:
-    """Parameters (M) of the evaluation network this genotype builds: NetworkCIFAR(36, classes, 20)."""
+    """Parameters (M) of the evaluation network this genotype builds at the paper's size: NetworkCIFAR(36,
+    classes, 20) or NetworkImageNet(48, classes, 14), counted on the meta device (no memory, no RNG)."""
     with torch.device("meta"):
-        if imagenet:
-            net: nn.Module = EvalNetworkImageNet(48, num_classes, 14, False, genotype)
-        else:
-            net = NetworkCIFAR(36, num_classes, 20, False, genotype)
-    return sum(p.numel() for n, p in net.named_parameters() if "auxiliary" not in n) / 1e6
+        net = build_network(genotype, num_classes, 48 if imagenet else 36, 14 if imagenet else 20, False, imagenet)
+    return count_parameters_in_MB(net)
 
 
 @torch.no_grad()
@@ -283,13 +279,7 @@ def main(args: argparse.Namespace) -> dict:
         return read_json(run_dir / "result.json")
     device = get_device(args.device, args.gpu)
     cli.check_speed_args(args, device)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    # The penalty drives weights towards zero; denormal floats then slow CPU kernels down many times.
-    torch.set_flush_denormal(True)
-    if device.type == "cuda":
-        torch.cuda.set_device(device)  # streams, graphs and autocast follow the current device
-        torch.backends.cudnn.benchmark = True  # as DARTS and PC-DARTS (and bench/speed.py's timings)
+    configure_torch(device, args.threads)
     imagenet = is_imagenet(args)
     checkpoint = None
     if run_dir is not None and (run_dir / "checkpoint.pt").is_file():
@@ -323,41 +313,16 @@ def _search(args: argparse.Namespace, run_dir: Path, device: torch.device, check
     else:
         logger.info("resuming %s after epoch %d", run_dir, checkpoint["epoch"])
 
-    net_cls = NetworkImageNet if imagenet else Network
-    model = net_cls(args.init_channels, info.num_classes, args.layers).to(device)
+    setup = build_search(args, info.num_classes, device, cost_model)
+    model, optimizer, architect = setup.model, setup.optimizer, setup.architect
     if checkpoint is not None:
         check_state_fits(model, checkpoint["model"], run_dir / "checkpoint.pt")
-    if getattr(args, "fused", False):
-        enable_fused(model)
-    if args.channels_last:
-        model = model.to(memory_format=torch.channels_last)
-    weights = list(model.weights())
-    n_weights = sum(p.numel() for p in weights)
     logger.info("device %s, %s: %d train / %d held-out images (%s split), %d classes, supernet %.3fM weights",
                 device, info.name, len(train_loader.indices), len(valid_loader.indices),
-                (info.split or {}).get("kind", "given"), info.num_classes, n_weights / 1e6)
-    penalty = Penalty(args.criterion_weight, args.l1_weight, args.l2_weight)
-    arch_loss_fn = penalty
-    if cost_model is not None:  # the cost goes on the architecture step; the weight step is plain CE
-        cost_model.to(device)
-        arch_loss_fn, penalty = Penalty(args.criterion_weight, -1.0, -1.0), Penalty(1.0, -1.0, -1.0)
+                (info.split or {}).get("kind", "given"), info.num_classes, sum(p.numel() for p in setup.weights) / 1e6)
+    if cost_model is not None:
         logger.info("cost %s of %s: R_ref %.6g %s, fixed parts %.6g", args.cost, cost_model.spec,
                     cost_model.describe()["reference"], costlib.UNITS[args.cost], cost_model.describe()["fixed"])
-    graphs = bool(args.cuda_graphs)
-    # Under CUDA graphs the learning rate lives in a device tensor that each epoch refills, so one
-    # captured step serves every epoch (fused SGD takes a tensor lr without a host sync).
-    # float32 whatever the default dtype: the fused CUDA kernel reads the lr tensor as float
-    lr_tensor = torch.tensor(args.learning_rate, dtype=torch.float32, device=device) if graphs else None
-    optimizer = torch.optim.SGD(weights, lr_tensor if graphs else args.learning_rate, momentum=args.momentum,
-                                weight_decay=args.weight_decay, **({"fused": True} if graphs else {}))
-    architect = Architect(
-        model, arch_loss_fn, momentum=args.momentum, weight_decay=args.weight_decay,
-        arch_learning_rate=args.arch_learning_rate, arch_weight_decay=args.arch_weight_decay,
-        capturable=graphs and device.type == "cuda",
-        arch_cost=None if cost_model is None else arch_cost_fn(cost_model, model, args.cost_weight, device),
-    )
-    if args.compile:
-        compile_model(model, args.compile_mode or "default")
     metrics = MetricsCSV(run_dir / "metrics.csv", METRICS + ([f"{args.cost}_loss"] if cost_model else []))
     start_epoch = 0
     if checkpoint is not None:
@@ -367,25 +332,17 @@ def _search(args: argparse.Namespace, run_dir: Path, device: torch.device, check
         set_rng_state(checkpoint["rng"])
         start_epoch = int(checkpoint["epoch"])
     metrics.truncate_after(start_epoch)
-    autocast = make_autocast(device, args.amp, graphs=graphs)
-    stepper = SearchStepper(model, weights, penalty, optimizer, architect, grad_clip=args.grad_clip,
-                            autocast=autocast, unrolled=args.unrolled, channels_last=bool(args.channels_last),
-                            graphs=graphs)
 
     last: dict[str, Any] = {}
     for epoch in range(start_epoch, args.epochs):
-        lr = cosine_lr(args, epoch)
-        if lr_tensor is not None:
-            lr_tensor.fill_(lr)  # in place: the captured step reads this tensor
-        for group in optimizer.param_groups:
-            group["lr"] = lr if lr_tensor is None else lr_tensor
+        lr = setup.start_epoch(epoch)
         t0 = time.time()
-        last = train_epoch(args, epoch, model, stepper, train_loader, valid_loader, logger)
+        last = train_epoch(args, epoch, model, setup.stepper, train_loader, valid_loader, logger)
         genotype = model.genotype()
         logger.info("epoch %d lr %e genotype = %s", epoch, lr, genotype)
         valid_loss = valid_acc = None
         if epoch == args.epochs - 1:
-            valid_loss, valid_acc = infer(model, valid_loader, autocast)
+            valid_loss, valid_acc = infer(model, valid_loader, setup.autocast)
             logger.info("valid_acc %f valid_loss %f", valid_acc, valid_loss)
         last.update(valid_loss=valid_loss, valid_acc=valid_acc)
         metrics.append({
@@ -401,7 +358,74 @@ def _search(args: argparse.Namespace, run_dir: Path, device: torch.device, check
         }, run_dir / "checkpoint.pt")
     if not last:  # resumed after the final epoch but before result.json was written
         last = checkpoint["last"] if checkpoint else {}
-    return finish(args, run_dir, model, info, penalty, last, imagenet, logger, cost_model)
+    return finish(args, run_dir, model, info, setup.penalty, last, imagenet, logger, cost_model)
+
+
+@dataclass
+class Search:
+    """What a search step needs, built from train_search.py's parsed arguments by ``build_search``."""
+
+    args: argparse.Namespace
+    model: Network
+    weights: list[torch.Tensor]  # the network weights (not alphas or betas): SGD's and the penalty's
+    penalty: Penalty  # the weight step's loss (plain CE with --cost: the cost goes on the architecture step)
+    optimizer: torch.optim.Optimizer
+    architect: Architect
+    stepper: SearchStepper
+    autocast: Any
+    lr_tensor: torch.Tensor | None  # under --cuda_graphs the lr lives here, read by the captured step
+
+    def start_epoch(self, epoch: int) -> float:
+        """Set the epoch's learning rate (``cosine_lr``, closed form); returns it."""
+        lr = cosine_lr(self.args, epoch)
+        if self.lr_tensor is not None:
+            self.lr_tensor.fill_(lr)  # in place: the captured step reads this tensor
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr if self.lr_tensor is None else self.lr_tensor
+        return lr
+
+
+def build_search(args: argparse.Namespace, num_classes: int, device: torch.device,
+                 cost_model: costlib.CostModel | None = None, *, fused_optim: bool = False) -> Search:
+    """The supernet (plain or fused), penalty, SGD, Architect and stepper of a search, from train_search.py's
+    arguments: what ``main`` searches with and what bench/speed.py times (one place to change them).
+
+    The supernet is initialised from the current RNG state on ``device``. ``fused_optim`` gives SGD and the
+    architecture's Adam their fused kernels without CUDA graphs (a lever bench/speed.py times on its own;
+    --cuda_graphs fuses SGD anyway).
+    """
+    net_cls = NetworkImageNet if is_imagenet(args) else Network
+    model = net_cls(args.init_channels, num_classes, args.layers).to(device)
+    if getattr(args, "fused", False):
+        enable_fused(model)
+    if args.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    weights = list(model.weights())
+    penalty = Penalty(args.criterion_weight, args.l1_weight, args.l2_weight)
+    arch_loss_fn = penalty
+    if cost_model is not None:  # the cost goes on the architecture step; the weight step is plain CE
+        cost_model.to(device)
+        arch_loss_fn, penalty = Penalty(args.criterion_weight, -1.0, -1.0), Penalty(1.0, -1.0, -1.0)
+    graphs = bool(args.cuda_graphs)
+    # Under CUDA graphs the learning rate lives in a device tensor that each epoch refills, so one
+    # captured step serves every epoch (fused SGD takes a tensor lr without a host sync).
+    # float32 whatever the default dtype: the fused CUDA kernel reads the lr tensor as float
+    lr_tensor = torch.tensor(args.learning_rate, dtype=torch.float32, device=device) if graphs else None
+    optimizer = torch.optim.SGD(weights, lr_tensor if graphs else args.learning_rate, momentum=args.momentum,
+                                weight_decay=args.weight_decay, **({"fused": True} if graphs or fused_optim else {}))
+    architect = Architect(
+        model, arch_loss_fn, momentum=args.momentum, weight_decay=args.weight_decay,
+        arch_learning_rate=args.arch_learning_rate, arch_weight_decay=args.arch_weight_decay,
+        capturable=graphs and device.type == "cuda", fused=fused_optim,
+        arch_cost=None if cost_model is None else arch_cost_fn(cost_model, model, args.cost_weight, device),
+    )
+    if args.compile:
+        compile_model(model, args.compile_mode or "default")
+    autocast = make_autocast(device, args.amp, graphs=graphs)
+    stepper = SearchStepper(model, weights, penalty, optimizer, architect, grad_clip=args.grad_clip,
+                            autocast=autocast, unrolled=args.unrolled, channels_last=bool(args.channels_last),
+                            graphs=graphs)
+    return Search(args, model, weights, penalty, optimizer, architect, stepper, autocast, lr_tensor)
 
 
 def build_cost_model(args: argparse.Namespace, num_classes: int, imagenet: bool,

@@ -82,6 +82,27 @@ def get_device(device: str = "auto", gpu: int = 0) -> torch.device:
     raise ValueError(f"unknown --device {device!r}: use auto, cpu, cuda or mps")
 
 
+def configure_torch(device: torch.device, threads: int = 0, *, training: bool = True) -> None:
+    """Torch's process-wide settings, the same for every script (so a benchmark times what a run runs).
+
+    ``threads`` (--threads, 0 keeps torch's default) sets the CPU threads; the current CUDA device is
+    ``device`` (streams, graphs and autocast follow it). Training also flushes denormal floats to zero
+    (the penalty drives weights towards zero, and denormals slow CPU kernels down many times) and turns
+    cuDNN's algorithm search on, as DARTS and PC-DARTS do; evaluation (ensemble.py, test.py) keeps
+    torch's defaults there. float32 matmuls stay at torch's default precision ("highest"): an fp32 run
+    computes in fp32 (TF32 would change the numbers; --amp bf16 is the lever for lower precision).
+    """
+    if threads:
+        torch.set_num_threads(threads)
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    torch.set_float32_matmul_precision("highest")
+    if training:
+        torch.set_flush_denormal(True)
+        if device.type == "cuda":
+            torch.backends.cudnn.benchmark = True
+
+
 def set_seed(seed: int) -> None:
     """Seed every RNG a run draws from (python, numpy, torch CPU and all CUDA devices)."""
     random.seed(seed)
@@ -152,9 +173,14 @@ def accuracy(output: torch.Tensor, target: torch.Tensor, topk: Sequence[int] = (
     return [correct[: min(k, num_classes)].reshape(-1).float().sum().item() * 100.0 / batch for k in topk]
 
 
+def count_parameters(model: torch.nn.Module, with_auxiliary: bool = False) -> int:
+    """Number of parameters; the auxiliary head (dropped at test time) is left out unless ``with_auxiliary``."""
+    return sum(p.numel() for name, p in model.named_parameters() if with_auxiliary or "auxiliary" not in name)
+
+
 def count_parameters_in_MB(model: torch.nn.Module) -> float:
-    """Millions of parameters, not counting the auxiliary head (it is dropped at test time)."""
-    return sum(p.numel() for name, p in model.named_parameters() if "auxiliary" not in name) / 1e6
+    """Millions of parameters, not counting the auxiliary head (the model size results report)."""
+    return count_parameters(model) / 1e6
 
 
 # --------------------------------------------------------------------------- run folders and logs

@@ -1,1 +1,1 @@
-"""Speed benchmarks (issue 6): run bench/speed.py as a script from the repository root."""
+"""Benchmarks (step timings, parallel sweeps, the GPU session): run them as scripts from the repository root."""

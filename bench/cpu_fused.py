@@ -1,8 +1,9 @@
 """CPU timing of the supernet: the reference forward against fused_search's grouped forward.
 
 Times forward+backward and a full search step (first-order architecture step on a held-out batch,
-then the weight step with the L2 penalty, gradient clipping and SGD), the two variants interleaved
-repeat by repeat so that a machine shared with other jobs slows both alike. Reports wall-clock
+then the weight step with the L2 penalty, gradient clipping and SGD: train_search.py's own step, built
+by ``train_search.build_search`` from its parser's defaults, with or without --fused), the two variants
+interleaved repeat by repeat so that a machine shared with other jobs slows both alike. Reports wall-clock
 medians (min/max) and process CPU time (less sensitive to other jobs at one thread), prints a
 table and writes JSON.
 
@@ -33,11 +34,8 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import cli  # noqa: E402
-from architect import Architect  # noqa: E402
-from fused_search import enable_fused  # noqa: E402
-from model_search import Network  # noqa: E402
-from train_search import Penalty  # noqa: E402
-from utils import run_main  # noqa: E402
+import train_search  # noqa: E402
+from utils import configure_torch, run_main  # noqa: E402
 
 # name: (C, layers, batch, image size)
 CONFIGS = {
@@ -60,18 +58,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-class Runner:
-    """One model variant with its optimizers: callables that run one timed unit of work."""
+def search_args(C: int, layers: int, batch: int, fused: bool) -> argparse.Namespace:
+    """train_search.py's arguments for one configuration: its defaults, the L2 penalty on, fused or not."""
+    return train_search.build_parser().parse_args(["--init_channels", str(C), "--layers", str(layers),
+                                                   "--batch_size", str(batch), "-l2", "1e-3",
+                                                   "--fused" if fused else "--no-fused"])
 
-    def __init__(self, net: Network, mkldnn: bool, batches: tuple[torch.Tensor, ...]):
-        self.net = net
+
+class Runner:
+    """One variant as train_search.py builds it (``train_search.build_search``): callables that run one timed
+    unit of work."""
+
+    def __init__(self, args: argparse.Namespace, mkldnn: bool, batches: tuple[torch.Tensor, ...]):
+        torch.manual_seed(0)  # every variant starts from the same supernet
+        self.setup = train_search.build_search(args, 10, torch.device("cpu"))
+        self.net = self.setup.model
         self.mkldnn = mkldnn
-        self.x, self.y, self.xv, self.yv = batches
-        self.penalty = Penalty(1.0, -1.0, 1e-3)
-        self.weights = list(net.weights())
-        self.optimizer = torch.optim.SGD(self.weights, 0.025, momentum=0.9, weight_decay=3e-4)
-        self.architect = Architect(net, self.penalty, momentum=0.9, weight_decay=3e-4,
-                                   arch_learning_rate=6e-4, arch_weight_decay=1e-3)
+        self.batches = batches
 
     def flags(self) -> contextlib.AbstractContextManager:
         return contextlib.nullcontext() if self.mkldnn else torch.backends.mkldnn.flags(enabled=False)
@@ -79,16 +82,12 @@ class Runner:
     def fwd_bwd(self) -> None:
         with self.flags():
             self.net.zero_grad(set_to_none=True)
-            F.cross_entropy(self.net(self.x), self.y).backward()
+            F.cross_entropy(self.net(self.batches[0]), self.batches[1]).backward()
 
     def search_step(self) -> None:
+        """train_search's search step: the architecture step on the held-out batch, then the weight step."""
         with self.flags():
-            self.architect.step(self.x, self.y, self.xv, self.yv, 0.025, self.optimizer, unrolled=False)
-            self.optimizer.zero_grad(set_to_none=True)
-            F.cross_entropy(self.net(self.x), self.y).backward()
-            self.penalty.add_grad(self.weights)
-            nn.utils.clip_grad_norm_(self.weights, 5.0)
-            self.optimizer.step()
+            self.setup.stepper.eager(*self.batches)
 
 
 def time_interleaved(fns: dict[str, Callable[[], None]], repeats: int) -> dict[str, dict[str, Any]]:
@@ -111,7 +110,7 @@ def time_interleaved(fns: dict[str, Callable[[], None]], repeats: int) -> dict[s
     }
 
 
-def check_equivalence(ref: Network, fused: Network, x: torch.Tensor) -> float:
+def check_equivalence(ref: nn.Module, fused: nn.Module, x: torch.Tensor) -> float:
     """Relative difference of the logits of the two variants on copies (their BN buffers stay put)."""
     with torch.no_grad():
         a, b = copy.deepcopy(ref)(x), copy.deepcopy(fused)(x)
@@ -119,6 +118,7 @@ def check_equivalence(ref: Network, fused: Network, x: torch.Tensor) -> float:
 
 
 def main(args: argparse.Namespace) -> dict:
+    configure_torch(torch.device("cpu"))  # train_search.py's settings (denormals flushed); threads set below
     default_threads = torch.get_num_threads()
     threads = []
     for t in (args.threads or ("1" if args.quick else "1,default")).split(","):
@@ -143,18 +143,17 @@ def main(args: argparse.Namespace) -> dict:
     rows = []
     for name, (C, layers, batch, size) in configs.items():
         torch.manual_seed(0)
-        ref = Network(C, 10, layers)
-        fused = enable_fused(copy.deepcopy(ref))
         batches = (torch.randn(batch, 3, size, size), torch.randint(0, 10, (batch,)),
                    torch.randn(batch, 3, size, size), torch.randint(0, 10, (batch,)))
-        rel = check_equivalence(ref, fused, batches[0])
+        ref, fused = (search_args(C, layers, batch, fused=f) for f in (False, True))
+        rel = check_equivalence(Runner(ref, True, batches).net, Runner(fused, True, batches).net, batches[0])
         variants = {"ref": (ref, True), "fused": (fused, True)}
         if args.mkldnn:
             variants.update({"ref_no_mkldnn": (ref, False), "fused_no_mkldnn": (fused, False)})
         for n_threads in threads:
             torch.set_num_threads(n_threads)
             for measure in measures:
-                runners = {v: Runner(copy.deepcopy(net), mk, batches) for v, (net, mk) in variants.items()}
+                runners = {v: Runner(a, mk, batches) for v, (a, mk) in variants.items()}
                 timings = time_interleaved({v: getattr(r, measure) for v, r in runners.items()}, repeats)
                 entry = {"config": name, "C": C, "layers": layers, "batch": batch, "size": size,
                          "threads": n_threads, "measure": measure, "logits_rel_diff": rel, "timings": timings,

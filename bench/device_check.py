@@ -1,4 +1,4 @@
-"""One run on a GPU machine for issues 6 and 7: everything that needs the GPU, checked and timed at once.
+"""One run on a GPU machine: the step timings, the scripts' speed levers and the parallel sweep, at once.
 
     python bench/device_check.py -o OUT --parts speed                  # on the GPU: at most 260 s
     python bench/device_check.py -o OUT --parts search train sweep     # then at most 9.3 minutes

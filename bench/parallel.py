@@ -1,4 +1,4 @@
-"""The same sweep one search at a time and several at once (issue 7): wall time, overlap, validity.
+"""The same sweep one search at a time and several at once: wall time, overlap, validity.
 
     python bench/parallel.py -o bench/results/cpu-parallel.json   # CPU: digits, 6 searches, ~8 minutes on 2 cores
     python bench/parallel.py --preset gpu -o gpu-parallel.json    # GPU: the paper's supernet, synthetic CIFAR data

@@ -3,7 +3,6 @@ tiny --quick run writes a complete JSON (CPU only; the CUDA-graph paths need a G
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import math
@@ -18,7 +17,7 @@ import torch
 import fastpath
 import train
 import train_search
-from bench import speed
+from bench import speed, timing
 from genotypes import PC_DARTS_cifar
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,6 +50,65 @@ class _Loader:
         return self.held_out.pop(0)
 
 
+def _signature(setup: object) -> dict:
+    """What a built step is made of: network class, forward, parameter shapes, losses, optimizers, step flags."""
+    model, stepper = setup.model, setup.stepper
+    opts = [setup.optimizer] + ([setup.architect.optimizer] if hasattr(setup, "architect") else [])
+    return {
+        "model": type(model).__name__, "forward": getattr(model.forward, "__func__", model.forward).__qualname__,
+        "params": [(n, tuple(p.shape), p.is_contiguous(memory_format=torch.channels_last)) for n, p in
+                   model.named_parameters()],
+        "penalty": getattr(setup, "penalty", None),
+        "arch_loss": getattr(getattr(setup, "architect", None), "loss_fn", None),
+        "optimizers": [(type(o).__name__, o.defaults) for o in opts],
+        "step": {k: v for k, v in vars(stepper).items() if isinstance(v, (bool, int, float, type(None)))},
+    }
+
+
+class _Built(Exception):
+    """Stops main right after it has built its step (the spy below keeps what it built)."""
+
+
+def _spy(monkeypatch: pytest.MonkeyPatch, module: object, name: str) -> list:
+    built = []
+    real = getattr(module, name)
+
+    def spy(*args: object, **kwargs: object) -> object:
+        built.append(real(*args, **kwargs))
+        raise _Built
+
+    monkeypatch.setattr(module, name, spy)
+    return built
+
+
+def test_search_bench_builds_what_train_search_main_builds(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The benchmark's supernet, penalty, SGD, Adam and stepper are those train_search.main builds for the same
+    sizes (main's defaults: the bench reads the script's parser), and another lever shows in the comparison."""
+    built = _spy(monkeypatch, train_search, "build_search")
+    argv = ["--set", "digits", "--image_size", "8", "--init_channels", "4", "--layers", "3", "--batch_size", "64",
+            "-l1", "1e-4", "--no-fused", "--logdir", str(tmp_path), "--no_progress"]
+    with pytest.raises(_Built):
+        train_search.main(train_search.build_parser().parse_args(argv))
+    monkeypatch.undo()  # the benchmark below calls the real builder
+    cfg = speed.Config(search_channels=4, search_layers=3, search_batch=64)
+    assert _signature(speed.build_search(cfg, frozenset(), CPU, arch=True).setup) == _signature(built[0])
+    for lever in ("fused", "channels_last", "fused_optim"):
+        assert _signature(speed.build_search(cfg, frozenset({lever}), CPU, arch=True).setup) != _signature(built[0])
+
+
+def test_eval_bench_builds_what_train_main_builds(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The benchmark's network, SGD and stepper are those train.main builds for PC_DARTS_cifar with --auxiliary."""
+    built = _spy(monkeypatch, train, "build_training")
+    argv = ["--set", "digits", "--arch", "PC_DARTS_cifar", "--auxiliary", "--init_channels", "4", "--layers", "3",
+            "--batch_size", "8", "--logdir", str(tmp_path), "--no_progress"]
+    with pytest.raises(_Built):
+        train.main(train.build_parser().parse_args(argv))
+    monkeypatch.undo()
+    cfg = speed.Config(eval_channels=4, eval_layers=3, eval_batch=8)
+    assert _signature(speed.build_eval(cfg, frozenset(), CPU).setup) == _signature(built[0])
+    assert _signature(speed.build_eval(cfg, frozenset({"fused_optim"}), CPU).setup) != _signature(built[0])
+
+
 def test_search_step_is_train_search_train_epoch() -> None:
     """Two benchmark search steps leave the supernet exactly where train_search.train_epoch leaves it."""
     batches = [speed.synthetic_batches("search_step", TINY, CPU) for _ in range(2)]
@@ -60,19 +118,13 @@ def test_search_step_is_train_search_train_epoch() -> None:
         step.fn(*b)
     ours = _params(step.model)
 
-    torch.manual_seed(TINY.seed)
-    model = train_search.Network(TINY.search_channels, 10, TINY.search_layers)
-    weights = list(model.weights())
-    penalty = train_search.Penalty(TINY.criterion_weight, TINY.l1_weight, -1.0)
-    optimizer = torch.optim.SGD(weights, TINY.lr, momentum=TINY.momentum, weight_decay=TINY.weight_decay)
-    architect = train_search.Architect(model, penalty, momentum=TINY.momentum, weight_decay=TINY.weight_decay,
-                                       arch_learning_rate=TINY.arch_lr, arch_weight_decay=TINY.arch_weight_decay)
-    args = argparse.Namespace(begin=0, unrolled=False, grad_clip=TINY.grad_clip, report_lines=1, no_progress=True)
-    stepper = train_search.SearchStepper(model, weights, penalty, optimizer, architect, grad_clip=TINY.grad_clip,
-                                         autocast=fastpath.make_autocast(CPU, "none"))
-    train_search.train_epoch(args, 0, model, stepper, _Loader([b[:2] for b in batches]),
+    args = speed.search_args(TINY)
+    torch.manual_seed(args.seed)
+    setup = train_search.build_search(args, 10, CPU)
+    args.begin, args.report_lines, args.no_progress = 0, 1, True
+    train_search.train_epoch(args, 0, setup.model, setup.stepper, _Loader([b[:2] for b in batches]),
                              _Loader([], [b[2:] for b in batches]), logging.getLogger("test_bench"))
-    assert torch.equal(ours, _params(model))
+    assert torch.equal(ours, _params(setup.model))
     assert not torch.equal(ours, _params(speed.build_search(TINY, frozenset(), CPU, arch=True).model))
 
 
@@ -84,17 +136,13 @@ def test_eval_step_is_train_train_epoch() -> None:
         step.fn(*b)
     ours = _params(step.model)
 
-    torch.manual_seed(TINY.seed)
-    model = train.build_network(PC_DARTS_cifar, 10, TINY.eval_channels, TINY.eval_layers, True)
-    model.drop_path_prob = TINY.drop_path_prob
-    optimizer = torch.optim.SGD(model.parameters(), TINY.eval_lr, momentum=TINY.momentum,
-                                weight_decay=TINY.weight_decay)
-    args = argparse.Namespace(report_lines=1, no_progress=True, auxiliary_weight=TINY.auxiliary_weight,
-                              grad_clip=TINY.grad_clip, label_smooth=None, set="synthetic")
-    stepper = train.TrainStepper(model, optimizer, auxiliary_weight=TINY.auxiliary_weight, grad_clip=TINY.grad_clip,
-                                 autocast=fastpath.make_autocast(CPU, "none"))
-    train.train_epoch(args, 0, stepper, _Loader(batches), logging.getLogger("test_bench"))
-    assert torch.equal(ours, _params(model))
+    args = speed.train_args(TINY)
+    torch.manual_seed(args.seed)
+    setup = train.build_training(args, PC_DARTS_cifar, 10, CPU)
+    setup.model.drop_path_prob = args.drop_path_prob
+    args.report_lines, args.no_progress = 1, True
+    train.train_epoch(args, 0, setup.stepper, _Loader(batches), logging.getLogger("test_bench"))
+    assert torch.equal(ours, _params(setup.model))
 
 
 def test_snapshot_restore_gives_a_fresh_start() -> None:
@@ -114,7 +162,7 @@ def test_snapshot_restore_gives_a_fresh_start() -> None:
 
 
 def test_summary_and_epoch_formulas() -> None:
-    s = speed.summarize([0.003, 0.001, 0.002])
+    s = timing.summarize([0.003, 0.001, 0.002])
     assert s == {"median_ms": pytest.approx(2.0), "min_ms": pytest.approx(1.0), "max_ms": pytest.approx(3.0), "n": 3}
     data = {"host": {"images_per_s": 1000.0}, "device": {"images_per_s": 100_000.0}}
     # host: the workers overlap the step, so the slower of the two counts
@@ -156,14 +204,7 @@ def test_ratios() -> None:
     assert r["search_epoch"]["fastest_loader"] == "device"
 
 
-def test_fallback_sets_and_applicability() -> None:
-    def rec(ms: float) -> dict:
-        return {"median_ms": ms}
-
-    recs = {"bf16": rec(90.0), "fused": rec(30.0), "channels_last": rec(80.0), "cuda_graphs": {"error": "x"}}
-    fast = ["bf16", "channels_last", "fused", "cuda_graphs"]
-    sets = speed.fallback_sets(fast, recs, "search_step", CPU)
-    assert sets == [["fused", "channels_last", "bf16"], ["fused", "channels_last"]]
+def test_applicability() -> None:
     assert speed.applicable("eval_step", frozenset({"fused"}), CPU)[1] is not None
     assert speed.applicable("eval_step", frozenset({"fused", "bf16"}), CPU) == (frozenset({"bf16"}), None)
     assert speed.applicable("search_step", frozenset({"cuda_graphs"}), CPU)[1] == "cuda_graphs needs a CUDA device"
@@ -171,7 +212,7 @@ def test_fallback_sets_and_applicability() -> None:
 
 def test_time_cap_interrupts() -> None:
     t = time.perf_counter()
-    with pytest.raises(TimeoutError), speed.time_cap(0.2):
+    with pytest.raises(TimeoutError), timing.time_cap(0.2):
         while time.perf_counter() - t < 5:
             pass
     assert time.perf_counter() - t < 2

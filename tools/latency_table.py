@@ -40,7 +40,7 @@ import cost  # noqa: E402
 import genotypes  # noqa: E402
 from operations import OPS  # noqa: E402
 from profiling import build_eval_network, measure_latency  # noqa: E402
-from utils import UserError, check_output, get_device, run_main, write_json_atomic  # noqa: E402
+from utils import UserError, check_output, configure_torch, get_device, run_main, write_json_atomic  # noqa: E402
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -188,8 +188,7 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
         raise UserError(f"--min_run_time {args.min_run_time} must be a number of seconds > 0")
     cost.check_cost_args(args, None)
     device = get_device(args.device, args.gpu)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    configure_torch(device, args.threads, training=False)
     spec = cost.eval_spec(args, args.num_classes, args.imagenet)
     networks = ({name: build_eval_network(g, spec.init_channels, spec.layers, spec.num_classes,
                                           imagenet=spec.imagenet) for name, g in published_genotypes().items()}
