@@ -23,6 +23,8 @@ from PIL import Image
 from torch import nn
 
 import genotypes
+import plots
+import plots_train
 import train
 from model import NetworkCIFAR
 from operations import OPS, FactorizedReduce, Identity, Zero
@@ -458,13 +460,31 @@ def test_tiny_networks_are_what_the_tools_profile() -> None:
 # --------------------------------------------------------------------------- what the plots show
 
 
+def imported_modules(path: Path) -> set[str]:
+    """Every module a file imports, at its top or inside a function."""
+    import ast
+
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+    return found
+
+
+def test_the_plotting_home_imports_no_tool() -> None:
+    """plots.py is where every plot's helpers live; the tables import from it, never the other way round."""
+    for home in ("plots.py", "plots_train.py"):
+        assert not {m for m in imported_modules(ROOT / home) if m == "tools" or m.startswith("tools.")}, home
+    assert "plots" in imported_modules(ROOT / "tools" / "tables.py")  # the one direction
+
+
 @pytest.fixture(autouse=True)
 def close_figures():
     """The figure-drawing functions hand their figures to the tests: close them after each test."""
     yield
-    from plots import plt
-
-    plt.close("all")
+    plots.plt.close("all")
 
 
 def search_record(nu: float, reg: float, ce: float, run_dir: str = "") -> dict:
@@ -504,8 +524,6 @@ def leader_segments(ax) -> list[tuple[tuple[float, float], tuple[float, float]]]
 
 
 def test_the_colour_of_a_nu_is_the_same_in_every_frame_and_plot(tmp_path: Path) -> None:
-    import plots
-
     first = [search_record(0.2, 1.2, 2.30)]
     later = first + [search_record(0.01, 40.0, 1.5), search_record(3e-4, 859.1, 0.9), search_record(0.0, 900.0, 0.8)]
     frame_00 = plots.frontier_figure(first, front_of(first), "l2")
@@ -524,30 +542,25 @@ def test_the_colour_of_a_nu_is_the_same_in_every_frame_and_plot(tmp_path: Path) 
     losses = plots.losses_figure(later, "l2")
     line = next(ln for ln in losses.axes[0].lines if ln.get_label() == "nu = 0.2")
     assert tuple(round(float(c), 6) for c in line.get_color()) == colour
-    assert tuple(round(float(c), 6) for c in tables.point_colors([0.2, 0.01])[0]) == colour
-    tool = tables.search_front_figure(["a", "b"], [0.01, 0.2], [40.0, 1.2], [1.5, 2.3])
+    assert tuple(round(float(c), 6) for c in plots.point_colors([0.2, 0.01])[0]) == colour
+    tool = plots.search_front_figure(["a", "b"], [0.01, 0.2], [40.0, 1.2], [1.5, 2.3])
     assert point_colour(tool, 1.2, 2.3) == colour
 
 
 def test_a_front_of_one_search_says_so_and_draws_no_front_entry() -> None:
-    import plots
-
     one = [search_record(0.2, 1.2, 2.30)]
     fig = plots.frontier_figure(one, front_of(one), "l2")
     ax = fig.axes[0]
     assert ax.get_title() == "L2 sweep: 1 search, 1 Pareto-optimal"
-    assert "front" not in [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "Pareto front" not in [t.get_text() for t in ax.get_legend().get_texts()]
     two = one + [search_record(0.01, 40.0, 1.5)]
     fig = plots.frontier_figure(two, front_of(two), "l2")
     assert fig.axes[0].get_title() == "L2 sweep: 2 searches, 2 Pareto-optimal"
-    assert "front" in [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
-    assert tables.plural(1, "network") == "1 network" and tables.plural(3, "search") == "3 searches"
+    assert "Pareto front" in [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert plots.plural(1, "network") == "1 network" and plots.plural(3, "search") == "3 searches"
 
 
 def test_labels_of_a_crowded_front_are_all_written_and_their_leader_lines_do_not_cross() -> None:
-    import plots
-    from plots import plt
-
     cluster = [search_record(10 ** (-1 - 0.3 * k), 800 + 15 * k, 2.2540 - 0.0004 * k) for k in range(7)]
     cluster.append(search_record(0.2, 265.0, 2.2835))
     front = front_of(cluster)
@@ -558,24 +571,24 @@ def test_labels_of_a_crowded_front_are_all_written_and_their_leader_lines_do_not
     assert len(segments) >= 3  # the cluster needs leader lines
     for i, a in enumerate(segments):
         for b in segments[i + 1:]:
-            assert not tables.segments_cross(a, b), (a, b)
+            assert not plots.segments_cross(a, b), (a, b)
     # a front on which the labels once sat on crossing leader lines (a label above joined to a point below)
     points = [(0.009, 0.884), (0.052, 0.807), (0.123, 0.887), (0.33, 0.805), (0.343, 0.775), (0.369, 0.638),
               (0.374, 0.585), (0.538, 0.49), (0.633, 0.487), (0.674, 0.181), (0.68, 0.175), (0.85, 0.088),
               (0.979, 0.137), (0.987, 0.05)]
-    fig, ax = plt.subplots(figsize=(7, 5))
+    fig, ax = plots.plt.subplots(figsize=(7, 5))
     ax.scatter([p[0] for p in points], [p[1] for p in points])
     ax.set_xlim(-0.05, 1.05)
     ax.set_ylim(0.0, 0.937)
     names = [f"l2_loss_{i}e0{i % 9}" for i in range(len(points))]
-    assert tables.place_labels(ax, [(x, y, n, "0.2") for (x, y), n in zip(points, names)], required=len(points)) == 0
+    assert plots.place_labels(ax, [(x, y, n, "0.2") for (x, y), n in zip(points, names)], required=len(points)) == 0
     assert sorted(t.get_text() for t in ax.texts) == sorted(names)
     segments = leader_segments(ax)
     for i, a in enumerate(segments):
         for b in segments[i + 1:]:
-            assert not tables.segments_cross(a, b), (a, b)
-    assert tables.segments_cross(((0, 0), (2, 2)), ((0, 2), (2, 0)))
-    assert not tables.segments_cross(((0, 0), (1, 1)), ((0, 1), (1, 2)))
+            assert not plots.segments_cross(a, b), (a, b)
+    assert plots.segments_cross(((0, 0), (2, 2)), ((0, 2), (2, 0)))
+    assert not plots.segments_cross(((0, 0), (1, 1)), ((0, 1), (1, 2)))
 
 
 def cost_table() -> pd.DataFrame:
@@ -621,7 +634,7 @@ def test_top_k_rings_only_when_k_picks_some_of_the_searches() -> None:
 def test_the_correlation_matrix_is_signed_and_says_n() -> None:
     df = pd.DataFrame({"nu": [0.2, 0.02, 0.002, 0.0], "size_m": [1.0, 2.0, 3.0, 4.0],
                        "search_valid_acc": [10.0, 50.0, 40.0, 90.0]})
-    fig = tables.correlation_figure(df, ["nu", "size_m", "search_valid_acc"])
+    fig = plots.correlation_figure(df, ["nu", "size_m", "search_valid_acc"])
     ax = fig.axes[0]
     values = np.asarray(ax.images[0].get_array())
     assert values[0, 1] == pytest.approx(-1.0) and values[1, 2] == pytest.approx(0.8)
@@ -631,9 +644,6 @@ def test_the_correlation_matrix_is_signed_and_says_n() -> None:
 
 
 def test_epoch_axes_have_whole_number_ticks(tmp_path: Path) -> None:
-    import plots
-    import plots_train
-
     run = tmp_path / "search"
     run.mkdir()
     write_csv(run / "metrics.csv", ["epoch", "criterion_loss", "l2_loss"],
