@@ -358,12 +358,32 @@ def test_plot_frontier_runs_as_a_script(runs: dict, tmp_path: Path) -> None:
     assert "l2_loss_3e02" in done.stdout and "hypervolume" in done.stdout and "reference point R = 88" in done.stdout
 
 
-def test_plot_frontier_in_process(runs: dict, tmp_path: Path) -> None:
+def test_plot_frontier_in_process(runs: dict, tmp_path: Path, monkeypatch) -> None:
+    drawn = []
+    real = plots.save_figure
+    monkeypatch.setattr(plots, "save_figure", lambda fig, path: drawn.append(fig) or real(fig, path))
     result = plot_frontier.main(plot_frontier.build_parser().parse_args(["-l", str(runs["sweep"]),
                                                                          "-o", str(tmp_path / "f")]))
     assert result["plot"].name == "f.png"
     assert_png(result["plot"])
     assert [p["name"] for p in result["pareto"]] == ["l2_loss_2e01", "l2_loss_3e02", "l2_loss_0"]
+    # what it drew: the sweep's three Pareto-optimal searches, named, coloured by nu; -d adds the dominated one
+    plot_frontier.main(plot_frontier.build_parser().parse_args(["-l", str(runs["sweep"]), "-o", str(tmp_path / "d"),
+                                                                "-d"]))
+    front = [(reg, ce) for name, _, reg, ce, *_ in SEARCHES if name]
+    for fig, crosses in zip(drawn, ([], [(20.0, 1.10)])):
+        ax = fig.axes[0]
+        assert sorted(scatter_points(ax)) == sorted(front + crosses)
+        assert sorted(t.get_text() for t in ax.texts) == ["l2_loss_0", "l2_loss_2e01", "l2_loss_3e02"]
+        assert point_colour(fig, 80.0, 0.34) == (0.0, 0.0, 0.0, 1.0)  # nu = 0
+        assert point_colour(fig, 0.8, 1.54) == tuple(round(c, 6) for c in plots.nu_color(0.2))
+        assert ax.get_title() == "L2 sweep: 4 searches, 3 Pareto-optimal"
+        assert ax.get_xlabel() == "search penalty Σw² (L2), log scale"
+        assert ax.get_ylabel() == "search cross-entropy (last epoch)"
+        legend = [t.get_text() for t in ax.get_legend().get_texts()]
+        assert legend == ["dominated search"] * bool(crosses) + ["Pareto front", "Pareto-optimal search (colour: ν)"]
+        (step,) = ax.lines
+        assert list(step.get_xdata()) == [0.8, 6.3, 80.0] and list(step.get_ydata()) == [1.54, 0.92, 0.34]
 
 
 # --------------------------------------------------------------------------- analyse_train_logs
@@ -634,8 +654,10 @@ def test_top_k_rings_only_when_k_picks_some_of_the_searches() -> None:
 def test_the_correlation_matrix_is_signed_and_says_n() -> None:
     df = pd.DataFrame({"nu": [0.2, 0.02, 0.002, 0.0], "size_m": [1.0, 2.0, 3.0, 4.0],
                        "search_valid_acc": [10.0, 50.0, 40.0, 90.0]})
-    fig = plots.correlation_figure(df, ["nu", "size_m", "search_valid_acc"])
+    fig = plots.correlation_figure(df, ["nu", "size_m", "search_valid_acc"], label=tables.label)
     ax = fig.axes[0]
+    names = [tables.label(c) for c in ("nu", "size_m", "search_valid_acc")]
+    assert [t.get_text() for t in ax.get_xticklabels()] == names == [t.get_text() for t in ax.get_yticklabels()]
     values = np.asarray(ax.images[0].get_array())
     assert values[0, 1] == pytest.approx(-1.0) and values[1, 2] == pytest.approx(0.8)
     assert ax.images[0].get_clim() == (-1, 1)
@@ -657,6 +679,92 @@ def test_epoch_axes_have_whole_number_ticks(tmp_path: Path) -> None:
         ax = fig.axes[0]
         ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
         assert ticks and all(t == round(t) for t in ticks), ticks
+
+
+def scatter_points(ax) -> list[tuple[float, float]]:
+    """(x, y) of every scatter point drawn on the axes (legend proxies have none)."""
+    return [(float(x), float(y)) for c in ax.collections for x, y in np.asarray(c.get_offsets(), dtype=float)]
+
+
+def test_the_loss_curves_are_each_finished_searchs_metrics(tmp_path: Path) -> None:
+    searches = []
+    for nu, ce in ((0.2, 2.0), (0.01, 1.5)):
+        run = tmp_path / f"search-{nu}"
+        run.mkdir()
+        write_csv(run / "metrics.csv", ["epoch", "criterion_loss", "l2_loss"],
+                  [{"epoch": e, "criterion_loss": ce - 0.5 * e, "l2_loss": 100 * nu + e} for e in (0, 1, 2)])
+        searches.append(dict(search_record(nu, 1.0, ce), run_dir=str(run)))
+    searches.append(dict(search_record(0.05, 1.0, 1.0), status="running", run_dir=str(tmp_path)))  # not finished
+    fig = plots.losses_figure(searches, "l2")
+    ce_ax, reg_ax = fig.axes
+    for ax, key in ((ce_ax, "ce"), (reg_ax, "reg")):
+        drawn = {ln.get_label(): (list(ln.get_xdata()), list(ln.get_ydata())) for ln in ax.lines}
+        assert drawn == ({"nu = 0.01": ([0, 1, 2], [1.5, 1.0, 0.5]), "nu = 0.2": ([0, 1, 2], [2.0, 1.5, 1.0])}
+                         if key == "ce" else
+                         {"nu = 0.01": ([0, 1, 2], [1.0, 2.0, 3.0]), "nu = 0.2": ([0, 1, 2], [20.0, 21.0, 22.0])})
+        assert ax.lines[0].get_color() == plots.nu_color(0.01) and ax.get_xlabel() == "epoch"
+    assert (ce_ax.get_ylabel(), reg_ax.get_ylabel()) == ("cross-entropy (train)", plots.penalty_label("l2"))
+    legend = reg_ax.get_legend()
+    assert legend.get_title().get_text() == "ordered by nu"
+    assert [t.get_text() for t in legend.get_texts()] == ["nu = 0.01", "nu = 0.2"]
+    assert fig._suptitle.get_text() == "L2 sweep: search losses per epoch"
+
+
+def test_the_training_curves_draw_each_split_where_it_was_evaluated(tmp_path: Path) -> None:
+    rows = [{"epoch": "0", "train_acc": "40.0", "valid_acc": "", "test_acc": ""},
+            {"epoch": "1", "train_acc": "55.0", "valid_acc": "50.0", "test_acc": "48.0"},
+            {"epoch": "2", "train_acc": "60.0", "valid_acc": "nan", "test_acc": ""}]
+    fig = plots_train.training_figure(rows, "acc", "top-1 accuracy (%)", "DARTS_V2 on digits")
+    ax = fig.axes[0]
+    drawn = {ln.get_label(): (list(ln.get_xdata()), list(ln.get_ydata())) for ln in ax.lines}
+    assert drawn == {"train": ([0, 1, 2], [40, 55, 60]), "valid": ([1], [50]), "test": ([1], [48])}
+    assert [ln.get_linestyle() for ln in ax.lines] == ["-", "--", "-."]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["train", "valid", "test"]
+    assert (ax.get_xlabel(), ax.get_ylabel(), ax.get_title()) == ("epoch", "top-1 accuracy (%)", "DARTS_V2 on digits")
+    # train.py's three files, one metric each, from its metrics.csv
+    columns = ["epoch"] + [f"{split}_{key}" for split in ("train", "valid", "test") for key in ("loss", "acc", "top5")]
+    write_csv(tmp_path / "metrics.csv", columns, [dict.fromkeys(columns, 1.0) | {"epoch": e} for e in (0, 1)])
+    drawn_panels = []
+    real = plots_train.training_figure
+
+    def keep(rows, key, ylabel, title=""):
+        drawn_panels.append((key, ylabel, title, len(rows)))
+        return real(rows, key, ylabel, title)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(plots_train, "training_figure", keep)
+        written = plots_train.plot_training_curves(tmp_path / "metrics.csv", tmp_path, "run")
+    assert [p.name for p in written] == ["loss.png", "acc.png", "top5.png"]
+    assert drawn_panels == [("loss", "cross-entropy", "run", 2), ("acc", "top-1 accuracy (%)", "run", 2),
+                            ("top5", "top-5 accuracy (%)", "run", 2)]
+    for path in written:
+        assert_png(path)
+
+
+def test_accuracies_against_nu_put_nu_0_left_of_the_break() -> None:
+    df = pd.DataFrame({"nu": [0.2, 0.01, 0.0], "search_valid_acc": [40.0, 70.0, 90.0],
+                       "search_train_acc": [45.0, 75.0, 95.0], "valid_acc": [41.0, 71.0, 91.0],
+                       "test_acc": [42.0, 72.0, 92.0]})
+    search = analyse_search_logs.nu_vs_figure(df, [("search_valid_acc", "search valid", False),
+                                                   ("search_train_acc", "search train", True)],
+                                              "search accuracy (%)", "Search accuracy against ν", (7, 5))
+    trained = analyse_train_logs.weight_vs_acc_figure(df, (7, 5))
+    for fig, filled, hollow in ((search, "search_valid_acc", "search_train_acc"), (trained, "test_acc", "valid_acc")):
+        ax = fig.axes[0]
+        at = [0.2, 0.01, 0.001]  # nu = 0 one decade left of the smallest positive nu
+        assert sorted(scatter_points(ax)) == sorted(zip(at * 2, [*df[filled], *df[hollow]]))
+        assert ax.get_xscale() == "log" and ax.get_xlabel() == plots.NU_LABEL + ", log scale"
+        assert "ν=0" in [t.get_text() for t in ax.texts]
+        assert point_colour(fig, 0.2, df[filled][0]) == tuple(round(c, 6) for c in plots.nu_color(0.2))
+        assert point_colour(fig, 0.001, df[filled][2]) == (0.0, 0.0, 0.0, 1.0)
+        (ring,) = [c for c in ax.collections
+                   if len(c.get_offsets()) == 1 and np.allclose(c.get_offsets(), [[0.01, df[hollow][1]]])]
+        assert len(ring.get_facecolors()) == 0  # the other series drawn open, edged in the colour of its nu
+        assert tuple(ring.get_edgecolors()[0]) == pytest.approx(plots.nu_color(0.01))
+    assert [t.get_text() for t in search.axes[0].get_legend().get_texts()] == ["search valid", "search train"]
+    assert search.axes[0].get_ylabel() == "search accuracy (%)"
+    assert [t.get_text() for t in trained.axes[0].get_legend().get_texts()] == ["valid", "test"]
+    assert trained.axes[0].get_title() == "Accuracy of the evaluated networks against ν"
 
 
 def test_hypervolume_numbers_are_short() -> None:
