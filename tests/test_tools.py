@@ -31,14 +31,12 @@ from operations import OPS, FactorizedReduce, Identity, Zero
 from pareto import hypervolume_2d
 from profiling import Profiler, build_eval_network, count_flops, count_parameters, measure_latency
 from tools import analyse_search_logs, analyse_train_logs, plot_frontier, profile_genotypes, tables
+from train import METRICS as EVAL_METRICS  # the columns of the metrics.csv files written here by hand
+from train_search import METRICS as SEARCH_METRICS
 from utils import run_main
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--init_channels", "4", "--layers", "3", "--no_latency"]
-SEARCH_METRICS = ["epoch", "lr", "train_loss", "train_acc", "criterion_loss", "l1_loss", "l2_loss", "arch_valid_loss",
-                  "valid_loss", "valid_acc", "epoch_time", "genotype"]
-EVAL_METRICS = ["epoch", "lr", "drop_path_prob", "train_loss", "train_acc", "train_top5", "valid_loss", "valid_acc",
-                "valid_top5", "test_loss", "test_acc", "test_top5", "epoch_time"]
 
 # (name, nu, R, CE, train acc, valid acc, genotype): three Pareto-optimal searches and a dominated one.
 SEARCHES = [
