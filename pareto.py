@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 Weight = tuple[float, float]
@@ -20,7 +20,9 @@ __all__ = [
     "NoMoreWeights",
     "WeightEstimator",
     "default_reference",
+    "finite_positions",
     "format_weight_name",
+    "front_indices",
     "hypervolume_2d",
     "is_dominated",
     "non_dominated",
@@ -77,6 +79,25 @@ def non_dominated(points: Sequence[Sequence[float]]) -> list[int]:
             keep.append(i)
             best_y = pts[i][1]
     return sorted(keep)
+
+
+def finite_positions(xs: Iterable[Any], ys: Iterable[Any]) -> list[int]:
+    """Positions of the (x, y) pairs that are both finite numbers (a table's rows may lack either)."""
+    out = []
+    for i, (x, y) in enumerate(zip(xs, ys)):
+        try:
+            if math.isfinite(float(x)) and math.isfinite(float(y)):
+                out.append(i)
+        except (TypeError, ValueError):
+            continue
+    return out
+
+
+def front_indices(xs: Sequence[Any], ys: Sequence[Any]) -> list[int]:
+    """Positions of the non-dominated (x, y) points, both minimised; points with a NaN are left out."""
+    valid = finite_positions(xs, ys)
+    points = [(float(xs[i]), float(ys[i])) for i in valid]
+    return [valid[k] for k in non_dominated(points)] if points else []
 
 
 def hypervolume_2d(points: Sequence[Sequence[float]], reference: Sequence[float]) -> float:

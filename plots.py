@@ -1,4 +1,9 @@
-"""Plots of a sweep shared by multiobjective.py and the tools: the front and the loss curves.
+"""Every plot's helpers, and the plots of a sweep: its front and its loss curves.
+
+One home for what the figures of multiobjective.py, train.py (plots_train.py) and the tools share:
+the colours of nu, the axis labels of the search's two objectives, log axes, the placement of the
+names beside their points, the front plotter, and the PNG writer. It imports no tool: the tables
+(tools/tables.py) import from here, never the other way round.
 
 Colours of nu are the same in every plot of every sweep: a colour is a function of nu alone (viridis
 on a log scale over the fixed range NU_RANGE, nu = 0 black), never of the other nus on the plot, so a
@@ -9,20 +14,45 @@ from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib import cm  # noqa: E402
 from matplotlib import colors as mcolors  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
+from pareto import front_indices  # noqa: E402
+
+if TYPE_CHECKING:
+    import pandas as pd
+
 DPI = 120
 NU_RANGE = (1e-6, 1.0)  # nu of a NISE weight (nu, 1 - nu) lies in [0, 1]; smaller nus take the end colour
+
+# Axis labels of the search's quantities (tools/tables.py's COLUMNS label its columns with these too).
+NU_LABEL = "ν (penalty weight)"
+CE_LABEL = "search cross-entropy"
+COST_LABELS = {"params": "parameters of the derived network (M)",
+               "flops": "FLOPs of the derived network (M multiply-adds)",
+               "latency": "latency of the derived network (ms, lookup table)"}
+
+
+def penalty_label(objective: str | None = None) -> str:
+    """Axis label of the search penalty R: its formula for l1 / l2, its unit for a cost objective."""
+    if objective in COST_LABELS:
+        return COST_LABELS[objective]
+    if objective in ("l1", "l2"):
+        return "search penalty " + ("Σ|w| (L1)" if objective == "l1" else "Σw² (L2)")
+    return "search penalty R"
+
+
+# --------------------------------------------------------------------------- colours of nu
 
 
 def nu_colormap() -> tuple[mcolors.Colormap, mcolors.Normalize]:
@@ -39,6 +69,26 @@ def nu_color(nu: float) -> tuple[float, float, float, float]:
     return tuple(float(c) for c in cmap(float(norm(nu))))
 
 
+def point_colors(nus: Sequence[Any]) -> list[Any]:
+    """One colour per row: nu_color for known nus, grey where nu is unknown (None or NaN)."""
+    return [nu_color(float(n)) if n is not None and np.isfinite(n) else "0.6" for n in nus]
+
+
+def add_nu_colorbar(fig: Any, ax: Any, nus: Sequence[Any]) -> None:
+    """The colour bar of nu over its fixed range (NU_RANGE), so that it reads the same on every plot;
+    none when no nu is positive (black and grey need no scale)."""
+    if not any(n is not None and np.isfinite(n) and n > 0 for n in nus):
+        return
+    cmap, norm = nu_colormap()
+    bar = fig.colorbar(cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, pad=0.02, extend="min")
+    notes = (["ν=0 in black"] if any(n == 0 for n in nus) else []) + (
+        ["grey: ν unknown"] if any(n is None or not np.isfinite(n) for n in nus) else [])
+    bar.set_label("; ".join([NU_LABEL, *notes]))
+
+
+# --------------------------------------------------------------------------- axes, text, files
+
+
 def plural(count: int, word: str) -> str:
     """The count with its noun in the right number: "1 search", "2 searches", "3 networks"."""
     return f"{count} {word if count == 1 else word + ('es' if word.endswith(('s', 'sh', 'ch', 'x')) else 's')}"
@@ -49,15 +99,295 @@ def integer_ticks(ax: Any, axis: str = "x") -> None:
     (ax.xaxis if axis == "x" else ax.yaxis).set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
 
 
-COST_LABELS = {"params": "parameters of the derived network (M)",
-               "flops": "FLOPs of the derived network (M multiply-adds)",
-               "latency": "latency of the derived network (ms, lookup table)"}
+def save_figure(fig: Any, path: str | Path) -> Path:
+    """Lay out, write a PNG at the project's DPI, and free the figure."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=max(DPI, 100), bbox_inches="tight")  # keeps legends placed outside the axes
+    plt.close(fig)
+    return path
 
 
-def _penalty_label(objective: str) -> str:
-    if objective in COST_LABELS:
-        return COST_LABELS[objective]
-    return "L1 penalty  Σ|w|" if objective == "l1" else "L2 penalty  Σw²"
+def spans_decades(values: Iterable[Any], decades: float = 1.0) -> bool:
+    """True when the positive values span at least ``decades`` orders of magnitude (log axis then)."""
+    positive = [float(v) for v in values if v is not None and np.isfinite(v) and float(v) > 0]
+    return len(positive) > 1 and math.log10(max(positive) / min(positive)) >= decades
+
+
+def nu_positions(nus: Sequence[Any]) -> tuple[list[float], float | None]:
+    """Where to draw each nu on a log axis: nu = 0 goes one decade left of the smallest positive nu."""
+    positive = [float(n) for n in nus if n is not None and np.isfinite(n) and n > 0]
+    zero_at = min(positive) / 10 if positive else 1e-6
+    has_zero = any(n is not None and np.isfinite(n) and n == 0 for n in nus)
+    pos = [zero_at if (n is not None and np.isfinite(n) and n == 0) else (float(n) if n is not None else math.nan)
+           for n in nus]
+    return pos, (zero_at if has_zero else None)
+
+
+def set_nu_axis(ax: Any, nus: Sequence[Any], axis: str = "x") -> None:
+    """Log nu axis when the nus span a decade or more; nu = 0 gets its own tick left of a break."""
+    _, zero_at = nu_positions(nus)
+    if not (spans_decades(nus) or zero_at is not None):
+        (ax.set_xlabel if axis == "x" else ax.set_ylabel)(NU_LABEL)
+        return
+    if axis == "x":
+        ax.set_xscale("log")
+        ax.set_xlabel(NU_LABEL + ", log scale")
+    else:
+        ax.set_yscale("log")
+        ax.set_ylabel(NU_LABEL + ", log scale")
+    if zero_at is not None:
+        line = ax.axvline if axis == "x" else ax.axhline
+        line(zero_at * 10 ** 0.5, color="0.6", linestyle=":", linewidth=1)
+        if axis == "x":
+            ax.annotate("ν=0", xy=(zero_at, 0), xycoords=("data", "axes fraction"), xytext=(0, -14),
+                        textcoords="offset points", ha="center", va="top", fontsize=8, color="0.25")
+        else:
+            ax.annotate("ν=0", xy=(0, zero_at), xycoords=("axes fraction", "data"), xytext=(-20, 0),
+                        textcoords="offset points", ha="right", va="center", fontsize=8, color="0.25")
+
+
+# --------------------------------------------------------------------------- points and their names
+
+
+def scatter_by_nu(
+    ax: Any,
+    xs: Sequence[Any],
+    ys: Sequence[Any],
+    nus: Sequence[Any],
+    labels: Sequence[str] | None = None,
+    marker: str = "o",
+    size: float = 45,
+    hollow: bool = False,
+    series: str | None = None,
+) -> None:
+    """Points coloured by nu (the sweep's colours); ``labels`` are written beside the points."""
+    colors = point_colors(nus)
+    for i, (x, y) in enumerate(zip(xs, ys)):
+        if not (np.isfinite(x) and np.isfinite(y)):
+            continue
+        face = "none" if hollow else colors[i]
+        ax.scatter(x, y, marker=marker, s=size, facecolors=face, edgecolors=colors[i] if hollow else "black",
+                   linewidths=1.2 if hollow else 0.6, zorder=3)
+        if labels is not None and labels[i]:
+            ax.annotate(labels[i], (x, y), textcoords="offset points", xytext=(5, 4), fontsize=7, zorder=4)
+    if series:  # a proxy for the legend, in neutral grey, since the colours encode nu
+        ax.scatter([], [], marker=marker, s=size, facecolors="none" if hollow else "0.6",
+                   edgecolors="0.3", label=series)
+
+
+def _marker_boxes(ax: Any, radius: float) -> list[tuple[float, float, float, float]]:
+    """Display-space boxes around every scatter point already drawn (labels must not cover them)."""
+    boxes = []
+    for collection in ax.collections:
+        offsets = np.asarray(collection.get_offsets(), dtype=float)
+        if offsets.ndim != 2 or not len(offsets):
+            continue
+        for px, py in ax.transData.transform(offsets):
+            if np.isfinite(px) and np.isfinite(py):
+                boxes.append((px - radius, py - radius, px + radius, py + radius))
+    return boxes
+
+
+Box = tuple[float, float, float, float]
+Segment = tuple[tuple[float, float], tuple[float, float]]
+
+
+def _cross(o: tuple[float, float], a: tuple[float, float], b: tuple[float, float]) -> float:
+    return (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
+
+
+def segments_cross(s: Segment, t: Segment) -> bool:
+    """True when two segments cross at a point inside both (touching ends do not count)."""
+    (p, q), (r, u) = s, t
+    d1, d2, d3, d4 = _cross(r, u, p), _cross(r, u, q), _cross(p, q, r), _cross(p, q, u)
+    return d1 * d2 < 0 and d3 * d4 < 0
+
+
+def _segment_hits_box(seg: Segment, box: Box) -> bool:
+    """True when the segment passes through the box (an end inside counts)."""
+    (p, q), (x0, y0, x1, y1) = seg, box
+    if any(x0 <= x <= x1 and y0 <= y <= y1 for x, y in (p, q)):
+        return True
+    corners = ((x0, y0), (x1, y0), (x1, y1), (x0, y1))
+    return any(segments_cross(seg, (corners[k], corners[(k + 1) % 4])) for k in range(4))
+
+
+def _uncross(placements: list[dict[str, Any]]) -> None:
+    """Swap the spots of two labels whose leader lines cross, until none do.
+
+    Swapping the far ends of two crossing segments makes them shorter in total (triangle
+    inequality), so this ends; each swapped label keeps its width, centred where the other was.
+    """
+    for _ in range(4 * len(placements) ** 2):
+        pairs = [(a, b) for i, a in enumerate(placements) for b in placements[i + 1:]
+                 if a["leader"] and b["leader"] and segments_cross(a["leader"], b["leader"])]
+        if not pairs:
+            return
+        a, b = pairs[0]
+        ca, cb = a["leader"][0], b["leader"][0]
+        for item, centre in ((a, cb), (b, ca)):
+            w, h = item["box"][2] - item["box"][0], item["box"][3] - item["box"][1]
+            item["box"] = (centre[0] - w / 2, centre[1] - h / 2, centre[0] + w / 2, centre[1] + h / 2)
+            item["leader"] = (centre, item["point"])
+
+
+def place_labels(ax: Any, items: Sequence[tuple[float, float, str, Any]], fontsize: float = 7,
+                 required: int = 0) -> int:
+    """Write each (x, y, text, colour) near its point where it covers no other label, no point and stays inside.
+
+    Tries the four corners around the point, then farther out with a leader line; a leader line
+    should cross no other leader line and pass through no label or other point, and no later label
+    sit on an earlier leader, so that each label reads as belonging to the point it is joined to
+    (two leader lines that still cross get their labels swapped). The first ``required`` items are
+    always written (at the least crowded spot); a later label that finds no free spot is left out,
+    and with more than 10 labels the others go right beside their point or nowhere, so that crowded
+    plots stay readable. Returns how many were left out.
+    Call it last, once scales and limits are final (it works in display coordinates).
+    """
+    ax.figure.canvas.draw()  # fixes the limits and the transforms
+    scale = ax.figure.dpi / 72.0
+    char_w, line_h, gap = fontsize * 0.6 * scale, fontsize * 1.25 * scale, 4 * scale
+    obstacles = _marker_boxes(ax, 4 * scale)
+    frame = ax.get_window_extent()
+    placed: list[Box] = []
+    leaders: list[Segment] = []
+
+    def badness(box: Box, leader: Segment | None) -> int:
+        """0 for a free spot. Costs: a label on a label or a leader crossing a leader 3, on a point or a
+        leader through a label 2, a leader through another point 1, leaving the axes 100."""
+        inside = frame.x0 <= box[0] and box[2] <= frame.x1 and frame.y0 <= box[1] and box[3] <= frame.y1
+        cost = 3 * sum(_overlap(box, b) for b in placed) + 2 * sum(_overlap(box, b) for b in obstacles)
+        cost += 3 * sum(_segment_hits_box(seg, box) for seg in leaders)
+        if leader is not None:
+            px, py = leader[1]
+            cost += 3 * sum(segments_cross(leader, seg) for seg in leaders)
+            cost += 2 * sum(_segment_hits_box(leader, b) for b in placed)
+            cost += sum(_segment_hits_box(leader, b) for b in obstacles
+                        if not (b[0] <= px <= b[2] and b[1] <= py <= b[3]))  # its own point's marker is no obstacle
+        return cost + (0 if inside else 100)
+
+    omitted = 0
+    placements: list[dict[str, Any]] = []
+    for n, (x, y, text, color) in enumerate(items):
+        if not (np.isfinite(x) and np.isfinite(y)):
+            continue
+        px, py = ax.transData.transform((x, y))
+        width = len(text) * char_w
+        candidates = []
+        for k in range(0, 16 if n < required else 8):  # a label that must be written looks farther
+            for dx_sign in (1, -1):
+                for dy in (gap + k * line_h, -gap - line_h - k * line_h):
+                    x0 = px + gap if dx_sign > 0 else px - gap - width
+                    candidates.append((x0, py + dy))
+        if n >= required and len(items) > 10:  # crowded: optional labels only right beside their point
+            candidates = candidates[:8]
+        boxes = [(x0, y0, x0 + width, y0 + line_h) for x0, y0 in candidates]
+        # a label far from its point gets a leader line, from the label's centre to the point
+        lines = [((b[0] + width / 2, b[1] + line_h / 2), (px, py)) if abs(b[1] - py) > 2 * line_h else None
+                 for b in boxes]
+        scores = [badness(b, line) for b, line in zip(boxes, lines)]
+        if 0 not in scores and n >= required:
+            omitted += 1
+            continue
+        best = scores.index(min(scores))
+        placed.append(boxes[best])
+        if lines[best] is not None:
+            leaders.append(lines[best])
+        placements.append({"xy": (x, y), "point": (px, py), "box": boxes[best], "leader": lines[best],
+                           "text": text, "color": color})
+    _uncross(placements)
+    for item in placements:
+        (px, py), box = item["point"], item["box"]
+        ax.annotate(item["text"], item["xy"], xytext=((box[0] - px) / scale, (box[1] - py) / scale),
+                    textcoords="offset points", fontsize=fontsize, color=item["color"], zorder=5, ha="left",
+                    va="bottom", arrowprops={"arrowstyle": "-", "color": "0.6", "linewidth": 0.5, "shrinkA": 0,
+                                             "shrinkB": 3} if item["leader"] is not None else None)
+    return omitted
+
+
+def _overlap(a: Box, b: Box) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def draw_front(ax: Any, xs: Sequence[Any], ys: Sequence[Any], label_text: str = "Pareto front") -> list[int]:
+    """The non-dominated points (both minimised) joined by a step line; returns their positions.
+
+    A front of one point draws no line, and so gets no legend entry.
+    """
+    idx = front_indices(xs, ys)
+    if len(idx) > 1:
+        pts = sorted((float(xs[i]), float(ys[i])) for i in idx)
+        ax.step([p[0] for p in pts], [p[1] for p in pts], where="post", color="0.35", linestyle="--",
+                linewidth=1.2, zorder=1, label=label_text)
+    return idx
+
+
+def outside_legend_below(ax: Any, columns: int = 2) -> None:
+    """Legend under the axes (below the x label), so that it covers neither points nor a colorbar."""
+    handles, labels_ = ax.get_legend_handles_labels()
+    if handles:
+        ax.legend(handles, labels_, loc="upper center", bbox_to_anchor=(0.5, -0.16), fontsize=8,
+                  ncol=min(columns, len(handles)), frameon=False)
+
+
+# --------------------------------------------------------------------------- the front
+
+
+def search_front_figure(
+    names: Sequence[str],
+    nus: Sequence[Any],
+    reg: Sequence[float],
+    ce: Sequence[float],
+    *,
+    size: tuple[float, float] = (7.0, 5.0),
+    dominated: Sequence[tuple[float, float]] = (),
+    objective: str | None = None,
+    highlight: Sequence[int] = (),
+    highlight_label: str = "",
+    title: str = "",
+    others: str = "fit",
+) -> Any:
+    """The one plot of a search front (the sweep's frontier plots, plot_frontier.py, analyse_search_logs.py).
+
+    Cross-entropy against the penalty of the Pareto-optimal searches: the front as a step line, points
+    coloured by nu (colour bar), dominated searches as grey crosses, ``highlight`` ringed and ranked.
+    The highlighted names are always written; the ``others`` all ("all"), where they fit ("fit") or not
+    at all ("none").
+    """
+    if others not in ("all", "fit", "none"):
+        raise ValueError(f"others must be 'all', 'fit' or 'none', got {others!r}")
+    fig, ax = plt.subplots(figsize=size)
+    if dominated:
+        ax.scatter([d[0] for d in dominated], [d[1] for d in dominated], marker="x", color="0.55",
+                   label="dominated search", zorder=2)
+    xs, ys = np.asarray(reg, dtype=float), np.asarray(ce, dtype=float)
+    draw_front(ax, xs, ys)
+    scatter_by_nu(ax, xs, ys, list(nus), series="Pareto-optimal search (colour: ν)")
+    for rank, i in enumerate(highlight, start=1):
+        ax.scatter(xs[i], ys[i], s=180, facecolors="none", edgecolors="crimson", linewidths=1.5, zorder=4,
+                   label=highlight_label if rank == 1 else None)
+    every = np.concatenate([xs, [d[0] for d in dominated]]) if dominated else xs
+    log = spans_decades(every)
+    if log:
+        ax.set_xscale("log")
+    ax.set_xlabel(penalty_label(objective) + (", log scale" if log else ""))
+    ax.set_ylabel(CE_LABEL + " (last epoch)")
+    ax.set_title(title)
+    ax.grid(True, which="both", alpha=0.3)
+    add_nu_colorbar(fig, ax, list(nus))
+    outside_legend_below(ax)
+    # the labels are placed in display space, so on the final layout: a legend below the axes moves as the
+    # layout shrinks them, and a second pass (save_figure's) then moves nothing
+    fig.tight_layout()
+    fig.canvas.draw()
+    fig.tight_layout()
+    ranked = [(xs[i], ys[i], f"{rank}. {names[i]}", "crimson") for rank, i in enumerate(highlight, start=1)]
+    rest = ([(xs[i], ys[i], names[i], "0.25") for i in np.argsort(xs) if i not in set(highlight)]
+            if others != "none" else [])
+    place_labels(ax, ranked + rest, required=len(ranked) + (len(rest) if others == "all" else 0))
+    return fig
 
 
 def frontier_figure(
@@ -68,40 +398,19 @@ def frontier_figure(
     dominated: bool = True,
     size: tuple[float, float] = (7.0, 5.0),
     title: str | None = None,
+    others: str = "all",
 ) -> Any:
-    """CE against the penalty (log axis): the front as a step line, optimal points named, colour bar of nu."""
-    from tools.tables import add_nu_colorbar, place_labels  # labels placed where they cover no point or other label
-
-    fig, ax = plt.subplots(figsize=size)
+    """search_front_figure of a sweep's records (sweep.json's "searches" and "pareto"), every name written;
+    the title counts the finished searches and the Pareto-optimal ones."""
     done = [s for s in searches if s.get("status", "done") == "done" and s.get("reg_loss") is not None]
     optimal_keys = {tuple(o["weight"]) for o in optimal}
-    if dominated:
-        rest = [s for s in done if tuple(s["weight"]) not in optimal_keys]
-        if rest:
-            ax.scatter([s["reg_loss"] for s in rest], [s["criterion_loss"] for s in rest], marker="x",
-                       color="0.55", label="dominated", zorder=2)
+    rest = [(s["reg_loss"], s["criterion_loss"]) for s in done if tuple(s["weight"]) not in optimal_keys]
     front = sorted(optimal, key=lambda o: o["reg_loss"])
-    if len(front) > 1:  # one point draws no line: no legend entry for it either
-        ax.step([o["reg_loss"] for o in front], [o["criterion_loss"] for o in front], where="post",
-                color="0.3", linewidth=1, linestyle="--", zorder=1, label="front")
-    for o in front:
-        ax.scatter(o["reg_loss"], o["criterion_loss"], color=nu_color(o["weight"][0]), edgecolor="black", s=50,
-                   zorder=3)
-    if front:  # a grey proxy for the legend, since the colours encode nu
-        ax.scatter([], [], color="0.6", edgecolor="black", s=50, label="Pareto-optimal (colour: ν)")
-    ax.set_xscale("log")
-    ax.set_xlabel(_penalty_label(objective) + " (log scale)")
-    ax.set_ylabel("cross-entropy (search, last epoch)")
-    ax.set_title(title or f"{objective.upper()} sweep: {plural(len(done), 'search')}, {len(front)} Pareto-optimal")
-    ax.grid(True, which="both", alpha=0.3)
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(loc="best", fontsize=8)
-    add_nu_colorbar(fig, ax, [o["weight"][0] for o in front])
-    fig.tight_layout()
-    if front:
-        place_labels(ax, [(o["reg_loss"], o["criterion_loss"], o.get("name") or f"nu={o['weight'][0]:.2g}",
-                           "0.2") for o in front], required=len(front))
-    return fig
+    return search_front_figure(
+        [str(o.get("name") or f"nu={o['weight'][0]:.3g}") for o in front], [o["weight"][0] for o in front],
+        [o["reg_loss"] for o in front], [o["criterion_loss"] for o in front], size=size,
+        dominated=rest if dominated else [], objective=objective, others=others,
+        title=title or f"{objective.upper()} sweep: {plural(len(done), 'search')}, {len(front)} Pareto-optimal")
 
 
 def plot_frontier(
@@ -109,16 +418,13 @@ def plot_frontier(
     optimal: Sequence[dict[str, Any]],
     objective: str,
     path: str | Path,
-    *,
-    dominated: bool = True,
-    size: tuple[float, float] = (7.0, 5.0),
-    title: str | None = None,
+    **options: Any,
 ) -> Path:
-    """frontier_figure written as a PNG (frontier_NN.png after each search, frontier.png at the end)."""
-    fig = frontier_figure(searches, optimal, objective, dominated=dominated, size=size, title=title)
-    fig.savefig(path, dpi=DPI)
-    plt.close(fig)
-    return Path(path)
+    """frontier_figure as a PNG (frontier_NN.png after each search, frontier.png at the end; options as there)."""
+    return save_figure(frontier_figure(searches, optimal, objective, **options), path)
+
+
+# --------------------------------------------------------------------------- loss curves of a sweep
 
 
 def read_metrics(path: str | Path) -> list[dict[str, str]]:
@@ -150,7 +456,7 @@ def losses_figure(
     ax_ce.set_xlabel("epoch")
     ax_ce.set_ylabel("cross-entropy (train)")
     ax_reg.set_xlabel("epoch")
-    ax_reg.set_ylabel(_penalty_label(objective))
+    ax_reg.set_ylabel(penalty_label(objective))
     ax_reg.set_yscale("log")
     for ax in (ax_ce, ax_reg):
         ax.grid(True, alpha=0.3)
@@ -170,3 +476,50 @@ def plot_losses(
     fig.savefig(path, dpi=DPI)
     plt.close(fig)
     return Path(path)
+
+
+# --------------------------------------------------------------------------- correlation
+
+
+def correlation_figure(df: pd.DataFrame, columns: Sequence[str], size: tuple[float, float] = (7.0, 6.0),
+                       title: str | None = None, noun: str = "network",
+                       label: Callable[[str], str] = str) -> Any | None:
+    """Signed Spearman rank correlation between the columns that vary, as an annotated heat map (-1 to 1).
+
+    The sign says which way two quantities go together (size up, error down is negative), so it is
+    kept; n, the rows behind each value (pairs with a missing value left out), is in the title.
+    ``label`` names a column on the axes (the tools pass tools.tables.label).
+    """
+    import pandas as pd  # only the tools' tables are DataFrames: the sweep and train.py plot without pandas
+
+    usable = [c for c in columns if c in df.columns and pd.to_numeric(df[c], errors="coerce").nunique() > 1]
+    if len(usable) < 2:
+        return None
+    data = df[usable].apply(pd.to_numeric, errors="coerce")
+    corr = data.corr(method="spearman")
+    present = data.notna().to_numpy(dtype=float)
+    pairs = present.T @ present  # rows with both values, per pair of columns
+    counts = sorted({int(pairs[i, j]) for i in range(len(usable)) for j in range(len(usable)) if i != j})
+    n_text = f"n = {counts[0]}" if len(counts) == 1 else f"n = {counts[0]} to {counts[-1]} per pair"
+    fig, ax = plt.subplots(figsize=size)
+    image = ax.imshow(corr.to_numpy(dtype=float), vmin=-1, vmax=1, cmap="RdBu_r")
+    names = [label(c) for c in usable]
+    ax.set_xticks(range(len(usable)), names, rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(len(usable)), names, fontsize=8)
+    for i in range(len(usable)):
+        for j in range(len(usable)):
+            value = corr.iat[i, j]
+            if np.isfinite(value):
+                ax.text(j, i, f"{value:+.2f}", ha="center", va="center", fontsize=7,
+                        color="white" if abs(value) > 0.6 else "black")
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04).set_label("Spearman ρ (−1 to 1)")
+    ax.set_title(title or f"Rank correlation over {plural(len(df), noun)} ({n_text})")
+    return fig
+
+
+def plot_correlation(df: pd.DataFrame, columns: Sequence[str], path: str | Path,
+                     size: tuple[float, float] = (7.0, 6.0), title: str | None = None,
+                     noun: str = "network", label: Callable[[str], str] = str) -> Path | None:
+    """correlation_figure written as a PNG, or None when fewer than two columns vary."""
+    fig = correlation_figure(df, columns, size, title, noun, label)
+    return None if fig is None else save_figure(fig, path)

@@ -298,9 +298,9 @@ def evaluate(model: nn.Module, loader: Any, num_classes: int, autocast: Any, *, 
             "per_class_acc": per_class_acc, "per_class_n": per_class_n, "confusion_matrix": matrix.tolist()}
 
 
-def plot_confusion(matrix: list[list[int]], classes: list[str], path: Path, title: str) -> Path:
+def confusion_figure(matrix: list[list[int]], classes: list[str], title: str) -> Any:
     """The row-normalised confusion matrix (a row: the images of one true class), counts written in small ones."""
-    from plots import DPI, plt
+    from plots import plt
 
     counts = torch.tensor(matrix, dtype=torch.float64)
     fraction = counts / counts.sum(dim=1, keepdim=True).clamp_min(1)
@@ -322,6 +322,14 @@ def plot_confusion(matrix: list[list[int]], classes: list[str], path: Path, titl
     ax.set_title(title)
     fig.colorbar(image, ax=ax, label="fraction of the true class's images")
     fig.tight_layout()
+    return fig
+
+
+def plot_confusion(matrix: list[list[int]], classes: list[str], path: Path, title: str) -> Path:
+    """confusion_figure written as a PNG (confusion.png of a test run)."""
+    from plots import DPI, plt
+
+    fig = confusion_figure(matrix, classes, title)
     fig.savefig(path, dpi=DPI)
     plt.close(fig)
     return path

@@ -228,6 +228,21 @@ def test_search_stability_counts_the_shared_edges_and_the_size_spread(tmp_path: 
     assert sorted(pd.read_csv(tmp_path / "out" / "stab_searches.csv")["seed"]) == [0, 1, 2]
 
 
+def test_the_agreement_plot_is_the_jaccard_matrix_named_by_search() -> None:
+    searches = [{"label": "search-00-20260101-000000", "seed": 0}, {"label": "search-01-20260101-000001", "seed": 1},
+                {"label": "elsewhere", "seed": None}]
+    matrix = np.array([[1.0, 0.25, 0.5], [0.25, 1.0, 0.75], [0.5, 0.75, 1.0]])
+    fig = search_stability.jaccard_figure(searches, matrix, None)
+    ax = fig.axes[0]
+    assert np.array_equal(np.asarray(ax.images[0].get_array()), matrix) and ax.images[0].get_clim() == (0, 1)
+    names = ["search-00 seed 0", "search-01 seed 1", "elsewhere"]  # time stamps left out
+    assert [t.get_text() for t in ax.get_xticklabels()] == names == [t.get_text() for t in ax.get_yticklabels()]
+    assert [(t.get_position(), t.get_text()) for t in ax.texts] == [
+        ((j, i), f"{matrix[i, j]:.2f}") for i in range(3) for j in range(3)]
+    assert ax.get_title() == "Pairwise agreement of 3 genotypes"
+    search_stability.plt.close(fig)
+
+
 def test_search_stability_groups_by_nu_and_refuses_an_input_as_output(tmp_path: Path,
                                                                       capsys: pytest.CaptureFixture) -> None:
     runs = [fake_search(tmp_path / f"search-{k}", genotypes.DARTS_V2, nu, k, 2.0)

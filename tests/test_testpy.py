@@ -20,6 +20,7 @@ from conftest import spec_lines
 from PIL import Image
 
 import genotypes
+import plots
 import train
 from model import NetworkCIFAR, NetworkImageNet
 from utils import run_main
@@ -74,6 +75,20 @@ def test_run_folder_gives_the_training_test_accuracy(trained: dict, tmp_path: Pa
     log = (out_dir / "log.txt").read_text().splitlines()
     assert f"run folder {out_dir}" in log[0] and str(out_dir) in log[-1]
     assert any("settings from the run folder" in line for line in log)
+
+
+def test_the_confusion_plot_shows_each_true_class_as_a_row_of_fractions() -> None:
+    fig = testpy.confusion_figure([[3, 1, 0], [0, 0, 0], [2, 0, 6]], ["cat", "dog", "eel"], "DARTS_V2: test")
+    ax = fig.axes[0]
+    assert np.allclose(np.asarray(ax.images[0].get_array()), [[0.75, 0.25, 0], [0, 0, 0], [0.25, 0, 0.75]])
+    assert ax.images[0].get_clim() == (0.0, 1.0)
+    classes = ["cat", "dog", "eel"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == classes == [t.get_text() for t in ax.get_yticklabels()]
+    # the counts, where a row is the true class and a column the predicted one; white on the dark cells
+    assert [(t.get_position(), t.get_text(), t.get_color()) for t in ax.texts] == [
+        ((0, 0), "3", "white"), ((1, 0), "1", "black"), ((0, 2), "2", "black"), ((2, 2), "6", "white")]
+    assert (ax.get_xlabel(), ax.get_ylabel(), ax.get_title()) == ("predicted class", "true class", "DARTS_V2: test")
+    plots.plt.close(fig)
 
 
 def test_weights_file_with_arch_gives_the_same(trained: dict, tmp_path: Path) -> None:

@@ -23,20 +23,20 @@ from PIL import Image
 from torch import nn
 
 import genotypes
+import plots
+import plots_train
 import train
 from model import NetworkCIFAR
 from operations import OPS, FactorizedReduce, Identity, Zero
 from pareto import hypervolume_2d
 from profiling import Profiler, build_eval_network, count_flops, count_parameters, measure_latency
 from tools import analyse_search_logs, analyse_train_logs, plot_frontier, profile_genotypes, tables
+from train import METRICS as EVAL_METRICS  # the columns of the metrics.csv files written here by hand
+from train_search import METRICS as SEARCH_METRICS
 from utils import run_main
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--init_channels", "4", "--layers", "3", "--no_latency"]
-SEARCH_METRICS = ["epoch", "lr", "train_loss", "train_acc", "criterion_loss", "l1_loss", "l2_loss", "arch_valid_loss",
-                  "valid_loss", "valid_acc", "epoch_time", "genotype"]
-EVAL_METRICS = ["epoch", "lr", "drop_path_prob", "train_loss", "train_acc", "train_top5", "valid_loss", "valid_acc",
-                "valid_top5", "test_loss", "test_acc", "test_top5", "epoch_time"]
 
 # (name, nu, R, CE, train acc, valid acc, genotype): three Pareto-optimal searches and a dominated one.
 SEARCHES = [
@@ -356,12 +356,32 @@ def test_plot_frontier_runs_as_a_script(runs: dict, tmp_path: Path) -> None:
     assert "l2_loss_3e02" in done.stdout and "hypervolume" in done.stdout and "reference point R = 88" in done.stdout
 
 
-def test_plot_frontier_in_process(runs: dict, tmp_path: Path) -> None:
+def test_plot_frontier_in_process(runs: dict, tmp_path: Path, monkeypatch) -> None:
+    drawn = []
+    real = plots.save_figure
+    monkeypatch.setattr(plots, "save_figure", lambda fig, path: drawn.append(fig) or real(fig, path))
     result = plot_frontier.main(plot_frontier.build_parser().parse_args(["-l", str(runs["sweep"]),
                                                                          "-o", str(tmp_path / "f")]))
     assert result["plot"].name == "f.png"
     assert_png(result["plot"])
     assert [p["name"] for p in result["pareto"]] == ["l2_loss_2e01", "l2_loss_3e02", "l2_loss_0"]
+    # what it drew: the sweep's three Pareto-optimal searches, named, coloured by nu; -d adds the dominated one
+    plot_frontier.main(plot_frontier.build_parser().parse_args(["-l", str(runs["sweep"]), "-o", str(tmp_path / "d"),
+                                                                "-d"]))
+    front = [(reg, ce) for name, _, reg, ce, *_ in SEARCHES if name]
+    for fig, crosses in zip(drawn, ([], [(20.0, 1.10)])):
+        ax = fig.axes[0]
+        assert sorted(scatter_points(ax)) == sorted(front + crosses)
+        assert sorted(t.get_text() for t in ax.texts) == ["l2_loss_0", "l2_loss_2e01", "l2_loss_3e02"]
+        assert point_colour(fig, 80.0, 0.34) == (0.0, 0.0, 0.0, 1.0)  # nu = 0
+        assert point_colour(fig, 0.8, 1.54) == tuple(round(c, 6) for c in plots.nu_color(0.2))
+        assert ax.get_title() == "L2 sweep: 4 searches, 3 Pareto-optimal"
+        assert ax.get_xlabel() == "search penalty Σw² (L2), log scale"
+        assert ax.get_ylabel() == "search cross-entropy (last epoch)"
+        legend = [t.get_text() for t in ax.get_legend().get_texts()]
+        assert legend == ["dominated search"] * bool(crosses) + ["Pareto front", "Pareto-optimal search (colour: ν)"]
+        (step,) = ax.lines
+        assert list(step.get_xdata()) == [0.8, 6.3, 80.0] and list(step.get_ydata()) == [1.54, 0.92, 0.34]
 
 
 # --------------------------------------------------------------------------- analyse_train_logs
@@ -458,13 +478,31 @@ def test_tiny_networks_are_what_the_tools_profile() -> None:
 # --------------------------------------------------------------------------- what the plots show
 
 
+def imported_modules(path: Path) -> set[str]:
+    """Every module a file imports, at its top or inside a function."""
+    import ast
+
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+    return found
+
+
+def test_the_plotting_home_imports_no_tool() -> None:
+    """plots.py is where every plot's helpers live; the tables import from it, never the other way round."""
+    for home in ("plots.py", "plots_train.py"):
+        assert not {m for m in imported_modules(ROOT / home) if m == "tools" or m.startswith("tools.")}, home
+    assert "plots" in imported_modules(ROOT / "tools" / "tables.py")  # the one direction
+
+
 @pytest.fixture(autouse=True)
 def close_figures():
     """The figure-drawing functions hand their figures to the tests: close them after each test."""
     yield
-    from plots import plt
-
-    plt.close("all")
+    plots.plt.close("all")
 
 
 def search_record(nu: float, reg: float, ce: float, run_dir: str = "") -> dict:
@@ -504,8 +542,6 @@ def leader_segments(ax) -> list[tuple[tuple[float, float], tuple[float, float]]]
 
 
 def test_the_colour_of_a_nu_is_the_same_in_every_frame_and_plot(tmp_path: Path) -> None:
-    import plots
-
     first = [search_record(0.2, 1.2, 2.30)]
     later = first + [search_record(0.01, 40.0, 1.5), search_record(3e-4, 859.1, 0.9), search_record(0.0, 900.0, 0.8)]
     frame_00 = plots.frontier_figure(first, front_of(first), "l2")
@@ -524,30 +560,25 @@ def test_the_colour_of_a_nu_is_the_same_in_every_frame_and_plot(tmp_path: Path) 
     losses = plots.losses_figure(later, "l2")
     line = next(ln for ln in losses.axes[0].lines if ln.get_label() == "nu = 0.2")
     assert tuple(round(float(c), 6) for c in line.get_color()) == colour
-    assert tuple(round(float(c), 6) for c in tables.point_colors([0.2, 0.01])[0]) == colour
-    tool = tables.search_front_figure(["a", "b"], [0.01, 0.2], [40.0, 1.2], [1.5, 2.3])
+    assert tuple(round(float(c), 6) for c in plots.point_colors([0.2, 0.01])[0]) == colour
+    tool = plots.search_front_figure(["a", "b"], [0.01, 0.2], [40.0, 1.2], [1.5, 2.3])
     assert point_colour(tool, 1.2, 2.3) == colour
 
 
 def test_a_front_of_one_search_says_so_and_draws_no_front_entry() -> None:
-    import plots
-
     one = [search_record(0.2, 1.2, 2.30)]
     fig = plots.frontier_figure(one, front_of(one), "l2")
     ax = fig.axes[0]
     assert ax.get_title() == "L2 sweep: 1 search, 1 Pareto-optimal"
-    assert "front" not in [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "Pareto front" not in [t.get_text() for t in ax.get_legend().get_texts()]
     two = one + [search_record(0.01, 40.0, 1.5)]
     fig = plots.frontier_figure(two, front_of(two), "l2")
     assert fig.axes[0].get_title() == "L2 sweep: 2 searches, 2 Pareto-optimal"
-    assert "front" in [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
-    assert tables.plural(1, "network") == "1 network" and tables.plural(3, "search") == "3 searches"
+    assert "Pareto front" in [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert plots.plural(1, "network") == "1 network" and plots.plural(3, "search") == "3 searches"
 
 
 def test_labels_of_a_crowded_front_are_all_written_and_their_leader_lines_do_not_cross() -> None:
-    import plots
-    from plots import plt
-
     cluster = [search_record(10 ** (-1 - 0.3 * k), 800 + 15 * k, 2.2540 - 0.0004 * k) for k in range(7)]
     cluster.append(search_record(0.2, 265.0, 2.2835))
     front = front_of(cluster)
@@ -558,24 +589,24 @@ def test_labels_of_a_crowded_front_are_all_written_and_their_leader_lines_do_not
     assert len(segments) >= 3  # the cluster needs leader lines
     for i, a in enumerate(segments):
         for b in segments[i + 1:]:
-            assert not tables.segments_cross(a, b), (a, b)
+            assert not plots.segments_cross(a, b), (a, b)
     # a front on which the labels once sat on crossing leader lines (a label above joined to a point below)
     points = [(0.009, 0.884), (0.052, 0.807), (0.123, 0.887), (0.33, 0.805), (0.343, 0.775), (0.369, 0.638),
               (0.374, 0.585), (0.538, 0.49), (0.633, 0.487), (0.674, 0.181), (0.68, 0.175), (0.85, 0.088),
               (0.979, 0.137), (0.987, 0.05)]
-    fig, ax = plt.subplots(figsize=(7, 5))
+    fig, ax = plots.plt.subplots(figsize=(7, 5))
     ax.scatter([p[0] for p in points], [p[1] for p in points])
     ax.set_xlim(-0.05, 1.05)
     ax.set_ylim(0.0, 0.937)
     names = [f"l2_loss_{i}e0{i % 9}" for i in range(len(points))]
-    assert tables.place_labels(ax, [(x, y, n, "0.2") for (x, y), n in zip(points, names)], required=len(points)) == 0
+    assert plots.place_labels(ax, [(x, y, n, "0.2") for (x, y), n in zip(points, names)], required=len(points)) == 0
     assert sorted(t.get_text() for t in ax.texts) == sorted(names)
     segments = leader_segments(ax)
     for i, a in enumerate(segments):
         for b in segments[i + 1:]:
-            assert not tables.segments_cross(a, b), (a, b)
-    assert tables.segments_cross(((0, 0), (2, 2)), ((0, 2), (2, 0)))
-    assert not tables.segments_cross(((0, 0), (1, 1)), ((0, 1), (1, 2)))
+            assert not plots.segments_cross(a, b), (a, b)
+    assert plots.segments_cross(((0, 0), (2, 2)), ((0, 2), (2, 0)))
+    assert not plots.segments_cross(((0, 0), (1, 1)), ((0, 1), (1, 2)))
 
 
 def cost_table() -> pd.DataFrame:
@@ -621,8 +652,10 @@ def test_top_k_rings_only_when_k_picks_some_of_the_searches() -> None:
 def test_the_correlation_matrix_is_signed_and_says_n() -> None:
     df = pd.DataFrame({"nu": [0.2, 0.02, 0.002, 0.0], "size_m": [1.0, 2.0, 3.0, 4.0],
                        "search_valid_acc": [10.0, 50.0, 40.0, 90.0]})
-    fig = tables.correlation_figure(df, ["nu", "size_m", "search_valid_acc"])
+    fig = plots.correlation_figure(df, ["nu", "size_m", "search_valid_acc"], label=tables.label)
     ax = fig.axes[0]
+    names = [tables.label(c) for c in ("nu", "size_m", "search_valid_acc")]
+    assert [t.get_text() for t in ax.get_xticklabels()] == names == [t.get_text() for t in ax.get_yticklabels()]
     values = np.asarray(ax.images[0].get_array())
     assert values[0, 1] == pytest.approx(-1.0) and values[1, 2] == pytest.approx(0.8)
     assert ax.images[0].get_clim() == (-1, 1)
@@ -631,9 +664,6 @@ def test_the_correlation_matrix_is_signed_and_says_n() -> None:
 
 
 def test_epoch_axes_have_whole_number_ticks(tmp_path: Path) -> None:
-    import plots
-    import plots_train
-
     run = tmp_path / "search"
     run.mkdir()
     write_csv(run / "metrics.csv", ["epoch", "criterion_loss", "l2_loss"],
@@ -647,6 +677,92 @@ def test_epoch_axes_have_whole_number_ticks(tmp_path: Path) -> None:
         ax = fig.axes[0]
         ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
         assert ticks and all(t == round(t) for t in ticks), ticks
+
+
+def scatter_points(ax) -> list[tuple[float, float]]:
+    """(x, y) of every scatter point drawn on the axes (legend proxies have none)."""
+    return [(float(x), float(y)) for c in ax.collections for x, y in np.asarray(c.get_offsets(), dtype=float)]
+
+
+def test_the_loss_curves_are_each_finished_searchs_metrics(tmp_path: Path) -> None:
+    searches = []
+    for nu, ce in ((0.2, 2.0), (0.01, 1.5)):
+        run = tmp_path / f"search-{nu}"
+        run.mkdir()
+        write_csv(run / "metrics.csv", ["epoch", "criterion_loss", "l2_loss"],
+                  [{"epoch": e, "criterion_loss": ce - 0.5 * e, "l2_loss": 100 * nu + e} for e in (0, 1, 2)])
+        searches.append(dict(search_record(nu, 1.0, ce), run_dir=str(run)))
+    searches.append(dict(search_record(0.05, 1.0, 1.0), status="running", run_dir=str(tmp_path)))  # not finished
+    fig = plots.losses_figure(searches, "l2")
+    ce_ax, reg_ax = fig.axes
+    for ax, key in ((ce_ax, "ce"), (reg_ax, "reg")):
+        drawn = {ln.get_label(): (list(ln.get_xdata()), list(ln.get_ydata())) for ln in ax.lines}
+        assert drawn == ({"nu = 0.01": ([0, 1, 2], [1.5, 1.0, 0.5]), "nu = 0.2": ([0, 1, 2], [2.0, 1.5, 1.0])}
+                         if key == "ce" else
+                         {"nu = 0.01": ([0, 1, 2], [1.0, 2.0, 3.0]), "nu = 0.2": ([0, 1, 2], [20.0, 21.0, 22.0])})
+        assert ax.lines[0].get_color() == plots.nu_color(0.01) and ax.get_xlabel() == "epoch"
+    assert (ce_ax.get_ylabel(), reg_ax.get_ylabel()) == ("cross-entropy (train)", plots.penalty_label("l2"))
+    legend = reg_ax.get_legend()
+    assert legend.get_title().get_text() == "ordered by nu"
+    assert [t.get_text() for t in legend.get_texts()] == ["nu = 0.01", "nu = 0.2"]
+    assert fig._suptitle.get_text() == "L2 sweep: search losses per epoch"
+
+
+def test_the_training_curves_draw_each_split_where_it_was_evaluated(tmp_path: Path) -> None:
+    rows = [{"epoch": "0", "train_acc": "40.0", "valid_acc": "", "test_acc": ""},
+            {"epoch": "1", "train_acc": "55.0", "valid_acc": "50.0", "test_acc": "48.0"},
+            {"epoch": "2", "train_acc": "60.0", "valid_acc": "nan", "test_acc": ""}]
+    fig = plots_train.training_figure(rows, "acc", "top-1 accuracy (%)", "DARTS_V2 on digits")
+    ax = fig.axes[0]
+    drawn = {ln.get_label(): (list(ln.get_xdata()), list(ln.get_ydata())) for ln in ax.lines}
+    assert drawn == {"train": ([0, 1, 2], [40, 55, 60]), "valid": ([1], [50]), "test": ([1], [48])}
+    assert [ln.get_linestyle() for ln in ax.lines] == ["-", "--", "-."]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["train", "valid", "test"]
+    assert (ax.get_xlabel(), ax.get_ylabel(), ax.get_title()) == ("epoch", "top-1 accuracy (%)", "DARTS_V2 on digits")
+    # train.py's three files, one metric each, from its metrics.csv
+    columns = ["epoch"] + [f"{split}_{key}" for split in ("train", "valid", "test") for key in ("loss", "acc", "top5")]
+    write_csv(tmp_path / "metrics.csv", columns, [dict.fromkeys(columns, 1.0) | {"epoch": e} for e in (0, 1)])
+    drawn_panels = []
+    real = plots_train.training_figure
+
+    def keep(rows, key, ylabel, title=""):
+        drawn_panels.append((key, ylabel, title, len(rows)))
+        return real(rows, key, ylabel, title)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(plots_train, "training_figure", keep)
+        written = plots_train.plot_training_curves(tmp_path / "metrics.csv", tmp_path, "run")
+    assert [p.name for p in written] == ["loss.png", "acc.png", "top5.png"]
+    assert drawn_panels == [("loss", "cross-entropy", "run", 2), ("acc", "top-1 accuracy (%)", "run", 2),
+                            ("top5", "top-5 accuracy (%)", "run", 2)]
+    for path in written:
+        assert_png(path)
+
+
+def test_accuracies_against_nu_put_nu_0_left_of_the_break() -> None:
+    df = pd.DataFrame({"nu": [0.2, 0.01, 0.0], "search_valid_acc": [40.0, 70.0, 90.0],
+                       "search_train_acc": [45.0, 75.0, 95.0], "valid_acc": [41.0, 71.0, 91.0],
+                       "test_acc": [42.0, 72.0, 92.0]})
+    search = analyse_search_logs.nu_vs_figure(df, [("search_valid_acc", "search valid", False),
+                                                   ("search_train_acc", "search train", True)],
+                                              "search accuracy (%)", "Search accuracy against ν", (7, 5))
+    trained = analyse_train_logs.weight_vs_acc_figure(df, (7, 5))
+    for fig, filled, hollow in ((search, "search_valid_acc", "search_train_acc"), (trained, "test_acc", "valid_acc")):
+        ax = fig.axes[0]
+        at = [0.2, 0.01, 0.001]  # nu = 0 one decade left of the smallest positive nu
+        assert sorted(scatter_points(ax)) == sorted(zip(at * 2, [*df[filled], *df[hollow]]))
+        assert ax.get_xscale() == "log" and ax.get_xlabel() == plots.NU_LABEL + ", log scale"
+        assert "ν=0" in [t.get_text() for t in ax.texts]
+        assert point_colour(fig, 0.2, df[filled][0]) == tuple(round(c, 6) for c in plots.nu_color(0.2))
+        assert point_colour(fig, 0.001, df[filled][2]) == (0.0, 0.0, 0.0, 1.0)
+        (ring,) = [c for c in ax.collections
+                   if len(c.get_offsets()) == 1 and np.allclose(c.get_offsets(), [[0.01, df[hollow][1]]])]
+        assert len(ring.get_facecolors()) == 0  # the other series drawn open, edged in the colour of its nu
+        assert tuple(ring.get_edgecolors()[0]) == pytest.approx(plots.nu_color(0.01))
+    assert [t.get_text() for t in search.axes[0].get_legend().get_texts()] == ["search valid", "search train"]
+    assert search.axes[0].get_ylabel() == "search accuracy (%)"
+    assert [t.get_text() for t in trained.axes[0].get_legend().get_texts()] == ["valid", "test"]
+    assert trained.axes[0].get_title() == "Accuracy of the evaluated networks against ν"
 
 
 def test_hypervolume_numbers_are_short() -> None:

@@ -24,8 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as `python t
 import pandas as pd  # noqa: E402
 
 import cli  # noqa: E402
+import plots  # noqa: E402
+from plots import plt  # noqa: E402
 from tools import tables  # noqa: E402
-from tools.tables import plt  # noqa: E402
 from utils import check_output, run_main  # noqa: E402
 
 TABLE_COLUMNS = (
@@ -97,17 +98,18 @@ def crit_vs_reg_figure(df: pd.DataFrame, sweep: dict[str, Any] | None, topk: int
         dominated = [(s["reg_loss"], s["criterion_loss"]) for s in sweep["searches"]
                      if str(s.get("run_dir")) not in front_dirs]
     best = _topk(df, topk) if topk < len(df) else []
-    return tables.search_front_figure(
+    return plots.search_front_figure(
         df["name"].astype(str).tolist(), df["nu"].tolist(), df["search_reg_loss"].to_numpy(float),
         df["search_criterion_loss"].to_numpy(float), size=size, dominated=dominated,
         objective=sweep["objective"] if sweep else None, highlight=best,
         highlight_label=f"top {len(best)} by search valid accuracy",
-        title=f"Search front: {tables.plural(len(df), 'Pareto-optimal search')}", label_others=not best)
+        title=f"Search front: {plots.plural(len(df), 'Pareto-optimal search')}",
+        others="none" if best else "fit")
 
 
 def plot_crit_vs_reg(df: pd.DataFrame, sweep: dict[str, Any] | None, topk: int, path: Path,
                      size: tuple[float, float]) -> Path:
-    return tables.save_figure(crit_vs_reg_figure(df, sweep, topk, size), path)
+    return plots.save_figure(crit_vs_reg_figure(df, sweep, topk, size), path)
 
 
 def nu_vs_figure(df: pd.DataFrame, columns: list[tuple[str, str, bool]], ylabel: str, title: str,
@@ -115,23 +117,23 @@ def nu_vs_figure(df: pd.DataFrame, columns: list[tuple[str, str, bool]], ylabel:
     """Columns against nu (log axis when nu spans decades), one colour per nu as in every plot."""
     fig, ax = plt.subplots(figsize=size)
     nus = df["nu"].tolist()
-    pos, _ = tables.nu_positions(nus)
+    pos, _ = plots.nu_positions(nus)
     markers = ["o", "s", "^", "D"]
     for k, (column, series, hollow) in enumerate(columns):
         if column in df.columns and df[column].notna().any():
-            tables.scatter_by_nu(ax, pos, df[column].to_numpy(float), nus, marker=markers[k % 4], hollow=hollow,
-                                 series=series if len(columns) > 1 else None)
-    tables.set_nu_axis(ax, nus)
+            plots.scatter_by_nu(ax, pos, df[column].to_numpy(float), nus, marker=markers[k % 4], hollow=hollow,
+                                series=series if len(columns) > 1 else None)
+    plots.set_nu_axis(ax, nus)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.grid(True, which="both", alpha=0.3)
-    tables.outside_legend_below(ax)
+    plots.outside_legend_below(ax)
     return fig
 
 
 def plot_nu_vs(df: pd.DataFrame, columns: list[tuple[str, str, bool]], ylabel: str, title: str, path: Path,
                size: tuple[float, float]) -> Path:
-    return tables.save_figure(nu_vs_figure(df, columns, ylabel, title, size), path)
+    return plots.save_figure(nu_vs_figure(df, columns, ylabel, title, size), path)
 
 
 def make_plots(df: pd.DataFrame, sweep: dict[str, Any] | None, stem: Path, topk: int,
@@ -143,8 +145,9 @@ def make_plots(df: pd.DataFrame, sweep: dict[str, Any] | None, stem: Path, topk:
     size_column = "size_m" if df["size_m"].notna().any() else "parameters"
     out.append(plot_nu_vs(df, [(size_column, "", False)], tables.label(size_column),
                           "Size of the evaluation network against ν", Path(f"{stem}_weight_vs_params.png"), size))
-    corr = tables.plot_correlation(df, CORRELATED, Path(f"{stem}_correlation_matrix.png"),
-                                   size=(max(size[0], 6.5), max(size[1], 5.5)), noun="Pareto-optimal search")
+    corr = plots.plot_correlation(df, CORRELATED, Path(f"{stem}_correlation_matrix.png"),
+                                  size=(max(size[0], 6.5), max(size[1], 5.5)), noun="Pareto-optimal search",
+                                  label=tables.label)
     if corr is not None:
         out.append(corr)
     return out

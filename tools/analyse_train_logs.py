@@ -42,9 +42,11 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 import cli  # noqa: E402
+import plots  # noqa: E402
 from genotypes import GenotypeError, genotype_from_dict, genotype_to_dict, resolve_genotype, same_cells  # noqa: E402
+from pareto import front_indices  # noqa: E402
+from plots import plt  # noqa: E402
 from tools import tables  # noqa: E402
-from tools.tables import plt  # noqa: E402
 from utils import UserError, check_output, read_json, run_main  # noqa: E402
 
 TABLE_COLUMNS = (
@@ -380,7 +382,7 @@ def labelled_rows(df: pd.DataFrame) -> list[int]:
     y = 100.0 - df["test_acc"].to_numpy(float)
     rows = [i for i in range(len(df)) if np.isfinite(y[i])]
     if len(rows) > LABEL_ALL:
-        rows = tables.front_indices(x, y)
+        rows = front_indices(x, y)
     return sorted(rows, key=lambda i: (x[i] if np.isfinite(x[i]) else math.inf, i))
 
 
@@ -388,12 +390,12 @@ def _scatter_rows(ax: Any, fig: Any, df: pd.DataFrame, x: np.ndarray, y: np.ndar
                   labelled: list[int] | None = None) -> list[tuple[float, float, str, Any]]:
     """The runs coloured by nu, with the nu colour bar; returns the name labels to place (none with -c)."""
     nus = df["nu"].tolist()
-    tables.scatter_by_nu(ax, x, y, nus, series="evaluated network (colour: ν)")
+    plots.scatter_by_nu(ax, x, y, nus, series="evaluated network (colour: ν)")
     running = (df["status"].astype(str) == "running").to_numpy() & np.isfinite(x + y)
     if running.any():
         ax.scatter(x[running], y[running], s=150, facecolors="none", edgecolors="0.3", linestyles="--", zorder=2,
                    label="still training (last evaluated epoch)")
-    tables.add_nu_colorbar(fig, ax, nus)
+    plots.add_nu_colorbar(fig, ax, nus)
     if colorbar:
         return []
     rows = range(len(df)) if labelled is None else labelled
@@ -413,7 +415,7 @@ def cost_axis(df: pd.DataFrame, column: str) -> tuple[np.ndarray, str, float]:
 
 
 def _axis_scale(ax: Any, values: np.ndarray, axis: str) -> str:
-    if tables.spans_decades(values):
+    if plots.spans_decades(values):
         (ax.set_xscale if axis == "x" else ax.set_yscale)("log")
         return ", log scale"
     return ""
@@ -452,7 +454,7 @@ def error_vs_figure(df: pd.DataFrame, column: str, size: tuple[float, float], co
             ax.scatter(x[close], y[close], s=190, facecolors="none", edgecolors="darkorange", linewidths=1.6,
                        zorder=4, label="on the front, not separable (interval overlaps a neighbour's)")
     else:
-        tables.draw_front(ax, x, y, "Pareto front of these networks")
+        plots.draw_front(ax, x, y, "Pareto front of these networks")
     names = _scatter_rows(ax, fig, df, x, y, colorbar, labelled=labelled_rows(df) if labelled is None else labelled)
     baselines = [(text, bx / unit, by) for text, bx, by in baselines]
     labels = []
@@ -473,13 +475,13 @@ def error_vs_figure(df: pd.DataFrame, column: str, size: tuple[float, float], co
     ax.set_xlabel(xlabel + _axis_scale(ax, np.concatenate([x, [b[1] for b in baselines]]), "x"))
     ax.set_ylabel(tables.label("test_error") + _axis_scale(ax, y, "y"))
     count = int(np.isfinite(x + y).sum())
-    what = tables.plural(count, "network")
+    what = plots.plural(count, "network")
     if summary:
-        what += f", {tables.plural(int(df['n'].sum()), 'run')} (mean ± std)"
+        what += f", {plots.plural(int(df['n'].sum()), 'run')} (mean ± std)"
     ax.set_title(f"Test error against {xlabel.split(' (')[0]}: {what}")
     ax.grid(True, which="both", alpha=0.3)
-    tables.outside_legend_below(ax)
-    tables.place_labels(ax, labels + names, required=len(labels) + len(names))
+    plots.outside_legend_below(ax)
+    plots.place_labels(ax, labels + names, required=len(labels) + len(names))
     return fig
 
 
@@ -487,7 +489,7 @@ def plot_error_vs(df: pd.DataFrame, column: str, path: Path, size: tuple[float, 
                   baselines: list[tuple[str, float, float]], ensembles: list[dict[str, Any]],
                   labelled: list[int] | None = None, runs: pd.DataFrame | None = None) -> Path | None:
     fig = error_vs_figure(df, column, size, colorbar, baselines, ensembles, labelled, runs)
-    return None if fig is None else tables.save_figure(fig, path)
+    return None if fig is None else plots.save_figure(fig, path)
 
 
 def pair_figure(df: pd.DataFrame, x: np.ndarray, y: np.ndarray, xlabel: str, ylabel: str, title: str,
@@ -507,15 +509,15 @@ def pair_figure(df: pd.DataFrame, x: np.ndarray, y: np.ndarray, xlabel: str, yla
         rho = pd.Series(x[ok]).corr(pd.Series(y[ok]), method="spearman")
         ax.text(0.02, 0.97, f"Spearman ρ = {rho:+.2f} (n = {int(ok.sum())})", transform=ax.transAxes, va="top",
                 fontsize=8, bbox={"boxstyle": "round", "facecolor": "white", "alpha": 0.8})
-    tables.outside_legend_below(ax)
-    tables.place_labels(ax, labels, required=len(labels))
+    plots.outside_legend_below(ax)
+    plots.place_labels(ax, labels, required=len(labels))
     return fig
 
 
 def plot_pair(df: pd.DataFrame, x: np.ndarray, y: np.ndarray, xlabel: str, ylabel: str, title: str, path: Path,
               size: tuple[float, float], colorbar: bool, labelled: list[int] | None = None) -> Path | None:
     fig = pair_figure(df, x, y, xlabel, ylabel, title, size, colorbar, labelled)
-    return None if fig is None else tables.save_figure(fig, path)
+    return None if fig is None else plots.save_figure(fig, path)
 
 
 def weight_vs_acc_figure(df: pd.DataFrame, size: tuple[float, float]) -> Any | None:
@@ -524,22 +526,22 @@ def weight_vs_acc_figure(df: pd.DataFrame, size: tuple[float, float]) -> Any | N
     if not df["nu"].notna().any():
         return None
     fig, ax = plt.subplots(figsize=size)
-    pos, _ = tables.nu_positions(nus)
+    pos, _ = plots.nu_positions(nus)
     for column, series, marker, hollow in (("valid_acc", "valid", "s", True), ("test_acc", "test", "o", False)):
         if df[column].notna().any():
-            tables.scatter_by_nu(ax, pos, df[column].to_numpy(float), nus, marker=marker, hollow=hollow,
-                                 series=series)
-    tables.set_nu_axis(ax, nus)
+            plots.scatter_by_nu(ax, pos, df[column].to_numpy(float), nus, marker=marker, hollow=hollow,
+                                series=series)
+    plots.set_nu_axis(ax, nus)
     ax.set_ylabel("accuracy after training (%)")
     ax.set_title("Accuracy of the evaluated networks against ν")
     ax.grid(True, which="both", alpha=0.3)
-    tables.outside_legend_below(ax)
+    plots.outside_legend_below(ax)
     return fig
 
 
 def plot_weight_vs_acc(df: pd.DataFrame, path: Path, size: tuple[float, float]) -> Path | None:
     fig = weight_vs_acc_figure(df, size)
-    return None if fig is None else tables.save_figure(fig, path)
+    return None if fig is None else plots.save_figure(fig, path)
 
 
 def make_plots(df: pd.DataFrame, stem: Path, size: tuple[float, float], colorbar: bool,
@@ -564,8 +566,8 @@ def make_plots(df: pd.DataFrame, stem: Path, size: tuple[float, float], colorbar
                          f"Search error against {valid} error after training",
                          Path(f"{stem}_search_vs_valid_error.png"), size, colorbar, labelled))
     out.append(plot_weight_vs_acc(df, Path(f"{stem}_weight_vs_acc.png"), size))
-    out.append(tables.plot_correlation(df, CORRELATED, Path(f"{stem}_correlation_matrix.png"),
-                                       size=(max(size[0], 6.5), max(size[1], 5.5))))
+    out.append(plots.plot_correlation(df, CORRELATED, Path(f"{stem}_correlation_matrix.png"),
+                                      size=(max(size[0], 6.5), max(size[1], 5.5)), label=tables.label))
     return [p for p in out if p is not None]
 
 

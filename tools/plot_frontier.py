@@ -1,7 +1,7 @@
 """The front of one sweep: search cross-entropy against the penalty, Pareto-optimal searches named.
 
-Drawn like the search front of analyse_search_logs.py (colours of nu as in every plot, names placed
-where they fit) rather than with plots.plot_frontier, whose names overlap on crowded fronts.
+Drawn by plots.plot_frontier, as the sweep's own frontier.png and analyse_search_logs.py's front
+(colours of nu as in every plot); here the names are written where they fit.
 
     python tools/plot_frontier.py -l logs/multi-search-cifar10-EXP-20260101-000000/log.txt -o front.png -d
 
@@ -21,6 +21,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as `python tools/x.py`: import repo modules
 
 import cli  # noqa: E402
+import plots  # noqa: E402
 from tools import tables  # noqa: E402
 from utils import check_output, run_main  # noqa: E402
 
@@ -50,15 +51,8 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
         raise ValueError(f"{sweep['folder']} has no finished search yet")
     output.parent.mkdir(parents=True, exist_ok=True)
     front = sorted(sweep["pareto"], key=lambda p: p["reg_loss"])
-    front_dirs = {str(p.get("run_dir")) for p in front}
-    dominated = [(s["reg_loss"], s["criterion_loss"]) for s in sweep["searches"]
-                 if str(s.get("run_dir")) not in front_dirs] if args.dominated else []
-    title = (f"{sweep['objective'].upper()} sweep: {tables.plural(len(sweep['searches']), 'search')}, "
-             f"{len(front)} Pareto-optimal")
-    tables.plot_search_front([str(p.get("name") or f"nu={p['weight'][0]:.3g}") for p in front],
-                             [p["weight"][0] for p in front], [p["reg_loss"] for p in front],
-                             [p["criterion_loss"] for p in front], output, size=size, dominated=dominated,
-                             objective=sweep["objective"], title=title)
+    plots.plot_frontier(sweep["searches"], front, sweep["objective"], output, dominated=args.dominated, size=size,
+                        others="fit")
     reference = (sweep.get("hypervolume") or {}).get("reference")
     hv = tables.front_hypervolume([p["reg_loss"] for p in front], [p["criterion_loss"] for p in front], reference)
     for p in front:

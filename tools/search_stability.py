@@ -35,8 +35,9 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 import cli  # noqa: E402
+import plots  # noqa: E402
+from plots import plt  # noqa: E402
 from tools import tables  # noqa: E402
-from tools.tables import plt  # noqa: E402
 from utils import check_output, read_json, run_main  # noqa: E402
 
 CELLS = ("normal", "reduce")
@@ -164,7 +165,7 @@ def jaccard_figure(searches: list[dict[str, Any]], matrix: np.ndarray, size: tup
                 ax.text(j, i, f"{matrix[i, j]:.2f}", ha="center", va="center", fontsize=7,
                         color="black" if matrix[i, j] > 0.6 else "white")
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04).set_label("Jaccard of the (cell, node, input, op) kept")
-    ax.set_title(f"Pairwise agreement of {tables.plural(n, 'genotype')}", fontsize=10)
+    ax.set_title(f"Pairwise agreement of {plots.plural(n, 'genotype')}", fontsize=10)
     return fig
 
 
@@ -191,7 +192,7 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     labels = [s["label"] + ("" if s["seed"] is None else f" seed {s['seed']}") for s in searches]
     tables.write_table(pd.DataFrame(matrix, columns=labels).assign(search=labels)[["search", *labels]],
                        paths["jaccard_csv"])
-    tables.save_figure(jaccard_figure(searches, matrix, size), paths["plot"])
+    plots.save_figure(jaccard_figure(searches, matrix, size), paths["plot"])
     print(tables.format_table(group_table))
     for name, rows in edge_table.groupby("group", sort=False):
         split = rows[rows["fraction"] < 1]
