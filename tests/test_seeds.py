@@ -169,8 +169,8 @@ def test_the_ensemble_of_all_runs_and_of_the_best_run_per_genotype(seeded: dict,
         assert m["seed"] in {r["seed"] for r in runs if r["valid_acc"] == m["run_valid_acc"]}
     assert len(best["weights"]) == 2 and max(best["weights"]) == 1.0 and 0 <= best["test_acc"] <= 100
     ensembles = analyse_train_logs.read_ensembles([str(out)], pd.DataFrame({"name": [], "eval_dir": []}))
-    assert [e["label"] for e in ensembles] == ["ensemble of 4 (per_model weights)",
-                                               "best run per genotype (valid acc): ensemble of 2 (per_model weights)"]
+    assert [e["label"] for e in ensembles] == ["ensemble of 4 [per_model]",
+                                               "best per genotype by valid acc, 2 [per_model]"]
 
 
 def test_the_best_run_is_chosen_by_the_held_out_split_not_the_test_set() -> None:
