@@ -99,6 +99,15 @@ def integer_ticks(ax: Any, axis: str = "x") -> None:
     (ax.xaxis if axis == "x" else ax.yaxis).set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
 
 
+def final_layout(fig: Any) -> None:
+    """Settle the layout before labels are placed: place_labels works in display space, a legend below
+    the axes or a colour bar moves the axes as the layout shrinks them, and save_figure's own pass must
+    then move nothing (else a label placed inside lands outside, over the colour bar)."""
+    fig.tight_layout()
+    fig.canvas.draw()
+    fig.tight_layout()
+
+
 def save_figure(fig: Any, path: str | Path) -> Path:
     """Lay out, write a PNG at the project's DPI, and free the figure."""
     path = Path(path)
@@ -378,11 +387,7 @@ def search_front_figure(
     ax.grid(True, which="both", alpha=0.3)
     add_nu_colorbar(fig, ax, list(nus))
     outside_legend_below(ax)
-    # the labels are placed in display space, so on the final layout: a legend below the axes moves as the
-    # layout shrinks them, and a second pass (save_figure's) then moves nothing
-    fig.tight_layout()
-    fig.canvas.draw()
-    fig.tight_layout()
+    final_layout(fig)
     ranked = [(xs[i], ys[i], f"{rank}. {names[i]}", "crimson") for rank, i in enumerate(highlight, start=1)]
     rest = ([(xs[i], ys[i], names[i], "0.25") for i in np.argsort(xs) if i not in set(highlight)]
             if others != "none" else [])

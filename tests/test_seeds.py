@@ -146,6 +146,35 @@ def test_the_plot_of_the_means_has_error_bars_and_rings_the_inseparable() -> Non
     assert len(ring) == 1 and np.allclose(ring[0].get_offsets(), [[1.0, 9.0], [2.0, 23 / 3]])
 
 
+def test_names_and_ensemble_labels_stay_inside_the_axes_once_saved(tmp_path: Path) -> None:
+    """Labels are placed on the final layout: saving (with a colour bar and a legend below) moves none out."""
+    runs = analyse_train_logs._typed(pd.DataFrame(
+        [{"name": n, "size_m": s, "test_acc": a, "status": "done", "seed": k, "nu": nu}
+         for n, s, nu, accs in (("l2_loss_2e01", 0.0066, 0.2, (97.2, 98.9, 96.7)), ("DARTS_V2", 0.0082, None,
+                                (98.3, 98.3, 97.8)), ("PC_DARTS_cifar", 0.038, None, (98.1, 99.4, 99.2)))
+         for k, a in enumerate(accs)]))
+    runs["eval_dir"] = [str(tmp_path / f"eval-{k}") for k in range(len(runs))]
+    summary = analyse_train_logs.summary_table(runs)
+    models = [{"name": n, "run_dir": d} for n, d in zip(runs["name"], runs["eval_dir"])]
+    (tmp_path / "ensemble.json").write_text(json.dumps({
+        "test_acc": 99.72, "weighting": "per_model", "models": models,
+        "best_per_genotype": {"test_acc": 99.44, "models": models[1::3]}}))
+    ensembles = analyse_train_logs.read_ensembles([str(tmp_path / "ensemble.json")], runs)  # the real labels
+    assert [e["members"] for e in ensembles] == [list(range(9)), [1, 4, 7]]
+    fig = analyse_train_logs.error_vs_figure(summary, "parameters_m", (7, 5), False, [], ensembles, runs=runs)
+    fig.savefig(tmp_path / "plot.png", bbox_inches="tight")  # the layout pass save_figure makes
+    ax = fig.axes[0]
+    frame = ax.get_window_extent()
+    texts = [t for t in ax.texts if t.get_text()]
+    assert {t.get_text() for t in texts} >= {"l2_loss_2e01", "DARTS_V2", "PC_DARTS_cifar", *(e["label"] for e in
+                                                                                         ensembles)}
+    renderer = fig.canvas.get_renderer()
+    for t in texts:
+        box = t.get_window_extent(renderer)
+        inside = frame.x0 - 1 <= box.x0 and box.x1 <= frame.x1 + 1 and frame.y0 - 1 <= box.y0 <= box.y1 <= frame.y1 + 1
+        assert inside, t.get_text()
+
+
 # --------------------------------------------------------------------------- ensemble.py: all runs, best per genotype
 
 
@@ -169,8 +198,8 @@ def test_the_ensemble_of_all_runs_and_of_the_best_run_per_genotype(seeded: dict,
         assert m["seed"] in {r["seed"] for r in runs if r["valid_acc"] == m["run_valid_acc"]}
     assert len(best["weights"]) == 2 and max(best["weights"]) == 1.0 and 0 <= best["test_acc"] <= 100
     ensembles = analyse_train_logs.read_ensembles([str(out)], pd.DataFrame({"name": [], "eval_dir": []}))
-    assert [e["label"] for e in ensembles] == ["ensemble of 4 (per_model weights)",
-                                               "best run per genotype (valid acc): ensemble of 2 (per_model weights)"]
+    assert [e["label"] for e in ensembles] == ["ensemble of 4 [per_model]",
+                                               "best per genotype by valid acc, 2 [per_model]"]
 
 
 def test_the_best_run_is_chosen_by_the_held_out_split_not_the_test_set() -> None:

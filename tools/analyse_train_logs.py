@@ -342,13 +342,14 @@ def read_ensembles(paths: list[str], df: pd.DataFrame) -> list[dict[str, Any]]:
             raise ValueError(f"{spec} is not an ensemble.json (no test_acc)")
         weighting = data.get("weighting", "equal")
         best = data.get("best_per_genotype")
-        for part, what in ((data, "ensemble of {}"), *(((best, "best run per genotype (valid acc): ensemble of {}"),)
+        # short labels: they are written beside their star in every plot, and must fit inside the axes
+        for part, what in ((data, "ensemble of {}"), *(((best, "best per genotype by valid acc, {}"),)
                                                        if isinstance(best, dict) else ())):
             members = []
             for m in part.get("models", []):
                 key = str(Path(str(m.get("run_dir", ""))).resolve()) if m.get("run_dir") else None
                 members.append(by_dir.get(key) if key in by_dir else by_name.get(str(m.get("name"))))
-            out.append({"label": f"{what.format(len(members))} ({weighting} weights)",
+            out.append({"label": f"{what.format(len(members))} [{weighting}]",
                         "test_error": 100.0 - float(part["test_acc"]), "members": members})
     return out
 
@@ -481,6 +482,7 @@ def error_vs_figure(df: pd.DataFrame, column: str, size: tuple[float, float], co
     ax.set_title(f"Test error against {xlabel.split(' (')[0]}: {what}")
     ax.grid(True, which="both", alpha=0.3)
     plots.outside_legend_below(ax)
+    plots.final_layout(fig)
     plots.place_labels(ax, labels + names, required=len(labels) + len(names))
     return fig
 
@@ -510,6 +512,7 @@ def pair_figure(df: pd.DataFrame, x: np.ndarray, y: np.ndarray, xlabel: str, yla
         ax.text(0.02, 0.97, f"Spearman ρ = {rho:+.2f} (n = {int(ok.sum())})", transform=ax.transAxes, va="top",
                 fontsize=8, bbox={"boxstyle": "round", "facecolor": "white", "alpha": 0.8})
     plots.outside_legend_below(ax)
+    plots.final_layout(fig)
     plots.place_labels(ax, labels, required=len(labels))
     return fig
 
