@@ -314,7 +314,7 @@ def train_one(entry: dict[str, Any], args: argparse.Namespace, batch_dir: Path, 
     run_dir = Path(entry["run_dir"]) if entry.get("run_dir") else None
     if run_dir is not None and (run_dir / "args.json").is_file():
         logger.info("%s: resuming %s", entry["label"], run_dir)
-        resume_args = copy.copy(args)
+        resume_args = argparse.Namespace(**vars(args))  # the batch's arguments, not typed (cli.resume_args)
         resume_args.resume = str(run_dir)
         return train.main(resume_args, log_files=log_files, **given)
     batch = entry.get("batch_size") or pick_batch(entry, genotype, args, device, memory_model, info, logger)
@@ -365,7 +365,7 @@ def _resume_state(args: argparse.Namespace) -> tuple[argparse.Namespace, Path, l
     entries = list(entries)
     rebase_run_dirs(entries, batch_dir)
     saved = state.get("args", {})
-    return train.merge_saved_args(args, saved), batch_dir, entries
+    return train.merge_saved_args(args, saved, str(batch_dir / "batch.json")), batch_dir, entries
 
 
 def main(args: argparse.Namespace) -> dict:

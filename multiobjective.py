@@ -24,7 +24,6 @@ executor named, the searches run one after another in this process, exactly as i
 from __future__ import annotations
 
 import argparse
-import copy
 import math
 import socket
 import sys
@@ -123,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
 def search_args(args: argparse.Namespace, weight: tuple[float, float], run_dir: Path) -> argparse.Namespace:
     """The arguments of the search for one weight: the sweep's search flags with this nu and cw."""
     nu, cw = weight
-    s = copy.copy(args)
+    s = argparse.Namespace(**vars(args))  # built here, not typed: a resumed search takes these (cli.resume_args)
     s.l1_weight = nu if args.objective == "l1" else -1.0
     s.l2_weight = nu if args.objective == "l2" else -1.0
     s.criterion_weight = cw
@@ -389,17 +388,14 @@ def _resume(args: argparse.Namespace) -> tuple[argparse.Namespace, Path, dict[st
         raise UserError(f"--resume {run_dir}: not a sweep folder (no sweep.json)")
     try:
         state = read_json(state_file)
-        saved = argparse.Namespace(**state["args"])
+        if not isinstance(state["args"], dict):
+            raise TypeError("args is not a mapping")
         if not isinstance(state["searches"], list):
             raise TypeError("searches is not a list")
     except (KeyError, TypeError, ValueError) as err:
         raise UserError(f"--resume {run_dir}: sweep.json is not a sweep state ({err})") from None
-    for key in ("device", "gpu", "no_progress", "workers", "threads"):
-        if getattr(args, key, None) is not None and args.space is not None:
-            setattr(saved, key, getattr(args, key))
-    for key in PARALLEL_KEYS:  # None unless given now: how the rest of the sweep runs may change
-        if getattr(args, key, None) is not None:
-            setattr(saved, key, getattr(args, key))
+    # how and where the rest of the sweep runs may change (the parallel flags too), not what it computes
+    saved = cli.resume_args(args, state["args"], (*cli.RESUME_MAY_CHANGE, *PARALLEL_KEYS), source=str(state_file))
     saved.sweep_resume = str(run_dir)
     return saved, run_dir, state
 

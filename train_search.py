@@ -65,9 +65,6 @@ METRICS = [
     "epoch", "lr", "train_loss", "train_acc", "criterion_loss", "l1_loss", "l2_loss",
     "arch_valid_loss", "valid_loss", "valid_acc", "epoch_time", "genotype",
 ]
-# Flags that may differ when a run is resumed; everything else (--threads too: it changes float sums)
-# comes from the run's args.json.
-RESUME_OVERRIDES = ("resume", "device", "gpu", "no_progress", "workers")
 # What checkpoint.pt holds (a resume needs all of it).
 CHECKPOINT_KEYS = ("epoch", "model", "optimizer", "arch_optimizer", "rng", "last")
 
@@ -237,11 +234,11 @@ def infer(model: nn.Module, loader: Any, autocast: Any) -> tuple[float, float]:
 
 
 def _resolve_args(args: argparse.Namespace) -> tuple[argparse.Namespace, Path | None]:
-    """On --resume, take the run's own arguments (so the continued run is the same run)."""
+    """On --resume, take the run's own arguments (so the continued run is the same run; cli.resume_args)."""
     if not args.resume:
         return args, None
     run_dir, saved = load_run_args(args.resume, "search")
-    return cli.merge_resumed_args(args, saved, RESUME_OVERRIDES), run_dir
+    return cli.resume_args(args, saved, source=f"{run_dir / 'args.json'}"), run_dir
 
 
 # Optimiser settings torch would reject (or, for nan, silently accept and turn every weight into nan).
