@@ -241,7 +241,7 @@ def network_size(genotype: Genotype, args: argparse.Namespace, num_classes: int)
     """Parameters (M, without the auxiliary head) of the network train.py will build, counted on the meta device."""
     with torch.device("meta"):
         net = train.build_network(genotype, num_classes, args.init_channels, args.layers, False,
-                                  train.is_imagenet(args))
+                                  cli.is_imagenet(args))
     return sum(p.numel() for p in net.parameters()) / 1e6
 
 
@@ -425,7 +425,7 @@ def _run_batch(args: argparse.Namespace, batch_dir: Path, entries: list[dict[str
 
     save_state()
     memory_model = None
-    if device.type == "cuda" and train.is_imagenet(args) and not args.probe:
+    if device.type == "cuda" and cli.is_imagenet(args) and not args.probe:
         logger.info("the memory model is for CIFAR networks: on imagenet every training uses --batch_size %d "
                     "(or pass --probe)", args.batch_size)
     elif device.type == "cuda" and not args.probe:

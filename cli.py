@@ -41,6 +41,9 @@ __all__ = [
     "run_settings",
     "shared_run_settings",
     "SettingsConflict",
+    "is_imagenet",
+    "NO_EFFECT",
+    "mark_no_effect",
 ]
 
 
@@ -103,6 +106,17 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
         return action.help if action.default is None else super()._get_help_string(action)
+
+
+# The help of a flag a script parses but does not use: the original's command lines still run.
+NO_EFFECT = "kept for the original's command lines; no effect"
+
+
+def mark_no_effect(parser: argparse.ArgumentParser, dests: Collection[str], why: str = "") -> None:
+    """Say in the help of the shared flags ``dests`` that this script accepts them without using them."""
+    for action in parser._actions:
+        if action.dest in dests:
+            action.help = f"{NO_EFFECT}{f' ({why})' if why else ''}"
 
 
 def _defaults(defaults: dict[str, Any] | None, **base: Any) -> dict[str, Any]:
@@ -254,14 +268,14 @@ def add_search_args(parser: argparse.ArgumentParser, defaults: dict[str, Any] | 
     g = parser.add_argument_group("search")
     g.add_argument("--init_channels", type=int, default=d["init_channels"], help="num of init channels")
     g.add_argument("--layers", type=int, default=d["layers"], help="total number of layers")
-    g.add_argument("--drop_path_prob", type=float, default=0.3, help="drop path probability (kept for parity)")
+    g.add_argument("--drop_path_prob", type=float, default=0.3, help=f"{NO_EFFECT} (the supernet has no drop path)")
     g.add_argument("--unrolled", action="store_true", default=False, help="use one-step unrolled validation loss")
     g.add_argument("--arch_learning_rate", type=float, default=d["arch_learning_rate"],
                    help="learning rate for arch encoding")
     g.add_argument("--arch_weight_decay", type=float, default=d["arch_weight_decay"],
                    help="weight decay for arch encoding")
     g.add_argument("--begin", type=int, default=d["begin"], help="epoch at which architecture steps start")
-    g.add_argument("--note", type=str, default="try", help="note for this run")
+    g.add_argument("--note", type=str, default="try", help="note for this run (kept in args.json and result.json)")
 
 
 def add_penalty_args(parser: argparse.ArgumentParser) -> None:
@@ -269,6 +283,13 @@ def add_penalty_args(parser: argparse.ArgumentParser) -> None:
     g.add_argument("-l1", "--l1_weight", type=float, default=-1.0, help="weight of the L1 penalty")
     g.add_argument("-l2", "--l2_weight", type=float, default=-1.0, help="weight of the L2 penalty")
     g.add_argument("-cw", "--criterion_weight", type=float, default=1.0, help="weight of the cross-entropy")
+
+
+def is_imagenet(args: argparse.Namespace) -> bool:
+    """Whether a run is on ImageNet, however its script says so: --set imagenet, train_search's --imagenet,
+    or the sweep's imagenet subcommand (the one spelling every script asks)."""
+    return (bool(getattr(args, "imagenet", False)) or getattr(args, "set", None) == "imagenet"
+            or getattr(args, "space", None) == "imagenet")
 
 
 def check_common_args(args: argparse.Namespace) -> None:

@@ -128,7 +128,7 @@ def search_args(args: argparse.Namespace, weight: tuple[float, float], run_dir: 
     s.criterion_weight = cw
     s.cost = args.objective if args.objective in costlib.COSTS else None
     s.cost_weight = nu if s.cost else 0.0
-    s.imagenet = args.space == "imagenet"
+    s.imagenet = cli.is_imagenet(args)
     s.resume = str(run_dir) if (run_dir / "args.json").is_file() else None
     s.run_dir = str(run_dir)
     return s
@@ -453,7 +453,7 @@ def main(args: argparse.Namespace, executor: Any = None) -> dict[str, Any]:
         if getattr(args, "latency_table", None):  # searches in other processes or on Ray workers read it too
             args.latency_table = str(Path(args.latency_table).resolve())
         check_parallel_args(args)
-        if args.space == "imagenet":
+        if cli.is_imagenet(args):  # the subcommand names the dataset
             args.set = "imagenet"
         # every check a search would make, the data's included: a bad flag fails here, before the folder exists
         train_search.validate_search_args(args, data=True)

@@ -45,6 +45,7 @@ from torch import nn
 
 import cli
 import data as datalib
+from cli import is_imagenet
 from fastpath import StepGraph, compile_model, load_optimizer_state, make_autocast
 from genotypes import (
     Genotype,
@@ -87,6 +88,12 @@ METRICS = [
 ]
 # What checkpoint.pt holds (a resume needs all of it).
 CHECKPOINT_KEYS = ("epoch", "model", "optimizer", "rng", "wall_time", "last")
+# What batch_train.py, batch_size_predict.py, ensemble.py, test.py and bench/ use of this script.
+__all__ = [
+    "METRICS", "main", "build_parser", "add_arguments", "check_args", "arch_settings", "resolve_run",
+    "merge_saved_args", "run_label", "label_smoothing", "lr_at", "build_data", "eval_view", "build_network",
+    "read_state_dict", "load_weights", "train_step", "TrainStepper", "train_epoch", "infer",
+]
 
 
 # --------------------------------------------------------------------------- arguments
@@ -153,10 +160,6 @@ def check_args(args: argparse.Namespace) -> None:
         if args.auxiliary and size < 32:
             raise UserError(f"--image_size {size} is too small for --auxiliary: its head pools a 1/4-size map with "
                             "a 5x5 window and a 2x2 conv, which needs at least 32 (or drop --auxiliary)")
-
-
-def is_imagenet(args: argparse.Namespace) -> bool:
-    return args.set == "imagenet"
 
 
 def label_smoothing(args: argparse.Namespace) -> float:

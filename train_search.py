@@ -34,6 +34,7 @@ import cli
 import cost as costlib
 import data as datalib
 from architect import Architect
+from cli import is_imagenet
 from fastpath import StepGraph, compile_model, load_optimizer_state, make_autocast
 from fused_search import enable_fused
 from genotypes import Genotype, genotype_to_dict, save_genotype
@@ -67,6 +68,11 @@ METRICS = [
 ]
 # What checkpoint.pt holds (a resume needs all of it).
 CHECKPOINT_KEYS = ("epoch", "model", "optimizer", "arch_optimizer", "rng", "last")
+# What multiobjective.py, executors.py, batch_size_predict.py and bench/ use of this script.
+__all__ = [
+    "METRICS", "main", "build_parser", "add_arguments", "validate_search_args", "Penalty", "SearchStepper",
+    "SearchDiverged", "cosine_lr", "build_data", "eval_model_size", "train_epoch",
+]
 
 
 class SearchDiverged(UserError):
@@ -146,10 +152,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--imagenet", action="store_true",
                         help="search the ImageNet variant (stride-8 stem, K=2) on <data>/imagenet_search")
     return parser
-
-
-def is_imagenet(args: argparse.Namespace) -> bool:
-    return bool(getattr(args, "imagenet", False)) or args.set == "imagenet"
 
 
 def cosine_lr(args: argparse.Namespace, epoch: int) -> float:
@@ -466,6 +468,7 @@ def finish(
         "dataset": info.name,
         "num_classes": info.num_classes,
         "epochs": args.epochs,
+        "note": getattr(args, "note", None),
         "run_dir": str(run_dir),
         "finished": time.time(),
     }
