@@ -241,7 +241,7 @@ def network_size(genotype: Genotype, args: argparse.Namespace, num_classes: int)
     """Parameters (M, without the auxiliary head) of the network train.py will build, counted on the meta device."""
     with torch.device("meta"):
         net = train.build_network(genotype, num_classes, args.init_channels, args.layers, False,
-                                  train.is_imagenet(args))
+                                  cli.is_imagenet(args))
     return sum(p.numel() for p in net.parameters()) / 1e6
 
 
@@ -314,7 +314,7 @@ def train_one(entry: dict[str, Any], args: argparse.Namespace, batch_dir: Path, 
     run_dir = Path(entry["run_dir"]) if entry.get("run_dir") else None
     if run_dir is not None and (run_dir / "args.json").is_file():
         logger.info("%s: resuming %s", entry["label"], run_dir)
-        resume_args = copy.copy(args)
+        resume_args = argparse.Namespace(**vars(args))  # the batch's arguments, not typed (cli.resume_args)
         resume_args.resume = str(run_dir)
         return train.main(resume_args, log_files=log_files, **given)
     batch = entry.get("batch_size") or pick_batch(entry, genotype, args, device, memory_model, info, logger)
@@ -365,7 +365,7 @@ def _resume_state(args: argparse.Namespace) -> tuple[argparse.Namespace, Path, l
     entries = list(entries)
     rebase_run_dirs(entries, batch_dir)
     saved = state.get("args", {})
-    return train.merge_saved_args(args, saved), batch_dir, entries
+    return train.merge_saved_args(args, saved, str(batch_dir / "batch.json")), batch_dir, entries
 
 
 def main(args: argparse.Namespace) -> dict:
@@ -425,7 +425,7 @@ def _run_batch(args: argparse.Namespace, batch_dir: Path, entries: list[dict[str
 
     save_state()
     memory_model = None
-    if device.type == "cuda" and train.is_imagenet(args) and not args.probe:
+    if device.type == "cuda" and cli.is_imagenet(args) and not args.probe:
         logger.info("the memory model is for CIFAR networks: on imagenet every training uses --batch_size %d "
                     "(or pass --probe)", args.batch_size)
     elif device.type == "cuda" and not args.probe:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import math
 import re
+import sys
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,10 @@ __all__ = [
     "add_hardware_args",
     "add_speed_args",
     "check_speed_args",
-    "merge_resumed_args",
+    "resume_args",
+    "typed_flags",
+    "Namespace",
+    "RESUME_MAY_CHANGE",
     "add_output_args",
     "add_search_args",
     "add_penalty_args",
@@ -37,14 +41,64 @@ __all__ = [
     "run_settings",
     "shared_run_settings",
     "SettingsConflict",
+    "is_imagenet",
+    "NO_EFFECT",
+    "mark_no_effect",
 ]
 
 
+class Namespace(argparse.Namespace):
+    """What ``ArgumentParser.parse_args`` returns: the flags, and in ``typed`` (a slot, outside ``vars()``, so
+    never written to args.json) the destinations the command line gave, which a resume tells from defaults by."""
+
+    __slots__ = ("typed",)
+
+
 class ArgumentParser(argparse.ArgumentParser):
-    """argparse with the project's error style: one `error: ...` line on stderr, exit status 2."""
+    """argparse with the project's error style: one `error: ...` line on stderr, exit status 2; the namespace
+    it returns records which flags were typed (``typed_flags``)."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(2, f"error: {self.prog}: {message}\n")
+
+    def parse_args(self, args: Sequence[str] | None = None,  # type: ignore[override]
+                   namespace: argparse.Namespace | None = None) -> argparse.Namespace:
+        argv = sys.argv[1:] if args is None else list(args)
+        parsed = super().parse_args(argv, namespace)
+        if namespace is not None:
+            return parsed
+        result = Namespace(**vars(parsed))
+        result.typed = self._typed(argv)
+        return result
+
+    def _typed(self, argv: list[str]) -> frozenset[str]:
+        """Parse ``argv`` again with every default (subcommands' too) suppressed: what is left was typed."""
+        parsers = _parsers(self)
+        defaults = [(action, action.default) for p in parsers for action in p._actions]
+        set_defaults = [(p, p._defaults) for p in parsers]
+        try:
+            for action, _ in defaults:
+                action.default = argparse.SUPPRESS
+            for p, _ in set_defaults:
+                p._defaults = {}
+            given, _ = super().parse_known_args(argv, argparse.Namespace())
+        finally:
+            for action, default in defaults:
+                action.default = default
+            for p, kept in set_defaults:
+                p._defaults = kept
+        return frozenset(vars(given))
+
+
+def _parsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    """``parser`` and its subcommands' parsers, each once."""
+    found = {id(parser): parser}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                for p in _parsers(sub):
+                    found.setdefault(id(p), p)
+    return list(found.values())
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -52,6 +106,17 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
         return action.help if action.default is None else super()._get_help_string(action)
+
+
+# The help of a flag a script parses but does not use: the original's command lines still run.
+NO_EFFECT = "kept for the original's command lines; no effect"
+
+
+def mark_no_effect(parser: argparse.ArgumentParser, dests: Collection[str], why: str = "") -> None:
+    """Say in the help of the shared flags ``dests`` that this script accepts them without using them."""
+    for action in parser._actions:
+        if action.dest in dests:
+            action.help = f"{NO_EFFECT}{f' ({why})' if why else ''}"
 
 
 def _defaults(defaults: dict[str, Any] | None, **base: Any) -> dict[str, Any]:
@@ -124,22 +189,58 @@ def add_speed_args(parser: argparse.ArgumentParser) -> None:
                    help="NHWC memory format for the network and its inputs (default: off)")
 
 
-def merge_resumed_args(args: argparse.Namespace, saved: dict[str, Any], overrides: tuple[str, ...] = (),
-                       keep_unless_given: tuple[str, ...] = ()) -> argparse.Namespace:
-    """A resumed run's arguments: its saved ones, except ``overrides`` (this call's values win), those of
-    ``keep_unless_given`` this call sets, and the speed flags this call gives (``--no-cuda_graphs`` lets a
-    run captured on a GPU go on elsewhere; unset, they keep the run's own choice)."""
-    merged = vars(args).copy()
+# Resuming (one rule for every script that resumes: train_search.py, train.py, multiobjective.py, batch_train.py;
+# README, "Resuming a run"): the run's saved arguments are the truth. A flag typed on this command line that is
+# in the script's "may change" set overrides them: where and how the run goes on and what it prints, not what it
+# computes (a different --threads may change the float sums, so such a run no longer equals an unbroken one).
+# Any other flag typed with a value other than the run's is a one-line error (it would change the run).
+RESUME_MAY_CHANGE = ("device", "gpu", "workers", "threads", "data", "no_progress", "report_lines", *SPEED_FLAGS)
+# Flags of the call itself, never taken from the run: --resume (the sweep's is sweep_resume) and the test hook
+# --stop_after.
+CALL_FLAGS = ("resume", "sweep_resume", "stop_after")
+
+
+def typed_flags(args: argparse.Namespace) -> frozenset[str] | None:
+    """The destinations of the flags typed on the command line ``args`` was parsed from; None for a namespace
+    an in-process caller built (it means every value it holds, see ``resume_args``)."""
+    return getattr(args, "typed", None) if isinstance(args, Namespace) else None
+
+
+def resume_args(args: argparse.Namespace, saved: Mapping[str, Any], may_change: Collection[str] = RESUME_MAY_CHANGE,
+                source: str = "the run's args.json") -> argparse.Namespace:
+    """A resumed run's arguments: ``saved`` (the run's own), except the ``may_change`` flags this call sets
+    (typed on its command line; from an in-process caller, any it holds that is not None) and the CALL_FLAGS.
+
+    A flag typed now, outside ``may_change``, whose value differs from the saved one is a UserError naming it
+    (it used to be dropped without a word); a key the run does not record takes this call's value.
+    """
+    typed = typed_flags(args)
+    mine = vars(args)
+    merged = {**mine, **{k: v for k, v in saved.items() if k not in mine}}
+    refused = []
     for key, value in saved.items():
-        if key not in merged:
+        if key not in mine or key in CALL_FLAGS:
             continue
-        if key in SPEED_FLAGS:
-            take = merged[key] is None
-        else:
-            take = key not in overrides or (key in keep_unless_given and not merged[key])
-        if take:
-            merged[key] = value
+        if key in may_change:
+            given = key in typed if typed is not None else mine[key] is not None
+            if not given:
+                merged[key] = value
+            continue
+        if typed is not None and key in typed and not _same_value(mine[key], value):
+            refused.append(f"{_flag(key, mine[key])} (the run has {_flag(key, value)})")
+        merged[key] = value
+    if refused:
+        allowed = ", ".join(f"--{k}" for k in may_change if k in mine)
+        raise UserError(f"{'; '.join(refused)}: a resumed run keeps the arguments it started with ({source}); "
+                        f"only {allowed} may change on --resume")
     return argparse.Namespace(**merged)
+
+
+def _same_value(given: Any, recorded: Any) -> bool:
+    """A typed value equal to the recorded one (JSON gives lists for tuples)."""
+    if isinstance(given, tuple):
+        given = list(given)
+    return bool(given == recorded)
 
 
 def check_speed_args(args: argparse.Namespace, device: torch.device) -> None:
@@ -167,14 +268,14 @@ def add_search_args(parser: argparse.ArgumentParser, defaults: dict[str, Any] | 
     g = parser.add_argument_group("search")
     g.add_argument("--init_channels", type=int, default=d["init_channels"], help="num of init channels")
     g.add_argument("--layers", type=int, default=d["layers"], help="total number of layers")
-    g.add_argument("--drop_path_prob", type=float, default=0.3, help="drop path probability (kept for parity)")
+    g.add_argument("--drop_path_prob", type=float, default=0.3, help=f"{NO_EFFECT} (the supernet has no drop path)")
     g.add_argument("--unrolled", action="store_true", default=False, help="use one-step unrolled validation loss")
     g.add_argument("--arch_learning_rate", type=float, default=d["arch_learning_rate"],
                    help="learning rate for arch encoding")
     g.add_argument("--arch_weight_decay", type=float, default=d["arch_weight_decay"],
                    help="weight decay for arch encoding")
     g.add_argument("--begin", type=int, default=d["begin"], help="epoch at which architecture steps start")
-    g.add_argument("--note", type=str, default="try", help="note for this run")
+    g.add_argument("--note", type=str, default="try", help="note for this run (kept in args.json and result.json)")
 
 
 def add_penalty_args(parser: argparse.ArgumentParser) -> None:
@@ -182,6 +283,13 @@ def add_penalty_args(parser: argparse.ArgumentParser) -> None:
     g.add_argument("-l1", "--l1_weight", type=float, default=-1.0, help="weight of the L1 penalty")
     g.add_argument("-l2", "--l2_weight", type=float, default=-1.0, help="weight of the L2 penalty")
     g.add_argument("-cw", "--criterion_weight", type=float, default=1.0, help="weight of the cross-entropy")
+
+
+def is_imagenet(args: argparse.Namespace) -> bool:
+    """Whether a run is on ImageNet, however its script says so: --set imagenet, train_search's --imagenet,
+    or the sweep's imagenet subcommand (the one spelling every script asks)."""
+    return (bool(getattr(args, "imagenet", False)) or getattr(args, "set", None) == "imagenet"
+            or getattr(args, "space", None) == "imagenet")
 
 
 def check_common_args(args: argparse.Namespace) -> None:
@@ -310,6 +418,8 @@ def _flag(key: str, value: Any) -> str:
     """A flag as it was typed: ``--layers 5``, ``--auxiliary``, ``--no-auxiliary``."""
     if isinstance(value, bool):
         return f"--{key}" if value else f"--no-{key}"
+    if isinstance(value, (list, tuple)):
+        return " ".join([f"--{key}", *map(str, value)])
     return f"--{key} {value}"
 
 

@@ -83,13 +83,15 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("-o", "--output", default=None, help="result JSON (default: <models_folder>/ensemble.json)")
     g.add_argument("--batch_size", type=int, default=96, help="batch size")
     g.add_argument("--seed", type=int, default=0, help="random seed (the --subsample draw)")
-    g.add_argument("--report_lines", type=int, default=5, help="log lines per model")
+    g.add_argument("--report_lines", type=int, default=5, help=f"{cli.NO_EFFECT} (one log line per model)")
     g.add_argument("--init_channels", type=int, default=36, help="num of init channels")
     g.add_argument("--layers", type=int, default=20, help="total number of layers")
     g.add_argument("--auxiliary", action="store_true", help="the weights include the auxiliary head")
-    g.add_argument("--drop_path_prob", type=float, default=0.2, help="unused at evaluation; kept for parity")
-    g.add_argument("--no_progress", action="store_true", help="accepted for parity with the other scripts")
+    g.add_argument("--drop_path_prob", type=float, default=0.2,
+                   help=f"{cli.NO_EFFECT} (the networks are evaluated without drop path)")
+    g.add_argument("--no_progress", action="store_true", help="no progress bar")
     cli.add_hardware_args(parser)
+    cli.mark_no_effect(parser, ("cutout", "cutout_length"), "no split is augmented here")
     cli.from_run(parser, {**cli.DATA_SETTINGS, **cli.NETWORK_SETTINGS})
     return parser
 
@@ -215,7 +217,7 @@ def load_models(folder: str | Path, args: argparse.Namespace, num_classes: int, 
             genotype = _run_genotype(run, run_args)
             shape, note = cli.run_settings(run, args, cli.NETWORK_SETTINGS)
             init_channels, layers, auxiliary = int(shape.init_channels), int(shape.layers), bool(shape.auxiliary)
-            net = train.build_network(genotype, num_classes, init_channels, layers, auxiliary, args.set == "imagenet")
+            net = train.build_network(genotype, num_classes, init_channels, layers, auxiliary, cli.is_imagenet(args))
             name = genotype_label(run_args["arch"]) if "arch" in run_args else run.name
             train.load_weights(net, run / "weights.pt", f"{name} (C={init_channels}, {layers} layers, "
                                                         f"auxiliary={auxiliary}, {num_classes} classes)")
@@ -302,6 +304,8 @@ def _ensemble_of(stacked: dict[str, torch.Tensor], targets: dict[str, torch.Tens
 
 def main(args: argparse.Namespace) -> dict:
     """Evaluate the ensemble of --models_folder; returns what ensemble.json holds."""
+    from tqdm import tqdm
+
     cli.check_common_args(args)
     folder = Path(args.models_folder)
     if not folder.is_dir():
@@ -329,7 +333,9 @@ def main(args: argparse.Namespace) -> dict:
     logits: dict[str, list[torch.Tensor]] = {s: [] for s in splits}
     targets: dict[str, torch.Tensor] = {}
     per_model = []
-    for entry in models:
+    bar = tqdm(models, desc="models", leave=False, file=sys.stderr, disable=True if args.no_progress else None,
+               dynamic_ncols=True)
+    for entry in bar:
         for split in splits:
             if split not in loaders:
                 continue

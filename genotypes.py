@@ -596,18 +596,6 @@ def genotype_from_dict(data: Any) -> Genotype:
     return Genotype(normal=normal, normal_concat=normal_concat, reduce=reduce, reduce_concat=reduce_concat)
 
 
-def genotype_to_json(genotype: Genotype) -> str:
-    return json.dumps(genotype_to_dict(genotype))
-
-
-def genotype_from_json(text: str) -> Genotype:
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise GenotypeError(f"not valid genotype JSON: {err}") from None
-    return genotype_from_dict(data)
-
-
 def save_genotype(genotype: Genotype, path: str | Path) -> None:
     Path(path).write_text(json.dumps(genotype_to_dict(genotype), indent=2) + "\n")
 

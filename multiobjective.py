@@ -24,7 +24,6 @@ executor named, the searches run one after another in this process, exactly as i
 from __future__ import annotations
 
 import argparse
-import copy
 import math
 import socket
 import sys
@@ -123,13 +122,13 @@ def build_parser() -> argparse.ArgumentParser:
 def search_args(args: argparse.Namespace, weight: tuple[float, float], run_dir: Path) -> argparse.Namespace:
     """The arguments of the search for one weight: the sweep's search flags with this nu and cw."""
     nu, cw = weight
-    s = copy.copy(args)
+    s = argparse.Namespace(**vars(args))  # built here, not typed: a resumed search takes these (cli.resume_args)
     s.l1_weight = nu if args.objective == "l1" else -1.0
     s.l2_weight = nu if args.objective == "l2" else -1.0
     s.criterion_weight = cw
     s.cost = args.objective if args.objective in costlib.COSTS else None
     s.cost_weight = nu if s.cost else 0.0
-    s.imagenet = args.space == "imagenet"
+    s.imagenet = cli.is_imagenet(args)
     s.resume = str(run_dir) if (run_dir / "args.json").is_file() else None
     s.run_dir = str(run_dir)
     return s
@@ -390,17 +389,14 @@ def _resume(args: argparse.Namespace) -> tuple[argparse.Namespace, Path, dict[st
         raise UserError(f"--resume {run_dir}: not a sweep folder (no sweep.json)")
     try:
         state = read_json(state_file)
-        saved = argparse.Namespace(**state["args"])
+        if not isinstance(state["args"], dict):
+            raise TypeError("args is not a mapping")
         if not isinstance(state["searches"], list):
             raise TypeError("searches is not a list")
     except (KeyError, TypeError, ValueError) as err:
         raise UserError(f"--resume {run_dir}: sweep.json is not a sweep state ({err})") from None
-    for key in ("device", "gpu", "no_progress", "workers", "threads"):
-        if getattr(args, key, None) is not None and args.space is not None:
-            setattr(saved, key, getattr(args, key))
-    for key in PARALLEL_KEYS:  # None unless given now: how the rest of the sweep runs may change
-        if getattr(args, key, None) is not None:
-            setattr(saved, key, getattr(args, key))
+    # how and where the rest of the sweep runs may change (the parallel flags too), not what it computes
+    saved = cli.resume_args(args, state["args"], (*cli.RESUME_MAY_CHANGE, *PARALLEL_KEYS), source=str(state_file))
     saved.sweep_resume = str(run_dir)
     return saved, run_dir, state
 
@@ -458,7 +454,7 @@ def main(args: argparse.Namespace, executor: Any = None) -> dict[str, Any]:
         if getattr(args, "latency_table", None):  # searches in other processes or on Ray workers read it too
             args.latency_table = str(Path(args.latency_table).resolve())
         check_parallel_args(args)
-        if args.space == "imagenet":
+        if cli.is_imagenet(args):  # the subcommand names the dataset
             args.set = "imagenet"
         # every check a search would make, the data's included: a bad flag fails here, before the folder exists
         train_search.validate_search_args(args, data=True)

@@ -243,15 +243,6 @@ class WeightEstimator:
         """Weights handed out whose results have not been set yet."""
         return list(self._pending)
 
-    @property
-    def visited_pairs(self) -> frozenset[tuple[Weight, Weight]]:
-        """Visited pairs, each as the sorted weights of its two points."""
-        return frozenset(self._visited)
-
-    def neighbour_gaps(self) -> list[tuple[Weight, Weight, float, bool]]:
-        """Each neighbouring pair on the front: (w_i, w_i+1, normalised distance, visited)."""
-        return [(wa, wb, dist, vis) for wa, wb, _, _, dist, vis in self._gaps()]
-
     def _front(self) -> list[tuple[Weight, dict[str, Any], Point]]:
         points = [_result_point(r)[0] for _, r in self._results]
         front = [(*self._results[i], points[i]) for i in non_dominated(points)]
@@ -409,13 +400,6 @@ class WeightEstimator:
         except (TypeError, ValueError) as e:
             raise ValueError(f"malformed estimator state: {e}") from None
         self.__dict__.update(fresh.__dict__)
-
-    @classmethod
-    def from_state_dict(cls, state: Mapping[str, Any]) -> WeightEstimator:
-        """A new estimator restored from ``state_dict()`` output."""
-        est = cls()
-        est.load_state_dict(state)
-        return est
 
 
 # --------------------------------------------------------------------------------------------

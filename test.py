@@ -120,8 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="image side (default: the run folder's, else the dataset's own: 32, 224 for imagenet)")
     g.add_argument("--download", action="store_true", help="let torchvision download CIFAR into --data")
     g.add_argument("--cutout", action="store_true", default=False,
-                   help="accepted for parity: the test split is never augmented")
-    g.add_argument("--cutout_length", type=int, default=16, help="accepted for parity (cutout length)")
+                   help=f"{cli.NO_EFFECT} (the test split is never augmented)")
+    g.add_argument("--cutout_length", type=int, default=16, help=f"{cli.NO_EFFECT} (cutout length)")
     g.add_argument("--workers", type=int, default=2, help="data loader worker processes (host path)")
     g.add_argument("--data_on_device", action=argparse.BooleanOptionalAction, default=None,
                    help="keep the test set on the device (default: the run folder's, else on for tensor datasets)")

@@ -46,6 +46,7 @@ from torch import nn
 
 import cli
 import data as datalib
+from cli import is_imagenet
 from fastpath import StepGraph, compile_model, load_optimizer_state, make_autocast
 from genotypes import (
     Genotype,
@@ -87,13 +88,14 @@ METRICS = [
     "epoch", "lr", "drop_path_prob", "train_loss", "train_acc", "train_top5",
     "valid_loss", "valid_acc", "valid_top5", "test_loss", "test_acc", "test_top5", "epoch_time",
 ]
-# Flags that may differ when a run is resumed; everything else comes from the run's args.json.
-RESUME_OVERRIDES = ("resume", "device", "gpu", "no_progress", "workers", "threads", "data", "stop_after")
-# ... of which these keep the run's own value unless the new call sets them (a different thread count
-# changes the floating-point sums, so a resumed run would no longer equal an unbroken one).
-KEEP_UNLESS_GIVEN = ("threads", "no_progress")
 # What checkpoint.pt holds (a resume needs all of it).
 CHECKPOINT_KEYS = ("epoch", "model", "optimizer", "rng", "wall_time", "last")
+# What batch_train.py, batch_size_predict.py, ensemble.py, test.py and bench/ use of this script.
+__all__ = [
+    "METRICS", "main", "build_parser", "add_arguments", "check_args", "arch_settings", "resolve_run",
+    "merge_saved_args", "run_label", "label_smoothing", "lr_at", "build_data", "eval_view", "build_network",
+    "read_state_dict", "load_weights", "train_step", "TrainStepper", "train_epoch", "infer",
+]
 
 
 # --------------------------------------------------------------------------- arguments
@@ -160,10 +162,6 @@ def check_args(args: argparse.Namespace) -> None:
         if args.auxiliary and size < 32:
             raise UserError(f"--image_size {size} is too small for --auxiliary: its head pools a 1/4-size map with "
                             "a 5x5 window and a 2x2 conv, which needs at least 32 (or drop --auxiliary)")
-
-
-def is_imagenet(args: argparse.Namespace) -> bool:
-    return args.set == "imagenet"
 
 
 def label_smoothing(args: argparse.Namespace) -> float:
@@ -467,14 +465,16 @@ def resolve_run(args: argparse.Namespace) -> tuple[argparse.Namespace, Path | No
     if not args.resume:
         return args, None
     run_dir, saved = load_run_args(args.resume, "train")
-    merged = merge_saved_args(args, saved)
+    merged = merge_saved_args(args, saved, f"{run_dir / 'args.json'}")
     merged.genotype_source = saved.get("genotype_source")  # recorded at the start, not a flag
     return merged, run_dir
 
 
-def merge_saved_args(args: argparse.Namespace, saved: dict[str, Any]) -> argparse.Namespace:
-    """The saved arguments of a run, except the RESUME_OVERRIDES this call gives (--data not given: the run's)."""
-    merged = cli.merge_resumed_args(args, saved, RESUME_OVERRIDES, KEEP_UNLESS_GIVEN)
+def merge_saved_args(args: argparse.Namespace, saved: dict[str, Any],
+                     source: str = "the run's args.json") -> argparse.Namespace:
+    """The saved arguments of a run (cli.resume_args); a run that records no --set, --image_size or --data
+    (an older folder) takes the defaults."""
+    merged = cli.resume_args(args, saved, source=source)
     for key, fallback in cli.DATA_SETTINGS.items():
         if getattr(merged, key, None) is None:
             setattr(merged, key, fallback if saved.get(key) is None else saved[key])

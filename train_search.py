@@ -34,6 +34,7 @@ import cli
 import cost as costlib
 import data as datalib
 from architect import Architect
+from cli import is_imagenet
 from fastpath import StepGraph, compile_model, load_optimizer_state, make_autocast
 from fused_search import enable_fused
 from genotypes import Genotype, genotype_to_dict, save_genotype
@@ -66,11 +67,13 @@ METRICS = [
     "epoch", "lr", "train_loss", "train_acc", "criterion_loss", "l1_loss", "l2_loss",
     "arch_valid_loss", "valid_loss", "valid_acc", "epoch_time", "genotype",
 ]
-# Flags that may differ when a run is resumed; everything else (--threads too: it changes float sums)
-# comes from the run's args.json.
-RESUME_OVERRIDES = ("resume", "device", "gpu", "no_progress", "workers")
 # What checkpoint.pt holds (a resume needs all of it).
 CHECKPOINT_KEYS = ("epoch", "model", "optimizer", "arch_optimizer", "rng", "last")
+# What multiobjective.py, executors.py, batch_size_predict.py and bench/ use of this script.
+__all__ = [
+    "METRICS", "main", "build_parser", "add_arguments", "validate_search_args", "Penalty", "SearchStepper",
+    "SearchDiverged", "cosine_lr", "build_data", "eval_model_size", "train_epoch",
+]
 
 
 class SearchDiverged(UserError):
@@ -153,10 +156,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def is_imagenet(args: argparse.Namespace) -> bool:
-    return bool(getattr(args, "imagenet", False)) or args.set == "imagenet"
-
-
 def cosine_lr(args: argparse.Namespace, epoch: int) -> float:
     """CosineAnnealingLR's value at ``epoch`` (closed form, so resuming needs no scheduler state).
 
@@ -233,11 +232,11 @@ def infer(model: nn.Module, loader: Any, autocast: Any) -> tuple[float, float]:
 
 
 def _resolve_args(args: argparse.Namespace) -> tuple[argparse.Namespace, Path | None]:
-    """On --resume, take the run's own arguments (so the continued run is the same run)."""
+    """On --resume, take the run's own arguments (so the continued run is the same run; cli.resume_args)."""
     if not args.resume:
         return args, None
     run_dir, saved = load_run_args(args.resume, "search")
-    return cli.merge_resumed_args(args, saved, RESUME_OVERRIDES), run_dir
+    return cli.resume_args(args, saved, source=f"{run_dir / 'args.json'}"), run_dir
 
 
 # Optimiser settings torch would reject (or, for nan, silently accept and turn every weight into nan).
@@ -493,6 +492,7 @@ def finish(
         "dataset": info.name,
         "num_classes": info.num_classes,
         "epochs": args.epochs,
+        "note": getattr(args, "note", None),
         "run_dir": str(run_dir),
         "finished": time.time(),
     }

@@ -144,23 +144,6 @@ def set_rng_state(state: dict) -> None:
 # --------------------------------------------------------------------------- meters and metrics
 
 
-class AverageMeter:
-    """Running weighted mean (weights = batch sizes), as DARTS's AvgrageMeter."""
-
-    def __init__(self) -> None:
-        self.reset()
-
-    def reset(self) -> None:
-        self.avg = 0.0
-        self.sum = 0.0
-        self.count = 0
-
-    def update(self, val: float, n: int = 1) -> None:
-        self.sum += float(val) * n
-        self.count += n
-        self.avg = self.sum / self.count if self.count else 0.0
-
-
 def accuracy(output: torch.Tensor, target: torch.Tensor, topk: Sequence[int] = (1,)) -> list[float]:
     """Top-k accuracies in percent; k is clipped to the number of classes (top-5 of 3 classes = top-3)."""
     num_classes = output.size(1)
@@ -546,10 +529,6 @@ class RunLock:
             # the lock ends with the process that took it and not with the last of its children.
             ref = weakref.ref(self)
             os.register_at_fork(after_in_child=lambda: _forget_in_child(ref))
-
-    @property
-    def held(self) -> bool:
-        return self._fd is not None
 
     def release(self) -> None:
         """Unlock (the lock file stays: removing it would let two processes lock two different files)."""

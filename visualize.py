@@ -53,6 +53,10 @@ from genotypes import (  # noqa: E402
 )
 from utils import UserError, check_output, read_json, run_main  # noqa: E402
 
+# What multiobjective.py (a sweep's cell diagrams) and the tests use of this script.
+__all__ = ["main", "build_parser", "write_sweep_cells", "write_cells", "genotype_figures", "cell_figure",
+           "layout_cell", "CellLayout"]
+
 CELLS = ("normal", "reduction")
 FORMATS = ("png", "pdf", "svg")
 DPI = 150

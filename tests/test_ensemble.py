@@ -122,3 +122,21 @@ def test_calculate_needs_a_validation_split(tmp_path: Path, capsys: pytest.Captu
                                                "--train_portion", "1.0"])
     assert run_main(ensemble.main, args) == 2
     assert "validation split" in capsys.readouterr().err
+
+
+def test_no_progress_turns_the_progress_bar_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--no_progress is honoured (it used to be parsed and never read); without it tqdm decides (off on a pipe)."""
+    import tqdm
+
+    asked, real = [], tqdm.tqdm
+
+    def recording(*args: object, **kwargs: object) -> object:
+        asked.append(kwargs.get("disable"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tqdm, "tqdm", recording)
+    make_run(tmp_path / "eval-DARTS_V2-1", "DARTS_V2")
+    flags = ["--set", "digits", "--models_folder", str(tmp_path), "--subsample", "0.05", "--batch_size", "128"]
+    ensemble.main(ensemble.build_parser().parse_args(flags))
+    ensemble.main(ensemble.build_parser().parse_args([*flags, "--no_progress"]))
+    assert asked == [None, True]

@@ -168,10 +168,9 @@ def test_make_autocast_and_compile_mode_checks() -> None:
 def test_resume_keeps_speed_flags_unless_given() -> None:
     parser = train_search.build_parser()
     saved = vars(parser.parse_args(["--cuda_graphs", "--channels_last", "--threads", "1"]))
-    again = cli.merge_resumed_args(parser.parse_args(["--resume", "x"]), saved, train_search.RESUME_OVERRIDES)
+    again = cli.resume_args(parser.parse_args(["--resume", "x"]), saved)
     assert again.cuda_graphs is True and again.channels_last is True and again.threads == 1
-    moved = cli.merge_resumed_args(parser.parse_args(["--resume", "x", "--no-cuda_graphs", "--device", "cpu"]),
-                                   saved, train_search.RESUME_OVERRIDES)
+    moved = cli.resume_args(parser.parse_args(["--resume", "x", "--no-cuda_graphs", "--device", "cpu"]), saved)
     assert moved.cuda_graphs is False and moved.channels_last is True and moved.device == "cpu"
 
 

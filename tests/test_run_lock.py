@@ -89,8 +89,9 @@ def test_a_forked_child_does_not_keep_the_lock_of_a_killed_holder(tmp_path: Path
         holder.send_signal(signal.SIGKILL)
         holder.wait()
         os.kill(child, 0)  # still alive, with its copy of the descriptor (closed at fork)
-        with lock_run_dir(tmp_path) as lock:
-            assert lock.held
+        with lock_run_dir(tmp_path):  # taken: a second holder is refused
+            with pytest.raises(Exception, match=f"in use by process {os.getpid()}"):
+                lock_run_dir(tmp_path)
     finally:
         for pid in (holder.pid, child):
             try:
@@ -155,9 +156,10 @@ def test_the_lock_file_holds_the_pid_and_only_the_writers_leftovers_are_cleaned(
         assert (tmp_path / ".lock").read_text().strip() == str(os.getpid())
         assert sorted(p.name for p in tmp_path.iterdir()) == [".lock", ".notes.tmp", ".x.0123abc.tmp",
                                                                "keep.0123abcd.tmp"]
-    with lock_run_dir(tmp_path) as again:  # released: it can be taken again
-        assert again.held
-    assert not again.held
+    with lock_run_dir(tmp_path):  # released: it can be taken again, and is then refused to another holder
+        with pytest.raises(Exception, match="in use by process"):
+            lock_run_dir(tmp_path)
+    lock_run_dir(tmp_path).release()  # and released again on leaving
 
 
 def test_a_sweep_and_its_searches_lock_their_own_folders(tmp_path: Path) -> None:

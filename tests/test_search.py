@@ -34,8 +34,9 @@ def run_search(tmp_path: Path, *extra: str) -> dict:
 
 
 def test_search_writes_run_folder(tmp_path: Path) -> None:
-    result = run_search(tmp_path, "--epochs", "2", "-l2", "0.01", "-cw", "0.99", "--save", "t")
+    result = run_search(tmp_path, "--epochs", "2", "-l2", "0.01", "-cw", "0.99", "--save", "t", "--note", "l2 0.01")
     run_dir = Path(result["run_dir"])
+    assert result["note"] == "l2 0.01"  # --note is kept with the result (and in args.json)
     assert run_dir.parent == tmp_path and run_dir.name.startswith("search-t-")
     for name in ("args.json", "log.txt", "metrics.csv", "checkpoint.pt", "result.json", "genotype.json", "weights.pt"):
         assert (run_dir / name).is_file(), name

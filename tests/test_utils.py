@@ -16,7 +16,6 @@ import torch
 
 import utils
 from utils import (
-    AverageMeter,
     MetricsCSV,
     UserError,
     accuracy,
@@ -61,14 +60,6 @@ def test_set_seed_reproduces_all_generators():
     set_seed(8)
     assert random.random() != first[0]
 
-
-def test_average_meter_weighted_mean():
-    meter = AverageMeter()
-    meter.update(1.0, n=1)
-    meter.update(4.0, n=3)
-    assert meter.count == 4 and meter.sum == pytest.approx(13.0) and meter.avg == pytest.approx(3.25)
-    meter.reset()
-    assert (meter.avg, meter.sum, meter.count) == (0.0, 0.0, 0)
 
 
 def test_accuracy_topk_and_clipping():

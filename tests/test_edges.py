@@ -1,0 +1,70 @@
+"""The scripts' edges say what they do: what others import is in __all__, the test hook is hidden from -h, flags
+parsed but not used say so in their help, and one helper tells every script whether a run is on ImageNet."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pytest
+
+import batch_train
+import cli
+import ensemble
+import multiobjective
+import test as testpy
+import train
+import train_search
+import visualize
+
+
+@pytest.mark.parametrize("module", [train, train_search, visualize])
+def test_scripts_imported_by_others_declare_what_they_export(module: object) -> None:
+    exported = module.__all__
+    assert exported and all(hasattr(module, name) for name in exported)
+    assert "main" in exported and "build_parser" in exported
+
+
+@pytest.mark.parametrize("build_parser", [train.build_parser, batch_train.build_parser])
+def test_the_stop_after_hook_is_parsed_but_not_in_the_help(build_parser) -> None:
+    parser = build_parser()
+    assert "--stop_after" not in parser.format_help()
+    assert parser.parse_args(["--stop_after", "1"]).stop_after == 1
+
+
+def _help(parser: argparse.ArgumentParser, dest: str) -> str:
+    return next(a.help for a in parser._actions if a.dest == dest)
+
+
+@pytest.mark.parametrize("build_parser, dest", [
+    (train_search.build_parser, "drop_path_prob"),
+    (ensemble.build_parser, "drop_path_prob"),
+    (ensemble.build_parser, "report_lines"),
+    (ensemble.build_parser, "cutout"),
+    (ensemble.build_parser, "cutout_length"),
+    (testpy.build_parser, "cutout"),
+    (testpy.build_parser, "cutout_length"),
+])
+def test_flags_kept_for_the_originals_command_lines_say_they_do_nothing(build_parser, dest: str) -> None:
+    assert _help(build_parser(), dest).startswith(cli.NO_EFFECT)
+
+
+def test_flags_that_are_used_do_not_say_so() -> None:
+    assert not _help(train.build_parser(), "drop_path_prob").startswith(cli.NO_EFFECT)  # train.py ramps it
+    assert not _help(train.build_parser(), "cutout").startswith(cli.NO_EFFECT)
+    assert _help(ensemble.build_parser(), "no_progress") == "no progress bar"  # honoured (tests/test_ensemble.py)
+
+
+def test_one_spelling_of_imagenet_for_every_script() -> None:
+    sweep = multiobjective.build_parser()
+    assert cli.is_imagenet(sweep.parse_args(["-o", "l2", "imagenet"]))
+    assert not cli.is_imagenet(sweep.parse_args(["-o", "l2", "cifar"]))
+    assert cli.is_imagenet(train_search.build_parser().parse_args(["--imagenet"]))
+    assert cli.is_imagenet(train_search.build_parser().parse_args(["--set", "imagenet"]))
+    assert not cli.is_imagenet(train_search.build_parser().parse_args([]))
+    assert cli.is_imagenet(train.build_parser().parse_args(["--set", "imagenet"]))
+    assert not cli.is_imagenet(train.build_parser().parse_args([]))  # --set not given: the run's, else cifar10
+    assert train.is_imagenet is train_search.is_imagenet is cli.is_imagenet
+    # the sweep's searches are told with the search's own flag
+    args = sweep.parse_args(["-o", "l2", "imagenet"])
+    assert multiobjective.search_args(args, (0.5, 0.5), Path("/nonexistent")).imagenet

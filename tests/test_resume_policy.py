@@ -1,0 +1,180 @@
+"""One resume rule (cli.resume_args) for train_search.py, train.py, multiobjective.py and batch_train.py.
+
+On --resume the run's saved arguments are the truth: a flag typed now overrides them only if it may change
+on resume (device, gpu, workers, threads, data, printing, the speed levers; a sweep's parallel flags), any
+other typed flag with another value is a one-line error (exit 2, nothing written), and a flag left at its
+default never overrides the run's value. The run folders here hold only what a resume reads first (args.json,
+sweep.json, batch.json), written by the scripts' own code, so no test trains anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pytest
+import torch
+
+import batch_train
+import cli
+import multiobjective
+import train
+import train_search
+from utils import run_main, save_args, write_json_atomic
+
+# What every saved run below was started with: hardware flags off their defaults, and 2 epochs.
+STARTED = ["--set", "digits", "--device", "cpu", "--gpu", "1", "--workers", "0", "--threads", "3", "--epochs", "2"]
+TINY = ["--layers", "3", "--init_channels", "4", "--batch_size", "64"]
+CPU = torch.device("cpu")
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _one_line_refusal(capsys: pytest.CaptureFixture, *flags: str) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: "), err
+    assert all(flag in err[0] for flag in flags), err[0]
+    assert "may change on --resume" in err[0]
+    return err[0]
+
+
+def _hardware(args: argparse.Namespace) -> tuple:
+    return args.device, args.gpu, args.workers, args.threads
+
+
+# --------------------------------------------------------------------------- telling typed flags from defaults
+
+
+def test_parse_args_records_the_typed_flags_outside_the_saved_arguments(tmp_path: Path) -> None:
+    sweep = multiobjective.build_parser()
+    args = sweep.parse_args(["-o", "l2", "cifar", "--device", "cpu", "--epoch=3", "--parallel", "2"])
+    assert cli.typed_flags(args) == {"objective", "space", "device", "epochs", "parallel"}
+    assert args.epochs == 3 and args.gpu == 0  # the defaults are back after the second parse
+    assert sweep.parse_args(["-o", "l2", "cifar"]).epochs == 50
+    assert cli.typed_flags(argparse.Namespace(**vars(args))) is None  # built in-process: not typed
+    record = save_args(args, tmp_path, CPU, kind="sweep")
+    assert "typed" not in record["args"] and record["args"]["epochs"] == 3
+
+
+# --------------------------------------------------------------------------- train_search.py
+
+
+@pytest.fixture()
+def search_run(tmp_path: Path) -> Path:
+    run = tmp_path / "search-EXP"
+    run.mkdir()
+    save_args(train_search.build_parser().parse_args([*STARTED, *TINY]), run, CPU, kind="search")
+    return run
+
+
+def test_search_resume_takes_typed_allowed_flags_and_keeps_the_rest(search_run: Path) -> None:
+    parse = train_search.build_parser().parse_args
+    kept, _ = train_search._resolve_args(parse(["--resume", str(search_run)]))
+    assert _hardware(kept) == ("cpu", 1, 0, 3) and kept.epochs == 2 and kept.set == "digits"
+    moved, _ = train_search._resolve_args(parse(["--resume", str(search_run), "--gpu", "0", "--threads", "1",
+                                                 "--no_progress", "--epochs", "2"]))  # --epochs as it was: fine
+    assert _hardware(moved) == ("cpu", 0, 0, 1) and moved.no_progress and moved.epochs == 2
+
+
+def test_search_resume_refuses_a_typed_flag_that_changes_the_run(search_run: Path,
+                                                                 capsys: pytest.CaptureFixture) -> None:
+    before = _files(search_run)
+    parsed = train_search.build_parser().parse_args(["--resume", str(search_run), "--epochs", "3",
+                                                     "--learning_rate", "0.5"])
+    assert run_main(train_search.main, parsed) == 2
+    _one_line_refusal(capsys, "--epochs 3 (the run has --epochs 2)", "--learning_rate 0.5")
+    assert _files(search_run) == before
+
+
+# --------------------------------------------------------------------------- train.py
+
+
+@pytest.fixture()
+def train_run(tmp_path: Path) -> Path:
+    run = tmp_path / "eval-DARTS_V2"
+    run.mkdir()
+    args = train.build_parser().parse_args([*STARTED, *TINY, "--arch", "DARTS_V2"])
+    save_args(args, run, CPU, kind="train")
+    return run
+
+
+def test_train_resume_takes_typed_allowed_flags_and_keeps_the_rest(train_run: Path, tmp_path: Path) -> None:
+    parse = train.build_parser().parse_args
+    kept, _ = train.resolve_run(parse(["--resume", str(train_run)]))
+    assert _hardware(kept) == ("cpu", 1, 0, 3) and kept.set == "digits" and kept.epochs == 2
+    moved, _ = train.resolve_run(parse(["--resume", str(train_run), "--workers", "2", "--data", str(tmp_path)]))
+    assert _hardware(moved) == ("cpu", 1, 2, 3) and moved.data == str(tmp_path)
+
+
+def test_train_resume_refuses_a_typed_flag_that_changes_the_run(train_run: Path,
+                                                                capsys: pytest.CaptureFixture) -> None:
+    before = _files(train_run)
+    parsed = train.build_parser().parse_args(["--resume", str(train_run), "--set", "cifar10"])
+    assert run_main(train.main, parsed) == 2
+    _one_line_refusal(capsys, "--set cifar10 (the run has --set digits)")
+    assert _files(train_run) == before
+
+
+# --------------------------------------------------------------------------- multiobjective.py
+
+
+@pytest.fixture()
+def sweep_run(tmp_path: Path) -> Path:
+    run = tmp_path / "multi-search-digits-EXP"
+    run.mkdir()
+    args = multiobjective.build_parser().parse_args(["-o", "l2", "cifar", *STARTED, *TINY])
+    multiobjective.check_parallel_args(args)
+    multiobjective.Sweep(args, run, logger=None).save()  # the sweep.json a started sweep writes
+    return run
+
+
+def test_sweep_resume_defaults_of_the_subcommand_never_override(sweep_run: Path) -> None:
+    """`--resume DIR cifar --device cuda` changes the device only (it used to reset gpu, workers, threads too)."""
+    parse = multiobjective.build_parser().parse_args
+    saved, _, _ = multiobjective._resume(parse(["--resume", str(sweep_run), "cifar", "--device", "cuda"]))
+    assert _hardware(saved) == ("cuda", 1, 0, 3) and saved.epochs == 2 and saved.parallel == 1
+    more, _, _ = multiobjective._resume(parse(["--resume", str(sweep_run), "--parallel", "2"]))
+    assert _hardware(more) == ("cpu", 1, 0, 3) and more.parallel == 2 and more.objective == "l2"
+
+
+def test_sweep_resume_refuses_a_typed_flag_that_changes_the_run(sweep_run: Path,
+                                                                capsys: pytest.CaptureFixture) -> None:
+    before = _files(sweep_run)
+    parsed = multiobjective.build_parser().parse_args(["--resume", str(sweep_run), "cifar", "--epochs", "3"])
+    assert run_main(multiobjective.main, parsed) == 2
+    _one_line_refusal(capsys, "--epochs 3 (the run has --epochs 2)", "--parallel")
+    assert _files(sweep_run) == before
+
+
+# --------------------------------------------------------------------------- batch_train.py
+
+
+@pytest.fixture()
+def batch_run(tmp_path: Path) -> Path:
+    run = tmp_path / "batch-train-EXP"
+    run.mkdir()
+    args = batch_train.build_parser().parse_args([*STARTED, *TINY, "--archs", "DARTS_V2"])
+    save_args(args, run, CPU, kind="batch")
+    write_json_atomic(run / "batch.json", {"args": {k: v for k, v in vars(args).items() if k != "resume"},
+                                           "entries": []})
+    return run
+
+
+def test_batch_resume_takes_typed_allowed_flags_and_keeps_the_rest(batch_run: Path) -> None:
+    parse = batch_train.build_parser().parse_args
+    kept, _, _ = batch_train._resume_state(parse(["--resume", str(batch_run)]))
+    assert _hardware(kept) == ("cpu", 1, 0, 3) and kept.archs == ["DARTS_V2"] and kept.epochs == 2
+    moved, _, _ = batch_train._resume_state(parse(["--resume", str(batch_run), "--threads", "1",
+                                                   "--archs", "DARTS_V2"]))  # the same list: fine
+    assert _hardware(moved) == ("cpu", 1, 0, 1)
+
+
+def test_batch_resume_refuses_a_typed_flag_that_changes_the_run(batch_run: Path,
+                                                                capsys: pytest.CaptureFixture) -> None:
+    before = _files(batch_run)
+    parsed = batch_train.build_parser().parse_args(["--resume", str(batch_run), "--archs", "PC_DARTS_cifar"])
+    assert run_main(batch_train.main, parsed) == 2
+    _one_line_refusal(capsys, "--archs PC_DARTS_cifar (the run has --archs DARTS_V2)")
+    assert _files(batch_run) == before
