@@ -94,7 +94,8 @@ CHECKPOINT_KEYS = ("epoch", "model", "optimizer", "rng", "wall_time", "last")
 __all__ = [
     "METRICS", "main", "build_parser", "add_arguments", "check_args", "arch_settings", "resolve_run",
     "merge_saved_args", "run_label", "label_smoothing", "lr_at", "build_data", "eval_view", "build_network",
-    "read_state_dict", "load_weights", "train_step", "TrainStepper", "train_epoch", "infer",
+    "read_state_dict", "load_weights", "train_step", "TrainStepper", "train_epoch", "infer", "Training",
+    "build_training", "arch_run_folder",
 ]
 
 

@@ -4,6 +4,7 @@ parsed but not used say so in their help, and one helper tells every script whet
 from __future__ import annotations
 
 import argparse
+import ast
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,32 @@ def test_scripts_imported_by_others_declare_what_they_export(module: object) -> 
     exported = module.__all__
     assert exported and all(hasattr(module, name) for name in exported)
     assert "main" in exported and "build_parser" in exported
+
+
+def _names_used_from(module: str) -> set[tuple[str, str]]:
+    """(name, file) for every ``from module import name`` and ``module.name`` in the project outside tests/."""
+    root = Path(__file__).resolve().parents[1]
+    used = set()
+    for path in root.rglob("*.py"):
+        rel = path.relative_to(root)
+        if rel.parts[0] in {"tests", ".venv", "logs"} or rel.stem == module:
+            continue
+        tree = ast.parse(path.read_text())
+        aliases = {a.asname or a.name for node in ast.walk(tree) if isinstance(node, ast.Import)
+                   for a in node.names if a.name == module}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module == module:
+                used |= {(a.name, str(rel)) for a in node.names}
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in aliases:
+                used.add((node.attr, str(rel)))
+    return used
+
+
+@pytest.mark.parametrize("module", [train, train_search, visualize])
+def test_what_other_files_import_from_a_script_is_in_its_all(module: object) -> None:
+    missing = sorted((name, where) for name, where in _names_used_from(module.__name__)
+                     if name not in module.__all__)
+    assert not missing
 
 
 @pytest.mark.parametrize("build_parser", [train.build_parser, batch_train.build_parser])
