@@ -62,6 +62,11 @@ from utils import (
     write_json_atomic,
 )
 
+__all__ = [
+    "main", "main_measure", "build_parser", "MemoryModel", "load_memory_model", "fit_memory_model", "CudaPeakProbe",
+    "PeakProbe", "is_oom", "run_training_steps", "measure",
+]
+
 COLUMNS = ("model size", "batch size", "GPU mb")
 MODEL_FORMAT = "mood-nas-memory-model"
 DEFAULT_BATCH_SIZES = (32, 64, 96, 128, 192, 256, 384, 512)

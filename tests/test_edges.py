@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+import batch_size_predict
 import batch_train
 import cli
 import ensemble
@@ -19,7 +20,7 @@ import train_search
 import visualize
 
 
-@pytest.mark.parametrize("module", [train, train_search, visualize])
+@pytest.mark.parametrize("module", [train, train_search, visualize, batch_size_predict])
 def test_scripts_imported_by_others_declare_what_they_export(module: object) -> None:
     exported = module.__all__
     assert exported and all(hasattr(module, name) for name in exported)
@@ -45,7 +46,7 @@ def _names_used_from(module: str) -> set[tuple[str, str]]:
     return used
 
 
-@pytest.mark.parametrize("module", [train, train_search, visualize])
+@pytest.mark.parametrize("module", [train, train_search, visualize, batch_size_predict])
 def test_what_other_files_import_from_a_script_is_in_its_all(module: object) -> None:
     missing = sorted((name, where) for name, where in _names_used_from(module.__name__)
                      if name not in module.__all__)
