@@ -135,6 +135,19 @@ def search_args(args: argparse.Namespace, weight: tuple[float, float], run_dir: 
     return s
 
 
+def initial_weights(objective: str | None) -> tuple[tuple[float, float], ...]:
+    """NISE's first two weights (nu, cw): the two ends of the front.
+
+    l1/l2 keep the thesis's (0.2, 0.8): the norm alone (nu = 1) is minimised by zero weights, a
+    network with no CE at all. A cost's minimiser is not degenerate: with nu = 1 the architecture
+    step takes the cheapest cell while the weight step still trains the supernet on CE, so a cost
+    sweep starts from both single-objective optima, (1, 0) and (0, 1), as NISE does.
+    """
+    if objective in costlib.COSTS:
+        return ((1.0, 0.0), (0.0, 1.0))
+    return ((0.2, 0.8), (0.0, 1.0))
+
+
 def nise_view(record: dict[str, Any]) -> dict[str, Any]:
     """The result as NISE sees it: for a cost objective R / R_ref, the scale the search's loss nu * R / R_ref uses.
 
@@ -153,7 +166,7 @@ class Sweep:
         self.args = args
         self.run_dir = run_dir
         self.logger = logger
-        self.estimator = WeightEstimator(args.delta)
+        self.estimator = WeightEstimator(args.delta, initial_weights(args.objective))
         self.searches: list[dict[str, Any]] = []
         self.pareto: list[dict[str, Any]] = []
         self.hypervolume: dict[str, Any] | None = None
