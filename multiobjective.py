@@ -162,11 +162,13 @@ def nise_view(record: dict[str, Any]) -> dict[str, Any]:
 class Sweep:
     """The sweep's state on disk (sweep.json) and the estimator that proposes its weights."""
 
-    def __init__(self, args: argparse.Namespace, run_dir: Path, logger: Any):
+    def __init__(self, args: argparse.Namespace, run_dir: Path, logger: Any,
+                 initial: list[list[float]] | None = None):
         self.args = args
         self.run_dir = run_dir
         self.logger = logger
-        self.estimator = WeightEstimator(args.delta, initial_weights(args.objective))
+        # a resumed sweep keeps the first weights it was started with (sweep.json's estimator records them)
+        self.estimator = WeightEstimator(args.delta, initial or initial_weights(args.objective))
         self.searches: list[dict[str, Any]] = []
         self.pareto: list[dict[str, Any]] = []
         self.hypervolume: dict[str, Any] | None = None
@@ -499,7 +501,7 @@ def _run(args: argparse.Namespace, run_dir: Path, state: dict[str, Any], executo
         rebase_run_dirs([*state.get("searches", []), *state.get("pareto", []),
                          *(r.get("result") for r in (state.get("estimator") or {}).get("results", []))], run_dir)
     logger = get_logger(f"sweep.{run_dir.name}", run_dir)
-    sweep = Sweep(args, run_dir, logger)
+    sweep = Sweep(args, run_dir, logger, (state.get("estimator") or {}).get("initial_weights"))
     logger.info("sweep %s: objective %s, delta %g, folder %s", args.save, args.objective, args.delta, run_dir)
     searches = state.get("searches") or []
     relaunch: list[dict[str, Any]] = []

@@ -232,6 +232,19 @@ def test_cost_sweeps_start_at_nu_1_and_norm_sweeps_at_the_thesis_weights() -> No
     assert [sweep.estimator.get_next() for _ in range(2)] == [(0.2, 0.8), (0.0, 1.0)]
 
 
+def test_cost_sweep_resumes_with_the_first_weights_it_started_with(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    import multiobjective
+
+    with monkeypatch.context() as m:  # a sweep started when cost sweeps began at the thesis's nu = 0.2
+        m.setattr(multiobjective, "initial_weights", lambda objective: ((0.2, 0.8), (0.0, 1.0)))
+        multiobjective.main(sweep_parse(["-o", "params", "--max_searches", "1", "cifar", *SWEEP_SEARCH,
+                                         "--logdir", str(tmp_path), "--save", "old"]))
+    (run_dir,) = tmp_path.glob("multi-search-digits-old-*")
+    resumed = multiobjective.main(sweep_parse(["--resume", str(run_dir), "--max_searches", "2"]))
+    assert [s["weight"] for s in resumed["searches"]] == [[0.2, 0.8], [0.0, 1.0]]
+
+
 def test_params_sweep_in_parallel(tmp_path: Path) -> None:
     import multiobjective
 
