@@ -134,6 +134,19 @@ def search_args(args: argparse.Namespace, weight: tuple[float, float], run_dir: 
     return s
 
 
+def initial_weights(objective: str | None) -> tuple[tuple[float, float], ...]:
+    """NISE's first two weights (nu, cw): the two ends of the front.
+
+    l1/l2 keep the thesis's (0.2, 0.8): the norm alone (nu = 1) is minimised by zero weights, a
+    network with no CE at all. A cost's minimiser is not degenerate: with nu = 1 the architecture
+    step takes the cheapest cell while the weight step still trains the supernet on CE, so a cost
+    sweep starts from both single-objective optima, (1, 0) and (0, 1), as NISE does.
+    """
+    if objective in costlib.COSTS:
+        return ((1.0, 0.0), (0.0, 1.0))
+    return ((0.2, 0.8), (0.0, 1.0))
+
+
 def nise_view(record: dict[str, Any]) -> dict[str, Any]:
     """The result as NISE sees it: for a cost objective R / R_ref, the scale the search's loss nu * R / R_ref uses.
 
@@ -148,11 +161,13 @@ def nise_view(record: dict[str, Any]) -> dict[str, Any]:
 class Sweep:
     """The sweep's state on disk (sweep.json) and the estimator that proposes its weights."""
 
-    def __init__(self, args: argparse.Namespace, run_dir: Path, logger: Any):
+    def __init__(self, args: argparse.Namespace, run_dir: Path, logger: Any,
+                 initial: list[list[float]] | None = None):
         self.args = args
         self.run_dir = run_dir
         self.logger = logger
-        self.estimator = WeightEstimator(args.delta)
+        # a resumed sweep keeps the first weights it was started with (sweep.json's estimator records them)
+        self.estimator = WeightEstimator(args.delta, initial or initial_weights(args.objective))
         self.searches: list[dict[str, Any]] = []
         self.pareto: list[dict[str, Any]] = []
         self.hypervolume: dict[str, Any] | None = None
@@ -483,7 +498,7 @@ def _run(args: argparse.Namespace, run_dir: Path, state: dict[str, Any], executo
         rebase_run_dirs([*state.get("searches", []), *state.get("pareto", []),
                          *(r.get("result") for r in (state.get("estimator") or {}).get("results", []))], run_dir)
     logger = get_logger(f"sweep.{run_dir.name}", run_dir)
-    sweep = Sweep(args, run_dir, logger)
+    sweep = Sweep(args, run_dir, logger, (state.get("estimator") or {}).get("initial_weights"))
     logger.info("sweep %s: objective %s, delta %g, folder %s", args.save, args.objective, args.delta, run_dir)
     searches = state.get("searches") or []
     relaunch: list[dict[str, Any]] = []

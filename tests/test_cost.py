@@ -207,7 +207,9 @@ def test_flops_sweep_names_units_and_resume(tmp_path: Path) -> None:
     first = [dict(s) for s in state["searches"]]
     resumed = multiobjective.main(sweep_parse(["--resume", str(run_dir), "--max_searches", "2"]))
     assert len(resumed["searches"]) == 2 and resumed["searches"][:1] == first
-    assert [s["weight"] for s in resumed["searches"]] == [[0.2, 0.8], [0.0, 1.0]]
+    # a cost sweep starts from both single-objective optima (nu = 1: the cost alone on the architecture step)
+    assert [s["weight"] for s in resumed["searches"]] == [[1.0, 0.0], [0.0, 1.0]]
+    assert names == ["flops_loss_1e00"] and resumed["searches"][0]["cost"]["nu"] == 1.0
     # NISE sees R / R_ref, the scale of the search's loss nu * R / R_ref; the records keep M FLOPs
     seen = [e["result"] for e in resumed["estimator"]["results"]]
     assert [r["reg_loss"] for r in seen] == pytest.approx(
@@ -216,6 +218,31 @@ def test_flops_sweep_names_units_and_resume(tmp_path: Path) -> None:
         [next(s for s in resumed["searches"] if s["weight"] == p["weight"])["cost"]["flops_M"]
          for p in resumed["pareto"]])
     _check_cost_records(resumed["searches"], "flops")
+
+
+def test_cost_sweeps_start_at_nu_1_and_norm_sweeps_at_the_thesis_weights() -> None:
+    import multiobjective
+
+    for kind in cost.COSTS:
+        assert multiobjective.initial_weights(kind) == ((1.0, 0.0), (0.0, 1.0))
+    for norm in ("l1", "l2"):
+        assert multiobjective.initial_weights(norm) == ((0.2, 0.8), (0.0, 1.0))
+    args = sweep_parse(["-o", "l2", "cifar", *SWEEP_SEARCH])
+    sweep = multiobjective.Sweep(args, Path("unused"), None)
+    assert [sweep.estimator.get_next() for _ in range(2)] == [(0.2, 0.8), (0.0, 1.0)]
+
+
+def test_cost_sweep_resumes_with_the_first_weights_it_started_with(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    import multiobjective
+
+    with monkeypatch.context() as m:  # a sweep started when cost sweeps began at the thesis's nu = 0.2
+        m.setattr(multiobjective, "initial_weights", lambda objective: ((0.2, 0.8), (0.0, 1.0)))
+        multiobjective.main(sweep_parse(["-o", "params", "--max_searches", "1", "cifar", *SWEEP_SEARCH,
+                                         "--logdir", str(tmp_path), "--save", "old"]))
+    (run_dir,) = tmp_path.glob("multi-search-digits-old-*")
+    resumed = multiobjective.main(sweep_parse(["--resume", str(run_dir), "--max_searches", "2"]))
+    assert [s["weight"] for s in resumed["searches"]] == [[0.2, 0.8], [0.0, 1.0]]
 
 
 def test_params_sweep_in_parallel(tmp_path: Path) -> None:
