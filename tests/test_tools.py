@@ -630,7 +630,9 @@ def test_error_plots_name_the_same_networks_in_every_plot() -> None:
     assert named == [["A", "B", "C"]] * 3
     pair = analyse_train_logs.pair_figure(df, df["search_criterion_loss"].to_numpy(float),
                                           df["valid_loss"].to_numpy(float), "x", "y", "t", (7, 5), False)
-    assert sorted(t.get_text() for t in pair.axes[0].texts if t.get_text() in "ABC") == ["A", "B", "C"]
+    assert sorted(t.get_text() for t in pair.axes[0].texts) == ["A", "B", "C"]  # nothing else drawn over points
+    rho = df["search_criterion_loss"].corr(df["valid_loss"], method="spearman")
+    assert pair.axes[0].get_title() == f"t\nSpearman ρ = {rho:+.2f} (n = 3)"
     assert len(analyse_train_logs.error_vs_figure(df, "flops", (7, 5), True, [], []).axes[0].texts) == 0  # -c
 
 

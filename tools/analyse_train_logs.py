@@ -505,12 +505,11 @@ def pair_figure(df: pd.DataFrame, x: np.ndarray, y: np.ndarray, xlabel: str, yla
     xs, ys = _axis_scale(ax, x, "x"), _axis_scale(ax, y, "y")
     ax.set_xlabel(xlabel + xs)
     ax.set_ylabel(ylabel + ys)
-    ax.set_title(title)
     ax.grid(True, which="both", alpha=0.3)
     if ok.sum() >= 3 and len(set(x[ok])) > 1 and len(set(y[ok])) > 1:  # rho is undefined for a constant
         rho = pd.Series(x[ok]).corr(pd.Series(y[ok]), method="spearman")
-        ax.text(0.02, 0.97, f"Spearman ρ = {rho:+.2f} (n = {int(ok.sum())})", transform=ax.transAxes, va="top",
-                fontsize=8, bbox={"boxstyle": "round", "facecolor": "white", "alpha": 0.8})
+        title += f"\nSpearman ρ = {rho:+.2f} (n = {int(ok.sum())})"  # in the title: a box inside could hide a point
+    ax.set_title(title)
     plots.outside_legend_below(ax)
     plots.final_layout(fig)
     plots.place_labels(ax, labels, required=len(labels))
