@@ -67,6 +67,7 @@ from genotypes import (
 from utils import (
     RunFailed,
     UserError,
+    count_parameters,
     create_run_dir,
     get_device,
     get_logger,
@@ -242,7 +243,7 @@ def network_size(genotype: Genotype, args: argparse.Namespace, num_classes: int)
     with torch.device("meta"):
         net = train.build_network(genotype, num_classes, args.init_channels, args.layers, False,
                                   cli.is_imagenet(args))
-    return sum(p.numel() for p in net.parameters()) / 1e6
+    return count_parameters(net) / 1e6
 
 
 def probe_points(genotype: Genotype, args: argparse.Namespace, device: torch.device, num_classes: int,
