@@ -239,9 +239,6 @@ def _resolve_args(args: argparse.Namespace) -> tuple[argparse.Namespace, Path | 
     return cli.resume_args(args, saved, source=f"{run_dir / 'args.json'}"), run_dir
 
 
-# Optimiser settings torch would reject (or, for nan, silently accept and turn every weight into nan).
-
-
 def validate_search_args(args: argparse.Namespace, data: bool = False) -> None:
     """Every check of a search's flags, in one place: main runs it first, and the sweep before its folder exists.
 
