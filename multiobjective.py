@@ -380,8 +380,10 @@ class Sweep:
         self.save()
         self.logger.info("sweep done: %d searches, %d Pareto-optimal", len(self.searches), len(self.pareto))
         for p in self.pareto:
-            self.logger.info("%s: nu = %.6g, CE %.4f, R %.4g, %.3fM params, genotype = %s", p["name"], p["weight"][0],
-                             p["criterion_loss"], p["reg_loss"], p["model_size"], genotype_from_dict(p["genotype"]))
+            unit = f" {p['cost']['unit']}" if p.get("cost") else ""
+            self.logger.info("%s: nu = %.6g, CE %.4f, R %.4g%s, %.3fM params at the paper's size, genotype = %s",
+                             p["name"], p["weight"][0], p["criterion_loss"], p["reg_loss"], unit, p["model_size"],
+                             genotype_from_dict(p["genotype"]))
         if self.hypervolume:
             ref_r, ref_ce = self.hypervolume["reference"]
             self.logger.info("hypervolume %.6g (reference point R = %.4g, CE = %.4f)", self.hypervolume["value"],

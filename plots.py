@@ -23,7 +23,7 @@ import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib import cm  # noqa: E402
+from matplotlib import cbook, cm  # noqa: E402
 from matplotlib import colors as mcolors  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
@@ -242,9 +242,45 @@ def _uncross(placements: list[dict[str, Any]]) -> None:
             item["leader"] = (centre, item["point"])
 
 
+def _line_segments(ax: Any) -> list[Segment]:
+    """Display-space segments of every line drawn in the axes (a front's step line, a diagonal), as drawn."""
+    segments: list[Segment] = []
+    for line in ax.lines:
+        if not line.get_visible() or line.get_linestyle() in ("None", "none", "", " "):
+            continue
+        xy = np.asarray(line.get_xydata(), dtype=float)
+        if len(xy) < 2:
+            continue
+        drawn = np.asarray(cbook.STEP_LOOKUP_MAP[line.get_drawstyle()](xy[:, 0], xy[:, 1]), dtype=float).T
+        pts = line.get_transform().transform(drawn)
+        segments += [((a[0], a[1]), (b[0], b[1])) for a, b in zip(pts[:-1], pts[1:])
+                     if np.all(np.isfinite(a)) and np.all(np.isfinite(b))]
+    return segments
+
+
+def _make_room_above(ax: Any, pixels: float) -> bool:
+    """Raise the top of the y axis until every point has ``pixels`` of room above it; False if it had."""
+    frame = ax.get_window_extent()
+    tops = [b[3] for b in _marker_boxes(ax, 0.0)]
+    if not tops or frame.y1 - max(tops) >= pixels:
+        return False
+    for _ in range(5):  # the points move as the limit moves; a few rounds settle it on any scale
+        short = pixels - (frame.y1 - max(b[3] for b in _marker_boxes(ax, 0.0)))
+        if short <= 0.5:
+            break
+        bottom, top = ax.get_ylim()
+        new_top = ax.transData.inverted().transform((frame.x0, frame.y1 + short))[1]
+        if not np.isfinite(new_top) or new_top <= top:
+            break
+        ax.set_ylim(bottom, new_top)
+        ax.figure.canvas.draw()
+    return True
+
+
 def place_labels(ax: Any, items: Sequence[tuple[float, float, str, Any]], fontsize: float = 7,
                  required: int = 0) -> int:
-    """Write each (x, y, text, colour) near its point where it covers no other label, no point and stays inside.
+    """Write each (x, y, text, colour) near its point where it covers no other label, no point, no drawn
+    line and stays inside.
 
     Tries the four corners around the point, then farther out with a leader line; a leader line
     should cross no other leader line and pass through no label or other point, and no later label
@@ -252,23 +288,56 @@ def place_labels(ax: Any, items: Sequence[tuple[float, float, str, Any]], fontsi
     (two leader lines that still cross get their labels swapped). The first ``required`` items are
     always written (at the least crowded spot); a later label that finds no free spot is left out,
     and with more than 10 labels the others go right beside their point or nowhere, so that crowded
-    plots stay readable. Returns how many were left out.
+    plots stay readable. When a required label finds no free spot (points at the top edge, a front
+    line below them), the y axis gets up to three labels' height of room above the points, as long as
+    that makes the spots better, and the labels are placed again. Returns how many were left out.
     Call it last, once scales and limits are final (it works in display coordinates).
     """
     ax.figure.canvas.draw()  # fixes the limits and the transforms
     scale = ax.figure.dpi / 72.0
+    line_h, gap = fontsize * 1.25 * scale, 4 * scale
+    placements, omitted, worst = _choose_spots(ax, items, fontsize, required)
+    limits = ax.get_ylim()
+    for lines in (1, 2, 3):  # room for up to three more lines of labels above the points, while it helps
+        if not worst or not _make_room_above(ax, 2 * gap + lines * line_h):
+            break
+        again = _choose_spots(ax, items, fontsize, required)
+        if again[2] >= worst:
+            continue
+        placements, omitted, worst = again
+        limits = ax.get_ylim()
+    if ax.get_ylim() != limits:  # the last raise did not help: back to the best limits
+        ax.set_ylim(*limits)
+        ax.figure.canvas.draw()
+    _uncross(placements)
+    for item in placements:
+        (px, py), box = item["point"], item["box"]
+        ax.annotate(item["text"], item["xy"], xytext=((box[0] - px) / scale, (box[1] - py) / scale),
+                    textcoords="offset points", fontsize=fontsize, color=item["color"], zorder=5, ha="left",
+                    va="bottom", arrowprops={"arrowstyle": "-", "color": "0.6", "linewidth": 0.5, "shrinkA": 0,
+                                             "shrinkB": 3} if item["leader"] is not None else None)
+    return omitted
+
+
+def _choose_spots(ax: Any, items: Sequence[tuple[float, float, str, Any]], fontsize: float,
+                  required: int) -> tuple[list[dict[str, Any]], int, int]:
+    """place_labels' search: the spots, how many labels were left out, and the badness of the required
+    labels' spots (0: each found a free one)."""
+    scale = ax.figure.dpi / 72.0
     char_w, line_h, gap = fontsize * 0.6 * scale, fontsize * 1.25 * scale, 4 * scale
     obstacles = _marker_boxes(ax, 4 * scale)
+    lines = _line_segments(ax)
     frame = ax.get_window_extent()
     placed: list[Box] = []
     leaders: list[Segment] = []
 
     def badness(box: Box, leader: Segment | None) -> int:
-        """0 for a free spot. Costs: a label on a label or a leader crossing a leader 3, on a point or a
-        leader through a label 2, a leader through another point 1, leaving the axes 100."""
+        """0 for a free spot. Costs: a label on a label or a leader crossing a leader 3, on a point, across a
+        drawn line or a leader through a label 2, a leader through another point 1, leaving the axes 100."""
         inside = frame.x0 <= box[0] and box[2] <= frame.x1 and frame.y0 <= box[1] and box[3] <= frame.y1
         cost = 3 * sum(_overlap(box, b) for b in placed) + 2 * sum(_overlap(box, b) for b in obstacles)
         cost += 3 * sum(_segment_hits_box(seg, box) for seg in leaders)
+        cost += 2 * sum(_segment_hits_box(seg, box) for seg in lines)
         if leader is not None:
             px, py = leader[1]
             cost += 3 * sum(segments_cross(leader, seg) for seg in leaders)
@@ -277,7 +346,7 @@ def place_labels(ax: Any, items: Sequence[tuple[float, float, str, Any]], fontsi
                         if not (b[0] <= px <= b[2] and b[1] <= py <= b[3]))  # its own point's marker is no obstacle
         return cost + (0 if inside else 100)
 
-    omitted = 0
+    omitted, worst = 0, 0
     placements: list[dict[str, Any]] = []
     for n, (x, y, text, color) in enumerate(items):
         if not (np.isfinite(x) and np.isfinite(y)):
@@ -294,26 +363,20 @@ def place_labels(ax: Any, items: Sequence[tuple[float, float, str, Any]], fontsi
             candidates = candidates[:8]
         boxes = [(x0, y0, x0 + width, y0 + line_h) for x0, y0 in candidates]
         # a label far from its point gets a leader line, from the label's centre to the point
-        lines = [((b[0] + width / 2, b[1] + line_h / 2), (px, py)) if abs(b[1] - py) > 2 * line_h else None
-                 for b in boxes]
-        scores = [badness(b, line) for b, line in zip(boxes, lines)]
+        leader_lines = [((b[0] + width / 2, b[1] + line_h / 2), (px, py)) if abs(b[1] - py) > 2 * line_h else None
+                        for b in boxes]
+        scores = [badness(b, line) for b, line in zip(boxes, leader_lines)]
         if 0 not in scores and n >= required:
             omitted += 1
             continue
         best = scores.index(min(scores))
+        worst += scores[best]
         placed.append(boxes[best])
-        if lines[best] is not None:
-            leaders.append(lines[best])
-        placements.append({"xy": (x, y), "point": (px, py), "box": boxes[best], "leader": lines[best],
+        if leader_lines[best] is not None:
+            leaders.append(leader_lines[best])
+        placements.append({"xy": (x, y), "point": (px, py), "box": boxes[best], "leader": leader_lines[best],
                            "text": text, "color": color})
-    _uncross(placements)
-    for item in placements:
-        (px, py), box = item["point"], item["box"]
-        ax.annotate(item["text"], item["xy"], xytext=((box[0] - px) / scale, (box[1] - py) / scale),
-                    textcoords="offset points", fontsize=fontsize, color=item["color"], zorder=5, ha="left",
-                    va="bottom", arrowprops={"arrowstyle": "-", "color": "0.6", "linewidth": 0.5, "shrinkA": 0,
-                                             "shrinkB": 3} if item["leader"] is not None else None)
-    return omitted
+    return placements, omitted, worst
 
 
 def _overlap(a: Box, b: Box) -> bool:

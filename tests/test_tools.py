@@ -833,3 +833,29 @@ def test_a_busy_cpu_is_warned_about_once(monkeypatch, caplog) -> None:
     assert profiler.settings()["cpu_threads"] == 1
     monkeypatch.setattr(profiling.os, "getloadavg", lambda: (0.5, 0.5, 0.5))
     assert profiling.busy_cpu_note(1) is None
+
+
+def test_names_of_points_at_the_top_edge_are_not_crossed_by_the_front_line() -> None:
+    # the gallery's test error against parameters: two networks at the top at one error, the front's
+    # drop just right of them, an ensemble far to the right; every spot below them was crossed by the front
+    points = [(0.0068, 2.78), (0.0142, 2.78), (0.0167, 1.67), (0.0215, 1.11), (0.0268, 2.22), (0.0286, 1.94),
+              (0.115, 0.28)]
+    names = ["l2_loss_2e01", "l2_loss_3e02", "l2_loss_5e02", "l2_loss_5e03", "l2_loss_1e02", "l2_loss_2e03",
+             "ensemble of 6 [per_model]"]
+    fig, ax = plots.plt.subplots(figsize=(7, 5))
+    front = [0, 2, 3]
+    ax.step([points[i][0] for i in front], [points[i][1] for i in front], where="post", linestyle="--")
+    ax.scatter([p[0] for p in points], [p[1] for p in points])
+    plots.final_layout(fig)
+    assert plots.place_labels(ax, [(x, y, n, "0.2") for (x, y), n in zip(points, names)], required=len(names)) == 0
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    (x0, y0), (x1, y1), (x2, y2) = (ax.transData.transform(points[i]) for i in front)
+    drawn = [((x0, y0), (x1, y0)), ((x1, y0), (x1, y1)), ((x1, y1), (x2, y1)), ((x2, y1), (x2, y2))]
+    frame = ax.get_window_extent()
+    for text in ax.texts:
+        box = text.get_window_extent(renderer)
+        assert frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1, text
+        for (p, q) in drawn:
+            assert not plots._segment_hits_box((p, q), (box.x0, box.y0, box.x1, box.y1)), (text.get_text(), p, q)
+    assert ax.get_ylim()[1] > 2.78  # the room above the top points was made, inside the axes
