@@ -227,7 +227,8 @@ def resume_args(args: argparse.Namespace, saved: Mapping[str, Any], may_change: 
                 merged[key] = value
             continue
         if typed is not None and key in typed and not _same_value(mine[key], value):
-            refused.append(f"{_flag(key, mine[key])} (the run has {_flag(key, value)})")
+            had = f"{key} {'on' if value else 'off'}" if isinstance(value, bool) else _flag(key, value)
+            refused.append(f"{_flag(key, mine[key])} (the run has {had})")  # a store_true flag has no --no- form
         merged[key] = value
     if refused:
         allowed = ", ".join(f"--{k}" for k in may_change if k in mine)
@@ -415,7 +416,7 @@ def run_settings(run_dir: str | Path | None, args: argparse.Namespace, keys: Map
 
 
 def _flag(key: str, value: Any) -> str:
-    """A flag as it was typed: ``--layers 5``, ``--auxiliary``, ``--no-auxiliary``."""
+    """A flag as it was typed: ``--layers 5``, ``--auxiliary``, ``--no-fused`` (a typed False is a --no- form)."""
     if isinstance(value, bool):
         return f"--{key}" if value else f"--no-{key}"
     if isinstance(value, (list, tuple)):

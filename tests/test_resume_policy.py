@@ -115,6 +115,10 @@ def test_train_resume_refuses_a_typed_flag_that_changes_the_run(train_run: Path,
     assert run_main(train.main, parsed) == 2
     _one_line_refusal(capsys, "--set cifar10 (the run has --set digits)")
     assert _files(train_run) == before
+    # a switch the run had off is named as off: --auxiliary has no --no- form to quote
+    assert run_main(train.main, train.build_parser().parse_args(["--resume", str(train_run), "--auxiliary"])) == 2
+    assert "--no-auxiliary" not in _one_line_refusal(capsys, "--auxiliary (the run has auxiliary off)")
+    assert _files(train_run) == before
 
 
 # --------------------------------------------------------------------------- multiobjective.py
