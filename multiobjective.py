@@ -36,7 +36,16 @@ import cost as costlib
 import executors
 import train_search
 from genotypes import genotype_from_dict
-from pareto import WeightEstimator, default_reference, format_weight_name, hypervolume_2d, sweep_name
+from pareto import (
+    WeightEstimator,
+    default_reference,
+    format_weight_name,
+    front_ce,
+    front_ce_key,
+    front_ce_name,
+    hypervolume_2d,
+    sweep_name,
+)
 from plots import plot_frontier, plot_losses
 from utils import (
     RunFailed,
@@ -53,7 +62,7 @@ from utils import (
 )
 from visualize import write_sweep_cells
 
-RESULT_KEYS = ("reg_loss", "criterion_loss", "train_acc", "valid_acc", "model_size", "genotype")
+RESULT_KEYS = ("reg_loss", "criterion_loss", "valid_loss", "train_acc", "valid_acc", "model_size", "genotype")
 # Sweep flags that a resumed sweep may change (how and where it runs, not what it computes).
 PARALLEL_KEYS = ("parallel", "executor", "gpus", "per_gpu", "ray_address", "max_searches")
 
@@ -147,15 +156,18 @@ def initial_weights(objective: str | None) -> tuple[tuple[float, float], ...]:
     return ((0.2, 0.8), (0.0, 1.0))
 
 
-def nise_view(record: dict[str, Any]) -> dict[str, Any]:
-    """The result as NISE sees it: for a cost objective R / R_ref, the scale the search's loss nu * R / R_ref uses.
+def nise_view(record: dict[str, Any], objective: str) -> dict[str, Any]:
+    """The result as NISE sees it: (reg_loss, criterion_loss) are the point (R, CE) on the front's scales.
 
-    The weight NISE proposes is normal to a segment of the front, so it depends on R's scale; records,
-    plots and genotypes.json keep the real cost (M parameters, M FLOPs, ms). l1/l2 results pass unchanged.
+    CE is the one ``pareto.front_ce_key`` names (for a cost, the held-out CE); R for a cost is R / R_ref,
+    the scale the search's loss nu * R / R_ref uses: the weight NISE proposes is normal to a segment of
+    the front, so it depends on R's scale. Records, plots and genotypes.json keep the real cost
+    (M parameters, M FLOPs, ms). l1/l2 results pass unchanged.
     """
-    if "cost" not in record:
-        return record
-    return {**record, "reg_loss": record["cost"]["value"] / record["cost"]["reference"]}
+    view = {**record, "criterion_loss": front_ce(record, objective)}
+    if "cost" in record:
+        view["reg_loss"] = record["cost"]["value"] / record["cost"]["reference"]
+    return view
 
 
 class Sweep:
@@ -181,7 +193,7 @@ class Sweep:
             "objective": self.args.objective, "delta": self.args.delta, "space": self.args.space,
             "args": saved_args, "searches": self.searches, "pareto": self.pareto,
             "hypervolume": self.hypervolume, "estimator": self.estimator.state_dict(),
-            "parallel": self.parallel,
+            "parallel": self.parallel, "front_ce": front_ce_key(self.args.objective),
         }
 
     def save(self) -> None:
@@ -198,7 +210,7 @@ class Sweep:
                 raise UserError(f"{self.run_dir}/sweep.json does not replay: it was made by other settings")
             self.searches.append(record)
             if record["status"] == "done":
-                self.estimator.set_result(nise_view(record), weight)
+                self.estimator.set_result(nise_view(record, self.args.objective), weight)
             elif record["status"] == "failed":
                 self.estimator.discard(weight)
             else:
@@ -268,13 +280,18 @@ class Sweep:
 
     def record_done(self, record: dict[str, Any], weight: tuple[float, float], result: dict[str, Any],
                     finished: float) -> None:
+        objective = self.args.objective
+        if front_ce(result, objective) is None:
+            self.record_failed(record, weight, f"its result has no {front_ce_key(objective)}, the CE of the front",
+                               finished)
+            return
         record.update({k: result.get(k) for k in RESULT_KEYS}, status="done", finished=finished)
         if "cost" in result:  # a cost objective: R is the derived network's cost in result["cost"]["unit"]
             record["cost"] = result["cost"]
-        self.estimator.set_result(nise_view(record), weight)
-        self.logger.info("search %d: CE %.4f, R %.4g%s, eval size %.3fM", record["index"], record["criterion_loss"],
-                         record["reg_loss"], f" {result['cost']['unit']}" if "cost" in result else "",
-                         record["model_size"])
+        self.estimator.set_result(nise_view(record, objective), weight)
+        self.logger.info("search %d: %s %.4f, R %.4g%s, eval size %.3fM", record["index"], front_ce_name(objective),
+                         front_ce(record, objective), record["reg_loss"],
+                         f" {result['cost']['unit']}" if "cost" in result else "", record["model_size"])
 
     def record_failed(self, record: dict[str, Any], weight: tuple[float, float], error: str, finished: float) -> None:
         record.update(status="failed", error=" ".join(str(error).split())[:500], finished=finished)
@@ -289,19 +306,22 @@ class Sweep:
                       self.run_dir / f"frontier_{index:02d}.png")
 
     def update_front(self) -> None:
-        optimal = [r for _, r in self.estimator.optimal_results]
+        objective = self.args.objective
+        records = {s["index"]: s for s in self.searches}
+        # the estimator holds NISE's views: the front's entries take the searches' own records
+        optimal = [records.get(r.get("index"), r) for _, r in self.estimator.optimal_results]
         names = format_weight_name([r["weight"][0] for r in optimal])
         self.pareto = [
-            {"name": sweep_name(self.args.objective, r["weight"][0], n, self.args.weight_decay, self.args.set),
+            {"name": sweep_name(objective, r["weight"][0], n, self.args.weight_decay, self.args.set),
              "weight": r["weight"], "reg_loss": r["cost"]["value"] if "cost" in r else r["reg_loss"],
-             "criterion_loss": r["criterion_loss"],
+             "criterion_loss": r["criterion_loss"], "valid_loss": r.get("valid_loss"),
              "model_size": r["model_size"], "genotype": r["genotype"], "run_dir": r["run_dir"],
              **({"cost": r["cost"]} if "cost" in r else {})}
             for r, n in zip(optimal, names)
         ]
-        points = [(r["reg_loss"], r["criterion_loss"]) for r in self.pareto]
+        points = [(r["reg_loss"], front_ce(r, objective)) for r in self.pareto]
         if points:
-            ref = default_reference([(s["reg_loss"], s["criterion_loss"]) for s in self.searches
+            ref = default_reference([(s["reg_loss"], front_ce(s, objective)) for s in self.searches
                                      if s["status"] == "done"])
             self.hypervolume = {"value": hypervolume_2d(points, ref), "reference": list(ref)}
 
@@ -379,15 +399,16 @@ class Sweep:
         final = plot_frontier(self.searches, self.pareto, self.args.objective, self.run_dir / "frontier.png")
         self.save()
         self.logger.info("sweep done: %d searches, %d Pareto-optimal", len(self.searches), len(self.pareto))
+        objective = self.args.objective
         for p in self.pareto:
             unit = f" {p['cost']['unit']}" if p.get("cost") else ""
-            self.logger.info("%s: nu = %.6g, CE %.4f, R %.4g%s, %.3fM params at the paper's size, genotype = %s",
-                             p["name"], p["weight"][0], p["criterion_loss"], p["reg_loss"], unit, p["model_size"],
-                             genotype_from_dict(p["genotype"]))
+            self.logger.info("%s: nu = %.6g, %s %.4f, R %.4g%s, %.3fM params at the paper's size, genotype = %s",
+                             p["name"], p["weight"][0], front_ce_name(objective), front_ce(p, objective),
+                             p["reg_loss"], unit, p["model_size"], genotype_from_dict(p["genotype"]))
         if self.hypervolume:
             ref_r, ref_ce = self.hypervolume["reference"]
-            self.logger.info("hypervolume %.6g (reference point R = %.4g, CE = %.4f)", self.hypervolume["value"],
-                             ref_r, ref_ce)
+            self.logger.info("hypervolume %.6g (reference point R = %.4g, %s = %.4f)", self.hypervolume["value"],
+                             ref_r, front_ce_name(objective), ref_ce)
         self.logger.info("frontier plot: %s", final)
         self.logger.info("genotypes: %s", self.run_dir / "genotypes.json")
         if self.pareto:  # its names are the thesis's too: a bare name would train the published cell
@@ -496,6 +517,9 @@ def main(args: argparse.Namespace, executor: Any = None) -> dict[str, Any]:
 
 
 def _run(args: argparse.Namespace, run_dir: Path, state: dict[str, Any], executor: Any) -> dict[str, Any]:
+    if state and state.get("searches") and state.get("front_ce", "criterion_loss") != front_ce_key(args.objective):
+        raise UserError(f"{run_dir}/sweep.json put {state.get('front_ce', 'criterion_loss')} on its front, and this "
+                        f"version puts {front_ce_key(args.objective)} on a {args.objective} front: start a new sweep")
     if state:
         rebase_run_dirs([*state.get("searches", []), *state.get("pareto", []),
                          *(r.get("result") for r in (state.get("estimator") or {}).get("results", []))], run_dir)

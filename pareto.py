@@ -1,7 +1,8 @@
 """Pareto tools for the nu sweep: the NISE weight estimator, dominance, 2-D hypervolume, names.
 
 Both objectives are minimised. A search run with weight w = (nu, cw), nu + cw = 1, minimises
-cw * CE + nu * R and yields the point (R, CE) = (reg_loss, criterion_loss). The estimator
+cw * CE + nu * R and yields the point (R, CE); ``front_ce_key`` says which cross-entropy of the
+search that is (the one its weighted loss trades against R). The estimator
 (NISE, as in the MOOD-NAS thesis) picks the next w normal to the widest not yet visited gap
 between neighbouring non-dominated points, so the searches spread over the frontier.
 """
@@ -22,6 +23,9 @@ __all__ = [
     "default_reference",
     "finite_positions",
     "format_weight_name",
+    "front_ce",
+    "front_ce_key",
+    "front_ce_name",
     "front_indices",
     "hypervolume_2d",
     "is_dominated",
@@ -40,6 +44,32 @@ class NoMoreWeights(StopIteration):
 
 # --------------------------------------------------------------------------------------------
 # dominance and hypervolume
+
+
+# the objectives whose penalty is on the architecture step (cost.COSTS; a test keeps the two equal)
+ARCHITECTURE_OBJECTIVES = ("params", "flops", "latency")
+
+
+def front_ce_key(objective: str | None) -> str:
+    """The result key of the cross-entropy a sweep's front (and NISE) uses for ``objective``.
+
+    NISE reads each search as the minimiser of cw * CE + nu * R, so CE must be the cross-entropy the
+    search's weighted loss trades against R. With l1/l2 that is the weight step's: the mean training CE
+    of the last epoch (``criterion_loss``, the thesis's). A cost objective weighs R against the
+    architecture step's CE on the held-out half, while its weight step is plain training CE: its front
+    takes the supernet's held-out CE at the end of the search (``valid_loss``).
+    """
+    return "valid_loss" if objective in ARCHITECTURE_OBJECTIVES else "criterion_loss"
+
+
+def front_ce_name(objective: str | None) -> str:
+    """How logs and printed tables name the front's CE: "CE" (the search's, l1/l2) or "held-out CE" (a cost)."""
+    return "held-out CE" if front_ce_key(objective) == "valid_loss" else "CE"
+
+
+def front_ce(record: Mapping[str, Any], objective: str | None) -> Any:
+    """The cross-entropy of a search record on its sweep's front (see ``front_ce_key``)."""
+    return record.get(front_ce_key(objective))
 
 
 def _as_point(p: Sequence[float], what: str = "point") -> Point:

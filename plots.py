@@ -27,7 +27,7 @@ from matplotlib import cbook, cm  # noqa: E402
 from matplotlib import colors as mcolors  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from pareto import front_indices  # noqa: E402
+from pareto import front_ce, front_ce_key, front_indices  # noqa: E402
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -41,6 +41,13 @@ CE_LABEL = "search cross-entropy"
 COST_LABELS = {"params": "parameters of the derived network (M)",
                "flops": "FLOPs of the derived network (M multiply-adds)",
                "latency": "latency of the derived network (ms, lookup table)"}
+
+
+def front_ce_label(objective: str | None = None) -> str:
+    """The y label of a sweep's front: the cross-entropy ``pareto.front_ce_key`` puts there."""
+    if front_ce_key(objective) == "valid_loss":
+        return "held-out cross-entropy (supernet, after the search)"
+    return CE_LABEL + " (last epoch)"
 
 
 def penalty_label(objective: str | None = None) -> str:
@@ -445,7 +452,7 @@ def search_front_figure(
     if log:
         ax.set_xscale("log")
     ax.set_xlabel(penalty_label(objective) + (", log scale" if log else ""))
-    ax.set_ylabel(CE_LABEL + " (last epoch)")
+    ax.set_ylabel(front_ce_label(objective))
     ax.set_title(title)
     ax.grid(True, which="both", alpha=0.3)
     add_nu_colorbar(fig, ax, list(nus))
@@ -472,11 +479,11 @@ def frontier_figure(
     the title counts the finished searches and the Pareto-optimal ones."""
     done = [s for s in searches if s.get("status", "done") == "done" and s.get("reg_loss") is not None]
     optimal_keys = {tuple(o["weight"]) for o in optimal}
-    rest = [(s["reg_loss"], s["criterion_loss"]) for s in done if tuple(s["weight"]) not in optimal_keys]
+    rest = [(s["reg_loss"], front_ce(s, objective)) for s in done if tuple(s["weight"]) not in optimal_keys]
     front = sorted(optimal, key=lambda o: o["reg_loss"])
     return search_front_figure(
         [str(o.get("name") or f"nu={o['weight'][0]:.3g}") for o in front], [o["weight"][0] for o in front],
-        [o["reg_loss"] for o in front], [o["criterion_loss"] for o in front], size=size,
+        [o["reg_loss"] for o in front], [front_ce(o, objective) for o in front], size=size,
         dominated=rest if dominated else [], objective=objective, others=others,
         title=title or f"{objective.upper()} sweep: {plural(len(done), 'search')}, {len(front)} Pareto-optimal")
 

@@ -300,3 +300,52 @@ def test_tools_read_cost_sweep_names_and_label_units() -> None:
     assert tables.nu_from_name("params_loss_15e04") == pytest.approx(0.0015)
     assert "M multiply-adds" in tables.label("search_reg_loss", "flops")
     assert "(ms" in tables.label("search_reg_loss", "latency")
+
+
+def test_a_cost_sweep_puts_the_held_out_ce_on_its_front(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                         capsys: pytest.CaptureFixture) -> None:
+    """NISE reads a point as the minimiser of cw * CE + nu * R: for a cost, CE is the architecture step's
+    held-out CE. Here the training CE says the cheap cell dominates; the held-out CE says both are optimal."""
+    import multiobjective
+    import pareto
+    import plots
+    from tools import analyse_search_logs, plot_frontier
+
+    assert pareto.ARCHITECTURE_OBJECTIVES == cost.COSTS
+    assert [pareto.front_ce_key(o) for o in ("l1", "l2", None, *cost.COSTS)] == ["criterion_loss"] * 3 + [
+        "valid_loss"] * 3
+    outcomes = {1.0: (4.0, 0.5, 0.9), 0.0: (10.0, 0.6, 0.4)}  # nu -> (M FLOPs, training CE, held-out CE)
+
+    def fake_search(args):
+        flops, train_ce, held_out = outcomes[args.cost_weight]
+        return {"weight": [args.cost_weight, args.criterion_weight], "objective": "flops", "reg_loss": flops,
+                "criterion_loss": train_ce, "valid_loss": held_out, "train_acc": 80.0, "valid_acc": 75.0,
+                "model_size": 3.6, "genotype": PC_DARTS_cifar._asdict(),
+                "cost": {"kind": "flops", "unit": cost.UNITS["flops"], "value": flops, "reference": 12.0,
+                         "flops_M": flops, "params_M": 0.05, "nu": args.cost_weight}}
+
+    monkeypatch.setattr(train_search, "main", fake_search)
+    state = multiobjective.main(sweep_parse(["-o", "flops", "--max_searches", "2", "cifar", *SWEEP_SEARCH,
+                                             "--logdir", str(tmp_path), "--save", "h"]))
+    (run_dir,) = tmp_path.glob("multi-search-digits-h-*")
+    saved = json.loads((run_dir / "sweep.json").read_text())
+    assert saved["front_ce"] == "valid_loss"
+    assert [p["weight"] for p in state["pareto"]] == [[1.0, 0.0], [0.0, 1.0]]
+    assert [(p["reg_loss"], p["valid_loss"], p["criterion_loss"]) for p in state["pareto"]] == [
+        (4.0, 0.9, 0.5), (10.0, 0.4, 0.6)]
+    assert [e["result"]["criterion_loss"] for e in saved["estimator"]["results"]] == [0.9, 0.4]  # NISE's view
+    assert "held-out CE 0.4000" in (run_dir / "log.txt").read_text()
+    ax = plots.frontier_figure(state["searches"], state["pareto"], "flops").axes[0]
+    assert ax.get_ylabel().startswith("held-out cross-entropy")
+    assert sorted(float(y) for c in ax.collections for _, y in c.get_offsets()) == [0.4, 0.9]
+    plot_frontier.main(plot_frontier.build_parser().parse_args(["-l", str(run_dir), "-o", str(tmp_path / "f.png")]))
+    assert "held-out CE = 0.4" in capsys.readouterr().out
+    table = analyse_search_logs.main(analyse_search_logs.build_parser().parse_args(
+        ["-l", str(run_dir), "-o", str(tmp_path / "t.csv"), "--no_latency"]))["table"]
+    assert table["search_valid_loss"].tolist() == [0.9, 0.4] and table["objective"].tolist() == ["flops"] * 2
+    assert analyse_search_logs.front_column(table) == "search_valid_loss"
+    # a cost sweep of an earlier version, whose front was on the training CE, is not resumed onto the other
+    del saved["front_ce"]
+    (run_dir / "sweep.json").write_text(json.dumps(saved))
+    with pytest.raises(multiobjective.UserError, match="start a new sweep"):
+        multiobjective.main(sweep_parse(["--resume", str(run_dir), "--max_searches", "3"]))

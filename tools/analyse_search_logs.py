@@ -25,16 +25,29 @@ import pandas as pd  # noqa: E402
 
 import cli  # noqa: E402
 import plots  # noqa: E402
+from pareto import front_ce, front_ce_key  # noqa: E402
 from plots import plt  # noqa: E402
 from tools import tables  # noqa: E402
 from utils import check_output, run_main  # noqa: E402
 
 TABLE_COLUMNS = (
-    "name", "nu", "size_m", "search_train_acc", "search_valid_acc", "search_criterion_loss", "search_reg_loss",
-    "parameters", "flops", "latency_gpu_ms", "latency_gpu_b1_ms", "latency_cpu_ms", "search_dir",
+    "name", "nu", "size_m", "search_train_acc", "search_valid_acc", "search_criterion_loss", "search_valid_loss",
+    "search_reg_loss", "parameters", "flops", "latency_gpu_ms", "latency_gpu_b1_ms", "latency_cpu_ms", "objective",
+    "search_dir",
 )
-CORRELATED = ("nu", "size_m", "search_train_acc", "search_valid_acc", "search_criterion_loss", "search_reg_loss",
-              "flops", "latency_gpu_ms", "latency_cpu_ms")
+TEXT_COLUMNS = ("name", "objective", "search_dir")
+CORRELATED = ("nu", "size_m", "search_train_acc", "search_valid_acc", "search_criterion_loss", "search_valid_loss",
+              "search_reg_loss", "flops", "latency_gpu_ms", "latency_cpu_ms")
+
+
+def table_objective(df: pd.DataFrame) -> str | None:
+    """The sweep's objective a table records (None for a table of the original tools, l2 there)."""
+    return str(df["objective"].dropna().iloc[0]) if "objective" in df and df["objective"].notna().any() else None
+
+
+def front_column(df: pd.DataFrame) -> str:
+    """The table's column of the front's cross-entropy: the held-out CE for a cost sweep (pareto.front_ce_key)."""
+    return f"search_{front_ce_key(table_objective(df))}"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -65,15 +78,16 @@ def search_table(sweep: dict[str, Any], profiler: Any) -> pd.DataFrame:
         row: dict[str, Any] = {
             "name": p.get("name"), "nu": p["weight"][0], "size_m": p.get("model_size"),
             "search_train_acc": p.get("train_acc"), "search_valid_acc": p.get("valid_acc"),
-            "search_criterion_loss": p.get("criterion_loss"), "search_reg_loss": p.get("reg_loss"),
-            "search_dir": p.get("run_dir"),
+            "search_criterion_loss": p.get("criterion_loss"), "search_valid_loss": p.get("valid_loss"),
+            "search_reg_loss": p.get("reg_loss"), "objective": sweep["objective"], "search_dir": p.get("run_dir"),
         }
         if p.get("genotype") is not None:
             row.update(profiler.profile(p["genotype"]))
         rows.append(row)
     df = pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
-    for column in TABLE_COLUMNS[1:-1]:
-        df[column] = pd.to_numeric(df[column], errors="coerce")
+    for column in TABLE_COLUMNS:
+        if column not in TEXT_COLUMNS:
+            df[column] = pd.to_numeric(df[column], errors="coerce")
     return df.sort_values("nu", ascending=False, kind="stable").reset_index(drop=True)
 
 
@@ -95,13 +109,13 @@ def crit_vs_reg_figure(df: pd.DataFrame, sweep: dict[str, Any] | None, topk: int
     dominated: list[tuple[float, float]] = []
     if sweep:
         front_dirs = set(df["search_dir"].astype(str))
-        dominated = [(s["reg_loss"], s["criterion_loss"]) for s in sweep["searches"]
+        dominated = [(s["reg_loss"], front_ce(s, sweep["objective"])) for s in sweep["searches"]
                      if str(s.get("run_dir")) not in front_dirs]
     best = _topk(df, topk) if topk < len(df) else []
     return plots.search_front_figure(
         df["name"].astype(str).tolist(), df["nu"].tolist(), df["search_reg_loss"].to_numpy(float),
-        df["search_criterion_loss"].to_numpy(float), size=size, dominated=dominated,
-        objective=sweep["objective"] if sweep else None, highlight=best,
+        df[front_column(df)].to_numpy(float), size=size, dominated=dominated,
+        objective=sweep["objective"] if sweep else table_objective(df), highlight=best,
         highlight_label=f"top {len(best)} by search valid accuracy",
         title=f"Search front: {plots.plural(len(df), 'Pareto-optimal search')}",
         others="none" if best else "fit")
@@ -179,11 +193,11 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
         df = tables.read_table(args.data)
         for column in TABLE_COLUMNS:
             if column not in df.columns:
-                df[column] = float("nan") if column != "search_dir" else None
+                df[column] = float("nan") if column not in TEXT_COLUMNS else None
         reference = None
     if not replot_in_place:
         tables.write_table(df, output)
-    hv = tables.front_hypervolume(df["search_reg_loss"].to_numpy(float), df["search_criterion_loss"].to_numpy(float),
+    hv = tables.front_hypervolume(df["search_reg_loss"].to_numpy(float), df[front_column(df)].to_numpy(float),
                                   reference)
     print(tables.format_table(df, [c for c in TABLE_COLUMNS if c != "search_dir"]))
     print(tables.hypervolume_text("the search front (penalty R, cross-entropy)", hv, ("R", "CE")))

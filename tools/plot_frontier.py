@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as `python t
 
 import cli  # noqa: E402
 import plots  # noqa: E402
+from pareto import front_ce, front_ce_name  # noqa: E402
 from tools import tables  # noqa: E402
 from utils import check_output, run_main  # noqa: E402
 
@@ -54,10 +55,12 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     plots.plot_frontier(sweep["searches"], front, sweep["objective"], output, dominated=args.dominated, size=size,
                         others="fit")
     reference = (sweep.get("hypervolume") or {}).get("reference")
-    hv = tables.front_hypervolume([p["reg_loss"] for p in front], [p["criterion_loss"] for p in front], reference)
+    objective = sweep["objective"]
+    hv = tables.front_hypervolume([p["reg_loss"] for p in front], [front_ce(p, objective) for p in front], reference)
+    ce = front_ce_name(objective)
     for p in front:
         print(f"{p.get('name', '?'):>28}  nu = {p['weight'][0]:<10.4g} R = {p['reg_loss']:<12.6g} "
-              f"CE = {p['criterion_loss']:.6g}")
+              f"{ce} = {front_ce(p, objective):.6g}")
     print(tables.hypervolume_text("the front (penalty R, cross-entropy)", hv, ("R", "CE")))
     print(f"plot: {output}")
     return {"plot": output, "pareto": front,

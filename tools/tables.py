@@ -23,7 +23,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pareto import default_reference, finite_positions, front_indices, hypervolume_2d, non_dominated
+from pareto import (
+    default_reference,
+    finite_positions,
+    format_weight_name,
+    front_ce,
+    front_ce_key,
+    front_indices,
+    hypervolume_2d,
+    non_dominated,
+    sweep_name,
+)
 from plots import CE_LABEL, NU_LABEL, penalty_label
 
 __all__ = [
@@ -63,6 +73,7 @@ COLUMNS: MappingProxyType[str, tuple[str, tuple[str, ...]]] = MappingProxyType({
     "search_valid_acc": ("search valid accuracy (%)",
                          ("Search valid acc", "Search accuracy", "Search acc", "search_acc")),
     "search_criterion_loss": (CE_LABEL, ("Search crit loss", "Search criterion loss")),
+    "search_valid_loss": ("search held-out cross-entropy", ()),
     "search_reg_loss": (penalty_label(), ("Search reg loss", "Search regularization loss")),
     "parameters": ("parameters", ("Parameters",)),
     "flops": ("FLOPs (multiply-adds per image)", ("FLOPs",)),
@@ -224,8 +235,6 @@ def load_sweep(path: str | Path) -> dict[str, Any]:
     sweep names. A folder holding one search (train_search.py's result.json) is a sweep of one.
     ``image_size`` is the sweep's --image_size (None: the dataset's own).
     """
-    from pareto import format_weight_name, sweep_name
-
     folder = run_folder(path)
     if (folder / "sweep.json").is_file():
         state = _read_json(folder / "sweep.json")
@@ -242,6 +251,8 @@ def load_sweep(path: str | Path) -> dict[str, Any]:
         objective = state.get("objective") or args.get("objective") or "l2"
         pareto = [dict(p) for p in state.get("pareto") or []]
         hypervolume = state.get("hypervolume")
+        if state.get("front_ce", "criterion_loss") != front_ce_key(objective):
+            pareto, hypervolume = [], None  # an earlier version's cost front (on the training CE): derived below
         space = state.get("space") or ("imagenet" if args.get("set") == "imagenet" else "cifar")
         dataset = args.get("set")
         image_size = args.get("image_size")
@@ -263,10 +274,14 @@ def load_sweep(path: str | Path) -> dict[str, Any]:
     else:
         raise ValueError(f"{folder} is not a sweep folder: it has no sweep.json (nor a search's result.json)")
     for s in searches:
-        if "weight" not in s or "criterion_loss" not in s:
+        result_file = Path(str(s.get("run_dir"))) / "result.json"
+        if front_ce(s, objective) is None and result_file.is_file():  # an earlier sweep.json kept no valid_loss
+            record = _read_json(result_file)
+            s[front_ce_key(objective)] = record.get(front_ce_key(objective)) if isinstance(record, dict) else None
+        if "weight" not in s or "criterion_loss" not in s or front_ce(s, objective) is None:
             raise ValueError(f"a search in {folder} lacks its weight or losses: keys {sorted(s)}")
     if not pareto and searches:  # an older or unfinished sweep: derive the front and the names here
-        idx = non_dominated([(s["reg_loss"], s["criterion_loss"]) for s in searches])
+        idx = non_dominated([(s["reg_loss"], front_ce(s, objective)) for s in searches])
         optimal = sorted((searches[i] for i in idx), key=lambda s: s["reg_loss"])
         names = format_weight_name([s["weight"][0] for s in optimal])
         pareto = [dict(s, name=sweep_name(objective, s["weight"][0], n, weight_decay, dataset or ""))
@@ -275,7 +290,7 @@ def load_sweep(path: str | Path) -> dict[str, Any]:
     for p in pareto:  # the pareto entries lack the accuracies: take them from their searches
         match = by_dir.get(str(p.get("run_dir"))) or next(
             (s for s in searches if s["weight"][0] == p["weight"][0]), {})
-        for key in ("train_acc", "valid_acc", "model_size", "genotype"):
+        for key in ("criterion_loss", "valid_loss", "train_acc", "valid_acc", "model_size", "genotype"):
             if p.get(key) is None and match.get(key) is not None:
                 p[key] = match[key]
     num_classes = None
