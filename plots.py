@@ -536,7 +536,7 @@ def losses_figure(
     for ax in (ax_ce, ax_reg):
         ax.grid(True, alpha=0.3)
         integer_ticks(ax)
-    if done:
+    if ax_reg.lines:  # a search without metrics.csv draws nothing
         ax_reg.legend(loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=8, title="ordered by nu")
     fig.suptitle(f"{objective.upper()} sweep: search losses per epoch")
     fig.tight_layout()
