@@ -75,7 +75,7 @@ def make_sweep(root: Path) -> Path:
              "valid_loss": ce + 0.1, "valid_acc": valid_acc, "epoch_time": 1.0, "genotype": json.dumps(genotype)}
             for e in (0, 1)])
         record = {"index": index, "weight": [nu, 1 - nu], "status": "done", "reg_loss": reg, "criterion_loss": ce,
-                  "train_acc": train_acc, "valid_acc": valid_acc, "model_size": size, "genotype": genotype,
+                  "valid_loss": ce + 0.1, "train_acc": train_acc, "valid_acc": valid_acc, "model_size": size, "genotype": genotype,
                   "run_dir": str(run), "started": 0.0, "finished": 1.0, "host": "test", "device": "cpu"}
         searches.append(record)
         if name:
@@ -277,6 +277,7 @@ def test_analyse_search_logs_tables_the_pareto_searches(runs: dict, tmp_path: Pa
         assert row["nu"] == p["weight"][0]
         assert row["search_criterion_loss"] == p["criterion_loss"] and row["search_reg_loss"] == p["reg_loss"]
         assert row["search_train_acc"] == search["train_acc"] and row["search_valid_acc"] == search["valid_acc"]
+        assert row["search_valid_loss"] == search["valid_loss"]  # the pareto entry takes it from its search
         assert row["size_m"] == p["model_size"]
         net = build_eval_network(p["genotype"], 4, 3)
         assert row["parameters"] == count_parameters(net) and row["flops"] == count_flops(net)
@@ -414,6 +415,7 @@ def test_analyse_train_logs_joins_runs_with_their_searches(runs: dict, tmp_path:
         s = searches[index]
         assert rows[name]["nu"] == s["weight"][0]
         assert rows[name]["search_criterion_loss"] == s["criterion_loss"]
+        assert rows[name]["search_valid_loss"] == s["valid_loss"]
         assert rows[name]["search_reg_loss"] == s["reg_loss"]
         assert rows[name]["search_valid_acc"] == s["valid_acc"]
         assert Path(rows[name]["search_dir"]) == Path(s["run_dir"])

@@ -51,9 +51,9 @@ from utils import UserError, check_output, read_json, run_main  # noqa: E402
 
 TABLE_COLUMNS = (
     "name", "nu", "size_m", "train_loss", "train_acc", "valid_loss", "valid_acc", "test_loss", "test_acc",
-    "test_top5", "search_criterion_loss", "search_reg_loss", "search_train_acc", "search_valid_acc",
-    "parameters", "flops", "latency_gpu_ms", "latency_gpu_b1_ms", "latency_cpu_ms", "epochs", "status",
-    "dataset", "eval_dir", "search_dir", "seed",
+    "test_top5", "search_criterion_loss", "search_valid_loss", "search_reg_loss", "search_train_acc",
+    "search_valid_acc", "parameters", "flops", "latency_gpu_ms", "latency_gpu_b1_ms", "latency_cpu_ms", "epochs",
+    "status", "dataset", "eval_dir", "search_dir", "seed",
 )
 TEXT_COLUMNS = ("name", "status", "dataset", "eval_dir", "search_dir")
 CORRELATED = ("nu", "size_m", "flops", "latency_gpu_ms", "latency_cpu_ms", "search_criterion_loss",
@@ -245,6 +245,7 @@ def train_table(runs: list[dict[str, Any]], index: list[dict[str, Any]], args: a
                                        "test_acc", "test_top5", "epochs", "status", "dataset", "seed")},
             "eval_dir": run.get("run_dir"),
             "search_criterion_loss": search.get("criterion_loss") if search else None,
+            "search_valid_loss": search.get("valid_loss") if search else None,  # a cost front's CE
             "search_reg_loss": search.get("reg_loss") if search else None,
             "search_train_acc": search.get("train_acc") if search else None,
             "search_valid_acc": search.get("valid_acc") if search else None,
