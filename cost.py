@@ -290,10 +290,35 @@ class CostModel:
                     total += float(tables[t, offset + j, OP_NAMES.index(op)])
         return total
 
+    def extreme_genotype(self, largest: bool) -> Genotype:
+        """The genotype of the DARTS space whose network costs most (``largest``) or least.
+
+        The cost adds up over the kept edges, so each node independently takes its two costliest (cheapest)
+        edges, each at its costliest (cheapest) op: exact, with no search over genotypes.
+        """
+        tables = self.tables.cpu()
+        cells = []
+        for t in range(2):
+            best, op_index = (tables[t].max(dim=-1) if largest else tables[t].min(dim=-1))
+            cell: list[tuple[str, int]] = []
+            for node in range(STEPS):
+                offset = sum(2 + i for i in range(node))
+                edges = sorted(range(2 + node), key=lambda j: float(best[offset + j]), reverse=largest)[:2]
+                cell += [(OP_NAMES[int(op_index[offset + j])], j) for j in sorted(edges)]
+            cells.append(cell)
+        concat = list(range(2, 2 + STEPS))
+        return Genotype(normal=cells[0], normal_concat=concat, reduce=cells[1], reduce_concat=concat)
+
+    def span(self) -> tuple[float, float]:
+        """The least and the most any genotype of the space costs (raw units): no front spans more than their ratio."""
+        return self.genotype_cost(self.extreme_genotype(False)), self.genotype_cost(self.extreme_genotype(True))
+
     def describe(self) -> dict[str, Any]:
         """What result.json records about the model."""
+        low, high = self.span()
         return {"kind": self.kind, "unit": UNITS[self.kind], "eval": self.spec.to_dict(),
-                "reference": self.reference / SCALE[self.kind], "fixed": self.fixed / SCALE[self.kind]}
+                "reference": self.reference / SCALE[self.kind], "fixed": self.fixed / SCALE[self.kind],
+                "range": [low / SCALE[self.kind], high / SCALE[self.kind]]}
 
 
 def _check_table_spec(table: dict[str, Any], spec: EvalSpec) -> None:

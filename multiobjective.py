@@ -399,6 +399,12 @@ class Sweep:
         final = plot_frontier(self.searches, self.pareto, self.args.objective, self.run_dir / "frontier.png")
         self.save()
         self.logger.info("sweep done: %d searches, %d Pareto-optimal", len(self.searches), len(self.pareto))
+        costs = [p["reg_loss"] for p in self.pareto if p.get("cost")]
+        space = self.pareto[0]["cost"].get("range") if costs else None
+        if costs and space and min(costs) > 0 and space[0] > 0:
+            self.logger.info("the front spans %.2fx (%.4g to %.4g %s); any genotype of the space costs %.4g to %.4g "
+                             "(%.2fx)", max(costs) / min(costs), min(costs), max(costs),
+                             self.pareto[0]["cost"]["unit"], space[0], space[1], space[1] / space[0])
         objective = self.args.objective
         for p in self.pareto:
             unit = f" {p['cost']['unit']}" if p.get("cost") else ""

@@ -317,8 +317,11 @@ def _search(args: argparse.Namespace, run_dir: Path, device: torch.device, check
                 device, info.name, len(train_loader.indices), len(valid_loader.indices),
                 (info.split or {}).get("kind", "given"), info.num_classes, sum(p.numel() for p in setup.weights) / 1e6)
     if cost_model is not None:
-        logger.info("cost %s of %s: R_ref %.6g %s, fixed parts %.6g", args.cost, cost_model.spec,
-                    cost_model.describe()["reference"], costlib.UNITS[args.cost], cost_model.describe()["fixed"])
+        about = cost_model.describe()
+        low, high = about["range"]
+        logger.info("cost %s of %s: R_ref %.6g %s, fixed parts %.6g; the space's genotypes cost %.6g to %.6g "
+                    "(%.2fx: no front spans more)", args.cost, cost_model.spec, about["reference"],
+                    costlib.UNITS[args.cost], about["fixed"], low, high, high / low)
     metrics = MetricsCSV(run_dir / "metrics.csv", METRICS + ([f"{args.cost}_loss"] if cost_model else []))
     start_epoch = 0
     if checkpoint is not None:

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 import cost
+import genotypes as genotypes_module
 import train_search
 from architect import Architect
 from genotypes import PRIMITIVES, PC_DARTS_cifar, PC_DARTS_image, genotype_from_dict
@@ -75,6 +76,34 @@ def test_reference_is_the_sep_conv_3x3_network_and_published_genotypes_match() -
     imagenet = cost.CostModel.build("params", cost.EvalSpec(48, 1000, 14, True))
     assert imagenet.genotype_cost(PC_DARTS_image) == count_parameters(
         build_eval_network(PC_DARTS_image, 48, 14, 1000, imagenet=True))
+
+
+@pytest.mark.parametrize("kind", ["params", "flops", "latency"])
+def test_the_span_of_the_space_bounds_every_genotype_and_is_reached(kind: str) -> None:
+    model = cost.CostModel.build(kind, SPEC) if kind != "latency" else cost.CostModel(
+        "latency", SPEC, torch.rand(2, 14, len(cost.OP_NAMES), dtype=torch.float64,
+                                    generator=torch.Generator().manual_seed(0)), 0.5)
+    low, high = model.span()
+    assert low == model.genotype_cost(model.extreme_genotype(False))
+    assert high == model.genotype_cost(model.extreme_genotype(True))
+    rng = torch.Generator().manual_seed(1)
+    for _ in range(300):  # random genotypes of the space: two distinct inputs per node, any op
+        cells = []
+        for _ in range(2):
+            cell = []
+            for node in range(4):
+                inputs = torch.randperm(2 + node, generator=rng)[:2].tolist()
+                cell += [(cost.OP_NAMES[int(torch.randint(len(cost.OP_NAMES), (1,), generator=rng))], j)
+                         for j in inputs]
+            cells.append(cell)
+        g = genotypes_module.Genotype(normal=cells[0], normal_concat=[2, 3, 4, 5], reduce=cells[1],
+                                      reduce_concat=[2, 3, 4, 5])
+        assert low <= model.genotype_cost(g) <= high
+    if kind != "latency":  # convolutions cost most at 5x5 separable, pooling and identity nothing
+        assert high == model.genotype_cost(cost.uniform_genotype("sep_conv_5x5")) and low == model.fixed
+        real = build_eval_network(model.extreme_genotype(True), 8, 5, 10)
+        assert high == (count_parameters(real) if kind == "params" else count_flops(real))
+    assert model.describe()["range"] == [low / cost.SCALE[kind], high / cost.SCALE[kind]]
 
 
 def test_expected_cost_is_differentiable_and_prefers_cheap_ops() -> None:
@@ -322,7 +351,7 @@ def test_a_cost_sweep_puts_the_held_out_ce_on_its_front(tmp_path: Path, monkeypa
                 "criterion_loss": train_ce, "valid_loss": held_out, "train_acc": 80.0, "valid_acc": 75.0,
                 "model_size": 3.6, "genotype": PC_DARTS_cifar._asdict(),
                 "cost": {"kind": "flops", "unit": cost.UNITS["flops"], "value": flops, "reference": 12.0,
-                         "flops_M": flops, "params_M": 0.05, "nu": args.cost_weight}}
+                         "flops_M": flops, "params_M": 0.05, "nu": args.cost_weight, "range": [3.8, 17.2]}}
 
     monkeypatch.setattr(train_search, "main", fake_search)
     state = multiobjective.main(sweep_parse(["-o", "flops", "--max_searches", "2", "cifar", *SWEEP_SEARCH,
@@ -334,7 +363,9 @@ def test_a_cost_sweep_puts_the_held_out_ce_on_its_front(tmp_path: Path, monkeypa
     assert [(p["reg_loss"], p["valid_loss"], p["criterion_loss"]) for p in state["pareto"]] == [
         (4.0, 0.9, 0.5), (10.0, 0.4, 0.6)]
     assert [e["result"]["criterion_loss"] for e in saved["estimator"]["results"]] == [0.9, 0.4]  # NISE's view
-    assert "held-out CE 0.4000" in (run_dir / "log.txt").read_text()
+    log = (run_dir / "log.txt").read_text()
+    assert "held-out CE 0.4000" in log
+    assert "the front spans 2.50x (4 to 10 M FLOPs (multiply-adds)); any genotype of the space costs 3.8 to 17.2" in log
     ax = plots.frontier_figure(state["searches"], state["pareto"], "flops").axes[0]
     assert ax.get_ylabel().startswith("held-out cross-entropy")
     assert sorted(float(y) for c in ax.collections for _, y in c.get_offsets()) == [0.4, 0.9]

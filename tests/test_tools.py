@@ -75,8 +75,9 @@ def make_sweep(root: Path) -> Path:
              "valid_loss": ce + 0.1, "valid_acc": valid_acc, "epoch_time": 1.0, "genotype": json.dumps(genotype)}
             for e in (0, 1)])
         record = {"index": index, "weight": [nu, 1 - nu], "status": "done", "reg_loss": reg, "criterion_loss": ce,
-                  "valid_loss": ce + 0.1, "train_acc": train_acc, "valid_acc": valid_acc, "model_size": size, "genotype": genotype,
-                  "run_dir": str(run), "started": 0.0, "finished": 1.0, "host": "test", "device": "cpu"}
+                  "valid_loss": ce + 0.1, "train_acc": train_acc, "valid_acc": valid_acc, "model_size": size,
+                  "genotype": genotype, "run_dir": str(run), "started": 0.0, "finished": 1.0, "host": "test",
+                  "device": "cpu"}
         searches.append(record)
         if name:
             pareto.append({"name": name, "weight": [nu, 1 - nu], "reg_loss": reg, "criterion_loss": ce,
