@@ -43,8 +43,7 @@ class NoMoreWeights(StopIteration):
 
 
 # --------------------------------------------------------------------------------------------
-# dominance and hypervolume
-
+# which cross-entropy a front uses
 
 # the objectives whose penalty is on the architecture step (cost.COSTS; a test keeps the two equal)
 ARCHITECTURE_OBJECTIVES = ("params", "flops", "latency")
@@ -70,6 +69,10 @@ def front_ce_name(objective: str | None) -> str:
 def front_ce(record: Mapping[str, Any], objective: str | None) -> Any:
     """The cross-entropy of a search record on its sweep's front (see ``front_ce_key``)."""
     return record.get(front_ce_key(objective))
+
+
+# --------------------------------------------------------------------------------------------
+# dominance and hypervolume
 
 
 def _as_point(p: Sequence[float], what: str = "point") -> Point:
