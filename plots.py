@@ -308,14 +308,15 @@ def place_labels(ax: Any, items: Sequence[tuple[float, float, str, Any]], fontsi
     for lines in (1, 2, 3):  # room for up to three more lines of labels above the points, while it helps
         if not worst or not _make_room_above(ax, 2 * gap + lines * line_h):
             break
+        final_layout(ax.figure)  # new tick labels may move the axes, as save_figure's layout would
         again = _choose_spots(ax, items, fontsize, required)
-        if again[2] >= worst:
-            continue
-        placements, omitted, worst = again
-        limits = ax.get_ylim()
-    if ax.get_ylim() != limits:  # the last raise did not help: back to the best limits
+        if again[2] < worst:
+            placements, omitted, worst = again
+            limits = ax.get_ylim()
+    if ax.get_ylim() != limits:  # the last raise did not help: back to the best limits, placed again there
         ax.set_ylim(*limits)
-        ax.figure.canvas.draw()
+        final_layout(ax.figure)
+        placements, omitted, worst = _choose_spots(ax, items, fontsize, required)
     _uncross(placements)
     for item in placements:
         (px, py), box = item["point"], item["box"]
