@@ -380,3 +380,23 @@ def test_a_cost_sweep_puts_the_held_out_ce_on_its_front(tmp_path: Path, monkeypa
     (run_dir / "sweep.json").write_text(json.dumps(saved))
     with pytest.raises(multiobjective.UserError, match="start a new sweep"):
         multiobjective.main(sweep_parse(["--resume", str(run_dir), "--max_searches", "3"]))
+
+
+def test_a_cost_search_without_a_held_out_ce_is_recorded_as_failed(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    import multiobjective
+
+    def no_held_out(args):
+        return {"weight": [args.cost_weight, args.criterion_weight], "objective": "params", "reg_loss": 0.02,
+                "criterion_loss": 0.5, "valid_loss": None, "train_acc": 80.0, "valid_acc": None, "model_size": 3.6,
+                "genotype": PC_DARTS_cifar._asdict(),
+                "cost": {"kind": "params", "unit": cost.UNITS["params"], "value": 0.02, "reference": 0.07}}
+
+    monkeypatch.setattr(train_search, "main", no_held_out)
+    with pytest.raises(multiobjective.RunFailed):  # every search failed: the sweep says so and exits 1
+        multiobjective.cli_main(sweep_parse(["-o", "params", "--max_searches", "2", "cifar", *SWEEP_SEARCH,
+                                             "--logdir", str(tmp_path), "--save", "n"]))
+    (run_dir,) = tmp_path.glob("multi-search-digits-n-*")
+    searches = json.loads((run_dir / "sweep.json").read_text())["searches"]
+    assert [s["status"] for s in searches] == ["failed", "failed"]
+    assert all("no valid_loss, the CE of the front" in s["error"] for s in searches)
