@@ -15,10 +15,9 @@ import torch
 import torch.nn.functional as F
 
 import cost
-import genotypes as genotypes_module
 import train_search
 from architect import Architect
-from genotypes import PRIMITIVES, PC_DARTS_cifar, PC_DARTS_image, genotype_from_dict
+from genotypes import PRIMITIVES, Genotype, PC_DARTS_cifar, PC_DARTS_image, genotype_from_dict
 from model_search import Network
 from profiling import build_eval_network, count_flops, count_parameters
 
@@ -96,8 +95,7 @@ def test_the_span_of_the_space_bounds_every_genotype_and_is_reached(kind: str) -
                 cell += [(cost.OP_NAMES[int(torch.randint(len(cost.OP_NAMES), (1,), generator=rng))], j)
                          for j in inputs]
             cells.append(cell)
-        g = genotypes_module.Genotype(normal=cells[0], normal_concat=[2, 3, 4, 5], reduce=cells[1],
-                                      reduce_concat=[2, 3, 4, 5])
+        g = Genotype(normal=cells[0], normal_concat=[2, 3, 4, 5], reduce=cells[1], reduce_concat=[2, 3, 4, 5])
         assert low <= model.genotype_cost(g) <= high
     if kind != "latency":  # convolutions cost most at 5x5 separable, pooling and identity nothing
         assert high == model.genotype_cost(cost.uniform_genotype("sep_conv_5x5")) and low == model.fixed
