@@ -464,6 +464,33 @@ def test_analyse_train_logs_replots_an_original_table(tmp_path: Path) -> None:
     assert result["hypervolume"]["value"] == pytest.approx(hypervolume_2d(points, ref))
 
 
+def test_analyse_train_logs_takes_each_search_ce_from_its_own_front(tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture) -> None:
+    """A cost sweep's front has the held-out CE, l1/l2's the training CE (pareto.front_ce_key): so do the tools."""
+    header = "name,nu,size_m,valid_loss,valid_acc,test_acc,search_criterion_loss,search_valid_loss,search_reg_loss,"
+    flops = tmp_path / "flops.csv"
+    flops.write_text(header + "objective\n"
+                     "flops_loss_8e01,0.8,0.02,0.30,91.0,90.0,0.50,0.90,4.0,flops\n"
+                     "flops_loss_0e00,0.0,0.06,0.20,95.0,94.0,0.60,0.40,10.0,flops\n")
+    result = analyse_train_logs.main(analyse_train_logs.build_parser().parse_args(
+        ["-d", str(flops), "-o", str(tmp_path / "f.csv"), "--baselines", "no"]))
+    assert result["search_hypervolume"]["value"] == pytest.approx(
+        hypervolume_2d([(4.0, 0.9), (10.0, 0.4)], (11.0, 0.99)))
+    assert "penalty R, held-out CE" in capsys.readouterr().out
+    fig = analyse_train_logs.pair_figure(result["table"], tables.search_front_ce(result["table"]),
+                                         result["table"]["valid_loss"].to_numpy(float), "x", "y", "t", (5, 4),
+                                         False)
+    assert sorted(float(x) for c in fig.axes[0].collections for x, _ in c.get_offsets()) == [0.4, 0.9]
+    assert analyse_train_logs.search_ce_label(result["table"]).startswith("search held-out cross-entropy")
+    mixed = tmp_path / "mixed.csv"
+    mixed.write_text(flops.read_text() + "l2_loss_2e01,0.2,0.03,0.25,93.0,92.0,1.10,1.30,1.5,l2\n")
+    result = analyse_train_logs.main(analyse_train_logs.build_parser().parse_args(
+        ["-d", str(mixed), "-o", str(tmp_path / "m.csv"), "--baselines", "no"]))
+    assert tables.search_front_ce(result["table"]).tolist() == [0.9, 1.1, 0.4]  # nu 0.8, 0.2 (l2), 0
+    assert result["search_hypervolume"] is None
+    assert "come from sweeps of flops, l2: their R are in different units" in capsys.readouterr().out
+
+
 def test_train_tool_rejects_a_folder_without_runs(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     args = analyse_train_logs.build_parser().parse_args(["-t", str(tmp_path / "empty"), "-o", str(tmp_path / "t.csv")])

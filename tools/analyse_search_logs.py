@@ -25,7 +25,7 @@ import pandas as pd  # noqa: E402
 
 import cli  # noqa: E402
 import plots  # noqa: E402
-from pareto import front_ce, front_ce_key  # noqa: E402
+from pareto import front_ce  # noqa: E402
 from plots import plt  # noqa: E402
 from tools import tables  # noqa: E402
 from utils import check_output, run_main  # noqa: E402
@@ -40,14 +40,9 @@ CORRELATED = ("nu", "size_m", "search_train_acc", "search_valid_acc", "search_cr
               "search_reg_loss", "flops", "latency_gpu_ms", "latency_cpu_ms")
 
 
-def table_objective(df: pd.DataFrame) -> str | None:
-    """The sweep's objective a table records (None for a table of the original tools, l2 there)."""
-    return str(df["objective"].dropna().iloc[0]) if "objective" in df and df["objective"].notna().any() else None
-
-
 def front_column(df: pd.DataFrame) -> str:
     """The table's column of the front's cross-entropy: the held-out CE for a cost sweep (pareto.front_ce_key)."""
-    return f"search_{front_ce_key(table_objective(df))}"
+    return tables.front_column(tables.table_objective(df))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -115,7 +110,7 @@ def crit_vs_reg_figure(df: pd.DataFrame, sweep: dict[str, Any] | None, topk: int
     return plots.search_front_figure(
         df["name"].astype(str).tolist(), df["nu"].tolist(), df["search_reg_loss"].to_numpy(float),
         df[front_column(df)].to_numpy(float), size=size, dominated=dominated,
-        objective=sweep["objective"] if sweep else table_objective(df), highlight=best,
+        objective=sweep["objective"] if sweep else tables.table_objective(df), highlight=best,
         highlight_label=f"top {len(best)} by search valid accuracy",
         title=f"Search front: {plots.plural(len(df), 'Pareto-optimal search')}",
         others="none" if best else "fit")

@@ -44,7 +44,7 @@ import pandas as pd  # noqa: E402
 import cli  # noqa: E402
 import plots  # noqa: E402
 from genotypes import GenotypeError, genotype_from_dict, genotype_to_dict, resolve_genotype, same_cells  # noqa: E402
-from pareto import front_indices  # noqa: E402
+from pareto import front_ce_key, front_ce_name, front_indices  # noqa: E402
 from plots import plt  # noqa: E402
 from tools import tables  # noqa: E402
 from utils import UserError, check_output, read_json, run_main  # noqa: E402
@@ -53,11 +53,11 @@ TABLE_COLUMNS = (
     "name", "nu", "size_m", "train_loss", "train_acc", "valid_loss", "valid_acc", "test_loss", "test_acc",
     "test_top5", "search_criterion_loss", "search_valid_loss", "search_reg_loss", "search_train_acc",
     "search_valid_acc", "parameters", "flops", "latency_gpu_ms", "latency_gpu_b1_ms", "latency_cpu_ms", "epochs",
-    "status", "dataset", "eval_dir", "search_dir", "seed",
+    "status", "dataset", "eval_dir", "search_dir", "seed", "objective",
 )
-TEXT_COLUMNS = ("name", "status", "dataset", "eval_dir", "search_dir")
+TEXT_COLUMNS = ("name", "status", "dataset", "eval_dir", "search_dir", "objective")
 CORRELATED = ("nu", "size_m", "flops", "latency_gpu_ms", "latency_cpu_ms", "search_criterion_loss",
-              "search_reg_loss", "search_valid_acc", "train_acc", "valid_acc", "test_acc")
+              "search_valid_loss", "search_reg_loss", "search_valid_acc", "train_acc", "valid_acc", "test_acc")
 PRINTED = tuple(c for c in TABLE_COLUMNS if c not in ("eval_dir", "search_dir", "dataset", "latency_gpu_b1_ms"))
 SUMMARY_COLUMNS = (
     "name", "nu", "n", "seeds", "test_error_mean", "test_error_std", "test_error_best_of_n", "test_acc",
@@ -250,6 +250,7 @@ def train_table(runs: list[dict[str, Any]], index: list[dict[str, Any]], args: a
             "search_train_acc": search.get("train_acc") if search else None,
             "search_valid_acc": search.get("valid_acc") if search else None,
             "search_dir": search.get("run_dir") if search else None,
+            "objective": search.get("objective") if search else None,  # its sweep's: which CE its front has
         }
         if run.get("genotype") is not None:
             imagenet = _imagenet(run)
@@ -517,6 +518,16 @@ def pair_figure(df: pd.DataFrame, x: np.ndarray, y: np.ndarray, xlabel: str, yla
     return fig
 
 
+def search_ce_label(df: pd.DataFrame) -> str:
+    """The x label of the search-against-training loss plot: the CE each search's front has."""
+    objectives = tables.table_objectives(df)
+    if len(objectives) > 1:
+        return plots.CE_LABEL + " on its front (training CE for l1/l2, held-out CE for a cost)"
+    if objectives and front_ce_key(objectives[0]) == "valid_loss":
+        return "search " + plots.front_ce_label(objectives[0])
+    return tables.label("search_criterion_loss") + " (last search epoch)"
+
+
 def plot_pair(df: pd.DataFrame, x: np.ndarray, y: np.ndarray, xlabel: str, ylabel: str, title: str, path: Path,
               size: tuple[float, float], colorbar: bool, labelled: list[int] | None = None) -> Path | None:
     fig = pair_figure(df, x, y, xlabel, ylabel, title, size, colorbar, labelled)
@@ -560,8 +571,8 @@ def make_plots(df: pd.DataFrame, stem: Path, size: tuple[float, float], colorbar
                                  baselines.get(column, []), ensembles,
                                  labelled if summary is None else labelled_rows(summary), runs))
     valid = "valid" if df["valid_loss"].notna().any() else "test"
-    out.append(plot_pair(df, df["search_criterion_loss"].to_numpy(float), df[f"{valid}_loss"].to_numpy(float),
-                         tables.label("search_criterion_loss") + " (last search epoch)", tables.label(f"{valid}_loss"),
+    out.append(plot_pair(df, tables.search_front_ce(df), df[f"{valid}_loss"].to_numpy(float),
+                         search_ce_label(df), tables.label(f"{valid}_loss"),
                          f"Search loss against {valid} loss after training", Path(f"{stem}_search_vs_valid_loss.png"),
                          size, colorbar, labelled))
     out.append(plot_pair(df, 100.0 - df["search_valid_acc"].to_numpy(float), 100.0 - df[f"{valid}_acc"].to_numpy(float),
@@ -616,11 +627,14 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     hv = tables.front_hypervolume(size_m, 100.0 - df["test_acc"].to_numpy(float))
     print(tables.hypervolume_text("the evaluation front (parameters M, test error %)", hv, ("M params", "error")))
     search_hv = None
-    if df["search_reg_loss"].notna().any():
-        search_hv = tables.front_hypervolume(df["search_reg_loss"].to_numpy(float),
-                                             df["search_criterion_loss"].to_numpy(float))
-        print(tables.hypervolume_text("the searches of these networks (penalty R, cross-entropy)", search_hv,
-                                      ("R", "CE")))
+    objectives = tables.table_objectives(df)
+    if len(objectives) > 1:
+        print(f"the searches of these networks come from sweeps of {', '.join(objectives)}: their R are in "
+              "different units, so they have no joint hypervolume")
+    elif df["search_reg_loss"].notna().any():
+        search_hv = tables.front_hypervolume(df["search_reg_loss"].to_numpy(float), tables.search_front_ce(df))
+        ce = front_ce_name(objectives[0] if objectives else None)
+        print(tables.hypervolume_text(f"the searches of these networks (penalty R, {ce})", search_hv, ("R", "CE")))
     for ens in ensembles:
         print(f"{ens['label']}: test error {ens['test_error']:.4g}%")
     plots = make_plots(df, output.with_suffix(""), size, args.colorbar, baselines, ensembles,

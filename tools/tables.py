@@ -43,6 +43,7 @@ __all__ = [
     "format_table",
     "front_hypervolume",
     "gpu_device",
+    "front_column",
     "hypervolume_text",
     "label",
     "load_sweep",
@@ -54,6 +55,9 @@ __all__ = [
     "parse_inches",
     "read_table",
     "run_folder",
+    "search_front_ce",
+    "table_objective",
+    "table_objectives",
     "write_table",
 ]
 
@@ -173,6 +177,31 @@ def label(column: str, objective: str | None = None) -> str:
     if column in _DERIVED_LABELS:
         return _DERIVED_LABELS[column]
     return COLUMNS[column][0] if column in COLUMNS else column
+
+
+def table_objectives(df: pd.DataFrame) -> list[str]:
+    """The sweep objectives a table's rows record, in first-seen order (none for the original tools' tables)."""
+    if "objective" not in df:
+        return []
+    return list(dict.fromkeys(str(o) for o in df["objective"].dropna()))
+
+
+def table_objective(df: pd.DataFrame) -> str | None:
+    """The one objective a table records (None for a table of the original tools, l2 there, or a mixed one)."""
+    objectives = table_objectives(df)
+    return objectives[0] if len(objectives) == 1 else None
+
+
+def front_column(objective: str | None) -> str:
+    """The table column of the CE on ``objective``'s front: search_valid_loss for a cost (pareto.front_ce_key)."""
+    return f"search_{front_ce_key(objective)}"
+
+
+def search_front_ce(df: pd.DataFrame) -> np.ndarray:
+    """Each row's search cross-entropy as its own sweep's front has it (a table may join several sweeps)."""
+    objectives = df["objective"] if "objective" in df else pd.Series([None] * len(df), index=df.index)
+    return np.array([float(df[front_column(o if isinstance(o, str) else None)].iat[i])
+                     for i, o in enumerate(objectives)], dtype=float)
 
 
 # --------------------------------------------------------------------------- fronts
