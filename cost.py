@@ -72,11 +72,17 @@ class EvalSpec:
     num_classes: int
     layers: int
     imagenet: bool
+    image_size: int | None = None  # None: 32, or 224 with imagenet
 
     @property
     def side(self) -> int:
-        """The input side FLOPs and latency are taken at, as profiling.py: 32 (CIFAR) or 224 (ImageNet)."""
-        return 224 if self.imagenet else 32
+        """The input side FLOPs and latency are taken at, as profiling.py profiles a run trained at that size:
+        the search's --image_size (a sweep's genotypes train at it by default), else 32 (CIFAR) or 224 (ImageNet)."""
+        return self.image_size or (224 if self.imagenet else 32)
+
+    def __str__(self) -> str:
+        kind = "NetworkImageNet" if self.imagenet else "NetworkCIFAR"
+        return f"{kind}({self.init_channels}, {self.num_classes}, {self.layers}) at {self.side}x{self.side}"
 
     def to_dict(self) -> dict[str, Any]:
         return {"init_channels": self.init_channels, "num_classes": self.num_classes, "layers": self.layers,
@@ -105,10 +111,12 @@ def add_cost_args(parser: argparse.ArgumentParser) -> None:
 
 
 def eval_spec(args: argparse.Namespace, num_classes: int, imagenet: bool) -> EvalSpec:
-    """The evaluation network of a search: the user's --eval_channels/--eval_layers, else the paper's."""
+    """The evaluation network of a search: the user's --eval_channels/--eval_layers, else the paper's, at the
+    search's --image_size (where batch_train.py trains a sweep's genotypes unless told otherwise)."""
     channels = getattr(args, "eval_channels", None) or (48 if imagenet else 36)
     layers = getattr(args, "eval_layers", None) or (14 if imagenet else 20)
-    return EvalSpec(int(channels), int(num_classes), int(layers), bool(imagenet))
+    side = getattr(args, "image_size", None)
+    return EvalSpec(int(channels), int(num_classes), int(layers), bool(imagenet), None if side is None else int(side))
 
 
 def check_cost_args(args: argparse.Namespace, kind: str | None) -> None:
@@ -196,7 +204,7 @@ def _fixed_cost(kind: str, spec: EvalSpec) -> float:
                              imagenet=spec.imagenet)
     if kind == "params":
         return float(count_parameters(net))
-    return float(count_flops(net, input_size(spec.imagenet)))
+    return float(count_flops(net, input_size(spec.imagenet, side=spec.side)))
 
 
 def load_latency_table(path: str | Path) -> dict[str, Any]:
@@ -322,12 +330,12 @@ class CostModel:
 
 
 def _check_table_spec(table: dict[str, Any], spec: EvalSpec) -> None:
-    made = table.get("eval") or {}
-    for key in ("init_channels", "num_classes", "layers", "imagenet"):
+    made = {**(table.get("eval") or {}), "side": table.get("input_side")}
+    for key in ("init_channels", "num_classes", "layers", "imagenet", "side"):
         if made.get(key) != getattr(spec, key):
             raise UserError(f"the latency table was made for {key} = {made.get(key)!r}, this search's evaluation "
                             f"network has {getattr(spec, key)!r}: remake it with tools/latency_table.py "
-                            "(--eval_channels, --eval_layers, --num_classes, --imagenet)")
+                            "(--eval_channels, --eval_layers, --num_classes, --imagenet, --image_size)")
 
 
 def _lookup(table: dict[str, Any] | None, op: str, channels: int, stride: int, side: int) -> float:

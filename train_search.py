@@ -463,7 +463,8 @@ def derived_cost(cost_model: costlib.CostModel, genotype: Genotype) -> dict[str,
     with torch.random.fork_rng(devices=[]):
         net = build_eval_network(genotype, spec.init_channels, spec.layers, spec.num_classes,
                                  imagenet=spec.imagenet)
-    out = {"params_M": count_parameters(net) / 1e6, "flops_M": count_flops(net, input_size(spec.imagenet)) / 1e6,
+    out = {"params_M": count_parameters(net) / 1e6,
+           "flops_M": count_flops(net, input_size(spec.imagenet, side=spec.side)) / 1e6,
            "latency_ms": cost_model.genotype_cost(genotype) if cost_model.kind == "latency" else None}
     out["value"] = out[{"params": "params_M", "flops": "flops_M", "latency": "latency_ms"}[cost_model.kind]]
     return out

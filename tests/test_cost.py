@@ -19,7 +19,7 @@ import train_search
 from architect import Architect
 from genotypes import PRIMITIVES, Genotype, PC_DARTS_cifar, PC_DARTS_image, genotype_from_dict
 from model_search import Network
-from profiling import build_eval_network, count_flops, count_parameters
+from profiling import build_eval_network, count_flops, count_parameters, input_size
 
 SPEC = cost.EvalSpec(init_channels=8, num_classes=10, layers=5, imagenet=False)
 BIG = 1000.0  # softmax of +-BIG logits in float64 is exactly one-hot (exp(-2000) underflows to 0)
@@ -42,9 +42,10 @@ def one_hot_arch(genotype) -> list[torch.Tensor]:
     return [out[0][0], out[1][0], out[0][1], out[1][1]]
 
 
-@pytest.mark.parametrize("kind", ["params", "flops"])
-def test_one_hot_expected_cost_is_the_derived_networks_cost(kind: str) -> None:
-    model = cost.CostModel.build(kind, SPEC)
+@pytest.mark.parametrize("kind,side", [("params", None), ("flops", None), ("flops", 8)])
+def test_one_hot_expected_cost_is_the_derived_networks_cost(kind: str, side: int | None) -> None:
+    spec = cost.EvalSpec(SPEC.init_channels, SPEC.num_classes, SPEC.layers, False, image_size=side)
+    model = cost.CostModel.build(kind, spec)
     for seed in range(3):
         torch.manual_seed(seed)
         net = Network(8, 10, 5)
@@ -60,12 +61,14 @@ def test_one_hot_expected_cost_is_the_derived_networks_cost(kind: str) -> None:
         for mine, theirs in ((derived.normal, genotype.normal), (derived.reduce, genotype.reduce)):
             assert [sorted(mine[i:i + 2]) for i in range(0, 8, 2)] == [sorted(theirs[i:i + 2]) for i in range(0, 8, 2)]
         real_net = build_eval_network(genotype, SPEC.init_channels, SPEC.layers, SPEC.num_classes)
-        real = count_parameters(real_net) if kind == "params" else count_flops(real_net)
+        real = count_parameters(real_net) if kind == "params" else count_flops(real_net, input_size(side=spec.side))
         assert float(model.expected(*arch)) == real
         assert model.genotype_cost(genotype) == real
 
 
 def test_reference_is_the_sep_conv_3x3_network_and_published_genotypes_match() -> None:
+    assert str(SPEC) == "NetworkCIFAR(8, 10, 5) at 32x32"
+    assert str(cost.EvalSpec(48, 1000, 14, True)) == "NetworkImageNet(48, 1000, 14) at 224x224"
     model = cost.CostModel.build("flops", SPEC)
     ref_net = build_eval_network(cost.uniform_genotype("sep_conv_3x3"), 8, 5, 10)
     assert model.reference == count_flops(ref_net)
@@ -123,7 +126,8 @@ def fake_table(spec: cost.EvalSpec) -> dict:
         for shape in cost.edge_shapes(reduction, channels, side):
             for k, op in enumerate(cost.OP_NAMES):
                 ops[cost.op_key(op, *shape)] = k + 1.0
-    return {"ops": ops, "fixed_ms": 0.5, "eval": {k: v for k, v in spec.to_dict().items() if k != "input"}}
+    return {"ops": ops, "fixed_ms": 0.5, "eval": {k: v for k, v in spec.to_dict().items() if k != "input"},
+            "input_side": spec.side}
 
 
 def test_latency_model_sums_the_table_and_rejects_another_network() -> None:
@@ -134,6 +138,8 @@ def test_latency_model_sums_the_table_and_rejects_another_network() -> None:
     assert model.genotype_cost(genotype) == 0.5 + SPEC.layers * 8 * per_op
     with pytest.raises(cost.UserError, match="init_channels"):
         cost.CostModel.build("latency", cost.EvalSpec(16, 10, 5, False), table)
+    with pytest.raises(cost.UserError, match="side = 32, this search's evaluation network has 8"):
+        cost.CostModel.build("latency", cost.EvalSpec(8, 10, 5, False, image_size=8), table)
     del table["ops"][next(iter(table["ops"]))]
     with pytest.raises(cost.UserError, match="no entry"):
         cost.CostModel.build("latency", SPEC, table)
@@ -176,12 +182,14 @@ def test_search_with_cost_records_the_derived_networks_cost(tmp_path: Path) -> N
         [*TINY, "--logdir", str(tmp_path), "--cost", "flops", "--cost_weight", "0.5", "-cw", "0.5"])
     result = train_search.main(args)
     genotype = genotype_from_dict(result["genotype"])
-    real = count_flops(build_eval_network(genotype, 8, 5, 10)) / 1e6
+    at_8x8 = input_size(side=8)  # the search's --image_size: a sweep's genotypes train at it by default
+    real = count_flops(build_eval_network(genotype, 8, 5, 10), at_8x8) / 1e6
     assert result["objective"] == "flops" and result["weight"] == [0.5, 0.5]
     assert result["reg_loss"] == pytest.approx(real) and result["cost"]["flops_M"] == pytest.approx(real)
     assert result["cost"]["params_M"] == pytest.approx(count_parameters(build_eval_network(genotype, 8, 5, 10)) / 1e6)
     assert result["cost"]["reference"] == pytest.approx(
-        count_flops(build_eval_network(cost.uniform_genotype("sep_conv_3x3"), 8, 5, 10)) / 1e6)
+        count_flops(build_eval_network(cost.uniform_genotype("sep_conv_3x3"), 8, 5, 10), at_8x8) / 1e6)
+    assert result["cost"]["eval"]["input"] == [1, 3, 8, 8]
     rows = (Path(result["run_dir"]) / "metrics.csv").read_text().splitlines()
     assert rows[0].endswith(",flops_loss") and float(rows[1].rsplit(",", 1)[1]) > 0
     assert json.loads((Path(result["run_dir"]) / "result.json").read_text())["cost"]["kind"] == "flops"
@@ -216,7 +224,7 @@ def sweep_parse(argv: list[str]):
 def _check_cost_records(searches: list[dict], kind: str) -> None:
     for s in searches:
         assert s["status"] == "done" and s["cost"]["kind"] == kind and s["cost"]["nu"] == s["weight"][0]
-        real = count_flops(build_eval_network(genotype_from_dict(s["genotype"]), 8, 5, 10)) / 1e6
+        real = count_flops(build_eval_network(genotype_from_dict(s["genotype"]), 8, 5, 10), input_size(side=8)) / 1e6
         assert s["reg_loss"] == pytest.approx(real) and s["cost"]["unit"] == cost.UNITS[kind]
 
 
@@ -291,19 +299,23 @@ def test_latency_table_tool_and_latency_search(tmp_path: Path, monkeypatch: pyte
                         lambda: {"PC_DARTS_cifar": PC_DARTS_cifar, "pool": cost.uniform_genotype("max_pool_3x3")})
     table_path = tmp_path / "table.json"
     args = latency_table.build_parser().parse_args(
-        ["--device", "cpu", "--eval_channels", "8", "--eval_layers", "5", "--min_run_time", "0.001",
-         "--threads", "1", "-o", str(table_path), "--validate"])
+        ["--device", "cpu", "--eval_channels", "8", "--eval_layers", "5", "--image_size", "8", "--min_run_time",
+         "0.001", "--threads", "1", "-o", str(table_path), "--validate"])
     table = latency_table.main(args)
     assert json.loads(table_path.read_text()) == json.loads(json.dumps(table))
-    shapes = {(op, *shape) for r, c, h in cost.cell_shapes(SPEC) for shape in cost.edge_shapes(r, c, h)
+    spec = cost.EvalSpec(8, 10, 5, False, image_size=8)  # TINY's search: --image_size 8
+    assert table["input_side"] == 8
+    shapes = {(op, *shape) for r, c, h in cost.cell_shapes(spec) for shape in cost.edge_shapes(r, c, h)
               for op in cost.OP_NAMES}
     assert len(table["ops"]) == len(shapes) and all(v > 0 for v in table["ops"].values())
     assert table["fixed_ms"] == pytest.approx(sum(table["fixed_parts"].values())) and table["fixed_ms"] > 0
     assert len(table["fixed_parts"]) == 1 + 2 * SPEC.layers + 1  # stem, preprocess0/1 of each cell, head
     assert [r["name"] for r in table["validation"]["genotypes"]] == ["PC_DARTS_cifar", "pool"]
     assert -1 <= table["validation"]["spearman"] <= 1
-    model = cost.CostModel.build("latency", SPEC, table)
+    model = cost.CostModel.build("latency", spec, table)
     assert model.genotype_cost(PC_DARTS_cifar) > model.genotype_cost(cost.uniform_genotype("max_pool_3x3"))
+    with pytest.raises(cost.UserError, match="side = 8, this search's evaluation network has 32"):
+        cost.CostModel.build("latency", SPEC, table)
 
     search = train_search.build_parser().parse_args(
         [*TINY, "--logdir", str(tmp_path / "logs"), "--cost", "latency", "--cost_weight", "0.5", "-cw", "0.5",

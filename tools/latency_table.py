@@ -6,10 +6,11 @@
 
 Each of the 7 non-`none` primitives is timed at each (channels, stride, input side) an edge of the
 evaluation network has (NetworkCIFAR(36, classes, 20) at 32x32, or NetworkImageNet(48, classes, 14)
-at 224x224 with --imagenet), and so are the fixed parts (stem, each cell's two preprocessing ops,
-pooling and classifier): the median of torch.utils.benchmark's blocked runs, in ms, in eval mode
-without gradients (profiling.measure_latency). `train_search.py --cost latency --latency_table
-table.json` adds them up (cost.py) and copies the table into its run folder.
+at 224x224 with --imagenet; --image_size for a search at another size), and so are the fixed parts
+(stem, each cell's two preprocessing ops, pooling and classifier): the median of
+torch.utils.benchmark's blocked runs, in ms, in eval mode without gradients
+(profiling.measure_latency). `train_search.py --cost latency --latency_table table.json` adds them
+up (cost.py) and copies the table into its run folder.
 
 ``--validate`` then measures whole evaluation networks of the published genotypes of the DARTS
 space and compares them with the table's additive estimate: Pearson and Spearman correlation and
@@ -54,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--eval_layers", type=int, default=None, help="cells (20; 14 with --imagenet)")
     parser.add_argument("--num_classes", type=int, default=10, help="classes of the classifier")
     parser.add_argument("--imagenet", action="store_true", help="NetworkImageNet at 224x224 instead of NetworkCIFAR")
+    parser.add_argument("--image_size", type=int, default=None,
+                        help="input side of the evaluation network: the search's --image_size (default 32; 224 "
+                             "with --imagenet)")
     parser.add_argument("--min_run_time", type=float, default=0.2, help="seconds of timing per entry")
     parser.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's default)")
     parser.add_argument("--validate", action="store_true",
@@ -184,6 +188,9 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
                              ("--rounds", args.rounds, 1), ("--threads", args.threads, 0)):
         if value < low:
             raise UserError(f"{flag} {value} must be >= {low}")
+    if args.image_size is not None and (args.image_size < (32 if args.imagenet else 4) or args.image_size % 4):
+        raise UserError(f"--image_size {args.image_size} must be a multiple of 4 and at least "
+                        f"{32 if args.imagenet else 4} (the evaluation network's reductions halve it)")
     if not (args.min_run_time > 0 and math.isfinite(args.min_run_time)):
         raise UserError(f"--min_run_time {args.min_run_time} must be a number of seconds > 0")
     cost.check_cost_args(args, None)
