@@ -526,6 +526,13 @@ def _run(args: argparse.Namespace, run_dir: Path, state: dict[str, Any], executo
     if state and state.get("searches") and state.get("front_ce", "criterion_loss") != front_ce_key(args.objective):
         raise UserError(f"{run_dir}/sweep.json put {state.get('front_ce', 'criterion_loss')} on its front, and this "
                         f"version puts {front_ce_key(args.objective)} on a {args.objective} front: start a new sweep")
+    if state and args.objective in costlib.COSTS:
+        side = costlib.eval_spec(args, 0, cli.is_imagenet(args)).side
+        for record in state.get("searches") or []:
+            made = ((record.get("cost") or {}).get("eval") or {}).get("input")
+            if made and made[-1] != side:
+                raise UserError(f"{run_dir}/sweep.json costed its networks at {made[-1]}x{made[-1]}, and this version "
+                                f"costs them at the search's image size, {side}x{side}: start a new sweep")
     if state:
         rebase_run_dirs([*state.get("searches", []), *state.get("pareto", []),
                          *(r.get("result") for r in (state.get("estimator") or {}).get("results", []))], run_dir)

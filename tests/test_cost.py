@@ -385,7 +385,13 @@ def test_a_cost_sweep_puts_the_held_out_ce_on_its_front(tmp_path: Path, monkeypa
         ["-l", str(run_dir), "-o", str(tmp_path / "t.csv"), "--no_latency"]))["table"]
     assert table["search_valid_loss"].tolist() == [0.9, 0.4] and table["objective"].tolist() == ["flops"] * 2
     assert analyse_search_logs.front_column(table) == "search_valid_loss"
-    # a cost sweep of an earlier version, whose front was on the training CE, is not resumed onto the other
+    # a cost sweep of an earlier version, which costed the networks at 32x32 (not at the search's 8x8) or put
+    # the training CE on its front, is not resumed onto the other
+    saved["searches"][0]["cost"]["eval"] = {"input": [1, 3, 32, 32]}
+    (run_dir / "sweep.json").write_text(json.dumps(saved))
+    with pytest.raises(multiobjective.UserError, match="costed its networks at 32x32, .* image size, 8x8"):
+        multiobjective.main(sweep_parse(["--resume", str(run_dir), "--max_searches", "3"]))
+    del saved["searches"][0]["cost"]["eval"]
     del saved["front_ce"]
     (run_dir / "sweep.json").write_text(json.dumps(saved))
     with pytest.raises(multiobjective.UserError, match="start a new sweep"):
