@@ -1,17 +1,22 @@
 # make test  - create (or reuse) .venv, install, lint and run the test suite (CPU, a few minutes)
 # make demo  - the main job: a whole MOOD-NAS sweep on the bundled digits data, on CPU
 # make demo-seeds - 3 genotypes x 3 seeds on digits: mean +- std, best of n, ensembles (CPU, a few minutes)
-# make demo-flops - the demo's sweep with FLOPs as the objective instead of L2 (docs/objectives.md; CPU, a few minutes)
+# make demo-flops - the demo's searches swept with FLOPs as the objective instead of L2 (docs/objectives.md; CPU, a few minutes)
+# make demo-params - the same with parameters as the objective
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-# the demo's sweep settings: a tiny supernet on 8x8 digits, one CPU thread, at most 7 searches
-DEMO_SWEEP := -d 0.2 --max_searches 7 cifar --set digits --image_size 8 --layers 3 --init_channels 4 --epochs 9 \
+# the demo's searches: a tiny supernet on 8x8 digits, one CPU thread
+DEMO_SEARCH := cifar --set digits --image_size 8 --layers 3 --init_channels 4 --epochs 9 \
 	--begin 2 --batch_size 32 --learning_rate 0.1 --learning_rate_min 0 --arch_learning_rate 0.05 --weight_decay 0 \
 	--device cpu --threads 1
+# the demo's l2 sweep: at most 7 searches
+DEMO_SWEEP := -d 0.2 --max_searches 7 $(DEMO_SEARCH)
+# a cost sweep of the demo (docs/objectives.md): at most 10 searches, costed on NetworkCIFAR(4, 10, 8) at 8x8
+DEMO_COST := -d 0.1 --max_searches 10 $(DEMO_SEARCH) --eval_channels 4 --eval_layers 8
 
-.PHONY: test demo demo-seeds demo-flops lint install clean
+.PHONY: test demo demo-seeds demo-flops demo-params lint install clean
 
 $(STAMP): requirements.txt requirements-dev.txt requirements-ray.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -32,7 +37,10 @@ demo: $(STAMP)
 	$(PY) multiobjective.py -o l2 $(DEMO_SWEEP) --save demo
 
 demo-flops: $(STAMP)
-	$(PY) multiobjective.py -o flops $(DEMO_SWEEP) --eval_channels 8 --eval_layers 5 --save demo-flops
+	$(PY) multiobjective.py -o flops $(DEMO_COST) --save demo-flops
+
+demo-params: $(STAMP)
+	$(PY) multiobjective.py -o params $(DEMO_COST) --save demo-params
 
 demo-seeds: $(STAMP)
 	$(PY) batch_train.py --archs l2_loss_2e01 DARTS_V2 PC_DARTS_cifar --seeds 0 1 2 --set digits --image_size 8 \
