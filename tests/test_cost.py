@@ -66,6 +66,15 @@ def test_one_hot_expected_cost_is_the_derived_networks_cost(kind: str, side: int
         assert model.genotype_cost(genotype) == real
 
 
+@pytest.mark.parametrize("imagenet,side", [(False, 16), (True, 64)])
+def test_flops_at_the_search_image_size_are_profilings(imagenet: bool, side: int) -> None:
+    """A search at another --image_size is costed as profiling.py counts the network trained at that size."""
+    model = cost.CostModel.build("flops", cost.EvalSpec(12, 100, 8, imagenet, image_size=side))
+    for genotype in (PC_DARTS_cifar, PC_DARTS_image):
+        net = build_eval_network(genotype, 12, 8, 100, imagenet=imagenet)
+        assert model.genotype_cost(genotype) == count_flops(net, input_size(imagenet, side=side))
+
+
 def test_reference_is_the_sep_conv_3x3_network_and_published_genotypes_match() -> None:
     assert str(SPEC) == "NetworkCIFAR(8, 10, 5) at 32x32"
     assert str(cost.EvalSpec(48, 1000, 14, True)) == "NetworkImageNet(48, 1000, 14) at 224x224"
