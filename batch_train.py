@@ -12,7 +12,9 @@ sweep folder (every genotype in it); without it, every published genotype in gen
 trained in turn, which takes weeks at 600 epochs. A genotype with the same cells as one already
 in this call is skipped. All of train.py's flags apply to every training. --set, --image_size and
 --data default to those of the runs the --archs come from (a sweep's genotypes train on the
-sweep's data; the log says what it took), else to train.py's.
+sweep's data; the log says what it took), else to train.py's; --init_channels and --layers to the
+evaluation network a cost sweep (-o params/flops/latency) was costed on, so that the trained
+networks are the ones its front's parameters, FLOPs and latency are of, else to 36 and 20.
 
 Batch size, on a CUDA GPU: the largest batch (up to --max_batch_size) whose predicted memory stays
 --margin_mb (500) under the free device memory (torch.cuda.mem_get_info), predicted by the memory
@@ -108,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="train every genotype once per seed, each run in its own eval-<arch>-s<seed>-* folder "
                         "(default: once, with --seed)")
     cli.from_run(parser, cli.DATA_SETTINGS, whose="that of the runs the --archs come from")
+    cli.from_run(parser, train.NETWORK_FALLBACK, whose="the evaluation network of the cost sweep the --archs come from")
     return parser
 
 
@@ -376,6 +379,9 @@ def main(args: argparse.Namespace) -> dict:
         args, settings_note = train.arch_settings(
             args, args.archs or [], what="the --archs come from runs on different data (give --set/--image_size/"
                                          "--data, or train them in separate batches)")
+        args, network_note = train.network_settings(
+            args, args.archs or [], what="the --archs come from cost sweeps of different evaluation networks")
+        settings_note = "; ".join(filter(None, (settings_note, network_note))) or None
     train.check_args(args)
     if args.max_batch_size < 1 or args.oom_step < 1 or min(args.probe_batches) < 1 \
             or args.probe_batches[0] == args.probe_batches[1]:

@@ -14,7 +14,9 @@ evaluated every --eval_every epochs (every epoch by default, as DARTS does) and 
 last one; ``--train_portion < 1`` holds out the tail of the training set as a validation split
 that is only logged. --set, --image_size and --data default to those of the run --arch comes from
 (a sweep folder or its genotypes.json:NAME, a search or training run folder), else to CIFAR-10 at
-32 px in data/; a flag given wins, and the log says what was taken from where.
+32 px in data/; --init_channels and --layers to the evaluation network a cost search or sweep
+(--cost, -o params/flops/latency) was costed on, else to 36 and 20. A flag given wins, and the log
+says what was taken from where.
 
 The run folder ``logs/eval-<save or arch>-<time>/`` holds args.json, log.txt, metrics.csv (a row per
 epoch), checkpoint.pt (resume state, rewritten atomically each epoch, deleted at the end) and, at
@@ -45,8 +47,9 @@ import torch.nn.functional as F
 from torch import nn
 
 import cli
+import cost as costlib
 import data as datalib
-from cli import is_imagenet
+from cli import SettingsConflict, is_imagenet
 from fastpath import StepGraph, compile_model, load_optimizer_state, make_autocast
 from genotypes import (
     Genotype,
@@ -92,14 +95,18 @@ METRICS = [
 CHECKPOINT_KEYS = ("epoch", "model", "optimizer", "rng", "wall_time", "last")
 # What batch_train.py, batch_size_predict.py, ensemble.py, test.py and bench/ use of this script.
 __all__ = [
-    "METRICS", "main", "build_parser", "add_arguments", "check_args", "arch_settings", "resolve_run",
-    "merge_saved_args", "run_label", "label_smoothing", "lr_at", "build_data", "eval_view", "build_network",
+    "METRICS", "NETWORK_FALLBACK", "main", "build_parser", "add_arguments", "check_args", "arch_settings",
+    "network_settings", "resolve_run", "merge_saved_args", "run_label", "label_smoothing", "lr_at", "build_data",
+    "eval_view", "build_network",
     "read_state_dict", "load_weights", "train_step", "TrainStepper", "train_epoch", "infer", "Training",
     "build_training", "arch_run_folder",
 ]
 
 
 # --------------------------------------------------------------------------- arguments
+
+# --init_channels and --layers where neither a flag nor a cost sweep's evaluation network gives them
+NETWORK_FALLBACK = {"init_channels": 36, "layers": 20}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -138,6 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_arguments(parser)
     cli.from_run(parser, cli.DATA_SETTINGS, whose="that of the run the --arch comes from")
+    cli.from_run(parser, NETWORK_FALLBACK, whose="the evaluation network of the cost sweep --arch comes from")
     return parser
 
 
@@ -461,6 +469,45 @@ def arch_settings(args: argparse.Namespace, specs: Sequence[str],
                                    what=what)
 
 
+def cost_network(folder: Path) -> tuple[int, int] | None:
+    """(init_channels, layers) of the evaluation network a cost search or sweep folder was costed on, else None."""
+    record = read_json(folder / "args.json") if (folder / "args.json").is_file() else None
+    saved = record.get("args") if isinstance(record, dict) else None
+    if not isinstance(saved, dict) or (saved.get("cost") or saved.get("objective")) not in costlib.COSTS:
+        return None
+    run = argparse.Namespace(**saved)
+    spec = costlib.eval_spec(run, 0, is_imagenet(run))
+    return spec.init_channels, spec.layers
+
+
+def network_settings(args: argparse.Namespace, specs: Sequence[str],
+                     what: str = "the runs disagree") -> tuple[argparse.Namespace, str | None]:
+    """--init_channels and --layers, where not given: the evaluation network of the cost search or sweep
+    the genotypes of ``specs`` come from (its front's parameters, FLOPs and latency are that network's),
+    else train.py's 36 and 20; and a note when a sweep gave them. Two sweeps that disagree and no flag
+    are a SettingsConflict starting with ``what``."""
+    missing = [key for key in NETWORK_FALLBACK if getattr(args, key, None) is None]
+    if not missing:
+        return args, None
+    found = {folder: shape for folder in dict.fromkeys(filter(None, map(arch_run_folder, map(str, specs))))
+             if (shape := cost_network(folder)) is not None}
+    shapes = list(dict.fromkeys(found.values()))
+    if len(shapes) > 1:
+        first, other = (next(f for f, s in found.items() if s == shape) for shape in shapes[:2])
+        raise SettingsConflict(f"{what}: {first} was costed on init_channels {shapes[0][0]}, layers "
+                               f"{shapes[0][1]}, {other} on {shapes[1][0]}, {shapes[1][1]} (give --init_channels "
+                               "and --layers)")
+    args = copy.copy(args)
+    shape = dict(zip(NETWORK_FALLBACK, next(iter(found.values())))) if found else dict(NETWORK_FALLBACK)
+    for key in missing:
+        setattr(args, key, shape[key])
+    if not found:
+        return args, None
+    folder = next(iter(found))
+    return args, (f"{', '.join(f'{k} {shape[k]}' for k in missing)} from {folder / 'args.json'} (the evaluation "
+                  "network its cost objective was taken on)")
+
+
 def resolve_run(args: argparse.Namespace) -> tuple[argparse.Namespace, Path | None]:
     """On --resume, take the run's own arguments (so the continued run is the same run)."""
     if not args.resume:
@@ -494,6 +541,8 @@ def main(args: argparse.Namespace, *, run_dir: str | Path | None = None,
     settings_note = None
     if not args.resume and genotype is None:  # a caller that gives the genotype has settled the data too
         args, settings_note = arch_settings(args, [args.arch])
+    args, network_note = network_settings(args, [args.arch] if not args.resume and genotype is None else [])
+    settings_note = "; ".join(filter(None, (settings_note, network_note))) or None
     check_args(args)
     args, resumed = resolve_run(args)
     if resumed is not None and (resumed / "result.json").is_file():

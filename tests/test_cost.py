@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 import cost
+import train
 import train_search
 from architect import Architect
 from genotypes import PRIMITIVES, Genotype, PC_DARTS_cifar, PC_DARTS_image, genotype_from_dict
@@ -262,6 +263,35 @@ def test_flops_sweep_names_units_and_resume(tmp_path: Path) -> None:
         [next(s for s in resumed["searches"] if s["weight"] == p["weight"])["cost"]["flops_M"]
          for p in resumed["pareto"]])
     _check_cost_records(resumed["searches"], "flops")
+    # its genotypes train on the evaluation network they were costed on (8 channels, 5 cells) unless told
+    # otherwise, so the trained network's parameters are the front's
+    arch = f"{run_dir}/genotypes.json:{names[0]}"
+    trained = train.main(train.build_parser().parse_args(
+        ["--arch", arch, "--epochs", "1", "--batch_size", "64", "--subsample", "0.2", "--no_progress",
+         "--device", "cpu", "--logdir", str(tmp_path / "eval")]))
+    assert trained["model_size"] == pytest.approx(resumed["pareto"][0]["cost"]["params_M"])
+    shape = train.network_settings(train.build_parser().parse_args(["--arch", arch, "--layers", "8"]), [arch])
+    assert (shape[0].init_channels, shape[0].layers) == (8, 8) and "init_channels 8 from" in shape[1]
+    published = train.network_settings(train.build_parser().parse_args([]), ["PC_DARTS_cifar"])[0]
+    assert (published.init_channels, published.layers) == (36, 20)
+
+
+def test_genotypes_of_two_cost_sweeps_of_other_networks_need_the_shape_given(tmp_path: Path) -> None:
+    folders = []
+    for name, (channels, layers) in (("a", (4, 8)), ("b", (8, 5)), ("l2", (None, None))):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "sweep.json").write_text("{}")
+        (folder / "args.json").write_text(json.dumps({"kind": "sweep", "args": {
+            "objective": "l2" if name == "l2" else "flops", "eval_channels": channels, "eval_layers": layers}}))
+        folders.append(str(folder))
+    parse = train.build_parser().parse_args
+    with pytest.raises(cost.UserError, match=r"a was costed on init_channels 4, layers 8, .*b on 8, 5"):
+        train.network_settings(parse([]), folders)
+    both = train.network_settings(parse(["--init_channels", "16", "--layers", "6"]), folders)
+    assert (both[0].init_channels, both[0].layers, both[1]) == (16, 6, None)
+    assert (lambda a: (a.init_channels, a.layers))(train.network_settings(parse([]), folders[2:])[0]) == (36, 20)
+    assert train.network_settings(parse([]), folders[:1] + folders[2:])[0].layers == 8  # an l2 sweep says nothing
 
 
 def test_cost_sweeps_start_at_nu_1_and_norm_sweeps_at_the_thesis_weights() -> None:
