@@ -5,9 +5,10 @@ the colours of nu, the axis labels of the search's two objectives, log axes, the
 names beside their points, the front plotter, and the PNG writer. It imports no tool: the tables
 (tools/tables.py) import from here, never the other way round.
 
-Colours of nu are the same in every plot of every sweep: a colour is a function of nu alone (viridis
-on a log scale over the fixed range NU_RANGE, nu = 0 black), never of the other nus on the plot, so a
-reader can follow one search from frontier_00.png to frontier.png, losses.png and the tools' plots.
+Colours of nu are the same in every plot of every sweep of one kind: a colour is a function of nu and
+the objective alone (viridis on a log scale over a fixed range, NU_RANGE for l1/l2, COST_NU_RANGE for
+a cost; nu = 0 black), never of the other nus on the plot, so a reader can follow one search from
+frontier_00.png to frontier.png, losses.png and the tools' plots.
 """
 
 from __future__ import annotations
@@ -34,10 +35,15 @@ if TYPE_CHECKING:
 
 DPI = 120
 NU_RANGE = (1e-6, 1.0)  # nu of a NISE weight (nu, 1 - nu) lies in [0, 1]; smaller nus take the end colour
+# A cost's nu weighs R / R_ref, of order 1, against the CE, so its fronts lie within 1e-3..1: on l1/l2's six
+# decades a cost sweep's nus (0.05..1 in the demo) would all be one green.
+COST_NU_RANGE = (1e-3, 1.0)
 
 # Axis labels of the search's quantities (tools/tables.py's COLUMNS label its columns with these too).
 NU_LABEL = "ν (penalty weight)"
 CE_LABEL = "search cross-entropy"
+# How a title names a sweep of each objective ("L2 sweep", "FLOPs sweep").
+SWEEP_NAMES = {"l1": "L1", "l2": "L2", "params": "Parameters", "flops": "FLOPs", "latency": "Latency"}
 COST_LABELS = {"params": "parameters of the derived network (M)",
                "flops": "FLOPs of the derived network (M multiply-adds)",
                "latency": "latency of the derived network (ms, lookup table)"}
@@ -48,6 +54,11 @@ def front_ce_label(objective: str | None = None) -> str:
     if front_ce_key(objective) == "valid_loss":
         return "held-out cross-entropy (supernet, after the search)"
     return CE_LABEL + " (last epoch)"
+
+
+def sweep_name(objective: str) -> str:
+    """The objective as a title names its sweep: "L2", "FLOPs" (an unknown one in capitals)."""
+    return SWEEP_NAMES.get(objective, objective.upper())
 
 
 def penalty_label(objective: str | None = None) -> str:
@@ -62,31 +73,37 @@ def penalty_label(objective: str | None = None) -> str:
 # --------------------------------------------------------------------------- colours of nu
 
 
-def nu_colormap() -> tuple[mcolors.Colormap, mcolors.Normalize]:
-    """The colormap and norm of every nu colour (and of the colour bars that explain them)."""
+def nu_range(objective: str | None = None) -> tuple[float, float]:
+    """The nus the colours spread over: COST_NU_RANGE for a cost objective, else (l1, l2, unknown) NU_RANGE."""
+    return COST_NU_RANGE if objective in COST_LABELS else NU_RANGE
+
+
+def nu_colormap(objective: str | None = None) -> tuple[mcolors.Colormap, mcolors.Normalize]:
+    """The colormap and norm of every nu colour of ``objective``'s sweeps (and of the bars that explain them)."""
     cmap = mcolors.ListedColormap(plt.get_cmap("viridis")(np.linspace(0.1, 0.9, 256)))
-    return cmap, mcolors.LogNorm(vmin=NU_RANGE[0], vmax=NU_RANGE[1], clip=True)
+    low, high = nu_range(objective)
+    return cmap, mcolors.LogNorm(vmin=low, vmax=high, clip=True)
 
 
-def nu_color(nu: float) -> tuple[float, float, float, float]:
-    """The colour of one nu: black for nu <= 0, else its place on the log scale of NU_RANGE."""
+def nu_color(nu: float, objective: str | None = None) -> tuple[float, float, float, float]:
+    """The colour of one nu: black for nu <= 0, else its place on the log scale of nu_range(objective)."""
     if not nu > 0:
         return mcolors.to_rgba("black")
-    cmap, norm = nu_colormap()
+    cmap, norm = nu_colormap(objective)
     return tuple(float(c) for c in cmap(float(norm(nu))))
 
 
-def point_colors(nus: Sequence[Any]) -> list[Any]:
+def point_colors(nus: Sequence[Any], objective: str | None = None) -> list[Any]:
     """One colour per row: nu_color for known nus, grey where nu is unknown (None or NaN)."""
-    return [nu_color(float(n)) if n is not None and np.isfinite(n) else "0.6" for n in nus]
+    return [nu_color(float(n), objective) if n is not None and np.isfinite(n) else "0.6" for n in nus]
 
 
-def add_nu_colorbar(fig: Any, ax: Any, nus: Sequence[Any]) -> None:
-    """The colour bar of nu over its fixed range (NU_RANGE), so that it reads the same on every plot;
-    none when no nu is positive (black and grey need no scale)."""
+def add_nu_colorbar(fig: Any, ax: Any, nus: Sequence[Any], objective: str | None = None) -> None:
+    """The colour bar of nu over its fixed range (nu_range(objective)), so that it reads the same on every
+    plot of such sweeps; none when no nu is positive (black and grey need no scale)."""
     if not any(n is not None and np.isfinite(n) and n > 0 for n in nus):
         return
-    cmap, norm = nu_colormap()
+    cmap, norm = nu_colormap(objective)
     bar = fig.colorbar(cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, pad=0.02, extend="min")
     notes = (["ν=0 in black"] if any(n == 0 for n in nus) else []) + (
         ["grey: ν unknown"] if any(n is None or not np.isfinite(n) for n in nus) else [])
@@ -177,9 +194,10 @@ def scatter_by_nu(
     size: float = 45,
     hollow: bool = False,
     series: str | None = None,
+    objective: str | None = None,
 ) -> None:
-    """Points coloured by nu (the sweep's colours); ``labels`` are written beside the points."""
-    colors = point_colors(nus)
+    """Points coloured by nu (the colours of ``objective``'s sweeps); ``labels`` are written beside the points."""
+    colors = point_colors(nus, objective)
     for i, (x, y) in enumerate(zip(xs, ys)):
         if not (np.isfinite(x) and np.isfinite(y)):
             continue
@@ -444,7 +462,7 @@ def search_front_figure(
                    label="dominated search", zorder=2)
     xs, ys = np.asarray(reg, dtype=float), np.asarray(ce, dtype=float)
     draw_front(ax, xs, ys)
-    scatter_by_nu(ax, xs, ys, list(nus), series="Pareto-optimal search (colour: ν)")
+    scatter_by_nu(ax, xs, ys, list(nus), series="Pareto-optimal search (colour: ν)", objective=objective)
     for rank, i in enumerate(highlight, start=1):
         ax.scatter(xs[i], ys[i], s=180, facecolors="none", edgecolors="crimson", linewidths=1.5, zorder=4,
                    label=highlight_label if rank == 1 else None)
@@ -456,7 +474,7 @@ def search_front_figure(
     ax.set_ylabel(front_ce_label(objective))
     ax.set_title(title)
     ax.grid(True, which="both", alpha=0.3)
-    add_nu_colorbar(fig, ax, list(nus))
+    add_nu_colorbar(fig, ax, list(nus), objective)
     outside_legend_below(ax)
     final_layout(fig)
     ranked = [(xs[i], ys[i], f"{rank}. {names[i]}", "crimson") for rank, i in enumerate(highlight, start=1)]
@@ -486,7 +504,7 @@ def frontier_figure(
         [str(o.get("name") or f"nu={o['weight'][0]:.3g}") for o in front], [o["weight"][0] for o in front],
         [o["reg_loss"] for o in front], [front_ce(o, objective) for o in front], size=size,
         dominated=rest if dominated else [], objective=objective, others=others,
-        title=title or f"{objective.upper()} sweep: {plural(len(done), 'search')}, {len(front)} Pareto-optimal")
+        title=title or f"{sweep_name(objective)} sweep: {plural(len(done), 'search')}, {len(front)} Pareto-optimal")
 
 
 def plot_frontier(
@@ -527,8 +545,8 @@ def losses_figure(
         epochs = _floats(rows, "epoch")
         nu = s["weight"][0]
         label = f"nu = {nu:.3g}"
-        ax_ce.plot(epochs, _floats(rows, "criterion_loss"), color=nu_color(nu), label=label)
-        ax_reg.plot(epochs, _floats(rows, f"{objective}_loss"), color=nu_color(nu), label=label)
+        ax_ce.plot(epochs, _floats(rows, "criterion_loss"), color=nu_color(nu, objective), label=label)
+        ax_reg.plot(epochs, _floats(rows, f"{objective}_loss"), color=nu_color(nu, objective), label=label)
     ax_ce.set_xlabel("epoch")
     ax_ce.set_ylabel("cross-entropy (train)")
     ax_reg.set_xlabel("epoch")
@@ -539,7 +557,7 @@ def losses_figure(
         integer_ticks(ax)
     if ax_reg.lines:  # a search without metrics.csv draws nothing
         ax_reg.legend(loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=8, title="ordered by nu")
-    fig.suptitle(f"{objective.upper()} sweep: search losses per epoch")
+    fig.suptitle(f"{sweep_name(objective)} sweep: search losses per epoch")
     fig.tight_layout()
     return fig
 

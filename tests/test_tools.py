@@ -595,6 +595,22 @@ def test_the_colour_of_a_nu_is_the_same_in_every_frame_and_plot(tmp_path: Path) 
     assert point_colour(tool, 1.2, 2.3) == colour
 
 
+def test_a_cost_sweeps_nus_spread_over_its_own_colour_range() -> None:
+    """A cost sweep's nus (0.05..1 in the demo) take three decades of colour, not six: told apart at a glance."""
+    cost = [search_record(1.0, 0.096, 0.87), search_record(0.24, 0.16, 0.48), search_record(0.05, 0.22, 0.45)]
+    for record in cost:
+        record["valid_loss"] = record["criterion_loss"]  # a cost front's CE
+    fig = plots.frontier_figure(cost, front_of(cost), "flops")
+    assert point_colour(fig, 0.22, 0.45) == tuple(round(c, 6) for c in plots.nu_color(0.05, "flops"))
+    assert fig.axes[0].get_title() == "FLOPs sweep: 3 searches, 3 Pareto-optimal"
+    assert fig.axes[-1].get_ylim() == pytest.approx(plots.COST_NU_RANGE)  # the colour bar
+    assert plots.frontier_figure(cost, front_of(cost), "l2").axes[-1].get_ylim() == pytest.approx(plots.NU_RANGE)
+    share = {kind: 1 - float(plots.nu_colormap(kind)[1](0.05)) for kind in ("flops", "l2")}  # of the colour bar
+    assert share["flops"] == pytest.approx(0.434, abs=1e-3) and share["l2"] == pytest.approx(0.217, abs=1e-3)
+    assert plots.nu_color(0.05) == plots.nu_color(0.05, "l2") == plots.nu_color(0.05, "l1")
+    assert plots.nu_color(1e-4, "params") == plots.nu_color(1e-3, "latency")  # below the range: the end colour
+
+
 def test_a_front_of_one_search_says_so_and_draws_no_front_entry() -> None:
     one = [search_record(0.2, 1.2, 2.30)]
     fig = plots.frontier_figure(one, front_of(one), "l2")

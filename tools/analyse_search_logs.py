@@ -131,7 +131,7 @@ def nu_vs_figure(df: pd.DataFrame, columns: list[tuple[str, str, bool]], ylabel:
     for k, (column, series, hollow) in enumerate(columns):
         if column in df.columns and df[column].notna().any():
             plots.scatter_by_nu(ax, pos, df[column].to_numpy(float), nus, marker=markers[k % 4], hollow=hollow,
-                                series=series if len(columns) > 1 else None)
+                                series=series if len(columns) > 1 else None, objective=tables.table_objective(df))
     plots.set_nu_axis(ax, nus)
     ax.set_ylabel(ylabel)
     ax.set_title(title)

@@ -393,12 +393,13 @@ def _scatter_rows(ax: Any, fig: Any, df: pd.DataFrame, x: np.ndarray, y: np.ndar
                   labelled: list[int] | None = None) -> list[tuple[float, float, str, Any]]:
     """The runs coloured by nu, with the nu colour bar; returns the name labels to place (none with -c)."""
     nus = df["nu"].tolist()
-    plots.scatter_by_nu(ax, x, y, nus, series="evaluated network (colour: ν)")
+    objective = tables.table_objective(df)  # None for a table that joins sweeps of several: l1/l2's range
+    plots.scatter_by_nu(ax, x, y, nus, series="evaluated network (colour: ν)", objective=objective)
     running = (df["status"].astype(str) == "running").to_numpy() & np.isfinite(x + y)
     if running.any():
         ax.scatter(x[running], y[running], s=150, facecolors="none", edgecolors="0.3", linestyles="--", zorder=2,
                    label="still training (last evaluated epoch)")
-    plots.add_nu_colorbar(fig, ax, nus)
+    plots.add_nu_colorbar(fig, ax, nus, objective)
     if colorbar:
         return []
     rows = range(len(df)) if labelled is None else labelled
@@ -544,7 +545,7 @@ def weight_vs_acc_figure(df: pd.DataFrame, size: tuple[float, float]) -> Any | N
     for column, series, marker, hollow in (("valid_acc", "valid", "s", True), ("test_acc", "test", "o", False)):
         if df[column].notna().any():
             plots.scatter_by_nu(ax, pos, df[column].to_numpy(float), nus, marker=marker, hollow=hollow,
-                                series=series)
+                                series=series, objective=tables.table_objective(df))
     plots.set_nu_axis(ax, nus)
     ax.set_ylabel("accuracy after training (%)")
     ax.set_title("Accuracy of the evaluated networks against ν")
