@@ -420,6 +420,8 @@ class Sweep:
         if self.pareto:  # its names are the thesis's too: a bare name would train the published cell
             self.logger.info("train one: python train.py --arch %s:%s", self.run_dir / "genotypes.json",
                              self.pareto[0]["name"])
+            self.logger.info("train the front: python batch_train.py --archs %s (then tools/analyse_train_logs.py "
+                             "-t <its batch folder> -s %s)", self.run_dir, self.run_dir)
         self.logger.info("sweep folder: %s", self.run_dir)
         return self.state()
 

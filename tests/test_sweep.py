@@ -75,6 +75,7 @@ def test_sweep_files_and_front(sweep: dict) -> None:
     log = (run_dir / "log.txt").read_text()
     assert "frontier plot:" in log and "genotypes:" in log and names[0] in log
     assert f"train one: python train.py --arch {run_dir / 'genotypes.json'}:{names[0]}" in log
+    assert f"train the front: python batch_train.py --archs {run_dir} (then" in log
     ref_r, ref_ce = on_disk["hypervolume"]["reference"]
     assert f"(reference point R = {ref_r:.4g}, CE = {ref_ce:.4f})" in log  # named numbers, not a raw list
 
