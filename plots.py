@@ -26,7 +26,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib import cbook, cm  # noqa: E402
 from matplotlib import colors as mcolors  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
+from matplotlib.ticker import FuncFormatter, LogFormatterSciNotation, MaxNLocator  # noqa: E402
 
 from pareto import front_ce, front_ce_key, front_indices  # noqa: E402
 
@@ -148,6 +148,37 @@ def spans_decades(values: Iterable[Any], decades: float = 1.0) -> bool:
     return len(positive) > 1 and math.log10(max(positive) / min(positive)) >= decades
 
 
+# An axis of fewer decades than this has plain numbers on its log ticks ("0.5 1 2 5"), and its 2s and 5s named.
+PLAIN_LOG_DECADES = 3.0
+
+
+def _decades(axis: Any) -> float:
+    low, high = sorted(axis.get_view_interval())
+    return math.log10(high / low) if low > 0 else math.inf
+
+
+def log_scale(ax: Any, axis: str = "x") -> None:
+    """A log axis whose ticks stay readable: over a few decades plain numbers (0.5, 1, 2, 5), the minor ticks at
+    2 and 5 named; over more, matplotlib's powers of ten with no minor names (which, over a decade or two,
+    crowd into one another: "3×10⁰4×10⁰")."""
+    (ax.set_xscale if axis == "x" else ax.set_yscale)("log")
+    target = ax.xaxis if axis == "x" else ax.yaxis
+    powers = LogFormatterSciNotation()
+    powers.set_axis(target)
+
+    def major(value: float, pos: int | None) -> str:
+        return f"{value:g}" if _decades(target) < PLAIN_LOG_DECADES else powers(value, pos)
+
+    def minor(value: float, pos: int | None) -> str:
+        if value <= 0 or _decades(target) >= PLAIN_LOG_DECADES / 1.5:
+            return ""
+        mantissa = round(value / 10 ** math.floor(math.log10(value) + 1e-9), 6)
+        return f"{value:g}" if mantissa in (2.0, 5.0) else ""
+
+    target.set_major_formatter(FuncFormatter(major))
+    target.set_minor_formatter(FuncFormatter(minor))
+
+
 def nu_positions(nus: Sequence[Any]) -> tuple[list[float], float | None]:
     """Where to draw each nu on a log axis: nu = 0 goes one decade left of the smallest positive nu."""
     positive = [float(n) for n in nus if n is not None and np.isfinite(n) and n > 0]
@@ -164,12 +195,8 @@ def set_nu_axis(ax: Any, nus: Sequence[Any], axis: str = "x") -> None:
     if not (spans_decades(nus) or zero_at is not None):
         (ax.set_xlabel if axis == "x" else ax.set_ylabel)(NU_LABEL)
         return
-    if axis == "x":
-        ax.set_xscale("log")
-        ax.set_xlabel(NU_LABEL + ", log scale")
-    else:
-        ax.set_yscale("log")
-        ax.set_ylabel(NU_LABEL + ", log scale")
+    log_scale(ax, axis)
+    (ax.set_xlabel if axis == "x" else ax.set_ylabel)(NU_LABEL + ", log scale")
     if zero_at is not None:
         line = ax.axvline if axis == "x" else ax.axhline
         line(zero_at * 10 ** 0.5, color="0.6", linestyle=":", linewidth=1)
@@ -469,7 +496,7 @@ def search_front_figure(
     every = np.concatenate([xs, [d[0] for d in dominated]]) if dominated else xs
     log = spans_decades(every)
     if log:
-        ax.set_xscale("log")
+        log_scale(ax, "x")
     ax.set_xlabel(penalty_label(objective) + (", log scale" if log else ""))
     ax.set_ylabel(front_ce_label(objective))
     ax.set_title(title)
@@ -551,7 +578,7 @@ def losses_figure(
     ax_ce.set_ylabel("cross-entropy (train)")
     ax_reg.set_xlabel("epoch")
     ax_reg.set_ylabel(penalty_label(objective))
-    ax_reg.set_yscale("log")
+    log_scale(ax_reg, "y")
     for ax in (ax_ce, ax_reg):
         ax.grid(True, alpha=0.3)
         integer_ticks(ax)

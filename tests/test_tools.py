@@ -905,3 +905,26 @@ def test_names_of_points_at_the_top_edge_are_not_crossed_by_the_front_line() -> 
         for (p, q) in drawn:
             assert not plots._segment_hits_box((p, q), (box.x0, box.y0, box.x1, box.y1)), (text.get_text(), p, q)
     assert ax.get_ylim()[1] > 2.78  # the room above the top points was made, inside the axes
+
+
+@pytest.mark.parametrize(("low", "high", "majors", "minors"), [
+    (0.5, 8.8, ["1"], ["0.5", "2", "5"]),  # a latency front: plain numbers, the 2s and 5s named
+    (1.5, 600.0, ["10", "100"], []),  # an L2 front over 2.6 decades: no minor names
+    (1e-6, 1.0, ["$\\mathdefault{10^{-6}}$", "$\\mathdefault{10^{0}}$"], []),  # nu: powers of ten
+])
+def test_log_axes_name_their_ticks_without_crowding(low: float, high: float, majors: list, minors: list) -> None:
+    fig, ax = plots.plt.subplots()
+    ax.plot([low, high], [0, 1])
+    plots.log_scale(ax, "x")
+    ax.set_xlim(low * 0.95, high * 1.05)
+    fig.canvas.draw()
+    left, right = ax.get_xlim()
+
+    def named(minor: bool) -> list[str]:  # the labels drawn: on a tick inside the axis, and not empty
+        return [t.get_text() for t in ax.get_xticklabels(minor=minor)
+                if t.get_text() and left <= t.get_position()[0] <= right]
+
+    shown, named_minors = named(False), named(True)
+    plots.plt.close(fig)
+    assert all(m in shown for m in majors) and "×" not in "".join(shown + named_minors)
+    assert named_minors == minors

@@ -420,7 +420,7 @@ def cost_axis(df: pd.DataFrame, column: str) -> tuple[np.ndarray, str, float]:
 
 def _axis_scale(ax: Any, values: np.ndarray, axis: str) -> str:
     if plots.spans_decades(values):
-        (ax.set_xscale if axis == "x" else ax.set_yscale)("log")
+        plots.log_scale(ax, axis)
         return ", log scale"
     return ""
 
