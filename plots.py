@@ -56,6 +56,18 @@ def front_ce_label(objective: str | None = None) -> str:
     return CE_LABEL + " (last epoch)"
 
 
+# The per-epoch cost a search logs ({cost}_loss): R(alpha, beta), the supernet's expected cost, not a derived cell's.
+EXPECTED_LABELS = {"params": "parameters (M)", "flops": "FLOPs (M multiply-adds)",
+                   "latency": "latency (ms, lookup table)"}
+
+
+def epoch_penalty_label(objective: str) -> str:
+    """Axis label of the penalty a search logs per epoch: the norm for l1/l2, the expected cost R(α, β) for a cost."""
+    if objective in EXPECTED_LABELS:
+        return f"R(α, β): expected {EXPECTED_LABELS[objective]}"
+    return penalty_label(objective)
+
+
 def sweep_name(objective: str) -> str:
     """The objective as a title names its sweep: "L2", "FLOPs" (an unknown one in capitals)."""
     return SWEEP_NAMES.get(objective, objective.upper())
@@ -159,8 +171,8 @@ def _decades(axis: Any) -> float:
 
 def log_scale(ax: Any, axis: str = "x") -> None:
     """A log axis whose ticks stay readable: over a few decades plain numbers (0.5, 1, 2, 5), the minor ticks at
-    2 and 5 named; over more, matplotlib's powers of ten with no minor names (which, over a decade or two,
-    crowd into one another: "3×10⁰4×10⁰")."""
+    2 and 5 named (and at 3, 4, 6, 8 under one decade); over more, matplotlib's powers of ten with no minor
+    names (which, over a decade or two, crowd into one another: "3×10⁰4×10⁰")."""
     (ax.set_xscale if axis == "x" else ax.set_yscale)("log")
     target = ax.xaxis if axis == "x" else ax.yaxis
     powers = LogFormatterSciNotation()
@@ -170,10 +182,11 @@ def log_scale(ax: Any, axis: str = "x") -> None:
         return f"{value:g}" if _decades(target) < PLAIN_LOG_DECADES else powers(value, pos)
 
     def minor(value: float, pos: int | None) -> str:
-        if value <= 0 or _decades(target) >= PLAIN_LOG_DECADES / 1.5:
+        decades = _decades(target)
+        if value <= 0 or decades >= PLAIN_LOG_DECADES / 1.5:
             return ""
         mantissa = round(value / 10 ** math.floor(math.log10(value) + 1e-9), 6)
-        return f"{value:g}" if mantissa in (2.0, 5.0) else ""
+        return f"{value:g}" if mantissa in ((2.0, 3.0, 4.0, 6.0, 8.0) if decades < 1 else ()) + (2.0, 5.0) else ""
 
     target.set_major_formatter(FuncFormatter(major))
     target.set_minor_formatter(FuncFormatter(minor))
@@ -577,7 +590,7 @@ def losses_figure(
     ax_ce.set_xlabel("epoch")
     ax_ce.set_ylabel("cross-entropy (train)")
     ax_reg.set_xlabel("epoch")
-    ax_reg.set_ylabel(penalty_label(objective))
+    ax_reg.set_ylabel(epoch_penalty_label(objective))
     log_scale(ax_reg, "y")
     for ax in (ax_ce, ax_reg):
         ax.grid(True, alpha=0.3)

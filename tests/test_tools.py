@@ -754,6 +754,13 @@ def test_the_loss_curves_are_each_finished_searchs_metrics(tmp_path: Path) -> No
     assert legend.get_title().get_text() == "ordered by nu"
     assert [t.get_text() for t in legend.get_texts()] == ["nu = 0.01", "nu = 0.2"]
     assert fig._suptitle.get_text() == "L2 sweep: search losses per epoch"
+    # a cost search logs its supernet's expected cost per epoch, not a derived network's
+    for s in searches[:2]:
+        write_csv(Path(s["run_dir"]) / "metrics.csv", ["epoch", "criterion_loss", "flops_loss"],
+                  [{"epoch": e, "criterion_loss": 1.0, "flops_loss": 0.3 - 0.01 * e} for e in (0, 1, 2)])
+    cost = plots.losses_figure(searches, "flops")
+    assert cost.axes[1].get_ylabel() == "R(α, β): expected FLOPs (M multiply-adds)"
+    assert cost._suptitle.get_text() == "FLOPs sweep: search losses per epoch"
 
 
 def test_the_training_curves_draw_each_split_where_it_was_evaluated(tmp_path: Path) -> None:
@@ -909,6 +916,7 @@ def test_names_of_points_at_the_top_edge_are_not_crossed_by_the_front_line() -> 
 
 @pytest.mark.parametrize(("low", "high", "majors", "minors"), [
     (0.5, 8.8, ["1"], ["0.5", "2", "5"]),  # a latency front: plain numbers, the 2s and 5s named
+    (1.1, 6.0, [], ["2", "3", "4", "5", "6"]),  # under a decade: more of them named
     (1.5, 600.0, ["10", "100"], []),  # an L2 front over 2.6 decades: no minor names
     (1e-6, 1.0, ["$\\mathdefault{10^{-6}}$", "$\\mathdefault{10^{0}}$"], []),  # nu: powers of ten
 ])
