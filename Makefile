@@ -3,6 +3,8 @@
 # make demo-seeds - 3 genotypes x 3 seeds on digits: mean +- std, best of n, ensembles (CPU, a few minutes)
 # make demo-flops - the demo's searches swept with FLOPs as the objective instead of L2 (docs/objectives.md; CPU, a few minutes)
 # make demo-params - the same with parameters as the objective
+# make demo-latency - the same with CPU latency: times a lookup table on this CPU first (logs/demo-latency/, kept
+#                     and reused by later runs), then sweeps it
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -15,8 +17,10 @@ DEMO_SEARCH := cifar --set digits --image_size 8 --layers 3 --init_channels 4 --
 DEMO_SWEEP := -d 0.2 --max_searches 7 $(DEMO_SEARCH)
 # a cost sweep of the demo (docs/objectives.md): at most 10 searches, costed on NetworkCIFAR(4, 10, 8) at 8x8
 DEMO_COST := -d 0.1 --max_searches 10 $(DEMO_SEARCH) --eval_channels 4 --eval_layers 8
+# the latency table of that network at batch 1 on this CPU, one thread, checked against 68 whole networks
+DEMO_TABLE := logs/demo-latency/cpu_table.json
 
-.PHONY: test demo demo-seeds demo-flops demo-params lint install clean
+.PHONY: test demo demo-seeds demo-flops demo-params demo-latency lint install clean
 
 $(STAMP): requirements.txt requirements-dev.txt requirements-ray.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -41,6 +45,11 @@ demo-flops: $(STAMP)
 
 demo-params: $(STAMP)
 	$(PY) multiobjective.py -o params $(DEMO_COST) --save demo-params
+
+demo-latency: $(STAMP)
+	test -f $(DEMO_TABLE) || $(PY) tools/latency_table.py --device cpu --batch 1 --threads 1 --eval_channels 4 \
+		--eval_layers 8 --image_size 8 --min_run_time 0.1 --validate -o $(DEMO_TABLE)
+	$(PY) multiobjective.py -o latency $(DEMO_COST) --latency_table $(DEMO_TABLE) --save demo-latency
 
 demo-seeds: $(STAMP)
 	$(PY) batch_train.py --archs l2_loss_2e01 DARTS_V2 PC_DARTS_cifar --seeds 0 1 2 --set digits --image_size 8 \
