@@ -34,10 +34,11 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from cli import is_imagenet
 from genotypes import PRIMITIVES, Genotype
 from model_search import edge_softmax
 from operations import OPS
-from utils import UserError
+from utils import UserError, read_json
 
 __all__ = [
     "COSTS",
@@ -50,6 +51,7 @@ __all__ = [
     "add_eval_args",
     "check_cost_args",
     "eval_spec",
+    "run_eval_network",
     "cell_shapes",
     "edge_shapes",
     "op_key",
@@ -117,6 +119,20 @@ def eval_spec(args: argparse.Namespace, num_classes: int, imagenet: bool) -> Eva
     layers = getattr(args, "eval_layers", None) or (14 if imagenet else 20)
     side = getattr(args, "image_size", None)
     return EvalSpec(int(channels), int(num_classes), int(layers), bool(imagenet), None if side is None else int(side))
+
+
+def run_eval_network(folder: str | Path) -> tuple[int, int] | None:
+    """(init_channels, layers) of the evaluation network a cost search or sweep folder was costed on (from its
+    args.json), else None: its front's parameters, FLOPs and latency are that network's, so the tools that
+    train or profile its genotypes default to it."""
+    path = Path(folder) / "args.json"
+    record = read_json(path) if path.is_file() else None
+    saved = record.get("args") if isinstance(record, dict) else None
+    if not isinstance(saved, dict) or (saved.get("cost") or saved.get("objective")) not in COSTS:
+        return None
+    run = argparse.Namespace(**saved)
+    spec = eval_spec(run, 0, is_imagenet(run))
+    return spec.init_channels, spec.layers
 
 
 def check_cost_args(args: argparse.Namespace, kind: str | None) -> None:

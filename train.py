@@ -469,17 +469,6 @@ def arch_settings(args: argparse.Namespace, specs: Sequence[str],
                                    what=what)
 
 
-def cost_network(folder: Path) -> tuple[int, int] | None:
-    """(init_channels, layers) of the evaluation network a cost search or sweep folder was costed on, else None."""
-    record = read_json(folder / "args.json") if (folder / "args.json").is_file() else None
-    saved = record.get("args") if isinstance(record, dict) else None
-    if not isinstance(saved, dict) or (saved.get("cost") or saved.get("objective")) not in costlib.COSTS:
-        return None
-    run = argparse.Namespace(**saved)
-    spec = costlib.eval_spec(run, 0, is_imagenet(run))
-    return spec.init_channels, spec.layers
-
-
 def network_settings(args: argparse.Namespace, specs: Sequence[str],
                      what: str = "the runs disagree") -> tuple[argparse.Namespace, str | None]:
     """--init_channels and --layers, where not given: the evaluation network of the cost search or sweep
@@ -490,7 +479,7 @@ def network_settings(args: argparse.Namespace, specs: Sequence[str],
     if not missing:
         return args, None
     found = {folder: shape for folder in dict.fromkeys(filter(None, map(arch_run_folder, map(str, specs))))
-             if (shape := cost_network(folder)) is not None}
+             if (shape := costlib.run_eval_network(folder)) is not None}
     shapes = list(dict.fromkeys(found.values()))
     if len(shapes) > 1:
         first, other = (next(f for f, s in found.items() if s == shape) for shape in shapes[:2])

@@ -274,6 +274,15 @@ def test_flops_sweep_names_units_and_resume(tmp_path: Path) -> None:
     assert (shape[0].init_channels, shape[0].layers) == (8, 8) and "init_channels 8 from" in shape[1]
     published = train.network_settings(train.build_parser().parse_args([]), ["PC_DARTS_cifar"])[0]
     assert (published.init_channels, published.layers) == (36, 20)
+    # analyse_search_logs profiles them on that network too: its FLOPs column is the front's R, and a budget
+    # between the front's two ends names the cheap end
+    from tools import analyse_search_logs
+
+    front = sorted(p["reg_loss"] for p in resumed["pareto"])
+    table = analyse_search_logs.main(analyse_search_logs.build_parser().parse_args(
+        ["-l", str(run_dir), "-o", str(tmp_path / "search.csv"), "--no_latency", "--max_flops", f"{front[0]:.6f}"]))
+    assert list(table["table"]["flops"] / 1e6) == pytest.approx(list(table["table"]["search_reg_loss"]))
+    assert table["pick"] == next(p["name"] for p in resumed["pareto"] if p["reg_loss"] == front[0])
 
 
 def test_genotypes_of_two_cost_sweeps_of_other_networks_need_the_shape_given(tmp_path: Path) -> None:

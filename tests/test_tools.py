@@ -464,6 +464,48 @@ def test_analyse_train_logs_replots_an_original_table(tmp_path: Path) -> None:
     assert result["hypervolume"]["value"] == pytest.approx(hypervolume_2d(points, ref))
 
 
+def test_a_budget_names_the_best_network_within_every_limit(tmp_path: Path, capsys) -> None:
+    """The thesis's l1 table (parameters, FLOPs, latency): the lowest test error within the limits given."""
+    original = tmp_path / "l1_loss_table.csv"
+    original.write_text(
+        "Model name,weight,Size,test_acc,Search criterion loss,Search regularization loss,Parameters,FLOPs,"
+        "Latency CPU\n"
+        "l1_loss_1e02,0.01,1.72,93.16,1.96,18.7,2196264,272062080,65.7\n"
+        "l1_loss_3e03,0.003,2.56,94.54,1.27,105.4,3037152,392441472,111.1\n"
+        "l1_loss_2e04,0.0002,3.73,96.89,0.46,1536.4,4209600,595156608,221.8\n"
+        "l1_loss_6e05,6e-05,3.08,96.79,0.35,9315.9,3553608,483735168,163.0\n")
+
+    def pick(*budget: str) -> tuple[str | None, str]:
+        result = analyse_train_logs.main(analyse_train_logs.build_parser().parse_args(
+            ["-d", str(original), "-o", str(tmp_path / "t.csv"), "--baselines", "no", *budget]))
+        line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("budget"))
+        return result["pick"], line
+
+    assert pick("--max_params", "10")[0] == "l1_loss_2e04"  # everything fits: the best of all
+    name, line = pick("--max_params", "3.6")
+    assert name == "l1_loss_6e05"
+    assert line == ("budget <= 3.6 M parameters: 3 of 4 networks fit; the best is l1_loss_6e05 (test error 3.21 %; "
+                    "3.554 M parameters, 483.7 M FLOPs, 163 ms CPU latency)")
+    assert pick("--max_params", "3.6", "--max_latency_cpu", "150")[0] == "l1_loss_3e03"
+    assert pick("--max_flops", "392.441472")[0] == "l1_loss_3e03"  # the limit itself fits
+    name, line = pick("--max_flops", "200", "--max_params", "3")
+    assert name is None and line.endswith("none of the 4 networks fits; the nearest is l1_loss_1e02 (2.196 M "
+                                           "parameters, 272.1 M FLOPs, 65.7 ms CPU latency)")
+    (tmp_path / "runs").mkdir()
+    for source, bad, why in (
+            (["-d", str(original)], ["--max_latency_gpu", "5"], "--max_latency_gpu: the table has no latency_gpu_ms"),
+            (["-d", str(original)], ["--max_flops", "0"], "--max_flops must be a number > 0, got 0.0"),
+            (["-t", str(tmp_path / "runs")], ["--max_latency_cpu", "5", "--no_latency"],
+             "--max_latency_cpu needs the latency measured: drop --no_latency"),
+            (["-t", str(tmp_path / "runs")], ["--max_latency_gpu", "5", "--device", "cpu"],
+             "--max_latency_gpu needs a GPU")):
+        args = analyse_train_logs.build_parser().parse_args([*source, "-o", str(tmp_path / "u.csv"),
+                                                             "--baselines", "no", *bad])
+        assert run_main(analyse_train_logs.main, args) == 2
+        assert why in capsys.readouterr().err
+    assert not list(tmp_path.glob("u*"))  # bad limits are refused before anything is written
+
+
 def test_analyse_train_logs_takes_each_search_ce_from_its_own_front(tmp_path: Path,
                                                                     capsys: pytest.CaptureFixture) -> None:
     """A cost sweep's front has the held-out CE, l1/l2's the training CE (pareto.front_ce_key): so do the tools."""

@@ -2,13 +2,17 @@
 
     python tools/analyse_search_logs.py -l logs/multi-search-cifar10-EXP-20260101-000000/log.txt
     python tools/analyse_search_logs.py -d search_table.csv -t 3        # re-plot a saved table (also the thesis's)
+    python tools/analyse_search_logs.py -l logs/multi-search-... --max_params 2 --max_flops 300   # what fits a budget
 
 One row per Pareto-optimal search: name, nu, size (M parameters), search train/valid accuracy,
 cross-entropy and penalty, and the evaluation network's parameters, FLOPs and CPU/GPU latency
 (profiling.py). Writes the table (-o, CSV) and, beside it, <stem>_crit_vs_reg_loss.png (the front,
 top-k by search valid accuracy highlighted), <stem>_weight_vs_valid_acc.png,
 <stem>_weight_vs_params.png and <stem>_correlation_matrix.png. Prints the table and the front's
-hypervolume with its reference point.
+hypervolume with its reference point. A cost sweep's genotypes are profiled on its own evaluation network
+(its args.json), so the flops or parameters column is its R. With a budget (--max_params, --max_flops,
+--max_latency_cpu, --max_latency_gpu) it names the search within every limit with the lowest front
+cross-entropy, among the table's Pareto-optimal searches, and the command that trains it.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as `python t
 import pandas as pd  # noqa: E402
 
 import cli  # noqa: E402
+import cost  # noqa: E402
 import plots  # noqa: E402
 from pareto import front_ce  # noqa: E402
 from plots import plt  # noqa: E402
@@ -60,9 +65,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="ring the K searches with the best search valid accuracy (0, or K >= the number of "
                              "searches: none, since all would be ringed)")
     parser.add_argument("--init_channels", type=int, default=None,
-                        help="channels of the profiled evaluation network (36; 48 on ImageNet)")
-    parser.add_argument("--layers", type=int, default=None, help="cells of the profiled network (20; 14 on ImageNet)")
+                        help="channels of the profiled evaluation network (default: a cost sweep's own evaluation "
+                             "network, else 36; 48 on ImageNet)")
+    parser.add_argument("--layers", type=int, default=None,
+                        help="cells of the profiled network (default: a cost sweep's own, else 20; 14 on ImageNet)")
     tables.add_profiling_args(parser)
+    tables.add_budget_args(parser, "lowest front cross-entropy")
     return parser
 
 
@@ -170,15 +178,17 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
         output = output.with_suffix(output.suffix + ".csv") if output.suffix else output.with_suffix(".csv")
     replot_in_place = bool(args.data) and Path(args.data).resolve() == output.resolve()  # no table written then
     check_output(output, "-o", [args.log, None if replot_in_place else args.data])
+    limits = tables.budget_limits(args, profiled=bool(args.log))
     sweep = None
     if args.log:
         sweep = tables.load_sweep(args.log)
         if not sweep["pareto"]:
             raise ValueError(f"{sweep['folder']} has no finished search yet")
         imagenet = sweep["space"] == "imagenet"
+        channels, layers = cost.run_eval_network(sweep["folder"]) or ((48, 14) if imagenet else (36, 20))
         profiler = tables.make_profiler(
-            args, init_channels=tables.network_setting(args.init_channels, 48 if imagenet else 36, "--init_channels"),
-            layers=tables.network_setting(args.layers, 14 if imagenet else 20, "--layers"),
+            args, init_channels=tables.network_setting(args.init_channels, channels, "--init_channels"),
+            layers=tables.network_setting(args.layers, layers, "--layers"),
             num_classes=sweep["num_classes"], imagenet=imagenet, image_size=sweep["image_size"])
         print(f"profiled at the sweep's image size (from {sweep['folder']}): "
               + ", ".join(f"{k} {v}" for k, v in profiler.settings().items() if k not in ("gpu", "flops_rules")))
@@ -190,17 +200,26 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
             if column not in df.columns:
                 df[column] = float("nan") if column not in TEXT_COLUMNS else None
         reference = None
+    pick, pick_line = None, None
+    if limits:  # before anything is written: a limit on a column the table lacks is refused
+        best, pick_line = tables.pick_within_budget(df, limits, df[front_column(df)].to_numpy(float),
+                                                    tables.label(front_column(df)) + " {:.4g}")
+        pick = None if best is None else str(df["name"].iat[best])
     if not replot_in_place:
         tables.write_table(df, output)
     hv = tables.front_hypervolume(df["search_reg_loss"].to_numpy(float), df[front_column(df)].to_numpy(float),
                                   reference)
     print(tables.format_table(df, [c for c in TABLE_COLUMNS if c != "search_dir"]))
     print(tables.hypervolume_text("the search front (penalty R, cross-entropy)", hv, ("R", "CE")))
+    if pick_line is not None:
+        print(pick_line)
+        if pick is not None and sweep is not None and (sweep["folder"] / "genotypes.json").is_file():
+            print(f"train it: python train.py --arch {sweep['folder'] / 'genotypes.json'}:{pick}")
     plots = make_plots(df, sweep, output.with_suffix(""), args.topk, size)
     print(f"table: {output}")
     for p in plots:
         print(f"plot: {p}")
-    return {"table": df, "csv": output, "plots": plots,
+    return {"table": df, "csv": output, "plots": plots, "pick": pick,
             "hypervolume": None if hv is None else {"value": hv[0], "reference": list(hv[1])}}
 
 

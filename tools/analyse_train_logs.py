@@ -3,6 +3,7 @@
     python tools/analyse_train_logs.py -t logs/batch-train-EXP-20260101-000000 -s logs/multi-search-.../log.txt
     python tools/analyse_train_logs.py -t logs/eval-l2_loss_2e01-*/log.txt -e logs/batch-train-EXP-.../ensemble.json
     python tools/analyse_train_logs.py -d loss_table.csv -c           # re-plot a saved table (also the thesis's)
+    python tools/analyse_train_logs.py -d loss_table.csv --max_flops 300 --max_latency_cpu 5  # the best within a budget
 
 -t takes eval run folders (train.py), their log.txt, or batch-train folders (every eval-* folder in
 them); runs still training are read from their metrics.csv (status "running"). -s takes sweep
@@ -25,6 +26,10 @@ means against parameters and not_separable the front points whose mean ± std ov
 neighbour on it. When a genotype has more than one run, the error-against-cost plots draw the means
 with ± std error bars, the single runs as small dots, the front of the means, and ring the points
 that are not separable.
+
+A budget (--max_params M, --max_flops M, --max_latency_cpu MS, --max_latency_gpu MS: the profiled
+columns) names the network within every limit with the lowest test error (per genotype, the mean over
+its seeds), or, when none fits, the one nearest to fitting.
 """
 
 from __future__ import annotations
@@ -97,6 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--baselines", choices=["auto", "yes", "no"], default="auto",
                         help="draw the published CIFAR-10 results (auto: when the runs are on CIFAR-10)")
     tables.add_profiling_args(parser)
+    tables.add_budget_args(parser, "lowest test error (the mean over seeds)")
     return parser
 
 
@@ -597,6 +603,7 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     check_output(output, "-o", [*(args.train or []), *args.search, *args.ensemble,
                                 *([] if replot_in_place or not args.data else [args.data])])
     summary_csv = check_output(output.with_name(output.stem + "_summary.csv"), "-o (its summary)", inputs)
+    limits = tables.budget_limits(args, profiled=bool(args.train))
     measured = False
     if args.train:
         runs = [r for r in (read_eval_run(f) for f in eval_folders(args.train)) if r is not None]
@@ -606,6 +613,15 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
         measured = not args.no_latency
     else:
         df = _typed(tables.read_table(args.data))
+    summary = summary_table(df)
+    several = repeated(summary)
+    pick, pick_line = None, None
+    if limits:  # before anything is written: a limit on a column the table lacks is refused
+        per_genotype = summary if several else df
+        error = (per_genotype["test_error_mean"] if several else 100.0 - per_genotype["test_acc"]).to_numpy(float)
+        best, pick_line = tables.pick_within_budget(per_genotype, limits, error,
+                                                    "mean test error {:.4g} %" if several else "test error {:.4g} %")
+        pick = None if best is None else str(per_genotype["name"].iat[best])
     if not replot_in_place:
         tables.write_table(df, output)
     baselines: dict[str, list[tuple[str, float, float]]] = {}
@@ -615,9 +631,7 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
         for column in ("flops", "latency_cpu_ms", "latency_gpu_ms"):
             baselines[column] = [(text, float(costs[code][column]), error) for text, code, _, error in BASELINES
                                  if costs[code][column] is not None]
-    summary = summary_table(df)
     tables.write_table(summary, summary_csv)
-    several = repeated(summary)
     ensembles = read_ensembles(args.ensemble, df)
     print(tables.format_table(df, PRINTED))
     if several:
@@ -638,13 +652,15 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
         print(tables.hypervolume_text(f"the searches of these networks (penalty R, {ce})", search_hv, ("R", "CE")))
     for ens in ensembles:
         print(f"{ens['label']}: test error {ens['test_error']:.4g}%")
+    if pick_line is not None:
+        print(pick_line)
     plots = make_plots(df, output.with_suffix(""), size, args.colorbar, baselines, ensembles,
                        summary if several else None)
     print(f"table: {output}")
     print(f"summary per genotype: {summary_csv}")
     for p in plots:
         print(f"plot: {p}")
-    return {"table": df, "csv": output, "plots": plots, "summary": summary, "summary_csv": summary_csv,
+    return {"table": df, "csv": output, "plots": plots, "summary": summary, "summary_csv": summary_csv, "pick": pick,
             "hypervolume": None if hv is None else {"value": hv[0], "reference": list(hv[1])},
             "search_hypervolume": None if search_hv is None else {"value": search_hv[0],
                                                                   "reference": list(search_hv[1])}}

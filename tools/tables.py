@@ -37,7 +37,11 @@ from pareto import (
 from plots import CE_LABEL, NU_LABEL, penalty_label
 
 __all__ = [
+    "BUDGETS",
     "COLUMNS",
+    "add_budget_args",
+    "budget_limits",
+    "pick_within_budget",
     "canonical_name",
     "add_profiling_args",
     "format_table",
@@ -237,6 +241,79 @@ def overlapping_neighbours(xs: Sequence[Any], means: Sequence[Any], stds: Sequen
         if abs(float(means[a]) - float(means[b])) <= spread[a] + spread[b]:
             close.update((a, b))
     return idx, sorted(close)
+
+
+# --------------------------------------------------------------------------- budgets
+
+# flag -> (the table column it limits, the column's counts per flag unit, the flag's unit)
+BUDGETS: MappingProxyType[str, tuple[str, float, str]] = MappingProxyType({
+    "max_params": ("parameters", 1e6, "M parameters"),
+    "max_flops": ("flops", 1e6, "M FLOPs"),
+    "max_latency_cpu": ("latency_cpu_ms", 1.0, "ms CPU latency (batch 1)"),
+    "max_latency_gpu": ("latency_gpu_ms", 1.0, "ms GPU latency (batch 8)"),
+})
+
+
+def add_budget_args(parser: Any, best: str) -> None:
+    """The budget flags: the user's limits, and the network that fits them with the ``best`` score."""
+    g = parser.add_argument_group(f"budget (name the network with the {best} among those within every limit given)")
+    for flag, (_, _, unit) in BUDGETS.items():
+        g.add_argument(f"--{flag}", type=float, default=None, metavar=unit.split()[0].upper(),
+                       help=f"at most this many {unit}")
+
+
+def budget_limits(args: Any, profiled: bool) -> dict[str, tuple[float, str]]:
+    """{column: (the limit in the column's units, the limit as the user wrote it)} of the budget flags given,
+    checked before any work: ``profiled`` says the tool will measure the networks with the profiling flags,
+    and a latency it will not measure (--no_latency, a GPU latency without a GPU) is refused."""
+    limits = {}
+    for flag, (column, scale, unit) in BUDGETS.items():
+        value = getattr(args, flag, None)
+        if value is None:
+            continue
+        if not (math.isfinite(value) and value > 0):
+            raise ValueError(f"--{flag} must be a number > 0, got {value}")
+        if profiled and column.startswith("latency") and getattr(args, "no_latency", False):
+            raise ValueError(f"--{flag} needs the latency measured: drop --no_latency")
+        if profiled and column == "latency_gpu_ms" and gpu_device(args) is None:
+            raise ValueError(f"--{flag} needs a GPU to measure on (--device {args.device} gives none)")
+        limits[column] = (value * scale, f"<= {value:g} {unit}")
+    return limits
+
+
+def _cost_text(row: pd.Series) -> str:
+    parts = []
+    for column, scale, unit in BUDGETS.values():
+        value = row.get(column)
+        if value is not None and np.isfinite(float(value)):
+            parts.append(f"{float(value) / scale:.4g} {unit.split(' (')[0]}")
+    return ", ".join(parts)
+
+
+def pick_within_budget(df: pd.DataFrame, limits: dict[str, tuple[float, str]], score: Sequence[Any],
+                       score_text: str) -> tuple[int | None, str]:
+    """The row within every limit with the lowest finite ``score`` (None if no row fits) and a line that says
+    which it is (``score_text``, a format of its score) and how many fit, or, when none does, the row nearest
+    to fitting. A limit on a column the table lacks (a table read with -d) is a ValueError."""
+    for column in limits:
+        if column not in df or not pd.to_numeric(df[column], errors="coerce").notna().any():
+            flag = next(f for f, b in BUDGETS.items() if b[0] == column)
+            raise ValueError(f"--{flag}: the table has no {column} column with values")
+    score = np.asarray(score, dtype=float)
+    costs = {column: pd.to_numeric(df[column], errors="coerce").to_numpy(float) for column in limits}
+    fits = np.isfinite(score) & np.all([np.nan_to_num(c, nan=np.inf) <= limit for c, (limit, _) in
+                                        zip(costs.values(), limits.values())], axis=0)
+    budget = ", ".join(text for _, text in limits.values())
+    candidates = np.flatnonzero(fits)
+    if candidates.size == 0:
+        over = np.max([np.nan_to_num(c, nan=np.inf) / limit for c, (limit, _) in zip(costs.values(),
+                                                                                 limits.values())], axis=0)
+        near = int(np.argmin(over))
+        return None, (f"budget {budget}: none of the {len(df)} networks fits; the nearest is "
+                      f"{df['name'].iat[near]} ({_cost_text(df.iloc[near])})")
+    best = int(candidates[np.argmin(score[candidates])])
+    return best, (f"budget {budget}: {candidates.size} of {len(df)} networks fit; the best is {df['name'].iat[best]} "
+                  f"({score_text.format(score[best])}; {_cost_text(df.iloc[best])})")
 
 
 # --------------------------------------------------------------------------- run folders
