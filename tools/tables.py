@@ -295,20 +295,19 @@ def pick_within_budget(df: pd.DataFrame, limits: dict[str, tuple[float, str]], s
     """The row within every limit with the lowest finite ``score`` (None if no row fits) and a line that says
     which it is (``score_text``, a format of its score) and how many fit, or, when none does, the row nearest
     to fitting. A limit on a column the table lacks (a table read with -d) is a ValueError."""
-    for column in limits:
-        if column not in df or not pd.to_numeric(df[column], errors="coerce").notna().any():
+    filled = []  # (the column's values, a missing one as infinitely costly; its limit)
+    for column, (limit, _) in limits.items():
+        values = pd.to_numeric(df[column], errors="coerce").to_numpy(float) if column in df else np.array([np.nan])
+        if not np.isfinite(values).any():
             flag = next(f for f, b in BUDGETS.items() if b[0] == column)
             raise ValueError(f"--{flag}: the table has no {column} column with values")
+        filled.append((np.nan_to_num(values, nan=np.inf), limit))
     score = np.asarray(score, dtype=float)
-    costs = {column: pd.to_numeric(df[column], errors="coerce").to_numpy(float) for column in limits}
-    fits = np.isfinite(score) & np.all([np.nan_to_num(c, nan=np.inf) <= limit for c, (limit, _) in
-                                        zip(costs.values(), limits.values())], axis=0)
+    fits = np.isfinite(score) & np.all([values <= limit for values, limit in filled], axis=0)
     budget = ", ".join(text for _, text in limits.values())
     candidates = np.flatnonzero(fits)
     if candidates.size == 0:
-        over = np.max([np.nan_to_num(c, nan=np.inf) / limit for c, (limit, _) in zip(costs.values(),
-                                                                                 limits.values())], axis=0)
-        near = int(np.argmin(over))
+        near = int(np.argmin(np.max([values / limit for values, limit in filled], axis=0)))
         return None, (f"budget {budget}: none of the {len(df)} networks fits; the nearest is "
                       f"{df['name'].iat[near]} ({_cost_text(df.iloc[near])})")
     best = int(candidates[np.argmin(score[candidates])])
