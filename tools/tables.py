@@ -259,7 +259,7 @@ def add_budget_args(parser: Any, best: str) -> None:
     g = parser.add_argument_group(f"budget (name the network with the {best} among those within every limit given)")
     for flag, (_, _, unit) in BUDGETS.items():
         g.add_argument(f"--{flag}", type=float, default=None, metavar=unit.split()[0].upper(),
-                       help=f"at most this many {unit}")
+                       help=f"at most this many {unit} (default: no limit)")
 
 
 def budget_limits(args: Any, profiled: bool) -> dict[str, tuple[float, str]]:
