@@ -38,6 +38,7 @@ import train_search
 from genotypes import genotype_from_dict
 from pareto import (
     WeightEstimator,
+    beyond_front_end,
     default_reference,
     format_weight_name,
     front_ce,
@@ -406,6 +407,15 @@ class Sweep:
                              "(%.2fx)", max(costs) / min(costs), min(costs), max(costs),
                              self.pareto[0]["cost"]["unit"], space[0], space[1], space[1] / space[0])
         objective = self.args.objective
+        beyond = beyond_front_end(self.searches, self.pareto, objective)
+        if beyond:
+            unit = f" {self.pareto[0]['cost']['unit']}" if costs else ""
+            end, ce_name, count = beyond["end"], front_ce_name(objective), len(beyond["nus"])
+            self.logger.info("the front ends at nu = %.6g (R %.4g%s, %s %.4f): %d search%s (nu = %s) ended with a "
+                             "larger R, up to %.4g, none with a lower %s (the best %.4f)", end["nu"], end["reg_loss"],
+                             unit, ce_name, end["ce"], count, "" if count == 1 else "es",
+                             ", ".join(f"{nu:.3g}" for nu in beyond["nus"]), beyond["max_reg_loss"], ce_name,
+                             beyond["best_ce"])
         for p in self.pareto:
             unit = f" {p['cost']['unit']}" if p.get("cost") else ""
             self.logger.info("%s: nu = %.6g, %s %.4f, R %.4g%s, %.3fM params at the paper's size, genotype = %s",

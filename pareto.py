@@ -165,6 +165,28 @@ def default_reference(points: Sequence[Sequence[float]], margin: float = 0.1) ->
     return mx + margin * abs(mx), my + margin * abs(my)
 
 
+def beyond_front_end(searches: Sequence[Mapping[str, Any]], pareto: Sequence[Mapping[str, Any]],
+                     objective: str | None) -> dict[str, Any] | None:
+    """Why a front ends where it does: the finished searches whose R is above the front's largest.
+
+    Each of them scored a CE no lower than the front's end (the front's lowest CE), or it would be on
+    the front: in this sweep a larger R bought nothing, which users otherwise read as a search gone
+    wrong. None when no search went beyond the front's end. R is each record's ``reg_loss`` (the real
+    cost for a cost objective, the norm for l1/l2), CE the front's (``front_ce``).
+    """
+    if not pareto:
+        return None
+    end = max(pareto, key=lambda p: p["reg_loss"])
+    beyond = [s for s in searches if s.get("status", "done") == "done" and s["reg_loss"] > end["reg_loss"]
+              and front_ce(s, objective) is not None]
+    if not beyond:
+        return None
+    return {"end": {"nu": end["weight"][0], "reg_loss": end["reg_loss"], "ce": front_ce(end, objective)},
+            "nus": sorted((s["weight"][0] for s in beyond), reverse=True),
+            "max_reg_loss": max(s["reg_loss"] for s in beyond),
+            "best_ce": min(front_ce(s, objective) for s in beyond)}
+
+
 # --------------------------------------------------------------------------------------------
 # the NISE estimator
 

@@ -446,6 +446,33 @@ def test_a_cost_sweep_puts_the_held_out_ce_on_its_front(tmp_path: Path, monkeypa
         multiobjective.main(sweep_parse(["--resume", str(run_dir), "--max_searches", "3"]))
 
 
+def test_a_sweep_says_why_its_front_ends_before_nu_0(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """When a search with nu > 0 beats nu = 0's larger cell on the held-out CE, the front ends at the smaller
+    cell; the sweep's last lines say so, naming the searches beyond the end, so a short front is not taken for
+    a failed search."""
+    import multiobjective
+
+    outcomes = {1.0: (4.0, 0.9), 0.0: (10.0, 0.5)}  # nu -> (M FLOPs, held-out CE); any other nu: (6, 0.45)
+
+    def fake_search(args):
+        flops, held_out = outcomes.get(args.cost_weight, (6.0, 0.45))
+        return {"weight": [args.cost_weight, args.criterion_weight], "objective": "flops", "reg_loss": flops,
+                "criterion_loss": 0.3, "valid_loss": held_out, "train_acc": 80.0, "valid_acc": 75.0,
+                "model_size": 3.6, "genotype": PC_DARTS_cifar._asdict(),
+                "cost": {"kind": "flops", "unit": cost.UNITS["flops"], "value": flops, "reference": 12.0,
+                         "flops_M": flops, "params_M": 0.05, "nu": args.cost_weight, "range": [3.8, 17.2]}}
+
+    monkeypatch.setattr(train_search, "main", fake_search)
+    state = multiobjective.main(sweep_parse(["-o", "flops", "--max_searches", "3", "cifar", *SWEEP_SEARCH,
+                                             "--logdir", str(tmp_path), "--save", "e"]))
+    (middle,) = [s["weight"][0] for s in state["searches"] if s["weight"][0] not in (0.0, 1.0)]
+    assert [p["reg_loss"] for p in state["pareto"]] == [4.0, 6.0]
+    (run_dir,) = tmp_path.glob("multi-search-digits-e-*")
+    log = (run_dir / "log.txt").read_text()
+    assert (f"the front ends at nu = {middle:.6g} (R 6 M FLOPs (multiply-adds), held-out CE 0.4500): 1 search "
+            "(nu = 0) ended with a larger R, up to 10, none with a lower held-out CE (the best 0.5000)") in log
+
+
 def test_a_cost_search_without_a_held_out_ce_is_recorded_as_failed(tmp_path: Path,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     import multiobjective

@@ -16,6 +16,7 @@ import pytest
 from pareto import (
     NoMoreWeights,
     WeightEstimator,
+    beyond_front_end,
     default_reference,
     format_weight_name,
     hypervolume_2d,
@@ -299,6 +300,20 @@ def test_default_reference():
         default_reference([])
     with pytest.raises(ValueError):
         default_reference([(1, 1)], margin=-0.1)
+
+
+def test_beyond_front_end_names_the_searches_past_the_fronts_largest_r():
+    def record(nu, r, ce, status="done"):
+        return {"weight": [nu, 1 - nu], "reg_loss": r, "criterion_loss": ce, "valid_loss": ce + 1, "status": status}
+
+    searches = [record(0.2, 1.0, 2.0), record(0.05, 3.0, 1.0), record(0.01, 5.0, 1.2), record(0.0, 8.0, 1.0),
+                record(0.001, 9.0, 0.1, status="failed")]
+    front = searches[:2]
+    assert beyond_front_end(searches, front, "l2") == {
+        "end": {"nu": 0.05, "reg_loss": 3.0, "ce": 1.0}, "nus": [0.01, 0.0], "max_reg_loss": 8.0, "best_ce": 1.0}
+    assert beyond_front_end(searches, front, "flops")["end"]["ce"] == 2.0  # a cost's front takes the held-out CE
+    assert beyond_front_end(searches[:2], front, "l2") is None
+    assert beyond_front_end(searches, [], "l2") is None
 
 
 def test_normal_weight():
