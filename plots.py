@@ -558,6 +558,38 @@ def plot_frontier(
     return save_figure(frontier_figure(searches, optimal, objective, **options), path)
 
 
+def fronts_in_unit_figure(
+    series: Sequence[tuple[str, Sequence[dict[str, Any]], Sequence[dict[str, Any]]]],
+    xlabel: str,
+    *,
+    size: tuple[float, float] = (7.0, 5.0),
+) -> Any:
+    """Several sweeps on one axis (tools/compare_fronts.py): each search at its genotype's cost ("cost") against
+    its held-out CE ("valid_loss"), hollow; each sweep's own Pareto-optimal searches filled and joined in the
+    order given (nu from large to small), so a front that is out of order in this unit zigzags."""
+    fig, ax = plt.subplots(figsize=size)
+    markers = "osD^v<>"
+    every = []
+    for k, (label, points, front) in enumerate(series):
+        colour, marker = plt.get_cmap("tab10")(k % 10), markers[k % len(markers)]
+        rest = [p for p in points if not p.get("pareto")]
+        ax.scatter([p["cost"] for p in rest], [p["valid_loss"] for p in rest], marker=marker, facecolors="none",
+                   edgecolors=[colour], zorder=2, label=f"{label}: dominated search")
+        ax.plot([p["cost"] for p in front], [p["valid_loss"] for p in front], marker=marker, color=colour,
+                markersize=7, zorder=3, label=f"{label}: its front, larger nu first")
+        every.extend(p["cost"] for p in points)
+    log = spans_decades(every)
+    if log:
+        log_scale(ax, "x")
+    ax.set_xlabel(xlabel + (", log scale" if log else ""))
+    ax.set_ylabel("held-out cross-entropy at the end of the search")
+    ax.set_title("every search at its genotype's cost")
+    ax.grid(True, which="both", alpha=0.3)
+    outside_legend_below(ax, columns=1)
+    final_layout(fig)
+    return fig
+
+
 # --------------------------------------------------------------------------- loss curves of a sweep
 
 

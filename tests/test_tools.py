@@ -22,6 +22,7 @@ import torch
 from PIL import Image
 from torch import nn
 
+import cost
 import genotypes
 import plots
 import plots_train
@@ -384,6 +385,71 @@ def test_plot_frontier_in_process(runs: dict, tmp_path: Path, monkeypatch) -> No
         assert legend == ["dominated search"] * bool(crosses) + ["Pareto front", "Pareto-optimal search (colour: ν)"]
         (step,) = ax.lines
         assert list(step.get_xdata()) == [0.8, 6.3, 80.0] and list(step.get_ydata()) == [1.54, 0.92, 0.34]
+
+
+# --------------------------------------------------------------------------- compare_fronts
+
+
+def make_flops_sweep(root: Path, codes_by_nu: dict[float, str], space: str = "cifar") -> Path:
+    """A finished -o flops sweep costed on NetworkCIFAR(4, 10, 8) at 8x8: R of each search its genotype's FLOPs."""
+    settings = {"set": "digits", "objective": "flops", "eval_channels": 4, "eval_layers": 8, "image_size": 8}
+    model = cost.CostModel.build("flops", cost.EvalSpec(4, 10, 8, False, 8))
+    sweep = root / "multi-search-digits-F-20260101-000000"
+    sweep.mkdir(parents=True)
+    searches = []
+    for index, (nu, code) in enumerate(codes_by_nu.items()):
+        flops = model.genotype_cost(genotypes.PUBLISHED[code]) / 1e6
+        searches.append({"index": index, "weight": [nu, 1 - nu], "status": "done", "reg_loss": flops,
+                         "criterion_loss": 0.5, "valid_loss": 1.0 - flops, "train_acc": 80.0, "valid_acc": 75.0,
+                         "model_size": 3.0, "genotype": genotypes.genotype_to_dict(genotypes.PUBLISHED[code]),
+                         "run_dir": str(sweep / f"search-{index:02d}"),
+                         "cost": {"kind": "flops", "value": flops, "reference": 0.38, "unit": cost.UNITS["flops"]}})
+    pareto = [{**s, "name": f"flops_loss_{s['index']}"} for s in searches]
+    (sweep / "sweep.json").write_text(json.dumps({"objective": "flops", "space": space, "args": settings,
+                                                  "front_ce": "valid_loss", "searches": searches, "pareto": pareto}))
+    (sweep / "args.json").write_text(json.dumps({"args": settings}))
+    return sweep
+
+
+def test_compare_fronts_costs_every_search_on_one_network(runs: dict, tmp_path: Path, capsys) -> None:
+    """An l2 sweep and a flops sweep on one FLOPs axis: the cost sweep's own network and image size, every search
+    costed as cost.CostModel counts it (a cost sweep's FLOPs are its R), and each front's order by nu told."""
+    from tools import compare_fronts
+
+    flops_sweep = make_flops_sweep(tmp_path, {1.0: "l2_loss_2e01", 0.5: "DARTS_V2", 0.0: "PC_DARTS_cifar"})
+    result = compare_fronts.main(compare_fronts.build_parser().parse_args(
+        ["-l", str(flops_sweep), str(runs["sweep"]), "--cost", "flops", "-o", str(tmp_path / "c")]))
+    assert str(result["network"]) == "NetworkCIFAR(4, 10, 8) at 8x8"
+    assert_png(tmp_path / "c.png")
+    own, l2 = result["series"]
+    assert [p["cost"] for p in own["front"]] == [p["reg_loss"] for p in own["front"]]
+    model = cost.CostModel.build("flops", cost.EvalSpec(4, 10, 8, False, 8))
+    expected = {nu: model.genotype_cost(genotypes.PUBLISHED[code]) / 1e6 for _, nu, _, _, _, _, code in SEARCHES}
+    assert {p["nu"]: p["cost"] for p in l2["points"]} == pytest.approx(expected)
+    assert [p["nu"] for p in l2["front"]] == [0.2, 0.03, 0.0]  # its own front (3 of 4 searches), larger nu first
+    costs = [expected[nu] for nu in (0.2, 0.03, 0.0)]
+    assert l2["ordered"] == (costs == sorted(costs))
+    assert l2["span"] == pytest.approx(max(costs) / min(costs))
+    assert own["ordered"] is ([p["cost"] for p in own["front"]] == sorted(p["cost"] for p in own["front"]))
+    out = capsys.readouterr().out
+    assert "every search's genotype costed on NetworkCIFAR(4, 10, 8) at 8x8" in out
+    assert f"(-o l2): 3 Pareto points, {min(costs):.4g} to {max(costs):.4g} M FLOPs (multiply-adds)" in out
+    # the flags choose another network; the l2 sweep first: no cost network of its own, the paper's at 32x32
+    other = compare_fronts.main(compare_fronts.build_parser().parse_args(
+        ["-l", str(runs["sweep"]), "--cost", "params", "--eval_channels", "8", "-o", str(tmp_path / "p.png")]))
+    assert str(other["network"]) == "NetworkCIFAR(8, 10, 20) at 32x32"
+    params = cost.CostModel.build("params", cost.EvalSpec(8, 10, 20, False, None))
+    assert other["series"][0]["front"][-1]["cost"] == pytest.approx(
+        params.genotype_cost(genotypes.PUBLISHED["DARTS_V2"]) / 1e6)
+    imagenet = make_flops_sweep(tmp_path / "i", {1.0: "DARTS_V2"}, space="imagenet")
+    with pytest.raises(ValueError, match="different spaces or class counts"):
+        compare_fronts.main(compare_fronts.build_parser().parse_args(
+            ["-l", str(imagenet), str(runs["sweep"]), "-o", str(tmp_path / "x.png")]))
+    assert not (tmp_path / "x.png").exists()
+    bad = compare_fronts.build_parser().parse_args(["-l", str(flops_sweep), "--eval_layers", "0", "-o",
+                                                    str(tmp_path / "x.png")])
+    assert run_main(compare_fronts.main, bad) == 2
+    assert capsys.readouterr().err.strip() == "error: --eval_layers must be a positive integer, got 0"
 
 
 # --------------------------------------------------------------------------- analyse_train_logs

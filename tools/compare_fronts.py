@@ -1,0 +1,133 @@
+"""Several sweeps' fronts in one unit: every search's genotype costed on one evaluation network.
+
+An l1/l2 sweep's R is a weight norm and a cost sweep's R is its own network's cost, so their fronts share no
+axis. Here every finished search's derived genotype is costed (parameters or FLOPs, as cost.CostModel counts
+them) on one evaluation network and placed against the held-out CE its search ended with (every search records
+it); each sweep's own Pareto-optimal searches are joined in order of nu. Prints, for each sweep, its front in
+that unit: how many points, the span, and whether a larger nu ever gave a larger network.
+
+    python tools/compare_fronts.py -l logs/multi-search-digits-demo-flops-* logs/multi-search-digits-demo-* \\
+        --cost flops -o fronts.png
+
+The evaluation network is the first cost sweep's (its args.json), else the paper's NetworkCIFAR(36, classes, 20)
+(NetworkImageNet(48, classes, 14)), at the first sweep's image size; --eval_channels, --eval_layers and
+--image_size choose another.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as `python tools/x.py`: import repo modules
+
+import cli  # noqa: E402
+import cost as costlib  # noqa: E402
+import plots  # noqa: E402
+from genotypes import genotype_from_dict  # noqa: E402
+from tools import tables  # noqa: E402
+from utils import check_output, run_main  # noqa: E402
+
+KINDS = ("params", "flops")  # counted, so the same on every machine (a latency table is one machine's)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = cli.ArgumentParser(description="Several sweeps' fronts in one unit (parameters or FLOPs of the "
+                                            "evaluation network every search's genotype builds).",
+                                formatter_class=cli.HelpFormatter)
+    parser.add_argument("-l", "--logs", nargs="+", required=True, metavar="SWEEP",
+                        help="sweep folders (or their log.txt)")
+    parser.add_argument("--cost", choices=KINDS, default="flops", help="the unit of the common axis")
+    parser.add_argument("--eval_channels", type=int, default=None,
+                        help="init channels of the evaluation network (default: the first cost sweep's, else 36)")
+    parser.add_argument("--eval_layers", type=int, default=None,
+                        help="cells of the evaluation network (default: the first cost sweep's, else 20)")
+    parser.add_argument("--image_size", type=int, default=None,
+                        help="input side the FLOPs are counted at (default: the first sweep's image size)")
+    parser.add_argument("-o", "--output", default="fronts.png", help="the plot (PNG)")
+    parser.add_argument("-i", "--inches", type=float, nargs="+", default=None, metavar="W H",
+                        help="figure size in inches (default 7 5)")
+    return parser
+
+
+def common_network(args: argparse.Namespace, sweeps: list[dict[str, Any]]) -> costlib.EvalSpec:
+    """The one evaluation network every search is costed on (see the module's docstring)."""
+    spaces = {(s["space"], s["num_classes"]) for s in sweeps}
+    if len(spaces) > 1:
+        raise ValueError("the sweeps search different spaces or class counts ("
+                         + ", ".join(f"{space} with {n} classes" for space, n in sorted(spaces))
+                         + "): their genotypes build no common evaluation network")
+    (space, num_classes), = spaces
+    own = next((network for network in (costlib.run_eval_network(s["folder"]) for s in sweeps) if network), None)
+    channels, layers = own or (None, None)
+    settings = argparse.Namespace(eval_channels=args.eval_channels or channels, eval_layers=args.eval_layers or layers,
+                                  image_size=args.image_size or sweeps[0]["image_size"])
+    return costlib.eval_spec(settings, num_classes, space == "imagenet")
+
+
+def front_in_unit(sweep: dict[str, Any], model: costlib.CostModel) -> dict[str, Any]:
+    """Every finished search of a sweep at its genotype's cost, and the summary of its own front there."""
+    scale = costlib.SCALE[model.kind]
+    pareto = {tuple(p["weight"]) for p in sweep["pareto"]}
+    points = []
+    for s in sweep["searches"]:
+        if s.get("status", "done") != "done" or not s.get("genotype") or s.get("valid_loss") is None:
+            continue
+        points.append({"nu": float(s["weight"][0]), "reg_loss": s["reg_loss"], "valid_loss": float(s["valid_loss"]),
+                       "cost": model.genotype_cost(genotype_from_dict(s["genotype"])) / scale,
+                       "pareto": tuple(s["weight"]) in pareto})
+    front = sorted((p for p in points if p["pareto"]), key=lambda p: -p["nu"])  # nu from large to small
+    costs = [p["cost"] for p in front]
+    return {"folder": sweep["folder"], "objective": sweep["objective"], "points": points, "front": front,
+            "span": max(costs) / min(costs) if costs and min(costs) > 0 else None,
+            "ordered": all(a <= b for a, b in zip(costs, costs[1:]))}
+
+
+def summary_line(series: dict[str, Any], unit: str) -> str:
+    """One sweep's front in the common unit, as the issue's goal reads it."""
+    front = series["front"]
+    if not front:
+        return f"{series['folder'].name} (-o {series['objective']}): no Pareto-optimal search with a held-out CE"
+    costs = [p["cost"] for p in front]
+    disorder = next(((a, b) for a, b in zip(front, front[1:]) if b["cost"] < a["cost"]), None)
+    order = "yes" if disorder is None else (f"no (nu = {disorder[1]['nu']:.3g}: {disorder[1]['cost']:.4g} after "
+                                            f"nu = {disorder[0]['nu']:.3g}: {disorder[0]['cost']:.4g})")
+    span = f"{series['span']:.2f}x" if series["span"] else "-"
+    return (f"{series['folder'].name} (-o {series['objective']}): {plots.plural(len(front), 'Pareto point')}, "
+            f"{min(costs):.4g} to {max(costs):.4g} {unit} ({span}); larger nu never a larger network: {order}")
+
+
+def main(args: argparse.Namespace) -> dict[str, Any]:
+    """Cost every search, draw the fronts, print them; returns {"plot", "network", "series"}."""
+    size = tables.parse_inches(args.inches)
+    output = Path(args.output)
+    if output.suffix.lower() != ".png":
+        output = output.with_name(output.name + ".png")
+    check_output(output, "-o", args.logs)
+    for flag in ("eval_channels", "eval_layers", "image_size"):
+        value = getattr(args, flag)
+        if value is not None and value <= 0:
+            raise ValueError(f"--{flag} must be a positive integer, got {value}")
+    sweeps = [tables.load_sweep(path) for path in args.logs]
+    spec = common_network(args, sweeps)
+    model = costlib.CostModel.build(args.cost, spec)
+    unit = costlib.UNITS[args.cost]
+    series = [front_in_unit(sweep, model) for sweep in sweeps]
+    print(f"every search's genotype costed on {spec}")
+    for s in series:
+        print(summary_line(s, unit))
+        for p in s["front"]:
+            print(f"    nu = {p['nu']:<10.4g} R = {p['reg_loss']:<12.6g} {p['cost']:.6g} {unit}, "
+                  f"held-out CE {p['valid_loss']:.4f}")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    plots.save_figure(plots.fronts_in_unit_figure(
+        [(f"-o {s['objective']} ({s['folder'].name})", s["points"], s["front"]) for s in series],
+        f"{unit} of {spec}", size=size), output)
+    print(f"plot: {output}")
+    return {"plot": output, "network": spec, "series": series}
+
+
+if __name__ == "__main__":
+    sys.exit(run_main(main, build_parser().parse_args()))
