@@ -565,7 +565,8 @@ def fronts_in_unit_figure(
     size: tuple[float, float] = (7.0, 5.0),
 ) -> Any:
     """Several sweeps on one axis (tools/compare_fronts.py): each search at its genotype's cost ("cost") against
-    its held-out CE ("valid_loss"), hollow; each sweep's own Pareto-optimal searches filled and joined in the
+    its held-out CE ("valid_loss"), hollow; each sweep's own Pareto-optimal searches (on its own axes: an l2
+    front is the training CE's) filled and joined in the
     order given (nu from large to small), so a front that is out of order in this unit zigzags."""
     fig, ax = plt.subplots(figsize=size)
     markers = "osD^v<>"
@@ -574,7 +575,7 @@ def fronts_in_unit_figure(
         colour, marker = plt.get_cmap("tab10")(k % 10), markers[k % len(markers)]
         rest = [p for p in points if not p.get("pareto")]
         ax.scatter([p["cost"] for p in rest], [p["valid_loss"] for p in rest], marker=marker, facecolors="none",
-                   edgecolors=[colour], zorder=2, label=f"{label}: dominated search")
+                   edgecolors=[colour], zorder=2, label=f"{label}: its other searches")
         ax.plot([p["cost"] for p in front], [p["valid_loss"] for p in front], marker=marker, color=colour,
                 markersize=7, zorder=3, label=f"{label}: its front, larger nu first")
         every.extend(p["cost"] for p in points)

@@ -389,6 +389,15 @@ def test_tools_read_cost_sweep_names_and_label_units() -> None:
     assert "(ms" in tables.label("search_reg_loss", "latency")
 
 
+def fake_flops_result(args, flops: float, train_ce: float, held_out: float) -> dict:
+    """What a flops search of weight (args.cost_weight, args.criterion_weight) returns, with these numbers."""
+    return {"weight": [args.cost_weight, args.criterion_weight], "objective": "flops", "reg_loss": flops,
+            "criterion_loss": train_ce, "valid_loss": held_out, "train_acc": 80.0, "valid_acc": 75.0,
+            "model_size": 3.6, "genotype": PC_DARTS_cifar._asdict(),
+            "cost": {"kind": "flops", "unit": cost.UNITS["flops"], "value": flops, "reference": 12.0,
+                     "flops_M": flops, "params_M": 0.05, "nu": args.cost_weight, "range": [3.8, 17.2]}}
+
+
 def test_a_cost_sweep_puts_the_held_out_ce_on_its_front(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                          capsys: pytest.CaptureFixture) -> None:
     """NISE reads a point as the minimiser of cw * CE + nu * R: for a cost, CE is the architecture step's
@@ -404,12 +413,7 @@ def test_a_cost_sweep_puts_the_held_out_ce_on_its_front(tmp_path: Path, monkeypa
     outcomes = {1.0: (4.0, 0.5, 0.9), 0.0: (10.0, 0.6, 0.4)}  # nu -> (M FLOPs, training CE, held-out CE)
 
     def fake_search(args):
-        flops, train_ce, held_out = outcomes[args.cost_weight]
-        return {"weight": [args.cost_weight, args.criterion_weight], "objective": "flops", "reg_loss": flops,
-                "criterion_loss": train_ce, "valid_loss": held_out, "train_acc": 80.0, "valid_acc": 75.0,
-                "model_size": 3.6, "genotype": PC_DARTS_cifar._asdict(),
-                "cost": {"kind": "flops", "unit": cost.UNITS["flops"], "value": flops, "reference": 12.0,
-                         "flops_M": flops, "params_M": 0.05, "nu": args.cost_weight, "range": [3.8, 17.2]}}
+        return fake_flops_result(args, *outcomes[args.cost_weight])
 
     monkeypatch.setattr(train_search, "main", fake_search)
     state = multiobjective.main(sweep_parse(["-o", "flops", "--max_searches", "2", "cifar", *SWEEP_SEARCH,
@@ -456,11 +460,7 @@ def test_a_sweep_says_why_its_front_ends_before_nu_0(tmp_path: Path, monkeypatch
 
     def fake_search(args):
         flops, held_out = outcomes.get(args.cost_weight, (6.0, 0.45))
-        return {"weight": [args.cost_weight, args.criterion_weight], "objective": "flops", "reg_loss": flops,
-                "criterion_loss": 0.3, "valid_loss": held_out, "train_acc": 80.0, "valid_acc": 75.0,
-                "model_size": 3.6, "genotype": PC_DARTS_cifar._asdict(),
-                "cost": {"kind": "flops", "unit": cost.UNITS["flops"], "value": flops, "reference": 12.0,
-                         "flops_M": flops, "params_M": 0.05, "nu": args.cost_weight, "range": [3.8, 17.2]}}
+        return fake_flops_result(args, flops, 0.3, held_out)
 
     monkeypatch.setattr(train_search, "main", fake_search)
     state = multiobjective.main(sweep_parse(["-o", "flops", "--max_searches", "3", "cifar", *SWEEP_SEARCH,

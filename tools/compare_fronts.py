@@ -6,8 +6,8 @@ them) on one evaluation network and placed against the held-out CE its search en
 it); each sweep's own Pareto-optimal searches are joined in order of nu. Prints, for each sweep, its front in
 that unit: how many points, the span, and whether a larger nu ever gave a larger network.
 
-    python tools/compare_fronts.py -l logs/multi-search-digits-demo-flops-* logs/multi-search-digits-demo-* \\
-        --cost flops -o fronts.png
+    python tools/compare_fronts.py -l logs/multi-search-digits-demo-flops-<time> \\
+        logs/multi-search-digits-demo-<time> --cost flops -o fronts.png
 
 The evaluation network is the first cost sweep's (its args.json), else the paper's NetworkCIFAR(36, classes, 20)
 (NetworkImageNet(48, classes, 14)), at the first sweep's image size; --eval_channels, --eval_layers and
