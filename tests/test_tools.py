@@ -434,7 +434,14 @@ def test_compare_fronts_costs_every_search_on_one_network(runs: dict, tmp_path: 
     out = capsys.readouterr().out
     assert "every search's genotype costed on NetworkCIFAR(4, 10, 8) at 8x8" in out
     assert f"(-o l2): 3 Pareto points, {min(costs):.4g} to {max(costs):.4g} M FLOPs (multiply-adds)" in out
-    # the flags choose another network; the l2 sweep first: no cost network of its own, the paper's at 32x32
+    # the l2 sweep first: the network and image size are still the cost sweep's; a search's result.json gives
+    # the held-out CE where sweep.json has none (earlier l1/l2 sweeps)
+    swapped = compare_fronts.main(compare_fronts.build_parser().parse_args(
+        ["-l", str(runs["sweep"]), str(flops_sweep), "-o", str(tmp_path / "s.png")]))
+    assert str(swapped["network"]) == "NetworkCIFAR(4, 10, 8) at 8x8"
+    first = json.loads((runs["sweep"] / "sweep.json").read_text())["searches"][0]
+    assert compare_fronts.held_out_ce({**first, "valid_loss": None}) == first["valid_loss"]
+    # the flags choose another network; the l2 sweep alone: no cost network of its own, the paper's at 32x32
     other = compare_fronts.main(compare_fronts.build_parser().parse_args(
         ["-l", str(runs["sweep"]), "--cost", "params", "--eval_channels", "8", "-o", str(tmp_path / "p.png")]))
     assert str(other["network"]) == "NetworkCIFAR(8, 10, 20) at 32x32"

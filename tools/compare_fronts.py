@@ -9,9 +9,9 @@ that unit: how many points, the span, and whether a larger nu ever gave a larger
     python tools/compare_fronts.py -l logs/multi-search-digits-demo-flops-<time> \\
         logs/multi-search-digits-demo-<time> --cost flops -o fronts.png
 
-The evaluation network is the first cost sweep's (its args.json), else the paper's NetworkCIFAR(36, classes, 20)
-(NetworkImageNet(48, classes, 14)), at the first sweep's image size; --eval_channels, --eval_layers and
---image_size choose another.
+The evaluation network is the first cost sweep's (its channels, cells and image size, from its args.json), else
+the paper's NetworkCIFAR(36, classes, 20) (NetworkImageNet(48, classes, 14)) at the first sweep's image size;
+--eval_channels, --eval_layers and --image_size choose another.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import cost as costlib  # noqa: E402
 import plots  # noqa: E402
 from genotypes import genotype_from_dict  # noqa: E402
 from tools import tables  # noqa: E402
-from utils import check_output, run_main  # noqa: E402
+from utils import check_output, read_json, run_main  # noqa: E402
 
 KINDS = ("params", "flops")  # counted, so the same on every machine (a latency table is one machine's)
 
@@ -45,7 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--eval_layers", type=int, default=None,
                         help="cells of the evaluation network (default: the first cost sweep's, else 20)")
     parser.add_argument("--image_size", type=int, default=None,
-                        help="input side the FLOPs are counted at (default: the first sweep's image size)")
+                        help="input side the FLOPs are counted at (default: the first cost sweep's, else the first "
+                             "sweep's)")
     parser.add_argument("-o", "--output", default="fronts.png", help="the plot (PNG)")
     parser.add_argument("-i", "--inches", type=float, nargs="+", default=None, metavar="W H",
                         help="figure size in inches (default 7 5)")
@@ -60,11 +61,22 @@ def common_network(args: argparse.Namespace, sweeps: list[dict[str, Any]]) -> co
                          + ", ".join(f"{space} with {n} classes" for space, n in sorted(spaces))
                          + "): their genotypes build no common evaluation network")
     (space, num_classes), = spaces
-    own = next((network for network in (costlib.run_eval_network(s["folder"]) for s in sweeps) if network), None)
-    channels, layers = own or (None, None)
+    costed = [(s, network) for s in sweeps for network in [costlib.run_eval_network(s["folder"])] if network]
+    source, (channels, layers) = costed[0] if costed else (sweeps[0], (None, None))
     settings = argparse.Namespace(eval_channels=args.eval_channels or channels, eval_layers=args.eval_layers or layers,
-                                  image_size=args.image_size or sweeps[0]["image_size"])
+                                  image_size=args.image_size or source["image_size"])
     return costlib.eval_spec(settings, num_classes, space == "imagenet")
+
+
+def held_out_ce(search: dict[str, Any]) -> float | None:
+    """The held-out CE a search ended with: its sweep.json record's, else its result.json's (an earlier l1/l2
+    sweep kept only the training CE in sweep.json)."""
+    value = search.get("valid_loss")
+    result_file = Path(str(search.get("run_dir"))) / "result.json"
+    if value is None and result_file.is_file():
+        record = read_json(result_file)
+        value = record.get("valid_loss") if isinstance(record, dict) else None
+    return None if value is None else float(value)
 
 
 def front_in_unit(sweep: dict[str, Any], model: costlib.CostModel) -> dict[str, Any]:
@@ -73,9 +85,10 @@ def front_in_unit(sweep: dict[str, Any], model: costlib.CostModel) -> dict[str, 
     pareto = {tuple(p["weight"]) for p in sweep["pareto"]}
     points = []
     for s in sweep["searches"]:
-        if s.get("status", "done") != "done" or not s.get("genotype") or s.get("valid_loss") is None:
+        held_out = held_out_ce(s)
+        if s.get("status", "done") != "done" or not s.get("genotype") or held_out is None:
             continue
-        points.append({"nu": float(s["weight"][0]), "reg_loss": s["reg_loss"], "valid_loss": float(s["valid_loss"]),
+        points.append({"nu": float(s["weight"][0]), "reg_loss": s["reg_loss"], "valid_loss": held_out,
                        "cost": model.genotype_cost(genotype_from_dict(s["genotype"])) / scale,
                        "pareto": tuple(s["weight"]) in pareto})
     front = sorted((p for p in points if p["pareto"]), key=lambda p: -p["nu"])  # nu from large to small
@@ -86,7 +99,7 @@ def front_in_unit(sweep: dict[str, Any], model: costlib.CostModel) -> dict[str, 
 
 
 def summary_line(series: dict[str, Any], unit: str) -> str:
-    """One sweep's front in the common unit, as the issue's goal reads it."""
+    """One sweep's front in the common unit: its points, their span and whether they are in order of nu."""
     front = series["front"]
     if not front:
         return f"{series['folder'].name} (-o {series['objective']}): no Pareto-optimal search with a held-out CE"
