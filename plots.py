@@ -566,8 +566,8 @@ def fronts_in_unit_figure(
 ) -> Any:
     """Several sweeps on one axis (tools/compare_fronts.py): each search at its genotype's cost ("cost") against
     its held-out CE ("valid_loss"), hollow; each sweep's own Pareto-optimal searches (on its own axes: an l2
-    front is the training CE's) filled and joined in the
-    order given (nu from large to small), so a front that is out of order in this unit zigzags."""
+    front is the training CE's) filled and joined in the order given (nu from large to small), so a front that
+    is out of order in this unit zigzags."""
     fig, ax = plt.subplots(figsize=size)
     markers = "osD^v<>"
     every = []

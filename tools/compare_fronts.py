@@ -93,9 +93,10 @@ def front_in_unit(sweep: dict[str, Any], model: costlib.CostModel) -> dict[str, 
                        "pareto": tuple(s["weight"]) in pareto})
     front = sorted((p for p in points if p["pareto"]), key=lambda p: -p["nu"])  # nu from large to small
     costs = [p["cost"] for p in front]
+    disorder = next(((a, b) for a, b in zip(front, front[1:]) if b["cost"] < a["cost"]), None)
     return {"folder": sweep["folder"], "objective": sweep["objective"], "points": points, "front": front,
             "span": max(costs) / min(costs) if costs and min(costs) > 0 else None,
-            "ordered": all(a <= b for a, b in zip(costs, costs[1:]))}
+            "ordered": disorder is None, "disorder": disorder}
 
 
 def summary_line(series: dict[str, Any], unit: str) -> str:
@@ -104,7 +105,7 @@ def summary_line(series: dict[str, Any], unit: str) -> str:
     if not front:
         return f"{series['folder'].name} (-o {series['objective']}): no Pareto-optimal search with a held-out CE"
     costs = [p["cost"] for p in front]
-    disorder = next(((a, b) for a, b in zip(front, front[1:]) if b["cost"] < a["cost"]), None)
+    disorder = series["disorder"]
     order = "yes" if disorder is None else (f"no (nu = {disorder[1]['nu']:.3g}: {disorder[1]['cost']:.4g} after "
                                             f"nu = {disorder[0]['nu']:.3g}: {disorder[0]['cost']:.4g})")
     span = f"{series['span']:.2f}x" if series["span"] else "-"
