@@ -276,6 +276,9 @@ def add_search_args(parser: argparse.ArgumentParser, defaults: dict[str, Any] | 
     g.add_argument("--arch_weight_decay", type=float, default=d["arch_weight_decay"],
                    help="weight decay for arch encoding")
     g.add_argument("--begin", type=int, default=d["begin"], help="epoch at which architecture steps start")
+    g.add_argument("--partial_channels", type=int, default=None, metavar="K",
+                   help="each mixed op works on 1/K of its edge's channels (PC-DARTS: 4 on CIFAR, 2 on ImageNet, "
+                        "the default; 1 is DARTS's whole-channel mixed op)")
     g.add_argument("--note", type=str, default="try", help="note for this run (kept in args.json and result.json)")
 
 

@@ -263,8 +263,13 @@ def _round(heads: torch.Tensor, mixed: Sequence[MixedOp], coef: torch.Tensor) ->
     return out
 
 
-def _node(head: torch.Tensor, tail: torch.Tensor, k: int) -> torch.Tensor:
-    """channel_shuffle(cat([head, tail]), k) in one copy: shuffled channel i*k + g is channel g*(C/k) + i."""
+def _node(heads: list[torch.Tensor], tails: list[torch.Tensor], k: int) -> torch.Tensor:
+    """channel_shuffle(cat([sum(heads), sum(tails)]), k) in one copy: shuffled channel i*k + g is channel
+    g*(C/k) + i. With k = 1 (DARTS's mixed op) nothing bypasses: the node is the sum of its heads."""
+    head = sum(heads[1:], heads[0])
+    if k == 1:
+        return head
+    tail = sum(tails[1:], tails[0])
     n, c, h, w = head.shape
     parts = [head.unsqueeze(2), tail.view(n, k - 1, c, h, w).transpose(1, 2)]
     return torch.cat(parts, 2).view(n, c * k, h, w)
@@ -297,7 +302,7 @@ def fused_cell_forward(
         else:
             sources, targets = [r + 1], list(range(r, steps))
             i = r - 1  # node r - 1 is complete: build it and make it a state
-            states.append(_node(sum(parts[i][1:], parts[i][0]), sum(tails[i][1:], tails[i][0]), k))
+            states.append(_node(parts[i], tails[i], k))
         edges = [offsets[i] + j for i in targets for j in sources]
         mixed = [cell._ops[e] for e in edges]
         split = [states[j].split([c, C - c], 1) for j in sources]
@@ -305,6 +310,8 @@ def fused_cell_forward(
         out = _round(heads, mixed, torch.stack([rows[e] for e in edges]))
         for i, part in zip(targets, out.unbind(1)):
             parts[i].append(part)
+        if k == 1:
+            continue
         tail = torch.stack([t for _, t in split], 1)
         if out.shape[-2:] != heads.shape[-2:]:  # strided edges max-pool the bypassed channels
             tail = mixed[0].mp(tail.flatten(1, 2)).view(*tail.shape[:3], *out.shape[-2:])
@@ -314,7 +321,7 @@ def fused_cell_forward(
         for i, t in zip(targets, weighted.unbind(1)):
             tails[i].append(t)
     i = steps - 1
-    states.append(_node(sum(parts[i][1:], parts[i][0]), sum(tails[i][1:], tails[i][0]), k))
+    states.append(_node(parts[i], tails[i], k))
     return torch.cat(states[-cell._multiplier:], dim=1)
 
 

@@ -55,6 +55,8 @@ class MixedOp(nn.Module):
         channels = x.shape[1] // self.k
         head, tail = x[:, :channels], x[:, channels:]
         out = sum(w * op(head) for w, op in zip(weights, self._ops))
+        if self.k == 1:  # DARTS's mixed op: nothing bypasses, nothing to shuffle
+            return out
         if out.shape[2] != x.shape[2]:
             tail = self.mp(tail)
         return channel_shuffle(torch.cat([out, tail], dim=1), self.k)

@@ -239,6 +239,13 @@ def _resolve_args(args: argparse.Namespace) -> tuple[argparse.Namespace, Path | 
     return cli.resume_args(args, saved, source=f"{run_dir / 'args.json'}"), run_dir
 
 
+def partial_channels(args: argparse.Namespace) -> int:
+    """K of the supernet's mixed ops: --partial_channels, else PC-DARTS's (4 on CIFAR, 2 on ImageNet). A run
+    folder written before the flag existed has none in its args.json and gets the same default."""
+    given = getattr(args, "partial_channels", None)
+    return int(given) if given is not None else (2 if is_imagenet(args) else 4)
+
+
 def validate_search_args(args: argparse.Namespace, data: bool = False) -> None:
     """Every check of a search's flags, in one place: main runs it first, and the sweep before its folder exists.
 
@@ -250,10 +257,13 @@ def validate_search_args(args: argparse.Namespace, data: bool = False) -> None:
     if args.image_size is not None and not is_imagenet(args) and args.image_size % 4:
         raise UserError(f"--image_size {args.image_size} must be a multiple of 4 (the supernet's two reduction "
                         "cells each halve it with a factorised reduce)")
-    k = 2 if is_imagenet(args) else 4
+    if getattr(args, "partial_channels", None) is not None and args.partial_channels < 1:
+        raise UserError(f"--partial_channels {args.partial_channels} must be >= 1 (1: every channel through the ops)")
+    k = partial_channels(args)
     if args.init_channels % k:
-        raise UserError(f"--init_channels {args.init_channels} must be a multiple of {k}: each mixed op works on "
-                        f"1/{k} of the channels, and a reduction cell's factorised reduce halves that share")
+        raise UserError(f"--init_channels {args.init_channels} must be a multiple of {k} (--partial_channels): each "
+                        f"mixed op works on 1/{k} of the channels, and a reduction cell's factorised reduce halves "
+                        "that share")
     for flag, key in (("-l1", "l1_weight"), ("-l2", "l2_weight"), ("-cw", "criterion_weight")):
         value = getattr(args, key, None)  # a sweep sets them per search
         if value is not None and not math.isfinite(value):
@@ -394,7 +404,7 @@ def build_search(args: argparse.Namespace, num_classes: int, device: torch.devic
     --cuda_graphs fuses SGD anyway).
     """
     net_cls = NetworkImageNet if is_imagenet(args) else Network
-    model = net_cls(args.init_channels, num_classes, args.layers).to(device)
+    model = net_cls(args.init_channels, num_classes, args.layers, k=partial_channels(args)).to(device)
     if getattr(args, "fused", False):
         enable_fused(model)
     if args.channels_last:

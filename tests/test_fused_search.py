@@ -131,7 +131,7 @@ def test_float64_is_exact_up_to_rounding(name: str) -> None:
     _check_buffers(ref, fused, rtol=1e-12)
 
 
-@pytest.mark.parametrize("kwargs", [{"steps": 3, "multiplier": 3}, {"steps": 2, "multiplier": 2}, {"k": 8}])
+@pytest.mark.parametrize("kwargs", [{"steps": 3, "multiplier": 3}, {"steps": 2, "multiplier": 2}, {"k": 8}, {"k": 1}])
 def test_other_cell_shapes(kwargs: dict) -> None:
     ref = Network(16 if kwargs.get("k") == 8 else 8, 10, 3, **kwargs)
     _randomise(ref)

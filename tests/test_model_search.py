@@ -377,3 +377,17 @@ def test_genotype_matches_reference_on_random_arch(seed: int) -> None:
         for node in range(4):
             (_, a), (_, b) = gene[2 * node], gene[2 * node + 1]
             assert a != b and 0 <= a < 2 + node and 0 <= b < 2 + node
+
+
+def test_partial_channels_1_is_the_whole_channel_mixed_op() -> None:
+    """K = 1 (--partial_channels 1): every op sees every channel, so each edge is DARTS's weighted sum of ops."""
+    torch.manual_seed(0)
+    net = Network(4, 10, 3, k=1)
+    op = net.cells[0]._ops[0]
+    assert op._ops[-1].op[1].in_channels == 4  # dil_conv_5x5 convolves all 4 channels
+    x = torch.randn(2, 4, 8, 8)
+    w = torch.softmax(torch.randn(len(op._ops)), 0)
+    op.eval()
+    expected = sum(wi * o(x) for wi, o in zip(w, op._ops))
+    torch.testing.assert_close(op(x, w), expected)
+    assert net(torch.randn(2, 3, 8, 8)).shape == (2, 10)
