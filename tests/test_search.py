@@ -138,7 +138,8 @@ def test_search_resumes_after_sigkill(tmp_path: Path) -> None:
     (["--set", "digits", "--init_channels", "6"], "--init_channels 6 must be a multiple of 4"),
     (["--set", "digits", "-l1", "nan"], "-l1 nan must be a finite number"),
     (["--set", "digits", "--partial_channels", "0"], "--partial_channels 0 must be >= 1"),
-    (["--set", "digits", "--init_channels", "4", "--partial_channels", "8"], "--init_channels 4 must be a multiple of 8"),
+    (["--set", "digits", "--init_channels", "4", "--partial_channels", "8"],
+     "--init_channels 4 must be a multiple of 8"),
 ])
 def test_bad_input_is_one_line(tmp_path: Path, argv: list[str], message: str) -> None:
     done = _run_cli([*argv, "--logdir", str(tmp_path), "--device", "cpu", "--no_progress"])
