@@ -306,6 +306,7 @@ def check_common_args(args: argparse.Namespace) -> None:
         ("subsample", lambda v: 0 <= v <= 1, "must be in [0, 1]"),
         ("report_lines", lambda v: v >= 1, "must be >= 1"),
         ("init_channels", lambda v: v >= 1, "must be >= 1"),
+        ("partial_channels", lambda v: v >= 1, "must be >= 1 (1: every channel through the ops)"),
         ("layers", lambda v: v >= 3, "must be >= 3 (two reduction cells and at least one normal cell)"),
         ("cutout_length", lambda v: v >= 0, "must be >= 0"),
         ("workers", lambda v: v >= 0, "must be >= 0"),

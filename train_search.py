@@ -257,8 +257,6 @@ def validate_search_args(args: argparse.Namespace, data: bool = False) -> None:
     if args.image_size is not None and not is_imagenet(args) and args.image_size % 4:
         raise UserError(f"--image_size {args.image_size} must be a multiple of 4 (the supernet's two reduction "
                         "cells each halve it with a factorised reduce)")
-    if getattr(args, "partial_channels", None) is not None and args.partial_channels < 1:
-        raise UserError(f"--partial_channels {args.partial_channels} must be >= 1 (1: every channel through the ops)")
     k = partial_channels(args)
     if args.init_channels % k:
         raise UserError(f"--init_channels {args.init_channels} must be a multiple of {k} (--partial_channels): each "
