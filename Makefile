@@ -35,7 +35,7 @@ lint: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m ruff check .
-	$(PY) -m pytest -q -n 2 --dist loadfile
+	$(PY) -m pytest -q -n 2 --dist loadfile --durations=10
 
 demo: $(STAMP)
 	$(PY) multiobjective.py -o l2 $(DEMO_SWEEP) --save demo
