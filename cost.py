@@ -50,6 +50,7 @@ __all__ = [
     "add_cost_args",
     "add_eval_args",
     "check_cost_args",
+    "check_cost_flags_used",
     "eval_spec",
     "run_eval_network",
     "cell_shapes",
@@ -157,6 +158,21 @@ def check_cost_args(args: argparse.Namespace, kind: str | None) -> None:
     weight = getattr(args, "cost_weight", None)
     if weight is not None and not (math.isfinite(weight) and weight >= 0):
         raise UserError(f"--cost_weight {weight} must be a finite number >= 0")
+
+
+def check_cost_flags_used(args: argparse.Namespace, kind: str | None) -> None:
+    """Refuse a cost flag that the run's objective never reads: --cost_weight without --cost would run a plain
+    search where a costed one was meant, and an evaluation network or a table beside l1/l2 (or a table beside
+    params/flops) would be ignored without a word."""
+    given = [f"--{key}" for key in ("eval_channels", "eval_layers", "latency_table") if getattr(args, key, None)]
+    if kind is None:
+        if getattr(args, "cost_weight", 0.0):
+            given.insert(0, "--cost_weight")
+        if given:
+            raise UserError(f"{' and '.join(given)} {'act' if len(given) > 1 else 'acts'} only on a hardware-cost "
+                            f"objective (--cost, or -o {'/'.join(COSTS)}), and this run has none")
+    elif kind != "latency" and getattr(args, "latency_table", None):
+        raise UserError(f"--latency_table is read by the latency objective only: {kind} is counted, not timed")
 
 
 def _half(side: int) -> int:

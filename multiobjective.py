@@ -506,7 +506,6 @@ def main(args: argparse.Namespace, executor: Any = None) -> dict[str, Any]:
             raise UserError("give an objective and a search space, e.g. `multiobjective.py -o l2 cifar --set digits`")
         if not 0 < args.delta < math.inf:
             raise UserError(f"--delta must be a finite number > 0, got {args.delta}")
-        costlib.check_cost_args(args, args.objective if args.objective in costlib.COSTS else None)
         if getattr(args, "latency_table", None):  # searches in other processes or on Ray workers read it too
             args.latency_table = str(Path(args.latency_table).resolve())
         check_parallel_args(args)

@@ -266,10 +266,12 @@ def validate_search_args(args: argparse.Namespace, data: bool = False) -> None:
         value = getattr(args, key, None)  # a sweep sets them per search
         if value is not None and not math.isfinite(value):
             raise UserError(f"{flag} {value} must be a finite number")
-    kind = getattr(args, "cost", None)
+    objective = getattr(args, "objective", None)  # a sweep's flags are checked as its searches' will be
+    kind = getattr(args, "cost", None) or (objective if objective in costlib.COSTS else None)
     if kind is not None and max(getattr(args, "l1_weight", -1.0), getattr(args, "l2_weight", -1.0)) >= 0:
         raise UserError(f"--cost {kind} replaces the -l1/-l2 weight penalty: give one of them")
     costlib.check_cost_args(args, kind)
+    costlib.check_cost_flags_used(args, kind)
     if data:
         build_data(args, torch.device("cpu"))
 

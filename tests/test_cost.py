@@ -8,6 +8,7 @@ one-hot alphas and betas that put each node's weight on the two kept edges.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -219,6 +220,19 @@ def test_cost_flag_errors_are_one_line_and_write_nothing(tmp_path: Path) -> None
     assert not list(tmp_path.iterdir())
 
 
+@pytest.mark.parametrize("extra,match", [
+    (["--cost_weight", "0.5"], r"^--cost_weight and --eval_channels and --eval_layers act only on a hardware-cost"),
+    (["--latency_table", "t.json"], r"--latency_table act only on"),
+    (["--cost", "flops", "--latency_table", "t.json"], r"^--latency_table is read by the latency objective only"),
+])
+def test_a_cost_flag_the_search_never_reads_is_refused(tmp_path: Path, extra: list[str], match: str) -> None:
+    """--cost_weight without --cost would run a plain search where a costed one was meant; a table or an
+    evaluation network that the objective ignores is a mistake too: one line, before anything is written."""
+    with pytest.raises(cost.UserError, match=match):
+        train_search.main(train_search.build_parser().parse_args([*TINY, "--logdir", str(tmp_path), *extra]))
+    assert not list(tmp_path.iterdir())
+
+
 SWEEP_SEARCH = ["--set", "digits", "--image_size", "8", "--layers", "3", "--init_channels", "4", "--batch_size", "64",
                 "--subsample", "0.2", "--epochs", "1", "--begin", "0", "--arch_learning_rate", "0.05",
                 "--weight_decay", "0", "--no_progress", "--device", "cpu", "--workers", "0", "--threads", "1",
@@ -326,6 +340,23 @@ def test_cost_sweep_resumes_with_the_first_weights_it_started_with(tmp_path: Pat
     (run_dir,) = tmp_path.glob("multi-search-digits-old-*")
     resumed = multiobjective.main(sweep_parse(["--resume", str(run_dir), "--max_searches", "2"]))
     assert [s["weight"] for s in resumed["searches"]] == [[0.2, 0.8], [0.0, 1.0]]
+
+
+@pytest.mark.parametrize("objective,extra,match", [
+    ("l2", [], r"^--eval_channels and --eval_layers act only on a hardware-cost objective"),
+    ("flops", ["--latency_table", "t.json"], r"^--latency_table is read by the latency objective only: flops"),
+])
+def test_a_sweep_refuses_cost_flags_its_objective_never_reads(tmp_path: Path, objective: str, extra: list[str],
+                                                              match: str, capsys: pytest.CaptureFixture) -> None:
+    import multiobjective
+    from utils import run_main
+
+    args = sweep_parse(["-o", objective, "cifar", *SWEEP_SEARCH, *extra, "--logdir", str(tmp_path)])
+    assert run_main(multiobjective.cli_main, args) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("error: ")
+    assert re.search(match, err.removeprefix("error: ")), err
+    assert not list(tmp_path.iterdir())
 
 
 def test_params_sweep_in_parallel(tmp_path: Path) -> None:
