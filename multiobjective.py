@@ -138,8 +138,11 @@ def search_args(args: argparse.Namespace, weight: tuple[float, float], run_dir: 
     s.criterion_weight = cw
     s.cost = args.objective if args.objective in costlib.COSTS else None
     s.cost_weight = nu if s.cost else 0.0
-    if s.cost is None:  # an l1/l2 search costs nothing (a sweep saved before such flags were refused may hold them)
-        s.eval_channels = s.eval_layers = s.latency_table = None
+    # a flag the search's objective never reads (a sweep saved before such flags were refused may hold one)
+    if s.cost is None:
+        s.eval_channels = s.eval_layers = None
+    if s.cost != "latency":
+        s.latency_table = None
     s.imagenet = cli.is_imagenet(args)
     s.resume = str(run_dir) if (run_dir / "args.json").is_file() else None
     s.run_dir = str(run_dir)

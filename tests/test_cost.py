@@ -359,17 +359,20 @@ def test_a_sweep_refuses_cost_flags_its_objective_never_reads(tmp_path: Path, ob
     assert not list(tmp_path.iterdir())
 
 
-def test_an_l2_sweep_saved_with_cost_flags_still_resumes(tmp_path: Path) -> None:
+@pytest.mark.parametrize("objective,saved", [("l2", {"eval_channels": 8, "eval_layers": 5}),
+                                              ("flops", {"latency_table": "/nowhere/table.json"})])
+def test_a_sweep_saved_with_cost_flags_it_never_read_still_resumes(tmp_path: Path, objective: str,
+                                                                    saved: dict) -> None:
     """Sweeps written before those flags were refused may hold them: they had no effect, and their searches go
     on without them."""
     import multiobjective
 
-    plain = SWEEP_SEARCH[:SWEEP_SEARCH.index("--eval_channels")]  # the evaluation network's flags come last
-    multiobjective.main(sweep_parse(["-o", "l2", "--max_searches", "1", "cifar", *plain,
+    flags = SWEEP_SEARCH[:SWEEP_SEARCH.index("--eval_channels")] if objective == "l2" else SWEEP_SEARCH
+    multiobjective.main(sweep_parse(["-o", objective, "--max_searches", "1", "cifar", *flags,
                                      "--logdir", str(tmp_path), "--save", "old"]))
     (run_dir,) = tmp_path.glob("multi-search-digits-old-*")
     state = json.loads((run_dir / "sweep.json").read_text())  # what a resumed sweep reads its flags from
-    state["args"].update(eval_channels=8, eval_layers=5)
+    state["args"].update(saved)
     (run_dir / "sweep.json").write_text(json.dumps(state))
     resumed = multiobjective.main(sweep_parse(["--resume", str(run_dir), "--max_searches", "2"]))
     assert [s["status"] for s in resumed["searches"]] == ["done", "done"]
