@@ -124,6 +124,10 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
         value = getattr(args, flag)
         if value is not None and value <= 0:
             raise ValueError(f"--{flag} must be a positive integer, got {value}")
+    costlib.check_cost_args(args, None)  # the searches' own rule: no cost sweep has such a network
+    if args.image_size is not None and args.image_size % 4:
+        raise ValueError(f"--image_size {args.image_size} must be a multiple of 4 (the evaluation network's two "
+                         "reductions halve it with a factorised reduce)")
     sweeps = [tables.load_sweep(path) for path in args.logs]
     spec = common_network(args, sweeps)
     model = costlib.CostModel.build(args.cost, spec)
