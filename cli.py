@@ -17,6 +17,7 @@ from typing import Any
 import torch
 
 import fastpath
+from model import input_side_error
 from utils import UserError, read_json
 
 __all__ = [
@@ -313,7 +314,6 @@ def check_common_args(args: argparse.Namespace) -> None:
         ("criterion_weight", lambda v: v >= 0, "must be >= 0"),
         ("grad_clip", lambda v: v > 0, "must be > 0 (the gradient norm's cap; a negative one reverses the step)"),
         ("threads", lambda v: v >= 0, "must be >= 0 (0: torch's default)"),
-        ("image_size", lambda v: v >= 2, "must be >= 2"),
         # what torch's optimizers would reject only once the run folder exists (and NaN or inf, which they take)
         ("learning_rate_min", lambda v: 0 <= v < math.inf, "must be a finite number >= 0"),
         ("momentum", lambda v: 0 <= v < math.inf, "must be a finite number >= 0"),
@@ -324,6 +324,16 @@ def check_common_args(args: argparse.Namespace) -> None:
     for name, ok, why in checks:
         if hasattr(args, name) and getattr(args, name) is not None and not ok(getattr(args, name)):
             raise UserError(f"--{name} {getattr(args, name)} {why}")
+    check_image_size(args)
+
+
+def check_image_size(args: argparse.Namespace, auxiliary: bool = False) -> None:
+    """--image_size against the networks it feeds (model.input_side_error), once the dataset is known: a script
+    that takes its --set from a run folder (train.py, test.py) checks again when it has it."""
+    side = getattr(args, "image_size", None)
+    known = is_imagenet(args) or getattr(args, "set", None) is not None or getattr(args, "space", None) is not None
+    if side is not None and known and (why := input_side_error(side, is_imagenet(args), auxiliary)):
+        raise UserError(f"--image_size {side} {why}")
 
 
 # --------------------------------------------------------------------------- settings a run folder carries

@@ -230,3 +230,46 @@ def build_network(genotype: Genotype, num_classes: int, init_channels: int, laye
     train.py, test.py, ensemble.py, the profiler, the memory measurement and the benchmark share."""
     net_cls = NetworkImageNet if imagenet else NetworkCIFAR
     return net_cls(init_channels, num_classes, layers, auxiliary, genotype)
+
+
+def _side_fits(side: int, imagenet: bool, auxiliary: bool) -> bool:
+    """Whether side x side images pass the network (see input_side_error)."""
+    if imagenet:
+        stem0 = -(-side // 4)  # two stride-2, padding-1 3x3 convolutions round up
+        if stem0 < 8 or stem0 % 8:
+            return False
+        last, window, stride = stem0 // 8, 5, 2
+    else:
+        if side < 4 or side % 4:
+            return False
+        last, window, stride = side // 4, 5, 3
+    # the auxiliary head's 2x2 convolution must turn its pooled map into the 1x1 its Linear(768) reads
+    return not auxiliary or (last >= window and (last - window) // stride + 1 == 2)
+
+
+def input_side_error(side: int, imagenet: bool = False, auxiliary: bool = False) -> str | None:
+    """Why the evaluation network (and the supernet, which reduces alike) cannot take side x side images, as the
+    rest of a one-line message after "--image_size N"; None when it can.
+
+    A FactorizedReduce halves a map with two stride-2 1x1 convolutions, one shifted by a pixel, whose outputs
+    agree only on an even side: NetworkCIFAR has two of those halvings (its reduction cells), NetworkImageNet
+    three after its stems (the first cell's preprocessing of stem0's map, then the reduction cells). DARTS's
+    auxiliary heads are fixed to the paper's sizes: the 8x8 map of 32x32 CIFAR, the 7x7 map of 224x224 ImageNet.
+    Without this check such a side fails deep inside the first forward pass, once the run folder exists.
+    """
+    if _side_fits(side, imagenet, auxiliary):
+        return None
+    if side < 1:
+        return "must be >= 1"
+    step = 32 if imagenet else 4  # every multiple of these fits (ImageNet's 29-31 too, but 32 is the round one)
+    nearest = " and ".join(str(n) for n in (side // step * step, -(-side // step) * step) if n >= step)
+    if auxiliary and _side_fits(side, imagenet, False):
+        sizes = "221-224 or 253-256" if imagenet else "32, 36 or 40"
+        return (f"does not fit --auxiliary: DARTS's auxiliary head pools the map after the second reduction to "
+                f"2x2 with a 5x5 window, which takes an input side of {sizes} (drop --auxiliary, or use one)")
+    if imagenet:
+        return (f"does not fit NetworkImageNet: its stems take a side to ceil(side / 4) = {-(-side // 4)} and "
+                "then halve it three times with factorised reduces, which need an even side, so ceil(side / 4) "
+                f"must be a multiple of 8 (the nearest multiples of 32, which fit: {nearest})")
+    return (f"must be a multiple of 4: the network's two reduction cells halve the side with factorised "
+            f"reduces, which need an even side (the nearest sizes that fit: {nearest})")

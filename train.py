@@ -164,13 +164,7 @@ def check_args(args: argparse.Namespace) -> None:
         raise UserError(f"--label_smooth {args.label_smooth} must be in [0, 1)")
     if args.decay_period < 1:
         raise UserError(f"--decay_period {args.decay_period} must be >= 1")
-    size = getattr(args, "image_size", None)
-    if size is not None and not is_imagenet(args):
-        if size % 2:
-            raise UserError(f"--image_size {size} must be even (the reduction cells halve it with a factorised reduce)")
-        if args.auxiliary and size < 32:
-            raise UserError(f"--image_size {size} is too small for --auxiliary: its head pools a 1/4-size map with "
-                            "a 5x5 window and a 2x2 conv, which needs at least 32 (or drop --auxiliary)")
+    cli.check_image_size(args, auxiliary=bool(args.auxiliary))  # now that --set is known (arch_settings)
 
 
 def label_smoothing(args: argparse.Namespace) -> float:

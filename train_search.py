@@ -254,9 +254,6 @@ def validate_search_args(args: argparse.Namespace, data: bool = False) -> None:
     anything rather than inside each of its searches.
     """
     cli.check_common_args(args)  # ranges of every flag, torch's optimizers' included
-    if args.image_size is not None and not is_imagenet(args) and args.image_size % 4:
-        raise UserError(f"--image_size {args.image_size} must be a multiple of 4 (the supernet's two reduction "
-                        "cells each halve it with a factorised reduce)")
     k = partial_channels(args)
     if args.init_channels % k:
         raise UserError(f"--init_channels {args.init_channels} must be a multiple of {k} (--partial_channels): each "

@@ -194,3 +194,34 @@ def test_imagenet_parameter_count_mobile_setting() -> None:
     with torch.device("meta"):
         net = NetworkImageNet(48, 1000, 14, False, genotypes.DARTS_V2)
     assert 4.6e6 < _count(net) < 4.8e6
+
+
+@torch.no_grad()
+def _passes(net: nn.Module, side: int) -> bool:
+    try:
+        net(torch.zeros(2, 3, side, side))
+    except RuntimeError:  # the shape errors a side that does not fit raises (cat, the auxiliary Linear)
+        return False
+    return True
+
+
+@pytest.mark.parametrize("imagenet, sides", [(False, range(1, 73)), (True, range(1, 270))])
+def test_input_side_error_is_exactly_the_sides_the_networks_cannot_take(imagenet: bool, sides: range) -> None:
+    """The rule every --image_size check uses says None exactly where the evaluation network (with and
+    without DARTS's auxiliary head) and the supernet run a forward pass, and one line where they fail."""
+    import model_search
+    from model import build_network, input_side_error
+    nets = {aux: build_network(genotypes.PC_DARTS_image if imagenet else genotypes.PC_DARTS_cifar, 10, 4, 5, aux,
+                               imagenet).train() for aux in (False, True)}
+    supernet = (model_search.NetworkImageNet if imagenet else model_search.Network)(4, 10, 3, k=2)
+    fits = {aux: [] for aux in (False, True)}
+    for side in sides:
+        for aux, net in nets.items():
+            why = input_side_error(side, imagenet, aux)
+            assert (why is None) == _passes(net, side), (side, aux, why)
+            assert why is None or "\n" not in why
+            if why is None:
+                fits[aux].append(side)
+        assert (input_side_error(side, imagenet) is None) == _passes(supernet, side), side
+    assert fits[True] == ([*range(221, 225), *range(253, 257)] if imagenet else [32, 36, 40])
+    assert 224 in fits[False] if imagenet else fits[False] == list(range(4, 73, 4))

@@ -230,3 +230,23 @@ def test_profile_genotypes_refuses_zero_rather_than_the_default(tmp_path: Path, 
     assert run_main(profile_genotypes.main, args) == 2
     assert one_line(capsys) == f"error: {flag} 0 must be >= 1"
     assert not (tmp_path / "p.csv").exists()
+
+
+@pytest.mark.parametrize("script, argv, says", [
+    (train_search, ["--set", "digits", "--image_size", "10"], "--image_size 10 must be a multiple of 4"),
+    (train_search, ["--set", "imagenet", "--data", "/nonexistent-imagenet", "--image_size", "200"],
+     "--image_size 200 does not fit NetworkImageNet"),
+    (multiobjective, ["-o", "l2", "cifar", "--set", "digits", "--image_size", "14"], "--image_size 14 must be"),
+    (train, ["--set", "digits", "--arch", "DARTS_V2", "--image_size", "10"], "--image_size 10 must be"),
+    (train, ["--set", "digits", "--arch", "DARTS_V2", "--image_size", "48", "--auxiliary"],
+     "--image_size 48 does not fit --auxiliary"),
+    (batch_train, ["--set", "digits", "--archs", "DARTS_V2", "--image_size", "30"], "--image_size 30 must be"),
+])
+def test_an_image_side_the_network_cannot_take_fails_before_the_run_folder(
+        tmp_path: Path, capsys: pytest.CaptureFixture, script: object, argv: list[str], says: str) -> None:
+    """A side the reductions (or DARTS's auxiliary head) cannot halve used to pass the checks and fail inside the
+    first forward pass, a traceback after the run folder was made."""
+    args = script.build_parser().parse_args([*argv, "--logdir", str(tmp_path)])
+    assert run_main(script.main, args) == 2
+    assert says in one_line(capsys)
+    assert not list(tmp_path.iterdir())

@@ -27,8 +27,9 @@ import cli  # noqa: E402
 import cost as costlib  # noqa: E402
 import plots  # noqa: E402
 from genotypes import genotype_from_dict  # noqa: E402
+from model import input_side_error  # noqa: E402
 from tools import tables  # noqa: E402
-from utils import check_output, read_json, run_main  # noqa: E402
+from utils import UserError, check_output, read_json, run_main  # noqa: E402
 
 KINDS = ("params", "flops")  # counted, so the same on every machine (a latency table is one machine's)
 
@@ -61,6 +62,8 @@ def common_network(args: argparse.Namespace, sweeps: list[dict[str, Any]]) -> co
                          + ", ".join(f"{space} with {n} classes" for space, n in sorted(spaces))
                          + "): their genotypes build no common evaluation network")
     (space, num_classes), = spaces
+    if args.image_size is not None and (why := input_side_error(args.image_size, space == "imagenet")):
+        raise UserError(f"--image_size {args.image_size} {why}")
     costed = [(s, network) for s in sweeps for network in [costlib.run_eval_network(s["folder"])] if network]
     source, (channels, layers) = costed[0] if costed else (sweeps[0], (None, None))
     settings = argparse.Namespace(eval_channels=args.eval_channels or channels, eval_layers=args.eval_layers or layers,
@@ -120,14 +123,7 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     if output.suffix.lower() != ".png":
         output = output.with_name(output.name + ".png")
     check_output(output, "-o", args.logs)
-    for flag in ("eval_channels", "eval_layers", "image_size"):
-        value = getattr(args, flag)
-        if value is not None and value <= 0:
-            raise ValueError(f"--{flag} must be a positive integer, got {value}")
     costlib.check_cost_args(args, None)  # the searches' own rule: no cost sweep has such a network
-    if args.image_size is not None and args.image_size % 4:
-        raise ValueError(f"--image_size {args.image_size} must be a multiple of 4 (the evaluation network's two "
-                         "reductions halve it with a factorised reduce)")
     sweeps = [tables.load_sweep(path) for path in args.logs]
     spec = common_network(args, sweeps)
     model = costlib.CostModel.build(args.cost, spec)

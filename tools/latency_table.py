@@ -39,6 +39,7 @@ from torch import nn  # noqa: E402
 import cli  # noqa: E402
 import cost  # noqa: E402
 import genotypes  # noqa: E402
+from model import input_side_error  # noqa: E402
 from operations import OPS  # noqa: E402
 from profiling import build_eval_network, measure_latency  # noqa: E402
 from utils import UserError, check_output, configure_torch, get_device, run_main, write_json_atomic  # noqa: E402
@@ -188,9 +189,8 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
                              ("--rounds", args.rounds, 1), ("--threads", args.threads, 0)):
         if value < low:
             raise UserError(f"{flag} {value} must be >= {low}")
-    if args.image_size is not None and (args.image_size < (32 if args.imagenet else 4) or args.image_size % 4):
-        raise UserError(f"--image_size {args.image_size} must be a multiple of 4 and at least "
-                        f"{32 if args.imagenet else 4} (the evaluation network's reductions halve it)")
+    if args.image_size is not None and (why := input_side_error(args.image_size, args.imagenet)):
+        raise UserError(f"--image_size {args.image_size} {why}")
     if not (args.min_run_time > 0 and math.isfinite(args.min_run_time)):
         raise UserError(f"--min_run_time {args.min_run_time} must be a number of seconds > 0")
     cost.check_cost_args(args, None)
