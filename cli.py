@@ -302,6 +302,7 @@ def check_common_args(args: argparse.Namespace) -> None:
     checks = [
         ("batch_size", lambda v: v >= 1, "must be >= 1"),
         ("epochs", lambda v: v >= 1, "must be >= 1"),
+        ("begin", lambda v: v >= 0, "must be >= 0"),
         ("learning_rate", lambda v: 0 < v < math.inf, "must be a finite number > 0"),
         ("train_portion", lambda v: 0 < v <= 1, "must be in (0, 1]"),
         ("subsample", lambda v: 0 <= v <= 1, "must be in [0, 1]"),

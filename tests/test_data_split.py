@@ -184,7 +184,7 @@ def test_corrupt_image_is_one_line_naming_the_file(tmp_path, capsys):
         message = str(info.value)
         assert message.startswith(f"cannot read image {bad}") and "\n" not in message
     args = train_search.build_parser().parse_args(
-        [*SEARCH, "--data", str(data), "--epochs", "1", "--logdir", str(tmp_path / "logs")])
+        [*SEARCH, "--data", str(data), "--epochs", "1", "--begin", "0", "--logdir", str(tmp_path / "logs")])
     line = one_line_error(capsys, train_search.main, args)
     assert str(bad) in line and "Traceback" not in line
 
