@@ -36,6 +36,7 @@ import torch.nn.functional as F
 
 from cli import is_imagenet
 from genotypes import PRIMITIVES, Genotype
+from model import init_channels_error
 from model_search import edge_softmax
 from operations import OPS
 from utils import UserError, read_json
@@ -143,8 +144,8 @@ def check_cost_args(args: argparse.Namespace, kind: str | None) -> None:
         if value is not None and value < (3 if flag == "eval_layers" else 2):
             raise UserError(f"--{flag} {value} is too small (channels >= 2, layers >= 3)")
     channels = getattr(args, "eval_channels", None)
-    if channels is not None and channels % 2:
-        raise UserError(f"--eval_channels {channels} must be even (a factorised reduce halves the channels)")
+    if channels is not None and (why := init_channels_error(channels, is_imagenet(args))):
+        raise UserError(f"--eval_channels {channels} {why}")
     if kind is None:
         return
     if kind not in COSTS:

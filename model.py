@@ -273,3 +273,16 @@ def input_side_error(side: int, imagenet: bool = False, auxiliary: bool = False)
                 f"must be a multiple of 8 (the nearest multiples of 32, which fit: {nearest})")
     return (f"must be a multiple of 4: the network's two reduction cells halve the side with factorised "
             f"reduces, which need an even side (the nearest sizes that fit: {nearest})")
+
+
+def init_channels_error(channels: int, imagenet: bool = False) -> str | None:
+    """Why the evaluation network cannot be built C channels wide, as the rest of a one-line message after
+    "--flag C"; None when it can. NetworkImageNet's first cell halves stem0's C-channel map with a factorised
+    reduce, whose two convolutions give C/2 channels each; NetworkCIFAR's factorised reduces all work on the
+    doubled widths after a reduction, so any C builds there."""
+    if channels < 1:
+        return "must be >= 1"
+    if imagenet and channels % 2:
+        return ("must be even on ImageNet: NetworkImageNet's first cell halves the stem's map with a factorised "
+                "reduce, two convolutions of C/2 channels each")
+    return None

@@ -44,9 +44,10 @@ def one_hot_arch(genotype) -> list[torch.Tensor]:
     return [out[0][0], out[1][0], out[0][1], out[1][1]]
 
 
-@pytest.mark.parametrize("kind,side", [("params", None), ("flops", None), ("flops", 8)])
-def test_one_hot_expected_cost_is_the_derived_networks_cost(kind: str, side: int | None) -> None:
-    spec = cost.EvalSpec(SPEC.init_channels, SPEC.num_classes, SPEC.layers, False, image_size=side)
+@pytest.mark.parametrize("kind,side,channels", [("params", None, 8), ("flops", None, 8), ("flops", 8, 8),
+                                                ("params", None, 5), ("flops", 8, 5)])  # odd widths build on CIFAR
+def test_one_hot_expected_cost_is_the_derived_networks_cost(kind: str, side: int | None, channels: int) -> None:
+    spec = cost.EvalSpec(channels, SPEC.num_classes, SPEC.layers, False, image_size=side)
     model = cost.CostModel.build(kind, spec)
     for seed in range(3):
         torch.manual_seed(seed)
@@ -62,7 +63,7 @@ def test_one_hot_expected_cost_is_the_derived_networks_cost(kind: str, side: int
         derived = net.genotype()
         for mine, theirs in ((derived.normal, genotype.normal), (derived.reduce, genotype.reduce)):
             assert [sorted(mine[i:i + 2]) for i in range(0, 8, 2)] == [sorted(theirs[i:i + 2]) for i in range(0, 8, 2)]
-        real_net = build_eval_network(genotype, SPEC.init_channels, SPEC.layers, SPEC.num_classes)
+        real_net = build_eval_network(genotype, channels, SPEC.layers, SPEC.num_classes)
         real = count_parameters(real_net) if kind == "params" else count_flops(real_net, input_size(side=spec.side))
         assert float(model.expected(*arch)) == real
         assert model.genotype_cost(genotype) == real
@@ -217,6 +218,10 @@ def test_cost_flag_errors_are_one_line_and_write_nothing(tmp_path: Path) -> None
                                  "--latency_table", str(tmp_path / "missing.json")]))
     with pytest.raises(cost.UserError, match="cost_weight"):
         train_search.main(parse([*TINY, "--logdir", str(tmp_path), "--cost", "params", "--cost_weight", "-1"]))
+    odd = [*TINY[:TINY.index("--eval_channels")], "--eval_channels", "5", *TINY[TINY.index("--eval_channels") + 2:]]
+    with pytest.raises(cost.UserError, match="--eval_channels 5 must be even on ImageNet"):
+        train_search.main(parse([*odd, "--set", "imagenet", "--data", str(tmp_path / "none"), "--image_size", "32",
+                                 "--logdir", str(tmp_path), "--cost", "flops"]))
     assert not list(tmp_path.iterdir())
 
 

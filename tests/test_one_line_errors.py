@@ -241,6 +241,8 @@ def test_profile_genotypes_refuses_zero_rather_than_the_default(tmp_path: Path, 
     (train, ["--set", "digits", "--arch", "DARTS_V2", "--image_size", "48", "--auxiliary"],
      "--image_size 48 does not fit --auxiliary"),
     (batch_train, ["--set", "digits", "--archs", "DARTS_V2", "--image_size", "30"], "--image_size 30 must be"),
+    (train, ["--set", "imagenet", "--data", "/nonexistent", "--arch", "PC_DARTS_image", "--init_channels", "5"],
+     "--init_channels 5 must be even on ImageNet"),
 ])
 def test_an_image_side_the_network_cannot_take_fails_before_the_run_folder(
         tmp_path: Path, capsys: pytest.CaptureFixture, script: object, argv: list[str], says: str) -> None:

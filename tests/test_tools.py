@@ -457,7 +457,7 @@ def test_compare_fronts_costs_every_search_on_one_network(runs: dict, tmp_path: 
                                                     str(tmp_path / "x.png")])
     assert run_main(compare_fronts.main, bad) == 2
     assert capsys.readouterr().err.strip() == "error: --eval_layers 0 is too small (channels >= 2, layers >= 3)"
-    for flag, value, message in (("--eval_channels", "3", "must be even"), ("--eval_layers", "2", "too small"),
+    for flag, value, message in (("--eval_channels", "1", "too small"), ("--eval_layers", "2", "too small"),
                                  ("--image_size", "6", "must be a multiple of 4")):
         bad = compare_fronts.build_parser().parse_args(["-l", str(flops_sweep), flag, value, "-o",
                                                         str(tmp_path / "x.png")])

@@ -27,7 +27,7 @@ import cli  # noqa: E402
 import cost as costlib  # noqa: E402
 import plots  # noqa: E402
 from genotypes import genotype_from_dict  # noqa: E402
-from model import input_side_error  # noqa: E402
+from model import init_channels_error, input_side_error  # noqa: E402
 from tools import tables  # noqa: E402
 from utils import UserError, check_output, read_json, run_main  # noqa: E402
 
@@ -64,6 +64,8 @@ def common_network(args: argparse.Namespace, sweeps: list[dict[str, Any]]) -> co
     (space, num_classes), = spaces
     if args.image_size is not None and (why := input_side_error(args.image_size, space == "imagenet")):
         raise UserError(f"--image_size {args.image_size} {why}")
+    if args.eval_channels is not None and (why := init_channels_error(args.eval_channels, space == "imagenet")):
+        raise UserError(f"--eval_channels {args.eval_channels} {why}")
     costed = [(s, network) for s in sweeps for network in [costlib.run_eval_network(s["folder"])] if network]
     source, (channels, layers) = costed[0] if costed else (sweeps[0], (None, None))
     settings = argparse.Namespace(eval_channels=args.eval_channels or channels, eval_layers=args.eval_layers or layers,
