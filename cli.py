@@ -17,6 +17,7 @@ from typing import Any
 import torch
 
 import fastpath
+from data import default_cutout_length
 from model import input_side_error
 from utils import UserError, read_json
 
@@ -328,13 +329,29 @@ def check_common_args(args: argparse.Namespace) -> None:
     check_image_size(args)
 
 
+def _dataset_known(args: argparse.Namespace) -> bool:
+    """Whether --set is settled (train.py and test.py take it from a run folder first, then check again)."""
+    return is_imagenet(args) or getattr(args, "set", None) is not None or getattr(args, "space", None) is not None
+
+
 def check_image_size(args: argparse.Namespace, auxiliary: bool = False) -> None:
-    """--image_size against the networks it feeds (model.input_side_error), once the dataset is known: a script
-    that takes its --set from a run folder (train.py, test.py) checks again when it has it."""
+    """--image_size against the networks it feeds (model.input_side_error), once the dataset is known."""
     side = getattr(args, "image_size", None)
-    known = is_imagenet(args) or getattr(args, "set", None) is not None or getattr(args, "space", None) is not None
-    if side is not None and known and (why := input_side_error(side, is_imagenet(args), auxiliary)):
+    if side is not None and _dataset_known(args) and (why := input_side_error(side, is_imagenet(args), auxiliary)):
         raise UserError(f"--image_size {side} {why}")
+
+
+def check_cutout(args: argparse.Namespace) -> None:
+    """Refuse a --cutout square longer than the image side, in the scripts whose training uses it: it erases the
+    whole image whenever its centre falls near the middle, and every image from twice the side on (a CIFAR
+    habit of 16 on 8x8 digits), which trains on blanks without a word."""
+    length = getattr(args, "cutout_length", None)
+    if not getattr(args, "cutout", False) or length is None or not _dataset_known(args):
+        return
+    side = getattr(args, "image_size", None) or (224 if is_imagenet(args) else 32)
+    if length > side:
+        raise UserError(f"--cutout_length {length} is longer than the {side}-pixel image side: its square would "
+                        f"erase whole images (DARTS cuts 16 of 32; the default here is {default_cutout_length(side)})")
 
 
 # --------------------------------------------------------------------------- settings a run folder carries

@@ -254,6 +254,7 @@ def validate_search_args(args: argparse.Namespace, data: bool = False) -> None:
     anything rather than inside each of its searches.
     """
     cli.check_common_args(args)  # ranges of every flag, torch's optimizers' included
+    cli.check_cutout(args)
     if args.begin >= args.epochs and not getattr(args, "resume", None):  # a resumed run keeps its own
         raise UserError(f"--begin {args.begin} >= --epochs {args.epochs}: the search would take no architecture step "
                         "and derive its cell from the random initial alphas (lower --begin: PC-DARTS starts the "

@@ -243,11 +243,15 @@ def test_profile_genotypes_refuses_zero_rather_than_the_default(tmp_path: Path, 
     (batch_train, ["--set", "digits", "--archs", "DARTS_V2", "--image_size", "30"], "--image_size 30 must be"),
     (train, ["--set", "imagenet", "--data", "/nonexistent", "--arch", "PC_DARTS_image", "--init_channels", "5"],
      "--init_channels 5 must be even on ImageNet"),
+    (train, ["--set", "digits", "--arch", "DARTS_V2", "--image_size", "8", "--cutout", "--cutout_length", "16"],
+     "--cutout_length 16 is longer than the 8-pixel image side"),
+    (train_search, ["--set", "digits", "--cutout", "--cutout_length", "33"], "--cutout_length 33 is longer than"),
 ])
-def test_an_image_side_the_network_cannot_take_fails_before_the_run_folder(
+def test_an_image_or_width_that_cannot_work_fails_before_the_run_folder(
         tmp_path: Path, capsys: pytest.CaptureFixture, script: object, argv: list[str], says: str) -> None:
-    """A side the reductions (or DARTS's auxiliary head) cannot halve used to pass the checks and fail inside the
-    first forward pass, a traceback after the run folder was made."""
+    """A side the reductions (or DARTS's auxiliary head) cannot halve, or a width ImageNet's first cell cannot
+    split, used to pass the checks and fail inside the run, a traceback after the run folder was made; a cutout
+    longer than the side trained on erased images without a word."""
     args = script.build_parser().parse_args([*argv, "--logdir", str(tmp_path)])
     assert run_main(script.main, args) == 2
     assert says in one_line(capsys)
