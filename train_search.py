@@ -255,10 +255,14 @@ def validate_search_args(args: argparse.Namespace, data: bool = False) -> None:
     """
     cli.check_common_args(args)  # ranges of every flag, torch's optimizers' included
     cli.check_cutout(args)
-    if args.begin >= args.epochs and not getattr(args, "resume", None):  # a resumed run keeps its own
-        raise UserError(f"--begin {args.begin} >= --epochs {args.epochs}: the search would take no architecture step "
-                        "and derive its cell from the random initial alphas (lower --begin: PC-DARTS starts the "
-                        "architecture steps at epoch 15 of 50)")
+    if not getattr(args, "resume", None):  # a resumed run keeps its own
+        if args.begin >= args.epochs:
+            raise UserError(f"--begin {args.begin} >= --epochs {args.epochs}: the search would take no architecture "
+                            "step and derive its cell from the random initial alphas (lower --begin: PC-DARTS starts "
+                            "the architecture steps at epoch 15 of 50)")
+        if args.arch_learning_rate == 0:
+            raise UserError("--arch_learning_rate 0: the architecture steps would not move the alphas, and the search "
+                            "would derive its cell from their random initial values")
     k = partial_channels(args)
     if args.init_channels % k:
         raise UserError(f"--init_channels {args.init_channels} must be a multiple of {k} (--partial_channels): each "

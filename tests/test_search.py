@@ -136,6 +136,7 @@ def test_search_resumes_after_sigkill(tmp_path: Path) -> None:
     (["--set", "digits", "--image_size", "6"], "--image_size 6 must be a multiple of 4"),
     (["--set", "digits", "--epochs", "10"], "--begin 15 >= --epochs 10: the search would take no architecture step"),
     (["--set", "digits", "--begin", "-1"], "--begin -1 must be >= 0"),
+    (["--set", "digits", "--arch_learning_rate", "0"], "--arch_learning_rate 0: the architecture steps would not move"),
     (["--set", "digits", "--grad_clip", "0"], "--grad_clip 0.0 must be > 0"),
     (["--set", "digits", "--init_channels", "6"], "--init_channels 6 must be a multiple of 4"),
     (["--set", "digits", "-l1", "nan"], "-l1 nan must be a finite number"),
