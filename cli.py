@@ -348,7 +348,7 @@ def check_cutout(args: argparse.Namespace) -> None:
     length = getattr(args, "cutout_length", None)
     if not getattr(args, "cutout", False) or length is None or not _dataset_known(args):
         return
-    side = getattr(args, "image_size", None) or (224 if is_imagenet(args) else 32)
+    side = _side({"set": "imagenet" if is_imagenet(args) else args.set}, getattr(args, "image_size", None))
     if length > side:
         raise UserError(f"--cutout_length {length} is longer than the {side}-pixel image side: its square would "
                         f"erase whole images (DARTS cuts 16 of 32; the default here is {default_cutout_length(side)})")
