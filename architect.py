@@ -39,9 +39,13 @@ class Architect:
         capturable: bool = False,
         fused: bool = False,
         arch_cost: Callable[[], torch.Tensor] | None = None,
+        train_loss_fn: LossFn | None = None,
     ):
         self.model = model
         self.loss_fn = loss_fn
+        # The weight step's loss, which the unrolled step's virtual step and Hessian-vector product follow; a cost
+        # objective weighs the held-out CE by cw but trains the weights on plain CE (default: loss_fn for both).
+        self.train_loss_fn = loss_fn if train_loss_fn is None else train_loss_fn
         # nu * R(alpha, beta) / R_ref of a hardware-cost objective (cost.py): added to the held-out loss
         self.arch_cost = arch_cost
         self.network_momentum = momentum
@@ -54,6 +58,9 @@ class Architect:
 
     def _loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return self.loss_fn(self.model(x), y, list(self.model.weights()))
+
+    def _train_loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return self.train_loss_fn(self.model(x), y, list(self.model.weights()))
 
     def step(
         self,
@@ -87,7 +94,7 @@ class Architect:
     ) -> list[torch.Tensor]:
         """w' = w - eta * (momentum buffer * momentum + grad + weight decay * w), detached."""
         weights = list(self.model.weights())
-        loss = self._loss(input, target)
+        loss = self._train_loss(input, target)
         grads = torch.autograd.grad(loss, weights)
         unrolled = []
         for w, g in zip(weights, grads):
@@ -134,10 +141,10 @@ class Architect:
         saved = [w.detach().clone() for w in weights]
         with torch.no_grad():
             torch._foreach_add_(weights, [v * R for v in vector])
-        grads_p = torch.autograd.grad(self._loss(input, target), arch)
+        grads_p = torch.autograd.grad(self._train_loss(input, target), arch)
         with torch.no_grad():
             torch._foreach_sub_(weights, [v * (2 * R) for v in vector])
-        grads_n = torch.autograd.grad(self._loss(input, target), arch)
+        grads_n = torch.autograd.grad(self._train_loss(input, target), arch)
         with torch.no_grad():
             torch._foreach_copy_(weights, saved)  # exact restore: +R-2R+R drifts by rounding
         return [(p - n) / (2 * R) for p, n in zip(grads_p, grads_n)]

@@ -112,8 +112,15 @@ def test_finite_difference_radius_is_darts() -> None:
     assert inspect.signature(Architect._hessian_vector_product).parameters["r"].default == 1e-2
 
 
-def test_second_order_gradient_matches_autograd_through_the_virtual_step(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("cw", [1.0, 0.5], ids=["one_loss", "cost_objective"])
+def test_second_order_gradient_matches_autograd_through_the_virtual_step(monkeypatch: pytest.MonkeyPatch,
+                                                                         cw: float) -> None:
+    """cw = 0.5 is a cost objective's architect: its held-out loss is cw * CE, while the virtual step (and
+    the Hessian-vector product) must follow the weight step's own loss, unweighted."""
     net, architect, opt, (x_t, y_t, x_v, y_v) = _setup(torch.float64)
+    if cw != 1.0:
+        architect = Architect(net, lambda lg, t, w: cw * loss_fn(lg, t, w), momentum=MOMENTUM, weight_decay=WD,
+                              arch_learning_rate=6e-4, arch_weight_decay=1e-3, train_loss_fn=loss_fn)
     hvp = architect._hessian_vector_product
     monkeypatch.setattr(architect, "_hessian_vector_product", lambda *a, **k: hvp(*a, **{**k, "r": 1e-6}))
     names = [n for n, _ in net.named_weights()]
@@ -125,11 +132,12 @@ def test_second_order_gradient_matches_autograd_through_the_virtual_step(monkeyp
     train_loss = _functional_loss(net, {**w, **a}, x_t, y_t, names)
     grads = torch.autograd.grad(train_loss, [w[n] for n in names], create_graph=True)
     w_virtual = {n: w[n] - LR * (MOMENTUM * momentum[n] + g + WD * w[n]) for n, g in zip(names, grads)}
-    valid_loss = _functional_loss(net, {**w_virtual, **a}, x_v, y_v, names)
+    valid_loss = cw * _functional_loss(net, {**w_virtual, **a}, x_v, y_v, names)
     exact = torch.autograd.grad(valid_loss, [a[n] for n in arch_names], retain_graph=True)
     # the first-order part alone: w' held fixed
     w_fixed = {n: v.detach() for n, v in w_virtual.items()}
-    direct = torch.autograd.grad(_functional_loss(net, {**w_fixed, **a}, x_v, y_v, names), [a[n] for n in arch_names])
+    direct = torch.autograd.grad(cw * _functional_loss(net, {**w_fixed, **a}, x_v, y_v, names),
+                                 [a[n] for n in arch_names])
 
     architect.step(x_t, y_t, x_v, y_v, eta=LR, network_optimizer=opt, unrolled=True)
     got = [p.grad for p in net.arch_parameters()]

@@ -189,6 +189,16 @@ TINY = ["--set", "digits", "--image_size", "8", "--layers", "3", "--init_channel
         "--workers", "0", "--eval_channels", "8", "--eval_layers", "5", "--epochs", "1"]
 
 
+def test_cost_search_unrolls_the_weight_steps_own_loss() -> None:
+    """--unrolled with a cost: the held-out loss is cw * CE + cost, but the virtual weight step (and the
+    Hessian-vector product) must be the step the weights really take, on plain CE."""
+    args = train_search.build_parser().parse_args([*TINY, "--cost", "flops", "--cost_weight", "0.5", "-cw", "0.5",
+                                                    "--unrolled"])
+    search = train_search.build_search(args, 10, torch.device("cpu"), cost.CostModel.build("flops", SPEC))
+    assert search.architect.loss_fn.criterion_weight == 0.5
+    assert search.architect.train_loss_fn is search.penalty and search.penalty.criterion_weight == 1.0
+
+
 def test_search_with_cost_records_the_derived_networks_cost(tmp_path: Path) -> None:
     args = train_search.build_parser().parse_args(
         [*TINY, "--logdir", str(tmp_path), "--cost", "flops", "--cost_weight", "0.5", "-cw", "0.5"])
