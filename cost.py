@@ -245,8 +245,13 @@ def load_latency_table(path: str | Path) -> dict[str, Any]:
     try:
         with open(path) as f:
             table = json.load(f)
-        if not isinstance(table.get("ops"), dict) or not isinstance(table.get("fixed_ms"), (int, float)):
+        if not isinstance(table.get("ops"), dict) or "fixed_ms" not in table:
             raise ValueError("no 'ops' and 'fixed_ms'")
+        # a time that is not a finite number >= 0 (null, a string, NaN from a hand edit) would make R meaningless
+        for key, value in [("fixed_ms", table["fixed_ms"]), *table["ops"].items()]:
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not (math.isfinite(value)
+                                                                                    and value >= 0):
+                raise ValueError(f"{key} is {value!r}, not a time in ms")
     except FileNotFoundError:
         raise UserError(f"--latency_table {path}: no such file") from None
     except (OSError, ValueError, AttributeError) as err:
@@ -277,7 +282,7 @@ class CostModel:
         if kind == "latency":
             if latency_table is None:
                 raise UserError("the latency objective needs --latency_table")
-            _check_table_spec(latency_table, spec)
+            check_table_spec(latency_table, spec)
         n_edges = sum(2 + i for i in range(STEPS))
         tables = torch.zeros(2, n_edges, len(OP_NAMES), dtype=torch.float64)
         cache: dict[tuple[str, int, int, int], float] = {}
@@ -362,7 +367,8 @@ class CostModel:
                 "range": [low / SCALE[self.kind], high / SCALE[self.kind]]}
 
 
-def _check_table_spec(table: dict[str, Any], spec: EvalSpec) -> None:
+def check_table_spec(table: dict[str, Any], spec: EvalSpec) -> None:
+    """A one-line error unless ``table`` was made for the evaluation network ``spec`` (its keys would not fit)."""
     made = {**(table.get("eval") or {}), "side": table.get("input_side")}
     for key in ("init_channels", "num_classes", "layers", "imagenet", "side"):
         if made.get(key) != getattr(spec, key):

@@ -63,6 +63,7 @@ from utils import (
 )
 from visualize import write_sweep_cells
 
+SWEEP_TABLE = "latency_table.json"  # a latency sweep's own copy of --latency_table, in its folder
 RESULT_KEYS = ("reg_loss", "criterion_loss", "valid_loss", "train_acc", "valid_acc", "model_size", "genotype")
 # Sweep flags that a resumed sweep may change (how and where it runs, not what it computes).
 PARALLEL_KEYS = ("parallel", "executor", "gpus", "per_gpu", "ray_address", "max_searches")
@@ -459,7 +460,21 @@ def _resume(args: argparse.Namespace) -> tuple[argparse.Namespace, Path, dict[st
     # how and where the rest of the sweep runs may change (the parallel flags too), not what it computes
     saved = cli.resume_args(args, state["args"], (*cli.RESUME_MAY_CHANGE, *PARALLEL_KEYS), source=str(state_file))
     saved.sweep_resume = str(run_dir)
+    if saved.objective == "latency":  # (an older sweep of another objective may hold a table it never read)
+        pinned = run_dir / SWEEP_TABLE
+        # the sweep's own copy, wherever the folder has moved; a sweep made before the copy reads the recorded path
+        saved.latency_table = str(pinned.resolve()) if pinned.is_file() else saved.latency_table
+        costlib.load_latency_table(saved.latency_table)  # gone or broken: one line now, not a failed search each
     return saved, run_dir, state
+
+
+def _pin_latency_table(path: str, run_dir: Path) -> str:
+    """Copy the latency table into the sweep's folder and return the copy's absolute path, which every search
+    reads (in other processes and on Ray workers too): a table remade, moved or deleted after the sweep starts
+    cannot mix two tables' units on one front, or fail the searches of a resumed sweep."""
+    pinned = run_dir / SWEEP_TABLE
+    write_json_atomic(pinned, costlib.load_latency_table(path))
+    return str(pinned.resolve())
 
 
 def check_parallel_args(args: argparse.Namespace) -> None:
@@ -511,8 +526,6 @@ def main(args: argparse.Namespace, executor: Any = None) -> dict[str, Any]:
             raise UserError("give an objective and a search space, e.g. `multiobjective.py -o l2 cifar --set digits`")
         if not 0 < args.delta < math.inf:
             raise UserError(f"--delta must be a finite number > 0, got {args.delta}")
-        if getattr(args, "latency_table", None):  # searches in other processes or on Ray workers read it too
-            args.latency_table = str(Path(args.latency_table).resolve())
         check_parallel_args(args)
         if cli.is_imagenet(args):  # the subcommand names the dataset
             args.set = "imagenet"
@@ -529,6 +542,8 @@ def main(args: argparse.Namespace, executor: Any = None) -> dict[str, Any]:
         if not args.sweep_resume:
             run_dir = create_run_dir(f"multi-search-{args.set}", args.save, args.logdir)
             run_lock = lock_run_dir(run_dir)
+            if getattr(args, "latency_table", None):
+                args.latency_table = _pin_latency_table(args.latency_table, run_dir)
             save_args(args, run_dir, device, kind="sweep")
         return _run(args, run_dir, state, executor)
     finally:

@@ -279,7 +279,10 @@ def validate_search_args(args: argparse.Namespace, data: bool = False) -> None:
     costlib.check_cost_args(args, kind)
     costlib.check_cost_flags_used(args, kind)
     if data:
-        build_data(args, torch.device("cpu"))
+        info = build_data(args, torch.device("cpu"))[2]
+        if kind == "latency":  # the table's shapes must be this search's evaluation network's (the data's classes)
+            costlib.check_table_spec(costlib.load_latency_table(args.latency_table),
+                                     costlib.eval_spec(args, info.num_classes, is_imagenet(args)))
 
 
 def main(args: argparse.Namespace) -> dict:

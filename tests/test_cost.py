@@ -157,6 +157,23 @@ def test_latency_model_sums_the_table_and_rejects_another_network() -> None:
         cost.CostModel.build("latency", SPEC, table)
 
 
+@pytest.mark.parametrize("value", [None, "fast", float("nan"), -1.0, True])
+def test_latency_table_with_a_value_that_is_not_a_time_is_refused(tmp_path: Path, value) -> None:
+    table = fake_table(SPEC)
+    key = next(iter(table["ops"]))
+    for where in ("ops", "fixed_ms"):
+        bad = json.loads(json.dumps(table))
+        if where == "ops":
+            bad["ops"][key] = value
+        else:
+            bad["fixed_ms"] = value
+        path = tmp_path / "t.json"
+        path.write_text(json.dumps(bad))
+        name = re.escape(key if where == "ops" else "fixed_ms")
+        with pytest.raises(cost.UserError, match=rf"^--latency_table .*t\.json: not a latency table .*\({name} is "):
+            cost.load_latency_table(path)
+
+
 def _scaled_cost(model: cost.CostModel, net: Network):
     def arch_cost() -> torch.Tensor:
         return 0.3 * model.expected(*net.arch_parameters()).float() / model.reference
@@ -265,6 +282,41 @@ def _check_cost_records(searches: list[dict], kind: str) -> None:
         assert s["status"] == "done" and s["cost"]["kind"] == kind and s["cost"]["nu"] == s["weight"][0]
         real = count_flops(build_eval_network(genotype_from_dict(s["genotype"]), 8, 5, 10), input_size(side=8)) / 1e6
         assert s["reg_loss"] == pytest.approx(real) and s["cost"]["unit"] == cost.UNITS[kind]
+
+
+def test_latency_sweep_keeps_its_own_table(tmp_path: Path) -> None:
+    """The sweep copies --latency_table into its folder: a table remade or deleted before a resume can neither
+    put a second table's units on the front nor fail the resumed searches; a table made for another network
+    is refused before the folder exists."""
+    import multiobjective
+
+    spec = cost.EvalSpec(8, 10, 5, False, image_size=8)
+    table_path = tmp_path / "table.json"
+    table_path.write_text(json.dumps(fake_table(spec)))
+    argv = ["-o", "latency", "--max_searches", "1", "cifar", *SWEEP_SEARCH, "--logdir", str(tmp_path / "logs"),
+            "--save", "lat", "--latency_table", str(table_path)]
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps(fake_table(cost.EvalSpec(8, 10, 4, False, image_size=8))))
+    with pytest.raises(cost.UserError, match="made for layers = 4, this search's evaluation network has 5"):
+        multiobjective.main(sweep_parse([*argv[:-1], str(other)]))
+    assert not (tmp_path / "logs").exists()
+
+    state = multiobjective.main(sweep_parse(argv))
+    (run_dir,) = (tmp_path / "logs").glob("multi-search-digits-lat-*")
+    pinned = run_dir / "latency_table.json"
+    assert json.loads(pinned.read_text()) == fake_table(spec)
+    assert state["args"]["latency_table"] == str(pinned.resolve())
+    doubled = fake_table(spec)
+    doubled["ops"] = {k: 10 * v for k, v in doubled["ops"].items()}
+    table_path.write_text(json.dumps(doubled))  # remade after the sweep began: the sweep keeps its own
+    resumed = multiobjective.main(sweep_parse(["--resume", str(run_dir), "--max_searches", "2"]))
+    assert [s["status"] for s in resumed["searches"]] == ["done", "done"]
+    assert resumed["searches"][1]["cost"]["reference"] == resumed["searches"][0]["cost"]["reference"]
+    table_path.unlink()
+    pinned.unlink()
+    with pytest.raises(cost.UserError, match=r"^--latency_table .*: no such file$"):
+        multiobjective.main(sweep_parse(["--resume", str(run_dir), "--max_searches", "3"]))
+    assert len(json.loads((run_dir / "sweep.json").read_text())["searches"]) == 2
 
 
 def test_flops_sweep_names_units_and_resume(tmp_path: Path) -> None:
