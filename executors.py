@@ -59,7 +59,8 @@ REPO = Path(__file__).resolve().parent
 
 @dataclass
 class Outcome:
-    """How one search ended: status "done" (with its result dict) or "failed" (with a message)."""
+    """How one search ended: status "done" (with its result dict), "failed" (with a message: the search diverged
+    or crashed) or "refused" (with a message: it could not run here, see ``refused``)."""
 
     index: int
     status: str
@@ -72,6 +73,19 @@ class Outcome:
 
 def _one_line(text: str, limit: int = 500) -> str:
     return " ".join(str(text).split())[:limit]
+
+
+def refused(err: BaseException) -> bool:
+    """Whether a search's exception says that it could not run here, not how its nu turned out.
+
+    A UserError met inside a search (its data gone or moved, its folder held by another process, its latency
+    table deleted) is about the machine: recorded as failed, NISE would give up that part of the front for good
+    and a resume could not bring it back. The sweep stops on it instead and leaves the search to --resume. A
+    divergence (SearchDiverged, a UserError too) and a crash are the search's own outcome: recorded as failed.
+    """
+    from train_search import SearchDiverged  # here, not at the top: the workers import it to search anyway
+
+    return isinstance(err, UserError) and not isinstance(err, SearchDiverged)
 
 
 def run_search(args: argparse.Namespace) -> dict[str, Any]:
@@ -201,10 +215,10 @@ def _serve(target: Callable[[argparse.Namespace], Any], conn: Connection) -> Non
             target(args)
         except _Stopped:
             raise
-        except BaseException as err:  # noqa: BLE001 - every failure is reported, none is fatal to the sweep
+        except BaseException as err:  # noqa: BLE001 - every failure is reported; the sweep decides what follows
             if not isinstance(err, (UserError, FloatingPointError)):
                 traceback.print_exc(file=sys.stderr)
-            conn.send(("failed", index, _one_line(err) or type(err).__name__))
+            conn.send(("refused" if refused(err) else "failed", index, _one_line(err) or type(err).__name__))
             conn.close()
             sys.exit(1)
         _release_gpu_memory()
@@ -330,8 +344,8 @@ class LocalExecutor:
                     worker.host, worker.device = message[2], message[3]
                 elif message[0] == "done":
                     outcomes.append(self._done(worker, message[1]))
-                elif message[0] == "failed":
-                    outcomes.append(Outcome(message[1], "failed", error=message[2], host=worker.host,
+                elif message[0] in ("failed", "refused"):
+                    outcomes.append(Outcome(message[1], message[0], error=message[2], host=worker.host,
                                             device=worker.device))
                     worker.index = None
                     self._retire(worker)
@@ -406,10 +420,11 @@ def ray_task(args: argparse.Namespace) -> dict[str, Any]:
         return {"status": "failed", "error": _one_line(err), "host": host, "device": None}
     try:
         result = run_search(args)
-    except Exception as err:  # noqa: BLE001 - the sweep records it and goes on
+    except Exception as err:  # noqa: BLE001 - reported to the sweep, which records it or stops
         if not isinstance(err, (UserError, FloatingPointError)):
             traceback.print_exc(file=sys.stderr)
-        return {"status": "failed", "error": _one_line(err) or type(err).__name__, "host": host, "device": device}
+        return {"status": "refused" if refused(err) else "failed", "error": _one_line(err) or type(err).__name__,
+                "host": host, "device": device}
     return {"status": "done", "result": result, "host": host, "device": device}
 
 

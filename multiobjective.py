@@ -31,6 +31,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import torch
+
 import cli
 import cost as costlib
 import executors
@@ -277,6 +279,8 @@ class Sweep:
         try:
             result = train_search.main(search_args(self.args, weight, run_dir))
         except Exception as err:  # noqa: BLE001 - a failed search is recorded and the sweep goes on (README)
+            if executors.refused(err):
+                raise self.stopped_by(record, str(err)) from None
             if not isinstance(err, (UserError, FloatingPointError)):
                 self.logger.error("search %d crashed", index, exc_info=True)
             self.record_failed(record, weight, str(err) or type(err).__name__, time.time())
@@ -299,6 +303,15 @@ class Sweep:
         self.logger.info("search %d: %s %.4f, R %.4g%s, eval size %.3fM", record["index"], front_ce_name(objective),
                          front_ce(record, objective), record["reg_loss"],
                          f" {result['cost']['unit']}" if "cost" in result else "", record["model_size"])
+
+    def stopped_by(self, record: dict[str, Any], error: str) -> UserError:
+        """The sweep's one line for a search that could not run here (``executors.refused``): the search stays
+        "running" in sweep.json, so that --resume runs it once the cause is mended."""
+        self.save()
+        message = " ".join(error.split())
+        self.logger.info("search %d could not run: %s", record["index"], message)
+        return UserError(f"search {record['index']} (nu = {record['weight'][0]:.6g}) could not run: {message} "
+                         f"(the sweep stopped; mend that and continue it with --resume {self.run_dir})")
 
     def record_failed(self, record: dict[str, Any], weight: tuple[float, float], error: str, finished: float) -> None:
         record.update(status="failed", error=" ".join(str(error).split())[:500], finished=finished)
@@ -368,16 +381,23 @@ class Sweep:
                 outcomes = executor.wait()
                 if not outcomes and not executor.in_flight():
                     raise RuntimeError(f"the {executor.name} executor lost searches {sorted(in_flight)}")
+                stop = None
                 for outcome in outcomes:
                     record = in_flight.pop(outcome.index)
                     record["host"] = outcome.host or record.get("host")
                     record["device"] = outcome.device or record.get("device")
                     weight = (record["weight"][0], record["weight"][1])
+                    if outcome.status == "refused":  # left running, for --resume; the others end first
+                        in_flight[outcome.index] = record
+                        stop = stop or (record, outcome.error or "refused")
+                        continue
                     if outcome.status == "done" and outcome.result is not None:
                         self.record_done(record, weight, outcome.result, outcome.finished)
                     else:
                         self.record_failed(record, weight, outcome.error or "failed", outcome.finished)
                     self.after_search(outcome.index)
+                if stop is not None:
+                    raise self.stopped_by(*stop)
         except BaseException as err:
             executor.stop()
             self.save()
@@ -521,6 +541,8 @@ def main(args: argparse.Namespace, executor: Any = None) -> dict[str, Any]:
     if args.sweep_resume:
         args, run_dir, state = _resume(args)
         check_parallel_args(args)
+        # --data may have moved (or be relative to another directory): one line now, not a refused search later
+        train_search.build_data(args, torch.device("cpu"))
     else:
         if args.objective is None or args.space is None:
             raise UserError("give an objective and a search space, e.g. `multiobjective.py -o l2 cifar --set digits`")

@@ -162,6 +162,28 @@ def test_sweep_checks_the_split_before_its_folder(tmp_path, capsys):
     assert not logs.exists() or not any(logs.iterdir())
 
 
+def test_resumed_sweep_checks_its_data_before_it_runs_anything(tmp_path, capsys, monkeypatch):
+    """--data relative to where the sweep began (or moved since): a resume from elsewhere says so in one line,
+    rather than record each remaining search as failed; from the right directory it goes on."""
+    colour_dataset(tmp_path / "data", {"a": 40, "b": 40})
+    monkeypatch.chdir(tmp_path)
+    base = ["-o", "l2", "-d", "10", "--max_searches", "1", "cifar", *SEARCH, "--epochs", "2", "--data", "data",
+            "--logdir", str(tmp_path / "logs")]
+    multiobjective.main(multiobjective.build_parser().parse_args(base))
+    (run_dir,) = (tmp_path / "logs").iterdir()
+    before = (run_dir / "sweep.json").read_text()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    resume = multiobjective.build_parser().parse_args(["--resume", str(run_dir), "--max_searches", "2"])
+    line = one_line_error(capsys, multiobjective.main, resume)
+    assert "data" in line and "not found" in line
+    assert (run_dir / "sweep.json").read_text() == before
+    monkeypatch.chdir(tmp_path)
+    resume = multiobjective.build_parser().parse_args(["--resume", str(run_dir), "--max_searches", "2"])
+    assert [s["status"] for s in multiobjective.main(resume)["searches"]] == ["done", "done"]
+
+
 def test_sequential_split_missing_a_class_is_refused(tmp_path):
     digits, _, _ = load_datasets("digits", "unused", image_size=8)
     ones = (digits.targets == 1).nonzero().flatten()

@@ -160,16 +160,28 @@ def test_failed_searches_in_workers_are_recorded_and_the_sweep_goes_on(workers, 
     (outcome,) = workers.wait(timeout=120)
     assert outcome.index == 7 and outcome.status == "failed" and "exited with code 7" in outcome.error
     assert workers.free() == 2 and workers.in_flight() == []
-    # bad input met inside a search (a UserError) fails that search too, with its one line
+    # a search that cannot run here (a UserError other than a divergence) is reported as refused, with its line
     args.note, args.run_dir = "usererror", str(tmp_path / "usererror")
     workers.submit(8, args)
     (outcome,) = workers.wait(timeout=120)
-    assert outcome.index == 8 and outcome.status == "failed" and "larger than the search split" in outcome.error
+    assert outcome.index == 8 and outcome.status == "refused" and "larger than the search split" in outcome.error
     assert workers.free() == 2
 
 
-@pytest.mark.parametrize("error", [UserError("--batch_size 64 is larger than the search split"), KeyError("epoch")])
-def test_a_ray_task_reports_any_exception_as_a_failed_search(monkeypatch: pytest.MonkeyPatch, error: Exception) -> None:
+def test_a_search_refused_in_a_worker_stops_the_sweep_and_stays_running(workers, tmp_path: Path) -> None:
+    with pytest.raises(UserError, match=r"^search \d \(nu = [0-9.]+\) could not run: --batch_size 64 is larger "
+                                        r"than the search split .*--resume "):
+        sweep(tmp_path / "sweep", "--parallel", "2", "--note", "usererror", executor=workers)
+    (run_dir,) = (tmp_path / "sweep").glob("multi-search-digits-t-*")
+    searches = json.loads((run_dir / "sweep.json").read_text())["searches"]
+    assert [s["status"] for s in searches] == ["running", "running"]  # --resume runs both
+    assert workers.free() == 2
+
+
+@pytest.mark.parametrize("error, status", [(UserError("--batch_size 64 is larger than the search split"), "refused"),
+                                           (train_search.SearchDiverged("the loss became nan"), "failed"),
+                                           (KeyError("epoch"), "failed")])
+def test_a_ray_task_reports_any_exception(monkeypatch: pytest.MonkeyPatch, error: Exception, status: str) -> None:
     class FakeRay:
         @staticmethod
         def get_gpu_ids() -> list:
@@ -181,7 +193,7 @@ def test_a_ray_task_reports_any_exception_as_a_failed_search(monkeypatch: pytest
     monkeypatch.setitem(sys.modules, "ray", FakeRay)
     monkeypatch.setattr(executors, "run_search", fails)
     reply = executors.ray_task(parse([*SWEEP, "--threads", "1"]))
-    assert reply["status"] == "failed" and str(error).strip("'") in reply["error"] and reply["device"] == "cpu"
+    assert reply["status"] == status and str(error).strip("'") in reply["error"] and reply["device"] == "cpu"
 
 
 def test_ray_executor_runs_a_tiny_sweep_on_a_local_ray(sequential: dict, tmp_path: Path) -> None:

@@ -111,7 +111,6 @@ def test_sweep_resumes_after_sigkill(sweep: dict, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("error", [
     train_search.SearchDiverged("the loss became nan at epoch 0 step 1"),
-    UserError("--batch_size 64 is larger than the search split: nan"),  # any bad input met inside a search
     KeyError("nan"),  # any crash
 ])
 def test_failed_search_is_recorded_and_sweep_goes_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -132,6 +131,28 @@ def test_failed_search_is_recorded_and_sweep_goes_on(tmp_path: Path, monkeypatch
     assert statuses[0] == "failed" and "nan" in state["searches"][0]["error"]
     assert statuses[1:] == ["done"] * (len(statuses) - 1) and len(statuses) >= 2
     assert [p["weight"] for p in state["pareto"]] == [[0.0, 1.0]]
+
+
+def test_a_search_that_cannot_run_here_stops_the_sweep_for_resume(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A UserError met inside a search (its data gone, its folder held by another process) is not how its nu
+    turned out: the sweep stops with that line and leaves the search running, and --resume runs it."""
+    real_main = train_search.main
+
+    def refused(args):
+        raise UserError("data/train: image folder dataset not found")
+
+    monkeypatch.setattr(train_search, "main", refused)
+    with pytest.raises(UserError, match=r"^search 0 \(nu = 0.2\) could not run: data/train: image folder dataset "
+                                        r"not found \(the sweep stopped; mend that and continue it with --resume "):
+        multiobjective.main(parse(["-o", "l1", "-d", "10", "cifar", *SEARCH, "--epochs", "1", "--logdir",
+                                   str(tmp_path)]))
+    (run_dir,) = tmp_path.glob("multi-search-*")
+    (record,) = json.loads((run_dir / "sweep.json").read_text())["searches"]
+    assert record["status"] == "running" and record["weight"] == [0.2, 0.8]
+    monkeypatch.setattr(train_search, "main", real_main)
+    state = multiobjective.main(parse(["--resume", str(run_dir)]))
+    assert [(s["weight"], s["status"]) for s in state["searches"][:2]] == [([0.2, 0.8], "done"), ([0.0, 1.0], "done")]
 
 
 def test_nan_loss_stops_search_with_message(tmp_path: Path) -> None:
