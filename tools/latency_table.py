@@ -7,15 +7,16 @@
 Each of the 7 non-`none` primitives is timed at each (channels, stride, input side) an edge of the
 evaluation network has (NetworkCIFAR(36, classes, 20) at 32x32, or NetworkImageNet(48, classes, 14)
 at 224x224 with --imagenet; --image_size for a search at another size), and so are the fixed parts
-(stem, each cell's two preprocessing ops, pooling and classifier): the median of
-torch.utils.benchmark's blocked runs, in ms, in eval mode without gradients
-(profiling.measure_latency). `train_search.py --cost latency --latency_table table.json` adds them
+(stem, each cell's two preprocessing ops, pooling and classifier): the fastest of timed blocks of
+forward passes, in ms, in eval mode without gradients (profiling.measure_latency, which times the
+blocks itself rather than take torch.utils.benchmark's median: on a shared machine a median grows
+with the load and can swap two networks' order). `train_search.py --cost latency --latency_table table.json` adds them
 up (cost.py) and copies the table into its run folder.
 
 ``--validate`` then measures whole evaluation networks of the published genotypes of the DARTS
 space and compares them with the table's additive estimate: Pearson and Spearman correlation and
 the worst relative error go into the table ("validation") and are printed. Every entry and every
-network is timed --rounds times, interleaved in a shuffled order, and its fastest median kept, so that load from
+network is timed --rounds times, interleaved in a shuffled order, and its fastest kept, so that load from
 other processes on a shared machine, which only ever slows a run down, disturbs the numbers less.
 """
 
@@ -133,7 +134,7 @@ def make_table(args: argparse.Namespace, device: torch.device, spec: cost.EvalSp
 
 
 def _fastest_of_rounds(entries: dict[str, Any], rounds: int, measure: Any) -> dict[str, float]:
-    """Each entry's fastest median over ``rounds`` passes, each in its own shuffled order.
+    """Each entry's fastest time over ``rounds`` passes, each in its own shuffled order.
 
     Other processes on a shared machine only ever slow a measurement down, so the fastest of a few
     rounds is the least disturbed; shuffling spreads a slow spell over all entries alike.
