@@ -29,6 +29,8 @@ the plan, resolved when the batch started), trained.csv (arch, batch_size, model
 test_top5, run_dir) and each training's own ``eval-<arch>-<time>/`` folder. A resumed batch trains
 the genotypes its folder recorded, so it needs neither the --archs files nor the directory it was
 started from.
+At the end a results table (every training, those done before a --resume too, with its status and
+accuracies) is printed and logged.
 
 ``--seeds 0 1 2`` trains every genotype once per seed (all genotypes with the first seed, then with
 the next, so that a killed batch already holds one run of each): each run has its own
@@ -49,6 +51,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import torch
 
 import batch_size_predict as bsp
@@ -66,6 +69,7 @@ from genotypes import (
     resolve_genotype_source,
     same_cells,
 )
+from tools.tables import format_table
 from utils import (
     RunFailed,
     UserError,
@@ -350,6 +354,25 @@ def train_one(entry: dict[str, Any], args: argparse.Namespace, batch_dir: Path, 
         batch -= args.oom_step
 
 
+def results_table(entries: list[dict[str, Any]]) -> str:
+    """Every training of the batch as a table, those done before a --resume too (batch.json keeps them), so that
+    the accuracies need not be picked out of the log's lines; valid_acc only when a training had a held-out split."""
+    seeded = any(e.get("seed") is not None for e in entries)
+    rows = []
+    for e in entries:
+        row: dict[str, Any] = {"arch": e["label"]}
+        if seeded:
+            row["seed"] = "" if e.get("seed") is None else str(e["seed"])  # a skipped duplicate is listed once
+        status = f"skipped (same cells as {e['duplicate_of']})" if e["status"] == "skipped" else e["status"]
+        row.update(status=status, **{k: e.get(k) for k in ("batch_size", "model_size", "test_acc", "test_top5",
+                                                            "valid_acc")})
+        rows.append(row)
+    df = pd.DataFrame(rows)
+    if df["valid_acc"].isna().all():
+        df = df.drop(columns="valid_acc")
+    return format_table(df)
+
+
 def _seed_text(entry: dict[str, Any]) -> str:
     return "" if entry.get("seed") is None else f" (seed {entry['seed']})"
 
@@ -456,7 +479,7 @@ def _run_batch(args: argparse.Namespace, batch_dir: Path, entries: list[dict[str
                     "trained": sum(e["status"] == "done" for e in entries),
                     "failed": sum(e["status"] == "failed" for e in entries)}
         entry.update(status="done", batch_size=result["batch_size"], model_size=result["model_size"],
-                     test_acc=result["test_acc"], test_top5=result["test_top5"])
+                     test_acc=result["test_acc"], test_top5=result["test_top5"], valid_acc=result.get("valid_acc"))
         save_state()
         append_trained(batch_dir / "trained.csv", {"arch": entry["label"], **entry},
                        TRAINED_COLUMNS if entry.get("seed") is None else SEEDED_COLUMNS)
@@ -466,6 +489,7 @@ def _run_batch(args: argparse.Namespace, batch_dir: Path, entries: list[dict[str
     failed = [e for e in entries if e["status"] == "failed"]
     logger.info("batch done: %d trained, %d skipped, %d failed; table %s", len(done),
                 sum(e["status"] == "skipped" for e in entries), len(failed), batch_dir / "trained.csv")
+    logger.info("results:\n%s", results_table(entries))
     logger.info("batch folder: %s", batch_dir)
     return {"run_dir": str(batch_dir), "entries": entries, "trained": len(done), "failed": len(failed)}
 

@@ -348,3 +348,35 @@ def test_a_stopped_batch_resumes_from_elsewhere_without_its_spec_files(tmp_path:
         str(start / "specs" / "two.json")
     epochs = [line.split(",")[0] for line in (in_flight / "metrics.csv").read_text().splitlines()[1:]]
     assert epochs == ["0", "1"]  # the in-flight training continued, it did not start over
+
+
+def test_the_results_table_lists_every_training_after_a_resume(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                 capsys: pytest.CaptureFixture) -> None:
+    """The end of a batch prints (and logs) a row per training, one finished before the --resume included."""
+    calls = []
+
+    def fake_main(args: object, *, run_dir: Path | None = None, log_files: object = (), **given: object) -> dict:
+        calls.append(args.arch)
+        if len(calls) == 2:  # "killed" in the second training, after the first had finished
+            return {"stopped_after": 1, "run_dir": str(run_dir)}
+        acc = {"DARTS_V2": 61.25, "PC_DARTS_cifar": 72.5}[str(args.arch)]
+        return {"batch_size": args.batch_size, "model_size": 0.0123, "test_acc": acc, "test_top5": 99.0,
+                "valid_acc": None, "run_dir": str(run_dir)}
+
+    monkeypatch.setattr(train, "main", fake_main)
+    args = batch_train.build_parser().parse_args(
+        ["--set", "digits", "--archs", "DARTS_V2", "PC_DARTS_cifar", "DARTS_V2", "--batch_size", "32",
+         "--logdir", str(tmp_path)])
+    stopped = batch_train.main(args)
+    assert stopped["stopped"] and [e["status"] for e in stopped["entries"]] == ["done", "pending", "skipped"]
+    capsys.readouterr()
+    done = batch_train.main(batch_train.build_parser().parse_args(["--resume", stopped["run_dir"]]))
+    assert done["trained"] == 2 and calls == ["DARTS_V2", "PC_DARTS_cifar", "PC_DARTS_cifar"]
+    out = capsys.readouterr().out
+    table = out[out.index("results:"):].splitlines()[1:5]
+    assert table[0].split() == ["arch", "status", "batch_size", "model_size", "test_acc", "test_top5"]
+    assert table[1].split() == ["DARTS_V2", "done", "32", "0.0123", "61.25", "99"]  # done before the resume
+    assert table[2].split() == ["PC_DARTS_cifar", "done", "32", "0.0123", "72.5", "99"]
+    assert table[3].split()[:6] == ["DARTS_V2", "skipped", "(same", "cells", "as", "DARTS_V2)"]
+    log = (Path(done["run_dir"]) / "log.txt").read_text()
+    assert "\n".join(table) in log
