@@ -63,6 +63,7 @@ from genotypes import (
     Genotype,
     genotype_from_dict,
     genotype_label,
+    genotype_mapping,
     genotype_to_dict,
     is_genotype_string,
     resolve_genotype,
@@ -127,12 +128,7 @@ def _genotype_mapping(path: Path) -> dict[str, Any] | None:
         content = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError, UnicodeDecodeError):
         return None  # resolve_genotype reports it
-    if isinstance(content, dict) and isinstance(content.get("genotypes"), dict):
-        content = content["genotypes"]
-    if (isinstance(content, dict) and content and "normal" not in content and "genotype" not in content
-            and all(isinstance(v, dict) for v in content.values())):
-        return content
-    return None
+    return genotype_mapping(content)
 
 
 def expand_archs(specs: list[str]) -> list[dict[str, Any]]:

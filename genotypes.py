@@ -586,7 +586,9 @@ def genotype_from_dict(data: Any) -> Genotype:
     if isinstance(data, Genotype):
         data = genotype_to_dict(data)
     if not isinstance(data, dict) or not set(Genotype._fields) <= data.keys():
-        raise GenotypeError("a genotype needs the keys normal, normal_concat, reduce and reduce_concat")
+        missing = f" (missing {', '.join(f for f in Genotype._fields if f not in data)})" \
+            if isinstance(data, dict) else ""  # a hand-edited key ('normal_cells') is found at once
+        raise GenotypeError(f"a genotype needs the keys normal, normal_concat, reduce and reduce_concat{missing}")
     extra = sorted(str(k) for k in data.keys() - set(Genotype._fields))
     if extra:  # a misspelt key ('reduce_contact') would otherwise be dropped without a word
         raise GenotypeError(f"a genotype has only the keys normal, normal_concat, reduce and reduce_concat, "
@@ -646,6 +648,22 @@ def _single(data: Any, key: str | None, path: Path) -> Genotype:
     return genotype_from_dict(data)
 
 
+def genotype_mapping(data: Any) -> dict[str, Any] | None:
+    """The name -> genotype mapping a genotypes.json's content holds (its "genotypes" object, or the file itself
+    when every value is an object), else None (one genotype, or no genotype file).
+
+    Entries are not checked here: one mis-keyed entry of a hand-edited file must not hide the others
+    (FILE:NAME reads only NAME), and is reported by its name when it is read.
+    """
+    if not isinstance(data, dict) or "normal" in data or isinstance(data.get("genotype"), dict):
+        return None  # one genotype, or a result.json
+    if isinstance(data.get("genotypes"), dict):
+        return data["genotypes"]
+    if data and all(isinstance(v, dict) for v in data.values()):
+        return data
+    return None
+
+
 def _from_json_file(path: Path, key: str | None) -> tuple[Genotype, str | None]:
     """The genotype of a genotype, result or genotypes JSON file, and its name there (None if unnamed)."""
     try:
@@ -656,10 +674,9 @@ def _from_json_file(path: Path, key: str | None) -> tuple[Genotype, str | None]:
         return _single(data, key, path), None
     if isinstance(data, dict) and isinstance(data.get("genotype"), dict):
         return _single(data["genotype"], key, path), None
-    if isinstance(data, dict) and isinstance(data.get("genotypes"), dict):
-        return _from_mapping(data["genotypes"], key, path)
-    if isinstance(data, dict) and all(isinstance(v, dict) and "normal" in v for v in data.values()) and data:
-        return _from_mapping(data, key, path)
+    mapping = genotype_mapping(data)
+    if mapping is not None:
+        return _from_mapping(mapping, key, path)
     raise GenotypeError(f"{path} holds no genotype (expected a genotype, a result.json or a genotypes.json)")
 
 

@@ -294,6 +294,22 @@ def test_batch_train_unknown_genotype_fails_before_training(tmp_path: Path, caps
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_mis_keyed_entry_of_an_archs_file_is_a_one_line_error_naming_it(tmp_path: Path,
+                                                                          capsys: pytest.CaptureFixture) -> None:
+    """--archs FILE trains every entry: a bad one is not skipped in silence, nor does it make FILE unreadable."""
+    bad = genotypes.genotype_to_dict(genotypes.NASNet)
+    bad["normal_cells"] = bad.pop("normal")
+    path = tmp_path / "genotypes.json"
+    path.write_text(json.dumps({"good": genotypes.genotype_to_dict(genotypes.DARTS_V2), "bad": bad}))
+    args = batch_train.build_parser().parse_args(["--archs", str(path), "--logdir", str(tmp_path / "logs")])
+    assert run_main(batch_train.main, args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"error: {path}:bad: a genotype needs the keys normal, normal_concat, reduce and reduce_concat " \
+                  "(missing normal)"
+    assert not (tmp_path / "logs").exists()
+    assert [e["label"] for e in batch_train.plan([f"{path}:good"])] == ["good"]
+
+
 def test_a_batch_with_a_failed_training_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     empty = tmp_path / "empty.pt"
     empty.write_bytes(b"")

@@ -288,6 +288,26 @@ def test_bad_specs_are_one_line_errors_never_silently_changed(tmp_path: Path, ch
         resolve_genotype(f"{named}:bad")
 
 
+def test_a_mis_keyed_entry_hides_no_other_and_is_named(tmp_path: Path) -> None:
+    """A hand-edited genotypes.json with one entry's key renamed: the other entries still resolve, and
+    reading the bad one (by name, or the file's only entry) says which entry and which key is missing."""
+    bad = {**{k: v for k, v in SPEC["NASNet"].items() if k != "normal"}, "normal_cells": SPEC["NASNet"]["normal"]}
+    for content in ({"good": SPEC["DARTS_V2"], "bad": bad}, {"genotypes": {"good": SPEC["DARTS_V2"], "bad": bad}}):
+        path = tmp_path / "genotypes.json"
+        path.write_text(json.dumps(content))
+        assert resolve_genotype(f"{path}:good") == genotypes.DARTS_V2
+        with pytest.raises(GenotypeError) as err:
+            resolve_genotype(f"{path}:bad")
+        assert str(err.value) == (f"{path}:bad: a genotype needs the keys normal, normal_concat, reduce and "
+                                  "reduce_concat (missing normal)")
+    only = tmp_path / "only.json"
+    only.write_text(json.dumps({"bad": bad}))
+    with pytest.raises(GenotypeError, match=f"^{re.escape(str(only))}:bad: .*missing normal"):
+        resolve_genotype(only)
+    assert genotypes.genotype_mapping(bad) is None and genotypes.genotype_mapping({"lr": 0.1}) is None
+    assert genotypes.genotype_mapping({"genotype": SPEC["DARTS_V2"], "x": {}}) is None  # a result.json
+
+
 # ------------------------------------------------------------------------- Genotype(...) strings
 
 
