@@ -49,6 +49,7 @@ from genotypes import (  # noqa: E402
     GenotypeError,
     genotype_from_dict,
     genotype_label,
+    genotype_mapping,
     resolve_genotype,
 )
 from utils import UserError, check_output, read_json, run_main  # noqa: E402
@@ -405,13 +406,7 @@ def _mapping_file(path: Path) -> Path | None:
             return None
     if path.suffix != ".json":
         return None
-    data = read_json(path)
-    if isinstance(data, dict) and isinstance(data.get("genotypes"), dict):
-        data = data["genotypes"]
-    if isinstance(data, dict) and data and "normal" not in data and all(
-            isinstance(v, dict) and "normal" in v for v in data.values()):
-        return path
-    return None
+    return path if genotype_mapping(read_json(path)) is not None else None  # a bad entry is named in expand
 
 
 def expand(spec: str) -> list[tuple[str, Genotype, Path, Path | None]]:
@@ -422,8 +417,7 @@ def expand(spec: str) -> list[tuple[str, Genotype, Path, Path | None]]:
     if path is not None:
         mapping = _mapping_file(path)
         if mapping is not None:
-            data = read_json(mapping)
-            data = data.get("genotypes", data) if isinstance(data.get("genotypes"), dict) else data
+            data = genotype_mapping(read_json(mapping)) or {}
             found = []
             for key, value in data.items():
                 try:

@@ -241,6 +241,22 @@ def test_profile_genotypes_takes_a_pasted_genotype_string() -> None:
     assert profile_genotypes.expand_archs([text]) == [("PC_DARTS_cifar", g)]
 
 
+def test_profile_genotypes_names_a_mis_keyed_entry_of_a_genotypes_file(tmp_path: Path) -> None:
+    """A renamed key in one entry is that entry's one-line error, not 'pick one with FILE:NAME'; FILE:NAME of a
+    good entry still works, and a "genotypes" wrapper is read as a sweep's genotypes.json is."""
+    bad = genotypes.genotype_to_dict(genotypes.NASNet)
+    bad["normal_cells"] = bad.pop("normal")
+    path = tmp_path / "genotypes.json"
+    path.write_text(json.dumps({"good": genotypes.genotype_to_dict(genotypes.DARTS_V2), "bad": bad}))
+    with pytest.raises(ValueError, match=f"^{path}:bad: a genotype needs the keys .* \\(missing normal\\)$"):
+        profile_genotypes.expand_archs([str(path)])
+    assert profile_genotypes.expand_archs([f"{path}:good"]) == [("good", genotypes.DARTS_V2)]
+    wrapped = tmp_path / "wrapped.json"
+    wrapped.write_text(json.dumps({"genotypes": {"a": genotypes.genotype_to_dict(genotypes.DARTS_V2),
+                                                 "b": genotypes.genotype_to_dict(genotypes.NASNet)}}))
+    assert profile_genotypes.expand_archs([str(wrapped)]) == [("a", genotypes.DARTS_V2), ("b", genotypes.NASNet)]
+
+
 # --------------------------------------------------------------------------- tables
 
 

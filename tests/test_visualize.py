@@ -134,6 +134,21 @@ def test_bad_names_are_one_line_and_write_nothing(tmp_path: Path, monkeypatch: p
     assert not list(tmp_path.rglob("*.png")) and not list(tmp_path.rglob("*.pdf"))
 
 
+def test_a_mis_keyed_entry_of_a_genotypes_file_is_named(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """visualize FILE draws every entry: a renamed key in one is that entry's error, not 'pick one with FILE:NAME'."""
+    bad = genotype_to_dict(PUBLISHED["NASNet"])
+    bad["normal_cells"] = bad.pop("normal")
+    path = tmp_path / "genotypes.json"
+    path.write_text(json.dumps({"good": genotype_to_dict(PUBLISHED["DARTS_V2"]), "bad": bad}))
+    assert run([str(path), "-o", f"{tmp_path}/out/"]) == 2
+    err = capsys.readouterr().err
+    assert err == f"error: {path}: genotype bad: a genotype needs the keys normal, normal_concat, reduce and " \
+                  "reduce_concat (missing normal)\n"
+    assert not (tmp_path / "out").exists()
+    assert run([f"{path}:good", "-o", f"{tmp_path}/out/", "-f", "png"]) == 0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["good_normal.png", "good_reduction.png"]
+
+
 def test_outputs_never_overwrite_an_input(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     source = tmp_path / "g_normal.png"  # a genotype file under a name an output would take
     save_genotype(PUBLISHED["DARTS_V2"], source)

@@ -29,6 +29,7 @@ from genotypes import (  # noqa: E402
     GenotypeError,
     genotype_from_dict,
     genotype_label,
+    genotype_mapping,
     is_genotype_string,
     resolve_genotype,
 )
@@ -67,9 +68,7 @@ def _mapping(path: Path) -> dict[str, Any] | None:
         data = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError, UnicodeDecodeError):
         return None
-    if isinstance(data, dict) and data and all(isinstance(v, dict) and "normal" in v for v in data.values()):
-        return data
-    return None
+    return genotype_mapping(data)  # its entries are checked, each by name, in expand_archs
 
 
 def _spec_path(spec: str) -> Path:
@@ -88,7 +87,11 @@ def expand_archs(specs: list[str]) -> list[tuple[str, Any]]:
         pasted = is_genotype_string(spec)  # a Genotype(...) string is no path (and may be too long for one)
         mapping = _mapping(path.parent if path.name == "log.txt" else path) if not pasted and path.exists() else None
         if mapping is not None:
-            out += [(name, genotype_from_dict(g)) for name, g in mapping.items()]
+            for name, g in mapping.items():
+                try:
+                    out.append((name, genotype_from_dict(g)))
+                except GenotypeError as err:
+                    raise ValueError(f"{spec}:{name}: {err}") from None
             continue
         try:
             out.append((genotype_label(spec), resolve_genotype(spec)))
