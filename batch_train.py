@@ -430,6 +430,12 @@ def _run_batch(args: argparse.Namespace, batch_dir: Path, entries: list[dict[str
         logger = get_logger(f"batch.{batch_dir.name}", batch_dir)
         logger.info("resuming %s: %d of %d trainings done", batch_dir,
                     sum(e["status"] == "done" for e in entries), len(entries))
+        # a failure may have been the machine's (data moved, memory taken by another job): a resume retries it,
+        # in its own folder, from its last checkpoint
+        for e in entries:
+            if e["status"] == "failed":
+                logger.info("retrying %s%s, which failed: %s", e["label"], _seed_text(e), e.pop("error", ""))
+                e["status"] = "pending"
     else:
         save_args(args, batch_dir, device, kind="batch")
         write_json_atomic(batch_dir / "genotypes.json", batch_genotypes(entries))

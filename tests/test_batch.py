@@ -21,7 +21,7 @@ import batch_train
 import ensemble
 import genotypes
 import train
-from utils import run_main
+from utils import UserError, run_main
 
 TINY = ["--set", "digits", "--init_channels", "4", "--layers", "3", "--batch_size", "64", "--subsample", "0.1",
         "--epochs", "1", "--auxiliary", "--no_progress"]
@@ -396,3 +396,23 @@ def test_the_results_table_lists_every_training_after_a_resume(tmp_path: Path, m
     assert table[3].split()[:6] == ["DARTS_V2", "skipped", "(same", "cells", "as", "DARTS_V2)"]
     log = (Path(done["run_dir"]) / "log.txt").read_text()
     assert "\n".join(table) in log
+
+
+def test_a_resume_retries_the_trainings_that_failed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A training that failed (its data moved, the GPU taken by another job) is not finished: --resume runs it."""
+    calls = []
+
+    def fake_main(args: object, *, run_dir: Path | None = None, log_files: object = (), **given: object) -> dict:
+        calls.append(str(args.arch))
+        if len(calls) == 1:
+            raise UserError("digits/train: dataset not found")
+        return {"batch_size": args.batch_size, "model_size": 0.0123, "test_acc": 50.0, "test_top5": 99.0,
+                "valid_acc": None, "run_dir": str(run_dir)}
+
+    monkeypatch.setattr(train, "main", fake_main)
+    first = batch_train.main(batch_train.build_parser().parse_args(
+        ["--set", "digits", "--archs", "DARTS_V2", "PC_DARTS_cifar", "--batch_size", "32", "--logdir", str(tmp_path)]))
+    assert [e["status"] for e in first["entries"]] == ["failed", "done"] and first["failed"] == 1
+    again = batch_train.main(batch_train.build_parser().parse_args(["--resume", first["run_dir"]]))
+    assert [e["status"] for e in again["entries"]] == ["done", "done"] and again["failed"] == 0
+    assert calls == ["DARTS_V2", "PC_DARTS_cifar", "DARTS_V2"] and "error" not in again["entries"][0]
