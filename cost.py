@@ -259,6 +259,11 @@ def load_latency_table(path: str | Path) -> dict[str, Any]:
     return table
 
 
+def table_dtype(device: torch.device) -> torch.dtype:
+    """float64 for the expected cost, where the device has it: MPS has no float64, and takes float32."""
+    return torch.float32 if device.type == "mps" else torch.float64
+
+
 class CostModel:
     """The additive cost of the evaluation network: per-edge op tables of both cell types plus fixed parts.
 
@@ -270,6 +275,7 @@ class CostModel:
     def __init__(self, kind: str, spec: EvalSpec, tables: torch.Tensor, fixed: float):
         self.kind, self.spec = kind, spec
         self.tables = tables
+        self.cpu_tables = tables  # float64 on the CPU whatever ``to`` does: the derived genotypes' exact costs
         self.fixed = float(fixed)
         self.latency_table: dict[str, Any] | None = None
         self.reference = self.genotype_cost(uniform_genotype("sep_conv_3x3"))
@@ -300,7 +306,8 @@ class CostModel:
         return built
 
     def to(self, device: torch.device | str) -> CostModel:
-        self.tables = self.tables.to(device)
+        device = torch.device(device)
+        self.tables = self.cpu_tables.to(device, table_dtype(device))
         return self
 
     def expected_from_probs(self, probs: torch.Tensor, shares: torch.Tensor) -> torch.Tensor:
@@ -321,7 +328,7 @@ class CostModel:
     def genotype_cost(self, genotype: Genotype) -> float:
         """The cost of the evaluation network this genotype builds (raw units), from the same tables."""
         total = self.fixed
-        tables = self.tables.cpu()
+        tables = self.cpu_tables
         for t, cell in enumerate((genotype.normal, genotype.reduce)):
             concat = genotype.reduce_concat if t else genotype.normal_concat
             if len(cell) != 2 * STEPS or list(concat) != list(range(2, 2 + STEPS)):
@@ -342,7 +349,7 @@ class CostModel:
         The cost adds up over the kept edges, so each node independently takes its two costliest (cheapest)
         edges, each at its costliest (cheapest) op: exact, with no search over genotypes.
         """
-        tables = self.tables.cpu()
+        tables = self.cpu_tables
         cells = []
         for t in range(2):
             best, op_index = (tables[t].max(dim=-1) if largest else tables[t].min(dim=-1))

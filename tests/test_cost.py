@@ -131,6 +131,18 @@ def test_expected_cost_is_differentiable_and_prefers_cheap_ops() -> None:
     assert betas[1].grad.abs().sum() > 0  # in a reduction cell, strided edges cost differently
 
 
+def test_cost_tables_fit_every_device_and_keep_exact_costs() -> None:
+    """MPS has no float64: the device copy is float32 there, while derived genotypes stay costed exactly."""
+    assert cost.table_dtype(torch.device("mps")) == torch.float32
+    assert cost.table_dtype(torch.device("cpu")) == cost.table_dtype(torch.device("cuda")) == torch.float64
+    model = cost.CostModel.build("flops", SPEC)
+    exact = model.genotype_cost(PC_DARTS_cifar)
+    model.to("cpu")
+    model.cpu_tables = model.cpu_tables.clone()
+    model.tables = model.tables.float()  # as on MPS
+    assert model.genotype_cost(PC_DARTS_cifar) == exact and model.cpu_tables.dtype == torch.float64
+
+
 def fake_table(spec: cost.EvalSpec) -> dict:
     """A latency table whose every entry is its op's index + 1 ms and whose fixed part is 0.5 ms."""
     ops = {}
