@@ -482,12 +482,17 @@ def _stems(args: argparse.Namespace, found: list[tuple[str, Genotype, Path, Path
 
 
 def main(args: argparse.Namespace) -> list[Path]:
-    """Resolve every genotype and check every output first, then draw; returns the files written."""
+    """Resolve every genotype and check every output first, then draw; returns the files written.
+
+    Without -o the diagrams go into the ``cells/`` of the run folder they come from, the place a sweep
+    draws its own front into: there (and only there) a run folder may be written to.
+    """
     found: list[tuple[str, Genotype, Path, Path | None]] = []
     for spec in args.arch:
         found += expand(spec)
     stems = _stems(args, found)
     inputs = [given for *_, given in found if given is not None]
+    default = args.output is None
     jobs: dict[Path, tuple[str, Genotype]] = {}
     for stem, (name, genotype, _, _) in zip(stems, found):
         if stem in jobs and jobs[stem][1] != genotype:
@@ -495,7 +500,8 @@ def main(args: argparse.Namespace) -> list[Path]:
                             "draw them one at a time with -o")
         for cell in CELLS:
             for ext in args.formats:
-                check_output(stem.with_name(f"{stem.name}_{cell}.{ext}"), "-o", inputs)
+                path = stem.with_name(f"{stem.name}_{cell}.{ext}")
+                check_output(path, "default output" if default else "-o", inputs, allowed=[path] if default else ())
         jobs[stem] = (name, genotype)
     written = []
     for stem, (name, genotype) in jobs.items():

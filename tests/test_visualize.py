@@ -117,6 +117,36 @@ def test_file_name_and_run_folder_forms(tmp_path: Path, monkeypatch: pytest.Monk
     assert sorted(p.name for p in (folder / "cells").iterdir()) == ["eval-run_normal.pdf", "eval-run_reduction.pdf"]
 
 
+def test_without_o_a_run_folder_gets_its_own_cells(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """The default place, cells/ of the run folder, is written; -o elsewhere in a run folder is still refused."""
+    sweep = tmp_path / "multi-search-digits-EXP-1"
+    search = sweep / "search-00-nu0.2"
+    train = tmp_path / "eval-EXP-1"
+    for folder, kind in ((sweep, "sweep"), (search, "search"), (train, "train")):
+        folder.mkdir(parents=True)
+        (folder / "args.json").write_text(json.dumps({"kind": kind, "args": {"set": "digits"}}))
+    (sweep / "sweep.json").write_text(json.dumps({"objective": "l2", "searches": [], "pareto": []}))
+    (sweep / "genotypes.json").write_text(json.dumps({"l2_loss_2e01": genotype_to_dict(PUBLISHED["DARTS_V1"])}))
+    save_genotype(PUBLISHED["DARTS_V1"], search / "genotype.json")
+    save_genotype(PUBLISHED["DARTS_V2"], train / "genotype.json")
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    for given in (sweep, f"{sweep}/genotypes.json:l2_loss_2e01", search, train, train / "genotype.json"):
+        assert run([str(given), "-f", "png"]) == 0, capsys.readouterr().err
+    assert sorted(p.name for p in (sweep / "cells").iterdir()) == ["l2_loss_2e01_normal.png",
+                                                                   "l2_loss_2e01_reduction.png"]
+    assert sorted(p.name for p in (search / "cells").iterdir()) == ["search-00-nu0.2_normal.png",
+                                                                    "search-00-nu0.2_reduction.png"]
+    assert sorted(p.name for p in (train / "cells").iterdir()) == ["eval-EXP-1_normal.png", "eval-EXP-1_reduction.png"]
+    assert all(p.read_bytes() == data for p, data in before.items())  # the run's own files as they were
+    capsys.readouterr()
+    assert run([str(train), "-o", str(train / "mine"), "-f", "png"]) == 2
+    assert "inside a training run folder" in capsys.readouterr().err and not list(train.glob("mine*"))
+    (train / "cells" / "eval-EXP-1_normal.pdf").mkdir()  # a refusal without -o does not name -o
+    assert run([str(train), "-f", "pdf"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: default output ") and "is a folder" in err and " -o " not in err
+
+
 @pytest.mark.parametrize("argv, message", [
     (["DARTS_v2"], "closest: DARTS_V2"),
     (["DARTS_V2", "nowhere/genotypes.json"], "does not exist"),
