@@ -14,7 +14,6 @@ import io
 import json
 import logging
 import os
-import pickle
 import platform
 import random
 import re
@@ -22,6 +21,7 @@ import secrets
 import socket
 import sys
 import time
+import warnings
 import weakref
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -352,17 +352,29 @@ def save_atomic(obj: Any, path: str | Path) -> None:
     _atomic_write(path, lambda f: f.write(buffer.getbuffer()), "wb")
 
 
+def _load_failure(error: Exception) -> str:
+    """Why torch.load refused a file, in one line, without torch's advice to retry with weights_only=False
+    or to allowlist classes: both would run or trust whatever the file holds."""
+    text = str(error)
+    if "WeightsUnpickler error:" in text:  # a pickle of more than tensors and plain values, or garbage
+        text = text.split("WeightsUnpickler error:", 1)[1].strip()
+        text = text.splitlines()[0].split(". ")[0] if text else ""
+    lines = [line.strip() for line in text.splitlines() if line.strip() and "weights_only" not in line]
+    detail = lines[0] if lines else type(error).__name__
+    return f"not a file of tensors and plain values that torch.save wrote, or a damaged one ({detail})"
+
+
 def load_checkpoint(path: str | Path, map_location: Any = "cpu") -> Any:
     """torch.load with weights_only=True (nothing in the file is executed); clear error on bad files."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
     try:
-        return torch.load(path, map_location=map_location, weights_only=True)
-    except (RuntimeError, pickle.UnpicklingError, EOFError, OSError, ValueError, TypeError,
-            AttributeError, KeyError) as e:  # torch raises several types for corrupt/foreign files
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise UserError(f"cannot read checkpoint {path}: {first}") from None
+        with warnings.catch_warnings():  # a foreign pickle's protocol warning would add lines to the one error
+            warnings.filterwarnings("ignore", message="Detected pickle protocol")
+            return torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as e:  # noqa: BLE001 - a text or foreign file raises anything (IndexError for a CSV)
+        raise UserError(f"cannot read checkpoint {path}: {_load_failure(e)}") from None
 
 
 def check_resume_checkpoint(checkpoint: Any, path: str | Path, keys: Iterable[str]) -> dict:

@@ -166,6 +166,8 @@ def test_bad_inputs_are_one_line(trained: dict, tmp_path: Path, capsys: pytest.C
         (["--model_path", str(copy), "--arch", "PC_DARTS_cifar", "--set", "digits"], "missing key"),
         (["--model_path", str(copy), "--arch", "DARTS_V2", "--set", "imagenet"], "NetworkCIFAR's"),
         (["--model_path", str(copy), "--arch", "DARTS_V2", "--set", "folder"], "classify 10 classes"),
+        ([str(Path(trained["run_dir"]) / "metrics.csv"), "-o", str(tmp_path / "logs" / "o.json")],
+         "metrics.csv: not a file of tensors"),  # a text file as weights (was an IndexError traceback)
     ]
     for argv, expected in cases:
         args = testpy.build_parser().parse_args([*argv, "--logdir", str(tmp_path / "logs"), "--data", str(tmp_path)])

@@ -6,8 +6,10 @@ import argparse
 import json
 import logging
 import os
+import pickle
 import random
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -165,6 +167,23 @@ def test_load_checkpoint_refuses_arbitrary_objects(tmp_path):
     torch.save({"obj": argparse.Namespace(a=1)}, path)  # not allowed under weights_only
     with pytest.raises(UserError, match="evil.pt"):
         load_checkpoint(path)
+
+
+def test_a_text_or_foreign_file_as_weights_is_one_line_without_unsafe_advice(tmp_path):
+    """A CSV given as weights raised IndexError from the unpickler; torch's advice to reload with
+    weights_only=False (which runs the file's code) must not reach the user."""
+    (tmp_path / "metrics.csv").write_text("epoch,lr,train_loss\n0,0.025,2.3\n")
+    torch.save({"obj": argparse.Namespace(a=1)}, tmp_path / "evil.pt")
+    (tmp_path / "protocol4.pkl").write_bytes(pickle.dumps({"w": [1.0]}, protocol=4))
+    (tmp_path / "empty.pt").write_bytes(b"")
+    for name in ("metrics.csv", "evil.pt", "protocol4.pkl", "empty.pt"):
+        with warnings.catch_warnings(record=True) as caught, pytest.raises(UserError) as err:
+            warnings.simplefilter("always")
+            load_checkpoint(tmp_path / name)
+        message = str(err.value)
+        assert message.startswith(f"cannot read checkpoint {tmp_path / name}: ") and "\n" not in message, message
+        assert "weights_only" not in message and "safe_globals" not in message and "trust" not in message, message
+        assert not caught, [str(w.message) for w in caught]  # nothing printed beside the one line
 
 
 def test_rng_state_roundtrip_through_weights_only_checkpoint(tmp_path):
