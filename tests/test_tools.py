@@ -630,6 +630,24 @@ def test_analyse_train_logs_takes_each_search_ce_from_its_own_front(tmp_path: Pa
     assert "come from sweeps of flops, l2: their R are in different units" in capsys.readouterr().out
 
 
+def test_a_running_training_takes_its_own_genotype_json(tmp_path: Path, monkeypatch) -> None:
+    """Its --arch is relative to where train.py ran (here nowhere): the folder's genotype.json has the cells."""
+    running = tmp_path / "batch" / "eval-l2_loss_2e01-1"
+    running.mkdir(parents=True)
+    (running / "args.json").write_text(json.dumps({"kind": "train", "args": {
+        "arch": "logs/multi-search-digits-EXP-1/genotypes.json:l2_loss_2e01", "init_channels": 4, "layers": 3,
+        "set": "digits", "epochs": 10}}))
+    genotypes.save_genotype(genotypes.DARTS_V1, running / "genotype.json")
+    write_csv(running / "metrics.csv", EVAL_METRICS, [
+        {"epoch": 0, "lr": 0.02, "drop_path_prob": 0.0, "train_loss": 1.0, "train_acc": 60, "train_top5": 90,
+         "valid_loss": 0.9, "valid_acc": 61, "valid_top5": 91, "test_loss": 0.8, "test_acc": 62, "test_top5": 92,
+         "epoch_time": 1.0}])
+    monkeypatch.chdir(tmp_path)  # the relative --arch does not resolve from here
+    run = analyse_train_logs.read_eval_run(running)
+    assert run["status"] == "running" and run["arch"] == "l2_loss_2e01"
+    assert run["genotype"] == genotypes.genotype_to_dict(genotypes.DARTS_V1)
+
+
 def test_train_tool_rejects_a_folder_without_runs(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     args = analyse_train_logs.build_parser().parse_args(["-t", str(tmp_path / "empty"), "-o", str(tmp_path / "t.csv")])

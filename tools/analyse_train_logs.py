@@ -185,8 +185,10 @@ def read_eval_run(folder: Path) -> dict[str, Any] | None:
     last = _last_metrics(folder / "metrics.csv")
     if not last:
         return None
+    # The run folder's own genotype.json first: --arch is often a path relative to where train.py ran.
+    own = folder / "genotype.json"
     try:
-        genotype = genotype_to_dict(resolve_genotype(run_args.get("arch", "")))
+        genotype = genotype_to_dict(resolve_genotype(own if own.is_file() else run_args.get("arch", "")))
     except GenotypeError:
         genotype = None
     from genotypes import genotype_label
