@@ -630,6 +630,26 @@ def test_analyse_train_logs_takes_each_search_ce_from_its_own_front(tmp_path: Pa
     assert "come from sweeps of flops, l2: their R are in different units" in capsys.readouterr().out
 
 
+def test_a_name_joins_a_search_only_with_the_same_cells() -> None:
+    """The published l2_loss_2e01 is not a sweep's own l2_loss_2e01, and two sweeps may each hold one."""
+    def entry(sweep: str, genotype: genotypes.Genotype, nu: float) -> dict:
+        return {"name": "l2_loss_2e01", "genotype": genotypes.genotype_to_dict(genotype), "weight": [nu, 1 - nu],
+                "run_dir": f"{sweep}/search-00", "pareto": True}
+
+    index = [entry("a", genotypes.DARTS_V1, 0.2), entry("b", genotypes.DARTS_V2, 0.2),
+             {**entry("b", genotypes.NASNet, 0.03), "name": "l2_loss_3e02", "run_dir": "b/search-01"}]
+
+    def match(genotype: genotypes.Genotype, name: str = "l2_loss_2e01") -> str | None:
+        found = analyse_train_logs.match_search({"arch": name, "genotype": genotypes.genotype_to_dict(genotype)},
+                                                index)
+        return found["run_dir"] if found else None
+
+    assert match(genotypes.PUBLISHED["l2_loss_2e01"]) is None  # same name, other cells than both sweeps'
+    assert match(genotypes.DARTS_V2) == "b/search-00" and match(genotypes.DARTS_V1) == "a/search-00"
+    assert match(genotypes.NASNet) == "b/search-01"  # the name's cells are another search's: joined by cells
+    assert analyse_train_logs.match_search({"arch": "l2_loss_2e01", "genotype": None}, index) is None
+
+
 def test_a_running_training_takes_its_own_genotype_json(tmp_path: Path, monkeypatch) -> None:
     """Its --arch is relative to where train.py ran (here nowhere): the folder's genotype.json has the cells."""
     running = tmp_path / "batch" / "eval-l2_loss_2e01-1"

@@ -7,9 +7,9 @@
 
 -t takes eval run folders (train.py), their log.txt, or batch-train folders (every eval-* folder in
 them); runs still training are read from their metrics.csv (status "running"). -s takes sweep
-folders: each run is joined with the search that found its genotype (by name, else by identical
-cells), which gives nu and the search losses and accuracies. Profiling (profiling.py) adds
-parameters, FLOPs and latency of each run's network as it was trained.
+folders: each run is joined with the search that found its cells (the one of its sweep name first;
+a name whose cells differ is no match), which gives nu and the search losses and accuracies.
+Profiling (profiling.py) adds parameters, FLOPs and latency of each run's network as it was trained.
 
 Writes the table (-o, CSV) and beside it <stem>_error_vs_params.png (test error against parameters
 with the Pareto front, the published DARTS/PC-DARTS results on CIFAR-10 and the ensembles of -e),
@@ -219,16 +219,18 @@ def search_index(specs: list[str]) -> list[dict[str, Any]]:
 
 
 def match_search(run: dict[str, Any], index: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The search a run's genotype came from: same sweep name, else the same cells."""
+    """The search a run's genotype came from: one that found the same cells, the one of the run's sweep name
+    first. A name alone is no match: the published l2_loss_2e01 and a sweep's own are other cells, and two
+    sweeps can each hold an l2_loss_2e01."""
     name = run.get("arch")
-    for entry in index:
-        if entry.get("name") and entry["name"] == name:
-            return entry
     if run.get("genotype") is None:
         return None
     genotype = genotype_from_dict(run["genotype"])
     same = [e for e in index
             if e.get("genotype") is not None and same_cells(genotype_from_dict(e["genotype"]), genotype)]
+    named = [e for e in same if e.get("name") and e["name"] == name]
+    if named:
+        return named[0]
     nu = tables.nu_from_name(str(name))
     if nu is not None and len(same) > 1:  # several searches found these cells: take the one the name points at
         return min(same, key=lambda e: abs(math.log((e["weight"][0] + 1e-30) / (nu + 1e-30))))
