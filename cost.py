@@ -319,8 +319,9 @@ class CostModel:
                  betas_reduce: torch.Tensor) -> torch.Tensor:
         """The supernet's expected cost (raw units, float64), differentiable in alphas and betas."""
         none = PRIMITIVES.index("none")
-        keep = [k for k in range(len(PRIMITIVES)) if k != none]
-        probs = torch.stack([F.softmax(a.to(self.tables.dtype)[:, keep], dim=-1)
+        # slices, not a list index: indexing by a list copies it to the device, which a CUDA graph capturing the
+        # architecture step (--cuda_graphs) does not allow
+        probs = torch.stack([F.softmax(torch.cat([a[:, :none], a[:, none + 1:]], dim=1).to(self.tables.dtype), dim=-1)
                              for a in (alphas_normal, alphas_reduce)])
         shares = torch.stack([2 * edge_softmax(b.to(self.tables.dtype), STEPS) for b in (betas_normal, betas_reduce)])
         return self.expected_from_probs(probs, shares)
