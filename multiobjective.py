@@ -475,6 +475,14 @@ def _resume(args: argparse.Namespace) -> tuple[argparse.Namespace, Path, dict[st
             raise TypeError("args is not a mapping")
         if not isinstance(state["searches"], list):
             raise TypeError("searches is not a list")
+        for n, record in enumerate(state["searches"]):  # a hand edit: one line here, not a traceback in replay
+            weight = record.get("weight") if isinstance(record, dict) else None
+            if not (isinstance(weight, list) and len(weight) == 2 and all(isinstance(w, (int, float)) for w in weight)
+                    and isinstance(record.get("index"), int) and isinstance(record.get("run_dir"), str)
+                    and record.get("status") in ("done", "failed", "running")):
+                raise TypeError(f"searches[{n}] is not a search record (index, weight, run_dir, status)")
+        if not isinstance(state.get("estimator", {}), dict):
+            raise TypeError("estimator is not a mapping")
     except (KeyError, TypeError, ValueError) as err:
         raise UserError(f"--resume {run_dir}: sweep.json is not a sweep state ({err})") from None
     # how and where the rest of the sweep runs may change (the parallel flags too), not what it computes

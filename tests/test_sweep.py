@@ -212,6 +212,22 @@ def test_a_sweep_whose_searches_all_fail_exits_1(tmp_path: Path) -> None:
     assert (next(tmp_path.glob("multi-search-*")) / "sweep.json").is_file()
 
 
+@pytest.mark.parametrize("edit", [
+    lambda st: st["searches"][0].pop("weight"),
+    lambda st: st["searches"].__setitem__(0, "search 0"),
+    lambda st: st["searches"][0].update(status="finished"),
+    lambda st: st.update(estimator="none"),
+], ids=["no_weight", "not_a_record", "unknown_status", "estimator"])
+def test_a_hand_edited_sweep_json_is_one_line(sweep: dict, tmp_path: Path, edit) -> None:
+    copy = tmp_path / "copy"
+    shutil.copytree(sweep["run_dir"], copy)
+    state = json.loads((copy / "sweep.json").read_text())
+    edit(state)
+    (copy / "sweep.json").write_text(json.dumps(state))
+    with pytest.raises(UserError, match=r"^--resume .*: sweep.json is not a sweep state \((searches\[0\]|estimator) "):
+        multiobjective.main(parse(["--resume", str(copy)]))
+
+
 def test_resume_from_elsewhere_finds_the_searches_in_the_sweep_folder(sweep: dict, tmp_path: Path,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     """sweep.json's run folders may be relative to another directory, or the folder moved: resume looks inside it."""
