@@ -1113,3 +1113,20 @@ def test_log_axes_name_their_ticks_without_crowding(low: float, high: float, maj
     plots.plt.close(fig)
     assert all(m in shown for m in majors) and "×" not in "".join(shown + named_minors)
     assert named_minors == minors
+
+
+def test_load_sweep_finds_its_searches_from_any_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """sweep.json may record its search folders relative to where the sweep ran (a relative --logdir): the tools
+    read them inside the sweep folder, so the class count (for the classifier's size) comes from result.json."""
+    sweep = make_sweep(tmp_path / "logs")
+    state = json.loads((sweep / "sweep.json").read_text())
+    for record in [*state["searches"], *state["pareto"]]:
+        record["run_dir"] = str(Path("logs") / sweep.name / Path(record["run_dir"]).name)
+    (sweep / "sweep.json").write_text(json.dumps(state))
+    for run in sweep.glob("search-*"):
+        result = json.loads((run / "result.json").read_text())
+        (run / "result.json").write_text(json.dumps({**result, "num_classes": 3}))
+    monkeypatch.chdir(tmp_path / "logs")  # not where the sweep ran
+    loaded = tables.load_sweep(sweep)
+    assert loaded["num_classes"] == 3
+    assert all(Path(s["run_dir"]).parent == sweep for s in [*loaded["searches"], *loaded["pareto"]])

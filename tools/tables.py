@@ -35,6 +35,7 @@ from pareto import (
     sweep_name,
 )
 from plots import CE_LABEL, NU_LABEL, penalty_label
+from utils import rebase_run_dirs
 
 __all__ = [
     "BUDGETS",
@@ -355,6 +356,8 @@ def load_sweep(path: str | Path) -> dict[str, Any]:
                     if s.get("status", "done") == "done" and s.get("reg_loss") is not None]
         objective = state.get("objective") or args.get("objective") or "l2"
         pareto = [dict(p) for p in state.get("pareto") or []]
+        # the searches live inside the sweep folder: their recorded folders may be relative to where the sweep ran
+        rebase_run_dirs([*searches, *pareto], folder)
         hypervolume = state.get("hypervolume")
         if state.get("front_ce", "criterion_loss") != front_ce_key(objective):
             pareto, hypervolume = [], None  # an earlier version's cost front (on the training CE): derived below
