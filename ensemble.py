@@ -14,15 +14,19 @@ init_channels / layers / auxiliary. A flag given explicitly that contradicts a r
 (--data may point elsewhere: the data may have moved); the flags are the settings of runs that
 record none. The log says what was taken from where.
 
-Weights (``--calculate``, from the validation split: the tail ``1 - --train_portion`` of the
-training set, seen without augmentation): each model starts at 1 and scores a point for every
-sample it gets right that not all models get right (per class of the sample with ``--per_class``);
-the weights are divided by their maximum. Without --calculate every model weighs 1. Each model's
-logits are min-max scaled per sample to [0, 1] and the ensemble's score of a class is the weighted
-average of the models' scaled scores. Reported: test loss (cross-entropy of the scores taken as
+Weights (``--calculate``, from the validation split the runs held out, seen without augmentation:
+the part ``1 - --train_portion`` of the training set after ``--subsample``, with --train_portion,
+--subsample and (where it draws the subsample) --seed taken from the runs' args.json like the
+dataset; runs split differently share no held-out split and runs trained with --train_portion 1
+have none, and --calculate is then a one-line error): each model starts at 1 and scores a point
+for every sample it gets right that not all models get right (per class of the sample with
+``--per_class``); the weights are divided by their maximum. Without --calculate every model weighs
+1. Each model's logits are min-max scaled per sample to [0, 1] and the ensemble's score of a class
+is the weighted average of the models' scaled scores. Reported: test loss (cross-entropy of the scores taken as
 logits; comparable between ensembles, not with a single model's loss), test top-1/top-5, the
-accuracy on the training split and, with --calculate, on the validation split; each model's own
-test results too. Written to ``ensemble.json`` in --models_folder (or ``-o``).
+accuracy on the training split (none when the runs were split differently) and, with --calculate,
+on the validation split; each model's own test results too, and the split used (``data_split``).
+Written to ``ensemble.json`` in --models_folder (or ``-o``).
 
 Several runs of one genotype (batch_train.py --seeds): the ensemble above is that of all runs;
 ``best_per_genotype`` in ensemble.json is the ensemble of one run per genotype (same cells), the run
@@ -35,6 +39,7 @@ alone. Runs trained without a held-out split give no such choice: best_per_genot
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import sys
 import time
@@ -69,6 +74,11 @@ from utils import (
     write_json_atomic,
 )
 
+# The split of the training set the runs held their validation images out of: data.split_training_set's
+# arguments, each with its fallback for runs that record none. The seed only draws a --subsample (0 < F < 1), so
+# runs of several --seeds on the whole training set share one split.
+SPLIT_SETTINGS: dict[str, Any] = {"train_portion": 0.9, "subsample": 0.0, "seed": 0}
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = cli.ArgumentParser(
@@ -78,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli.add_data_args(parser, {"train_portion": 0.9})
     g = parser.add_argument_group("ensemble")
     g.add_argument("--models_folder", required=True, help="folder with eval-<arch>-<time> subfolders (weights.pt)")
-    g.add_argument("--calculate", action="store_true", help="weights from the validation split (else equal)")
+    g.add_argument("--calculate", action="store_true", help="weights from the split the runs held out (else equal)")
     g.add_argument("--per_class", action="store_true", help="one weight per model and class (implies --calculate)")
     g.add_argument("-o", "--output", default=None, help="result JSON (default: <models_folder>/ensemble.json)")
     g.add_argument("--batch_size", type=int, default=96, help="batch size")
@@ -92,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--no_progress", action="store_true", help="no progress bar")
     cli.add_hardware_args(parser)
     cli.mark_no_effect(parser, ("cutout", "cutout_length"), "no split is augmented here")
-    cli.from_run(parser, {**cli.DATA_SETTINGS, **cli.NETWORK_SETTINGS})
+    cli.from_run(parser, {**cli.DATA_SETTINGS, **cli.NETWORK_SETTINGS, **SPLIT_SETTINGS})
     return parser
 
 
@@ -251,17 +261,20 @@ def collect_logits(model: torch.nn.Module, loader: Any, autocast: Any) -> tuple[
 
 
 def build_loaders(args: argparse.Namespace, device: torch.device) -> tuple[dict[str, Any], datalib.DatasetInfo]:
-    """Un-augmented loaders of the train split, the validation split (tail) and the test set."""
+    """Un-augmented loaders of the test set and, when the runs share a split, its train and validation parts."""
     train_ds, test_ds, info = datalib.load_datasets(args.set, args.data, download=args.download,
                                                     image_size=getattr(args, "image_size", None))
     view = train.eval_view(train_ds, test_ds)
-    # the held-out part train.py holds out at this --train_portion (the same split, not class-checked)
-    train_idx, valid_idx, _ = datalib.split_training_set(train_ds, args.subsample, args.seed, args.train_portion,
-                                                         check=False)
     common = {"seed": args.seed, "device": device, "workers": args.workers,
               "on_device": datalib.keep_on_device(args.data_on_device, train_ds), "train": False}
     loaders: dict[str, Any] = {"test": datalib.build_loader(test_ds, torch.arange(len(test_ds)), args.batch_size,
                                                             **common)}
+    if args.train_portion is None:  # runs trained on different splits: no split is theirs (split_settings)
+        return loaders, info
+    # the held-out part the runs' train.py held out (the same split, not class-checked)
+    train_idx, valid_idx, split = datalib.split_training_set(train_ds, args.subsample, args.seed,
+                                                             args.train_portion, check=False)
+    info = dataclasses.replace(info, split=split)
     if len(train_idx):
         loaders["train"] = datalib.build_loader(view, train_idx, args.batch_size, **common)
     if len(valid_idx):
@@ -284,8 +297,63 @@ def dataset_settings(runs: list[Path], args: argparse.Namespace) -> tuple[argpar
         except (UserError, OSError):
             continue
         readable.append(run)
-    return cli.shared_run_settings(readable, args, cli.DATA_SETTINGS,
-                                   what="models trained on different data cannot be ensembled")
+    args, note = cli.shared_run_settings(readable, args, cli.DATA_SETTINGS,
+                                         what="models trained on different data cannot be ensembled")
+    args, split_note = split_settings(readable, args, args.calculate or args.per_class)
+    return args, f"{note}; {split_note}"
+
+
+def _draws_subsample(settings: argparse.Namespace) -> bool:
+    """Whether --subsample draws a part of the training set (0 and 1 keep all of it, whatever the seed)."""
+    return 0 < settings.subsample < 1
+
+
+def _split_of(run: Path | None, args: argparse.Namespace) -> tuple[argparse.Namespace, str]:
+    """One run's split settings (cli.run_settings: a flag that contradicts the run is refused); its seed only
+    where it draws a --subsample, since it changes nothing else."""
+    settings, note = cli.run_settings(run, args, {k: SPLIT_SETTINGS[k] for k in ("train_portion", "subsample")})
+    if _draws_subsample(settings):
+        settings, seed_note = cli.run_settings(run, settings, {"seed": SPLIT_SETTINGS["seed"]})
+        note = f"{note}; {seed_note}"
+    elif settings.seed is None:
+        settings.seed = SPLIT_SETTINGS["seed"]
+    return settings, note
+
+
+def _split_key(settings: argparse.Namespace) -> tuple[float, float, int | None]:
+    """What decides the split: train_portion, and the subsample with its seed when one is drawn."""
+    if _draws_subsample(settings):
+        return settings.train_portion, settings.subsample, settings.seed
+    return settings.train_portion, 0.0, None
+
+
+def _show_split(settings: argparse.Namespace) -> str:
+    seed = f" --seed {settings.seed}" if _draws_subsample(settings) else ""
+    return f"--train_portion {settings.train_portion} --subsample {settings.subsample}{seed}"
+
+
+def split_settings(runs: list[Path], args: argparse.Namespace, calculate: bool) -> tuple[argparse.Namespace, str]:
+    """``args`` with the split of the training set the runs held out (--train_portion, --subsample, and --seed
+    where it draws the subsample) taken from their args.json, so that --calculate weighs the models on images
+    none of them trained on. A flag that contradicts a run is refused. Runs split differently have no common
+    held-out part: refused with --calculate, else the split is None (no training-split accuracy)."""
+    found = [(run, *_split_of(run, args)) for run in runs] or [(None, *_split_of(None, args))]
+    first_run, first, note = found[0]
+    for run, settings, _ in found[1:]:
+        if _split_key(settings) != _split_key(first):
+            differ = f"{first_run} has {_show_split(first)}, {run} has {_show_split(settings)}"
+            if calculate:
+                raise cli.SettingsConflict(f"--calculate needs a split held out from every model, but the runs were "
+                                           f"trained on different splits of the training set: {differ}")
+            first.train_portion = first.subsample = None
+            return first, f"the runs were trained on different splits of the training set ({differ}): no train_acc"
+    if len(found) > 1:
+        note += f" (the other {len(found) - 1} run(s) agree)"
+    if calculate and first.train_portion >= 1:
+        raise UserError(f"--calculate needs a validation split that the models did not train on, and theirs holds "
+                        f"nothing out ({note}): train them with --train_portion < 1, or leave out --calculate "
+                        f"(equal weights)")
+    return first, note
 
 
 def _ensemble_of(stacked: dict[str, torch.Tensor], targets: dict[str, torch.Tensor], calculate: bool,
@@ -385,7 +453,9 @@ def main(args: argparse.Namespace) -> dict:
         "best_per_genotype": best,
         **({"best_per_genotype_note": best_note} if best_note else {}),
         "dataset": info.name, "image_size": info.image_size, "num_classes": info.num_classes,
-        "train_portion": args.train_portion, "device": str(device), "wall_time": round(time.time() - t0, 3),
+        "train_portion": args.train_portion, "subsample": args.subsample,
+        "subsample_seed": args.seed if args.subsample is not None and _draws_subsample(args) else None,
+        "data_split": info.split, "device": str(device), "wall_time": round(time.time() - t0, 3),
     }
     write_json_atomic(output, result)
     logger.info("ensemble of %d model(s) (%s weights): test top-1 %.2f%%, top-5 %.2f%%, loss %.4f; train acc %s; "

@@ -202,7 +202,7 @@ def test_measure_on_cpu_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureF
 def batch_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     logdir = tmp_path_factory.mktemp("logs")
     args = batch_train.build_parser().parse_args(
-        [*TINY, "--archs", "DARTS_V2", "PC_DARTS_cifar", "DARTS_V2", "--logdir", str(logdir)])
+        [*TINY, "--archs", "DARTS_V2", "PC_DARTS_cifar", "DARTS_V2", "--train_portion", "0.5", "--logdir", str(logdir)])
     return batch_train.main(args)
 
 
@@ -239,7 +239,7 @@ def test_ensemble_over_the_batch_folder(batch_run: dict, tmp_path: Path) -> None
     out = tmp_path / "ens.json"
     args = ensemble.build_parser().parse_args(
         ["--set", "digits", "--models_folder", str(Path(batch_run["run_dir"]).parent), "--calculate",
-         "--subsample", "0.1", "--batch_size", "128", "-o", str(out)])
+         "--batch_size", "128", "-o", str(out)])  # the runs' split: --subsample 0.1, --train_portion 0.5
     result = ensemble.main(args)
     assert out.is_file() and json.loads(out.read_text())["test_acc"] == result["test_acc"]
     assert [m["name"] for m in result["models"]] == ["DARTS_V2", "PC_DARTS_cifar"]
@@ -247,6 +247,8 @@ def test_ensemble_over_the_batch_folder(batch_run: dict, tmp_path: Path) -> None
     for model in result["models"]:
         trained = json.loads((Path(model["run_dir"]) / "result.json").read_text())
         assert model["test_acc"] == pytest.approx(trained["test_acc"], abs=1e-3)  # same weights, same test set
+        # the weights come from the images the training held out, not from ensemble.py's own split
+        assert result["data_split"] == json.loads((Path(model["run_dir"]) / "args.json").read_text())["data_split"]
     assert 0 <= result["test_acc"] <= result["test_top5"] <= 100 and 0 <= result["train_acc"] <= 100
 
 

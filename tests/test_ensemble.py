@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
+import data as datalib
 import ensemble
 import genotypes
 from model import NetworkCIFAR
@@ -65,10 +66,11 @@ def test_per_class_ensemble_beats_every_single_model() -> None:
 
 
 def make_run(folder: Path, genotype_name: str, *, saved_as: str | None = None, weights: bool = True,
-             result: bool = True) -> Path:
-    """An eval-* folder with untrained tiny weights (of `saved_as` when it differs from the stated genotype)."""
+             result: bool = True, **recorded: object) -> Path:
+    """An eval-* folder with untrained tiny weights (of `saved_as` when it differs from the stated genotype);
+    `recorded` adds to the arguments of its args.json."""
     folder.mkdir(parents=True)
-    args = {"arch": genotype_name, "init_channels": 4, "layers": 3, "auxiliary": True, "set": "digits"}
+    args = {"arch": genotype_name, "init_channels": 4, "layers": 3, "auxiliary": True, "set": "digits", **recorded}
     (folder / "args.json").write_text(json.dumps({"args": args}))
     if result:
         genotype = genotypes.genotype_to_dict(genotypes.PUBLISHED[genotype_name])
@@ -140,3 +142,67 @@ def test_no_progress_turns_the_progress_bar_off(tmp_path: Path, monkeypatch: pyt
     ensemble.main(ensemble.build_parser().parse_args(flags))
     ensemble.main(ensemble.build_parser().parse_args([*flags, "--no_progress"]))
     assert asked == [None, True]
+
+
+# --------------------------------------------------------------------------- the runs' own held-out split
+
+SPLIT = {"train_portion": 0.8, "subsample": 0.2}
+
+
+def test_calculate_weighs_on_the_split_the_runs_held_out(tmp_path: Path) -> None:
+    """--train_portion, --subsample and its --seed come from the runs, as the dataset does; the ensemble used to
+    split by its own defaults (0.9), so the models had trained on half of its "validation" images."""
+    make_run(tmp_path / "eval-DARTS_V2-1", "DARTS_V2", **SPLIT, seed=4)
+    make_run(tmp_path / "eval-PC_DARTS_cifar-1", "PC_DARTS_cifar", **SPLIT, seed=4)
+    args = ensemble.build_parser().parse_args(["--models_folder", str(tmp_path), "--calculate", "--batch_size", "128"])
+    result = ensemble.main(args)
+    train_ds, _, _ = datalib.load_datasets("digits", "unused")
+    *_, held_out = datalib.split_training_set(train_ds, 0.2, 4, 0.8)
+    assert (result["train_portion"], result["subsample"], result["subsample_seed"]) == (0.8, 0.2, 4)
+    assert result["data_split"] == held_out and held_out["held_out"] > 0
+    assert json.loads((tmp_path / "ensemble.json").read_text())["data_split"] == held_out
+
+
+@pytest.mark.parametrize("flag", [["--train_portion", "0.9"], ["--subsample", "0.1"], ["--seed", "5"]])
+def test_a_split_flag_that_contradicts_the_runs_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                            flag: list[str]) -> None:
+    make_run(tmp_path / "eval-DARTS_V2-1", "DARTS_V2", **SPLIT, seed=4)
+    args = ensemble.build_parser().parse_args(["--models_folder", str(tmp_path), "--calculate", *flag])
+    assert run_main(ensemble.main, args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"error: {' '.join(flag)} contradicts the run folder") and "\n" not in err, err
+    assert not (tmp_path / "ensemble.json").exists()
+
+
+@pytest.mark.parametrize("second", [{"train_portion": 0.9}, {"seed": 5}])
+def test_runs_split_differently_have_no_common_validation_split(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                                 second: dict) -> None:
+    make_run(tmp_path / "eval-DARTS_V2-1", "DARTS_V2", **SPLIT, seed=4)
+    make_run(tmp_path / "eval-PC_DARTS_cifar-1", "PC_DARTS_cifar", **{**SPLIT, "seed": 4, **second})
+    flags = ["--models_folder", str(tmp_path), "--batch_size", "128"]
+    assert run_main(ensemble.main, ensemble.build_parser().parse_args([*flags, "--calculate"])) == 2
+    err = capsys.readouterr().err.strip()
+    assert "different splits of the training set" in err and "\n" not in err, err
+    assert not (tmp_path / "ensemble.json").exists()
+    result = ensemble.main(ensemble.build_parser().parse_args(flags))  # equal weights need no split
+    assert result["train_acc"] is None and result["data_split"] is None and len(result["models"]) == 2
+
+
+def test_the_seed_splits_nothing_without_a_subsample(tmp_path: Path) -> None:
+    """Runs of several --seeds on the whole training set share one held-out split (batch_train.py --seeds)."""
+    make_run(tmp_path / "eval-DARTS_V2-1", "DARTS_V2", train_portion=0.95, subsample=0.0, seed=1, image_size=8)
+    make_run(tmp_path / "eval-DARTS_V2-2", "DARTS_V2", train_portion=0.95, subsample=0.0, seed=2, image_size=8)
+    args = ensemble.build_parser().parse_args(["--models_folder", str(tmp_path), "--calculate", "--batch_size", "256"])
+    result = ensemble.main(args)
+    assert result["subsample_seed"] is None and result["data_split"]["train_portion"] == 0.95
+
+
+def test_calculate_on_runs_that_held_nothing_out_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """Runs trained with --train_portion 1 (train.py's default) saw every training image: no weights from them."""
+    make_run(tmp_path / "eval-DARTS_V2-1", "DARTS_V2", train_portion=1.0, subsample=0.1, seed=0)
+    flags = ["--models_folder", str(tmp_path), "--batch_size", "128"]
+    assert run_main(ensemble.main, ensemble.build_parser().parse_args([*flags, "--calculate"])) == 2
+    err = capsys.readouterr().err.strip()
+    assert "did not train on" in err and "train_portion 1.0" in err and "\n" not in err, err
+    assert not (tmp_path / "ensemble.json").exists()
+    assert ensemble.main(ensemble.build_parser().parse_args(flags))["weighting"] == "equal"

@@ -40,7 +40,7 @@ def make_sweep(root: Path, **changes: object) -> Path:
 
 
 TRAIN = ["--init_channels", "4", "--layers", "3", "--epochs", "1", "--batch_size", "64", "--subsample", "0.2",
-         "--no_progress"]
+         "--train_portion", "0.8", "--no_progress"]
 
 
 @pytest.fixture(scope="module")
