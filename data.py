@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset, Sampler, Subset
 from torchvision import datasets as tv_datasets
 from torchvision import transforms as T
+from torchvision.datasets.folder import find_classes
 
 from utils import UserError
 
@@ -471,6 +472,17 @@ def load_imagenet_search(root: str | Path, *, image_size: int | None = None, cut
 # --------------------------------------------------------------------------- by name
 
 
+def _image_side(name: str, image_size: int | None) -> int:
+    """The side `--set name` is read at (checked): `image_size`, else 224 on ImageNet and 32 elsewhere."""
+    if image_size is not None and image_size < 1:
+        raise UserError(f"image size must be >= 1, got {image_size}")
+    if name not in DATASETS:
+        raise UserError(f"unknown --set {name!r}: choose from {', '.join(DATASETS)}")
+    if name in ("cifar10", "cifar100") and image_size not in (None, 32):
+        raise UserError(f"{name} images are 32x32; image size {image_size} is not supported")
+    return image_size or (224 if name == "imagenet" else 32)
+
+
 def load_datasets(name: str, root: str | Path, *, download: bool = False, cutout: bool = False,
                   cutout_length: int | None = None, image_size: int | None = None, synthetic_train: int = 2000,
                   synthetic_test: int = 500) -> tuple[Dataset, Dataset, DatasetInfo]:
@@ -481,13 +493,7 @@ def load_datasets(name: str, root: str | Path, *, download: bool = False, cutout
     root = Path(root)
     if cutout and cutout_length is not None and cutout_length < 1:
         raise UserError(f"--cutout_length must be >= 1, got {cutout_length}")
-    if image_size is not None and image_size < 1:
-        raise UserError(f"image size must be >= 1, got {image_size}")
-    if name not in DATASETS:
-        raise UserError(f"unknown --set {name!r}: choose from {', '.join(DATASETS)}")
-    if name in ("cifar10", "cifar100") and image_size not in (None, 32):
-        raise UserError(f"{name} images are 32x32; image size {image_size} is not supported")
-    size = image_size or (224 if name == "imagenet" else 32)
+    size = _image_side(name, image_size)
     length = default_cutout_length(size) if cutout_length is None else cutout_length
     if name in ("cifar10", "cifar100"):
         return _load_cifar(name, root, download=download, cutout=cutout, cutout_length=length)
@@ -508,6 +514,46 @@ def load_datasets(name: str, root: str | Path, *, download: bool = False, cutout
     if name == "folder":
         return _load_folder(root, size, cutout, length)
     return _load_imagenet(root, size, cutout, length)
+
+
+def _test_classes(train_dir: Path, eval_dir: Path) -> dict[str, int]:
+    """Class indices for an evaluation folder loaded alone: those of the training folder's class folders where it
+    exists (listed, not their images: the indices load_datasets gives), else the evaluation folder's own."""
+    source = train_dir if train_dir.is_dir() else eval_dir
+    try:
+        return find_classes(str(source))[1]
+    except FileNotFoundError:
+        raise UserError(f"no class folders in {source}: one sub-folder per class") from None
+
+
+def load_test_set(name: str, root: str | Path, *, download: bool = False,
+                  image_size: int | None = None) -> tuple[Dataset, DatasetInfo]:
+    """(test set with the eval transform, info) for `--set name`, for evaluating trained weights.
+
+    An image folder set is read without its training images: ImageNet's val/ needs no train/ beside it (as
+    DARTS's test_imagenet.py) and its 1.28M training files are not listed. Its classes are train/'s class
+    folders where train/ exists, else val/'s own (so val/ alone needs a folder for every class, even an
+    empty one); ``class_source`` on the set says which. The in-memory sets are loaded whole (digits and
+    synthetic are normalised by their training images' statistics).
+    """
+    if name not in ("folder", "imagenet"):
+        _, test, info = load_datasets(name, root, download=download, image_size=image_size)
+        return test, info
+    size = _image_side(name, image_size)
+    root = Path(root)
+    if name == "folder":
+        train_dir = root / "train"
+        eval_dir = next((root / d for d in ("val", "test") if (root / d).is_dir()), root / "val")
+        _, transform = _folder_transforms(size, IMAGENET_MEAN, IMAGENET_STD, False, 1)
+    else:
+        train_dir, eval_dir = root / "imagenet" / "train", root / "imagenet" / "val"
+        _, transform = _imagenet_transforms(size, False, 1)
+    if not eval_dir.is_dir():
+        also = f" (or {root / 'test'})" if name == "folder" else ""
+        raise UserError(f"image folder not found: looked for {eval_dir}{also}, with one sub-folder per class")
+    test = _image_folder(eval_dir, transform, _test_classes(train_dir, eval_dir))
+    test.class_source = train_dir if train_dir.is_dir() else eval_dir
+    return test, DatasetInfo(name, len(test.classes), size, IMAGENET_MEAN, IMAGENET_STD)
 
 
 # --------------------------------------------------------------------------- indices

@@ -27,7 +27,9 @@ The network runs in eval mode (so drop path and the auxiliary head are off, as i
 the test split with the training's normalisation and no augmentation: CIFAR's 10,000 test images,
 digits' fixed 20 %, synthetic's test draw, folder's val/ (or test/), and for ``--set imagenet``
 NetworkImageNet on ImageNet's val/ resized to 256 and centre-cropped to 224 with ImageNet's mean
-and std (DARTS's test_imagenet.py; other --image_size values scale the resize by 256/224).
+and std (DARTS's test_imagenet.py; other --image_size values scale the resize by 256/224). Those
+image folders are read alone (data.load_test_set): no train/ needed, none of its files listed; the
+classes are train/'s class folders where it exists, else val/'s own.
 
 Written to the run folder ``logs/test-<save or arch>-<time>/`` (or with ``-o FILE`` to FILE and
 FILE's stem + ``_confusion.png`` beside it, and no run folder): ``test.json`` with test_loss
@@ -354,6 +356,8 @@ def resolve_settings(args: argparse.Namespace) -> tuple[dict[str, Any], Genotype
     merged, note = cli.run_settings(folder, args, RUN_SETTINGS, overridable=TAKEN_FROM_RUN)
     cfg = {key: getattr(merged, key) for key in RUN_SETTINGS}
     cfg["arch"] = saved.get("arch") or genotype_label(genotype)
+    # checked against the test set's classes, which a val/ without train/ gives by its own class folders
+    cfg["weights_num_classes"] = shape_from_state_dict(train.read_state_dict(weights))["num_classes"]
     notes = [f"settings from the run folder {folder}: {note}"]
     if saved.get("amp", "none") != "none" and args.amp == "none":
         notes.append(f"the run evaluated its test set under --amp {saved['amp']}; this evaluation is float32 "
@@ -375,12 +379,15 @@ def main(args: argparse.Namespace) -> dict:
     cfg_args = argparse.Namespace(**cfg)
     cli.check_common_args(cfg_args)
 
-    _, test_ds, info = datalib.load_datasets(cfg["set"], cfg["data"], download=args.download,
-                                             image_size=cfg["image_size"])
+    # the test split alone: an ImageNet val/ needs no train/ beside it, and its training files are not listed
+    test_ds, info = datalib.load_test_set(cfg["set"], cfg["data"], download=args.download,
+                                          image_size=cfg["image_size"])
     wanted = cfg.get("weights_num_classes")
     if wanted is not None and wanted != info.num_classes:
+        source = getattr(test_ds, "class_source", None)
+        where = f" (the class folders of {source})" if source is not None else ""
         raise UserError(f"the weights {weights} classify {wanted} classes but --set {info.name} has "
-                        f"{info.num_classes}: pass the dataset they were trained on")
+                        f"{info.num_classes}{where}: pass the dataset they were trained on")
     imagenet = cfg["set"] == "imagenet"
     model = train.build_network(genotype, info.num_classes, cfg["init_channels"], cfg["layers"], cfg["auxiliary"],
                                 imagenet)

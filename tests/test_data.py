@@ -17,6 +17,7 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset, Subset
 
+import data
 from data import (
     CIFAR10_MEAN,
     CIFAR10_STD,
@@ -28,6 +29,7 @@ from data import (
     build_loader,
     load_datasets,
     load_imagenet_search,
+    load_test_set,
     stratified_subsample,
     targets_of,
     train_valid_split,
@@ -192,6 +194,34 @@ def test_missing_folders_are_one_line_errors(tmp_path):
             call()
         message = str(info.value)
         assert str(tmp_path) in message and "\n" not in message
+
+
+def test_the_test_set_of_an_image_folder_loads_without_its_training_images(tmp_path, capsys, monkeypatch):
+    """test.py evaluates val/ alone, as test_imagenet.py: it used to need train/ beside it and list all its files."""
+    write_png_tree(tmp_path / "imagenet" / "val", {"n01": 1, "n02": 2}, size=(40, 30))
+    test, info = load_test_set("imagenet", tmp_path, image_size=32)
+    assert (info.name, info.num_classes, info.image_size, len(test)) == ("imagenet", 2, 32, 3)
+    assert test.classes == ["n01", "n02"] and targets_of(test).tolist() == [0, 1, 1]
+    assert test[0][0].shape == (3, 32, 32) and test.class_source == tmp_path / "imagenet" / "val"
+
+    # with train/ beside it, its class folders number the classes (as load_datasets' test set), its images unread
+    write_png_tree(tmp_path / "imagenet" / "train", {"n00": 1, "n01": 1, "n02": 1}, size=(40, 30))
+    _, full, full_info = load_datasets("imagenet", tmp_path, image_size=32)
+    capsys.readouterr()
+    read = []
+    real = data._image_folder
+    monkeypatch.setattr(data, "_image_folder", lambda root, *rest: read.append(root) or real(root, *rest))
+    test, info = load_test_set("imagenet", tmp_path, image_size=32)
+    assert read == [tmp_path / "imagenet" / "val"] and test.class_source == tmp_path / "imagenet" / "train"
+    assert info == full_info and test.class_to_idx == full.class_to_idx and test.samples == full.samples
+    assert torch.equal(test[2][0], full[2][0]) and targets_of(test).tolist() == [1, 2, 2]
+    assert "1 of the 3 training classes ('n00')" in capsys.readouterr().err
+
+    write_png_tree(tmp_path / "tree" / "test", {"a": 1, "b": 1})  # --set folder: its val/ or test/ alone
+    test, info = load_test_set("folder", tmp_path / "tree", image_size=16)
+    assert (info.num_classes, len(test), test[1][0].shape) == (2, 2, (3, 16, 16))
+    with pytest.raises(UserError, match=r"image folder not found: looked for .*val \(or .*test\)"):
+        load_test_set("folder", tmp_path / "nothing")
 
 
 def test_imagenet_layouts(tmp_path):

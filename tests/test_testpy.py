@@ -225,13 +225,21 @@ def _imagenet_tree(root: Path, classes: int = 3, per_class: int = 6) -> None:
                 Image.fromarray(pixels).save(folder / f"img_{i}.png")
 
 
-def test_imagenet_run_folder(tmp_path: Path) -> None:
-    _imagenet_tree(tmp_path / "data")
-    common = ["--set", "imagenet", "--data", str(tmp_path / "data"), "--image_size", "32", "--workers", "0",
+@pytest.fixture(scope="module")
+def imagenet_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
+    """A one-epoch NetworkImageNet training on a tiny ImageNet tree: (its result, the data root)."""
+    root = tmp_path_factory.mktemp("imagenet")
+    _imagenet_tree(root / "data")
+    common = ["--set", "imagenet", "--data", str(root / "data"), "--image_size", "32", "--workers", "0",
               "--device", "cpu", "--no_progress"]
     trained = train.main(train.build_parser().parse_args(
         [*common, "--arch", "PC_DARTS_image", "--layers", "3", "--init_channels", "8", "--batch_size", "6",
-         "--epochs", "1", "--logdir", str(tmp_path / "logs")]))
+         "--epochs", "1", "--logdir", str(root / "logs")]))
+    return trained, root / "data"
+
+
+def test_imagenet_run_folder(imagenet_run: tuple[dict, Path], tmp_path: Path) -> None:
+    trained, data = imagenet_run
     result = evaluate(trained["run_dir"], "--workers", "0", "-o", str(tmp_path / "imagenet.json"))
     assert result["test_acc"] == trained["test_acc"] and result["n_samples"] == 18
     assert (result["dataset"], result["image_size"], result["num_classes"]) == ("imagenet", 32, 3)
@@ -239,9 +247,32 @@ def test_imagenet_run_folder(tmp_path: Path) -> None:
     # the bare weights: NetworkImageNet is recognised from its two stems (and --set imagenet is then required)
     weights = tmp_path / "imagenet_weights.pt"
     shutil.copy(Path(trained["run_dir"]) / "weights.pt", weights)
-    bare = evaluate("--model_path", str(weights), "--set", "imagenet", "--data", str(tmp_path / "data"),
+    bare = evaluate("--model_path", str(weights), "--set", "imagenet", "--data", str(data),
                     "--image_size", "32", "--batch_size", "6", "--workers", "0", "-o", str(tmp_path / "bare.json"))
     assert bare["arch"] == "PC_DARTS_image" and bare["test_acc"] == trained["test_acc"]
+
+
+def test_imagenet_val_alone_is_enough(imagenet_run: tuple[dict, Path], tmp_path: Path,
+                                      capsys: pytest.CaptureFixture) -> None:
+    """<data>/imagenet/val without train/ (all test_imagenet.py reads): it used to fail, looking for train/."""
+    trained, data = imagenet_run
+    val = tmp_path / "val_only" / "imagenet" / "val"
+    shutil.copytree(data / "imagenet" / "val", val)
+    weights = tmp_path / "imagenet_weights.pt"
+    shutil.copy(Path(trained["run_dir"]) / "weights.pt", weights)
+    for source in ([trained["run_dir"]], ["--model_path", str(weights), "--set", "imagenet", "--image_size", "32"]):
+        result = evaluate(*source, "--data", str(tmp_path / "val_only"), "--batch_size", "6", "--workers", "0",
+                          "-o", str(tmp_path / "val_only.json"))
+        assert result["test_acc"] == trained["test_acc"] and result["n_samples"] == 18
+        assert result["classes"] == ["n00000000", "n00000001", "n00000002"]
+    # a class without its folder in val/ would shift the labels of the next ones: refused, in one line
+    shutil.rmtree(val / "n00000001")
+    args = testpy.build_parser().parse_args([trained["run_dir"], "--data", str(tmp_path / "val_only"), "--workers",
+                                             "0", "--device", "cpu", "-o", str(tmp_path / "missing.json")])
+    assert run_main(testpy.main, args) == 2
+    err = capsys.readouterr().err.strip()
+    assert "classify 3 classes but --set imagenet has 2" in err and str(val) in err and "\n" not in err, err
+    assert not (tmp_path / "missing.json").exists()
 
 
 def test_script_prints_its_run_folder_first_and_last(trained: dict, tmp_path: Path) -> None:
