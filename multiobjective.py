@@ -53,6 +53,7 @@ from plots import plot_frontier, plot_losses
 from utils import (
     RunFailed,
     UserError,
+    check_resumed_split,
     create_run_dir,
     get_device,
     get_logger,
@@ -496,6 +497,11 @@ def _resume(args: argparse.Namespace) -> tuple[argparse.Namespace, Path, dict[st
     return saved, run_dir, state
 
 
+def _search_folder(record: dict[str, Any], run_dir: Path) -> Path:
+    """A search's folder inside the sweep's (where it lives, wherever sweep.json says it ran: rebase_run_dirs)."""
+    return run_dir / Path(record["run_dir"]).name
+
+
 def _pin_latency_table(path: str, run_dir: Path) -> str:
     """Copy the latency table into the sweep's folder and return the copy's absolute path, which every search
     reads (in other processes and on Ray workers too): a table remade, moved or deleted after the sweep starts
@@ -549,8 +555,11 @@ def main(args: argparse.Namespace, executor: Any = None) -> dict[str, Any]:
     if args.sweep_resume:
         args, run_dir, state = _resume(args)
         check_parallel_args(args)
-        # --data may have moved (or be relative to another directory): one line now, not a refused search later
-        train_search.build_data(args, torch.device("cpu"))
+        # --data may have moved (or be relative to another directory): one line now, not a refused search later;
+        # and it must be the dataset the searches so far were made on
+        split = train_search.build_data(args, torch.device("cpu"))[2].split
+        for record in state["searches"]:
+            check_resumed_split(_search_folder(record, run_dir), split)
     else:
         if args.objective is None or args.space is None:
             raise UserError("give an objective and a search space, e.g. `multiobjective.py -o l2 cifar --set digits`")

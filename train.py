@@ -67,6 +67,7 @@ from utils import (
     MetricsCSV,
     UserError,
     check_resume_checkpoint,
+    check_resumed_split,
     check_state_fits,
     configure_torch,
     count_parameters_in_MB,
@@ -557,6 +558,8 @@ def main(args: argparse.Namespace, *, run_dir: str | Path | None = None,
 
     set_seed(args.seed)
     train_loader, valid_loader, test_loader, info = build_data(args, device)
+    if resumed is not None:
+        check_resumed_split(resumed, info.split)
     setup = build_training(args, genotype, info.num_classes, device, load_model_path=checkpoint is None)
     if checkpoint is not None:
         check_state_fits(setup.model, checkpoint["model"], resumed / "checkpoint.pt")

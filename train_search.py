@@ -44,6 +44,7 @@ from utils import (
     MetricsCSV,
     UserError,
     check_resume_checkpoint,
+    check_resumed_split,
     check_state_fits,
     configure_torch,
     count_parameters_in_MB,
@@ -302,6 +303,8 @@ def main(args: argparse.Namespace) -> dict:
                                              run_dir / "checkpoint.pt", CHECKPOINT_KEYS)
     set_seed(args.seed)
     train_loader, valid_loader, info = build_data(args, device)  # data errors come before a run folder exists
+    if run_dir is not None:
+        check_resumed_split(run_dir, info.split)
     cost_model = build_cost_model(args, info.num_classes, imagenet, run_dir)
     if run_dir is None and getattr(args, "run_dir", None):
         run_dir = Path(args.run_dir)  # chosen by the caller (the sweep records it before starting)

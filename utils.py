@@ -460,6 +460,24 @@ def save_args(args: argparse.Namespace, run_dir: Path, device: torch.device, kin
     return record
 
 
+def check_resumed_split(run_dir: Path, split: dict | None) -> None:
+    """A one-line error when the data a resumed run would go on with does not split as the run's did (its
+    args.json's data_split): --data may be given anew on resume, since data moves, but another dataset there
+    would go on training the checkpoint on other images, or put two datasets on one sweep's front."""
+    path = Path(run_dir) / "args.json"
+    record = read_json(path) if path.is_file() else None
+    made = record.get("data_split") if isinstance(record, dict) else None
+    if not isinstance(made, dict) or not isinstance(split, dict):
+        return
+    differ = [k for k in ("kind", "train_portion", "train", "held_out") if k in made and k in split
+              and made[k] != split[k]]
+    if differ:
+        def show(d: dict) -> str:
+            return f"{d.get('train')} train / {d.get('held_out')} held-out images ({d.get('kind')} split)"
+        raise UserError(f"{run_dir} was made on {show(made)}, and the data now gives {show(split)}: resume it on "
+                        "the run's own dataset (--data)")
+
+
 def run_kind(run_dir: Path, record: dict) -> str | None:
     """The kind of a run folder: args.json's own ``kind``, else (folders written before it) what it holds."""
     if record.get("kind") in RUN_KINDS:

@@ -179,9 +179,30 @@ def test_resumed_sweep_checks_its_data_before_it_runs_anything(tmp_path, capsys,
     line = one_line_error(capsys, multiobjective.main, resume)
     assert "data" in line and "not found" in line
     assert (run_dir / "sweep.json").read_text() == before
+    # another dataset given as --data on resume would put two datasets on one front
+    colour_dataset(tmp_path / "other", {"a": 30, "b": 30})
+    resume = multiobjective.build_parser().parse_args(["--resume", str(run_dir), "--max_searches", "2", "cifar",
+                                                       "--data", str(tmp_path / "other")])
+    line = one_line_error(capsys, multiobjective.main, resume)
+    assert "was made on 40 train / 40 held-out images" in line and "30 train / 30 held-out" in line
+    assert (run_dir / "sweep.json").read_text() == before
     monkeypatch.chdir(tmp_path)
     resume = multiobjective.build_parser().parse_args(["--resume", str(run_dir), "--max_searches", "2"])
     assert [s["status"] for s in multiobjective.main(resume)["searches"]] == ["done", "done"]
+
+
+def test_a_training_resumed_on_another_dataset_is_refused(tmp_path, capsys):
+    data = colour_dataset(tmp_path / "data", {"a": 40, "b": 40})
+    stopped = train.main(train.build_parser().parse_args(
+        [*TRAIN, "--data", str(data), "--epochs", "2", "--train_portion", "0.5", "--stop_after", "1",
+         "--logdir", str(tmp_path / "logs")]))
+    run_dir = Path(stopped["run_dir"])
+    other = colour_dataset(tmp_path / "other", {"a": 30, "b": 30})
+    line = one_line_error(capsys, train.main, train.build_parser().parse_args(
+        ["--resume", str(run_dir), "--data", str(other)]))
+    assert f"{run_dir} was made on 40 train / 40 held-out images" in line and "30 train / 30 held-out" in line
+    train.main(train.build_parser().parse_args(["--resume", str(run_dir), "--data", str(data)]))
+    assert (run_dir / "result.json").is_file()  # its own dataset, given anew: it goes on
 
 
 def test_sequential_split_missing_a_class_is_refused(tmp_path):
