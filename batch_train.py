@@ -366,7 +366,7 @@ def results_table(entries: list[dict[str, Any]]) -> str:
     df = pd.DataFrame(rows)
     if df["valid_acc"].isna().all():
         df = df.drop(columns="valid_acc")
-    return format_table(df)
+    return format_table(df, na_rep="-")  # a skipped or failed training has no numbers
 
 
 def _seed_text(entry: dict[str, Any]) -> str:

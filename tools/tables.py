@@ -159,12 +159,12 @@ def write_table(df: pd.DataFrame, path: str | Path) -> Path:
     return path
 
 
-def format_table(df: pd.DataFrame, columns: Sequence[str] | None = None) -> str:
-    """The table as text for the terminal: every row and column, numbers shortened."""
+def format_table(df: pd.DataFrame, columns: Sequence[str] | None = None, na_rep: str = "NaN") -> str:
+    """The table as text for the terminal: every row and column, numbers shortened, a missing value as ``na_rep``."""
     view = df[[c for c in (columns or df.columns) if c in df.columns]]
     with pd.option_context("display.max_rows", None, "display.max_columns", None, "display.width", 250,
                            "display.float_format", lambda v: f"{v:.6g}"):
-        return view.to_string(index=False)
+        return view.to_string(index=False, na_rep=na_rep)
 
 
 def nu_from_name(name: str) -> float | None:
