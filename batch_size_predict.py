@@ -187,10 +187,18 @@ class MemoryModel:
         return (features @ self.coef + self.intercept).reshape(m.shape)
 
     def max_batch(self, model_size: float, budget_mb: float, max_batch: int = 1024, min_batch: int = 1) -> int | None:
-        """The largest batch in [min_batch, max_batch] whose prediction is <= budget_mb (None if none is)."""
+        """The batch before the first one from min_batch up whose prediction exceeds budget_mb or is not a positive
+        memory (None if min_batch already fails).
+
+        Memory grows with the batch, but the fitted polynomial need not: the shipped model's batch² term is
+        negative, so far beyond its data its prediction falls, below zero too. The largest batch that "fits"
+        anywhere in the range would then be --max_batch_size, however large, and a run of out-of-memory restarts.
+        """
         sizes = np.arange(min_batch, max_batch + 1)
-        fits = sizes[self.predict(model_size, sizes) <= budget_mb]
-        return int(fits.max()) if len(fits) else None
+        predicted = self.predict(model_size, sizes)
+        fails = ~((predicted > 0) & (predicted <= budget_mb))
+        first = int(np.argmax(fails)) if fails.any() else len(sizes)
+        return int(sizes[first - 1]) if first > 0 else None
 
 
 def load_memory_model(path: str | Path) -> MemoryModel:

@@ -212,6 +212,9 @@ def free_memory_mb(device: torch.device) -> float:
     return free / 2**20
 
 
+MEMORY_MODEL_SIDE = 32  # the image side batch_data.csv was measured at (CIFAR), the only one the model knows
+
+
 def choose_batch_size(model: bsp.MemoryModel, model_size: float, free_mb: float, *, margin_mb: float = 500.0,
                       max_batch: int = 1024) -> int | None:
     """The largest batch whose predicted memory stays margin_mb under free_mb (None if not even 1 does)."""
@@ -276,6 +279,11 @@ def pick_batch(entry: dict[str, Any], genotype: Genotype, args: argparse.Namespa
         batch = line_batch_size(points, free - args.margin_mb, args.max_batch_size)
         logger.info("%s: probe %s, %.0f MB free -> batch %s", entry["label"],
                     ", ".join(f"batch {b}: {m:.0f} MB" for b, m in points), free, batch)
+    elif memory_model is not None and info.image_size != MEMORY_MODEL_SIDE:
+        logger.info("%s: the memory model is fitted at %dx%d and this training is at %dx%d (activations grow with "
+                    "the pixels): --batch_size %d (or pass --probe)", entry["label"], MEMORY_MODEL_SIDE,
+                    MEMORY_MODEL_SIDE, info.image_size, info.image_size, args.batch_size)
+        return args.batch_size
     elif memory_model is not None:
         size = network_size(genotype, args, info.num_classes)
         free = free_memory_mb(device)
@@ -344,10 +352,11 @@ def train_one(entry: dict[str, Any], args: argparse.Namespace, batch_dir: Path, 
         run_dir = None
         if device.type == "cuda":
             free_memory_mb(device)
-        if batch - args.oom_step < 1:
-            raise UserError(f"{entry['label']}: out of memory even at batch {batch}")
-        logger.info("%s: out of memory at batch %d; retrying with %d", entry["label"], batch, batch - args.oom_step)
-        batch -= args.oom_step
+        if batch == 1:
+            raise UserError(f"{entry['label']}: out of memory even at batch 1")
+        smaller = max(1, batch - args.oom_step)  # down to batch 1, which a step past it would skip
+        logger.info("%s: out of memory at batch %d; retrying with %d", entry["label"], batch, smaller)
+        batch = smaller
 
 
 def results_table(entries: list[dict[str, Any]]) -> str:

@@ -288,6 +288,59 @@ def test_out_of_memory_retries_five_smaller(tmp_path: Path, monkeypatch: pytest.
     assert len(list(folder.glob("eval-*"))) == 1  # the failed attempts' folders are removed
 
 
+@pytest.mark.parametrize("fits_at, tried", [(1, [7, 2, 1]), (0, [7, 2, 1])])
+def test_out_of_memory_steps_down_to_batch_1(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fits_at: int,
+                                            tried: list) -> None:
+    """A step past batch 1 would skip the smallest batches: 7 - 5 = 2, then 1, and only then give up."""
+    seen = []
+
+    def fake_main(args: object, *, run_dir: Path, log_files: object = (), **given: object) -> dict:
+        seen.append(args.batch_size)
+        if args.batch_size > fits_at:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory")
+        return {"batch_size": args.batch_size, "model_size": 0.1, "test_acc": 50.0, "test_top5": 90.0,
+                "run_dir": str(run_dir)}
+
+    monkeypatch.setattr(train, "main", fake_main)
+    result = batch_train.main(batch_train.build_parser().parse_args(
+        ["--set", "digits", "--archs", "DARTS_V2", "--batch_size", "7", "--logdir", str(tmp_path)]))
+    assert seen == tried
+    entry = result["entries"][0]
+    if fits_at:
+        assert entry["status"] == "done" and entry["batch_size"] == 1
+    else:
+        assert entry["status"] == "failed" and entry["error"] == "DARTS_V2: out of memory even at batch 1"
+
+
+def test_memory_model_stops_at_the_first_batch_that_does_not_fit() -> None:
+    """A fitted polynomial may fall again beyond its data (the shipped one's batch² term is negative), and below
+    zero: the batch is the last one before the first that does not fit, never one past that fall."""
+    falls = bsp.MemoryModel(np.array([[0, 1], [0, 2]]), np.array([10.0, -0.01]), 100.0, {})
+    assert float(falls.predict(0.1, 2000)) < 0 and float(falls.predict(0.1, 900)) < 2000
+    assert falls.max_batch(0.1, 2000.0, max_batch=4096) == 255  # 100 + 10 b - 0.01 b² <= 2000 up to b = 255
+    assert falls.max_batch(0.1, 50.0, max_batch=4096) is None
+    shipped = bsp.load_memory_model(batch_train.REPO / "batch_predict.json")
+    for size in (0.01, 1.37, 3.3):
+        batch = shipped.max_batch(size, 23500.0, max_batch=32768)
+        assert batch is not None and batch < 4096 and 0 < float(shipped.predict(size, batch)) <= 23500.0
+
+
+def test_the_memory_model_is_not_used_at_another_image_side() -> None:
+    """It was fitted at 32x32 and knows no image side: at 128x128 the activations are 16 times as large, and its
+    batch would run out of memory (a run of restarts); at another side the batch is --batch_size."""
+    import logging
+
+    from data import load_datasets
+
+    args = batch_train.build_parser().parse_args(["--set", "digits", "--archs", "DARTS_V2", "--batch_size", "48"])
+    shipped = bsp.load_memory_model(batch_train.REPO / "batch_predict.json")
+    info = load_datasets("digits", "unused", image_size=128)[2]
+    entry = {"label": "DARTS_V2"}
+    cuda = torch.device("cuda")  # the memory model is asked on CUDA only; at 128x128 it is not asked at all
+    assert batch_train.pick_batch(entry, genotypes.DARTS_V2, args, cuda, shipped, info,
+                                  logging.getLogger("t")) == 48
+
+
 def test_batch_train_unknown_genotype_fails_before_training(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     args = batch_train.build_parser().parse_args(["--archs", "DARTS_V2", "PC_DART", "--logdir", str(tmp_path)])
     assert run_main(batch_train.main, args) == 2
