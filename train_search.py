@@ -173,7 +173,8 @@ def cosine_lr(args: argparse.Namespace, epoch: int) -> float:
 def build_data(args: argparse.Namespace, device: torch.device) -> tuple[Any, Any, datalib.DatasetInfo]:
     """Training half and held-out half of the training set (or imagenet_search's train/val)."""
     if is_imagenet(args):
-        train_ds, valid_ds, info = datalib.load_imagenet_search(args.data, image_size=args.image_size)
+        train_ds, valid_ds, info = datalib.load_imagenet_search(args.data, image_size=args.image_size,
+                                                                cutout=args.cutout, cutout_length=args.cutout_length)
         train_idx = torch.arange(len(train_ds))
         valid_idx = torch.arange(len(valid_ds))
         if args.subsample:
@@ -202,7 +203,10 @@ def build_data(args: argparse.Namespace, device: torch.device) -> tuple[Any, Any
             f"--batch_size {args.batch_size} is larger than the search split "
             f"({len(train_idx)} train / {len(valid_idx)} held out): lower it or use more data"
         )
-    train_loader = datalib.build_loader(train_ds, train_idx, args.batch_size, train=True, **common)
+    # A lone last sample would make BatchNorm fail in training mode where a cell's map is 1x1 (train.py does the
+    # same); the architecture step's held-out batches are always full (sample_batch).
+    train_loader = datalib.build_loader(train_ds, train_idx, args.batch_size, train=True,
+                                        drop_last=len(train_idx) % args.batch_size == 1, **common)
     valid_loader = datalib.build_loader(valid_ds, valid_idx, args.batch_size, train=True, **common)
     return train_loader, valid_loader, info
 

@@ -6,9 +6,12 @@ import json
 from pathlib import Path
 
 import numpy as np
+import torch
 from PIL import Image
 
 import multiobjective
+import train_search
+from data import Cutout
 from genotypes import resolve_genotype
 
 
@@ -53,3 +56,15 @@ def test_missing_imagenet_search_tree_is_one_line(tmp_path: Path, capsys) -> Non
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "imagenet_search" in err[0]
     assert not list(tmp_path.glob("multi-search-*"))
+
+
+def test_imagenet_search_cutout_is_applied(tmp_path: Path) -> None:
+    """--cutout on the ImageNet search was recorded in args.json and never applied."""
+    make_tree(tmp_path / "data", classes=2, per_class=4)
+    for cutout, expected in ((True, 1), (False, 0)):
+        args = train_search.build_parser().parse_args(
+            ["--imagenet", "--data", str(tmp_path / "data"), "--image_size", "32", "--batch_size", "4",
+             "--workers", "0", "--device", "cpu", *(["--cutout", "--cutout_length", "8"] if cutout else [])])
+        train_ds = train_search.build_data(args, torch.device("cpu"))[0].dataset
+        steps = [t for t in getattr(train_ds.transform, "transforms", []) if isinstance(t, Cutout)]
+        assert len(steps) == expected and all(t.length == 8 for t in steps)

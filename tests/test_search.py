@@ -150,3 +150,14 @@ def test_bad_input_is_one_line(tmp_path: Path, argv: list[str], message: str) ->
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], done.stderr
     assert not list(tmp_path.iterdir())  # refused before a run folder was made
+
+
+def test_a_lone_last_training_sample_is_dropped_where_a_map_is_1x1(tmp_path: Path) -> None:
+    """At 4x4 the last cell's map is 1x1, and a training batch of one sample fails in BatchNorm (train mode): 718
+    training images in batches of 717 leave one, which the loader drops as train.py's does."""
+    args = parse(["--set", "digits", "--image_size", "4", "--layers", "3", "--init_channels", "4", "--batch_size",
+                  "717", "--epochs", "1", "--begin", "0", "--no_progress", "--device", "cpu", "--workers", "0",
+                  "--logdir", str(tmp_path)])
+    train_loader = train_search.build_data(args, torch.device("cpu"))[0]
+    assert len(train_loader.indices) % 717 == 1 and len(train_loader) == 1
+    assert train_search.main(args)["genotype"]
