@@ -1130,3 +1130,12 @@ def test_load_sweep_finds_its_searches_from_any_directory(tmp_path: Path, monkey
     loaded = tables.load_sweep(sweep)
     assert loaded["num_classes"] == 3
     assert all(Path(s["run_dir"]).parent == sweep for s in [*loaded["searches"], *loaded["pareto"]])
+
+
+def test_load_sweep_of_one_search_names_its_folder_as_it_is_now(tmp_path: Path) -> None:
+    """result.json's run_dir may be relative to where the search ran: search_stability.py read seeds from there."""
+    sweep = make_sweep(tmp_path / "logs")
+    search = next(sweep.glob("search-00-*"))
+    result = json.loads((search / "result.json").read_text())
+    (search / "result.json").write_text(json.dumps({**result, "run_dir": f"logs/{search.name}"}))
+    assert tables.load_sweep(search)["searches"][0]["run_dir"] == str(search)

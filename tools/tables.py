@@ -369,7 +369,7 @@ def load_sweep(path: str | Path) -> dict[str, Any]:
         result = _read_json(folder / "result.json")
         if not isinstance(result, dict) or "reg_loss" not in result:
             raise ValueError(f"{folder} is neither a sweep folder (no sweep.json) nor a search folder")
-        result.setdefault("run_dir", str(folder))
+        result["run_dir"] = str(folder)  # where it is now: result.json's may be relative to where the search ran
         searches = [result]
         objective = result.get("objective") or "l2"
         pareto, hypervolume = [], None
