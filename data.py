@@ -694,24 +694,49 @@ def keep_on_device(flag: bool | None, dataset: Dataset) -> bool:
 # --------------------------------------------------------------------------- loaders
 
 
-def _mix_seed(seed: int, epoch: int, stream: int) -> int:
-    """A 63-bit seed from (seed, epoch, stream): independent streams, stable across runs."""
-    digest = hashlib.sha256(f"{seed}:{epoch}:{stream}".encode()).digest()
+def _mix_seed(seed: int, epoch: int, stream: int, *more: int) -> int:
+    """A 63-bit seed from (seed, epoch, stream, ...): independent streams, stable across runs."""
+    digest = hashlib.sha256(":".join(str(part) for part in (seed, epoch, stream, *more)).encode()).digest()
     return int.from_bytes(digest[:8], "little") & (2**63 - 1)
 
 
-_ORDER, _SAMPLE, _WORKERS = 0, 1, 2
+_ORDER, _SAMPLE, _WORKERS, _AUGMENT = 0, 1, 2, 3
 
 
-class _RandomBatches(Sampler[list[int]]):
-    """Endless batches of `batch_size` distinct positions, each a fresh uniform draw."""
+class _KeyedSubset(Dataset):
+    """Subset(dataset, indices) whose random transforms (crop, flip, cutout) draw from a seed of (seed, epoch, key)
+    alone, where the key is the item's position and, for sample_batch's endless draws, the draw's number.
+
+    Left to the global RNG (no workers) or to each worker's own seed, the pixels would depend on --workers, which a
+    resume may change ("where and how the run goes on"): the resumed run would no longer equal an unbroken one.
+    """
+
+    def __init__(self, dataset: Dataset, indices: list[int], seed: int) -> None:
+        self.dataset, self.indices, self.seed = dataset, indices, seed
+        self.epoch = 0  # set before each DataLoader is made (its workers take a copy)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, key: int | tuple[int, int]) -> Any:
+        position, draw = key if isinstance(key, tuple) else (key, -1)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(_mix_seed(self.seed, self.epoch, _AUGMENT, draw, position))
+            return self.dataset[self.indices[position]]
+
+
+class _RandomBatches(Sampler[list[tuple[int, int]]]):
+    """Endless batches of `batch_size` distinct positions, each a fresh uniform draw, keyed (position, draw number)
+    for _KeyedSubset: a sample drawn twice is augmented afresh each time."""
 
     def __init__(self, n: int, batch_size: int, generator: torch.Generator) -> None:
         self.n, self.batch_size, self.generator = n, min(batch_size, n), generator
 
-    def __iter__(self) -> Iterator[list[int]]:
+    def __iter__(self) -> Iterator[list[tuple[int, int]]]:
+        draw = 0
         while True:
-            yield torch.randperm(self.n, generator=self.generator)[: self.batch_size].tolist()
+            yield [(p, draw) for p in torch.randperm(self.n, generator=self.generator)[: self.batch_size].tolist()]
+            draw += 1
 
 
 def _check_loader_args(indices: torch.Tensor, batch_size: int) -> None:
@@ -736,7 +761,7 @@ class HostLoader:
         self.indices = torch.as_tensor(indices, dtype=torch.int64).cpu()
         _check_loader_args(self.indices, batch_size)
         self.dataset = dataset
-        self.subset = Subset(dataset, self.indices.tolist())
+        self.subset = _KeyedSubset(dataset, self.indices.tolist(), seed)
         self.batch_size, self.shuffle, self.seed = batch_size, shuffle, seed
         self.device = torch.device(device)
         self.workers, self.drop_last = workers, drop_last
@@ -750,7 +775,7 @@ class HostLoader:
 
     def set_epoch(self, epoch: int) -> None:
         """Make the next pass (and sample_batch draws) a deterministic function of (seed, epoch)."""
-        self.epoch = epoch
+        self.epoch = self.subset.epoch = epoch
         self.close()
 
     def close(self) -> None:

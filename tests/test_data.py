@@ -545,3 +545,25 @@ def test_build_loader_picks_the_path_and_follows_the_dataset(digits):
         build_loader(train, torch.arange(10), 0, train=True, seed=0, device=CPU)
     with pytest.raises(UserError, match="no samples"):
         build_loader(train, torch.arange(0), 8, train=True, seed=0, device=CPU, on_device=True)
+
+
+def test_host_augmentation_does_not_depend_on_the_workers():
+    """--workers may change on resume: the augmented pixels of an epoch, and of sample_batch's draws, must not."""
+    from data import HostLoader
+
+    train_ds, _, _ = load_datasets("digits", "unused", image_size=8, cutout=True, cutout_length=4)
+    passes = []
+    for workers in (0, 1, 2):
+        loader = HostLoader(train_ds, torch.arange(200), 64, shuffle=True, seed=3, device="cpu", workers=workers)
+        loader.set_epoch(2)
+        batches = [x for x, _ in loader]
+        draws = [loader.sample_batch()[0] for _ in range(3)]
+        loader.close()
+        passes.append((torch.cat(batches), torch.cat(draws)))
+    for images, draws in passes[1:]:
+        assert torch.equal(images, passes[0][0]) and torch.equal(draws, passes[0][1])
+    # and they are augmented: two draws of one epoch differ, as do two epochs
+    assert not torch.equal(passes[0][1][:64], passes[0][1][64:128])
+    loader = HostLoader(train_ds, torch.arange(200), 64, shuffle=True, seed=3, device="cpu")
+    loader.set_epoch(3)
+    assert not torch.equal(torch.cat([x for x, _ in loader]), passes[0][0])
