@@ -464,6 +464,11 @@ def test_compare_fronts_costs_every_search_on_one_network(runs: dict, tmp_path: 
     params = cost.CostModel.build("params", cost.EvalSpec(8, 10, 20, False, None))
     assert other["series"][0]["front"][-1]["cost"] == pytest.approx(
         params.genotype_cost(genotypes.PUBLISHED["DARTS_V2"]) / 1e6)
+    empty = make_flops_sweep(tmp_path / "e", {})  # no search finished yet: an empty front is no result
+    with pytest.raises(cost.UserError, match="no finished search to compare"):
+        compare_fronts.main(compare_fronts.build_parser().parse_args(
+            ["-l", str(empty), str(runs["sweep"]), "-o", str(tmp_path / "e.png")]))
+    assert not (tmp_path / "e.png").exists()
     imagenet = make_flops_sweep(tmp_path / "i", {1.0: "DARTS_V2"}, space="imagenet")
     with pytest.raises(ValueError, match="different spaces or class counts"):
         compare_fronts.main(compare_fronts.build_parser().parse_args(
