@@ -344,7 +344,8 @@ def split_settings(runs: list[Path], args: argparse.Namespace, calculate: bool) 
             differ = f"{first_run} has {_show_split(first)}, {run} has {_show_split(settings)}"
             if calculate:
                 raise cli.SettingsConflict(f"--calculate needs a split held out from every model, but the runs were "
-                                           f"trained on different splits of the training set: {differ}")
+                                           f"trained on different splits of the training set: {differ} (give "
+                                           f"--models_folder one batch folder, or leave out --calculate)")
             first.train_portion = first.subsample = None
             return first, f"the runs were trained on different splits of the training set ({differ}): no train_acc"
     if len(found) > 1:

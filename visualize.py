@@ -14,8 +14,9 @@ outputs of the two previous cells), its intermediate nodes 0..n-1, each fed by t
 with their operation (coloured by kind: separable and dilated convolutions, pooling, skip), and
 the output c_{k}, the concatenation of the ``concat`` nodes.
 
-Without ``-o``, the files go into ``cells/`` beside the input (the run folder, or the folder of the
-JSON file) or, for published names, into ``cells/`` in the current folder, named
+Without ``-o``, the files go into ``cells/`` inside the run folder given (or the one the JSON file is in;
+for a JSON file outside a run folder, ``cells/`` in its folder) or, for published names, into ``cells/``
+in the current folder, named
 ``<name>_normal.<ext>`` and ``<name>_reduction.<ext>``. ``-o DIR/`` (an existing folder, or a name
 ending in /) puts them there; any other ``-o PREFIX`` names them ``PREFIX_normal.<ext>`` (with
 several genotypes, ``PREFIX_<name>_normal.<ext>``). No system package is needed: the layered layout
@@ -453,14 +454,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser = cli.ArgumentParser(
         description="Draw the normal and the reduction cell of genotypes (PNG and PDF by default).",
         formatter_class=cli.HelpFormatter,
-        epilog="Without -o, files go into cells/ beside the input (run folder, JSON file's folder) or, for "
-               "published names, into cells/ in the current folder.")
+        epilog="Without -o, files go into the run folder's own cells/ (or cells/ in the JSON file's folder) or, "
+               "for published names, into cells/ in the current folder.")
     parser.add_argument("arch", nargs="+",
                         help="genotypes: published names, 'all', genotype JSON files, run folders, FILE:NAME, "
                              "a sweep's genotypes.json or folder (all its genotypes)")
     parser.add_argument("-o", "--output", default=None,
                         help="DIR/ (an existing folder or a name ending in /) or a file prefix: PREFIX_normal.png "
-                             "(several genotypes: PREFIX_<name>_normal.png) (default: cells/ beside the input)")
+                             "(several genotypes: PREFIX_<name>_normal.png) "
+                             "(default: the run folder's or JSON file's cells/)")
     parser.add_argument("-f", "--formats", nargs="+", default=["png", "pdf"], choices=FORMATS,
                         help="file formats to write")
     parser.add_argument("--no_title", action="store_true", help="leave out the '<name>: normal cell' title")
