@@ -276,6 +276,9 @@ class CostModel:
         self.kind, self.spec = kind, spec
         self.tables = tables
         self.cpu_tables = tables  # float64 on the CPU whatever ``to`` does: the derived genotypes' exact costs
+        # the non-`none` ops' columns of the alphas, as a tensor where the tables are: a list index would be copied
+        # to the device at every architecture step, which a CUDA graph capturing it (--cuda_graphs) does not allow
+        self.keep = torch.tensor([k for k, op in enumerate(PRIMITIVES) if op != "none"], device=tables.device)
         self.fixed = float(fixed)
         self.latency_table: dict[str, Any] | None = None
         self.reference = self.genotype_cost(uniform_genotype("sep_conv_3x3"))
@@ -308,6 +311,7 @@ class CostModel:
     def to(self, device: torch.device | str) -> CostModel:
         device = torch.device(device)
         self.tables = self.cpu_tables.to(device, table_dtype(device))
+        self.keep = self.keep.to(device)
         return self
 
     def expected_from_probs(self, probs: torch.Tensor, shares: torch.Tensor) -> torch.Tensor:
@@ -318,10 +322,7 @@ class CostModel:
     def expected(self, alphas_normal: torch.Tensor, alphas_reduce: torch.Tensor, betas_normal: torch.Tensor,
                  betas_reduce: torch.Tensor) -> torch.Tensor:
         """The supernet's expected cost (raw units, float64), differentiable in alphas and betas."""
-        none = PRIMITIVES.index("none")
-        # slices, not a list index: indexing by a list copies it to the device, which a CUDA graph capturing the
-        # architecture step (--cuda_graphs) does not allow
-        probs = torch.stack([F.softmax(torch.cat([a[:, :none], a[:, none + 1:]], dim=1).to(self.tables.dtype), dim=-1)
+        probs = torch.stack([F.softmax(a.index_select(1, self.keep).to(self.tables.dtype), dim=-1)
                              for a in (alphas_normal, alphas_reduce)])
         shares = torch.stack([2 * edge_softmax(b.to(self.tables.dtype), STEPS) for b in (betas_normal, betas_reduce)])
         return self.expected_from_probs(probs, shares)
