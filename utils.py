@@ -353,8 +353,8 @@ def save_atomic(obj: Any, path: str | Path) -> None:
 
 
 def _load_failure(error: Exception) -> str:
-    """Why torch.load refused a file, in one line, without torch's advice to retry with weights_only=False
-    or to allowlist classes: both would run or trust whatever the file holds."""
+    """Why torch.load refused a file, in one line, without torch's advice to switch off its weights-only
+    loader or to allowlist classes: both would run or trust whatever the file holds."""
     text = str(error)
     if "WeightsUnpickler error:" in text:  # a pickle of more than tensors and plain values, or garbage
         text = text.split("WeightsUnpickler error:", 1)[1].strip()
