@@ -132,7 +132,8 @@ def set_rng_state(state: dict) -> None:
     py = state["python"]
     random.setstate((int(py["version"]), tuple(int(v) for v in py["state"].tolist()), py["gauss"]))
     nps = state["numpy"]
-    np.random.set_state((nps["kind"], nps["keys"].numpy().astype(np.uint32), int(nps["pos"]),
+    # .cpu(): a resume loads its checkpoint with map_location=<the run's device>, which moves these too
+    np.random.set_state((nps["kind"], nps["keys"].cpu().numpy().astype(np.uint32), int(nps["pos"]),
                          int(nps["has_gauss"]), float(nps["cached_gaussian"])))
     torch.set_rng_state(state["torch"].cpu().to(torch.uint8))
     cuda_states = state.get("cuda")

@@ -202,6 +202,35 @@ def test_rng_state_roundtrip_through_weights_only_checkpoint(tmp_path):
     assert torch.equal(got[4], expected[4])
 
 
+class _OnAccelerator(torch.Tensor):
+    """Stands in for a tensor that a resume's map_location=<GPU> put on the device: numpy() refuses it, as torch
+    does for a CUDA tensor, and cpu() brings it back."""
+
+    def numpy(self, *args, **kwargs):
+        raise TypeError("can't convert cuda:0 device type tensor to numpy")
+
+    def cpu(self, *args, **kwargs):
+        return self.as_subclass(torch.Tensor)
+
+
+def test_rng_state_restores_from_a_checkpoint_loaded_onto_the_device():
+    """train.py and train_search.py load checkpoint.pt with map_location=device: on a GPU the saved RNG
+    tensors arrive there, and restoring them crashed every --resume with a traceback."""
+    set_seed(7)
+    state = get_rng_state()
+    expected = (random.random(), np.random.rand(3), torch.rand(3))
+
+    def on_device(value):
+        if isinstance(value, torch.Tensor):
+            return value.as_subclass(_OnAccelerator)
+        return {k: on_device(v) for k, v in value.items()} if isinstance(value, dict) else value
+
+    set_seed(999)
+    set_rng_state(on_device(state))
+    got = (random.random(), np.random.rand(3), torch.rand(3))
+    assert got[0] == expected[0] and np.array_equal(got[1], expected[1]) and torch.equal(got[2], expected[2])
+
+
 def test_get_logger_no_duplicate_handlers(tmp_path, capsys):
     logger = get_logger("test_utils_logger", tmp_path)
     logger = get_logger("test_utils_logger", tmp_path)
