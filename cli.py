@@ -18,7 +18,7 @@ import torch
 
 import fastpath
 from data import default_cutout_length
-from model import input_side_error
+from model import input_side_error, last_side
 from utils import UserError, read_json
 
 __all__ = [
@@ -339,6 +339,29 @@ def check_image_size(args: argparse.Namespace, auxiliary: bool = False) -> None:
     side = getattr(args, "image_size", None)
     if side is not None and _dataset_known(args) and (why := input_side_error(side, is_imagenet(args), auxiliary)):
         raise UserError(f"--image_size {side} {why}")
+
+
+def min_training_batch(args: argparse.Namespace) -> int:
+    """The least batch that trains: 2 where BatchNorm in training mode would see one value per channel at batch
+    1, that is DARTS's auxiliary head (its last BatchNorm works on a 1x1 map) or last cells on a 1x1 map
+    (--image_size 4, ImageNet's 29-32); else 1."""
+    if getattr(args, "auxiliary", False):
+        return 2
+    side = getattr(args, "image_size", None)
+    if side is not None and _dataset_known(args) and input_side_error(side, is_imagenet(args)) is None \
+            and last_side(side, is_imagenet(args)) == 1:
+        return 2
+    return 1
+
+
+def check_training_batch(args: argparse.Namespace) -> None:
+    """Refuse --batch_size 1 in the scripts that train where it cannot (min_training_batch): every step would
+    fail in BatchNorm once the run folder exists."""
+    if getattr(args, "batch_size", None) == 1 and min_training_batch(args) > 1:
+        where = ("with --auxiliary: its head's last BatchNorm works on a 1x1 map" if getattr(args, "auxiliary", False)
+                 else f"at --image_size {args.image_size}: the last cells work on a 1x1 map")
+        raise UserError(f"--batch_size 1 cannot train {where}, where BatchNorm in training mode sees one value per "
+                        "channel (use a batch of 2 or more)")
 
 
 def check_cutout(args: argparse.Namespace) -> None:

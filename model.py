@@ -232,17 +232,24 @@ def build_network(genotype: Genotype, num_classes: int, init_channels: int, laye
     return net_cls(init_channels, num_classes, layers, auxiliary, genotype)
 
 
+def last_side(side: int, imagenet: bool = False) -> int:
+    """The side of the map the last cells work on, for a side that fits (input_side_error): CIFAR's two
+    reductions quarter it; ImageNet's stems take it to ceil(side / 4) and three halvings follow."""
+    return -(-side // 4) // 8 if imagenet else side // 4
+
+
 def _side_fits(side: int, imagenet: bool, auxiliary: bool) -> bool:
     """Whether side x side images pass the network (see input_side_error)."""
     if imagenet:
         stem0 = -(-side // 4)  # two stride-2, padding-1 3x3 convolutions round up
         if stem0 < 8 or stem0 % 8:
             return False
-        last, window, stride = stem0 // 8, 5, 2
+        window, stride = 5, 2
     else:
         if side < 4 or side % 4:
             return False
-        last, window, stride = side // 4, 5, 3
+        window, stride = 5, 3
+    last = last_side(side, imagenet)
     # the auxiliary head's 2x2 convolution must turn its pooled map into the 1x1 its Linear(768) reads
     return not auxiliary or (last >= window and (last - window) // stride + 1 == 2)
 

@@ -167,6 +167,7 @@ def check_args(args: argparse.Namespace) -> None:
         raise UserError(f"--decay_period {args.decay_period} must be >= 1")
     cli.check_image_size(args, auxiliary=bool(args.auxiliary))  # now that --set is known (arch_settings)
     cli.check_cutout(args)
+    cli.check_training_batch(args)
     channels = getattr(args, "init_channels", None)  # None: a --resume that has not read the run's yet
     if channels is not None and (why := init_channels_error(channels, is_imagenet(args))):
         raise UserError(f"--init_channels {channels} {why}")

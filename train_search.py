@@ -38,7 +38,7 @@ from cli import is_imagenet
 from fastpath import StepGraph, compile_model, load_optimizer_state, make_autocast
 from fused_search import enable_fused
 from genotypes import Genotype, genotype_to_dict, save_genotype
-from model import build_network
+from model import build_network, init_channels_error
 from model_search import Network, NetworkImageNet
 from utils import (
     MetricsCSV,
@@ -260,6 +260,7 @@ def validate_search_args(args: argparse.Namespace, data: bool = False) -> None:
     """
     cli.check_common_args(args)  # ranges of every flag, torch's optimizers' included
     cli.check_cutout(args)
+    cli.check_training_batch(args)
     if not getattr(args, "resume", None):  # a resumed run keeps its own
         if args.begin >= args.epochs:
             raise UserError(f"--begin {args.begin} >= --epochs {args.epochs}: the search would take no architecture "
@@ -268,6 +269,8 @@ def validate_search_args(args: argparse.Namespace, data: bool = False) -> None:
         if args.arch_learning_rate == 0:
             raise UserError("--arch_learning_rate 0: the architecture steps would not move the alphas, and the search "
                             "would derive its cell from their random initial values")
+    if why := init_channels_error(args.init_channels, is_imagenet(args)):  # the supernet's first cell as the eval net's
+        raise UserError(f"--init_channels {args.init_channels} {why}")
     k = partial_channels(args)
     if args.init_channels % k:
         raise UserError(f"--init_channels {args.init_channels} must be a multiple of {k} (--partial_channels): each "

@@ -246,6 +246,18 @@ def test_profile_genotypes_refuses_zero_rather_than_the_default(tmp_path: Path, 
     (train, ["--set", "digits", "--arch", "DARTS_V2", "--image_size", "8", "--cutout", "--cutout_length", "16"],
      "--cutout_length 16 is longer than the 8-pixel image side"),
     (train_search, ["--set", "digits", "--cutout", "--cutout_length", "33"], "--cutout_length 33 is longer than"),
+    (train_search, ["--set", "imagenet", "--data", "/nonexistent", "--init_channels", "5", "--partial_channels", "1"],
+     "--init_channels 5 must be even on ImageNet"),
+    (train_search, ["--set", "digits", "--image_size", "4", "--batch_size", "1"],
+     "--batch_size 1 cannot train at --image_size 4: the last cells work on a 1x1 map"),
+    (train_search, ["--set", "imagenet", "--data", "/nonexistent", "--image_size", "32", "--batch_size", "1"],
+     "--batch_size 1 cannot train at --image_size 32"),
+    (train, ["--set", "digits", "--arch", "DARTS_V2", "--image_size", "4", "--batch_size", "1"],
+     "--batch_size 1 cannot train at --image_size 4"),
+    (train, ["--set", "digits", "--arch", "DARTS_V2", "--batch_size", "1", "--auxiliary"],
+     "--batch_size 1 cannot train with --auxiliary"),
+    (batch_train, ["--set", "digits", "--archs", "DARTS_V2", "--batch_size", "1", "--auxiliary"],
+     "--batch_size 1 cannot train with --auxiliary"),
 ])
 def test_an_image_or_width_that_cannot_work_fails_before_the_run_folder(
         tmp_path: Path, capsys: pytest.CaptureFixture, script: object, argv: list[str], says: str) -> None:
