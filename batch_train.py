@@ -329,7 +329,8 @@ def train_one(entry: dict[str, Any], args: argparse.Namespace, batch_dir: Path, 
         resume_args = argparse.Namespace(**vars(args))  # the batch's arguments, not typed (cli.resume_args)
         resume_args.resume = str(run_dir)
         return train.main(resume_args, log_files=log_files, **given)
-    batch = entry.get("batch_size") or pick_batch(entry, genotype, args, device, memory_model, info, logger)
+    batch = entry.get("batch_size") or max(cli.min_training_batch(args),
+                                           pick_batch(entry, genotype, args, device, memory_model, info, logger))
     while True:
         if run_dir is None:
             label = train.run_label(argparse.Namespace(save=None, arch=entry["spec"]))
@@ -352,9 +353,10 @@ def train_one(entry: dict[str, Any], args: argparse.Namespace, batch_dir: Path, 
         run_dir = None
         if device.type == "cuda":
             free_memory_mb(device)
-        if batch == 1:
-            raise UserError(f"{entry['label']}: out of memory even at batch 1")
-        smaller = max(1, batch - args.oom_step)  # down to batch 1, which a step past it would skip
+        least = cli.min_training_batch(one)  # 2 with --auxiliary (BatchNorm on a 1x1 map)
+        if batch <= least:
+            raise UserError(f"{entry['label']}: out of memory even at batch {batch}")
+        smaller = max(least, batch - args.oom_step)  # down to the least batch, which a step past it would skip
         logger.info("%s: out of memory at batch %d; retrying with %d", entry["label"], batch, smaller)
         batch = smaller
 
@@ -423,6 +425,7 @@ def main(args: argparse.Namespace) -> dict:
     else:
         entries = plan(args.archs or list(PUBLISHED), args.seeds)
     device = get_device(args.device, args.gpu)
+    cli.check_speed_args(args, device)  # before the batch folder exists, not inside its first training
     # the data is checked before the batch folder exists (a bad --set or --data leaves nothing behind)
     _, _, info = datalib.load_datasets(args.set, args.data, download=args.download,
                                        image_size=getattr(args, "image_size", None))
@@ -479,8 +482,10 @@ def _run_batch(args: argparse.Namespace, batch_dir: Path, entries: list[dict[str
         logger.info("=== %d/%d: %s%s (%s)", n + 1, len(entries), entry["label"], _seed_text(entry), entry["spec"])
         try:
             result = train_one(entry, args, batch_dir, device, memory_model, info, logger, save_state)
-        except UserError as err:
-            entry.update(status="failed", error=" ".join(str(err).split()))
+        except Exception as err:  # noqa: BLE001 - a failed training is recorded and the batch goes on (docs)
+            if not isinstance(err, UserError):  # a crash (out of memory on resume, a bug): its traceback in log.txt
+                logger.error("%s crashed", entry["label"], exc_info=True)
+            entry.update(status="failed", error=" ".join(str(err).split()) or type(err).__name__)
             save_state()
             logger.info("%s failed: %s", entry["label"], entry["error"])
             continue

@@ -312,6 +312,58 @@ def test_out_of_memory_steps_down_to_batch_1(tmp_path: Path, monkeypatch: pytest
         assert entry["status"] == "failed" and entry["error"] == "DARTS_V2: out of memory even at batch 1"
 
 
+def test_out_of_memory_with_auxiliary_stops_at_batch_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """DARTS's auxiliary head ends in a BatchNorm on a 1x1 map, which batch 1 cannot train: the ladder ended there,
+    with torch's error, and every --resume retried the same batch-1 folder."""
+    seen = []
+
+    def fake_main(args: object, *, run_dir: Path, log_files: object = (), **given: object) -> dict:
+        seen.append(args.batch_size)
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory")
+
+    monkeypatch.setattr(train, "main", fake_main)
+    result = batch_train.main(batch_train.build_parser().parse_args(
+        ["--set", "digits", "--archs", "DARTS_V2", "--batch_size", "8", "--auxiliary", "--logdir", str(tmp_path)]))
+    assert seen == [8, 3, 2]
+    assert result["entries"][0]["error"] == "DARTS_V2: out of memory even at batch 2"
+
+
+def test_a_training_that_crashes_is_failed_and_the_batch_goes_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                 capsys: pytest.CaptureFixture) -> None:
+    """Any error of one training (out of memory on its resume, a bug), not only a UserError, marks it failed: the
+    others still train, the batch exits 1, its traceback is in log.txt, and --resume retries it."""
+    calls = []
+
+    def fake_main(args: object, *, run_dir: Path | None = None, log_files: object = (), **given: object) -> dict:
+        calls.append(str(args.arch))
+        if len(calls) == 1:
+            raise RuntimeError("CUDA error: an illegal memory access was encountered")
+        return {"batch_size": args.batch_size, "model_size": 0.0123, "test_acc": 50.0, "test_top5": 99.0,
+                "valid_acc": None, "run_dir": str(run_dir)}
+
+    monkeypatch.setattr(train, "main", fake_main)
+    args = batch_train.build_parser().parse_args(
+        ["--set", "digits", "--archs", "DARTS_V2", "PC_DARTS_cifar", "--batch_size", "32", "--logdir", str(tmp_path)])
+    assert run_main(batch_train.cli_main, args) == 1
+    (batch_dir,) = tmp_path.glob("batch-train-*")
+    entries = json.loads((batch_dir / "batch.json").read_text())["entries"]
+    assert [e["status"] for e in entries] == ["failed", "done"] and calls == ["DARTS_V2", "PC_DARTS_cifar"]
+    assert entries[0]["error"] == "CUDA error: an illegal memory access was encountered"
+    assert "Traceback" in (batch_dir / "log.txt").read_text()
+    capsys.readouterr()
+    again = batch_train.main(batch_train.build_parser().parse_args(["--resume", str(batch_dir)]))
+    assert [e["status"] for e in again["entries"]] == ["done", "done"]
+
+
+def test_cuda_graphs_on_cpu_is_refused_before_the_batch_folder(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    args = batch_train.build_parser().parse_args(
+        ["--set", "digits", "--archs", "DARTS_V2", "--device", "cpu", "--cuda_graphs", "--logdir", str(tmp_path)])
+    assert run_main(batch_train.cli_main, args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: --cuda_graphs needs a CUDA device") and len(err.splitlines()) == 1
+    assert not list(tmp_path.iterdir())
+
+
 def test_memory_model_stops_at_the_first_batch_that_does_not_fit() -> None:
     """A fitted polynomial may fall again beyond its data (the shipped one's batch² term is negative), and below
     zero: the batch is the last one before the first that does not fit, never one past that fall."""
