@@ -229,7 +229,10 @@ def resume_args(args: argparse.Namespace, saved: Mapping[str, Any], may_change: 
                 merged[key] = value
             continue
         if typed is not None and key in typed and not _same_value(mine[key], value):
-            had = f"{key} {'on' if value else 'off'}" if isinstance(value, bool) else _flag(key, value)
+            if isinstance(value, bool):
+                had = f"{key} {'on' if value else 'off'}"
+            else:  # None: the flag was not given, and the script chose (a dataset's side, its cutout length)
+                had = f"no --{key}, its default" if value is None else _flag(key, value)
             refused.append(f"{_flag(key, mine[key])} (the run has {had})")  # a store_true flag has no --no- form
         merged[key] = value
     if refused:

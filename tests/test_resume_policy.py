@@ -118,6 +118,10 @@ def test_train_resume_refuses_a_typed_flag_that_changes_the_run(train_run: Path,
     # a switch the run had off is named as off: --auxiliary has no --no- form to quote
     assert run_main(train.main, train.build_parser().parse_args(["--resume", str(train_run), "--auxiliary"])) == 2
     assert "--no-auxiliary" not in _one_line_refusal(capsys, "--auxiliary (the run has auxiliary off)")
+    # a flag the run left to the script reads as such, not as "--label_smooth None"
+    assert run_main(train.main, train.build_parser().parse_args(["--resume", str(train_run), "--label_smooth",
+                                                                 "0"])) == 2
+    _one_line_refusal(capsys, "--label_smooth 0.0 (the run has no --label_smooth, its default)")
     assert _files(train_run) == before
 
 
