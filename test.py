@@ -171,6 +171,9 @@ def train_run_folder(path: Path) -> Path | None:
     kind = run_kind(folder, record) if isinstance(record, dict) and isinstance(record.get("args"), dict) else None
     if kind == "train":
         return folder
+    if path.is_dir() and kind == "batch":  # its trainings are the eval-* folders inside
+        raise UserError(f"{path} is a batch_train.py folder: test one of its trainings, the eval-* folders inside "
+                        "it (or ensemble.py for all of them)")
     if path.is_dir():
         what = f"a {kind} folder" if kind else "a folder of unknown kind"
         raise UserError(f"{path} is not a train.py run folder but {what}: train its genotype with train.py first "

@@ -157,8 +157,13 @@ def test_bad_inputs_are_one_line(trained: dict, tmp_path: Path, capsys: pytest.C
             (tmp_path / split / f"c{c}").mkdir(parents=True)
             Image.new("RGB", (8, 8), (80 * c, 0, 0)).save(tmp_path / split / f"c{c}" / "a.png")
     torch.save({"alphas": torch.zeros(1)}, search / "checkpoint.pt")
+    batch = tmp_path / "batch-train-x"  # its advice was `train.py --arch <batch>`, which refuses several genotypes
+    batch.mkdir()
+    (batch / "args.json").write_text(json.dumps({"kind": "batch", "args": {"archs": ["DARTS_V2"]}}))
+    (batch / "batch.json").write_text(json.dumps({"entries": []}))
     cases = [
         ([str(search)], "not a train.py run folder but a search folder"),
+        ([str(batch)], "is a batch_train.py folder: test one of its trainings, the eval-* folders inside it"),
         (["--model_path", str(search / "checkpoint.pt"), "--arch", str(search)],
          "holds the weights of a search run, not of a trained network"),
         ([str(tmp_path / "nothing")], "no such run folder or weights file"),
