@@ -291,23 +291,28 @@ def run_training_steps(genotype: Genotype, batch_size: int, device: torch.device
                        layers: int = 20, num_classes: int = 10, image_size: int = 32, steps: int = 3,
                        drop_path_prob: float | None = None, auxiliary_weight: float | None = None,
                        grad_clip: float | None = None, amp: str = "none",
-                       resident_images: int = RESIDENT_IMAGES) -> float:
+                       resident_images: int = RESIDENT_IMAGES, train_args: argparse.Namespace | None = None) -> float:
     """A few of train.py's training steps on random data; returns the network's size (M params, no aux head).
 
     The network, SGD and the step are train.py's own (``train.build_training`` from train.py's parser, so
     its learning rate, momentum and weight decay), with the auxiliary head on; ``None`` keeps train.py's
-    default. The first step allocates the momentum buffers and runs cuDNN's algorithm search, later steps
-    are the steady state, so the peak after ``steps >= 2`` is the one a full training reaches.
+    default. ``train_args`` (a training's own arguments: batch_train's --probe) replaces all of those with
+    that training's network and levers (--set imagenet, --auxiliary or not, --channels_last, --amp) at
+    ``batch_size``. The first step allocates the momentum buffers and runs cuDNN's algorithm search, later
+    steps are the steady state, so the peak after ``steps >= 2`` is the one a full training reaches.
     """
     import train
 
-    argv = ["--auxiliary", "--init_channels", str(init_channels), "--layers", str(layers), "--amp", amp,
-            "--batch_size", str(batch_size)]
-    for flag, value in (("--drop_path_prob", drop_path_prob), ("--auxiliary_weight", auxiliary_weight),
-                        ("--grad_clip", grad_clip)):
-        if value is not None:
-            argv += [flag, str(value)]
-    args = train.build_parser().parse_args(argv)
+    if train_args is not None:
+        args = argparse.Namespace(**{**vars(train_args), "batch_size": batch_size, "model_path": None})
+    else:
+        argv = ["--auxiliary", "--init_channels", str(init_channels), "--layers", str(layers), "--amp", amp,
+                "--batch_size", str(batch_size)]
+        for flag, value in (("--drop_path_prob", drop_path_prob), ("--auxiliary_weight", auxiliary_weight),
+                            ("--grad_clip", grad_clip)):
+            if value is not None:
+                argv += [flag, str(value)]
+        args = train.build_parser().parse_args(argv)
     configure_torch(device)  # as train.py: cuDNN's algorithm search on, as its peak memory depends on it
     resident = torch.empty(resident_images, 3, image_size, image_size, dtype=torch.uint8, device=device)
     setup = train.build_training(args, genotype, num_classes, device)

@@ -254,15 +254,15 @@ def network_size(genotype: Genotype, args: argparse.Namespace, num_classes: int)
 
 def probe_points(genotype: Genotype, args: argparse.Namespace, device: torch.device, num_classes: int,
                  image_size: int) -> list[tuple[int, float]]:
-    """(batch, peak MB) of the genotype's own training steps at the two --probe_batches."""
+    """(batch, peak MB) of the genotype's own training steps at the two --probe_batches: the network and levers
+    the batch trains with (its --set, --image_size, --auxiliary, --channels_last, --amp), not the memory
+    model's CIFAR network with its auxiliary head."""
     probe = bsp.CudaPeakProbe(device)
     points = []
     for batch in sorted(args.probe_batches):
         probe.start()
-        bsp.run_training_steps(genotype, batch, device, init_channels=args.init_channels, layers=args.layers,
-                               num_classes=num_classes, image_size=image_size, steps=2,
-                               drop_path_prob=args.drop_path_prob, auxiliary_weight=args.auxiliary_weight,
-                               grad_clip=args.grad_clip, amp=args.amp, resident_images=0)
+        bsp.run_training_steps(genotype, batch, device, num_classes=num_classes, image_size=image_size, steps=2,
+                               resident_images=0, train_args=args)
         points.append((batch, probe.peak_mb()))
         probe.release()
     return points

@@ -18,6 +18,7 @@ import torch
 
 import batch_size_predict as bsp
 import batch_train
+import cli
 import ensemble
 import genotypes
 import train
@@ -142,6 +143,26 @@ class FakeProbe:
 
     def release(self) -> None:
         self.calls.append("release")
+
+
+@pytest.mark.parametrize("argv, side, imagenet", [
+    (["--set", "imagenet", "--init_channels", "4"], 224, True),
+    (["--set", "synthetic", "--image_size", "64", "--init_channels", "4", "--channels_last"], 64, False),
+])
+def test_probe_measures_the_network_the_batch_trains(monkeypatch: pytest.MonkeyPatch, argv: list[str], side: int,
+                                                     imagenet: bool) -> None:
+    """--probe ran the memory model's NetworkCIFAR with its auxiliary head whatever the batch trained: on ImageNet
+    (where batch_train recommends --probe) and at sides other than 32-40 every training failed in its classifier."""
+    sizes = []
+    real = bsp.run_training_steps
+    monkeypatch.setattr(bsp, "CudaPeakProbe", lambda device: FakeProbe())
+    monkeypatch.setattr(bsp, "run_training_steps", lambda *a, **k: sizes.append(real(*a, **k)) or sizes[-1])
+    args = batch_train.build_parser().parse_args(
+        [*argv, "--archs", "DARTS_V2", "--layers", "3", "--probe", "--probe_batches", "2", "3"])
+    points = batch_train.probe_points(genotypes.DARTS_V2, args, torch.device("cpu"), 5, side)
+    assert [b for b, _ in points] == [2, 3]
+    expected = batch_train.network_size(genotypes.DARTS_V2, args, 5)
+    assert sizes == [pytest.approx(expected, abs=1e-9)] * 2 and cli.is_imagenet(args) == imagenet
 
 
 def test_measure_runs_real_steps_and_appends_rows(tmp_path: Path) -> None:
