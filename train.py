@@ -619,7 +619,7 @@ def _run(args: argparse.Namespace, run_dir: Path, resumed: Path | None, checkpoi
     if checkpoint is not None:
         model.load_state_dict(checkpoint["model"])
         load_optimizer_state(optimizer, checkpoint["optimizer"])
-        set_rng_state(checkpoint["rng"])
+        set_rng_state(checkpoint["rng"], device)
         start_epoch = int(checkpoint["epoch"])
         wall_time = float(checkpoint["wall_time"])
         last = dict(checkpoint["last"])
@@ -650,7 +650,7 @@ def _run(args: argparse.Namespace, run_dir: Path, resumed: Path | None, checkpoi
         row["epoch_time"] = round(time.time() - t0, 3)
         metrics.append(row)
         save_atomic({"epoch": epoch + 1, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                     "rng": get_rng_state(), "wall_time": wall_time, "last": last}, run_dir / "checkpoint.pt")
+                     "rng": get_rng_state(device), "wall_time": wall_time, "last": last}, run_dir / "checkpoint.pt")
     return finish(args, run_dir, model, genotype, info, last, wall_time, device, model_size, logger)
 
 

@@ -357,7 +357,7 @@ def _search(args: argparse.Namespace, run_dir: Path, device: torch.device, check
         model.load_state_dict(checkpoint["model"])
         load_optimizer_state(optimizer, checkpoint["optimizer"])
         load_optimizer_state(architect.optimizer, checkpoint["arch_optimizer"])
-        set_rng_state(checkpoint["rng"])
+        set_rng_state(checkpoint["rng"], device)
         start_epoch = int(checkpoint["epoch"])
     metrics.truncate_after(start_epoch)
 
@@ -382,7 +382,7 @@ def _search(args: argparse.Namespace, run_dir: Path, device: torch.device, check
         })
         save_atomic({
             "epoch": epoch + 1, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-            "arch_optimizer": architect.optimizer.state_dict(), "rng": get_rng_state(), "last": last,
+            "arch_optimizer": architect.optimizer.state_dict(), "rng": get_rng_state(device), "last": last,
         }, run_dir / "checkpoint.pt")
     if not last:  # resumed after the final epoch but before result.json was written
         last = checkpoint["last"] if checkpoint else {}

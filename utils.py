@@ -89,8 +89,10 @@ def configure_torch(device: torch.device, threads: int = 0, *, training: bool = 
     ``device`` (streams, graphs and autocast follow it). Training also flushes denormal floats to zero
     (the penalty drives weights towards zero, and denormals slow CPU kernels down many times) and turns
     cuDNN's algorithm search on, as DARTS and PC-DARTS do; evaluation (ensemble.py, test.py) keeps
-    torch's defaults there. float32 matmuls stay at torch's default precision ("highest"): an fp32 run
-    computes in fp32 (TF32 would change the numbers; --amp bf16 is the lever for lower precision).
+    torch's defaults there. float32 matmuls stay at torch's default precision ("highest"); cuDNN's
+    convolutions keep torch's default too, which on Ampere and newer GPUs is TF32 (a 10-bit mantissa
+    inside the convolution, float32 outside: the speeds bench/ reports are measured so), and
+    environment_info records it with every CUDA run. --amp bf16 is the lever for lower precision.
     """
     if threads:
         torch.set_num_threads(threads)
@@ -112,8 +114,16 @@ def set_seed(seed: int) -> None:
         torch.cuda.manual_seed_all(seed)
 
 
-def get_rng_state() -> dict:
-    """Every RNG state as tensors/ints/floats/None only, so a checkpoint loads with weights_only=True."""
+def _cuda_index(device: torch.device | None) -> int | None:
+    """The index of a CUDA device (the current one for a bare ``cuda``); None for any other device."""
+    if device is None or device.type != "cuda":
+        return None
+    return device.index if device.index is not None else torch.cuda.current_device()
+
+
+def get_rng_state(device: torch.device | None = None) -> dict:
+    """Every RNG state as tensors/ints/floats/None only, so a checkpoint loads with weights_only=True; with the
+    run's ``device``, which CUDA generator is the run's own (set_rng_state puts it on the device it resumes on)."""
     version, internal, gauss = random.getstate()
     kind, keys, pos, has_gauss, cached = np.random.get_state(legacy=True)
     state: dict[str, Any] = {
@@ -123,12 +133,15 @@ def get_rng_state() -> dict:
                   "has_gauss": int(has_gauss), "cached_gaussian": float(cached)},
         "torch": torch.get_rng_state(),
         "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+        "cuda_device": _cuda_index(device),
     }
     return state
 
 
-def set_rng_state(state: dict) -> None:
-    """Restore what get_rng_state captured (CUDA states only for the devices present now)."""
+def set_rng_state(state: dict, device: torch.device | None = None) -> None:
+    """Restore what get_rng_state captured (CUDA states only for the devices present now); a run resumed on
+    another GPU (--gpu may change on --resume) gets its own generator's state on ``device``, so that drop
+    path draws on as in an unbroken run."""
     py = state["python"]
     random.setstate((int(py["version"]), tuple(int(v) for v in py["state"].tolist()), py["gauss"]))
     nps = state["numpy"]
@@ -140,6 +153,9 @@ def set_rng_state(state: dict) -> None:
     if cuda_states and torch.cuda.is_available():
         for index, cuda_state in enumerate(cuda_states[: torch.cuda.device_count()]):
             torch.cuda.set_rng_state(cuda_state.cpu().to(torch.uint8), index)
+        saved, now = state.get("cuda_device"), _cuda_index(device)
+        if saved is not None and now is not None and now != saved and saved < len(cuda_states):
+            torch.cuda.set_rng_state(cuda_states[saved].cpu().to(torch.uint8), now)
 
 
 # --------------------------------------------------------------------------- meters and metrics
@@ -435,6 +451,8 @@ def environment_info(device: torch.device) -> dict:
         info["gpu_total_memory_mb"] = round(props.total_memory / 2**20)
         info["cuda"] = torch.version.cuda
         info["cudnn"] = torch.backends.cudnn.version()
+        info["cudnn_tf32"] = bool(torch.backends.cudnn.allow_tf32)  # float32 convolutions in TF32 (Ampere on)
+        info["matmul_precision"] = torch.get_float32_matmul_precision()
     return info
 
 

@@ -231,6 +231,23 @@ def test_rng_state_restores_from_a_checkpoint_loaded_onto_the_device():
     assert got[0] == expected[0] and np.array_equal(got[1], expected[1]) and torch.equal(got[2], expected[2])
 
 
+def test_a_run_resumed_on_another_gpu_takes_its_own_generator_there(monkeypatch: pytest.MonkeyPatch) -> None:
+    """--gpu may change on --resume: the states were restored by index, so a run saved on cuda:0 and resumed on
+    cuda:1 drew its drop-path masks from cuda:1's fresh state, not its own. Two GPUs are stubbed (none here)."""
+    run_state, other = torch.full((16,), 2, dtype=torch.uint8), torch.full((16,), 1, dtype=torch.uint8)
+    restored: dict[int, int] = {}
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(torch.cuda, "get_rng_state_all", lambda: [run_state.clone(), other.clone()])
+    monkeypatch.setattr(torch.cuda, "set_rng_state", lambda state, index: restored.__setitem__(index, int(state[0])))
+    saved = get_rng_state(torch.device("cuda", 0))
+    set_rng_state(saved, torch.device("cuda", 1))
+    assert restored == {0: 2, 1: 2}
+    restored.clear()
+    set_rng_state(saved, torch.device("cuda", 0))  # the same GPU: every state where it was
+    assert restored == {0: 2, 1: 1}
+
+
 def test_get_logger_no_duplicate_handlers(tmp_path, capsys):
     logger = get_logger("test_utils_logger", tmp_path)
     logger = get_logger("test_utils_logger", tmp_path)
