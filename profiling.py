@@ -56,6 +56,7 @@ __all__ = [
     "busy_cpu_note",
     "input_size",
     "measure_latency",
+    "synchronize",
 ]
 
 FLOPS_RULES = ("thesis", "thop")
@@ -133,7 +134,7 @@ def count_flops(model: nn.Module, size: tuple[int, ...] = (1, 3, 32, 32), rules:
 # --------------------------------------------------------------------------- latency
 
 
-def _synchronize(device: torch.device) -> None:
+def synchronize(device: torch.device) -> None:
     """Wait for the accelerator, so that a timed block holds the work it queued."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -196,17 +197,17 @@ def measure_latency(
             while done < max(warmup, 1) or time.perf_counter() - start < min_run_time / 4:
                 net(x)
                 done += 1
-            _synchronize(device)
+            synchronize(device)
             per_pass = (time.perf_counter() - start) / done
             number = max(1, int(BLOCK_SECONDS / per_pass)) if per_pass > 0 else 1
             times: list[float] = []
             start = time.perf_counter()
             while len(times) < max(repeats, 1) or time.perf_counter() - start < min_run_time:
-                _synchronize(device)
+                synchronize(device)
                 began = time.perf_counter()
                 for _ in range(number):
                     net(x)
-                _synchronize(device)
+                synchronize(device)
                 times.append((time.perf_counter() - began) / number)
     finally:
         torch.set_num_threads(before)

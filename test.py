@@ -263,7 +263,9 @@ def evaluate(model: nn.Module, loader: Any, num_classes: int, autocast: Any, *, 
     """Loss, top-1, top-5 (%) and the confusion matrix over a loader, in eval mode.
 
     Loss and accuracies are summed as train.infer sums them (float32 per-batch sums divided by n), so a
-    run folder's weights give exactly the test accuracy its training reported.
+    run folder's weights give the test accuracy its training reported: exactly on the CPU (tested), and on a
+    GPU to float rounding, where cuDNN may choose other convolution algorithms than the training's
+    (which searched for them) and flip a near-tie prediction.
     """
     from tqdm import tqdm
 

@@ -554,7 +554,9 @@ def main(args: argparse.Namespace, *, run_dir: str | Path | None = None,
     configure_torch(device, args.threads)
     checkpoint = None
     if resumed is not None and (resumed / "checkpoint.pt").is_file():
-        checkpoint = check_resume_checkpoint(load_checkpoint(resumed / "checkpoint.pt", map_location=device),
+        # read onto the CPU: load_state_dict moves what the model and optimizers take to the device, and no
+        # second copy of the weights stays on the GPU for the whole run
+        checkpoint = check_resume_checkpoint(load_checkpoint(resumed / "checkpoint.pt"),
                                              resumed / "checkpoint.pt", CHECKPOINT_KEYS)
 
     set_seed(args.seed)

@@ -306,7 +306,9 @@ def main(args: argparse.Namespace) -> dict:
     imagenet = is_imagenet(args)
     checkpoint = None
     if run_dir is not None and (run_dir / "checkpoint.pt").is_file():
-        checkpoint = check_resume_checkpoint(load_checkpoint(run_dir / "checkpoint.pt", map_location=device),
+        # read onto the CPU: load_state_dict moves what the model and optimizers take to the device, and no
+        # second copy of the weights stays on the GPU for the whole run
+        checkpoint = check_resume_checkpoint(load_checkpoint(run_dir / "checkpoint.pt"),
                                              run_dir / "checkpoint.pt", CHECKPOINT_KEYS)
     set_seed(args.seed)
     train_loader, valid_loader, info = build_data(args, device)  # data errors come before a run folder exists

@@ -17,6 +17,8 @@ from typing import Any
 
 import torch
 
+from profiling import synchronize
+
 
 class Budget:
     """Wall-clock budget of the whole run: variants that would start after it are skipped, not run."""
@@ -37,8 +39,8 @@ def log(budget: Budget, msg: str) -> None:
 
 
 def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+    """Wait for the device (CUDA or MPS), so that a timed call holds the kernels it queued."""
+    synchronize(device)
 
 
 def summarize(times_s: Sequence[float]) -> dict[str, Any]:
@@ -68,9 +70,11 @@ def error_record(e: BaseException) -> dict[str, str]:
 
 def cleanup(device: torch.device) -> None:
     gc.collect()
+    synchronize(device)
     if device.type == "cuda":
-        torch.cuda.synchronize(device)
         torch.cuda.empty_cache()
+    elif device.type == "mps":
+        torch.mps.empty_cache()
 
 
 @contextlib.contextmanager
