@@ -301,6 +301,22 @@ def is_imagenet(args: argparse.Namespace) -> bool:
             or getattr(args, "space", None) == "imagenet")
 
 
+def settle_imagenet_set(args: argparse.Namespace) -> None:
+    """train_search's --imagenet and the sweep's imagenet subcommand name the dataset: --set becomes imagenet, so
+    that args.json says what the run searched (a train.py --arch of the run takes its --set from there), and a
+    --set typed beside them that names another dataset is refused rather than dropped without a word."""
+    if not (getattr(args, "imagenet", False) or getattr(args, "space", None) == "imagenet"):
+        return
+    typed = typed_flags(args)
+    given = getattr(args, "set", None)
+    if given not in (None, "imagenet") and (given != "cifar10" or (typed is not None and "set" in typed)):
+        where, other = (("--imagenet", f"search --set {given} without it") if getattr(args, "imagenet", False)
+                        else ("the imagenet subcommand", f"sweep --set {given} with the cifar subcommand"))
+        raise UserError(f"--set {given} contradicts {where}, which searches <data>/imagenet_search (drop --set, or "
+                        f"{other})")
+    args.set = "imagenet"
+
+
 def check_common_args(args: argparse.Namespace) -> None:
     """Reject values that would only fail later, deep inside a run, with a one-line reason."""
     checks = [
@@ -443,6 +459,8 @@ def run_settings(run_dir: str | Path | None, args: argparse.Namespace, keys: Map
         saved = record.get("args") if isinstance(record, dict) else None
         if not isinstance(saved, dict):
             raise UserError(f"{source} holds no run arguments")
+        if saved.get("imagenet") is True:  # a search with --imagenet, written before its args.json said so in --set
+            saved = {**saved, "set": "imagenet"}
     merged = vars(args).copy()
     origins: dict[str, list[str]] = {}
     for key, fallback in keys.items():

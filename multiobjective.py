@@ -566,8 +566,7 @@ def main(args: argparse.Namespace, executor: Any = None) -> dict[str, Any]:
         if not 0 < args.delta < math.inf:
             raise UserError(f"--delta must be a finite number > 0, got {args.delta}")
         check_parallel_args(args)
-        if cli.is_imagenet(args):  # the subcommand names the dataset
-            args.set = "imagenet"
+        cli.settle_imagenet_set(args)  # the subcommand names the dataset
         # every check a search would make, the data's included: a bad flag fails here, before the folder exists
         train_search.validate_search_args(args, data=True)
         device = get_device(args.device, args.gpu)

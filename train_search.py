@@ -258,6 +258,7 @@ def validate_search_args(args: argparse.Namespace, data: bool = False) -> None:
     check that needs the dataset (--batch_size larger than a half) fails before a sweep writes
     anything rather than inside each of its searches.
     """
+    cli.settle_imagenet_set(args)
     cli.check_common_args(args)  # ranges of every flag, torch's optimizers' included
     cli.check_cutout(args)
     cli.check_training_batch(args)

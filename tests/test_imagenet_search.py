@@ -68,3 +68,27 @@ def test_imagenet_search_cutout_is_applied(tmp_path: Path) -> None:
         train_ds = train_search.build_data(args, torch.device("cpu"))[0].dataset
         steps = [t for t in getattr(train_ds.transform, "transforms", []) if isinstance(t, Cutout)]
         assert len(steps) == expected and all(t.length == 8 for t in steps)
+
+
+def test_an_imagenet_search_records_its_set_and_its_cells_train_on_imagenet(tmp_path: Path, capsys) -> None:
+    """train_search --imagenet wrote --set cifar10 (the flag's default) into args.json, so train.py --arch <the
+    search> took CIFAR-10 as the cells' data; a typed --set beside --imagenet was dropped without a word."""
+    import train
+    from utils import run_main
+
+    make_tree(tmp_path / "data", classes=2, per_class=4)
+    common = ["--imagenet", "--data", str(tmp_path / "data"), "--image_size", "32", "--init_channels", "4",
+              "--layers", "3", "--batch_size", "4", "--epochs", "1", "--begin", "0", "--workers", "0",
+              "--device", "cpu", "--no_progress", "--logdir", str(tmp_path / "logs")]
+    assert run_main(train_search.main, train_search.build_parser().parse_args([*common, "--set", "digits"])) == 2
+    assert "--set digits contradicts --imagenet" in capsys.readouterr().err
+    assert not (tmp_path / "logs").exists()
+    result = train_search.main(train_search.build_parser().parse_args(common))
+    run = Path(result["run_dir"])
+    assert json.loads((run / "args.json").read_text())["args"]["set"] == "imagenet"
+    parse = train.build_parser().parse_args
+    assert train.arch_settings(parse(["--arch", str(run)]), [str(run)])[0].set == "imagenet"
+    record = json.loads((run / "args.json").read_text())  # a search written before this fix
+    record["args"]["set"] = "cifar10"
+    (run / "args.json").write_text(json.dumps(record))
+    assert train.arch_settings(parse(["--arch", str(run)]), [str(run)])[0].set == "imagenet"

@@ -258,6 +258,7 @@ def test_profile_genotypes_refuses_zero_rather_than_the_default(tmp_path: Path, 
      "--batch_size 1 cannot train with --auxiliary"),
     (batch_train, ["--set", "digits", "--archs", "DARTS_V2", "--batch_size", "1", "--auxiliary"],
      "--batch_size 1 cannot train with --auxiliary"),
+    (multiobjective, ["-o", "l2", "imagenet", "--set", "digits"], "--set digits contradicts the imagenet subcommand"),
 ])
 def test_an_image_or_width_that_cannot_work_fails_before_the_run_folder(
         tmp_path: Path, capsys: pytest.CaptureFixture, script: object, argv: list[str], says: str) -> None:
