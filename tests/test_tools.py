@@ -566,6 +566,39 @@ def test_analyse_train_logs_replots_an_original_table(tmp_path: Path) -> None:
     assert result["hypervolume"]["value"] == pytest.approx(hypervolume_2d(points, ref))
 
 
+def test_a_bad_ensemble_file_fails_before_the_table_is_rewritten(tmp_path: Path, capsys) -> None:
+    """A misspelt -e replaced loss_table.csv and its summary, then failed."""
+    original = tmp_path / "table.csv"
+    original.write_text("name,test_acc,size_m\nl2_loss_2e01,93.1,1.7\nl2_loss_3e02,94.5,2.6\n")
+    out = tmp_path / "loss_table.csv"
+    parse = analyse_train_logs.build_parser().parse_args
+    analyse_train_logs.main(parse(["-d", str(original), "-o", str(out), "--baselines", "no"]))
+    written = {p.name: p.read_bytes() for p in tmp_path.glob("loss_table*.csv")}
+    assert set(written) == {"loss_table.csv", "loss_table_summary.csv"}
+    original.write_text("name,test_acc,size_m\nl2_loss_2e01,50.0,1.7\n")
+    bad = parse(["-d", str(original), "-o", str(out), "--baselines", "no", "-e", str(tmp_path / "ensmble.json")])
+    assert run_main(analyse_train_logs.main, bad) == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+    assert {p.name: p.read_bytes() for p in tmp_path.glob("loss_table*.csv")} == written
+
+
+@pytest.mark.parametrize("tool, needs", [(analyse_train_logs, "test_acc"), (analyse_search_logs, "search_reg_loss")])
+@pytest.mark.parametrize("content", ["model size,batch size,GPU mb\n1.37,32,2911\n", "name,test_acc,size_m,"
+                                     "search_reg_loss,search_criterion_loss\n"])
+def test_a_table_of_something_else_is_refused(tmp_path: Path, capsys, tool: object, needs: str,
+                                              content: str) -> None:
+    """The memory model's batch_data.csv (its "model size" reads as a size column) or a header alone gave a
+    table of NaN, plots of nothing and exit 0."""
+    data = tmp_path / "data.csv"
+    data.write_text(content)
+    args = tool.build_parser().parse_args(["-d", str(data), "-o", str(tmp_path / "out.csv")])
+    assert run_main(tool.main, args) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and (f"has no {needs} " in err if "model size" in content
+                                           else err.endswith("has no rows")), err
+    assert not (tmp_path / "out.csv").exists()
+
+
 def test_a_budget_names_the_best_network_within_every_limit(tmp_path: Path, capsys) -> None:
     """The thesis's l1 table (parameters, FLOPs, latency): the lowest test error within the limits given."""
     original = tmp_path / "l1_loss_table.csv"

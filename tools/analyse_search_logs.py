@@ -195,7 +195,8 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
         df = search_table(sweep, profiler)
         reference = (sweep.get("hypervolume") or {}).get("reference")
     else:
-        df = tables.read_table(args.data)
+        df = tables.read_table(args.data, needs=(("search_reg_loss",), ("search_criterion_loss", "search_valid_loss")),
+                               what="table of searches (this tool's, or the thesis's loss table)")
         for column in TABLE_COLUMNS:
             if column not in df.columns:
                 df[column] = float("nan") if column not in TEXT_COLUMNS else None

@@ -616,7 +616,8 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
         df = train_table(runs, search_index(args.search), args)
         measured = not args.no_latency
     else:
-        df = _typed(tables.read_table(args.data))
+        df = _typed(tables.read_table(args.data, needs=(("test_acc",), ("size_m", "parameters")),
+                                      what="table of trained networks (this tool's, or the thesis's loss table)"))
     summary = summary_table(df)
     several = repeated(summary)
     pick, pick_line = None, None
@@ -626,6 +627,7 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
         best, pick_line = tables.pick_within_budget(per_genotype, limits, error,
                                                     "mean test error {:.4g} %" if several else "test error {:.4g} %")
         pick = None if best is None else str(per_genotype["name"].iat[best])
+    ensembles = read_ensembles(args.ensemble, df)  # a bad -e file fails before a table is written
     if not replot_in_place:
         tables.write_table(df, output)
     baselines: dict[str, list[tuple[str, float, float]]] = {}
@@ -636,7 +638,6 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
             baselines[column] = [(text, float(costs[code][column]), error) for text, code, _, error in BASELINES
                                  if costs[code][column] is not None]
     tables.write_table(summary, summary_csv)
-    ensembles = read_ensembles(args.ensemble, df)
     print(tables.format_table(df, PRINTED))
     if several:
         print("per genotype (test error %: mean, sample std, and the best of n, which is no estimate):")

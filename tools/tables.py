@@ -125,8 +125,12 @@ def normalise_columns(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def read_table(path: str | Path) -> pd.DataFrame:
-    """A table these tools or the original ones wrote, with our column names and numeric columns as floats."""
+def read_table(path: str | Path, needs: Sequence[Sequence[str]] = (), what: str = "table") -> pd.DataFrame:
+    """A table these tools or the original ones wrote, with our column names and numeric columns as floats.
+
+    ``needs``: for each group of alternatives (our names), one must hold a number, else the file is refused as no
+    ``what`` (another CSV of the project, batch_data.csv say, shares a column name or two but not what is plotted).
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no such table: {path}")
@@ -148,6 +152,12 @@ def read_table(path: str | Path) -> pd.DataFrame:
     if "nu" not in df.columns:
         df.insert(1, "nu", [nu_from_name(n) for n in df["name"]])
     df["nu"] = pd.to_numeric(df["nu"], errors="coerce")
+    if df.empty:
+        raise ValueError(f"{path} has no rows")
+    for group in needs:
+        if not any(c in df.columns and df[c].notna().any() for c in group):
+            names = " or ".join(f"{c} ({COLUMNS[c][0]})" for c in group)
+            raise ValueError(f"{path} has no {names} column with a number in it: it is not a {what}")
     return df
 
 
