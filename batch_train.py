@@ -46,6 +46,7 @@ import copy
 import csv
 import gc
 import json
+import math
 import shutil
 import sys
 from pathlib import Path
@@ -416,6 +417,10 @@ def main(args: argparse.Namespace) -> dict:
     if args.max_batch_size < 1 or args.oom_step < 1 or min(args.probe_batches) < 1 \
             or args.probe_batches[0] == args.probe_batches[1]:
         raise UserError("--max_batch_size, --oom_step and two different --probe_batches must be >= 1")
+    if not (math.isfinite(args.margin_mb) and args.margin_mb >= 0):
+        raise UserError(f"--margin_mb {args.margin_mb} must be a finite number >= 0")
+    if args.batch_model and not args.resume:  # a typo fails here, before the batch folder, on any device
+        bsp.load_memory_model(args.batch_model)
     if args.seeds is not None and len(set(args.seeds)) != len(args.seeds):
         raise UserError(f"--seeds {' '.join(map(str, args.seeds))}: a seed is given twice (the runs would be the "
                         "same training)")
