@@ -387,6 +387,13 @@ def main(args: argparse.Namespace) -> dict:
                         f"(here or one level down)")
     args, note = dataset_settings(runs, args)
     calculate = args.calculate or args.per_class
+    weighting = "per_class" if args.per_class else ("per_model" if calculate else "equal")
+    if output == default_out and output.is_file():  # rerun as it was: replaced; another weighting: kept
+        had = read_json(output)
+        had = had.get("weighting") if isinstance(had, dict) else None
+        if isinstance(had, str) and had != weighting:
+            raise UserError(f"{output} holds the {had.replace('_', '-')} weighted ensemble; this call's "
+                            f"{weighting.replace('_', '-')} weights would replace it: give -o FILE")
     device = get_device(args.device, args.gpu)
     configure_torch(device, args.threads, training=False)
     logger = get_logger("ensemble")
@@ -443,7 +450,7 @@ def main(args: argparse.Namespace) -> dict:
             logger.info("%s", best_note)
     result = {
         "models_folder": str(args.models_folder),
-        "weighting": "per_class" if args.per_class else ("per_model" if calculate else "equal"),
+        "weighting": weighting,
         "weights": weights.tolist(),
         "models": per_model,
         "skipped": skipped,

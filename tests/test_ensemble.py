@@ -163,6 +163,25 @@ def test_calculate_weighs_on_the_split_the_runs_held_out(tmp_path: Path) -> None
     assert json.loads((tmp_path / "ensemble.json").read_text())["data_split"] == held_out
 
 
+def test_an_ensemble_of_other_weights_is_not_replaced(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """A second ensemble.py on a folder replaced the first's ensemble.json: equal weights over a --calculate
+    result. The same weighting again replaces it (the runs may have finished since); another keeps it."""
+    make_run(tmp_path / "eval-DARTS_V2-1", "DARTS_V2", **SPLIT, seed=4)
+    make_run(tmp_path / "eval-PC_DARTS_cifar-1", "PC_DARTS_cifar", **SPLIT, seed=4)
+    base = ["--models_folder", str(tmp_path), "--batch_size", "128", "--no_progress"]
+    ensemble.main(ensemble.build_parser().parse_args([*base, "--calculate"]))
+    calculated = (tmp_path / "ensemble.json").read_bytes()
+    assert run_main(ensemble.main, ensemble.build_parser().parse_args(base)) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (f"error: {tmp_path / 'ensemble.json'} holds the per-model weighted ensemble; this call's equal "
+                   "weights would replace it: give -o FILE")
+    assert (tmp_path / "ensemble.json").read_bytes() == calculated
+    ensemble.main(ensemble.build_parser().parse_args([*base, "-o", str(tmp_path / "equal.json")]))
+    assert json.loads((tmp_path / "equal.json").read_text())["weighting"] == "equal"
+    again = ensemble.main(ensemble.build_parser().parse_args([*base, "--calculate"]))
+    assert again["weighting"] == "per_model"
+
+
 @pytest.mark.parametrize("flag", [["--train_portion", "0.9"], ["--subsample", "0.1"], ["--seed", "5"]])
 def test_a_split_flag_that_contradicts_the_runs_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture,
                                                             flag: list[str]) -> None:
