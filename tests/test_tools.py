@@ -366,6 +366,7 @@ def test_a_malformed_sweep_json_is_a_one_line_error(tmp_path: Path, capsys, stat
 
 
 def test_plot_frontier_runs_as_a_script(runs: dict, tmp_path: Path) -> None:
+    assert plot_frontier.build_parser().parse_args(["-l", "x"]).output == "plot.png"  # the original's default
     out = tmp_path / "front.png"
     done = subprocess.run([sys.executable, "tools/plot_frontier.py", "-l", str(runs["sweep"] / "log.txt"),
                            "-o", str(out), "-d", "-i", "6", "4"], cwd=ROOT, capture_output=True, text=True,

@@ -31,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = cli.ArgumentParser(description="Plot the Pareto front of one sweep.",
                                      formatter_class=cli.HelpFormatter)
     parser.add_argument("-l", "--log", required=True, help="the sweep's log.txt (or its folder)")
-    parser.add_argument("-o", "--output", default="frontier.png", help="the plot (PNG)")
+    parser.add_argument("-o", "--output", default="plot.png", help="the plot (PNG; the original tool's default name)")
     parser.add_argument("-i", "--inches", type=float, nargs="+", default=None, metavar="W H",
                         help="figure size in inches (default 7 5)")
     parser.add_argument("-d", "--dominated", action="store_true",
