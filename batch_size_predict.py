@@ -79,34 +79,43 @@ RESIDENT_IMAGES = 60000  # CIFAR's 50000 train + 10000 test images, kept on the 
 def read_memory_csv(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     """(X = [[model size, batch size], ...], y = GPU mb) from the CSV; bad files fail in one line."""
     path = Path(path)
+    if path.is_dir():
+        raise UserError(f"{path} is a folder: give the memory CSV (batch_data.csv) itself")
     if not path.is_file():
         raise FileNotFoundError(f"no such file: {path}")
-    with open(path, newline="") as f:
-        reader = csv.reader(f)
-        header = next(reader, None)
-        if header is None:
-            raise UserError(f"{path} is empty: expected the columns {', '.join(COLUMNS)}")
-        names = [h.strip().lower() for h in header]
-        missing = [c for c in COLUMNS if c.lower() not in names]
-        if missing:
-            raise UserError(f"{path} lacks the column(s) {', '.join(repr(m) for m in missing)} "
-                            f"(it has {', '.join(repr(h.strip()) for h in header)}); expected {', '.join(COLUMNS)}")
-        where = [names.index(c.lower()) for c in COLUMNS]
-        values = []
-        for line, row in enumerate(reader, start=2):
-            if not any(cell.strip() for cell in row):
-                continue
-            parsed = []
-            for column, index in zip(COLUMNS, where):
-                cell = row[index].strip() if index < len(row) else ""
-                try:
-                    value = float(cell)
-                except ValueError:
-                    raise UserError(f"{path} line {line}: {column!r} is {cell!r}, not a number") from None
-                if not math.isfinite(value) or value <= 0:
-                    raise UserError(f"{path} line {line}: {column!r} is {cell!r}; it must be a positive number")
-                parsed.append(value)
-            values.append(parsed)
+    try:
+        with open(path, newline="") as f:
+            return _parse_memory_csv(path, csv.reader(f))
+    except UnicodeDecodeError:
+        raise UserError(f"{path} is not a text CSV (not UTF-8): expected the columns {', '.join(COLUMNS)}") from None
+
+
+def _parse_memory_csv(path: Path, reader: Any) -> tuple[np.ndarray, np.ndarray]:
+    """read_memory_csv's rows: the header names the columns, every cell is a positive number."""
+    header = next(reader, None)
+    if header is None:
+        raise UserError(f"{path} is empty: expected the columns {', '.join(COLUMNS)}")
+    names = [h.strip().lower() for h in header]
+    missing = [c for c in COLUMNS if c.lower() not in names]
+    if missing:
+        raise UserError(f"{path} lacks the column(s) {', '.join(repr(m) for m in missing)} "
+                        f"(it has {', '.join(repr(h.strip()) for h in header)}); expected {', '.join(COLUMNS)}")
+    where = [names.index(c.lower()) for c in COLUMNS]
+    values = []
+    for line, row in enumerate(reader, start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        parsed = []
+        for column, index in zip(COLUMNS, where):
+            cell = row[index].strip() if index < len(row) else ""
+            try:
+                value = float(cell)
+            except ValueError:
+                raise UserError(f"{path} line {line}: {column!r} is {cell!r}, not a number") from None
+            if not math.isfinite(value) or value <= 0:
+                raise UserError(f"{path} line {line}: {column!r} is {cell!r}; it must be a positive number")
+            parsed.append(value)
+        values.append(parsed)
     if len(values) < 3:
         raise UserError(f"{path} has {len(values)} data row(s); the memory model needs at least 3")
     table = np.asarray(values, dtype=np.float64)

@@ -384,6 +384,8 @@ def _load_failure(error: Exception) -> str:
 def load_checkpoint(path: str | Path, map_location: Any = "cpu") -> Any:
     """torch.load with weights_only=True (nothing in the file is executed); clear error on bad files."""
     path = Path(path)
+    if path.is_dir():
+        raise UserError(f"{path} is a folder, not a checkpoint: give the file (a run folder's weights.pt)")
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
     try:

@@ -99,9 +99,17 @@ def test_largest_batch_under_the_budget(tmp_path: Path) -> None:
     ("model size,batch size,GPU mb\n1,32,900\n2,x,1000\n3,64,1200\n", "line 3: 'batch size' is 'x', not a number"),
     ("model size,batch size,GPU mb\n1,32,900\n", "at least 3"),
     ("", "is empty"),
+    (b"\x89PNG\r\n\x1a\n\xff\xfe", "is not a text CSV (not UTF-8)"),  # was a bare codec error
+    (None, "is a folder: give the memory CSV"),  # was "no such file"
 ])
-def test_bad_csv_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture, content: str, expected: str) -> None:
-    (tmp_path / "bad.csv").write_text(content)
+def test_bad_csv_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture, content: str | bytes | None,
+                             expected: str) -> None:
+    if content is None:
+        (tmp_path / "bad.csv").mkdir()
+    elif isinstance(content, bytes):
+        (tmp_path / "bad.csv").write_bytes(content)
+    else:
+        (tmp_path / "bad.csv").write_text(content)
     assert run_main(bsp.main, bsp.build_parser().parse_args(["-d", str(tmp_path / "bad.csv")])) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and expected in err and "\n" not in err

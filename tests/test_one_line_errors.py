@@ -226,6 +226,21 @@ def test_batch_checks_the_data_before_its_folder(tmp_path: Path, capsys: pytest.
     assert not list(tmp_path.iterdir())
 
 
+def test_profile_genotypes_names_an_odd_imagenet_width(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    args = profile_genotypes.build_parser().parse_args(["--archs", "DARTS_V2", "--no_latency", "--imagenet",
+                                                        "--init_channels", "5", "-o", str(tmp_path / "p.csv")])
+    assert run_main(profile_genotypes.main, args) == 2
+    assert one_line(capsys).startswith("error: --init_channels 5 must be even on ImageNet")
+
+
+def test_a_folder_as_model_path_is_named_before_the_run_folder(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    args = train.build_parser().parse_args([*TINY, "--arch", "DARTS_V2", "--model_path", str(tmp_path),
+                                            "--logdir", str(tmp_path / "logs")])
+    assert run_main(train.main, args) == 2
+    assert f"{tmp_path} is a folder, not a checkpoint" in one_line(capsys)
+    assert not (tmp_path / "logs").exists()
+
+
 @pytest.mark.parametrize("flag", ["--layers", "--classes", "--init_channels"])
 def test_profile_genotypes_refuses_zero_rather_than_the_default(tmp_path: Path, capsys: pytest.CaptureFixture,
                                                                flag: str) -> None:

@@ -33,8 +33,9 @@ from genotypes import (  # noqa: E402
     is_genotype_string,
     resolve_genotype,
 )
+from model import init_channels_error  # noqa: E402
 from tools import tables  # noqa: E402
-from utils import check_output, run_main  # noqa: E402
+from utils import UserError, check_output, run_main  # noqa: E402
 
 COLUMNS = MappingProxyType({"name": "Model name", "parameters": "Parameters", "flops": "FLOPs",
                             "latency_cpu_ms": "Latency CPU", "latency_gpu_ms": "Latency GPU",
@@ -107,6 +108,8 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
                                                         "--init_channels"),
                 "layers": tables.network_setting(args.layers, 14 if args.imagenet else 20, "--layers"),
                 "num_classes": tables.network_setting(args.classes, 1000 if args.imagenet else 10, "--classes")}
+    if why := init_channels_error(settings["init_channels"], args.imagenet):
+        raise UserError(f"--init_channels {settings['init_channels']} {why}")
     archs = expand_archs(args.archs)
     profiler = tables.make_profiler(args, **settings, auxiliary=args.auxiliary, imagenet=args.imagenet)
     print("settings: " + ", ".join(f"{k} {v}" for k, v in profiler.settings().items()))
