@@ -388,10 +388,12 @@ def main(args: argparse.Namespace) -> dict:
     args, note = dataset_settings(runs, args)
     calculate = args.calculate or args.per_class
     weighting = "per_class" if args.per_class else ("per_model" if calculate else "equal")
-    if output == default_out and output.is_file():  # rerun as it was: replaced; another weighting: kept
-        had = read_json(output)
-        had = had.get("weighting") if isinstance(had, dict) else None
-        if isinstance(had, str) and had != weighting:
+    if args.output is None and output.is_file():  # calculated weights are kept from a call that weighs otherwise
+        try:
+            had = read_json(output).get("weighting")
+        except (UserError, OSError, AttributeError):  # unreadable or not an ensemble: nothing to keep
+            had = None
+        if had in ("per_model", "per_class") and had != weighting:
             raise UserError(f"{output} holds the {had.replace('_', '-')} weighted ensemble; this call's "
                             f"{weighting.replace('_', '-')} weights would replace it: give -o FILE")
     device = get_device(args.device, args.gpu)

@@ -165,7 +165,7 @@ def test_calculate_weighs_on_the_split_the_runs_held_out(tmp_path: Path) -> None
 
 def test_an_ensemble_of_other_weights_is_not_replaced(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     """A second ensemble.py on a folder replaced the first's ensemble.json: equal weights over a --calculate
-    result. The same weighting again replaces it (the runs may have finished since); another keeps it."""
+    result. Calculated weights are kept from a call that weighs otherwise; anything else is rewritten."""
     make_run(tmp_path / "eval-DARTS_V2-1", "DARTS_V2", **SPLIT, seed=4)
     make_run(tmp_path / "eval-PC_DARTS_cifar-1", "PC_DARTS_cifar", **SPLIT, seed=4)
     base = ["--models_folder", str(tmp_path), "--batch_size", "128", "--no_progress"]
@@ -180,6 +180,11 @@ def test_an_ensemble_of_other_weights_is_not_replaced(tmp_path: Path, capsys: py
     assert json.loads((tmp_path / "equal.json").read_text())["weighting"] == "equal"
     again = ensemble.main(ensemble.build_parser().parse_args([*base, "--calculate"]))
     assert again["weighting"] == "per_model"
+    named = ensemble.main(ensemble.build_parser().parse_args([*base, "-o", str(tmp_path / "ensemble.json")]))
+    assert named["weighting"] == "equal"  # -o naming it replaces it, as asked
+    ensemble.main(ensemble.build_parser().parse_args([*base, "--calculate"]))  # calculated after equal (the docs')
+    (tmp_path / "ensemble.json").write_text("")  # unreadable: nothing to keep
+    assert ensemble.main(ensemble.build_parser().parse_args(base))["weighting"] == "equal"
 
 
 @pytest.mark.parametrize("flag", [["--train_portion", "0.9"], ["--subsample", "0.1"], ["--seed", "5"]])
