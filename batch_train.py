@@ -417,6 +417,9 @@ def main(args: argparse.Namespace) -> dict:
     if args.max_batch_size < 1 or args.oom_step < 1 or min(args.probe_batches) < 1 \
             or args.probe_batches[0] == args.probe_batches[1]:
         raise UserError("--max_batch_size, --oom_step and two different --probe_batches must be >= 1")
+    if args.probe and min(args.probe_batches) < cli.min_training_batch(args):
+        raise UserError(f"--probe_batches {' '.join(map(str, args.probe_batches))}: batch 1 cannot train with "
+                        "--auxiliary or on a 1x1 last map (BatchNorm sees one value per channel); probe at 2 or more")
     if not (math.isfinite(args.margin_mb) and args.margin_mb >= 0):
         raise UserError(f"--margin_mb {args.margin_mb} must be a finite number >= 0")
     if args.batch_model and not args.resume:  # a typo fails here, before the batch folder, on any device

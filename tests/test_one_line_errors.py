@@ -217,7 +217,8 @@ def test_search_flags_torch_would_reject_fail_before_the_run_folder(tmp_path: Pa
                                   ["--set", "digits", "--batch_model", "/nonexistent/batch_predict.json"],
                                   ["--set", "digits", "--batch_model",
                                    str(Path(batch_train.__file__).with_name("batch_data.csv"))],  # the data, not a fit
-                                  ["--set", "digits", "--margin_mb", "nan"]])
+                                  ["--set", "digits", "--margin_mb", "nan"],
+                                  ["--set", "digits", "--auxiliary", "--probe", "--probe_batches", "1", "2"]])
 def test_batch_checks_the_data_before_its_folder(tmp_path: Path, capsys: pytest.CaptureFixture,
                                                  argv: list[str]) -> None:
     args = batch_train.build_parser().parse_args([*argv, "--archs", "DARTS_V2", "--logdir", str(tmp_path)])
