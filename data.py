@@ -56,6 +56,7 @@ class DatasetInfo:
     mean: tuple
     std: tuple
     split: dict | None = None  # how the training set was split (split_dataset's record), once split
+    classes: tuple[str, ...] | None = None  # an image folder's class names in label order (train/'s folders)
 
 
 def crop_padding(image_size: int) -> int:
@@ -439,7 +440,8 @@ def _load_folder(root: Path, image_size: int, cutout: bool,
     train_tf, eval_tf = _folder_transforms(image_size, IMAGENET_MEAN, IMAGENET_STD, cutout, cutout_length)
     train = _image_folder(train_dir, train_tf)
     test = _image_folder(eval_dir, eval_tf, train.class_to_idx)
-    return train, test, DatasetInfo("folder", len(train.classes), image_size, IMAGENET_MEAN, IMAGENET_STD)
+    return train, test, DatasetInfo("folder", len(train.classes), image_size, IMAGENET_MEAN, IMAGENET_STD,
+                                     classes=tuple(train.classes))
 
 
 def _load_imagenet(root: Path, image_size: int, cutout: bool,
@@ -448,7 +450,8 @@ def _load_imagenet(root: Path, image_size: int, cutout: bool,
     train_tf, eval_tf = _imagenet_transforms(image_size, cutout, cutout_length)
     train = _image_folder(base / "train", train_tf)
     test = _image_folder(base / "val", eval_tf, train.class_to_idx)
-    return train, test, DatasetInfo("imagenet", len(train.classes), image_size, IMAGENET_MEAN, IMAGENET_STD)
+    return train, test, DatasetInfo("imagenet", len(train.classes), image_size, IMAGENET_MEAN, IMAGENET_STD,
+                                     classes=tuple(train.classes))
 
 
 def load_imagenet_search(root: str | Path, *, image_size: int | None = None, cutout: bool = False,
@@ -466,7 +469,8 @@ def load_imagenet_search(root: str | Path, *, image_size: int | None = None, cut
     transform = T.Compose(ops)
     train = _image_folder(base / "train", transform)
     valid = _image_folder(base / "val", transform, train.class_to_idx)
-    return train, valid, DatasetInfo("imagenet", len(train.classes), size, IMAGENET_MEAN, IMAGENET_STD)
+    return train, valid, DatasetInfo("imagenet", len(train.classes), size, IMAGENET_MEAN, IMAGENET_STD,
+                                      classes=tuple(train.classes))
 
 
 # --------------------------------------------------------------------------- by name
@@ -526,15 +530,16 @@ def _test_classes(train_dir: Path, eval_dir: Path) -> dict[str, int]:
         raise UserError(f"no class folders in {source}: one sub-folder per class") from None
 
 
-def load_test_set(name: str, root: str | Path, *, download: bool = False,
-                  image_size: int | None = None) -> tuple[Dataset, DatasetInfo]:
+def load_test_set(name: str, root: str | Path, *, download: bool = False, image_size: int | None = None,
+                  classes: Sequence[str] | None = None) -> tuple[Dataset, DatasetInfo]:
     """(test set with the eval transform, info) for `--set name`, for evaluating trained weights.
 
     An image folder set is read without its training images: ImageNet's val/ needs no train/ beside it (as
     DARTS's test_imagenet.py) and its 1.28M training files are not listed. Its classes are train/'s class
     folders where train/ exists, else val/'s own (so val/ alone needs a folder for every class, even an
-    empty one); ``class_source`` on the set says which. The in-memory sets are loaded whole (digits and
-    synthetic are normalised by their training images' statistics).
+    empty one); ``classes`` (the names a training recorded, in label order) overrides both, so that the labels
+    are the training's by name whatever the folders hold now. ``class_source`` on the set says which. The
+    in-memory sets are loaded whole (digits and synthetic are normalised by their training images' statistics).
     """
     if name not in ("folder", "imagenet"):
         _, test, info = load_datasets(name, root, download=download, image_size=image_size)
@@ -551,9 +556,13 @@ def load_test_set(name: str, root: str | Path, *, download: bool = False,
     if not eval_dir.is_dir():
         also = f" (or {root / 'test'})" if name == "folder" else ""
         raise UserError(f"image folder not found: looked for {eval_dir}{also}, with one sub-folder per class")
-    test = _image_folder(eval_dir, transform, _test_classes(train_dir, eval_dir))
-    test.class_source = train_dir if train_dir.is_dir() else eval_dir
-    return test, DatasetInfo(name, len(test.classes), size, IMAGENET_MEAN, IMAGENET_STD)
+    if classes:
+        test = _image_folder(eval_dir, transform, {c: i for i, c in enumerate(classes)})
+        test.class_source = "the classes the weights were trained on"
+    else:
+        test = _image_folder(eval_dir, transform, _test_classes(train_dir, eval_dir))
+        test.class_source = train_dir if train_dir.is_dir() else eval_dir
+    return test, DatasetInfo(name, len(test.classes), size, IMAGENET_MEAN, IMAGENET_STD, classes=tuple(test.classes))
 
 
 # --------------------------------------------------------------------------- indices

@@ -65,6 +65,7 @@ from utils import (
     UserError,
     accuracy,
     check_output,
+    class_mismatch,
     configure_torch,
     get_device,
     get_logger,
@@ -403,6 +404,14 @@ def main(args: argparse.Namespace) -> dict:
     set_seed(args.seed)
     t0 = time.time()
     loaders, info = build_loaders(args, device)
+    for run in runs:  # labels are class indices: a class folder renamed since a run trained would shift them
+        try:
+            recorded = read_json(run / "args.json").get("classes")
+        except (UserError, OSError, AttributeError):
+            continue  # load_models skips such a run with its reason
+        if why := class_mismatch(recorded, info.classes):
+            raise UserError(f"{run} was trained on other class folders than those in {args.data}, which now have "
+                            f"{why}: ensemble on the data the runs were trained on")
     if calculate and "valid" not in loaders:
         raise UserError(f"--calculate needs a validation split: --train_portion {args.train_portion} leaves none")
     models, skipped = load_models(args.models_folder, args, info.num_classes, device, logger)

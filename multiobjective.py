@@ -557,9 +557,9 @@ def main(args: argparse.Namespace, executor: Any = None) -> dict[str, Any]:
         check_parallel_args(args)
         # --data may have moved (or be relative to another directory): one line now, not a refused search later;
         # and it must be the dataset the searches so far were made on
-        split = train_search.build_data(args, torch.device("cpu"))[2].split
+        info = train_search.build_data(args, torch.device("cpu"))[2]
         for record in state["searches"]:
-            check_resumed_split(_search_folder(record, run_dir), split)
+            check_resumed_split(_search_folder(record, run_dir), info.split, info.classes)
     else:
         if args.objective is None or args.space is None:
             raise UserError("give an objective and a search space, e.g. `multiobjective.py -o l2 cifar --set digits`")

@@ -361,6 +361,7 @@ def resolve_settings(args: argparse.Namespace) -> tuple[dict[str, Any], Genotype
     merged, note = cli.run_settings(folder, args, RUN_SETTINGS, overridable=TAKEN_FROM_RUN)
     cfg = {key: getattr(merged, key) for key in RUN_SETTINGS}
     cfg["arch"] = saved.get("arch") or genotype_label(genotype)
+    cfg["classes"] = read_json(folder / "args.json").get("classes")  # an image folder's, by name (label order)
     # checked against the test set's classes, which a val/ without train/ gives by its own class folders
     cfg["weights_num_classes"] = shape_from_state_dict(train.read_state_dict(weights))["num_classes"]
     notes = [f"settings from the run folder {folder}: {note}"]
@@ -386,7 +387,7 @@ def main(args: argparse.Namespace) -> dict:
 
     # the test split alone: an ImageNet val/ needs no train/ beside it, and its training files are not listed
     test_ds, info = datalib.load_test_set(cfg["set"], cfg["data"], download=args.download,
-                                          image_size=cfg["image_size"])
+                                          image_size=cfg["image_size"], classes=cfg.get("classes"))
     wanted = cfg.get("weights_num_classes")
     if wanted is not None and wanted != info.num_classes:
         source = getattr(test_ds, "class_source", None)

@@ -79,6 +79,7 @@ from utils import (
     load_run_args,
     lock_run_dir,
     read_json,
+    run_data_record,
     run_folder_kind,
     run_main,
     save_args,
@@ -562,7 +563,7 @@ def main(args: argparse.Namespace, *, run_dir: str | Path | None = None,
     set_seed(args.seed)
     train_loader, valid_loader, test_loader, info = build_data(args, device)
     if resumed is not None:
-        check_resumed_split(resumed, info.split)
+        check_resumed_split(resumed, info.split, info.classes)
     setup = build_training(args, genotype, info.num_classes, device, load_model_path=checkpoint is None)
     if checkpoint is not None:
         check_state_fits(setup.model, checkpoint["model"], resumed / "checkpoint.pt")
@@ -602,7 +603,7 @@ def _run(args: argparse.Namespace, run_dir: Path, resumed: Path | None, checkpoi
     train_loader, valid_loader, test_loader = loaders
     model, optimizer = setup.model, setup.optimizer
     if checkpoint is None and resumed is None:
-        save_args(args, run_dir, device, kind="train", extra={"data_split": info.split})
+        save_args(args, run_dir, device, kind="train", extra=run_data_record(info))
         save_genotype(genotype, run_dir / "genotype.json")
         logger.info("args = %s", vars(args))
     elif checkpoint is None:

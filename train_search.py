@@ -56,6 +56,7 @@ from utils import (
     load_run_args,
     lock_run_dir,
     read_json,
+    run_data_record,
     run_main,
     save_args,
     save_atomic,
@@ -314,7 +315,7 @@ def main(args: argparse.Namespace) -> dict:
     set_seed(args.seed)
     train_loader, valid_loader, info = build_data(args, device)  # data errors come before a run folder exists
     if run_dir is not None:
-        check_resumed_split(run_dir, info.split)
+        check_resumed_split(run_dir, info.split, info.classes)
     cost_model = build_cost_model(args, info.num_classes, imagenet, run_dir)
     if run_dir is None and getattr(args, "run_dir", None):
         run_dir = Path(args.run_dir)  # chosen by the caller (the sweep records it before starting)
@@ -336,7 +337,7 @@ def _search(args: argparse.Namespace, run_dir: Path, device: torch.device, check
             and not (run_dir / "latency_table.json").is_file():
         write_json_atomic(run_dir / "latency_table.json", cost_model.latency_table)  # the run's own copy
     if checkpoint is None:
-        save_args(args, run_dir, device, kind="search", extra={"data_split": info.split})
+        save_args(args, run_dir, device, kind="search", extra=run_data_record(info))
         logger.info("args = %s", vars(args))
     else:
         logger.info("resuming %s after epoch %d", run_dir, checkpoint["epoch"])

@@ -481,12 +481,36 @@ def save_args(args: argparse.Namespace, run_dir: Path, device: torch.device, kin
     return record
 
 
-def check_resumed_split(run_dir: Path, split: dict | None) -> None:
+def run_data_record(info: Any) -> dict[str, Any]:
+    """What args.json keeps of a run's data beside its flags (a datalib.DatasetInfo): how the training set was
+    split, and an image folder's class names in label order, which test.py and ensemble.py label by."""
+    return {"data_split": info.split, **({"classes": list(info.classes)} if info.classes else {})}
+
+
+def class_mismatch(recorded: Any, classes: Sequence[str] | None) -> str | None:
+    """How an image folder's classes (label order) differ from those a run recorded (args.json's ``classes``),
+    as a phrase; None when they agree or either is unknown (in-memory sets, runs written before it was kept).
+    A class folder renamed, added or removed shifts the labels of the classes after it without a word."""
+    if not isinstance(recorded, list) or classes is None or list(recorded) == list(classes):
+        return None
+    gone = [c for c in recorded if c not in classes]
+    new = [c for c in classes if c not in recorded]
+    parts = [f"{what} {', '.join(map(repr, names[:3]))}{' ...' if len(names) > 3 else ''}"
+             for what, names in (("without", gone), ("with", new)) if names]
+    return ("the same class names in another order" if not parts else " and ".join(parts)) + \
+        f" ({len(classes)} classes now, {len(recorded)} then)"
+
+
+def check_resumed_split(run_dir: Path, split: dict | None, classes: Sequence[str] | None = None) -> None:
     """A one-line error when the data a resumed run would go on with does not split as the run's did (its
-    args.json's data_split): --data may be given anew on resume, since data moves, but another dataset there
-    would go on training the checkpoint on other images, or put two datasets on one sweep's front."""
+    args.json's data_split), or names its classes otherwise (its ``classes``): --data may be given anew on
+    resume, since data moves, but another dataset there would go on training the checkpoint on other images
+    or labels, or put two datasets on one sweep's front."""
     path = Path(run_dir) / "args.json"
     record = read_json(path) if path.is_file() else None
+    if isinstance(record, dict) and (why := class_mismatch(record.get("classes"), classes)):
+        raise UserError(f"{run_dir} was trained on other class folders: the data now has {why}; resume it on the "
+                        "run's own dataset (--data)")
     made = record.get("data_split") if isinstance(record, dict) else None
     if not isinstance(made, dict) or not isinstance(split, dict):
         return

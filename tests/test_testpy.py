@@ -270,10 +270,17 @@ def test_imagenet_val_alone_is_enough(imagenet_run: tuple[dict, Path], tmp_path:
                           "-o", str(tmp_path / "val_only.json"))
         assert result["test_acc"] == trained["test_acc"] and result["n_samples"] == 18
         assert result["classes"] == ["n00000000", "n00000001", "n00000002"]
-    # a class without its folder in val/ would shift the labels of the next ones: refused, in one line
+    # a class without its folder in val/ would shift the labels of the next ones: a run folder's weights are
+    # labelled by the class names its args.json keeps; bare weights, which name none, are refused in one line
     shutil.rmtree(val / "n00000001")
-    args = testpy.build_parser().parse_args([trained["run_dir"], "--data", str(tmp_path / "val_only"), "--workers",
-                                             "0", "--device", "cpu", "-o", str(tmp_path / "missing.json")])
+    capsys.readouterr()
+    named = evaluate(trained["run_dir"], "--data", str(tmp_path / "val_only"), "--batch_size", "6", "--workers", "0",
+                     "-o", str(tmp_path / "named.json"))
+    assert named["classes"] == ["n00000000", "n00000001", "n00000002"] and named["n_samples"] == 12
+    assert "1 of the 3 training classes ('n00000001')" in capsys.readouterr().err
+    args = testpy.build_parser().parse_args(["--model_path", str(weights), "--set", "imagenet", "--image_size", "32",
+                                             "--data", str(tmp_path / "val_only"), "--workers", "0", "--device",
+                                             "cpu", "-o", str(tmp_path / "missing.json")])
     assert run_main(testpy.main, args) == 2
     err = capsys.readouterr().err.strip()
     assert "classify 3 classes but --set imagenet has 2" in err and str(val) in err and "\n" not in err, err
@@ -289,3 +296,53 @@ def test_script_prints_its_run_folder_first_and_last(trained: dict, tmp_path: Pa
     lines = proc.stdout.strip().splitlines()
     assert lines[0].endswith(f"run folder {out_dir}") and lines[-1].endswith(f"run folder {out_dir}")
     assert f"test_acc {trained['test_acc']:f}" in proc.stdout
+
+
+def test_an_image_folder_is_labelled_by_the_class_names_the_run_trained_on(tmp_path: Path,
+                                                                           capsys: pytest.CaptureFixture) -> None:
+    """The labels are class indices: a class folder renamed since the training (val/ alone, where its own folders
+    number the classes) shifted every label after it without a word (0 % accuracy, no error). args.json keeps
+    the class names; test.py labels by them, ensemble.py and --resume refuse other class folders."""
+    import ensemble
+
+    rng = np.random.default_rng(0)
+    for split, names in (("train", ("ant", "bee", "cat")), ("val", ("ant", "bee", "cat"))):
+        for c, name in enumerate(names):
+            (tmp_path / "data" / split / name).mkdir(parents=True)
+            for i in range(6):
+                pixels = rng.integers(0, 40, size=(8, 8, 3), dtype=np.uint8)
+                pixels[..., c] += 200
+                Image.fromarray(pixels).save(tmp_path / "data" / split / name / f"{i}.png")
+    common = ["--set", "folder", "--data", str(tmp_path / "data"), "--image_size", "8", "--init_channels", "4",
+              "--layers", "3", "--batch_size", "9", "--device", "cpu", "--no_progress"]
+    result = train.main(train.build_parser().parse_args(
+        [*common, "--arch", "DARTS_V2", "--epochs", "2", "--stop_after", "1", "--logdir", str(tmp_path / "logs")]))
+    run = Path(result["run_dir"])
+    assert json.loads((run / "args.json").read_text())["classes"] == ["ant", "bee", "cat"]
+
+    val_only = tmp_path / "val_only"  # bee renamed so that it sorts first: by its own folders ant would be 1
+    shutil.copytree(tmp_path / "data" / "val", val_only / "val")
+    (val_only / "val" / "bee").rename(val_only / "val" / "0bee")
+    args = testpy.build_parser().parse_args([str(run), "--data", str(val_only), "-o", str(tmp_path / "t.json")])
+    assert run_main(testpy.main, args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "has class folder(s) not in the training set: 0bee" in err, err
+    shutil.rmtree(val_only / "val" / "0bee")  # a class with no image left: labelled by name, and said
+    same = testpy.main(testpy.build_parser().parse_args([str(run), "--data", str(val_only), "-o",
+                                                         str(tmp_path / "t.json")]))
+    assert same["num_classes"] == 3 and "training classes ('bee')" in capsys.readouterr().err
+
+    renamed = tmp_path / "renamed"
+    shutil.copytree(tmp_path / "data", renamed)
+    (renamed / "train" / "cat").rename(renamed / "train" / "cow")
+    (renamed / "val" / "cat").rename(renamed / "val" / "cow")
+    resume = train.build_parser().parse_args(["--resume", str(run), "--data", str(renamed)])
+    assert run_main(train.main, resume) == 2
+    assert "was trained on other class folders: the data now has without 'cat' and with 'cow'" in \
+        capsys.readouterr().err
+    train.main(train.build_parser().parse_args(["--resume", str(run)]))
+    shutil.move(str(run), str(tmp_path / "batch" / run.name))
+    ens = ensemble.build_parser().parse_args(["--models_folder", str(tmp_path / "batch"), "--data", str(renamed),
+                                              "--batch_size", "9", "--no_progress"])
+    assert run_main(ensemble.main, ens) == 2
+    assert "was trained on other class folders than those in" in capsys.readouterr().err
