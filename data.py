@@ -27,7 +27,6 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset, Sampler, Subset
 from torchvision import datasets as tv_datasets
 from torchvision import transforms as T
-from torchvision.datasets.folder import find_classes
 
 from utils import UserError
 
@@ -339,6 +338,28 @@ class UnreadableImage(UserError):
         super().__init__(message)
 
 
+def class_folders(directory: str | Path) -> tuple[list[str], dict[str, int]]:
+    """torchvision's find_classes without hidden folders: a .ipynb_checkpoints or .git beside the class folders
+    is a tool's, not a class (it was counted as one, and with images in it became an extra label)."""
+    classes = sorted(e.name for e in os.scandir(directory) if e.is_dir() and not e.name.startswith("."))
+    if not classes:
+        raise FileNotFoundError(f"Couldn't find any class folder in {directory}.")
+    return classes, {name: i for i, name in enumerate(classes)}
+
+
+def load_rgb(path: str) -> Any:
+    """An image file as 8-bit RGB. 16-bit (and 32-bit integer) greyscale, the PNG/TIFF of scientific cameras,
+    is scaled by 1/257 into 8 bits: PIL's convert clips it at 255, which turned most such images white."""
+    from PIL import Image
+
+    with open(path, "rb") as f:
+        image = Image.open(f)
+        if image.mode.startswith("I;16") or image.mode == "I":
+            pixels = np.asarray(image, dtype=np.float64) / 257.0
+            image = Image.fromarray(np.clip(np.rint(pixels), 0, 255).astype(np.uint8))
+        return image.convert("RGB")
+
+
 class _ImageFolder(tv_datasets.ImageFolder):
     """ImageFolder whose class indices can be fixed to another split's (val must match train).
 
@@ -348,7 +369,7 @@ class _ImageFolder(tv_datasets.ImageFolder):
 
     def __init__(self, root: Path, transform: Callable, class_to_idx: dict[str, int] | None = None) -> None:
         self._fixed_classes = class_to_idx
-        super().__init__(str(root), transform=transform, allow_empty=class_to_idx is not None)
+        super().__init__(str(root), transform=transform, loader=load_rgb, allow_empty=class_to_idx is not None)
 
     def __getitem__(self, index: int) -> tuple[Any, int]:
         path, target = self.samples[index]
@@ -365,8 +386,8 @@ class _ImageFolder(tv_datasets.ImageFolder):
 
     def find_classes(self, directory: str | Path) -> tuple[list[str], dict[str, int]]:
         if self._fixed_classes is None:
-            return super().find_classes(directory)
-        found = {e.name for e in os.scandir(directory) if e.is_dir()}
+            return class_folders(directory)
+        found = {e.name for e in os.scandir(directory) if e.is_dir() and not e.name.startswith(".")}
         unknown = sorted(found - set(self._fixed_classes))
         if unknown:
             raise UserError(f"{directory} has class folder(s) not in the training set: {', '.join(unknown[:5])}")
@@ -430,10 +451,20 @@ def _imagenet_transforms(size: int, cutout: bool, cutout_length: int) -> tuple[C
     return T.Compose(train), evaluate
 
 
+def _folder_eval_dir(root: Path) -> Path | None:
+    """A folder set's evaluation split: val/, else test/; with both, val/, and the user is told (on stderr) that
+    test/ is not read, as it was silently."""
+    found = [root / d for d in ("val", "test") if (root / d).is_dir()]
+    if len(found) == 2:
+        print(f"warning: {root} has both val/ and test/: val/ is the evaluation split, test/ is not read",
+              file=sys.stderr)
+    return found[0] if found else None
+
+
 def _load_folder(root: Path, image_size: int, cutout: bool,
                  cutout_length: int) -> tuple[Dataset, Dataset, DatasetInfo]:
     train_dir = root / "train"
-    eval_dir = next((root / d for d in ("val", "test") if (root / d).is_dir()), None)
+    eval_dir = _folder_eval_dir(root)
     if not train_dir.is_dir() or eval_dir is None:
         raise UserError(f"image folder dataset not found: looked for {train_dir} and {root / 'val'} "
                         f"(or {root / 'test'}), each with one sub-folder per class")
@@ -525,7 +556,7 @@ def _test_classes(train_dir: Path, eval_dir: Path) -> dict[str, int]:
     exists (listed, not their images: the indices load_datasets gives), else the evaluation folder's own."""
     source = train_dir if train_dir.is_dir() else eval_dir
     try:
-        return find_classes(str(source))[1]
+        return class_folders(source)[1]
     except FileNotFoundError:
         raise UserError(f"no class folders in {source}: one sub-folder per class") from None
 
@@ -548,7 +579,7 @@ def load_test_set(name: str, root: str | Path, *, download: bool = False, image_
     root = Path(root)
     if name == "folder":
         train_dir = root / "train"
-        eval_dir = next((root / d for d in ("val", "test") if (root / d).is_dir()), root / "val")
+        eval_dir = _folder_eval_dir(root) or root / "val"
         _, transform = _folder_transforms(size, IMAGENET_MEAN, IMAGENET_STD, False, 1)
     else:
         train_dir, eval_dir = root / "imagenet" / "train", root / "imagenet" / "val"

@@ -224,6 +224,31 @@ def test_the_test_set_of_an_image_folder_loads_without_its_training_images(tmp_p
         load_test_set("folder", tmp_path / "nothing")
 
 
+def test_a_hidden_folder_is_no_class_and_both_val_and_test_are_said(tmp_path, capsys):
+    """A .ipynb_checkpoints beside the class folders was counted as a class (index 0, shifting the others); with
+    val/ and test/ both present test/ was silently not read."""
+    write_png_tree(tmp_path / "train", {"ant": 2, "bee": 2, ".ipynb_checkpoints": 1})
+    write_png_tree(tmp_path / "val", {"ant": 1, "bee": 1, ".ipynb_checkpoints": 1})
+    write_png_tree(tmp_path / "test", {"ant": 1, "bee": 1})
+    train, test, info = load_datasets("folder", tmp_path, image_size=16)
+    assert train.classes == ["ant", "bee"] and info.classes == ("ant", "bee") and len(train) == 4 and len(test) == 2
+    assert "has both val/ and test/: val/ is the evaluation split, test/ is not read" in capsys.readouterr().err
+    alone, _ = load_test_set("folder", tmp_path, image_size=16)
+    assert alone.classes == ["ant", "bee"] and len(alone) == 2
+
+
+def test_16_bit_greyscale_images_are_scaled_not_clipped(tmp_path):
+    """PIL's convert("RGB") clips 16-bit values at 255: a camera's PNG came out almost white."""
+    pixels = (np.arange(64, dtype=np.uint16).reshape(8, 8) * 1000)  # 0 .. 63000
+    Image.fromarray(pixels).save(tmp_path / "deep.png")
+    assert Image.open(tmp_path / "deep.png").mode.startswith("I")
+    rgb = np.asarray(data.load_rgb(str(tmp_path / "deep.png")))
+    assert rgb.shape == (8, 8, 3) and (rgb[..., 0] == rgb[..., 2]).all()
+    assert np.abs(rgb[..., 0].astype(float) - pixels / 257.0).max() <= 0.5
+    Image.fromarray(np.full((4, 4, 3), 77, dtype=np.uint8)).save(tmp_path / "plain.png")  # 8-bit: unchanged
+    assert (np.asarray(data.load_rgb(str(tmp_path / "plain.png"))) == 77).all()
+
+
 def test_imagenet_layouts(tmp_path):
     write_png_tree(tmp_path / "imagenet" / "train", {"n01": 2, "n02": 2}, size=(40, 30))
     write_png_tree(tmp_path / "imagenet" / "val", {"n01": 1, "n02": 1}, size=(40, 30))
