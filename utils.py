@@ -469,9 +469,12 @@ def save_args(args: argparse.Namespace, run_dir: Path, device: torch.device, kin
 
     `extra` adds top-level entries that are facts of the run rather than flags (e.g. its data split).
     """
+    saved = vars(args).copy()
+    if isinstance(saved.get("data"), str):  # absolute: test.py, ensemble.py and --resume run from anywhere
+        saved["data"] = str(Path(saved["data"]).expanduser().absolute())
     record = {
         "kind": kind,
-        "args": _json_safe(vars(args)),
+        "args": _json_safe(saved),
         "env": environment_info(device),
         "argv": list(sys.argv),
         "started": time.time(),

@@ -248,6 +248,15 @@ def test_a_run_resumed_on_another_gpu_takes_its_own_generator_there(monkeypatch:
     assert restored == {0: 2, 1: 1}
 
 
+def test_args_json_keeps_data_as_an_absolute_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A relative --data was saved as typed, so test.py, ensemble.py and --resume looked for it relative to
+    wherever they were run from."""
+    monkeypatch.chdir(tmp_path)
+    record = save_args(argparse.Namespace(data="mydata", set="folder"), tmp_path, torch.device("cpu"), kind="train")
+    assert record["args"]["data"] == str(tmp_path / "mydata")
+    assert json.loads((tmp_path / "args.json").read_text())["args"]["data"] == str(tmp_path / "mydata")
+
+
 def test_get_logger_no_duplicate_handlers(tmp_path, capsys):
     logger = get_logger("test_utils_logger", tmp_path)
     logger = get_logger("test_utils_logger", tmp_path)
