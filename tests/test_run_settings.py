@@ -55,7 +55,7 @@ def batch(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_a_batch_of_a_sweep_trains_on_the_sweeps_data(batch: Path) -> None:
     saved = json.loads((batch / "args.json").read_text())["args"]
-    assert (saved["set"], saved["image_size"], saved["data"]) == ("digits", 8, "nowhere")
+    assert (saved["set"], saved["image_size"], saved["data"]) == ("digits", 8, str(Path("nowhere").absolute()))
     assert (saved["init_channels"], saved["layers"]) == (4, 3)  # the search's supernet shape is not the network's
     for run in batch.glob("eval-*"):
         trained = json.loads((run / "args.json").read_text())["args"]
@@ -165,11 +165,11 @@ def _train_on_sweep(sweep: Path, logdir: Path, *flags: str) -> tuple[dict, str]:
 def test_train_takes_the_data_of_the_sweep_its_genotype_came_from(tmp_path: Path) -> None:
     sweep = make_sweep(tmp_path)
     saved, log = _train_on_sweep(sweep, tmp_path / "a")
-    assert (saved["set"], saved["image_size"], saved["data"]) == ("digits", 8, "nowhere")
+    assert (saved["set"], saved["image_size"], saved["data"]) == ("digits", 8, str(Path("nowhere").absolute()))
     assert f"dataset digits, image size 8 from {sweep / 'args.json'}" in log
     # a flag given wins; with another dataset the sweep's image size and data path are not taken either
     saved, log = _train_on_sweep(sweep, tmp_path / "b", "--set", "synthetic")
-    assert (saved["set"], saved["image_size"], saved["data"]) == ("synthetic", None, "data")
+    assert (saved["set"], saved["image_size"], saved["data"]) == ("synthetic", None, str(Path("data").absolute()))
     assert "dataset synthetic from --set (the run's was digits)" in log
     saved, _ = _train_on_sweep(sweep, tmp_path / "c", "--image_size", "16")
     assert (saved["set"], saved["image_size"]) == ("digits", 16)
