@@ -377,7 +377,8 @@ class _ImageFolder(tv_datasets.ImageFolder):
             sample = self.loader(path)
         except Exception as e:  # PIL raises OSError, SyntaxError, ValueError, DecompressionBombError...
             reason = " ".join(str(e).split()) or type(e).__name__
-            raise UnreadableImage(f"cannot read image {path}: {reason}") from None
+            raise UnreadableImage(f"cannot read image {path}: {reason} (replace it with a readable copy: removing it "
+                                  "changes the data split, which a run resumes only on its own)") from None
         if self.transform is not None:
             sample = self.transform(sample)
         if self.target_transform is not None:

@@ -226,6 +226,8 @@ def test_corrupt_image_is_one_line_naming_the_file(tmp_path, capsys):
             list(loader)
         message = str(info.value)
         assert message.startswith(f"cannot read image {bad}") and "\n" not in message
+        assert message.endswith("(replace it with a readable copy: removing it changes the data split, which a run "
+                                "resumes only on its own)")
     args = train_search.build_parser().parse_args(
         [*SEARCH, "--data", str(data), "--epochs", "1", "--begin", "0", "--logdir", str(tmp_path / "logs")])
     line = one_line_error(capsys, train_search.main, args)
