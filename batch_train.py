@@ -80,6 +80,7 @@ from utils import (
     get_device,
     get_logger,
     lock_run_dir,
+    portable_args,
     read_json,
     rebase_run_dirs,
     run_main,
@@ -471,7 +472,7 @@ def _run_batch(args: argparse.Namespace, batch_dir: Path, entries: list[dict[str
             logger.info("skipping %s: same cells as %s (already in this call)", e["label"], e["duplicate_of"])
 
     def save_state() -> None:
-        clean = {k: v for k, v in vars(args).items() if k != "resume"}
+        clean = portable_args({k: v for k, v in vars(args).items() if k != "resume"})
         seeds = {} if args.seeds is None else {"seeds": list(args.seeds)}
         write_json_atomic(batch_dir / "batch.json", {"args": clean, **seeds, "entries": entries})
 

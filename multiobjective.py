@@ -58,6 +58,7 @@ from utils import (
     get_device,
     get_logger,
     lock_run_dir,
+    portable_args,
     read_json,
     rebase_run_dirs,
     run_main,
@@ -198,7 +199,8 @@ class Sweep:
 
     # ---------------------------------------------------------------- persistence
     def state(self) -> dict[str, Any]:
-        saved_args = {k: v for k, v in vars(self.args).items() if k not in ("sweep_resume", "resume", "run_dir")}
+        saved_args = portable_args({k: v for k, v in vars(self.args).items()
+                                    if k not in ("sweep_resume", "resume", "run_dir")})
         return {
             "objective": self.args.objective, "delta": self.args.delta, "space": self.args.space,
             "args": saved_args, "searches": self.searches, "pareto": self.pareto,

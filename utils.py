@@ -469,12 +469,9 @@ def save_args(args: argparse.Namespace, run_dir: Path, device: torch.device, kin
 
     `extra` adds top-level entries that are facts of the run rather than flags (e.g. its data split).
     """
-    saved = vars(args).copy()
-    if isinstance(saved.get("data"), str):  # absolute: test.py, ensemble.py and --resume run from anywhere
-        saved["data"] = str(Path(saved["data"]).expanduser().absolute())
     record = {
         "kind": kind,
-        "args": _json_safe(saved),
+        "args": _json_safe(portable_args(vars(args))),
         "env": environment_info(device),
         "argv": list(sys.argv),
         "started": time.time(),
@@ -482,6 +479,15 @@ def save_args(args: argparse.Namespace, run_dir: Path, device: torch.device, kin
     }
     write_json_atomic(Path(run_dir) / "args.json", record)
     return record
+
+
+def portable_args(saved: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a run's arguments for args.json, sweep.json or batch.json with --data absolute, so that test.py,
+    ensemble.py and --resume find the data from any working directory (a relative one was kept as typed)."""
+    saved = dict(saved)
+    if isinstance(saved.get("data"), str):
+        saved["data"] = str(Path(saved["data"]).expanduser().absolute())
+    return saved
 
 
 def run_data_record(info: Any) -> dict[str, Any]:

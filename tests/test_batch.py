@@ -377,6 +377,7 @@ def test_a_training_that_crashes_is_failed_and_the_batch_goes_on(tmp_path: Path,
     (batch_dir,) = tmp_path.glob("batch-train-*")
     entries = json.loads((batch_dir / "batch.json").read_text())["entries"]
     assert [e["status"] for e in entries] == ["failed", "done"] and calls == ["DARTS_V2", "PC_DARTS_cifar"]
+    assert json.loads((batch_dir / "batch.json").read_text())["args"]["data"] == str(Path("data").absolute())
     assert entries[0]["error"] == "CUDA error: an illegal memory access was encountered"
     assert "Traceback" in (batch_dir / "log.txt").read_text()
     capsys.readouterr()

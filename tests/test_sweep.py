@@ -43,6 +43,7 @@ def test_sweep_files_and_front(sweep: dict) -> None:
     run_dir, state = sweep["run_dir"], sweep["state"]
     on_disk = json.loads((run_dir / "sweep.json").read_text())
     assert on_disk["objective"] == "l2" and on_disk["delta"] == 0.1
+    assert Path(on_disk["args"]["data"]).is_absolute()  # a resume from another directory finds the data
     searches = on_disk["searches"]
     assert len(searches) >= 3
     assert [s["weight"] for s in searches[:2]] == [[0.2, 0.8], [0.0, 1.0]]
