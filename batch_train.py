@@ -21,7 +21,8 @@ Batch size, on a CUDA GPU: the largest batch (up to --max_batch_size) whose pred
 model of batch_size_predict.py (--batch_model; default batch_predict.json beside this script, or a
 fit of its batch_data.csv) or, with --probe, by a line through the genotype's own measured peaks at
 two small batch sizes. On out-of-memory the training restarts 5 smaller (--oom_step). Without a
-memory model, and on CPU or MPS, --batch_size is used as given.
+memory model, on CPU or MPS, and (without --probe) on ImageNet or at an image side other than the
+model's 32, --batch_size is used as given.
 
 The folder ``logs/batch-train-<save>-<time>/`` holds args.json, log.txt (every line of every
 training), batch.json (the plan and its progress, for --resume), genotypes.json (every genotype of

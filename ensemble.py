@@ -7,7 +7,8 @@
 Models: every ``eval-*`` folder directly inside --models_folder or one level further down (so a
 folder of batch-train folders works too) that has weights.pt and whose genotype resolves (the
 genotype of its result.json, else its genotype.json, else the --arch of its args.json); anything
-that does not load is skipped with a note. The runs carry their own settings (cli.run_settings):
+that does not load is skipped with a note, and runs trained on other class folders than the data's now
+(args.json's ``classes``) are a one-line error. The runs carry their own settings (cli.run_settings):
 the dataset, image size and data path come from their args.json, which must agree (models trained
 on different data are not ensembled), and each network is built with its run's own
 init_channels / layers / auxiliary. A flag given explicitly that contradicts a run is refused
@@ -26,7 +27,8 @@ is the weighted average of the models' scaled scores. Reported: test loss (cross
 logits; comparable between ensembles, not with a single model's loss), test top-1/top-5, the
 accuracy on the training split (none when the runs were split differently) and, with --calculate,
 on the validation split; each model's own test results too, and the split used (``data_split``).
-Written to ``ensemble.json`` in --models_folder (or ``-o``).
+Written to ``ensemble.json`` in --models_folder (or ``-o``); without ``-o``, calculated weights already there are
+not replaced by a call that weighs otherwise (one line asks for ``-o``).
 
 Several runs of one genotype (batch_train.py --seeds): the ensemble above is that of all runs;
 ``best_per_genotype`` in ensemble.json is the ensemble of one run per genotype (same cells), the run

@@ -28,8 +28,9 @@ the test split with the training's normalisation and no augmentation: CIFAR's 10
 digits' fixed 20 %, synthetic's test draw, folder's val/ (or test/), and for ``--set imagenet``
 NetworkImageNet on ImageNet's val/ resized to 256 and centre-cropped to 224 with ImageNet's mean
 and std (DARTS's test_imagenet.py; other --image_size values scale the resize by 256/224). Those
-image folders are read alone (data.load_test_set): no train/ needed, none of its files listed; the
-classes are train/'s class folders where it exists, else val/'s own.
+image folders are read alone (data.load_test_set): no train/ needed, none of its files listed; a run
+folder's weights are labelled by the class names its args.json records (``classes``), bare weights (or an
+older run) by train/'s class folders where it exists, else val/'s own.
 
 Written to the run folder ``logs/test-<save or arch>-<time>/`` (or with ``-o FILE`` to FILE and
 FILE's stem + ``_confusion.png`` beside it, and no run folder): ``test.json`` with test_loss
