@@ -357,20 +357,26 @@ def test_out_of_memory_with_auxiliary_stops_at_batch_2(tmp_path: Path, monkeypat
     assert result["entries"][0]["error"] == "DARTS_V2: out of memory even at batch 2"
 
 
-def test_a_training_that_crashes_is_failed_and_the_batch_goes_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                                 capsys: pytest.CaptureFixture) -> None:
-    """Any error of one training (out of memory on its resume, a bug), not only a UserError, marks it failed: the
-    others still train, the batch exits 1, its traceback is in log.txt, and --resume retries it."""
-    calls = []
+def _first_training_fails(monkeypatch: pytest.MonkeyPatch, error: Exception) -> list[str]:
+    """train.main replaced: its first call raises ``error``, the others succeed; returns the archs it was called on."""
+    calls: list[str] = []
 
     def fake_main(args: object, *, run_dir: Path | None = None, log_files: object = (), **given: object) -> dict:
         calls.append(str(args.arch))
         if len(calls) == 1:
-            raise RuntimeError("CUDA error: an illegal memory access was encountered")
+            raise error
         return {"batch_size": args.batch_size, "model_size": 0.0123, "test_acc": 50.0, "test_top5": 99.0,
                 "valid_acc": None, "run_dir": str(run_dir)}
 
     monkeypatch.setattr(train, "main", fake_main)
+    return calls
+
+
+def test_a_training_that_crashes_is_failed_and_the_batch_goes_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                 capsys: pytest.CaptureFixture) -> None:
+    """Any error of one training (out of memory on its resume, a bug), not only a UserError, marks it failed: the
+    others still train, the batch exits 1, its traceback is in log.txt, and --resume retries it."""
+    calls = _first_training_fails(monkeypatch, RuntimeError("CUDA error: an illegal memory access was encountered"))
     args = batch_train.build_parser().parse_args(
         ["--set", "digits", "--archs", "DARTS_V2", "PC_DARTS_cifar", "--batch_size", "32", "--logdir", str(tmp_path)])
     assert run_main(batch_train.cli_main, args) == 1
@@ -537,16 +543,7 @@ def test_the_results_table_lists_every_training_after_a_resume(tmp_path: Path, m
 
 def test_a_resume_retries_the_trainings_that_failed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A training that failed (its data moved, the GPU taken by another job) is not finished: --resume runs it."""
-    calls = []
-
-    def fake_main(args: object, *, run_dir: Path | None = None, log_files: object = (), **given: object) -> dict:
-        calls.append(str(args.arch))
-        if len(calls) == 1:
-            raise UserError("digits/train: dataset not found")
-        return {"batch_size": args.batch_size, "model_size": 0.0123, "test_acc": 50.0, "test_top5": 99.0,
-                "valid_acc": None, "run_dir": str(run_dir)}
-
-    monkeypatch.setattr(train, "main", fake_main)
+    calls = _first_training_fails(monkeypatch, UserError("digits/train: dataset not found"))
     first = batch_train.main(batch_train.build_parser().parse_args(
         ["--set", "digits", "--archs", "DARTS_V2", "PC_DARTS_cifar", "--batch_size", "32", "--logdir", str(tmp_path)]))
     assert [e["status"] for e in first["entries"]] == ["failed", "done"] and first["failed"] == 1
