@@ -163,8 +163,8 @@ def test_sweep_checks_the_split_before_its_folder(tmp_path, capsys):
 
 
 def test_resumed_sweep_checks_its_data_before_it_runs_anything(tmp_path, capsys, monkeypatch):
-    """--data relative to where the sweep began (or moved since): a resume from elsewhere says so in one line,
-    rather than record each remaining search as failed; from the right directory it goes on."""
+    """The data moved since the sweep began: a resume says so in one line, rather than record each remaining
+    search as failed; a relative --data is kept absolute, so a resume from another directory finds it."""
     colour_dataset(tmp_path / "data", {"a": 40, "b": 40})
     monkeypatch.chdir(tmp_path)
     base = ["-o", "l2", "-d", "10", "--max_searches", "1", "cifar", *SEARCH, "--epochs", "2", "--data", "data",
@@ -175,10 +175,12 @@ def test_resumed_sweep_checks_its_data_before_it_runs_anything(tmp_path, capsys,
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
+    (tmp_path / "data").rename(tmp_path / "moved")
     resume = multiobjective.build_parser().parse_args(["--resume", str(run_dir), "--max_searches", "2"])
     line = one_line_error(capsys, multiobjective.main, resume)
     assert "data" in line and "not found" in line
     assert (run_dir / "sweep.json").read_text() == before
+    (tmp_path / "moved").rename(tmp_path / "data")
     # another dataset given as --data on resume would put two datasets on one front
     colour_dataset(tmp_path / "other", {"a": 30, "b": 30})
     resume = multiobjective.build_parser().parse_args(["--resume", str(run_dir), "--max_searches", "2", "cifar",
@@ -186,9 +188,8 @@ def test_resumed_sweep_checks_its_data_before_it_runs_anything(tmp_path, capsys,
     line = one_line_error(capsys, multiobjective.main, resume)
     assert "was made on 40 train / 40 held-out images" in line and "30 train / 30 held-out" in line
     assert (run_dir / "sweep.json").read_text() == before
-    monkeypatch.chdir(tmp_path)
     resume = multiobjective.build_parser().parse_args(["--resume", str(run_dir), "--max_searches", "2"])
-    assert [s["status"] for s in multiobjective.main(resume)["searches"]] == ["done", "done"]
+    assert [s["status"] for s in multiobjective.main(resume)["searches"]] == ["done", "done"]  # from elsewhere
 
 
 def test_a_training_resumed_on_another_dataset_is_refused(tmp_path, capsys):
