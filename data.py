@@ -348,14 +348,17 @@ def class_folders(directory: str | Path) -> tuple[list[str], dict[str, int]]:
 
 
 def load_rgb(path: str) -> Any:
-    """An image file as 8-bit RGB. 16-bit (and 32-bit integer) greyscale, the PNG/TIFF of scientific cameras,
-    is scaled by 1/257 into 8 bits: PIL's convert clips it at 255, which turned most such images white."""
+    """An image file as 8-bit RGB. 16-bit greyscale, the PNG/TIFF of scientific cameras, is scaled by 1/257 into
+    8 bits: PIL's convert clips it at 255, which turned most such images white. PIL's 32-bit integer mode (older
+    Pillows open 16-bit PNGs so) is scaled alike when it holds values above 255, else kept as 8-bit values."""
     from PIL import Image
 
     with open(path, "rb") as f:
         image = Image.open(f)
         if image.mode.startswith("I;16") or image.mode == "I":
-            pixels = np.asarray(image, dtype=np.float64) / 257.0
+            pixels = np.asarray(image, dtype=np.float64)
+            if image.mode != "I" or pixels.max(initial=0) > 255:
+                pixels = pixels / 257.0
             image = Image.fromarray(np.clip(np.rint(pixels), 0, 255).astype(np.uint8))
         return image.convert("RGB")
 

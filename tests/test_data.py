@@ -247,6 +247,10 @@ def test_16_bit_greyscale_images_are_scaled_not_clipped(tmp_path):
     assert np.abs(rgb[..., 0].astype(float) - pixels / 257.0).max() <= 0.5
     Image.fromarray(np.full((4, 4, 3), 77, dtype=np.uint8)).save(tmp_path / "plain.png")  # 8-bit: unchanged
     assert (np.asarray(data.load_rgb(str(tmp_path / "plain.png"))) == 77).all()
+    Image.fromarray(np.full((4, 4), 77, dtype=np.int32)).save(tmp_path / "int.tif")  # 32-bit, 8-bit values
+    assert (np.asarray(data.load_rgb(str(tmp_path / "int.tif"))) == 77).all()
+    Image.fromarray(pixels.astype(np.int32)).save(tmp_path / "int16.tif")  # 32-bit, 16-bit values
+    assert np.abs(np.asarray(data.load_rgb(str(tmp_path / "int16.tif")))[..., 0] - pixels / 257.0).max() <= 0.5
 
 
 def test_imagenet_layouts(tmp_path):
