@@ -332,8 +332,9 @@ def train_one(entry: dict[str, Any], args: argparse.Namespace, batch_dir: Path, 
         resume_args = argparse.Namespace(**vars(args))  # the batch's arguments, not typed (cli.resume_args)
         resume_args.resume = str(run_dir)
         return train.main(resume_args, log_files=log_files, **given)
-    batch = entry.get("batch_size") or max(cli.min_training_batch(args),
-                                           pick_batch(entry, genotype, args, device, memory_model, info, logger))
+    least = cli.min_training_batch(args)  # 2 with --auxiliary or a 1x1 last map (BatchNorm at batch 1)
+    batch = entry.get("batch_size") or max(least, pick_batch(entry, genotype, args, device, memory_model, info,
+                                                             logger))
     while True:
         if run_dir is None:
             label = train.run_label(argparse.Namespace(save=None, arch=entry["spec"]))
@@ -356,7 +357,6 @@ def train_one(entry: dict[str, Any], args: argparse.Namespace, batch_dir: Path, 
         run_dir = None
         if device.type == "cuda":
             free_memory_mb(device)
-        least = cli.min_training_batch(one)  # 2 with --auxiliary (BatchNorm on a 1x1 map)
         if batch <= least:
             raise UserError(f"{entry['label']}: out of memory even at batch {batch}")
         smaller = max(least, batch - args.oom_step)  # down to the least batch, which a step past it would skip

@@ -145,7 +145,7 @@ def set_rng_state(state: dict, device: torch.device | None = None) -> None:
     py = state["python"]
     random.setstate((int(py["version"]), tuple(int(v) for v in py["state"].tolist()), py["gauss"]))
     nps = state["numpy"]
-    # .cpu(): a resume loads its checkpoint with map_location=<the run's device>, which moves these too
+    # .cpu(): a checkpoint loaded with map_location=<a GPU> (train.py and train_search.py read it onto the CPU)
     np.random.set_state((nps["kind"], nps["keys"].cpu().numpy().astype(np.uint32), int(nps["pos"]),
                          int(nps["has_gauss"]), float(nps["cached_gaussian"])))
     torch.set_rng_state(state["torch"].cpu().to(torch.uint8))
