@@ -338,10 +338,15 @@ class UnreadableImage(UserError):
         super().__init__(message)
 
 
+def _class_dirs(directory: str | Path) -> list[str]:
+    """The sub-folders that are classes, sorted: every one but hidden folders."""
+    return sorted(e.name for e in os.scandir(directory) if e.is_dir() and not e.name.startswith("."))
+
+
 def class_folders(directory: str | Path) -> tuple[list[str], dict[str, int]]:
     """torchvision's find_classes without hidden folders: a .ipynb_checkpoints or .git beside the class folders
     is a tool's, not a class (it was counted as one, and with images in it became an extra label)."""
-    classes = sorted(e.name for e in os.scandir(directory) if e.is_dir() and not e.name.startswith("."))
+    classes = _class_dirs(directory)
     if not classes:
         raise FileNotFoundError(f"Couldn't find any class folder in {directory}.")
     return classes, {name: i for i, name in enumerate(classes)}
@@ -391,7 +396,7 @@ class _ImageFolder(tv_datasets.ImageFolder):
     def find_classes(self, directory: str | Path) -> tuple[list[str], dict[str, int]]:
         if self._fixed_classes is None:
             return class_folders(directory)
-        found = {e.name for e in os.scandir(directory) if e.is_dir() and not e.name.startswith(".")}
+        found = set(_class_dirs(directory))
         unknown = sorted(found - set(self._fixed_classes))
         if unknown:
             raise UserError(f"{directory} has class folder(s) not in the training set: {', '.join(unknown[:5])}")
