@@ -379,7 +379,8 @@ def main(args: argparse.Namespace) -> dict:
     check_args(args)
     cfg, genotype, weights, folder, notes = resolve_settings(args)
     if args.output:
-        check_output(args.output, "-o", [weights, folder])
+        out = check_output(args.output, "-o", [weights, folder])
+        check_output(out.with_name(f"{out.stem}_confusion.png"), "-o (its confusion plot)", [weights, folder])
     device = get_device(args.device, args.gpu)
     configure_torch(device, args.threads, training=False)
     set_seed(args.seed)

@@ -346,3 +346,14 @@ def test_an_image_folder_is_labelled_by_the_class_names_the_run_trained_on(tmp_p
                                               "--batch_size", "9", "--no_progress"])
     assert run_main(ensemble.main, ens) == 2
     assert "was trained on other class folders than those in" in capsys.readouterr().err
+
+
+def test_output_whose_confusion_plot_cannot_be_written_is_refused_first(trained: dict, tmp_path: Path,
+                                                                       capsys: pytest.CaptureFixture) -> None:
+    (tmp_path / "r_confusion.png").mkdir()  # the plot's name beside -o is taken by a folder
+    args = testpy.build_parser().parse_args([trained["run_dir"], "-o", str(tmp_path / "r.json"), "--no_progress",
+                                             "--device", "cpu"])
+    assert run_main(testpy.main, args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: -o (its confusion plot)") and "is a folder" in err and "\n" not in err
+    assert not (tmp_path / "r.json").exists()
