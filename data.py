@@ -14,7 +14,6 @@ import importlib
 import math
 import os
 import pickle
-import sys
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -56,6 +55,7 @@ class DatasetInfo:
     std: tuple
     split: dict | None = None  # how the training set was split (split_dataset's record), once split
     classes: tuple[str, ...] | None = None  # an image folder's class names in label order (train/'s folders)
+    notes: tuple[str, ...] = ()  # warnings about the data, for the run's log (stdout and log.txt)
 
 
 def crop_padding(image_size: int) -> int:
@@ -413,8 +413,6 @@ def _image_folder(root: Path, transform: Callable, class_to_idx: dict[str, int] 
         raise UserError(f"no images in {root}: {' '.join(str(e).split())}") from None
     if len(ds) == 0:
         raise UserError(f"no images in {root}")
-    if class_to_idx is not None:
-        warn_missing_classes(root, ds)
     if class_to_idx is None and len(ds.classes) < 2:
         found = f"only {ds.classes[0]!r}" if ds.classes else "none"
         raise UserError(f"{root} has {len(ds.classes)} class folder ({found}): a classifier needs at least two, "
@@ -422,18 +420,23 @@ def _image_folder(root: Path, transform: Callable, class_to_idx: dict[str, int] 
     return ds
 
 
-def warn_missing_classes(root: Path, ds: tv_datasets.ImageFolder) -> None:
-    """Say (on stderr) which training classes an evaluation folder has no image of.
+def missing_classes_note(root: Path, ds: tv_datasets.ImageFolder) -> str | None:
+    """Which training classes an evaluation folder has no image of (None: it has them all).
 
     Its labels still follow the training set's mapping, so nothing is mislabelled; but its accuracy
     and confusion matrix say nothing about those classes, which a reader of the numbers must know.
     """
     seen = {target for _, target in ds.samples}
     missing = [name for name in ds.classes if ds.class_to_idx[name] not in seen]
-    if missing:
-        more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
-        print(f"warning: {root} has no image of {len(missing)} of the {len(ds.classes)} training classes "
-              f"({', '.join(map(repr, missing[:5]))}{more}): its accuracy leaves them out", file=sys.stderr)
+    if not missing:
+        return None
+    more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+    return (f"{root} has no image of {len(missing)} of the {len(ds.classes)} training classes "
+            f"({', '.join(map(repr, missing[:5]))}{more}): its accuracy leaves them out")
+
+
+def _notes(*notes: str | None) -> tuple[str, ...]:
+    return tuple(note for note in notes if note)
 
 
 def _folder_transforms(size: int, mean: Sequence[float], std: Sequence[float], cutout: bool,
@@ -460,20 +463,19 @@ def _imagenet_transforms(size: int, cutout: bool, cutout_length: int) -> tuple[C
     return T.Compose(train), evaluate
 
 
-def _folder_eval_dir(root: Path) -> Path | None:
-    """A folder set's evaluation split: val/, else test/; with both, val/, and the user is told (on stderr) that
-    test/ is not read, as it was silently."""
+def _folder_eval_dir(root: Path) -> tuple[Path | None, str | None]:
+    """A folder set's evaluation split: val/, else test/; with both, val/, and a note for the log that test/ is
+    not read (it was silently)."""
     found = [root / d for d in ("val", "test") if (root / d).is_dir()]
-    if len(found) == 2:
-        print(f"warning: {root} has both val/ and test/: val/ is the evaluation split, test/ is not read",
-              file=sys.stderr)
-    return found[0] if found else None
+    note = f"{root} has both val/ and test/: val/ is the evaluation split, test/ is not read" \
+        if len(found) == 2 else None
+    return (found[0] if found else None), note
 
 
 def _load_folder(root: Path, image_size: int, cutout: bool,
                  cutout_length: int) -> tuple[Dataset, Dataset, DatasetInfo]:
     train_dir = root / "train"
-    eval_dir = _folder_eval_dir(root)
+    eval_dir, eval_note = _folder_eval_dir(root)
     if not train_dir.is_dir() or eval_dir is None:
         raise UserError(f"image folder dataset not found: looked for {train_dir} and {root / 'val'} "
                         f"(or {root / 'test'}), each with one sub-folder per class")
@@ -481,7 +483,8 @@ def _load_folder(root: Path, image_size: int, cutout: bool,
     train = _image_folder(train_dir, train_tf)
     test = _image_folder(eval_dir, eval_tf, train.class_to_idx)
     return train, test, DatasetInfo("folder", len(train.classes), image_size, IMAGENET_MEAN, IMAGENET_STD,
-                                     classes=tuple(train.classes))
+                                     classes=tuple(train.classes),
+                                     notes=_notes(eval_note, missing_classes_note(eval_dir, test)))
 
 
 def _load_imagenet(root: Path, image_size: int, cutout: bool,
@@ -491,7 +494,8 @@ def _load_imagenet(root: Path, image_size: int, cutout: bool,
     train = _image_folder(base / "train", train_tf)
     test = _image_folder(base / "val", eval_tf, train.class_to_idx)
     return train, test, DatasetInfo("imagenet", len(train.classes), image_size, IMAGENET_MEAN, IMAGENET_STD,
-                                     classes=tuple(train.classes))
+                                     classes=tuple(train.classes),
+                                     notes=_notes(missing_classes_note(base / "val", test)))
 
 
 def load_imagenet_search(root: str | Path, *, image_size: int | None = None, cutout: bool = False,
@@ -510,7 +514,8 @@ def load_imagenet_search(root: str | Path, *, image_size: int | None = None, cut
     train = _image_folder(base / "train", transform)
     valid = _image_folder(base / "val", transform, train.class_to_idx)
     return train, valid, DatasetInfo("imagenet", len(train.classes), size, IMAGENET_MEAN, IMAGENET_STD,
-                                      classes=tuple(train.classes))
+                                      classes=tuple(train.classes),
+                                      notes=_notes(missing_classes_note(base / "val", valid)))
 
 
 # --------------------------------------------------------------------------- by name
@@ -588,10 +593,11 @@ def load_test_set(name: str, root: str | Path, *, download: bool = False, image_
     root = Path(root)
     if name == "folder":
         train_dir = root / "train"
-        eval_dir = _folder_eval_dir(root) or root / "val"
+        found, eval_note = _folder_eval_dir(root)
+        eval_dir = found or root / "val"
         _, transform = _folder_transforms(size, IMAGENET_MEAN, IMAGENET_STD, False, 1)
     else:
-        train_dir, eval_dir = root / "imagenet" / "train", root / "imagenet" / "val"
+        train_dir, eval_dir, eval_note = root / "imagenet" / "train", root / "imagenet" / "val", None
         _, transform = _imagenet_transforms(size, False, 1)
     if not eval_dir.is_dir():
         also = f" (or {root / 'test'})" if name == "folder" else ""
@@ -602,7 +608,8 @@ def load_test_set(name: str, root: str | Path, *, download: bool = False, image_
     else:
         test = _image_folder(eval_dir, transform, _test_classes(train_dir, eval_dir))
         test.class_source = train_dir if train_dir.is_dir() else eval_dir
-    return test, DatasetInfo(name, len(test.classes), size, IMAGENET_MEAN, IMAGENET_STD, classes=tuple(test.classes))
+    return test, DatasetInfo(name, len(test.classes), size, IMAGENET_MEAN, IMAGENET_STD, classes=tuple(test.classes),
+                             notes=_notes(eval_note, missing_classes_note(eval_dir, test)))
 
 
 # --------------------------------------------------------------------------- indices

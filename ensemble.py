@@ -406,6 +406,8 @@ def main(args: argparse.Namespace) -> dict:
     set_seed(args.seed)
     t0 = time.time()
     loaders, info = build_loaders(args, device)
+    for note in info.notes:
+        logger.warning("warning: %s", note)
     for run in runs:  # labels are class indices: a class folder renamed since a run trained would shift them
         try:
             recorded = read_json(run / "args.json").get("classes")

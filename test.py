@@ -426,6 +426,8 @@ def main(args: argparse.Namespace) -> dict:
     try:
         for note in notes:
             logger.info("%s", note)
+        for note in info.notes:
+            logger.warning("warning: %s", note)
         model_size = count_parameters_in_MB(model)
         logger.info("genotype = %s", genotype)
         logger.info("device %s, %s: %d test images at %dx%d, %d classes, param size = %.6fMB", device, info.name,

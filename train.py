@@ -582,6 +582,8 @@ def main(args: argparse.Namespace, *, run_dir: str | Path | None = None,
         handler.setFormatter(logging.Formatter(LOG_FORMAT, datefmt=LOG_DATEFMT))
         logger.addHandler(handler)
     logger.info("run folder: %s", run_dir)
+    for note in info.notes:
+        logger.warning("warning: %s", note)
     if settings_note:
         logger.info("%s", settings_note)
     logger.info("genotype %s: %s%s", genotype_label(args.arch), resolved.note,

@@ -333,6 +333,8 @@ def _search(args: argparse.Namespace, run_dir: Path, device: torch.device, check
     train_loader, valid_loader = loaders
     logger = get_logger(f"search.{run_dir.name}", run_dir)
     logger.info("run folder: %s", run_dir)
+    for note in info.notes:
+        logger.warning("warning: %s", note)
     if cost_model is not None and cost_model.latency_table is not None \
             and not (run_dir / "latency_table.json").is_file():
         write_json_atomic(run_dir / "latency_table.json", cost_model.latency_table)  # the run's own copy

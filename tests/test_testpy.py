@@ -277,7 +277,7 @@ def test_imagenet_val_alone_is_enough(imagenet_run: tuple[dict, Path], tmp_path:
     named = evaluate(trained["run_dir"], "--data", str(tmp_path / "val_only"), "--batch_size", "6", "--workers", "0",
                      "-o", str(tmp_path / "named.json"))
     assert named["classes"] == ["n00000000", "n00000001", "n00000002"] and named["n_samples"] == 12
-    assert "1 of the 3 training classes ('n00000001')" in capsys.readouterr().err
+    assert "warning: " in (out := capsys.readouterr().out) and "1 of the 3 training classes ('n00000001')" in out
     args = testpy.build_parser().parse_args(["--model_path", str(weights), "--set", "imagenet", "--image_size", "32",
                                              "--data", str(tmp_path / "val_only"), "--workers", "0", "--device",
                                              "cpu", "-o", str(tmp_path / "missing.json")])
@@ -330,7 +330,7 @@ def test_an_image_folder_is_labelled_by_the_class_names_the_run_trained_on(tmp_p
     shutil.rmtree(val_only / "val" / "0bee")  # a class with no image left: labelled by name, and said
     same = testpy.main(testpy.build_parser().parse_args([str(run), "--data", str(val_only), "-o",
                                                          str(tmp_path / "t.json")]))
-    assert same["num_classes"] == 3 and "training classes ('bee')" in capsys.readouterr().err
+    assert same["num_classes"] == 3 and "training classes ('bee')" in capsys.readouterr().out
 
     renamed = tmp_path / "renamed"
     shutil.copytree(tmp_path / "data", renamed)
@@ -357,3 +357,21 @@ def test_output_whose_confusion_plot_cannot_be_written_is_refused_first(trained:
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: -o (its confusion plot)") and "is a folder" in err and "\n" not in err
     assert not (tmp_path / "r.json").exists()
+
+
+def test_a_class_missing_from_val_is_said_in_the_training_log(tmp_path: Path) -> None:
+    """The warning went to stderr only: a researcher reading log.txt later could not tell that the run's
+    validation accuracy leaves a class out."""
+    rng = np.random.default_rng(0)
+    for split, names in (("train", ("ant", "bee", "cat")), ("val", ("ant", "bee"))):
+        for name in names:
+            (tmp_path / "data" / split / name).mkdir(parents=True)
+            for i in range(4):
+                Image.fromarray(rng.integers(0, 255, size=(8, 8, 3), dtype=np.uint8)).save(
+                    tmp_path / "data" / split / name / f"{i}.png")
+    result = train.main(train.build_parser().parse_args(
+        ["--set", "folder", "--data", str(tmp_path / "data"), "--image_size", "8", "--init_channels", "4",
+         "--layers", "3", "--batch_size", "12", "--epochs", "1", "--arch", "DARTS_V2", "--device", "cpu",
+         "--no_progress", "--logdir", str(tmp_path / "logs")]))
+    log = (Path(result["run_dir"]) / "log.txt").read_text()
+    assert "warning: " in log and "has no image of 1 of the 3 training classes ('cat')" in log
