@@ -371,13 +371,26 @@ def load_rgb(path: str) -> Any:
 class _ImageFolder(tv_datasets.ImageFolder):
     """ImageFolder whose class indices can be fixed to another split's (val must match train).
 
-    A file that does not decode raises UnreadableImage naming it, not PIL's traceback mid-epoch.
-    Samples are listed sorted by class, so split_dataset splits it stratified (no sequential_split).
+    A file that does not decode raises UnreadableImage naming it, not PIL's traceback mid-epoch. Hidden files
+    and folders are not read (macOS's ``._x.png`` beside ``x.png`` is no image, though named as one); other files
+    without an image extension are counted in ``skipped``, for the log. Samples are listed sorted by class, so
+    split_dataset splits it stratified (no sequential_split).
     """
 
     def __init__(self, root: Path, transform: Callable, class_to_idx: dict[str, int] | None = None) -> None:
         self._fixed_classes = class_to_idx
-        super().__init__(str(root), transform=transform, loader=load_rgb, allow_empty=class_to_idx is not None)
+        self.skipped: list[str] = []
+        self.notes: tuple[str, ...] = ()  # for the log: set by _image_folder
+        super().__init__(str(root), transform=transform, loader=load_rgb, is_valid_file=self._is_image,
+                         allow_empty=class_to_idx is not None)
+
+    def _is_image(self, path: str) -> bool:
+        if any(part.startswith(".") for part in Path(os.path.relpath(path, self.root)).parts):
+            return False
+        if tv_datasets.folder.has_file_allowed_extension(path, tv_datasets.folder.IMG_EXTENSIONS):
+            return True
+        self.skipped.append(path)
+        return False
 
     def __getitem__(self, index: int) -> tuple[Any, int]:
         path, target = self.samples[index]
@@ -413,6 +426,7 @@ def _image_folder(root: Path, transform: Callable, class_to_idx: dict[str, int] 
         raise UserError(f"no images in {root}: {' '.join(str(e).split())}") from None
     if len(ds) == 0:
         raise UserError(f"no images in {root}")
+    ds.notes = _notes(skipped_files_note(root, ds), missing_classes_note(root, ds))
     if class_to_idx is None and len(ds.classes) < 2:
         found = f"only {ds.classes[0]!r}" if ds.classes else "none"
         raise UserError(f"{root} has {len(ds.classes)} class folder ({found}): a classifier needs at least two, "
@@ -433,6 +447,16 @@ def missing_classes_note(root: Path, ds: tv_datasets.ImageFolder) -> str | None:
     more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
     return (f"{root} has no image of {len(missing)} of the {len(ds.classes)} training classes "
             f"({', '.join(map(repr, missing[:5]))}{more}): its accuracy leaves them out")
+
+
+def skipped_files_note(root: Path, ds: _ImageFolder) -> str | None:
+    """How many files in an image folder were not read for want of an image extension (None: none)."""
+    if not ds.skipped:
+        return None
+    names = ", ".join(os.path.relpath(path, root) for path in ds.skipped[:3])
+    more = ", ..." if len(ds.skipped) > 3 else ""
+    return (f"{root}: {len(ds.skipped)} file(s) without an image extension not read ({names}{more}); "
+            f"read: {', '.join(tv_datasets.folder.IMG_EXTENSIONS)}")
 
 
 def _notes(*notes: str | None) -> tuple[str, ...]:
@@ -484,7 +508,7 @@ def _load_folder(root: Path, image_size: int, cutout: bool,
     test = _image_folder(eval_dir, eval_tf, train.class_to_idx)
     return train, test, DatasetInfo("folder", len(train.classes), image_size, IMAGENET_MEAN, IMAGENET_STD,
                                      classes=tuple(train.classes),
-                                     notes=_notes(eval_note, missing_classes_note(eval_dir, test)))
+                                     notes=_notes(eval_note, *train.notes, *test.notes))
 
 
 def _load_imagenet(root: Path, image_size: int, cutout: bool,
@@ -495,7 +519,7 @@ def _load_imagenet(root: Path, image_size: int, cutout: bool,
     test = _image_folder(base / "val", eval_tf, train.class_to_idx)
     return train, test, DatasetInfo("imagenet", len(train.classes), image_size, IMAGENET_MEAN, IMAGENET_STD,
                                      classes=tuple(train.classes),
-                                     notes=_notes(missing_classes_note(base / "val", test)))
+                                     notes=_notes(*train.notes, *test.notes))
 
 
 def load_imagenet_search(root: str | Path, *, image_size: int | None = None, cutout: bool = False,
@@ -515,7 +539,7 @@ def load_imagenet_search(root: str | Path, *, image_size: int | None = None, cut
     valid = _image_folder(base / "val", transform, train.class_to_idx)
     return train, valid, DatasetInfo("imagenet", len(train.classes), size, IMAGENET_MEAN, IMAGENET_STD,
                                       classes=tuple(train.classes),
-                                      notes=_notes(missing_classes_note(base / "val", valid)))
+                                      notes=_notes(*train.notes, *valid.notes))
 
 
 # --------------------------------------------------------------------------- by name
@@ -609,7 +633,7 @@ def load_test_set(name: str, root: str | Path, *, download: bool = False, image_
         test = _image_folder(eval_dir, transform, _test_classes(train_dir, eval_dir))
         test.class_source = train_dir if train_dir.is_dir() else eval_dir
     return test, DatasetInfo(name, len(test.classes), size, IMAGENET_MEAN, IMAGENET_STD, classes=tuple(test.classes),
-                             notes=_notes(eval_note, missing_classes_note(eval_dir, test)))
+                             notes=_notes(eval_note, *test.notes))
 
 
 # --------------------------------------------------------------------------- indices

@@ -595,3 +595,24 @@ def test_host_augmentation_does_not_depend_on_the_workers():
     loader = HostLoader(train_ds, torch.arange(200), 64, shuffle=True, seed=3, device="cpu")
     loader.set_epoch(3)
     assert not torch.equal(torch.cat([x for x, _ in loader]), passes[0][0])
+
+
+def test_hidden_files_are_not_read_and_non_images_are_counted(tmp_path):
+    """macOS leaves ._x.png (AppleDouble metadata, no image) beside x.png on other disks: it was listed as an
+    image and failed to decode mid-epoch. Files without an image extension were dropped without a word."""
+    write_png_tree(tmp_path / "train", {"ant": 2, "bee": 2})
+    write_png_tree(tmp_path / "val", {"ant": 1, "bee": 1})
+    (tmp_path / "train" / "ant" / "._0.png").write_bytes(b"\x00\x05\x16\x07 Mac OS X")
+    (tmp_path / "train" / "bee" / ".cache").mkdir()
+    (tmp_path / "train" / "bee" / ".cache" / "0.png").write_bytes(b"not an image")
+    (tmp_path / "train" / "ant" / "labels.txt").write_text("ant")
+    (tmp_path / "val" / "bee" / "photo.heic").write_bytes(b"\x00")
+    train, test, info = load_datasets("folder", tmp_path, image_size=16)
+    assert (len(train), len(test)) == (4, 2) and all(not Path(p).name.startswith(".") for p, _ in train.samples)
+    assert [x.shape for x, _ in train] == [(3, 16, 16)] * 4
+    assert len(info.notes) == 2
+    assert info.notes[0].startswith(f"{tmp_path / 'train'}: 1 file(s) without an image extension not read "
+                                    f"({Path('ant') / 'labels.txt'})")
+    assert info.notes[1].startswith(f"{tmp_path / 'val'}: 1 file(s)") and "photo.heic" in info.notes[1]
+    _, alone = load_test_set("folder", tmp_path, image_size=16)
+    assert alone.notes == (info.notes[1],)
