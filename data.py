@@ -381,11 +381,12 @@ class _ImageFolder(tv_datasets.ImageFolder):
         self._fixed_classes = class_to_idx
         self.skipped: list[str] = []
         self.notes: tuple[str, ...] = ()  # for the log: set by _image_folder
+        self._walked = os.path.expanduser(str(root))  # the prefix of every path make_dataset lists
         super().__init__(str(root), transform=transform, loader=load_rgb, is_valid_file=self._is_image,
                          allow_empty=class_to_idx is not None)
 
     def _is_image(self, path: str) -> bool:
-        if any(part.startswith(".") for part in Path(os.path.relpath(path, self.root)).parts):
+        if os.sep + "." in path[len(self._walked):]:  # a hidden file, or one inside a hidden folder
             return False
         if tv_datasets.folder.has_file_allowed_extension(path, tv_datasets.folder.IMG_EXTENSIONS):
             return True
