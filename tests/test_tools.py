@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -705,6 +706,19 @@ def test_a_running_training_takes_its_own_genotype_json(tmp_path: Path, monkeypa
     run = analyse_train_logs.read_eval_run(running)
     assert run["status"] == "running" and run["arch"] == "l2_loss_2e01"
     assert run["genotype"] == genotypes.genotype_to_dict(genotypes.DARTS_V1)
+
+
+def test_a_copied_batch_is_read_as_it_is_not_through_the_paths_it_recorded(runs: dict, tmp_path: Path) -> None:
+    """trained.csv's run_dir names the folders where the batch was made: a copy with one training deleted counted
+    the original of that training again, and every run's eval_dir named the original (two seeds where one ran)."""
+    copy = tmp_path / "results" / "batch-train-EXP-20260101-000000"
+    shutil.copytree(runs["batch"], copy)
+    shutil.rmtree(copy / "eval-DARTS_V1-1")
+    found = analyse_train_logs.eval_folders([str(copy)])
+    assert sorted(p.name for p in found) == sorted(p.name for p in copy.iterdir() if p.name.startswith("eval-"))
+    assert all(p.parent == copy.resolve() for p in found) and len(found) == 4
+    read = analyse_train_logs.read_eval_run(copy.resolve() / "eval-DARTS_V2-1")
+    assert read["run_dir"] == str(copy.resolve() / "eval-DARTS_V2-1")  # result.json recorded the original
 
 
 def test_train_tool_rejects_a_folder_without_runs(tmp_path: Path) -> None:

@@ -120,7 +120,12 @@ def _is_eval_run(folder: Path) -> bool:
 
 
 def eval_folders(paths: list[str]) -> list[Path]:
-    """Eval run folders from -t: the folders themselves, or those inside batch-train folders (and trained.csv)."""
+    """Eval run folders from -t: the folders themselves, or those inside batch-train folders.
+
+    A batch's trainings are its own sub-folders (batch_train.py makes them there), so trained.csv's run_dir is
+    read as a name inside the folder given: a copied or moved batch folder is read as it is, not through the
+    paths recorded where it was made (which counted runs since deleted from the copy, and named the originals).
+    """
     found: list[Path] = []
     for spec in paths:
         folder = tables.run_folder(spec)
@@ -132,9 +137,8 @@ def eval_folders(paths: list[str]) -> list[Path]:
         if listed.is_file():
             with open(listed, newline="") as f:
                 for row in csv.DictReader(f):
-                    run = Path(row.get("run_dir") or "")
-                    run = run if run.is_absolute() or run.exists() else folder / run
-                    if str(row.get("run_dir") or "") and run.is_dir() and _is_eval_run(run):
+                    run = folder / Path(row.get("run_dir") or "").name
+                    if run != folder and run.is_dir() and _is_eval_run(run):
                         inside.append(run)
         if not inside:
             raise ValueError(f"{folder} is neither an eval run folder nor a batch-train folder holding eval runs")
@@ -176,7 +180,7 @@ def read_eval_run(folder: Path) -> dict[str, Any] | None:
     """A finished run's result.json, or what a running one's metrics.csv says so far (None: nothing yet)."""
     if (folder / "result.json").is_file():
         result = dict(read_json(folder / "result.json"))
-        result.setdefault("run_dir", str(folder))
+        result["run_dir"] = str(folder)  # the folder read, wherever it was when it trained
         result.setdefault("image_size", _image_size(folder))
         result.setdefault("seed", _seed(folder))
         result["status"] = "done"
