@@ -610,6 +610,7 @@ def losses_figure(
     fig, (ax_ce, ax_reg) = plt.subplots(1, 2, figsize=size)
     done = [s for s in searches if s.get("status") == "done" and s.get("run_dir")]
     done.sort(key=lambda s: s["weight"][0])
+    penalties: list[float] = []
     for s in done:
         metrics = Path(s["run_dir"]) / "metrics.csv"
         if not metrics.is_file():
@@ -617,14 +618,18 @@ def losses_figure(
         rows = read_metrics(metrics)
         epochs = _floats(rows, "epoch")
         nu = s["weight"][0]
-        label = f"nu = {nu:.3g}"
-        ax_ce.plot(epochs, _floats(rows, "criterion_loss"), color=nu_color(nu, objective), label=label)
-        ax_reg.plot(epochs, _floats(rows, f"{objective}_loss"), color=nu_color(nu, objective), label=label)
+        # a search of one or a few epochs is points, not a line (one point drew nothing)
+        style = {"color": nu_color(nu, objective), "label": f"nu = {nu:.3g}",
+                 "marker": "o" if len(epochs) < 30 else None, "markersize": 3}
+        ax_ce.plot(epochs, _floats(rows, "criterion_loss"), **style)
+        ax_reg.plot(epochs, _floats(rows, f"{objective}_loss"), **style)
+        penalties += _floats(rows, f"{objective}_loss")
     ax_ce.set_xlabel("epoch")
     ax_ce.set_ylabel("cross-entropy (train)")
     ax_reg.set_xlabel("epoch")
     ax_reg.set_ylabel(epoch_penalty_label(objective))
-    log_scale(ax_reg, "y")
+    if spans_decades(penalties):  # a norm over a sweep spans decades; a cost's few per cent had no tick named
+        log_scale(ax_reg, "y")
     for ax in (ax_ce, ax_reg):
         ax.grid(True, alpha=0.3)
         integer_ticks(ax)

@@ -991,6 +991,15 @@ def test_the_loss_curves_are_each_finished_searchs_metrics(tmp_path: Path) -> No
     cost = plots.losses_figure(searches, "flops")
     assert cost.axes[1].get_ylabel() == "R(α, β): expected FLOPs (M multiply-adds)"
     assert cost._suptitle.get_text() == "FLOPs sweep: search losses per epoch"
+    # ... which moves by a few per cent: a linear axis whose ticks are named (on a log axis none was)
+    cost.canvas.draw()
+    assert cost.axes[1].get_yscale() == "linear" and any(t.get_text() for t in cost.axes[1].get_yticklabels())
+    assert reg_ax.get_yscale() == "log"  # the norms over the sweep span a decade
+
+    write_csv(Path(searches[0]["run_dir"]) / "metrics.csv", ["epoch", "criterion_loss", "l2_loss"],
+              [{"epoch": 0, "criterion_loss": 2.0, "l2_loss": 5.0}])  # a search of one epoch: a point, drawn
+    one = plots.losses_figure(searches[:1], "l2")
+    assert [line.get_marker() for ax in one.axes for line in ax.lines] == ["o", "o"]
 
 
 def test_the_training_curves_draw_each_split_where_it_was_evaluated(tmp_path: Path) -> None:
