@@ -348,6 +348,15 @@ def check_common_args(args: argparse.Namespace) -> None:
     check_image_size(args)
 
 
+def check_cosine_floor(args: argparse.Namespace) -> None:
+    """A cosine schedule decays from --learning_rate to --learning_rate_min: a floor above the start would make it
+    climb (to 20x the lr from a typo, and a loss that blew up epoch by epoch)."""
+    low, high = getattr(args, "learning_rate_min", None), getattr(args, "learning_rate", None)
+    if low is not None and high is not None and low > high:
+        raise UserError(f"--learning_rate_min {args.learning_rate_min} is above --learning_rate {args.learning_rate}: "
+                        f"the cosine schedule would climb to it, not decay")
+
+
 def _dataset_known(args: argparse.Namespace) -> bool:
     """Whether --set is settled (train.py and test.py take it from a run folder first, then check again)."""
     return is_imagenet(args) or getattr(args, "set", None) is not None or getattr(args, "space", None) is not None

@@ -158,8 +158,9 @@ def check_args(args: argparse.Namespace) -> None:
         raise UserError(f"--drop_path_prob {args.drop_path_prob} must be in [0, 1)")
     if not (math.isfinite(args.auxiliary_weight) and args.auxiliary_weight >= 0):
         raise UserError(f"--auxiliary_weight {args.auxiliary_weight} must be a finite number >= 0")
-    if not (math.isfinite(args.gamma) and args.gamma > 0):
-        raise UserError(f"--gamma {args.gamma} must be a finite number > 0 (a negative one flips the step's sign)")
+    if not (math.isfinite(args.gamma) and 0 < args.gamma <= 1):
+        raise UserError(f"--gamma {args.gamma} must be in (0, 1]: the step schedule's decay per --decay_period "
+                        f"(a negative one flips the step's sign, one above 1 makes the lr grow)")
     if args.eval_every < 1:
         raise UserError(f"--eval_every {args.eval_every} must be >= 1")
     if args.label_smooth is not None and not 0.0 <= args.label_smooth < 1.0:
@@ -167,6 +168,8 @@ def check_args(args: argparse.Namespace) -> None:
     if args.decay_period < 1:
         raise UserError(f"--decay_period {args.decay_period} must be >= 1")
     cli.check_image_size(args, auxiliary=bool(args.auxiliary))  # now that --set is known (arch_settings)
+    if lr_schedule(args) == "cosine":
+        cli.check_cosine_floor(args)
     cli.check_cutout(args)
     cli.check_training_batch(args)
     channels = getattr(args, "init_channels", None)  # None: a --resume that has not read the run's yet
@@ -180,10 +183,14 @@ def label_smoothing(args: argparse.Namespace) -> float:
     return 0.1 if is_imagenet(args) else 0.0
 
 
+def lr_schedule(args: argparse.Namespace) -> str:
+    """--lr_schedule, or its default: DARTS's step decay on ImageNet, cosine elsewhere."""
+    return args.lr_schedule or ("step" if is_imagenet(args) else "cosine")
+
+
 def lr_at(args: argparse.Namespace, epoch: int) -> float:
     """The learning rate of ``epoch`` in closed form (resuming needs no scheduler state)."""
-    schedule = args.lr_schedule or ("step" if is_imagenet(args) else "cosine")
-    if schedule == "step":
+    if lr_schedule(args) == "step":
         return args.learning_rate * args.gamma ** (epoch // args.decay_period)
     return args.learning_rate_min + (args.learning_rate - args.learning_rate_min) * (
         1 + math.cos(math.pi * epoch / args.epochs)) / 2

@@ -261,6 +261,7 @@ def validate_search_args(args: argparse.Namespace, data: bool = False) -> None:
     """
     cli.settle_imagenet_set(args)
     cli.check_common_args(args)  # ranges of every flag, torch's optimizers' included
+    cli.check_cosine_floor(args)
     cli.check_cutout(args)
     cli.check_training_batch(args)
     if not getattr(args, "resume", None):  # a resumed run keeps its own

@@ -213,6 +213,23 @@ def test_search_flags_torch_would_reject_fail_before_the_run_folder(tmp_path: Pa
     assert not list(tmp_path.iterdir())
 
 
+@pytest.mark.parametrize(("script", "argv", "says"), [
+    (train_search, ["--learning_rate", "0.1", "--learning_rate_min", "0.5"], "--learning_rate_min 0.5 is above"),
+    (train, ["--arch", "DARTS_V2", "--learning_rate_min", "0.5"], "--learning_rate_min 0.5 is above"),
+    (train, ["--arch", "DARTS_V2", "--lr_schedule", "step", "--gamma", "9.7"], "--gamma 9.7 must be in (0, 1]"),
+])
+def test_a_learning_rate_that_would_grow_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture, script: object,
+                                                   argv: list[str], says: str) -> None:
+    """A cosine floor above the start, or a step decay above 1, made the lr climb (train loss 2.4 -> 13.8)."""
+    args = script.build_parser().parse_args([*TINY, *argv, "--logdir", str(tmp_path)])
+    assert run_main(script.main, args) == 2
+    assert one_line(capsys).startswith(f"error: {says}")
+    assert not list(tmp_path.iterdir())
+    step = train.build_parser().parse_args([*TINY, "--arch", "DARTS_V2", "--lr_schedule", "step",
+                                            "--learning_rate_min", "0.5"])
+    train.check_args(step)  # a step schedule has no floor: the flag is not read
+
+
 @pytest.mark.parametrize("argv", [["--set", "bogus"], ["--set", "folder", "--data", "/nonexistent-folder"],
                                   ["--set", "digits", "--batch_model", "/nonexistent/batch_predict.json"],
                                   ["--set", "digits", "--batch_model",
