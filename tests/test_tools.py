@@ -278,6 +278,8 @@ def test_column_names_of_every_origin_map_to_ours() -> None:
     assert tables.nu_from_name("L1_loss_2e01") == pytest.approx(0.2)
     assert tables.nu_from_name("l1_loss_59e06_l2_3e04_cifar100") == pytest.approx(5.9e-5)
     assert tables.nu_from_name("DARTS_V2") is None
+    assert tables.nu_from_name("l2_loss_0") == 0.0 and tables.nu_from_name("l1_loss_0_l2_3e04") == 0.0  # nu = 0's
+    assert tables.nu_from_name("l2_loss_01") is None
 
 
 # --------------------------------------------------------------------------- analyse_search_logs

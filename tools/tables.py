@@ -178,10 +178,13 @@ def format_table(df: pd.DataFrame, columns: Sequence[str] | None = None, na_rep:
 
 
 def nu_from_name(name: str) -> float | None:
-    """The nu a sweep name encodes ("l2_loss_429e05" -> 0.00429, "L1_loss_2e01" -> 0.2), else None."""
-    match = re.match(r"^(?:l[12]|params|flops|latency)_loss_(\d+)e(\d+)(?:_|$)", str(name), flags=re.IGNORECASE)
+    """The nu a sweep name encodes ("l2_loss_429e05" -> 0.00429, "L1_loss_2e01" -> 0.2, "l2_loss_0" -> 0), else None."""
+    match = re.match(r"^(?:l[12]|params|flops|latency)_loss_(?:(\d+)e(\d+)|(0))(?:_|$)", str(name),
+                     flags=re.IGNORECASE)
     if not match:
         return None
+    if match.group(3) is not None:
+        return 0.0
     return int(match.group(1)) * 10.0 ** -int(match.group(2))
 
 
