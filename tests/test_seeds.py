@@ -108,6 +108,9 @@ def test_the_summary_equals_the_numbers_computed_by_hand_from_result_json(seeded
     assert list(summary["pareto_params"]) == [i in front for i in range(len(summary))]
     assert list(summary["not_separable"]) == [i in close for i in range(len(summary))]
     assert {p.name for p in result["plots"]} >= {"table_error_vs_params.png", "table_error_vs_flops.png"}
+    # the front is of the genotypes' means, not of single runs (a best-of-n front of lucky seeds)
+    means = tables.front_hypervolume(summary["size_m"].to_numpy(float), summary["test_error_mean"].to_numpy(float))
+    assert result["hypervolume"]["value"] == pytest.approx(means[0])
 
 
 def test_one_run_has_no_std_and_the_single_seed_table_is_as_before(seeded: dict, tmp_path: Path) -> None:

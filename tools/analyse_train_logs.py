@@ -647,9 +647,11 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
         print("per genotype (test error %: mean, sample std, and the best of n, which is no estimate):")
         print(tables.format_table(summary.rename(columns={"test_error_best_of_n": "best of n"}),
                                   [c.replace("test_error_best_of_n", "best of n") for c in SUMMARY_PRINTED]))
-    size_m = df["size_m"].to_numpy(float)
-    hv = tables.front_hypervolume(size_m, 100.0 - df["test_acc"].to_numpy(float))
-    print(tables.hypervolume_text("the evaluation front (parameters M, test error %)", hv, ("M params", "error")))
+    # with several seeds a genotype is its mean: the front of single runs would be one of lucky seeds
+    points = summary if several else df
+    hv = tables.front_hypervolume(points["size_m"].to_numpy(float), 100.0 - points["test_acc"].to_numpy(float))
+    print(tables.hypervolume_text("the evaluation front (parameters M, "
+                                  f"{'mean ' if several else ''}test error %)", hv, ("M params", "error")))
     search_hv = None
     objectives = tables.table_objectives(df)
     if len(objectives) > 1:
