@@ -258,6 +258,18 @@ def test_profile_genotypes_names_a_mis_keyed_entry_of_a_genotypes_file(tmp_path:
     assert profile_genotypes.expand_archs([str(wrapped)]) == [("a", genotypes.DARTS_V2), ("b", genotypes.NASNet)]
 
 
+def test_profile_genotypes_names_the_source_of_a_name_two_genotypes_share(tmp_path: Path) -> None:
+    """A sweep's l2_loss_2e01 beside the thesis's (in genotypes.py) gave two rows named alike, 1.4M and 3.5M."""
+    sweep = tmp_path / "sweep"
+    sweep.mkdir()
+    (sweep / "genotypes.json").write_text(json.dumps({"l2_loss_2e01": genotypes.genotype_to_dict(genotypes.DARTS_V2),
+                                                      "l2_loss_0": genotypes.genotype_to_dict(genotypes.NASNet)}))
+    assert profile_genotypes.expand_archs(["l2_loss_2e01", str(sweep), "NASNet", "NASNet"]) == [
+        ("l2_loss_2e01 (genotypes.py)", genotypes.PUBLISHED["l2_loss_2e01"]),
+        (f"l2_loss_2e01 ({sweep})", genotypes.DARTS_V2), ("l2_loss_0", genotypes.NASNet),
+        ("NASNet", genotypes.NASNet)]  # the same genotype given twice is one row
+
+
 # --------------------------------------------------------------------------- tables
 
 

@@ -81,23 +81,37 @@ def _spec_path(spec: str) -> Path:
 
 
 def expand_archs(specs: list[str]) -> list[tuple[str, Any]]:
-    """(label, genotype) for every --archs entry; a genotypes.json gives all of its genotypes."""
-    out: list[tuple[str, Any]] = []
+    """(label, genotype) for every --archs entry; a genotypes.json gives all of its genotypes.
+
+    A label that two different genotypes share (a sweep's l2_loss_2e01 beside the thesis's, in genotypes.py)
+    names its source too, so that the table's rows can be told apart; the same genotype twice is one row.
+    """
+    found: list[tuple[str, Any, str]] = []
     for spec in specs:
         path = Path(spec)
         pasted = is_genotype_string(spec)  # a Genotype(...) string is no path (and may be too long for one)
-        mapping = _mapping(path.parent if path.name == "log.txt" else path) if not pasted and path.exists() else None
+        exists = not pasted and path.exists()
+        mapping = _mapping(path.parent if path.name == "log.txt" else path) if exists else None
         if mapping is not None:
             for name, g in mapping.items():
                 try:
-                    out.append((name, genotype_from_dict(g)))
+                    found.append((name, genotype_from_dict(g), spec))
                 except GenotypeError as err:
                     raise ValueError(f"{spec}:{name}: {err}") from None
             continue
         try:
-            out.append((genotype_label(spec), resolve_genotype(spec)))
+            source = spec if exists else "pasted" if pasted else "genotypes.py"
+            found.append((genotype_label(spec), resolve_genotype(spec), source))
         except GenotypeError as err:
             raise ValueError(str(err)) from None
+    out: list[tuple[str, Any]] = []
+    seen: set[tuple[str, str]] = set()
+    for label, genotype, source in found:
+        if (label, str(genotype)) in seen:
+            continue
+        seen.add((label, str(genotype)))
+        shared = len({str(g) for name, g, _ in found if name == label}) > 1
+        out.append((f"{label} ({source})" if shared else label, genotype))
     return out
 
 
