@@ -250,12 +250,13 @@ def _same_value(given: Any, recorded: Any) -> bool:
 
 
 def check_speed_args(args: argparse.Namespace, device: torch.device) -> None:
-    """Reject lever combinations that cannot run here, with a one-line reason."""
+    """Reject lever combinations that cannot run here, with a one-line reason (a UserError: met inside a sweep's
+    search it stops the sweep for --resume, where a ValueError recorded the search failed for good)."""
     if getattr(args, "cuda_graphs", False) and device.type != "cuda":
-        raise ValueError(f"--cuda_graphs needs a CUDA device; this run is on {device.type} "
+        raise UserError(f"--cuda_graphs needs a CUDA device; this run is on {device.type} "
                          "(drop the flag; --no-cuda_graphs to resume such a run here)")
     if getattr(args, "cuda_graphs", False) and getattr(args, "compile", False):
-        raise ValueError("--cuda_graphs and --compile do not combine: use one (--compile_mode reduce-overhead "
+        raise UserError("--cuda_graphs and --compile do not combine: use one (--compile_mode reduce-overhead "
                          "gives compile's own CUDA graphs)")
 
 

@@ -557,6 +557,7 @@ def main(args: argparse.Namespace, executor: Any = None) -> dict[str, Any]:
     if args.sweep_resume:
         args, run_dir, state = _resume(args)
         check_parallel_args(args)
+        cli.check_speed_args(args, get_device(args.device, args.gpu))  # a GPU sweep's --cuda_graphs on a CPU
         # --data may have moved (or be relative to another directory): one line now, not a refused search later;
         # and it must be the dataset the searches so far were made on
         info = train_search.build_data(args, torch.device("cpu"))[2]

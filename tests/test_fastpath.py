@@ -27,6 +27,7 @@ import train
 import train_search
 from genotypes import PC_DARTS_cifar
 from model_search import Network
+from utils import UserError
 
 ROOT = Path(__file__).resolve().parents[1]
 CPU = torch.device("cpu")
@@ -191,7 +192,7 @@ def test_scripts_reject_levers_that_cannot_run(tmp_path: Path, script: str, flag
 
 def test_check_speed_args_rejects_graphs_with_compile() -> None:
     args = argparse.Namespace(cuda_graphs=True, compile=True)
-    with pytest.raises(ValueError, match="do not combine"):
+    with pytest.raises(UserError, match="do not combine"):
         cli.check_speed_args(args, torch.device("cuda"))
 
 

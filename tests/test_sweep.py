@@ -17,7 +17,7 @@ import multiobjective
 import train_search
 from genotypes import resolve_genotype
 from pareto import non_dominated
-from utils import UserError
+from utils import UserError, run_main
 
 REPO = Path(__file__).resolve().parents[1]
 SEARCH = ["--set", "digits", "--image_size", "8", "--layers", "3", "--init_channels", "4", "--batch_size", "64",
@@ -227,6 +227,23 @@ def test_a_hand_edited_sweep_json_is_one_line(sweep: dict, tmp_path: Path, edit)
     (copy / "sweep.json").write_text(json.dumps(state))
     with pytest.raises(UserError, match=r"^--resume .*: sweep.json is not a sweep state \((searches\[0\]|estimator) "):
         multiobjective.main(parse(["--resume", str(copy)]))
+
+
+def test_a_gpu_sweeps_cuda_graphs_resumed_on_a_cpu_is_one_line_before_anything(sweep: dict, tmp_path: Path,
+                                                                              capsys: pytest.CaptureFixture) -> None:
+    """The resume skipped the speed check a new sweep makes: each interrupted search then raised it inside, was
+    recorded failed for good (its checkpoint abandoned) and the sweep ended with exit 0 and a shorter front."""
+    copy = tmp_path / "copy"
+    shutil.copytree(sweep["run_dir"], copy)
+    state = json.loads((copy / "sweep.json").read_text())
+    state["args"].update(cuda_graphs=True, device="cuda")
+    state["searches"][-1]["status"] = "running"
+    (copy / "sweep.json").write_text(json.dumps(state))
+    before = (copy / "sweep.json").read_bytes()
+    assert run_main(multiobjective.main, parse(["--resume", str(copy), "cifar", "--device", "cpu"])) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: --cuda_graphs needs a CUDA device") and "\n" not in err
+    assert (copy / "sweep.json").read_bytes() == before
 
 
 def test_resume_from_elsewhere_finds_the_searches_in_the_sweep_folder(sweep: dict, tmp_path: Path,
