@@ -371,10 +371,11 @@ def write_sweep_cells(genotypes: dict[str, Any], folder: str | Path, logger: Any
                         " ".join(str(err).split()) or type(err).__name__)
     keep = {_safe_name(n) for n in genotypes}
     try:
-        for cell in CELLS:
-            for stale in folder.glob(f"*_{cell}.png"):
-                if stale.name[:-len(f"_{cell}.png")] not in keep:
-                    stale.unlink(missing_ok=True)
+        for cell in CELLS:  # every format: visualize.py SWEEP also writes the PDFs there
+            for fmt in FORMATS:
+                for stale in folder.glob(f"*_{cell}.{fmt}"):
+                    if stale.name[:-len(f"_{cell}.{fmt}")] not in keep:
+                        stale.unlink(missing_ok=True)
     except OSError as err:
         log.warning("could not remove old cell diagrams in %s: %s", folder, err)
     if written:

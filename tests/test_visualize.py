@@ -202,15 +202,18 @@ def test_sweep_cells_are_written_and_a_failure_is_only_a_warning(tmp_path: Path,
     folder = tmp_path / "cells"
     folder.mkdir()
     (folder / "l2_loss_5e01_normal.png").write_bytes(b"old")  # a name no longer on the front
+    (folder / "l2_loss_5e01_reduction.pdf").write_bytes(b"old")  # ... whose PDF visualize.py SWEEP wrote
+    (folder / "notes_normal.txt").write_text("the user's")  # not a diagram: kept
     genotypes = {"l2_loss_2e01": genotype_to_dict(PUBLISHED["l2_loss_2e01"]),
                  "l2_loss_1e04": genotype_to_dict(PUBLISHED["DARTS_V2"]),
                  "l2_loss_bad": {"normal": [["sep_conv_3x3", 7]], "normal_concat": [2]}}
     logger = logging.getLogger("test_visualize")
     with caplog.at_level(logging.WARNING, logger="test_visualize"):
         written = visualize.write_sweep_cells(genotypes, folder, logger)
-    assert sorted(p.name for p in written) == sorted(p.name for p in folder.iterdir()) == [
+    assert sorted(p.name for p in written) == sorted(p.name for p in folder.iterdir() if p.suffix != ".txt") == [
         "l2_loss_1e04_normal.png", "l2_loss_1e04_reduction.png", "l2_loss_2e01_normal.png",
         "l2_loss_2e01_reduction.png"]
+    assert (folder / "notes_normal.txt").is_file()
     assert any("l2_loss_bad" in r.getMessage() for r in caplog.records if r.levelno == logging.WARNING)
 
     def broken(*args, **kwargs):
