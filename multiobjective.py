@@ -360,19 +360,23 @@ class Sweep:
         Each search is recorded as soon as it ends; the freed slots then go to the searches to
         relaunch, then to new weights. When nothing can be proposed while results are pending, wait
         for the next one. On Ctrl-C the running searches are stopped and stay "running" in
-        sweep.json, so that --resume continues each from its checkpoint.
+        sweep.json, so that --resume continues each from its checkpoint. A search that could not run
+        here (executors.refused) stays "running" too; nothing new is launched after it, the searches
+        still running end first (stopped, they would lose their epoch in progress), then the sweep stops.
         """
         queue = sorted(relaunch, key=lambda r: r["index"])
         in_flight: dict[int, dict[str, Any]] = {}
+        refused: dict[int, dict[str, Any]] = {}  # left "running" in sweep.json, for --resume
+        stop: tuple[dict[str, Any], str] | None = None
         self.parallel = max(self.parallel, executor.capacity)
         self.logger.info("up to %d searches at once: %s", executor.capacity, executor.describe())
         try:
             while True:
                 launched = []
-                while executor.free() > 0 and queue:
+                while stop is None and executor.free() > 0 and queue:
                     launched.append(queue.pop(0))
                 free = int(min(executor.free() - len(launched), self.room()))
-                if free > 0 and not queue:
+                if stop is None and free > 0 and not queue:
                     launched.extend(self.new_record(w) for w in self.estimator.get_next_batch(free))
                 for record in launched:
                     self.launch(executor, record)
@@ -384,29 +388,34 @@ class Sweep:
                 outcomes = executor.wait()
                 if not outcomes and not executor.in_flight():
                     raise RuntimeError(f"the {executor.name} executor lost searches {sorted(in_flight)}")
-                stop = None
                 for outcome in outcomes:
                     record = in_flight.pop(outcome.index)
                     record["host"] = outcome.host or record.get("host")
                     record["device"] = outcome.device or record.get("device")
                     weight = (record["weight"][0], record["weight"][1])
-                    if outcome.status == "refused":  # left running, for --resume; the others end first
-                        in_flight[outcome.index] = record
-                        stop = stop or (record, outcome.error or "refused")
+                    if outcome.status == "refused":
+                        refused[outcome.index] = record
+                        if stop is None:
+                            stop = (record, outcome.error or "refused")
+                            if in_flight:
+                                self.logger.warning("search %d could not run here (%s): the sweep stops once "
+                                                    "search(es) %s end", outcome.index, stop[1],
+                                                    ", ".join(map(str, sorted(in_flight))))
                         continue
                     if outcome.status == "done" and outcome.result is not None:
                         self.record_done(record, weight, outcome.result, outcome.finished)
                     else:
                         self.record_failed(record, weight, outcome.error or "failed", outcome.finished)
                     self.after_search(outcome.index)
-                if stop is not None:
-                    raise self.stopped_by(*stop)
+            if stop is not None:
+                raise self.stopped_by(*stop)
         except BaseException as err:
             executor.stop()
             self.save()
             if isinstance(err, KeyboardInterrupt):
                 self.logger.info("interrupted: search(es) %s left running; continue with --resume %s",
-                                 ", ".join(str(i) for i in sorted(in_flight)) or "none", self.run_dir)
+                                 ", ".join(str(i) for i in sorted({**in_flight, **refused})) or "none",
+                                 self.run_dir)
             raise
         return self.finish()
 

@@ -178,6 +178,54 @@ def test_a_search_refused_in_a_worker_stops_the_sweep_and_stays_running(workers,
     assert workers.free() == 2
 
 
+class OneRefusedExecutor:
+    """Two slots in this process: the first search is refused at once; the second ends later, when waited for."""
+
+    name, capacity = "scripted", 2
+
+    def __init__(self) -> None:
+        self.submitted: dict[int, object] = {}
+        self.pending: list[int] = []
+        self.stopped_with: list[list[int]] = []
+
+    def describe(self) -> str:
+        return "2 scripted slots"
+
+    def free(self) -> int:
+        return self.capacity - len(self.pending)
+
+    def in_flight(self) -> list[int]:
+        return list(self.pending)
+
+    def submit(self, index: int, args) -> dict:
+        self.submitted[index] = args
+        self.pending.append(index)
+        return {"host": "here", "device": "cpu"}
+
+    def wait(self, timeout: float | None = None) -> list:
+        index = self.pending.pop(0)
+        if index == 0:
+            return [executors.Outcome(index, "refused", error="data/train: image folder dataset not found")]
+        return [executors.Outcome(index, "done", result=train_search.main(self.submitted[index]))]
+
+    def stop(self) -> None:
+        self.stopped_with.append(list(self.pending))
+
+
+def test_a_refused_search_lets_the_running_ones_end_before_the_sweep_stops(tmp_path: Path) -> None:
+    """The sweep stopped (terminating the other searches mid-epoch) as soon as one search was refused: those lost
+    their epoch in progress, minutes of GPU time on CIFAR. They now end first, and nothing new is launched."""
+    executor = OneRefusedExecutor()
+    with pytest.raises(UserError, match=r"^search 0 \(nu = 0.2\) could not run: data/train: image folder dataset"):
+        sweep(tmp_path, "--parallel", "2", executor=executor)
+    assert sorted(executor.submitted) == [0, 1]  # no third search after the refusal
+    assert executor.stopped_with == [[]]  # stopped with nothing left running
+    (run_dir,) = tmp_path.glob("multi-search-digits-t-*")
+    searches = json.loads((run_dir / "sweep.json").read_text())["searches"]
+    assert [s["status"] for s in searches] == ["running", "done"]  # the refused one, for --resume
+    assert "the sweep stops once search(es) 1 end" in (run_dir / "log.txt").read_text()
+
+
 @pytest.mark.parametrize("error, status", [(UserError("--batch_size 64 is larger than the search split"), "refused"),
                                            (train_search.SearchDiverged("the loss became nan"), "failed"),
                                            (KeyError("epoch"), "failed")])
