@@ -285,6 +285,12 @@ def test_search_stability_groups_by_nu_and_refuses_an_input_as_output(tmp_path: 
         [*map(str, runs), "-o", str(tmp_path / "s.csv")]))
     assert list(result["groups"]["group"]) == ["ν=0.1", "ν=0.01"] and list(result["groups"]["n"]) == [2, 1]
     assert math.isnan(result["groups"]["model_size_std"].iloc[1])
+    out = capsys.readouterr().out  # a group of one search agrees with itself: said so, not "16 kept by every search"
+    assert "ν=0.1: 16 edge(s) kept by every search" in out and "ν=0.01: one search, nothing to compare" in out
+    assert "no nu was searched more than once" not in out
+    search_stability.main(search_stability.build_parser().parse_args(
+        [*map(str, runs[1:]), "-o", str(tmp_path / "apart.csv")]))  # one sweep: each nu once
+    assert "no nu was searched more than once" in capsys.readouterr().out
     everything = search_stability.main(search_stability.build_parser().parse_args(
         [*map(str, runs), "--group", "all", "-o", str(tmp_path / "a.csv")]))
     assert list(everything["groups"]["n"]) == [3] and everything["groups"]["mean_jaccard"].iloc[0] == 1.0

@@ -195,8 +195,15 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     plots.save_figure(jaccard_figure(searches, matrix, size), paths["plot"])
     print(tables.format_table(group_table))
     for name, rows in edge_table.groupby("group", sort=False):
+        if int(rows["n"].iat[0]) == 1:  # "16 edges kept by every search" of one search says nothing
+            print(f"{name}: one search, nothing to compare it with")
+            continue
         split = rows[rows["fraction"] < 1]
         print(f"{name}: {len(rows) - len(split)} edge(s) kept by every search, {len(split)} by only some")
+    if args.group == "nu" and (group_table["n"] == 1).all():
+        print("no nu was searched more than once (a sweep repeated with another --seed has them): the groups "
+              "compare nothing; the Jaccard matrix compares every search with every other, and --group all pools "
+              "them")
     for key, path in paths.items():
         print(f"{key}: {path}")
     return {"edges": edge_table, "groups": group_table, "searches": per_search, "jaccard": matrix, **paths}
