@@ -574,8 +574,9 @@ def fronts_in_unit_figure(
     for k, (label, points, front) in enumerate(series):
         colour, marker = plt.get_cmap("tab10")(k % 10), markers[k % len(markers)]
         rest = [p for p in points if not p.get("pareto")]
-        ax.scatter([p["cost"] for p in rest], [p["valid_loss"] for p in rest], marker=marker, facecolors="none",
-                   edgecolors=[colour], zorder=2, label=f"{label}: its other searches")
+        if rest:  # a sweep whose every search is on its front has no "other searches" to list
+            ax.scatter([p["cost"] for p in rest], [p["valid_loss"] for p in rest], marker=marker,
+                       facecolors="none", edgecolors=[colour], zorder=2, label=f"{label}: its other searches")
         ax.plot([p["cost"] for p in front], [p["valid_loss"] for p in front], marker=marker, color=colour,
                 markersize=7, zorder=3, label=f"{label}: its front, larger nu first")
         every.extend(p["cost"] for p in points)

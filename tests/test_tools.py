@@ -855,6 +855,15 @@ def test_a_cost_sweeps_nus_spread_over_its_own_colour_range() -> None:
     assert plots.nu_color(1e-4, "params") == plots.nu_color(1e-3, "latency")  # below the range: the end colour
 
 
+def test_fronts_in_one_unit_list_other_searches_only_where_a_sweep_has_them() -> None:
+    full = [{"cost": 1.0, "valid_loss": 0.9, "pareto": True}, {"cost": 2.0, "valid_loss": 0.5, "pareto": True}]
+    mixed = [{"cost": 1.5, "valid_loss": 0.8, "pareto": True}, {"cost": 3.0, "valid_loss": 0.9, "pareto": False}]
+    fig = plots.fronts_in_unit_figure([("flops", full, full), ("l2", mixed, mixed[:1])], "FLOPs (M)")
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert legend == ["flops: its front, larger nu first", "l2: its other searches", "l2: its front, larger nu first"]
+    plots.plt.close(fig)
+
+
 def test_a_front_of_one_search_says_so_and_draws_no_front_entry() -> None:
     one = [search_record(0.2, 1.2, 2.30)]
     fig = plots.frontier_figure(one, front_of(one), "l2")
