@@ -104,10 +104,12 @@ class SweepParser(cli.ArgumentParser):
     def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
         argv = sys.argv[1:] if args is None else list(args)
         spaces = [i for i, a in enumerate(argv) if a in ("cifar", "imagenet")]
-        for token in argv[:spaces[0]] if spaces else []:
+        for token in argv[:spaces[0]] if spaces else argv:
             flag = token.split("=", 1)[0]
             if flag in self.search_flags:
-                self.error(f"{flag} is a search flag: give it after the subcommand {argv[spaces[0]]!r}")
+                where = repr(argv[spaces[0]]) if spaces else "(cifar or imagenet; after --resume DIR too: " \
+                    f"--resume DIR cifar {flag} ...)"
+                self.error(f"{flag} is a search flag: give it after the subcommand {where}")
         return super().parse_known_args(argv, namespace)
 
 
