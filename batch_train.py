@@ -100,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=cli.HelpFormatter,
     )
     train.add_arguments(parser)
+    parser._option_string_actions["--arch"].help = argparse.SUPPRESS  # each entry of --archs sets it (main refuses it)
     parser.set_defaults(save="EXP")
     g = parser.add_argument_group("batch")
     g.add_argument("--archs", nargs="+", default=None, metavar="CODE",
@@ -152,7 +153,11 @@ def expand_archs(specs: list[str]) -> list[dict[str, Any]]:
         elif path.is_file() and path.suffix == ".json" and _genotype_mapping(path) is not None:
             mapping_file = path
         if mapping_file is not None:
-            for name in _genotype_mapping(mapping_file) or {}:
+            names = list(_genotype_mapping(mapping_file) or {})
+            if not names:
+                raise UserError(f"--archs {spec}: {mapping_file} holds no genotype (a sweep without a Pareto-optimal "
+                                f"search writes it empty)")
+            for name in names:
                 entry_spec = f"{mapping_file}:{name}"
                 resolved = resolve_genotype_source(entry_spec)
                 out.append({"spec": entry_spec, "label": name, "genotype": resolved.genotype,
@@ -171,10 +176,7 @@ def batch_genotypes(entries: list[dict[str, Any]]) -> dict[str, Any]:
     for entry in entries:
         if entry["status"] == "skipped" or entry.get("seed") != first_seed:  # a genotype once, not once per seed
             continue
-        name, n = entry["label"], 2
-        while name in out:  # two files of one stem: keep both
-            name, n = f"{entry['label']}_{n}", n + 1
-        out[name] = entry["genotype"]
+        out[entry["label"]] = entry["genotype"]  # plan made the labels of different cells unique
     return out
 
 
@@ -189,12 +191,15 @@ def plan(specs: list[str], seeds: list[int] | None = None) -> list[dict[str, Any
     kept: list[tuple[str, Genotype]] = []
     for item in expand_archs(specs):
         twin = next((label for label, g in kept if same_cells(g, item["genotype"])), None)
-        entry = {"spec": item["spec"], "label": item["label"], "status": "pending", "run_dir": None,
+        label, n = item["label"], 2
+        while twin is None and any(label == other for other, _ in kept):  # a name two sweeps use for other cells
+            label, n = f"{item['label']}_{n}", n + 1
+        entry = {"spec": item["spec"], "label": label, "status": "pending", "run_dir": None,
                  "batch_size": None, "genotype": genotype_to_dict(item["genotype"]), "source": item["source"]}
         if twin is not None:
             entry.update(status="skipped", duplicate_of=twin)
         else:
-            kept.append((item["label"], item["genotype"]))
+            kept.append((label, item["genotype"]))
         entries.append(entry)
     if seeds is None:
         return entries
@@ -407,6 +412,9 @@ def _resume_state(args: argparse.Namespace) -> tuple[argparse.Namespace, Path, l
 
 def main(args: argparse.Namespace) -> dict:
     """Train every --archs genotype in turn; returns the plan with each training's result summary."""
+    if "arch" in (cli.typed_flags(args) or ()):  # else ignored: the batch trained every published genotype
+        raise UserError("--arch is train.py's (one genotype): batch_train.py takes --archs, e.g. --archs DARTS_V2 "
+                        "or --archs SWEEP_DIR")
     settings_note = None
     if not args.resume:
         args, settings_note = train.arch_settings(
@@ -426,6 +434,8 @@ def main(args: argparse.Namespace) -> dict:
         raise UserError(f"--margin_mb {args.margin_mb} must be a finite number >= 0")
     if args.batch_model and not args.resume:  # a typo fails here, before the batch folder, on any device
         bsp.load_memory_model(args.batch_model)
+    if args.model_path and not Path(args.model_path).is_file():  # else every training failed on it, in its folder
+        raise UserError(f"--model_path {args.model_path}: no such file")
     if args.seeds is not None and len(set(args.seeds)) != len(args.seeds):
         raise UserError(f"--seeds {' '.join(map(str, args.seeds))}: a seed is given twice (the runs would be the "
                         "same training)")

@@ -263,6 +263,18 @@ def collect_logits(model: torch.nn.Module, loader: Any, autocast: Any) -> tuple[
     return torch.cat(outputs), torch.cat(targets)
 
 
+def _counts_by_name(counts: list[tuple[str, int]]) -> dict[str, int]:
+    """name -> runs of each genotype; a name that two genotypes share (one per sweep) is numbered as batch_train's
+    genotypes.json numbers it (``cellX``, ``cellX_2``), so that neither count is lost."""
+    out: dict[str, int] = {}
+    for name, n in counts:
+        key, k = name, 2
+        while key in out:
+            key, k = f"{name}_{k}", k + 1
+        out[key] = n
+    return out
+
+
 def build_loaders(args: argparse.Namespace, device: torch.device) -> tuple[dict[str, Any], datalib.DatasetInfo]:
     """Un-augmented loaders of the test set and, when the runs share a split, its train and validation parts."""
     train_ds, test_ds, info = datalib.load_datasets(args.set, args.data, download=args.download,
@@ -472,7 +484,7 @@ def main(args: argparse.Namespace) -> dict:
         "test_loss": test["loss"], "test_acc": test["acc"], "test_top5": test["top5"],
         "train_acc": train_acc, "valid_acc": valid_acc,
         "best_single_test_acc": max(m["test_acc"] for m in per_model),
-        "runs_per_genotype": {per_model[g[0]]["name"]: len(g) for g in groups},
+        "runs_per_genotype": _counts_by_name([(per_model[g[0]]["name"], len(g)) for g in groups]),
         "best_per_genotype": best,
         **({"best_per_genotype_note": best_note} if best_note else {}),
         "dataset": info.name, "image_size": info.image_size, "num_classes": info.num_classes,

@@ -391,6 +391,37 @@ def test_a_training_that_crashes_is_failed_and_the_batch_goes_on(tmp_path: Path,
     assert [e["status"] for e in again["entries"]] == ["done", "done"]
 
 
+def test_one_name_for_other_cells_in_two_sweeps_is_numbered_everywhere(tmp_path: Path) -> None:
+    """trained.csv and the results table named both cellX while the batch's genotypes.json had cellX and cellX_2:
+    the CSV's name could not be looked up there."""
+    for k, g in enumerate((genotypes.DARTS_V2, genotypes.NASNet)):
+        (tmp_path / f"s{k}").mkdir()
+        (tmp_path / f"s{k}" / "genotypes.json").write_text(json.dumps({"cellX": genotypes.genotype_to_dict(g)}))
+    entries = batch_train.plan([str(tmp_path / "s0"), str(tmp_path / "s1"), str(tmp_path / "s0")])
+    assert [(e["label"], e["status"]) for e in entries] == [("cellX", "pending"), ("cellX_2", "pending"),
+                                                              ("cellX", "skipped")]
+    assert list(batch_train.batch_genotypes(entries)) == ["cellX", "cellX_2"]
+
+
+@pytest.mark.parametrize(("argv", "says"), [
+    (["--archs", "DARTS_V2", "--arch", "NASNet"], "--arch is train.py's (one genotype): batch_train.py takes --archs"),
+    (["--arch", "DARTS_V2"], "--arch is train.py's"),  # ignored, it trained all 70 published genotypes
+    (["--archs", "EMPTY"], "holds no genotype (a sweep without a Pareto-optimal search writes it empty)"),
+    (["--archs", "DARTS_V2", "--model_path", "MISSING"], "--model_path MISSING: no such file"),
+])
+def test_what_every_training_would_fail_on_is_refused_before_the_batch_folder(
+        tmp_path: Path, capsys: pytest.CaptureFixture, argv: list[str], says: str) -> None:
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "genotypes.json").write_text("{}")
+    argv = [str(tmp_path / "empty") if a == "EMPTY" else a for a in argv]
+    args = batch_train.build_parser().parse_args(["--set", "digits", *argv, "--device", "cpu", "--logdir",
+                                                  str(tmp_path / "logs")])
+    assert run_main(batch_train.cli_main, args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and says in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "logs").exists()
+
+
 def test_cuda_graphs_on_cpu_is_refused_before_the_batch_folder(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     args = batch_train.build_parser().parse_args(
         ["--set", "digits", "--archs", "DARTS_V2", "--device", "cpu", "--cuda_graphs", "--logdir", str(tmp_path)])

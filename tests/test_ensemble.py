@@ -230,3 +230,9 @@ def test_calculate_on_runs_that_held_nothing_out_is_one_line(tmp_path: Path, cap
     assert "did not train on" in err and "train_portion 1.0" in err and "\n" not in err, err
     assert not (tmp_path / "ensemble.json").exists()
     assert ensemble.main(ensemble.build_parser().parse_args(flags))["weighting"] == "equal"
+
+
+def test_runs_per_genotype_keeps_two_genotypes_of_one_name_apart() -> None:
+    """Two sweeps' cellX (other cells) were merged into one count; numbered as batch_train's genotypes.json."""
+    assert ensemble._counts_by_name([("cellX", 1), ("DARTS_V2", 3), ("cellX", 2), ("cellX", 1)]) == {
+        "cellX": 1, "DARTS_V2": 3, "cellX_2": 2, "cellX_3": 1}
