@@ -262,7 +262,7 @@ def network_size(genotype: Genotype, args: argparse.Namespace, num_classes: int)
 
 def probe_points(genotype: Genotype, args: argparse.Namespace, device: torch.device, num_classes: int,
                  image_size: int) -> list[tuple[int, float]]:
-    """(batch, peak MB) of the genotype's own training steps at the two --probe_batches: the network and levers
+    """(batch, MB its peak took) of the genotype's own training steps at the two --probe_batches: the network and levers
     the batch trains with (its --set, --image_size, --auxiliary, --channels_last, --amp), not the memory
     model's CIFAR network with its auxiliary head."""
     probe = bsp.CudaPeakProbe(device)
@@ -271,7 +271,7 @@ def probe_points(genotype: Genotype, args: argparse.Namespace, device: torch.dev
         probe.start()
         bsp.run_training_steps(genotype, batch, device, num_classes=num_classes, image_size=image_size, steps=2,
                                resident_images=0, train_args=args)
-        points.append((batch, probe.peak_mb()))
+        points.append((batch, probe.growth_mb()))  # against the free memory, which others' use is not part of
         probe.release()
     return points
 

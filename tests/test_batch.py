@@ -149,8 +149,47 @@ class FakeProbe:
         self.calls.append("peak")
         return 1000.0 + len(self.calls)
 
+    growth_mb = peak_mb
+
     def release(self) -> None:
         self.calls.append("release")
+
+
+class FakeCudaMemory:
+    """torch.cuda's memory readings of an 80 GB card that other processes use 20 GB of, this process's context
+    500 MB, and a piece of work that reserves ``work`` MB in the caching allocator at its peak."""
+
+    MB = 2**20
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.total, self.others, self.context, self.reserved, self.peak = 80_000, 20_000, 500, 0, 0
+        for name in ("init", "synchronize", "empty_cache"):
+            monkeypatch.setattr(torch.cuda, name, lambda *a, **k: None)
+        monkeypatch.setattr(torch.cuda, "reset_peak_memory_stats", lambda *a: setattr(self, "peak", self.reserved))
+        monkeypatch.setattr(torch.cuda, "memory_reserved", lambda *a: self.reserved * self.MB)
+        monkeypatch.setattr(torch.cuda, "max_memory_reserved", lambda *a: self.peak * self.MB)
+        monkeypatch.setattr(torch.cuda, "mem_get_info", lambda *a: (
+            (self.total - self.others - self.context - self.reserved) * self.MB, self.total * self.MB))
+
+    def work(self, mb: int) -> None:
+        self.peak = max(self.peak, self.reserved + mb)
+
+
+def test_the_probe_counts_what_its_work_takes_not_the_memory_other_processes_hold(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The probe's peak counted other processes' memory, which the free memory it is compared with leaves out
+    already: on a card shared with 20 GB of others it chose about 2/3 of the batch that fits, at 39 GB none."""
+    cuda = FakeCudaMemory(monkeypatch)
+    probe = bsp.CudaPeakProbe(torch.device("cuda"))
+    points = []
+    for batch in (16, 32):  # a network of 1000 MB + 50 MB an image
+        probe.start()
+        cuda.work(1000 + 50 * batch)
+        assert probe.peak_mb() == pytest.approx(20_000 + 500 + 1000 + 50 * batch)  # nvidia-smi's view, as before
+        points.append((batch, probe.growth_mb()))
+    assert points == [(16, pytest.approx(1800.0)), (32, pytest.approx(2600.0))]
+    free = cuda.total - cuda.others - cuda.context
+    assert batch_train.line_batch_size(points, free - 500, 4096) == (free - 500 - 1000) // 50
 
 
 @pytest.mark.parametrize("argv, side, imagenet", [
