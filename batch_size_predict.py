@@ -452,8 +452,8 @@ def main(args: argparse.Namespace) -> dict:
     """Fit the memory model (default) or measure rows (--measure); returns what it printed as a dict."""
     if args.measure:
         return main_measure(args)
-    if not args.alpha > 0:
-        raise UserError(f"--alpha {args.alpha} must be > 0")
+    if not 0 < args.alpha < math.inf:
+        raise UserError(f"--alpha {args.alpha} must be a finite number > 0")
     out = check_output(args.output or Path(args.data).parent / "batch_predict.json", "-o", [args.data])
     if args.pickle:
         check_output(args.pickle, "--pickle", [args.data, out])
@@ -466,6 +466,7 @@ def main(args: argparse.Namespace) -> dict:
     print(f"leave-one-out MAPE = {fit['loo_mape']:.2f}%")
     print(f"memory model ({model.info['rows']} rows): {out}")
     if args.pickle:
+        Path(args.pickle).parent.mkdir(parents=True, exist_ok=True)  # as the JSON's folder is made
         with open(args.pickle, "wb") as f:
             pickle.dump(pipe, f)
         print(f"scikit-learn pipeline: {args.pickle}")

@@ -55,7 +55,8 @@ def test_fit_reproduces_sklearn_and_json_reloads_without_pickle(tmp_path: Path, 
     from sklearn.preprocessing import PolynomialFeatures
 
     X, y = write_memory_csv(tmp_path / "batch_data.csv")
-    args = bsp.build_parser().parse_args(["-d", str(tmp_path / "batch_data.csv"), "--pickle", str(tmp_path / "m.pkl")])
+    pkl = tmp_path / "new" / "m.pkl"  # in a folder not made yet: made, as the JSON's is (it failed after the JSON)
+    args = bsp.build_parser().parse_args(["-d", str(tmp_path / "batch_data.csv"), "--pickle", str(pkl)])
     out = bsp.main(args)
     printed = capsys.readouterr().out
     reference = make_pipeline(PolynomialFeatures(2), Ridge(alpha=0.5)).fit(X, y)
@@ -71,7 +72,7 @@ def test_fit_reproduces_sklearn_and_json_reloads_without_pickle(tmp_path: Path, 
     assert f"leave-one-out MAPE = {out['loo_mape']:.2f}%" in printed
 
     saved = tmp_path / "batch_predict.json"  # default: beside the CSV
-    assert saved.is_file() and (tmp_path / "m.pkl").stat().st_size > 0
+    assert saved.is_file() and pkl.stat().st_size > 0
     text = saved.read_text()
     assert "sklearn." not in text.replace('"sklearn":', "")  # plain numbers, no pickled objects
     model = bsp.load_memory_model(saved)
