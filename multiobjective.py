@@ -323,6 +323,25 @@ class Sweep:
         self.estimator.discard(weight)
         self.logger.info("search %d failed: %s", record["index"], record["error"])
 
+    def log_name_changes(self, genotypes: dict[str, Any]) -> None:
+        """Say which names of the last genotypes.json (a resumed sweep's) no longer resolve: a point renamed (names
+        take as many digits as the front's nus need apart, so a new nu beside one lengthens its name) or dropped."""
+        try:
+            old = read_json(self.run_dir / "genotypes.json") if (self.run_dir / "genotypes.json").is_file() else {}
+        except UserError:
+            return
+        if not isinstance(old, dict):
+            return
+        for name, genotype in old.items():
+            if name in genotypes:
+                continue
+            now = next((n for n, g in genotypes.items() if g == genotype and n not in old), None)
+            if now is not None:
+                self.logger.info("renamed: %s is now %s (a new nu beside it needs more digits); the old name no "
+                                 "longer resolves in genotypes.json", name, now)
+            else:
+                self.logger.info("no longer Pareto-optimal: %s (dropped from genotypes.json)", name)
+
     def after_search(self, index: int) -> None:
         """The front, sweep.json and frontier_NN.png, rewritten as each search ends."""
         self.update_front()
@@ -434,12 +453,17 @@ class Sweep:
 
     def finish(self) -> dict[str, Any]:
         genotypes = {p["name"]: p["genotype"] for p in self.pareto}
+        self.log_name_changes(genotypes)
         write_json_atomic(self.run_dir / "genotypes.json", genotypes)
         write_sweep_cells(genotypes, self.run_dir / "cells", self.logger)
         plot_losses(self.searches, self.args.objective, self.run_dir / "losses.png")
         final = plot_frontier(self.searches, self.pareto, self.args.objective, self.run_dir / "frontier.png")
         self.save()
         self.logger.info("sweep done: %d searches, %d Pareto-optimal", len(self.searches), len(self.pareto))
+        if self.room() == 0 and self.estimator.has_next():
+            self.logger.info("stopped at --max_searches %d: NISE had more to search (gaps of the front wider than "
+                             "--delta %g); python multiobjective.py --resume %s --max_searches N (N > %d) goes on",
+                             self.args.max_searches, self.args.delta, self.run_dir, self.args.max_searches)
         costs = [p["reg_loss"] for p in self.pareto if p.get("cost")]
         space = self.pareto[0]["cost"].get("range") if costs else None
         if costs and space and min(costs) > 0 and space[0] > 0:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+import genotypes
 import multiobjective
 import train_search
 from genotypes import resolve_genotype
@@ -64,8 +65,8 @@ def test_sweep_files_and_front(sweep: dict) -> None:
     names = [p["name"] for p in front]
     assert len(set(names)) == len(names) and all(n.startswith("l2_loss_") for n in names)
     assert "l2_loss_2e01" in names or all(p["weight"][0] != 0.2 for p in front)
-    genotypes = json.loads((run_dir / "genotypes.json").read_text())
-    assert list(genotypes) == names
+    saved = json.loads((run_dir / "genotypes.json").read_text())
+    assert list(saved) == names
     for name in names:
         assert resolve_genotype(f"{run_dir}/genotypes.json:{name}") == resolve_genotype(
             next(p for p in front if p["name"] == name)["run_dir"])
@@ -245,6 +246,32 @@ def test_a_gpu_sweeps_cuda_graphs_resumed_on_a_cpu_is_one_line_before_anything(s
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: --cuda_graphs needs a CUDA device") and "\n" not in err
     assert (copy / "sweep.json").read_bytes() == before
+
+
+def test_names_that_no_longer_resolve_are_said_when_a_resumed_sweep_ends(sweep: dict, tmp_path: Path) -> None:
+    """Extending a sweep can lengthen a point's name (l2_loss_5e04 -> l2_loss_529e06, a new nu beside it) or drop
+    it from the front: a reference to the old name then fails, and the log said nothing."""
+    copy = tmp_path / "copy"
+    shutil.copytree(sweep["run_dir"], copy)
+    names = json.loads((copy / "genotypes.json").read_text())
+    first = next(iter(names))
+    old = {"l2_loss_OLD" if n == first else n: g for n, g in names.items()}
+    old["l2_loss_gone"] = genotypes.genotype_to_dict(genotypes.NASNet)
+    (copy / "genotypes.json").write_text(json.dumps(old))
+    multiobjective.main(parse(["--resume", str(copy)]))
+    log = (copy / "log.txt").read_text()
+    assert f"renamed: l2_loss_OLD is now {first} (a new nu beside it needs more digits)" in log
+    assert "no longer Pareto-optimal: l2_loss_gone" in log
+    assert json.loads((copy / "genotypes.json").read_text()) == names
+
+
+def test_a_sweep_stopped_by_max_searches_says_so_and_how_to_go_on(tmp_path: Path) -> None:
+    multiobjective.main(parse(["-o", "l2", "-d", "1e-4", "cifar", *SEARCH, "--epochs", "1", "--max_searches", "2",
+                               "--logdir", str(tmp_path)]))  # a delta that two points never meet
+    (run_dir,) = tmp_path.glob("multi-search-*")
+    log = (run_dir / "log.txt").read_text()
+    assert "stopped at --max_searches 2: NISE had more to search" in log
+    assert f"python multiobjective.py --resume {run_dir} --max_searches N (N > 2) goes on" in log
 
 
 def test_resume_from_elsewhere_finds_the_searches_in_the_sweep_folder(sweep: dict, tmp_path: Path,
