@@ -305,9 +305,12 @@ class Sweep:
         if "cost" in result:  # a cost objective: R is the derived network's cost in result["cost"]["unit"]
             record["cost"] = result["cost"]
         self.estimator.set_result(nise_view(record, objective), weight)
-        self.logger.info("search %d: %s %.4f, R %.4g%s, eval size %.3fM", record["index"], front_ce_name(objective),
-                         front_ce(record, objective), record["reg_loss"],
-                         f" {result['cost']['unit']}" if "cost" in result else "", record["model_size"])
+        cost = result.get("cost")
+        costed = f" (its evaluation network: {cost['params_M']:.4g}M params, {cost['flops_M']:.4g}M FLOPs)" \
+            if cost and cost.get("params_M") is not None and cost.get("flops_M") is not None else ""
+        self.logger.info("search %d: %s %.4f, R %.4g%s, %.3fM params at the paper's size%s", record["index"],
+                         front_ce_name(objective), front_ce(record, objective), record["reg_loss"],
+                         f" {cost['unit']}" if cost else "", record["model_size"], costed)
 
     def stopped_by(self, record: dict[str, Any], error: str) -> UserError:
         """The sweep's one line for a search that could not run here (``executors.refused``): the search stays

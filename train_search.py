@@ -543,7 +543,7 @@ def finish(
     save_genotype(genotype, run_dir / "genotype.json")
     write_json_atomic(run_dir / "result.json", result)
     objective = result["objective"]
-    logger.info("result: CE %.4f, %s %.4g, train acc %.2f%%, valid acc %s, eval size %.3fM params",
+    logger.info("result: CE %.4f, %s %.4g, train acc %.2f%%, valid acc %s, %.3fM params at the paper's size",
                 result["criterion_loss"], objective, result["reg_loss"], result["train_acc"],
                 "n/a" if result["valid_acc"] is None else f"{result['valid_acc']:.2f}%", result["model_size"])
     logger.info("run folder: %s", run_dir)
