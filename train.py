@@ -618,7 +618,8 @@ def _run(args: argparse.Namespace, run_dir: Path, resumed: Path | None, checkpoi
     elif checkpoint is None:
         logger.info("resuming %s from the start (no checkpoint.pt yet)", run_dir)
     else:
-        logger.info("resuming %s after epoch %d", run_dir, checkpoint["epoch"])
+        logger.info("resuming %s at epoch %d (%s done)", run_dir, checkpoint["epoch"],
+                    f"epochs 0-{checkpoint['epoch'] - 1}" if checkpoint["epoch"] > 1 else "epoch 0")
     model_size = count_parameters_in_MB(model)
     logger.info("genotype = %s", genotype)
     logger.info("device %s, %s: %d train / %d valid / %d test images, %d classes, param size = %.6fMB",

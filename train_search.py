@@ -343,7 +343,8 @@ def _search(args: argparse.Namespace, run_dir: Path, device: torch.device, check
         save_args(args, run_dir, device, kind="search", extra=run_data_record(info))
         logger.info("args = %s", vars(args))
     else:
-        logger.info("resuming %s after epoch %d", run_dir, checkpoint["epoch"])
+        logger.info("resuming %s at epoch %d (%s done)", run_dir, checkpoint["epoch"],
+                    f"epochs 0-{checkpoint['epoch'] - 1}" if checkpoint["epoch"] > 1 else "epoch 0")
 
     setup = build_search(args, info.num_classes, device, cost_model)
     model, optimizer, architect = setup.model, setup.optimizer, setup.architect

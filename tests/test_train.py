@@ -93,6 +93,8 @@ def test_resumed_training_equals_unbroken(full_run: dict, tmp_path: Path, capsys
     # Only --resume (and hardware flags) are given: everything else comes from the run's args.json.
     resumed = train.main(train.build_parser().parse_args(["--resume", str(run), "--no_progress"]))
     assert resumed["run_dir"] == str(run)
+    log = (run / "log.txt").read_text()  # the next epoch logged is "epoch 1": "after epoch 1" misled
+    assert f"resuming {run} at epoch 1 (epoch 0 done)" in log
     for key in ("test_loss", "test_acc", "test_top5", "valid_loss", "valid_acc", "train_loss", "train_acc"):
         assert resumed[key] == full_run[key], key
     a = torch.load(run / "weights.pt", weights_only=True)
