@@ -102,6 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_arguments(parser)
     parser._option_string_actions["--arch"].help = argparse.SUPPRESS  # each entry of --archs sets it (main refuses it)
     parser.set_defaults(save="EXP")
+    parser._option_string_actions["--save"].help = "experiment name, in the batch folder's name"
     g = parser.add_argument_group("batch")
     g.add_argument("--archs", nargs="+", default=None, metavar="CODE",
                    help="genotypes: names, JSON files, run folders, a sweep's genotypes.json or folder "

@@ -134,7 +134,9 @@ def add_data_args(parser: argparse.ArgumentParser, defaults: dict[str, Any] | No
                    help="dataset: cifar10, cifar100, digits (bundled), synthetic, folder (ImageFolder), imagenet")
     g.add_argument("--download", action="store_true", help="let torchvision download CIFAR into --data")
     g.add_argument("--subsample", type=float, default=0.0, help="stratified fraction of the training set (0 = all)")
-    g.add_argument("--train_portion", type=float, default=d["train_portion"], help="portion of training data")
+    g.add_argument("--train_portion", type=float, default=d["train_portion"],
+                   help="the share of the training set that trains the weights; the rest is held out (a search's "
+                        "architecture step, a training's validation split)")
     g.add_argument("--cutout", action="store_true", default=False, help="use cutout")
     g.add_argument("--cutout_length", type=int, default=d["cutout_length"],
                    help="cutout length (default: 16, DARTS's, or half the image side below 32 px)")
@@ -161,16 +163,18 @@ def add_optim_args(parser: argparse.ArgumentParser, defaults: dict[str, Any] | N
     g.add_argument("--seed", type=int, default=d["seed"], help="random seed")
 
 
-def add_hardware_args(parser: argparse.ArgumentParser) -> None:
+def add_hardware_args(parser: argparse.ArgumentParser, supernet: bool = False) -> None:
+    """--device, --gpu, --amp, --threads; and for a search (``supernet``) the supernet's --fused forward."""
     g = parser.add_argument_group("hardware")
     g.add_argument("--device", type=str, default="auto", choices=["auto", "cpu", "cuda", "mps"],
                    help="where to run (auto: cuda, then mps, then cpu)")
     g.add_argument("--gpu", type=int, default=0, help="gpu device id")
     g.add_argument("--amp", type=str, default="none", choices=["none", "bf16"],
-                   help="autocast dtype for the network (architecture parameters stay fp32)")
-    g.add_argument("--fused", action=argparse.BooleanOptionalAction, default=True,
-                   help="supernet: run each primitive of all edges leaving a state as one grouped kernel "
-                        "(same parameters and results, far fewer kernels)")
+                   help="autocast dtype for the network" + (" (architecture parameters stay fp32)" if supernet else ""))
+    if supernet:
+        g.add_argument("--fused", action=argparse.BooleanOptionalAction, default=True,
+                       help="run each primitive of all edges leaving a state as one grouped kernel "
+                            "(same parameters and results, far fewer kernels)")
     g.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: torch's default)")
 
 
@@ -263,7 +267,8 @@ def check_speed_args(args: argparse.Namespace, device: torch.device) -> None:
 def add_output_args(parser: argparse.ArgumentParser, defaults: dict[str, Any] | None = None) -> None:
     d = _defaults(defaults, save="EXP", report_lines=5)
     g = parser.add_argument_group("output")
-    g.add_argument("--save", type=str, default=d["save"], help="experiment name")
+    g.add_argument("--save", type=str, default=d["save"], help="experiment name, in the run folder's name"
+                   + ("" if d["save"] else " (default: the genotype's)"))
     g.add_argument("--report_lines", type=int, default=d["report_lines"], help="log lines per epoch")
     g.add_argument("--logdir", type=str, default="logs", help="folder that holds the run folders")
     g.add_argument("--resume", type=str, default=None, help="run folder of an interrupted run to continue")

@@ -119,8 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=cli.HelpFormatter,
     )
     parser.add_argument("-o", "--objective", choices=["l1", "l2", *costlib.COSTS],
-                        help="R: l1 = sum|w|, l2 = sum w^2 (weight penalties); params, flops, latency = the expected "
-                             "cost of the evaluation network on the architecture step (docs/objectives.md)")
+                        help="required for a new sweep (a resumed one keeps its own), before the subcommand. R: l1 = "
+                             "sum|w|, l2 = sum w^2 (weight penalties); params, flops, latency = the expected cost of "
+                             "the evaluation network on the architecture step (docs/objectives.md)")
     parser.add_argument("-d", "--delta", type=float, default=0.15,
                         help="stop when the widest unvisited gap of the normalised front is at most delta")
     parser.add_argument("--resume", dest="sweep_resume", default=None, metavar="RUN_DIR",

@@ -139,7 +139,7 @@ def add_arguments(parser: argparse.ArgumentParser, variant: str = "cifar") -> No
         cli.add_data_args(parser)
         cli.add_optim_args(parser)
         cli.add_search_args(parser)
-    cli.add_hardware_args(parser)
+    cli.add_hardware_args(parser, supernet=True)
     cli.add_speed_args(parser)
     cli.add_output_args(parser)
     costlib.add_eval_args(parser)
