@@ -527,6 +527,12 @@ def _run_batch(args: argparse.Namespace, batch_dir: Path, entries: list[dict[str
     logger.info("batch done: %d trained, %d skipped, %d failed; table %s", len(done),
                 sum(e["status"] == "skipped" for e in entries), len(failed), batch_dir / "trained.csv")
     logger.info("results:\n%s", results_table(entries))
+    if done:
+        sweeps = sorted({str(Path(e["spec"].rsplit(":", 1)[0]).parent) for e in entries if ":" in e["spec"]
+                         and (Path(e["spec"].rsplit(":", 1)[0]).parent / "sweep.json").is_file()})
+        calculate = " --calculate" if args.train_portion < 1 else ""  # weights fitted on the held-out split
+        logger.info("next: python ensemble.py --models_folder %s%s; python tools/analyse_train_logs.py -t %s%s",
+                    batch_dir, calculate, batch_dir, "".join(f" -s {s}" for s in sweeps))
     logger.info("batch folder: %s", batch_dir)
     return {"run_dir": str(batch_dir), "entries": entries, "trained": len(done), "failed": len(failed)}
 

@@ -494,8 +494,9 @@ def main(args: argparse.Namespace) -> dict:
     }
     write_json_atomic(output, result)
     logger.info("ensemble of %d model(s) (%s weights): test top-1 %.2f%%, top-5 %.2f%%, loss %.4f; train acc %s; "
-                "best single model %.2f%%", len(models), result["weighting"], test["acc"], test["top5"], test["loss"],
-                "n/a" if train_acc is None else f"{train_acc:.2f}%", result["best_single_test_acc"])
+                "valid acc %s; best single model %.2f%%", len(models), result["weighting"], test["acc"], test["top5"],
+                test["loss"], "n/a" if train_acc is None else f"{train_acc:.2f}%",
+                "n/a" if valid_acc is None else f"{valid_acc:.2f}%", result["best_single_test_acc"])
     logger.info("written %s", output)
     return result
 

@@ -295,6 +295,8 @@ def test_batch_train_trains_two_and_skips_the_duplicate(batch_run: dict) -> None
     log = (folder / "log.txt").read_text()
     assert log.count("result: test top-1") == 2  # every training's lines are in the batch log
     assert "skipping DARTS_V2: same cells as DARTS_V2" in log
+    assert f"next: python ensemble.py --models_folder {folder} --calculate; python tools/analyse_train_logs.py " \
+           f"-t {folder}\n" in log  # published genotypes: no sweep to join
 
 
 def test_batch_train_resume_of_a_finished_batch_trains_nothing(batch_run: dict) -> None:
