@@ -547,8 +547,8 @@ def finish(
     logger.info("result: CE %.4f, %s %.4g, train acc %.2f%%, valid acc %s, %.3fM params at the paper's size",
                 result["criterion_loss"], objective, result["reg_loss"], result["train_acc"],
                 "n/a" if result["valid_acc"] is None else f"{result['valid_acc']:.2f}%", result["model_size"])
-    logger.info("train it: python train.py --arch %s (the paper's network: --init_channels and --layers for "
-                "another)", run_dir)
+    logger.info("train it: python train.py --arch %s (%s: --init_channels and --layers for another)", run_dir,
+                "the evaluation network it was costed on" if "cost" in result else "the paper's network")
     logger.info("run folder: %s", run_dir)
     return result
 
