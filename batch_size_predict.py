@@ -37,6 +37,7 @@ from __future__ import annotations
 import argparse
 import csv
 import gc
+import json
 import math
 import pickle
 import sys
@@ -448,6 +449,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _same_fit(path: Path, new: dict[str, Any]) -> bool:
+    """Whether ``path`` is a memory model JSON of this very fit (all but its time of creation equal)."""
+    try:
+        old = json.loads(path.read_text()) if path.is_file() else None
+    except (OSError, ValueError):
+        return False
+    if not isinstance(old, dict):
+        return False
+    return {k: v for k, v in old.items() if k != "created"} == \
+        {k: v for k, v in json.loads(json.dumps(new)).items() if k != "created"}
+
+
 def main(args: argparse.Namespace) -> dict:
     """Fit the memory model (default) or measure rows (--measure); returns what it printed as a dict."""
     if args.measure:
@@ -460,7 +473,10 @@ def main(args: argparse.Namespace) -> dict:
         if Path(args.pickle).resolve() == out.resolve():
             raise UserError(f"--pickle {args.pickle} is the -o file too: give two names")
     model, pipe = fit_memory_model(args.data, args.alpha)
-    write_json_atomic(out, model.to_dict())
+    if _same_fit(out, model.to_dict()):  # the tracked batch_predict.json stays as it is (a new "created" only)
+        print(f"{out} already holds this fit: left as it is")
+    else:
+        write_json_atomic(out, model.to_dict())
     fit = model.info["fit"]
     print(f"MAE = {fit['mae']:.2f}, MAX = {fit['max']:.2f}, MAPE = {fit['mape']:.2f}%")
     print(f"leave-one-out MAPE = {fit['loo_mape']:.2f}%")

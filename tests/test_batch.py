@@ -80,6 +80,10 @@ def test_fit_reproduces_sklearn_and_json_reloads_without_pickle(tmp_path: Path, 
     grid = np.stack([grid_size.ravel(), grid_batch.ravel()], axis=1)
     np.testing.assert_allclose(model.predict(grid[:, 0], grid[:, 1]), reference.predict(grid), rtol=1e-10)
     assert float(model.predict(3.0, 96)) == pytest.approx(reference.predict([[3.0, 96]])[0], rel=1e-10)
+    # the same fit again leaves the file as it is (the repository's batch_predict.json showed as modified)
+    before = saved.read_bytes()
+    bsp.main(bsp.build_parser().parse_args(["-d", str(tmp_path / "batch_data.csv")]))
+    assert saved.read_bytes() == before and "already holds this fit" in capsys.readouterr().out
 
 
 def test_largest_batch_under_the_budget(tmp_path: Path) -> None:
