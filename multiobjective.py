@@ -100,6 +100,7 @@ class SweepParser(cli.ArgumentParser):
     """
 
     search_flags: frozenset[str] = frozenset()
+    sweep_flags: frozenset[str] = frozenset()  # the sweep's own (-o, -d, --resume), which a subcommand does not take
 
     def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
         argv = sys.argv[1:] if args is None else list(args)
@@ -110,6 +111,11 @@ class SweepParser(cli.ArgumentParser):
                 where = repr(argv[spaces[0]]) if spaces else "(cifar or imagenet; after --resume DIR too: " \
                     f"--resume DIR cifar {flag} ...)"
                 self.error(f"{flag} is a search flag: give it after the subcommand {where}")
+        for token in argv[spaces[0] + 1:] if spaces else []:
+            flag = token.split("=", 1)[0]
+            if flag in self.sweep_flags:
+                self.error(f"{flag} is the sweep's flag: give it before the subcommand {argv[spaces[0]]!r} "
+                           f"(multiobjective.py -o l2 {argv[spaces[0]]} --set ...)")
         return super().parse_known_args(argv, namespace)
 
 
@@ -134,6 +140,8 @@ def build_parser() -> argparse.ArgumentParser:
         train_search.add_arguments(p, variant)
         add_parallel_args(p, suppress=True)
         parser.search_flags |= {f for f in p._option_string_actions if f not in parser._option_string_actions}
+        parser.sweep_flags |= {f for f in parser._option_string_actions
+                               if f not in p._option_string_actions and f not in ("-h", "--help")}
     return parser
 
 

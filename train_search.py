@@ -1,7 +1,8 @@
 """One PC-DARTS architecture search with an L1/L2 penalty on the network weights.
 
     python train_search.py --set cifar10 -l2 0.001 -cw 0.999 --weight_decay 0
-    python train_search.py --set digits --layers 3 --init_channels 4 --epochs 4 --begin 1 --batch_size 128
+    python train_search.py --set digits --image_size 8 --layers 3 --init_channels 8 --epochs 4 --begin 1 \
+        --batch_size 64 --threads 1                                     # a tiny search on the CPU, ~30 s
     python train_search.py --resume logs/search-EXP-20260101-120000      # continue a killed search
 
 Loss of the weights: cw * CE + l1 * sum|w| + l2 * sum w^2 over the network weights (not alphas or

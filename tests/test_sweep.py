@@ -176,6 +176,7 @@ def test_nan_loss_stops_search_with_message(tmp_path: Path) -> None:
      "--threads is a search flag: give it after the subcommand 'cifar'"),
     (["--epochs=2", "-o", "l2", "cifar", "--set", "digits"], "--epochs is a search flag"),
     (["--resume", ".", "--epochs", "5"], "--epochs is a search flag: give it after the subcommand (cifar or imagenet"),
+    (["cifar", "-o", "l2", "--set", "digits"], "-o is the sweep's flag: give it before the subcommand 'cifar'"),
     # what a search would refuse (torch's optimisers, the data split) is refused before the sweep folder exists
     (["-o", "l2", "cifar", *SEARCH, "--batch_size", "5000"], "--batch_size 5000 is larger than the search split"),
     (["-o", "l2", "cifar", *SEARCH, "--momentum", "-1"], "--momentum -1.0 must be a finite number >= 0"),
