@@ -376,6 +376,16 @@ def test_flops_sweep_names_units_and_resume(tmp_path: Path) -> None:
         ["-l", str(run_dir), "-o", str(tmp_path / "search.csv"), "--no_latency", "--max_flops", f"{front[0]:.6f}"]))
     assert list(table["table"]["flops"] / 1e6) == pytest.approx(list(table["table"]["search_reg_loss"]))
     assert table["pick"] == next(p["name"] for p in resumed["pareto"] if p["reg_loss"] == front[0])
+    # ... and so does profile_genotypes (it profiled them on the paper's network at 32x32: 227M FLOPs, not 0.1M)
+    from tools import profile_genotypes
+
+    profiled = profile_genotypes.main(profile_genotypes.build_parser().parse_args(
+        ["--archs", str(run_dir), "-o", str(tmp_path / "profile.csv"), "--no_latency"]))["table"]
+    assert list(profiled["flops"] / 1e6) == pytest.approx([p["reg_loss"] for p in resumed["pareto"]])
+    paper = profile_genotypes.main(profile_genotypes.build_parser().parse_args(
+        ["--archs", str(run_dir), "-o", str(tmp_path / "paper.csv"), "--no_latency", "--init_channels", "36",
+         "--layers", "20"]))["table"]
+    assert (paper["flops"] > profiled["flops"]).all()  # the flags choose another network
 
 
 def test_genotypes_of_two_cost_sweeps_of_other_networks_need_the_shape_given(tmp_path: Path) -> None:

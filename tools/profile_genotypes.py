@@ -5,7 +5,10 @@
     python tools/profile_genotypes.py --archs PC_DARTS_image --imagenet      # NetworkImageNet(48, 1000, 14) at 224x224
 
 --archs takes names, genotype JSON files, run folders, FILE:NAME, and a sweep's genotypes.json or
-folder (every genotype in it). Columns: Model name, Parameters (no auxiliary head unless
+folder (every genotype in it). The network is NetworkCIFAR(36, 10, 20) at 32x32 (--imagenet: NetworkImageNet),
+or, for genotypes of a cost sweep (-o params/flops/latency), the evaluation network its front is counted on, at
+its image size, so that the FLOPs column is the front's R; --init_channels, --layers, --classes choose another.
+Columns: Model name, Parameters (no auxiliary head unless
 --auxiliary), FLOPs (multiply-adds of one image, as thop counts them; see profiling.py), Latency
 CPU (batch 1), Latency GPU (batch 8) and Latency GPU b1 (batch 1), in ms, the GPU ones empty
 without a GPU.
@@ -25,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as `python t
 import pandas as pd  # noqa: E402
 
 import cli  # noqa: E402
+import cost as costlib  # noqa: E402
 from genotypes import (  # noqa: E402
     GenotypeError,
     genotype_from_dict,
@@ -115,13 +119,41 @@ def expand_archs(specs: list[str]) -> list[tuple[str, Any]]:
     return out
 
 
+def cost_sweep_network(specs: list[str]) -> tuple[Path, dict[str, int | None]] | None:
+    """The evaluation network of the cost sweep (or search) that --archs entries come from, as profile settings
+    (channels, layers, classes, image size): its front's FLOPs and parameters are that network's, at its image
+    size (a digits demo's 0.0961M FLOPs are 227M on the paper's network at 32x32). None when no entry comes
+    from one, or when two come from cost sweeps of different networks."""
+    found: dict[tuple, Path] = {}
+    for spec in specs:
+        path = _spec_path(spec)
+        folder = path.parent if path.is_file() else path
+        if not folder.is_dir() or (network := costlib.run_eval_network(folder)) is None:
+            continue
+        sweep = tables.load_sweep(folder)
+        found[(*network, sweep["num_classes"], sweep["image_size"])] = folder
+    if len(found) != 1:
+        return None
+    ((channels, layers, classes, side), folder), = found.items()
+    return folder, {"init_channels": channels, "layers": layers, "num_classes": classes, "image_size": side}
+
+
 def main(args: argparse.Namespace) -> dict[str, Any]:
     """Profile every genotype; returns {"table" (our column names), "csv"}."""
     check_output(args.output, "-o", [path for path in map(_spec_path, args.archs) if path.exists()])
-    settings = {"init_channels": tables.network_setting(args.init_channels, 48 if args.imagenet else 36,
+    costed = cost_sweep_network(args.archs) if not args.imagenet else None
+    network = costed[1] if costed else {"init_channels": 48 if args.imagenet else 36,
+                                        "layers": 14 if args.imagenet else 20,
+                                        "num_classes": 1000 if args.imagenet else 10, "image_size": None}
+    settings = {"init_channels": tables.network_setting(args.init_channels, network["init_channels"],
                                                         "--init_channels"),
-                "layers": tables.network_setting(args.layers, 14 if args.imagenet else 20, "--layers"),
-                "num_classes": tables.network_setting(args.classes, 1000 if args.imagenet else 10, "--classes")}
+                "layers": tables.network_setting(args.layers, network["layers"], "--layers"),
+                "num_classes": tables.network_setting(args.classes, network["num_classes"], "--classes")}
+    if network["image_size"] is not None:
+        settings["image_size"] = network["image_size"]
+    if costed:
+        print(f"the network a cost sweep's front is in (from {costed[0]}), as --init_channels, --layers, --classes "
+              f"and its image size: those flags choose another")
     if why := init_channels_error(settings["init_channels"], args.imagenet):
         raise UserError(f"--init_channels {settings['init_channels']} {why}")
     archs = expand_archs(args.archs)
