@@ -275,8 +275,7 @@ class CudaPeakProbe:
     def start(self) -> None:
         self.release()
         torch.cuda.reset_peak_memory_stats(self.device)
-        free, total = torch.cuda.mem_get_info(self.device)
-        self.in_use_at_start_mb = (total - free) / 2**20
+        self.reserved_at_start_mb = torch.cuda.memory_reserved(self.device) / 2**20
 
     def peak_mb(self) -> float:
         """The device's memory in use at the peak: this process's (its context included) and any other's, as
@@ -287,9 +286,11 @@ class CudaPeakProbe:
         return (torch.cuda.max_memory_reserved(self.device) + outside) / 2**20
 
     def growth_mb(self) -> float:
-        """What the work since ``start`` took at its peak beyond the memory in use then: the part that must fit
-        in the device's free memory (other processes' memory and this one's context are outside that already)."""
-        return self.peak_mb() - self.in_use_at_start_mb
+        """What the work since ``start`` took from this process's caching allocator at its peak: the part that
+        must fit in the device's free memory, read after it (other processes' memory, which may change meanwhile,
+        and this process's context and libraries are outside that already)."""
+        torch.cuda.synchronize(self.device)
+        return torch.cuda.max_memory_reserved(self.device) / 2**20 - self.reserved_at_start_mb
 
     def release(self) -> None:
         gc.collect()

@@ -193,6 +193,9 @@ def plan(specs: list[str], seeds: list[int] | None = None) -> list[dict[str, Any
     for item in expand_archs(specs):
         twin = next((label for label, g in kept if same_cells(g, item["genotype"])), None)
         label, n = item["label"], 2
+        taken = any(label == other and not same_cells(g, item["genotype"]) for other, g in kept)
+        if twin is not None and taken:  # a duplicate whose name another genotype has: by its twin's (cellX_2)
+            label = twin
         while twin is None and any(label == other for other, _ in kept):  # a name two sweeps use for other cells
             label, n = f"{item['label']}_{n}", n + 1
         entry = {"spec": item["spec"], "label": label, "status": "pending", "run_dir": None,

@@ -423,8 +423,9 @@ def _image_folder(root: Path, transform: Callable, class_to_idx: dict[str, int] 
         raise UserError(f"image folder not found: looked for {root}")
     try:
         ds = _ImageFolder(root, transform, class_to_idx)
-    except FileNotFoundError as e:
-        raise UserError(f"no images in {root}: {' '.join(str(e).split())}") from None
+    except FileNotFoundError as e:  # (is_valid_file drops torchvision's list of the extensions it reads)
+        raise UserError(f"no images in {root}: {' '.join(str(e).split())} Images are read by their extension: "
+                        f"{', '.join(tv_datasets.folder.IMG_EXTENSIONS)}") from None
     if len(ds) == 0:
         raise UserError(f"no images in {root}")
     ds.notes = _notes(skipped_files_note(root, ds), missing_classes_note(root, ds))

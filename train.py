@@ -158,9 +158,8 @@ def check_args(args: argparse.Namespace) -> None:
         raise UserError(f"--drop_path_prob {args.drop_path_prob} must be in [0, 1)")
     if not (math.isfinite(args.auxiliary_weight) and args.auxiliary_weight >= 0):
         raise UserError(f"--auxiliary_weight {args.auxiliary_weight} must be a finite number >= 0")
-    if not (math.isfinite(args.gamma) and 0 < args.gamma <= 1):
-        raise UserError(f"--gamma {args.gamma} must be in (0, 1]: the step schedule's decay per --decay_period "
-                        f"(a negative one flips the step's sign, one above 1 makes the lr grow)")
+    if not (math.isfinite(args.gamma) and args.gamma > 0):
+        raise UserError(f"--gamma {args.gamma} must be a finite number > 0 (a negative one flips the step's sign)")
     if args.eval_every < 1:
         raise UserError(f"--eval_every {args.eval_every} must be >= 1")
     if args.label_smooth is not None and not 0.0 <= args.label_smooth < 1.0:
@@ -170,6 +169,9 @@ def check_args(args: argparse.Namespace) -> None:
     cli.check_image_size(args, auxiliary=bool(args.auxiliary))  # now that --set is known (arch_settings)
     if lr_schedule(args) == "cosine":
         cli.check_cosine_floor(args)
+    elif args.gamma > 1:
+        raise UserError(f"--gamma {args.gamma} must be in (0, 1]: the step schedule's decay per --decay_period "
+                        f"(one above 1 makes the lr grow)")
     cli.check_cutout(args)
     cli.check_training_batch(args)
     channels = getattr(args, "init_channels", None)  # None: a --resume that has not read the run's yet

@@ -528,8 +528,10 @@ def check_resumed_split(run_dir: Path, split: dict | None, classes: Sequence[str
     if differ:
         def show(d: dict) -> str:
             return f"{d.get('train')} train / {d.get('held_out')} held-out images ({d.get('kind')} split)"
+        also = (" (or, if it is that dataset, the run listed hidden files such as macOS's ._x.png, which image "
+                "folders no longer read: start the run anew)") if made.get("kind") == "stratified" else ""
         raise UserError(f"{run_dir} was made on {show(made)}, and the data now gives {show(split)}: resume it on "
-                        "the run's own dataset (--data)")
+                        f"the run's own dataset (--data){also}")
 
 
 def run_kind(run_dir: Path, record: dict) -> str | None:

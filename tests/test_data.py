@@ -616,3 +616,9 @@ def test_hidden_files_are_not_read_and_non_images_are_counted(tmp_path):
     assert info.notes[1].startswith(f"{tmp_path / 'val'}: 1 file(s)") and "photo.heic" in info.notes[1]
     _, alone = load_test_set("folder", tmp_path, image_size=16)
     assert alone.notes == (info.notes[1],)
+    for name in ("img0.png", "img1.png"):  # a class of files none of which is an image: the error lists what is read
+        (tmp_path / "train" / "bee" / name).unlink()
+    (tmp_path / "train" / "bee" / "x.heic").write_bytes(b"\x00")
+    with pytest.raises(UserError, match=r"Found no valid file for the classes bee\. Images are read by their "
+                                        r"extension: \.jpg, \.jpeg, \.png"):
+        load_datasets("folder", tmp_path, image_size=16)

@@ -202,6 +202,7 @@ def test_a_training_resumed_on_another_dataset_is_refused(tmp_path, capsys):
     line = one_line_error(capsys, train.main, train.build_parser().parse_args(
         ["--resume", str(run_dir), "--data", str(other)]))
     assert f"{run_dir} was made on 40 train / 40 held-out images" in line and "30 train / 30 held-out" in line
+    assert "hidden files such as macOS's ._x.png, which image folders no longer read" in line  # an older run's
     train.main(train.build_parser().parse_args(["--resume", str(run_dir), "--data", str(data)]))
     assert (run_dir / "result.json").is_file()  # its own dataset, given anew: it goes on
 

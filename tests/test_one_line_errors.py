@@ -228,6 +228,8 @@ def test_a_learning_rate_that_would_grow_is_refused(tmp_path: Path, capsys: pyte
     step = train.build_parser().parse_args([*TINY, "--arch", "DARTS_V2", "--lr_schedule", "step",
                                             "--learning_rate_min", "0.5"])
     train.check_args(step)  # a step schedule has no floor: the flag is not read
+    train.check_args(train.build_parser().parse_args([*TINY, "--arch", "DARTS_V2", "--gamma", "1.5"]))  # nor cosine
+
 
 
 @pytest.mark.parametrize("argv", [["--set", "bogus"], ["--set", "folder", "--data", "/nonexistent-folder"],
