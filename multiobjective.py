@@ -207,6 +207,7 @@ class Sweep:
         self.hypervolume: dict[str, Any] | None = None
         # the most searches ever run at once: above 1, --resume restores the estimator's state, not a replay
         self.parallel = 1
+        self.published: dict[str, float] = {}  # name -> nu of the last genotypes.json written (log_name_changes)
 
     # ---------------------------------------------------------------- persistence
     def state(self) -> dict[str, Any]:
@@ -216,7 +217,7 @@ class Sweep:
             "objective": self.args.objective, "delta": self.args.delta, "space": self.args.space,
             "args": saved_args, "searches": self.searches, "pareto": self.pareto,
             "hypervolume": self.hypervolume, "estimator": self.estimator.state_dict(),
-            "parallel": self.parallel, "front_ce": front_ce_key(self.args.objective),
+            "parallel": self.parallel, "front_ce": front_ce_key(self.args.objective), "published": self.published,
         }
 
     def save(self) -> None:
@@ -335,24 +336,25 @@ class Sweep:
         self.estimator.discard(weight)
         self.logger.info("search %d failed: %s", record["index"], record["error"])
 
-    def log_name_changes(self, genotypes: dict[str, Any]) -> None:
-        """Say which names of the last genotypes.json (a resumed sweep's) no longer resolve: a point renamed (names
-        take as many digits as the front's nus need apart, so a new nu beside one lengthens its name) or dropped."""
-        try:
-            old = read_json(self.run_dir / "genotypes.json") if (self.run_dir / "genotypes.json").is_file() else {}
-        except UserError:
-            return
-        if not isinstance(old, dict):
-            return
-        for name, genotype in old.items():
-            if name in genotypes:
+    def log_name_changes(self) -> None:
+        """Say how the names of the last genotypes.json (a resumed sweep's) changed, point by point (by nu): a name
+        takes the digits the front's nus need apart, so a nu that joins or leaves the front beside a point changes
+        its name, and a name can pass to another search; a reference to the old name then fails or reads another
+        genotype. Then this front's names become the published ones."""
+        now = {p["name"]: float(p["weight"][0]) for p in self.pareto}
+        name_of = {nu: name for name, nu in now.items()}
+        for name, nu in self.published.items():
+            if name_of.get(nu) == name:
                 continue
-            now = next((n for n, g in genotypes.items() if g == genotype and n not in old), None)
-            if now is not None:
-                self.logger.info("renamed: %s is now %s (a new nu beside it needs more digits); the old name no "
-                                 "longer resolves in genotypes.json", name, now)
+            if nu in name_of:
+                self.logger.info("renamed: %s is now %s (nu = %.6g): names take the digits the front's nus need "
+                                 "apart", name, name_of[nu], nu)
+            elif name in now:
+                self.logger.info("%s now names another search (nu = %.6g); its nu %.6g is no longer Pareto-optimal",
+                                 name, now[name], nu)
             else:
-                self.logger.info("no longer Pareto-optimal: %s (dropped from genotypes.json)", name)
+                self.logger.info("no longer Pareto-optimal: %s (nu = %.6g), dropped from genotypes.json", name, nu)
+        self.published = now
 
     def after_search(self, index: int) -> None:
         """The front, sweep.json and frontier_NN.png, rewritten as each search ends."""
@@ -465,7 +467,7 @@ class Sweep:
 
     def finish(self) -> dict[str, Any]:
         genotypes = {p["name"]: p["genotype"] for p in self.pareto}
-        self.log_name_changes(genotypes)
+        self.log_name_changes()
         write_json_atomic(self.run_dir / "genotypes.json", genotypes)
         write_sweep_cells(genotypes, self.run_dir / "cells", self.logger)
         plot_losses(self.searches, self.args.objective, self.run_dir / "losses.png")
@@ -657,6 +659,12 @@ def _run(args: argparse.Namespace, run_dir: Path, state: dict[str, Any], executo
                          *(r.get("result") for r in (state.get("estimator") or {}).get("results", []))], run_dir)
     logger = get_logger(f"sweep.{run_dir.name}", run_dir)
     sweep = Sweep(args, run_dir, logger, (state.get("estimator") or {}).get("initial_weights"))
+    if state:  # a sweep.json of an older version has no record of them: its front's names, if it wrote them
+        published = state.get("published")
+        if not isinstance(published, dict) and (run_dir / "genotypes.json").is_file():
+            published = {p["name"]: p["weight"][0] for p in state.get("pareto") or []
+                         if isinstance(p, dict) and "name" in p and isinstance(p.get("weight"), list)}
+        sweep.published = {str(k): float(v) for k, v in (published or {}).items() if isinstance(v, (int, float))}
     logger.info("sweep %s: objective %s, delta %g, folder %s", args.save, args.objective, args.delta, run_dir)
     searches = state.get("searches") or []
     relaunch: list[dict[str, Any]] = []

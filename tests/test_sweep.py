@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-import genotypes
 import multiobjective
 import train_search
 from genotypes import resolve_genotype
@@ -250,20 +249,25 @@ def test_a_gpu_sweeps_cuda_graphs_resumed_on_a_cpu_is_one_line_before_anything(s
 
 
 def test_names_that_no_longer_resolve_are_said_when_a_resumed_sweep_ends(sweep: dict, tmp_path: Path) -> None:
-    """Extending a sweep can lengthen a point's name (l2_loss_5e04 -> l2_loss_529e06, a new nu beside it) or drop
-    it from the front: a reference to the old name then fails, and the log said nothing."""
+    """Extending a sweep can lengthen a point's name (l2_loss_5e04 -> l2_loss_529e06, a new nu beside it), drop it
+    from the front, or pass a name to another search: a reference to the old name then fails or reads another
+    genotype, and the log said nothing. Points are followed by their nu, as sweep.json records the names."""
     copy = tmp_path / "copy"
     shutil.copytree(sweep["run_dir"], copy)
-    names = json.loads((copy / "genotypes.json").read_text())
-    first = next(iter(names))
-    old = {"l2_loss_OLD" if n == first else n: g for n, g in names.items()}
-    old["l2_loss_gone"] = genotypes.genotype_to_dict(genotypes.NASNet)
-    (copy / "genotypes.json").write_text(json.dumps(old))
+    state = json.loads((copy / "sweep.json").read_text())
+    front = {p["name"]: p["weight"][0] for p in state["pareto"]}
+    assert state["published"] == front  # what genotypes.json was written with
+    (first, nu_first), (second, nu_second) = list(front.items())[:2]
+    state["published"] = {"l2_loss_OLD": nu_first, second: 0.123, "l2_loss_gone": 0.456,
+                          **{n: v for n, v in front.items() if n not in (first, second)}}
+    (copy / "sweep.json").write_text(json.dumps(state))
     multiobjective.main(parse(["--resume", str(copy)]))
     log = (copy / "log.txt").read_text()
-    assert f"renamed: l2_loss_OLD is now {first} (a new nu beside it needs more digits)" in log
-    assert "no longer Pareto-optimal: l2_loss_gone" in log
-    assert json.loads((copy / "genotypes.json").read_text()) == names
+    assert f"renamed: l2_loss_OLD is now {first} (nu = {nu_first:.6g})" in log
+    assert f"{second} now names another search (nu = {nu_second:.6g}); its nu 0.123 is no longer" in log
+    assert "no longer Pareto-optimal: l2_loss_gone (nu = 0.456)" in log
+    assert log.count("renamed:") + log.count("now names another") + log.count("no longer Pareto-optimal:") == 3
+    assert json.loads((copy / "sweep.json").read_text())["published"] == front
 
 
 def test_a_sweep_stopped_by_max_searches_says_so_and_how_to_go_on(tmp_path: Path) -> None:
