@@ -104,7 +104,8 @@ class SweepParser(cli.ArgumentParser):
 
     def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
         argv = sys.argv[1:] if args is None else list(args)
-        spaces = [i for i, a in enumerate(argv) if a in ("cifar", "imagenet")]
+        spaces = [i for i, a in enumerate(argv) if a in ("cifar", "imagenet")
+                  and not (i and argv[i - 1] == "--resume")]  # a sweep folder named cifar is no subcommand
         for token in argv[:spaces[0]] if spaces else argv:
             flag = token.split("=", 1)[0]
             if flag in self.search_flags:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -386,6 +387,18 @@ def test_flops_sweep_names_units_and_resume(tmp_path: Path) -> None:
         ["--archs", str(run_dir), "-o", str(tmp_path / "paper.csv"), "--no_latency", "--init_channels", "36",
          "--layers", "20"]))["table"]
     assert (paper["flops"] > profiled["flops"]).all()  # the flags choose another network
+    imagenet = tmp_path / "imagenet-sweep"  # an ImageNet cost sweep: NetworkImageNet at its own image size
+    shutil.copytree(run_dir, imagenet)
+    for name, key in (("args.json", "args"), ("sweep.json", "args")):
+        record = json.loads((imagenet / name).read_text())
+        record[key].update(set="imagenet", image_size=64, eval_channels=8, eval_layers=5)
+        record["space"] = "imagenet"
+        (imagenet / name).write_text(json.dumps(record))
+    _, settings = profile_genotypes.cost_sweep_network([str(imagenet)])
+    assert (settings["imagenet"], settings["image_size"], settings["init_channels"]) == (True, 64, 8)
+    (imagenet / "args.json").write_text("{not json")  # unreadable: the paper's network, and a note saying why
+    note, settings = profile_genotypes.cost_sweep_network([str(imagenet)])
+    assert settings is None and "its records cannot be read" in note
 
 
 def test_genotypes_of_two_cost_sweeps_of_other_networks_need_the_shape_given(tmp_path: Path) -> None:

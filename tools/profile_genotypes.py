@@ -6,8 +6,9 @@
 
 --archs takes names, genotype JSON files, run folders, FILE:NAME, and a sweep's genotypes.json or
 folder (every genotype in it). The network is NetworkCIFAR(36, 10, 20) at 32x32 (--imagenet: NetworkImageNet),
-or, for genotypes of a cost sweep (-o params/flops/latency), the evaluation network its front is counted on, at
-its image size, so that the FLOPs column is the front's R; --init_channels, --layers, --classes choose another.
+or, where an entry comes from a cost sweep (-o params/flops/latency), the evaluation network that sweep's front
+is counted on, at its image size, for every entry (one table, one network), so that its FLOPs column is the
+front's R; --init_channels, --layers and --classes choose another.
 Columns: Model name, Parameters (no auxiliary head unless
 --auxiliary), FLOPs (multiply-adds of one image, as thop counts them; see profiling.py), Latency
 CPU (batch 1), Latency GPU (batch 8) and Latency GPU b1 (batch 1), in ms, the GPU ones empty
@@ -119,45 +120,57 @@ def expand_archs(specs: list[str]) -> list[tuple[str, Any]]:
     return out
 
 
-def cost_sweep_network(specs: list[str]) -> tuple[Path, dict[str, int | None]] | None:
-    """The evaluation network of the cost sweep (or search) that --archs entries come from, as profile settings
-    (channels, layers, classes, image size): its front's FLOPs and parameters are that network's, at its image
-    size (a digits demo's 0.0961M FLOPs are 227M on the paper's network at 32x32). None when no entry comes
-    from one, or when two come from cost sweeps of different networks."""
-    found: dict[tuple, Path] = {}
+def cost_sweep_network(specs: list[str]) -> tuple[str, dict[str, Any] | None]:
+    """(a note, settings) of the evaluation network of the cost sweep (or search) that --archs entries come from:
+    its front's FLOPs and parameters are that network's, at its image size (a digits demo's 0.0961M FLOPs are
+    227M on the paper's network at 32x32). Settings None (and a note saying why, or "" when no entry comes from a
+    cost sweep) when two cost sweeps of different networks are given, or one whose records cannot be read."""
+    found: dict[tuple, str] = {}
     for spec in specs:
         path = _spec_path(spec)
         folder = path.parent if path.is_file() else path
-        if not folder.is_dir() or (network := costlib.run_eval_network(folder)) is None:
+        if not folder.is_dir():
             continue
-        sweep = tables.load_sweep(folder)
-        found[(*network, sweep["num_classes"], sweep["image_size"])] = folder
-    if len(found) != 1:
-        return None
-    ((channels, layers, classes, side), folder), = found.items()
-    return folder, {"init_channels": channels, "layers": layers, "num_classes": classes, "image_size": side}
+        try:
+            network = costlib.run_eval_network(folder)
+            if network is None:
+                continue
+            sweep = tables.load_sweep(folder)
+        except (UserError, ValueError, OSError) as err:
+            return f"{folder}: its records cannot be read ({' '.join(str(err).split())}): the paper's network", None
+        found[(*network, sweep["num_classes"], sweep["image_size"], sweep["space"] == "imagenet")] = str(folder)
+    if not found:
+        return "", None
+    if len(found) > 1:
+        return f"cost sweeps of different evaluation networks ({', '.join(found.values())}): the paper's network", None
+    ((channels, layers, classes, side, imagenet), folder), = found.items()
+    return (f"every entry on the evaluation network of the cost sweep {folder}, at its image size (the front's units; "
+            f"--init_channels, --layers and --classes choose another)",
+            {"init_channels": channels, "layers": layers, "num_classes": classes, "image_size": side,
+             "imagenet": imagenet})
 
 
 def main(args: argparse.Namespace) -> dict[str, Any]:
     """Profile every genotype; returns {"table" (our column names), "csv"}."""
     check_output(args.output, "-o", [path for path in map(_spec_path, args.archs) if path.exists()])
-    costed = cost_sweep_network(args.archs) if not args.imagenet else None
-    network = costed[1] if costed else {"init_channels": 48 if args.imagenet else 36,
-                                        "layers": 14 if args.imagenet else 20,
-                                        "num_classes": 1000 if args.imagenet else 10, "image_size": None}
+    note, costed = cost_sweep_network(args.archs)
+    if costed is not None and args.imagenet and not costed["imagenet"]:  # --imagenet asks for another network
+        note, costed = "", None
+    imagenet = costed["imagenet"] if costed else args.imagenet
+    network = costed or {"init_channels": 48 if imagenet else 36, "layers": 14 if imagenet else 20,
+                         "num_classes": 1000 if imagenet else 10, "image_size": None}
     settings = {"init_channels": tables.network_setting(args.init_channels, network["init_channels"],
                                                         "--init_channels"),
                 "layers": tables.network_setting(args.layers, network["layers"], "--layers"),
                 "num_classes": tables.network_setting(args.classes, network["num_classes"], "--classes")}
     if network["image_size"] is not None:
         settings["image_size"] = network["image_size"]
-    if costed:
-        print(f"the network a cost sweep's front is in (from {costed[0]}), as --init_channels, --layers, --classes "
-              f"and its image size: those flags choose another")
-    if why := init_channels_error(settings["init_channels"], args.imagenet):
+    if note:
+        print(f"profiled: {note}")
+    if why := init_channels_error(settings["init_channels"], imagenet):
         raise UserError(f"--init_channels {settings['init_channels']} {why}")
     archs = expand_archs(args.archs)
-    profiler = tables.make_profiler(args, **settings, auxiliary=args.auxiliary, imagenet=args.imagenet)
+    profiler = tables.make_profiler(args, **settings, auxiliary=args.auxiliary, imagenet=imagenet)
     print("settings: " + ", ".join(f"{k} {v}" for k, v in profiler.settings().items()))
     rows = []
     for name, genotype in archs:
