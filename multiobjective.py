@@ -424,6 +424,7 @@ class Sweep:
                 outcomes = executor.wait()
                 if not outcomes and not executor.in_flight():
                     raise RuntimeError(f"the {executor.name} executor lost searches {sorted(in_flight)}")
+                stopping = stop is None
                 for outcome in outcomes:
                     record = in_flight.pop(outcome.index)
                     record["host"] = outcome.host or record.get("host")
@@ -431,18 +432,16 @@ class Sweep:
                     weight = (record["weight"][0], record["weight"][1])
                     if outcome.status == "refused":
                         refused[outcome.index] = record
-                        if stop is None:
-                            stop = (record, outcome.error or "refused")
-                            if in_flight:
-                                self.logger.warning("search %d could not run here (%s): the sweep stops once "
-                                                    "search(es) %s end", outcome.index, stop[1],
-                                                    ", ".join(map(str, sorted(in_flight))))
+                        stop = stop or (record, outcome.error or "refused")
                         continue
                     if outcome.status == "done" and outcome.result is not None:
                         self.record_done(record, weight, outcome.result, outcome.finished)
                     else:
                         self.record_failed(record, weight, outcome.error or "failed", outcome.finished)
                     self.after_search(outcome.index)
+                if stopping and stop is not None and in_flight:  # said once, naming those still running
+                    self.logger.warning("search %d could not run here (%s): the sweep stops once search(es) %s end",
+                                        stop[0]["index"], stop[1], ", ".join(map(str, sorted(in_flight))))
             if stop is not None:
                 raise self.stopped_by(*stop)
         except BaseException as err:
