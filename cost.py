@@ -247,11 +247,14 @@ def load_latency_table(path: str | Path) -> dict[str, Any]:
             table = json.load(f)
         if not isinstance(table.get("ops"), dict) or "fixed_ms" not in table:
             raise ValueError("no 'ops' and 'fixed_ms'")
-        # a time that is not a finite number >= 0 (null, a string, NaN from a hand edit) would make R meaningless
+        # a time that is not a finite number >= 0 (null, a string, NaN from a hand edit) would make R meaningless,
+        # and the fixed parts (stem, preprocessing, classifier) take time: the cheapest network's R divides spans
         for key, value in [("fixed_ms", table["fixed_ms"]), *table["ops"].items()]:
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not (math.isfinite(value)
                                                                                     and value >= 0):
                 raise ValueError(f"{key} is {value!r}, not a time in ms")
+        if not table["fixed_ms"] > 0:
+            raise ValueError("fixed_ms is 0: the stem, preprocessing and classifier take time")
     except FileNotFoundError:
         raise UserError(f"--latency_table {path}: no such file") from None
     except (OSError, ValueError, AttributeError) as err:
@@ -384,6 +387,17 @@ def check_table_spec(table: dict[str, Any], spec: EvalSpec) -> None:
             raise UserError(f"the latency table was made for {key} = {made.get(key)!r}, this search's evaluation "
                             f"network has {getattr(spec, key)!r}: remake it with tools/latency_table.py "
                             "(--eval_channels, --eval_layers, --num_classes, --imagenet, --image_size)")
+    # every entry the network needs, checked here, before a run or sweep folder exists (not by its first search)
+    needed = {op_key(op, *shape) for reduction, channels, side in cell_shapes(spec)
+              for shape in edge_shapes(reduction, channels, side) for op in OP_NAMES}
+    missing = sorted(needed - set(table["ops"]))
+    if missing:
+        raise UserError(f"the latency table has no entry {missing[0]}" + (f" (and {len(missing) - 1} more)"
+                        if len(missing) > 1 else "") + ": remake it for this evaluation network")
+    if not all(table["ops"][op_key("sep_conv_3x3", *shape)] > 0 for reduction, channels, side in cell_shapes(spec)
+               for shape in edge_shapes(reduction, channels, side)):
+        raise UserError("the latency table gives sep_conv_3x3 no time at some shape: R_ref, the all-sep_conv_3x3 "
+                        "network's latency, scales the objective and must be > 0; remake it")
 
 
 def _lookup(table: dict[str, Any] | None, op: str, channels: int, stride: int, side: int) -> float:

@@ -170,6 +170,31 @@ def test_latency_model_sums_the_table_and_rejects_another_network() -> None:
         cost.CostModel.build("latency", SPEC, table)
 
 
+@pytest.mark.parametrize("edit, says", [
+    (lambda t: t["ops"].pop(next(iter(t["ops"]))), "the latency table has no entry "),
+    (lambda t: t.update(fixed_ms=0.0), "fixed_ms is 0"),
+    (lambda t: t["ops"].update({k: 0.0 for k in t["ops"] if k.startswith("sep_conv_3x3/")}), "R_ref"),
+])
+def test_a_latency_table_that_cannot_cost_the_network_is_refused_before_the_sweep_folder(
+        tmp_path: Path, capsys: pytest.CaptureFixture, edit, says: str) -> None:
+    """A table missing one entry passed the sweep's check of its network record, left a sweep folder whose own
+    copy of the table no --resume could mend, and stopped at its first search; zero times made a traceback."""
+    import multiobjective
+    from utils import run_main
+
+    spec = cost.EvalSpec(4, 10, 5, False, image_size=8)
+    table = fake_table(spec)
+    edit(table)
+    (tmp_path / "t.json").write_text(json.dumps(table))
+    args = sweep_parse(["-o", "latency", "--max_searches", "1", "cifar", *SWEEP_SEARCH[:-4], "--eval_channels", "4",
+                        "--eval_layers", "5", "--latency_table", str(tmp_path / "t.json"), "--logdir",
+                        str(tmp_path / "logs")])
+    assert run_main(multiobjective.main, args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and says in err and "\n" not in err
+    assert not (tmp_path / "logs").exists()
+
+
 @pytest.mark.parametrize("value", [None, "fast", float("nan"), -1.0, True])
 def test_latency_table_with_a_value_that_is_not_a_time_is_refused(tmp_path: Path, value) -> None:
     table = fake_table(SPEC)
