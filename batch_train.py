@@ -535,7 +535,7 @@ def _run_batch(args: argparse.Namespace, batch_dir: Path, entries: list[dict[str
                          and (Path(e["spec"].rsplit(":", 1)[0]).parent / "sweep.json").is_file()})
         calculate = " --calculate" if args.train_portion < 1 else ""  # weights fitted on the held-out split
         logger.info("next: python ensemble.py --models_folder %s%s; python tools/analyse_train_logs.py -t %s%s",
-                    batch_dir, calculate, batch_dir, "".join(f" -s {s}" for s in sweeps))
+                    batch_dir, calculate, batch_dir, f" -s {' '.join(sweeps)}" if sweeps else "")
     logger.info("batch folder: %s", batch_dir)
     return {"run_dir": str(batch_dir), "entries": entries, "trained": len(done), "failed": len(failed)}
 

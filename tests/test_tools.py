@@ -735,6 +735,16 @@ def test_a_copied_batch_is_read_as_it_is_not_through_the_paths_it_recorded(runs:
     assert read["run_dir"] == str(copy.resolve() / "eval-DARTS_V2-1")  # result.json recorded the original
 
 
+def test_flags_given_twice_add_up() -> None:
+    """batch_train prints -s per sweep; with argparse's default action the last -s won, and the runs of the other
+    sweeps were left unjoined without a word."""
+    args = analyse_train_logs.build_parser().parse_args(["-t", "B1", "-t", "B2", "-s", "A", "-s", "C", "D",
+                                                         "-e", "x.json", "-e", "y.json"])
+    assert (args.train, args.search, args.ensemble) == (["B1", "B2"], ["A", "C", "D"], ["x.json", "y.json"])
+    assert analyse_train_logs.build_parser().parse_args(["-t", "B"]).search == []
+    assert profile_genotypes.build_parser().parse_args(["--archs", "a", "--archs", "b"]).archs == ["a", "b"]
+
+
 def test_train_tool_rejects_a_folder_without_runs(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     args = analyse_train_logs.build_parser().parse_args(["-t", str(tmp_path / "empty"), "-o", str(tmp_path / "t.csv")])

@@ -85,14 +85,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser = cli.ArgumentParser(description="Table and plots of evaluation runs joined with their searches.",
                                      formatter_class=cli.HelpFormatter)
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("-t", "--train", nargs="+", metavar="TRAIN_LOG",
+    # action="extend": -s A -s B is -s A B (the default action kept the last one, and joined one sweep silently)
+    source.add_argument("-t", "--train", nargs="+", action="extend", metavar="TRAIN_LOG",
                         help="eval run folders (or their log.txt) and batch-train folders")
     source.add_argument("-d", "--data", metavar="TABLE_CSV",
                         help="re-plot a table written by this tool or by the original one "
                              "(here -d reads a table; in plot_frontier.py, -d is --dominated)")
-    parser.add_argument("-s", "--search", nargs="+", default=[], metavar="SEARCH_LOG",
+    parser.add_argument("-s", "--search", nargs="+", action="extend", default=[], metavar="SEARCH_LOG",
                         help="sweep folders (or their log.txt) whose searches the runs are joined with")
-    parser.add_argument("-e", "--ensemble", nargs="+", default=[], metavar="ENSEMBLE_JSON",
+    parser.add_argument("-e", "--ensemble", nargs="+", action="extend", default=[], metavar="ENSEMBLE_JSON",
                         help="ensemble.json files (ensemble.py) to draw beside the single networks")
     parser.add_argument("-c", "--colorbar", action="store_true",
                         help="only the nu colour bar: no names beside the points")

@@ -38,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = cli.ArgumentParser(description="Several sweeps' fronts in one unit (parameters or FLOPs of the "
                                             "evaluation network every search's genotype builds).",
                                 formatter_class=cli.HelpFormatter)
-    parser.add_argument("-l", "--logs", nargs="+", required=True, metavar="SWEEP",
+    parser.add_argument("-l", "--logs", nargs="+", action="extend", required=True, metavar="SWEEP",
                         help="sweep folders (or their log.txt)")
     parser.add_argument("--cost", choices=KINDS, default="flops", help="the unit of the common axis")
     parser.add_argument("--eval_channels", type=int, default=None,

@@ -50,7 +50,7 @@ COLUMNS = MappingProxyType({"name": "Model name", "parameters": "Parameters", "f
 def build_parser() -> argparse.ArgumentParser:
     parser = cli.ArgumentParser(description="Parameters, FLOPs and latency of genotypes.",
                                      formatter_class=cli.HelpFormatter)
-    parser.add_argument("--archs", nargs="+", required=True, metavar="ARCH",
+    parser.add_argument("--archs", nargs="+", action="extend", required=True, metavar="ARCH",
                         help="genotype names, JSON files, run folders, FILE:NAME, or a sweep's genotypes.json/folder")
     parser.add_argument("--init_channels", type=int, default=None, help="channels C (36; 48 with --imagenet)")
     parser.add_argument("--layers", type=int, default=None, help="cells (20; 14 with --imagenet)")
