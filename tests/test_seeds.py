@@ -123,6 +123,20 @@ def test_one_run_has_no_std_and_the_single_seed_table_is_as_before(seeded: dict,
     assert not analyse_train_logs.repeated(result["summary"])
 
 
+def test_runs_of_one_genotype_trained_otherwise_are_not_pooled_as_seeds() -> None:
+    """A genotype trained at 64 px and at 224 px with the auxiliary head made one row, "n 2, seeds 0 0", a mean
+    and std over two different setups, with the first run's FLOPs."""
+    def run(seed: int, flops: float, auxiliary: bool, acc: float) -> dict:
+        return {"name": "g", "size_m": 2.3, "parameters": 2_300_000, "flops": flops, "test_acc": acc, "seed": seed,
+                "status": "done", "valid_acc": acc, "dataset": "imagenet", "auxiliary": auxiliary}
+
+    df = pd.DataFrame([run(0, 4.4e5, False, 50.0), run(0, 5.4e6, True, 60.0), run(1, 4.4e5, False, 52.0)],
+                      columns=[*analyse_train_logs.TABLE_COLUMNS])
+    summary = analyse_train_logs.summary_table(df)
+    assert sorted(zip(summary["n"], summary["flops"])) == [(1, 5.4e6), (2, 4.4e5)]
+    assert summary.loc[summary["n"] == 2, "seeds"].iat[0] == "0 1"
+
+
 def test_front_points_whose_intervals_overlap_are_not_separable() -> None:
     sizes, means, stds = [1.0, 2.0, 3.0, 4.0, 2.5], [10.0, 9.0, 5.0, 4.8, 9.5], [0.4, 0.4, 0.1, 0.15, 0.1]
     front, close = tables.overlapping_neighbours(sizes, means, stds)

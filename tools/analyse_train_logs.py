@@ -18,7 +18,8 @@ with the Pareto front, the published DARTS/PC-DARTS results on CIFAR-10 and the 
 <stem>_correlation_matrix.png. Prints the table and the hypervolumes of the fronts.
 
 Several seeds (batch_train.py --seeds): the table keeps a row per run (its ``seed`` column from the
-run's args.json), and <stem>_summary.csv has a row per genotype (same name and size): n, the seeds,
+run's args.json), and <stem>_summary.csv has a row per genotype and setup (same name, size, FLOPs,
+dataset, auxiliary): n, the seeds,
 test_error_mean, test_error_std (sample std, ddof=1; empty for n = 1) and test_error_best_of_n (the
 lowest of the n: what papers that report "the best of n trainings" quote, not an estimate), over the
 finished runs (the running ones only where none has finished). pareto_params marks the front of the
@@ -58,7 +59,7 @@ TABLE_COLUMNS = (
     "name", "nu", "size_m", "train_loss", "train_acc", "valid_loss", "valid_acc", "test_loss", "test_acc",
     "test_top5", "search_criterion_loss", "search_valid_loss", "search_reg_loss", "search_train_acc",
     "search_valid_acc", "parameters", "flops", "latency_gpu_ms", "latency_gpu_b1_ms", "latency_cpu_ms", "epochs",
-    "status", "dataset", "eval_dir", "search_dir", "seed", "objective",
+    "status", "dataset", "eval_dir", "search_dir", "seed", "objective", "auxiliary",
 )
 TEXT_COLUMNS = ("name", "status", "dataset", "eval_dir", "search_dir", "objective")
 CORRELATED = ("nu", "size_m", "flops", "latency_gpu_ms", "latency_cpu_ms", "search_criterion_loss",
@@ -257,7 +258,7 @@ def train_table(runs: list[dict[str, Any]], index: list[dict[str, Any]], args: a
         row: dict[str, Any] = {
             "name": name, "nu": nu, "size_m": run.get("model_size"),
             **{k: run.get(k) for k in ("train_loss", "train_acc", "valid_loss", "valid_acc", "test_loss",
-                                       "test_acc", "test_top5", "epochs", "status", "dataset", "seed")},
+                                       "test_acc", "test_top5", "epochs", "status", "dataset", "seed", "auxiliary")},
             "eval_dir": run.get("run_dir"),
             "search_criterion_loss": search.get("criterion_loss") if search else None,
             "search_valid_loss": search.get("valid_loss") if search else None,  # a cost front's CE
@@ -303,12 +304,18 @@ def _typed(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def summary_table(df: pd.DataFrame) -> pd.DataFrame:
-    """A row per genotype (same name and size) of the per-run table: n, mean, sample std (ddof=1) and best of n
+    """A row per genotype and setup (same name, size, FLOPs, dataset, auxiliary head) of the per-run table: n,
+    mean, sample std (ddof=1) and best of n
     of the test error, over its finished runs (its running ones where none has finished); the front of the
     means against parameters and its points that are not separable (see the module doc)."""
     rows = []
     sizes = cost_axis(df, "parameters_m")[0]
-    keys = [(str(n), round(float(v), 6) if np.isfinite(v) else None) for n, v in zip(df["name"], sizes)]
+
+    def setup(column: str) -> list[Any]:  # runs of one genotype pool as seeds only if trained alike
+        return [None if pd.isna(v) else str(v) for v in df[column]] if column in df else [None] * len(df)
+
+    keys = [(str(n), round(float(v), 6) if np.isfinite(v) else None, *more)
+            for n, v, *more in zip(df["name"], sizes, setup("flops"), setup("dataset"), setup("auxiliary"))]
     for key in dict.fromkeys(keys):
         group = df[[k == key for k in keys]]
         done = group[group["status"].astype(str) != "running"]
