@@ -155,7 +155,10 @@ def build_parser() -> argparse.ArgumentParser:
     cli.add_penalty_args(parser)
     costlib.add_cost_args(parser)
     parser.add_argument("--imagenet", action="store_true",
-                        help="search the ImageNet variant (stride-8 stem, K=2) on <data>/imagenet_search")
+                        help="search the ImageNet variant (stride-8 stem, K=2) on <data>/imagenet_search; the other "
+                             "flags keep their CIFAR defaults here, where multiobjective.py's imagenet subcommand "
+                             "takes PC-DARTS's ImageNet ones (--batch_size 128 --learning_rate 0.5 "
+                             "--learning_rate_min 0 --arch_learning_rate 6e-3 --begin 35: give them to match)")
     return parser
 
 
@@ -549,7 +552,8 @@ def finish(
                 result["criterion_loss"], objective, result["reg_loss"], result["train_acc"],
                 "n/a" if result["valid_acc"] is None else f"{result['valid_acc']:.2f}%", result["model_size"])
     logger.info("train it: python train.py --arch %s (%s: --init_channels and --layers for another)", run_dir,
-                "the evaluation network it was costed on" if "cost" in result else "the paper's network")
+                "the evaluation network it was costed on" if "cost" in result
+                else "train.py's default network, 36 channels and 20 cells")
     logger.info("run folder: %s", run_dir)
     return result
 
