@@ -272,7 +272,7 @@ def validate_search_args(args: argparse.Namespace, data: bool = False) -> None:
         if args.begin >= args.epochs:
             raise UserError(f"--begin {args.begin} >= --epochs {args.epochs}: the search would take no architecture "
                             "step and derive its cell from the random initial alphas (lower --begin: PC-DARTS starts "
-                            "the architecture steps at epoch 15 of 50)")
+                            "the architecture steps at epoch 15 of 50 on CIFAR, 35 of 50 on ImageNet)")
         if args.arch_learning_rate == 0:
             raise UserError("--arch_learning_rate 0: the architecture steps would not move the alphas, and the search "
                             "would derive its cell from their random initial values")
