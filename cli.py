@@ -258,10 +258,10 @@ def check_speed_args(args: argparse.Namespace, device: torch.device) -> None:
     search it stops the sweep for --resume, where a ValueError recorded the search failed for good)."""
     if getattr(args, "cuda_graphs", False) and device.type != "cuda":
         raise UserError(f"--cuda_graphs needs a CUDA device; this run is on {device.type} "
-                         "(drop the flag; --no-cuda_graphs to resume such a run here)")
+                        "(drop the flag; --no-cuda_graphs to resume such a run here)")
     if getattr(args, "cuda_graphs", False) and getattr(args, "compile", False):
         raise UserError("--cuda_graphs and --compile do not combine: use one (--compile_mode reduce-overhead "
-                         "gives compile's own CUDA graphs)")
+                        "gives compile's own CUDA graphs)")
 
 
 def add_output_args(parser: argparse.ArgumentParser, defaults: dict[str, Any] | None = None) -> None:

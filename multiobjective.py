@@ -100,7 +100,7 @@ class SweepParser(cli.ArgumentParser):
     """
 
     search_flags: frozenset[str] = frozenset()
-    sweep_flags: frozenset[str] = frozenset()  # the sweep's own (-o, -d, --resume), which a subcommand does not take
+    sweep_flags: frozenset[str] = frozenset()  # the sweep's own (-o, -d), which a subcommand does not take
 
     def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
         argv = sys.argv[1:] if args is None else list(args)
