@@ -474,10 +474,11 @@ def main(args: argparse.Namespace) -> dict:
         if Path(args.pickle).resolve() == out.resolve():
             raise UserError(f"--pickle {args.pickle} is the -o file too: give two names")
     model, pipe = fit_memory_model(args.data, args.alpha)
-    if _same_fit(out, model.to_dict()):  # the tracked batch_predict.json stays as it is (a new "created" only)
+    fitted = model.to_dict()
+    if _same_fit(out, fitted):  # the tracked batch_predict.json stays as it is (a new "created" only)
         print(f"{out} already holds this fit: left as it is")
     else:
-        write_json_atomic(out, model.to_dict())
+        write_json_atomic(out, fitted)
     fit = model.info["fit"]
     print(f"MAE = {fit['mae']:.2f}, MAX = {fit['max']:.2f}, MAPE = {fit['mape']:.2f}%")
     print(f"leave-one-out MAPE = {fit['loo_mape']:.2f}%")

@@ -81,6 +81,7 @@ from utils import (
     get_device,
     get_logger,
     lock_run_dir,
+    numbered,
     portable_args,
     read_json,
     rebase_run_dirs,
@@ -192,12 +193,11 @@ def plan(specs: list[str], seeds: list[int] | None = None) -> list[dict[str, Any
     kept: list[tuple[str, Genotype]] = []
     for item in expand_archs(specs):
         twin = next((label for label, g in kept if same_cells(g, item["genotype"])), None)
-        label, n = item["label"], 2
-        taken = any(label == other and not same_cells(g, item["genotype"]) for other, g in kept)
-        if twin is not None and taken:  # a duplicate whose name another genotype has: by its twin's (cellX_2)
-            label = twin
-        while twin is None and any(label == other for other, _ in kept):  # a name two sweeps use for other cells
-            label, n = f"{item['label']}_{n}", n + 1
+        names = {other for other, _ in kept}
+        if twin is None:  # a name two sweeps use for other cells: cellX, cellX_2
+            label = numbered(item["label"], names)
+        else:  # a duplicate goes by its own name, or by its twin's (cellX_2) where that names other cells
+            label = twin if item["label"] in names and item["label"] != twin else item["label"]
         entry = {"spec": item["spec"], "label": label, "status": "pending", "run_dir": None,
                  "batch_size": None, "genotype": genotype_to_dict(item["genotype"]), "source": item["source"]}
         if twin is not None:
@@ -531,8 +531,8 @@ def _run_batch(args: argparse.Namespace, batch_dir: Path, entries: list[dict[str
                 sum(e["status"] == "skipped" for e in entries), len(failed), batch_dir / "trained.csv")
     logger.info("results:\n%s", results_table(entries))
     if done:
-        sweeps = sorted({str(Path(e["spec"].rsplit(":", 1)[0]).parent) for e in entries if ":" in e["spec"]
-                         and (Path(e["spec"].rsplit(":", 1)[0]).parent / "sweep.json").is_file()})
+        folders = {Path(e["spec"].rsplit(":", 1)[0]).parent for e in entries if ":" in e["spec"]}
+        sweeps = sorted(str(f) for f in folders if (f / "sweep.json").is_file())
         calculate = " --calculate" if args.train_portion < 1 else ""  # weights fitted on the held-out split
         logger.info("next: python ensemble.py --models_folder %s%s; python tools/analyse_train_logs.py -t %s%s",
                     batch_dir, calculate, batch_dir, f" -s {' '.join(sweeps)}" if sweeps else "")

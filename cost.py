@@ -388,14 +388,13 @@ def check_table_spec(table: dict[str, Any], spec: EvalSpec) -> None:
                             f"network has {getattr(spec, key)!r}: remake it with tools/latency_table.py "
                             "(--eval_channels, --eval_layers, --num_classes, --imagenet, --image_size)")
     # every entry the network needs, checked here, before a run or sweep folder exists (not by its first search)
-    needed = {op_key(op, *shape) for reduction, channels, side in cell_shapes(spec)
-              for shape in edge_shapes(reduction, channels, side) for op in OP_NAMES}
-    missing = sorted(needed - set(table["ops"]))
+    shapes = {shape for reduction, channels, side in cell_shapes(spec)
+              for shape in edge_shapes(reduction, channels, side)}
+    missing = sorted({op_key(op, *shape) for shape in shapes for op in OP_NAMES} - set(table["ops"]))
     if missing:
         raise UserError(f"the latency table has no entry {missing[0]}" + (f" (and {len(missing) - 1} more)"
                         if len(missing) > 1 else "") + ": remake it for this evaluation network")
-    if not all(table["ops"][op_key("sep_conv_3x3", *shape)] > 0 for reduction, channels, side in cell_shapes(spec)
-               for shape in edge_shapes(reduction, channels, side)):
+    if not all(table["ops"][op_key("sep_conv_3x3", *shape)] > 0 for shape in shapes):
         raise UserError("the latency table gives sep_conv_3x3 no time at some shape: R_ref, the all-sep_conv_3x3 "
                         "network's latency, scales the objective and must be > 0; remake it")
 

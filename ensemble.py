@@ -71,6 +71,8 @@ from utils import (
     configure_torch,
     get_device,
     get_logger,
+    log_data_notes,
+    numbered,
     read_json,
     run_main,
     set_seed,
@@ -268,10 +270,7 @@ def _counts_by_name(counts: list[tuple[str, int]]) -> dict[str, int]:
     genotypes.json numbers it (``cellX``, ``cellX_2``), so that neither count is lost."""
     out: dict[str, int] = {}
     for name, n in counts:
-        key, k = name, 2
-        while key in out:
-            key, k = f"{name}_{k}", k + 1
-        out[key] = n
+        out[numbered(name, out)] = n
     return out
 
 
@@ -418,8 +417,7 @@ def main(args: argparse.Namespace) -> dict:
     set_seed(args.seed)
     t0 = time.time()
     loaders, info = build_loaders(args, device)
-    for note in info.notes:
-        logger.warning("warning: %s", note)
+    log_data_notes(logger, info)
     for run in runs:  # labels are class indices: a class folder renamed since a run trained would shift them
         try:
             recorded = read_json(run / "args.json").get("classes")

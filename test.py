@@ -69,6 +69,7 @@ from utils import (
     environment_info,
     get_device,
     get_logger,
+    log_data_notes,
     read_json,
     run_kind,
     run_main,
@@ -426,8 +427,7 @@ def main(args: argparse.Namespace) -> dict:
     try:
         for note in notes:
             logger.info("%s", note)
-        for note in info.notes:
-            logger.warning("warning: %s", note)
+        log_data_notes(logger, info)
         model_size = count_parameters_in_MB(model)
         logger.info("genotype = %s", genotype)
         logger.info("device %s, %s: %d test images at %dx%d, %d classes, param size = %.6fMB", device, info.name,

@@ -78,7 +78,9 @@ from utils import (
     load_checkpoint,
     load_run_args,
     lock_run_dir,
+    log_data_notes,
     read_json,
+    resume_point,
     run_data_record,
     run_folder_kind,
     run_main,
@@ -591,8 +593,7 @@ def main(args: argparse.Namespace, *, run_dir: str | Path | None = None,
         handler.setFormatter(logging.Formatter(LOG_FORMAT, datefmt=LOG_DATEFMT))
         logger.addHandler(handler)
     logger.info("run folder: %s", run_dir)
-    for note in info.notes:
-        logger.warning("warning: %s", note)
+    log_data_notes(logger, info)
     if settings_note:
         logger.info("%s", settings_note)
     logger.info("genotype %s: %s%s", genotype_label(args.arch), resolved.note,
@@ -620,8 +621,7 @@ def _run(args: argparse.Namespace, run_dir: Path, resumed: Path | None, checkpoi
     elif checkpoint is None:
         logger.info("resuming %s from the start (no checkpoint.pt yet)", run_dir)
     else:
-        logger.info("resuming %s at epoch %d (%s done)", run_dir, checkpoint["epoch"],
-                    f"epochs 0-{checkpoint['epoch'] - 1}" if checkpoint["epoch"] > 1 else "epoch 0")
+        logger.info("resuming %s %s", run_dir, resume_point(checkpoint["epoch"]))
     model_size = count_parameters_in_MB(model)
     logger.info("genotype = %s", genotype)
     logger.info("device %s, %s: %d train / %d valid / %d test images, %d classes, param size = %.6fMB",

@@ -56,7 +56,9 @@ from utils import (
     load_checkpoint,
     load_run_args,
     lock_run_dir,
+    log_data_notes,
     read_json,
+    resume_point,
     run_data_record,
     run_main,
     save_args,
@@ -338,8 +340,7 @@ def _search(args: argparse.Namespace, run_dir: Path, device: torch.device, check
     train_loader, valid_loader = loaders
     logger = get_logger(f"search.{run_dir.name}", run_dir)
     logger.info("run folder: %s", run_dir)
-    for note in info.notes:
-        logger.warning("warning: %s", note)
+    log_data_notes(logger, info)
     if cost_model is not None and cost_model.latency_table is not None \
             and not (run_dir / "latency_table.json").is_file():
         write_json_atomic(run_dir / "latency_table.json", cost_model.latency_table)  # the run's own copy
@@ -347,8 +348,7 @@ def _search(args: argparse.Namespace, run_dir: Path, device: torch.device, check
         save_args(args, run_dir, device, kind="search", extra=run_data_record(info))
         logger.info("args = %s", vars(args))
     else:
-        logger.info("resuming %s at epoch %d (%s done)", run_dir, checkpoint["epoch"],
-                    f"epochs 0-{checkpoint['epoch'] - 1}" if checkpoint["epoch"] > 1 else "epoch 0")
+        logger.info("resuming %s %s", run_dir, resume_point(checkpoint["epoch"]))
 
     setup = build_search(args, info.num_classes, device, cost_model)
     model, optimizer, architect = setup.model, setup.optimizer, setup.architect

@@ -23,7 +23,7 @@ import sys
 import time
 import warnings
 import weakref
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Container, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -488,6 +488,26 @@ def portable_args(saved: dict[str, Any]) -> dict[str, Any]:
     if isinstance(saved.get("data"), str):
         saved["data"] = str(Path(saved["data"]).expanduser().absolute())
     return saved
+
+
+def log_data_notes(logger: logging.Logger, info: Any) -> None:
+    """The data's warnings (DatasetInfo.notes) into a run's log: stdout and log.txt, not stderr alone."""
+    for note in info.notes:
+        logger.warning("warning: %s", note)
+
+
+def resume_point(epoch: int) -> str:
+    """A checkpoint's epoch (the count of finished ones) as a resume line says it: epochs are logged from 0."""
+    return f"at epoch {epoch} ({f'epochs 0-{epoch - 1}' if epoch > 1 else 'epoch 0'} done)"
+
+
+def numbered(name: str, taken: Container[str]) -> str:
+    """``name``, or ``name_2``, ``name_3``... the first not in ``taken``: how two genotypes of one name (one per
+    sweep) are told apart in a batch and its ensemble."""
+    out, n = name, 2
+    while out in taken:
+        out, n = f"{name}_{n}", n + 1
+    return out
 
 
 def run_data_record(info: Any) -> dict[str, Any]:
