@@ -27,7 +27,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler, Subset
 from torchvision import datasets as tv_datasets
 from torchvision import transforms as T
 
-from utils import UserError
+from utils import UserError, class_key
 
 DATASETS = ("cifar10", "cifar100", "digits", "synthetic", "folder", "imagenet")
 
@@ -339,8 +339,10 @@ class UnreadableImage(UserError):
 
 
 def _class_dirs(directory: str | Path) -> list[str]:
-    """The sub-folders that are classes, sorted: every one but hidden folders."""
-    return sorted(e.name for e in os.scandir(directory) if e.is_dir() and not e.name.startswith("."))
+    """The sub-folders that are classes, sorted by ``class_key`` (so the labels do not depend on the file system's
+    Unicode form): every one but hidden folders."""
+    names = [e.name for e in os.scandir(directory) if e.is_dir() and not e.name.startswith(".")]
+    return sorted(names, key=lambda name: (class_key(name), name))
 
 
 def class_folders(directory: str | Path) -> tuple[list[str], dict[str, int]]:
@@ -410,12 +412,14 @@ class _ImageFolder(tv_datasets.ImageFolder):
     def find_classes(self, directory: str | Path) -> tuple[list[str], dict[str, int]]:
         if self._fixed_classes is None:
             return class_folders(directory)
-        found = set(_class_dirs(directory))
-        unknown = sorted(found - set(self._fixed_classes))
+        by_key = {class_key(name): index for name, index in self._fixed_classes.items()}
+        found = [name for name in _class_dirs(directory) if name not in self._fixed_classes]
+        unknown = [name for name in found if class_key(name) not in by_key]
         if unknown:
             raise UserError(f"{directory} has class folder(s) not in the training set: {', '.join(unknown[:5])}")
         classes = sorted(self._fixed_classes, key=self._fixed_classes.__getitem__)
-        return classes, dict(self._fixed_classes)
+        # a folder spelt in another Unicode form than the training set's name reads as that class
+        return classes, {**self._fixed_classes, **{name: by_key[class_key(name)] for name in found}}
 
 
 def _image_folder(root: Path, transform: Callable, class_to_idx: dict[str, int] | None = None) -> _ImageFolder:

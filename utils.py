@@ -21,6 +21,7 @@ import secrets
 import socket
 import sys
 import time
+import unicodedata
 import warnings
 import weakref
 from collections.abc import Callable, Container, Iterable, Sequence
@@ -516,11 +517,21 @@ def run_data_record(info: Any) -> dict[str, Any]:
     return {"data_split": info.split, **({"classes": list(info.classes)} if info.classes else {})}
 
 
+def class_key(name: str) -> str:
+    """A class folder's name as classes are compared and sorted: Unicode NFC. macOS stores names decomposed (NFD)
+    and Linux as written, so one dataset copied between them spells ``café`` with other code points on each side:
+    compared as stored, its val/ had a class not in train/, and a resume elsewhere another class list."""
+    return unicodedata.normalize("NFC", name)
+
+
 def class_mismatch(recorded: Any, classes: Sequence[str] | None) -> str | None:
     """How an image folder's classes (label order) differ from those a run recorded (args.json's ``classes``),
     as a phrase; None when they agree or either is unknown (in-memory sets, runs written before it was kept).
     A class folder renamed, added or removed shifts the labels of the classes after it without a word."""
-    if not isinstance(recorded, list) or classes is None or list(recorded) == list(classes):
+    if not isinstance(recorded, list) or classes is None:
+        return None
+    recorded, classes = [class_key(str(c)) for c in recorded], [class_key(c) for c in classes]
+    if recorded == classes:
         return None
     gone = [c for c in recorded if c not in classes]
     new = [c for c in classes if c not in recorded]

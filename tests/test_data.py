@@ -18,6 +18,7 @@ from PIL import Image
 from torch.utils.data import Dataset, Subset
 
 import data
+import utils
 from data import (
     CIFAR10_MEAN,
     CIFAR10_STD,
@@ -234,6 +235,26 @@ def test_a_hidden_folder_is_no_class_and_both_val_and_test_are_said(tmp_path):
     assert info.notes == (f"{tmp_path} has both val/ and test/: val/ is the evaluation split, test/ is not read",)
     alone, alone_info = load_test_set("folder", tmp_path, image_size=16)
     assert alone.classes == ["ant", "bee"] and len(alone) == 2 and alone_info.notes == info.notes
+
+
+def test_class_names_in_either_unicode_form_are_one_class_in_one_order(tmp_path):
+    """macOS stores names decomposed (NFD), Linux as written: a val/ spelt in NFC beside an NFD train/ had "a class
+    folder not in the training set", and NFD sorts 'café' before 'cafez' where NFC sorts it after, so the same
+    dataset gave other labels on each file system."""
+    nfc, nfd = "caf\u00e9", "cafe\u0301"
+    write_png_tree(tmp_path / "mac" / "train", {nfd: 1, "cafez": 2})
+    write_png_tree(tmp_path / "mac" / "val", {nfc: 1, "cafez": 1})
+    write_png_tree(tmp_path / "linux" / "train", {nfc: 1, "cafez": 2})
+    write_png_tree(tmp_path / "linux" / "val", {nfc: 1, "cafez": 1})
+    train, test, info = load_datasets("folder", tmp_path / "mac", image_size=8)
+    _, _, linux = load_datasets("folder", tmp_path / "linux", image_size=8)
+    assert train.classes == [nfd, "cafez"][::-1] and linux.classes == ("cafez", nfc)  # one order: NFC's
+    assert sorted(targets_of(train).tolist()) == [0, 0, 1] and sorted(targets_of(test).tolist()) == [0, 1]
+    assert test.classes == train.classes and info.notes == ()  # val/'s NFC folder is train/'s class 1
+    assert utils.class_mismatch(list(info.classes), linux.classes) is None  # a resume on the other copy goes on
+    assert "without 'cafe' and with 'café'" in utils.class_mismatch(["cafez", "cafe"], linux.classes)
+    alone, _ = load_test_set("folder", tmp_path / "linux", image_size=8, classes=list(info.classes))
+    assert sorted(targets_of(alone).tolist()) == [0, 1]  # test.py: weights' NFD names read the NFC folders
 
 
 def test_16_bit_greyscale_images_are_scaled_not_clipped(tmp_path):
