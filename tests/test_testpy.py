@@ -197,8 +197,6 @@ def _published_layout(data_dir: Path) -> dict[str, torch.Tensor]:
 
 
 def test_published_checkpoint_layout_loads_with_no_shape_flags(data_dir: Path, tmp_path: Path) -> None:
-    if not (data_dir / "eval_state_dict_PC_DARTS_cifar.txt").is_file():
-        pytest.skip("spec layout not in tests/data")
     state = _published_layout(data_dir)
     assert testpy.shape_from_state_dict(state) == {"imagenet": False, "init_channels": 36, "layers": 20,
                                                    "auxiliary": True, "num_classes": 10}

@@ -211,7 +211,7 @@ def test_flops_of_an_evaluation_network_count_every_convolution_once() -> None:
 def test_profiler_measures_latency_and_caches() -> None:
     net = build_eval_network(genotypes.DARTS_V2, 4, 3)
     ms = measure_latency(net, "cpu", batch=2, min_run_time=0.01, warmup=1)
-    assert 0 < ms < 10_000
+    assert math.isfinite(ms) and ms > 0
     profiler = Profiler(init_channels=4, layers=3, min_run_time=0.01, gpu=None)
     row = profiler.profile(genotypes.DARTS_V2)
     assert row["latency_cpu_ms"] > 0 and row["latency_gpu_ms"] is None and row["latency_gpu_b1_ms"] is None
