@@ -127,6 +127,7 @@ def _defaults(defaults: dict[str, Any] | None, **base: Any) -> dict[str, Any]:
 
 
 def add_data_args(parser: argparse.ArgumentParser, defaults: dict[str, Any] | None = None) -> None:
+    """The data flags, defined once for every script (``defaults`` holds a script's own defaults)."""
     d = _defaults(defaults, data="data", set="cifar10", train_portion=0.5, workers=2, cutout_length=None)
     g = parser.add_argument_group("data")
     g.add_argument("--data", type=str, default=d["data"], help="location of the data corpus")
@@ -149,6 +150,7 @@ def add_data_args(parser: argparse.ArgumentParser, defaults: dict[str, Any] | No
 
 
 def add_optim_args(parser: argparse.ArgumentParser, defaults: dict[str, Any] | None = None) -> None:
+    """The optimiser flags, defined once; search and training differ only in ``defaults``."""
     d = _defaults(defaults, batch_size=256, learning_rate=0.1, learning_rate_min=0.001, momentum=0.9,
                   weight_decay=3e-4, epochs=50, grad_clip=5.0, seed=2)
     g = parser.add_argument_group("optimisation")
@@ -265,6 +267,7 @@ def check_speed_args(args: argparse.Namespace, device: torch.device) -> None:
 
 
 def add_output_args(parser: argparse.ArgumentParser, defaults: dict[str, Any] | None = None) -> None:
+    """Where a run writes and how much it logs, defined once."""
     d = _defaults(defaults, save="EXP", report_lines=5)
     g = parser.add_argument_group("output")
     g.add_argument("--save", type=str, default=d["save"], help="experiment name, in the run folder's name"
@@ -276,6 +279,7 @@ def add_output_args(parser: argparse.ArgumentParser, defaults: dict[str, Any] | 
 
 
 def add_search_args(parser: argparse.ArgumentParser, defaults: dict[str, Any] | None = None) -> None:
+    """The supernet and architecture-step flags, shared by train_search.py and the sweep's subcommands."""
     d = _defaults(defaults, init_channels=16, layers=8, arch_learning_rate=6e-4, arch_weight_decay=1e-3, begin=15)
     g = parser.add_argument_group("search")
     g.add_argument("--init_channels", type=int, default=d["init_channels"], help="num of init channels")
@@ -294,6 +298,7 @@ def add_search_args(parser: argparse.ArgumentParser, defaults: dict[str, Any] | 
 
 
 def add_penalty_args(parser: argparse.ArgumentParser) -> None:
+    """The thesis's loss weights (-l1, -l2, -cw), as train_search.py and the sweep's searches take them."""
     g = parser.add_argument_group("penalty (loss = cw*CE + l1*sum|w| + l2*sum w^2; negative = off)")
     g.add_argument("-l1", "--l1_weight", type=float, default=-1.0, help="weight of the L1 penalty")
     g.add_argument("-l2", "--l2_weight", type=float, default=-1.0, help="weight of the L2 penalty")

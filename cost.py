@@ -89,6 +89,7 @@ class EvalSpec:
         return f"{kind}({self.init_channels}, {self.num_classes}, {self.layers}) at {self.side}x{self.side}"
 
     def to_dict(self) -> dict[str, Any]:
+        """The evaluation network as result.json and sweep.json record it, with the input it is costed at."""
         return {"init_channels": self.init_channels, "num_classes": self.num_classes, "layers": self.layers,
                 "imagenet": self.imagenet, "input": [1, 3, self.side, self.side]}
 
@@ -312,6 +313,7 @@ class CostModel:
         return built
 
     def to(self, device: torch.device | str) -> CostModel:
+        """Move the tables beside the architecture parameters, so R costs no host transfer per step."""
         device = torch.device(device)
         self.tables = self.cpu_tables.to(device, table_dtype(device))
         self.keep = self.keep.to(device)

@@ -279,9 +279,11 @@ class LocalExecutor:
         return len(self.slots) - len(self._busy())
 
     def in_flight(self) -> list[int]:
+        """The indices of the searches running now."""
         return sorted(w.index for w in self._busy() if w.index is not None)
 
     def describe(self) -> str:
+        """Where the searches run, for the sweep's log."""
         counts: dict[str, int] = {}
         for s in self.slots:
             counts[s] = counts.get(s, 0) + 1
@@ -490,15 +492,19 @@ class RayExecutor:
 
     @property
     def capacity(self) -> int:
+        """How many searches may run at once."""
         return self.parallel
 
     def free(self) -> int:
+        """How many more searches can start now."""
         return self.parallel - len(self._running)
 
     def in_flight(self) -> list[int]:
+        """The indices of the searches running now."""
         return sorted(self._running.values())
 
     def describe(self) -> str:
+        """Where the searches run, for the sweep's log."""
         where = "an existing Ray cluster" if not self._started_ray else "a local Ray instance"
         return f"Ray tasks on {where} (num_gpus={self.options['num_gpus']:.3g}, num_cpus={self.options['num_cpus']})"
 
@@ -546,10 +552,12 @@ class RayExecutor:
         self._running.clear()
 
     def shutdown_ray(self) -> None:
+        """Shut Ray down if this executor started it; a cluster the user runs is left alone."""
         if self._started_ray and self.ray.is_initialized():
             self.ray.shutdown()
         self._started_ray = False
 
     def close(self) -> None:
+        """Cancel what still runs, then release Ray."""
         self.stop()
         self.shutdown_ray()

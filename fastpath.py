@@ -110,6 +110,7 @@ class Snapshot:
 
     @torch.no_grad()
     def restore(self) -> None:
+        """Put the tensors, optimiser states and RNGs back as taken: a warm-up or capture leaves no trace in the run."""
         for device, state in self.rng.items():
             if device.type == "cuda":
                 torch.cuda.set_rng_state(state, device)

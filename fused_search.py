@@ -416,5 +416,6 @@ def disable_fused(net: Network) -> Network:
 
 
 def is_fused(net: nn.Module) -> bool:
+    """Whether a supernet runs the fused forward (enable_fused) or its class's reference one."""
     fwd = net.__dict__.get("forward")
     return isinstance(fwd, types.MethodType) and fwd.__func__ is _fused_method

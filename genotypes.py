@@ -599,6 +599,7 @@ def genotype_from_dict(data: Any) -> Genotype:
 
 
 def save_genotype(genotype: Genotype, path: str | Path) -> None:
+    """Write a genotype as the JSON that every tool reads back (genotype_to_dict), never as Python to run."""
     Path(path).write_text(json.dumps(genotype_to_dict(genotype), indent=2) + "\n")
 
 

@@ -177,6 +177,7 @@ class Network(nn.Module):
         self.betas_reduce = nn.Parameter(1e-3 * torch.randn(n_edges))
 
     def arch_parameters(self) -> list[nn.Parameter]:
+        """Alphas and betas: what the architecture step trains (the weight step never does)."""
         return [self.alphas_normal, self.alphas_reduce, self.betas_normal, self.betas_reduce]
 
     def named_weights(self) -> Iterator[tuple[str, nn.Parameter]]:
@@ -184,6 +185,7 @@ class Network(nn.Module):
         return ((n, p) for n, p in self.named_parameters() if n not in ARCH_NAMES)
 
     def weights(self) -> Iterator[nn.Parameter]:
+        """Every parameter but the architecture's: what the weight step and the L1/L2 penalty act on."""
         return (p for _, p in self.named_weights())
 
     def new(self) -> Network:

@@ -596,6 +596,7 @@ def fronts_in_unit_figure(
 
 
 def read_metrics(path: str | Path) -> list[dict[str, str]]:
+    """A run's metrics.csv as rows of strings: the per-epoch record plots read, not the log."""
     with open(path, newline="") as f:
         return list(csv.DictReader(f))
 

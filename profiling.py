@@ -261,6 +261,7 @@ class Profiler:
                 "cpu_threads": self.threads if self.latency else None}
 
     def network(self, genotype: Genotype | dict[str, Any]) -> nn.Module:
+        """The evaluation network this profiler measures a genotype on."""
         return build_eval_network(genotype, self.init_channels, self.layers, self.num_classes, self.auxiliary,
                                   self.imagenet)
 

@@ -726,6 +726,7 @@ class MetricsCSV:
                 raise UserError(f"{self.path} has columns {header}, expected {self.fieldnames}")
 
     def append(self, row: dict) -> None:
+        """Add one row (None as an empty cell), the header first if the file is new."""
         unknown = set(row) - set(self.fieldnames)
         if unknown:
             raise ValueError(f"unknown metrics column(s) {sorted(unknown)} for {self.path}")

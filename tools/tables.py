@@ -238,6 +238,7 @@ def front_hypervolume(
 
 
 def hypervolume_text(what: str, result: tuple[float, tuple[float, float]] | None, names: tuple[str, str]) -> str:
+    """A hypervolume with the reference point it was taken at: without it the number cannot be compared."""
     if result is None:
         return f"hypervolume of {what}: n/a (no complete rows)"
     value, (rx, ry) = result
