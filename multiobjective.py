@@ -63,6 +63,7 @@ from utils import (
     rebase_run_dirs,
     run_main,
     save_args,
+    sweep_state_problem,
     write_json_atomic,
 )
 from visualize import write_sweep_cells
@@ -521,22 +522,9 @@ def _resume(args: argparse.Namespace) -> tuple[argparse.Namespace, Path, dict[st
     state_file = run_dir / "sweep.json"
     if not state_file.is_file():
         raise UserError(f"--resume {run_dir}: not a sweep folder (no sweep.json)")
-    try:
-        state = read_json(state_file)
-        if not isinstance(state["args"], dict):
-            raise TypeError("args is not a mapping")
-        if not isinstance(state["searches"], list):
-            raise TypeError("searches is not a list")
-        for n, record in enumerate(state["searches"]):  # a hand edit: one line here, not a traceback in replay
-            weight = record.get("weight") if isinstance(record, dict) else None
-            if not (isinstance(weight, list) and len(weight) == 2 and all(isinstance(w, (int, float)) for w in weight)
-                    and isinstance(record.get("index"), int) and isinstance(record.get("run_dir"), str)
-                    and record.get("status") in ("done", "failed", "running")):
-                raise TypeError(f"searches[{n}] is not a search record (index, weight, run_dir, status)")
-        if not isinstance(state.get("estimator", {}), dict):
-            raise TypeError("estimator is not a mapping")
-    except (KeyError, TypeError, ValueError) as err:
-        raise UserError(f"--resume {run_dir}: sweep.json is not a sweep state ({err})") from None
+    state = read_json(state_file)
+    if problem := sweep_state_problem(state):  # a hand edit: one line here, not a traceback in replay
+        raise UserError(f"--resume {run_dir}: sweep.json is not a sweep state ({problem})")
     # how and where the rest of the sweep runs may change (the parallel flags too), not what it computes
     saved = cli.resume_args(args, state["args"], (*cli.RESUME_MAY_CHANGE, *PARALLEL_KEYS), source=str(state_file))
     saved.sweep_resume = str(run_dir)

@@ -630,6 +630,42 @@ def rebase_run_dirs(records: Iterable[Any], folder: Path) -> None:
             record["run_dir"] = str(folder / Path(record["run_dir"]).name)
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_weight(value: Any) -> bool:
+    return isinstance(value, list) and len(value) == 2 and all(_is_number(w) for w in value)
+
+
+def sweep_state_problem(state: Any) -> str | None:
+    """What makes a sweep.json's content unusable, as a phrase (None: nothing). A hand edit or a damaged file must
+    give one line, in a resume and in every tool that reads the front, not a TypeError deep in a plot."""
+    if not isinstance(state, dict):
+        return "not a mapping"
+    if not isinstance(state.get("args"), dict):
+        return "args is not a mapping"
+    if not isinstance(state.get("searches"), list):
+        return "searches is not a list"
+    for n, record in enumerate(state["searches"]):
+        if not (isinstance(record, dict) and _is_weight(record.get("weight")) and isinstance(record.get("index"), int)
+                and isinstance(record.get("run_dir"), str) and record.get("status") in ("done", "failed", "running")):
+            return f"searches[{n}] is not a search record (index, weight, run_dir, status)"
+        losses = [record.get(key) for key in ("reg_loss", "criterion_loss", "valid_loss")]
+        if record["status"] == "done" and not all(v is None or _is_number(v) for v in losses):
+            return f"searches[{n}] has a loss that is not a number"
+    pareto = state.get("pareto")
+    if pareto is not None and not (isinstance(pareto, list) and all(
+            isinstance(p, dict) and isinstance(p.get("name"), str) and _is_weight(p.get("weight")) for p in pareto)):
+        return "pareto is not a list of named points (name, weight)"
+    if not isinstance(state.get("estimator", {}), dict):
+        return "estimator is not a mapping"
+    size = state["args"].get("image_size")
+    if size is not None and not (isinstance(size, int) and not isinstance(size, bool)):
+        return f"args.image_size is {size!r}, not a whole number"
+    return None
+
+
 LOCK_FILE = ".lock"
 # the temp files of _atomic_write: .<name>.<8 hex digits>.tmp
 _ATOMIC_TMP = re.compile(r"^\..+\.[0-9a-f]{8}\.tmp$")

@@ -32,7 +32,15 @@ from model import NetworkCIFAR
 from operations import OPS, FactorizedReduce, Identity, Zero
 from pareto import hypervolume_2d
 from profiling import Profiler, build_eval_network, count_flops, count_parameters, measure_latency
-from tools import analyse_search_logs, analyse_train_logs, plot_frontier, profile_genotypes, tables
+from tools import (
+    analyse_search_logs,
+    analyse_train_logs,
+    compare_fronts,
+    plot_frontier,
+    profile_genotypes,
+    search_stability,
+    tables,
+)
 from train import METRICS as EVAL_METRICS  # the columns of the metrics.csv files written here by hand
 from train_search import METRICS as SEARCH_METRICS
 from utils import run_main
@@ -366,15 +374,37 @@ def test_a_folder_without_a_sweep_is_a_one_line_error(tmp_path: Path, capsys) ->
     assert err.startswith("error:") and "no sweep.json" in err and "\n" not in err
 
 
-@pytest.mark.parametrize("state", [{"searches": "x"}, {"searches": [1]}, {"searches": [], "args": []},
-                                   {"searches": [], "pareto": ["a"]}])
-def test_a_malformed_sweep_json_is_a_one_line_error(tmp_path: Path, capsys, state: dict) -> None:
+SEARCH = {"index": 0, "weight": [0.2, 0.8], "run_dir": "search-00", "status": "done", "reg_loss": 1.0,
+          "criterion_loss": 2.0}
+
+
+@pytest.mark.parametrize("state, why", [
+    ({"searches": "x", "args": {}}, "searches is not a list"),
+    ({"searches": None, "args": {}}, "searches is not a list"),
+    ({"searches": [1], "args": {}}, "searches[0] is not a search record"),
+    ({"searches": [{**SEARCH, "weight": 0.2}], "args": {}}, "searches[0] is not a search record"),
+    ({"searches": [{**SEARCH, "reg_loss": "1.0"}], "args": {}}, "searches[0] has a loss that is not a number"),
+    ({"searches": [], "args": []}, "args is not a mapping"),
+    ({"searches": [], "args": {}, "pareto": ["a"]}, "pareto is not a list of named points"),
+    ({"searches": [SEARCH], "args": {}, "pareto": [{**SEARCH, "name": None}]}, "pareto is not a list of named points"),
+    ({"searches": [SEARCH], "args": {"image_size": "8"}}, "args.image_size is '8', not a whole number"),
+])
+@pytest.mark.parametrize("tool", ["plot_frontier", "analyse_search_logs", "compare_fronts", "search_stability"])
+def test_a_malformed_sweep_json_is_a_one_line_error(tmp_path: Path, capsys, state: dict, why: str,
+                                                    tool: str) -> None:
+    """A hand-edited sweep.json (null searches, a bare number for a weight, an unnamed Pareto point) gave each tool
+    a TypeError traceback where the sweep's own --resume gave one line: both now check it alike."""
     (tmp_path / "sweep").mkdir()
     (tmp_path / "sweep" / "sweep.json").write_text(json.dumps(state))
-    args = plot_frontier.build_parser().parse_args(["-l", str(tmp_path / "sweep"), "-o", str(tmp_path / "f.png")])
-    assert run_main(plot_frontier.main, args) == 2
+    module = {"plot_frontier": plot_frontier, "analyse_search_logs": analyse_search_logs,
+              "compare_fronts": compare_fronts, "search_stability": search_stability}[tool]
+    flags = {"analyse_search_logs": ["-l", str(tmp_path / "sweep"), "--no_latency"],
+             "search_stability": [str(tmp_path / "sweep")]}.get(tool, ["-l", str(tmp_path / "sweep")])
+    args = module.build_parser().parse_args([*flags, "-o", str(tmp_path / "out" / "f")])
+    assert run_main(module.main, args) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith("error:") and "malformed" in err and "\n" not in err
+    assert err == f"error: {tmp_path / 'sweep' / 'sweep.json'} is not a sweep state ({why})" or why in err, err
+    assert "\n" not in err and not (tmp_path / "out").exists()
 
 
 # --------------------------------------------------------------------------- plot_frontier

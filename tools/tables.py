@@ -35,7 +35,7 @@ from pareto import (
     sweep_name,
 )
 from plots import CE_LABEL, NU_LABEL, penalty_label
-from utils import rebase_run_dirs
+from utils import rebase_run_dirs, sweep_state_problem
 
 __all__ = [
     "BUDGETS",
@@ -358,15 +358,10 @@ def load_sweep(path: str | Path) -> dict[str, Any]:
     folder = run_folder(path)
     if (folder / "sweep.json").is_file():
         state = _read_json(folder / "sweep.json")
-        if not isinstance(state, dict) or "searches" not in state:
-            raise ValueError(f"{folder / 'sweep.json'} is not a sweep state (no 'searches')")
-        for key, kind in (("searches", list), ("pareto", list), ("args", dict)):
-            value = state.get(key)
-            if value is not None and not (isinstance(value, kind) and (kind is dict or
-                                                                       all(isinstance(v, dict) for v in value))):
-                raise ValueError(f"{folder / 'sweep.json'} is not a sweep state ('{key}' is malformed)")
-        args = state.get("args") or {}
-        searches = [dict(s) for s in state.get("searches", [])
+        if problem := sweep_state_problem(state):
+            raise ValueError(f"{folder / 'sweep.json'} is not a sweep state ({problem})")
+        args = state["args"]
+        searches = [dict(s) for s in state["searches"]
                     if s.get("status", "done") == "done" and s.get("reg_loss") is not None]
         objective = state.get("objective") or args.get("objective") or "l2"
         pareto = [dict(p) for p in state.get("pareto") or []]
