@@ -374,6 +374,42 @@ def test_a_folder_without_a_sweep_is_a_one_line_error(tmp_path: Path, capsys) ->
     assert err.startswith("error:") and "no sweep.json" in err and "\n" not in err
 
 
+def tool_flags(tool: str, runs: dict) -> list[str]:
+    """A valid input for each of the tools that take -o and -i."""
+    return {"analyse_search_logs": ["-l", str(runs["sweep"]), "--no_latency"],
+            "analyse_train_logs": ["-t", str(runs["batch"]), "--no_latency"],
+            "search_stability": [str(runs["sweep"])]}.get(tool, ["-l", str(runs["sweep"])])
+
+
+TOOLS_WITH_PLOTS = ["plot_frontier", "analyse_search_logs", "analyse_train_logs", "compare_fronts",
+                    "search_stability"]
+
+
+@pytest.mark.parametrize("tool", TOOLS_WITH_PLOTS)
+def test_an_output_folder_or_a_figure_in_pixels_is_refused_before_any_work(runs: dict, tmp_path: Path, capsys,
+                                                                           tool: str) -> None:
+    """-o res/ became res.csv (res.png) beside the folder, overwriting it; -i 1920 1080 (pixels, not inches) had
+    matplotlib allocate until the machine ran out of memory."""
+    module = globals()[tool]
+    (tmp_path / "res").mkdir()
+    for suffix in (".csv", ".png"):
+        (tmp_path / f"res{suffix}").write_text("precious")
+    for output in (f"{tmp_path / 'res'}/", str(tmp_path / "res")):
+        args = module.build_parser().parse_args([*tool_flags(tool, runs), "-o", output])
+        assert run_main(module.main, args) == 2
+        assert capsys.readouterr().err.strip() == f"error: -o {output} is a folder: give a file name (the tables " \
+                                                   "and plots are named after it)"
+    for inches in (["1920", "1080"], ["0.1"], ["7", "5", "3"]):
+        args = module.build_parser().parse_args([*tool_flags(tool, runs), "-o", str(tmp_path / "t"), "-i", *inches])
+        assert run_main(module.main, args) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("error: -i/--inches takes a width and a height in inches, each from 1 to 50") and \
+            "\n" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["res", "res.csv", "res.png"]
+    assert [(tmp_path / f"res{suffix}").read_text() for suffix in (".csv", ".png")] == ["precious", "precious"]
+    assert not any((tmp_path / "res").iterdir())
+
+
 SEARCH = {"index": 0, "weight": [0.2, 0.8], "run_dir": "search-00", "status": "done", "reg_loss": 1.0,
           "criterion_loss": 2.0}
 

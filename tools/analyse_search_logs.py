@@ -60,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "(here -d reads a table; in plot_frontier.py, -d is --dominated)")
     parser.add_argument("-o", "--output", default="search_table.csv", help="the table (CSV); plots go beside it")
     parser.add_argument("-i", "--inches", type=float, nargs="+", default=None, metavar="W H",
-                        help="figure size in inches (default 7 5)")
+                        help="figure size in inches, each side 1 to 50 (default 7 5)")
     parser.add_argument("-t", "--topk", type=int, default=5,
                         help="ring the K searches with the best search valid accuracy (0, or K >= the number of "
                              "searches: none, since all would be ringed)")
@@ -173,9 +173,7 @@ def make_plots(df: pd.DataFrame, sweep: dict[str, Any] | None, stem: Path, topk:
 def main(args: argparse.Namespace) -> dict[str, Any]:
     """Build (or read) the table, write it and the plots; returns {"table", "csv", "plots", "hypervolume"}."""
     size = tables.parse_inches(args.inches)
-    output = Path(args.output)
-    if output.suffix.lower() != ".csv":
-        output = output.with_suffix(output.suffix + ".csv") if output.suffix else output.with_suffix(".csv")
+    output = tables.output_file(args.output, ".csv")
     replot_in_place = bool(args.data) and Path(args.data).resolve() == output.resolve()  # no table written then
     check_output(output, "-o", [args.log, None if replot_in_place else args.data])
     limits = tables.budget_limits(args, profiled=bool(args.log))

@@ -50,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "sweep's)")
     parser.add_argument("-o", "--output", default="fronts.png", help="the plot (PNG)")
     parser.add_argument("-i", "--inches", type=float, nargs="+", default=None, metavar="W H",
-                        help="figure size in inches (default 7 5)")
+                        help="figure size in inches, each side 1 to 50 (default 7 5)")
     return parser
 
 
@@ -121,9 +121,7 @@ def summary_line(series: dict[str, Any], unit: str) -> str:
 def main(args: argparse.Namespace) -> dict[str, Any]:
     """Cost every search, draw the fronts, print them; returns {"plot", "network", "series"}."""
     size = tables.parse_inches(args.inches)
-    output = Path(args.output)
-    if output.suffix.lower() != ".png":
-        output = output.with_name(output.name + ".png")
+    output = tables.output_file(args.output, ".png")
     check_output(output, "-o", args.logs)
     costlib.check_cost_args(args, None)  # the searches' own rule: no cost sweep has such a network
     sweeps = [tables.load_sweep(path) for path in args.logs]

@@ -33,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-l", "--log", required=True, help="the sweep's log.txt (or its folder)")
     parser.add_argument("-o", "--output", default="plot.png", help="the plot (PNG; the original tool's default name)")
     parser.add_argument("-i", "--inches", type=float, nargs="+", default=None, metavar="W H",
-                        help="figure size in inches (default 7 5)")
+                        help="figure size in inches, each side 1 to 50 (default 7 5)")
     parser.add_argument("-d", "--dominated", action="store_true",
                         help="also draw the dominated searches (-d is --dominated here, as in the original tool; "
                              "in analyse_search_logs.py and analyse_train_logs.py, -d reads a table)")
@@ -43,9 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(args: argparse.Namespace) -> dict[str, Any]:
     """Draw the front; returns {"plot", "pareto", "hypervolume"}."""
     size = tables.parse_inches(args.inches)
-    output = Path(args.output)
-    if output.suffix.lower() != ".png":
-        output = output.with_name(output.name + ".png")
+    output = tables.output_file(args.output, ".png")
     check_output(output, "-o", [args.log])
     sweep = tables.load_sweep(args.log)
     if not sweep["searches"]:

@@ -53,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-o", "--output", default="search_stability.csv",
                         help="the edge agreement table (CSV); the other tables and the plot go beside it")
     parser.add_argument("-i", "--inches", type=float, nargs="+", default=None, metavar="W H",
-                        help="figure size in inches (default: grows with the number of searches)")
+                        help="figure size in inches, each side 1 to 50 (default: grows with the number of searches)")
     return parser
 
 
@@ -171,9 +171,7 @@ def jaccard_figure(searches: list[dict[str, Any]], matrix: np.ndarray, size: tup
 
 def main(args: argparse.Namespace) -> dict[str, Any]:
     """Compare the searches; returns the tables, the matrix and the paths written."""
-    output = Path(args.output)
-    if output.suffix.lower() != ".csv":
-        output = output.with_name(output.name + ".csv")
+    output = tables.output_file(args.output, ".csv")
     stem = output.with_suffix("")
     paths = {"edges_csv": output, "groups_csv": Path(f"{stem}_groups.csv"),
              "searches_csv": Path(f"{stem}_searches.csv"), "jaccard_csv": Path(f"{stem}_jaccard.csv"),

@@ -14,6 +14,7 @@ Units: accuracies and errors in %, sizes in millions of parameters (``size_m``),
 from __future__ import annotations
 
 import math
+import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -57,6 +58,7 @@ __all__ = [
     "normalise_columns",
     "nu_from_name",
     "overlapping_neighbours",
+    "output_file",
     "parse_inches",
     "read_table",
     "run_folder",
@@ -473,10 +475,23 @@ def make_profiler(args: Any, **settings: Any) -> Any:
                     min_run_time=args.min_run_time, rules=args.flops_rules, threads=args.threads, **settings)
 
 
+MAX_INCHES = 50.0  # 6000 pixels at the figures' 120 dpi: -i 1920 1080 (pixels) had matplotlib allocate 24 GB
+
+
 def parse_inches(values: Sequence[float] | None, default: tuple[float, float] = (7.0, 5.0)) -> tuple[float, float]:
-    """-i W H (one value: a square) as a figure size in inches."""
+    """-i W H (one value: a square) as a figure size in inches, checked before any work."""
     if not values:
         return default
-    if len(values) > 2 or any(not (v > 0 and math.isfinite(v)) for v in values):
-        raise ValueError(f"-i/--inches takes a width and a height in inches (> 0), got {list(values)}")
+    if len(values) > 2 or any(not (1 <= v <= MAX_INCHES) for v in values):
+        raise ValueError(f"-i/--inches takes a width and a height in inches, each from 1 to {MAX_INCHES:g}, got "
+                         f"{list(values)}")
     return (float(values[0]), float(values[-1]))
+
+
+def output_file(value: str, suffix: str, flag: str = "-o") -> Path:
+    """-o as a file with ``suffix`` (added where it has another), whose stem names the tables and plots beside it.
+    A folder is refused: ``-o res/`` became res.csv and res_*.png beside res/, overwriting them."""
+    if value.endswith(("/", os.sep)) or Path(value).is_dir():
+        raise ValueError(f"{flag} {value} is a folder: give a file name (the tables and plots are named after it)")
+    path = Path(value)
+    return path if path.suffix.lower() == suffix else path.with_name(path.name + suffix)
