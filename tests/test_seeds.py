@@ -178,7 +178,8 @@ def test_names_and_ensemble_labels_stay_inside_the_axes_once_saved(tmp_path: Pat
     (tmp_path / "ensemble.json").write_text(json.dumps({
         "test_acc": 99.72, "weighting": "per_model", "models": models,
         "best_per_genotype": {"test_acc": 99.44, "models": models[1::3]}}))
-    ensembles = analyse_train_logs.read_ensembles([str(tmp_path / "ensemble.json")], runs)  # the real labels
+    loaded = analyse_train_logs.load_ensembles([str(tmp_path / "ensemble.json")])
+    ensembles = analyse_train_logs.read_ensembles(loaded, runs)  # the real labels
     assert [e["members"] for e in ensembles] == [list(range(9)), [1, 4, 7]]
     fig = analyse_train_logs.error_vs_figure(summary, "parameters_m", (7, 5), False, [], ensembles, runs=runs)
     fig.savefig(tmp_path / "plot.png", bbox_inches="tight")  # the layout pass save_figure makes
@@ -216,7 +217,8 @@ def test_the_ensemble_of_all_runs_and_of_the_best_run_per_genotype(seeded: dict,
         assert m["run_valid_acc"] == max(r["valid_acc"] for r in runs)
         assert m["seed"] in {r["seed"] for r in runs if r["valid_acc"] == m["run_valid_acc"]}
     assert len(best["weights"]) == 2 and max(best["weights"]) == 1.0 and 0 <= best["test_acc"] <= 100
-    ensembles = analyse_train_logs.read_ensembles([str(out)], pd.DataFrame({"name": [], "eval_dir": []}))
+    loaded = analyse_train_logs.load_ensembles([str(out)])
+    ensembles = analyse_train_logs.read_ensembles(loaded, pd.DataFrame({"name": [], "eval_dir": []}))
     assert [e["label"] for e in ensembles] == ["ensemble of 4 [per_model]",
                                                "best per genotype by valid acc, 2 [per_model]"]
 
@@ -323,9 +325,10 @@ def test_two_sweeps_of_different_seeds_are_compared_nu_by_nu(tmp_path: Path) -> 
     for seed, cells in ((1, (genotypes.DARTS_V2, genotypes.DARTS_V1)), (2, (genotypes.DARTS_V2, genotypes.NASNet))):
         sweep = tmp_path / f"multi-search-digits-s{seed}-20260101-000000"
         sweep.mkdir()
-        searches = [{"weight": [nu, 1.0], "reg_loss": 1.0, "criterion_loss": 2.0, "model_size": 2.0, "status": "done",
-                     "genotype": genotypes.genotype_to_dict(g), "run_dir": str(sweep / f"search-{nu}")}
-                    for nu, g in zip((0.1, 0.001), cells)]
+        searches = [{"index": i, "weight": [nu, 1.0], "reg_loss": 1.0, "criterion_loss": 2.0, "model_size": 2.0,
+                     "status": "done", "genotype": genotypes.genotype_to_dict(g),
+                     "run_dir": str(sweep / f"search-{nu}")}
+                    for i, (nu, g) in enumerate(zip((0.1, 0.001), cells))]
         (sweep / "sweep.json").write_text(json.dumps({"args": {"seed": seed}, "searches": searches}))
         folders.append(str(sweep))
     args = search_stability.build_parser().parse_args([*folders, "-o", str(tmp_path / "s.csv")])

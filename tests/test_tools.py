@@ -664,6 +664,21 @@ def test_a_bad_ensemble_file_fails_before_the_table_is_rewritten(tmp_path: Path,
     assert {p.name: p.read_bytes() for p in tmp_path.glob("loss_table*.csv")} == written
 
 
+def test_a_bad_ensemble_file_fails_before_the_runs_are_profiled(runs: dict, tmp_path: Path, capsys,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """A misspelt -e was read after every network had been profiled (minutes with latency at the paper's size)."""
+    def profiled(*_: object) -> None:
+        raise AssertionError("profiled before -e was read")
+
+    monkeypatch.setattr(analyse_train_logs, "train_table", profiled)
+    for bad in (tmp_path / "ensmble.json", runs["batch"] / "trained.csv"):
+        args = analyse_train_logs.build_parser().parse_args(["-t", str(runs["batch"]), "-o", str(tmp_path / "t"),
+                                                             "-e", str(bad)])
+        assert run_main(analyse_train_logs.main, args) == 2
+        assert str(bad) in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
+
+
 @pytest.mark.parametrize("tool, needs", [(analyse_train_logs, "test_acc"), (analyse_search_logs, "search_reg_loss")])
 @pytest.mark.parametrize("content", ["model size,batch size,GPU mb\n1.37,32,2911\n", "name,test_acc,size_m,"
                                      "search_reg_loss,search_criterion_loss\n"])

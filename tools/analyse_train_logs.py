@@ -352,18 +352,27 @@ def repeated(summary: pd.DataFrame) -> bool:
 # --------------------------------------------------------------------------- ensembles and baselines
 
 
-def read_ensembles(paths: list[str], df: pd.DataFrame) -> list[dict[str, Any]]:
-    """Each ensemble.json as {"label", "test_error", "members": row positions (None if not in the table)}."""
+def load_ensembles(paths: list[str]) -> list[dict[str, Any]]:
+    """Each -e file's ensemble.json, checked: done before the runs are profiled, so a typo costs no wait."""
     out = []
-    by_dir = {str(Path(str(d)).resolve()): i for i, d in enumerate(df["eval_dir"]) if isinstance(d, str) and d}
-    by_name: dict[str, int] = {}
-    for i, n in enumerate(df["name"]):
-        by_name.setdefault(str(n), i)
     for spec in paths:
         path = Path(spec)
         data = read_json(path / "ensemble.json" if path.is_dir() else path)
         if not isinstance(data, dict) or data.get("test_acc") is None:
             raise ValueError(f"{spec} is not an ensemble.json (no test_acc)")
+        out.append(data)
+    return out
+
+
+def read_ensembles(loaded: list[dict[str, Any]], df: pd.DataFrame) -> list[dict[str, Any]]:
+    """Each ensemble load_ensembles read as {"label", "test_error", "members": row positions (None if not in the
+    table)}."""
+    out = []
+    by_dir = {str(Path(str(d)).resolve()): i for i, d in enumerate(df["eval_dir"]) if isinstance(d, str) and d}
+    by_name: dict[str, int] = {}
+    for i, n in enumerate(df["name"]):
+        by_name.setdefault(str(n), i)
+    for data in loaded:
         weighting = data.get("weighting", "equal")
         best = data.get("best_per_genotype")
         # short labels: they are written beside their star in every plot, and must fit inside the axes
@@ -618,6 +627,7 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
                                 *([] if replot_in_place or not args.data else [args.data])])
     summary_csv = check_output(output.with_name(output.stem + "_summary.csv"), "-o (its summary)", inputs)
     limits = tables.budget_limits(args, profiled=bool(args.train))
+    loaded_ensembles = load_ensembles(args.ensemble)
     measured = False
     if args.train:
         runs = [r for r in (read_eval_run(f) for f in eval_folders(args.train)) if r is not None]
@@ -637,7 +647,7 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
         best, pick_line = tables.pick_within_budget(per_genotype, limits, error,
                                                     "mean test error {:.4g} %" if several else "test error {:.4g} %")
         pick = None if best is None else str(per_genotype["name"].iat[best])
-    ensembles = read_ensembles(args.ensemble, df)  # a bad -e file fails before a table is written
+    ensembles = read_ensembles(loaded_ensembles, df)
     if not replot_in_place:
         tables.write_table(df, output)
     baselines: dict[str, list[tuple[str, float, float]]] = {}
