@@ -679,6 +679,16 @@ def test_a_bad_ensemble_file_fails_before_the_runs_are_profiled(runs: dict, tmp_
     assert not list(tmp_path.iterdir())
 
 
+@pytest.mark.parametrize("tool", [analyse_search_logs, analyse_train_logs])
+def test_a_run_folder_given_as_a_table_says_which_flag_reads_it(runs: dict, tmp_path: Path, capsys,
+                                                                tool: object) -> None:
+    """-d SWEEP_DIR said "no such table" of a folder that is there."""
+    args = tool.build_parser().parse_args(["-d", str(runs["sweep"]), "-o", str(tmp_path / "t.csv")])
+    assert run_main(tool.main, args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"error: {runs['sweep']} is a folder, not a ") and "read with -l" in err and "\n" not in err
+
+
 @pytest.mark.parametrize("tool, needs", [(analyse_train_logs, "test_acc"), (analyse_search_logs, "search_reg_loss")])
 @pytest.mark.parametrize("content", ["model size,batch size,GPU mb\n1.37,32,2911\n", "name,test_acc,size_m,"
                                      "search_reg_loss,search_criterion_loss\n"])

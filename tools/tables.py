@@ -134,6 +134,9 @@ def read_table(path: str | Path, needs: Sequence[Sequence[str]] = (), what: str 
     ``what`` (another CSV of the project, batch_data.csv say, shares a column name or two but not what is plotted).
     """
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder, not a {what}: a sweep folder is read with -l (analyse_search_logs.py), "
+                         f"a batch-train folder with -t (analyse_train_logs.py); -d takes a table they wrote")
     if not path.is_file():
         raise FileNotFoundError(f"no such table: {path}")
     try:
