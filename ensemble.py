@@ -6,14 +6,17 @@
 
 Models: every ``eval-*`` folder directly inside --models_folder or one level further down (so a
 folder of batch-train folders works too) that has weights.pt and whose genotype resolves (the
-genotype of its result.json, else its genotype.json, else the --arch of its args.json); anything
-that does not load is skipped with a note, and runs trained on other class folders than the data's now
-(args.json's ``classes``) are a one-line error. The runs carry their own settings (cli.run_settings):
-the dataset, image size and data path come from their args.json, which must agree (models trained
-on different data are not ensembled), and each network is built with its run's own
-init_channels / layers / auxiliary. A flag given explicitly that contradicts a run is refused
-(--data may point elsewhere: the data may have moved); the flags are the settings of runs that
-record none. The log says what was taken from where.
+genotype of its result.json, else its genotype.json, else the --arch of its args.json). A folder without
+weights.pt is a training that has not finished (train.py writes weights.pt last): it is skipped, said in
+the log and listed in ensemble.json's ``skipped``. A folder with weights.pt that does not load (a
+damaged weights.pt, args.json or result.json, weights of another network) is a one-line error naming
+it, before anything is written: an ensemble silently missing a model would be reported as complete.
+Runs trained on other class folders than the data's now (args.json's ``classes``) are a one-line
+error too. The runs carry their own settings (cli.run_settings): the dataset, image size and data
+path come from their args.json, which must agree (models trained on different data are not
+ensembled), and each network is built with its run's own init_channels / layers / auxiliary. A
+flag given explicitly that contradicts a run is refused (--data may point elsewhere: the data may
+have moved); the flags are the settings of runs that record none. The log says what was taken from where.
 
 Weights (``--calculate``, from the validation split the runs held out, seen without augmentation:
 the part ``1 - --train_portion`` of the training set after ``--subsample``, with --train_portion,
@@ -170,7 +173,9 @@ def _run_genotype(run: Path, run_args: dict[str, Any]) -> Genotype:
     result_file = run / "result.json"
     if result_file.is_file():
         result = read_json(result_file)
-        if isinstance(result, dict) and isinstance(result.get("genotype"), dict):
+        if not isinstance(result, dict):
+            raise UserError(f"{result_file} holds no training result (not a JSON object)")
+        if isinstance(result.get("genotype"), dict):
             return genotype_from_dict(result["genotype"])
     if (run / "genotype.json").is_file():  # the genotype the run trained, whatever its --arch file holds now
         return resolve_genotype(run / "genotype.json")
@@ -217,18 +222,41 @@ def best_by_held_out(models: list[dict[str, Any]], groups: list[list[int]]) -> t
     return chosen, None
 
 
-def load_models(folder: str | Path, args: argparse.Namespace, num_classes: int, device: torch.device,
-                logger: Any) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
-    """The loadable models of a folder as {name, run_dir, model}, and the skipped folders with reasons."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise UserError(f"--models_folder {folder} is not a folder")
-    models, skipped = [], []
-    for run in _eval_folders(folder):
+def finished_runs(runs: list[Path]) -> tuple[list[Path], list[dict[str, str]]]:
+    """The runs with weights.pt, and the others as {run_dir, reason}: train.py writes weights.pt last, so a run
+    without it is a training not finished (or still running), skipped and reported, never an error."""
+    finished = [run for run in runs if (run / "weights.pt").is_file()]
+    unfinished = [{"run_dir": str(run), "reason": "no weights.pt (training not finished)"}
+                  for run in runs if run not in finished]
+    return finished, unfinished
+
+
+def broken_run(run: Path, err: BaseException) -> UserError:
+    """The one-line error for a finished run that cannot be read: the reason names the damaged file, and the
+    advice says how to ensemble the others, which a skip would have done without anyone noticing."""
+    reason = " ".join(str(err).split())
+    return UserError(f"{run} has weights.pt but cannot be ensembled: {reason} (repair the run, or move its folder "
+                     f"out of --models_folder to ensemble the others)")
+
+
+def _run_args(run: Path) -> dict[str, Any]:
+    """The arguments a run's args.json records ({} without args.json); a damaged one is a UserError naming it."""
+    if not (run / "args.json").is_file():
+        return {}
+    record = read_json(run / "args.json")
+    if not isinstance(record, dict) or not isinstance(record.get("args", {}), dict):
+        raise UserError(f"{run / 'args.json'} holds no run arguments")
+    return record.get("args", {})
+
+
+def load_models(runs: list[Path], args: argparse.Namespace, num_classes: int, device: torch.device,
+                logger: Any) -> list[dict[str, Any]]:
+    """The models of the finished runs as {name, run_dir, model, genotype, seed, run_valid_acc}; a run that does
+    not load is a one-line error (broken_run), never skipped."""
+    models = []
+    for run in runs:
         try:
-            if not (run / "weights.pt").is_file():
-                raise UserError("no weights.pt (training not finished?)")
-            run_args = read_json(run / "args.json").get("args", {}) if (run / "args.json").is_file() else {}
+            run_args = _run_args(run)
             genotype = _run_genotype(run, run_args)
             shape, note = cli.run_settings(run, args, cli.NETWORK_SETTINGS)
             init_channels, layers, auxiliary = int(shape.init_channels), int(shape.layers), bool(shape.auxiliary)
@@ -237,20 +265,15 @@ def load_models(folder: str | Path, args: argparse.Namespace, num_classes: int, 
             train.load_weights(net, run / "weights.pt", f"{name} (C={init_channels}, {layers} layers, "
                                                         f"auxiliary={auxiliary}, {num_classes} classes)")
             logger.info("%s: %s", run.name, note)
+            record = _run_record(run, run_args)
         except cli.SettingsConflict:
             raise
-        except (UserError, ValueError, OSError, TypeError, AttributeError) as err:  # this folder only
-            reason = " ".join(str(err).split())
-            skipped.append({"run_dir": str(run), "reason": reason})
-            logger.info("skipping %s: %s", run, reason)
-            continue
+        except (UserError, ValueError, OSError, TypeError, AttributeError) as err:
+            raise broken_run(run, err) from None
         net.drop_path_prob = 0.0
         models.append({"name": name, "run_dir": str(run), "model": net.to(device).eval(), "genotype": genotype,
-                       **_run_record(run, run_args)})
-    if not models:
-        raise UserError(f"no model to ensemble in {folder}: expected eval-*/ folders with weights.pt and "
-                        f"result.json or args.json ({len(skipped)} skipped)")
-    return models, skipped
+                       **record})
+    return models
 
 
 @torch.no_grad()
@@ -299,7 +322,7 @@ def build_loaders(args: argparse.Namespace, device: torch.device) -> tuple[dict[
 def dataset_settings(runs: list[Path], args: argparse.Namespace) -> tuple[argparse.Namespace, str]:
     """The dataset, image size and data path of the runs, which must all agree (models trained on
     different data cannot be ensembled), after checking that no shape flag contradicts a run. Runs
-    without a readable args.json follow the others (load_models skips the unreadable ones with their reason)."""
+    without args.json follow the others; a damaged args.json is a one-line error (broken_run), before any data."""
     readable = []
     for run in runs:
         if not (run / "args.json").is_file():
@@ -308,8 +331,8 @@ def dataset_settings(runs: list[Path], args: argparse.Namespace) -> tuple[argpar
             cli.run_settings(run, args, cli.NETWORK_SETTINGS)  # a shape flag that contradicts a run: before any data
         except cli.SettingsConflict:
             raise
-        except (UserError, OSError):
-            continue
+        except (UserError, OSError) as err:
+            raise broken_run(run, err) from None
         readable.append(run)
     args, note = cli.shared_run_settings(readable, args, cli.DATA_SETTINGS,
                                          what="models trained on different data cannot be ensembled")
@@ -399,6 +422,10 @@ def main(args: argparse.Namespace) -> dict:
     if not runs:
         raise UserError(f"no model to ensemble in {folder}: expected eval-*/ folders with weights.pt "
                         f"(here or one level down)")
+    runs, skipped = finished_runs(runs)
+    if not runs:
+        raise UserError(f"no model to ensemble in {folder}: none of its {len(skipped)} eval-* folder(s) has "
+                        f"weights.pt ({len(skipped)} skipped: training not finished)")
     args, note = dataset_settings(runs, args)
     calculate = args.calculate or args.per_class
     weighting = "per_class" if args.per_class else ("per_model" if calculate else "equal")
@@ -419,16 +446,17 @@ def main(args: argparse.Namespace) -> dict:
     loaders, info = build_loaders(args, device)
     log_data_notes(logger, info)
     for run in runs:  # labels are class indices: a class folder renamed since a run trained would shift them
-        try:
-            recorded = read_json(run / "args.json").get("classes")
-        except (UserError, OSError, AttributeError):
-            continue  # load_models skips such a run with its reason
+        if not (run / "args.json").is_file():
+            continue
+        recorded = read_json(run / "args.json").get("classes")  # read by dataset_settings already: a dict
         if why := class_mismatch(recorded, info.classes):
             raise UserError(f"{run} was trained on other class folders than those in {args.data}, which now have "
                             f"{why}: ensemble on the data the runs were trained on")
     if calculate and "valid" not in loaders:
         raise UserError(f"--calculate needs a validation split: --train_portion {args.train_portion} leaves none")
-    models, skipped = load_models(args.models_folder, args, info.num_classes, device, logger)
+    for entry in skipped:
+        logger.info("skipping %s: %s", entry["run_dir"], entry["reason"])
+    models = load_models(runs, args, info.num_classes, device, logger)
     autocast = make_autocast(device, args.amp)
     splits = ["test", "train"] + (["valid"] if calculate else [])
     logits: dict[str, list[torch.Tensor]] = {s: [] for s in splits}
@@ -491,8 +519,9 @@ def main(args: argparse.Namespace) -> dict:
         "data_split": info.split, "device": str(device), "wall_time": round(time.time() - t0, 3),
     }
     write_json_atomic(output, result)
-    logger.info("ensemble of %d model(s) (%s weights): test top-1 %.2f%%, top-5 %.2f%%, loss %.4f; train acc %s; "
-                "valid acc %s; best single model %.2f%%", len(models), result["weighting"], test["acc"], test["top5"],
+    logger.info("ensemble of %d model(s) (%s weights)%s: test top-1 %.2f%%, top-5 %.2f%%, loss %.4f; train acc %s; "
+                "valid acc %s; best single model %.2f%%", len(models), result["weighting"],
+                f", {len(skipped)} unfinished run(s) skipped" if skipped else "", test["acc"], test["top5"],
                 test["loss"], "n/a" if train_acc is None else f"{train_acc:.2f}%",
                 "n/a" if valid_acc is None else f"{valid_acc:.2f}%", result["best_single_test_acc"])
     logger.info("written %s", output)

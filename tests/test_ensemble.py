@@ -81,23 +81,56 @@ def make_run(folder: Path, genotype_name: str, *, saved_as: str | None = None, w
     return folder
 
 
-def test_models_are_found_one_level_down_and_broken_ones_skipped(tmp_path: Path) -> None:
+def test_models_are_found_one_level_down_and_unfinished_ones_skipped(tmp_path: Path) -> None:
     root = tmp_path / "models"
     make_run(root / "eval-DARTS_V2-1", "DARTS_V2")
     make_run(root / "batch-train-EXP-1" / "eval-PC_DARTS_cifar-1", "PC_DARTS_cifar", result=False)
     make_run(root / "eval-unfinished-1", "DARTS_V1", weights=False)
-    make_run(root / "eval-wrong-1", "DARTS_V2", saved_as="PC_DARTS_cifar")
     (root / "notes").mkdir()
     args = ensemble.build_parser().parse_args(["--set", "digits", "--models_folder", str(root), "--calculate",
                                                "--per_class", "--subsample", "0.1", "--batch_size", "128"])
     result = ensemble.main(args)
     assert [m["name"] for m in result["models"]] == ["PC_DARTS_cifar", "DARTS_V2"]
-    skipped = {Path(s["run_dir"]).name: s["reason"] for s in result["skipped"]}
-    assert set(skipped) == {"eval-unfinished-1", "eval-wrong-1"}
-    assert "no weights.pt" in skipped["eval-unfinished-1"] and "missing key" in skipped["eval-wrong-1"]
+    assert result["skipped"] == [{"run_dir": str(root / "eval-unfinished-1"),
+                                  "reason": "no weights.pt (training not finished)"}]
     assert result["weighting"] == "per_class" and len(result["weights"]) == 2 and len(result["weights"][0]) == 10
     saved = json.loads((root / "ensemble.json").read_text())
     assert saved["test_acc"] == result["test_acc"] and saved["models"][0]["weight"] == result["weights"][0]
+
+
+def _truncate(path: Path) -> None:
+    """Cut to half (a copy that stopped, a full disk): a weights.pt of 2 kB, an args.json that ends mid-way."""
+    path.write_bytes(path.read_bytes()[:min(2048, path.stat().st_size // 2)])
+
+
+def _wrong_weights(path: Path) -> None:
+    torch.save(NetworkCIFAR(4, 10, 3, True, genotypes.PUBLISHED["PC_DARTS_cifar"]).state_dict(), path)
+
+
+@pytest.mark.parametrize(("damaged", "damage", "expected"), [
+    ("weights.pt", _truncate, "cannot read checkpoint"),
+    ("args.json", _truncate, "is not valid JSON"),
+    ("args.json", lambda p: p.write_text("[1, 2]"), "holds no run arguments"),
+    ("result.json", lambda p: p.write_text('{"genotype": {"normal": '), "is not valid JSON"),
+    ("result.json", lambda p: p.write_text("[]"), "holds no training result"),
+    ("weights.pt", _wrong_weights, "missing key"),
+])
+def test_a_damaged_finished_run_is_one_line_naming_it(tmp_path: Path, capsys: pytest.CaptureFixture, damaged: str,
+                                                      damage: object, expected: str) -> None:
+    """A batch folder with one damaged run gave `ensemble of 2 model(s)` and exit 0: the run was skipped with a log
+    line only, and the ensemble.json written looked complete. Now nothing is written and the file is named."""
+    make_run(tmp_path / "eval-DARTS_V2-1", "DARTS_V2")
+    broken = make_run(tmp_path / "eval-DARTS_V2-2", "DARTS_V2", result=damaged == "result.json")
+    make_run(tmp_path / "eval-PC_DARTS_cifar-1", "PC_DARTS_cifar")
+    damage(broken / damaged)
+    (tmp_path / "ensemble.json").write_text("{}")  # an earlier result: kept as it is
+    args = ensemble.build_parser().parse_args(["--models_folder", str(tmp_path), "--subsample", "0.1",
+                                               "--batch_size", "128", "--no_progress", "--device", "cpu"])
+    assert run_main(ensemble.main, args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"error: {broken} has weights.pt but cannot be ensembled") and "\n" not in err, err
+    assert expected in err and (str(broken / damaged) in err or damaged == "weights.pt"), err
+    assert (tmp_path / "ensemble.json").read_text() == "{}"
 
 
 def test_empty_models_folder_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -115,7 +148,7 @@ def test_folder_with_only_unusable_models_is_one_line(tmp_path: Path, capsys: py
                                                "--subsample", "0.1"])
     assert run_main(ensemble.main, args) == 2
     err = capsys.readouterr().err.strip()
-    assert "no model to ensemble" in err and "1 skipped" in err and "\n" not in err
+    assert "no model to ensemble" in err and "1 skipped: training not finished" in err and "\n" not in err
 
 
 def test_calculate_needs_a_validation_split(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

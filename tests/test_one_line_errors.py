@@ -183,7 +183,8 @@ def test_a_malformed_sweep_json_is_one_line(tmp_path: Path, capsys: pytest.Captu
     assert f"{tmp_path / 'sweep.json'} is not valid JSON" in one_line(capsys)
 
 
-def test_one_bad_ensemble_member_is_skipped(tmp_path: Path) -> None:
+def test_one_bad_ensemble_member_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """Not skipped (the ensemble of the others looked complete), nor a traceback: one line naming the file."""
     good = tmp_path / "eval-DARTS_V2-1"
     good.mkdir()
     settings = {"arch": "DARTS_V2", "init_channels": 4, "layers": 3, "auxiliary": False, "set": "digits"}
@@ -193,9 +194,9 @@ def test_one_bad_ensemble_member_is_skipped(tmp_path: Path) -> None:
     (bad / "args.json").write_text("[1, 2]")  # valid JSON, but not a run's arguments
     args = ensemble.build_parser().parse_args(["--set", "digits", "--models_folder", str(tmp_path),
                                                "--subsample", "0.1", "--batch_size", "128", "--device", "cpu"])
-    result = ensemble.main(args)
-    assert [m["run_dir"] for m in result["models"]] == [str(good)]
-    assert [s["run_dir"] for s in result["skipped"]] == [str(bad)]
+    assert run_main(ensemble.main, args) == 2
+    assert f"{bad / 'args.json'} holds no run arguments" in one_line(capsys)
+    assert not (tmp_path / "ensemble.json").exists()
 
 
 # --------------------------------------------------------------------------- flags refused before a folder exists
