@@ -225,9 +225,11 @@ def load_memory_model(path: str | Path) -> MemoryModel:
     return MemoryModel.from_dict(data, str(path))
 
 
-def fit_memory_model(csv_path: str | Path, alpha: float = 0.5) -> tuple[MemoryModel, Any]:
-    """Fit the CSV; returns the numpy model (with its fit statistics in .info) and the sklearn pipeline."""
-    X, y = read_memory_csv(csv_path)
+def fit_memory_model(csv_path: str | Path, alpha: float = 0.5,
+                     rows: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[MemoryModel, Any]:
+    """Fit the CSV (``rows``: what read_memory_csv already read of it); returns the numpy model (with its fit
+    statistics in .info) and the sklearn pipeline."""
+    X, y = rows if rows is not None else read_memory_csv(csv_path)
     pipe = fit_pipeline(X, y, alpha)
     import sklearn
 
@@ -462,18 +464,36 @@ def _same_fit(path: Path, new: dict[str, Any]) -> bool:
         {k: v for k, v in json.loads(json.dumps(new)).items() if k != "created"}
 
 
+def fit_output(args: argparse.Namespace) -> Path:
+    """The fit's -o, checked before the fit. Without -o it is batch_predict.json beside -d, and a refusal says so:
+    a message about an -o the user never gave (`-o RUN/batch_predict.json is inside a training run folder`) does
+    not tell them that -d chose it, nor how to choose another."""
+    if args.output is not None:
+        return check_output(args.output, "-o", [args.data])
+    try:
+        return check_output(Path(args.data).parent / "batch_predict.json",
+                            "the default -o (batch_predict.json beside -d)", [args.data])
+    except UserError as err:
+        raise UserError(f"{err}; give -o FILE to choose another") from None
+
+
 def main(args: argparse.Namespace) -> dict:
     """Fit the memory model (default) or measure rows (--measure); returns what it printed as a dict."""
     if args.measure:
         return main_measure(args)
     if not 0 < args.alpha < math.inf:
         raise UserError(f"--alpha {args.alpha} must be a finite number > 0")
-    out = check_output(args.output or Path(args.data).parent / "batch_predict.json", "-o", [args.data])
+    try:  # -d first: a missing or wrong input is its own error, not one about the output -d's folder gives
+        rows = read_memory_csv(args.data)
+    except FileNotFoundError:
+        raise UserError(f"-d {args.data}: no such file (the memory CSV with the columns {', '.join(COLUMNS)}, "
+                        f"e.g. the repository's batch_data.csv)") from None
+    out = fit_output(args)
     if args.pickle:
         check_output(args.pickle, "--pickle", [args.data, out])
         if Path(args.pickle).resolve() == out.resolve():
             raise UserError(f"--pickle {args.pickle} is the -o file too: give two names")
-    model, pipe = fit_memory_model(args.data, args.alpha)
+    model, pipe = fit_memory_model(args.data, args.alpha, rows)
     fitted = model.to_dict()
     if _same_fit(out, fitted):  # the tracked batch_predict.json stays as it is (a new "created" only)
         print(f"{out} already holds this fit: left as it is")

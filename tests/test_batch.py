@@ -132,6 +132,35 @@ def test_fit_never_overwrites_its_data(tmp_path: Path, capsys: pytest.CaptureFix
     assert data.read_text() == before and sorted(p.name for p in tmp_path.iterdir()) == ["data.csv"]
 
 
+def test_the_fit_checks_its_input_before_the_default_output(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """-d inside a training run folder blamed `-o RUN/batch_predict.json`, an -o never given, even for a -d that
+    did not exist: -d is read first, and a default -o refused says it is the default beside -d and how to change it."""
+    run = tmp_path / "eval-DARTS_V2-1"
+    run.mkdir()
+    (run / "args.json").write_text(json.dumps({"kind": "train", "args": {"arch": "DARTS_V2"}}))
+    (run / "metrics.csv").write_text("epoch,train_acc\n1,20.0\n")
+    write_memory_csv(run / "batch_data.csv")
+
+    def error(*argv: str) -> str:
+        assert run_main(bsp.main, bsp.build_parser().parse_args(list(argv))) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("error: ") and "\n" not in err, err
+        return err
+
+    assert error("-d", str(run / "nope.csv")) == (
+        f"error: -d {run / 'nope.csv'}: no such file (the memory CSV with the columns model size, batch size, "
+        "GPU mb, e.g. the repository's batch_data.csv)")
+    assert f"{run / 'metrics.csv'} lacks the column(s) 'model size'" in error("-d", str(run / "metrics.csv"))
+    err = error("-d", str(run / "batch_data.csv"))
+    assert err.startswith(f"error: the default -o (batch_predict.json beside -d) {run / 'batch_predict.json'} is "
+                          f"inside a training run folder ({run})") and err.endswith("give -o FILE to choose another")
+    assert error("-d", str(run / "batch_data.csv"), "-o", str(run / "m.json")).startswith(
+        f"error: -o {run / 'm.json'} is inside")  # an -o given is still called -o
+    assert sorted(p.name for p in run.iterdir()) == ["args.json", "batch_data.csv", "metrics.csv"]
+    bsp.main(bsp.build_parser().parse_args(["-d", str(run / "batch_data.csv"), "-o", str(tmp_path / "m.json")]))
+    assert (tmp_path / "m.json").is_file()
+
+
 def test_bad_model_json_is_rejected(tmp_path: Path) -> None:
     (tmp_path / "m.json").write_text(json.dumps({"format": "something else"}))
     with pytest.raises(Exception, match="not a memory model"):
