@@ -59,7 +59,7 @@ import cli
 import data as datalib
 import train
 from fastpath import make_autocast
-from genotypes import Genotype, genotype_label, genotype_to_dict, resolve_genotype, same_cells
+from genotypes import Genotype, GenotypeError, genotype_label, genotype_to_dict, resolve_genotype, same_cells
 from utils import (
     UserError,
     check_output,
@@ -167,7 +167,7 @@ def train_run_folder(path: Path) -> Path | None:
     folder = path if path.is_dir() else path.parent
     if not (folder / "args.json").is_file():
         if path.is_dir():
-            raise UserError(f"{path} is not a train.py run folder (no args.json); give its weights file with --arch")
+            raise UserError(not_a_run_folder(path))
         return None
     record = read_json(folder / "args.json")
     kind = run_kind(folder, record) if isinstance(record, dict) and isinstance(record.get("args"), dict) else None
@@ -178,12 +178,50 @@ def train_run_folder(path: Path) -> Path | None:
                         "it (or ensemble.py for all of them)")
     if path.is_dir():
         what = f"a {kind} folder" if kind else "a folder of unknown kind"
-        raise UserError(f"{path} is not a train.py run folder but {what}: train its genotype with train.py first "
-                        f"(python train.py --arch {folder}), then test that run")
+        raise UserError(f"{path} is not a train.py run folder but {what}: {train_first(folder, kind)}")
     if kind is not None:  # a search's checkpoint.pt / weights.pt hold the supernet, not a derived network
-        raise UserError(f"{path} holds the weights of a {kind} run, not of a trained network: train its genotype "
-                        f"with train.py first (python train.py --arch {folder}), then test that run")
+        raise UserError(f"{path} holds the weights of a {kind} run, not of a trained network: "
+                        f"{train_first(folder, kind)}")
     return None
+
+
+def not_a_run_folder(path: Path) -> str:
+    """Why a folder without args.json is refused, and what to give instead: the weights go with --model_path
+    (--arch is the genotype); test.py's own output folder points back to the training it tested."""
+    if (path / "test.json").is_file():
+        try:
+            tested = read_json(path / "test.json").get("train_run")
+        except (UserError, OSError, AttributeError):
+            tested = None
+        if isinstance(tested, str) and (Path(tested) / "args.json").is_file():
+            return (f"{path} is test.py's own output (test.json), not a train.py run folder: to test that training "
+                    f"again, python test.py {tested}")
+        return (f"{path} is test.py's own output (test.json), not a train.py run folder: give the training it "
+                "tested, or the weights file with --model_path WEIGHTS (and the genotype with --arch)")
+    weights = next((path / name for name in ("weights.pt", "checkpoint.pt") if (path / name).is_file()), None)
+    give = f"--model_path {weights}" if weights is not None else "--model_path WEIGHTS"
+    return (f"{path} is not a train.py run folder (no args.json): give a train.py run folder, or a weights file "
+            f"with {give} and its genotype with --arch")
+
+
+def train_first(folder: Path, kind: str | None) -> str:
+    """How to get a training of the genotype of a run folder that is not one, naming only commands that work on
+    the folder as it is: `train.py --arch` on a search that has not written genotype.json yet fails."""
+    if kind == "sweep":
+        if (folder / "genotypes.json").is_file():
+            return (f"train its genotypes first (python batch_train.py --archs {folder}, or one of them: python "
+                    f"train.py --arch {folder / 'genotypes.json'}:NAME), then test those runs")
+        return (f"the sweep has not finished (no genotypes.json yet): resume it with python multiobjective.py "
+                f"--resume {folder}, then train its genotypes with batch_train.py and test those runs")
+    try:
+        resolve_genotype(folder)
+    except (GenotypeError, UserError, OSError):
+        if kind == "search":
+            return (f"the search has not finished (no genotype.json yet): resume it with python train_search.py "
+                    f"--resume {folder}, then train the genotype it finds with train.py and test that run")
+        return ("it holds no genotype to train: give a train.py run folder, or a weights file with --model_path "
+                "WEIGHTS and its genotype with --arch")
+    return f"train its genotype with train.py first (python train.py --arch {folder}), then test that run"
 
 
 def settings_from_run_folder(folder: Path, weights: Path | None) -> tuple[dict[str, Any], Genotype, Path]:

@@ -182,6 +182,50 @@ def test_bad_inputs_are_one_line(trained: dict, tmp_path: Path, capsys: pytest.C
     assert not (tmp_path / "logs").exists()
 
 
+def test_a_folder_that_is_no_training_is_told_what_works(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """An empty folder or test.py's own output was told to give 'its weights file with --arch' (weights go with
+    --model_path); a search not finished was told `python train.py --arch <search>`, which fails on a folder
+    without genotype.json. Each is told a command that works for the folder as it is."""
+    def folder(name: str, kind: str | None = None, **files: object) -> Path:
+        path = tmp_path / name
+        path.mkdir()
+        if kind is not None:
+            saved = {"arch_learning_rate": 6e-4} if kind == "search" else {"arch": "DARTS_V2"}
+            (path / "args.json").write_text(json.dumps({"kind": kind, "args": saved}))
+        for file, content in files.items():
+            (path / file.replace("_json", ".json")).write_text(json.dumps(content))
+        return path
+
+    cell = genotypes.genotype_to_dict(genotypes.DARTS_V2)
+    training = folder("eval-DARTS_V2-1", "train")
+    tested = folder("test-DARTS_V2-1", test_json={"train_run": str(training), "test_acc": 10.0})
+    empty, searching = folder("empty"), folder("search-running", "search")
+    searched = folder("search-done", "search", genotype_json=cell)
+    sweeping = folder("multi-search-running", "sweep", sweep_json={})
+    swept = folder("multi-search-done", "sweep", sweep_json={}, genotypes_json={"cellA": cell})
+    cases = [
+        (empty, f"{empty} is not a train.py run folder (no args.json): give a train.py run folder, or a weights "
+                "file with --model_path WEIGHTS and its genotype with --arch"),
+        (tested, f"{tested} is test.py's own output (test.json), not a train.py run folder: to test that training "
+                 f"again, python test.py {training}"),
+        (searching, f"the search has not finished (no genotype.json yet): resume it with python train_search.py "
+                    f"--resume {searching}, then train the genotype it finds with train.py"),
+        (searched, f"train its genotype with train.py first (python train.py --arch {searched}), then test that run"),
+        (sweeping, f"the sweep has not finished (no genotypes.json yet): resume it with python multiobjective.py "
+                   f"--resume {sweeping}"),
+        (swept, f"python batch_train.py --archs {swept}, or one of them: python train.py --arch "
+                f"{swept / 'genotypes.json'}:NAME"),
+    ]
+    for run, expected in cases:
+        args = testpy.build_parser().parse_args([str(run), "--logdir", str(tmp_path / "logs")])
+        assert run_main(testpy.main, args) == 2, run
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("error: ") and expected in err and "\n" not in err, (run, err)
+        assert "weights file with --arch" not in err, err
+        assert run == searched or f"train.py --arch {run})" not in err, err  # fails on a folder without a genotype
+    assert not (tmp_path / "logs").exists()
+
+
 def _published_layout(data_dir: Path) -> dict[str, torch.Tensor]:
     """Tensors with the shapes of the published PC-DARTS CIFAR checkpoint (spec file), not our model's."""
     state = {}
