@@ -1325,3 +1325,48 @@ def test_load_sweep_of_one_search_names_its_folder_as_it_is_now(tmp_path: Path) 
     result = json.loads((search / "result.json").read_text())
     (search / "result.json").write_text(json.dumps({**result, "run_dir": f"logs/{search.name}"}))
     assert tables.load_sweep(search)["searches"][0]["run_dir"] == str(search)
+
+
+@pytest.mark.parametrize("stop_at", [None, "after the first round"])
+def test_latency_table_shows_its_progress_and_what_an_interrupt_left(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                      capsys: pytest.CaptureFixture,
+                                                                      stop_at: str | None) -> None:
+    """tools/latency_table.py was silent for minutes at the paper's size, then printed every line at once, and a
+    Ctrl-C showed nothing of what it had timed: a line per round and per --validate network now comes as it goes."""
+    from tools import latency_table
+
+    chosen = {"PC_DARTS_cifar": genotypes.PC_DARTS_cifar, "pool": cost.uniform_genotype("max_pool_3x3")}
+    monkeypatch.setattr(latency_table, "published_genotypes", lambda: chosen)
+    calls: list[object] = []
+    n_entries: list[int] = []
+
+    def fake_latency(module: nn.Module, device: torch.device, size: object, **_: object) -> float:
+        calls.append(size)
+        if stop_at and n_entries and len(calls) == n_entries[0] + 1:
+            raise KeyboardInterrupt
+        return float(len(calls))
+
+    real_rounds = latency_table._fastest_of_rounds
+
+    def counting(entries: dict, *rest: object) -> dict:
+        n_entries.append(len(entries))
+        return real_rounds(entries, *rest)
+
+    monkeypatch.setattr(latency_table, "measure_latency", fake_latency)
+    monkeypatch.setattr(latency_table, "_fastest_of_rounds", counting)
+    table = tmp_path / "t.json"
+    args = latency_table.build_parser().parse_args(
+        ["--eval_channels", "4", "--eval_layers", "3", "--image_size", "8", "--threads", "1", "--validate",
+         "--no_progress", "-o", str(table)])
+    assert run_main(latency_table.main, args) == (130 if stop_at else 0)
+    err = capsys.readouterr().err.splitlines()
+    n = n_entries[0]
+    assert err[0] == f"timing {n} entries, 3 round(s) in a shuffled order each"
+    assert err[1].startswith(f"round 1/3: {n} entries timed")
+    if stop_at:
+        assert err[2].startswith(f"stopped after {n} of {3 * n} timings") and err[2].endswith("no table written")
+        assert err[3] == "interrupted" and not table.exists()
+    else:
+        assert err[2].startswith("round 2/3") and err[-1].startswith("round 3/3") and table.is_file()
+        assert sorted(line.split()[0] for line in err[3:-1]) == ["PC_DARTS_cifar", "pool"]
+        assert all(line.endswith("ms (fastest of 3)") for line in err[3:-1])

@@ -18,6 +18,10 @@ space and compares them with the table's additive estimate: Pearson and Spearman
 the worst relative error go into the table ("validation") and are printed. Every entry and every
 network is timed --rounds times, interleaved in a shuffled order, and its fastest kept, so that load from
 other processes on a shared machine, which only ever slows a run down, disturbs the numbers less.
+
+Progress (minutes at the paper's size) goes to stderr as it is made: a bar over every timing (not with
+--no_progress, nor where stderr is no terminal), a line per finished round and, in the last round, a
+line per --validate network; a Ctrl-C says how many timings were done (the table is written only at the end).
 """
 
 from __future__ import annotations
@@ -67,6 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--rounds", type=int, default=3,
                         help="time every table entry and every --validate network this many times (interleaved, "
                              "shuffled) and keep the fastest")
+    parser.add_argument("--no_progress", action="store_true",
+                        help="no progress bar (a line per round and per --validate network is still printed)")
     return parser
 
 
@@ -100,7 +106,8 @@ def _signature(module: nn.Module, shape: tuple[int, ...]) -> str:
 def make_table(args: argparse.Namespace, device: torch.device, spec: cost.EvalSpec,
                networks: dict[str, nn.Module] | None = None) -> tuple[dict[str, Any], dict[str, float]]:
     """Time the primitives and the fixed parts (the table cost.CostModel reads) and, in the same rounds,
-    the whole ``networks`` (for --validate): a slow spell of a shared machine then hits both alike."""
+    the whole ``networks`` (for --validate): a slow spell of a shared machine then hits both alike.
+    Minutes at the paper's size: progress goes to stderr as it is made (Progress)."""
     timing = {"batch": args.batch, "min_run_time": args.min_run_time, "threads": args.threads or None}
     entries: dict[str, tuple[nn.Module, tuple[int, ...]]] = {}
     for reduction, channels, side in cost.cell_shapes(spec):
@@ -118,8 +125,9 @@ def make_table(args: argparse.Namespace, device: torch.device, spec: cost.EvalSp
         entries.setdefault(sig, (module, shape))
     for name, net_ in (networks or {}).items():
         entries[f"network:{name}"] = (net_, (3, spec.side, spec.side))
-    timed = _fastest_of_rounds(entries, args.rounds, lambda m, shape: measure_latency(m, device, size=shape,
-                                                                                      **timing))
+    with Progress(len(entries), args.rounds, bar=not getattr(args, "no_progress", False)) as progress:
+        timed = _fastest_of_rounds(entries, args.rounds,
+                                   lambda m, shape: measure_latency(m, device, size=shape, **timing), progress)
     whole = {name: timed[f"network:{name}"] for name in networks or {}}
     ops = {key: timed[key] for key in entries if "/" in key and key.split("/")[0] in cost.OP_NAMES}
     fixed = {name: timed[sig] for name, sig in signature_of.items()}
@@ -133,7 +141,47 @@ def make_table(args: argparse.Namespace, device: torch.device, spec: cost.EvalSp
     }, whole
 
 
-def _fastest_of_rounds(entries: dict[str, Any], rounds: int, measure: Any) -> dict[str, float]:
+class Progress:
+    """What the timing has done, on stderr as it goes: a bar over every timing (off with --no_progress, and where
+    stderr is no terminal), a line per finished round, and in the last round a line per --validate network, whose
+    fastest time is then known. An interrupted run says how far it got (the table is written only at the end)."""
+
+    def __init__(self, n_entries: int, rounds: int, bar: bool = True) -> None:
+        from tqdm import tqdm
+
+        self.n_entries, self.rounds, self.done, self.t0 = n_entries, rounds, 0, time.time()
+        self.bar = tqdm(total=n_entries * rounds, desc="timing", unit="entry", leave=False, file=sys.stderr,
+                        disable=None if bar else True, dynamic_ncols=True)
+        self.say(f"timing {n_entries} entries, {rounds} round(s) in a shuffled order each")
+
+    def say(self, line: str) -> None:
+        """A line on stderr that the bar does not overwrite."""
+        self.bar.write(line, file=sys.stderr)
+
+    def timed(self, round_: int, key: str, ms: float, best: float) -> None:
+        """One entry timed in round ``round_`` (0-based) in ``ms``, ``best`` its fastest so far."""
+        self.done += 1
+        self.bar.set_postfix_str(key, refresh=False)
+        self.bar.update()
+        if key.startswith("network:") and round_ == self.rounds - 1:
+            self.say(f"{key.removeprefix('network:'):>24}  measured {best:8.3f} ms (fastest of {self.rounds})")
+        if self.done % self.n_entries == 0:
+            self.say(f"round {self.done // self.n_entries}/{self.rounds}: {self.n_entries} entries timed "
+                     f"({time.time() - self.t0:.0f} s so far)")
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        self.bar.close()
+        if kind is not None and self.done < self.n_entries * self.rounds:
+            print(f"stopped after {self.done} of {self.n_entries * self.rounds} timings "
+                  f"({self.rounds} rounds of {self.n_entries} entries), {time.time() - self.t0:.0f} s: "
+                  "no table written", file=sys.stderr, flush=True)
+
+
+def _fastest_of_rounds(entries: dict[str, Any], rounds: int, measure: Any,
+                       progress: Progress | None = None) -> dict[str, float]:
     """Each entry's fastest time over ``rounds`` passes, each in its own shuffled order.
 
     Other processes on a shared machine only ever slow a measurement down, so the fastest of a few
@@ -146,6 +194,8 @@ def _fastest_of_rounds(entries: dict[str, Any], rounds: int, measure: Any) -> di
         for key in keys:
             ms = measure(*entries[key])
             best[key] = min(best.get(key, ms), ms)
+            if progress is not None:
+                progress.timed(round_, key, ms, best[key])
     return best
 
 
