@@ -90,6 +90,8 @@ def test_analysis_tools_do_not_write_into_run_folders(tmp_path: Path, capsys: py
     (batch / "batch.json").write_text(json.dumps({"args": {}, "entries": []}))
     (batch / "trained.csv").write_text("arch,batch_size,model_size,test_acc,test_top5,run_dir\n")
     sweep = sweep_folder(tmp_path)
+    memory = tmp_path / "memory.csv"  # a valid -d: the input is read before the output is checked
+    memory.write_text("model size,batch size,GPU mb\n1.37,32,2911\n1.37,128,7923\n3.35,96,10420\n")
     before = snapshot(tmp_path)
     refused(analyse_train_logs.main, analyse_train_logs.build_parser(),
             ["-t", str(batch), "-o", str(batch / "trained.csv"), "--no_latency"], capsys, "inside the input folder")
@@ -101,7 +103,7 @@ def test_analysis_tools_do_not_write_into_run_folders(tmp_path: Path, capsys: py
             "inside a sweep run folder")
     refused(plot_frontier.main, plot_frontier.build_parser(),
             ["-l", str(sweep / "log.txt"), "-o", str(sweep / "frontier.png")], capsys, "inside a sweep run folder")
-    refused(bsp.main, bsp.build_parser(), ["-d", str(tmp_path / "none.csv"), "-o", str(batch / "model.json")],
+    refused(bsp.main, bsp.build_parser(), ["-d", str(memory), "-o", str(batch / "model.json")],
             capsys, "inside a batch-train run folder")
     assert snapshot(tmp_path) == before
 
