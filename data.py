@@ -339,10 +339,10 @@ class UnreadableImage(UserError):
 
 
 def _class_dirs(directory: str | Path) -> list[str]:
-    """The sub-folders that are classes, sorted by ``class_key`` (so the labels do not depend on the file system's
-    Unicode form): every one but hidden folders."""
-    names = [e.name for e in os.scandir(directory) if e.is_dir() and not e.name.startswith(".")]
-    return sorted(names, key=lambda name: (class_key(name), name))
+    """The sub-folders that are classes, sorted as stored (torchvision's order, which every run recorded: sorted by
+    ``class_key`` instead, a run trained on decomposed names would not resume on its own data): every one but
+    hidden folders."""
+    return sorted(e.name for e in os.scandir(directory) if e.is_dir() and not e.name.startswith("."))
 
 
 def class_folders(directory: str | Path) -> tuple[list[str], dict[str, int]]:

@@ -518,9 +518,9 @@ def run_data_record(info: Any) -> dict[str, Any]:
 
 
 def class_key(name: str) -> str:
-    """A class folder's name as classes are compared and sorted: Unicode NFC. macOS stores names decomposed (NFD)
-    and Linux as written, so one dataset copied between them spells ``café`` with other code points on each side:
-    compared as stored, its val/ had a class not in train/, and a resume elsewhere another class list."""
+    """A class folder's name as classes are compared: Unicode NFC. macOS stores names decomposed (NFD) and Linux as
+    written, so one dataset copied between them spells ``café`` with other code points on each side: compared as
+    stored, its val/ had a class not in train/, and a resume on the other copy other class names."""
     return unicodedata.normalize("NFC", name)
 
 

@@ -237,24 +237,26 @@ def test_a_hidden_folder_is_no_class_and_both_val_and_test_are_said(tmp_path):
     assert alone.classes == ["ant", "bee"] and len(alone) == 2 and alone_info.notes == info.notes
 
 
-def test_class_names_in_either_unicode_form_are_one_class_in_one_order(tmp_path):
+def test_class_names_in_either_unicode_form_are_one_class(tmp_path):
     """macOS stores names decomposed (NFD), Linux as written: a val/ spelt in NFC beside an NFD train/ had "a class
-    folder not in the training set", and NFD sorts 'café' before 'cafez' where NFC sorts it after, so the same
-    dataset gave other labels on each file system."""
-    nfc, nfd = "caf\u00e9", "cafe\u0301"
-    write_png_tree(tmp_path / "mac" / "train", {nfd: 1, "cafez": 2})
-    write_png_tree(tmp_path / "mac" / "val", {nfc: 1, "cafez": 1})
-    write_png_tree(tmp_path / "linux" / "train", {nfc: 1, "cafez": 2})
-    write_png_tree(tmp_path / "linux" / "val", {nfc: 1, "cafez": 1})
+    folder not in the training set". The order stays the stored names' (torchvision's, which runs recorded): NFD
+    sorts 'éclair' before 'fraise' where NFC sorts it after, and a run on the NFD copy must resume on it."""
+    nfc, nfd = "\u00e9clair", "e\u0301clair"
+    write_png_tree(tmp_path / "mac" / "train", {nfd: 1, "fraise": 2})
+    write_png_tree(tmp_path / "mac" / "val", {nfc: 1, "fraise": 1})
+    write_png_tree(tmp_path / "linux" / "train", {nfc: 1, "fraise": 2})
+    write_png_tree(tmp_path / "linux" / "val", {nfc: 1, "fraise": 2})
     train, test, info = load_datasets("folder", tmp_path / "mac", image_size=8)
+    assert train.classes == [nfd, "fraise"] and info.classes == (nfd, "fraise")  # as stored, as before
+    assert sorted(targets_of(train).tolist()) == [0, 1, 1] and sorted(targets_of(test).tolist()) == [0, 1]
+    assert test.classes == train.classes and info.notes == ()  # val/'s NFC folder is train/'s class 0
+    assert utils.class_mismatch(list(info.classes), [nfc, "fraise"]) is None  # one name in either form
     _, _, linux = load_datasets("folder", tmp_path / "linux", image_size=8)
-    assert train.classes == [nfd, "cafez"][::-1] and linux.classes == ("cafez", nfc)  # one order: NFC's
-    assert sorted(targets_of(train).tolist()) == [0, 0, 1] and sorted(targets_of(test).tolist()) == [0, 1]
-    assert test.classes == train.classes and info.notes == ()  # val/'s NFC folder is train/'s class 1
-    assert utils.class_mismatch(list(info.classes), linux.classes) is None  # a resume on the other copy goes on
-    assert "without 'cafe' and with 'café'" in utils.class_mismatch(["cafez", "cafe"], linux.classes)
+    assert linux.classes == ("fraise", nfc)  # the NFC copy orders them otherwise: its labels differ, and say so
+    assert utils.class_mismatch(list(info.classes), linux.classes).startswith("the same class names in another")
     alone, _ = load_test_set("folder", tmp_path / "linux", image_size=8, classes=list(info.classes))
-    assert sorted(targets_of(alone).tolist()) == [0, 1]  # test.py: weights' NFD names read the NFC folders
+    assert sorted(targets_of(alone).tolist()) == [0, 1, 1]  # test.py: the weights' NFD names read the NFC folders
+    assert [alone.class_to_idx[name] for name in (nfc, "fraise")] == [0, 1]
 
 
 def test_16_bit_greyscale_images_are_scaled_not_clipped(tmp_path):
