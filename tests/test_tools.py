@@ -423,6 +423,8 @@ SEARCH = {"index": 0, "weight": [0.2, 0.8], "run_dir": "search-00", "status": "d
     ({"searches": [], "args": []}, "args is not a mapping"),
     ({"searches": [], "args": {}, "pareto": ["a"]}, "pareto is not a list of named points"),
     ({"searches": [SEARCH], "args": {}, "pareto": [{**SEARCH, "name": None}]}, "pareto is not a list of named points"),
+    ({"searches": [SEARCH], "args": {}, "pareto": [{**SEARCH, "name": "a", "reg_loss": "1"}]},
+     "pareto has a loss that is not a number"),
     ({"searches": [SEARCH], "args": {"image_size": "8"}}, "args.image_size is '8', not a whole number"),
 ])
 @pytest.mark.parametrize("tool", ["plot_frontier", "analyse_search_logs", "compare_fronts", "search_stability"])
