@@ -638,6 +638,11 @@ def _is_weight(value: Any) -> bool:
     return isinstance(value, list) and len(value) == 2 and all(_is_number(w) for w in value)
 
 
+def _losses_are_numbers(record: dict) -> bool:
+    return all(record.get(key) is None or _is_number(record[key])
+               for key in ("reg_loss", "criterion_loss", "valid_loss"))
+
+
 def sweep_state_problem(state: Any) -> str | None:
     """What makes a sweep.json's content unusable, as a phrase (None: nothing). A hand edit or a damaged file must
     give one line, in a resume and in every tool that reads the front, not a TypeError deep in a plot."""
@@ -647,21 +652,17 @@ def sweep_state_problem(state: Any) -> str | None:
         return "args is not a mapping"
     if not isinstance(state.get("searches"), list):
         return "searches is not a list"
-    def numbers(record: dict) -> bool:
-        return all(record.get(key) is None or _is_number(record[key])
-                   for key in ("reg_loss", "criterion_loss", "valid_loss"))
-
     for n, record in enumerate(state["searches"]):
         if not (isinstance(record, dict) and _is_weight(record.get("weight")) and isinstance(record.get("index"), int)
                 and isinstance(record.get("run_dir"), str) and record.get("status") in ("done", "failed", "running")):
             return f"searches[{n}] is not a search record (index, weight, run_dir, status)"
-        if record["status"] == "done" and not numbers(record):
+        if record["status"] == "done" and not _losses_are_numbers(record):
             return f"searches[{n}] has a loss that is not a number"
     pareto = state.get("pareto")
     if pareto is not None and not (isinstance(pareto, list) and all(
             isinstance(p, dict) and isinstance(p.get("name"), str) and _is_weight(p.get("weight")) for p in pareto)):
         return "pareto is not a list of named points (name, weight)"
-    if pareto and not all(numbers(p) for p in pareto):
+    if pareto and not all(_losses_are_numbers(p) for p in pareto):
         return "pareto has a loss that is not a number"
     if not isinstance(state.get("estimator", {}), dict):
         return "estimator is not a mapping"

@@ -367,7 +367,7 @@ def load_sweep(path: str | Path) -> dict[str, Any]:
             raise ValueError(f"{folder / 'sweep.json'} is not a sweep state ({problem})")
         args = state["args"]
         searches = [dict(s) for s in state["searches"]
-                    if s.get("status", "done") == "done" and s.get("reg_loss") is not None]
+                    if s["status"] == "done" and s.get("reg_loss") is not None]  # (sweep_state_problem: each has one)
         objective = state.get("objective") or args.get("objective") or "l2"
         pareto = [dict(p) for p in state.get("pareto") or []]
         # the searches live inside the sweep folder: their recorded folders may be relative to where the sweep ran
