@@ -20,6 +20,7 @@ import re
 import secrets
 import socket
 import sys
+import tempfile
 import time
 import unicodedata
 import warnings
@@ -292,8 +293,9 @@ def write_json_atomic(path: str | Path, obj: Any) -> None:
 def check_writable(path: str | Path, flag: str) -> Path:
     """An output file that can be written, checked before the work that fills it (not lost after it).
 
-    The nearest folder that exists on the way to it must be a writable folder (read-only disks too), and no
-    name on the way may be longer than the filesystem allows.
+    The nearest folder that exists on the way to it must be a writable folder (read-only disks too: a
+    nameless temporary file is made and dropped there), and no name on the way may be longer than the
+    filesystem allows.
     """
     path = Path(path)
     folder = path.parent
@@ -303,6 +305,12 @@ def check_writable(path: str | Path, flag: str) -> Path:
         raise UserError(f"{flag} {path}: {folder} is not a folder")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise UserError(f"{flag} {path}: cannot write in {folder} (read-only or no permission)")
+    try:  # os.access says yes to root everywhere (/proc, a read-only mount): a nameless file settles it
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as err:
+        reason = err.strerror or str(err)
+        raise UserError(f"{flag} {path}: cannot write in {folder} (no file can be made there: {reason})") from None
     try:
         name_max = os.pathconf(folder, "PC_NAME_MAX")
     except (AttributeError, OSError, ValueError):  # no pathconf on Windows

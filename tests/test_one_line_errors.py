@@ -156,6 +156,24 @@ def test_check_writable_names_what_is_wrong(tmp_path: Path, monkeypatch: pytest.
         utils.check_output(tmp_path / "o.csv", "-o")
 
 
+def test_check_writable_tries_the_folder_where_permissions_say_yes(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """os.access answers yes to root on /proc or a read-only mount; a write there must fail before the work."""
+    def refused(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+
+    monkeypatch.setattr(utils.tempfile, "TemporaryFile", refused)
+    expected = rf"-o {tmp_path / 'o.csv'}: cannot write in {tmp_path} \(no file can be made there: Read-only"
+    with pytest.raises(UserError, match=expected):
+        utils.check_writable(tmp_path / "o.csv", "-o")
+    monkeypatch.undo()
+    assert utils.check_writable(tmp_path / "o.csv", "-o") == tmp_path / "o.csv"
+    assert not list(tmp_path.iterdir())  # the probe leaves nothing behind
+    if Path("/proc/self").is_dir():  # Linux: no file can be made in /proc, whoever asks
+        with pytest.raises(UserError, match="-o /proc/x.json: cannot write in /proc"):
+            utils.check_writable("/proc/x.json", "-o")
+
+
 # --------------------------------------------------------------------------- malformed files
 
 
