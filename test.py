@@ -45,6 +45,8 @@ settings taken and the arguments; ``confusion.png`` (row-normalised confusion ma
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import math
 import sys
 import time
@@ -59,7 +61,15 @@ import cli
 import data as datalib
 import train
 from fastpath import make_autocast
-from genotypes import Genotype, GenotypeError, genotype_label, genotype_to_dict, resolve_genotype, same_cells
+from genotypes import (
+    Genotype,
+    GenotypeError,
+    genotype_from_dict,
+    genotype_label,
+    genotype_to_dict,
+    resolve_genotype,
+    same_cells,
+)
 from utils import (
     UserError,
     check_output,
@@ -215,13 +225,44 @@ def train_first(folder: Path, kind: str | None) -> str:
                 f"--resume {folder}, then train its genotypes with batch_train.py and test those runs")
     try:
         resolve_genotype(folder)
-    except (GenotypeError, UserError, OSError):
+    except (GenotypeError, UserError, OSError) as err:
+        if (folder / "genotype.json").is_file():  # read first: the genotype is there, but cannot be read
+            return damaged_genotype(folder, kind, err)
         if kind == "search":
-            return (f"the search has not finished (no genotype.json yet): resume it with python train_search.py "
-                    f"--resume {folder}, then train the genotype it finds with train.py and test that run")
+            return (f"the search has not finished (no genotype.json yet): {resume_search(folder)}, then train the "
+                    "genotype it finds with train.py and test that run")
         return ("it holds no genotype to train: give a train.py run folder, or a weights file with --model_path "
                 "WEIGHTS and its genotype with --arch")
     return f"train its genotype with train.py first (python train.py --arch {folder}), then test that run"
+
+
+def resume_search(folder: Path) -> str:
+    """How to continue a search not finished: a sweep's search (a search-NN folder beside sweep.json) by resuming
+    its sweep, which records it on the front and goes on; a lone search with train_search.py --resume."""
+    sweep = folder.parent if folder.name not in ("", "..") else folder.resolve().parent
+    if (sweep / "sweep.json").is_file():
+        return f"resume its sweep with python multiobjective.py --resume {sweep}"
+    return f"resume it with python train_search.py --resume {folder}"
+
+
+def damaged_genotype(folder: Path, kind: str | None, err: Exception) -> str:
+    """Why a folder whose genotype.json cannot be read (truncated, not JSON, not a genotype) is refused: the file
+    and what is wrong, and how to get the genotype back (such a search was called not finished)."""
+    file, result = folder / "genotype.json", folder / "result.json"
+    try:
+        genotype_from_dict(json.loads(file.read_text()))
+        what = " ".join(str(err).split())
+    except (json.JSONDecodeError, UnicodeDecodeError) as bad:
+        what = f"not valid JSON: {bad}"
+    except GenotypeError as bad:
+        what = f"not a genotype: {bad}"
+    if kind == "search" and not result.is_file():  # it stopped while writing genotype.json: a resume writes it again
+        return f"its {file} is damaged ({what}): {resume_search(folder)} to write it again"
+    fix = "restore it"
+    with contextlib.suppress(GenotypeError, UserError, OSError):
+        resolve_genotype(result)
+        fix += f", or train the genotype its result.json records (python train.py --arch {result}) and test that run"
+    return f"its {file} is damaged ({what}): {fix}"
 
 
 def settings_from_run_folder(folder: Path, weights: Path | None) -> tuple[dict[str, Any], Genotype, Path]:

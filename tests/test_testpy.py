@@ -226,6 +226,75 @@ def test_a_folder_that_is_no_training_is_told_what_works(tmp_path: Path, capsys:
     assert not (tmp_path / "logs").exists()
 
 
+def _refusal(capsys: pytest.CaptureFixture, *argv: str | Path) -> str:
+    """test.py's one-line refusal (exit 2) of a call."""
+    args = testpy.build_parser().parse_args([*map(str, argv), "--device", "cpu"])
+    assert run_main(testpy.main, args) == 2, argv
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "\n" not in err, err
+    return err
+
+
+def _search_folder(path: Path, **files: str) -> Path:
+    """A search's run folder: its args.json, and the given files' text (genotype_json: genotype.json)."""
+    path.mkdir(parents=True)
+    (path / "args.json").write_text(json.dumps({"kind": "search", "args": {"arch_learning_rate": 6e-4}}))
+    for file, text in files.items():
+        (path / file.replace("_json", ".json")).write_text(text)
+    return path
+
+
+def test_a_damaged_genotype_json_is_said_not_taken_for_a_search_not_finished(tmp_path: Path,
+                                                                             capsys: pytest.CaptureFixture) -> None:
+    """A search whose genotype.json is truncated or holds no genotype was told it had not finished (no
+    genotype.json yet), and to resume it; the refusal names the file, what is wrong, and what gets it back."""
+    cell = json.dumps(genotypes.genotype_to_dict(genotypes.DARTS_V2))
+    truncated = _search_folder(tmp_path / "search-truncated", genotype_json=cell[:40])
+    err = _refusal(capsys, truncated)
+    assert (f"its {truncated / 'genotype.json'} is damaged (not valid JSON: " in err
+            and f"resume it with python train_search.py --resume {truncated} to write it again" in err), err
+    assert "has not finished" not in err and "no genotype.json" not in err
+    # a search that finished (its result.json records the genotype) and whose genotype.json was damaged since
+    result = json.dumps({"genotype": json.loads(cell)})
+    wrong = _search_folder(tmp_path / "search-wrong", genotype_json='{"normal": []}', result_json=result)
+    (wrong / "checkpoint.pt").write_bytes(b"")
+    for argv in ([wrong], ["--model_path", wrong / "checkpoint.pt"]):  # the folder, or its supernet's weights
+        err = _refusal(capsys, *argv)
+        assert (f"its {wrong / 'genotype.json'} is damaged (not a genotype: a genotype needs the keys" in err
+                and f"restore it, or train the genotype its result.json records (python train.py --arch "
+                    f"{wrong / 'result.json'})" in err), err
+        assert "has not finished" not in err and "--resume" not in err, err
+    assert genotypes.resolve_genotype(wrong / "result.json") == genotypes.DARTS_V2  # the command named works
+
+
+def test_a_sweeps_search_not_finished_is_resumed_by_its_sweep(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A search-NN folder of a sweep was told `train_search.py --resume <search>`, which finishes that search alone
+    and leaves the sweep stopped: it is told to resume the sweep, with the command multiobjective.py takes. A lone
+    search is still told train_search.py --resume."""
+    import multiobjective
+
+    sweep = tmp_path / "multi-search-digits-t-1"
+    sweep.mkdir()
+    (sweep / "args.json").write_text(json.dumps({"kind": "sweep", "args": {"objective": "l2"}}))
+    (sweep / "sweep.json").write_text(json.dumps({"searches": []}))
+    search = _search_folder(sweep / "search-00-nu0.2")
+    cell = json.dumps(genotypes.genotype_to_dict(genotypes.DARTS_V2))
+    damaged = _search_folder(sweep / "search-01-nu0", genotype_json=cell[:40])
+    command = f"python multiobjective.py --resume {sweep}"
+    for run, expected in ((search, f"the search has not finished (no genotype.json yet): resume its sweep with "
+                                   f"{command}, then train the genotype it finds with train.py"),
+                          (damaged, "genotype.json is damaged (not valid JSON: Unterminated string starting at: "
+                                    f"line 1 column 35 (char 34)): resume its sweep with {command} to write it again")):
+        err = _refusal(capsys, run)
+        assert expected in err and "train_search.py" not in err, err
+    assert multiobjective.build_parser().parse_args(command.split()[2:]).sweep_resume == str(sweep)
+    monkeypatch.chdir(search)  # the search folder as "." is inside its sweep too
+    assert f"resume its sweep with python multiobjective.py --resume {sweep.resolve()}," in _refusal(capsys, ".")
+    lone = _search_folder(tmp_path / "search-lone")
+    assert f"resume it with python train_search.py --resume {lone}, then" in _refusal(capsys, lone)
+
+
 def _published_layout(data_dir: Path) -> dict[str, torch.Tensor]:
     """Tensors with the shapes of the published PC-DARTS CIFAR checkpoint (spec file), not our model's."""
     state = {}
