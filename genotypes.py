@@ -599,8 +599,14 @@ def genotype_from_dict(data: Any) -> Genotype:
 
 
 def save_genotype(genotype: Genotype, path: str | Path) -> None:
-    """Write a genotype as the JSON that every tool reads back (genotype_to_dict), never as Python to run."""
-    Path(path).write_text(json.dumps(genotype_to_dict(genotype), indent=2) + "\n")
+    """Write a genotype as the JSON that every tool reads back (genotype_to_dict), never as Python to run.
+
+    Atomically: a crash while writing leaves the old file or none, never a truncated genotype.json that a
+    test, a resume or a sweep would then have to call damaged.
+    """
+    from utils import write_json_atomic  # here, not at the top: genotypes.py is read without torch
+
+    write_json_atomic(path, genotype_to_dict(genotype))
 
 
 def same_cells(a: Genotype, b: Genotype) -> bool:

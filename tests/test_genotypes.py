@@ -70,6 +70,24 @@ def test_json_round_trip(name: str, tmp_path: Path) -> None:
     assert same_cells(back, g)
 
 
+def test_a_genotype_write_that_fails_leaves_the_old_file_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A crash while writing genotype.json must not leave a truncated file (a search would read as damaged)."""
+    import utils
+
+    path = tmp_path / "genotype.json"
+    save_genotype(PUBLISHED["DARTS_V1"], path)
+    before = path.read_bytes()
+
+    def crash(fd: int) -> None:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(utils.os, "fsync", crash)
+    with pytest.raises(OSError, match="Input/output error"):
+        save_genotype(PUBLISHED["DARTS_V2"], path)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["genotype.json"]  # no temp file left either
+
+
 def test_round_trip_keeps_tuple_pairs() -> None:
     g = genotype_from_dict(SPEC["DARTS_V2"])
     assert g.normal[0] == ("sep_conv_3x3", 0)
