@@ -454,10 +454,23 @@ def resolve_settings(args: argparse.Namespace) -> tuple[dict[str, Any], Genotype
     return cfg, genotype, weights, folder, notes
 
 
+def training_result(folder: Path | None) -> dict[str, Any]:
+    """The run's result.json ({} without one), read before the evaluation: its test accuracy is reported beside
+    this one, and a damaged file found after minutes of evaluating would lose them."""
+    if folder is None or not (folder / "result.json").is_file():
+        return {}
+    result = read_json(folder / "result.json")
+    if not isinstance(result, dict):
+        raise UserError(f"{folder / 'result.json'} holds no training result (not a JSON object): restore it, "
+                        "or move it aside to test the weights without it")
+    return result
+
+
 def main(args: argparse.Namespace) -> dict:
     """Evaluate one network on the test split; returns what test.json holds."""
     check_args(args)
     cfg, genotype, weights, folder, notes = resolve_settings(args)
+    trained = training_result(folder)
     if args.output:
         out = check_output(args.output, "-o", [weights, folder])
         check_output(out.with_name(f"{out.stem}_confusion.png"), "-o (its confusion plot)", [weights, folder])
@@ -488,7 +501,6 @@ def main(args: argparse.Namespace) -> dict:
     loader = datalib.build_loader(test_ds, torch.arange(len(test_ds)), cfg["batch_size"], train=False,
                                   seed=args.seed, device=device, workers=args.workers,
                                   on_device=datalib.keep_on_device(cfg["data_on_device"], test_ds))
-    trained = read_json(folder / "result.json") if folder is not None and (folder / "result.json").is_file() else {}
 
     if args.output:
         out = Path(args.output)

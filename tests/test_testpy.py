@@ -128,6 +128,25 @@ def test_unfinished_run_is_evaluated_from_its_checkpoint(trained: dict, tmp_path
     assert result["trained_test_acc"] is None
 
 
+def test_a_damaged_result_json_is_refused_before_the_evaluation(trained: dict, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch,
+                                                               capsys: pytest.CaptureFixture) -> None:
+    """Valid JSON that is no result (a list) was an AttributeError traceback after the whole evaluation."""
+    run = tmp_path / "eval-copy"
+    shutil.copytree(trained["run_dir"], run)
+    (run / "result.json").write_text("[]")
+    monkeypatch.setattr(testpy.datalib, "load_test_set", lambda *a, **k: pytest.fail("the evaluation started"))
+    args = testpy.build_parser().parse_args([str(run), "--logdir", str(tmp_path / "logs")])
+    assert run_main(testpy.main, args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (f"error: {run / 'result.json'} holds no training result (not a JSON object): restore it, "
+                   "or move it aside to test the weights without it")
+    (run / "result.json").write_text('{"test_acc": 1')  # truncated: named too, before the work
+    assert run_main(testpy.main, args) == 2
+    assert capsys.readouterr().err.startswith(f"error: {run / 'result.json'} is not valid JSON")
+    assert not (tmp_path / "logs").exists()
+
+
 @pytest.mark.parametrize("flags, named", [
     (["--layers", "5"], "--layers 5"), (["--init_channels", "16"], "--init_channels 16"),
     (["--set", "synthetic"], "--set synthetic"), (["--image_size", "16"], "--image_size 16"),
