@@ -241,8 +241,26 @@ def resume_search(folder: Path) -> str:
     its sweep, which records it on the front and goes on; a lone search with train_search.py --resume."""
     sweep = folder.parent if folder.name not in ("", "..") else folder.resolve().parent
     if (sweep / "sweep.json").is_file():
+        failed = sweep_failure(sweep / "sweep.json", folder.resolve().name)
+        if failed is not None:  # the sweep's --resume never runs a failed search again
+            return (f"its sweep recorded it as failed ({failed}), and the sweep's --resume does not run it again: "
+                    f"test another of the sweep's searches, or resume it alone with python train_search.py "
+                    f"--resume {folder}")
         return f"resume its sweep with python multiobjective.py --resume {sweep}"
     return f"resume it with python train_search.py --resume {folder}"
+
+
+def sweep_failure(sweep_json: Path, name: str) -> str | None:
+    """The error a sweep recorded for its search folder ``name`` if it recorded it as failed, else None (also
+    when sweep.json cannot be read: the advice then stays the sweep's --resume, which says what is wrong)."""
+    with contextlib.suppress(UserError, OSError):
+        state = read_json(sweep_json)
+        searches = state.get("searches") if isinstance(state, dict) else None
+        for record in searches if isinstance(searches, list) else []:
+            if (isinstance(record, dict) and record.get("status") == "failed"
+                    and Path(str(record.get("run_dir", ""))).name == name):
+                return " ".join(str(record.get("error") or "no error recorded").split())[:200]
+    return None
 
 
 def damaged_genotype(folder: Path, kind: str | None, err: Exception) -> str:

@@ -312,6 +312,15 @@ def test_a_sweeps_search_not_finished_is_resumed_by_its_sweep(tmp_path: Path, ca
     assert f"resume its sweep with python multiobjective.py --resume {sweep.resolve()}," in _refusal(capsys, ".")
     lone = _search_folder(tmp_path / "search-lone")
     assert f"resume it with python train_search.py --resume {lone}, then" in _refusal(capsys, lone)
+    # a search the sweep recorded as failed is not run again by the sweep's --resume: that advice would not finish it
+    failed = _search_folder(sweep / "search-02-nu0.1")
+    (sweep / "sweep.json").write_text(json.dumps({"searches": [
+        {"index": 2, "run_dir": str(failed), "status": "failed", "error": "the loss became nan at epoch 3"}]}))
+    err = _refusal(capsys, failed)
+    assert ("its sweep recorded it as failed (the loss became nan at epoch 3), and the sweep's --resume does not run "
+            f"it again: test another of the sweep's searches, or resume it alone with python train_search.py --resume "
+            f"{failed}") in err, err
+    assert "resume its sweep" in _refusal(capsys, search)  # the others are still the sweep's
 
 
 def _published_layout(data_dir: Path) -> dict[str, torch.Tensor]:
