@@ -823,7 +823,8 @@ def resolve_genotype(spec: str | Path | Genotype) -> Genotype:
 
 
 def genotype_label(spec: str | Path | Genotype) -> str:
-    """A short name for run folders: the published name, FILE:NAME's NAME, or the file/folder stem."""
+    """A short name for run folders: the published name, FILE:NAME's NAME, or the file/folder stem (a run
+    folder's own log.txt, genotype.json or result.json is named by its folder: not "eval-result-...")."""
     if isinstance(spec, str) and is_genotype_string(spec):
         spec = parse_genotype_string(spec)
     if isinstance(spec, Genotype):
@@ -834,6 +835,6 @@ def genotype_label(spec: str | Path | Genotype) -> str:
     path = Path(text)
     if not _exists(path) and ":" in text:
         return text.rpartition(":")[2]
-    if path.name == "log.txt":
+    if path.name in ("log.txt", "genotype.json", "result.json") and path.parent.name not in ("", ".", ".."):
         path = path.parent
     return path.stem if path.suffix == ".json" else path.name

@@ -238,6 +238,9 @@ def test_genotype_label() -> None:
     assert genotype_label("DARTS_V2") == "DARTS_V2"
     assert genotype_label(genotypes.PC_DARTS_cifar) == "PC_DARTS_cifar"
     assert genotype_label("runs/my_cell.json") == "my_cell"
+    assert genotype_label("logs/search-EXP-1/result.json") == "search-EXP-1"  # a run's files: the run's name
+    assert genotype_label("logs/search-EXP-1/genotype.json") == genotype_label("logs/search-EXP-1/log.txt")
+    assert genotype_label("result.json") == "result"
 
 
 # ------------------------------------------------------------------------- names in files, strict cells
