@@ -1,0 +1,367 @@
+"""The documented command lines still parse: every ``python <script>.py ...`` (``python3``, ``python -m``) of
+README.md, docs/*.md, bench/RESULTS.md, the scripts' module docstrings and the Makefile's recipes is given to that
+script's own ``build_parser().parse_args`` (parsing only: nothing runs; a few seconds in all). Flags must be spelled
+in full: argparse would let a renamed flag's old name through as an abbreviation of the new one.
+
+Extraction: fenced code blocks, and the docstring lines that start with ``python``, are shell lines (``\\`` continues
+a line, ``#`` starts a comment, ``&&``, ``||``, ``|`` and ``;`` separate commands). In prose only inline code spans
+are read: a span with a python command is checked like a shell line; a span that starts with a script and an
+argument but no ``python`` (``train_search.py -l2 0.01 -cw 0.99 --seed S``) is a fragment, checked the same way
+except that the script's required flags may be left out.
+
+Placeholders stay as written where any string will do (``logs/eval-<time>``, ``DIR``, ``SWEEP``, ``$B``); the few
+given to a numeric or a choices flag, and usage notation (``[--validate]``, ``{params,flops}``, ``...``), are
+replaced by the explicit rules of ``fill_placeholders``. A command that cannot be checked is listed in ``UNCHECKED``
+with its reason; any other one that cannot be checked fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import contextlib
+import importlib
+import io
+import re
+import shlex
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+MARKDOWN = ["README.md", *sorted(f"docs/{p.name}" for p in (ROOT / "docs").glob("*.md")), "bench/RESULTS.md"]
+SCRIPT_DIRS = ("", "tools/", "bench/")
+DOCSTRING_FILES = sorted(str(p.relative_to(ROOT)) for d in SCRIPT_DIRS for p in (ROOT / d).glob("*.py"))
+
+# Scripts whose documented commands cannot be parsed here, and why (their commands are reported as skipped).
+UNCHECKED = {
+    "bench/parallel.py": "no build_parser(): its parser is built inside main(), which then runs the benchmark",
+    "bench/device_check.py": "no build_parser(): its parser is built inside main(), which then runs the checks",
+}
+# `python -m X` of modules that are not this project's: not checked (their flags are not ours to document).
+EXTERNAL_MODULES = {"pytest", "venv", "pip", "ruff"}
+
+# Placeholder words of the docs that a numeric or a choices flag receives, and the dummy value each stands for.
+PLACEHOLDERS = {"NU": "0.01", "CW": "0.99", "M": "2", "MS": "5", "S": "0", "OBJECTIVE": "l2"}
+
+PYTHON = re.compile(r"(\S*/)?python3?|\$\(PY\)")  # python, python3, .venv/bin/python, the Makefile's $(PY)
+SEPARATORS = {"&&", "||", "|", ";"}
+
+Snippet = tuple[int, str]  # (line number, shell text)
+
+
+@dataclass(frozen=True)
+class Command:
+    source: str  # the file, relative to the repository root ("Makefile[demo]": a target's recipe)
+    line: int  # where the command starts in it
+    text: str  # as written (continuations joined)
+    script: str  # the script it runs, relative to the repository root ("tools/plot_frontier.py")
+    argv: tuple[str, ...]  # its arguments, placeholders filled
+    fragment: bool = False  # an inline span without python: its required flags may be left out
+
+    def where(self) -> str:
+        return f"{self.source}:{self.line}: {self.text}"
+
+
+# ---------------------------------------------------------------- snippets of each source: shell lines, spans
+def join_continuations(lines: list[Snippet]) -> list[Snippet]:
+    """Shell lines, a trailing backslash joining a line to the next; each keeps the number of its first line."""
+    joined: list[Snippet] = []
+    pending: Snippet | None = None
+    for number, text in lines:
+        if pending:
+            number, text = pending[0], pending[1] + " " + text.strip()
+        pending = (number, text.rstrip()[:-1]) if text.rstrip().endswith("\\") else None
+        if not pending:
+            joined.append((number, text))
+    return joined + ([pending] if pending else [])
+
+
+def inline_spans(prose: list[str], first_line: int) -> list[Snippet]:
+    """The inline code spans (`...`, ``...``, across line breaks too) of the prose lines, with the line each starts
+    on (``prose[0]`` is line ``first_line``)."""
+    text = "\n".join(prose)
+    return [(first_line + text.count("\n", 0, m.start()), m.group(2).replace("\n", " "))
+            for m in re.finditer(r"(`+)(.+?)\1", text, re.S)]
+
+
+def markdown_snippets(text: str) -> tuple[list[Snippet], list[Snippet]]:
+    """A markdown file's shell lines (its fenced code blocks') and its prose's inline code spans."""
+    code: list[Snippet] = []
+    prose: list[str] = []  # a blank line for each code line, so that span line numbers stay right
+    fenced = False
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.lstrip().startswith("```"):
+            fenced = not fenced
+        elif fenced:
+            code.append((number, line))
+        prose.append("" if fenced or line.lstrip().startswith("```") else line)
+    return join_continuations(code), inline_spans(prose, 1)
+
+
+def docstring_snippets(source: str) -> tuple[list[Snippet], list[Snippet]]:
+    """A module docstring's shell lines (those that start with a python command, and their continuations) and its
+    prose's inline code spans. Read from the source, so that line numbers and backslashes are as written."""
+    tree = ast.parse(source)
+    first = tree.body[0] if tree.body else None
+    if not (isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value,
+                                                                                                    str)):
+        return [], []
+    code: list[Snippet] = []
+    prose: list[str] = []
+    continued = False
+    for number, line in list(enumerate(source.splitlines(), 1))[first.lineno - 1:first.end_lineno]:
+        words = line.lstrip().lstrip('"').split()
+        if continued or (words and PYTHON.fullmatch(words[0])):
+            code.append((number, line.lstrip().lstrip('"')))
+            continued = line.rstrip().endswith("\\")
+            prose.append("")
+        else:
+            prose.append(line)
+    return join_continuations(code), inline_spans(prose, first.lineno)
+
+
+def makefile() -> tuple[dict[str, str], list[tuple[int, str, str]]]:
+    """The Makefile's variables, and its recipe lines as (line, target, text), continuations joined."""
+    variables: dict[str, str] = {}
+    recipes: list[tuple[int, str, str]] = []
+    target = ""
+    for number, line in join_continuations(list(enumerate((ROOT / "Makefile").read_text().splitlines(), 1))):
+        if line.startswith("\t"):
+            recipes.append((number, target, line.strip()))
+        elif m := re.match(r"([A-Z_]+)\s*[:?]?=\s*(.*)", line):
+            variables[m.group(1)] = m.group(2)
+        elif m := re.match(r"(\S+):", line):
+            target = m.group(1)
+    return variables, recipes
+
+
+def expand(text: str, variables: dict[str, str]) -> str:
+    """make's expansion of ``$(VAR)`` (recursively; ``$(PY)`` is kept: it is the python command) and of ``$$``."""
+    while m := re.search(r"\$\((?!PY\))([A-Z_]+)\)", text):
+        text = text[:m.start()] + variables[m.group(1)] + text[m.end():]
+    return text.replace("$$", "$")
+
+
+# ---------------------------------------------------------------- commands
+def fill_placeholders(argv: list[str]) -> tuple[str, ...]:
+    """The arguments as checked: a word of ``PLACEHOLDERS`` replaced by its dummy value, and usage notation read as
+    an example: ``[--validate]`` is ``--validate``, ``{params,flops}`` is ``params``, and ``...`` (more of the same,
+    or flags left out) is dropped."""
+    filled = []
+    for a in argv:
+        a = re.sub(r"^\[(.*)\]$", r"\1", a)
+        a = re.sub(r"^\{([^,}]*),.*\}$", r"\1", a)
+        if a not in ("...", ".."):
+            filled.append(PLACEHOLDERS.get(a, a))
+    return tuple(filled)
+
+
+def segments(text: str) -> list[list[str]]:
+    """The commands of one shell line: its words (comments dropped) split at ``&&``, ``||``, ``|`` and ``;``."""
+    try:
+        words = shlex.split(text, comments=True)
+    except ValueError:  # an unbalanced quote: prose (an apostrophe), not a command
+        words = text.split()
+    parts: list[list[str]] = [[]]
+    for word in words:
+        if word in SEPARATORS:
+            parts.append([])
+        else:
+            parts[-1].append(word)
+    return [p for p in parts if p]
+
+
+def script_named(word: str) -> str | None:
+    """The project's script that a fragment's first word names (``train.py``, ``plot_frontier.py``,
+    ``tools/plot_frontier.py``), or None."""
+    if not re.fullmatch(r"[\w/]+\.py", word):
+        return None
+    for folder in ("",) if "/" in word else SCRIPT_DIRS:
+        path = folder + word
+        if path in UNCHECKED or ((ROOT / path).is_file() and "def build_parser(" in (ROOT / path).read_text()):
+            return path
+    return None
+
+
+def script_of_module(module: str) -> str | None:
+    """The project's script that ``python -m module`` runs, or None for another package's module."""
+    path = module.replace(".", "/") + ".py"
+    return path if (ROOT / path).is_file() else None
+
+
+def command_start(words: list[str]) -> int | None:
+    """Where the command of a segment starts: after any environment variables (``X=1``) and words without a letter
+    (a diagram's arrow)."""
+    return next((i for i, w in enumerate(words) if not re.match(r"\w+=", w) and re.search(r"[^\W\d_]", w)), None)
+
+
+def commands_in(source: str, snippets: list[Snippet]) -> list[Command]:
+    """The python commands of the snippets: the segments whose command is a python one."""
+    found = []
+    for number, text in snippets:
+        for words in segments(text):
+            at = command_start(words)
+            if at is None or not PYTHON.fullmatch(words[at]):
+                continue
+            rest = words[at + 1:]
+            if rest[:1] == ["-m"]:
+                module = rest[1] if len(rest) > 1 else ""
+                script = script_of_module(module)
+                if script is None:
+                    assert module in EXTERNAL_MODULES, \
+                        f"{source}:{number}: python -m {module}: not this project's module, nor in EXTERNAL_MODULES"
+                    continue
+                args = rest[2:]
+            else:
+                script, args = (rest[0] if rest else ""), rest[1:]
+            found.append(Command(source, number, shlex.join(words[at:]), script, fill_placeholders(args)))
+    return found
+
+
+def fragments_in(source: str, spans: list[Snippet]) -> list[Command]:
+    """The fragments of the inline spans: spans that start with one of the project's scripts and an argument."""
+    found = []
+    for number, text in spans:
+        words = (segments(text) or [[]])[0]
+        script = script_named(words[0]) if len(words) > 1 else None
+        if script:
+            found.append(Command(source, number, shlex.join(words), script, fill_placeholders(words[1:]), True))
+    return found
+
+
+@cache
+def documented() -> tuple[Command, ...]:
+    found: list[Command] = []
+    for name in MARKDOWN + DOCSTRING_FILES:
+        text = (ROOT / name).read_text()
+        code, spans = markdown_snippets(text) if name.endswith(".md") else docstring_snippets(text)
+        found += commands_in(name, code + spans) + fragments_in(name, spans)
+    return tuple(sorted(found, key=lambda c: (c.source, c.line)))
+
+
+@cache
+def make_commands() -> tuple[Command, ...]:
+    variables, recipes = makefile()
+    found: list[Command] = []
+    for number, target, text in recipes:
+        found += commands_in(f"Makefile[{target}]", [(number, expand(text, variables))])
+    return tuple(found)
+
+
+def params(commands: tuple[Command, ...]) -> list:
+    """One pytest param per command, its id the file and line (``#2`` for a second command on the same line)."""
+    seen: dict[str, int] = {}
+    out = []
+    for c in commands:
+        key = f"{c.source}:{c.line}"
+        seen[key] = seen.get(key, 0) + 1
+        out.append(pytest.param(c, id=key if seen[key] == 1 else f"{key}#{seen[key]}"))
+    return out
+
+
+# ---------------------------------------------------------------- parsing
+def all_parsers(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParser]:
+    """``parser`` and its subcommands' parsers."""
+    yield parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                yield from all_parsers(sub)
+
+
+@cache
+def parser_of(script: str) -> argparse.ArgumentParser:
+    parser = importlib.import_module(script.removesuffix(".py").replace("/", ".")).build_parser()
+    parser.prog = script  # as run from the repository root, not pytest's __main__.py
+    for p in all_parsers(parser):
+        p.allow_abbrev = False
+    return parser
+
+
+@contextlib.contextmanager
+def nothing_required(parser: argparse.ArgumentParser) -> Iterator[None]:
+    """The parser with its required flags (and groups) optional for a while: a fragment may leave them out."""
+    required = [x for p in all_parsers(parser) for x in (*p._actions, *p._mutually_exclusive_groups) if x.required]
+    try:
+        for x in required:
+            x.required = False
+        yield
+    finally:
+        for x in required:
+            x.required = True
+
+
+def check(command: Command) -> None:
+    """Parse the command's arguments with its script's parser; fail with the file, line, command and argparse's
+    error. ``-h`` must print the usage and exit 0."""
+    assert (ROOT / command.script).is_file(), f"{command.where()}\n  no such script: {command.script}"
+    if command.script in UNCHECKED:
+        pytest.skip(f"{command.script}: {UNCHECKED[command.script]}")
+    parser = parser_of(command.script)
+    helped = bool({"-h", "--help"} & set(command.argv))
+    out, err = io.StringIO(), io.StringIO()
+    status = None
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), \
+                (nothing_required(parser) if command.fragment else contextlib.nullcontext()):
+            parser.parse_args(list(command.argv))
+    except SystemExit as exit_:
+        status = exit_.code or 0
+    if helped:
+        assert status == 0 and out.getvalue().startswith("usage:"), f"{command.where()}\n  -h: exit {status}"
+    elif status is not None:
+        pytest.fail(f"{command.where()}\n  {err.getvalue().strip() or f'exit status {status}'}", pytrace=False)
+
+
+@pytest.mark.parametrize("command", params(documented()))
+def test_documented_command_parses(command: Command) -> None:
+    check(command)
+
+
+@pytest.mark.parametrize("command", params(make_commands()))
+def test_makefile_command_parses(command: Command) -> None:
+    check(command)
+
+
+def test_commands_found() -> None:
+    """Extraction still finds the docs' commands, of every script (an extraction that breaks finds few)."""
+    commands = documented()
+    assert len([c for c in commands if not c.fragment]) >= 150, len(commands)
+    assert len([c for c in commands if c.fragment]) >= 20, len(commands)
+    scripts = {c.script for c in commands}
+    for script in ("multiobjective.py", "train_search.py", "train.py", "batch_train.py", "batch_size_predict.py",
+                   "ensemble.py", "test.py", "visualize.py", "tools/analyse_search_logs.py",
+                   "tools/analyse_train_logs.py", "tools/compare_fronts.py", "tools/latency_table.py",
+                   "tools/plot_frontier.py", "tools/profile_genotypes.py", "tools/search_stability.py"):
+        assert script in scripts, script
+    # a continued line is one command: the demo's search in docs/objectives.md ends with its cost flags
+    flops = [c for c in commands if c.source == "docs/objectives.md" and c.argv[:2] == ("-o", "flops")]
+    assert flops and flops[0].argv[-2:] == ("--eval_layers", "8"), flops
+
+
+def test_makefile_commands_found() -> None:
+    """Every Makefile target that runs one of the project's scripts is checked, each of its commands."""
+    commands = make_commands()
+    assert {c.source for c in commands} == {f"Makefile[{t}]" for t in
+                                            ("demo", "demo-flops", "demo-params", "demo-latency", "demo-seeds")}
+    assert len(commands) == 8, commands
+
+
+def test_documented_make_targets_exist() -> None:
+    """`make X` in the docs names a target of the Makefile."""
+    targets = set(re.findall(r"^([\w.-]+):", (ROOT / "Makefile").read_text(), re.M))
+    missing, found = [], 0
+    for name in MARKDOWN:
+        code, spans = markdown_snippets((ROOT / name).read_text())
+        for number, snippet in code + spans:
+            for words in segments(snippet):
+                if words[0] == "make":
+                    found += 1
+                    missing += [f"{name}:{number}: make {t}" for t in words[1:] if t not in targets]
+    assert found >= 20, found
+    assert not missing, missing
