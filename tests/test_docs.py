@@ -1,7 +1,7 @@
 """The documented command lines still parse: every ``python <script>.py ...`` (``python3``, ``python -m``) of
 README.md, docs/*.md, bench/RESULTS.md, the scripts' module docstrings and the Makefile's recipes is given to that
 script's own ``build_parser().parse_args`` (parsing only: nothing runs; a few seconds in all). Flags must be spelled
-in full: argparse would let a renamed flag's old name through as an abbreviation of the new one.
+in full: a flag the parser has lost would otherwise still pass as an abbreviation of a longer one.
 
 Extraction: fenced code blocks, and the docstring lines that start with ``python``, are shell lines (``\\`` continues
 a line, ``#`` starts a comment, ``&&``, ``||``, ``|`` and ``;`` separate commands). In prose only inline code spans
@@ -150,8 +150,8 @@ def expand(text: str, variables: dict[str, str]) -> str:
 # ---------------------------------------------------------------- commands
 def fill_placeholders(argv: list[str]) -> tuple[str, ...]:
     """The arguments as checked: a word of ``PLACEHOLDERS`` replaced by its dummy value, and usage notation read as
-    an example: ``[--validate]`` is ``--validate``, ``{params,flops}`` is ``params``, and ``...`` (more of the same,
-    or flags left out) is dropped."""
+    an example: ``[--validate]`` is ``--validate``, ``{params,flops}`` is ``params``, and ``...`` or ``..`` (more of
+    the same, or flags left out) is dropped."""
     filled = []
     for a in argv:
         a = re.sub(r"^\[(.*)\]$", r"\1", a)
