@@ -331,7 +331,7 @@ def test_makefile_command_parses(command: Command) -> None:
 def test_commands_found() -> None:
     """Extraction still finds the docs' commands, of every script (an extraction that breaks finds few)."""
     commands = documented()
-    assert len([c for c in commands if not c.fragment]) >= 150, len(commands)
+    assert len([c for c in commands if not c.fragment]) >= 120, len(commands)
     assert len([c for c in commands if c.fragment]) >= 20, len(commands)
     scripts = {c.script for c in commands}
     for script in ("multiobjective.py", "train_search.py", "train.py", "batch_train.py", "batch_size_predict.py",
