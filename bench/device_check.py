@@ -25,6 +25,7 @@ turn). Run folders and per-run logs stay in ``--workdir`` (a temporary folder by
 
 from __future__ import annotations
 
+import argparse
 import csv
 import json
 import platform
@@ -162,7 +163,8 @@ def environment() -> dict[str, Any]:
     return env
 
 
-def main() -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The check's flags (a function of its own: tests/test_docs.py parses the documented commands)."""
     p = cli.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("-o", "--output", required=True, help="folder for the summary, the logs and the run folders")
     p.add_argument("--quick", action="store_true", help="tiny sizes on the CPU (checks the plumbing)")
@@ -170,6 +172,11 @@ def main() -> int:
     p.add_argument("--device", default=None, help="cuda (default) or cpu (--quick's default)")
     p.add_argument("--workdir", default=None,
                    help="run folders and per-run logs (default: a new temporary folder); OUT gets three files")
+    return p
+
+
+def main() -> int:
+    p = build_parser()
     args = p.parse_args()
     sizes = QUICK if args.quick else FULL
     device = args.device or ("cpu" if args.quick else "cuda")

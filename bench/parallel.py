@@ -16,6 +16,7 @@ order, and the problems :func:`sweep_problems` finds in the sweep folder (none f
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -210,7 +211,8 @@ def run_preset(preset: dict[str, Any], work: Path, log: Path, device: str | None
     return res
 
 
-def main() -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The benchmark's flags (a function of its own: tests/test_docs.py parses the documented commands)."""
     p = cli.ArgumentParser(description=__doc__.splitlines()[0], formatter_class=cli.HelpFormatter)
     p.add_argument("--preset", choices=sorted(PRESETS), default="cpu",
                    help="cpu: digits, 6 searches, --parallel 1/2 and Ray; gpu: the paper's supernet, --parallel 1 "
@@ -219,6 +221,11 @@ def main() -> int:
     p.add_argument("--variants", nargs="+", default=None, help="run only these variants of the preset")
     p.add_argument("--device", default=None, help="the preset's own by default (cpu, or cuda for --preset gpu)")
     p.add_argument("--workdir", default=None, help="sweep folders and their log (default: a new temporary folder)")
+    return p
+
+
+def main() -> int:
+    p = build_parser()
     args = p.parse_args()
     preset = PRESETS[args.preset]
     unknown = sorted(set(args.variants or []) - set(preset["variants"]))
