@@ -688,7 +688,29 @@ def correlation_figure(df: pd.DataFrame, columns: Sequence[str], size: tuple[flo
                         color="white" if abs(value) > 0.6 else "black")
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04).set_label("Spearman ρ (−1 to 1)")
     ax.set_title(title or f"Rank correlation over {plural(len(df), noun)} ({n_text})")
+    _fit_cell_texts(fig, ax, len(usable))
     return fig
+
+
+def _fit_cell_texts(fig: Any, ax: Any, n: int) -> None:
+    """Grow the figure until the widest value fits its cell with room to spare.
+
+    With many columns the cells got narrower than the values ("+1.00+1.00" ran together); the tick labels
+    and the colour bar keep their size, so a larger figure gives the cells all the extra room.
+    """
+    if not ax.texts:
+        return
+    for _ in range(4):
+        fig.tight_layout()
+        fig.canvas.draw()  # imshow's equal aspect shrinks the axes to the cells only when drawn
+        renderer = fig.canvas.get_renderer()
+        cell = ax.get_window_extent(renderer).width / n
+        widest = max(t.get_window_extent(renderer).width for t in ax.texts)
+        if widest <= 0.8 * cell:  # a fifth of the cell between two values
+            return
+        grow = min(1.5, widest / (0.8 * cell)) + 0.05
+        width, height = fig.get_size_inches()
+        fig.set_size_inches(width * grow, height * grow)
 
 
 def plot_correlation(df: pd.DataFrame, columns: Sequence[str], path: str | Path,

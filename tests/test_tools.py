@@ -1067,6 +1067,25 @@ def test_the_correlation_matrix_is_signed_and_says_n() -> None:
     assert "n = 4" in ax.get_title()
 
 
+def test_the_correlation_values_do_not_run_together() -> None:
+    # analyse_train_logs.py's matrix has up to 12 columns at 7 x 5.5 inches: "+1.00+1.00" ran together
+    columns = list(analyse_train_logs.CORRELATED)
+    df = pd.DataFrame({c: [1.0 + i, 2.0, 3.0 + i, 4.0] for i, c in enumerate(columns)})
+    fig = plots.correlation_figure(df, columns, size=(7.0, 5.5), label=tables.label)
+    fig.tight_layout()
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    ax = fig.axes[0]
+    boxes = {}
+    for t in ax.texts:
+        boxes.setdefault(round(t.get_position()[1]), []).append(t.get_window_extent(renderer))
+    for row in boxes.values():
+        row.sort(key=lambda b: b.x0)
+        cell = row[1].x0 - row[0].x0
+        assert all(right.x0 - left.x1 > 0.15 * cell for left, right in zip(row, row[1:]))  # a visible space
+    assert min(t.get_fontsize() for t in ax.texts) >= 7  # not shrunk into illegibility
+
+
 def test_epoch_axes_have_whole_number_ticks(tmp_path: Path) -> None:
     run = tmp_path / "search"
     run.mkdir()
