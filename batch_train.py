@@ -81,6 +81,7 @@ from utils import (
     get_device,
     get_logger,
     lock_run_dir,
+    note_resumable,
     numbered,
     portable_args,
     read_json,
@@ -456,6 +457,7 @@ def main(args: argparse.Namespace) -> dict:
     if not resumed:
         batch_dir = create_run_dir("batch-train", args.save or "EXP", args.logdir)
     with lock_run_dir(batch_dir):  # the batch's folder, to the end; each training locks its own inside
+        note_resumable("batch_train.py", batch_dir)
         return _run_batch(args, batch_dir, entries, device, info, resumed, settings_note)
 
 

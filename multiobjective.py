@@ -58,6 +58,7 @@ from utils import (
     get_device,
     get_logger,
     lock_run_dir,
+    note_resumable,
     portable_args,
     read_json,
     rebase_run_dirs,
@@ -623,6 +624,7 @@ def main(args: argparse.Namespace, executor: Any = None) -> dict[str, Any]:
             if getattr(args, "latency_table", None):
                 args.latency_table = _pin_latency_table(args.latency_table, run_dir)
             save_args(args, run_dir, device, kind="sweep")
+        note_resumable("multiobjective.py", run_dir)
         return _run(args, run_dir, state, executor)
     finally:
         if own_executor and executor is not None:

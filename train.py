@@ -79,6 +79,7 @@ from utils import (
     load_run_args,
     lock_run_dir,
     log_data_notes,
+    note_resumable,
     read_json,
     resume_point,
     run_data_record,
@@ -587,6 +588,7 @@ def main(args: argparse.Namespace, *, run_dir: str | Path | None = None,
     else:
         run_dir = create_run_dir("eval", run_label(args), args.logdir)
     run_lock = lock_run_dir(run_dir)  # before anything is written there: one process per run folder
+    note_resumable("train.py", run_dir)
     logger = get_logger(f"train.{run_dir.name}", run_dir)
     for path in log_files:
         handler = logging.FileHandler(path, mode="a")

@@ -57,6 +57,7 @@ from utils import (
     load_run_args,
     lock_run_dir,
     log_data_notes,
+    note_resumable,
     read_json,
     resume_point,
     run_data_record,
@@ -330,6 +331,7 @@ def main(args: argparse.Namespace) -> dict:
     if run_dir is None:
         run_dir = create_run_dir("search", args.save, args.logdir)
     with lock_run_dir(run_dir):  # before anything is written there: one process per run folder
+        note_resumable("train_search.py", run_dir)
         return _search(args, run_dir, device, checkpoint, (train_loader, valid_loader), info, imagenet, cost_model)
 
 

@@ -808,9 +808,30 @@ class MetricsCSV:
 # --------------------------------------------------------------------------- script entry
 
 
+# `python SCRIPT --resume DIR` of the outermost run this process holds (a sweep's, not its search's), for Ctrl-C
+_resume_command: list[str] = []
+
+
+def note_resumable(script: str, run_dir: str | Path) -> None:
+    """Name the command that continues this run folder, which run_main prints after a Ctrl-C; the first run
+    named in a process is the outermost (a sweep before its searches, a batch before its trainings)."""
+    if not _resume_command:
+        _resume_command.append(f"python {script} --resume {run_dir}")
+
+
+def _interrupted_line() -> str:
+    if not _resume_command:
+        return "interrupted"
+    run_dir = Path(_resume_command[0].split(" --resume ", 1)[1])
+    if not (run_dir / "args.json").is_file():  # stopped before the run recorded its arguments: nothing to resume
+        return "interrupted"
+    return f"interrupted: continue with {_resume_command[0]}"
+
+
 def run_main(main_fn: Callable[[Any], Any], args: Any) -> int:
     """Call main_fn(args); bad input, and a file that cannot be written or read (OSError), become one
-    `error: ...` line on stderr and exit code 2."""
+    `error: ...` line on stderr and exit code 2; a Ctrl-C, one line naming the command that resumes the run."""
+    _resume_command.clear()
     try:
         main_fn(args)
     except (UserError, ValueError) as e:
@@ -825,6 +846,6 @@ def run_main(main_fn: Callable[[Any], Any], args: Any) -> int:
         print(f"error: {' '.join(str(e).split())}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print(_interrupted_line(), file=sys.stderr)
         return 130
     return 0

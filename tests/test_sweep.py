@@ -294,3 +294,17 @@ def test_resume_from_elsewhere_finds_the_searches_in_the_sweep_folder(sweep: dic
     assert [s["run_dir"] for s in resumed["searches"]] == [str(moved / Path(s["run_dir"]).name) for s in searches]
     assert [s["criterion_loss"] for s in resumed["searches"]] == [s["criterion_loss"] for s in searches]
     assert not (tmp_path / "logs").exists()  # nothing ran again elsewhere
+
+
+def test_ctrl_c_in_a_search_names_the_sweeps_resume(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture) -> None:
+    """The sweep's folder, not its search's, is the one to resume; a bare `interrupted` named neither."""
+    def ctrl_c(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(train_search, "_search", ctrl_c)
+    argv = ["-o", "l2", "cifar", *SEARCH, "--epochs", "1", "--logdir", str(tmp_path)]
+    assert run_main(multiobjective.main, parse(argv)) == 130
+    (run_dir,) = tmp_path.glob("multi-search-*")
+    assert capsys.readouterr().err.splitlines()[-1] == \
+        f"interrupted: continue with python multiobjective.py --resume {run_dir}"

@@ -247,3 +247,15 @@ def test_bad_genotype_specs_fail_in_one_line_before_any_folder(tmp_path: Path, c
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and message in err and "\n" not in err
     assert not (tmp_path / "logs").exists()
+
+
+def test_ctrl_c_names_the_command_that_resumes_the_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                       capsys: pytest.CaptureFixture) -> None:
+    """A Ctrl-C printed a bare `interrupted`: the run folder, far up the log, had to be found by hand."""
+    def ctrl_c(self, row):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(train.MetricsCSV, "append", ctrl_c)
+    assert run_main(train.main, parse("--epochs", "2", "--logdir", str(tmp_path))) == 130
+    (run,) = tmp_path.glob("eval-*")
+    assert capsys.readouterr().err == f"interrupted: continue with python train.py --resume {run}\n"
