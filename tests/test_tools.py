@@ -691,6 +691,23 @@ def test_a_run_folder_given_as_a_table_says_which_flag_reads_it(runs: dict, tmp_
     assert err.startswith(f"error: {runs['sweep']} is a folder, not a ") and "read with -l" in err and "\n" not in err
 
 
+@pytest.mark.parametrize("tool", [analyse_search_logs, analyse_train_logs])
+@pytest.mark.parametrize("name, said", [("sweep.json", "read with -l"), ("ensemble.json", "with -e"),
+                                        ("log.txt", "read with -l"), ("genotypes.json", "CSV table")])
+def test_a_runs_json_or_log_given_as_a_table_says_what_it_is(runs: dict, tmp_path: Path, capsys, tool: object,
+                                                             name: str, said: str) -> None:
+    """-d sweep.json said "has none of the known columns ({)", -d log.txt "Error tokenizing data. C error"."""
+    given = runs["sweep"] / name
+    if not given.is_file():
+        given = tmp_path / name
+        given.write_text('{"a": 1, "b": [1, 2]}\n' if name.endswith(".json") else "12/06 06:44:02 PM a, b, c\n")
+    args = tool.build_parser().parse_args(["-d", str(given), "-o", str(tmp_path / "t.csv")])
+    assert run_main(tool.main, args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"error: {given} is ") and ", not a " in err and said in err and "\n" not in err
+    assert not (tmp_path / "t.csv").exists()
+
+
 @pytest.mark.parametrize("tool, needs", [(analyse_train_logs, "test_acc"), (analyse_search_logs, "search_reg_loss")])
 @pytest.mark.parametrize("content", ["model size,batch size,GPU mb\n1.37,32,2911\n", "name,test_acc,size_m,"
                                      "search_reg_loss,search_criterion_loss\n"])

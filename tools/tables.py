@@ -127,6 +127,24 @@ def normalise_columns(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _run_file_advice(path: Path) -> tuple[str, str] | None:
+    """What a run's JSON record or log given to -d is, and which flag reads it (pandas read them as tables of
+    one column "{" or failed on their commas, and said so in its own words)."""
+    with open(path, "rb") as f:
+        head = f.read(256).lstrip()
+    if head[:1] in (b"{", b"["):
+        if path.name == "ensemble.json":
+            return "ensemble.py's result", "analyse_train_logs.py draws it with -e, beside -t or -d"
+        if path.name == "sweep.json":
+            return ("a sweep's record", "its folder is read with -l (analyse_search_logs.py), or joined with -s "
+                    "(analyse_train_logs.py); -d takes a CSV table these tools wrote")
+        return "a JSON file", "-d takes a CSV table these tools (or the original ones) wrote"
+    if path.name == "log.txt":
+        return ("a run's log", "a sweep's log.txt is read with -l (analyse_search_logs.py), an eval run's with -t "
+                "(analyse_train_logs.py); -d takes a CSV table these tools wrote")
+    return None
+
+
 def read_table(path: str | Path, needs: Sequence[Sequence[str]] = (), what: str = "table") -> pd.DataFrame:
     """A table these tools or the original ones wrote, with our column names and numeric columns as floats.
 
@@ -139,6 +157,9 @@ def read_table(path: str | Path, needs: Sequence[Sequence[str]] = (), what: str 
                          f"a batch-train folder with -t (analyse_train_logs.py); -d takes a table they wrote")
     if not path.is_file():
         raise FileNotFoundError(f"no such table: {path}")
+    other = _run_file_advice(path)
+    if other is not None:
+        raise ValueError(f"{path} is {other[0]}, not a {what}: {other[1]}")
     try:
         raw = pd.read_csv(path)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
