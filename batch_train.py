@@ -81,6 +81,7 @@ from utils import (
     get_device,
     get_logger,
     lock_run_dir,
+    not_a_run_folder,
     note_resumable,
     numbered,
     portable_args,
@@ -402,7 +403,7 @@ def _resume_state(args: argparse.Namespace) -> tuple[argparse.Namespace, Path, l
     if batch_dir.name in ("log.txt", "batch.json"):
         batch_dir = batch_dir.parent
     if not (batch_dir / "batch.json").is_file():
-        raise UserError(f"--resume {batch_dir}: not a batch-train folder (no batch.json)")
+        raise not_a_run_folder(batch_dir, "batch", "batch.json")
     state = read_json(batch_dir / "batch.json")
     entries = state.get("entries") if isinstance(state, dict) else None
     if not isinstance(entries, list) or not isinstance(state.get("args", {}), dict) or not all(

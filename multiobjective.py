@@ -58,6 +58,7 @@ from utils import (
     get_device,
     get_logger,
     lock_run_dir,
+    not_a_run_folder,
     note_resumable,
     portable_args,
     read_json,
@@ -522,7 +523,7 @@ def _resume(args: argparse.Namespace) -> tuple[argparse.Namespace, Path, dict[st
         run_dir = run_dir.parent
     state_file = run_dir / "sweep.json"
     if not state_file.is_file():
-        raise UserError(f"--resume {run_dir}: not a sweep folder (no sweep.json)")
+        raise not_a_run_folder(run_dir, "sweep", "sweep.json")
     state = read_json(state_file)
     if problem := sweep_state_problem(state):  # a hand edit: one line here, not a traceback in replay
         raise UserError(f"--resume {run_dir}: sweep.json is not a sweep state ({problem})")

@@ -606,6 +606,19 @@ def run_folder_kind(folder: str | Path) -> str | None:
     return run_kind(folder, record)
 
 
+def not_a_run_folder(run_dir: Path, kind: str, missing: str) -> UserError:
+    """The one line for `--resume run_dir` of a folder that holds no ``kind`` run (its ``missing`` file is not
+    there): no such folder, or which kind of run it is and the script that resumes it."""
+    label = RUN_KINDS[kind][0] + (" run folder" if kind in ("search", "train") else " folder")
+    if not run_dir.exists():
+        return UserError(f"--resume {run_dir}: no such folder")
+    found = run_folder_kind(run_dir)
+    if found is not None and found != kind:
+        return UserError(f"--resume {run_dir}: not {label} but {RUN_KINDS[found][0]} folder (resume it "
+                         f"with {RUN_KINDS[found][1]})")
+    return UserError(f"--resume {run_dir}: not {label} (no {missing})")
+
+
 def load_run_args(folder: str | Path, kind: str) -> tuple[Path, dict]:
     """The folder and saved arguments of the run that ``--resume folder`` names, which must be of ``kind``.
 
@@ -617,7 +630,7 @@ def load_run_args(folder: str | Path, kind: str) -> tuple[Path, dict]:
         run_dir = run_dir.parent
     label, _ = RUN_KINDS[kind]
     if not (run_dir / "args.json").is_file():
-        raise UserError(f"--resume {run_dir}: not {label} run folder (no args.json)")
+        raise not_a_run_folder(run_dir, kind, "args.json")
     record = read_json(run_dir / "args.json")
     if not isinstance(record, dict) or not isinstance(record.get("args"), dict):
         raise UserError(f"--resume {run_dir}: args.json holds no run arguments")

@@ -132,7 +132,7 @@ def test_search_resumes_after_sigkill(tmp_path: Path) -> None:
     (["--set", "cifar10", "--data", "/nonexistent-mood-nas"], "CIFAR-10"),
     (["--train_portion", "1.5"], "--train_portion"),
     (["--set", "digits", "--batch_size", "100000"], "--batch_size"),
-    (["--resume", "/nonexistent-run"], "not a search run folder"),
+    (["--resume", "/nonexistent-run"], "--resume /nonexistent-run: no such folder"),
     (["--set", "digits", "--image_size", "6"], "--image_size 6 must be a multiple of 4"),
     (["--set", "digits", "--epochs", "10"], "--begin 15 >= --epochs 10: the search would take no architecture step"),
     (["--set", "digits", "--begin", "-1"], "--begin -1 must be >= 0"),

@@ -379,3 +379,39 @@ def test_check_output_and_logdir_refuse_what_would_be_lost(tmp_path):
     assert utils.check_output(tmp_path / "new.json", "-o", [data]) == tmp_path / "new.json"
     with pytest.raises(UserError, match="--logdir .* is a file"):
         create_run_dir("eval", "x", data)
+
+
+def test_resume_of_a_folder_of_another_kind_names_its_kind_and_script(tmp_path):
+    """multiobjective.py and batch_train.py said only "not a sweep folder (no sweep.json)" of a search or a
+    training folder, and of a folder that does not exist; train.py named the kind and the script that resumes it."""
+    import argparse
+
+    import batch_train
+    import multiobjective
+
+    search = tmp_path / "search-00-nu0.2"
+    search.mkdir()
+    (search / "args.json").write_text(json.dumps({"kind": "search", "args": {"arch_learning_rate": 1}}))
+    train_run = tmp_path / "eval-x"
+    train_run.mkdir()
+    (train_run / "args.json").write_text(json.dumps({"kind": "train", "args": {"arch": "DARTS_V2"}}))
+
+    def sweep(folder):
+        with pytest.raises(UserError) as err:
+            multiobjective._resume(argparse.Namespace(sweep_resume=str(folder)))
+        return str(err.value)
+
+    def batch(folder):
+        with pytest.raises(UserError) as err:
+            batch_train._resume_state(argparse.Namespace(resume=str(folder)))
+        return str(err.value)
+
+    assert sweep(search) == (f"--resume {search}: not a sweep folder but a search folder (resume it with "
+                             "train_search.py)")
+    assert batch(train_run) == (f"--resume {train_run}: not a batch-train folder but a training folder (resume it "
+                                "with train.py)")
+    assert sweep(tmp_path / "nope") == f"--resume {tmp_path / 'nope'}: no such folder"
+    assert batch(tmp_path / "nope") == f"--resume {tmp_path / 'nope'}: no such folder"
+    assert sweep(tmp_path) == f"--resume {tmp_path}: not a sweep folder (no sweep.json)"
+    with pytest.raises(UserError, match=r"^--resume \S+nope: no such folder$"):
+        utils.load_run_args(tmp_path / "nope", "train")
