@@ -109,6 +109,12 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     def _get_help_string(self, action: argparse.Action) -> str | None:
         return action.help if action.default is None else super()._get_help_string(action)
 
+    def _format_args(self, action: argparse.Action, default_metavar: str) -> str:
+        # nargs="+" with two names (-i W H, one value or two): argparse's "W [H ...]" would promise any number
+        if action.nargs == "+" and isinstance(action.metavar, tuple) and len(action.metavar) == 2:
+            return f"{action.metavar[0]} [{action.metavar[1]}]"
+        return super()._format_args(action, default_metavar)
+
 
 # The help of a flag a script parses but does not use: the original's command lines still run.
 NO_EFFECT = "kept for the original's command lines; no effect"

@@ -1408,3 +1408,16 @@ def test_latency_table_shows_its_progress_and_what_an_interrupt_left(tmp_path: P
         assert err[2].startswith("round 2/3") and err[-1].startswith("round 3/3") and table.is_file()
         assert sorted(line.split()[0] for line in err[3:-1]) == ["PC_DARTS_cifar", "pool"]
         assert all(line.endswith("ms (fastest of 3)") for line in err[3:-1])
+
+
+@pytest.mark.parametrize("tool", [analyse_search_logs, analyse_train_logs, compare_fronts, plot_frontier,
+                                  search_stability])
+def test_the_inches_flag_says_one_or_two_values(tool: object) -> None:
+    """The usage read `-i W H [W H ...]`, as if pairs could repeat; a third value is refused, one is a square."""
+    parser = tool.build_parser()
+    usage = " ".join((parser.format_usage() + parser.format_help()).split())
+    assert "-i W [H]" in usage and "[W H ...]" not in usage and "a square" in usage
+    (inches,) = [a for a in parser._actions if a.dest == "inches"]
+    assert inches.nargs == "+" and tables.parse_inches([6.0]) == (6.0, 6.0)
+    with pytest.raises(ValueError, match="a width and a height"):
+        tables.parse_inches([7.0, 5.0, 8.0, 6.0])

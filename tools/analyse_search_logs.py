@@ -59,8 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="re-plot a table written by this tool or by the original one "
                              "(here -d reads a table; in plot_frontier.py, -d is --dominated)")
     parser.add_argument("-o", "--output", default="search_table.csv", help="the table (CSV); plots go beside it")
-    parser.add_argument("-i", "--inches", type=float, nargs="+", default=None, metavar="W H",
-                        help="figure size in inches, each side 1 to 50 (default 7 5)")
+    parser.add_argument("-i", "--inches", type=float, nargs="+", default=None, metavar=("W", "H"),
+                        help="figure size in inches, each side 1 to 50 (one value: a square; default 7 5)")
     parser.add_argument("-t", "--topk", type=int, default=5,
                         help="ring the K searches with the best search valid accuracy (0, or K >= the number of "
                              "searches: none, since all would be ringed)")

@@ -98,8 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="ensemble.json files (ensemble.py) to draw beside the single networks")
     parser.add_argument("-c", "--colorbar", action="store_true",
                         help="only the nu colour bar: no names beside the points")
-    parser.add_argument("-i", "--inches", type=float, nargs="+", default=None, metavar="W H",
-                        help="figure size in inches, each side 1 to 50 (default 7 5)")
+    parser.add_argument("-i", "--inches", type=float, nargs="+", default=None, metavar=("W", "H"),
+                        help="figure size in inches, each side 1 to 50 (one value: a square; default 7 5)")
     parser.add_argument("-o", "--output", default="loss_table.csv", help="the table (CSV); plots go beside it")
     parser.add_argument("--baselines", choices=["auto", "yes", "no"], default="auto",
                         help="draw the published CIFAR-10 results (auto: when the runs are on CIFAR-10)")

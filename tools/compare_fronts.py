@@ -49,8 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="input side the FLOPs are counted at (default: the first cost sweep's, else the first "
                              "sweep's)")
     parser.add_argument("-o", "--output", default="fronts.png", help="the plot (PNG)")
-    parser.add_argument("-i", "--inches", type=float, nargs="+", default=None, metavar="W H",
-                        help="figure size in inches, each side 1 to 50 (default 7 5)")
+    parser.add_argument("-i", "--inches", type=float, nargs="+", default=None, metavar=("W", "H"),
+                        help="figure size in inches, each side 1 to 50 (one value: a square; default 7 5)")
     return parser
 
 

@@ -32,8 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
                                      formatter_class=cli.HelpFormatter)
     parser.add_argument("-l", "--log", required=True, help="the sweep's log.txt (or its folder)")
     parser.add_argument("-o", "--output", default="plot.png", help="the plot (PNG; the original tool's default name)")
-    parser.add_argument("-i", "--inches", type=float, nargs="+", default=None, metavar="W H",
-                        help="figure size in inches, each side 1 to 50 (default 7 5)")
+    parser.add_argument("-i", "--inches", type=float, nargs="+", default=None, metavar=("W", "H"),
+                        help="figure size in inches, each side 1 to 50 (one value: a square; default 7 5)")
     parser.add_argument("-d", "--dominated", action="store_true",
                         help="also draw the dominated searches (-d is --dominated here, as in the original tool; "
                              "in analyse_search_logs.py and analyse_train_logs.py, -d reads a table)")

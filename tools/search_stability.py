@@ -52,8 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="compare the searches of each nu, or all of them as one set")
     parser.add_argument("-o", "--output", default="search_stability.csv",
                         help="the edge agreement table (CSV); the other tables and the plot go beside it")
-    parser.add_argument("-i", "--inches", type=float, nargs="+", default=None, metavar="W H",
-                        help="figure size in inches, each side 1 to 50 (default: grows with the number of searches)")
+    parser.add_argument("-i", "--inches", type=float, nargs="+", default=None, metavar=("W", "H"),
+                        help="figure size in inches, each side 1 to 50 (one value: a square; default: grows with "
+                             "the number of searches)")
     return parser
 
 
