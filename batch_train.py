@@ -82,11 +82,11 @@ from utils import (
     get_logger,
     lock_run_dir,
     not_a_run_folder,
-    note_resumable,
     numbered,
     portable_args,
     read_json,
     rebase_run_dirs,
+    resumable,
     run_main,
     save_args,
     write_json_atomic,
@@ -457,8 +457,7 @@ def main(args: argparse.Namespace) -> dict:
                                        image_size=getattr(args, "image_size", None))
     if not resumed:
         batch_dir = create_run_dir("batch-train", args.save or "EXP", args.logdir)
-    with lock_run_dir(batch_dir):  # the batch's folder, to the end; each training locks its own inside
-        note_resumable("batch_train.py", batch_dir)
+    with lock_run_dir(batch_dir), resumable("batch_train.py", batch_dir):  # each training locks its own inside
         return _run_batch(args, batch_dir, entries, device, info, resumed, settings_note)
 
 

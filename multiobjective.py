@@ -59,10 +59,10 @@ from utils import (
     get_logger,
     lock_run_dir,
     not_a_run_folder,
-    note_resumable,
     portable_args,
     read_json,
     rebase_run_dirs,
+    resumable,
     run_main,
     save_args,
     sweep_state_problem,
@@ -625,8 +625,8 @@ def main(args: argparse.Namespace, executor: Any = None) -> dict[str, Any]:
             if getattr(args, "latency_table", None):
                 args.latency_table = _pin_latency_table(args.latency_table, run_dir)
             save_args(args, run_dir, device, kind="sweep")
-        note_resumable("multiobjective.py", run_dir)
-        return _run(args, run_dir, state, executor)
+        with resumable("multiobjective.py", run_dir):
+            return _run(args, run_dir, state, executor)
     finally:
         if own_executor and executor is not None:
             executor.close()

@@ -79,8 +79,8 @@ from utils import (
     load_run_args,
     lock_run_dir,
     log_data_notes,
-    note_resumable,
     read_json,
+    resumable,
     resume_point,
     run_data_record,
     run_folder_kind,
@@ -588,7 +588,6 @@ def main(args: argparse.Namespace, *, run_dir: str | Path | None = None,
     else:
         run_dir = create_run_dir("eval", run_label(args), args.logdir)
     run_lock = lock_run_dir(run_dir)  # before anything is written there: one process per run folder
-    note_resumable("train.py", run_dir)
     logger = get_logger(f"train.{run_dir.name}", run_dir)
     for path in log_files:
         handler = logging.FileHandler(path, mode="a")
@@ -601,8 +600,9 @@ def main(args: argparse.Namespace, *, run_dir: str | Path | None = None,
     logger.info("genotype %s: %s%s", genotype_label(args.arch), resolved.note,
                 f" (resumed from {resumed / 'genotype.json'})" if started else "")
     try:
-        return _run(args, run_dir, resumed, checkpoint, genotype, device, setup,
-                    (train_loader, valid_loader, test_loader), info, logger)
+        with resumable("train.py", run_dir):
+            return _run(args, run_dir, resumed, checkpoint, genotype, device, setup,
+                        (train_loader, valid_loader, test_loader), info, logger)
     finally:  # the run is over: release its log files (a batch of trainings would otherwise pile them up)
         for handler in list(logger.handlers):
             logger.removeHandler(handler)

@@ -57,8 +57,8 @@ from utils import (
     load_run_args,
     lock_run_dir,
     log_data_notes,
-    note_resumable,
     read_json,
+    resumable,
     resume_point,
     run_data_record,
     run_main,
@@ -330,8 +330,7 @@ def main(args: argparse.Namespace) -> dict:
         run_dir.mkdir(parents=True, exist_ok=True)
     if run_dir is None:
         run_dir = create_run_dir("search", args.save, args.logdir)
-    with lock_run_dir(run_dir):  # before anything is written there: one process per run folder
-        note_resumable("train_search.py", run_dir)
+    with lock_run_dir(run_dir), resumable("train_search.py", run_dir):  # locked before anything is written there
         return _search(args, run_dir, device, checkpoint, (train_loader, valid_loader), info, imagenet, cost_model)
 
 

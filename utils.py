@@ -8,6 +8,7 @@ would then trip over.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import errno
 import io
@@ -25,7 +26,7 @@ import time
 import unicodedata
 import warnings
 import weakref
-from collections.abc import Callable, Container, Iterable, Sequence
+from collections.abc import Callable, Container, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -821,30 +822,29 @@ class MetricsCSV:
 # --------------------------------------------------------------------------- script entry
 
 
-# `python SCRIPT --resume DIR` of the outermost run this process holds (a sweep's, not its search's), for Ctrl-C
-_resume_command: list[str] = []
+class Interrupted(KeyboardInterrupt):
+    """A Ctrl-C that knows the command continuing the run it stopped (the outermost one: a sweep's, a batch's)."""
+
+    def __init__(self, command: str) -> None:
+        super().__init__(command)
+        self.command = command
 
 
-def note_resumable(script: str, run_dir: str | Path) -> None:
-    """Name the command that continues this run folder, which run_main prints after a Ctrl-C; the first run
-    named in a process is the outermost (a sweep before its searches, a batch before its trainings)."""
-    if not _resume_command:
-        _resume_command.append(f"python {script} --resume {run_dir}")
-
-
-def _interrupted_line() -> str:
-    if not _resume_command:
-        return "interrupted"
-    run_dir = Path(_resume_command[0].split(" --resume ", 1)[1])
-    if not (run_dir / "args.json").is_file():  # stopped before the run recorded its arguments: nothing to resume
-        return "interrupted"
-    return f"interrupted: continue with {_resume_command[0]}"
+@contextlib.contextmanager
+def resumable(script: str, run_dir: str | Path) -> Iterator[None]:
+    """Name ``python SCRIPT --resume RUN_DIR`` in a Ctrl-C inside the block, which run_main prints. Nested blocks
+    (a sweep's around its search's) re-raise, so the outermost run's command is the one said."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        if not (Path(run_dir) / "args.json").is_file():  # stopped before the run recorded its arguments
+            raise
+        raise Interrupted(f"python {script} --resume {run_dir}") from None
 
 
 def run_main(main_fn: Callable[[Any], Any], args: Any) -> int:
     """Call main_fn(args); bad input, and a file that cannot be written or read (OSError), become one
     `error: ...` line on stderr and exit code 2; a Ctrl-C, one line naming the command that resumes the run."""
-    _resume_command.clear()
     try:
         main_fn(args)
     except (UserError, ValueError) as e:
@@ -858,7 +858,8 @@ def run_main(main_fn: Callable[[Any], Any], args: Any) -> int:
     except RunFailed as e:
         print(f"error: {' '.join(str(e).split())}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print(_interrupted_line(), file=sys.stderr)
+    except KeyboardInterrupt as e:
+        print(f"interrupted: continue with {e.command}" if isinstance(e, Interrupted) else "interrupted",
+              file=sys.stderr)
         return 130
     return 0

@@ -287,6 +287,7 @@ def test_ctrl_c_leaves_searches_running_and_resume_continues_them(tmp_path: Path
     assert not group_alive(proc.pid), subprocess.run(["ps", "-o", "pid,args", "-g", str(proc.pid)],
                                                      capture_output=True, text=True).stdout
     (run_dir,) = tmp_path.glob("multi-search-digits-t-*")
+    assert stderr.splitlines()[-1] == f"interrupted: continue with python multiobjective.py --resume {run_dir}"
     stopped = json.loads((run_dir / "sweep.json").read_text())
     assert [s["status"] for s in stopped["searches"]] == ["running", "running"]
     assert stopped["estimator"]["pending"] == [s["weight"] for s in stopped["searches"]]

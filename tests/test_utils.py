@@ -28,6 +28,7 @@ from utils import (
     get_rng_state,
     load_checkpoint,
     read_json,
+    resumable,
     run_main,
     save_args,
     save_atomic,
@@ -325,6 +326,28 @@ def test_run_main_exit_codes(capsys, exc, code, text):
 
     assert run_main(main, None) == code
     assert capsys.readouterr().err == text
+
+
+def test_a_ctrl_c_names_the_outermost_runs_resume(tmp_path, capsys):
+    """Nested runs (a sweep around its search) say the outer one's command; a run that recorded no arguments yet
+    has nothing to resume, and a Ctrl-C there is a bare `interrupted`."""
+    sweep, search = tmp_path / "multi-search-x", tmp_path / "multi-search-x" / "search-00"
+    search.mkdir(parents=True)
+    (sweep / "args.json").write_text("{}")
+    (search / "args.json").write_text("{}")
+
+    def nested(_):
+        with resumable("multiobjective.py", sweep), resumable("train_search.py", search):
+            raise KeyboardInterrupt
+
+    assert run_main(nested, None) == 130
+    assert capsys.readouterr().err == f"interrupted: continue with python multiobjective.py --resume {sweep}\n"
+    (sweep / "args.json").unlink()
+    assert run_main(nested, None) == 130  # the sweep stopped before recording itself: the search's is still said
+    assert capsys.readouterr().err == f"interrupted: continue with python train_search.py --resume {search}\n"
+    (search / "args.json").unlink()
+    assert run_main(nested, None) == 130
+    assert capsys.readouterr().err == "interrupted\n"
 
 
 def test_run_main_success_and_other_errors_propagate(capsys):
