@@ -30,7 +30,7 @@ import plots_train
 import train
 from model import NetworkCIFAR
 from operations import OPS, FactorizedReduce, Identity, Zero
-from pareto import hypervolume_2d
+from pareto import default_reference, hypervolume_2d
 from profiling import Profiler, build_eval_network, count_flops, count_parameters, measure_latency
 from tools import (
     analyse_search_logs,
@@ -331,6 +331,19 @@ def test_analyse_search_logs_tables_the_pareto_searches(runs: dict, tmp_path: Pa
     assert [p.name for p in result["plots"]] == [f"search_table_{n}.png" for n in names]
     for p in result["plots"]:
         assert_png(p)
+    # its table re-plotted: the reference point is then the Pareto rows' own unless the sweep's is given
+    replot = analyse_search_logs.build_parser().parse_args(["-d", str(out), "-o", str(tmp_path / "again.csv")])
+    points = [(p["reg_loss"], p["criterion_loss"]) for p in state["pareto"]]
+    alone = analyse_search_logs.main(replot)["hypervolume"]
+    assert alone["reference"] == pytest.approx(list(default_reference(points)))
+    assert "pass it as --reference R CE to compare" in capsys.readouterr().out
+    replot.reference = [100.0, 2.0]
+    assert analyse_search_logs.main(replot)["hypervolume"] == {"value": pytest.approx(hypervolume_2d(points, [100, 2])),
+                                                               "reference": [100.0, 2.0]}
+    assert "--reference R CE" not in capsys.readouterr().out
+    replot.reference = [float("nan"), 1.0]
+    assert run_main(analyse_search_logs.main, replot) == 2
+    assert capsys.readouterr().err == "error: --reference nan 1.0: give two finite numbers (R and CE)\n"
 
 
 def test_analyse_search_logs_replots_an_original_table(tmp_path: Path) -> None:

@@ -9,10 +9,11 @@ cross-entropy and penalty, and the evaluation network's parameters, FLOPs and CP
 (profiling.py). Writes the table (-o, CSV) and, beside it, <stem>_crit_vs_reg_loss.png (the front,
 top-k by search valid accuracy highlighted), <stem>_weight_vs_valid_acc.png,
 <stem>_weight_vs_params.png and <stem>_correlation_matrix.png. Prints the table and the front's
-hypervolume with its reference point. A cost sweep's genotypes are profiled on its own evaluation network
-(its args.json), so the flops or parameters column is its R. With a budget (--max_params, --max_flops,
---max_latency_cpu, --max_latency_gpu) it names the search within every limit with the lowest front
-cross-entropy, among the table's Pareto-optimal searches, and the command that trains it.
+hypervolume with its reference point (``--reference R CE`` sets it: one point for several sweeps, or a
+sweep's own for its re-plotted table, which holds only the Pareto rows). A cost sweep's genotypes are
+profiled on its own evaluation network (its args.json), so the flops or parameters column is its R. With a
+budget (--max_params, --max_flops, --max_latency_cpu, --max_latency_gpu) it names the search within every
+limit with the lowest front cross-entropy, among the table's Pareto-optimal searches, and the command that trains it.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ import plots  # noqa: E402
 from pareto import front_ce  # noqa: E402
 from plots import plt  # noqa: E402
 from tools import tables  # noqa: E402
-from utils import check_output, run_main  # noqa: E402
+from utils import UserError, check_output, run_main  # noqa: E402
 
 TABLE_COLUMNS = (
     "name", "nu", "size_m", "search_train_acc", "search_valid_acc", "search_criterion_loss", "search_valid_loss",
@@ -61,6 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-o", "--output", default="search_table.csv", help="the table (CSV); plots go beside it")
     parser.add_argument("-i", "--inches", type=float, nargs="+", default=None, metavar=("W", "H"),
                         help="figure size in inches, each side 1 to 50 (one value: a square; default 7 5)")
+    parser.add_argument("--reference", type=float, nargs=2, default=None, metavar=("R", "CE"),
+                        help="the hypervolume's reference point (default: the sweep's own, over all its searches, "
+                             "with -l; with -d the table's maxima + 10 %%, the table holding only the Pareto rows: "
+                             "pass the sweep's to compare, or one point to compare several sweeps)")
     parser.add_argument("-t", "--topk", type=int, default=5,
                         help="ring the K searches with the best search valid accuracy (0, or K >= the number of "
                              "searches: none, since all would be ringed)")
@@ -177,6 +182,8 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     replot_in_place = bool(args.data) and Path(args.data).resolve() == output.resolve()  # no table written then
     check_output(output, "-o", [args.log, None if replot_in_place else args.data])
     limits = tables.budget_limits(args, profiled=bool(args.log))
+    if args.reference is not None and not all(math.isfinite(v) for v in args.reference):
+        raise UserError(f"--reference {' '.join(map(str, args.reference))}: give two finite numbers (R and CE)")
     sweep = None
     if args.log:
         sweep = tables.load_sweep(args.log)
@@ -207,9 +214,12 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     if not replot_in_place:
         tables.write_table(df, output)
     hv = tables.front_hypervolume(df["search_reg_loss"].to_numpy(float), df[front_column(df)].to_numpy(float),
-                                  reference)
+                                  args.reference or reference)
     print(tables.format_table(df, [c for c in TABLE_COLUMNS if c != "search_dir"]))
     print(tables.hypervolume_text("the search front (penalty R, cross-entropy)", hv, ("R", "CE")))
+    if hv is not None and args.data and args.reference is None:
+        print("  (reference point: the table's maxima + 10 %; the sweep's own, over all its searches, is in its "
+              "log: pass it as --reference R CE to compare)")
     if pick_line is not None:
         print(pick_line)
         if pick is not None and sweep is not None and (sweep["folder"] / "genotypes.json").is_file():
