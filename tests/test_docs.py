@@ -44,7 +44,7 @@ UNCHECKED: dict[str, str] = {}
 EXTERNAL_MODULES = {"pytest", "venv", "pip", "ruff"}
 
 # Placeholder words of the docs that a numeric or a choices flag receives, and the dummy value each stands for.
-PLACEHOLDERS = {"NU": "0.01", "CW": "0.99", "M": "2", "MS": "5", "S": "0", "OBJECTIVE": "l2"}
+PLACEHOLDERS = {"NU": "0.01", "CW": "0.99", "M": "2", "MS": "5", "S": "0", "OBJECTIVE": "l2", "R": "100", "CE": "2"}
 
 PYTHON = re.compile(r"(\S*/)?python3?|\$\(PY\)")  # python, python3, .venv/bin/python, the Makefile's $(PY)
 SEPARATORS = {"&&", "||", "|", ";"}
