@@ -24,6 +24,7 @@ executor named, the searches run one after another in this process, exactly as i
 from __future__ import annotations
 
 import argparse
+import copy
 import math
 import socket
 import sys
@@ -527,6 +528,7 @@ def _resume(args: argparse.Namespace) -> tuple[argparse.Namespace, Path, dict[st
     state = read_json(state_file)
     if problem := sweep_state_problem(state):  # a hand edit: one line here, not a traceback in replay
         raise UserError(f"--resume {run_dir}: sweep.json is not a sweep state ({problem})")
+    args = _given_table_is_the_sweeps(args, run_dir, state["args"])
     # how and where the rest of the sweep runs may change (the parallel flags too), not what it computes
     saved = cli.resume_args(args, state["args"], (*cli.RESUME_MAY_CHANGE, *PARALLEL_KEYS), source=str(state_file))
     saved.sweep_resume = str(run_dir)
@@ -536,6 +538,22 @@ def _resume(args: argparse.Namespace) -> tuple[argparse.Namespace, Path, dict[st
         saved.latency_table = str(pinned.resolve()) if pinned.is_file() else saved.latency_table
         costlib.load_latency_table(saved.latency_table)  # gone or broken: one line now, not a failed search each
     return saved, run_dir, state
+
+
+def _given_table_is_the_sweeps(args: argparse.Namespace, run_dir: Path, saved: dict[str, Any]) -> argparse.Namespace:
+    """A --latency_table typed on the --resume of a latency sweep: the sweep records its own copy's path, so the
+    table it was started with (same entries, any path) is that copy and passes; another table is one line that
+    says so (the sweep's front is in its own table's ms)."""
+    given, pinned = getattr(args, "latency_table", None), run_dir / SWEEP_TABLE
+    if not given or saved.get("objective") != "latency" or not pinned.is_file():
+        return args
+    if costlib.load_latency_table(given) != read_json(pinned):
+        raise UserError(f"--latency_table {given} is not the table this sweep was started with (its copy: {pinned}): "
+                        "a resumed sweep keeps its table, so that one front has one table's ms; drop --latency_table, "
+                        "or start a new sweep with this table")
+    args = copy.copy(args)
+    args.latency_table = saved.get("latency_table")
+    return args
 
 
 def _search_folder(record: dict[str, Any], run_dir: Path) -> Path:

@@ -8,6 +8,7 @@ one-hot alphas and betas that put each node's weight on the two kept edges.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 from pathlib import Path
@@ -355,6 +356,34 @@ def test_latency_sweep_keeps_its_own_table(tmp_path: Path) -> None:
     with pytest.raises(cost.UserError, match=r"^--latency_table .*: no such file$"):
         multiobjective.main(sweep_parse(["--resume", str(run_dir), "--max_searches", "3"]))
     assert len(json.loads((run_dir / "sweep.json").read_text())["searches"]) == 2
+
+
+def test_a_latency_sweep_resumes_with_the_table_it_was_started_with(tmp_path: Path) -> None:
+    """The sweep records its own copy's path, so --resume with the command's own --latency_table (or the copy, by
+    a relative path) was refused as if it were another table; another table is still one line, nothing changed."""
+    import multiobjective
+
+    spec = cost.EvalSpec(8, 10, 5, False, image_size=8)
+    table_path = tmp_path / "table.json"
+    table_path.write_text(json.dumps(fake_table(spec)))
+    multiobjective.main(sweep_parse(["-o", "latency", "--max_searches", "1", "cifar", *SWEEP_SEARCH, "--logdir",
+                                     str(tmp_path / "logs"), "--save", "lat", "--latency_table", str(table_path)]))
+    (run_dir,) = (tmp_path / "logs").glob("multi-search-digits-lat-*")
+    copy_by_another_path = Path(os.path.relpath(run_dir / "latency_table.json"))
+    for same in (table_path, copy_by_another_path):
+        resumed = multiobjective.main(sweep_parse(["--resume", str(run_dir), "--max_searches", "1", "cifar",
+                                                   "--latency_table", str(same)]))
+        assert len(resumed["searches"]) == 1
+    before = (run_dir / "sweep.json").read_text()
+    other = fake_table(spec)
+    other["fixed_ms"] = 0.7
+    (tmp_path / "other.json").write_text(json.dumps(other))
+    with pytest.raises(cost.UserError, match=r"^--latency_table .*other\.json is not the table this sweep was "
+                                             r"started with \(its copy: .*latency_table\.json\)"):
+        multiobjective.main(sweep_parse(["--resume", str(run_dir), "--max_searches", "2", "cifar",
+                                         "--latency_table", str(tmp_path / "other.json")]))
+    assert (run_dir / "sweep.json").read_text() == before
+    assert json.loads((run_dir / "latency_table.json").read_text()) == fake_table(spec)
 
 
 def test_flops_sweep_names_units_and_resume(tmp_path: Path) -> None:
