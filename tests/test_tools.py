@@ -346,6 +346,25 @@ def test_analyse_search_logs_tables_the_pareto_searches(runs: dict, tmp_path: Pa
     assert capsys.readouterr().err == "error: --reference nan 1.0: give two finite numbers (R and CE)\n"
 
 
+def test_analyse_search_logs_size_plot_of_a_cost_sweep_is_its_own_networks(tmp_path: Path) -> None:
+    """A cost sweep's table is profiled on its evaluation network (NetworkCIFAR(4, 10, 8) here), but the size plot
+    drew size_m, the paper's NetworkCIFAR(36, 20) (3 M here), under the title 'Size of the evaluation network'."""
+    sweep = make_flops_sweep(tmp_path, {1.0: "l2_loss_2e01", 0.0: "DARTS_V2"})
+    profiler = Profiler(init_channels=4, layers=8, latency=False, image_size=8)
+    df = analyse_search_logs.search_table(tables.load_sweep(sweep), profiler)
+    fig = analyse_search_logs.size_figure(df, (7.0, 5.0))
+    ax = fig.axes[0]
+    heights = sorted(float(y) for c in ax.collections for _, y in c.get_offsets())
+    assert heights == sorted(count_parameters(build_eval_network(genotypes.PUBLISHED[code], 4, 8)) / 1e6
+                             for code in ("l2_loss_2e01", "DARTS_V2"))
+    assert ax.get_ylabel() == "parameters (M)" and set(df["size_m"]) == {3.0}
+    plots.plt.close(fig)
+    thesis = df.assign(parameters=float("nan"))  # a table without the profiled column: its size_m
+    fig = analyse_search_logs.size_figure(thesis, (7.0, 5.0))
+    assert [float(y) for c in fig.axes[0].collections for _, y in c.get_offsets()] == [3.0, 3.0]
+    plots.plt.close(fig)
+
+
 def test_analyse_search_logs_replots_an_original_table(tmp_path: Path) -> None:
     original = tmp_path / "search_l1_cifar10.csv"
     original.write_text(

@@ -153,6 +153,18 @@ def nu_vs_figure(df: pd.DataFrame, columns: list[tuple[str, str, bool]], ylabel:
     return fig
 
 
+def size_figure(df: pd.DataFrame, size: tuple[float, float]) -> Any:
+    """Parameters (M) of the profiled evaluation network against nu: a cost sweep's own network, whose costs the
+    front is in (size_m, result.json's model_size, is the paper's NetworkCIFAR(36, 20) whatever the sweep); a table
+    without the profiled column (the thesis's) plots its size_m."""
+    if df["parameters"].notna().any():
+        df, column = df.assign(parameters_m=df["parameters"] / 1e6), "parameters_m"
+    else:
+        column = "size_m"
+    return nu_vs_figure(df, [(column, "", False)], tables.label(column), "Size of the evaluation network against ν",
+                        size)
+
+
 def plot_nu_vs(df: pd.DataFrame, columns: list[tuple[str, str, bool]], ylabel: str, title: str, path: Path,
                size: tuple[float, float]) -> Path:
     return plots.save_figure(nu_vs_figure(df, columns, ylabel, title, size), path)
@@ -164,9 +176,7 @@ def make_plots(df: pd.DataFrame, sweep: dict[str, Any] | None, stem: Path, topk:
     out.append(plot_nu_vs(df, [("search_valid_acc", "search valid", False), ("search_train_acc", "search train", True)],
                           "search accuracy (%, last epoch)", "Search accuracy against ν",
                           Path(f"{stem}_weight_vs_valid_acc.png"), size))
-    size_column = "size_m" if df["size_m"].notna().any() else "parameters"
-    out.append(plot_nu_vs(df, [(size_column, "", False)], tables.label(size_column),
-                          "Size of the evaluation network against ν", Path(f"{stem}_weight_vs_params.png"), size))
+    out.append(plots.save_figure(size_figure(df, size), Path(f"{stem}_weight_vs_params.png")))
     corr = plots.plot_correlation(df, CORRELATED, Path(f"{stem}_correlation_matrix.png"),
                                   size=(max(size[0], 6.5), max(size[1], 5.5)), noun="Pareto-optimal search",
                                   label=tables.label)
