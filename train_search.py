@@ -295,7 +295,8 @@ def validate_search_args(args: argparse.Namespace, data: bool = False) -> None:
     if kind is not None and max(getattr(args, "l1_weight", -1.0), getattr(args, "l2_weight", -1.0)) >= 0:
         raise UserError(f"--cost {kind} replaces the -l1/-l2 weight penalty: give one of them")
     costlib.check_cost_args(args, kind)
-    costlib.check_cost_flags_used(args, kind)
+    if not getattr(args, "resume", None):  # a resumed run's objective is in its args.json: cli.resume_args checks there
+        costlib.check_cost_flags_used(args, kind)
     if data:
         info = build_data(args, torch.device("cpu"))[2]
         if kind == "latency":  # the table's shapes must be this search's evaluation network's (the data's classes)

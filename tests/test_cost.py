@@ -291,6 +291,23 @@ def test_cost_flag_errors_are_one_line_and_write_nothing(tmp_path: Path) -> None
     assert not list(tmp_path.iterdir())
 
 
+def test_a_resumed_cost_search_reads_its_objective_from_its_folder(tmp_path: Path) -> None:
+    """train_search.py --resume RUN --latency_table T (or --cost_weight, --eval_channels) of a latency search said
+    'this run has none' (no hardware-cost objective): the check read the command line, not the run's args.json."""
+    parse = train_search.build_parser().parse_args
+    spec = cost.EvalSpec(8, 10, 5, False, image_size=8)
+    table = tmp_path / "table.json"
+    table.write_text(json.dumps(fake_table(spec)))
+    first = train_search.main(parse([*TINY, "--logdir", str(tmp_path / "logs"), "--cost", "latency",
+                                     "--cost_weight", "0.5", "--latency_table", str(table)]))
+    run = first["run_dir"]
+    again = train_search.main(parse(["--resume", run, "--latency_table", str(table), "--cost_weight", "0.5",
+                                     "--eval_channels", "8"]))
+    assert again == first  # finished: its result stands
+    with pytest.raises(cost.UserError, match=r"^--cost_weight 0\.3 \(the run has --cost_weight 0\.5\): a resumed run"):
+        train_search.main(parse(["--resume", run, "--cost_weight", "0.3"]))
+
+
 @pytest.mark.parametrize("extra,match", [
     (["--cost_weight", "0.5"], r"^--cost_weight and --eval_channels and --eval_layers act only on a hardware-cost"),
     (["--latency_table", "t.json"], r"--latency_table act only on"),
