@@ -219,6 +219,16 @@ def build_data(args: argparse.Namespace, device: torch.device) -> tuple[Any, Any
     return train_loader, valid_loader, info
 
 
+def result_losses(result: dict[str, Any]) -> str:
+    """The result line's cross-entropy and R: an l1/l2 search's training CE and norm (its front's), a cost search's
+    training CE, then the held-out CE its front takes (pareto.front_ce_key) and R in the cost's unit."""
+    if "cost" not in result:
+        return f"CE {result['criterion_loss']:.4f}, {result['objective']} {result['reg_loss']:.4g}"
+    held_out = "n/a" if result.get("valid_loss") is None else f"{result['valid_loss']:.4f}"
+    return (f"train CE {result['criterion_loss']:.4f}, held-out CE {held_out}, {result['objective']} "
+            f"{result['reg_loss']:.4g} {result['cost']['unit']}")
+
+
 def eval_model_size(genotype: Genotype, num_classes: int, imagenet: bool) -> float:
     """Parameters (M) of the evaluation network this genotype builds at the paper's size: NetworkCIFAR(36,
     classes, 20) or NetworkImageNet(48, classes, 14), counted on the meta device (no memory, no RNG)."""
@@ -549,10 +559,9 @@ def finish(
     save_atomic(model.state_dict(), run_dir / "weights.pt")
     save_genotype(genotype, run_dir / "genotype.json")
     write_json_atomic(run_dir / "result.json", result)
-    objective = result["objective"]
-    logger.info("result: CE %.4f, %s %.4g, train acc %.2f%%, valid acc %s, %.3fM params at the paper's size",
-                result["criterion_loss"], objective, result["reg_loss"], result["train_acc"],
-                "n/a" if result["valid_acc"] is None else f"{result['valid_acc']:.2f}%", result["model_size"])
+    logger.info("result: %s, train acc %.2f%%, valid acc %s, %.3fM params at the paper's size", result_losses(result),
+                result["train_acc"], "n/a" if result["valid_acc"] is None else f"{result['valid_acc']:.2f}%",
+                result["model_size"])
     logger.info("train it: python train.py --arch %s (%s: --init_channels and --layers for another)", run_dir,
                 "the evaluation network it was costed on" if "cost" in result
                 else "train.py's default network, 36 channels and 20 cells")

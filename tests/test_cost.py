@@ -291,6 +291,15 @@ def test_cost_flag_errors_are_one_line_and_write_nothing(tmp_path: Path) -> None
     assert not list(tmp_path.iterdir())
 
 
+def test_a_cost_searchs_result_line_names_its_fronts_cross_entropy() -> None:
+    """A cost search's front takes the held-out CE; its result line printed the training CE as 'CE' beside R, with
+    no unit, as if that were the front's point."""
+    common = {"criterion_loss": 1.25331, "valid_loss": 1.21564, "reg_loss": 1.368007}
+    cost_result = {**common, "objective": "latency", "cost": {"unit": "ms"}}
+    assert train_search.result_losses(cost_result) == "train CE 1.2533, held-out CE 1.2156, latency 1.368 ms"
+    assert train_search.result_losses({**common, "objective": "l2"}) == "CE 1.2533, l2 1.368"  # the thesis's
+
+
 def test_a_resumed_cost_search_reads_its_objective_from_its_folder(tmp_path: Path) -> None:
     """train_search.py --resume RUN --latency_table T (or --cost_weight, --eval_channels) of a latency search said
     'this run has none' (no hardware-cost objective): the check read the command line, not the run's args.json."""
