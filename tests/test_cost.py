@@ -291,6 +291,16 @@ def test_cost_flag_errors_are_one_line_and_write_nothing(tmp_path: Path) -> None
     assert not list(tmp_path.iterdir())
 
 
+def test_a_cost_search_whose_architecture_loss_is_zero_is_refused(tmp_path: Path) -> None:
+    """--cost with -cw 0 and no --cost_weight (0) ran a whole search whose architecture loss was 0: its cell came from
+    the initial alphas, as --arch_learning_rate 0 (refused) would; a sweep's searches have nu + cw = 1."""
+    parse = train_search.build_parser().parse_args
+    with pytest.raises(cost.UserError, match=r"^--cost flops --cost_weight 0 -cw 0: the architecture step's loss"):
+        train_search.main(parse([*TINY, "--logdir", str(tmp_path), "--cost", "flops", "-cw", "0"]))
+    assert not list(tmp_path.iterdir())
+    train_search.validate_search_args(parse([*TINY, "--cost", "flops", "-cw", "0", "--cost_weight", "1"]))
+
+
 def test_a_cost_searchs_result_line_names_its_fronts_cross_entropy() -> None:
     """A cost search's front takes the held-out CE; its result line printed the training CE as 'CE' beside R, with
     no unit, as if that were the front's point."""
