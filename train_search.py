@@ -380,6 +380,9 @@ def _search(args: argparse.Namespace, run_dir: Path, device: torch.device, check
         logger.info("cost %s of %s: R_ref %.6g %s, fixed parts %.6g; the space's genotypes cost %.6g to %.6g "
                     "(%.2fx: no front spans more)", args.cost, cost_model.spec, about["reference"],
                     costlib.UNITS[args.cost], about["fixed"], low, high, high / low)
+        logger.info("architecture step: %.6g * held-out CE + %.6g * R / R_ref%s", args.criterion_weight,
+                    args.cost_weight, " (--cost_weight 0: the cost is measured, not penalised)"
+                    if args.cost_weight == 0 else "")
     metrics = MetricsCSV(run_dir / "metrics.csv", METRICS + ([f"{args.cost}_loss"] if cost_model else []))
     start_epoch = 0
     if checkpoint is not None:

@@ -271,6 +271,13 @@ def test_search_with_cost_records_the_derived_networks_cost(tmp_path: Path) -> N
     rows = (Path(result["run_dir"]) / "metrics.csv").read_text().splitlines()
     assert rows[0].endswith(",flops_loss") and float(rows[1].rsplit(",", 1)[1]) > 0
     assert json.loads((Path(result["run_dir"]) / "result.json").read_text())["cost"]["kind"] == "flops"
+    log = (Path(result["run_dir"]) / "log.txt").read_text()
+    assert "architecture step: 0.5 * held-out CE + 0.5 * R / R_ref\n" in log
+    # no --cost_weight: the cost is recorded, and the log says that it is not penalised
+    measured = train_search.main(train_search.build_parser().parse_args([*TINY, "--logdir", str(tmp_path / "zero"),
+                                                                          "--cost", "flops"]))
+    assert ("architecture step: 1 * held-out CE + 0 * R / R_ref (--cost_weight 0: the cost is measured, not "
+            "penalised)") in (Path(measured["run_dir"]) / "log.txt").read_text()
 
 
 def test_cost_flag_errors_are_one_line_and_write_nothing(tmp_path: Path) -> None:
