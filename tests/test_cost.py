@@ -681,7 +681,9 @@ def test_a_cost_sweep_puts_the_held_out_ce_on_its_front(tmp_path: Path, monkeypa
     assert ax.get_ylabel().startswith("held-out cross-entropy")
     assert sorted(float(y) for c in ax.collections for _, y in c.get_offsets()) == [0.4, 0.9]
     plot_frontier.main(plot_frontier.build_parser().parse_args(["-l", str(run_dir), "-o", str(tmp_path / "f.png")]))
-    assert "held-out CE = 0.4" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "R = 10 M FLOPs (multiply-adds), held-out CE = 0.4" in printed  # R in its unit
+    assert "(reference point R = 11 M FLOPs (multiply-adds), CE = 0.99)" in printed
     table = analyse_search_logs.main(analyse_search_logs.build_parser().parse_args(
         ["-l", str(run_dir), "-o", str(tmp_path / "t.csv"), "--no_latency"]))["table"]
     assert table["search_valid_loss"].tolist() == [0.9, 0.4] and table["objective"].tolist() == ["flops"] * 2

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import re
 import shutil
 import subprocess
 import sys
@@ -566,6 +567,10 @@ def test_compare_fronts_costs_every_search_on_one_network(runs: dict, tmp_path: 
     out = capsys.readouterr().out
     assert "every search's genotype costed on NetworkCIFAR(4, 10, 8) at 8x8" in out
     assert f"(-o l2): 3 Pareto points, {min(costs):.4g} to {max(costs):.4g} M FLOPs (multiply-adds)" in out
+    flops_line = next(line for line in out.splitlines() if line.startswith("    nu = 0.5 "))
+    assert flops_line.split("R = ")[1].startswith(f"{own['front'][1]['reg_loss']:.6g} M FLOPs (multiply-adds): ")
+    l2_line = next(line for line in out.splitlines() if line.startswith("    nu = 0.03 "))
+    assert re.search(r"R = [\d.e+-]+: [\d.e+-]+ M FLOPs", l2_line), l2_line  # a norm has no unit
     # the l2 sweep first: the network and image size are still the cost sweep's; a search's result.json gives
     # the held-out CE where sweep.json has none (earlier l1/l2 sweeps)
     swapped = compare_fronts.main(compare_fronts.build_parser().parse_args(

@@ -226,7 +226,8 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     hv = tables.front_hypervolume(df["search_reg_loss"].to_numpy(float), df[front_column(df)].to_numpy(float),
                                   args.reference or reference)
     print(tables.format_table(df, [c for c in TABLE_COLUMNS if c != "search_dir"]))
-    print(tables.hypervolume_text("the search front (penalty R, cross-entropy)", hv, ("R", "CE")))
+    unit = cost.unit_of(tables.table_objective(df))
+    print(tables.hypervolume_text("the search front (penalty R, cross-entropy)", hv, ("R", "CE"), unit))
     if hv is not None and args.data and args.reference is None:
         print("  (reference point: the table's maxima + 10 %; the sweep's own, over all its searches, is in its "
               "log: pass it as --reference R CE to compare)")

@@ -48,6 +48,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 import cli  # noqa: E402
+import cost  # noqa: E402
 import plots  # noqa: E402
 from genotypes import GenotypeError, genotype_from_dict, genotype_to_dict, resolve_genotype, same_cells  # noqa: E402
 from pareto import front_ce_key, front_ce_name, front_indices  # noqa: E402
@@ -676,7 +677,8 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     elif df["search_reg_loss"].notna().any():
         search_hv = tables.front_hypervolume(df["search_reg_loss"].to_numpy(float), tables.search_front_ce(df))
         ce = front_ce_name(objectives[0] if objectives else None)
-        print(tables.hypervolume_text(f"the searches of these networks (penalty R, {ce})", search_hv, ("R", "CE")))
+        print(tables.hypervolume_text(f"the searches of these networks (penalty R, {ce})", search_hv, ("R", "CE"),
+                                      cost.unit_of(objectives[0] if objectives else None)))
     for ens in ensembles:
         print(f"{ens['label']}: test error {ens['test_error']:.4g}%")
     if pick_line is not None:

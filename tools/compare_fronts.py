@@ -136,7 +136,8 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     for s in series:
         print(summary_line(s, unit))
         for p in s["front"]:
-            print(f"    nu = {p['nu']:<10.4g} R = {p['reg_loss']:<12.6g} {p['cost']:.6g} {unit}, "
+            print(f"    nu = {p['nu']:<10.4g} R = {p['reg_loss']:.6g}{costlib.unit_of(s['objective'])}: "
+                  f"{p['cost']:.6g} {unit}, "
                   f"held-out CE {p['valid_loss']:.4f}")
     output.parent.mkdir(parents=True, exist_ok=True)
     plots.save_figure(plots.fronts_in_unit_figure(

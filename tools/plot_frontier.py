@@ -21,6 +21,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as `python tools/x.py`: import repo modules
 
 import cli  # noqa: E402
+import cost as costlib  # noqa: E402
 import plots  # noqa: E402
 from pareto import front_ce, front_ce_name  # noqa: E402
 from tools import tables  # noqa: E402
@@ -55,11 +56,11 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     reference = (sweep.get("hypervolume") or {}).get("reference")
     objective = sweep["objective"]
     hv = tables.front_hypervolume([p["reg_loss"] for p in front], [front_ce(p, objective) for p in front], reference)
-    ce = front_ce_name(objective)
+    ce, unit = front_ce_name(objective), costlib.unit_of(objective)
     for p in front:
-        print(f"{p.get('name', '?'):>28}  nu = {p['weight'][0]:<10.4g} R = {p['reg_loss']:<12.6g} "
+        print(f"{p.get('name', '?'):>28}  nu = {p['weight'][0]:<10.4g} R = {p['reg_loss']:.6g}{unit}, "
               f"{ce} = {front_ce(p, objective):.6g}")
-    print(tables.hypervolume_text("the front (penalty R, cross-entropy)", hv, ("R", "CE")))
+    print(tables.hypervolume_text("the front (penalty R, cross-entropy)", hv, ("R", "CE"), unit))
     print(f"plot: {output}")
     return {"plot": output, "pareto": front,
             "hypervolume": None if hv is None else {"value": hv[0], "reference": list(hv[1])}}

@@ -263,12 +263,15 @@ def front_hypervolume(
     return hypervolume_2d(points, ref), (ref[0], ref[1])
 
 
-def hypervolume_text(what: str, result: tuple[float, tuple[float, float]] | None, names: tuple[str, str]) -> str:
-    """A hypervolume with the reference point it was taken at: without it the number cannot be compared."""
+def hypervolume_text(what: str, result: tuple[float, tuple[float, float]] | None, names: tuple[str, str],
+                     x_unit: str = "") -> str:
+    """A hypervolume with the reference point it was taken at (``x_unit`` after its x: a cost's " ms"): without it
+    the number cannot be compared."""
     if result is None:
         return f"hypervolume of {what}: n/a (no complete rows)"
     value, (rx, ry) = result
-    return f"hypervolume of {what}: {value:.4g} (reference point {names[0]} = {rx:.3g}, {names[1]} = {ry:.3g})"
+    return (f"hypervolume of {what}: {value:.4g} (reference point {names[0]} = {rx:.3g}{x_unit}, "
+            f"{names[1]} = {ry:.3g})")
 
 
 def overlapping_neighbours(xs: Sequence[Any], means: Sequence[Any], stds: Sequence[Any]) -> tuple[list[int], list[int]]:
