@@ -391,11 +391,14 @@ class CostModel:
 def check_table_spec(table: dict[str, Any], spec: EvalSpec) -> None:
     """A one-line error unless ``table`` was made for the evaluation network ``spec`` (its keys would not fit)."""
     made = {**(table.get("eval") or {}), "side": table.get("input_side")}
-    for key in ("init_channels", "num_classes", "layers", "imagenet", "side"):
-        if made.get(key) != getattr(spec, key):
+    flags = {"init_channels": "--eval_channels", "num_classes": "--num_classes", "layers": "--eval_layers",
+             "imagenet": "--imagenet", "side": "--image_size"}  # tools/latency_table.py's names of each setting
+    for key, flag in flags.items():
+        want = getattr(spec, key)
+        if made.get(key) != want:
+            setting = (flag if want else f"no {flag}") if key == "imagenet" else f"{flag} {want}"
             raise UserError(f"the latency table was made for {key} = {made.get(key)!r}, this search's evaluation "
-                            f"network has {getattr(spec, key)!r}: remake it with tools/latency_table.py "
-                            "(--eval_channels, --eval_layers, --num_classes, --imagenet, --image_size)")
+                            f"network has {want!r}: remake it with tools/latency_table.py {setting}")
     # every entry the network needs, checked here, before a run or sweep folder exists (not by its first search)
     shapes = {shape for reduction, channels, side in cell_shapes(spec)
               for shape in edge_shapes(reduction, channels, side)}

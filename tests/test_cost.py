@@ -379,9 +379,14 @@ def test_latency_sweep_keeps_its_own_table(tmp_path: Path) -> None:
             "--save", "lat", "--latency_table", str(table_path)]
     other = tmp_path / "other.json"
     other.write_text(json.dumps(fake_table(cost.EvalSpec(8, 10, 4, False, image_size=8))))
-    with pytest.raises(cost.UserError, match="made for layers = 4, this search's evaluation network has 5"):
+    with pytest.raises(cost.UserError, match="made for layers = 4, this search's evaluation network has 5: remake "
+                                              "it with tools/latency_table.py --eval_layers 5$"):
         multiobjective.main(sweep_parse([*argv[:-1], str(other)]))
     assert not (tmp_path / "logs").exists()
+    other.write_text(json.dumps(fake_table(cost.EvalSpec(8, 10, 5, False, image_size=16))))
+    with pytest.raises(cost.UserError, match="made for side = 16, .* has 8: remake it with tools/latency_table.py "
+                                              "--image_size 8$"):  # named by the flag, not only "side"
+        multiobjective.main(sweep_parse([*argv[:-1], str(other)]))
 
     state = multiobjective.main(sweep_parse(argv))
     (run_dir,) = (tmp_path / "logs").glob("multi-search-digits-lat-*")
