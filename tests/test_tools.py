@@ -364,6 +364,10 @@ def test_analyse_search_logs_size_plot_of_a_cost_sweep_is_its_own_networks(tmp_p
     fig = analyse_search_logs.size_figure(thesis, (7.0, 5.0))
     assert [float(y) for c in fig.axes[0].collections for _, y in c.get_offsets()] == [3.0, 3.0]
     plots.plt.close(fig)
+    # the correlation matrix likewise: the profiled parameters, size_m only in a table without them
+    assert "parameters" in analyse_search_logs.correlated_columns(df)
+    assert "size_m" not in analyse_search_logs.correlated_columns(df)
+    assert "size_m" in analyse_search_logs.correlated_columns(thesis)
 
 
 def test_analyse_search_logs_replots_an_original_table(tmp_path: Path) -> None:

@@ -165,6 +165,13 @@ def size_figure(df: pd.DataFrame, size: tuple[float, float]) -> Any:
                         size)
 
 
+def correlated_columns(df: pd.DataFrame) -> list[str]:
+    """The correlation matrix's columns: as size_figure, the parameters of the profiled network (a cost sweep's own)
+    where the table has them, not size_m (the paper's NetworkCIFAR(36, 20), labelled as if it were the same)."""
+    profiled = df["parameters"].notna().any()
+    return [("parameters" if profiled and c == "size_m" else c) for c in CORRELATED]
+
+
 def plot_nu_vs(df: pd.DataFrame, columns: list[tuple[str, str, bool]], ylabel: str, title: str, path: Path,
                size: tuple[float, float]) -> Path:
     return plots.save_figure(nu_vs_figure(df, columns, ylabel, title, size), path)
@@ -177,7 +184,7 @@ def make_plots(df: pd.DataFrame, sweep: dict[str, Any] | None, stem: Path, topk:
                           "search accuracy (%, last epoch)", "Search accuracy against ν",
                           Path(f"{stem}_weight_vs_valid_acc.png"), size))
     out.append(plots.save_figure(size_figure(df, size), Path(f"{stem}_weight_vs_params.png")))
-    corr = plots.plot_correlation(df, CORRELATED, Path(f"{stem}_correlation_matrix.png"),
+    corr = plots.plot_correlation(df, correlated_columns(df), Path(f"{stem}_correlation_matrix.png"),
                                   size=(max(size[0], 6.5), max(size[1], 5.5)), noun="Pareto-optimal search",
                                   label=tables.label)
     if corr is not None:
