@@ -347,7 +347,8 @@ def place_labels(ax: Any, items: Sequence[tuple[float, float, str, Any]], fontsi
     """Write each (x, y, text, colour) near its point where it covers no other label, no point, no drawn
     line and stays inside.
 
-    Tries the four corners around the point, then farther out with a leader line; a leader line
+    Tries the four corners around the point, then level with it on either side, then farther out with a
+    leader line; a leader line
     should cross no other leader line and pass through no label or other point, and no later label
     sit on an earlier leader, so that each label reads as belonging to the point it is joined to
     (two leader lines that still cross get their labels swapped). The first ``required`` items are
@@ -425,8 +426,10 @@ def _choose_spots(ax: Any, items: Sequence[tuple[float, float, str, Any]], fonts
                 for dy in (gap + k * line_h, -gap - line_h - k * line_h):
                     x0 = px + gap if dx_sign > 0 else px - gap - width
                     candidates.append((x0, py + dy))
+            if k == 0:  # then level with the point, clear of its marker (a point at the top edge, a line below it)
+                candidates += [(px + 3 * gap, py - line_h / 2), (px - 3 * gap - width, py - line_h / 2)]
         if n >= required and len(items) > 10:  # crowded: optional labels only right beside their point
-            candidates = candidates[:8]
+            candidates = candidates[:10]
         boxes = [(x0, y0, x0 + width, y0 + line_h) for x0, y0 in candidates]
         # a label far from its point gets a leader line, from the label's centre to the point
         leader_lines = [((b[0] + width / 2, b[1] + line_h / 2), (px, py)) if abs(b[1] - py) > 2 * line_h else None

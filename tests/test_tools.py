@@ -1069,6 +1069,21 @@ def test_labels_of_a_crowded_front_are_all_written_and_their_leader_lines_do_not
     assert not plots.segments_cross(((0, 0), (1, 1)), ((0, 1), (1, 2)))
 
 
+def test_a_label_at_the_top_edge_goes_beside_its_point() -> None:
+    """The demo's flops front: its cheapest point sits at the top edge with the front's line below and to its right,
+    so no corner was free, and its name was left out though there was room level with it (plot_frontier.py)."""
+    names = ["flops_loss_1e00", "flops_loss_9e01", "flops_loss_7e01", "flops_loss_4e01", "flops_loss_2e01",
+             "flops_loss_5e02"]
+    xs = [0.09613, 0.09818, 0.1075, 0.1377, 0.1595, 0.2226]
+    ys = [0.873, 0.705, 0.588, 0.494, 0.477, 0.446]
+    fig = plots.search_front_figure(names, [1.0, 0.91, 0.72, 0.42, 0.24, 0.05], xs, ys, objective="flops")
+    ax = fig.axes[0]
+    assert sorted(t.get_text() for t in ax.texts) == sorted(names)
+    (top,) = [t for t in ax.texts if t.get_text() == "flops_loss_1e00"]
+    assert top.xyann[0] > 0 and abs(top.xyann[1] + 7 * 1.25 / 2) < 1e-6  # to its right, level with it
+    plots.plt.close(fig)
+
+
 def cost_table() -> pd.DataFrame:
     """Three networks whose fronts differ: all three against parameters, only C against FLOPs and latency."""
     rows = [{"name": n, "nu": nu, "size_m": size, "flops": flops, "latency_cpu_ms": ms, "test_acc": acc,
