@@ -824,7 +824,8 @@ def resolve_genotype(spec: str | Path | Genotype) -> Genotype:
 
 def genotype_label(spec: str | Path | Genotype) -> str:
     """A short name for run folders: the published name, FILE:NAME's NAME, or the file/folder stem (a run
-    folder's own log.txt, genotype.json or result.json is named by its folder: not "eval-result-...")."""
+    folder's own log.txt, genotype.json or result.json is named by its folder: not "eval-result-...", also when
+    given as ./result.json from inside it; "." and ".." are named by the folder they are)."""
     if isinstance(spec, str) and is_genotype_string(spec):
         spec = parse_genotype_string(spec)
     if isinstance(spec, Genotype):
@@ -835,6 +836,9 @@ def genotype_label(spec: str | Path | Genotype) -> str:
     path = Path(text)
     if not _exists(path) and ":" in text:
         return text.rpartition(":")[2]
-    if path.name in ("log.txt", "genotype.json", "result.json") and path.parent.name not in ("", ".", ".."):
+    run_file = path.name in ("log.txt", "genotype.json", "result.json")
+    if (path.name in ("", "..") or run_file and path.parent.name in ("", "..")) and _exists(path):
+        path = path.resolve()  # '.', '..', or a run's file given from inside its folder: the folder's own name
+    if run_file and path.parent.name not in ("", ".", ".."):
         path = path.parent
     return path.stem if path.suffix == ".json" else path.name

@@ -243,6 +243,19 @@ def test_genotype_label() -> None:
     assert genotype_label("result.json") == "result"
 
 
+def test_genotype_label_of_a_run_given_from_inside_its_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`cd logs/search-EXP-1 && train.py --arch ./result.json` (or `--arch .`) named the run eval-result-... (or by
+    no name at all): the run folder's own name, as for logs/search-EXP-1/result.json."""
+    run = tmp_path / "search-EXP-1"
+    run.mkdir()
+    for name in ("result.json", "genotype.json", "log.txt"):
+        (run / name).write_text("{}")
+    monkeypatch.chdir(run)
+    for spec in (".", "./", "result.json", "./genotype.json", "log.txt", "../search-EXP-1/result.json"):
+        assert genotype_label(spec) == "search-EXP-1", spec
+    assert genotype_label("..") == tmp_path.name
+
+
 # ------------------------------------------------------------------------- names in files, strict cells
 
 
