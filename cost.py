@@ -393,12 +393,14 @@ def check_table_spec(table: dict[str, Any], spec: EvalSpec) -> None:
     made = {**(table.get("eval") or {}), "side": table.get("input_side")}
     flags = {"init_channels": "--eval_channels", "num_classes": "--num_classes", "layers": "--eval_layers",
              "imagenet": "--imagenet", "side": "--image_size"}  # tools/latency_table.py's names of each setting
-    for key, flag in flags.items():
-        want = getattr(spec, key)
-        if made.get(key) != want:
-            setting = (flag if want else f"no {flag}") if key == "imagenet" else f"{flag} {want}"
-            raise UserError(f"the latency table was made for {key} = {made.get(key)!r}, this search's evaluation "
-                            f"network has {want!r}: remake it with tools/latency_table.py {setting}")
+    wrong = [(key, flag, getattr(spec, key)) for key, flag in flags.items() if made.get(key) != getattr(spec, key)]
+    if wrong:  # every setting that differs: a remake that fixes only the first would be refused again
+        settings = [f"{flag} {want}" for key, flag, want in wrong if key != "imagenet"]
+        settings += [flag if want else f"(without {flag})" for key, flag, want in wrong if key == "imagenet"]
+        had = ", ".join(f"{key} = {made.get(key)!r}" for key, _, _ in wrong)
+        has = (repr(wrong[0][2]) if len(wrong) == 1 else ", ".join(f"{key} = {want!r}" for key, _, want in wrong))
+        raise UserError(f"the latency table was made for {had}, this search's evaluation network has {has}: remake "
+                        f"it with tools/latency_table.py {' '.join(settings)}")
     # every entry the network needs, checked here, before a run or sweep folder exists (not by its first search)
     shapes = {shape for reduction, channels, side in cell_shapes(spec)
               for shape in edge_shapes(reduction, channels, side)}

@@ -387,6 +387,13 @@ def test_latency_sweep_keeps_its_own_table(tmp_path: Path) -> None:
     with pytest.raises(cost.UserError, match="made for side = 16, .* has 8: remake it with tools/latency_table.py "
                                               "--image_size 8$"):  # named by the flag, not only "side"
         multiobjective.main(sweep_parse([*argv[:-1], str(other)]))
+    # every setting that differs is named: a table remade for the first alone would be refused again
+    other.write_text(json.dumps(fake_table(cost.EvalSpec(8, 10, 4, True, image_size=16))))
+    with pytest.raises(cost.UserError, match=r"made for layers = 4, imagenet = True, side = 16, this search's "
+                                              r"evaluation network has layers = 5, imagenet = False, side = 8: remake "
+                                              r"it with tools/latency_table.py --eval_layers 5 --image_size 8 "
+                                              r"\(without --imagenet\)$"):
+        multiobjective.main(sweep_parse([*argv[:-1], str(other)]))
 
     state = multiobjective.main(sweep_parse(argv))
     (run_dir,) = (tmp_path / "logs").glob("multi-search-digits-lat-*")
