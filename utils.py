@@ -19,7 +19,9 @@ import platform
 import random
 import re
 import secrets
+import shlex
 import socket
+import subprocess
 import sys
 import tempfile
 import time
@@ -839,7 +841,12 @@ def resumable(script: str, run_dir: str | Path) -> Iterator[None]:
     except KeyboardInterrupt:
         if not (Path(run_dir) / "args.json").is_file():  # stopped before the run recorded its arguments
             raise
-        raise Interrupted(f"python {script} --resume {run_dir}") from None
+        raise Interrupted(f"python {script} --resume {_shell_word(str(run_dir))}") from None
+
+
+def _shell_word(text: str) -> str:
+    """``text`` as one word of a command line to paste into this system's shell (a --logdir or --save with a space)."""
+    return subprocess.list2cmdline([text]) if os.name == "nt" else shlex.quote(text)
 
 
 def run_main(main_fn: Callable[[Any], Any], args: Any) -> int:

@@ -350,6 +350,24 @@ def test_a_ctrl_c_names_the_outermost_runs_resume(tmp_path, capsys):
     assert capsys.readouterr().err == "interrupted\n"
 
 
+def test_a_ctrl_c_names_a_run_folder_with_a_space_as_one_word(tmp_path, capsys):
+    """--logdir "my runs" (or --save "a b"): the command said had to be pasted into a shell, and split there."""
+    run = tmp_path / "my runs" / "eval-a b-1"
+    run.mkdir(parents=True)
+    (run / "args.json").write_text("{}")
+
+    def stopped(_):
+        with resumable("train.py", run):
+            raise KeyboardInterrupt
+
+    assert run_main(stopped, None) == 130
+    command = capsys.readouterr().err.removeprefix("interrupted: continue with ").strip()
+    if os.name != "nt":
+        import shlex
+
+        assert shlex.split(command) == ["python", "train.py", "--resume", str(run)]
+
+
 def test_run_main_success_and_other_errors_propagate(capsys):
     seen = []
     assert run_main(lambda a: seen.append(a) or {"ok": 1}, "args") == 0
