@@ -505,8 +505,9 @@ class Sweep:
                              p["reg_loss"], unit, p["model_size"], genotype_from_dict(p["genotype"]))
         if self.hypervolume:
             ref_r, ref_ce = self.hypervolume["reference"]
-            self.logger.info("hypervolume %.6g (reference point R = %.4g, %s = %.4f)", self.hypervolume["value"],
-                             ref_r, front_ce_name(objective), ref_ce)
+            # the point as analyse_search_logs.py --reference takes it: rounded, another point's hypervolume
+            self.logger.info("hypervolume %.6g (reference point R = %.6g%s, %s = %.6g)", self.hypervolume["value"],
+                             ref_r, costlib.unit_of(objective), front_ce_name(objective), ref_ce)
         self.logger.info("frontier plot: %s", final)
         self.logger.info("genotypes: %s", self.run_dir / "genotypes.json")
         if self.pareto:  # its names are the thesis's too: a bare name would train the published cell

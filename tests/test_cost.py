@@ -466,6 +466,9 @@ def test_flops_sweep_names_units_and_resume(tmp_path: Path) -> None:
         [next(s for s in resumed["searches"] if s["weight"] == p["weight"])["cost"]["flops_M"]
          for p in resumed["pareto"]])
     _check_cost_records(resumed["searches"], "flops")
+    ref_r, ref_ce = resumed["hypervolume"]["reference"]  # the sweep's point: R in its unit, as --reference takes it
+    assert (f"(reference point R = {ref_r:.6g} M FLOPs (multiply-adds), held-out CE = {ref_ce:.6g})"
+            in (run_dir / "log.txt").read_text())
     # its genotypes train on the evaluation network they were costed on (8 channels, 5 cells) unless told
     # otherwise, so the trained network's parameters are the front's
     arch = f"{run_dir}/genotypes.json:{names[0]}"

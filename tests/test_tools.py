@@ -327,7 +327,7 @@ def test_analyse_search_logs_tables_the_pareto_searches(runs: dict, tmp_path: Pa
     hv = hypervolume_2d([(p["reg_loss"], p["criterion_loss"]) for p in state["pareto"]], [88.0, 1.694])
     assert result["hypervolume"] == {"value": pytest.approx(hv), "reference": [88.0, 1.694]}
     printed = capsys.readouterr().out
-    assert f"{hv:.4g}" in printed and "reference point R = 88, CE = 1.69)" in printed
+    assert f"{hv:.4g}" in printed and "reference point R = 88, CE = 1.694)" in printed  # as --reference takes it
     names = ["crit_vs_reg_loss", "weight_vs_valid_acc", "weight_vs_params", "correlation_matrix"]
     assert [p.name for p in result["plots"]] == [f"search_table_{n}.png" for n in names]
     for p in result["plots"]:
@@ -1278,8 +1278,9 @@ def test_accuracies_against_nu_put_nu_0_left_of_the_break() -> None:
 
 
 def test_hypervolume_numbers_are_short() -> None:
+    """The value short; the reference point as --reference takes it again (3.46 and 99.3 were another point)."""
     text = tables.hypervolume_text("the front", (12.345678, (3.4567891, 99.305556)), ("M params", "error"))
-    assert text == "hypervolume of the front: 12.35 (reference point M params = 3.46, error = 99.3)"
+    assert text == "hypervolume of the front: 12.35 (reference point M params = 3.45679, error = 99.3056)"
 
 
 def test_minus_d_is_explained_in_each_tool() -> None:

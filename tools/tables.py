@@ -266,12 +266,13 @@ def front_hypervolume(
 def hypervolume_text(what: str, result: tuple[float, tuple[float, float]] | None, names: tuple[str, str],
                      x_unit: str = "") -> str:
     """A hypervolume with the reference point it was taken at (``x_unit`` after its x: a cost's " ms"): without it
-    the number cannot be compared."""
+    the number cannot be compared. The value is short; the point has 6 digits, as analyse_search_logs.py
+    --reference takes it again (at a point rounded to 3, another table's hypervolume is another point's)."""
     if result is None:
         return f"hypervolume of {what}: n/a (no complete rows)"
     value, (rx, ry) = result
-    return (f"hypervolume of {what}: {value:.4g} (reference point {names[0]} = {rx:.3g}{x_unit}, "
-            f"{names[1]} = {ry:.3g})")
+    return (f"hypervolume of {what}: {value:.4g} (reference point {names[0]} = {rx:.6g}{x_unit}, "
+            f"{names[1]} = {ry:.6g})")
 
 
 def overlapping_neighbours(xs: Sequence[Any], means: Sequence[Any], stds: Sequence[Any]) -> tuple[list[int], list[int]]:
