@@ -308,9 +308,8 @@ def check_writable(path: str | Path, flag: str) -> Path:
         raise UserError(f"{flag} {path}: {folder} is not a folder")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise UserError(f"{flag} {path}: cannot write in {folder} (read-only or no permission)")
-    try:  # os.access says yes to root everywhere (/proc, a read-only mount): a nameless file settles it
-        with tempfile.TemporaryFile(dir=folder):
-            pass
+    try:  # os.access says yes to root everywhere (/proc, a read-only mount): a file made there settles it
+        make_and_drop_a_file(folder)
     except OSError as err:
         reason = err.strerror or str(err)
         raise UserError(f"{flag} {path}: cannot write in {folder} (no file can be made there: {reason})") from None
@@ -324,6 +323,22 @@ def check_writable(path: str | Path, flag: str) -> Path:
     if path.exists() and not path.is_dir() and not os.access(path, os.W_OK):
         raise UserError(f"{flag} {path}: the file exists and cannot be written")
     return path
+
+
+def make_and_drop_a_file(folder: Path) -> None:
+    """Make a file in ``folder`` and drop it at once; an OSError if none can be made there.
+
+    A nameless one where the system has them (tempfile: O_TMPFILE on Linux; elsewhere a named one, unlinked at
+    once). On Windows one named try, deleted on close (O_TEMPORARY): tempfile there takes "access denied" for a
+    name taken and tries again, up to os.TMP_MAX (2**31) times, whenever os.access, which reads only the
+    read-only flag, says the folder can be written (a folder whose ACL refuses this user): it would hang.
+    """
+    if os.name != "nt":
+        with tempfile.TemporaryFile(dir=folder):
+            return
+    probe = folder / f".write-check-{secrets.token_hex(8)}.tmp"
+    os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_TEMPORARY", 0)))
+    probe.unlink(missing_ok=True)  # O_TEMPORARY dropped it on close already
 
 
 def check_output(path: str | Path, flag: str, inputs: Iterable[str | Path | None] = (), *,

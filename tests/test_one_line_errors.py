@@ -174,6 +174,34 @@ def test_check_writable_tries_the_folder_where_permissions_say_yes(tmp_path: Pat
             utils.check_writable("/proc/x.json", "-o")
 
 
+def test_the_write_check_tries_once_on_windows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On Windows tempfile takes "access denied" for a name taken and retries up to os.TMP_MAX (2**31) times while
+    os.access (the read-only flag only) says yes: a folder whose ACL refuses this user hung check_writable."""
+    import tempfile
+
+    calls = []
+    real_open = os.open
+
+    def denied(path: object, flags: int, *args: object) -> int:
+        calls.append(path)
+        if os.path.dirname(os.fspath(path)) == str(tmp_path) or os.fspath(path) == str(tmp_path):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+        return real_open(path, flags, *args)
+
+    monkeypatch.setattr(tempfile, "TMP_MAX", 50)  # (os.TMP_MAX on Windows: 2**31 - 1)
+    monkeypatch.setattr(os, "open", denied)
+    monkeypatch.setattr(os, "name", "nt")  # as Windows: only the calls below, which make no Path of their own
+    with pytest.raises(PermissionError):
+        utils.make_and_drop_a_file(tmp_path)
+    tried = len(calls)
+    with pytest.raises(OSError, match="No usable temporary file name"):  # what the check did with tempfile
+        tempfile.TemporaryFile(dir=tmp_path)
+    monkeypatch.undo()
+    assert tried == 1 and len(calls) > 50, (tried, len(calls))
+    utils.make_and_drop_a_file(tmp_path)  # a folder that takes files: made and dropped, nothing left
+    assert not list(tmp_path.iterdir())
+
+
 # --------------------------------------------------------------------------- malformed files
 
 
