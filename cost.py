@@ -65,14 +65,14 @@ __all__ = [
 COSTS = ("params", "flops", "latency")
 UNITS = {"params": "M parameters", "flops": "M FLOPs (multiply-adds)", "latency": "ms"}
 SCALE = {"params": 1e6, "flops": 1e6, "latency": 1.0}  # raw count -> the unit a sweep reports
+OP_NAMES = [p for p in PRIMITIVES if p != "none"]
+STEPS = 4
 
 
 def unit_of(objective: str | None) -> str:
     """What follows a search's R when it is printed: a cost's unit (" M FLOPs (multiply-adds)"), nothing for a
     weight norm, which has none."""
     return f" {UNITS[objective]}" if objective in UNITS else ""
-OP_NAMES = [p for p in PRIMITIVES if p != "none"]
-STEPS = 4
 
 
 @dataclass(frozen=True)
