@@ -81,12 +81,12 @@ from utils import (
     get_device,
     get_logger,
     lock_run_dir,
-    not_a_run_folder,
     numbered,
     portable_args,
     read_json,
     rebase_run_dirs,
     resumable,
+    resume_folder_error,
     run_main,
     save_args,
     write_json_atomic,
@@ -403,7 +403,7 @@ def _resume_state(args: argparse.Namespace) -> tuple[argparse.Namespace, Path, l
     if batch_dir.name in ("log.txt", "batch.json"):
         batch_dir = batch_dir.parent
     if not (batch_dir / "batch.json").is_file():
-        raise not_a_run_folder(batch_dir, "batch", "batch.json")
+        raise resume_folder_error(batch_dir, "batch", "batch.json")
     state = read_json(batch_dir / "batch.json")
     entries = state.get("entries") if isinstance(state, dict) else None
     if not isinstance(entries, list) or not isinstance(state.get("args", {}), dict) or not all(

@@ -59,11 +59,11 @@ from utils import (
     get_device,
     get_logger,
     lock_run_dir,
-    not_a_run_folder,
     portable_args,
     read_json,
     rebase_run_dirs,
     resumable,
+    resume_folder_error,
     run_main,
     save_args,
     sweep_state_problem,
@@ -525,7 +525,7 @@ def _resume(args: argparse.Namespace) -> tuple[argparse.Namespace, Path, dict[st
         run_dir = run_dir.parent
     state_file = run_dir / "sweep.json"
     if not state_file.is_file():
-        raise not_a_run_folder(run_dir, "sweep", "sweep.json")
+        raise resume_folder_error(run_dir, "sweep", "sweep.json")
     state = read_json(state_file)
     if problem := sweep_state_problem(state):  # a hand edit: one line here, not a traceback in replay
         raise UserError(f"--resume {run_dir}: sweep.json is not a sweep state ({problem})")

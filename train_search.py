@@ -305,12 +305,11 @@ def validate_search_args(args: argparse.Namespace, data: bool = False) -> None:
     if kind is not None and max(getattr(args, "l1_weight", -1.0), getattr(args, "l2_weight", -1.0)) >= 0:
         raise UserError(f"--cost {kind} replaces the -l1/-l2 weight penalty: give one of them")
     costlib.check_cost_args(args, kind)
-    if kind is not None and getattr(args, "cost", None) and args.cost_weight == 0 and args.criterion_weight == 0 \
-            and not getattr(args, "resume", None):
-        raise UserError(f"--cost {kind} --cost_weight 0 -cw 0: the architecture step's loss (cw * CE + nu * R/R_ref) "
-                        "would be 0, and the search would derive its cell from the random initial alphas (give -cw "
-                        "or --cost_weight a weight > 0)")
     if not getattr(args, "resume", None):  # a resumed run's objective is in its args.json: cli.resume_args checks there
+        if getattr(args, "cost", None) and args.cost_weight == 0 and args.criterion_weight == 0:
+            raise UserError(f"--cost {kind} --cost_weight 0 -cw 0: the architecture step's loss (cw * CE + nu * "
+                            "R/R_ref) would be 0, and the search would derive its cell from the random initial alphas "
+                            "(give -cw or --cost_weight a weight > 0)")
         costlib.check_cost_flags_used(args, kind)
     if data:
         info = build_data(args, torch.device("cpu"))[2]

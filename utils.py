@@ -624,7 +624,7 @@ def run_folder_kind(folder: str | Path) -> str | None:
     return run_kind(folder, record)
 
 
-def not_a_run_folder(run_dir: Path, kind: str, missing: str) -> UserError:
+def resume_folder_error(run_dir: Path, kind: str, missing: str) -> UserError:
     """The one line for `--resume run_dir` of a folder that holds no ``kind`` run (its ``missing`` file is not
     there): no such folder, or which kind of run it is and the script that resumes it."""
     label = RUN_KINDS[kind][0] + (" run folder" if kind in ("search", "train") else " folder")
@@ -648,7 +648,7 @@ def load_run_args(folder: str | Path, kind: str) -> tuple[Path, dict]:
         run_dir = run_dir.parent
     label, _ = RUN_KINDS[kind]
     if not (run_dir / "args.json").is_file():
-        raise not_a_run_folder(run_dir, kind, "args.json")
+        raise resume_folder_error(run_dir, kind, "args.json")
     record = read_json(run_dir / "args.json")
     if not isinstance(record, dict) or not isinstance(record.get("args"), dict):
         raise UserError(f"--resume {run_dir}: args.json holds no run arguments")
