@@ -89,6 +89,7 @@ from utils import (
     resume_folder_error,
     run_main,
     save_args,
+    shell_command,
     write_json_atomic,
 )
 
@@ -516,7 +517,8 @@ def _run_batch(args: argparse.Namespace, batch_dir: Path, entries: list[dict[str
             logger.info("%s failed: %s", entry["label"], entry["error"])
             continue
         if "stopped_after" in result:  # the --stop_after test hook: the batch stops here, as a kill would leave it
-            logger.info("stopped in %s; continue with --resume %s", entry["label"], batch_dir)
+            logger.info("stopped in %s; continue with %s", entry["label"],
+                        shell_command("python", "batch_train.py", "--resume", batch_dir))
             return {"run_dir": str(batch_dir), "entries": entries, "stopped": True,
                     "trained": sum(e["status"] == "done" for e in entries),
                     "failed": sum(e["status"] == "failed" for e in entries)}
@@ -535,9 +537,10 @@ def _run_batch(args: argparse.Namespace, batch_dir: Path, entries: list[dict[str
     if done:
         folders = {Path(e["spec"].rsplit(":", 1)[0]).parent for e in entries if ":" in e["spec"]}
         sweeps = sorted(str(f) for f in folders if (f / "sweep.json").is_file())
-        calculate = " --calculate" if args.train_portion < 1 else ""  # weights fitted on the held-out split
-        logger.info("next: python ensemble.py --models_folder %s%s; python tools/analyse_train_logs.py -t %s%s",
-                    batch_dir, calculate, batch_dir, f" -s {' '.join(sweeps)}" if sweeps else "")
+        calculate = ["--calculate"] if args.train_portion < 1 else []  # weights fitted on the held-out split
+        logger.info("next: %s; %s", shell_command("python", "ensemble.py", "--models_folder", batch_dir, *calculate),
+                    shell_command("python", "tools/analyse_train_logs.py", "-t", batch_dir,
+                                  *(["-s", *sweeps] if sweeps else [])))
     logger.info("batch folder: %s", batch_dir)
     return {"run_dir": str(batch_dir), "entries": entries, "trained": len(done), "failed": len(failed)}
 

@@ -66,6 +66,8 @@ from utils import (
     resume_folder_error,
     run_main,
     save_args,
+    shell_command,
+    shell_word,
     sweep_state_problem,
     write_json_atomic,
 )
@@ -334,7 +336,8 @@ class Sweep:
         message = " ".join(error.split())
         self.logger.info("search %d could not run: %s", record["index"], message)
         return UserError(f"search {record['index']} (nu = {record['weight'][0]:.6g}) could not run: {message} "
-                         f"(the sweep stopped; mend that and continue it with --resume {self.run_dir})")
+                         f"(the sweep stopped; mend that and continue it with "
+                         f"{shell_command('python', 'multiobjective.py', '--resume', self.run_dir)})")
 
     def record_failed(self, record: dict[str, Any], weight: tuple[float, float], error: str, finished: float) -> None:
         record.update(status="failed", error=" ".join(str(error).split())[:500], finished=finished)
@@ -452,9 +455,9 @@ class Sweep:
             executor.stop()
             self.save()
             if isinstance(err, KeyboardInterrupt):
-                self.logger.info("interrupted: search(es) %s left running; continue with --resume %s",
+                self.logger.info("interrupted: search(es) %s left running; continue with %s",
                                  ", ".join(str(i) for i in sorted({**in_flight, **refused})) or "none",
-                                 self.run_dir)
+                                 shell_command("python", "multiobjective.py", "--resume", self.run_dir))
             raise
         return self.finish()
 
@@ -511,10 +514,11 @@ class Sweep:
         self.logger.info("frontier plot: %s", final)
         self.logger.info("genotypes: %s", self.run_dir / "genotypes.json")
         if self.pareto:  # its names are the thesis's too: a bare name would train the published cell
-            self.logger.info("train one: python train.py --arch %s:%s", self.run_dir / "genotypes.json",
-                             self.pareto[0]["name"])
-            self.logger.info("train the front: python batch_train.py --archs %s (then tools/analyse_train_logs.py "
-                             "-t <its batch folder> -s %s)", self.run_dir, self.run_dir)
+            one = f"{self.run_dir / 'genotypes.json'}:{self.pareto[0]['name']}"
+            self.logger.info("train one: %s", shell_command("python", "train.py", "--arch", one))
+            self.logger.info("train the front: %s (then tools/analyse_train_logs.py -t <its batch folder> -s %s)",
+                             shell_command("python", "batch_train.py", "--archs", self.run_dir),
+                             shell_word(self.run_dir))
         self.logger.info("sweep folder: %s", self.run_dir)
         return self.state()
 

@@ -84,6 +84,7 @@ from utils import (
     run_kind,
     run_main,
     set_seed,
+    shell_command,
     write_json_atomic,
 )
 
@@ -205,7 +206,7 @@ def not_a_run_folder(path: Path) -> str:
             tested = None
         if isinstance(tested, str) and (Path(tested) / "args.json").is_file():
             return (f"{path} is test.py's own output (test.json), not a train.py run folder: to test that training "
-                    f"again, python test.py {tested}")
+                    f"again, {shell_command('python', 'test.py', tested)}")
         return (f"{path} is test.py's own output (test.json), not a train.py run folder: give the training it "
                 "tested, or the weights file with --model_path WEIGHTS (and the genotype with --arch)")
     weights = next((path / name for name in ("weights.pt", "checkpoint.pt") if (path / name).is_file()), None)
@@ -219,10 +220,12 @@ def train_first(folder: Path, kind: str | None) -> str:
     the folder as it is: `train.py --arch` on a search that has not written genotype.json yet fails."""
     if kind == "sweep":
         if (folder / "genotypes.json").is_file():
-            return (f"train its genotypes first (python batch_train.py --archs {folder}, or one of them: python "
-                    f"train.py --arch {folder / 'genotypes.json'}:NAME), then test those runs")
-        return (f"the sweep has not finished (no genotypes.json yet): resume it with python multiobjective.py "
-                f"--resume {folder}, then train its genotypes with batch_train.py and test those runs")
+            one = shell_command("python", "train.py", "--arch", f"{folder / 'genotypes.json'}:NAME")
+            return (f"train its genotypes first ({shell_command('python', 'batch_train.py', '--archs', folder)}, or "
+                    f"one of them: {one}), then test those runs")
+        return (f"the sweep has not finished (no genotypes.json yet): resume it with "
+                f"{shell_command('python', 'multiobjective.py', '--resume', folder)}, then train its genotypes with "
+                "batch_train.py and test those runs")
     try:
         resolve_genotype(folder)
     except (GenotypeError, UserError, OSError) as err:
@@ -233,7 +236,8 @@ def train_first(folder: Path, kind: str | None) -> str:
                     "genotype it finds with train.py and test that run")
         return ("it holds no genotype to train: give a train.py run folder, or a weights file with --model_path "
                 "WEIGHTS and its genotype with --arch")
-    return f"train its genotype with train.py first (python train.py --arch {folder}), then test that run"
+    return (f"train its genotype with train.py first ({shell_command('python', 'train.py', '--arch', folder)}), "
+            "then test that run")
 
 
 def resume_search(folder: Path) -> str:
@@ -244,10 +248,10 @@ def resume_search(folder: Path) -> str:
         failed = sweep_failure(sweep / "sweep.json", folder.resolve().name)
         if failed is not None:  # the sweep's --resume never runs a failed search again
             return (f"its sweep recorded it as failed ({failed}), and the sweep's --resume does not run it again: "
-                    f"test another of the sweep's searches, or resume it alone with python train_search.py "
-                    f"--resume {folder}")
-        return f"resume its sweep with python multiobjective.py --resume {sweep}"
-    return f"resume it with python train_search.py --resume {folder}"
+                    f"test another of the sweep's searches, or resume it alone with "
+                    f"{shell_command('python', 'train_search.py', '--resume', folder)}")
+        return f"resume its sweep with {shell_command('python', 'multiobjective.py', '--resume', sweep)}"
+    return f"resume it with {shell_command('python', 'train_search.py', '--resume', folder)}"
 
 
 def sweep_failure(sweep_json: Path, name: str) -> str | None:
@@ -279,7 +283,8 @@ def damaged_genotype(folder: Path, kind: str | None, err: Exception) -> str:
     fix = "restore it"
     with contextlib.suppress(GenotypeError, UserError, OSError):
         resolve_genotype(result)
-        fix += f", or train the genotype its result.json records (python train.py --arch {result}) and test that run"
+        train = shell_command("python", "train.py", "--arch", result)
+        fix += f", or train the genotype its result.json records ({train}) and test that run"
     return f"its {file} is damaged ({what}): {fix}"
 
 

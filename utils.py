@@ -856,12 +856,17 @@ def resumable(script: str, run_dir: str | Path) -> Iterator[None]:
     except KeyboardInterrupt:
         if not (Path(run_dir) / "args.json").is_file():  # stopped before the run recorded its arguments
             raise
-        raise Interrupted(f"python {script} --resume {_shell_word(str(run_dir))}") from None
+        raise Interrupted(shell_command("python", script, "--resume", run_dir)) from None
 
 
-def _shell_word(text: str) -> str:
+def shell_word(text: str | Path) -> str:
     """``text`` as one word of a command line to paste into this system's shell (a --logdir or --save with a space)."""
-    return subprocess.list2cmdline([text]) if os.name == "nt" else shlex.quote(text)
+    return subprocess.list2cmdline([str(text)]) if os.name == "nt" else shlex.quote(str(text))
+
+
+def shell_command(*words: str | Path) -> str:
+    """A command the user is told to run, each word quoted for their shell, so that it pastes as printed."""
+    return " ".join(shell_word(word) for word in words)
 
 
 def run_main(main_fn: Callable[[Any], Any], args: Any) -> int:

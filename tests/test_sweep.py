@@ -146,7 +146,8 @@ def test_a_search_that_cannot_run_here_stops_the_sweep_for_resume(tmp_path: Path
 
     monkeypatch.setattr(train_search, "main", refused)
     with pytest.raises(UserError, match=r"^search 0 \(nu = 0.2\) could not run: data/train: image folder dataset "
-                                        r"not found \(the sweep stopped; mend that and continue it with --resume "):
+                                        r"not found \(the sweep stopped; mend that and continue it with "
+                                        r"python multiobjective.py --resume "):
         multiobjective.main(parse(["-o", "l1", "-d", "10", "cifar", *SEARCH, "--epochs", "1", "--logdir",
                                    str(tmp_path)]))
     (run_dir,) = tmp_path.glob("multi-search-*")

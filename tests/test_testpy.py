@@ -323,6 +323,31 @@ def test_a_sweeps_search_not_finished_is_resumed_by_its_sweep(tmp_path: Path, ca
     assert "resume its sweep" in _refusal(capsys, search)  # the others are still the sweep's
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="the commands are quoted for cmd.exe there, not for a POSIX shell")
+def test_the_commands_test_py_advises_paste_as_one_word_per_path(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """A --logdir "my runs": test.py's advice named the folder unquoted, and a shell split the pasted command at the
+    space. Each command it advises now splits back into the words it means."""
+    import shlex
+
+    sweep = tmp_path / "my runs" / "multi-search-digits-t-1"
+    sweep.mkdir(parents=True)
+    (sweep / "args.json").write_text(json.dumps({"kind": "sweep", "args": {"objective": "l2"}}))
+    (sweep / "sweep.json").write_text(json.dumps({"searches": []}))
+    search = _search_folder(sweep / "search-00-nu0.2")
+    found = _search_folder(tmp_path / "my runs" / "search-lone", genotype_json=json.dumps(
+        genotypes.genotype_to_dict(genotypes.DARTS_V2)))
+    for run, words in ((search, ["python", "multiobjective.py", "--resume", str(sweep)]),
+                       (sweep, ["python", "multiobjective.py", "--resume", str(sweep)]),
+                       (found, ["python", "train.py", "--arch", str(found)])):
+        err = _refusal(capsys, run)
+        command = shlex.join(words)
+        assert command in err and " ".join(words) not in err, err
+    (sweep / "genotypes.json").write_text("{}")
+    err = _refusal(capsys, sweep)
+    assert shlex.join(["python", "batch_train.py", "--archs", str(sweep)]) in err, err
+    assert shlex.join(["python", "train.py", "--arch", f"{sweep / 'genotypes.json'}:NAME"]) in err, err
+
+
 def _published_layout(data_dir: Path) -> dict[str, torch.Tensor]:
     """Tensors with the shapes of the published PC-DARTS CIFAR checkpoint (spec file), not our model's."""
     state = {}

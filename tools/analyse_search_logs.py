@@ -34,7 +34,7 @@ import plots  # noqa: E402
 from pareto import front_ce  # noqa: E402
 from plots import plt  # noqa: E402
 from tools import tables  # noqa: E402
-from utils import UserError, check_output, run_main  # noqa: E402
+from utils import UserError, check_output, run_main, shell_command  # noqa: E402
 
 TABLE_COLUMNS = (
     "name", "nu", "size_m", "search_train_acc", "search_valid_acc", "search_criterion_loss", "search_valid_loss",
@@ -241,7 +241,8 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     if pick_line is not None:
         print(pick_line)
         if pick is not None and sweep is not None and (sweep["folder"] / "genotypes.json").is_file():
-            print(f"train it: python train.py --arch {sweep['folder'] / 'genotypes.json'}:{pick}")
+            arch = f"{sweep['folder'] / 'genotypes.json'}:{pick}"
+            print(f"train it: {shell_command('python', 'train.py', '--arch', arch)}")
     plots = make_plots(df, sweep, output.with_suffix(""), args.topk, size)
     print(f"table: {output}")
     for p in plots:
