@@ -66,6 +66,7 @@ from utils import (
     save_atomic,
     set_rng_state,
     set_seed,
+    shell_command,
     write_json_atomic,
 )
 
@@ -569,7 +570,8 @@ def finish(
     logger.info("result: %s, train acc %.2f%%, valid acc %s, %.3fM params at the paper's size", result_losses(result),
                 result["train_acc"], "n/a" if result["valid_acc"] is None else f"{result['valid_acc']:.2f}%",
                 result["model_size"])
-    logger.info("train it: python train.py --arch %s (%s: --init_channels and --layers for another)", run_dir,
+    logger.info("train it: %s (%s: --init_channels and --layers for another)",
+                shell_command("python", "train.py", "--arch", run_dir),
                 "the evaluation network it was costed on" if "cost" in result
                 else "train.py's default network, 36 channels and 20 cells")
     logger.info("run folder: %s", run_dir)
