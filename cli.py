@@ -226,7 +226,8 @@ def resume_args(args: argparse.Namespace, saved: Mapping[str, Any], may_change: 
     (typed on its command line; from an in-process caller, any it holds that is not None) and the CALL_FLAGS.
 
     A flag typed now, outside ``may_change``, whose value differs from the saved one is a UserError naming it
-    (it used to be dropped without a word); a key the run does not record takes this call's value.
+    (it used to be dropped without a word); a key the run does not record (it predates the flag) takes this
+    call's default, and typing it is refused too: the run never had it.
     """
     typed = typed_flags(args)
     mine = vars(args)
@@ -247,6 +248,10 @@ def resume_args(args: argparse.Namespace, saved: Mapping[str, Any], may_change: 
                 had = f"no --{key}, its default" if value is None else _flag(key, value)
             refused.append(f"{_flag(key, mine[key])} (the run has {had})")  # a store_true flag has no --no- form
         merged[key] = value
+    for key in sorted(typed or ()):  # a run from before the flag existed ran as its default does
+        if key in mine and key not in saved and key not in may_change and key not in CALL_FLAGS:
+            refused.append(f"{_flag(key, mine[key])} (the run's arguments do not record --{key}: it started before "
+                           "the flag existed)")
     if refused:
         allowed = ", ".join(f"--{k}" for k in may_change if k in mine)
         raise UserError(f"{'; '.join(refused)}: a resumed run keeps the arguments it started with ({source}); "

@@ -20,7 +20,7 @@ import cli
 import multiobjective
 import train
 import train_search
-from utils import run_main, save_args, write_json_atomic
+from utils import read_json, run_main, save_args, write_json_atomic
 
 # What every saved run below was started with: hardware flags off their defaults, and 2 epochs.
 STARTED = ["--set", "digits", "--device", "cpu", "--gpu", "1", "--workers", "0", "--threads", "3", "--epochs", "2"]
@@ -86,6 +86,26 @@ def test_search_resume_refuses_a_typed_flag_that_changes_the_run(search_run: Pat
     assert run_main(train_search.main, parsed) == 2
     _one_line_refusal(capsys, "--epochs 3 (the run has --epochs 2)", "--learning_rate 0.5")
     assert _files(search_run) == before
+
+
+def test_a_run_from_before_a_flag_existed_refuses_it_typed_and_resumes_without_it(
+        search_run: Path, capsys: pytest.CaptureFixture) -> None:
+    """An args.json written before the cost flags existed: `--resume RUN --cost flops --cost_weight 5` used to
+    turn the l2 search into a costed one halfway, since a key the run does not record took this call's value."""
+    record = read_json(search_run / "args.json")
+    for key in ("cost", "cost_weight", "eval_channels", "eval_layers", "latency_table"):
+        del record["args"][key]
+    write_json_atomic(search_run / "args.json", record)
+    before = _files(search_run)
+    parse = train_search.build_parser().parse_args
+    assert run_main(train_search.main, parse(["--resume", str(search_run), "--cost", "flops", "--cost_weight",
+                                              "5"])) == 2
+    err = _one_line_refusal(capsys, "--cost flops (the run's arguments do not record --cost",
+                            "--cost_weight 5.0 (the run's arguments do not record --cost_weight")
+    assert "started before the flag existed" in err
+    assert _files(search_run) == before
+    kept, _ = train_search._resolve_args(parse(["--resume", str(search_run), "--threads", "1"]))
+    assert kept.cost is None and kept.cost_weight == 0.0 and kept.threads == 1  # untyped: the defaults it ran as
 
 
 # --------------------------------------------------------------------------- train.py
