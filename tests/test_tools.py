@@ -873,6 +873,26 @@ def test_a_running_training_takes_its_own_genotype_json(tmp_path: Path, monkeypa
     assert run["genotype"] == genotypes.genotype_to_dict(genotypes.DARTS_V1)
 
 
+def test_a_running_training_on_an_image_folder_is_profiled_with_its_classes(tmp_path: Path) -> None:
+    """A running run has no result.json's num_classes: its args.json's classes give them, not the dataset's default
+    of 10 (a 3-class tree's network was profiled with a 10-way classifier, other numbers than once finished)."""
+    running = tmp_path / "batch" / "eval-DARTS_V1-1"
+    running.mkdir(parents=True)
+    (running / "args.json").write_text(json.dumps({"kind": "train", "args": {
+        "arch": "DARTS_V1", "init_channels": 4, "layers": 3, "set": "folder", "image_size": 8, "epochs": 10},
+        "classes": ["cat", "dog", "emu"]}))
+    genotypes.save_genotype(genotypes.DARTS_V1, running / "genotype.json")
+    write_csv(running / "metrics.csv", EVAL_METRICS, [
+        {"epoch": 0, "lr": 0.02, "drop_path_prob": 0.0, "train_loss": 1.0, "train_acc": 60, "train_top5": 90,
+         "valid_loss": 0.9, "valid_acc": 61, "valid_top5": 91, "test_loss": 0.8, "test_acc": 62, "test_top5": 92,
+         "epoch_time": 1.0}])
+    run = analyse_train_logs.read_eval_run(running)
+    assert run["status"] == "running" and run["num_classes"] == 3
+    df = analyse_train_logs.train_table([run], [], analyse_train_logs.build_parser().parse_args(
+        ["-t", str(tmp_path / "batch"), "--no_latency"]))
+    assert df.loc[0, "parameters"] == count_parameters(build_eval_network(genotypes.DARTS_V1, 4, 3, 3))
+
+
 def test_a_copied_batch_is_read_as_it_is_not_through_the_paths_it_recorded(runs: dict, tmp_path: Path) -> None:
     """trained.csv's run_dir names the folders where the batch was made: a copy with one training deleted counted
     the original of that training again, and every run's eval_dir named the original (two seeds where one ran)."""

@@ -188,7 +188,8 @@ def read_eval_run(folder: Path) -> dict[str, Any] | None:
         result.setdefault("seed", _seed(folder))
         result["status"] = "done"
         return result
-    run_args = (read_json(folder / "args.json") or {}).get("args", {})
+    record = read_json(folder / "args.json") or {}
+    run_args = record.get("args", {})
     last = _last_metrics(folder / "metrics.csv")
     if not last:
         return None
@@ -206,7 +207,10 @@ def read_eval_run(folder: Path) -> dict[str, Any] | None:
         "arch": genotype_label(run_args.get("arch", folder.name)), "genotype": genotype,
         "epochs": int(last["epoch"]) + 1 if "epoch" in last else None,
         "init_channels": run_args.get("init_channels"), "layers": run_args.get("layers"),
-        "image_size": _image_size(folder), "dataset": run_args.get("set"), "num_classes": None, "model_size": None,
+        "image_size": _image_size(folder), "dataset": run_args.get("set"), "model_size": None,
+        # an image folder's classes (args.json): profiled with the dataset's default count, a 3-class tree's
+        # network had a 10-way classifier, other parameters and FLOPs than the same run once finished
+        "num_classes": len(record["classes"]) if isinstance(record.get("classes"), list) else None,
         "run_dir": str(folder), "status": "running", "seed": run_args.get("seed"),
     }
 
