@@ -873,6 +873,17 @@ def test_a_running_training_takes_its_own_genotype_json(tmp_path: Path, monkeypa
     assert run["genotype"] == genotypes.genotype_to_dict(genotypes.DARTS_V1)
 
 
+def test_a_cifar_subcommand_sweep_of_set_imagenet_is_read_as_the_imagenet_space(tmp_path: Path) -> None:
+    """`multiobjective.py -o l2 cifar --set imagenet` searches the ImageNet variant but its sweep.json says space
+    "cifar": read so, its genotypes were profiled as NetworkCIFAR, not as the NetworkImageNet its searches built."""
+    sweep = make_sweep(tmp_path)
+    state = json.loads((sweep / "sweep.json").read_text())
+    state["args"]["set"] = "imagenet"
+    (sweep / "sweep.json").write_text(json.dumps(state))
+    assert tables.load_sweep(sweep)["space"] == "imagenet"
+    assert tables.load_sweep(make_sweep(tmp_path / "digits"))["space"] == "cifar"
+
+
 def test_a_running_training_on_an_image_folder_is_profiled_with_its_classes(tmp_path: Path) -> None:
     """A running run has no result.json's num_classes: its args.json's classes give them, not the dataset's default
     of 10 (a 3-class tree's network was profiled with a 10-way classifier, other numbers than once finished)."""

@@ -400,7 +400,9 @@ def load_sweep(path: str | Path) -> dict[str, Any]:
         hypervolume = state.get("hypervolume")
         if state.get("front_ce", "criterion_loss") != front_ce_key(objective):
             pareto, hypervolume = [], None  # an earlier version's cost front (on the training CE): derived below
-        space = state.get("space") or ("imagenet" if args.get("set") == "imagenet" else "cifar")
+        # `-o l2 cifar --set imagenet` searches the ImageNet variant (cli.is_imagenet) but records space "cifar":
+        # its genotypes were profiled as NetworkCIFAR, not as the networks its searches and its cost front are
+        space = "imagenet" if "imagenet" in (state.get("space"), args.get("set")) else "cifar"
         dataset = args.get("set")
         image_size = args.get("image_size")
         weight_decay = float(args.get("weight_decay", 0.0) or 0.0)
