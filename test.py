@@ -409,12 +409,20 @@ def evaluate(model: nn.Module, loader: Any, num_classes: int, autocast: Any, *, 
             "per_class_acc": per_class_acc, "per_class_n": per_class_n, "confusion_matrix": matrix.tolist()}
 
 
+def plain_text(text: str) -> str:
+    """``text`` as matplotlib draws it literally: its '$' escaped, so that no part of a name is read as mathtext."""
+    return text.replace("$", r"\$")
+
+
 def confusion_figure(matrix: list[list[int]], classes: list[str], title: str) -> Any:
     """The row-normalised confusion matrix (a row: the images of one true class), counts written in small ones."""
     from plots import plt
 
     counts = torch.tensor(matrix, dtype=torch.float64)
     fraction = counts / counts.sum(dim=1, keepdim=True).clamp_min(1)
+    # a '$' pair in a class folder's name (cost_$5_$10) starts matplotlib's mathtext: the plot failed after the
+    # evaluation, and test.json was never written
+    classes = [plain_text(c) for c in classes]
     k = len(classes)
     side = min(4.0 + 0.4 * k, 14.0)
     fig, ax = plt.subplots(figsize=(side + 1.5, side))
@@ -430,7 +438,7 @@ def confusion_figure(matrix: list[list[int]], classes: list[str], title: str) ->
                             color="white" if fraction[i, j] > 0.5 else "black")
     ax.set_xlabel("predicted class")
     ax.set_ylabel("true class")
-    ax.set_title(title)
+    ax.set_title(plain_text(title))
     fig.colorbar(image, ax=ax, label="fraction of the true class's images")
     fig.tight_layout()
     return fig

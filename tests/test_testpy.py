@@ -91,6 +91,18 @@ def test_the_confusion_plot_shows_each_true_class_as_a_row_of_fractions() -> Non
     plots.plt.close(fig)
 
 
+def test_class_names_with_dollar_signs_are_drawn_as_written(tmp_path: Path) -> None:
+    """Image folder classes are folder names: a '$' pair (cost_$5_$10) was read as mathtext and the plot failed
+    after the evaluation, with test.json unwritten."""
+    classes = ["cost_$5_$10", "a^b$", "eel"]
+    png = testpy.plot_confusion([[3, 1, 0], [0, 2, 0], [2, 0, 6]], classes, tmp_path / "confusion.png",
+                                "my$arch$: test")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    fig = testpy.confusion_figure([[1, 0, 0], [0, 1, 0], [0, 0, 1]], classes, "t")
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == [r"cost_\$5_\$10", r"a^b\$", "eel"]
+    plots.plt.close(fig)
+
+
 def test_weights_file_with_arch_gives_the_same(trained: dict, tmp_path: Path) -> None:
     weights = tmp_path / "elsewhere" / "w.pt"
     weights.parent.mkdir()
