@@ -220,6 +220,13 @@ def typed_flags(args: argparse.Namespace) -> frozenset[str] | None:
     return getattr(args, "typed", None) if isinstance(args, Namespace) else None
 
 
+def recorded_data_source(args: argparse.Namespace, source: str | Path) -> Path | None:
+    """``source`` (the args.json or sweep.json a resumed run reads) when --data was not typed: the data path then
+    comes from there (utils.data_recorded_in); None when it was typed, or for a namespace built in-process."""
+    typed = typed_flags(args)
+    return Path(source) if typed is not None and "data" not in typed else None
+
+
 def resume_args(args: argparse.Namespace, saved: Mapping[str, Any], may_change: Collection[str] = RESUME_MAY_CHANGE,
                 source: str = "the run's args.json") -> argparse.Namespace:
     """A resumed run's arguments: ``saved`` (the run's own), except the ``may_change`` flags this call sets

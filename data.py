@@ -27,7 +27,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler, Subset
 from torchvision import datasets as tv_datasets
 from torchvision import transforms as T
 
-from utils import UserError, class_key
+from utils import DataNotFound, UserError, class_key
 
 DATASETS = ("cifar10", "cifar100", "digits", "synthetic", "folder", "imagenet")
 
@@ -255,7 +255,7 @@ def _load_cifar(name: str, root: Path, *, download: bool, cutout: bool,
         root.mkdir(parents=True, exist_ok=True)
         tv_class(root=str(root), train=True, download=True)  # fetches and md5-checks the archive
     if missing():
-        raise UserError(f"{pretty} not found: looked for {folder} (missing {', '.join(missing())}); "
+        raise DataNotFound(f"{pretty} not found: looked for {folder} (missing {', '.join(missing())}); "
                         f"pass --download to fetch it, or put torchvision's python-format folder "
                         f"'{folder.name}' under --data {root}")
     train_x, train_y = _read_cifar_batches([folder / f for f in train_files], label_key)
@@ -424,7 +424,7 @@ class _ImageFolder(tv_datasets.ImageFolder):
 
 def _image_folder(root: Path, transform: Callable, class_to_idx: dict[str, int] | None = None) -> _ImageFolder:
     if not root.is_dir():
-        raise UserError(f"image folder not found: looked for {root}")
+        raise DataNotFound(f"image folder not found: looked for {root}")
     try:
         ds = _ImageFolder(root, transform, class_to_idx)
     except FileNotFoundError as e:  # (is_valid_file drops torchvision's list of the extensions it reads)
@@ -507,7 +507,7 @@ def _load_folder(root: Path, image_size: int, cutout: bool,
     train_dir = root / "train"
     eval_dir, eval_note = _folder_eval_dir(root)
     if not train_dir.is_dir() or eval_dir is None:
-        raise UserError(f"image folder dataset not found: looked for {train_dir} and {root / 'val'} "
+        raise DataNotFound(f"image folder dataset not found: looked for {train_dir} and {root / 'val'} "
                         f"(or {root / 'test'}), each with one sub-folder per class")
     train_tf, eval_tf = _folder_transforms(image_size, IMAGENET_MEAN, IMAGENET_STD, cutout, cutout_length)
     train = _image_folder(train_dir, train_tf)
@@ -631,7 +631,7 @@ def load_test_set(name: str, root: str | Path, *, download: bool = False, image_
         _, transform = _imagenet_transforms(size, False, 1)
     if not eval_dir.is_dir():
         also = f" (or {root / 'test'})" if name == "folder" else ""
-        raise UserError(f"image folder not found: looked for {eval_dir}{also}, with one sub-folder per class")
+        raise DataNotFound(f"image folder not found: looked for {eval_dir}{also}, with one sub-folder per class")
     if classes:
         test = _image_folder(eval_dir, transform, {c: i for i, c in enumerate(classes)})
         test.class_source = "the classes the weights were trained on"

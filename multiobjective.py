@@ -56,6 +56,7 @@ from utils import (
     UserError,
     check_resumed_split,
     create_run_dir,
+    data_recorded_in,
     get_device,
     get_logger,
     lock_run_dir,
@@ -617,12 +618,14 @@ def main(args: argparse.Namespace, executor: Any = None) -> dict[str, Any]:
         args.sweep_resume = args.resume  # `multiobjective.py -o l2 cifar --resume DIR` means the sweep
     state: dict[str, Any] = {}
     if args.sweep_resume:
+        typed = args
         args, run_dir, state = _resume(args)
         check_parallel_args(args)
         cli.check_speed_args(args, get_device(args.device, args.gpu))  # a GPU sweep's --cuda_graphs on a CPU
         # --data may have moved (or be relative to another directory): one line now, not a refused search later;
         # and it must be the dataset the searches so far were made on
-        info = train_search.build_data(args, torch.device("cpu"))[2]
+        with data_recorded_in(cli.recorded_data_source(typed, run_dir / "sweep.json")):
+            info = train_search.build_data(args, torch.device("cpu"))[2]
         for record in state["searches"]:
             check_resumed_split(_search_folder(record, run_dir), info.split, info.classes)
     else:

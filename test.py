@@ -76,6 +76,7 @@ from utils import (
     configure_torch,
     count_parameters_in_MB,
     create_run_dir,
+    data_recorded_in,
     environment_info,
     get_device,
     get_logger,
@@ -512,8 +513,9 @@ def main(args: argparse.Namespace) -> dict:
     cli.check_common_args(cfg_args)
 
     # the test split alone: an ImageNet val/ needs no train/ beside it, and its training files are not listed
-    test_ds, info = datalib.load_test_set(cfg["set"], cfg["data"], download=args.download,
-                                          image_size=cfg["image_size"], classes=cfg.get("classes"))
+    with data_recorded_in(folder / "args.json" if folder is not None and args.data is None else None):
+        test_ds, info = datalib.load_test_set(cfg["set"], cfg["data"], download=args.download,
+                                              image_size=cfg["image_size"], classes=cfg.get("classes"))
     wanted = cfg.get("weights_num_classes")
     if wanted is not None and wanted != info.num_classes:
         source = getattr(test_ds, "class_source", None)

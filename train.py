@@ -72,6 +72,7 @@ from utils import (
     configure_torch,
     count_parameters_in_MB,
     create_run_dir,
+    data_recorded_in,
     get_device,
     get_logger,
     get_rng_state,
@@ -546,6 +547,7 @@ def main(args: argparse.Namespace, *, run_dir: str | Path | None = None,
     args, network_note = network_settings(args, [args.arch] if not args.resume and genotype is None else [])
     settings_note = "; ".join(filter(None, (settings_note, network_note))) or None
     check_args(args)
+    recorded = cli.recorded_data_source(args, Path(args.resume) / "args.json") if args.resume else None
     args, resumed = resolve_run(args)
     if resumed is not None and (resumed / "result.json").is_file():
         print(f"{resumed} has finished: nothing to resume (its result.json stands)", flush=True)
@@ -573,7 +575,8 @@ def main(args: argparse.Namespace, *, run_dir: str | Path | None = None,
                                              resumed / "checkpoint.pt", CHECKPOINT_KEYS)
 
     set_seed(args.seed)
-    train_loader, valid_loader, test_loader, info = build_data(args, device)
+    with data_recorded_in(recorded):
+        train_loader, valid_loader, test_loader, info = build_data(args, device)
     if resumed is not None:
         check_resumed_split(resumed, info.split, info.classes)
     setup = build_training(args, genotype, info.num_classes, device, load_model_path=checkpoint is None)

@@ -50,6 +50,7 @@ from utils import (
     configure_torch,
     count_parameters_in_MB,
     create_run_dir,
+    data_recorded_in,
     get_device,
     get_logger,
     get_rng_state,
@@ -322,6 +323,7 @@ def validate_search_args(args: argparse.Namespace, data: bool = False) -> None:
 def main(args: argparse.Namespace) -> dict:
     """Run (or resume) one search; returns the result dict that result.json holds."""
     validate_search_args(args)
+    recorded = cli.recorded_data_source(args, Path(args.resume) / "args.json") if args.resume else None
     args, run_dir = _resolve_args(args)
     if run_dir is not None and (run_dir / "result.json").is_file():
         print(f"{run_dir} has finished: nothing to resume (its result.json stands)", flush=True)
@@ -337,7 +339,8 @@ def main(args: argparse.Namespace) -> dict:
         checkpoint = check_resume_checkpoint(load_checkpoint(run_dir / "checkpoint.pt"),
                                              run_dir / "checkpoint.pt", CHECKPOINT_KEYS)
     set_seed(args.seed)
-    train_loader, valid_loader, info = build_data(args, device)  # data errors come before a run folder exists
+    with data_recorded_in(recorded):  # data errors come before a run folder exists
+        train_loader, valid_loader, info = build_data(args, device)
     if run_dir is not None:
         check_resumed_split(run_dir, info.split, info.classes)
     cost_model = build_cost_model(args, info.num_classes, imagenet, run_dir)

@@ -48,6 +48,23 @@ class UserError(Exception):
     """Bad input from the user: scripts print `error: <msg>` on one line and exit 2."""
 
 
+class DataNotFound(UserError):
+    """A dataset not where --data says (data_recorded_in adds where that path came from, when a run recorded it)."""
+
+
+@contextlib.contextmanager
+def data_recorded_in(source: str | Path | None) -> Iterator[None]:
+    """A dataset not found at the --data that ``source`` (a run's args.json, a sweep's sweep.json) recorded: say
+    so, and that --data gives its new place; the data may have moved since the run started. None: --data typed."""
+    try:
+        yield
+    except DataNotFound as err:
+        if source is None:
+            raise
+        raise DataNotFound(f"{err} (that --data is the one {source} records: if the data has moved, pass --data "
+                           "DIR where it is now)") from None
+
+
 class RunFailed(Exception):
     """The run ended and saved what it had, but the work it was for failed: `error: <msg>`, exit 1."""
 

@@ -4,6 +4,7 @@ are one-line errors (before any run folder exists)."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
@@ -25,6 +26,10 @@ from data import (
     train_valid_split,
 )
 from utils import UserError, run_main
+
+_spec = importlib.util.spec_from_file_location("testpy_script", Path(__file__).resolve().parents[1] / "test.py")
+testpy = importlib.util.module_from_spec(_spec)  # test.py, not a module name pytest would take for a test
+_spec.loader.exec_module(testpy)
 
 COLOURS = [(230, 30, 30), (30, 200, 40), (40, 60, 230), (230, 220, 40)]
 
@@ -179,6 +184,8 @@ def test_resumed_sweep_checks_its_data_before_it_runs_anything(tmp_path, capsys,
     resume = multiobjective.build_parser().parse_args(["--resume", str(run_dir), "--max_searches", "2"])
     line = one_line_error(capsys, multiobjective.main, resume)
     assert "data" in line and "not found" in line
+    assert (f"(that --data is the one {run_dir / 'sweep.json'} records: if the data has moved, pass --data DIR where "
+            "it is now)") in line, line
     assert (run_dir / "sweep.json").read_text() == before
     (tmp_path / "moved").rename(tmp_path / "data")
     # another dataset given as --data on resume would put two datasets on one front
@@ -203,8 +210,21 @@ def test_a_training_resumed_on_another_dataset_is_refused(tmp_path, capsys):
         ["--resume", str(run_dir), "--data", str(other)]))
     assert f"{run_dir} was made on 40 train / 40 held-out images" in line and "30 train / 30 held-out" in line
     assert "hidden files such as macOS's ._x.png, which image folders no longer read" in line  # an older run's
-    train.main(train.build_parser().parse_args(["--resume", str(run_dir), "--data", str(data)]))
+    data.rename(tmp_path / "moved")  # moved: the path not found is the one args.json records, and --data is the fix
+    line = one_line_error(capsys, train.main, train.build_parser().parse_args(["--resume", str(run_dir)]))
+    assert line.endswith(f"(that --data is the one {run_dir / 'args.json'} records: if the data has moved, pass "
+                         "--data DIR where it is now)"), line
+    line = one_line_error(capsys, train.main, train.build_parser().parse_args(
+        ["--resume", str(run_dir), "--data", str(data)]))
+    assert "not found" in line and "records" not in line  # the path typed is the one looked for
+    train.main(train.build_parser().parse_args(["--resume", str(run_dir), "--data", str(tmp_path / "moved")]))
     assert (run_dir / "result.json").is_file()  # its own dataset, given anew: it goes on
+    line = one_line_error(capsys, testpy.main, testpy.build_parser().parse_args([str(run_dir), "--device", "cpu"]))
+    assert line.endswith(f"(that --data is the one {run_dir / 'args.json'} records: if the data has moved, pass "
+                         "--data DIR where it is now)"), line
+    tested = testpy.main(testpy.build_parser().parse_args([str(run_dir), "--device", "cpu", "--data",
+                                                           str(tmp_path / "moved")]))
+    assert tested["n_samples"] == 4 and tested["test_acc"] == tested["trained_test_acc"]  # the same run, found anew
 
 
 def test_sequential_split_missing_a_class_is_refused(tmp_path):
