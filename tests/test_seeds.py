@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import shutil
 import statistics
 from pathlib import Path
 
@@ -121,6 +122,23 @@ def test_one_run_has_no_std_and_the_single_seed_table_is_as_before(seeded: dict,
     assert row["n"] == 1 and math.isnan(row["test_error_std"])
     assert row["test_error_best_of_n"] == row["test_error_mean"] == pytest.approx(100 - result["table"]["test_acc"][0])
     assert not analyse_train_logs.repeated(result["summary"])
+
+
+def test_a_seed_still_training_pools_with_the_finished_seeds_of_its_genotype(seeded: dict, tmp_path: Path) -> None:
+    """A run still training (only metrics.csv) had no auxiliary setting, unlike a result.json, so mid-batch its
+    genotype got a second summary row (n 1, "running"): a duplicate point on every plot and on the front."""
+    (done,) = Path(seeded["run_dir"]).glob("eval-DARTS_V2-s5-*")
+    running = tmp_path / "eval-DARTS_V2-s7-1"
+    shutil.copytree(done, running)
+    (running / "result.json").unlink()
+    (running / "weights.pt").unlink()
+    result = analyse_train_logs.main(analyse_train_logs.build_parser().parse_args(
+        ["-t", seeded["run_dir"], str(running), "-o", str(tmp_path / "t.csv"), "--no_latency", "--baselines", "no"]))
+    assert "running" in set(result["table"]["status"])
+    summary = result["summary"]
+    assert sorted(summary["name"]) == ["DARTS_V2", "PC_DARTS_cifar"]
+    row = summary[summary["name"] == "DARTS_V2"].iloc[0]
+    assert row["n"] == 2 and row["status"] == "done"  # over the finished runs, as the module doc says
 
 
 def test_runs_of_one_genotype_trained_otherwise_are_not_pooled_as_seeds() -> None:

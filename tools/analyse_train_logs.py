@@ -212,6 +212,7 @@ def read_eval_run(folder: Path) -> dict[str, Any] | None:
         # network had a 10-way classifier, other parameters and FLOPs than the same run once finished
         "num_classes": len(record["classes"]) if isinstance(record.get("classes"), list) else None,
         "run_dir": str(folder), "status": "running", "seed": run_args.get("seed"),
+        "auxiliary": run_args.get("auxiliary"),  # a key of summary_table's setup, as result.json's is of a done run
     }
 
 
