@@ -714,7 +714,8 @@ def test_a_bad_ensemble_file_fails_before_the_runs_are_profiled(runs: dict, tmp_
         raise AssertionError("profiled before -e was read")
 
     monkeypatch.setattr(analyse_train_logs, "train_table", profiled)
-    for bad in (tmp_path / "ensmble.json", runs["batch"] / "trained.csv"):
+    a_training = Path(next(iter(runs["results"].values()))["run_dir"]) / "result.json"  # its test_acc: "ensemble of 0"
+    for bad in (tmp_path / "ensmble.json", runs["batch"] / "trained.csv", a_training):
         args = analyse_train_logs.build_parser().parse_args(["-t", str(runs["batch"]), "-o", str(tmp_path / "t"),
                                                              "-e", str(bad)])
         assert run_main(analyse_train_logs.main, args) == 2

@@ -364,8 +364,9 @@ def load_ensembles(paths: list[str]) -> list[dict[str, Any]]:
     for spec in paths:
         path = Path(spec)
         data = read_json(path / "ensemble.json" if path.is_dir() else path)
-        if not isinstance(data, dict) or data.get("test_acc") is None:
-            raise ValueError(f"{spec} is not an ensemble.json (no test_acc)")
+        # a training's result.json and test.py's test.json have a test_acc too: drawn as "ensemble of 0"
+        if not isinstance(data, dict) or data.get("test_acc") is None or not data.get("models"):
+            raise ValueError(f"{spec} is not an ensemble.json of ensemble.py (no test_acc and models)")
         out.append(data)
     return out
 
