@@ -918,6 +918,29 @@ def test_a_copied_batch_is_read_as_it_is_not_through_the_paths_it_recorded(runs:
     assert read["run_dir"] == str(copy.resolve() / "eval-DARTS_V2-1")  # result.json recorded the original
 
 
+def test_a_training_its_batch_recorded_failed_is_no_network_still_training(runs: dict, tmp_path: Path,
+                                                                          capsys: pytest.CaptureFixture) -> None:
+    """A training that stopped for good (a NaN loss) kept its metrics.csv, and the table and plots showed it as
+    "still training" at its last evaluated epoch: a network on the front that batch.json says failed."""
+    copy = tmp_path / "batch-train-EXP-20260101-000000"
+    shutil.copytree(runs["batch"], copy)
+    failed = copy / "eval-PC_DARTS_cifar-1"
+    entries = [{"spec": "PC_DARTS_cifar", "label": "PC_DARTS_cifar", "status": "failed", "run_dir": "/elsewhere/"
+                f"{failed.name}", "error": "the loss became nan at epoch 3 step 4: lower --learning_rate"},
+               {"spec": "DARTS_V2", "label": "DARTS_V2", "status": "failed", "run_dir": str(copy / "eval-DARTS_V2-1")}]
+    (copy / "batch.json").write_text(json.dumps({"args": {}, "entries": entries}))
+    parse = analyse_train_logs.build_parser().parse_args
+    result = analyse_train_logs.main(parse(["-t", str(copy), "-o", str(tmp_path / "t.csv"), "--no_latency"]))
+    assert "PC_DARTS_cifar" not in set(result["table"]["name"]) and "running" not in set(result["table"]["status"])
+    assert "DARTS_V2" in set(result["table"]["name"])  # its result.json says it finished (a later train.py --resume)
+    out = capsys.readouterr().out
+    assert f"note: {failed.resolve()} left out" in out and "loss became nan" in out
+    entries[0]["status"] = "pending"  # a batch --resume retrying it: running again
+    (copy / "batch.json").write_text(json.dumps({"args": {}, "entries": entries}))
+    result = analyse_train_logs.main(parse(["-t", str(copy), "-o", str(tmp_path / "t.csv"), "--no_latency"]))
+    assert result["table"].set_index("name").loc["PC_DARTS_cifar", "status"] == "running"
+
+
 def test_flags_given_twice_add_up() -> None:
     """batch_train prints -s per sweep; with argparse's default action the last -s won, and the runs of the other
     sweeps were left unjoined without a word."""

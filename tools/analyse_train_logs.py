@@ -6,7 +6,8 @@
     python tools/analyse_train_logs.py -d loss_table.csv --max_flops 300 --max_latency_cpu 5  # the best within a budget
 
 -t takes eval run folders (train.py), their log.txt, or batch-train folders (every eval-* folder in
-them); runs still training are read from their metrics.csv (status "running"). -s takes sweep
+them); runs still training are read from their metrics.csv (status "running"); one its batch recorded as
+failed (batch.json) is left out, with a note, until a batch_train.py --resume retries it. -s takes sweep
 folders: each run is joined with the search that found its cells (the one of its sweep name first;
 a name whose cells differ is no match), which gives nu and the search losses and accuracies.
 Profiling (profiling.py) adds parameters, FLOPs and latency of each run's network as it was trained.
@@ -54,7 +55,7 @@ from genotypes import GenotypeError, genotype_from_dict, genotype_to_dict, resol
 from pareto import front_ce_key, front_ce_name, front_indices  # noqa: E402
 from plots import plt  # noqa: E402
 from tools import tables  # noqa: E402
-from utils import UserError, check_output, read_json, run_main  # noqa: E402
+from utils import UserError, check_output, read_json, run_main, shell_command  # noqa: E402
 
 TABLE_COLUMNS = (
     "name", "nu", "size_m", "train_loss", "train_acc", "valid_loss", "valid_acc", "test_loss", "test_acc",
@@ -177,6 +178,23 @@ def _seed(folder: Path) -> int | None:
     except Exception:  # noqa: BLE001 - an unreadable args.json: result.json still holds the results
         return None
     return int(seed) if isinstance(seed, int) else None
+
+
+def batch_failure(folder: Path) -> str | None:
+    """The error the batch around an unfinished run recorded when it marked that training failed, else None: its
+    metrics.csv stopped there for good (a NaN loss, a crash), so it is no network still training."""
+    if (folder / "result.json").is_file() or not (folder.parent / "batch.json").is_file():
+        return None
+    try:
+        state = read_json(folder.parent / "batch.json")
+    except (UserError, OSError):  # an unreadable batch.json: the run is read as before
+        return None
+    entries = state.get("entries") if isinstance(state, dict) else None
+    for entry in entries if isinstance(entries, list) else []:
+        if (isinstance(entry, dict) and entry.get("status") == "failed"
+                and Path(str(entry.get("run_dir") or "")).name == folder.name):
+            return " ".join(str(entry.get("error") or "no error recorded").split())[:200]
+    return None
 
 
 def read_eval_run(folder: Path) -> dict[str, Any] | None:
@@ -637,7 +655,13 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     loaded_ensembles = load_ensembles(args.ensemble)
     measured = False
     if args.train:
-        runs = [r for r in (read_eval_run(f) for f in eval_folders(args.train)) if r is not None]
+        runs = []
+        for folder in eval_folders(args.train):
+            if (failed := batch_failure(folder)) is not None:  # else drawn as "still training" at its last epoch
+                print(f"note: {folder} left out: its batch recorded the training as failed ({failed}); "
+                      f"{shell_command('python', 'batch_train.py', '--resume', folder.parent)} retries it")
+            elif (run := read_eval_run(folder)) is not None:
+                runs.append(run)
         if not runs:
             raise ValueError("no evaluation run has test results yet")
         df = train_table(runs, search_index(args.search), args)
