@@ -7,8 +7,8 @@
 Models: every ``eval-*`` folder directly inside --models_folder or one level further down (so a
 folder of batch-train folders works too) that has weights.pt and whose genotype resolves (the
 genotype of its result.json, else its genotype.json, else the --arch of its args.json). A folder without
-weights.pt is a training that has not finished (train.py writes weights.pt last): it is skipped, said in
-the log and listed in ensemble.json's ``skipped``. A folder with weights.pt that does not load (a
+weights.pt is a training that has not finished (train.py writes it as it ends, before result.json): it is
+skipped, said in the log and listed in ensemble.json's ``skipped``. A folder with weights.pt that does not load (a
 damaged weights.pt, args.json or result.json, weights of another network) is a one-line error naming
 it, before anything is written: an ensemble silently missing a model would be reported as complete.
 Runs trained on other class folders than the data's now (args.json's ``classes``) are a one-line
@@ -215,16 +215,18 @@ def best_by_held_out(models: list[dict[str, Any]], groups: list[list[int]]) -> t
         scored = [i for i in group if models[i]["run_valid_acc"] is not None]
         if len(scored) < len(group):
             missing = models[next(i for i in group if i not in scored)]["run_dir"]
-            return None, (f"{missing} has no valid_acc in its result.json (trained with --train_portion 1, no "
-                          "held-out split): the best run per genotype is not chosen, since the test set must not "
+            why = ("has no valid_acc in its result.json (trained with --train_portion 1, no held-out split)"
+                   if (Path(missing) / "result.json").is_file() else "has no result.json (its training has not "
+                   "finished writing it)")
+            return None, (f"{missing} {why}: the best run per genotype is not chosen, since the test set must not "
                           "choose it")
         chosen.append(max(scored, key=lambda i: (models[i]["run_valid_acc"], -i)))
     return chosen, None
 
 
 def finished_runs(runs: list[Path]) -> tuple[list[Path], list[dict[str, str]]]:
-    """The runs with weights.pt, and the others as {run_dir, reason}: train.py writes weights.pt last, so a run
-    without it is a training not finished (or still running), skipped and reported, never an error."""
+    """The runs with weights.pt, and the others as {run_dir, reason}: train.py writes weights.pt as it ends, so a
+    run without it is a training not finished (or still running), skipped and reported, never an error."""
     finished = [run for run in runs if (run / "weights.pt").is_file()]
     unfinished = [{"run_dir": str(run), "reason": "no weights.pt (training not finished)"}
                   for run in runs if run not in finished]

@@ -241,18 +241,23 @@ def test_the_ensemble_of_all_runs_and_of_the_best_run_per_genotype(seeded: dict,
                                                "best per genotype by valid acc, 2 [per_model]"]
 
 
-def test_the_best_run_is_chosen_by_the_held_out_split_not_the_test_set() -> None:
+def test_the_best_run_is_chosen_by_the_held_out_split_not_the_test_set(tmp_path: Path) -> None:
     g1, g2 = genotypes.DARTS_V2, genotypes.PC_DARTS_cifar
     models = [{"genotype": g1, "run_valid_acc": 80.0, "run_dir": "a", "test_acc": 99.0},
               {"genotype": g2, "run_valid_acc": 70.0, "run_dir": "b"},
               {"genotype": g1, "run_valid_acc": 85.0, "run_dir": "c", "test_acc": 50.0},
-              {"genotype": g2, "run_valid_acc": 75.0, "run_dir": "d"}]
+              {"genotype": g2, "run_valid_acc": 75.0, "run_dir": str(tmp_path / "d")}]
     groups = ensemble.genotype_groups(models)
     assert groups == [[0, 2], [1, 3]]
     assert ensemble.best_by_held_out(models, groups) == ([2, 3], None)  # c, though a has the higher test accuracy
     models[3]["run_valid_acc"] = None
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "result.json").write_text('{"valid_acc": null}')
     chosen, note = ensemble.best_by_held_out(models, groups)
     assert chosen is None and "d has no valid_acc" in note and "test set must not choose" in note
+    (tmp_path / "d" / "result.json").unlink()  # weights.pt written, result.json not yet: not --train_portion 1's
+    chosen, note = ensemble.best_by_held_out(models, groups)
+    assert chosen is None and "d has no result.json" in note and "--train_portion" not in note, note
 
 
 # --------------------------------------------------------------------------- search_stability.py
