@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import csv
 import gc
 import json
 import math
@@ -90,6 +89,7 @@ from utils import (
     run_main,
     save_args,
     shell_command,
+    write_csv_atomic,
     write_json_atomic,
 )
 
@@ -317,17 +317,12 @@ def pick_batch(entry: dict[str, Any], genotype: Genotype, args: argparse.Namespa
 # --------------------------------------------------------------------------- the run
 
 
-def append_trained(path: Path, row: dict[str, Any], columns: list[str] = TRAINED_COLUMNS) -> None:
-    """One row of trained.csv; a file already there keeps its own header (a batch resumed by a newer version)."""
-    new = not path.is_file()
-    if not new:
-        with open(path, newline="") as f:
-            columns = next(csv.reader(f), None) or columns
-    with open(path, "a", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")
-        if new:
-            writer.writeheader()
-        writer.writerow(row)
+def write_trained(path: Path, entries: list[dict[str, Any]]) -> None:
+    """trained.csv: a row per finished training, in the batch's order, rewritten whole from batch.json's entries
+    (an appended row was lost for good to a kill between batch.json's "done" and the append)."""
+    seeded = any(e.get("seed") is not None for e in entries)
+    write_csv_atomic(path, SEEDED_COLUMNS if seeded else TRAINED_COLUMNS,
+                     [{**e, "arch": e["label"]} for e in entries if e["status"] == "done"])
 
 
 def train_one(entry: dict[str, Any], args: argparse.Namespace, batch_dir: Path, device: torch.device,
@@ -495,6 +490,8 @@ def _run_batch(args: argparse.Namespace, batch_dir: Path, entries: list[dict[str
         write_json_atomic(batch_dir / "batch.json", {"args": clean, **seeds, "entries": entries})
 
     save_state()
+    if resumed and any(e["status"] == "done" for e in entries):  # one killed before its row was written gets it
+        write_trained(batch_dir / "trained.csv", entries)
     memory_model = None
     if device.type == "cuda" and cli.is_imagenet(args) and not args.probe:
         logger.info("the memory model is for CIFAR networks: on imagenet every training uses --batch_size %d "
@@ -525,8 +522,7 @@ def _run_batch(args: argparse.Namespace, batch_dir: Path, entries: list[dict[str
         entry.update(status="done", batch_size=result["batch_size"], model_size=result["model_size"],
                      test_acc=result["test_acc"], test_top5=result["test_top5"], valid_acc=result.get("valid_acc"))
         save_state()
-        append_trained(batch_dir / "trained.csv", {"arch": entry["label"], **entry},
-                       TRAINED_COLUMNS if entry.get("seed") is None else SEEDED_COLUMNS)
+        write_trained(batch_dir / "trained.csv", entries)
         logger.info("%s%s: test top-1 %.2f%% (batch %d, %.3fM params)", entry["label"], _seed_text(entry),
                     result["test_acc"], result["batch_size"], result["model_size"])
     done = [e for e in entries if e["status"] == "done"]

@@ -28,7 +28,7 @@ import time
 import unicodedata
 import warnings
 import weakref
-from collections.abc import Callable, Container, Iterable, Iterator, Sequence
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -308,6 +308,16 @@ def _atomic_write(path: str | Path, write: Callable[[Any], None], mode: str) -> 
 def write_json_atomic(path: str | Path, obj: Any) -> None:
     """Write JSON so that readers see either the old file or the whole new one."""
     _atomic_write(path, lambda f: json.dump(obj, f, indent=2, default=_json_default), "w")
+
+
+def write_csv_atomic(path: str | Path, columns: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> None:
+    """Write a whole CSV (keys outside ``columns`` dropped) so that readers see either the old file or the new one."""
+    def write(handle: Any) -> None:
+        writer = csv.DictWriter(handle, fieldnames=list(columns), extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+
+    _atomic_write(path, write, "w")
 
 
 def check_writable(path: str | Path, flag: str) -> Path:
@@ -843,14 +853,8 @@ class MetricsCSV:
             return
         with open(self.path, newline="") as f:
             rows = list(csv.DictReader(f))
-        kept = [r for r in rows if r.get("epoch") not in (None, "") and float(r["epoch"]) < epoch]
-
-        def write(handle: Any) -> None:
-            writer = csv.DictWriter(handle, fieldnames=self.fieldnames, extrasaction="ignore")
-            writer.writeheader()
-            writer.writerows(kept)
-
-        _atomic_write(self.path, write, "w")
+        write_csv_atomic(self.path, self.fieldnames,
+                         [r for r in rows if r.get("epoch") not in (None, "") and float(r["epoch"]) < epoch])
 
 
 # --------------------------------------------------------------------------- script entry

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -573,6 +574,23 @@ def test_a_batch_with_a_failed_training_exits_1(tmp_path: Path, capsys: pytest.C
     assert len(err) == 1 and err[0].startswith("error: 1 of 1 trainings failed; their errors are in "), err
     (batch_dir,) = (tmp_path / "logs").glob("batch-train-*")
     assert json.loads((batch_dir / "batch.json").read_text())["entries"][0]["status"] == "failed"
+
+
+def test_a_row_of_trained_csv_lost_to_a_kill_comes_back_on_resume(batch_run: dict, tmp_path: Path) -> None:
+    """batch.json said "done" before the row was appended to trained.csv: a kill between the two left the row out
+    for good, since a resume never revisits a done training. trained.csv is now rewritten from batch.json."""
+    copy = tmp_path / Path(batch_run["run_dir"]).name
+    shutil.copytree(batch_run["run_dir"], copy)
+    with open(copy / "trained.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    (copy / "trained.csv").write_text(",".join(batch_train.TRAINED_COLUMNS) + "\n")  # the kill: no row yet
+    done = batch_train.main(batch_train.build_parser().parse_args(["--resume", str(copy), "--no_progress"]))
+    assert done["trained"] == 2 and done["failed"] == 0
+    with open(copy / "trained.csv", newline="") as f:
+        again = list(csv.DictReader(f))
+    assert [r["arch"] for r in again] == [r["arch"] for r in rows] == ["DARTS_V2", "PC_DARTS_cifar"]
+    assert [r["test_acc"] for r in again] == [r["test_acc"] for r in rows]
+    assert [Path(r["run_dir"]).parent for r in again] == [copy, copy]  # the copy's own trainings
 
 
 def test_a_stopped_batch_resumes_from_elsewhere_without_its_spec_files(tmp_path: Path,
