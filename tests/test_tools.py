@@ -723,6 +723,22 @@ def test_a_bad_ensemble_file_fails_before_the_runs_are_profiled(runs: dict, tmp_
     assert not list(tmp_path.iterdir())
 
 
+@pytest.mark.parametrize("text", ["[[1, 2]]", "[1, 2]", "null"])
+def test_a_result_json_that_is_no_object_is_one_line_naming_it(tmp_path: Path, capsys, text: str) -> None:
+    """dict() of [[1, 2]] made a run with no results, left out of the table without a word; [1, 2] a traceback."""
+    run = tmp_path / "batch" / "eval-x-1"
+    run.mkdir(parents=True)
+    (run / "args.json").write_text(json.dumps({"kind": "train", "args": {"arch": "DARTS_V2", "set": "digits"}}))
+    (run / "result.json").write_text(text)
+    args = analyse_train_logs.build_parser().parse_args(["-t", str(tmp_path / "batch"), "-o", str(tmp_path / "t"),
+                                                         "--no_latency"])
+    assert run_main(analyse_train_logs.main, args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (f"error: {run / 'result.json'} is not a train.py result (no JSON object): restore it, or move its "
+                   "run folder out of -t"), err
+    assert not list(tmp_path.glob("t*"))
+
+
 @pytest.mark.parametrize("tool", [analyse_search_logs, analyse_train_logs])
 def test_a_run_folder_given_as_a_table_says_which_flag_reads_it(runs: dict, tmp_path: Path, capsys,
                                                                 tool: object) -> None:

@@ -119,7 +119,9 @@ def _is_eval_run(folder: Path) -> bool:
             result = read_json(folder / "result.json")
         except Exception:  # noqa: BLE001 - a broken file is reported when the run is read
             return True
-        return isinstance(result, dict) and "test_acc" in result
+        if not isinstance(result, dict):  # a damaged training's, reported when the run is read (not left out)
+            return folder.name.startswith("eval-")
+        return "test_acc" in result
     return (folder / "metrics.csv").is_file() and (folder / "args.json").is_file() and folder.name.startswith("eval-")
 
 
@@ -200,7 +202,11 @@ def batch_failure(folder: Path) -> str | None:
 def read_eval_run(folder: Path) -> dict[str, Any] | None:
     """A finished run's result.json, or what a running one's metrics.csv says so far (None: nothing yet)."""
     if (folder / "result.json").is_file():
-        result = dict(read_json(folder / "result.json"))
+        result = read_json(folder / "result.json")
+        if not isinstance(result, dict):  # dict() of [[1, 2]] made a run with no results, left out of the table
+            raise UserError(f"{folder / 'result.json'} is not a train.py result (no JSON object): restore it, or "
+                            "move its run folder out of -t")
+        result = dict(result)
         result["run_dir"] = str(folder)  # the folder read, wherever it was when it trained
         result.setdefault("image_size", _image_size(folder))
         result.setdefault("seed", _seed(folder))
