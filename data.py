@@ -256,8 +256,8 @@ def _load_cifar(name: str, root: Path, *, download: bool, cutout: bool,
         tv_class(root=str(root), train=True, download=True)  # fetches and md5-checks the archive
     if missing():
         raise DataNotFound(f"{pretty} not found: looked for {folder} (missing {', '.join(missing())}); "
-                        f"pass --download to fetch it, or put torchvision's python-format folder "
-                        f"'{folder.name}' under --data {root}")
+                           f"pass --download to fetch it, or put torchvision's python-format folder "
+                           f"'{folder.name}' under --data {root}")
     train_x, train_y = _read_cifar_batches([folder / f for f in train_files], label_key)
     test_x, test_y = _read_cifar_batches([folder / f for f in test_files], label_key)
     classes = None
@@ -508,7 +508,7 @@ def _load_folder(root: Path, image_size: int, cutout: bool,
     eval_dir, eval_note = _folder_eval_dir(root)
     if not train_dir.is_dir() or eval_dir is None:
         raise DataNotFound(f"image folder dataset not found: looked for {train_dir} and {root / 'val'} "
-                        f"(or {root / 'test'}), each with one sub-folder per class")
+                           f"(or {root / 'test'}), each with one sub-folder per class")
     train_tf, eval_tf = _folder_transforms(image_size, IMAGENET_MEAN, IMAGENET_STD, cutout, cutout_length)
     train = _image_folder(train_dir, train_tf)
     test = _image_folder(eval_dir, eval_tf, train.class_to_idx)
