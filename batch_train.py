@@ -27,9 +27,10 @@ model's 32, --batch_size is used as given.
 The folder ``logs/batch-train-<save>-<time>/`` holds args.json, log.txt (every line of every
 training), batch.json (the plan and its progress, for --resume), genotypes.json (every genotype of
 the plan, resolved when the batch started), trained.csv (arch, batch_size, model_size, test_acc,
-test_top5, run_dir) and each training's own ``eval-<arch>-<time>/`` folder. A resumed batch trains
-the genotypes its folder recorded, so it needs neither the --archs files nor the directory it was
-started from.
+test_top5, run_dir) and each training's own ``eval-<arch>-<time>/`` folder. <arch> is the name the batch
+gives the genotype (``cellX`` and ``cellX_2`` for other cells that two files both call cellX), and the one its
+result.json, ensemble.py and tools/analyse_train_logs.py call it by. A resumed batch trains the genotypes
+its folder recorded, so it needs neither the --archs files nor the directory it was started from.
 At the end a results table (every training, those done before a --resume too, with its status and
 accuracies) is printed and logged.
 
@@ -331,7 +332,8 @@ def train_one(entry: dict[str, Any], args: argparse.Namespace, batch_dir: Path, 
     """Train one genotype (resuming its folder when it has one), retrying smaller after out-of-memory."""
     # the genotype recorded when the batch started (a batch folder from before that records none: its spec)
     genotype = genotype_from_dict(entry["genotype"]) if entry.get("genotype") else resolve_genotype(entry["spec"])
-    given = {"genotype": genotype, "genotype_source": entry.get("source") or entry["spec"]}
+    # the batch's label (cellX_2 where two files name other cells cellX) is the run's name, in result.json and beyond
+    given = {"genotype": genotype, "genotype_source": entry.get("source") or entry["spec"], "label": entry["label"]}
     log_files = [batch_dir / "log.txt"]
     run_dir = Path(entry["run_dir"]) if entry.get("run_dir") else None
     if run_dir is not None and (run_dir / "args.json").is_file():
@@ -344,7 +346,7 @@ def train_one(entry: dict[str, Any], args: argparse.Namespace, batch_dir: Path, 
                                                              logger))
     while True:
         if run_dir is None:
-            label = train.run_label(argparse.Namespace(save=None, arch=entry["spec"]))
+            label = train.run_label(argparse.Namespace(save=None, arch=entry["spec"], arch_label=entry["label"]))
             if entry.get("seed") is not None:
                 label = f"{label}-s{entry['seed']}"
             run_dir = create_run_dir("eval", label, batch_dir)

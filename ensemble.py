@@ -62,7 +62,6 @@ from genotypes import (
     Genotype,
     GenotypeError,
     genotype_from_dict,
-    genotype_label,
     resolve_genotype,
     same_cells,
 )
@@ -184,6 +183,15 @@ def _run_genotype(run: Path, run_args: dict[str, Any]) -> Genotype:
     raise GenotypeError("no genotype in result.json and no --arch in args.json")
 
 
+def _run_name(run: Path, run_args: dict[str, Any]) -> str:
+    """The name the run goes by: its result.json's "arch" (batch_train.py's cellX_2 where two files' genotypes share
+    the name cellX, also in a run resumed from a batch that named it so), else its args.json's, else its folder's."""
+    result = read_json(run / "result.json") if (run / "result.json").is_file() else None
+    if isinstance(result, dict) and isinstance(result.get("arch"), str) and result["arch"]:
+        return result["arch"]
+    return train.arch_label(run_args) if "arch" in run_args else run.name
+
+
 def _run_record(run: Path, run_args: dict[str, Any]) -> dict[str, Any]:
     """The run's seed (args.json) and the accuracy on its own held-out split (result.json; None without one)."""
     valid = None
@@ -263,7 +271,7 @@ def load_models(runs: list[Path], args: argparse.Namespace, num_classes: int, de
             shape, note = cli.run_settings(run, args, cli.NETWORK_SETTINGS)
             init_channels, layers, auxiliary = int(shape.init_channels), int(shape.layers), bool(shape.auxiliary)
             net = train.build_network(genotype, num_classes, init_channels, layers, auxiliary, cli.is_imagenet(args))
-            name = genotype_label(run_args["arch"]) if "arch" in run_args else run.name
+            name = _run_name(run, run_args)
             train.load_weights(net, run / "weights.pt", f"{name} (C={init_channels}, {layers} layers, "
                                                         f"auxiliary={auxiliary}, {num_classes} classes)")
             logger.info("%s: %s", run.name, note)

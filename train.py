@@ -23,7 +23,8 @@ epoch), checkpoint.pt (resume state, rewritten atomically each epoch, deleted at
 the end, weights.pt (a plain state_dict in the DARTS key layout), result.json and
 loss.png / acc.png / top5.png. result.json keys: test_loss, test_acc, test_top5, valid_loss,
 valid_acc, valid_top5 (None without a held-out split), train_loss, train_acc, model_size (M
-parameters without the auxiliary head), genotype, arch, arch_spec, batch_size, epochs, wall_time
+parameters without the auxiliary head), genotype, arch (the run's name: --arch's, or the one
+batch_train.py gave it, also in args.json as arch_label), arch_spec, batch_size, epochs, wall_time
 (s, over all resumed parts), device, dataset, num_classes, run_dir.
 """
 
@@ -37,7 +38,7 @@ import math
 import re
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -102,8 +103,8 @@ CHECKPOINT_KEYS = ("epoch", "model", "optimizer", "rng", "wall_time", "last")
 # What batch_train.py, batch_size_predict.py, ensemble.py, test.py and bench/ use of this script.
 __all__ = [
     "METRICS", "NETWORK_FALLBACK", "main", "build_parser", "add_arguments", "check_args", "arch_settings",
-    "network_settings", "resolve_run", "merge_saved_args", "run_label", "label_smoothing", "lr_at", "build_data",
-    "eval_view", "build_network",
+    "network_settings", "resolve_run", "merge_saved_args", "arch_label", "run_label", "label_smoothing", "lr_at",
+    "build_data", "eval_view", "build_network",
     "read_state_dict", "load_weights", "train_step", "TrainStepper", "train_epoch", "infer", "Training",
     "build_training", "arch_run_folder",
 ]
@@ -202,9 +203,16 @@ def lr_at(args: argparse.Namespace, epoch: int) -> float:
         1 + math.cos(math.pi * epoch / args.epochs)) / 2
 
 
+def arch_label(args: argparse.Namespace | Mapping[str, Any]) -> str:
+    """The name a run goes by (its result.json's "arch"), from its arguments or its args.json's: the one its caller
+    gave (batch_train.py's cellX_2, where genotypes of two files share the name cellX), else --arch's name."""
+    values = vars(args) if isinstance(args, argparse.Namespace) else args
+    return values.get("arch_label") or genotype_label(values["arch"])
+
+
 def run_label(args: argparse.Namespace) -> str:
     """The <save or arch> part of the run folder's name, reduced to safe characters."""
-    label = args.save or genotype_label(args.arch)
+    label = args.save or arch_label(args)
     return re.sub(r"[^A-Za-z0-9_.+-]", "_", label) or "EXP"
 
 
@@ -405,7 +413,7 @@ def build_training(args: argparse.Namespace, genotype: Genotype, num_classes: in
     """
     model = build_network(genotype, num_classes, args.init_channels, args.layers, args.auxiliary, is_imagenet(args))
     if args.model_path and load_model_path:
-        load_weights(model, args.model_path, f"{genotype_label(args.arch)} (C={args.init_channels}, "
+        load_weights(model, args.model_path, f"{arch_label(args)} (C={args.init_channels}, "
                                              f"{args.layers} layers, auxiliary={args.auxiliary})")
     model = model.to(device)
     if args.channels_last:
@@ -534,12 +542,13 @@ def merge_saved_args(args: argparse.Namespace, saved: dict[str, Any],
 
 def main(args: argparse.Namespace, *, run_dir: str | Path | None = None,
          log_files: Sequence[str | Path] = (), genotype: Genotype | None = None,
-         genotype_source: str | None = None) -> dict:
+         genotype_source: str | None = None, label: str | None = None) -> dict:
     """Train (or resume) one genotype; returns the dict that result.json holds.
 
     ``run_dir`` (an empty folder chosen by the caller), ``log_files`` (extra log.txt files that
-    get every line too) and ``genotype`` (trained instead of resolving --arch again; with
-    ``genotype_source``, where it came from) are for in-process callers such as batch_train.py.
+    get every line too), ``genotype`` (trained instead of resolving --arch again; with
+    ``genotype_source``, where it came from) and ``label`` (the name the run goes by instead of --arch's,
+    recorded in args.json as arch_label) are for in-process callers such as batch_train.py.
     """
     settings_note = None
     if not args.resume and genotype is None:  # a caller that gives the genotype has settled the data too
@@ -564,6 +573,8 @@ def main(args: argparse.Namespace, *, run_dir: str | Path | None = None,
     genotype = resolved.genotype
     args = copy.copy(args)
     args.genotype_source = resolved.source  # into args.json and result.json: which cell this run trains
+    if label is not None:  # else a resumed run keeps the arch_label its args.json records, if any
+        args.arch_label = label
     device = get_device(args.device, args.gpu)
     cli.check_speed_args(args, device)
     configure_torch(device, args.threads)
@@ -600,7 +611,7 @@ def main(args: argparse.Namespace, *, run_dir: str | Path | None = None,
     log_data_notes(logger, info)
     if settings_note:
         logger.info("%s", settings_note)
-    logger.info("genotype %s: %s%s", genotype_label(args.arch), resolved.note,
+    logger.info("genotype %s: %s%s", arch_label(args), resolved.note,
                 f" (resumed from {resumed / 'genotype.json'})" if started else "")
     try:
         with resumable("train.py", run_dir):
@@ -685,7 +696,7 @@ def finish(args: argparse.Namespace, run_dir: Path, model: nn.Module, genotype: 
         "train_loss": last.get("train_loss"), "train_acc": last.get("train_acc"),
         "model_size": model_size,
         "genotype": genotype_to_dict(genotype),
-        "arch": genotype_label(args.arch),
+        "arch": arch_label(args),
         "arch_spec": str(args.arch),
         "genotype_source": getattr(args, "genotype_source", None),
         "batch_size": args.batch_size,

@@ -471,7 +471,8 @@ def test_a_training_that_crashes_is_failed_and_the_batch_goes_on(tmp_path: Path,
 
 def test_one_name_for_other_cells_in_two_sweeps_is_numbered_everywhere(tmp_path: Path) -> None:
     """trained.csv and the results table named both cellX while the batch's genotypes.json had cellX and cellX_2:
-    the CSV's name could not be looked up there."""
+    the CSV's name could not be looked up there. Then the eval folders, result.json, ensemble.py's models and
+    analyse_train_logs' table (and plot labels) named both cellX too: the two trainings could not be told apart."""
     for k, g in enumerate((genotypes.DARTS_V2, genotypes.NASNet)):
         (tmp_path / f"s{k}").mkdir()
         (tmp_path / f"s{k}" / "genotypes.json").write_text(json.dumps({"cellX": genotypes.genotype_to_dict(g)}))
@@ -481,6 +482,33 @@ def test_one_name_for_other_cells_in_two_sweeps_is_numbered_everywhere(tmp_path:
                                                               ("cellX", "skipped"), ("cellX_2", "skipped")]
     assert entries[3]["duplicate_of"] == "cellX_2"
     assert list(batch_train.batch_genotypes(entries)) == ["cellX", "cellX_2"]
+
+    from tools import analyse_train_logs
+
+    batch = Path(batch_train.main(batch_train.build_parser().parse_args(
+        ["--set", "digits", "--image_size", "8", "--init_channels", "4", "--layers", "3", "--batch_size", "64",
+         "--subsample", "0.1", "--epochs", "1", "--no_progress", "--device", "cpu", "--logdir", str(tmp_path / "logs"),
+         "--archs", str(tmp_path / "s0"), str(tmp_path / "s1")]))["run_dir"])
+    runs = sorted(batch.glob("eval-*"))
+    assert len(runs) == 2 and runs[0].name.startswith("eval-cellX-") and runs[1].name.startswith("eval-cellX_2-")
+    results = [json.loads((run / "result.json").read_text()) for run in runs]
+    assert [r["arch"] for r in results] == ["cellX", "cellX_2"]
+    assert results[1]["arch_spec"] == f"{tmp_path / 's1' / 'genotypes.json'}:cellX"  # what it was trained from
+    ens = ensemble.main(ensemble.build_parser().parse_args(
+        ["--models_folder", str(batch), "--device", "cpu", "--no_progress", "-o", str(tmp_path / "ens.json")]))
+    assert [m["name"] for m in ens["models"]] == ["cellX", "cellX_2"]
+    table = analyse_train_logs.main(analyse_train_logs.build_parser().parse_args(
+        ["-t", str(batch), "--no_latency", "-o", str(tmp_path / "table.csv")]))["table"]
+    assert sorted(table["name"]) == ["cellX", "cellX_2"]
+    running = tmp_path / runs[1].name  # read as a training still running: from its args.json and metrics.csv
+    shutil.copytree(runs[1], running)
+    (running / "result.json").unlink()
+    assert analyse_train_logs.read_eval_run(running)["arch"] == "cellX_2"
+    # cellX_2 is still joined with the search its sweep named cellX, not with another that found the same cells
+    nasnet = genotypes.genotype_to_dict(genotypes.NASNet)
+    index = [{"name": "cellY", "genotype": nasnet, "weight": [0.1], "run_dir": "s0"},
+             {"name": "cellX", "genotype": nasnet, "weight": [0.2], "run_dir": "s1"}]
+    assert analyse_train_logs.match_search(results[1], index)["run_dir"] == "s1"
 
 
 @pytest.mark.parametrize(("argv", "says"), [

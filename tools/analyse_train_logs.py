@@ -51,7 +51,14 @@ import pandas as pd  # noqa: E402
 import cli  # noqa: E402
 import cost  # noqa: E402
 import plots  # noqa: E402
-from genotypes import GenotypeError, genotype_from_dict, genotype_to_dict, resolve_genotype, same_cells  # noqa: E402
+from genotypes import (  # noqa: E402
+    GenotypeError,
+    genotype_from_dict,
+    genotype_label,
+    genotype_to_dict,
+    resolve_genotype,
+    same_cells,
+)
 from pareto import front_ce_key, front_ce_name, front_indices  # noqa: E402
 from plots import plt  # noqa: E402
 from tools import tables  # noqa: E402
@@ -223,12 +230,12 @@ def read_eval_run(folder: Path) -> dict[str, Any] | None:
         genotype = genotype_to_dict(resolve_genotype(own if own.is_file() else run_args.get("arch", "")))
     except GenotypeError:
         genotype = None
-    from genotypes import genotype_label
-
     return {
         **{k: last.get(k) for k in ("train_loss", "train_acc", "valid_loss", "valid_acc", "test_loss", "test_acc",
                                     "test_top5")},
-        "arch": genotype_label(run_args.get("arch", folder.name)), "genotype": genotype,
+        # the name its caller gave it (batch_train.py's cellX_2), as the finished run's result.json has it
+        "arch": run_args.get("arch_label") or genotype_label(run_args.get("arch", folder.name)),
+        "arch_spec": run_args.get("arch"), "genotype": genotype,
         "epochs": int(last["epoch"]) + 1 if "epoch" in last else None,
         "init_channels": run_args.get("init_channels"), "layers": run_args.get("layers"),
         "image_size": _image_size(folder), "dataset": run_args.get("set"), "model_size": None,
@@ -257,8 +264,9 @@ def search_index(specs: list[str]) -> list[dict[str, Any]]:
 def match_search(run: dict[str, Any], index: list[dict[str, Any]]) -> dict[str, Any] | None:
     """The search a run's genotype came from: one that found the same cells, the one of the run's sweep name
     first. A name alone is no match: the published l2_loss_2e01 and a sweep's own are other cells, and two
-    sweeps can each hold an l2_loss_2e01."""
-    name = run.get("arch")
+    sweeps can each hold an l2_loss_2e01. The sweep name is that of the run's --arch (arch_spec), not the one a batch
+    gave the run (cellX_2 for the second sweep's cellX)."""
+    name = genotype_label(run["arch_spec"]) if run.get("arch_spec") else run.get("arch")
     if run.get("genotype") is None:
         return None
     genotype = genotype_from_dict(run["genotype"])
