@@ -474,6 +474,7 @@ def resolve_settings(args: argparse.Namespace) -> tuple[dict[str, Any], Genotype
     merged, note = cli.run_settings(folder, args, RUN_SETTINGS, overridable=TAKEN_FROM_RUN)
     cfg = {key: getattr(merged, key) for key in RUN_SETTINGS}
     cfg["arch"] = saved.get("arch") or genotype_label(genotype)
+    cfg["arch_label"] = saved.get("arch_label")  # the name batch_train.py gave the run (cellX_2), if any
     cfg["classes"] = read_json(folder / "args.json").get("classes")  # an image folder's, by name (label order)
     # checked against the test set's classes, which a val/ without train/ gives by its own class folders
     cfg["weights_num_classes"] = shape_from_state_dict(train.read_state_dict(weights))["num_classes"]
@@ -526,7 +527,7 @@ def main(args: argparse.Namespace) -> dict:
     model = train.build_network(genotype, info.num_classes, cfg["init_channels"], cfg["layers"], cfg["auxiliary"],
                                 imagenet)
     network = "NetworkImageNet" if imagenet else "NetworkCIFAR"
-    train.load_weights(model, weights, f"{genotype_label(cfg['arch'])} ({network}, C={cfg['init_channels']}, "
+    train.load_weights(model, weights, f"{train.arch_label(cfg)} ({network}, C={cfg['init_channels']}, "
                                        f"{cfg['layers']} layers, auxiliary={cfg['auxiliary']}, "
                                        f"{info.num_classes} classes)")
     model.drop_path_prob = args.drop_path_prob  # as the original; eval mode applies no drop path
@@ -543,8 +544,8 @@ def main(args: argparse.Namespace) -> dict:
         logger = get_logger("test")
         logger.info("writing %s and %s", out, png)
     else:
-        run_dir = create_run_dir("test", train.run_label(argparse.Namespace(save=args.save, arch=cfg["arch"])),
-                                 args.logdir)
+        named = argparse.Namespace(save=args.save, arch=cfg["arch"], arch_label=cfg.get("arch_label"))
+        run_dir = create_run_dir("test", train.run_label(named), args.logdir)
         out, png = run_dir / "test.json", run_dir / "confusion.png"
         logger = get_logger(f"test.{run_dir.name}", run_dir)
         logger.info("run folder %s", run_dir)
@@ -565,7 +566,7 @@ def main(args: argparse.Namespace) -> dict:
             "classes": classes,
             "model_size": model_size,
             "genotype": genotype_to_dict(genotype),
-            "arch": genotype_label(cfg["arch"]),
+            "arch": train.arch_label(cfg),
             "arch_spec": str(cfg["arch"]),
             "weights": str(weights),
             "train_run": str(folder) if folder is not None else None,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 import torch
@@ -40,3 +42,11 @@ def layout(state_dict: dict[str, torch.Tensor]) -> list[str]:
 def spec_lines(text: str) -> list[str]:
     """The non-comment, non-empty lines of a spec file."""
     return [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
+
+
+def load_test_script() -> ModuleType:
+    """test.py as a module: it shares its name with the standard library's test package, so it is loaded by path."""
+    spec = importlib.util.spec_from_file_location("testpy_script", ROOT / "test.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import load_test_script
 
 import batch_size_predict as bsp
 import batch_train
@@ -24,6 +25,8 @@ import ensemble
 import genotypes
 import train
 from utils import UserError, run_main
+
+testpy = load_test_script()
 
 TINY = ["--set", "digits", "--init_channels", "4", "--layers", "3", "--batch_size", "64", "--subsample", "0.1",
         "--epochs", "1", "--auxiliary", "--no_progress"]
@@ -500,6 +503,9 @@ def test_one_name_for_other_cells_in_two_sweeps_is_numbered_everywhere(tmp_path:
     table = analyse_train_logs.main(analyse_train_logs.build_parser().parse_args(
         ["-t", str(batch), "--no_latency", "-o", str(tmp_path / "table.csv")]))["table"]
     assert sorted(table["name"]) == ["cellX", "cellX_2"]
+    tested = testpy.main(testpy.build_parser().parse_args([str(runs[1]), "--device", "cpu", "--no_progress",
+                                                           "--logdir", str(tmp_path / "tests")]))
+    assert tested["arch"] == "cellX_2" and Path(tested["run_dir"]).name.startswith("test-cellX_2-")
     running = tmp_path / runs[1].name  # read as a training still running: from its args.json and metrics.csv
     shutil.copytree(runs[1], running)
     (running / "result.json").unlink()

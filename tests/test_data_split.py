@@ -4,13 +4,13 @@ are one-line errors (before any run folder exists)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from conftest import load_test_script
 from PIL import Image
 
 import multiobjective
@@ -27,9 +27,7 @@ from data import (
 )
 from utils import UserError, run_main
 
-_spec = importlib.util.spec_from_file_location("testpy_script", Path(__file__).resolve().parents[1] / "test.py")
-testpy = importlib.util.module_from_spec(_spec)  # test.py, not a module name pytest would take for a test
-_spec.loader.exec_module(testpy)
+testpy = load_test_script()
 
 COLOURS = [(230, 30, 30), (30, 200, 40), (40, 60, 230), (230, 220, 40)]
 

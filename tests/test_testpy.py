@@ -6,7 +6,6 @@ same test split, must give exactly the test accuracy the training reported.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 import subprocess
@@ -16,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import spec_lines
+from conftest import load_test_script, spec_lines
 from PIL import Image
 
 import genotypes
@@ -26,10 +25,7 @@ from model import NetworkCIFAR, NetworkImageNet
 from utils import run_main
 
 ROOT = Path(__file__).resolve().parents[1]
-# test.py shares its name with the standard library's test package: load it by path.
-_spec = importlib.util.spec_from_file_location("testpy_script", ROOT / "test.py")
-testpy = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(testpy)
+testpy = load_test_script()
 
 # 8x8 digits, no auxiliary head, 4 epochs: a few seconds, and well above chance (about 35 %).
 TRAIN = ["--set", "digits", "--image_size", "8", "--arch", "DARTS_V2", "--init_channels", "8", "--layers", "3",
