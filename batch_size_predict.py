@@ -354,13 +354,19 @@ def append_rows(path: str | Path, rows: Sequence[dict[str, Any]]) -> None:
     """Append rows to the memory CSV (header first when the file is new), flushed to disk."""
     path = Path(path)
     new = not path.is_file() or path.stat().st_size == 0
+    unterminated = False
     if not new:
         with open(path, newline="") as f:
             header = [h.strip().lower() for h in next(csv.reader(f), [])]
         if header != [c.lower() for c in COLUMNS]:
             raise UserError(f"{path} has columns {header}; expected {', '.join(COLUMNS)}")
+        with open(path, "rb") as f:
+            f.seek(-1, 2)
+            unterminated = f.read(1) not in (b"\n", b"\r")
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a", newline="") as f:
+        if unterminated:  # a hand-edited last row without its newline: the new row would join it
+            f.write("\r\n")
         writer = csv.DictWriter(f, fieldnames=list(COLUMNS))
         if new:
             writer.writeheader()

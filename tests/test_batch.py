@@ -294,6 +294,17 @@ def test_measure_out_of_memory_records_nothing_and_skips_larger(tmp_path: Path) 
         bsp.measure(["DARTS_V2"], [32], torch.device("cpu"), out, probe=FakeProbe(), run_steps=broken)
 
 
+def test_measure_appends_below_a_last_row_without_its_newline(tmp_path: Path) -> None:
+    """A hand-edited CSV whose last row lacks its newline: the first measured row was glued onto it
+    (1.5,32,3000 became 1.5,32,30003.5,... and was read back as 30003.5 MB)."""
+    out = tmp_path / "batch_data.csv"
+    out.write_text("model size,batch size,GPU mb\n1.5,32,3000\n2.5,32,4000\n1.5,64,5000")
+    bsp.measure(["DARTS_V2"], [32], torch.device("cpu"), out, probe=FakeProbe(), run_steps=lambda *a, **k: 3.5)
+    X, y = bsp.read_memory_csv(out)
+    assert X.tolist() == [[1.5, 32], [2.5, 32], [1.5, 64], [3.5, 32]]
+    assert y.tolist() == [3000, 4000, 5000, 1002]
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU refusal")
 def test_measure_on_cpu_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     args = bsp.build_parser().parse_args(["--measure", "-o", str(tmp_path / "x.csv"), "--archs", "DARTS_V2"])
