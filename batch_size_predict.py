@@ -350,16 +350,28 @@ def run_training_steps(genotype: Genotype, batch_size: int, device: torch.device
     return size
 
 
+def check_appendable(path: str | Path) -> bool:
+    """Whether the memory CSV is new (absent or empty); an existing one must have the columns the rows go under.
+    measure checks it before its first step, so that a wrong -o costs no measurement."""
+    path = Path(path)
+    if not path.is_file() or path.stat().st_size == 0:
+        return True
+    try:
+        with open(path, newline="") as f:
+            header = [h.strip().lower() for h in next(csv.reader(f), [])]
+    except UnicodeDecodeError:
+        raise UserError(f"{path} is not a text CSV (not UTF-8): expected the columns {', '.join(COLUMNS)}") from None
+    if header != [c.lower() for c in COLUMNS]:
+        raise UserError(f"{path} has columns {header}; expected {', '.join(COLUMNS)}")
+    return False
+
+
 def append_rows(path: str | Path, rows: Sequence[dict[str, Any]]) -> None:
     """Append rows to the memory CSV (header first when the file is new), flushed to disk."""
     path = Path(path)
-    new = not path.is_file() or path.stat().st_size == 0
+    new = check_appendable(path)
     unterminated = False
     if not new:
-        with open(path, newline="") as f:
-            header = [h.strip().lower() for h in next(csv.reader(f), [])]
-        if header != [c.lower() for c in COLUMNS]:
-            raise UserError(f"{path} has columns {header}; expected {', '.join(COLUMNS)}")
         with open(path, "rb") as f:
             f.seek(-1, 2)
             unterminated = f.read(1) not in (b"\n", b"\r")
@@ -384,6 +396,7 @@ def measure(specs: Sequence[str], batch_sizes: Sequence[int], device: torch.devi
     """
     log = logger.info if logger is not None else (lambda *a: None)
     genotypes = [(spec, resolve_genotype(spec)) for spec in specs]  # fail on a bad name before measuring
+    check_appendable(out_csv)
     if probe is None:
         probe = CudaPeakProbe(device, logger)
     rows: list[dict[str, Any]] = []

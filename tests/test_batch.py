@@ -305,6 +305,19 @@ def test_measure_appends_below_a_last_row_without_its_newline(tmp_path: Path) ->
     assert y.tolist() == [3000, 4000, 5000, 1002]
 
 
+@pytest.mark.parametrize("content", [b"arch,test_acc\nDARTS_V2,97.1\n", b"\x80\x04\x95pickle"])
+def test_measure_refuses_a_foreign_csv_before_its_first_step(tmp_path: Path, content: bytes) -> None:
+    """-o naming another CSV (or a pickle) was found out only when the first row was appended: after that
+    measurement's steps, whose row was lost; a binary file gave a UnicodeDecodeError traceback."""
+    out = tmp_path / "other.csv"
+    out.write_bytes(content)
+    ran = []
+    with pytest.raises(UserError, match="expected the columns|expected model size") as err:
+        bsp.measure(["DARTS_V2"], [32], torch.device("cpu"), out, probe=FakeProbe(),
+                    run_steps=lambda *a, **k: ran.append(1) or 3.5)
+    assert ran == [] and "\n" not in str(err.value) and out.read_bytes() == content
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU refusal")
 def test_measure_on_cpu_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     args = bsp.build_parser().parse_args(["--measure", "-o", str(tmp_path / "x.csv"), "--archs", "DARTS_V2"])
