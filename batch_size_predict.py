@@ -85,7 +85,7 @@ def read_memory_csv(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     if not path.is_file():
         raise FileNotFoundError(f"no such file: {path}")
     try:
-        with open(path, newline="") as f:
+        with open(path, newline="", encoding="utf-8-sig") as f:
             return _parse_memory_csv(path, csv.reader(f))
     except UnicodeDecodeError:
         raise UserError(f"{path} is not a text CSV (not UTF-8): expected the columns {', '.join(COLUMNS)}") from None
@@ -357,7 +357,7 @@ def check_appendable(path: str | Path) -> bool:
     if not path.is_file() or path.stat().st_size == 0:
         return True
     try:
-        with open(path, newline="") as f:
+        with open(path, newline="", encoding="utf-8-sig") as f:
             header = [h.strip().lower() for h in next(csv.reader(f), [])]
     except UnicodeDecodeError:
         raise UserError(f"{path} is not a text CSV (not UTF-8): expected the columns {', '.join(COLUMNS)}") from None

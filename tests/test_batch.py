@@ -125,6 +125,18 @@ def test_bad_csv_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture, cont
     assert not (tmp_path / "batch_predict.json").exists()
 
 
+def test_a_csv_saved_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
+    """Excel's "CSV UTF-8" starts with a byte order mark: the fit said the CSV lacked 'model size' (it has
+    '\\ufeffmodel size'), and --measure refused to append to it."""
+    data = tmp_path / "excel.csv"
+    write_memory_csv(data, n=6)
+    data.write_bytes(b"\xef\xbb\xbf" + data.read_bytes())
+    X, y = bsp.read_memory_csv(data)
+    assert X.shape == (6, 2)
+    bsp.measure(["DARTS_V2"], [32], torch.device("cpu"), data, probe=FakeProbe(), run_steps=lambda *a, **k: 3.5)
+    assert len(bsp.read_memory_csv(data)[1]) == 7
+
+
 def test_fit_never_overwrites_its_data(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     data = tmp_path / "data.csv"
     write_memory_csv(data)
