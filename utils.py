@@ -483,6 +483,16 @@ def check_state_fits(model: torch.nn.Module, state: Any, path: str | Path) -> No
 # --------------------------------------------------------------------------- run metadata
 
 
+def cpu_name() -> str:
+    """The CPU's model name (/proc/cpuinfo), else what platform knows: on Linux platform.processor() is empty and
+    platform.machine() only says x86_64, which tells no two CPUs' timings apart."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
 def environment_info(device: torch.device) -> dict:
     """Versions, machine and accelerator, recorded with every run so results can be traced."""
     try:

@@ -19,7 +19,6 @@ import contextlib
 import copy
 import json
 import os
-import platform
 import statistics
 import sys
 import time
@@ -35,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import cli  # noqa: E402
 import train_search  # noqa: E402
-from utils import configure_torch, run_main  # noqa: E402
+from utils import configure_torch, cpu_name, run_main  # noqa: E402
 
 # name: (C, layers, batch, image size)
 CONFIGS = {
@@ -136,7 +135,7 @@ def main(args: argparse.Namespace) -> dict:
         raise ValueError("--repeats must be >= 1")
     configs = QUICK_CONFIGS if args.quick else CONFIGS
     result: dict[str, Any] = {
-        "device": "cpu", "torch": torch.__version__, "processor": platform.processor() or platform.machine(),
+        "device": "cpu", "torch": torch.__version__, "processor": cpu_name(),
         "cpu_count": os.cpu_count(), "default_threads": default_threads, "repeats": repeats,
         "loadavg_start": os.getloadavg(), "results": [],
     }

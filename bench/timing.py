@@ -6,18 +6,17 @@ import contextlib
 import gc
 import math
 import os
-import platform
 import signal
 import statistics
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
 from typing import Any
 
 import torch
 
 from profiling import synchronize
+from utils import cpu_name
 
 
 class Budget:
@@ -100,13 +99,7 @@ def time_cap(seconds: float | None) -> Iterator[None]:
 def device_name(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    name = platform.processor() or platform.machine()
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                name = line.split(":", 1)[1].strip()
-                break
-    return f"cpu ({name}, {os.cpu_count()} cores)"
+    return f"cpu ({cpu_name()}, {os.cpu_count()} cores)"
 
 
 def slug(text: str) -> str:

@@ -1538,6 +1538,27 @@ def test_latency_table_shows_its_progress_and_what_an_interrupt_left(tmp_path: P
         assert all(line.endswith("ms (fastest of 3)") for line in err[3:-1])
 
 
+def _cpuinfo_model_name() -> str | None:
+    cpuinfo = Path("/proc/cpuinfo")
+    lines = cpuinfo.read_text().splitlines() if cpuinfo.is_file() else []
+    return next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), None)
+
+
+@pytest.mark.skipif(_cpuinfo_model_name() is None, reason="needs /proc/cpuinfo with a model name")
+def test_a_cpu_latency_table_names_the_cpu_it_was_timed_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A CPU table's device_name was platform.processor() or platform.machine(): on Linux "x86_64", the same for
+    every CPU, so a table's milliseconds could not be traced to the machine they hold for."""
+    from tools import latency_table
+
+    monkeypatch.setattr(latency_table, "measure_latency", lambda *a, **k: 1.0)
+    table = tmp_path / "t.json"
+    args = latency_table.build_parser().parse_args(
+        ["--eval_channels", "4", "--eval_layers", "3", "--image_size", "8", "--threads", "1", "--rounds", "1",
+         "--no_progress", "-o", str(table)])
+    assert run_main(latency_table.main, args) == 0
+    assert json.loads(table.read_text())["device_name"] == _cpuinfo_model_name()
+
+
 @pytest.mark.parametrize("tool", [analyse_search_logs, analyse_train_logs, compare_fronts, plot_frontier,
                                   search_stability])
 def test_the_inches_flag_says_one_or_two_values(tool: object) -> None:

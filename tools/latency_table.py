@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import platform
 import random
 import sys
 import time
@@ -47,7 +46,15 @@ import genotypes  # noqa: E402
 from model import input_side_error  # noqa: E402
 from operations import OPS  # noqa: E402
 from profiling import build_eval_network, measure_latency  # noqa: E402
-from utils import UserError, check_output, configure_torch, get_device, run_main, write_json_atomic  # noqa: E402
+from utils import (  # noqa: E402
+    UserError,
+    check_output,
+    configure_torch,
+    cpu_name,
+    get_device,
+    run_main,
+    write_json_atomic,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -133,7 +140,7 @@ def make_table(args: argparse.Namespace, device: torch.device, spec: cost.EvalSp
     fixed = {name: timed[sig] for name, sig in signature_of.items()}
     return {
         "device": str(device), "device_name": (torch.cuda.get_device_name(device) if device.type == "cuda"
-                                               else platform.processor() or platform.machine()),
+                                               else cpu_name()),
         "batch": args.batch, "threads": args.threads or torch.get_num_threads(), "min_run_time": args.min_run_time,
         "torch": torch.__version__, "made": time.strftime("%Y-%m-%d %H:%M:%S"),
         "eval": {k: v for k, v in spec.to_dict().items() if k != "input"}, "input_side": spec.side,
