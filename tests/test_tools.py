@@ -1559,6 +1559,22 @@ def test_a_cpu_latency_table_names_the_cpu_it_was_timed_on(tmp_path: Path, monke
     assert json.loads(table.read_text())["device_name"] == _cpuinfo_model_name()
 
 
+def test_a_latency_table_records_how_many_rounds_its_times_are_the_fastest_of(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The table recorded --min_run_time and --threads but not --rounds: a table's ms, the fastest of 1 or of 5
+    timings, could not be compared with another's."""
+    from tools import latency_table
+
+    monkeypatch.setattr(latency_table, "measure_latency", lambda *a, **k: 1.0)
+    table = tmp_path / "t.json"
+    args = latency_table.build_parser().parse_args(
+        ["--eval_channels", "4", "--eval_layers", "3", "--image_size", "8", "--threads", "1", "--rounds", "2",
+         "--no_progress", "-o", str(table)])
+    assert run_main(latency_table.main, args) == 0
+    made = json.loads(table.read_text())
+    assert made["rounds"] == 2 and made["threads"] == 1 and made["min_run_time"] == 0.2
+
+
 @pytest.mark.parametrize("tool", [analyse_search_logs, analyse_train_logs, compare_fronts, plot_frontier,
                                   search_stability])
 def test_the_inches_flag_says_one_or_two_values(tool: object) -> None:

@@ -142,7 +142,7 @@ def make_table(args: argparse.Namespace, device: torch.device, spec: cost.EvalSp
         "device": str(device), "device_name": (torch.cuda.get_device_name(device) if device.type == "cuda"
                                                else cpu_name()),
         "batch": args.batch, "threads": args.threads or torch.get_num_threads(), "min_run_time": args.min_run_time,
-        "torch": torch.__version__, "made": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "rounds": args.rounds, "torch": torch.__version__, "made": time.strftime("%Y-%m-%d %H:%M:%S"),
         "eval": {k: v for k, v in spec.to_dict().items() if k != "input"}, "input_side": spec.side,
         "ops": ops, "fixed_ms": sum(fixed.values()), "fixed_parts": fixed,
     }, whole
