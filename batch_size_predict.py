@@ -530,13 +530,28 @@ def main(args: argparse.Namespace) -> dict:
     return {**fit, "output": str(out), "coef": model.coef.tolist(), "intercept": model.intercept}
 
 
+def check_measure_args(args: argparse.Namespace) -> None:
+    """--measure's network and sizes, checked before the device is: a bad one failed inside the first step, on the
+    GPU, as a torch traceback (--resident_images -1, --num_classes 0, --layers 1) or BatchNorm's complaint (batch 1,
+    which the auxiliary head cannot train)."""
+    cli.check_common_args(args)  # --init_channels, --layers
+    if not args.batch_sizes or min(args.batch_sizes) < 2:
+        raise UserError(f"--batch_sizes {' '.join(map(str, args.batch_sizes))}: each must be >= 2 (the measured "
+                        f"training has the auxiliary head, whose last BatchNorm cannot train on one image)")
+    for flag, value, low in (("--steps", args.steps, 1), ("--num_classes", args.num_classes, 1),
+                             ("--resident_images", args.resident_images, 0)):
+        if value < low:
+            raise UserError(f"{flag} {value} must be >= {low}")
+    if args.drop_path_prob is not None and not 0.0 <= args.drop_path_prob < 1.0:
+        raise UserError(f"--drop_path_prob {args.drop_path_prob} must be in [0, 1)")
+
+
 def main_measure(args: argparse.Namespace) -> dict:
+    check_measure_args(args)
     device = get_device(args.device, args.gpu)
     if device.type != "cuda":
         raise UserError(f"--measure needs a CUDA GPU (peak memory is read from the CUDA caching allocator); "
                         f"the device here is {device}")
-    if not args.batch_sizes or min(args.batch_sizes) < 1 or args.steps < 1:
-        raise UserError("--batch_sizes must be >= 1 and --steps >= 1")
     out = check_output(args.output or "batch_data.csv", "-o")
     logger = get_logger("batch_size_predict")
     specs = args.archs or default_measure_archs()

@@ -330,6 +330,25 @@ def test_measure_refuses_a_foreign_csv_before_its_first_step(tmp_path: Path, con
     assert ran == [] and "\n" not in str(err.value) and out.read_bytes() == content
 
 
+@pytest.mark.parametrize("argv, flag", [
+    (["--resident_images", "-1"], "--resident_images -1"),
+    (["--num_classes", "0"], "--num_classes 0"),
+    (["--layers", "1"], "--layers 1"),
+    (["--init_channels", "0"], "--init_channels 0"),
+    (["--batch_sizes", "1", "32"], "--batch_sizes 1 32"),
+    (["--drop_path_prob", "1"], "--drop_path_prob 1.0"),
+])
+def test_measure_checks_its_flags_before_the_device(tmp_path: Path, capsys: pytest.CaptureFixture, argv: list[str],
+                                                    flag: str) -> None:
+    """Each of these failed inside the first training step on the GPU, a torch traceback (or BatchNorm's
+    complaint at batch 1) after CUDA's start-up."""
+    out = tmp_path / "x.csv"
+    args = bsp.build_parser().parse_args(["--measure", "-o", str(out), "--archs", "DARTS_V2", *argv])
+    assert run_main(bsp.main, args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"error: {flag}") and "\n" not in err and not out.exists()
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU refusal")
 def test_measure_on_cpu_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     args = bsp.build_parser().parse_args(["--measure", "-o", str(tmp_path / "x.csv"), "--archs", "DARTS_V2"])
