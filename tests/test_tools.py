@@ -1538,6 +1538,18 @@ def test_latency_table_shows_its_progress_and_what_an_interrupt_left(tmp_path: P
         assert all(line.endswith("ms (fastest of 3)") for line in err[3:-1])
 
 
+def test_profilings_example_runs_as_pasted() -> None:
+    """profiling.py's example used genotypes without importing it: pasted, it was a NameError."""
+    import doctest
+
+    import profiling
+
+    test = doctest.DocTestParser().get_doctest(profiling.__doc__, {}, "profiling", None, 0)
+    runner = doctest.DocTestRunner(verbose=False)
+    runner.run(test)
+    assert runner.summarize(verbose=False) == doctest.TestResults(failed=0, attempted=3)
+
+
 def _cpuinfo_model_name() -> str | None:
     cpuinfo = Path("/proc/cpuinfo")
     lines = cpuinfo.read_text().splitlines() if cpuinfo.is_file() else []
