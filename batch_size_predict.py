@@ -2,8 +2,12 @@
 
     python batch_size_predict.py -d batch_data.csv                    # fit; writes batch_predict.json beside the CSV
     python batch_size_predict.py -d batch_data.csv -o model.json --pickle model.pkl
-    python batch_size_predict.py --measure -o batch_data.csv          # on a CUDA GPU: append measured rows
-    python batch_size_predict.py --measure -o batch_data.csv --archs DARTS_V2 l2_loss_2e01 --batch_sizes 32 64 128
+    python batch_size_predict.py --measure -o my_gpu.csv              # on a CUDA GPU: append measured rows
+    python batch_size_predict.py --measure -o my_gpu.csv --archs DARTS_V2 l2_loss_2e01 --batch_sizes 32 64 128
+    python batch_size_predict.py -d my_gpu.csv -o my_gpu.json         # for batch_train.py --batch_model my_gpu.json
+
+The repository's batch_data.csv (H200 rows) and batch_predict.json (their fit, batch_train.py's default) are
+never written by another GPU's --measure or by the default -o of another CSV's fit.
 
 **Fit.** The CSV has the columns ``model size`` (M parameters of the evaluation network, without
 the auxiliary head), ``batch size`` and ``GPU mb``. The model is scikit-learn's
@@ -449,7 +453,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="CSV with the columns 'model size,batch size,GPU mb' (fit)")
     parser.add_argument("-o", "--output", default=None,
                         help="fit: the model JSON (default: batch_predict.json beside the CSV); "
-                             "--measure: the CSV to append to (default: batch_data.csv)")
+                             "--measure: the CSV to append to (default: batch_data.csv, not the repository's own)")
     parser.add_argument("--alpha", type=float, default=0.5, help="Ridge regularisation")
     parser.add_argument("--pickle", default=None, metavar="PATH",
                         help="also write the scikit-learn pipeline with pickle (write only)")
@@ -483,15 +487,25 @@ def _same_fit(path: Path, new: dict[str, Any]) -> bool:
         {k: v for k, v in json.loads(json.dumps(new)).items() if k != "created"}
 
 
+def _repository_file(path: str | Path, name: str) -> bool:
+    """Whether ``path`` is the repository's own ``name`` (batch_data.csv: the H200 measurements; batch_predict.json:
+    their fit, batch_train.py's default memory model), which another GPU's rows or fit would overwrite unseen."""
+    return Path(path).resolve() == (Path(__file__).resolve().parent / name)
+
+
 def fit_output(args: argparse.Namespace) -> Path:
     """The fit's -o, checked before the fit. Without -o it is batch_predict.json beside -d, and a refusal says so:
     a message about an -o the user never gave (`-o RUN/batch_predict.json is inside a training run folder`) does
     not tell them that -d chose it, nor how to choose another."""
     if args.output is not None:
         return check_output(args.output, "-o", [args.data])
+    default = Path(args.data).parent / "batch_predict.json"
+    if _repository_file(default, "batch_predict.json") and not _repository_file(args.data, "batch_data.csv"):
+        raise UserError(f"the default -o (batch_predict.json beside -d) {default} is the repository's memory model, "
+                        f"the fit of its batch_data.csv that batch_train.py uses by default: give -o FILE for the fit "
+                        f"of -d {args.data}")
     try:
-        return check_output(Path(args.data).parent / "batch_predict.json",
-                            "the default -o (batch_predict.json beside -d)", [args.data])
+        return check_output(default, "the default -o (batch_predict.json beside -d)", [args.data])
     except UserError as err:
         raise UserError(f"{err}; give -o FILE to choose another") from None
 
@@ -548,11 +562,16 @@ def check_measure_args(args: argparse.Namespace) -> None:
 
 def main_measure(args: argparse.Namespace) -> dict:
     check_measure_args(args)
+    out = args.output or "batch_data.csv"
+    if _repository_file(out, "batch_data.csv"):  # rows of another GPU would mix into its fit without a trace
+        raise UserError(f"-o {out} is the repository's batch_data.csv, measured on an NVIDIA H200 (batch_predict.json "
+                        "is its fit): measure into a CSV of your own (--measure -o my_gpu.csv), fit it with "
+                        "-d my_gpu.csv -o my_gpu.json, and train with batch_train.py --batch_model my_gpu.json")
     device = get_device(args.device, args.gpu)
     if device.type != "cuda":
         raise UserError(f"--measure needs a CUDA GPU (peak memory is read from the CUDA caching allocator); "
                         f"the device here is {device}")
-    out = check_output(args.output or "batch_data.csv", "-o")
+    out = check_output(out, "-o")
     logger = get_logger("batch_size_predict")
     specs = args.archs or default_measure_archs()
     rows = measure(specs, args.batch_sizes, device, out, logger=logger, init_channels=args.init_channels,

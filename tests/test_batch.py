@@ -349,6 +349,32 @@ def test_measure_checks_its_flags_before_the_device(tmp_path: Path, capsys: pyte
     assert err.startswith(f"error: {flag}") and "\n" not in err and not out.exists()
 
 
+def test_the_repositorys_memory_files_are_not_overwritten_by_another_gpus(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--measure` in the repository appended another GPU's rows to the H200's batch_data.csv, and a fit of a CSV
+    there replaced batch_predict.json, batch_train.py's default model, with no trace of either."""
+    repo = Path(bsp.__file__).resolve().parent
+    shipped = {name: (repo / name).read_bytes() for name in ("batch_data.csv", "batch_predict.json")}
+    monkeypatch.chdir(repo)
+    for argv in (["--measure", "--archs", "DARTS_V2"], ["--measure", "-o", str(repo / "batch_data.csv")]):
+        assert run_main(bsp.main, bsp.build_parser().parse_args(argv)) == 2
+        err = capsys.readouterr().err.strip()
+        assert "is the repository's batch_data.csv, measured on an NVIDIA H200" in err and "\n" not in err, err
+        assert "--measure -o my_gpu.csv" in err and "--batch_model my_gpu.json" in err
+    mine = repo / f"tmp-{tmp_path.name}.csv"  # another CSV beside the repository's model
+    try:
+        mine.write_bytes(shipped["batch_data.csv"])
+        assert run_main(bsp.main, bsp.build_parser().parse_args(["-d", str(mine)])) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith(f"error: the default -o (batch_predict.json beside -d) {repo / 'batch_predict.json'} "
+                              "is the repository's memory model") and err.endswith(f"give -o FILE for the fit of -d "
+                                                                                   f"{mine}"), err
+    finally:
+        mine.unlink()
+    bsp.main(bsp.build_parser().parse_args(["-d", "batch_data.csv"]))  # its own CSV: the same fit, left as it is
+    assert {name: (repo / name).read_bytes() for name in shipped} == shipped
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU refusal")
 def test_measure_on_cpu_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     args = bsp.build_parser().parse_args(["--measure", "-o", str(tmp_path / "x.csv"), "--archs", "DARTS_V2"])
