@@ -247,10 +247,21 @@ def line_batch_size(points: list[tuple[int, float]], budget_mb: float, max_batch
     return min(best, max_batch) if best >= 1 else None
 
 
+def load_memory_model(path: str | Path, logger: Any) -> bsp.MemoryModel:
+    """The memory model of ``path``, said in the log with what it was fitted on: a batch sized by another GPU's
+    model (the repository's is an H200's) reads as such."""
+    model = bsp.load_memory_model(path)
+    fit = model.info.get("fit") if isinstance(model.info.get("fit"), dict) else {}
+    loo = f", leave-one-out MAPE {fit['loo_mape']:.1f}%" if isinstance(fit.get("loo_mape"), (int, float)) else ""
+    logger.info("memory model %s: fitted on %s row(s) of %s%s", path, model.info.get("rows", "?"),
+                model.info.get("data", "an unrecorded CSV"), loo)
+    return model
+
+
 def default_memory_model(logger: Any) -> bsp.MemoryModel | None:
     """batch_predict.json beside this script, else a fit of its batch_data.csv, else None."""
     if (REPO / "batch_predict.json").is_file():
-        return bsp.load_memory_model(REPO / "batch_predict.json")
+        return load_memory_model(REPO / "batch_predict.json", logger)
     if (REPO / "batch_data.csv").is_file():
         model, _ = bsp.fit_memory_model(REPO / "batch_data.csv")
         logger.info("memory model fitted on %s (MAPE %.2f%%)", REPO / "batch_data.csv", model.info["fit"]["mape"])
@@ -499,7 +510,7 @@ def _run_batch(args: argparse.Namespace, batch_dir: Path, entries: list[dict[str
         logger.info("the memory model is for CIFAR networks: on imagenet every training uses --batch_size %d "
                     "(or pass --probe)", args.batch_size)
     elif device.type == "cuda" and not args.probe:
-        memory_model = bsp.load_memory_model(args.batch_model) if args.batch_model else default_memory_model(logger)
+        memory_model = load_memory_model(args.batch_model, logger) if args.batch_model else default_memory_model(logger)
     elif device.type != "cuda":
         logger.info("device %s: every training uses --batch_size %d", device, args.batch_size)
     for n, entry in enumerate(entries):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import re
 import shutil
 from pathlib import Path
@@ -373,6 +374,17 @@ def test_the_repositorys_memory_files_are_not_overwritten_by_another_gpus(tmp_pa
         mine.unlink()
     bsp.main(bsp.build_parser().parse_args(["-d", "batch_data.csv"]))  # its own CSV: the same fit, left as it is
     assert {name: (repo / name).read_bytes() for name in shipped} == shipped
+
+
+def test_the_memory_model_a_batch_sizes_with_is_named_in_its_log(caplog: pytest.LogCaptureFixture) -> None:
+    """On a GPU the batch said which model it loaded only when it fitted batch_data.csv itself: the repository's
+    H200 model, or a --batch_model, sized every training without a word of where its numbers came from."""
+    with caplog.at_level(logging.INFO, logger="test-memory-model"):
+        model = batch_train.default_memory_model(logging.getLogger("test-memory-model"))
+    repo = Path(batch_train.__file__).resolve().parent
+    lines = [record.getMessage() for record in caplog.records]
+    assert model is not None and lines == [f"memory model {repo / 'batch_predict.json'}: fitted on 40 row(s) of "
+                                           f"batch_data.csv, leave-one-out MAPE {model.info['fit']['loo_mape']:.1f}%"]
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU refusal")
