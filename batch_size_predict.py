@@ -248,6 +248,17 @@ def fit_memory_model(csv_path: str | Path, alpha: float = 0.5,
     return MemoryModel.from_pipeline(pipe, info), pipe
 
 
+def thin_data_note(X: np.ndarray) -> str | None:
+    """Why the fit of these (model size, batch size) rows cannot be trusted away from them, or None. A quadratic
+    in a variable needs three of its values: from fewer its errors (0.00% on identical rows) say nothing."""
+    thin = [f"{len(np.unique(X[:, k]))} {name}(s)" for k, name in ((0, "model size"), (1, "batch size"))
+            if len(np.unique(X[:, k])) < 3]
+    if not thin:
+        return None
+    return (f"the CSV has only {' and '.join(thin)}: the quadratic's terms in it are not determined by the data "
+            "(measure at least 3 of each), and its predictions elsewhere are guesses")
+
+
 # --------------------------------------------------------------------------- measuring
 
 
@@ -535,6 +546,8 @@ def main(args: argparse.Namespace) -> dict:
     fit = model.info["fit"]
     print(f"MAE = {fit['mae']:.2f}, MAX = {fit['max']:.2f}, MAPE = {fit['mape']:.2f}%")
     print(f"leave-one-out MAPE = {fit['loo_mape']:.2f}%")
+    if note := thin_data_note(rows[0]):
+        print(f"warning: {note}")
     print(f"memory model ({model.info['rows']} rows): {out}")
     if args.pickle:
         Path(args.pickle).parent.mkdir(parents=True, exist_ok=True)  # as the JSON's folder is made

@@ -138,6 +138,21 @@ def test_a_csv_saved_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
     assert len(bsp.read_memory_csv(data)[1]) == 7
 
 
+def test_a_fit_of_too_few_sizes_warns_that_its_errors_mean_nothing(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture) -> None:
+    """Three identical rows fitted the six-term quadratic with MAPE and leave-one-out MAPE 0.00%, and no word."""
+    csv_file = tmp_path / "one.csv"
+    csv_file.write_text("model size,batch size,GPU mb\n1,32,100\n1,32,100\n1,32,100\n")
+    bsp.main(bsp.build_parser().parse_args(["-d", str(csv_file)]))
+    printed = capsys.readouterr().out
+    assert "leave-one-out MAPE = 0.00%" in printed
+    assert ("warning: the CSV has only 1 model size(s) and 1 batch size(s): the quadratic's terms in it are not "
+            "determined by the data (measure at least 3 of each)") in printed, printed
+    write_memory_csv(csv_file)
+    bsp.main(bsp.build_parser().parse_args(["-d", str(csv_file), "-o", str(tmp_path / "m.json")]))
+    assert "warning" not in capsys.readouterr().out
+
+
 def test_fit_never_overwrites_its_data(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     data = tmp_path / "data.csv"
     write_memory_csv(data)
