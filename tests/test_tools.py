@@ -12,6 +12,7 @@ import csv
 import json
 import math
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -823,6 +824,20 @@ def test_a_budget_names_the_best_network_within_every_limit(tmp_path: Path, caps
         assert run_main(analyse_train_logs.main, args) == 2
         assert why in capsys.readouterr().err
     assert not list(tmp_path.glob("u*"))  # bad limits are refused before anything is written
+
+
+def test_the_train_command_of_a_budget_pick_builds_the_profiled_network(runs: dict, tmp_path: Path, capsys) -> None:
+    """The budget is checked on the profiled network (--init_channels 4 --layers 3 here): the printed command
+    trained train.py's default 36 channels and 20 cells instead, a network hundreds of times over the limit."""
+    args = analyse_search_logs.build_parser().parse_args(
+        ["-l", str(runs["sweep"]), "-o", str(tmp_path / "t.csv"), "--max_params", "1", *TINY])
+    result = analyse_search_logs.main(args)
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("train it: "))
+    words = shlex.split(line.removeprefix("train it: "))
+    assert words[:2] == ["python", "train.py"]
+    pasted, _ = train.network_settings(train.build_parser().parse_args(words[2:]), [words[3]])
+    assert (pasted.init_channels, pasted.layers) == (4, 3)
+    assert words[3].endswith(f"genotypes.json:{result['pick']}")
 
 
 def test_analyse_train_logs_takes_each_search_ce_from_its_own_front(tmp_path: Path,

@@ -31,6 +31,7 @@ import pandas as pd  # noqa: E402
 import cli  # noqa: E402
 import cost  # noqa: E402
 import plots  # noqa: E402
+import train  # noqa: E402
 from pareto import front_ce  # noqa: E402
 from plots import plt  # noqa: E402
 from tools import tables  # noqa: E402
@@ -201,16 +202,22 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     limits = tables.budget_limits(args, profiled=bool(args.log))
     if args.reference is not None and not all(math.isfinite(v) for v in args.reference):
         raise UserError(f"--reference {' '.join(map(str, args.reference))}: give two finite numbers (R and CE)")
-    sweep = None
+    sweep, train_flags = None, []
     if args.log:
         sweep = tables.load_sweep(args.log)
         if not sweep["pareto"]:
             raise ValueError(f"{sweep['folder']} has no finished search yet")
         imagenet = sweep["space"] == "imagenet"
-        channels, layers = cost.run_eval_network(sweep["folder"]) or ((48, 14) if imagenet else (36, 20))
+        costed = cost.run_eval_network(sweep["folder"])
+        channels, layers = costed or ((48, 14) if imagenet else (36, 20))
+        network = {"--init_channels": tables.network_setting(args.init_channels, channels, "--init_channels"),
+                   "--layers": tables.network_setting(args.layers, layers, "--layers")}
+        # the budget's pick is the profiled network: its train command says so where train.py would build another
+        trained = costed or tuple(train.NETWORK_FALLBACK.values())
+        train_flags = [word for (flag, value), own in zip(network.items(), trained) if value != own
+                       for word in (flag, str(value))]
         profiler = tables.make_profiler(
-            args, init_channels=tables.network_setting(args.init_channels, channels, "--init_channels"),
-            layers=tables.network_setting(args.layers, layers, "--layers"),
+            args, init_channels=network["--init_channels"], layers=network["--layers"],
             num_classes=sweep["num_classes"], imagenet=imagenet, image_size=sweep["image_size"])
         print(f"profiled at the sweep's image size (from {sweep['folder']}): "
               + ", ".join(f"{k} {v}" for k, v in profiler.settings().items() if k not in ("gpu", "flops_rules")))
@@ -242,7 +249,7 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
         print(pick_line)
         if pick is not None and sweep is not None and (sweep["folder"] / "genotypes.json").is_file():
             arch = f"{sweep['folder'] / 'genotypes.json'}:{pick}"
-            print(f"train it: {shell_command('python', 'train.py', '--arch', arch)}")
+            print(f"train it: {shell_command('python', 'train.py', '--arch', arch, *train_flags)}")
     plots = make_plots(df, sweep, output.with_suffix(""), args.topk, size)
     print(f"table: {output}")
     for p in plots:
