@@ -483,9 +483,11 @@ class Sweep:
         self.save()
         self.logger.info("sweep done: %d searches, %d Pareto-optimal", len(self.searches), len(self.pareto))
         if self.room() == 0 and self.estimator.has_next():
+            # the cap counts every search recorded: a resume given a cap below that count must hear that count
             self.logger.info("stopped at --max_searches %d: NISE had more to search (gaps of the front wider than "
-                             "--delta %g); python multiobjective.py --resume %s --max_searches N (N > %d) goes on",
-                             self.args.max_searches, self.args.delta, self.run_dir, self.args.max_searches)
+                             "--delta %g); %s --max_searches N (N > %d) goes on", self.args.max_searches,
+                             self.args.delta, shell_command("python", "multiobjective.py", "--resume", self.run_dir),
+                             len(self.searches))
         costs = [p["reg_loss"] for p in self.pareto if p.get("cost")]
         space = self.pareto[0]["cost"].get("range") if costs else None
         if costs and space and min(costs) > 0 and space[0] > 0:

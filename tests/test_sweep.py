@@ -279,6 +279,10 @@ def test_a_sweep_stopped_by_max_searches_says_so_and_how_to_go_on(tmp_path: Path
     log = (run_dir / "log.txt").read_text()
     assert "stopped at --max_searches 2: NISE had more to search" in log
     assert f"python multiobjective.py --resume {run_dir} --max_searches N (N > 2) goes on" in log
+    # a resume with a cap below the searches recorded: N > 1 would be advice that runs nothing again
+    multiobjective.main(parse(["--resume", str(run_dir), "--max_searches", "1"]))
+    log = (run_dir / "log.txt").read_text()
+    assert log.count("--max_searches N (N > 2) goes on") == 2 and "(N > 1)" not in log
 
 
 def test_resume_from_elsewhere_finds_the_searches_in_the_sweep_folder(sweep: dict, tmp_path: Path,
