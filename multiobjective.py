@@ -319,6 +319,12 @@ class Sweep:
             self.record_failed(record, weight, f"its result has no {front_ce_key(objective)}, the CE of the front",
                                finished)
             return
+        point = (result.get("reg_loss"), front_ce(result, objective))
+        if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in point):
+            # NISE refuses such a point: recorded done, the sweep stopped there and every --resume stopped again
+            self.record_failed(record, weight, f"its point is not finite (R {point[0]}, {front_ce_name(objective)} "
+                                               f"{point[1]}): the search diverged", finished)
+            return
         record.update({k: result.get(k) for k in RESULT_KEYS}, status="done", finished=finished)
         if "cost" in result:  # a cost objective: R is the derived network's cost in result["cost"]["unit"]
             record["cost"] = result["cost"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import signal
@@ -132,6 +133,28 @@ def test_failed_search_is_recorded_and_sweep_goes_on(tmp_path: Path, monkeypatch
     statuses = [s["status"] for s in state["searches"]]
     assert statuses[0] == "failed" and "nan" in state["searches"][0]["error"]
     assert statuses[1:] == ["done"] * (len(statuses) - 1) and len(statuses) >= 2
+    assert [p["weight"] for p in state["pareto"]] == [[0.0, 1.0]]
+
+
+def test_a_search_whose_point_is_not_finite_is_recorded_failed_and_the_sweep_goes_on(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A finished search whose front CE is nan (a cost search's held-out CE, BatchNorm's running statistics blown
+    up) was recorded done, then NISE refused the point: the sweep stopped with exit 2, and each --resume read the
+    search's result.json again and stopped the same way, for good."""
+    real_main = train_search.main
+    calls = []
+
+    def diverged(args):
+        calls.append(args.l2_weight)
+        result = real_main(args)
+        return {**result, "criterion_loss": math.nan} if len(calls) == 1 else result
+
+    monkeypatch.setattr(train_search, "main", diverged)
+    state = multiobjective.main(parse(["-o", "l2", "-d", "10", "cifar", *SEARCH, "--epochs", "1",
+                                       "--logdir", str(tmp_path)]))
+    first, *rest = state["searches"]
+    assert first["status"] == "failed" and "not finite" in first["error"] and "CE nan" in first["error"]
+    assert [s["status"] for s in rest] == ["done"] * len(rest) and rest
     assert [p["weight"] for p in state["pareto"]] == [[0.0, 1.0]]
 
 
