@@ -486,6 +486,30 @@ def test_a_malformed_sweep_json_is_a_one_line_error(tmp_path: Path, capsys, stat
 # --------------------------------------------------------------------------- plot_frontier
 
 
+@pytest.mark.parametrize("tool", [plot_frontier, analyse_search_logs, compare_fronts])
+def test_a_sweep_whose_every_search_failed_is_not_said_to_be_unfinished(tmp_path: Path, capsys, tool: object) -> None:
+    """A sweep that ended with every search failed was "has no finished search yet" (compare_fronts: "a sweep
+    still at its first search?"): its user waited for a sweep that was over."""
+    sweep = tmp_path / "multi-search-digits-EXP-20260101-000000"
+    sweep.mkdir()
+    searches = [{"index": i, "weight": w, "status": "failed", "run_dir": str(sweep / f"search-{i:02d}"),
+                 "error": "the loss became nan"} for i, w in enumerate([[0.2, 0.8], [0.0, 1.0]])]
+    (sweep / "sweep.json").write_text(json.dumps({"objective": "l2", "args": {"set": "digits"}, "searches": searches,
+                                                  "pareto": []}))
+    flag = ["-l", str(sweep)]
+    args = tool.build_parser().parse_args([*flag, "-o", str(tmp_path / "out.png"), *(
+        ["--no_latency"] if tool is analyse_search_logs else [])])
+    assert run_main(tool.main, args) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "its 2 searches failed" in err and "yet" not in err, err
+    searches[1]["status"] = "running"  # one still running: that one may yet finish
+    (sweep / "sweep.json").write_text(json.dumps({"objective": "l2", "args": {"set": "digits"}, "searches": searches,
+                                                  "pareto": []}))
+    assert run_main(tool.main, args) == 2
+    err = capsys.readouterr().err
+    assert "has no finished search yet (1 failed)" in err, err
+
+
 def test_plot_frontier_runs_as_a_script(runs: dict, tmp_path: Path) -> None:
     assert plot_frontier.build_parser().parse_args(["-l", "x"]).output == "plot.png"  # the original's default
     out = tmp_path / "front.png"

@@ -206,7 +206,7 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     if args.log:
         sweep = tables.load_sweep(args.log)
         if not sweep["pareto"]:
-            raise ValueError(f"{sweep['folder']} has no finished search yet")
+            raise ValueError(tables.nothing_finished(sweep))
         imagenet = sweep["space"] == "imagenet"
         costed = cost.run_eval_network(sweep["folder"])
         channels, layers = costed or ((48, 14) if imagenet else (36, 20))

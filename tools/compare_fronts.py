@@ -125,9 +125,9 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     check_output(output, "-o", args.logs)
     costlib.check_cost_args(args, None)  # the searches' own rule: no cost sweep has such a network
     sweeps = [tables.load_sweep(path) for path in args.logs]
-    empty = [str(s["folder"]) for s in sweeps if not s["searches"]]
+    empty = [tables.nothing_finished(s) for s in sweeps if not s["searches"]]
     if empty:  # an empty front in the figure would read as a result
-        raise UserError(f"{', '.join(empty)}: no finished search to compare (a sweep still at its first search?)")
+        raise UserError(f"no finished search to compare: {'; '.join(empty)}")
     spec = common_network(args, sweeps)
     model = costlib.CostModel.build(args.cost, spec)
     unit = costlib.UNITS[args.cost]

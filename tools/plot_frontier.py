@@ -48,7 +48,7 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     check_output(output, "-o", [args.log])
     sweep = tables.load_sweep(args.log)
     if not sweep["searches"]:
-        raise ValueError(f"{sweep['folder']} has no finished search yet")
+        raise ValueError(tables.nothing_finished(sweep))
     output.parent.mkdir(parents=True, exist_ok=True)
     front = sorted(sweep["pareto"], key=lambda p: p["reg_loss"])
     plots.plot_frontier(sweep["searches"], front, sweep["objective"], output, dominated=args.dominated, size=size,
