@@ -308,6 +308,10 @@ def validate_search_args(args: argparse.Namespace, data: bool = False) -> None:
         raise UserError(f"--cost {kind} replaces the -l1/-l2 weight penalty: give one of them")
     costlib.check_cost_args(args, kind)
     if not getattr(args, "resume", None):  # a resumed run's objective is in its args.json: cli.resume_args checks there
+        cw, l1, l2 = (getattr(args, key, None) for key in ("criterion_weight", "l1_weight", "l2_weight"))
+        if kind is None and cw == 0 and l1 is not None and l2 is not None and max(l1, l2) <= 0:  # (a sweep: None)
+            raise UserError("-cw 0 with no -l1/-l2 penalty: the loss of both steps (cw * CE + the penalties) would be "
+                            "0, and the search would train nothing (give -cw > 0, or a penalty weight > 0)")
         if getattr(args, "cost", None) and args.cost_weight == 0 and args.criterion_weight == 0:
             raise UserError(f"--cost {kind} --cost_weight 0 -cw 0: the architecture step's loss (cw * CE + nu * "
                             "R/R_ref) would be 0, and the search would derive its cell from the random initial alphas "

@@ -143,6 +143,8 @@ def test_search_resumes_after_sigkill(tmp_path: Path) -> None:
     (["--set", "digits", "--partial_channels", "0"], "--partial_channels 0 must be >= 1"),
     (["--set", "digits", "--init_channels", "4", "--partial_channels", "8"],
      "--init_channels 4 must be a multiple of 8"),
+    (["--set", "digits", "-cw", "0", "-l2", "-1"], "-cw 0 with no -l1/-l2 penalty: the loss of both steps"),
+    (["--set", "digits", "-cw", "0", "-l1", "0", "-l2", "0"], "-cw 0 with no -l1/-l2 penalty"),
 ])
 def test_bad_input_is_one_line(tmp_path: Path, argv: list[str], message: str) -> None:
     done = _run_cli([*argv, "--logdir", str(tmp_path), "--device", "cpu", "--no_progress"])
