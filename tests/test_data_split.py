@@ -217,11 +217,12 @@ def test_a_training_resumed_on_another_dataset_is_refused(tmp_path, capsys):
     assert "not found" in line and "records" not in line  # the path typed is the one looked for
     train.main(train.build_parser().parse_args(["--resume", str(run_dir), "--data", str(tmp_path / "moved")]))
     assert (run_dir / "result.json").is_file()  # its own dataset, given anew: it goes on
-    line = one_line_error(capsys, testpy.main, testpy.build_parser().parse_args([str(run_dir), "--device", "cpu"]))
+    line = one_line_error(capsys, testpy.main, testpy.build_parser().parse_args([str(run_dir), "--device", "cpu",
+                                                                                 "--logdir", str(tmp_path)]))
     assert line.endswith(f"(that --data is the one {run_dir / 'args.json'} records: if the data has moved, pass "
                          "--data DIR where it is now)"), line
     tested = testpy.main(testpy.build_parser().parse_args([str(run_dir), "--device", "cpu", "--data",
-                                                           str(tmp_path / "moved")]))
+                                                           str(tmp_path / "moved"), "--logdir", str(tmp_path)]))
     assert tested["n_samples"] == 4 and tested["test_acc"] == tested["trained_test_acc"]  # the same run, found anew
 
 
