@@ -448,6 +448,15 @@ def test_an_output_folder_or_a_figure_in_pixels_is_refused_before_any_work(runs:
     assert not any((tmp_path / "res").iterdir())
 
 
+def test_a_negative_topk_is_refused(runs: dict, tmp_path: Path, capsys) -> None:
+    """-t -1 was read as "ring none" without a word."""
+    args = analyse_search_logs.build_parser().parse_args(["-l", str(runs["sweep"]), "-t", "-1", "--no_latency",
+                                                          "-o", str(tmp_path / "t")])
+    assert run_main(analyse_search_logs.main, args) == 2
+    assert capsys.readouterr().err.strip() == "error: -t -1 must be >= 0 (0: ring none)"
+    assert not list(tmp_path.iterdir())
+
+
 SEARCH = {"index": 0, "weight": [0.2, 0.8], "run_dir": "search-00", "status": "done", "reg_loss": 1.0,
           "criterion_loss": 2.0}
 

@@ -195,6 +195,8 @@ def make_plots(df: pd.DataFrame, sweep: dict[str, Any] | None, stem: Path, topk:
 
 def main(args: argparse.Namespace) -> dict[str, Any]:
     """Build (or read) the table, write it and the plots; returns {"table", "csv", "plots", "hypervolume"}."""
+    if args.topk < 0:  # read as "none" without a word, like 0
+        raise UserError(f"-t {args.topk} must be >= 0 (0: ring none)")
     size = tables.parse_inches(args.inches)
     output = tables.output_file(args.output, ".csv")
     replot_in_place = bool(args.data) and Path(args.data).resolve() == output.resolve()  # no table written then
