@@ -245,6 +245,24 @@ def test_profile_genotypes_writes_the_table(runs: dict, tmp_path: Path) -> None:
     assert rows[0]["Latency CPU"] == "" and rows[0]["Latency GPU"] == ""  # --no_latency
 
 
+def test_profile_genotypes_profiles_at_the_image_size_given(tmp_path: Path, capsys) -> None:
+    """A network trained on 8x8 digits could only be profiled at 32x32 (16 times its FLOPs), unless a cost sweep."""
+    out = tmp_path / "profile.csv"
+    args = profile_genotypes.build_parser().parse_args(["--archs", "DARTS_V2", "--image_size", "8", "-o", str(out),
+                                                        *TINY])
+    profile_genotypes.main(args)
+    with open(out, newline="") as f:
+        (row,) = list(csv.DictReader(f))
+    net = build_eval_network(genotypes.DARTS_V2, 4, 3)
+    assert int(row["FLOPs"]) == count_flops(net, (1, 3, 8, 8)) < count_flops(net)
+    assert "input [1, 3, 8, 8]" in capsys.readouterr().out  # the settings line says the size profiled
+    args = profile_genotypes.build_parser().parse_args(["--archs", "DARTS_V2", "--image_size", "6", "-o",
+                                                        str(tmp_path / "bad.csv"), *TINY])
+    assert run_main(profile_genotypes.main, args) == 2
+    assert capsys.readouterr().err.startswith("error: --image_size 6 must be a multiple of 4")
+    assert not (tmp_path / "bad.csv").exists()
+
+
 def test_profile_genotypes_takes_a_pasted_genotype_string() -> None:
     g = genotypes.PC_DARTS_cifar
     text = repr(genotypes.Genotype([tuple(p) for p in g.normal], range(2, 6), [tuple(p) for p in g.reduce],

@@ -8,7 +8,7 @@
 folder (every genotype in it). The network is NetworkCIFAR(36, 10, 20) at 32x32 (--imagenet: NetworkImageNet),
 or, where an entry comes from a cost sweep (-o params/flops/latency), the evaluation network that sweep's front
 is counted on, at its image size, for every entry (one table, one network), so that its FLOPs column is the
-front's R; --init_channels, --layers and --classes choose another.
+front's R; --init_channels, --layers, --classes and --image_size choose another.
 Columns: Model name, Parameters (no auxiliary head unless
 --auxiliary), FLOPs (multiply-adds of one image, as thop counts them; see profiling.py), Latency
 CPU (batch 1), Latency GPU (batch 8) and Latency GPU b1 (batch 1), in ms, the GPU ones empty
@@ -38,7 +38,7 @@ from genotypes import (  # noqa: E402
     is_genotype_string,
     resolve_genotype,
 )
-from model import init_channels_error  # noqa: E402
+from model import init_channels_error, input_side_error  # noqa: E402
 from tools import tables  # noqa: E402
 from utils import UserError, check_output, run_main  # noqa: E402
 
@@ -59,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--classes", type=int, default=None,
                         help="classes of the classifier (10; 1000 with --imagenet)")
     parser.add_argument("--imagenet", action="store_true", help="NetworkImageNet at 224x224 instead of NetworkCIFAR")
+    parser.add_argument("--image_size", type=int, default=None,
+                        help="side of the input images (32; 224 with --imagenet; a cost sweep's own): a network "
+                             "trained at 8x8 digits has other FLOPs and latency than at 32x32")
     parser.add_argument("-o", "--output", default="profile.csv", help="the table (CSV)")
     tables.add_profiling_args(parser)
     return parser
@@ -163,7 +166,11 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
                                                         "--init_channels"),
                 "layers": tables.network_setting(args.layers, network["layers"], "--layers"),
                 "num_classes": tables.network_setting(args.classes, network["num_classes"], "--classes")}
-    if network["image_size"] is not None:
+    if args.image_size is not None:
+        if why := input_side_error(args.image_size, imagenet):
+            raise UserError(f"--image_size {args.image_size} {why}")
+        settings["image_size"] = args.image_size
+    elif network["image_size"] is not None:
         settings["image_size"] = network["image_size"]
     if note:
         print(f"profiled: {note}")
