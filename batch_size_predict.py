@@ -74,6 +74,7 @@ __all__ = [
 
 COLUMNS = ("model size", "batch size", "GPU mb")
 MODEL_FORMAT = "mood-nas-memory-model"
+REPO = Path(__file__).resolve().parent  # where the shipped batch_data.csv and batch_predict.json live
 DEFAULT_BATCH_SIZES = (32, 64, 96, 128, 192, 256, 384, 512)
 RESIDENT_IMAGES = 60000  # CIFAR's 50000 train + 10000 test images, kept on the device by train.py's loaders
 
@@ -501,7 +502,7 @@ def _same_fit(path: Path, new: dict[str, Any]) -> bool:
 def _repository_file(path: str | Path, name: str) -> bool:
     """Whether ``path`` is the repository's own ``name`` (batch_data.csv: the H200 measurements; batch_predict.json:
     their fit, batch_train.py's default memory model), which another GPU's rows or fit would overwrite unseen."""
-    return Path(path).resolve() == (Path(__file__).resolve().parent / name)
+    return Path(path).resolve() == REPO / name
 
 
 def fit_output(args: argparse.Namespace) -> Path:

@@ -78,6 +78,7 @@ from utils import (
     UserError,
     count_parameters,
     create_run_dir,
+    data_recorded_in,
     get_device,
     get_logger,
     lock_run_dir,
@@ -455,15 +456,19 @@ def main(args: argparse.Namespace) -> dict:
         raise UserError(f"--seeds {' '.join(map(str, args.seeds))}: a seed is given twice (the runs would be the "
                         "same training)")
     resumed = bool(args.resume)
+    recorded = None
     if resumed:
+        typed = args  # what the command line said (cli.typed_flags), before batch.json's arguments replace it
         args, batch_dir, entries = _resume_state(args)
+        recorded = cli.recorded_data_source(typed, batch_dir / "batch.json")
     else:
         entries = plan(args.archs or list(PUBLISHED), args.seeds)
     device = get_device(args.device, args.gpu)
     cli.check_speed_args(args, device)  # before the batch folder exists, not inside its first training
     # the data is checked before the batch folder exists (a bad --set or --data leaves nothing behind)
-    _, _, info = datalib.load_datasets(args.set, args.data, download=args.download,
-                                       image_size=getattr(args, "image_size", None))
+    with data_recorded_in(recorded):
+        _, _, info = datalib.load_datasets(args.set, args.data, download=args.download,
+                                           image_size=getattr(args, "image_size", None))
     if not resumed:
         batch_dir = create_run_dir("batch-train", args.save or "EXP", args.logdir)
     with lock_run_dir(batch_dir), resumable("batch_train.py", batch_dir):  # each training locks its own inside

@@ -556,8 +556,9 @@ def main(args: argparse.Namespace, *, run_dir: str | Path | None = None,
     args, network_note = network_settings(args, [args.arch] if not args.resume and genotype is None else [])
     settings_note = "; ".join(filter(None, (settings_note, network_note))) or None
     check_args(args)
-    recorded = cli.recorded_data_source(args, Path(args.resume) / "args.json") if args.resume else None
+    typed = args  # what the command line said (cli.typed_flags), before the run's own arguments replace it
     args, resumed = resolve_run(args)
+    recorded = cli.recorded_data_source(typed, resumed / "args.json") if resumed is not None else None
     if resumed is not None and (resumed / "result.json").is_file():
         print(f"{resumed} has finished: nothing to resume (its result.json stands)", flush=True)
         return read_json(resumed / "result.json")

@@ -327,8 +327,9 @@ def validate_search_args(args: argparse.Namespace, data: bool = False) -> None:
 def main(args: argparse.Namespace) -> dict:
     """Run (or resume) one search; returns the result dict that result.json holds."""
     validate_search_args(args)
-    recorded = cli.recorded_data_source(args, Path(args.resume) / "args.json") if args.resume else None
+    typed = args  # what the command line said (cli.typed_flags), before the run's own arguments replace it
     args, run_dir = _resolve_args(args)
+    recorded = cli.recorded_data_source(typed, run_dir / "args.json") if run_dir is not None else None
     if run_dir is not None and (run_dir / "result.json").is_file():
         print(f"{run_dir} has finished: nothing to resume (its result.json stands)", flush=True)
         return read_json(run_dir / "result.json")

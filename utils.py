@@ -282,7 +282,7 @@ def _json_safe(obj: Any) -> Any:
         return str(obj)
 
 
-def _atomic_write(path: str | Path, write: Callable[[Any], None], mode: str) -> None:
+def _atomic_write(path: str | Path, write: Callable[[Any], None], mode: str, newline: str | None = None) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     while True:  # not mkstemp: its files are 0600, and results on a shared disk must be readable as open() makes them
@@ -293,7 +293,7 @@ def _atomic_write(path: str | Path, write: Callable[[Any], None], mode: str) -> 
         except FileExistsError:
             continue
     try:
-        with os.fdopen(fd, mode) as handle:
+        with os.fdopen(fd, mode, newline=newline) as handle:
             write(handle)
             handle.flush()
             os.fsync(handle.fileno())
@@ -317,7 +317,7 @@ def write_csv_atomic(path: str | Path, columns: Sequence[str], rows: Iterable[Ma
         writer.writeheader()
         writer.writerows(rows)
 
-    _atomic_write(path, write, "w")
+    _atomic_write(path, write, "w", newline="")  # the csv module writes its own line ends ("\r\r\n" on Windows)
 
 
 def check_writable(path: str | Path, flag: str) -> Path:

@@ -368,27 +368,30 @@ def test_measure_checks_its_flags_before_the_device(tmp_path: Path, capsys: pyte
 def test_the_repositorys_memory_files_are_not_overwritten_by_another_gpus(tmp_path: Path, capsys: pytest.CaptureFixture,
                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     """`--measure` in the repository appended another GPU's rows to the H200's batch_data.csv, and a fit of a CSV
-    there replaced batch_predict.json, batch_train.py's default model, with no trace of either."""
+    there replaced batch_predict.json, batch_train.py's default model, with no trace of either. (A copy of the
+    repository's files stands in for them: the test never writes the repository.)"""
     repo = Path(bsp.__file__).resolve().parent
-    shipped = {name: (repo / name).read_bytes() for name in ("batch_data.csv", "batch_predict.json")}
-    monkeypatch.chdir(repo)
-    for argv in (["--measure", "--archs", "DARTS_V2"], ["--measure", "-o", str(repo / "batch_data.csv")]):
+    for name in ("batch_data.csv", "batch_predict.json"):
+        shutil.copy(repo / name, tmp_path / name)
+    shipped = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    monkeypatch.setattr(bsp, "REPO", tmp_path.resolve())
+    monkeypatch.chdir(tmp_path)
+    for argv in (["--measure", "--archs", "DARTS_V2"], ["--measure", "-o", str(tmp_path / "batch_data.csv")]):
         assert run_main(bsp.main, bsp.build_parser().parse_args(argv)) == 2
         err = capsys.readouterr().err.strip()
         assert "is the repository's batch_data.csv, measured on an NVIDIA H200" in err and "\n" not in err, err
         assert "--measure -o my_gpu.csv" in err and "--batch_model my_gpu.json" in err
-    mine = repo / f"tmp-{tmp_path.name}.csv"  # another CSV beside the repository's model
-    try:
-        mine.write_bytes(shipped["batch_data.csv"])
-        assert run_main(bsp.main, bsp.build_parser().parse_args(["-d", str(mine)])) == 2
-        err = capsys.readouterr().err.strip()
-        assert err.startswith(f"error: the default -o (batch_predict.json beside -d) {repo / 'batch_predict.json'} "
-                              "is the repository's memory model") and err.endswith(f"give -o FILE for the fit of -d "
-                                                                                   f"{mine}"), err
-    finally:
-        mine.unlink()
-    bsp.main(bsp.build_parser().parse_args(["-d", "batch_data.csv"]))  # its own CSV: the same fit, left as it is
-    assert {name: (repo / name).read_bytes() for name in shipped} == shipped
+    mine = tmp_path / "mine.csv"  # another CSV beside the repository's model
+    mine.write_bytes(shipped["batch_data.csv"])
+    assert run_main(bsp.main, bsp.build_parser().parse_args(["-d", str(mine)])) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"error: the default -o (batch_predict.json beside -d) {tmp_path / 'batch_predict.json'} "
+                          "is the repository's memory model") and err.endswith(f"give -o FILE for the fit of -d "
+                                                                               f"{mine}"), err
+    mine.unlink()
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == shipped
+    bsp.main(bsp.build_parser().parse_args(["-d", "batch_data.csv"]))  # the repository's own CSV may refit its model
+    assert (tmp_path / "batch_predict.json").is_file()
 
 
 def test_the_memory_model_a_batch_sizes_with_is_named_in_its_log(caplog: pytest.LogCaptureFixture) -> None:
@@ -733,6 +736,23 @@ def test_a_row_of_trained_csv_lost_to_a_kill_comes_back_on_resume(batch_run: dic
     assert [r["arch"] for r in again] == [r["arch"] for r in rows] == ["DARTS_V2", "PC_DARTS_cifar"]
     assert [r["test_acc"] for r in again] == [r["test_acc"] for r in rows]
     assert [Path(r["run_dir"]).parent for r in again] == [copy, copy]  # the copy's own trainings
+
+
+def test_a_resumed_batch_whose_data_moved_says_where_its_path_came_from(batch_run: dict, tmp_path: Path,
+                                                                         capsys: pytest.CaptureFixture) -> None:
+    copy = tmp_path / Path(batch_run["run_dir"]).name
+    shutil.copytree(batch_run["run_dir"], copy)
+    state = json.loads((copy / "batch.json").read_text())
+    state["args"].update(set="folder", data=str(tmp_path / "moved-away"))  # an image folder no longer there
+    (copy / "batch.json").write_text(json.dumps(state))
+    assert run_main(batch_train.main, batch_train.build_parser().parse_args(["--resume", str(copy)])) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: image folder dataset not found") and err.endswith(
+        f"(that --data is the one {copy / 'batch.json'} records: if the data has moved, pass --data DIR where it "
+        "is now)"), err
+    typed = ["--resume", str(copy), "--data", str(tmp_path / "elsewhere")]
+    assert run_main(batch_train.main, batch_train.build_parser().parse_args(typed)) == 2
+    assert "records" not in capsys.readouterr().err  # the path typed is the one looked for
 
 
 def test_a_stopped_batch_resumes_from_elsewhere_without_its_spec_files(tmp_path: Path,

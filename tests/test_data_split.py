@@ -209,9 +209,10 @@ def test_a_training_resumed_on_another_dataset_is_refused(tmp_path, capsys):
     assert f"{run_dir} was made on 40 train / 40 held-out images" in line and "30 train / 30 held-out" in line
     assert "hidden files such as macOS's ._x.png, which image folders no longer read" in line  # an older run's
     data.rename(tmp_path / "moved")  # moved: the path not found is the one args.json records, and --data is the fix
-    line = one_line_error(capsys, train.main, train.build_parser().parse_args(["--resume", str(run_dir)]))
-    assert line.endswith(f"(that --data is the one {run_dir / 'args.json'} records: if the data has moved, pass "
-                         "--data DIR where it is now)"), line
+    for resume in (run_dir, run_dir / "log.txt"):  # the folder or its log: the file named is the run's args.json
+        line = one_line_error(capsys, train.main, train.build_parser().parse_args(["--resume", str(resume)]))
+        assert line.endswith(f"(that --data is the one {run_dir / 'args.json'} records: if the data has moved, "
+                             "pass --data DIR where it is now)"), line
     line = one_line_error(capsys, train.main, train.build_parser().parse_args(
         ["--resume", str(run_dir), "--data", str(data)]))
     assert "not found" in line and "records" not in line  # the path typed is the one looked for

@@ -147,8 +147,8 @@ def cost_sweep_network(specs: list[str]) -> tuple[str, dict[str, Any] | None]:
     if len(found) > 1:
         return f"cost sweeps of different evaluation networks ({', '.join(found.values())}): the paper's network", None
     ((channels, layers, classes, side, imagenet), folder), = found.items()
-    return (f"every entry on the evaluation network of the cost sweep {folder}, at its image size (the front's units; "
-            f"--init_channels, --layers and --classes choose another)",
+    return (f"every entry on the evaluation network of the cost sweep {folder} (the front's units; --init_channels, "
+            f"--layers, --classes and --image_size choose another)",
             {"init_channels": channels, "layers": layers, "num_classes": classes, "image_size": side,
              "imagenet": imagenet})
 
