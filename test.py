@@ -82,6 +82,7 @@ from utils import (
     get_logger,
     log_data_notes,
     read_json,
+    recorded_failure,
     run_kind,
     run_main,
     set_seed,
@@ -246,26 +247,15 @@ def resume_search(folder: Path) -> str:
     its sweep, which records it on the front and goes on; a lone search with train_search.py --resume."""
     sweep = folder.parent if folder.name not in ("", "..") else folder.resolve().parent
     if (sweep / "sweep.json").is_file():
-        failed = sweep_failure(sweep / "sweep.json", folder.resolve().name)
-        if failed is not None:  # the sweep's --resume never runs a failed search again
+        # the sweep's --resume never runs a failed search again (an unreadable sweep.json: None, and the advice
+        # stays the sweep's --resume, which says what is wrong)
+        failed = recorded_failure(sweep / "sweep.json", "searches", folder.resolve().name)
+        if failed is not None:
             return (f"its sweep recorded it as failed ({failed}), and the sweep's --resume does not run it again: "
                     f"test another of the sweep's searches, or resume it alone with "
                     f"{shell_command('python', 'train_search.py', '--resume', folder)}")
         return f"resume its sweep with {shell_command('python', 'multiobjective.py', '--resume', sweep)}"
     return f"resume it with {shell_command('python', 'train_search.py', '--resume', folder)}"
-
-
-def sweep_failure(sweep_json: Path, name: str) -> str | None:
-    """The error a sweep recorded for its search folder ``name`` if it recorded it as failed, else None (also
-    when sweep.json cannot be read: the advice then stays the sweep's --resume, which says what is wrong)."""
-    with contextlib.suppress(UserError, OSError):
-        state = read_json(sweep_json)
-        searches = state.get("searches") if isinstance(state, dict) else None
-        for record in searches if isinstance(searches, list) else []:
-            if (isinstance(record, dict) and record.get("status") == "failed"
-                    and Path(str(record.get("run_dir", ""))).name == name):
-                return " ".join(str(record.get("error") or "no error recorded").split())[:200]
-    return None
 
 
 def damaged_genotype(folder: Path, kind: str | None, err: Exception) -> str:

@@ -317,7 +317,7 @@ def write_csv_atomic(path: str | Path, columns: Sequence[str], rows: Iterable[Ma
         writer.writeheader()
         writer.writerows(rows)
 
-    _atomic_write(path, write, "w", newline="")  # the csv module writes its own line ends ("\r\r\n" on Windows)
+    _atomic_write(path, write, "w", newline="")  # the csv module ends its lines itself (else "\r\r\n" on Windows)
 
 
 def check_writable(path: str | Path, flag: str) -> Path:
@@ -558,6 +558,19 @@ def log_data_notes(logger: logging.Logger, info: Any) -> None:
     """The data's warnings (DatasetInfo.notes) into a run's log: stdout and log.txt, not stderr alone."""
     for note in info.notes:
         logger.warning("warning: %s", note)
+
+
+def recorded_failure(state_file: Path, key: str, name: str) -> str | None:
+    """The error a sweep's sweep.json (key "searches") or a batch's batch.json (key "entries") recorded for its
+    run folder ``name`` if it marked that run failed, else None (also when the file is missing or unreadable)."""
+    with contextlib.suppress(UserError, OSError):
+        state = read_json(state_file)
+        records = state.get(key) if isinstance(state, dict) else None
+        for record in records if isinstance(records, list) else []:
+            if (isinstance(record, dict) and record.get("status") == "failed"
+                    and Path(str(record.get("run_dir") or "")).name == name):
+                return " ".join(str(record.get("error") or "no error recorded").split())[:200]
+    return None
 
 
 def resume_point(epoch: int) -> str:

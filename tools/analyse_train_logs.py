@@ -62,7 +62,7 @@ from genotypes import (  # noqa: E402
 from pareto import front_ce_key, front_ce_name, front_indices  # noqa: E402
 from plots import plt  # noqa: E402
 from tools import tables  # noqa: E402
-from utils import UserError, check_output, read_json, run_main, shell_command  # noqa: E402
+from utils import UserError, check_output, read_json, recorded_failure, run_main, shell_command  # noqa: E402
 
 TABLE_COLUMNS = (
     "name", "nu", "size_m", "train_loss", "train_acc", "valid_loss", "valid_acc", "test_loss", "test_acc",
@@ -187,23 +187,6 @@ def _seed(folder: Path) -> int | None:
     except Exception:  # noqa: BLE001 - an unreadable args.json: result.json still holds the results
         return None
     return int(seed) if isinstance(seed, int) else None
-
-
-def batch_failure(folder: Path) -> str | None:
-    """The error the batch around an unfinished run recorded when it marked that training failed, else None: its
-    metrics.csv stopped there for good (a NaN loss, a crash), so it is no network still training."""
-    if (folder / "result.json").is_file() or not (folder.parent / "batch.json").is_file():
-        return None
-    try:
-        state = read_json(folder.parent / "batch.json")
-    except (UserError, OSError):  # an unreadable batch.json: the run is read as before
-        return None
-    entries = state.get("entries") if isinstance(state, dict) else None
-    for entry in entries if isinstance(entries, list) else []:
-        if (isinstance(entry, dict) and entry.get("status") == "failed"
-                and Path(str(entry.get("run_dir") or "")).name == folder.name):
-            return " ".join(str(entry.get("error") or "no error recorded").split())[:200]
-    return None
 
 
 def read_eval_run(folder: Path) -> dict[str, Any] | None:
@@ -671,7 +654,10 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     if args.train:
         runs = []
         for folder in eval_folders(args.train):
-            if (failed := batch_failure(folder)) is not None:  # else drawn as "still training" at its last epoch
+            # a training its batch recorded failed stopped for good (a NaN loss, a crash): no network still training
+            failed = None if (folder / "result.json").is_file() else recorded_failure(
+                folder.parent / "batch.json", "entries", folder.name)
+            if failed is not None:
                 print(f"note: {folder} left out: its batch recorded the training as failed ({failed}); "
                       f"{shell_command('python', 'batch_train.py', '--resume', folder.parent)} retries it")
             elif (run := read_eval_run(folder)) is not None:
