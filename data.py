@@ -357,12 +357,21 @@ def class_folders(directory: str | Path) -> tuple[list[str], dict[str, int]]:
 def load_rgb(path: str) -> Any:
     """An image file as 8-bit RGB. 16-bit greyscale, the PNG/TIFF of scientific cameras, is scaled by 1/257 into
     8 bits: PIL's convert clips it at 255, which turned most such images white. PIL's 32-bit integer mode (older
-    Pillows open 16-bit PNGs so) is scaled alike when it holds values above 255, else kept as 8-bit values."""
+    Pillows open 16-bit PNGs so) is scaled alike when it holds values above 255, else kept as 8-bit values. A
+    32-bit float image is read as intensities in [0, 1], the convention of float images, and refused outside it:
+    PIL's convert clipped [0, 1] to black, and any other range would be a guess."""
     from PIL import Image
 
     with open(path, "rb") as f:
         image = Image.open(f)
-        if image.mode.startswith("I;16") or image.mode == "I":
+        if image.mode == "F":
+            pixels = np.asarray(image, dtype=np.float64)
+            low, high = pixels.min(initial=0.0), pixels.max(initial=0.0)
+            if not (np.isfinite(pixels).all() and low >= 0.0 and high <= 1.0):
+                raise ValueError(f"its 32-bit float pixels run from {low:g} to {high:g}, not within [0, 1], "
+                                 "the only float range read (save it as 8- or 16-bit)")
+            image = Image.fromarray(np.rint(pixels * 255.0).astype(np.uint8))
+        elif image.mode.startswith("I;16") or image.mode == "I":
             pixels = np.asarray(image, dtype=np.float64)
             if image.mode != "I" or pixels.max(initial=0) > 255:
                 pixels = pixels / 257.0

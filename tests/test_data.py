@@ -275,6 +275,18 @@ def test_16_bit_greyscale_images_are_scaled_not_clipped(tmp_path):
     assert np.abs(np.asarray(data.load_rgb(str(tmp_path / "int16.tif")))[..., 0] - pixels / 257.0).max() <= 0.5
 
 
+def test_float_images_are_read_in_0_1_and_refused_outside(tmp_path):
+    """PIL's convert("RGB") clipped a float TIFF's [0, 1] intensities to 0 and 1: an all-black image."""
+    pixels = np.linspace(0.0, 1.0, 64, dtype=np.float32).reshape(8, 8)
+    Image.fromarray(pixels).save(tmp_path / "float.tif")
+    assert Image.open(tmp_path / "float.tif").mode == "F"
+    rgb = np.asarray(data.load_rgb(str(tmp_path / "float.tif")))
+    assert rgb.shape == (8, 8, 3) and np.abs(rgb[..., 1].astype(float) - pixels * 255.0).max() <= 0.5
+    Image.fromarray(pixels * 300.0).save(tmp_path / "wide.tif")
+    with pytest.raises(ValueError, match=r"run from 0 to 300, not within \[0, 1\]"):
+        data.load_rgb(str(tmp_path / "wide.tif"))
+
+
 def test_imagenet_layouts(tmp_path):
     write_png_tree(tmp_path / "imagenet" / "train", {"n01": 2, "n02": 2}, size=(40, 30))
     write_png_tree(tmp_path / "imagenet" / "val", {"n01": 1, "n02": 1}, size=(40, 30))
