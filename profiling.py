@@ -47,7 +47,7 @@ from torch import nn
 from genotypes import Genotype, genotype_from_dict, genotype_to_dict
 from model import build_network
 from operations import Identity, PointwiseConv, Zero
-from utils import count_parameters
+from utils import count_parameters, cpu_name
 
 __all__ = [
     "FLOPS_RULES",
@@ -256,11 +256,17 @@ class Profiler:
             self.threads = torch.get_num_threads()  # pinned: every network is timed with the same count
 
     def settings(self) -> dict[str, Any]:
-        """What the numbers depend on, for table notes."""
-        return {"init_channels": self.init_channels, "layers": self.layers, "num_classes": self.num_classes,
-                "auxiliary": self.auxiliary, "input": list(input_size(self.imagenet, side=self.image_size)),
-                "flops_rules": self.rules, "gpu": str(self.gpu) if self.gpu is not None else None,
-                "cpu_threads": self.threads if self.latency else None}
+        """What the numbers depend on, for table notes: latencies with the CPU and GPU models and torch's version
+        that timed them (a latency column without its machine cannot be compared with another)."""
+        out = {"init_channels": self.init_channels, "layers": self.layers, "num_classes": self.num_classes,
+               "auxiliary": self.auxiliary, "input": list(input_size(self.imagenet, side=self.image_size)),
+               "flops_rules": self.rules, "gpu": str(self.gpu) if self.gpu is not None else None,
+               "cpu_threads": self.threads if self.latency else None}
+        if self.latency:
+            out.update(cpu=cpu_name(), torch=torch.__version__)
+            if self.gpu is not None and self.gpu.type == "cuda":
+                out["gpu_name"] = torch.cuda.get_device_name(self.gpu)
+        return out
 
     def network(self, genotype: Genotype | dict[str, Any]) -> nn.Module:
         """The evaluation network this profiler measures a genotype on."""

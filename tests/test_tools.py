@@ -45,7 +45,7 @@ from tools import (
 )
 from train import METRICS as EVAL_METRICS  # the columns of the metrics.csv files written here by hand
 from train_search import METRICS as SEARCH_METRICS
-from utils import run_main
+from utils import cpu_name, run_main
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--init_channels", "4", "--layers", "3", "--no_latency"]
@@ -1479,6 +1479,8 @@ def test_a_busy_cpu_is_warned_about_once(monkeypatch, caplog) -> None:
     assert len(busy) == 1 and "load average 7.9 on 2 cores, 1 thread)" in busy[0] and "--no_latency" in busy[0]
     assert "--threads 1" in profiling.busy_cpu_note(2)
     assert profiler.settings()["cpu_threads"] == 1
+    assert profiler.settings()["cpu"] == cpu_name() and profiler.settings()["torch"] == torch.__version__
+    assert "cpu" not in Profiler(init_channels=4, layers=3, latency=False).settings()  # no timing, no machine
     monkeypatch.setattr(profiling.os, "getloadavg", lambda: (0.5, 0.5, 0.5))
     assert profiling.busy_cpu_note(1) is None
 
