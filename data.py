@@ -538,12 +538,16 @@ def _load_imagenet(root: Path, image_size: int, cutout: bool,
 
 
 def load_imagenet_search(root: str | Path, *, image_size: int | None = None, cutout: bool = False,
-                         cutout_length: int = 16) -> tuple[Dataset, Dataset, DatasetInfo]:
+                         cutout_length: int | None = None) -> tuple[Dataset, Dataset, DatasetInfo]:
     """PC-DARTS's ImageNet search data: root/imagenet_search/{train,val}, both random-resized-crop + flip.
 
     `train` trains the weights and `val` the architecture, so both use the training augmentation.
+    `cutout_length=None` (--cutout without --cutout_length) takes default_cutout_length of the side, as
+    load_datasets does.
     """
     size = image_size or 224
+    if cutout_length is None:
+        cutout_length = default_cutout_length(size)
     base = Path(root) / "imagenet_search"
     ops: list[Any] = [T.RandomResizedCrop(size), T.RandomHorizontalFlip(), T.ToTensor(),
                       T.Normalize(IMAGENET_MEAN, IMAGENET_STD)]

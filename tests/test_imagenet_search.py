@@ -70,6 +70,19 @@ def test_imagenet_search_cutout_is_applied(tmp_path: Path) -> None:
         assert len(steps) == expected and all(t.length == 8 for t in steps)
 
 
+def test_imagenet_search_cutout_without_a_length_takes_the_default(tmp_path: Path) -> None:
+    """--cutout without --cutout_length (the flag's default is None, "16 or half the side") crashed the ImageNet
+    search on its first image: Cutout(None) took None // 2."""
+    make_tree(tmp_path / "data", classes=2, per_class=4)
+    args = train_search.build_parser().parse_args(
+        ["--imagenet", "--data", str(tmp_path / "data"), "--image_size", "32", "--batch_size", "4",
+         "--workers", "0", "--device", "cpu", "--cutout"])
+    train_ds = train_search.build_data(args, torch.device("cpu"))[0].dataset
+    (step,) = [t for t in train_ds.transform.transforms if isinstance(t, Cutout)]
+    assert step.length == 16
+    assert train_ds[0][0].shape == (3, 32, 32)
+
+
 def test_an_imagenet_search_records_its_set_and_its_cells_train_on_imagenet(tmp_path: Path, capsys) -> None:
     """train_search --imagenet wrote --set cifar10 (the flag's default) into args.json, so train.py --arch <the
     search> took CIFAR-10 as the cells' data; a typed --set beside --imagenet was dropped without a word."""
