@@ -310,8 +310,9 @@ def validate_search_args(args: argparse.Namespace, data: bool = False) -> None:
     if not getattr(args, "resume", None):  # a resumed run's objective is in its args.json: cli.resume_args checks there
         cw, l1, l2 = (getattr(args, key, None) for key in ("criterion_weight", "l1_weight", "l2_weight"))
         if kind is None and cw == 0 and l1 is not None and l2 is not None and max(l1, l2) <= 0:  # (a sweep: None)
-            raise UserError("-cw 0 with no -l1/-l2 penalty: the loss of both steps (cw * CE + the penalties) would be "
-                            "0, and the search would train nothing (give -cw > 0, or a penalty weight > 0)")
+            raise UserError("-cw 0 with no -l1/-l2 penalty: the weight step's loss (cw * CE + the penalties) would be "
+                            "0, and the architecture would be searched on an untrained supernet (give -cw > 0, or a "
+                            "penalty weight > 0)")
         if getattr(args, "cost", None) and args.cost_weight == 0 and args.criterion_weight == 0:
             raise UserError(f"--cost {kind} --cost_weight 0 -cw 0: the architecture step's loss (cw * CE + nu * "
                             "R/R_ref) would be 0, and the search would derive its cell from the random initial alphas "
@@ -470,7 +471,9 @@ def build_search(args: argparse.Namespace, num_classes: int, device: torch.devic
         model = model.to(memory_format=torch.channels_last)
     weights = list(model.weights())
     penalty = Penalty(args.criterion_weight, args.l1_weight, args.l2_weight)
-    arch_loss_fn = penalty
+    # The architecture step descends the held-out CE alone, as the original's (model._loss): cw and the weight
+    # penalty belong to the weight step (the unrolled virtual step follows that step's loss, train_loss_fn).
+    arch_loss_fn = Penalty(1.0, -1.0, -1.0)
     if cost_model is not None:  # the cost goes on the architecture step; the weight step is plain CE
         cost_model.to(device)
         arch_loss_fn, penalty = Penalty(args.criterion_weight, -1.0, -1.0), Penalty(1.0, -1.0, -1.0)

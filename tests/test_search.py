@@ -84,6 +84,23 @@ def test_penalty_gradient_equals_autograd() -> None:
     assert train_search.Penalty(1.0, 0.0, -1.0).objective == "l1"
 
 
+def test_architecture_step_descends_the_plain_held_out_ce() -> None:
+    """The architecture step minimises the held-out cross-entropy alone, as the original's (model._loss), whatever
+    -cw and the penalty: it took the weight step's cw * CE + nu * R, so its gradient was scaled by cw (none at -cw 0)
+    and its logged arch_valid_loss held the penalty."""
+    args = parse([*TINY, "-l2", "0.1", "-cw", "0.5"])
+    torch.manual_seed(0)
+    search = train_search.build_search(args, 10, torch.device("cpu"))
+    model = search.model
+    x, y = torch.randn(8, 3, 8, 8), torch.randint(0, 10, (8,))
+    ce = F.cross_entropy(model(x), y)
+    expected = torch.autograd.grad(ce, model.arch_parameters())
+    loss = search.architect.step(x, y, x, y, eta=0.1, network_optimizer=search.optimizer)
+    torch.testing.assert_close(loss, ce.detach())
+    for p, e in zip(model.arch_parameters(), expected):
+        torch.testing.assert_close(p.grad, e)
+
+
 def test_cosine_lr_matches_pytorch_scheduler() -> None:
     args = parse(["--epochs", "7", "--learning_rate", "0.1", "--learning_rate_min", "0.001"])
     opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
@@ -143,7 +160,7 @@ def test_search_resumes_after_sigkill(tmp_path: Path) -> None:
     (["--set", "digits", "--partial_channels", "0"], "--partial_channels 0 must be >= 1"),
     (["--set", "digits", "--init_channels", "4", "--partial_channels", "8"],
      "--init_channels 4 must be a multiple of 8"),
-    (["--set", "digits", "-cw", "0", "-l2", "-1"], "-cw 0 with no -l1/-l2 penalty: the loss of both steps"),
+    (["--set", "digits", "-cw", "0", "-l2", "-1"], "-cw 0 with no -l1/-l2 penalty: the weight step's loss"),
     (["--set", "digits", "-cw", "0", "-l1", "0", "-l2", "0"], "-cw 0 with no -l1/-l2 penalty"),
 ])
 def test_bad_input_is_one_line(tmp_path: Path, argv: list[str], message: str) -> None:
