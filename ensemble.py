@@ -24,11 +24,11 @@ the part ``1 - --train_portion`` of the training set after ``--subsample``, with
 dataset; runs split differently share no held-out split and runs trained with --train_portion 1
 have none, and --calculate is then a one-line error): each model starts at 1 and scores a point
 for every sample it gets right that not all models get right (per class of the sample with
-``--per_class``); the weights are divided by their maximum. Without --calculate every model weighs
-1. Each model's logits are min-max scaled per sample to [0, 1] and the ensemble's score of a class
-is the weighted average of the models' scaled scores. Reported: test loss (cross-entropy of the scores taken as
-logits; comparable between ensembles, not with a single model's loss), test top-1/top-5, the
-accuracy on the training split (none when the runs were split differently) and, with --calculate,
+``--per_class``); the weights are divided by their maximum (each class's, with --per_class). Without
+--calculate every model weighs 1. Each model's logits are min-max scaled per sample to [0, 1] and the
+ensemble's score of a class is the mean over the models of weight x scaled score. Reported: test loss
+(cross-entropy of the scores taken as logits; comparable between ensembles, not with a single model's loss),
+test top-1/top-5, the accuracy on the training split (none when the runs were split differently) and, with --calculate,
 on the validation split; each model's own test results too, and the split used (``data_split``).
 Written to ``ensemble.json`` in --models_folder (or ``-o``); without ``-o``, calculated weights already there are
 not replaced by a call that weighs otherwise (one line asks for ``-o``).
@@ -127,7 +127,8 @@ def calculate_weights(logits: torch.Tensor, targets: torch.Tensor, per_class: bo
     """Weights from held-out predictions: logits M x N x C, targets N -> M (or M x C with per_class).
 
     Each weight starts at 1; a model scores a point for each sample it gets right that not all
-    models get right (in the sample's class column with per_class); then all are divided by the maximum.
+    models get right (in the sample's class column with per_class); then each column is divided by its
+    maximum over the models, as the original (one maximum per class with per_class).
     """
     n_models, _, n_classes = logits.shape
     correct = logits.argmax(dim=-1).eq(targets[None, :])  # M x N
@@ -137,15 +138,18 @@ def calculate_weights(logits: torch.Tensor, targets: torch.Tensor, per_class: bo
         scores.index_add_(1, targets.long(), counted.double())
     else:
         scores = 1.0 + counted.double().sum(dim=1)
-    return (scores / scores.max()).float()
+    return (scores / scores.amax(dim=0)).float()
 
 
 def combine(logits: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-    """Weighted average of min-max scaled logits: M x N x C with weights M or M x C -> N x C scores."""
+    """The mean over the models of weight x min-max scaled logits: M x N x C with weights M or M x C -> N x C scores.
+
+    The original's mean, not a weighted average: with per-class weights a class that only some models are trusted on
+    scores lower, where dividing by each class's weight sum would cancel that."""
     scaled = minmax_scale(logits.float())
     w = weights.float()
     w = w[:, None, :] if w.dim() == 2 else w[:, None, None]
-    return (w * scaled).sum(dim=0) / w.sum(dim=0).clamp_min(torch.finfo(torch.float32).tiny)
+    return (w * scaled).mean(dim=0)
 
 
 def scores_report(scores: torch.Tensor, targets: torch.Tensor) -> dict[str, float]:

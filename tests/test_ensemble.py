@@ -38,6 +38,25 @@ def test_per_model_weights_count_points_where_not_all_are_right() -> None:
     assert torch.allclose(per_class, torch.tensor([[2.0, 2.0], [2.0, 1.0], [1.0, 1.0]]) / 2.0)
 
 
+def test_per_class_weights_are_scaled_per_class_and_the_scores_averaged_over_models() -> None:
+    """As the original: per-class weights are divided by each class's maximum over the models, and a class's score is
+    the mean over the models of weight x scaled logit. They were divided by the one maximum of all, and each class's
+    score by that class's weight sum (a weighted average), which cancels how much the models are trusted on one class
+    against another."""
+    # 2 models, 2 classes; class 0: each model alone right once; class 1: model 0 alone right three times
+    predictions = torch.tensor([[0, 1, 1, 1, 1], [1, 0, 0, 0, 0]])
+    targets = torch.tensor([0, 0, 1, 1, 1])
+    logits = torch.nn.functional.one_hot(predictions, 2).float()
+    weights = ensemble.calculate_weights(logits, targets, per_class=True)
+    assert torch.allclose(weights, torch.tensor([[1.0, 1.0], [1.0, 0.25]]))
+    test = torch.tensor([[[0.0, 2.0, 1.0]], [[3.0, 0.0, 1.0]]])  # 2 models x 1 sample x 3 classes
+    weights3 = torch.tensor([[1.0, 1.0, 1.0], [1.0, 0.25, 0.5]])
+    expected = (weights3[:, None, :] * ensemble.minmax_scale(test)).mean(dim=0)
+    assert torch.allclose(ensemble.combine(test, weights3), expected)
+    assert torch.allclose(ensemble.combine(test, torch.tensor([1.0, 0.5])),
+                          (torch.tensor([1.0, 0.5])[:, None, None] * ensemble.minmax_scale(test)).mean(dim=0))
+
+
 def specialist_logits(per_class: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     """3 models x 3 classes; model m is right exactly on class m and otherwise votes for the third class."""
     g = torch.Generator().manual_seed(seed)
