@@ -170,14 +170,14 @@ def build_parser() -> argparse.ArgumentParser:
 def cosine_lr(args: argparse.Namespace, epoch: int) -> float:
     """CosineAnnealingLR's value at ``epoch`` (closed form, so resuming needs no scheduler state).
 
-    The ImageNet variant warms up linearly over the first 5 epochs when the batch exceeds 256, as PC-DARTS does.
+    The ImageNet variant warms up linearly over the first 5 epochs when the batch exceeds 256, as PC-DARTS does:
+    --learning_rate * (epoch + 1) / 5, a ramp of the initial lr (not of that epoch's cosine value).
     """
-    lr = args.learning_rate_min + (args.learning_rate - args.learning_rate_min) * (
+    if is_imagenet(args) and epoch < 5 and args.batch_size > 256:
+        return args.learning_rate * (epoch + 1) / 5.0
+    return args.learning_rate_min + (args.learning_rate - args.learning_rate_min) * (
         1 + math.cos(math.pi * epoch / args.epochs)
     ) / 2
-    if is_imagenet(args) and epoch < 5 and args.batch_size > 256:
-        lr *= (epoch + 1) / 5.0
-    return lr
 
 
 def build_data(args: argparse.Namespace, device: torch.device) -> tuple[Any, Any, datalib.DatasetInfo]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -81,6 +82,17 @@ def test_imagenet_search_cutout_without_a_length_takes_the_default(tmp_path: Pat
     (step,) = [t for t in train_ds.transform.transforms if isinstance(t, Cutout)]
     assert step.length == 16
     assert train_ds[0][0].shape == (3, 32, 32)
+
+
+def test_imagenet_warm_up_ramps_the_initial_learning_rate() -> None:
+    """PC-DARTS's ImageNet search warms up over 5 epochs above batch 256 with lr * (epoch + 1) / 5, the initial lr,
+    not the cosine schedule's value of that epoch; the cosine schedule takes over from epoch 5."""
+    args = multiobjective.build_parser().parse_args(["-o", "l1", "imagenet", "--batch_size", "512"])
+    lr = args.learning_rate
+    assert [train_search.cosine_lr(args, e) for e in range(5)] == [lr * (e + 1) / 5.0 for e in range(5)]
+    assert train_search.cosine_lr(args, 5) == (1 + math.cos(math.pi * 5 / args.epochs)) / 2 * lr
+    args.batch_size = 256  # no warm-up at 256 and below
+    assert train_search.cosine_lr(args, 0) == lr
 
 
 def test_an_imagenet_search_records_its_set_and_its_cells_train_on_imagenet(tmp_path: Path, capsys) -> None:
