@@ -141,6 +141,10 @@ def add_arguments(parser: argparse.ArgumentParser, variant: str = "cifar") -> No
         cli.add_data_args(parser, {"set": "imagenet", "workers": 4})
         cli.add_optim_args(parser, {"batch_size": 128, "learning_rate": 0.5, "learning_rate_min": 0.0})
         cli.add_search_args(parser, {"arch_learning_rate": 6e-3, "begin": 35})
+        # imagenet_search's train/ and val/ are the two halves: nothing splits a training set or downloads CIFAR
+        cli.mark_no_effect(parser, {"train_portion"}, "imagenet_search's train/ trains the weights, val/ the "
+                                                      "architecture")
+        cli.mark_no_effect(parser, {"download"}, "CIFAR's; ImageNet is never downloaded")
     else:
         cli.add_data_args(parser)
         cli.add_optim_args(parser)

@@ -84,6 +84,18 @@ def test_imagenet_search_cutout_without_a_length_takes_the_default(tmp_path: Pat
     assert train_ds[0][0].shape == (3, 32, 32)
 
 
+def test_imagenet_subcommand_says_train_portion_has_no_effect(capsys) -> None:
+    """The imagenet subcommand's --train_portion 0.5 read "the rest is held out (a search's architecture step)", but
+    its halves are imagenet_search's train/ and val/ and the flag is never read."""
+    import pytest
+
+    with pytest.raises(SystemExit):
+        multiobjective.build_parser().parse_args(["-o", "l1", "imagenet", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--train_portion TRAIN_PORTION kept for the original's command lines; no effect" in text
+    assert "--download kept for the original's command lines; no effect" in text
+
+
 def test_imagenet_warm_up_ramps_the_initial_learning_rate() -> None:
     """PC-DARTS's ImageNet search warms up over 5 epochs above batch 256 with lr * (epoch + 1) / 5, the initial lr,
     not the cosine schedule's value of that epoch; the cosine schedule takes over from epoch 5."""
