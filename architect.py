@@ -40,8 +40,11 @@ class Architect:
         fused: bool = False,
         arch_cost: Callable[[], torch.Tensor] | None = None,
         train_loss_fn: LossFn | None = None,
+        grad_clip: float | None = None,
     ):
         self.model = model
+        # PC-DARTS's ImageNet search clips the architecture gradients' norm at --grad_clip; its CIFAR search does not
+        self.grad_clip = grad_clip
         self.loss_fn = loss_fn
         # The weight step's loss, which the unrolled step's virtual step and Hessian-vector product follow; a cost
         # objective weighs the held-out CE by cw but trains the weights on plain CE (default: loss_fn for both).
@@ -85,6 +88,8 @@ class Architect:
             arch = self.model.arch_parameters()
             for p, g in zip(arch, torch.autograd.grad(loss, arch)):
                 p.grad = g
+        if self.grad_clip is not None:
+            nn.utils.clip_grad_norm_(self.model.arch_parameters(), self.grad_clip)
         self.optimizer.step()
         return loss.detach()
 

@@ -493,7 +493,7 @@ def build_search(args: argparse.Namespace, num_classes: int, device: torch.devic
         arch_learning_rate=args.arch_learning_rate, arch_weight_decay=args.arch_weight_decay,
         capturable=graphs and device.type == "cuda", fused=fused_optim,
         arch_cost=None if cost_model is None else arch_cost_fn(cost_model, model, args.cost_weight, device),
-        train_loss_fn=penalty,
+        train_loss_fn=penalty, grad_clip=args.grad_clip if is_imagenet(args) else None,
     )
     if args.compile:
         compile_model(model, args.compile_mode or "default")

@@ -108,6 +108,20 @@ def test_first_order_gradient_is_the_valid_loss_gradient() -> None:
         torch.testing.assert_close(p.grad, e)
 
 
+def test_grad_clip_bounds_the_architecture_gradient_norm() -> None:
+    """PC-DARTS's ImageNet search clips the architecture gradients at --grad_clip (train_search gives it there only);
+    without grad_clip the gradient is the held-out loss's, unclipped."""
+    net, architect, opt, (x_t, y_t, x_v, y_v) = _setup()
+    architect.step(x_t, y_t, x_v, y_v, eta=LR, network_optimizer=opt)
+    norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(p.grad) for p in net.arch_parameters()]))
+    clip = float(norm) / 4
+    net, architect, opt, (x_t, y_t, x_v, y_v) = _setup()
+    architect.grad_clip = clip
+    architect.step(x_t, y_t, x_v, y_v, eta=LR, network_optimizer=opt)
+    clipped = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(p.grad) for p in net.arch_parameters()]))
+    assert float(clipped) == pytest.approx(clip, rel=1e-4)
+
+
 def test_finite_difference_radius_is_darts() -> None:
     assert inspect.signature(Architect._hessian_vector_product).parameters["r"].default == 1e-2
 

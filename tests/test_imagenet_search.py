@@ -107,6 +107,19 @@ def test_imagenet_warm_up_ramps_the_initial_learning_rate() -> None:
     assert train_search.cosine_lr(args, 0) == lr
 
 
+def test_only_the_imagenet_search_clips_its_architecture_gradients() -> None:
+    """PC-DARTS's ImageNet search clips the architecture gradients' norm at --grad_clip; its CIFAR search does not."""
+    imagenet = multiobjective.build_parser().parse_args(["-o", "l1", "imagenet", "--init_channels", "8",
+                                                         "--layers", "5"])
+    search = train_search.build_search(multiobjective.search_args(imagenet, (0.2, 0.8), Path("unused")), 3,
+                                       torch.device("cpu"))
+    assert search.architect.grad_clip == imagenet.grad_clip == 5
+    cifar = multiobjective.build_parser().parse_args(["-o", "l1", "cifar", "--init_channels", "8", "--layers", "5"])
+    search = train_search.build_search(multiobjective.search_args(cifar, (0.2, 0.8), Path("unused")), 10,
+                                       torch.device("cpu"))
+    assert search.architect.grad_clip is None
+
+
 def test_an_imagenet_search_records_its_set_and_its_cells_train_on_imagenet(tmp_path: Path, capsys) -> None:
     """train_search --imagenet wrote --set cifar10 (the flag's default) into args.json, so train.py --arch <the
     search> took CIFAR-10 as the cells' data; a typed --set beside --imagenet was dropped without a word."""
