@@ -79,13 +79,14 @@ def refused(err: BaseException) -> bool:
     """Whether a search's exception says that it could not run here, not how its nu turned out.
 
     A UserError met inside a search (its data gone or moved, its folder held by another process, its latency
-    table deleted) is about the machine: recorded as failed, NISE would give up that part of the front for good
-    and a resume could not bring it back. The sweep stops on it instead and leaves the search to --resume. A
-    divergence (SearchDiverged, a UserError too) and a crash are the search's own outcome: recorded as failed.
+    table deleted) and an OSError (a full or read-only disk under its checkpoint) are about the machine: recorded
+    as failed, NISE would give up that part of the front for good and a resume could not bring it back. The sweep
+    stops on it instead and leaves the search to --resume. A divergence (SearchDiverged, a UserError too) and a
+    crash are the search's own outcome: recorded as failed.
     """
     from train_search import SearchDiverged  # here, not at the top: the workers import it to search anyway
 
-    return isinstance(err, UserError) and not isinstance(err, SearchDiverged)
+    return isinstance(err, OSError) or (isinstance(err, UserError) and not isinstance(err, SearchDiverged))
 
 
 def run_search(args: argparse.Namespace) -> dict[str, Any]:

@@ -7,6 +7,7 @@ so this file spends most of its time starting them (importing torch).
 from __future__ import annotations
 
 import copy
+import errno
 import json
 import os
 import shutil
@@ -227,6 +228,7 @@ def test_a_refused_search_lets_the_running_ones_end_before_the_sweep_stops(tmp_p
 
 
 @pytest.mark.parametrize("error, status", [(UserError("--batch_size 64 is larger than the search split"), "refused"),
+                                           (OSError(errno.ENOSPC, "No space left on device", "s/c.pt"), "refused"),
                                            (train_search.SearchDiverged("the loss became nan"), "failed"),
                                            (KeyError("epoch"), "failed")])
 def test_a_ray_task_reports_any_exception(monkeypatch: pytest.MonkeyPatch, error: Exception, status: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -158,18 +159,23 @@ def test_a_search_whose_point_is_not_finite_is_recorded_failed_and_the_sweep_goe
     assert [p["weight"] for p in state["pareto"]] == [[0.0, 1.0]]
 
 
-def test_a_search_that_cannot_run_here_stops_the_sweep_for_resume(tmp_path: Path,
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    """A UserError met inside a search (its data gone, its folder held by another process) is not how its nu
-    turned out: the sweep stops with that line and leaves the search running, and --resume runs it."""
+@pytest.mark.parametrize("error, said", [
+    (UserError("data/train: image folder dataset not found"), r"data/train: image folder dataset not found"),
+    (OSError(errno.ENOSPC, "No space left on device", "s/checkpoint.pt"),
+     r"\[Errno 28\] No space left on device: 's/checkpoint.pt'")])
+def test_a_search_that_cannot_run_here_stops_the_sweep_for_resume(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                   error: Exception, said: str) -> None:
+    """A UserError met inside a search (its data gone, its folder held by another process) or an OSError (a full or
+    read-only disk) is not how its nu turned out: the sweep stops with that line and leaves the search running, and
+    --resume runs it (recorded failed, a disk full for a moment took its nu off the front for good)."""
     real_main = train_search.main
 
     def refused(args):
-        raise UserError("data/train: image folder dataset not found")
+        raise error
 
     monkeypatch.setattr(train_search, "main", refused)
-    with pytest.raises(UserError, match=r"^search 0 \(nu = 0.2\) could not run: data/train: image folder dataset "
-                                        r"not found \(the sweep stopped; mend that and continue it with "
+    with pytest.raises(UserError, match=r"^search 0 \(nu = 0.2\) could not run: " + said +
+                                        r" \(the sweep stopped; mend that and continue it with "
                                         r"python multiobjective.py --resume "):
         multiobjective.main(parse(["-o", "l1", "-d", "10", "cifar", *SEARCH, "--epochs", "1", "--logdir",
                                    str(tmp_path)]))
