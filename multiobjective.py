@@ -372,11 +372,12 @@ class Sweep:
         self.published = now
 
     def after_search(self, index: int) -> None:
-        """The front, sweep.json and frontier_NN.png, rewritten as each search ends."""
+        """The front, frontier_NN.png and sweep.json, rewritten as each search ends: the plot first, so that a sweep
+        killed between the two still has the search running in sweep.json, and --resume draws it."""
         self.update_front()
-        self.save()
         plot_frontier(self.searches, self.pareto, self.args.objective,
                       self.run_dir / f"frontier_{index:02d}.png")
+        self.save()
 
     def update_front(self) -> None:
         objective = self.args.objective

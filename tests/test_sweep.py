@@ -113,6 +113,29 @@ def test_sweep_resumes_after_sigkill(sweep: dict, tmp_path: Path) -> None:
     assert [p["name"] for p in resumed["pareto"]] == [p["name"] for p in unbroken["pareto"]]
 
 
+def test_a_sweep_killed_while_it_draws_a_front_draws_it_on_resume(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """frontier_NN.png was drawn after sweep.json recorded search NN done: a kill between the two left the plot
+    missing for good, since the resume took the search for finished and drawn."""
+    real_plot = multiobjective.plot_frontier
+
+    class Killed(BaseException):
+        """A kill -9 in the middle of the plot."""
+
+    def killed(*args, **kwargs):
+        raise Killed
+
+    monkeypatch.setattr(multiobjective, "plot_frontier", killed)
+    argv = ["-o", "l2", "-d", "10", "--max_searches", "2", "cifar", *SEARCH, "--epochs", "1"]
+    with pytest.raises(Killed):
+        multiobjective.main(parse([*argv, "--logdir", str(tmp_path)]))
+    monkeypatch.setattr(multiobjective, "plot_frontier", real_plot)
+    (run_dir,) = tmp_path.glob("multi-search-*")
+    state = multiobjective.main(parse(["--resume", str(run_dir)]))
+    assert [s["status"] for s in state["searches"]] == ["done", "done"]
+    assert (run_dir / "frontier_00.png").is_file() and (run_dir / "frontier_01.png").is_file()
+
+
 @pytest.mark.parametrize("error", [
     train_search.SearchDiverged("the loss became nan at epoch 0 step 1"),
     KeyError("nan"),  # any crash
