@@ -845,7 +845,8 @@ def lock_run_dir(folder: str | Path) -> RunLock:
 
 
 class MetricsCSV:
-    """Per-epoch metrics file: one flushed row per append, trimmed on resume so rows never repeat."""
+    """Per-epoch metrics file: one row per append, on disk before the epoch's checkpoint, trimmed on resume so rows
+    never repeat (and, the checkpoint never past them, never miss one)."""
 
     def __init__(self, path: str | Path, fieldnames: Iterable[str]) -> None:
         self.path = Path(path)
@@ -869,6 +870,7 @@ class MetricsCSV:
                 writer.writeheader()
             writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
             f.flush()
+            os.fsync(f.fileno())  # else a machine going down could keep the later checkpoint and lose this row
 
     def truncate_after(self, epoch: int) -> None:
         """Keep only rows with epoch < `epoch` (the resumed run rewrites the later ones)."""

@@ -306,6 +306,22 @@ def test_metrics_csv_append_and_truncate(tmp_path):
         MetricsCSV(path, ["epoch", "other"])
 
 
+def test_a_metrics_row_is_on_disk_before_the_epochs_checkpoint(tmp_path, monkeypatch):
+    """A row only flushed sat in the OS's cache: a machine that went down once the epoch's checkpoint (fsynced) was
+    on disk came back with the checkpoint past the rows, and the resumed run's metrics.csv had a gap for good."""
+    path = tmp_path / "metrics.csv"
+    synced = []
+    real_fsync = utils.os.fsync
+
+    def fsync(fd: int) -> None:
+        synced.append(os.fstat(fd).st_ino)
+        real_fsync(fd)
+
+    monkeypatch.setattr(utils.os, "fsync", fsync)
+    MetricsCSV(path, ["epoch", "loss"]).append({"epoch": 0, "loss": 1.0})
+    assert synced == [path.stat().st_ino]
+
+
 def test_metrics_csv_truncate_missing_file_is_noop(tmp_path):
     MetricsCSV(tmp_path / "m.csv", ["epoch"]).truncate_after(0)
     assert not (tmp_path / "m.csv").exists()
