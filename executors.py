@@ -79,14 +79,23 @@ def refused(err: BaseException) -> bool:
     """Whether a search's exception says that it could not run here, not how its nu turned out.
 
     A UserError met inside a search (its data gone or moved, its folder held by another process, its latency
-    table deleted) and an OSError (a full or read-only disk under its checkpoint) are about the machine: recorded
-    as failed, NISE would give up that part of the front for good and a resume could not bring it back. The sweep
-    stops on it instead and leaves the search to --resume. A divergence (SearchDiverged, a UserError too) and a
-    crash are the search's own outcome: recorded as failed.
+    table deleted), an OSError (a full or read-only disk under its checkpoint) and the device running out of
+    memory (too many searches on one GPU) are about the machine: recorded as failed, NISE would give up that part
+    of the front for good and a resume could not bring it back. The sweep stops on it instead and leaves the search
+    to --resume. A divergence (SearchDiverged, a UserError too) and a crash are the search's own outcome: recorded
+    as failed.
     """
-    from train_search import SearchDiverged  # here, not at the top: the workers import it to search anyway
+    from batch_size_predict import is_oom  # here, not at the top: the workers import these to search anyway
+    from train_search import SearchDiverged
 
-    return isinstance(err, OSError) or (isinstance(err, UserError) and not isinstance(err, SearchDiverged))
+    return (isinstance(err, OSError) or is_oom(err)
+            or (isinstance(err, UserError) and not isinstance(err, SearchDiverged)))
+
+
+def killed_refused(code: int | None) -> bool:
+    """Whether a worker process that died with exit ``code`` was killed from outside: SIGKILL is the kernel's
+    out-of-memory killer (or a kill by hand), not how its nu turned out; another signal (a segfault) is a crash."""
+    return code == -signal.SIGKILL
 
 
 def run_search(args: argparse.Namespace) -> dict[str, Any]:
@@ -339,7 +348,8 @@ class LocalExecutor:
                            f"{_one_line(err)}", host=worker.host, device=worker.device)
 
     def _collect(self, worker: _Worker, outcomes: list[Outcome]) -> None:
-        """Read what a worker sent; a worker that died in a search makes that search failed."""
+        """Read what a worker sent; a worker that died in a search makes that search failed (refused where the
+        out-of-memory killer took it: killed_refused)."""
         try:
             while worker.conn.poll():
                 message = worker.conn.recv()
@@ -362,7 +372,10 @@ class LocalExecutor:
             if index is not None:
                 error = (f"the search process was killed by signal {-code}" if code is not None and code < 0
                          else f"the search process exited with code {code}")
-                outcomes.append(Outcome(index, "failed", error=error, host=worker.host, device=worker.device))
+                status = "failed"
+                if killed_refused(code):
+                    error, status = f"{error} (SIGKILL: the out-of-memory killer, or a kill by hand)", "refused"
+                outcomes.append(Outcome(index, status, error=error, host=worker.host, device=worker.device))
                 worker.index = None
             self._retire(worker)
 

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
 import executors
 import multiobjective
@@ -115,9 +116,12 @@ def test_most_at_once_counts_overlapping_searches() -> None:
 
 
 def flaky_search(args) -> dict:
-    """Worker target: --note diverge makes nu=0.2 diverge, crash kills the worker, usererror refuses, else searches."""
+    """Worker target: --note diverge makes nu=0.2 diverge, crash exits the worker, oomkill SIGKILLs it, usererror
+    refuses, else searches."""
     if args.note == "crash":
         os._exit(7)
+    if args.note == "oomkill":  # what the kernel's out-of-memory killer does
+        os.kill(os.getpid(), signal.SIGKILL)
     if args.note == "usererror":
         raise UserError("--batch_size 64 is larger than the search split (3 train / 3 held out)")
     if args.note == "diverge" and args.l2_weight == 0.2:
@@ -161,6 +165,12 @@ def test_failed_searches_in_workers_are_recorded_and_the_sweep_goes_on(workers, 
     (outcome,) = workers.wait(timeout=120)
     assert outcome.index == 7 and outcome.status == "failed" and "exited with code 7" in outcome.error
     assert workers.free() == 2 and workers.in_flight() == []
+    # one the out-of-memory killer took (SIGKILL) could not run here: refused, for --resume, not its nu's outcome
+    args.note, args.run_dir = "oomkill", str(tmp_path / "oomkill")
+    workers.submit(9, args)
+    (outcome,) = workers.wait(timeout=120)
+    assert outcome.index == 9 and outcome.status == "refused" and "killed by signal 9 (SIGKILL" in outcome.error
+    assert workers.free() == 2
     # a search that cannot run here (a UserError other than a divergence) is reported as refused, with its line
     args.note, args.run_dir = "usererror", str(tmp_path / "usererror")
     workers.submit(8, args)
@@ -229,6 +239,10 @@ def test_a_refused_search_lets_the_running_ones_end_before_the_sweep_stops(tmp_p
 
 @pytest.mark.parametrize("error, status", [(UserError("--batch_size 64 is larger than the search split"), "refused"),
                                            (OSError(errno.ENOSPC, "No space left on device", "s/c.pt"), "refused"),
+                                           (torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate"),
+                                            "refused"),
+                                           (RuntimeError("CUBLAS_STATUS_ALLOC_FAILED when calling cublasCreate"),
+                                            "refused"),
                                            (train_search.SearchDiverged("the loss became nan"), "failed"),
                                            (KeyError("epoch"), "failed")])
 def test_a_ray_task_reports_any_exception(monkeypatch: pytest.MonkeyPatch, error: Exception, status: str) -> None:
