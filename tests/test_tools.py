@@ -1414,6 +1414,17 @@ def test_accuracies_against_nu_put_nu_0_left_of_the_break() -> None:
     assert trained.axes[0].get_title() == "Accuracy of the evaluated networks against ν"
 
 
+def test_accuracies_against_nu_say_how_many_runs_have_no_nu() -> None:
+    """Published genotypes have no nu and no place on the axis: the title says they are not drawn."""
+    df = pd.DataFrame({"nu": [0.2, 0.2, math.nan, math.nan], "valid_acc": [91.0, 92.0, 95.0, 96.0],
+                       "test_acc": [97.0, 98.0, 98.5, 99.0]})
+    fig = analyse_train_logs.weight_vs_acc_figure(df, (7, 5))
+    assert fig.axes[0].get_title() == ("Accuracy of the evaluated networks against ν\n"
+                                       "2 of 4 runs: ν unknown for the others")
+    assert len(scatter_points(fig.axes[0])) == 4  # the two runs with a nu, valid and test
+    assert analyse_train_logs.weight_vs_acc_figure(df.assign(nu=math.nan), (7, 5)) is None
+
+
 def test_hypervolume_numbers_are_short() -> None:
     """The value short; the reference point as --reference takes it again (3.46 and 99.3 were another point)."""
     text = tables.hypervolume_text("the front", (12.345678, (3.4567891, 99.305556)), ("M params", "error"))

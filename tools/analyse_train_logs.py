@@ -589,9 +589,11 @@ def plot_pair(df: pd.DataFrame, x: np.ndarray, y: np.ndarray, xlabel: str, ylabe
 
 
 def weight_vs_acc_figure(df: pd.DataFrame, size: tuple[float, float]) -> Any | None:
-    """Valid and test accuracy of the evaluated networks against nu."""
+    """Valid and test accuracy of the evaluated networks against nu; the title counts those drawn when some
+    have no nu (published genotypes), which have no place on the axis and would otherwise vanish unsaid."""
     nus = df["nu"].tolist()
-    if not df["nu"].notna().any():
+    known = int(df["nu"].notna().sum())
+    if not known:
         return None
     fig, ax = plt.subplots(figsize=size)
     pos, _ = plots.nu_positions(nus)
@@ -601,7 +603,8 @@ def weight_vs_acc_figure(df: pd.DataFrame, size: tuple[float, float]) -> Any | N
                                 series=series, objective=tables.table_objective(df))
     plots.set_nu_axis(ax, nus)
     ax.set_ylabel("accuracy after training (%)")
-    ax.set_title("Accuracy of the evaluated networks against ν")
+    ax.set_title("Accuracy of the evaluated networks against ν" + (
+        f"\n{known} of {len(df)} runs: ν unknown for the others" if known < len(df) else ""))
     ax.grid(True, which="both", alpha=0.3)
     plots.outside_legend_below(ax)
     return fig
