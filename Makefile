@@ -56,8 +56,8 @@ demo-seeds: $(STAMP)
 		--layers 3 --init_channels 8 --epochs 20 --batch_size 64 --learning_rate 0.05 --train_portion 0.8 \
 		--save seeds-demo --device cpu --threads 1
 	B=$$(ls -d logs/batch-train-seeds-demo-* | tail -n 1) && \
-		$(PY) ensemble.py --models_folder $$B --calculate && \
-		$(PY) tools/analyse_train_logs.py -t $$B -e $$B/ensemble.json -o logs/seeds-demo/loss_table.csv
+		$(PY) ensemble.py --models_folder $$B --calculate --threads 1 && \
+		$(PY) tools/analyse_train_logs.py -t $$B -e $$B/ensemble.json -o logs/seeds-demo/loss_table.csv --threads 1
 
 clean:
 	rm -rf logs .pytest_cache .ruff_cache

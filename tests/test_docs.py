@@ -350,6 +350,14 @@ def test_makefile_commands_found() -> None:
     assert len(commands) == 8, commands
 
 
+def test_the_demo_targets_run_on_one_thread() -> None:
+    """The demos are CPU runs on one thread (README: tiny networks run fastest so, and a busy machine's second
+    thread inflates the latencies analyse_train_logs times): every command of theirs that takes --threads gives 1."""
+    for c in make_commands():
+        if any("--threads" in p._option_string_actions for p in all_parsers(parser_of(c.script))):
+            assert "--threads" in c.argv and c.argv[c.argv.index("--threads") + 1] == "1", c.where()
+
+
 def test_documented_make_targets_exist() -> None:
     """`make X` in the docs names a target of the Makefile."""
     targets = set(re.findall(r"^([\w.-]+):", (ROOT / "Makefile").read_text(), re.M))
