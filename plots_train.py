@@ -11,7 +11,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from plots import DPI, integer_ticks, plt
+from plots import DPI, integer_ticks, log_scale, plt, spans_decades
 
 PANELS = (("loss.png", "loss", "cross-entropy"), ("acc.png", "acc", "top-1 accuracy (%)"),
           ("top5.png", "top5", "top-5 accuracy (%)"))
@@ -31,14 +31,22 @@ def _series(rows: list[dict[str, str]], key: str) -> tuple[list[float], list[flo
 
 
 def training_figure(rows: list[dict[str, str]], key: str, ylabel: str, title: str = "") -> Any:
-    """One metric of a run (loss, acc or top5): train, valid and test against the epoch (whole-number ticks)."""
+    """One metric of a run (loss, acc or top5): train, valid and test against the epoch (whole-number ticks).
+
+    A loss that spans a decade or more gets a log axis: an early spike (a held-out CE of 29 at epoch 1) pressed
+    every later epoch onto the axis's floor."""
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    drawn: list[float] = []
     for split, style in (("train", "-"), ("valid", "--"), ("test", "-.")):
         xs, ys = _series(rows, f"{split}_{key}")
         if xs:
             ax.plot(xs, ys, style, marker="o" if len(xs) < 30 else None, markersize=3, label=split)
+            drawn += ys
     ax.set_xlabel("epoch")
     integer_ticks(ax)
+    if key == "loss" and spans_decades(drawn) and min(drawn) > 0:
+        log_scale(ax, "y")
+        ylabel += ", log scale"
     ax.set_ylabel(ylabel)
     if title:
         ax.set_title(title)

@@ -1357,6 +1357,19 @@ def test_the_loss_curves_are_each_finished_searchs_metrics(tmp_path: Path) -> No
     assert [line.get_marker() for ax in one.axes for line in ax.lines] == ["o", "o"]
 
 
+def test_a_training_loss_over_a_decade_gets_a_log_axis() -> None:
+    """An early spike (held-out CE 29 at epoch 1, as a digits training gave) pressed every later epoch onto the
+    floor of a linear axis; a loss within a decade, and accuracies, keep it linear."""
+    spike = [{"epoch": str(e), "train_loss": str(t), "valid_loss": str(v)}
+             for e, (t, v) in enumerate([(2.2, 2.0), (1.5, 29.0), (0.9, 0.8), (0.5, 0.45)])]
+    ax = plots_train.training_figure(spike, "loss", "cross-entropy").axes[0]
+    assert ax.get_yscale() == "log" and ax.get_ylabel() == "cross-entropy, log scale"
+    calm = [{"epoch": str(e), "train_loss": str(v)} for e, v in enumerate([2.2, 1.1, 0.6])]
+    assert plots_train.training_figure(calm, "loss", "cross-entropy").axes[0].get_yscale() == "linear"
+    acc = [{"epoch": str(e), "train_acc": str(v)} for e, v in enumerate([1.0, 50.0, 90.0])]
+    assert plots_train.training_figure(acc, "acc", "top-1 accuracy (%)").axes[0].get_yscale() == "linear"
+
+
 def test_the_training_curves_draw_each_split_where_it_was_evaluated(tmp_path: Path) -> None:
     rows = [{"epoch": "0", "train_acc": "40.0", "valid_acc": "", "test_acc": ""},
             {"epoch": "1", "train_acc": "55.0", "valid_acc": "50.0", "test_acc": "48.0"},
