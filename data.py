@@ -366,9 +366,11 @@ def load_rgb(path: str) -> Any:
         image = Image.open(f)
         if image.mode == "F":
             pixels = np.asarray(image, dtype=np.float64)
-            low, high = pixels.min(initial=0.0), pixels.max(initial=0.0)
-            if not (np.isfinite(pixels).all() and low >= 0.0 and high <= 1.0):
-                raise ValueError(f"its 32-bit float pixels run from {low:g} to {high:g}, not within [0, 1], "
+            finite = pixels[np.isfinite(pixels)]  # the range said is the finite pixels' own (no 0 put in)
+            low, high = (finite.min(), finite.max()) if finite.size else (math.nan, math.nan)
+            if finite.size < pixels.size or low < 0.0 or high > 1.0:
+                nonfinite = f" and {pixels.size - finite.size} are NaN or infinite" if finite.size < pixels.size else ""
+                raise ValueError(f"its 32-bit float pixels run from {low:g} to {high:g}{nonfinite}, not within [0, 1], "
                                  "the only float range read (save it as 8- or 16-bit)")
             image = Image.fromarray(np.rint(pixels * 255.0).astype(np.uint8))
         elif image.mode.startswith("I;16") or image.mode == "I":

@@ -285,6 +285,13 @@ def test_float_images_are_read_in_0_1_and_refused_outside(tmp_path):
     Image.fromarray(pixels * 300.0).save(tmp_path / "wide.tif")
     with pytest.raises(ValueError, match=r"run from 0 to 300, not within \[0, 1\]"):
         data.load_rgb(str(tmp_path / "wide.tif"))
+    # the range said is the pixels' own: a minimum of 0 was put into it, and NaN hid every other value
+    Image.fromarray(pixels * 298.0 + 2.0).save(tmp_path / "above.tif")
+    with pytest.raises(ValueError, match=r"run from 2 to 300, not within \[0, 1\]"):
+        data.load_rgb(str(tmp_path / "above.tif"))
+    Image.fromarray(np.where(pixels > 0.9, np.float32("nan"), pixels)).save(tmp_path / "nan.tif")
+    with pytest.raises(ValueError, match=r"run from 0 to 0.888889 and 7 are NaN or infinite, not within \[0, 1\]"):
+        data.load_rgb(str(tmp_path / "nan.tif"))
 
 
 def test_imagenet_layouts(tmp_path):
