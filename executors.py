@@ -550,7 +550,9 @@ class RayExecutor:
             try:
                 reply = self.ray.get(ref)
             except Exception as err:  # noqa: BLE001 - a lost worker or node: the search failed
-                outcomes.append(Outcome(index, "failed", error=_one_line(err)))
+                # but where Ray's memory monitor killed the worker, the machine's memory, as killed_refused
+                oom = isinstance(err, self.ray.exceptions.OutOfMemoryError)
+                outcomes.append(Outcome(index, "refused" if oom else "failed", error=_one_line(err)))
                 continue
             outcomes.append(Outcome(index, reply["status"], result=reply.get("result"), error=reply.get("error"),
                                     host=reply.get("host"), device=reply.get("device")))

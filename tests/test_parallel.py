@@ -260,6 +260,30 @@ def test_a_ray_task_reports_any_exception(monkeypatch: pytest.MonkeyPatch, error
     assert reply["status"] == status and str(error).strip("'") in reply["error"] and reply["device"] == "cpu"
 
 
+def test_a_ray_worker_killed_for_memory_is_refused_and_a_lost_one_failed() -> None:
+    """Ray's memory monitor (its out-of-memory killer) killing a task's worker is the machine's memory, as a
+    SIGKILLed local worker (killed_refused): recorded failed, NISE dropped its nu for good."""
+    exceptions = pytest.importorskip("ray.exceptions")
+    errors = {"oom": exceptions.OutOfMemoryError("Task was killed due to the node running low on memory."),
+              "lost": exceptions.WorkerCrashedError()}
+
+    class FakeRay:
+        @staticmethod
+        def wait(refs: list, num_returns: int, timeout: float | None) -> tuple[list, list]:
+            return refs[:num_returns], refs[num_returns:]
+
+        @staticmethod
+        def get(ref: str) -> dict:
+            raise errors[ref]
+
+    FakeRay.exceptions = exceptions
+    ray_executor = object.__new__(executors.RayExecutor)  # no Ray started: wait() reads only these two
+    ray_executor.ray, ray_executor._running = FakeRay, {"oom": 3, "lost": 4}
+    oom, lost = ray_executor.wait()
+    assert (oom.index, oom.status) == (3, "refused") and "low on memory" in oom.error
+    assert (lost.index, lost.status) == (4, "failed")
+
+
 def test_ray_executor_runs_a_tiny_sweep_on_a_local_ray(sequential: dict, tmp_path: Path) -> None:
     state, run_dir = sweep(tmp_path, "--executor", "ray", "--parallel", "2", "--max_searches", "2")
     check_sweep_folder(state, run_dir)
