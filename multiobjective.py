@@ -7,10 +7,11 @@
     python multiobjective.py -o l2 --parallel 4 cifar --set cifar10                    # 4 at once, on every GPU
     python multiobjective.py -o l2 --parallel 8 --executor ray --ray_address HOST:6379 cifar --set cifar10
 
-Each search minimises cw * CE + nu * R(w) with (nu, cw) summing to 1 and R = sum|w| (l1) or sum w^2
-(l2). With -o params, flops or latency the search's architecture step minimises cw * CE + nu *
-R(alpha, beta) / R_ref instead, R the expected cost of the evaluation network (cost.py), and the front
-is drawn in the derived network's real cost (docs/objectives.md).
+Each search's weight step minimises cw * CE + nu * R(w) with (nu, cw) summing to 1 and R = sum|w| (l1) or
+sum w^2 (l2); its architecture step the held-out CE alone, as the original's. With -o params, flops or
+latency the search's architecture step minimises cw * CE + nu * R(alpha, beta) / R_ref instead, R the
+expected cost of the evaluation network (cost.py), and the front is drawn in the derived network's real cost
+(docs/objectives.md).
 After each search the sweep folder ``logs/multi-search-<set>-<save>-<time>/`` gets an updated
 sweep.json and frontier_NN.png; at the end, genotypes.json (name -> genotype of every Pareto-optimal
 search, readable by --arch/--archs), their cell diagrams (cells/<name>_normal.png, _reduction.png)

@@ -9,7 +9,8 @@ Loss of the weights: cw * CE + l1 * sum|w| + l2 * sum w^2 over the network weigh
 betas); a negative penalty weight turns that term off. With --cost {params,flops,latency} the
 weight step is plain CE and the architecture step adds --cost_weight * R(alpha, beta) / R_ref, the expected cost of the
 evaluation network (cost.py, docs/objectives.md). The architecture takes one Adam step per
-weight step on a fresh held-out batch from epoch --begin on. The run folder
+weight step on a fresh held-out batch from epoch --begin on, descending the held-out CE alone (with --cost,
+cw * CE + the cost). The run folder
 ``logs/search-<save>-<time>/`` holds args.json, log.txt, metrics.csv (a row per epoch),
 checkpoint.pt (resume state, every epoch), and at the end result.json, genotype.json and
 weights.pt (the supernet with its alphas and betas).
