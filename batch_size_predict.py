@@ -317,12 +317,14 @@ class CudaPeakProbe:
 
 
 def is_oom(error: BaseException) -> bool:
-    """True for the device running out of memory (the allocator's error or a library's failed allocation)."""
-    if isinstance(error, torch.cuda.OutOfMemoryError):
+    """True for the device running out of memory (the allocator's error or a library's failed allocation; on the
+    CPU, the kernel refusing an allocation: torch's "can't allocate memory", Python's MemoryError)."""
+    if isinstance(error, (torch.cuda.OutOfMemoryError, MemoryError)):
         return True
     text = str(error)
     return isinstance(error, RuntimeError) and any(
-        s in text for s in ("out of memory", "CUBLAS_STATUS_ALLOC_FAILED", "CUDNN_STATUS_NOT_ALLOCATED"))
+        s in text for s in ("out of memory", "CUBLAS_STATUS_ALLOC_FAILED", "CUDNN_STATUS_NOT_ALLOCATED",
+                            "can't allocate memory"))
 
 
 def run_training_steps(genotype: Genotype, batch_size: int, device: torch.device, *, init_channels: int = 36,

@@ -243,6 +243,10 @@ def test_a_refused_search_lets_the_running_ones_end_before_the_sweep_stops(tmp_p
                                             "refused"),
                                            (RuntimeError("CUBLAS_STATUS_ALLOC_FAILED when calling cublasCreate"),
                                             "refused"),
+                                           (RuntimeError("[enforce fail at alloc_cpu.cpp:127] err == 0. "
+                                                         "DefaultCPUAllocator: can't allocate memory: you tried to "
+                                                         "allocate 100000000000000 bytes"), "refused"),
+                                           (MemoryError(), "refused"),
                                            (train_search.SearchDiverged("the loss became nan"), "failed"),
                                            (KeyError("epoch"), "failed")])
 def test_a_ray_task_reports_any_exception(monkeypatch: pytest.MonkeyPatch, error: Exception, status: str) -> None:
