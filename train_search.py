@@ -168,7 +168,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="search the ImageNet variant (stride-8 stem, K=2) on <data>/imagenet_search; the other "
                              "flags keep their CIFAR defaults here, where multiobjective.py's imagenet subcommand "
                              "takes PC-DARTS's ImageNet ones (--batch_size 128 --learning_rate 0.5 "
-                             "--learning_rate_min 0 --arch_learning_rate 6e-3 --begin 35: give them to match)")
+                             "--learning_rate_min 0 --arch_learning_rate 6e-3 --begin 35: give them to match); "
+                             "--train_portion and --download have no effect then (the halves are imagenet_search's "
+                             "train/ and val/)")
     return parser
 
 
