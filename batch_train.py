@@ -408,12 +408,20 @@ def _seed_text(entry: dict[str, Any]) -> str:
     return "" if entry.get("seed") is None else f" (seed {entry['seed']})"
 
 
-def _resume_state(args: argparse.Namespace) -> tuple[argparse.Namespace, Path, list[dict[str, Any]]]:
-    batch_dir = Path(args.resume)
+def _resume_dir(given: str) -> Path:
+    """The batch folder ``--resume`` names (a log.txt or batch.json path names its folder), checked to be one
+    before main locks it, and so before its batch.json is read."""
+    batch_dir = Path(given)
     if batch_dir.name in ("log.txt", "batch.json"):
         batch_dir = batch_dir.parent
     if not (batch_dir / "batch.json").is_file():
         raise resume_folder_error(batch_dir, "batch", "batch.json")
+    return batch_dir
+
+
+def _resume_state(args: argparse.Namespace) -> tuple[argparse.Namespace, Path, list[dict[str, Any]]]:
+    """The resumed batch's arguments, folder and entries, read as they are now (main has locked the folder)."""
+    batch_dir = _resume_dir(args.resume)
     state = read_json(batch_dir / "batch.json")
     entries = state.get("entries") if isinstance(state, dict) else None
     if not isinstance(entries, list) or not isinstance(state.get("args", {}), dict) or not all(
@@ -457,22 +465,31 @@ def main(args: argparse.Namespace) -> dict:
                         "same training)")
     resumed = bool(args.resume)
     recorded = None
-    if resumed:
-        typed = args  # what the command line said (cli.typed_flags), before batch.json's arguments replace it
-        args, batch_dir, entries = _resume_state(args)
-        recorded = cli.recorded_data_source(typed, batch_dir / "batch.json")
-    else:
-        entries = plan(args.archs or list(PUBLISHED), args.seeds)
-    device = get_device(args.device, args.gpu)
-    cli.check_speed_args(args, device)  # before the batch folder exists, not inside its first training
-    # the data is checked before the batch folder exists (a bad --set or --data leaves nothing behind)
-    with data_recorded_in(recorded):
-        _, _, info = datalib.load_datasets(args.set, args.data, download=args.download,
-                                           image_size=getattr(args, "image_size", None))
-    if not resumed:
-        batch_dir = create_run_dir("batch-train", args.save or "EXP", args.logdir)
-    with lock_run_dir(batch_dir), resumable("batch_train.py", batch_dir):  # each training locks its own inside
-        return _run_batch(args, batch_dir, entries, device, info, resumed, settings_note)
+    # on --resume the folder is locked before batch.json is read: a process still at work there would otherwise
+    # end, or finish another training, while this one loads the data, and this one go on from the older state
+    # (train one again, or leave a second eval-* folder of one); a new batch is locked once its folder exists
+    batch_lock = lock_run_dir(_resume_dir(args.resume)) if resumed else None
+    try:
+        if resumed:
+            typed = args  # what the command line said (cli.typed_flags), before batch.json's arguments replace it
+            args, batch_dir, entries = _resume_state(args)
+            recorded = cli.recorded_data_source(typed, batch_dir / "batch.json")
+        else:
+            entries = plan(args.archs or list(PUBLISHED), args.seeds)
+        device = get_device(args.device, args.gpu)
+        cli.check_speed_args(args, device)  # before the batch folder exists, not inside its first training
+        # the data is checked before the batch folder exists (a bad --set or --data leaves nothing behind)
+        with data_recorded_in(recorded):
+            _, _, info = datalib.load_datasets(args.set, args.data, download=args.download,
+                                               image_size=getattr(args, "image_size", None))
+        if not resumed:
+            batch_dir = create_run_dir("batch-train", args.save or "EXP", args.logdir)
+        # each training locks its own folder inside the batch's
+        with batch_lock or lock_run_dir(batch_dir), resumable("batch_train.py", batch_dir):
+            return _run_batch(args, batch_dir, entries, device, info, resumed, settings_note)
+    finally:
+        if batch_lock is not None:
+            batch_lock.release()
 
 
 def _run_batch(args: argparse.Namespace, batch_dir: Path, entries: list[dict[str, Any]], device: torch.device,

@@ -534,13 +534,21 @@ class Sweep:
         return self.state()
 
 
-def _resume(args: argparse.Namespace) -> tuple[argparse.Namespace, Path, dict[str, Any]]:
-    run_dir = Path(args.sweep_resume)
+def _resume_dir(given: str) -> Path:
+    """The sweep folder ``--resume`` names (a log.txt or sweep.json path names its folder), checked to be one
+    before main locks it, and so before its sweep.json is read."""
+    run_dir = Path(given)
     if run_dir.name in ("log.txt", "sweep.json"):
         run_dir = run_dir.parent
-    state_file = run_dir / "sweep.json"
-    if not state_file.is_file():
+    if not (run_dir / "sweep.json").is_file():
         raise resume_folder_error(run_dir, "sweep", "sweep.json")
+    return run_dir
+
+
+def _resume(args: argparse.Namespace) -> tuple[argparse.Namespace, Path, dict[str, Any]]:
+    """The resumed sweep's arguments, folder and state, read as they are now (main has locked the folder)."""
+    run_dir = _resume_dir(args.sweep_resume)
+    state_file = run_dir / "sweep.json"
     state = read_json(state_file)
     if problem := sweep_state_problem(state):  # a hand edit: one line here, not a traceback in replay
         raise UserError(f"--resume {run_dir}: sweep.json is not a sweep state ({problem})")
@@ -627,32 +635,38 @@ def main(args: argparse.Namespace, executor: Any = None) -> dict[str, Any]:
     if getattr(args, "resume", None) and not args.sweep_resume:
         args.sweep_resume = args.resume  # `multiobjective.py -o l2 cifar --resume DIR` means the sweep
     state: dict[str, Any] = {}
-    if args.sweep_resume:
-        typed = args
-        args, run_dir, state = _resume(args)
-        check_parallel_args(args)
-        cli.check_speed_args(args, get_device(args.device, args.gpu))  # a GPU sweep's --cuda_graphs on a CPU
-        # --data may have moved (or be relative to another directory): one line now, not a refused search later;
-        # and it must be the dataset the searches so far were made on
-        with data_recorded_in(cli.recorded_data_source(typed, run_dir / "sweep.json")):
-            info = train_search.build_data(args, torch.device("cpu"))[2]
-        for record in state["searches"]:
-            check_resumed_split(_search_folder(record, run_dir), info.split, info.classes)
-    else:
-        if args.objective is None or args.space is None:
-            raise UserError("give an objective and a search space, e.g. `multiobjective.py -o l2 cifar --set digits`")
-        if not 0 < args.delta < math.inf:
-            raise UserError(f"--delta must be a finite number > 0, got {args.delta}")
-        check_parallel_args(args)
-        cli.settle_imagenet_set(args)  # the subcommand names the dataset
-        # every check a search would make, the data's included: a bad flag fails here, before the folder exists
-        train_search.validate_search_args(args, data=True)
-        device = get_device(args.device, args.gpu)
-        cli.check_speed_args(args, device)
     own_executor = executor is None
-    # The sweep holds its folder's lock to the end (each search locks its own folder inside it).
-    run_lock = lock_run_dir(run_dir) if args.sweep_resume else None
+    # The sweep holds its folder's lock to the end (each search locks its own folder inside it); a resumed one from
+    # before it reads sweep.json: a process still at work there would otherwise end, or record another search,
+    # while this one loads the data, and this one go on from the older state.
+    run_lock = None
+    if args.sweep_resume:
+        run_dir = _resume_dir(args.sweep_resume)
+        run_lock = lock_run_dir(run_dir)
     try:
+        if args.sweep_resume:
+            typed = args
+            args, run_dir, state = _resume(args)
+            check_parallel_args(args)
+            cli.check_speed_args(args, get_device(args.device, args.gpu))  # a GPU sweep's --cuda_graphs on a CPU
+            # --data may have moved (or be relative to another directory): one line now, not a refused search later;
+            # and it must be the dataset the searches so far were made on
+            with data_recorded_in(cli.recorded_data_source(typed, run_dir / "sweep.json")):
+                info = train_search.build_data(args, torch.device("cpu"))[2]
+            for record in state["searches"]:
+                check_resumed_split(_search_folder(record, run_dir), info.split, info.classes)
+        else:
+            if args.objective is None or args.space is None:
+                raise UserError("give an objective and a search space, e.g. `multiobjective.py -o l2 cifar --set "
+                                "digits`")
+            if not 0 < args.delta < math.inf:
+                raise UserError(f"--delta must be a finite number > 0, got {args.delta}")
+            check_parallel_args(args)
+            cli.settle_imagenet_set(args)  # the subcommand names the dataset
+            # every check a search would make, the data's included: a bad flag fails here, before the folder exists
+            train_search.validate_search_args(args, data=True)
+            device = get_device(args.device, args.gpu)
+            cli.check_speed_args(args, device)
         if own_executor:
             executor = make_executor(args)
         if not args.sweep_resume:

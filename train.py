@@ -559,70 +559,77 @@ def main(args: argparse.Namespace, *, run_dir: str | Path | None = None,
     typed = args  # what the command line said (cli.typed_flags), before the run's own arguments replace it
     args, resumed = resolve_run(args)
     recorded = cli.recorded_data_source(typed, resumed / "args.json") if resumed is not None else None
-    if resumed is not None and (resumed / "result.json").is_file():
-        print(f"{resumed} has finished: nothing to resume (its result.json stands)", flush=True)
-        return read_json(resumed / "result.json")
-    # a resumed run trains the genotype it started with, even if --arch's file has changed since
-    started = resumed is not None and (resumed / "genotype.json").is_file()
-    if started:
-        own = resolve_genotype_source(resumed)
-        resolved = ResolvedGenotype(own.genotype, getattr(args, "genotype_source", None) or own.source)
-    elif genotype is not None:
-        resolved = ResolvedGenotype(genotype, genotype_source or "given by the caller")
-    else:
-        resolved = resolve_genotype_source(args.arch)
-    genotype = resolved.genotype
-    args = copy.copy(args)
-    args.genotype_source = resolved.source  # into args.json and result.json: which cell this run trains
-    if label is not None:  # else a resumed run keeps the arch_label its args.json records, if any
-        args.arch_label = label
-    device = get_device(args.device, args.gpu)
-    cli.check_speed_args(args, device)
-    configure_torch(device, args.threads)
-    checkpoint = None
-    if resumed is not None and (resumed / "checkpoint.pt").is_file():
-        # read onto the CPU: load_state_dict moves what the model and optimizers take to the device, and no
-        # second copy of the weights stays on the GPU for the whole run
-        checkpoint = check_resume_checkpoint(load_checkpoint(resumed / "checkpoint.pt"),
-                                             resumed / "checkpoint.pt", CHECKPOINT_KEYS)
-
-    set_seed(args.seed)
-    with data_recorded_in(recorded):
-        train_loader, valid_loader, test_loader, info = build_data(args, device)
-    if resumed is not None:
-        check_resumed_split(resumed, info.split, info.classes)
-    setup = build_training(args, genotype, info.num_classes, device, load_model_path=checkpoint is None)
-    if checkpoint is not None:
-        check_state_fits(setup.model, checkpoint["model"], resumed / "checkpoint.pt")
-
-    if resumed is not None:
-        run_dir = resumed
-    elif run_dir is not None:
-        run_dir = Path(run_dir)
-        run_dir.mkdir(parents=True, exist_ok=True)
-    else:
-        run_dir = create_run_dir("eval", run_label(args), args.logdir)
-    run_lock = lock_run_dir(run_dir)  # before anything is written there: one process per run folder
-    logger = get_logger(f"train.{run_dir.name}", run_dir)
-    for path in log_files:
-        handler = logging.FileHandler(path, mode="a")
-        handler.setFormatter(logging.Formatter(LOG_FORMAT, datefmt=LOG_DATEFMT))
-        logger.addHandler(handler)
-    logger.info("run folder: %s", run_dir)
-    log_data_notes(logger, info)
-    if settings_note:
-        logger.info("%s", settings_note)
-    logger.info("genotype %s: %s%s", arch_label(args), resolved.note,
-                f" (resumed from {resumed / 'genotype.json'})" if started else "")
+    # on --resume the folder is locked before its state (result.json, checkpoint.pt) is read: a process still at
+    # work there would end, or write a newer checkpoint, while this one loads the data, and this one go on from the
+    # older state (a new run is locked once its folder exists, below)
+    run_lock = lock_run_dir(resumed) if resumed is not None else None
     try:
-        with resumable("train.py", run_dir):
-            return _run(args, run_dir, resumed, checkpoint, genotype, device, setup,
-                        (train_loader, valid_loader, test_loader), info, logger)
-    finally:  # the run is over: release its log files (a batch of trainings would otherwise pile them up)
-        for handler in list(logger.handlers):
-            logger.removeHandler(handler)
-            handler.close()
-        run_lock.release()
+        if resumed is not None and (resumed / "result.json").is_file():
+            print(f"{resumed} has finished: nothing to resume (its result.json stands)", flush=True)
+            return read_json(resumed / "result.json")
+        # a resumed run trains the genotype it started with, even if --arch's file has changed since
+        started = resumed is not None and (resumed / "genotype.json").is_file()
+        if started:
+            own = resolve_genotype_source(resumed)
+            resolved = ResolvedGenotype(own.genotype, getattr(args, "genotype_source", None) or own.source)
+        elif genotype is not None:
+            resolved = ResolvedGenotype(genotype, genotype_source or "given by the caller")
+        else:
+            resolved = resolve_genotype_source(args.arch)
+        genotype = resolved.genotype
+        args = copy.copy(args)
+        args.genotype_source = resolved.source  # into args.json and result.json: which cell this run trains
+        if label is not None:  # else a resumed run keeps the arch_label its args.json records, if any
+            args.arch_label = label
+        device = get_device(args.device, args.gpu)
+        cli.check_speed_args(args, device)
+        configure_torch(device, args.threads)
+        checkpoint = None
+        if resumed is not None and (resumed / "checkpoint.pt").is_file():
+            # read onto the CPU: load_state_dict moves what the model and optimizers take to the device, and no
+            # second copy of the weights stays on the GPU for the whole run
+            checkpoint = check_resume_checkpoint(load_checkpoint(resumed / "checkpoint.pt"),
+                                                 resumed / "checkpoint.pt", CHECKPOINT_KEYS)
+
+        set_seed(args.seed)
+        with data_recorded_in(recorded):
+            train_loader, valid_loader, test_loader, info = build_data(args, device)
+        if resumed is not None:
+            check_resumed_split(resumed, info.split, info.classes)
+        setup = build_training(args, genotype, info.num_classes, device, load_model_path=checkpoint is None)
+        if checkpoint is not None:
+            check_state_fits(setup.model, checkpoint["model"], resumed / "checkpoint.pt")
+
+        if resumed is not None:
+            run_dir = resumed
+        elif run_dir is not None:
+            run_dir = Path(run_dir)
+            run_dir.mkdir(parents=True, exist_ok=True)
+        else:
+            run_dir = create_run_dir("eval", run_label(args), args.logdir)
+        run_lock = run_lock or lock_run_dir(run_dir)  # before anything is written there: one process per run folder
+        logger = get_logger(f"train.{run_dir.name}", run_dir)
+        for path in log_files:
+            handler = logging.FileHandler(path, mode="a")
+            handler.setFormatter(logging.Formatter(LOG_FORMAT, datefmt=LOG_DATEFMT))
+            logger.addHandler(handler)
+        logger.info("run folder: %s", run_dir)
+        log_data_notes(logger, info)
+        if settings_note:
+            logger.info("%s", settings_note)
+        logger.info("genotype %s: %s%s", arch_label(args), resolved.note,
+                    f" (resumed from {resumed / 'genotype.json'})" if started else "")
+        try:
+            with resumable("train.py", run_dir):
+                return _run(args, run_dir, resumed, checkpoint, genotype, device, setup,
+                            (train_loader, valid_loader, test_loader), info, logger)
+        finally:  # the run is over: release its log files (a batch of trainings would otherwise pile them up)
+            for handler in list(logger.handlers):
+                logger.removeHandler(handler)
+                handler.close()
+    finally:
+        if run_lock is not None:
+            run_lock.release()
 
 
 def _run(args: argparse.Namespace, run_dir: Path, resumed: Path | None, checkpoint: dict | None,

@@ -338,32 +338,41 @@ def main(args: argparse.Namespace) -> dict:
     typed = args  # what the command line said (cli.typed_flags), before the run's own arguments replace it
     args, run_dir = _resolve_args(args)
     recorded = cli.recorded_data_source(typed, run_dir / "args.json") if run_dir is not None else None
-    if run_dir is not None and (run_dir / "result.json").is_file():
-        print(f"{run_dir} has finished: nothing to resume (its result.json stands)", flush=True)
-        return read_json(run_dir / "result.json")
-    device = get_device(args.device, args.gpu)
-    cli.check_speed_args(args, device)
-    configure_torch(device, args.threads)
-    imagenet = is_imagenet(args)
-    checkpoint = None
-    if run_dir is not None and (run_dir / "checkpoint.pt").is_file():
-        # read onto the CPU: load_state_dict moves what the model and optimizers take to the device, and no
-        # second copy of the weights stays on the GPU for the whole run
-        checkpoint = check_resume_checkpoint(load_checkpoint(run_dir / "checkpoint.pt"),
-                                             run_dir / "checkpoint.pt", CHECKPOINT_KEYS)
-    set_seed(args.seed)
-    with data_recorded_in(recorded):  # data errors come before a run folder exists
-        train_loader, valid_loader, info = build_data(args, device)
-    if run_dir is not None:
-        check_resumed_split(run_dir, info.split, info.classes)
-    cost_model = build_cost_model(args, info.num_classes, imagenet, run_dir)
-    if run_dir is None and getattr(args, "run_dir", None):
-        run_dir = Path(args.run_dir)  # chosen by the caller (the sweep records it before starting)
-        run_dir.mkdir(parents=True, exist_ok=True)
-    if run_dir is None:
-        run_dir = create_run_dir("search", args.save, args.logdir)
-    with lock_run_dir(run_dir), resumable("train_search.py", run_dir):  # locked before anything is written there
-        return _search(args, run_dir, device, checkpoint, (train_loader, valid_loader), info, imagenet, cost_model)
+    # on --resume the folder is locked before its state (result.json, checkpoint.pt) is read: a process still at
+    # work there would end, or write a newer checkpoint, while this one loads the data, and this one go on from the
+    # older state (a fresh run is locked once its folder exists, below)
+    run_lock = lock_run_dir(run_dir) if run_dir is not None else None
+    try:
+        if run_dir is not None and (run_dir / "result.json").is_file():
+            print(f"{run_dir} has finished: nothing to resume (its result.json stands)", flush=True)
+            return read_json(run_dir / "result.json")
+        device = get_device(args.device, args.gpu)
+        cli.check_speed_args(args, device)
+        configure_torch(device, args.threads)
+        imagenet = is_imagenet(args)
+        checkpoint = None
+        if run_dir is not None and (run_dir / "checkpoint.pt").is_file():
+            # read onto the CPU: load_state_dict moves what the model and optimizers take to the device, and no
+            # second copy of the weights stays on the GPU for the whole run
+            checkpoint = check_resume_checkpoint(load_checkpoint(run_dir / "checkpoint.pt"),
+                                                 run_dir / "checkpoint.pt", CHECKPOINT_KEYS)
+        set_seed(args.seed)
+        with data_recorded_in(recorded):  # data errors come before a run folder exists
+            train_loader, valid_loader, info = build_data(args, device)
+        if run_dir is not None:
+            check_resumed_split(run_dir, info.split, info.classes)
+        cost_model = build_cost_model(args, info.num_classes, imagenet, run_dir)
+        if run_dir is None and getattr(args, "run_dir", None):
+            run_dir = Path(args.run_dir)  # chosen by the caller (the sweep records it before starting)
+            run_dir.mkdir(parents=True, exist_ok=True)
+        if run_dir is None:
+            run_dir = create_run_dir("search", args.save, args.logdir)
+        with run_lock or lock_run_dir(run_dir), resumable("train_search.py", run_dir):  # before anything is written
+            return _search(args, run_dir, device, checkpoint, (train_loader, valid_loader), info, imagenet,
+                           cost_model)
+    finally:
+        if run_lock is not None:
+            run_lock.release()
 
 
 def _search(args: argparse.Namespace, run_dir: Path, device: torch.device, checkpoint: dict | None,

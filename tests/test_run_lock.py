@@ -17,6 +17,7 @@ import pytest
 import torch
 
 import batch_train
+import data as datalib
 import multiobjective
 import train
 import train_search
@@ -146,6 +147,35 @@ def test_every_script_refuses_a_folder_in_use(tmp_path: Path, capsys: pytest.Cap
     assert err == (f"error: {folder} is in use by process {os.getpid()}, which holds its lock: one run per folder "
                    "(wait for it to end, or stop it)")
     assert snapshot(folder) == before
+
+
+@pytest.mark.parametrize(("module", "make", "loader"), [
+    (train_search, _search_folder, (train_search, "build_data")), (train, _train_folder, (train, "build_data")),
+    (multiobjective, _sweep_folder, (train_search, "build_data")), (batch_train, _batch_folder,
+                                                                    (datalib, "load_datasets")),
+], ids=["search", "train", "sweep", "batch"])
+def test_a_resume_reads_the_state_only_once_it_holds_the_lock(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                             monkeypatch: pytest.MonkeyPatch, module: object,
+                                                             make: object, loader: tuple[object, str]) -> None:
+    """Each script read its state (checkpoint.pt, sweep.json, batch.json) on --resume, loaded the data, and only
+    then took the lock: a first process that ended, or wrote a newer checkpoint, while the second loaded the data
+    left the second going on from the older state (redoing work; a batch left a second eval-* folder). The
+    holder here ends during the data loading: the resume must have stopped at the lock before it."""
+    folder = tmp_path / "run"
+    folder.mkdir()
+    argv = make(folder)
+    holder = lock_run_dir(folder)
+
+    def load_while_held(*args: object, **kwargs: object) -> None:
+        holder.release()  # the first process ends here, its last state written
+        raise AssertionError("the data was loaded while another process held the folder, its state read before")
+
+    monkeypatch.setattr(*loader, load_while_held)
+    try:
+        assert run_main(module.main, module.build_parser().parse_args(argv)) == 2
+    finally:
+        holder.release()
+    assert capsys.readouterr().err.strip().startswith(f"error: {folder} is in use by process {os.getpid()}")
 
 
 def test_the_lock_file_holds_the_pid_and_only_the_writers_leftovers_are_cleaned(tmp_path: Path) -> None:
