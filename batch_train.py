@@ -81,6 +81,7 @@ from utils import (
     data_recorded_in,
     get_device,
     get_logger,
+    load_run_args,
     lock_run_dir,
     numbered,
     portable_args,
@@ -88,6 +89,7 @@ from utils import (
     rebase_run_dirs,
     resumable,
     resume_folder_error,
+    run_folder_kind,
     run_main,
     save_args,
     shell_command,
@@ -410,18 +412,24 @@ def _seed_text(entry: dict[str, Any]) -> str:
 
 def _resume_dir(given: str) -> Path:
     """The batch folder ``--resume`` names (a log.txt or batch.json path names its folder), checked to be one
-    before main locks it, and so before its batch.json is read."""
+    before main locks it, and so before its batch.json is read. A batch's args.json with no batch.json yet is
+    one: a Ctrl-C there advises --resume (utils.resumable)."""
     batch_dir = Path(given)
     if batch_dir.name in ("log.txt", "batch.json"):
         batch_dir = batch_dir.parent
-    if not (batch_dir / "batch.json").is_file():
+    if run_folder_kind(batch_dir) != "batch":
         raise resume_folder_error(batch_dir, "batch", "batch.json")
     return batch_dir
 
 
-def _resume_state(args: argparse.Namespace) -> tuple[argparse.Namespace, Path, list[dict[str, Any]]]:
-    """The resumed batch's arguments, folder and entries, read as they are now (main has locked the folder)."""
+def _resume_state(args: argparse.Namespace) -> tuple[argparse.Namespace, Path, list[dict[str, Any]] | None]:
+    """The resumed batch's arguments, folder and entries, read as they are now (main has locked the folder).
+    Entries None: the batch stopped between its args.json and its first batch.json, before any training, and
+    starts afresh from the arguments its args.json records."""
     batch_dir = _resume_dir(args.resume)
+    if not (batch_dir / "batch.json").is_file():
+        saved = load_run_args(batch_dir, "batch")[1]
+        return train.merge_saved_args(args, saved, str(batch_dir / "args.json")), batch_dir, None
     state = read_json(batch_dir / "batch.json")
     entries = state.get("entries") if isinstance(state, dict) else None
     if not isinstance(entries, list) or not isinstance(state.get("args", {}), dict) or not all(
@@ -469,11 +477,15 @@ def main(args: argparse.Namespace) -> dict:
     # end, or finish another training, while this one loads the data, and this one go on from the older state
     # (train one again, or leave a second eval-* folder of one); a new batch is locked once its folder exists
     batch_lock = lock_run_dir(_resume_dir(args.resume)) if resumed else None
+    batch_dir: Path | None = None
     try:
         if resumed:
             typed = args  # what the command line said (cli.typed_flags), before batch.json's arguments replace it
             args, batch_dir, entries = _resume_state(args)
-            recorded = cli.recorded_data_source(typed, batch_dir / "batch.json")
+            recorded = cli.recorded_data_source(typed, batch_dir / ("args.json" if entries is None else "batch.json"))
+            if entries is None:  # stopped before its first batch.json: it starts afresh, in its folder
+                resumed, args.resume = False, None
+                entries = plan(args.archs or list(PUBLISHED), args.seeds)
         else:
             entries = plan(args.archs or list(PUBLISHED), args.seeds)
         device = get_device(args.device, args.gpu)
@@ -482,7 +494,7 @@ def main(args: argparse.Namespace) -> dict:
         with data_recorded_in(recorded):
             _, _, info = datalib.load_datasets(args.set, args.data, download=args.download,
                                                image_size=getattr(args, "image_size", None))
-        if not resumed:
+        if batch_dir is None:
             batch_dir = create_run_dir("batch-train", args.save or "EXP", args.logdir)
         # each training locks its own folder inside the batch's
         with batch_lock or lock_run_dir(batch_dir), resumable("batch_train.py", batch_dir):

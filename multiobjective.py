@@ -60,12 +60,14 @@ from utils import (
     data_recorded_in,
     get_device,
     get_logger,
+    load_run_args,
     lock_run_dir,
     portable_args,
     read_json,
     rebase_run_dirs,
     resumable,
     resume_folder_error,
+    run_folder_kind,
     run_main,
     save_args,
     shell_command,
@@ -536,20 +538,31 @@ class Sweep:
 
 def _resume_dir(given: str) -> Path:
     """The sweep folder ``--resume`` names (a log.txt or sweep.json path names its folder), checked to be one
-    before main locks it, and so before its sweep.json is read."""
+    before main locks it, and so before its sweep.json is read. A sweep's args.json with no sweep.json yet is
+    one: a Ctrl-C there advises --resume (utils.resumable)."""
     run_dir = Path(given)
     if run_dir.name in ("log.txt", "sweep.json"):
         run_dir = run_dir.parent
-    if not (run_dir / "sweep.json").is_file():
+    if run_folder_kind(run_dir) != "sweep":
         raise resume_folder_error(run_dir, "sweep", "sweep.json")
     return run_dir
+
+
+def _state_file(run_dir: Path) -> Path:
+    """Where a sweep's state is read from: sweep.json, or its args.json if it stopped before the first sweep.json."""
+    return run_dir / "sweep.json" if (run_dir / "sweep.json").is_file() else run_dir / "args.json"
 
 
 def _resume(args: argparse.Namespace) -> tuple[argparse.Namespace, Path, dict[str, Any]]:
     """The resumed sweep's arguments, folder and state, read as they are now (main has locked the folder)."""
     run_dir = _resume_dir(args.sweep_resume)
-    state_file = run_dir / "sweep.json"
-    state = read_json(state_file)
+    state_file = _state_file(run_dir)
+    if state_file.name == "sweep.json":
+        state = read_json(state_file)
+    else:  # stopped between its args.json and its first sweep.json: no search has started, it starts afresh
+        saved = load_run_args(run_dir, "sweep")[1]
+        state = {"args": {k: v for k, v in saved.items() if k not in ("sweep_resume", "resume", "run_dir")},
+                 "searches": []}
     if problem := sweep_state_problem(state):  # a hand edit: one line here, not a traceback in replay
         raise UserError(f"--resume {run_dir}: sweep.json is not a sweep state ({problem})")
     args = _given_table_is_the_sweeps(args, run_dir, state["args"])
@@ -651,7 +664,7 @@ def main(args: argparse.Namespace, executor: Any = None) -> dict[str, Any]:
             cli.check_speed_args(args, get_device(args.device, args.gpu))  # a GPU sweep's --cuda_graphs on a CPU
             # --data may have moved (or be relative to another directory): one line now, not a refused search later;
             # and it must be the dataset the searches so far were made on
-            with data_recorded_in(cli.recorded_data_source(typed, run_dir / "sweep.json")):
+            with data_recorded_in(cli.recorded_data_source(typed, _state_file(run_dir))):
                 info = train_search.build_data(args, torch.device("cpu"))[2]
             for record in state["searches"]:
                 check_resumed_split(_search_folder(record, run_dir), info.split, info.classes)

@@ -721,6 +721,31 @@ def test_a_batch_with_a_failed_training_exits_1(tmp_path: Path, capsys: pytest.C
     assert json.loads((batch_dir / "batch.json").read_text())["entries"][0]["status"] == "failed"
 
 
+def test_a_batch_stopped_before_its_first_batch_json_resumes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                              capsys: pytest.CaptureFixture) -> None:
+    """A Ctrl-C between args.json and the first batch.json advised --resume, which then refused the folder (not a
+    batch folder: no batch.json); it now plans the batch afresh from its args.json, in its folder."""
+    real = batch_train.batch_genotypes
+
+    def ctrl_c(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(batch_train, "batch_genotypes", ctrl_c)  # genotypes.json: written after args.json
+    argv = [*TINY, "--archs", "DARTS_V2", "--device", "cpu", "--threads", "1", "--logdir", str(tmp_path)]
+    assert run_main(batch_train.main, batch_train.build_parser().parse_args(argv)) == 130
+    (batch_dir,) = tmp_path.glob("batch-train-*")
+    assert capsys.readouterr().err.splitlines()[-1] == \
+        f"interrupted: continue with python batch_train.py --resume {batch_dir}"
+    assert (batch_dir / "args.json").is_file() and not (batch_dir / "batch.json").exists()
+    monkeypatch.setattr(batch_train, "batch_genotypes", real)
+    assert run_main(batch_train.main, batch_train.build_parser().parse_args(["--resume", str(batch_dir)])) == 0
+    state = json.loads((batch_dir / "batch.json").read_text())
+    assert [(e["label"], e["status"]) for e in state["entries"]] == [("DARTS_V2", "done")]
+    assert state["args"]["epochs"] == 1 and "resume" not in state["args"]
+    assert len(list(batch_dir.glob("eval-*"))) == 1 and (batch_dir / "genotypes.json").is_file()
+    assert json.loads((batch_dir / "args.json").read_text())["args"]["resume"] is None
+
+
 def test_a_row_of_trained_csv_lost_to_a_kill_comes_back_on_resume(batch_run: dict, tmp_path: Path) -> None:
     """batch.json said "done" before the row was appended to trained.csv: a kill between the two left the row out
     for good, since a resume never revisits a done training. trained.csv is now rewritten from batch.json."""

@@ -136,6 +136,31 @@ def test_a_sweep_killed_while_it_draws_a_front_draws_it_on_resume(tmp_path: Path
     assert (run_dir / "frontier_00.png").is_file() and (run_dir / "frontier_01.png").is_file()
 
 
+def test_a_sweep_stopped_before_its_first_sweep_json_resumes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                             capsys: pytest.CaptureFixture) -> None:
+    """A Ctrl-C between args.json and the first sweep.json advised --resume, which then refused the folder (not a
+    sweep folder: no sweep.json); it now starts the sweep afresh from its args.json."""
+    real_run = multiobjective._run
+
+    def ctrl_c(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(multiobjective, "_run", ctrl_c)
+    argv = ["-o", "l2", "-d", "10", "--max_searches", "2", "cifar", *SEARCH, "--epochs", "1"]
+    assert run_main(multiobjective.main, parse([*argv, "--logdir", str(tmp_path)])) == 130
+    (run_dir,) = tmp_path.glob("multi-search-*")
+    assert capsys.readouterr().err.splitlines()[-1] == \
+        f"interrupted: continue with python multiobjective.py --resume {run_dir}"
+    assert (run_dir / "args.json").is_file() and not (run_dir / "sweep.json").exists()
+    monkeypatch.setattr(multiobjective, "_run", real_run)
+    assert run_main(multiobjective.main, parse(["--resume", str(run_dir)])) == 0
+    state = json.loads((run_dir / "sweep.json").read_text())
+    assert [s["status"] for s in state["searches"]] == ["done", "done"]
+    assert state["args"]["epochs"] == 1 and state["args"]["max_searches"] == 2
+    assert sorted(p.name for p in run_dir.glob("search-*")) == sorted(Path(s["run_dir"]).name
+                                                                     for s in state["searches"])
+
+
 @pytest.mark.parametrize("error", [
     train_search.SearchDiverged("the loss became nan at epoch 0 step 1"),
     KeyError("nan"),  # any crash
