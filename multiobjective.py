@@ -422,6 +422,9 @@ class Sweep:
         in_flight: dict[int, dict[str, Any]] = {}
         refused: dict[int, dict[str, Any]] = {}  # left "running" in sweep.json, for --resume
         stop: tuple[dict[str, Any], str] | None = None
+        # a search recorded in memory whose after_search (frontier_NN.png, then sweep.json) has not ended: the
+        # handler below must not save it done, or its plot goes missing for good (see after_search)
+        recording: int | None = None
         self.parallel = max(self.parallel, executor.capacity)
         self.logger.info("up to %d searches at once: %s", executor.capacity, executor.describe())
         try:
@@ -452,11 +455,13 @@ class Sweep:
                         refused[outcome.index] = record
                         stop = stop or (record, outcome.error or "refused")
                         continue
+                    recording = outcome.index
                     if outcome.status == "done" and outcome.result is not None:
                         self.record_done(record, weight, outcome.result, outcome.finished)
                     else:
                         self.record_failed(record, weight, outcome.error or "failed", outcome.finished)
                     self.after_search(outcome.index)
+                    recording = None
                 if stopping and stop is not None and in_flight:  # said once, naming those still running
                     self.logger.warning("search %d could not run here (%s): the sweep stops once search(es) %s end",
                                         stop[0]["index"], stop[1], ", ".join(map(str, sorted(in_flight))))
@@ -464,7 +469,8 @@ class Sweep:
                 raise self.stopped_by(*stop)
         except BaseException as err:
             executor.stop()
-            self.save()
+            if recording is None:  # else the sweep.json saved last stands: it has that search running, for --resume
+                self.save()
             if isinstance(err, KeyboardInterrupt):
                 self.logger.info("interrupted: search(es) %s left running; continue with %s",
                                  ", ".join(str(i) for i in sorted({**in_flight, **refused})) or "none",

@@ -237,6 +237,57 @@ def test_a_refused_search_lets_the_running_ones_end_before_the_sweep_stops(tmp_p
     assert "the sweep stops once search(es) 1 end" in (run_dir / "log.txt").read_text()
 
 
+class InProcessExecutor:
+    """Two slots in this process: each search runs, in turn, when the sweep waits."""
+
+    name, capacity = "in-process", 2
+
+    def __init__(self) -> None:
+        self.submitted: dict[int, object] = {}
+
+    def describe(self) -> str:
+        return "2 in-process slots"
+
+    def free(self) -> int:
+        return self.capacity - len(self.submitted)
+
+    def in_flight(self) -> list[int]:
+        return list(self.submitted)
+
+    def submit(self, index: int, args) -> dict:
+        self.submitted[index] = args
+        return {"host": "here", "device": "cpu"}
+
+    def wait(self, timeout: float | None = None) -> list:
+        done, self.submitted = self.submitted, {}
+        return [executors.Outcome(i, "done", result=train_search.main(a)) for i, a in sorted(done.items())]
+
+    def stop(self) -> None:
+        self.submitted = {}
+
+
+def test_a_ctrl_c_while_a_parallel_sweep_draws_a_front_draws_it_on_resume(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Ctrl-C handler saved sweep.json with the search recorded done but its frontier_NN.png not drawn, so the
+    resume took it for finished and the plot was missing for good (the serial sweep draws before it saves)."""
+    real_plot = multiobjective.plot_frontier
+
+    def ctrl_c(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(multiobjective, "plot_frontier", ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        sweep(tmp_path, "--parallel", "2", executor=InProcessExecutor())
+    (run_dir,) = tmp_path.glob("multi-search-digits-t-*")
+    searches = json.loads((run_dir / "sweep.json").read_text())["searches"]
+    assert [s["status"] for s in searches] == ["running", "running"]  # for --resume, which draws them
+    monkeypatch.setattr(multiobjective, "plot_frontier", real_plot)
+    state = multiobjective.main(parse(["--resume", str(run_dir)]), executor=InProcessExecutor())
+    assert all(s["status"] == "done" for s in state["searches"])
+    for s in state["searches"]:
+        assert (run_dir / f"frontier_{s['index']:02d}.png").is_file(), s["index"]
+
+
 @pytest.mark.parametrize("error, status", [(UserError("--batch_size 64 is larger than the search split"), "refused"),
                                            (OSError(errno.ENOSPC, "No space left on device", "s/c.pt"), "refused"),
                                            (torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate"),
