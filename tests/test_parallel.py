@@ -189,10 +189,11 @@ def test_a_search_refused_in_a_worker_stops_the_sweep_and_stays_running(workers,
     assert workers.free() == 2
 
 
-class OneRefusedExecutor:
-    """Two slots in this process: the first search is refused at once; the second ends later, when waited for."""
+class InProcessExecutor:
+    """Two slots in this process: each search runs, in turn, when the sweep waits (``submitted``: every search
+    ever given; ``pending``: those in flight)."""
 
-    name, capacity = "scripted", 2
+    name, capacity = "in-process", 2
 
     def __init__(self) -> None:
         self.submitted: dict[int, object] = {}
@@ -200,7 +201,7 @@ class OneRefusedExecutor:
         self.stopped_with: list[list[int]] = []
 
     def describe(self) -> str:
-        return "2 scripted slots"
+        return f"2 {self.name} slots"
 
     def free(self) -> int:
         return self.capacity - len(self.pending)
@@ -214,13 +215,24 @@ class OneRefusedExecutor:
         return {"host": "here", "device": "cpu"}
 
     def wait(self, timeout: float | None = None) -> list:
+        done, self.pending = sorted(self.pending), []
+        return [executors.Outcome(i, "done", result=train_search.main(self.submitted[i])) for i in done]
+
+    def stop(self) -> None:
+        self.stopped_with.append(list(self.pending))
+        self.pending = []
+
+
+class OneRefusedExecutor(InProcessExecutor):
+    """The first search is refused at once; the second ends later, when waited for."""
+
+    name = "scripted"
+
+    def wait(self, timeout: float | None = None) -> list:
         index = self.pending.pop(0)
         if index == 0:
             return [executors.Outcome(index, "refused", error="data/train: image folder dataset not found")]
         return [executors.Outcome(index, "done", result=train_search.main(self.submitted[index]))]
-
-    def stop(self) -> None:
-        self.stopped_with.append(list(self.pending))
 
 
 def test_a_refused_search_lets_the_running_ones_end_before_the_sweep_stops(tmp_path: Path) -> None:
@@ -235,35 +247,6 @@ def test_a_refused_search_lets_the_running_ones_end_before_the_sweep_stops(tmp_p
     searches = json.loads((run_dir / "sweep.json").read_text())["searches"]
     assert [s["status"] for s in searches] == ["running", "done"]  # the refused one, for --resume
     assert "the sweep stops once search(es) 1 end" in (run_dir / "log.txt").read_text()
-
-
-class InProcessExecutor:
-    """Two slots in this process: each search runs, in turn, when the sweep waits."""
-
-    name, capacity = "in-process", 2
-
-    def __init__(self) -> None:
-        self.submitted: dict[int, object] = {}
-
-    def describe(self) -> str:
-        return "2 in-process slots"
-
-    def free(self) -> int:
-        return self.capacity - len(self.submitted)
-
-    def in_flight(self) -> list[int]:
-        return list(self.submitted)
-
-    def submit(self, index: int, args) -> dict:
-        self.submitted[index] = args
-        return {"host": "here", "device": "cpu"}
-
-    def wait(self, timeout: float | None = None) -> list:
-        done, self.submitted = self.submitted, {}
-        return [executors.Outcome(i, "done", result=train_search.main(a)) for i, a in sorted(done.items())]
-
-    def stop(self) -> None:
-        self.submitted = {}
 
 
 def test_a_ctrl_c_while_a_parallel_sweep_draws_a_front_draws_it_on_resume(tmp_path: Path,
