@@ -132,8 +132,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--model_path", type=str, default=None, help="start from these weights (strict load)")
     g.add_argument("--label_smooth", type=float, default=None,
                    help="label smoothing of the training loss (default: 0.1 on imagenet, else 0)")
-    g.add_argument("--lr_schedule", choices=["cosine", "step"], default=None,
-                   help="cosine to --learning_rate_min, or lr * gamma^(epoch // decay_period) "
+    g.add_argument("--lr_schedule", choices=["cosine", "step", "linear"], default=None,
+                   help="cosine to --learning_rate_min; step: lr * gamma^(epoch // decay_period); linear: "
+                        "PC-DARTS's ImageNet schedule (a 5-epoch warm-up when --batch_size > 256, then a line to "
+                        "0 whose last 5 epochs take a fifth of the slope; --epochs > 5) "
                         "(default: step on imagenet, as DARTS; cosine otherwise)")
     g.add_argument("--gamma", type=float, default=0.97, help="learning rate decay of the step schedule")
     g.add_argument("--decay_period", type=int, default=1, help="epochs between decays of the step schedule")
@@ -174,6 +176,10 @@ def check_args(args: argparse.Namespace) -> None:
     cli.check_image_size(args, auxiliary=bool(args.auxiliary))  # now that --set is known (arch_settings)
     if lr_schedule(args) == "cosine":
         cli.check_cosine_floor(args)
+    elif lr_schedule(args) == "linear":
+        if args.epochs <= LINEAR_TAIL:
+            raise UserError(f"--lr_schedule linear needs --epochs > {LINEAR_TAIL} (its last {LINEAR_TAIL} epochs "
+                            f"decay at a fifth of the slope), not {args.epochs}")
     elif args.gamma > 1:
         raise UserError(f"--gamma {args.gamma} must be in (0, 1]: the step schedule's decay per --decay_period "
                         f"(one above 1 makes the lr grow)")
@@ -190,15 +196,31 @@ def label_smoothing(args: argparse.Namespace) -> float:
     return 0.1 if is_imagenet(args) else 0.0
 
 
+LINEAR_TAIL = 5  # PC-DARTS's linear schedule: warm-up epochs, and the last epochs at a fifth of the slope
+
+
 def lr_schedule(args: argparse.Namespace) -> str:
     """--lr_schedule, or its default: DARTS's step decay on ImageNet, cosine elsewhere."""
     return args.lr_schedule or ("step" if is_imagenet(args) else "cosine")
 
 
 def lr_at(args: argparse.Namespace, epoch: int) -> float:
-    """The learning rate of ``epoch`` in closed form (resuming needs no scheduler state)."""
-    if lr_schedule(args) == "step":
+    """The learning rate of ``epoch`` in closed form (resuming needs no scheduler state).
+
+    ``linear`` is PC-DARTS's ImageNet schedule (MOOD-NAS's train_imagenet): lr * (E - 5 - e) / (E - 5) while more
+    than 5 epochs remain, then lr * (E - e) / (5 (E - 5)), so that the last epoch's lr is not the large
+    lr / (E - 5) of a plain line; with a batch over 256 the first 5 epochs instead ramp lr * (e + 1) / 5.
+    """
+    schedule = lr_schedule(args)
+    if schedule == "step":
         return args.learning_rate * args.gamma ** (epoch // args.decay_period)
+    if schedule == "linear":
+        tail, epochs = LINEAR_TAIL, args.epochs
+        if epoch < tail and args.batch_size > 256:
+            return args.learning_rate * (epoch + 1) / tail
+        if epochs - epoch > tail:
+            return args.learning_rate * (epochs - tail - epoch) / (epochs - tail)
+        return args.learning_rate * (epochs - epoch) / ((epochs - tail) * tail)
     return args.learning_rate_min + (args.learning_rate - args.learning_rate_min) * (
         1 + math.cos(math.pi * epoch / args.epochs)) / 2
 

@@ -156,6 +156,30 @@ def test_learning_rate_schedules() -> None:
     assert train.label_smoothing(imagenet) == 0.1 and train.label_smoothing(args) == 0.0
 
 
+def test_linear_schedule_is_pc_darts_imagenet() -> None:
+    """PC-DARTS's train_imagenet: warm-up (batch > 256), then a line to 0, its last 5 epochs at a fifth of the slope."""
+    pc_darts = train.build_parser().parse_args(["--set", "imagenet", "--lr_schedule", "linear", "--learning_rate",
+                                                "0.5", "--batch_size", "1024", "--epochs", "250"])
+    lrs = [train.lr_at(pc_darts, e) for e in range(250)]
+    assert lrs[:5] == pytest.approx([0.1, 0.2, 0.3, 0.4, 0.5])
+    assert lrs[5] == pytest.approx(0.5 * 240 / 245) and lrs[244] == pytest.approx(0.5 / 245)
+    assert lrs[245] == pytest.approx(0.5 / 245) and lrs[249] == pytest.approx(0.5 / 1225)
+    assert all(a >= b for a, b in zip(lrs[4:], lrs[5:])) and min(lrs) > 0
+    small_batch = train.build_parser().parse_args(["--lr_schedule", "linear", "--batch_size", "128", "--epochs", "10"])
+    assert [train.lr_at(small_batch, e) for e in (0, 1, 4, 5, 9)] == pytest.approx(
+        [0.025, 0.025 * 4 / 5, 0.025 / 5, 0.025 * 5 / 25, 0.025 / 25])
+
+
+def test_linear_schedule_refuses_five_epochs_or_fewer(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """The original divides by --epochs - 5: the run stops before its folder with a one-line reason instead."""
+    assert run_main(train.main, parse("--lr_schedule", "linear", "--epochs", "5", "--logdir", str(tmp_path))) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["error: --lr_schedule linear needs --epochs > 5 (its last 5 epochs decay at a fifth of the slope), "
+                   "not 5"]
+    assert not list(tmp_path.iterdir())
+    train.check_args(parse("--lr_schedule", "linear", "--epochs", "6"))
+
+
 def test_eval_view_turns_augmentation_off() -> None:
     import data
 
