@@ -8,7 +8,8 @@
 
 NetworkCIFAR(init_channels, classes, layers, auxiliary, genotype) (NetworkImageNet with
 ``--set imagenet``), SGD with momentum, cosine learning rate down to --learning_rate_min (0, as
-DARTS's CosineAnnealingLR), drop path probability ramped linearly from 0 (drop_path_prob * epoch /
+DARTS's CosineAnnealingLR; on ImageNet DARTS's step decay, or ``--lr_schedule linear`` for PC-DARTS's
+warm-up and linear decay), drop path probability ramped linearly from 0 (drop_path_prob * epoch /
 epochs), auxiliary loss weighted by --auxiliary_weight, gradient clipping. The test set is
 evaluated every --eval_every epochs (every epoch by default, as DARTS does) and always after the
 last one; ``--train_portion < 1`` holds out the tail of the training set as a validation split
