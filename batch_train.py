@@ -349,7 +349,8 @@ def train_one(entry: dict[str, Any], args: argparse.Namespace, batch_dir: Path, 
     # the batch's label (cellX_2 where two files name other cells cellX) is the run's name, in result.json and beyond
     given = {"genotype": genotype, "genotype_source": entry.get("source") or entry["spec"], "label": entry["label"]}
     log_files = [batch_dir / "log.txt"]
-    run_dir = Path(entry["run_dir"]) if entry.get("run_dir") else None
+    # a folder the out-of-memory retry removed (the last of its ladder, or one killed in between) is made afresh
+    run_dir = Path(entry["run_dir"]) if entry.get("run_dir") and Path(entry["run_dir"]).is_dir() else None
     if run_dir is not None and (run_dir / "args.json").is_file():
         logger.info("%s: resuming %s", entry["label"], run_dir)
         resume_args = argparse.Namespace(**vars(args))  # the batch's arguments, not typed (cli.resume_args)
@@ -517,6 +518,10 @@ def _run_batch(args: argparse.Namespace, batch_dir: Path, entries: list[dict[str
             if e["status"] == "failed":
                 logger.info("retrying %s%s, which failed: %s", e["label"], _seed_text(e), e.pop("error", ""))
                 e["status"] = "pending"
+                if not (e.get("run_dir") and (Path(e["run_dir"]) / "args.json").is_file()):
+                    # it never started: its batch is chosen again, not the smallest of an out-of-memory ladder
+                    # (batch 1 or 2 when another job held the GPU), which the retry would have trained at
+                    e["batch_size"] = None
     else:
         save_args(args, batch_dir, device, kind="batch")
         write_json_atomic(batch_dir / "genotypes.json", batch_genotypes(entries))

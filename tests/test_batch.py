@@ -865,3 +865,26 @@ def test_a_resume_retries_the_trainings_that_failed(tmp_path: Path, monkeypatch:
     again = batch_train.main(batch_train.build_parser().parse_args(["--resume", first["run_dir"]]))
     assert [e["status"] for e in again["entries"]] == ["done", "done"] and again["failed"] == 0
     assert calls == ["DARTS_V2", "PC_DARTS_cifar", "DARTS_V2"] and "error" not in again["entries"][0]
+
+
+def test_a_resume_sizes_a_training_that_ran_out_of_memory_at_every_batch_afresh(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A training whose out-of-memory ladder reached the smallest batch (another job held the GPU) failed with
+    batch.json recording that batch: --resume, once the GPU was free, trained it at batch 1 rather than at the
+    batch its memory allows (here --batch_size, as on a CPU)."""
+    seen: list[int] = []
+
+    def fake_main(args: object, *, run_dir: Path | None = None, log_files: object = (), **given: object) -> dict:
+        seen.append(args.batch_size)
+        if len(seen) <= 3:  # 12, 7, 2, 1 would be the ladder; the GPU is "full" the whole first call
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory")
+        return {"batch_size": args.batch_size, "model_size": 0.1, "test_acc": 50.0, "test_top5": 90.0,
+                "run_dir": str(run_dir)}
+
+    monkeypatch.setattr(train, "main", fake_main)
+    first = batch_train.main(batch_train.build_parser().parse_args(
+        ["--set", "digits", "--archs", "DARTS_V2", "--batch_size", "12", "--auxiliary", "--logdir", str(tmp_path)]))
+    assert seen == [12, 7, 2] and first["entries"][0]["error"] == "DARTS_V2: out of memory even at batch 2"
+    again = batch_train.main(batch_train.build_parser().parse_args(["--resume", first["run_dir"]]))
+    assert seen[3:] == [12] and again["entries"][0]["status"] == "done" and again["entries"][0]["batch_size"] == 12
+    assert len(list(Path(first["run_dir"]).glob("eval-*"))) == 1
