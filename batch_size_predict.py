@@ -34,6 +34,13 @@ free memory. Measure on an otherwise idle GPU: memory other processes hold is co
 (a warning is logged when more than 2 GB is in use before the first measurement). An out-of-memory
 step records nothing for that size and skips the larger sizes of that genotype. Rows are appended
 (and flushed) one by one, so an interrupted measurement keeps what it measured.
+
+The CSV's three columns cannot say where its rows came from, so each --measure call also records, in
+``<CSV>.measure.json`` beside it (``my_gpu.csv.measure.json``), a session: its start time, the GPU
+(name, total memory, compute capability, memory in use before measuring), the torch, CUDA and cuDNN
+versions, its settings (genotypes, batch sizes, network, steps, --amp, --resident_images) and which of the
+CSV's data rows it appended. A fit of that CSV copies the sessions into its model JSON (``"measured"``),
+and batch_train.py's log names the GPU the model it sizes with was measured on.
 """
 
 from __future__ import annotations
@@ -44,6 +51,7 @@ import gc
 import json
 import math
 import pickle
+import platform
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -74,6 +82,7 @@ __all__ = [
 
 COLUMNS = ("model size", "batch size", "GPU mb")
 MODEL_FORMAT = "mood-nas-memory-model"
+RECORD_FORMAT = "mood-nas-memory-measurements"  # the <CSV>.measure.json of --measure
 REPO = Path(__file__).resolve().parent  # where the shipped batch_data.csv and batch_predict.json live
 DEFAULT_BATCH_SIZES = (32, 64, 96, 128, 192, 256, 384, 512)
 RESIDENT_IMAGES = 60000  # CIFAR's 50000 train + 10000 test images, kept on the device by train.py's loaders
@@ -231,9 +240,11 @@ def load_memory_model(path: str | Path) -> MemoryModel:
 
 
 def fit_memory_model(csv_path: str | Path, alpha: float = 0.5,
-                     rows: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[MemoryModel, Any]:
+                     rows: tuple[np.ndarray, np.ndarray] | None = None,
+                     measured: list[Any] | None = None) -> tuple[MemoryModel, Any]:
     """Fit the CSV (``rows``: what read_memory_csv already read of it); returns the numpy model (with its fit
-    statistics in .info) and the sklearn pipeline."""
+    statistics in .info, and ``measured``, the sessions of its --measure record, as "measured") and the sklearn
+    pipeline."""
     X, y = rows if rows is not None else read_memory_csv(csv_path)
     pipe = fit_pipeline(X, y, alpha)
     import sklearn
@@ -246,6 +257,8 @@ def fit_memory_model(csv_path: str | Path, alpha: float = 0.5,
         "fit": {**stats, "loo_mape": loo_mape(X, y, alpha)},
         "sklearn": sklearn.__version__, "created": time.time(),
     }
+    if measured is not None:
+        info["measured"] = measured
     return MemoryModel.from_pipeline(pipe, info), pipe
 
 
@@ -368,6 +381,72 @@ def run_training_steps(genotype: Genotype, batch_size: int, device: torch.device
     return size
 
 
+def record_path(csv_path: str | Path) -> Path:
+    """Where --measure records the environment of a CSV's rows: beside it, not in it (its columns are fixed), and not
+    under the name ``my_gpu.json`` that the docs give the CSV's fit."""
+    path = Path(csv_path)
+    return path.with_name(path.name + ".measure.json")
+
+
+def read_record(csv_path: str | Path) -> dict[str, Any] | None:
+    """The --measure record of a memory CSV (None when it has none); a file there that is not one is a one-line
+    error, so that --measure does not overwrite it and a fit does not copy it."""
+    path = record_path(csv_path)
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as err:  # UnicodeDecodeError is a ValueError
+        raise UserError(f"{path} is not valid JSON ({err}): it is not the --measure record of {csv_path}") from None
+    if not isinstance(data, dict) or data.get("format") != RECORD_FORMAT or not isinstance(data.get("sessions"), list):
+        raise UserError(f"{path} is not a --measure record of {csv_path} (expected \"format\": \"{RECORD_FORMAT}\" "
+                        "and a list of sessions): move it away")
+    return data
+
+
+def measurement_environment(device: torch.device, probe: Any = None) -> dict[str, Any]:
+    """What a row's GPU mb depends on besides the network and the batch: the device, and the torch, CUDA and cuDNN
+    that allocate on it (another GPU or version allocates differently)."""
+    env: dict[str, Any] = {
+        "device": str(device), "torch": torch.__version__, "cuda": torch.version.cuda,
+        "cudnn": torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None,
+        "python": platform.python_version(),
+    }
+    if device.type == "cuda":
+        props = torch.cuda.get_device_properties(device)
+        env.update(gpu=props.name, gpu_total_mb=round(props.total_memory / 2**20),
+                   capability=f"{props.major}.{props.minor}")
+    used = getattr(probe, "used_at_start_mb", None)
+    if isinstance(used, (int, float)):  # other processes' memory counts as overhead in every row
+        env["used_at_start_mb"] = round(used)
+    return env
+
+
+def measured_on(info: dict[str, Any]) -> str | None:
+    """The GPU(s) and versions a fitted model's rows were measured with, from its "measured" sessions, for a log line
+    (None when its CSV had no --measure record, as the repository's has not)."""
+    sessions = info.get("measured")
+    if not isinstance(sessions, list):
+        return None
+    seen: list[str] = []
+    for session in sessions:
+        env = session.get("environment") if isinstance(session, dict) else None
+        if not isinstance(env, dict):
+            continue
+        text = f"{env.get('gpu') or env.get('device', '?')} (torch {env.get('torch', '?')}, CUDA {env.get('cuda')})"
+        if text not in seen:
+            seen.append(text)
+    return " and ".join(seen) or None
+
+
+def _data_rows(path: Path) -> int:
+    """How many data rows the memory CSV holds (blank lines aside), so that a session can say which are its own."""
+    if not path.is_file():
+        return 0
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        return sum(1 for row in list(csv.reader(f))[1:] if any(cell.strip() for cell in row))
+
+
 def check_appendable(path: str | Path) -> bool:
     """Whether the memory CSV is new (absent or empty); an existing one must have the columns the rows go under.
     measure checks it before its first step, so that a wrong -o costs no measurement."""
@@ -415,8 +494,15 @@ def measure(specs: Sequence[str], batch_sizes: Sequence[int], device: torch.devi
     log = logger.info if logger is not None else (lambda *a: None)
     genotypes = [(spec, resolve_genotype(spec)) for spec in specs]  # fail on a bad name before measuring
     check_appendable(out_csv)
+    record = read_record(out_csv) or {"format": RECORD_FORMAT, "csv": Path(out_csv).name, "sessions": []}
     if probe is None:
         probe = CudaPeakProbe(device, logger)
+    session = {"started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "environment": measurement_environment(device, probe),
+               "settings": {"archs": list(specs), "batch_sizes": sorted({int(b) for b in batch_sizes}),
+                            **step_kwargs},
+               "first_row": _data_rows(Path(out_csv)) + 1, "rows": 0}
+    record["sessions"].append(session)
+    write_json_atomic(record_path(out_csv), record)  # before the first step: a session that measured nothing shows
     rows: list[dict[str, Any]] = []
     for spec, genotype in genotypes:
         for batch_size in sorted({int(b) for b in batch_sizes}):
@@ -437,6 +523,8 @@ def measure(specs: Sequence[str], batch_sizes: Sequence[int], device: torch.devi
             row = {"model size": round(size, 4), "batch size": batch_size, "GPU mb": round(peak)}
             append_rows(out_csv, [row])
             rows.append(row)
+            session["rows"] = len(rows)
+            write_json_atomic(record_path(out_csv), record)
             log("%s: %.4fM params, batch %d -> %d MB", genotype_label(spec), size, batch_size, row["GPU mb"])
     return rows
 
@@ -540,7 +628,12 @@ def main(args: argparse.Namespace) -> dict:
         check_output(args.pickle, "--pickle", [args.data, out])
         if Path(args.pickle).resolve() == out.resolve():
             raise UserError(f"--pickle {args.pickle} is the -o file too: give two names")
-    model, pipe = fit_memory_model(args.data, args.alpha, rows)
+    try:
+        record = read_record(args.data)
+    except UserError as err:  # the rows still fit; only their origin is unknown
+        print(f"warning: {err}; the fit records no measurement environment")
+        record = None
+    model, pipe = fit_memory_model(args.data, args.alpha, rows, None if record is None else record["sessions"])
     fitted = model.to_dict()
     if _same_fit(out, fitted):  # the tracked batch_predict.json stays as it is (a new "created" only)
         print(f"{out} already holds this fit: left as it is")
@@ -551,6 +644,8 @@ def main(args: argparse.Namespace) -> dict:
     print(f"leave-one-out MAPE = {fit['loo_mape']:.2f}%")
     if note := thin_data_note(rows[0]):
         print(f"warning: {note}")
+    if where := measured_on(model.info):
+        print(f"measured on {where} ({record_path(args.data)})")
     print(f"memory model ({model.info['rows']} rows): {out}")
     if args.pickle:
         Path(args.pickle).parent.mkdir(parents=True, exist_ok=True)  # as the JSON's folder is made
@@ -593,7 +688,8 @@ def main_measure(args: argparse.Namespace) -> dict:
     rows = measure(specs, args.batch_sizes, device, out, logger=logger, init_channels=args.init_channels,
                    layers=args.layers, num_classes=args.num_classes, steps=args.steps,
                    drop_path_prob=args.drop_path_prob, amp=args.amp, resident_images=args.resident_images)
-    logger.info("%d row(s) appended to %s", len(rows), out)
+    logger.info("%d row(s) appended to %s; the GPU, versions and settings they were measured with: %s", len(rows),
+                out, record_path(out))
     return {"rows": rows, "output": str(out), "device": torch.cuda.get_device_name(device)}
 
 

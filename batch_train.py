@@ -256,8 +256,9 @@ def load_memory_model(path: str | Path, logger: Any) -> bsp.MemoryModel:
     model = bsp.load_memory_model(path)
     fit = model.info.get("fit") if isinstance(model.info.get("fit"), dict) else {}
     loo = f", leave-one-out MAPE {fit['loo_mape']:.1f}%" if isinstance(fit.get("loo_mape"), (int, float)) else ""
-    logger.info("memory model %s: fitted on %s row(s) of %s%s", path, model.info.get("rows", "?"),
-                model.info.get("data", "an unrecorded CSV"), loo)
+    where = bsp.measured_on(model.info)
+    logger.info("memory model %s: fitted on %s row(s) of %s%s%s", path, model.info.get("rows", "?"),
+                model.info.get("data", "an unrecorded CSV"), f" measured on {where}" if where else "", loo)
     return model
 
 

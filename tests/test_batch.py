@@ -333,6 +333,62 @@ def test_measure_appends_below_a_last_row_without_its_newline(tmp_path: Path) ->
     assert y.tolist() == [3000, 4000, 5000, 1002]
 
 
+def test_measure_records_where_its_rows_were_measured_and_the_fit_keeps_it(tmp_path: Path,
+                                                                           capsys: pytest.CaptureFixture,
+                                                                           caplog: pytest.LogCaptureFixture) -> None:
+    """The CSV's three columns said nothing of the GPU, the torch/CUDA versions or the settings its rows were
+    measured with: a memory model's origin was lost. Each --measure call records a session beside the CSV (its
+    columns unchanged), a fit copies the sessions into the model JSON, and batch_train's log names the GPU."""
+    out = tmp_path / "my_gpu.csv"
+    kwargs = {"init_channels": 2, "layers": 3, "steps": 1, "resident_images": 0}
+    bsp.measure(["DARTS_V2"], [4, 2, 3], torch.device("cpu"), out, probe=FakeProbe(), **kwargs)
+    bsp.measure(["PC_DARTS_cifar"], [2], torch.device("cpu"), out, probe=FakeProbe(), **kwargs)
+    assert out.read_text().splitlines()[0] == "model size,batch size,GPU mb"
+    record = json.loads(bsp.record_path(out).read_text())
+    assert bsp.record_path(out).name == "my_gpu.csv.measure.json" and record["format"] == bsp.RECORD_FORMAT
+    first, second = record["sessions"]
+    assert (first["first_row"], first["rows"], second["first_row"], second["rows"]) == (1, 3, 4, 1)
+    assert first["settings"] == {"archs": ["DARTS_V2"], "batch_sizes": [2, 3, 4], **kwargs}
+    assert first["environment"]["device"] == "cpu" and first["environment"]["torch"] == torch.__version__
+    model_json = tmp_path / "my_gpu.json"
+    bsp.main(bsp.build_parser().parse_args(["-d", str(out), "-o", str(model_json)]))
+    assert f"measured on cpu (torch {torch.__version__}, CUDA {torch.version.cuda})" in capsys.readouterr().out
+    assert json.loads(model_json.read_text())["measured"] == record["sessions"]
+    with caplog.at_level(logging.INFO, logger="test-measured-on"):
+        batch_train.load_memory_model(model_json, logging.getLogger("test-measured-on"))
+    assert f"of {out} measured on cpu (torch {torch.__version__}" in caplog.records[0].getMessage()
+
+
+def test_the_record_names_the_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On CUDA the session names the card, its memory and capability, and what was in use before measuring."""
+    props = type("Props", (), {"name": "NVIDIA H100 80GB HBM3", "total_memory": 81_559 * 2**20, "major": 9,
+                               "minor": 0})()
+    monkeypatch.setattr(torch.cuda, "get_device_properties", lambda device: props)
+    probe = FakeProbe()
+    probe.used_at_start_mb = 523.4  # type: ignore[attr-defined]
+    env = bsp.measurement_environment(torch.device("cuda", 0), probe)
+    assert (env["gpu"], env["gpu_total_mb"], env["capability"], env["used_at_start_mb"]) == \
+        ("NVIDIA H100 80GB HBM3", 81_559, "9.0", 523)
+    assert bsp.measured_on({"measured": [{"environment": env}, {"environment": env}]}) == \
+        f"NVIDIA H100 80GB HBM3 (torch {torch.__version__}, CUDA {torch.version.cuda})"
+
+
+def test_a_foreign_file_where_measure_records_is_refused_and_a_fit_goes_on(tmp_path: Path,
+                                                                           capsys: pytest.CaptureFixture) -> None:
+    """A file of another kind under the record's name is neither overwritten by --measure (refused before its first
+    step) nor copied into a fit (which warns and fits the rows)."""
+    out = tmp_path / "m.csv"
+    write_memory_csv(out)
+    bsp.record_path(out).write_text("[1, 2]")
+    ran = []
+    with pytest.raises(UserError, match="is not a --measure record") as err:
+        bsp.measure(["DARTS_V2"], [32], torch.device("cpu"), out, probe=FakeProbe(),
+                    run_steps=lambda *a, **k: ran.append(1) or 3.5)
+    assert ran == [] and "\n" not in str(err.value) and bsp.record_path(out).read_text() == "[1, 2]"
+    bsp.main(bsp.build_parser().parse_args(["-d", str(out), "-o", str(tmp_path / "m.json")]))
+    assert "warning:" in capsys.readouterr().out and "measured" not in json.loads((tmp_path / "m.json").read_text())
+
+
 @pytest.mark.parametrize("content", [b"arch,test_acc\nDARTS_V2,97.1\n", b"\x80\x04\x95pickle"])
 def test_measure_refuses_a_foreign_csv_before_its_first_step(tmp_path: Path, content: bytes) -> None:
     """-o naming another CSV (or a pickle) was found out only when the first row was appended: after that
