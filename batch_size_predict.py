@@ -14,9 +14,9 @@ the auxiliary head), ``batch size`` and ``GPU mb``. The model is scikit-learn's
 ``PolynomialFeatures(2)`` + ``Ridge(alpha=0.5)``; the script prints ``MAE = .., MAX = .., MAPE = ..%``
 on the rows it was fitted on and the leave-one-out MAPE (the error to expect on a new genotype or
 batch size), and saves the fitted coefficients as JSON (``-o``, default ``batch_predict.json`` in the
-CSV's folder). ``load_memory_model`` reads that JSON back and predicts with numpy alone: no
-scikit-learn, no pickle. ``--pickle PATH`` also writes the scikit-learn pipeline for code that
-expects the original's pickle (written only; this project never loads a pickle).
+CSV's folder, unless that file is the fit of another CSV). ``load_memory_model`` reads that JSON back and
+predicts with numpy alone: no scikit-learn, no pickle. ``--pickle PATH`` also writes the scikit-learn
+pipeline for code that expects the original's pickle (written only; this project never loads a pickle).
 
 **Measure.** ``--measure`` runs, for each genotype and batch size, a few real training steps with
 train.py's own network, SGD and step (``train.build_training`` from train.py's parser: auxiliary head
@@ -607,9 +607,25 @@ def fit_output(args: argparse.Namespace) -> Path:
                         f"the fit of its batch_data.csv that batch_train.py uses by default: give -o FILE for the fit "
                         f"of -d {args.data}")
     try:
-        return check_output(default, "the default -o (batch_predict.json beside -d)", [args.data])
+        out = check_output(default, "the default -o (batch_predict.json beside -d)", [args.data])
     except UserError as err:
         raise UserError(f"{err}; give -o FILE to choose another") from None
+    other = _fitted_data(out)
+    if other is not None and Path(other).name != Path(args.data).name:  # a refit of the same CSV may replace it
+        raise UserError(f"the default -o (batch_predict.json beside -d) {out} is the fit of another CSV ({other}), "
+                        f"which the fit of -d {args.data} would replace: give -o FILE (or -o {out} to replace it)")
+    return out
+
+
+def _fitted_data(path: Path) -> str | None:
+    """The CSV a memory model JSON at ``path`` records it was fitted on (None: no such file, or not a model)."""
+    try:
+        data = json.loads(path.read_text()) if path.is_file() else None
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("format") != MODEL_FORMAT or not isinstance(data.get("data"), str):
+        return None
+    return data["data"]
 
 
 def main(args: argparse.Namespace) -> dict:

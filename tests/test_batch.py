@@ -193,6 +193,26 @@ def test_the_fit_checks_its_input_before_the_default_output(tmp_path: Path, caps
     assert (tmp_path / "m.json").is_file()
 
 
+def test_the_default_output_does_not_replace_the_fit_of_another_csv(tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture) -> None:
+    """Two GPUs' CSVs in one folder: the fit of the second, without -o, replaced the first's batch_predict.json
+    without a word. It is refused (naming the other CSV); a refit of the same CSV, or -o, still writes it."""
+    write_memory_csv(tmp_path / "gpu_a.csv", seed=1)
+    write_memory_csv(tmp_path / "gpu_b.csv", seed=2)
+    model = tmp_path / "batch_predict.json"
+    bsp.main(bsp.build_parser().parse_args(["-d", str(tmp_path / "gpu_a.csv")]))
+    first = model.read_bytes()
+    assert run_main(bsp.main, bsp.build_parser().parse_args(["-d", str(tmp_path / "gpu_b.csv")])) == 2
+    err = capsys.readouterr().err.strip()
+    assert "is the fit of another CSV" in err and "gpu_a.csv" in err and "\n" not in err
+    assert model.read_bytes() == first
+    write_memory_csv(tmp_path / "gpu_a.csv", n=30, seed=3)  # more rows measured: its own refit replaces it
+    bsp.main(bsp.build_parser().parse_args(["-d", str(tmp_path / "gpu_a.csv")]))
+    assert json.loads(model.read_text())["rows"] == 30
+    bsp.main(bsp.build_parser().parse_args(["-d", str(tmp_path / "gpu_b.csv"), "-o", str(model)]))
+    assert json.loads(model.read_text())["data"] == str(tmp_path / "gpu_b.csv")
+
+
 def test_bad_model_json_is_rejected(tmp_path: Path) -> None:
     (tmp_path / "m.json").write_text(json.dumps({"format": "something else"}))
     with pytest.raises(Exception, match="not a memory model"):
