@@ -235,8 +235,22 @@ def load_memory_model(path: str | Path) -> MemoryModel:
     try:
         data = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError, UnicodeDecodeError) as err:
+        if _is_memory_csv(path):  # --batch_model batch_data.csv: the rows, not their fit
+            raise UserError(f"{path} is a memory CSV (the rows), not a memory model: fit it first with "
+                            f"python batch_size_predict.py -d {path} -o {path.with_suffix('.json')}, and pass that "
+                            "JSON") from None
         raise UserError(f"{path} is not valid JSON ({err})") from None
     return MemoryModel.from_dict(data, str(path))
+
+
+def _is_memory_csv(path: Path) -> bool:
+    """Whether ``path`` starts with the memory CSV's header."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            header = next(csv.reader(f), [])
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return False
+    return {h.strip().lower() for h in header} >= {c.lower() for c in COLUMNS}
 
 
 def fit_memory_model(csv_path: str | Path, alpha: float = 0.5,

@@ -213,6 +213,19 @@ def test_the_default_output_does_not_replace_the_fit_of_another_csv(tmp_path: Pa
     assert json.loads(model.read_text())["data"] == str(tmp_path / "gpu_b.csv")
 
 
+def test_a_memory_csv_given_as_the_model_says_to_fit_it(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """batch_train.py --batch_model batch_data.csv (the rows, where the fit is meant) said only that the CSV was
+    not valid JSON ("Expecting value: line 1 column 1")."""
+    rows = tmp_path / "my_gpu.csv"
+    write_memory_csv(rows)
+    args = batch_train.build_parser().parse_args(["--set", "digits", "--archs", "DARTS_V2", "--batch_model", str(rows),
+                                                  "--logdir", str(tmp_path / "logs")])
+    assert run_main(batch_train.main, args) == 2
+    err = capsys.readouterr().err.strip()
+    assert "is a memory CSV (the rows), not a memory model" in err and f"-o {tmp_path / 'my_gpu.json'}" in err
+    assert "\n" not in err and not (tmp_path / "logs").exists()
+
+
 def test_bad_model_json_is_rejected(tmp_path: Path) -> None:
     (tmp_path / "m.json").write_text(json.dumps({"format": "something else"}))
     with pytest.raises(Exception, match="not a memory model"):
