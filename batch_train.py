@@ -299,6 +299,18 @@ def probe_points(genotype: Genotype, args: argparse.Namespace, device: torch.dev
     return points
 
 
+def outside_fitted_sizes(memory_model: bsp.MemoryModel, size: float) -> str | None:
+    """Where ``size`` lies outside the network sizes the memory model was fitted on (None: inside, or unrecorded):
+    a quadratic says little beyond its rows, and the shipped fit's are 1.37-4.69M parameters."""
+    fitted = memory_model.info.get("model_size_range")
+    if not (isinstance(fitted, list) and len(fitted) == 2 and all(isinstance(v, (int, float)) for v in fitted)):
+        return None
+    low, high = fitted
+    if low <= size <= high:
+        return None
+    return f"{'below' if size < low else 'above'} the {low:.3g}-{high:.3g}M the memory model was fitted on"
+
+
 def pick_batch(entry: dict[str, Any], genotype: Genotype, args: argparse.Namespace, device: torch.device,
                memory_model: bsp.MemoryModel | None, info: datalib.DatasetInfo, logger: Any) -> int:
     """The batch size of one training (see the module doc)."""
@@ -321,6 +333,9 @@ def pick_batch(entry: dict[str, Any], genotype: Genotype, args: argparse.Namespa
         batch = choose_batch_size(memory_model, size, free, margin_mb=args.margin_mb, max_batch=args.max_batch_size)
         logger.info("%s: %.3fM params, %.0f MB free -> batch %s (predicted %.0f MB)", entry["label"], size, free,
                     batch, float(memory_model.predict(size, batch or 1)))
+        if outside := outside_fitted_sizes(memory_model, size):
+            logger.warning("%s: %.3fM params is %s: the batch is the quadratic's extrapolation (--probe measures "
+                           "this network instead)", entry["label"], size, outside)
     else:
         return args.batch_size
     if batch is None:

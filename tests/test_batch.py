@@ -774,6 +774,31 @@ def test_the_memory_model_is_not_used_at_another_image_side() -> None:
                                   logging.getLogger("t")) == 48
 
 
+def test_a_network_outside_the_memory_models_sizes_is_said_to_be_extrapolated(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """The shipped fit saw 1.37-4.69M parameters: a 3-cell, 4-channel network's batch is the quadratic's guess."""
+    import logging
+
+    from data import load_datasets
+
+    shipped = bsp.load_memory_model(batch_train.REPO / "batch_predict.json")
+    monkeypatch.setattr(batch_train, "free_memory_mb", lambda device: 20000.0)
+    info = load_datasets("digits", "unused", image_size=32)[2]
+    cuda = torch.device("cuda")  # only asked of the memory model on CUDA; no CUDA call is made with free memory faked
+    for argv, warned in ((["--init_channels", "4", "--layers", "3"], True),
+                         (["--init_channels", "36", "--layers", "20"], False)):
+        caplog.clear()
+        args = batch_train.build_parser().parse_args(["--set", "digits", "--archs", "DARTS_V2", *argv])
+        with caplog.at_level(logging.INFO, logger="t"):
+            batch = batch_train.pick_batch({"label": "DARTS_V2"}, genotypes.DARTS_V2, args, cuda, shipped, info,
+                                           logging.getLogger("t"))
+        assert batch is not None
+        warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+        assert warnings == ([f"DARTS_V2: {batch_train.network_size(genotypes.DARTS_V2, args, 10):.3f}M params is "
+                             "below the 1.37-4.69M the memory model was fitted on: the batch is the quadratic's "
+                             "extrapolation (--probe measures this network instead)"] if warned else [])
+
+
 def test_batch_train_unknown_genotype_fails_before_training(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     args = batch_train.build_parser().parse_args(["--archs", "DARTS_V2", "PC_DART", "--logdir", str(tmp_path)])
     assert run_main(batch_train.main, args) == 2
