@@ -301,6 +301,10 @@ def load_weights(model: nn.Module, path: str | Path, what: str = "this network")
     naming the keys that differ."""
     state = read_state_dict(path)
     own = model.state_dict()
+    if not any(k.endswith(".num_batches_tracked") for k in state):
+        # saved before PyTorch 0.4.1 (DARTS's published weights, trained with 0.3.1): BatchNorm had no counter yet,
+        # and load_state_dict itself would fill it in; the counter is unused in eval and with a fixed momentum
+        state = {**state, **{k: v.clone() for k, v in own.items() if k.endswith(".num_batches_tracked")}}
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]
     shapes = [f"{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}"

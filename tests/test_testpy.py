@@ -382,6 +382,22 @@ def test_published_checkpoint_layout_loads_with_no_shape_flags(data_dir: Path, t
     assert result["n_samples"] == 360
 
 
+def test_weights_saved_before_batchnorm_counted_batches_load(trained: dict, tmp_path: Path) -> None:
+    """DARTS's published cifar10_model.pt was saved by PyTorch 0.3.1, before BatchNorm's num_batches_tracked:
+    torch's own strict load accepts such a file, so test.py must too, and give the same accuracy."""
+    weights = Path(trained["run_dir"]) / "weights.pt"
+    state = torch.load(weights, weights_only=True)
+    legacy = {k: v for k, v in state.items() if not k.endswith("num_batches_tracked")}
+    assert len(legacy) < len(state)
+    torch.save(legacy, tmp_path / "legacy.pt")
+    flags = ["--arch", "DARTS_V2", "--set", "digits", "--image_size", "8", "--batch_size", "32"]
+    result = evaluate("--model_path", str(tmp_path / "legacy.pt"), *flags, "-o", str(tmp_path / "legacy.json"))
+    assert result["test_acc"] == trained["test_acc"]
+    net = NetworkCIFAR(8, 10, 3, False, genotypes.DARTS_V2)
+    train.load_weights(net, tmp_path / "legacy.pt")  # train.py --model_path and ensemble.py load the same way
+    assert torch.equal(net.classifier.weight, state["classifier.weight"])
+
+
 def test_shape_is_read_off_imagenet_weights() -> None:
     net = NetworkImageNet(8, 3, 4, True, genotypes.PC_DARTS_image)
     assert testpy.shape_from_state_dict(net.state_dict()) == {"imagenet": True, "init_channels": 8, "layers": 4,
