@@ -383,27 +383,34 @@ def _show_split(settings: argparse.Namespace) -> str:
     return f"--train_portion {settings.train_portion} --subsample {settings.subsample}{seed}"
 
 
+def weighing_flags(args: argparse.Namespace) -> str:
+    """The flags of this call that calculate weights, as given: --per_class alone calculates too, and a refusal
+    that told its user to leave out a --calculate never typed would not say what to drop."""
+    return " ".join(flag for flag in ("--calculate", "--per_class") if getattr(args, flag[2:], False)) or "--calculate"
+
+
 def split_settings(runs: list[Path], args: argparse.Namespace, calculate: bool) -> tuple[argparse.Namespace, str]:
     """``args`` with the split of the training set the runs held out (--train_portion, --subsample, and --seed
     where it draws the subsample) taken from their args.json, so that --calculate weighs the models on images
     none of them trained on. A flag that contradicts a run is refused. Runs split differently have no common
     held-out part: refused with --calculate, else the split is None (no training-split accuracy)."""
+    flags = weighing_flags(args)
     found = [(run, *_split_of(run, args)) for run in runs] or [(None, *_split_of(None, args))]
     first_run, first, note = found[0]
     for run, settings, _ in found[1:]:
         if _split_key(settings) != _split_key(first):
             differ = f"{first_run} has {_show_split(first)}, {run} has {_show_split(settings)}"
             if calculate:
-                raise cli.SettingsConflict(f"--calculate needs a split held out from every model, but the runs were "
+                raise cli.SettingsConflict(f"{flags} needs a split held out from every model, but the runs were "
                                            f"trained on different splits of the training set: {differ} (give "
-                                           f"--models_folder one batch folder, or leave out --calculate)")
+                                           f"--models_folder one batch folder, or leave out {flags})")
             first.train_portion = first.subsample = None
             return first, f"the runs were trained on different splits of the training set ({differ}): no train_acc"
     if len(found) > 1:
         note += f" (the other {len(found) - 1} run(s) agree)"
     if calculate and first.train_portion >= 1:
-        raise UserError(f"--calculate needs a validation split that the models did not train on, and theirs holds "
-                        f"nothing out ({note}): train them with --train_portion < 1, or leave out --calculate "
+        raise UserError(f"{flags} needs a validation split that the models did not train on, and theirs holds "
+                        f"nothing out ({note}): train them with --train_portion < 1, or leave out {flags} "
                         f"(equal weights)")
     return first, note
 
@@ -467,7 +474,8 @@ def main(args: argparse.Namespace) -> dict:
             raise UserError(f"{run} was trained on other class folders than those in {args.data}, which now have "
                             f"{why}: ensemble on the data the runs were trained on")
     if calculate and "valid" not in loaders:
-        raise UserError(f"--calculate needs a validation split: --train_portion {args.train_portion} leaves none")
+        raise UserError(f"{weighing_flags(args)} needs a validation split: --train_portion {args.train_portion} "
+                        "leaves none")
     for entry in skipped:
         logger.info("skipping %s: %s", entry["run_dir"], entry["reason"])
     models = load_models(runs, args, info.num_classes, device, logger)

@@ -288,3 +288,15 @@ def test_runs_per_genotype_keeps_two_genotypes_of_one_name_apart() -> None:
     """Two sweeps' cellX (other cells) were merged into one count; numbered as batch_train's genotypes.json."""
     assert ensemble._counts_by_name([("cellX", 1), ("DARTS_V2", 3), ("cellX", 2), ("cellX", 1)]) == {
         "cellX": 1, "DARTS_V2": 3, "cellX_2": 2, "cellX_3": 1}
+
+
+@pytest.mark.parametrize("given", [["--per_class"], ["--calculate", "--per_class"]])
+def test_a_refused_weighting_names_the_flags_given(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                   given: list[str]) -> None:
+    """--per_class alone calculates weights too: its refusal said to leave out a --calculate never given."""
+    make_run(tmp_path / "eval-DARTS_V2-1", "DARTS_V2", train_portion=1.0, subsample=0.1, seed=0)
+    args = ensemble.build_parser().parse_args(["--models_folder", str(tmp_path), "--batch_size", "128", *given])
+    assert run_main(ensemble.main, args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"error: {' '.join(given)} needs a validation split") and "\n" not in err, err
+    assert f"leave out {' '.join(given)} (equal weights)" in err, err
