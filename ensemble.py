@@ -6,8 +6,9 @@
 
 Models: every ``eval-*`` folder directly inside --models_folder or one level further down (so a
 folder of batch-train folders works too) that has weights.pt and whose genotype resolves (the
-genotype of its result.json, else its genotype.json, else the --arch of its args.json). A folder without
-weights.pt is a training that has not finished (train.py writes it as it ends, before result.json): it is
+genotype of its result.json, else its genotype.json, else the --arch of its args.json, else the published name
+in the folder's own name, eval-<arch>-<time>, as the original's runs, which record nothing else, carry it). A
+folder without weights.pt is a training that has not finished (train.py writes it as it ends, before result.json): it is
 skipped, said in the log and listed in ensemble.json's ``skipped``. A folder with weights.pt that does not load (a
 damaged weights.pt, args.json or result.json, weights of another network) is a one-line error naming
 it, before anything is written: an ensemble silently missing a model would be reported as complete.
@@ -46,6 +47,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
+import re
 import sys
 import time
 from pathlib import Path
@@ -59,6 +61,7 @@ import data as datalib
 import train
 from fastpath import make_autocast
 from genotypes import (
+    PUBLISHED,
     Genotype,
     GenotypeError,
     genotype_from_dict,
@@ -184,7 +187,21 @@ def _run_genotype(run: Path, run_args: dict[str, Any]) -> Genotype:
         return resolve_genotype(run / "genotype.json")
     if "arch" in run_args:
         return resolve_genotype(run_args["arch"])
-    raise GenotypeError("no genotype in result.json and no --arch in args.json")
+    named = folder_arch(run)
+    if named is not None and named in PUBLISHED:
+        return PUBLISHED[named]
+    raise GenotypeError("no genotype in result.json and no --arch in args.json"
+                        + (f", and {named!r} of its folder name is no published genotype" if named else ""))
+
+
+def folder_arch(run: Path) -> str | None:
+    """The genotype name of an ``eval-<arch>-<YYYYmmdd-HHMMSS>`` folder, as the original ensemble.py took it: the
+    original's train.py wrote no args.json or genotype.json, so its runs say their genotype in their name alone."""
+    match = re.fullmatch(r"eval-(.+)-\d{8}-\d{6}", run.name)
+    if match is None:
+        parts = run.name.split("-")
+        return parts[1] if len(parts) > 1 and parts[1] else None
+    return match.group(1)
 
 
 def _run_name(run: Path, run_args: dict[str, Any]) -> str:
@@ -193,7 +210,10 @@ def _run_name(run: Path, run_args: dict[str, Any]) -> str:
     result = read_json(run / "result.json") if (run / "result.json").is_file() else None
     if isinstance(result, dict) and isinstance(result.get("arch"), str) and result["arch"]:
         return result["arch"]
-    return train.arch_label(run_args) if "arch" in run_args else run.name
+    if "arch" in run_args:
+        return train.arch_label(run_args)
+    named = folder_arch(run)
+    return named if named in PUBLISHED else run.name
 
 
 def _run_record(run: Path, run_args: dict[str, Any]) -> dict[str, Any]:

@@ -300,3 +300,23 @@ def test_a_refused_weighting_names_the_flags_given(tmp_path: Path, capsys: pytes
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"error: {' '.join(given)} needs a validation split") and "\n" not in err, err
     assert f"leave out {' '.join(given)} (equal weights)" in err, err
+
+
+def test_runs_of_the_original_are_named_by_their_folder(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """The original's train.py left weights.pt (and its log) in eval-<arch>-<time>, nothing else: the original
+    ensemble.py took the genotype from that name, so such folders are models, built from the shape flags."""
+    for name in ("DARTS_V2", "PC_DARTS_cifar"):
+        folder = tmp_path / f"eval-{name}-20210101-120000"
+        folder.mkdir()
+        torch.save(NetworkCIFAR(4, 10, 3, True, genotypes.PUBLISHED[name]).state_dict(), folder / "weights.pt")
+    flags = ["--models_folder", str(tmp_path), "--set", "digits", "--init_channels", "4", "--layers", "3",
+             "--auxiliary", "--subsample", "0.05", "--batch_size", "128", "--no_progress"]
+    result = ensemble.main(ensemble.build_parser().parse_args(flags))
+    assert [m["name"] for m in result["models"]] == ["DARTS_V2", "PC_DARTS_cifar"]
+    unknown = tmp_path / "eval-nosuchcell-20210101-120000"
+    unknown.mkdir()
+    (unknown / "weights.pt").write_bytes((tmp_path / "eval-DARTS_V2-20210101-120000" / "weights.pt").read_bytes())
+    assert run_main(ensemble.main, ensemble.build_parser().parse_args([*flags, "-o", str(tmp_path / "x.json")])) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"error: {unknown} has weights.pt but cannot be ensembled") and "\n" not in err, err
+    assert "'nosuchcell' of its folder name is no published genotype" in err, err
