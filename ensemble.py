@@ -35,7 +35,8 @@ Written to ``ensemble.json`` in --models_folder (or ``-o``); without ``-o``, cal
 not replaced by a call that weighs otherwise (one line asks for ``-o``).
 
 Several runs of one genotype (batch_train.py --seeds): the ensemble above is that of all runs;
-``best_per_genotype`` in ensemble.json is the ensemble of one run per genotype (same cells), the run
+``best_per_genotype`` in ensemble.json is the ensemble of one run per genotype (same cells, and the same
+init_channels / layers / auxiliary: the same genotype trained at another size is another network), the run
 with the highest valid_acc in its result.json, measured by train.py on the run's own held-out split
 (``--train_portion`` < 1), never on the test set; its weights are calculated again on its members
 alone. Runs trained without a held-out split give no such choice: best_per_genotype is then null and
@@ -228,10 +229,15 @@ def _run_record(run: Path, run_args: dict[str, Any]) -> dict[str, Any]:
 
 
 def genotype_groups(models: list[dict[str, Any]]) -> list[list[int]]:
-    """Positions of the models grouped by genotype (same cells), in order of first appearance."""
+    """Positions of the models grouped by genotype (same cells) and network shape, in order of first appearance.
+
+    A genotype trained at another --init_channels/--layers/--auxiliary is another network, not a seed of the same
+    one (analyse_train_logs.py's summary keeps them apart too): grouped by cells alone, a folder of a demo-size and
+    a full-size training of one genotype had its best_per_genotype drop one of them, and counted them as 2 runs."""
     groups: list[list[int]] = []
     for i, entry in enumerate(models):
-        group = next((g for g in groups if same_cells(models[g[0]]["genotype"], entry["genotype"])), None)
+        group = next((g for g in groups if same_cells(models[g[0]]["genotype"], entry["genotype"])
+                      and models[g[0]].get("shape") == entry.get("shape")), None)
         if group is None:
             groups.append([i])
         else:
@@ -306,7 +312,7 @@ def load_models(runs: list[Path], args: argparse.Namespace, num_classes: int, de
             raise broken_run(run, err) from None
         net.drop_path_prob = 0.0
         models.append({"name": name, "run_dir": str(run), "model": net.to(device).eval(), "genotype": genotype,
-                       **record})
+                       "shape": (init_channels, layers, auxiliary), **record})
     return models
 
 

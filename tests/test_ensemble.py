@@ -320,3 +320,20 @@ def test_runs_of_the_original_are_named_by_their_folder(tmp_path: Path, capsys: 
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"error: {unknown} has weights.pt but cannot be ensembled") and "\n" not in err, err
     assert "'nosuchcell' of its folder name is no published genotype" in err, err
+
+
+def test_one_genotype_at_two_sizes_is_two_networks_not_two_seeds(tmp_path: Path) -> None:
+    """A folder holding a small and a larger training of one genotype: they are not runs of one network, so
+    best_per_genotype (one run per genotype) must not drop one of them, nor count them as 2 runs."""
+    for channels in (4, 6):
+        folder = make_run(tmp_path / f"eval-DARTS_V2-c{channels}", "DARTS_V2", weights=False, init_channels=channels,
+                          train_portion=0.8, subsample=0.2)
+        result = json.loads((folder / "result.json").read_text())
+        (folder / "result.json").write_text(json.dumps({**result, "valid_acc": 50.0 + channels}))
+        torch.save(NetworkCIFAR(channels, 10, 3, True, genotypes.DARTS_V2).state_dict(), folder / "weights.pt")
+    args = ensemble.build_parser().parse_args(["--models_folder", str(tmp_path), "--calculate", "--batch_size", "128",
+                                               "--no_progress"])
+    result = ensemble.main(args)
+    assert len(result["models"]) == 2
+    assert result["runs_per_genotype"] == {"DARTS_V2": 1, "DARTS_V2_2": 1}
+    assert result["best_per_genotype"] is None and "best_per_genotype_note" not in result
