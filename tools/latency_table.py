@@ -220,10 +220,15 @@ def published_genotypes() -> dict[str, genotypes.Genotype]:
 
 
 def _ranks(values: np.ndarray) -> np.ndarray:
+    """Ranks with ties averaged, as Spearman's correlation takes them: genotypes.py lists some genotypes more than
+    once, whose estimates are then equal, and ranking such ties in list order made the correlation depend on it."""
+    values = np.asarray(values, dtype=float)
     order = np.argsort(values, kind="stable")
     ranks = np.empty(len(values))
-    ranks[order] = np.arange(len(values))
-    return ranks
+    ranks[order] = np.arange(len(values), dtype=float)
+    _, group, counts = np.unique(values, return_inverse=True, return_counts=True)
+    sums = np.bincount(group, weights=ranks)
+    return sums[group] / counts[group]
 
 
 def validate(table: dict[str, Any], spec: cost.EvalSpec, measured: dict[str, float]) -> dict[str, Any]:

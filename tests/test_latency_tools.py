@@ -1,0 +1,43 @@
+"""The latency table's user-facing checks: its validation statistics, and hand-edited or foreign tables."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import cost
+import genotypes
+from tools import latency_table
+
+SPEC = cost.EvalSpec(4, 10, 3, False, 8)
+
+
+def synthetic_table(spec: cost.EvalSpec = SPEC) -> dict:
+    """A table as tools/latency_table.py writes it for ``spec``, with made-up times (no timing)."""
+    ops = {}
+    for reduction, channels, side in cost.cell_shapes(spec):
+        for shape in cost.edge_shapes(reduction, channels, side):
+            for k, op in enumerate(cost.OP_NAMES):
+                ops[cost.op_key(op, *shape)] = 0.01 * (k + 1) * shape[0] / shape[2]
+    return {"device": "cpu", "batch": 1, "ops": ops, "fixed_ms": 0.5, "input_side": spec.side,
+            "eval": {k: v for k, v in spec.to_dict().items() if k != "input"}}
+
+
+def test_spearman_of_tied_estimates_does_not_depend_on_their_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    """genotypes.py lists one genotype under several names, so the table's estimates tie; ranked in list order, the
+    Spearman correlation of --validate changed when two of those names swapped their measured times."""
+    same = genotypes.PC_DARTS_cifar
+    chosen = {"a": same, "b": same, "pool": cost.uniform_genotype("max_pool_3x3"),
+              "sep": cost.uniform_genotype("sep_conv_3x3")}
+    monkeypatch.setattr(latency_table, "published_genotypes", lambda: chosen)
+    table = synthetic_table()
+    first = latency_table.validate(table, SPEC, {"a": 2.0, "b": 1.0, "pool": 0.5, "sep": 3.0})
+    swapped = latency_table.validate(table, SPEC, {"a": 1.0, "b": 2.0, "pool": 0.5, "sep": 3.0})
+    assert first["spearman"] == pytest.approx(swapped["spearman"])
+    est = np.array([r["estimate_ms"] for r in first["genotypes"]])
+    assert est[0] == est[1] and len(set(est)) == 3  # the tie the test is about, and an order among the rest
+    # Spearman's rho with ties: Pearson's r of the average ranks
+    mea = np.array([2.0, 1.0, 0.5, 3.0])
+    rank_e = np.array([sorted(est).index(v) + (list(est).count(v) - 1) / 2 for v in est])
+    rank_m = np.array([sorted(mea).index(v) for v in mea], dtype=float)
+    assert first["spearman"] == pytest.approx(float(np.corrcoef(rank_e, rank_m)[0, 1]))
