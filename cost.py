@@ -263,6 +263,10 @@ def load_latency_table(path: str | Path) -> dict[str, Any]:
                 raise ValueError(f"{key} is {value!r}, not a time in ms")
         if not table["fixed_ms"] > 0:
             raise ValueError("fixed_ms is 0: the stem, preprocessing and classifier take time")
+        # the evaluation network it was made for is compared with the search's (check_table_spec): a hand edit that
+        # left it a list or a string was a TypeError traceback there
+        if not isinstance(table.get("eval"), dict):
+            raise ValueError(f"its evaluation network ('eval') is {table.get('eval')!r}, not a mapping")
     except FileNotFoundError:
         raise UserError(f"--latency_table {path}: no such file") from None
     except (OSError, ValueError, AttributeError) as err:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 import cost
 import genotypes
 from tools import latency_table
+from utils import UserError
 
 SPEC = cost.EvalSpec(4, 10, 3, False, 8)
 
@@ -41,3 +45,27 @@ def test_spearman_of_tied_estimates_does_not_depend_on_their_order(monkeypatch: 
     rank_e = np.array([sorted(est).index(v) + (list(est).count(v) - 1) / 2 for v in est])
     rank_m = np.array([sorted(mea).index(v) for v in mea], dtype=float)
     assert first["spearman"] == pytest.approx(float(np.corrcoef(rank_e, rank_m)[0, 1]))
+
+
+@pytest.mark.parametrize("network", [[4, 10, 3], "NetworkCIFAR(4, 10, 3)", 7])
+def test_a_table_whose_network_record_is_no_mapping_is_a_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                                       network: object) -> None:
+    """A hand-edited table whose 'eval' was a list or a string passed the table's check and then failed the sweep
+    with a TypeError traceback where its network was compared with the search's."""
+    import multiobjective
+    from utils import run_main
+
+    table = synthetic_table()
+    table["eval"] = network
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps(table))
+    with pytest.raises(UserError, match=r"not a latency table .*\('eval'\)"):
+        cost.load_latency_table(path)
+    args = multiobjective.build_parser().parse_args([
+        "-o", "latency", "--max_searches", "1", "cifar", "--set", "digits", "--image_size", "8", "--layers", "3",
+        "--init_channels", "4", "--epochs", "1", "--begin", "0", "--device", "cpu", "--threads", "1",
+        "--eval_channels", "4", "--eval_layers", "3", "--latency_table", str(path), "--logdir", str(tmp_path / "logs")])
+    assert run_main(multiobjective.main, args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: --latency_table ") and "\n" not in err
+    assert not (tmp_path / "logs").exists()
