@@ -69,3 +69,22 @@ def test_a_table_whose_network_record_is_no_mapping_is_a_one_line_error(tmp_path
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: --latency_table ") and "\n" not in err
     assert not (tmp_path / "logs").exists()
+
+
+def test_profile_genotypes_of_a_sweep_still_running_says_so(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """A sweep writes genotypes.json at its end: profiling one still running said its folder 'has no genotype.json,
+    result.json or genotypes.json', as if it were no sweep at all."""
+    from tools import profile_genotypes
+    from utils import run_main
+
+    sweep = tmp_path / "multi-search-digits-EXP-20260101-000000"
+    sweep.mkdir()
+    (sweep / "sweep.json").write_text(json.dumps({"args": {}, "searches": []}))
+    (sweep / "log.txt").write_text("search 0: nu = 1\n")
+    for given in (sweep, sweep / "log.txt"):
+        args = profile_genotypes.build_parser().parse_args(["--archs", str(given), "--no_latency", "--device", "cpu",
+                                                            "-o", str(tmp_path / "p.csv")])
+        assert run_main(profile_genotypes.main, args) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith(f"error: {sweep} is a sweep without its genotypes.json yet") and "\n" not in err
+    assert not (tmp_path / "p.csv").exists()

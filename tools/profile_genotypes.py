@@ -99,7 +99,12 @@ def expand_archs(specs: list[str]) -> list[tuple[str, Any]]:
         path = Path(spec)
         pasted = is_genotype_string(spec)  # a Genotype(...) string is no path (and may be too long for one)
         exists = not pasted and path.exists()
-        mapping = _mapping(path.parent if path.name == "log.txt" else path) if exists else None
+        folder = path.parent if path.name == "log.txt" else path
+        if exists and (folder / "sweep.json").is_file() and not (folder / "genotypes.json").exists():
+            raise ValueError(f"{folder} is a sweep without its genotypes.json yet (a sweep writes its Pareto-optimal "
+                             "genotypes there at its end: it is still running, or was stopped): wait for it, or give "
+                             f"the folders of its finished searches ({folder / 'search-*'})")
+        mapping = _mapping(folder) if exists else None
         if mapping is not None:
             for name, g in mapping.items():
                 try:
