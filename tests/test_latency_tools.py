@@ -88,3 +88,41 @@ def test_profile_genotypes_of_a_sweep_still_running_says_so(tmp_path: Path, caps
         err = capsys.readouterr().err.strip()
         assert err.startswith(f"error: {sweep} is a sweep without its genotypes.json yet") and "\n" not in err
     assert not (tmp_path / "p.csv").exists()
+
+
+def _sweep_with(root: Path, statuses: list[str]) -> Path:
+    """A tiny L2 sweep folder whose searches have these statuses (done ones with a result and a genotype)."""
+    sweep = root / "multi-search-digits-EXP-20260101-000000"
+    sweep.mkdir(parents=True)
+    records = []
+    for index, status in enumerate(statuses):
+        run = sweep / f"search-{index:02d}"
+        run.mkdir()
+        record = {"index": index, "weight": [0.1 * index, 1 - 0.1 * index], "run_dir": str(run), "status": status}
+        if status == "done":
+            code = ("PC_DARTS_cifar", "DARTS_V2", "DARTS_V1")[index % 3]
+            record.update(reg_loss=1.0 + index, criterion_loss=2.0 - 0.1 * index, model_size=0.1,
+                          genotype=genotypes.genotype_to_dict(getattr(genotypes, code)))
+        records.append(record)
+    (sweep / "sweep.json").write_text(json.dumps({"objective": "l2", "args": {"seed": 2}, "searches": records}))
+    return sweep
+
+
+def test_search_stability_says_when_a_sweep_is_still_running_or_has_nothing_finished(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """A sweep still running was compared by its finished searches without a word, and one with none finished was
+    left out of the comparison: the tables looked complete."""
+    from tools import search_stability
+    from utils import run_main
+
+    running = _sweep_with(tmp_path / "a", ["done", "done", "running"])
+    args = search_stability.build_parser().parse_args([str(running), "-o", str(tmp_path / "out" / "s.csv")])
+    assert run_main(search_stability.main, args) == 0
+    err = capsys.readouterr().err
+    assert f"note: {running} has 1 search still running: compared are its 2 finished" in err
+    empty = _sweep_with(tmp_path / "b", ["running"])
+    args = search_stability.build_parser().parse_args([str(running), str(empty), "-o", str(tmp_path / "o2" / "s.csv")])
+    assert run_main(search_stability.main, args) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err == f"error: {empty} has no finished search yet"
+    assert not (tmp_path / "o2").exists()

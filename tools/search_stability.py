@@ -5,7 +5,8 @@
     python tools/search_stability.py logs/search-* --group all -o stability.csv             # any set of searches
 
 RUN_DIR: search run folders (train_search.py; their result.json) and sweep folders (every finished
-search of the sweep.json). A sweep repeated with another ``--seed`` is compared nu by nu. The
+search of the sweep.json; a sweep still running is named on stderr, and one with no finished search is an
+error). A sweep repeated with another ``--seed`` is compared nu by nu. The
 searches are grouped by their nu (``--group nu``, the default) or all together (``--group all``).
 
 A genotype keeps two (op, input) edges per intermediate node of each cell (normal, reduce). Written:
@@ -76,6 +77,11 @@ def collect(paths: list[str]) -> list[dict[str, Any]]:
     for spec in paths:
         sweep = tables.load_sweep(spec)
         folder = Path(sweep["folder"])
+        if not sweep["searches"]:  # asked for, it would have been left out of the comparison without a word
+            raise ValueError(tables.nothing_finished(sweep))
+        if sweep["running"]:  # a sweep still running: its later searches would change the tables
+            print(f"note: {folder} has {plots.plural(sweep['running'], 'search')} still running: compared are its "
+                  f"{len(sweep['searches'])} finished", file=sys.stderr)
         sweep_seed = None
         if (folder / "sweep.json").is_file():
             sweep_seed = ((read_json(folder / "sweep.json") or {}).get("args") or {}).get("seed")
