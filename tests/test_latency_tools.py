@@ -90,8 +90,8 @@ def test_profile_genotypes_of_a_sweep_still_running_says_so(tmp_path: Path, caps
     assert not (tmp_path / "p.csv").exists()
 
 
-def _sweep_with(root: Path, statuses: list[str]) -> Path:
-    """A tiny L2 sweep folder whose searches have these statuses (done ones with a result and a genotype)."""
+def _sweep_with(root: Path, statuses: list[str], objective: str = "l2") -> Path:
+    """A tiny sweep folder whose searches have these statuses (done ones with a result and a genotype)."""
     sweep = root / "multi-search-digits-EXP-20260101-000000"
     sweep.mkdir(parents=True)
     records = []
@@ -101,10 +101,11 @@ def _sweep_with(root: Path, statuses: list[str]) -> Path:
         record = {"index": index, "weight": [0.1 * index, 1 - 0.1 * index], "run_dir": str(run), "status": status}
         if status == "done":
             code = ("PC_DARTS_cifar", "DARTS_V2", "DARTS_V1")[index % 3]
-            record.update(reg_loss=1.0 + index, criterion_loss=2.0 - 0.1 * index, model_size=0.1,
+            record.update(reg_loss=1.0 + index, criterion_loss=2.0 - 0.1 * index, valid_loss=2.1 - 0.1 * index,
+                          model_size=0.1,
                           genotype=genotypes.genotype_to_dict(getattr(genotypes, code)))
         records.append(record)
-    (sweep / "sweep.json").write_text(json.dumps({"objective": "l2", "args": {"seed": 2}, "searches": records}))
+    (sweep / "sweep.json").write_text(json.dumps({"objective": objective, "args": {"seed": 2}, "searches": records}))
     return sweep
 
 
@@ -126,3 +127,18 @@ def test_search_stability_says_when_a_sweep_is_still_running_or_has_nothing_fini
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert err == f"error: {empty} has no finished search yet"
     assert not (tmp_path / "o2").exists()
+
+
+def test_search_stability_groups_searches_of_different_objectives_apart(tmp_path: Path) -> None:
+    """nu = 0.1 of an -o l2 sweep and nu = 0.1 of an -o flops sweep weigh different penalties, yet they were one
+    group, compared as if they were seeds of one search."""
+    from tools import search_stability
+
+    l2 = _sweep_with(tmp_path / "a", ["done", "done"])
+    flops = _sweep_with(tmp_path / "b", ["done", "done"], objective="flops")
+    searches = search_stability.collect([str(l2), str(flops)])
+    _, groups, _ = search_stability.stability(searches, "nu")
+    assert sorted(groups["group"]) == ["flops ν=0", "flops ν=0.1", "l2 ν=0", "l2 ν=0.1"]
+    assert (groups["n"] == 1).all()
+    one = search_stability.collect([str(l2)])  # one objective: the groups are named by nu alone, as before
+    assert sorted(search_stability.stability(one, "nu")[1]["group"]) == ["ν=0", "ν=0.1"]

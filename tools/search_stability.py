@@ -7,7 +7,8 @@
 RUN_DIR: search run folders (train_search.py; their result.json) and sweep folders (every finished
 search of the sweep.json; a sweep still running is named on stderr, and one with no finished search is an
 error). A sweep repeated with another ``--seed`` is compared nu by nu. The
-searches are grouped by their nu (``--group nu``, the default) or all together (``--group all``).
+searches are grouped by their nu (``--group nu``, the default; by objective and nu where runs of several
+objectives are given) or all together (``--group all``).
 
 A genotype keeps two (op, input) edges per intermediate node of each cell (normal, reduce). Written:
   -o (search_stability.csv): per group, cell, node and kept (input, op), how many of the group's n
@@ -96,10 +97,14 @@ def collect(paths: list[str]) -> list[dict[str, Any]]:
             seed = _seed(s.get("run_dir") or folder, sweep_seed)
             single = len(sweep["searches"]) == 1 and not (folder / "sweep.json").is_file()
             label = folder.name if single else f"{folder.name} ν={nu:.3g}"
-            out.append({"label": label, "nu": nu, "seed": seed, "model_size": s.get("model_size"),
+            out.append({"label": label, "nu": nu, "seed": seed, "objective": sweep["objective"],
+                        "model_size": s.get("model_size"),
                         "genotype": s["genotype"], "run_dir": s.get("run_dir") or str(folder)})
     if len(out) < 2:
         raise ValueError(f"{len(out)} finished search(es) in {' '.join(paths)}: comparing needs at least two")
+    if len({s["objective"] for s in out}) > 1:  # nu weighs another R in each objective: group them apart
+        for s in out:
+            s["group_prefix"] = f"{s['objective']} "
     return out
 
 
@@ -115,7 +120,9 @@ def jaccard(a: set[Edge], b: set[Edge]) -> float:
 
 
 def group_of(search: dict[str, Any], how: str) -> str:
-    return "all" if how == "all" else f"ν={search['nu']:.6g}"
+    """The group of a search: its nu, and its objective where the searches compared have several (nu = 0.2 of
+    -o l2 and of -o flops penalise different things, and are no repeats of one search)."""
+    return "all" if how == "all" else f"{search.get('group_prefix', '')}ν={search['nu']:.6g}"
 
 
 def stability(searches: list[dict[str, Any]], how: str) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
