@@ -142,3 +142,29 @@ def test_search_stability_groups_searches_of_different_objectives_apart(tmp_path
     assert (groups["n"] == 1).all()
     one = search_stability.collect([str(l2)])  # one objective: the groups are named by nu alone, as before
     assert sorted(search_stability.stability(one, "nu")[1]["group"]) == ["ν=0", "ν=0.1"]
+
+
+def test_the_default_output_does_not_replace_a_table_of_another_device_batch_or_network(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    """Without -o a table went to latency_table.json whatever was there: a batch-8 table made after a batch-1 one
+    (or another network's) replaced it without a word. A remake of the same table, or a named -o, still replaces."""
+    from utils import run_main
+
+    monkeypatch.setattr(latency_table, "measure_latency", lambda *a, **k: 1.0)
+    monkeypatch.chdir(tmp_path)
+    small = ["--eval_channels", "4", "--eval_layers", "3", "--image_size", "8", "--threads", "1", "--rounds", "1",
+             "--no_progress"]
+
+    def run(*flags: str) -> int:
+        return run_main(latency_table.main, latency_table.build_parser().parse_args([*small, *flags]))
+
+    assert run() == 0 and run() == 0  # made, then remade alike
+    made = (tmp_path / "latency_table.json").read_text()
+    capsys.readouterr()
+    assert run("--batch", "8") == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: the default -o latency_table.json is a latency table of another batch (batch 1)")
+    assert "\n" not in err and (tmp_path / "latency_table.json").read_text() == made
+    assert run("--eval_layers", "4") == 2 and "another eval" in capsys.readouterr().err
+    assert run("--batch", "8", "-o", "latency_table.json") == 0
+    assert json.loads((tmp_path / "latency_table.json").read_text())["batch"] == 8

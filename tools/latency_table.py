@@ -27,6 +27,7 @@ line per --validate network; a Ctrl-C says how many timings were done (the table
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import random
 import sys
@@ -56,6 +57,8 @@ from utils import (  # noqa: E402
     write_json_atomic,
 )
 
+DEFAULT_OUTPUT = "latency_table.json"
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = cli.ArgumentParser(description="Time every primitive at every shape of the evaluation network.",
@@ -63,7 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda", "mps"], help="the target device")
     parser.add_argument("--gpu", type=int, default=0, help="gpu device id")
     parser.add_argument("--batch", type=int, default=1, help="batch size the latency is taken at")
-    parser.add_argument("-o", "--output", default="latency_table.json", help="the table (JSON)")
+    parser.add_argument("-o", "--output", default=None,
+                        help=f"the table (JSON; default: {DEFAULT_OUTPUT}, which replaces a table of another device, "
+                             "batch or network there only when named)")
     parser.add_argument("--eval_channels", type=int, default=None, help="init channels (36; 48 with --imagenet)")
     parser.add_argument("--eval_layers", type=int, default=None, help="cells (20; 14 with --imagenet)")
     parser.add_argument("--num_classes", type=int, default=10, help="classes of the classifier")
@@ -245,9 +250,28 @@ def validate(table: dict[str, Any], spec: cost.EvalSpec, measured: dict[str, flo
             "worst_relative_error": float(rel[np.argmax(np.abs(rel))]), "mean_ratio": float(np.mean(est / mea))}
 
 
+def _check_default_output(path: Path, device: torch.device, batch: int, spec: cost.EvalSpec) -> None:
+    """Refuse to let the default -o replace a table made for another device, batch or network: a GPU table made
+    after a CPU one (or the paper's network after the demo's) took the other's place without a word, and a table
+    takes minutes to make. A remake of the same table may replace it."""
+    try:
+        old = json.loads(path.read_text()) if path.is_file() else None
+    except (OSError, ValueError):
+        old = None
+    if not isinstance(old, dict) or not isinstance(old.get("ops"), dict):
+        return
+    now = {"device": str(device), "batch": batch, "eval": {k: v for k, v in spec.to_dict().items() if k != "input"},
+           "input_side": spec.side}
+    differ = [key for key, value in now.items() if old.get(key) != value]
+    if differ:
+        raise UserError(f"the default -o {path} is a latency table of another {' and '.join(differ)} "
+                        f"({', '.join(f'{key} {old.get(key)!r}' for key in differ)}), which this one would replace: "
+                        f"give -o FILE (or -o {path} to replace it)")
+
+
 def main(args: argparse.Namespace) -> dict[str, Any]:
     """Write the table (and its validation); returns it."""
-    output = check_output(args.output, "-o")
+    output = check_output(args.output or DEFAULT_OUTPUT, "-o" if args.output else "the default -o")
     for flag, value, low in (("--batch", args.batch, 1), ("--num_classes", args.num_classes, 1),
                              ("--rounds", args.rounds, 1), ("--threads", args.threads, 0)):
         if value < low:
@@ -260,6 +284,8 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     device = get_device(args.device, args.gpu)
     configure_torch(device, args.threads, training=False)
     spec = cost.eval_spec(args, args.num_classes, args.imagenet)
+    if args.output is None:
+        _check_default_output(output, device, args.batch, spec)
     networks = ({name: build_eval_network(g, spec.init_channels, spec.layers, spec.num_classes,
                                           imagenet=spec.imagenet) for name, g in published_genotypes().items()}
                 if args.validate else None)
