@@ -743,6 +743,19 @@ def test_analyse_train_logs_replots_an_original_table(tmp_path: Path) -> None:
     assert result["hypervolume"]["value"] == pytest.approx(hypervolume_2d(points, ref))
 
 
+def test_the_evaluation_hypervolume_of_a_table_with_only_a_parameter_count_is_its_plotted_front(tmp_path: Path,
+                                                                                              capsys) -> None:
+    """A table with a parameters column and no size_m drew its front against parameters (M) and printed the
+    hypervolume as n/a: it read size_m alone."""
+    table = tmp_path / "table.csv"
+    table.write_text("name,test_acc,parameters\nl2_loss_2e01,93.0,1700000\nl2_loss_3e02,95.0,2600000\n")
+    result = analyse_train_logs.main(analyse_train_logs.build_parser().parse_args(
+        ["-d", str(table), "-o", str(tmp_path / "out.csv"), "--baselines", "no"]))
+    expected = hypervolume_2d([(1.7, 7.0), (2.6, 5.0)], (2.6 * 1.1, 7.0 * 1.1))
+    assert result["hypervolume"]["value"] == pytest.approx(expected)
+    assert "n/a" not in capsys.readouterr().out
+
+
 def test_a_bad_ensemble_file_fails_before_the_table_is_rewritten(tmp_path: Path, capsys) -> None:
     """A misspelt -e replaced loss_table.csv and its summary, then failed."""
     original = tmp_path / "table.csv"

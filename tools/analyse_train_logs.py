@@ -699,7 +699,9 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
                                   [c.replace("test_error_best_of_n", "best of n") for c in SUMMARY_PRINTED]))
     # with several seeds a genotype is its mean: the front of single runs would be one of lucky seeds
     points = summary if several else df
-    hv = tables.front_hypervolume(points["size_m"].to_numpy(float), 100.0 - points["test_acc"].to_numpy(float))
+    # the x of the error-against-parameters plot and its front: size_m, else the profiled count (a table that
+    # has only a parameters column, as the original tools' could, drew a front and printed no hypervolume)
+    hv = tables.front_hypervolume(cost_axis(points, "parameters_m")[0], 100.0 - points["test_acc"].to_numpy(float))
     print(tables.hypervolume_text("the evaluation front (parameters M, "
                                   f"{'mean ' if several else ''}test error %)", hv, ("M params", "error")))
     search_hv = None
