@@ -931,6 +931,23 @@ def test_analyse_train_logs_takes_each_search_ce_from_its_own_front(tmp_path: Pa
     assert "come from sweeps of flops, l2: their R are in different units" in capsys.readouterr().out
 
 
+def test_runs_that_join_no_search_of_minus_s_are_named(runs: dict, tmp_path: Path, capsys) -> None:
+    """A -t batch with the -s of another sweep gave a table whose search columns were all empty, silently."""
+    other = make_flops_sweep(tmp_path / "other", {1.0: "PC_DARTS_image"})
+    parse = analyse_train_logs.build_parser().parse_args
+    analyse_train_logs.main(parse(["-t", str(runs["batch"]), "-s", str(other), "-o", str(tmp_path / "a.csv"),
+                                   "--no_latency"]))
+    notes = [line for line in capsys.readouterr().out.splitlines() if "joined a search of -s" in line]
+    assert len(notes) == 1 and notes[0].startswith("note: none of the runs joined a search of -s")
+    assert all(name in notes[0] for name in ("l2_loss_2e01", "l2_loss_3e02", "DARTS_V2", "DARTS_V1", "PC_DARTS_cifar"))
+    analyse_train_logs.main(parse(["-t", str(runs["batch"]), "-s", str(runs["sweep"]), "-o", str(tmp_path / "b.csv"),
+                                   "--no_latency"]))
+    notes = [line for line in capsys.readouterr().out.splitlines() if "joined a search of -s" in line]
+    assert notes == ["note: 2 of the 5 runs joined a search of -s (no search there found the same cells): DARTS_V1, "
+                     "PC_DARTS_cifar; their search columns are empty, and their nu is read from the name where it "
+                     "encodes one"]
+
+
 def test_a_name_joins_a_search_only_with_the_same_cells() -> None:
     """The published l2_loss_2e01 is not a sweep's own l2_loss_2e01, and two sweeps may each hold one."""
     def entry(sweep: str, genotype: genotypes.Genotype, nu: float) -> dict:

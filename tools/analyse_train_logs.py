@@ -264,6 +264,18 @@ def match_search(run: dict[str, Any], index: list[dict[str, Any]]) -> dict[str, 
     return same[0] if same else None
 
 
+def unjoined_note(df: pd.DataFrame) -> str | None:
+    """A note naming the runs that no search of -s found the cells of: a -t batch and a -s sweep that do not
+    belong together gave a table without a search column filled, and not a word why."""
+    missing = [str(n) for n, d in zip(df["name"], df["search_dir"]) if not isinstance(d, str) or not d]
+    if not missing:
+        return None
+    which = "none of the runs" if len(missing) == len(df) else f"{len(missing)} of the {len(df)} runs"
+    return (f"note: {which} joined a search of -s (no search there found the same cells): "
+            f"{', '.join(dict.fromkeys(missing))}; their search columns are empty, and their nu is read from the "
+            "name where it encodes one")
+
+
 def _imagenet(run: dict[str, Any]) -> bool:
     return str(run.get("dataset") or "").lower() == "imagenet"
 
@@ -668,6 +680,8 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
         if not runs:
             raise ValueError("no evaluation run has test results yet")
         df = train_table(runs, search_index(args.search), args)
+        if args.search and (note := unjoined_note(df)):
+            print(note)
         measured = not args.no_latency
     else:
         df = _typed(tables.read_table(args.data, needs=(("test_acc",), ("size_m", "parameters")),
