@@ -422,6 +422,22 @@ def test_analyse_search_logs_replots_an_original_table(tmp_path: Path) -> None:
         assert_png(p)
 
 
+def test_plots_against_nu_are_not_drawn_empty_and_say_how_many_searches_have_no_nu(tmp_path: Path, capsys) -> None:
+    """A table whose names encode no nu (the thesis's l1_0_l2_1e4) and with no weight column drew two empty plots
+    against nu, and one with some nus left the others out unsaid."""
+    table = tmp_path / "nonu.csv"
+    table.write_text("Model name,Search crit loss,Search reg loss,Search valid acc,Params\n"
+                     "l1_0_l2_1e4,0.5,100,80,3.1\nl1_1e4_l2_0,0.9,10,60,2.0\n")
+    result = analyse_search_logs.main(analyse_search_logs.build_parser().parse_args(
+        ["-d", str(table), "-o", str(tmp_path / "out.csv")]))
+    assert sorted(p.name for p in result["plots"]) == ["out_correlation_matrix.png", "out_crit_vs_reg_loss.png"]
+    assert not list(tmp_path.glob("out_weight_vs_*.png"))
+    assert "note: no plot against ν" in capsys.readouterr().out
+    some = result["table"].assign(nu=[0.01, float("nan")])
+    fig = analyse_search_logs.nu_vs_figure(some, [("search_valid_acc", "", False)], "acc", "Search accuracy", (7, 5))
+    assert fig.axes[0].get_title() == "Search accuracy\n1 of 2 searches: ν unknown for the others"
+
+
 def test_a_folder_without_a_sweep_is_a_one_line_error(tmp_path: Path, capsys) -> None:
     (tmp_path / "empty").mkdir()
     args = analyse_search_logs.build_parser().parse_args(["-l", str(tmp_path / "empty"), "-o", str(tmp_path / "t.csv")])

@@ -136,8 +136,15 @@ def plot_crit_vs_reg(df: pd.DataFrame, sweep: dict[str, Any] | None, topk: int, 
 
 
 def nu_vs_figure(df: pd.DataFrame, columns: list[tuple[str, str, bool]], ylabel: str, title: str,
-                 size: tuple[float, float]) -> Any:
-    """Columns against nu (log axis when nu spans decades), one colour per nu as in every plot."""
+                 size: tuple[float, float]) -> Any | None:
+    """Columns against nu (log axis when nu spans decades), one colour per nu as in every plot; None when no row
+    has a nu (a table whose names encode none, without a weight column), and the title counts the rows drawn when
+    some have none: an empty figure, or rows missing unsaid, read as data that is not there."""
+    known = int(pd.to_numeric(df["nu"], errors="coerce").notna().sum())
+    if not known:
+        return None
+    if known < len(df):
+        title += f"\n{known} of {plots.plural(len(df), 'search')}: ν unknown for the others"
     fig, ax = plt.subplots(figsize=size)
     nus = df["nu"].tolist()
     pos, _ = plots.nu_positions(nus)
@@ -154,7 +161,7 @@ def nu_vs_figure(df: pd.DataFrame, columns: list[tuple[str, str, bool]], ylabel:
     return fig
 
 
-def size_figure(df: pd.DataFrame, size: tuple[float, float]) -> Any:
+def size_figure(df: pd.DataFrame, size: tuple[float, float]) -> Any | None:
     """Parameters (M) of the profiled evaluation network against nu: a cost sweep's own network, whose costs the
     front is in (size_m, result.json's model_size, is the paper's NetworkCIFAR(36, 20) whatever the sweep); a table
     without the profiled column (the thesis's) plots its size_m."""
@@ -174,17 +181,22 @@ def correlated_columns(df: pd.DataFrame) -> list[str]:
 
 
 def plot_nu_vs(df: pd.DataFrame, columns: list[tuple[str, str, bool]], ylabel: str, title: str, path: Path,
-               size: tuple[float, float]) -> Path:
-    return plots.save_figure(nu_vs_figure(df, columns, ylabel, title, size), path)
+               size: tuple[float, float]) -> Path | None:
+    fig = nu_vs_figure(df, columns, ylabel, title, size)
+    return None if fig is None else plots.save_figure(fig, path)
 
 
 def make_plots(df: pd.DataFrame, sweep: dict[str, Any] | None, stem: Path, topk: int,
                size: tuple[float, float]) -> list[Path]:
     out = [plot_crit_vs_reg(df, sweep, topk, Path(f"{stem}_crit_vs_reg_loss.png"), size)]
-    out.append(plot_nu_vs(df, [("search_valid_acc", "search valid", False), ("search_train_acc", "search train", True)],
-                          "search accuracy (%, last epoch)", "Search accuracy against ν",
-                          Path(f"{stem}_weight_vs_valid_acc.png"), size))
-    out.append(plots.save_figure(size_figure(df, size), Path(f"{stem}_weight_vs_params.png")))
+    by_nu = [plot_nu_vs(df, [("search_valid_acc", "search valid", False), ("search_train_acc", "search train", True)],
+                        "search accuracy (%, last epoch)", "Search accuracy against ν",
+                        Path(f"{stem}_weight_vs_valid_acc.png"), size)]
+    sized = size_figure(df, size)
+    by_nu.append(None if sized is None else plots.save_figure(sized, Path(f"{stem}_weight_vs_params.png")))
+    if None in by_nu:
+        print("note: no plot against ν: no row of the table has a ν (a weight column, or a name that encodes it)")
+    out += [p for p in by_nu if p is not None]
     corr = plots.plot_correlation(df, correlated_columns(df), Path(f"{stem}_correlation_matrix.png"),
                                   size=(max(size[0], 6.5), max(size[1], 5.5)), noun="Pareto-optimal search",
                                   label=tables.label)
