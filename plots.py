@@ -145,7 +145,8 @@ def final_layout(fig: Any) -> None:
 
 
 def save_figure(fig: Any, path: str | Path) -> Path:
-    """Lay out, write a PNG at the project's DPI, and free the figure."""
+    """Lay out, write the figure at the project's DPI (a PNG, or the format of the path's suffix: .pdf, .svg), and free
+    it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()

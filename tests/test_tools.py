@@ -564,6 +564,21 @@ def test_plot_frontier_runs_as_a_script(runs: dict, tmp_path: Path) -> None:
     assert "l2_loss_3e02" in done.stdout and "hypervolume" in done.stdout and "reference point R = 88" in done.stdout
 
 
+def test_a_figure_output_keeps_a_pdf_or_svg_suffix(runs: dict, tmp_path: Path) -> None:
+    """The original plot_frontier.py saved -o front.pdf as a PDF; this one wrote a PNG named front.pdf.png."""
+    for name, head in (("front.pdf", b"%PDF"), ("front.SVG", b"<?xml")):
+        result = plot_frontier.main(plot_frontier.build_parser().parse_args(
+            ["-l", str(runs["sweep"]), "-o", str(tmp_path / name)]))
+        assert result["plot"] == tmp_path / name and (tmp_path / name).read_bytes().startswith(head)
+    compared = compare_fronts.main(compare_fronts.build_parser().parse_args(
+        ["-l", str(runs["sweep"]), "-o", str(tmp_path / "fronts.pdf")]))
+    assert compared["plot"] == tmp_path / "fronts.pdf" and (tmp_path / "fronts.pdf").read_bytes().startswith(b"%PDF")
+    other = plot_frontier.main(plot_frontier.build_parser().parse_args(
+        ["-l", str(runs["sweep"]), "-o", str(tmp_path / "front.v2")]))
+    assert other["plot"] == tmp_path / "front.v2.png"  # any other suffix is part of the name, as before
+    assert tables.output_file("t.pdf", ".csv") == Path("t.pdf.csv")  # a table's -o keeps no figure suffix
+
+
 def test_plot_frontier_in_process(runs: dict, tmp_path: Path, monkeypatch) -> None:
     drawn = []
     real = plots.save_figure

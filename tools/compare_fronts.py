@@ -48,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--image_size", type=int, default=None,
                         help="input side the FLOPs are counted at (default: the first cost sweep's, else the first "
                              "sweep's)")
-    parser.add_argument("-o", "--output", default="fronts.png", help="the plot (PNG)")
+    parser.add_argument("-o", "--output", default="fronts.png", help="the plot: PNG, or PDF or SVG by its suffix")
     parser.add_argument("-i", "--inches", type=float, nargs="+", default=None, metavar=("W", "H"),
                         help="figure size in inches, each side 1 to 50 (one value: a square; default 7 5)")
     return parser
@@ -121,7 +121,7 @@ def summary_line(series: dict[str, Any], unit: str) -> str:
 def main(args: argparse.Namespace) -> dict[str, Any]:
     """Cost every search, draw the fronts, print them; returns {"plot", "network", "series"}."""
     size = tables.parse_inches(args.inches)
-    output = tables.output_file(args.output, ".png")
+    output = tables.output_file(args.output, ".png", keep=tables.FIGURE_SUFFIXES)
     check_output(output, "-o", args.logs)
     costlib.check_cost_args(args, None)  # the searches' own rule: no cost sweep has such a network
     sweeps = [tables.load_sweep(path) for path in args.logs]

@@ -32,7 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = cli.ArgumentParser(description="Plot the Pareto front of one sweep.",
                                      formatter_class=cli.HelpFormatter)
     parser.add_argument("-l", "--log", required=True, help="the sweep's log.txt (or its folder)")
-    parser.add_argument("-o", "--output", default="plot.png", help="the plot (PNG; the original tool's default name)")
+    parser.add_argument("-o", "--output", default="plot.png",
+                        help="the plot: PNG, or PDF or SVG by its suffix (default: the original tool's name)")
     parser.add_argument("-i", "--inches", type=float, nargs="+", default=None, metavar=("W", "H"),
                         help="figure size in inches, each side 1 to 50 (one value: a square; default 7 5)")
     parser.add_argument("-d", "--dominated", action="store_true",
@@ -44,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(args: argparse.Namespace) -> dict[str, Any]:
     """Draw the front; returns {"plot", "pareto", "hypervolume"}."""
     size = tables.parse_inches(args.inches)
-    output = tables.output_file(args.output, ".png")
+    output = tables.output_file(args.output, ".png", keep=tables.FIGURE_SUFFIXES)
     check_output(output, "-o", [args.log])
     sweep = tables.load_sweep(args.log)
     if not sweep["searches"]:

@@ -531,10 +531,16 @@ def parse_inches(values: Sequence[float] | None, default: tuple[float, float] = 
     return (float(values[0]), float(values[-1]))
 
 
-def output_file(value: str, suffix: str, flag: str = "-o") -> Path:
-    """-o as a file with ``suffix`` (added where it has another), whose stem names the tables and plots beside it.
-    A folder is refused: ``-o res/`` became res.csv and res_*.png beside res/, overwriting them."""
+# The figure formats a plot's -o may end with (matplotlib writes each from the suffix): the original tools saved
+# `-o front.pdf` as a PDF, where taking every other suffix for part of the name wrote front.pdf.png.
+FIGURE_SUFFIXES = (".png", ".pdf", ".svg")
+
+
+def output_file(value: str, suffix: str, flag: str = "-o", keep: Sequence[str] = ()) -> Path:
+    """-o as a file with ``suffix`` (added where it has another, but for one of ``keep``), whose stem names the
+    tables and plots beside it. A folder is refused: ``-o res/`` became res.csv and res_*.png beside res/,
+    overwriting them."""
     if value.endswith(("/", os.sep)) or Path(value).is_dir():
         raise ValueError(f"{flag} {value} is a folder: give a file name (the tables and plots are named after it)")
     path = Path(value)
-    return path if path.suffix.lower() == suffix else path.with_name(path.name + suffix)
+    return path if path.suffix.lower() in (suffix, *keep) else path.with_name(path.name + suffix)
