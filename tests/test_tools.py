@@ -787,6 +787,16 @@ def test_the_evaluation_hypervolume_of_a_table_with_only_a_parameter_count_is_it
     assert "n/a" not in capsys.readouterr().out
 
 
+def test_minus_s_beside_minus_d_is_said_to_be_unread(tmp_path: Path, capsys) -> None:
+    """-d TABLE -s SWEEP re-plotted the table and dropped -s without a word, as if the join had been made."""
+    table = tmp_path / "table.csv"
+    table.write_text("name,test_acc,size_m\nl2_loss_2e01,93.1,1.7\n")
+    analyse_train_logs.main(analyse_train_logs.build_parser().parse_args(
+        ["-d", str(table), "-s", str(make_sweep(tmp_path / "s")), "-o", str(tmp_path / "out.csv"), "--baselines",
+         "no"]))
+    assert "note: -s is not read with -d" in capsys.readouterr().out
+
+
 def test_a_bad_ensemble_file_fails_before_the_table_is_rewritten(tmp_path: Path, capsys) -> None:
     """A misspelt -e replaced loss_table.csv and its summary, then failed."""
     original = tmp_path / "table.csv"

@@ -686,6 +686,9 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     else:
         df = _typed(tables.read_table(args.data, needs=(("test_acc",), ("size_m", "parameters")),
                                       what="table of trained networks (this tool's, or the thesis's loss table)"))
+        if args.search:  # accepted, as the original tool did, but a join that never happened must not look done
+            print("note: -s is not read with -d: the table's search columns are re-plotted as they are (join runs "
+                  "with their searches with -t ... -s ...)")
     summary = summary_table(df)
     several = repeated(summary)
     pick, pick_line = None, None
