@@ -553,6 +553,19 @@ def test_a_sweep_whose_every_search_failed_is_not_said_to_be_unfinished(tmp_path
     assert "has no finished search yet (1 failed)" in err, err
 
 
+@pytest.mark.parametrize("text", ["[1]", "{"])
+def test_a_damaged_search_result_json_does_not_stop_the_tools_that_read_the_sweep(tmp_path: Path, text: str) -> None:
+    """sweep.json holds the front; a search's result.json that is no JSON object stopped plot_frontier.py (and every
+    tool that reads the sweep) with an AttributeError while it looked for the class count."""
+    sweep = make_sweep(tmp_path)
+    first = json.loads((sweep / "sweep.json").read_text())["searches"][0]["run_dir"]
+    (Path(first) / "result.json").write_text(text)
+    assert tables.load_sweep(sweep)["num_classes"] == 10
+    result = plot_frontier.main(plot_frontier.build_parser().parse_args(["-l", str(sweep), "-o",
+                                                                          str(tmp_path / "f.png")]))
+    assert [p["name"] for p in result["pareto"]] == ["l2_loss_2e01", "l2_loss_3e02", "l2_loss_0"]
+
+
 def test_plot_frontier_runs_as_a_script(runs: dict, tmp_path: Path) -> None:
     assert plot_frontier.build_parser().parse_args(["-l", "x"]).output == "plot.png"  # the original's default
     out = tmp_path / "front.png"

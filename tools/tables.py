@@ -36,7 +36,7 @@ from pareto import (
     sweep_name,
 )
 from plots import CE_LABEL, NU_LABEL, penalty_label, plural
-from utils import rebase_run_dirs, sweep_state_problem
+from utils import UserError, rebase_run_dirs, sweep_state_problem
 
 __all__ = [
     "BUDGETS",
@@ -446,10 +446,15 @@ def load_sweep(path: str | Path) -> dict[str, Any]:
             if p.get(key) is None and match.get(key) is not None:
                 p[key] = match[key]
     num_classes = None
-    for s in searches:
+    for s in searches:  # the first search whose result.json says; a damaged one (a list, bad JSON) is passed over:
+        # sweep.json holds the front, and an AttributeError on it stopped every tool that reads the sweep
         result_file = Path(str(s.get("run_dir"))) / "result.json"
-        if result_file.is_file():
-            num_classes = _read_json(result_file).get("num_classes")
+        try:
+            record = _read_json(result_file) if result_file.is_file() else None
+        except UserError:
+            record = None
+        if isinstance(record, dict) and isinstance(record.get("num_classes"), int):
+            num_classes = record["num_classes"]
             break
     if num_classes is None:
         num_classes = {"cifar100": 100, "imagenet": 1000}.get(str(dataset), 10)
