@@ -1022,6 +1022,23 @@ def test_a_name_joins_a_search_only_with_the_same_cells() -> None:
     assert analyse_train_logs.match_search({"arch": "l2_loss_2e01", "genotype": None}, index) is None
 
 
+@pytest.mark.parametrize("text", ["[1]", '{"args": [1]}', "null"])
+def test_a_running_trainings_damaged_args_json_is_one_line_naming_it(tmp_path: Path, capsys, text: str) -> None:
+    """A running training is read from its args.json; one that held no "args" object stopped the tool with an
+    AttributeError traceback."""
+    run = tmp_path / "eval-DARTS_V2-1"
+    run.mkdir()
+    (run / "args.json").write_text(text)
+    write_csv(run / "metrics.csv", EVAL_METRICS, [
+        {"epoch": 0, "lr": 0.02, "drop_path_prob": 0.0, "train_loss": 1.0, "train_acc": 60, "train_top5": 90,
+         "valid_loss": 0.9, "valid_acc": 61, "valid_top5": 91, "test_loss": 0.8, "test_acc": 62, "test_top5": 92,
+         "epoch_time": 1.0}])
+    args = analyse_train_logs.build_parser().parse_args(["-t", str(run), "-o", str(tmp_path / "t.csv"), "--no_latency"])
+    assert run_main(analyse_train_logs.main, args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"error: {run / 'args.json'} is not a train.py args.json") and "\n" not in err
+
+
 def test_a_running_training_takes_its_own_genotype_json(tmp_path: Path, monkeypatch) -> None:
     """Its --arch is relative to where train.py ran (here nowhere): the folder's genotype.json has the cells."""
     running = tmp_path / "batch" / "eval-l2_loss_2e01-1"

@@ -202,8 +202,11 @@ def read_eval_run(folder: Path) -> dict[str, Any] | None:
         result.setdefault("seed", _seed(folder))
         result["status"] = "done"
         return result
-    record = read_json(folder / "args.json") or {}
-    run_args = record.get("args", {})
+    record = read_json(folder / "args.json")
+    run_args = record.get("args") if isinstance(record, dict) else None
+    if not isinstance(run_args, dict):  # a damaged file stopped the tool with an AttributeError
+        raise UserError(f"{folder / 'args.json'} is not a train.py args.json (no \"args\" object): restore it, or move "
+                        "its run folder out of -t")
     last = _last_metrics(folder / "metrics.csv")
     if not last:
         return None
