@@ -482,6 +482,16 @@ def test_an_output_folder_or_a_figure_in_pixels_is_refused_before_any_work(runs:
     assert not any((tmp_path / "res").iterdir())
 
 
+def test_topk_ties_go_to_the_fronts_cross_entropy() -> None:
+    """Equal valid accuracies are ranked by the CE the front is drawn in: the held-out CE of a cost sweep, the
+    training CE of an l1/l2 sweep (or of a table of the original tools, which records no objective)."""
+    table = {"search_valid_acc": [90.0, 90.0, 80.0], "search_criterion_loss": [0.2, 0.4, 0.1],
+             "search_valid_loss": [0.5, 0.3, 0.6]}
+    assert analyse_search_logs._topk(pd.DataFrame({**table, "objective": ["flops"] * 3}), 2) == [1, 0]
+    assert analyse_search_logs._topk(pd.DataFrame({**table, "objective": ["l2"] * 3}), 2) == [0, 1]
+    assert analyse_search_logs._topk(pd.DataFrame(table), 3) == [0, 1, 2]
+
+
 def test_a_negative_topk_is_refused(runs: dict, tmp_path: Path, capsys) -> None:
     """-t -1 was read as "ring none" without a word."""
     args = analyse_search_logs.build_parser().parse_args(["-l", str(runs["sweep"]), "-t", "-1", "--no_latency",

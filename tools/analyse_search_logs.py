@@ -101,11 +101,13 @@ def search_table(sweep: dict[str, Any], profiler: Any) -> pd.DataFrame:
 
 
 def _topk(df: pd.DataFrame, k: int) -> list[int]:
-    """Row positions of the k best search valid accuracies; ties (and missing accuracies) by the lower cross-entropy."""
+    """Row positions of the k best search valid accuracies; ties (and missing accuracies) by the lower cross-entropy
+    of the front (the held-out CE in a cost sweep, whose front the training CE is not)."""
     if k <= 0 or df.empty:
         return []
     accuracy = df["search_valid_acc"].astype(float).fillna(-math.inf)
-    order = sorted(range(len(df)), key=lambda i: (-accuracy.iat[i], float(df["search_criterion_loss"].iat[i])))
+    ce = tables.search_front_ce(df)
+    order = sorted(range(len(df)), key=lambda i: (-accuracy.iat[i], ce[i]))
     return order[:k]
 
 
