@@ -516,6 +516,7 @@ def search_front_figure(
         log_scale(ax, "x")
     ax.set_xlabel(penalty_label(objective) + (", log scale" if log else ""))
     ax.set_ylabel(front_ce_label(objective))
+    ax.ticklabel_format(axis="y", useOffset=False)  # CEs within 1e-4 read "2.30103", not "3e-5" beside "+2.301"
     ax.set_title(title)
     ax.grid(True, which="both", alpha=0.3)
     add_nu_colorbar(fig, ax, list(nus), objective)

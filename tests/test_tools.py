@@ -1248,6 +1248,16 @@ def test_the_colour_of_a_nu_is_the_same_in_every_frame_and_plot(tmp_path: Path) 
     assert point_colour(tool, 1.2, 2.3) == colour
 
 
+def test_a_flat_fronts_cross_entropies_are_written_out_not_as_an_offset() -> None:
+    """A tiny cost sweep's held-out CEs can agree to 1e-4: matplotlib's offset ("1e-5+2.301") was easy to misread."""
+    fig = plots.search_front_figure(["a", "b", "c"], [1.0, 0.5, 0.0], [0.1, 0.2, 0.3], [2.30108, 2.30103, 2.30101],
+                                    objective="flops")
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    assert ax.yaxis.get_offset_text().get_text() == ""
+    assert any(label.get_text().startswith("2.301") for label in ax.get_yticklabels())
+
+
 def test_a_cost_sweeps_nus_spread_over_its_own_colour_range() -> None:
     """A cost sweep's nus (0.05..1 in the demo) take three decades of colour, not six: told apart at a glance."""
     cost = [search_record(1.0, 0.096, 0.87), search_record(0.24, 0.16, 0.48), search_record(0.05, 0.22, 0.45)]
