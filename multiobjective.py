@@ -30,6 +30,7 @@ import math
 import socket
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -112,7 +113,8 @@ class SweepParser(cli.ArgumentParser):
     search_flags: frozenset[str] = frozenset()
     sweep_flags: frozenset[str] = frozenset()  # the sweep's own (-o, -d), which a subcommand does not take
 
-    def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
+    def parse_known_args(self, args: Sequence[str] | None = None,  # type: ignore[override]
+                         namespace: argparse.Namespace | None = None) -> tuple[argparse.Namespace, list[str]]:
         argv = sys.argv[1:] if args is None else list(args)
         spaces = [i for i, a in enumerate(argv) if a in ("cifar", "imagenet")
                   and not (i and argv[i - 1] == "--resume")]  # a sweep folder named cifar is no subcommand
