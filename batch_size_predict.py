@@ -77,7 +77,7 @@ from utils import (
 
 __all__ = [
     "main", "main_measure", "build_parser", "MemoryModel", "load_memory_model", "fit_memory_model", "CudaPeakProbe",
-    "PeakProbe", "is_oom", "run_training_steps", "measure",
+    "PeakProbe", "is_oom", "run_training_steps", "measure", "measured_on",
 ]
 
 COLUMNS = ("model size", "batch size", "GPU mb")
