@@ -381,6 +381,34 @@ def load_rgb(path: str) -> Any:
         return image.convert("RGB")
 
 
+def _holds(folder: str, path: str) -> bool:
+    """Whether real path `path` is `folder` or lies inside it (paths on two Windows drives: no)."""
+    try:
+        return os.path.commonpath([folder, path]) == folder
+    except ValueError:
+        return False
+
+
+def _walk_without_loops(top: str) -> Iterator[tuple[str, list[str]]]:
+    """(folder, its file names) for `top` and every folder below it, following folder links as os.walk does, but
+    refusing (UserError naming the link) a link to a folder that holds it, which would be walked without end.
+
+    A link elsewhere (a shared folder linked into a class) is followed; only a target that is the real path of the
+    folder being walked, or of one above it on the way down from `top`, is a loop.
+    """
+    above = {top: (os.path.realpath(top),)}  # each folder's real path and those of the folders walked to reach it
+    for root, dirs, files in os.walk(top, followlinks=True):
+        chain = above.pop(root)
+        for name in dirs:
+            path = os.path.join(root, name)
+            real = os.path.realpath(path)
+            if os.path.islink(path) and any(_holds(real, seen) for seen in chain):
+                raise UserError(f"{path} is a link to {real}, a folder that holds it: the image folder would be "
+                                f"listed without end (remove the link)")
+            above[path] = (*chain, real)
+        yield root, files
+
+
 class _ImageFolder(tv_datasets.ImageFolder):
     """ImageFolder whose class indices can be fixed to another split's (val must match train).
 
@@ -397,6 +425,33 @@ class _ImageFolder(tv_datasets.ImageFolder):
         self._walked = os.path.expanduser(str(root))  # the prefix of every path make_dataset lists
         super().__init__(str(root), transform=transform, loader=load_rgb, is_valid_file=self._is_image,
                          allow_empty=class_to_idx is not None)
+
+    def make_dataset(self, directory: str | Path, class_to_idx: dict[str, int], extensions: Any = None,
+                     is_valid_file: Callable[[str], bool] | None = None,
+                     allow_empty: bool = False) -> list[tuple[str, int]]:
+        """torchvision's listing (same samples, same order: class name, then folder path, then file name), but a
+        folder link that points to a folder holding it is a one-line error: torchvision's walk follows links and
+        went round such a loop without end (two links: an exponential number of paths), the run hanging silently.
+        """
+        del extensions  # _ImageFolder always passes is_valid_file
+        valid = is_valid_file or self._is_image
+        directory = os.path.expanduser(str(directory))
+        samples: list[tuple[str, int]] = []
+        found: set[str] = set()
+        for name in sorted(class_to_idx):
+            class_dir = os.path.join(directory, name)
+            if not os.path.isdir(class_dir):
+                continue
+            for root, fnames in sorted(_walk_without_loops(class_dir)):
+                for fname in sorted(fnames):
+                    path = os.path.join(root, fname)
+                    if valid(path):
+                        samples.append((path, class_to_idx[name]))
+                        found.add(name)
+        empty = sorted(set(class_to_idx) - found)
+        if empty and not allow_empty:
+            raise FileNotFoundError(f"Found no valid file for the classes {', '.join(empty)}.")
+        return samples
 
     def _is_image(self, path: str) -> bool:
         if os.sep + "." in path[len(self._walked):]:  # a hidden file, or one inside a hidden folder

@@ -16,6 +16,7 @@ import pytest
 import torch
 from PIL import Image
 from torch.utils.data import Dataset, Subset
+from torchvision.datasets import folder as tv_folder
 
 import data
 import utils
@@ -664,3 +665,25 @@ def test_hidden_files_are_not_read_and_non_images_are_counted(tmp_path):
     with pytest.raises(UserError, match=r"Found no valid file for the classes bee\. Images are read by their "
                                         r"extension: \.jpg, \.jpeg, \.png"):
         load_datasets("folder", tmp_path, image_size=16)
+
+
+def test_a_folder_link_that_loops_is_a_one_line_error_and_other_links_are_followed(tmp_path):
+    """torchvision's listing follows folder links: train/a/up -> .. walked train/ again and again inside class a (b's
+    images labelled a, 40 times over), and a second such link made the listing run without end. A link to a folder
+    outside the class (a shared store) is still followed, with torchvision's order of samples."""
+    write_png_tree(tmp_path / "store", {"x": 2, "x/deep": 1})
+    write_png_tree(tmp_path / "tree" / "train", {"a": 2, "a/sub": 1, "b": 2})
+    write_png_tree(tmp_path / "tree" / "val", {"a": 1, "b": 1})
+    try:
+        (tmp_path / "tree" / "train" / "b" / "shared").symlink_to(tmp_path / "store" / "x", target_is_directory=True)
+    except OSError:
+        pytest.skip("no symbolic links here")
+    train, _, _ = load_datasets("folder", tmp_path / "tree", image_size=8)
+    listed = tv_folder.make_dataset(str(tmp_path / "tree" / "train"), train.class_to_idx, extensions=(".png",))
+    assert train.samples == listed and len(listed) == 8 and train.targets == [0, 0, 0, 1, 1, 1, 1, 1]
+    (tmp_path / "tree" / "train" / "a" / "sub" / "up").symlink_to("../..", target_is_directory=True)
+    with pytest.raises(UserError, match=r"train[/\\]a[/\\]sub[/\\]up is a link to .*train, a folder that holds it"):
+        load_datasets("folder", tmp_path / "tree", image_size=8)
+    (tmp_path / "tree" / "val" / "b" / "again").symlink_to("..", target_is_directory=True)
+    with pytest.raises(UserError, match=r"val[/\\]b[/\\]again is a link to .*val, a folder that holds it"):
+        load_test_set("folder", tmp_path / "tree", image_size=8, classes=["a", "b"])
