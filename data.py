@@ -341,8 +341,15 @@ class UnreadableImage(UserError):
 def _class_dirs(directory: str | Path) -> list[str]:
     """The sub-folders that are classes, sorted as stored (torchvision's order, which every run recorded: sorted by
     ``class_key`` instead, a run trained on decomposed names would not resume on its own data): every one but
-    hidden folders."""
-    return sorted(e.name for e in os.scandir(directory) if e.is_dir() and not e.name.startswith("."))
+    hidden folders. A link whose target is gone (a class folder on a disk not mounted) is a one-line error: skipped
+    as no folder, its class silently dropped out of the labels (the others renumbered)."""
+    with os.scandir(directory) as listing:
+        entries = [e for e in listing if not e.name.startswith(".")]
+    for entry in entries:
+        if entry.is_symlink() and not os.path.exists(entry.path):
+            raise UserError(f"{entry.path} is a link to {os.path.realpath(entry.path)}, which does not exist (a class "
+                            f"folder on a disk not mounted?): restore it, or remove the link")
+    return sorted(e.name for e in entries if e.is_dir())
 
 
 def class_folders(directory: str | Path) -> tuple[list[str], dict[str, int]]:

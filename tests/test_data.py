@@ -687,3 +687,25 @@ def test_a_folder_link_that_loops_is_a_one_line_error_and_other_links_are_follow
     (tmp_path / "tree" / "val" / "b" / "again").symlink_to("..", target_is_directory=True)
     with pytest.raises(UserError, match=r"val[/\\]b[/\\]again is a link to .*val, a folder that holds it"):
         load_test_set("folder", tmp_path / "tree", image_size=8, classes=["a", "b"])
+
+
+def test_a_class_folder_link_whose_target_is_gone_is_a_one_line_error(tmp_path):
+    """A class folder linked from a disk that is not mounted was skipped as no folder: the class silently left the
+    labels and the classes after it were renumbered (b became 0 here). Now one line names the link."""
+    write_png_tree(tmp_path / "disk", {"a": 2})
+    write_png_tree(tmp_path / "tree" / "train", {"b": 2, "c": 2})
+    write_png_tree(tmp_path / "tree" / "val", {"b": 1, "c": 1})
+    try:
+        (tmp_path / "tree" / "train" / "a").symlink_to(tmp_path / "disk" / "a", target_is_directory=True)
+    except OSError:
+        pytest.skip("no symbolic links here")
+    train, _, info = load_datasets("folder", tmp_path / "tree", image_size=8)
+    assert info.classes == ("a", "b", "c") and sorted(set(train.targets)) == [0, 1, 2]
+    (tmp_path / "disk" / "a" / "img0.png").unlink()
+    (tmp_path / "disk" / "a" / "img1.png").unlink()
+    (tmp_path / "disk" / "a").rmdir()
+    with pytest.raises(UserError, match=r"train[/\\]a is a link to .*disk[/\\]a, which does not exist"):
+        load_datasets("folder", tmp_path / "tree", image_size=8)
+    (tmp_path / "tree" / "val" / "a").symlink_to(tmp_path / "disk" / "a", target_is_directory=True)
+    with pytest.raises(UserError, match=r"val[/\\]a is a link to .*, which does not exist"):
+        load_test_set("folder", tmp_path / "tree", image_size=8, classes=["a", "b", "c"])
