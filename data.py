@@ -505,7 +505,7 @@ def _image_folder(root: Path, transform: Callable, class_to_idx: dict[str, int] 
                         f"{', '.join(tv_datasets.folder.IMG_EXTENSIONS)}") from None
     if len(ds) == 0:
         raise UserError(f"no images in {root}")
-    ds.notes = _notes(skipped_files_note(root, ds), missing_classes_note(root, ds))
+    ds.notes = _notes(loose_images_note(root), skipped_files_note(root, ds), missing_classes_note(root, ds))
     if class_to_idx is None and len(ds.classes) < 2:
         found = f"only {ds.classes[0]!r}" if ds.classes else "none"
         raise UserError(f"{root} has {len(ds.classes)} class folder ({found}): a classifier needs at least two, "
@@ -526,6 +526,19 @@ def missing_classes_note(root: Path, ds: tv_datasets.ImageFolder) -> str | None:
     more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
     return (f"{root} has no image of {len(missing)} of the {len(ds.classes)} training classes "
             f"({', '.join(map(repr, missing[:5]))}{more}): its accuracy leaves them out")
+
+
+def loose_images_note(root: Path) -> str | None:
+    """How many images lie in an image folder itself, beside its class folders (None: none). They have no class
+    and are not read: they were left out without a word, a sorting step the user thought done."""
+    with os.scandir(root) as listing:
+        loose = sorted(e.name for e in listing if not e.name.startswith(".") and e.is_file()
+                       and tv_datasets.folder.has_file_allowed_extension(e.name, tv_datasets.folder.IMG_EXTENSIONS))
+    if not loose:
+        return None
+    more = ", ..." if len(loose) > 3 else ""
+    return (f"{root}: {len(loose)} image(s) outside the class folders not read ({', '.join(loose[:3])}{more}): "
+            f"each class's images go in its own sub-folder")
 
 
 def skipped_files_note(root: Path, ds: _ImageFolder) -> str | None:

@@ -709,3 +709,22 @@ def test_a_class_folder_link_whose_target_is_gone_is_a_one_line_error(tmp_path):
     (tmp_path / "tree" / "val" / "a").symlink_to(tmp_path / "disk" / "a", target_is_directory=True)
     with pytest.raises(UserError, match=r"val[/\\]a is a link to .*, which does not exist"):
         load_test_set("folder", tmp_path / "tree", image_size=8, classes=["a", "b", "c"])
+
+
+def test_images_beside_the_class_folders_are_said_in_the_notes(tmp_path):
+    """Images left in train/ or val/ itself, outside every class folder, have no label and are not read: that went
+    without a word (a sorting step the user believed done); the run's log now says how many."""
+    write_png_tree(tmp_path / "train", {"a": 2, "b": 2})
+    write_png_tree(tmp_path / "val", {"a": 1, "b": 1})
+    for name in ("x.png", "y.JPG", "z.jpeg", "w.png"):
+        (tmp_path / "train" / name).write_bytes(b"unsorted")
+    (tmp_path / "train" / ".DS_Store").write_bytes(b"\x00")
+    (tmp_path / "val" / "notes.txt").write_text("not an image")
+    train, _, info = load_datasets("folder", tmp_path, image_size=8)
+    assert len(train) == 4
+    assert info.notes == (f"{tmp_path / 'train'}: 4 image(s) outside the class folders not read (w.png, x.png, "
+                          f"y.JPG, ...): each class's images go in its own sub-folder",)
+    (tmp_path / "val" / "v.png").write_bytes(b"unsorted")
+    _, alone = load_test_set("folder", tmp_path, image_size=8)
+    assert alone.notes == (f"{tmp_path / 'val'}: 1 image(s) outside the class folders not read (v.png): each "
+                           f"class's images go in its own sub-folder",)
