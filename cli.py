@@ -530,7 +530,10 @@ def run_settings(run_dir: str | Path | None, args: argparse.Namespace, keys: Map
 
 
 def _flag(key: str, value: Any) -> str:
-    """A flag as it was typed: ``--layers 5``, ``--auxiliary``, ``--no-fused`` (a typed False is a --no- form)."""
+    """A flag as it was typed: ``--layers 5``, ``--auxiliary``, ``--no-fused`` (a typed False is a --no- form); a
+    sweep's ``space`` is its subcommand, typed without a flag (there is no --space to give)."""
+    if key == "space":
+        return f"the subcommand {value}"
     if isinstance(value, bool):
         return f"--{key}" if value else f"--no-{key}"
     if isinstance(value, (list, tuple)):

@@ -179,6 +179,15 @@ def test_sweep_resume_refuses_a_typed_flag_that_changes_the_run(sweep_run: Path,
     assert _files(sweep_run) == before
 
 
+def test_sweep_resume_names_another_subcommand_as_the_subcommand(sweep_run: Path,
+                                                                 capsys: pytest.CaptureFixture) -> None:
+    """`--resume DIR imagenet` on a cifar sweep names the subcommands, not a --space flag that does not exist."""
+    parsed = multiobjective.build_parser().parse_args(["--resume", str(sweep_run), "imagenet"])
+    assert run_main(multiobjective.main, parsed) == 2
+    line = _one_line_refusal(capsys, "the subcommand imagenet (the run has the subcommand cifar)")
+    assert "--space" not in line
+
+
 # --------------------------------------------------------------------------- batch_train.py
 
 
