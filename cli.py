@@ -260,7 +260,8 @@ def resume_args(args: argparse.Namespace, saved: Mapping[str, Any], may_change: 
             refused.append(f"{_flag(key, mine[key])} (the run's arguments do not record --{key}: it started before "
                            "the flag existed)")
     if refused:
-        allowed = ", ".join(f"--{k}" for k in may_change if k in mine)
+        # the run's keys too: a sweep resumed with no subcommand has none of the search's flags in ``mine``
+        allowed = ", ".join(f"--{k}" for k in may_change if k in mine or k in saved)
         raise UserError(f"{'; '.join(refused)}: a resumed run keeps the arguments it started with ({source}); "
                         f"only {allowed} may change on --resume")
     return argparse.Namespace(**merged)

@@ -179,6 +179,15 @@ def test_sweep_resume_refuses_a_typed_flag_that_changes_the_run(sweep_run: Path,
     assert _files(sweep_run) == before
 
 
+def test_a_sweep_flag_refused_with_no_subcommand_still_lists_the_search_flags_that_may_change(
+        sweep_run: Path, capsys: pytest.CaptureFixture) -> None:
+    """`--resume DIR -d 0.1` is refused; the line's list of what may change keeps --device and --threads (typed
+    after the subcommand), not the parallel flags alone."""
+    parsed = multiobjective.build_parser().parse_args(["--resume", str(sweep_run), "-d", "0.1"])
+    assert run_main(multiobjective.main, parsed) == 2
+    _one_line_refusal(capsys, "--delta 0.1 (the run has --delta 0.15)", "--device", "--threads", "--max_searches")
+
+
 def test_sweep_resume_names_another_subcommand_as_the_subcommand(sweep_run: Path,
                                                                  capsys: pytest.CaptureFixture) -> None:
     """`--resume DIR imagenet` on a cifar sweep names the subcommands, not a --space flag that does not exist."""
