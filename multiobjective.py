@@ -120,16 +120,29 @@ class SweepParser(cli.ArgumentParser):
                   and not (i and argv[i - 1] == "--resume")]  # a sweep folder named cifar is no subcommand
         for token in argv[:spaces[0]] if spaces else argv:
             flag = token.split("=", 1)[0]
-            if flag in self.search_flags:
+            full = self._search_flag(flag)
+            if full is not None:
+                named = flag if full == flag else f"{flag} ({full})"
                 where = repr(argv[spaces[0]]) if spaces else "(cifar or imagenet; after --resume DIR too: " \
                     f"--resume DIR cifar {flag} ...)"
-                self.error(f"{flag} is a search flag: give it after the subcommand {where}")
+                self.error(f"{named} is a search flag: give it after the subcommand {where}")
         for token in argv[spaces[0] + 1:] if spaces else []:
             flag = token.split("=", 1)[0]
             if flag in self.sweep_flags:
                 self.error(f"{flag} is the sweep's flag: give it before the subcommand {argv[spaces[0]]!r} "
                            f"(multiobjective.py -o l2 {argv[spaces[0]]} --set ...)")
         return super().parse_known_args(argv, namespace)
+
+    def _search_flag(self, flag: str) -> str | None:
+        """The search flag ``flag`` names, abbreviated too as argparse allows (``--epoch`` is --epochs): else the
+        sweep's parser takes it for an unknown flag and its value for the subcommand ("invalid choice: '3'")."""
+        if flag in self.search_flags:
+            return flag
+        if not (self.allow_abbrev and flag.startswith("--")) or any(
+                f.startswith(flag) for f in self._option_string_actions):
+            return None
+        matches = sorted(f for f in self.search_flags if f.startswith(flag))
+        return matches[0] if len(matches) == 1 else (flag if matches else None)
 
 
 def build_parser() -> argparse.ArgumentParser:

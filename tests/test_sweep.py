@@ -271,6 +271,26 @@ def test_bad_input_is_one_line(tmp_path: Path, argv: list[str], message: str) ->
     assert not list(tmp_path.glob("multi-search-*"))
 
 
+@pytest.mark.parametrize("argv, message", [
+    (["-o", "l2", "--epoch", "3", "cifar"], "--epoch (--epochs) is a search flag: give it after the subcommand"),
+    (["--thread=1", "-o", "l2", "cifar"], "--thread (--threads) is a search flag"),
+    (["-o", "l2", "--learning", "0.1", "cifar"], "--learning is a search flag"),  # --learning_rate(_min)
+    (["--resume", "x", "--epoch", "3"], "--epoch (--epochs) is a search flag: give it after the subcommand (cifar"),
+])
+def test_an_abbreviated_search_flag_before_the_subcommand_says_where_it_goes(
+        argv: list[str], message: str, capsys: pytest.CaptureFixture) -> None:
+    """argparse takes --epoch for --epochs, so the sweep's parser says where it goes, not "invalid choice: '3'"."""
+    with pytest.raises(SystemExit) as stopped:
+        parse(argv)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert stopped.value.code == 2 and len(err) == 1 and message in err[0], err
+
+
+def test_an_abbreviated_sweep_flag_before_the_subcommand_still_parses() -> None:
+    args = parse(["-o", "l2", "--max_search", "3", "--del", "0.3", "cifar", "--epoch", "3"])
+    assert (args.max_searches, args.delta, args.epochs) == (3, 0.3, 3)
+
+
 @pytest.mark.parametrize("flag, value", [
     ("momentum", -1.0), ("weight_decay", -1e-4), ("arch_learning_rate", -1.0), ("arch_weight_decay", float("nan")),
     ("learning_rate_min", float("nan")), ("learning_rate_min", -0.1), ("momentum", float("inf")),
