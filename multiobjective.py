@@ -681,6 +681,9 @@ def main(args: argparse.Namespace, executor: Any = None) -> dict[str, Any]:
         if args.sweep_resume:
             typed = args
             args, run_dir, state = _resume(args)
+            # a typed --threads/--workers/--report_lines out of range: one line now, not saved into sweep.json, where
+            # it stopped every later search, and the printed --resume DIR, at once (the search makes the same check)
+            cli.check_common_args(args)
             check_parallel_args(args)
             cli.check_speed_args(args, get_device(args.device, args.gpu))  # a GPU sweep's --cuda_graphs on a CPU
             # --data may have moved (or be relative to another directory): one line now, not a refused search later;

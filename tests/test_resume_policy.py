@@ -188,6 +188,19 @@ def test_a_sweep_flag_refused_with_no_subcommand_still_lists_the_search_flags_th
     _one_line_refusal(capsys, "--delta 0.1 (the run has --delta 0.15)", "--device", "--threads", "--max_searches")
 
 
+@pytest.mark.parametrize("typed", [["--threads", "-1"], ["--report_lines", "0"], ["--workers", "-2"]])
+def test_a_sweep_resume_refuses_an_out_of_range_flag_that_may_change_before_it_saves_it(
+        sweep_run: Path, capsys: pytest.CaptureFixture, typed: list[str]) -> None:
+    """A --threads -1 typed on --resume is one line and stays out of sweep.json: saved there, it stopped every
+    later search, and `--resume DIR` as the sweep printed it stopped again."""
+    before = _files(sweep_run)
+    parsed = multiobjective.build_parser().parse_args(["--resume", str(sweep_run), "cifar", *typed])
+    assert run_main(multiobjective.main, parsed) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"error: {typed[0]} {typed[1]} must be"), err
+    assert _files(sweep_run) == before
+
+
 def test_sweep_resume_names_another_subcommand_as_the_subcommand(sweep_run: Path,
                                                                  capsys: pytest.CaptureFixture) -> None:
     """`--resume DIR imagenet` on a cifar sweep names the subcommands, not a --space flag that does not exist."""
