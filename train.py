@@ -480,7 +480,11 @@ def train_epoch(args: argparse.Namespace, epoch: int, stepper: TrainStepper, loa
             s = (sums / seen).tolist()
             if not math.isfinite(s[0]):
                 bar.close()
-                raise UserError(f"the loss became {s[0]} at epoch {epoch} step {step}: lower --learning_rate")
+                # steps counted as the log's "train 002/004" lines count them; said in log.txt too, which outlives
+                # the terminal
+                why = f"the loss became {s[0]} at epoch {epoch} by step {step + 1}/{n_steps}: lower --learning_rate"
+                logger.info("stopped: %s", why)
+                raise UserError(why)
             logger.info("train %03d/%03d loss %e top1 %.2f%% top5 %.2f%%", step + 1, n_steps, s[0],
                         100 * s[1], 100 * s[2])
             bar.set_postfix(loss=f"{s[0]:.3g}", acc=f"{100 * s[1]:.1f}%")

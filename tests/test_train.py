@@ -283,3 +283,20 @@ def test_ctrl_c_names_the_command_that_resumes_the_run(tmp_path: Path, monkeypat
     assert run_main(train.main, parse("--epochs", "2", "--logdir", str(tmp_path))) == 130
     (run,) = tmp_path.glob("eval-*")
     assert capsys.readouterr().err == f"interrupted: continue with python train.py --resume {run}\n"
+
+
+def test_a_diverged_loss_names_the_step_as_the_log_counts_it_and_is_logged(tmp_path: Path,
+                                                                            capsys: pytest.CaptureFixture) -> None:
+    """The error said "step 1" (0-based) right after the log's finite "train 001/004" line, and log.txt, all a
+    researcher keeps of the run, never said why it stopped."""
+    argv = ["--set", "digits", "--image_size", "8", "--arch", "DARTS_V2", "--init_channels", "4", "--layers", "3",
+            "--batch_size", "128", "--subsample", "0.3", "--epochs", "1", "--no_progress", "--learning_rate", "1e30",
+            "--grad_clip", "1e30", "--logdir", str(tmp_path)]
+    assert run_main(train.main, train.build_parser().parse_args(argv)) == 2
+    err = capsys.readouterr().err.strip()
+    (run,) = tmp_path.glob("eval-*")
+    log = (run / "log.txt").read_text()
+    finite = [line.split("train ")[1].split(" ")[0] for line in log.splitlines() if " train 0" in line]
+    assert finite == ["001/004"]  # the first step's loss was finite: the second one diverged
+    assert err.startswith("error: the loss became nan") and "step 2/4" in err and "\n" not in err
+    assert err[len("error: "):] in log
