@@ -701,9 +701,11 @@ def train_epoch(
             s = (sums / seen).tolist()
             if not math.isfinite(s[0]):
                 bar.close()
-                raise SearchDiverged(
-                    f"the loss became {s[0]} at epoch {epoch} step {step}: lower --learning_rate or the penalty weight"
-                )
+                # steps counted as the log's "train 002/004" lines count them, and said in log.txt too
+                why = (f"the loss became {s[0]} at epoch {epoch} by step {step + 1}/{n_steps}: lower --learning_rate "
+                       "or the penalty weight")
+                logger.info("stopped: %s", why)
+                raise SearchDiverged(why)
             logger.info("train %03d/%03d loss %e ce %e acc %.2f%%", step + 1, n_steps, s[0], s[1], 100 * s[4])
             bar.set_postfix(loss=f"{s[0]:.3g}", acc=f"{100 * s[4]:.1f}%")
     bar.close()

@@ -180,3 +180,22 @@ def test_a_lone_last_training_sample_is_dropped_where_a_map_is_1x1(tmp_path: Pat
     train_loader = train_search.build_data(args, torch.device("cpu"))[0]
     assert len(train_loader.indices) % 717 == 1 and len(train_loader) == 1
     assert train_search.main(args)["genotype"]
+
+
+def test_a_diverged_search_names_the_step_as_the_log_counts_it_and_is_logged(tmp_path: Path,
+                                                                             capsys: pytest.CaptureFixture) -> None:
+    """As train.py's: the error counted steps from 0 beside the log's 1-based lines, and log.txt never said why."""
+    from utils import run_main
+
+    argv = ["--set", "digits", "--image_size", "8", "--init_channels", "4", "--layers", "3", "--batch_size", "64",
+            "--subsample", "0.3", "--epochs", "1", "--begin", "0", "--no_progress", "--learning_rate", "1e30",
+            "--grad_clip", "1e30", "--threads", "1", "--logdir", str(tmp_path)]
+    assert run_main(train_search.main, train_search.build_parser().parse_args(argv)) == 2
+    err = capsys.readouterr().err.strip()
+    (run,) = tmp_path.glob("search-*")
+    log = (run / "log.txt").read_text()
+    assert err.startswith("error: the loss became nan at epoch 0 by step ") and "\n" not in err
+    step = int(err.split("by step ")[1].split("/")[0])
+    finite = [line for line in log.splitlines() if " train 0" in line]
+    assert len(finite) < step  # the steps logged before it were finite ones
+    assert err[len("error: "):] in log
