@@ -465,6 +465,7 @@ def main(args: argparse.Namespace) -> dict:
         raise UserError("--arch is train.py's (one genotype): batch_train.py takes --archs, e.g. --archs DARTS_V2 "
                         "or --archs SWEEP_DIR")
     settings_note = None
+    given = cli.typed_flags(args)  # arch_settings and a resume return namespaces that no longer tell
     if not args.resume:
         args, settings_note = train.arch_settings(
             args, args.archs or [], what="the --archs come from runs on different data (give --set/--image_size/"
@@ -506,7 +507,7 @@ def main(args: argparse.Namespace) -> dict:
         else:
             entries = plan(args.archs or list(PUBLISHED), args.seeds)
         device = get_device(args.device, args.gpu)
-        cli.check_speed_args(args, device)  # before the batch folder exists, not inside its first training
+        cli.check_speed_args(args, device, given)  # before the batch folder exists, not inside its first training
         # the data is checked before the batch folder exists (a bad --set or --data leaves nothing behind)
         with data_recorded_in(recorded):
             _, _, info = datalib.load_datasets(args.set, args.data, download=args.download,

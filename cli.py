@@ -198,7 +198,7 @@ def add_speed_args(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
                    help="torch.compile the network's forward; the first steps compile, minutes on a CPU (default: off)")
     g.add_argument("--compile_mode", type=str, default=None, choices=list(fastpath.COMPILE_MODES),
-                   help="torch.compile mode (default: default)")
+                   help="torch.compile mode, with --compile (alone it is refused) (default: default)")
     g.add_argument("--channels_last", action=argparse.BooleanOptionalAction, default=None,
                    help="NHWC memory format for the network and its inputs (default: off)")
 
@@ -274,9 +274,19 @@ def _same_value(given: Any, recorded: Any) -> bool:
     return bool(given == recorded)
 
 
-def check_speed_args(args: argparse.Namespace, device: torch.device) -> None:
+def check_speed_args(args: argparse.Namespace, device: torch.device, typed: Collection[str] | None = None) -> None:
     """Reject lever combinations that cannot run here, with a one-line reason (a UserError: met inside a sweep's
-    search it stops the sweep for --resume, where a ValueError recorded the search failed for good)."""
+    search it stops the sweep for --resume, where a ValueError recorded the search failed for good).
+
+    ``typed`` holds the flags typed on the command line (default ``typed_flags(args)``; a resumed run's merged
+    arguments no longer tell, so its script passes those of the raw command line). A --compile_mode typed where
+    the run does not compile would change nothing without a word, so it is refused; one that a run recorded and
+    a --resume --no-compile has switched off is not (that call typed no --compile_mode).
+    """
+    typed = typed_flags(args) if typed is None else typed
+    if typed is not None and "compile_mode" in typed and not getattr(args, "compile", False):
+        raise UserError(f"--compile_mode {args.compile_mode} without --compile: nothing would be compiled "
+                        "(add --compile, or drop --compile_mode)")
     if getattr(args, "cuda_graphs", False) and device.type != "cuda":
         raise UserError(f"--cuda_graphs needs a CUDA device; this run is on {device.type} "
                         "(drop the flag; --no-cuda_graphs to resume such a run here)")

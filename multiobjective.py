@@ -685,7 +685,8 @@ def main(args: argparse.Namespace, executor: Any = None) -> dict[str, Any]:
             # it stopped every later search, and the printed --resume DIR, at once (the search makes the same check)
             cli.check_common_args(args)
             check_parallel_args(args)
-            cli.check_speed_args(args, get_device(args.device, args.gpu))  # a GPU sweep's --cuda_graphs on a CPU
+            # a GPU sweep's --cuda_graphs on a CPU; a --compile_mode typed now without the sweep's --compile
+            cli.check_speed_args(args, get_device(args.device, args.gpu), cli.typed_flags(typed))
             # --data may have moved (or be relative to another directory): one line now, not a refused search later;
             # and it must be the dataset the searches so far were made on
             with data_recorded_in(cli.recorded_data_source(typed, _state_file(run_dir))):

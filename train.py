@@ -582,6 +582,7 @@ def main(args: argparse.Namespace, *, run_dir: str | Path | None = None,
     recorded in args.json as arch_label) are for in-process callers such as batch_train.py.
     """
     settings_note = None
+    given = cli.typed_flags(args)  # arch_settings and the resume below return namespaces that no longer tell
     if not args.resume and genotype is None:  # a caller that gives the genotype has settled the data too
         args, settings_note = arch_settings(args, [args.arch])
     args, network_note = network_settings(args, [args.arch] if not args.resume and genotype is None else [])
@@ -613,7 +614,7 @@ def main(args: argparse.Namespace, *, run_dir: str | Path | None = None,
         if label is not None:  # else a resumed run keeps the arch_label its args.json records, if any
             args.arch_label = label
         device = get_device(args.device, args.gpu)
-        cli.check_speed_args(args, device)
+        cli.check_speed_args(args, device, given)
         configure_torch(device, args.threads)
         checkpoint = None
         if resumed is not None and (resumed / "checkpoint.pt").is_file():

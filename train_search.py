@@ -347,7 +347,7 @@ def main(args: argparse.Namespace) -> dict:
             print(f"{run_dir} has finished: nothing to resume (its result.json stands)", flush=True)
             return read_json(run_dir / "result.json")
         device = get_device(args.device, args.gpu)
-        cli.check_speed_args(args, device)
+        cli.check_speed_args(args, device, cli.typed_flags(typed))
         configure_torch(device, args.threads)
         imagenet = is_imagenet(args)
         checkpoint = None

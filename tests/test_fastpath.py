@@ -196,6 +196,67 @@ def test_check_speed_args_rejects_graphs_with_compile() -> None:
         cli.check_speed_args(args, torch.device("cuda"))
 
 
+def test_compile_mode_without_compile_is_refused_before_any_folder(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture) -> None:
+    """A --compile_mode alone (or beside --no-compile) used to be dropped without a word: the run went on eagerly.
+    Every script that takes the speed flags refuses it with one line, before a run folder exists."""
+    import batch_train
+    import multiobjective
+    from utils import run_main
+
+    tiny = ["--set", "digits", "--image_size", "8", "--layers", "3", "--init_channels", "4", "--epochs", "1",
+            "--batch_size", "128", "--subsample", "0.2", "--device", "cpu", "--threads", "1", "--no_progress",
+            "--logdir", str(tmp_path)]
+    search = train_search.build_parser().parse_args([*tiny, "--begin", "0", "--compile_mode", "max-autotune"])
+    assert run_main(train_search.main, search) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == ("error: --compile_mode max-autotune without --compile: nothing would be compiled (add --compile, "
+                   "or drop --compile_mode)")
+    trained = train.build_parser().parse_args([*tiny, "--arch", "PC_DARTS_cifar", "--no-compile", "--compile_mode",
+                                               "reduce-overhead"])
+    with pytest.raises(UserError, match="--compile_mode reduce-overhead without --compile"):
+        train.main(trained)
+    sweep = multiobjective.build_parser().parse_args(
+        ["-o", "l2", "--max_searches", "1", "cifar", "--set", "digits", "--image_size", "8", "--layers", "3",
+         "--init_channels", "4", "--epochs", "1", "--begin", "0", "--batch_size", "128", "--subsample", "0.2",
+         "--device", "cpu", "--threads", "1", "--no_progress", "--compile_mode", "default", "--logdir", str(tmp_path)])
+    with pytest.raises(UserError, match="--compile_mode default without --compile"):
+        multiobjective.main(sweep)
+    batch = batch_train.build_parser().parse_args(
+        ["--set", "digits", "--image_size", "8", "--archs", "DARTS_V2", "--layers", "3", "--init_channels", "4",
+         "--epochs", "1", "--batch_size", "128", "--subsample", "0.2", "--device", "cpu", "--threads", "1",
+         "--no_progress", "--compile_mode", "default", "--logdir", str(tmp_path)])
+    assert run_main(batch_train.cli_main, batch) == 2
+    assert "--compile_mode default without --compile" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
+
+
+def test_resume_with_no_compile_keeps_the_recorded_compile_mode_quietly(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run started with --compile --compile_mode M and resumed with --no-compile goes on eagerly (its args.json
+    still records M: that call typed no --compile_mode); a --compile_mode typed on the resume of a run that does
+    not compile is refused, as on a fresh run."""
+    compiled: list[str] = []
+    monkeypatch.setattr(train, "compile_model", lambda model, mode: compiled.append(mode))
+    stopped = train.main(_train_args(tmp_path, "--epochs", "2", "--stop_after", "1", "--compile", "--compile_mode",
+                                     "max-autotune"))
+    assert compiled == ["max-autotune"] and "stopped_after" in stopped
+    parser = train.build_parser()
+    with pytest.raises(UserError, match="--compile_mode default without --compile"):
+        train.main(parser.parse_args(["--resume", stopped["run_dir"], "--no-compile", "--compile_mode", "default"]))
+    done = train.main(parser.parse_args(["--resume", stopped["run_dir"], "--no-compile", "--no_progress"]))
+    assert "test_loss" in done and compiled == ["max-autotune"]
+
+
+def test_check_speed_args_takes_the_typed_flags_of_a_resumed_call() -> None:
+    merged = argparse.Namespace(cuda_graphs=None, compile=False, compile_mode="max-autotune")
+    cli.check_speed_args(merged, CPU)  # an in-process namespace: nothing typed
+    cli.check_speed_args(merged, CPU, frozenset({"resume", "compile"}))  # --resume DIR --no-compile
+    with pytest.raises(UserError, match="without --compile"):
+        cli.check_speed_args(merged, CPU, frozenset({"resume", "compile_mode"}))
+    cli.check_speed_args(argparse.Namespace(compile=True, compile_mode="default"), CPU, frozenset({"compile_mode"}))
+
+
 def _train_args(tmp_path: Path, *extra: str) -> argparse.Namespace:
     return train.build_parser().parse_args([
         "--set", "digits", "--arch", "PC_DARTS_cifar", "--init_channels", "4", "--layers", "3", "--epochs", "1",
