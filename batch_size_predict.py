@@ -71,6 +71,7 @@ from utils import (
     count_parameters_in_MB,
     get_device,
     get_logger,
+    json_or_none,
     run_main,
     write_json_atomic,
 )
@@ -243,14 +244,19 @@ def load_memory_model(path: str | Path) -> MemoryModel:
     return MemoryModel.from_dict(data, str(path))
 
 
+def _csv_header(path: str | Path) -> list[str]:
+    """The first row of a CSV, each name stripped and lower-cased (a UnicodeDecodeError where it is no text)."""
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        return [h.strip().lower() for h in next(csv.reader(f), [])]
+
+
 def _is_memory_csv(path: Path) -> bool:
     """Whether ``path`` starts with the memory CSV's header."""
     try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            header = next(csv.reader(f), [])
+        header = _csv_header(path)
     except (OSError, UnicodeDecodeError, csv.Error):
         return False
-    return {h.strip().lower() for h in header} >= {c.lower() for c in COLUMNS}
+    return set(header) >= {c.lower() for c in COLUMNS}
 
 
 def fit_memory_model(csv_path: str | Path, alpha: float = 0.5,
@@ -468,8 +474,7 @@ def check_appendable(path: str | Path) -> bool:
     if not path.is_file() or path.stat().st_size == 0:
         return True
     try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            header = [h.strip().lower() for h in next(csv.reader(f), [])]
+        header = _csv_header(path)
     except UnicodeDecodeError:
         raise UserError(f"{path} is not a text CSV (not UTF-8): expected the columns {', '.join(COLUMNS)}") from None
     if header != [c.lower() for c in COLUMNS]:
@@ -593,10 +598,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _same_fit(path: Path, new: dict[str, Any]) -> bool:
     """Whether ``path`` is a memory model JSON of this very fit (all but its time of creation equal)."""
-    try:
-        old = json.loads(path.read_text()) if path.is_file() else None
-    except (OSError, ValueError):
-        return False
+    old = json_or_none(path)
     if not isinstance(old, dict):
         return False
     return {k: v for k, v in old.items() if k != "created"} == \
@@ -633,10 +635,7 @@ def fit_output(args: argparse.Namespace) -> Path:
 
 def _fitted_data(path: Path) -> str | None:
     """The CSV a memory model JSON at ``path`` records it was fitted on (None: no such file, or not a model)."""
-    try:
-        data = json.loads(path.read_text()) if path.is_file() else None
-    except (OSError, ValueError):
-        return None
+    data = json_or_none(path)
     if not isinstance(data, dict) or data.get("format") != MODEL_FORMAT or not isinstance(data.get("data"), str):
         return None
     return data["data"]

@@ -412,6 +412,16 @@ def read_json(path: str | Path) -> Any:
         raise UserError(f"{path} is not valid JSON ({e})") from None
 
 
+def json_or_none(path: str | Path) -> Any:
+    """The JSON of ``path``, or None where there is no such file or it is not readable JSON: for the checks that
+    only ask what an existing output holds before replacing it (a damaged one is no fit or table to keep)."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text()) if path.is_file() else None
+    except (OSError, ValueError):  # UnicodeDecodeError is a ValueError
+        return None
+
+
 def save_atomic(obj: Any, path: str | Path) -> None:
     """torch.save through a temp file + fsync + rename: a crash never leaves a truncated checkpoint.
 

@@ -27,7 +27,6 @@ line per --validate network; a Ctrl-C says how many timings were done (the table
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import random
 import sys
@@ -53,6 +52,7 @@ from utils import (  # noqa: E402
     configure_torch,
     cpu_name,
     get_device,
+    json_or_none,
     run_main,
     write_json_atomic,
 )
@@ -254,10 +254,7 @@ def _check_default_output(path: Path, device: torch.device, batch: int, spec: co
     """Refuse to let the default -o replace a table made for another device, batch or network: a GPU table made
     after a CPU one (or the paper's network after the demo's) took the other's place without a word, and a table
     takes minutes to make. A remake of the same table may replace it."""
-    try:
-        old = json.loads(path.read_text()) if path.is_file() else None
-    except (OSError, ValueError):
-        old = None
+    old = json_or_none(path)
     if not isinstance(old, dict) or not isinstance(old.get("ops"), dict):
         return
     now = {"device": str(device), "batch": batch, "eval": {k: v for k, v in spec.to_dict().items() if k != "input"},
