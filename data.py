@@ -588,30 +588,30 @@ def _folder_eval_dir(root: Path) -> tuple[Path | None, str | None]:
     return (found[0] if found else None), note
 
 
-def _load_folder(root: Path, image_size: int, cutout: bool,
-                 cutout_length: int) -> tuple[Dataset, Dataset, DatasetInfo]:
+def _load_folder(root: Path, image_size: int, cutout: bool, cutout_length: int,
+                 with_eval: bool = True) -> tuple[Dataset, Dataset | None, DatasetInfo]:
     train_dir = root / "train"
-    eval_dir, eval_note = _folder_eval_dir(root)
-    if not train_dir.is_dir() or eval_dir is None:
-        raise DataNotFound(f"image folder dataset not found: looked for {train_dir} and {root / 'val'} "
-                           f"(or {root / 'test'}), each with one sub-folder per class")
+    eval_dir, eval_note = _folder_eval_dir(root) if with_eval else (None, None)
+    if not train_dir.is_dir() or (with_eval and eval_dir is None):
+        looked = f"{train_dir} and {root / 'val'} (or {root / 'test'}), each" if with_eval else f"{train_dir},"
+        raise DataNotFound(f"image folder dataset not found: looked for {looked} with one sub-folder per class")
     train_tf, eval_tf = _folder_transforms(image_size, IMAGENET_MEAN, IMAGENET_STD, cutout, cutout_length)
     train = _image_folder(train_dir, train_tf)
-    test = _image_folder(eval_dir, eval_tf, train.class_to_idx)
+    test = _image_folder(eval_dir, eval_tf, train.class_to_idx) if eval_dir is not None else None
     return train, test, DatasetInfo("folder", len(train.classes), image_size, IMAGENET_MEAN, IMAGENET_STD,
                                      classes=tuple(train.classes),
-                                     notes=_notes(eval_note, *train.notes, *test.notes))
+                                     notes=_notes(eval_note, *train.notes, *(test.notes if test else ())))
 
 
-def _load_imagenet(root: Path, image_size: int, cutout: bool,
-                   cutout_length: int) -> tuple[Dataset, Dataset, DatasetInfo]:
+def _load_imagenet(root: Path, image_size: int, cutout: bool, cutout_length: int,
+                   with_eval: bool = True) -> tuple[Dataset, Dataset | None, DatasetInfo]:
     base = root / "imagenet"
     train_tf, eval_tf = _imagenet_transforms(image_size, cutout, cutout_length)
     train = _image_folder(base / "train", train_tf)
-    test = _image_folder(base / "val", eval_tf, train.class_to_idx)
+    test = _image_folder(base / "val", eval_tf, train.class_to_idx) if with_eval else None
     return train, test, DatasetInfo("imagenet", len(train.classes), image_size, IMAGENET_MEAN, IMAGENET_STD,
                                      classes=tuple(train.classes),
-                                     notes=_notes(*train.notes, *test.notes))
+                                     notes=_notes(*train.notes, *(test.notes if test else ())))
 
 
 def load_imagenet_search(root: str | Path, *, image_size: int | None = None, cutout: bool = False,
@@ -659,6 +659,29 @@ def load_datasets(name: str, root: str | Path, *, download: bool = False, cutout
 
     `cutout_length=None` takes default_cutout_length of the image side (16 from 32 px up).
     """
+    train, test, info = _load(name, root, download=download, cutout=cutout, cutout_length=cutout_length,
+                              image_size=image_size, synthetic_train=synthetic_train, synthetic_test=synthetic_test)
+    assert test is not None
+    return train, test, info
+
+
+def load_train_set(name: str, root: str | Path, *, download: bool = False, cutout: bool = False,
+                   cutout_length: int | None = None,
+                   image_size: int | None = None) -> tuple[Dataset, DatasetInfo]:
+    """(train set with the training transform, info) for `--set name`: what a search reads.
+
+    A search cuts its held-out half from the training set, so an image-folder set needs no val/ or test/
+    folder there, and ImageNet's val/ is neither required nor listed (50,000 files).
+    """
+    train, _, info = _load(name, root, download=download, cutout=cutout, cutout_length=cutout_length,
+                           image_size=image_size, with_eval=False)
+    return train, info
+
+
+def _load(name: str, root: str | Path, *, download: bool, cutout: bool, cutout_length: int | None,
+          image_size: int | None, synthetic_train: int = 2000, synthetic_test: int = 500,
+          with_eval: bool = True) -> tuple[Dataset, Dataset | None, DatasetInfo]:
+    """load_datasets; `with_eval=False` skips an image folder's evaluation split (the tensor sets come whole)."""
     root = Path(root)
     if cutout and cutout_length is not None and cutout_length < 1:
         raise UserError(f"--cutout_length must be >= 1, got {cutout_length}")
@@ -681,8 +704,8 @@ def load_datasets(name: str, root: str | Path, *, download: bool = False, cutout
         train, test = _pair(train_x, train_y, test_x, test_y, mean, std, cutout, length, sequential_split=True)
         return train, test, DatasetInfo("synthetic", 10, size, mean, std)
     if name == "folder":
-        return _load_folder(root, size, cutout, length)
-    return _load_imagenet(root, size, cutout, length)
+        return _load_folder(root, size, cutout, length, with_eval)
+    return _load_imagenet(root, size, cutout, length, with_eval)
 
 
 def _test_classes(train_dir: Path, eval_dir: Path) -> dict[str, int]:

@@ -203,7 +203,7 @@ def build_data(args: argparse.Namespace, device: torch.device) -> tuple[Any, Any
         info = dataclasses.replace(info, split={"kind": "given", "seed": None, "train_portion": None,
                                                 "train": len(train_idx), "held_out": len(valid_idx)})
     else:
-        train_ds, _, info = datalib.load_datasets(
+        train_ds, info = datalib.load_train_set(
             args.set, args.data, download=args.download, cutout=args.cutout, cutout_length=args.cutout_length,
             image_size=args.image_size,
         )

@@ -21,6 +21,7 @@ from data import (
     HostLoader,
     UnreadableImage,
     load_datasets,
+    load_train_set,
     split_dataset,
     targets_of,
     train_valid_split,
@@ -122,6 +123,23 @@ def test_search_on_a_class_sorted_folder_is_held_out_above_chance(tmp_path):
     saved = json.loads((Path(result["run_dir"]) / "args.json").read_text())
     assert saved["data_split"] == {"kind": "stratified", "seed": SPLIT_SEED, "train_portion": 0.5,
                                    "train": 48, "held_out": 48}
+
+
+def test_a_search_needs_no_evaluation_folder_and_a_training_does(tmp_path, capsys):
+    data = tmp_path / "data"
+    write_colour_tree(data / "train", {name: 8 for name in "ab"})  # no val/ or test/: a search never reads one
+    args = train_search.build_parser().parse_args([*SEARCH, "--data", str(data), "--batch_size", "4"])
+    train_loader, valid_loader, info = train_search.build_data(args, torch.device("cpu"))
+    assert info.num_classes == 2 and info.split["train"] == 8 and info.split["held_out"] == 8
+    (data / "imagenet").mkdir()
+    (data / "train").rename(data / "imagenet" / "train")  # nor does a search on ImageNet's train/
+    _, imagenet = load_train_set("imagenet", data, image_size=8)
+    assert imagenet.num_classes == 2
+    logs = tmp_path / "logs"
+    (data / "imagenet" / "train").rename(data / "train")
+    line = one_line_error(capsys, train.main, train.build_parser().parse_args(
+        [*TRAIN, "--data", str(data), "--logdir", str(logs)]))
+    assert "val" in line and "test" in line  # a training tests on val/ (or test/)
 
 
 def test_train_records_its_split(tmp_path):
