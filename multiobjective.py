@@ -30,7 +30,7 @@ import math
 import socket
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -112,6 +112,7 @@ class SweepParser(cli.ArgumentParser):
 
     search_flags: frozenset[str] = frozenset()
     sweep_flags: frozenset[str] = frozenset()  # the sweep's own (-o, -d), which a subcommand does not take
+    subcommand_flags: frozenset[str] = frozenset()  # every flag a subcommand takes (the parallel ones too)
 
     def parse_known_args(self, args: Sequence[str] | None = None,  # type: ignore[override]
                          namespace: argparse.Namespace | None = None) -> tuple[argparse.Namespace, list[str]]:
@@ -120,7 +121,7 @@ class SweepParser(cli.ArgumentParser):
                   and not (i and argv[i - 1] == "--resume")]  # a sweep folder named cifar is no subcommand
         for token in argv[:spaces[0]] if spaces else argv:
             flag = token.split("=", 1)[0]
-            full = self._search_flag(flag)
+            full = self._flag_named(flag, self.search_flags, self._option_string_actions)
             if full is not None:
                 named = flag if full == flag else f"{flag} ({full})"
                 where = repr(argv[spaces[0]]) if spaces else "(cifar or imagenet; after --resume DIR too: " \
@@ -128,20 +129,22 @@ class SweepParser(cli.ArgumentParser):
                 self.error(f"{named} is a search flag: give it after the subcommand {where}")
         for token in argv[spaces[0] + 1:] if spaces else []:
             flag = token.split("=", 1)[0]
-            if flag in self.sweep_flags:
-                self.error(f"{flag} is the sweep's flag: give it before the subcommand {argv[spaces[0]]!r} "
+            full = self._flag_named(flag, self.sweep_flags, self.subcommand_flags)
+            if full is not None:
+                named = flag if full == flag else f"{flag} ({full})"
+                self.error(f"{named} is the sweep's flag: give it before the subcommand {argv[spaces[0]]!r} "
                            f"(multiobjective.py -o l2 {argv[spaces[0]]} --set ...)")
         return super().parse_known_args(argv, namespace)
 
-    def _search_flag(self, flag: str) -> str | None:
-        """The search flag ``flag`` names, abbreviated too as argparse allows (``--epoch`` is --epochs): else the
-        sweep's parser takes it for an unknown flag and its value for the subcommand ("invalid choice: '3'")."""
-        if flag in self.search_flags:
+    def _flag_named(self, flag: str, flags: Iterable[str], taken: Iterable[str]) -> str | None:
+        """The flag of ``flags`` that ``flag`` names, abbreviated too as argparse allows (``--epoch`` is --epochs),
+        unless the parser the token reaches takes it (one of ``taken`` starts with it): else that parser would
+        call it unknown ("unrecognized arguments") or take its value for the subcommand ("invalid choice: '3'")."""
+        if flag in flags:
             return flag
-        if not (self.allow_abbrev and flag.startswith("--")) or any(
-                f.startswith(flag) for f in self._option_string_actions):
+        if not (self.allow_abbrev and flag.startswith("--")) or any(f.startswith(flag) for f in taken):
             return None
-        matches = sorted(f for f in self.search_flags if f.startswith(flag))
+        matches = sorted(f for f in flags if f.startswith(flag))
         return matches[0] if len(matches) == 1 else (flag if matches else None)
 
 
@@ -165,6 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_, formatter_class=cli.HelpFormatter)
         train_search.add_arguments(p, variant)
         add_parallel_args(p, suppress=True)
+        parser.subcommand_flags |= set(p._option_string_actions)
         parser.search_flags |= {f for f in p._option_string_actions if f not in parser._option_string_actions}
         parser.sweep_flags |= {f for f in parser._option_string_actions
                                if f not in p._option_string_actions and f not in ("-h", "--help")}

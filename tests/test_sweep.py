@@ -276,6 +276,10 @@ def test_bad_input_is_one_line(tmp_path: Path, argv: list[str], message: str) ->
     (["--thread=1", "-o", "l2", "cifar"], "--thread (--threads) is a search flag"),
     (["-o", "l2", "--learning", "0.1", "cifar"], "--learning is a search flag"),  # --learning_rate(_min)
     (["--resume", "x", "--epoch", "3"], "--epoch (--epochs) is a search flag: give it after the subcommand (cifar"),
+    # and a sweep flag after it, which argparse called unrecognized
+    (["-o", "l2", "cifar", "--delt", "0.1"], "--delt (--delta) is the sweep's flag: give it before the subcommand"),
+    (["-o", "l2", "cifar", "--objective=l1"], "--objective is the sweep's flag"),
+    (["cifar", "--obj", "l1"], "--obj (--objective) is the sweep's flag"),
 ])
 def test_an_abbreviated_search_flag_before_the_subcommand_says_where_it_goes(
         argv: list[str], message: str, capsys: pytest.CaptureFixture) -> None:
@@ -289,6 +293,8 @@ def test_an_abbreviated_search_flag_before_the_subcommand_says_where_it_goes(
 def test_an_abbreviated_sweep_flag_before_the_subcommand_still_parses() -> None:
     args = parse(["-o", "l2", "--max_search", "3", "--del", "0.3", "cifar", "--epoch", "3"])
     assert (args.max_searches, args.delta, args.epochs) == (3, 0.3, 3)
+    args = parse(["-o", "l2", "cifar", "--max_search", "4", "--para", "2"])  # the subcommand takes these itself
+    assert (args.max_searches, args.parallel) == (4, 2)
 
 
 @pytest.mark.parametrize("flag, value", [
