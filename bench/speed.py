@@ -436,7 +436,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     p.add_argument("--quick", action="store_true", help="tiny sizes and few steps (about a minute on a CPU)")
     p.add_argument("-o", "--output", default=None,
-                   help="JSON file (default: bench/results/<device>-<date>.json; none with --quick)")
+                   help="JSON file, never overwritten (default: bench/results/<device>-<date>.json; none with "
+                        "--quick)")
     p.add_argument("--levers", nargs="+", choices=LEVERS, default=None,
                    help="levers to time (default: all; --quick leaves compile out)")
     p.add_argument("--no_compile", action="store_true", help="skip the torch.compile lever")
@@ -571,6 +572,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     out_path = Path(args.output) if args.output else None
     if out_path is None and not args.quick:
         out_path = ROOT / "bench" / "results" / f"{slug(name)}-{datetime.now():%Y%m%d-%H%M}.json"
+    if out_path is not None and out_path.exists():  # the JSON is written at once: an earlier run's would be gone
+        raise ValueError(f"{out_path} exists: give another -o (results are never overwritten)")
     cuda = device.type == "cuda"
     results: dict[str, Any] = {
         "schema": 1, "device": name, "device_type": device.type, "torch": torch.__version__,

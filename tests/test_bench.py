@@ -223,6 +223,16 @@ def test_bad_input_is_one_line(capsys: pytest.CaptureFixture) -> None:
     assert err.startswith("error: --search_channels 6") and "\n" not in err
 
 
+def test_an_existing_output_is_never_overwritten(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """speed.py writes its JSON before the first timing: an earlier run's results (a GPU run's) must survive."""
+    out = tmp_path / "gpu-run.json"
+    out.write_text('{"complete": true}')
+    assert speed.main(["--device", "cpu", "--quick", "--threads", "1", "-o", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"error: {out} exists: give another -o (results are never overwritten)"
+    assert out.read_text() == '{"complete": true}'
+
+
 def test_quick_run_writes_complete_json(tmp_path: Path) -> None:
     """The CLI end to end at tiny sizes: every benchmark timed, positive, ratios and parity present."""
     out = tmp_path / "bench.json"
