@@ -20,7 +20,9 @@ Parts (each a subprocess under its own time limit, so one failure leaves the oth
 
 OUT receives three files (a device machine hands back a few small files only): ``device_check.json`` (the
 summary, rewritten after each part), ``speed.json`` and ``device_check.log`` (every command's output in
-turn). Run folders and per-run logs stay in ``--workdir`` (a temporary folder by default).
+turn). Run folders and per-run logs stay in ``--workdir`` (a temporary folder by default). A second command
+into the same OUT (the two above) adds its parts to the summary and its output to the log; a part that OUT
+already holds, or a check of another mode or device, is refused, so that no result is overwritten.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ if str(ROOT) not in sys.path:
 
 import cli  # noqa: E402
 from bench import parallel  # noqa: E402
-from utils import write_json_atomic  # noqa: E402
+from utils import json_or_none, write_json_atomic  # noqa: E402
 
 PARTS = ("speed", "search", "train", "sweep")
 
@@ -181,10 +183,23 @@ def main() -> int:
     sizes = QUICK if args.quick else FULL
     device = args.device or ("cpu" if args.quick else "cuda")
     out = Path(args.output)
-    out.mkdir(parents=True, exist_ok=True)
-    summary: dict[str, Any] = {"mode": "quick" if args.quick else "full", "device": device, "env": environment(),
-                               "argv": sys.argv, "parts": {}, "complete": False}
+    mode = "quick" if args.quick else "full"
     summary_path = out / "device_check.json"
+    # OUT may hold an earlier command's parts (--parts speed, then --parts search train sweep): they are kept
+    earlier = json_or_none(summary_path) if summary_path.exists() else {}
+    if not isinstance(earlier, dict) or earlier and (earlier.get("mode"), earlier.get("device")) != (mode, device):
+        p.error(f"{summary_path} holds another check (not a {mode} one on {device}): give another -o")
+    again = sorted(set(args.parts) & set(earlier.get("parts") or {}))
+    if "speed" in args.parts and (out / "speed.json").exists():
+        again = sorted({*again, "speed"})
+    if again:
+        p.error(f"{out} already holds the results of --parts {' '.join(again)}: give another -o "
+                "(results are never overwritten)")
+    out.mkdir(parents=True, exist_ok=True)
+    summary: dict[str, Any] = {"mode": mode, "device": device, "env": environment(), "argv": sys.argv,
+                               "parts": dict(earlier.get("parts") or {}), "complete": False}
+    if earlier:
+        summary["earlier_argv"] = [*earlier.get("earlier_argv", []), earlier.get("argv")]
     # The device hands back a few small files only: run folders (weights, checkpoints) stay in workdir.
     work = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="device_check_"))
     work.mkdir(parents=True, exist_ok=True)

@@ -284,6 +284,41 @@ def test_device_check_quick_train_part(tmp_path: Path) -> None:
     assert runs["channels_last"]["train_loss_rel_diff"] < 1e-2
 
 
+def test_device_check_keeps_an_earlier_commands_parts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture) -> None:
+    """The documented session, --parts speed then --parts search ... into one OUT: the second command adds its
+    parts to device_check.json, and a part OUT already holds (or another mode's check) is refused, unchanged."""
+    from bench import device_check
+
+    out = tmp_path / "out"
+    monkeypatch.setattr(device_check, "environment", lambda: {"torch": "x"})
+    monkeypatch.setattr(device_check, "script_part", lambda kind, *a: {"faithful": {"rc": 0, "kind": kind}})
+
+    def check(*argv: str) -> int:
+        monkeypatch.setattr(sys, "argv", ["device_check.py", "--quick", "-o", str(out), *argv])
+        try:
+            return device_check.main()
+        except SystemExit as stop:
+            return int(stop.code)
+
+    assert check("--parts", "train") == 0
+    assert check("--parts", "search") == 0
+    summary = json.loads((out / "device_check.json").read_text())
+    assert summary["parts"] == {"train": {"faithful": {"rc": 0, "kind": "train"}},
+                                "search": {"faithful": {"rc": 0, "kind": "search"}}}
+    assert summary["complete"] is True and summary["earlier_argv"][0][-2:] == ["--parts", "train"]
+    capsys.readouterr()
+    before = (out / "device_check.json").read_text()
+    assert check("--parts", "train") == 2
+    assert "already holds the results of --parts train" in capsys.readouterr().err
+    assert check("--parts", "sweep", "--device", "cuda") == 2
+    assert "holds another check (not a quick one on cuda)" in capsys.readouterr().err
+    (out / "speed.json").write_text("{}")  # a speed run's JSON that the summary lacks (a killed command)
+    assert check("--parts", "speed") == 2
+    assert "already holds the results of --parts speed" in capsys.readouterr().err
+    assert (out / "device_check.json").read_text() == before and (out / "speed.json").read_text() == "{}"
+
+
 def test_parallel_bench_runs_a_sweep_and_never_overwrites(tmp_path: Path) -> None:
     """bench/parallel.py runs multiobjective.py as users do, checks the folder, and keeps an earlier result."""
     out = tmp_path / "p.json"
