@@ -62,7 +62,7 @@ from genotypes import (
     save_genotype,
 )
 from model import build_network, init_channels_error
-from plots_train import plot_training_curves
+from plots_train import plot_training_curves, train_loss_label
 from utils import (
     LOG_DATEFMT,
     LOG_FORMAT,
@@ -752,7 +752,9 @@ def finish(args: argparse.Namespace, run_dir: Path, model: nn.Module, genotype: 
         "finished": time.time(),
     }
     save_atomic(model.state_dict(), run_dir / "weights.pt")
-    plot_training_curves(run_dir / "metrics.csv", run_dir, title=f"{result['arch']} ({info.name})")
+    plot_training_curves(run_dir / "metrics.csv", run_dir, title=f"{result['arch']} ({info.name})",
+                         train_label=train_loss_label(args.auxiliary_weight if args.auxiliary else 0.0,
+                                                      label_smoothing(args)))
     write_json_atomic(run_dir / "result.json", result)
     (run_dir / "checkpoint.pt").unlink(missing_ok=True)
     logger.info("result: test top-1 %.2f%%, top-5 %.2f%%, loss %.4f; %.3fM params; %.0f s",

@@ -1508,9 +1508,9 @@ def test_the_training_curves_draw_each_split_where_it_was_evaluated(tmp_path: Pa
     drawn_panels = []
     real = plots_train.training_figure
 
-    def keep(rows, key, ylabel, title=""):
+    def keep(rows, key, ylabel, title="", train_label="train"):
         drawn_panels.append((key, ylabel, title, len(rows)))
-        return real(rows, key, ylabel, title)
+        return real(rows, key, ylabel, title, train_label)
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(plots_train, "training_figure", keep)

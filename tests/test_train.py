@@ -17,6 +17,7 @@ import pytest
 import torch
 
 import genotypes
+import plots_train
 import train
 from model import NetworkCIFAR
 from utils import UserError, run_main
@@ -34,6 +35,25 @@ def parse(*extra: str) -> object:
 def full_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     logdir = tmp_path_factory.mktemp("logs")
     return train.main(parse("--epochs", "2", "--logdir", str(logdir), "--save", "full"))
+
+
+def test_loss_png_names_the_train_objective(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """train_loss is CE + 0.4 x the auxiliary head's CE (label-smoothed here), the valid and test losses the plain
+    CE: loss.png's legend says what the train curve is, so that it does not read as under-fitting."""
+    legends = []
+    real = plots_train.training_figure
+
+    def keep(rows: list, key: str, ylabel: str, title: str = "", train_label: str = "train") -> object:
+        fig = real(rows, key, ylabel, title, train_label)
+        legends.append((key, [t.get_text() for t in fig.axes[0].get_legend().get_texts()]))
+        return fig
+
+    monkeypatch.setattr(plots_train, "training_figure", keep)
+    train.main(parse("--epochs", "1", "--logdir", str(tmp_path), "--label_smooth", "0.1", "--threads", "1"))
+    assert legends == [("loss", ["train (objective: CE + 0.4 × auxiliary CE, label smoothing 0.1)", "valid", "test"]),
+                       ("acc", ["train", "valid", "test"]), ("top5", ["train", "valid", "test"])]
+    assert plots_train.train_loss_label() == "train"
+    assert plots_train.train_loss_label(0.0, 0.1) == "train (objective: CE, label smoothing 0.1)"
 
 
 def read_rows(path: Path) -> list[dict[str, str]]:
