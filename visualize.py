@@ -339,15 +339,18 @@ def write_cells(genotype: Genotype, stem: str | Path, formats: Iterable[str] = (
                 name: str | None = None) -> list[Path]:
     """Write ``<stem>_normal.<ext>`` and ``<stem>_reduction.<ext>``; returns the paths written."""
     stem = Path(stem)
+    formats = list(formats)  # read once per cell: a generator would leave the reduction cell unwritten
     stem.parent.mkdir(parents=True, exist_ok=True)
     written = []
-    for cell, fig in genotype_figures(genotype, name).items():
-        try:
+    figures = genotype_figures(genotype, name)
+    try:
+        for cell, fig in figures.items():
             for ext in formats:
                 path = stem.with_name(f"{stem.name}_{cell}.{ext}")
                 fig.savefig(path, dpi=DPI, facecolor="white")
                 written.append(path)
-        finally:
+    finally:  # both figures, also when the first cell's file fails (a sweep draws on after a warning)
+        for fig in figures.values():
             plt.close(fig)
     return written
 

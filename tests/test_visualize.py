@@ -224,3 +224,19 @@ def test_sweep_cells_are_written_and_a_failure_is_only_a_warning(tmp_path: Path,
     with caplog.at_level(logging.WARNING, logger="test_visualize"):
         assert visualize.write_sweep_cells(genotypes, folder, logger) == []
     assert sum("No space left" in r.getMessage() for r in caplog.records) == 2
+
+
+def test_write_cells_frees_both_figures_when_a_file_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sweep draws on after a failed diagram (a full disk): the cell not reached must not stay open, one
+    figure per genotype, for the rest of the process; and formats given as a generator serve both cells."""
+    open_before = set(plt.get_fignums())
+    assert [p.name for p in visualize.write_cells(PUBLISHED["DARTS_V2"], tmp_path / "g", (f for f in ["png"]))] == [
+        "g_normal.png", "g_reduction.png"]
+
+    def full(*args, **kwargs):
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(plt.Figure, "savefig", full)
+    with pytest.raises(OSError):
+        visualize.write_cells(PUBLISHED["DARTS_V2"], tmp_path / "h", ["png"])
+    assert set(plt.get_fignums()) == open_before
