@@ -423,6 +423,8 @@ def expand(spec: str) -> list[tuple[str, Genotype, Path, Path | None]]:
         mapping = _mapping_file(path)
         if mapping is not None:
             data = genotype_mapping(read_json(mapping)) or {}
+            if not data:  # {"genotypes": {}}: drawing nothing and saying nothing would look like success
+                raise UserError(f"{mapping} holds no genotypes: nothing to draw")
             found = []
             for key, value in data.items():
                 try:

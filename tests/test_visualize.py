@@ -240,3 +240,12 @@ def test_write_cells_frees_both_figures_when_a_file_fails(tmp_path: Path, monkey
     with pytest.raises(OSError):
         visualize.write_cells(PUBLISHED["DARTS_V2"], tmp_path / "h", ["png"])
     assert set(plt.get_fignums()) == open_before
+
+
+def test_a_genotypes_file_with_none_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """{"genotypes": {}} drew nothing, printed nothing and exited 0."""
+    path = tmp_path / "genotypes.json"
+    path.write_text(json.dumps({"genotypes": {}}))
+    assert run([str(path), "-o", f"{tmp_path}/out/"]) == 2
+    assert capsys.readouterr().err == f"error: {path} holds no genotypes: nothing to draw\n"
+    assert not (tmp_path / "out").exists()
