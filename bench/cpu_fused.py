@@ -53,7 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="comma list of thread counts, 'default' = torch's (default: 1,default; quick: 1)")
     parser.add_argument("--measures", default="fwd_bwd,search_step", help="comma list: fwd_bwd, search_step")
     parser.add_argument("--mkldnn", action="store_true", help="also time both variants with oneDNN disabled")
-    parser.add_argument("-o", "--output", default=None, help="JSON file (default logs/bench/cpu_fused-<time>.json)")
+    parser.add_argument("-o", "--output", default=None,
+                        help="JSON file, never overwritten (default logs/bench/cpu_fused-<time>.json)")
     return parser
 
 
@@ -117,6 +118,9 @@ def check_equivalence(ref: nn.Module, fused: nn.Module, x: torch.Tensor) -> floa
 
 
 def main(args: argparse.Namespace) -> dict:
+    out = Path(args.output or f"logs/bench/cpu_fused-{time.strftime('%Y%m%d-%H%M%S')}.json")
+    if out.exists():  # checked before the minutes of timing that would then replace an earlier run's JSON
+        raise ValueError(f"{out} exists: give another -o (results are never overwritten)")
     configure_torch(torch.device("cpu"))  # train_search.py's settings (denormals flushed); threads set below
     default_threads = torch.get_num_threads()
     threads = []
@@ -162,7 +166,6 @@ def main(args: argparse.Namespace) -> dict:
                 print(_row(entry), flush=True)
     torch.set_num_threads(default_threads)
     result["loadavg_end"] = os.getloadavg()
-    out = Path(args.output or f"logs/bench/cpu_fused-{time.strftime('%Y%m%d-%H%M%S')}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1))
     print(f"load average start {result['loadavg_start']}, end {result['loadavg_end']}; wrote {out}")

@@ -233,6 +233,17 @@ def test_an_existing_output_is_never_overwritten(tmp_path: Path, capsys: pytest.
     assert out.read_text() == '{"complete": true}'
 
 
+def test_cpu_fused_never_overwrites_an_earlier_result(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from bench import cpu_fused
+    from utils import run_main
+
+    out = tmp_path / "cpu_fused.json"
+    out.write_text('{"results": []}')
+    assert run_main(cpu_fused.main, cpu_fused.build_parser().parse_args(["--quick", "-o", str(out)])) == 2
+    assert capsys.readouterr().err == f"error: {out} exists: give another -o (results are never overwritten)\n"
+    assert out.read_text() == '{"results": []}'
+
+
 def test_quick_run_writes_complete_json(tmp_path: Path) -> None:
     """The CLI end to end at tiny sizes: every benchmark timed, positive, ratios and parity present."""
     out = tmp_path / "bench.json"
