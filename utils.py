@@ -816,6 +816,58 @@ def _forget_in_child(ref: weakref.ref) -> None:
         lock._fd = None
 
 
+_TAKEN = (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES)
+PROBE_WAITS = 50  # tries of lock_run_dir past a run_is_live probe, 10 ms apart
+
+
+def _lock_exclusive(fd: int) -> None:
+    """flock LOCK_EX without waiting on a run, but outwaiting a reader's probe (run_is_live's shared lock, held for
+    two system calls): a resume that met one would otherwise be refused as "in use" by a run long dead. A shared
+    lock that can be taken beside the holder's means no run holds the file (runs lock it exclusively)."""
+    for attempt in range(PROBE_WAITS + 1):
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except OSError as err:
+            if err.errno not in _TAKEN or attempt == PROBE_WAITS:
+                raise
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except OSError:
+                raise err from None  # held exclusively: a run
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            time.sleep(0.01)
+
+
+def run_is_live(folder: str | Path) -> bool | None:
+    """Whether a process holds the lock of a run folder now, so that a tool reading the folder can tell a run still at
+    work from one that ended without finishing (killed, crashed, interrupted): both leave the same files.
+
+    True: held. False: not held (a run that died holding it left its pid in the lock file; a clean release leaves
+    it empty, and an empty file is not probed). None: cannot tell (no lock file, as a run older than the lock
+    has; no fcntl; a filesystem without locks). The probe is a non-blocking shared flock released at once; a run
+    starting in that instant outwaits it (lock_run_dir). Locks that a filesystem keeps per host see no run of
+    another host: such a run reads as not live.
+    """
+    if fcntl is None:
+        return None
+    try:
+        fd = os.open(Path(folder) / LOCK_FILE, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    except OSError:  # no lock file, or one this user may not read
+        return None
+    try:
+        if not os.pread(fd, 32, 0).strip():  # released cleanly (or taken this instant, its pid not yet written)
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError as err:
+            return True if err.errno in _TAKEN else None
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
+
+
 def lock_run_dir(folder: str | Path) -> RunLock:
     """Lock a run folder for this process: a second process on it gets one line naming the holder's pid.
 
@@ -823,19 +875,18 @@ def lock_run_dir(folder: str | Path) -> RunLock:
     the end. It is an flock on ``folder/.lock``, which the OS drops when the process ends however it ends
     (kill -9 too), so a lock is never stale; the file holds the holder's pid for the message. A sweep locks
     its folder and each search its own, so nested folders never wait on each other (and nothing waits: a
-    taken lock is an error at once). Holding the lock, no one else writes in the folder, so the atomic
-    writer's temp files found there are leftovers of a killed run and are removed. Without fcntl (Windows),
-    or on a filesystem without locks, the folder is used unlocked.
+    taken lock is an error at once; only run_is_live's probe of an instant is outwaited). Holding the lock, no
+    one else writes in the folder, so the atomic writer's temp files found there are leftovers of a killed run
+    and are removed. Without fcntl (Windows), or on a filesystem without locks, the folder is used unlocked.
     """
     folder = Path(folder)
     if fcntl is None:
         return RunLock(folder, None)
     fd = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o666)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        _lock_exclusive(fd)
     except OSError as err:
-        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() if err.errno in (
-            errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES) else None
+        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() if err.errno in _TAKEN else None
         os.close(fd)
         if holder is None:  # ENOLCK, EOPNOTSUPP...: this filesystem cannot lock
             return RunLock(folder, None)

@@ -21,7 +21,8 @@ import data as datalib
 import multiobjective
 import train
 import train_search
-from utils import lock_run_dir, run_main, save_args, write_json_atomic
+import utils
+from utils import lock_run_dir, run_is_live, run_main, save_args, write_json_atomic
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--set", "digits", "--init_channels", "4", "--layers", "3", "--batch_size", "64", "--image_size", "8",
@@ -199,3 +200,49 @@ def test_a_sweep_and_its_searches_lock_their_own_folders(tmp_path: Path) -> None
     with lock_run_dir(tmp_path), lock_run_dir(search_dir):
         with pytest.raises(Exception, match="in use"):
             lock_run_dir(search_dir)
+
+
+def test_run_is_live_tells_a_run_at_work_from_one_killed_holding_its_lock(tmp_path: Path) -> None:
+    # a killed run leaves the same files as one still at work: only its lock, no longer held, tells them apart
+    holder = start_holder(tmp_path)
+    try:
+        assert run_is_live(tmp_path) is True
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+        assert (tmp_path / ".lock").read_text().strip() == str(holder.pid)  # the dead holder's pid stays
+        assert run_is_live(tmp_path) is False
+        with lock_run_dir(tmp_path):  # the probe took nothing: the folder is taken again at once
+            assert run_is_live(tmp_path) is True
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+            holder.wait()
+    assert run_is_live(tmp_path) is False  # released cleanly (an empty lock file)
+    assert (tmp_path / ".lock").read_text() == ""
+
+
+def test_run_is_live_cannot_tell_without_a_lock(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert run_is_live(tmp_path) is None  # a run older than the lock: no lock file
+    (tmp_path / ".lock").write_text("123\n")
+    monkeypatch.setattr(utils, "fcntl", None)  # Windows
+    assert run_is_live(tmp_path) is None
+
+
+def test_a_run_starting_during_a_probe_outwaits_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # run_is_live holds a shared lock for an instant: a resume meeting it must not be refused as "in use" by the
+    # dead run whose pid the lock file still holds
+    import fcntl
+
+    (tmp_path / ".lock").write_text("999999\n")
+    probe = os.open(tmp_path / ".lock", os.O_RDONLY)
+    fcntl.flock(probe, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    slept = []
+
+    def probe_ends(seconds: float) -> None:
+        slept.append(seconds)
+        os.close(probe)  # the probe is over
+
+    monkeypatch.setattr(utils.time, "sleep", probe_ends)
+    with lock_run_dir(tmp_path):
+        assert (tmp_path / ".lock").read_text().strip() == str(os.getpid())
+    assert len(slept) == 1

@@ -45,7 +45,7 @@ from tools import (
 )
 from train import METRICS as EVAL_METRICS  # the columns of the metrics.csv files written here by hand
 from train_search import METRICS as SEARCH_METRICS
-from utils import cpu_name, run_main
+from utils import cpu_name, lock_run_dir, run_main
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--init_channels", "4", "--layers", "3", "--no_latency"]
@@ -766,6 +766,47 @@ def test_analyse_train_logs_joins_runs_with_their_searches(runs: dict, tmp_path:
     errors = 100 - df["test_acc"].to_numpy(float)
     expected = tables.front_hypervolume(sizes, errors)
     assert result["hypervolume"]["value"] == pytest.approx(expected[0]) and expected[0] > 0
+
+
+def write_unfinished(folder: Path, arch: str, test_acc: float) -> Path:
+    """An eval run folder as train.py leaves it mid-training: args.json and the metrics of its first epochs."""
+    folder.mkdir(parents=True)
+    (folder / "args.json").write_text(json.dumps({"args": {"arch": arch, "init_channels": 4, "layers": 3,
+                                                           "set": "digits", "epochs": 10}}))
+    write_csv(folder / "metrics.csv", EVAL_METRICS, [
+        {"epoch": e, "lr": 0.02, "drop_path_prob": 0.0, "train_loss": 1.0, "train_acc": 60, "train_top5": 90,
+         "valid_loss": 0.9, "valid_acc": 61, "valid_top5": 91, "test_loss": 0.1, "test_acc": test_acc - 1 + e,
+         "test_top5": 92, "epoch_time": 1.0} for e in range(2)])
+    return folder
+
+
+def unfinished_runs(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """Two finished runs, one still training (its lock held) and one killed holding its lock (its pid left in
+    the lock file, no holder): the unfinished two with test errors that would lead the front."""
+    root = tmp_path / "runs"
+    write_eval(root / "eval-DARTS_V2-1", "DARTS_V2", "DARTS_V2", 95.5, 95.0)
+    write_eval(root / "eval-DARTS_V1-1", "DARTS_V1", "DARTS_V1", 94.0, 94.5)
+    live = write_unfinished(root / "eval-PC_DARTS_cifar-1", "PC_DARTS_cifar", 98.0)
+    killed = write_unfinished(root / "eval-l2_loss_2e01-1", "l2_loss_2e01", 99.0)
+    (killed / ".lock").write_text("4000000\n")  # a pid that no process has
+    return root, live, killed
+
+
+def test_analyse_train_logs_tells_a_killed_training_from_one_still_training(tmp_path: Path, capsys) -> None:
+    """A training killed with kill -9 showed as "running" (still training) for ever: no process holds its lock."""
+    root, live, killed = unfinished_runs(tmp_path)
+    with lock_run_dir(live):
+        result = analyse_train_logs.main(analyse_train_logs.build_parser().parse_args(
+            ["-t", str(root), "-o", str(tmp_path / "t.csv"), "--baselines", "no", "--no_latency"]))
+    status = dict(zip(result["table"]["name"], result["table"]["status"]))
+    assert status == {"DARTS_V2": "done", "DARTS_V1": "done", "PC_DARTS_cifar": "running", "l2_loss_2e01": "stopped"}
+    assert dict(zip(pd.read_csv(tmp_path / "t.csv")["name"], pd.read_csv(tmp_path / "t.csv")["status"])) == status
+    out = capsys.readouterr().out
+    assert (f"note: {killed.resolve()} stopped before it finished (no process holds its lock: killed, crashed or "
+            "interrupted); the table has its last evaluated epoch; "
+            f"{shlex.join(['python', 'train.py', '--resume', str(killed.resolve())])} continues it") in out
+    assert f"{live.name} stopped" not in out  # the run still training has no note
+    assert dict(zip(result["summary"]["name"], result["summary"]["status"])) == status  # stopped is not done
 
 
 def test_analyse_train_logs_replots_an_original_table(tmp_path: Path) -> None:

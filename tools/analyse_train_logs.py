@@ -6,10 +6,12 @@
     python tools/analyse_train_logs.py -d loss_table.csv --max_flops 300 --max_latency_cpu 5  # the best within a budget
 
 -t takes eval run folders (train.py), their log.txt, or batch-train folders (every eval-* folder in
-them); runs still training are read from their metrics.csv (status "running"); one its batch recorded as
-failed (batch.json) is left out, with a note, until a batch_train.py --resume retries it. -s takes sweep
-folders: each run is joined with the search that found its cells (the one of its sweep name first;
-a name whose cells differ is no match), which gives nu and the search losses and accuracies.
+them); runs still training are read from their metrics.csv (status "running"), and so are runs that no
+process holds any more (status "stopped": killed, crashed or interrupted; a note names the command that
+continues them); one its batch recorded as failed (batch.json) is left out, with a note, until a
+batch_train.py --resume retries it. -s takes sweep folders: each run is joined with the search that found
+its cells (the one of its sweep name first; a name whose cells differ is no match), which gives nu and the
+search losses and accuracies.
 Profiling (profiling.py) adds parameters, FLOPs and latency of each run's network as it was trained.
 
 Writes the table (-o, CSV) and beside it <stem>_error_vs_params.png (test error against parameters
@@ -62,7 +64,15 @@ from genotypes import (  # noqa: E402
 from pareto import front_ce_key, front_ce_name, front_indices  # noqa: E402
 from plots import plt  # noqa: E402
 from tools import tables  # noqa: E402
-from utils import UserError, check_output, read_json, recorded_failure, run_main, shell_command  # noqa: E402
+from utils import (  # noqa: E402
+    UserError,
+    check_output,
+    read_json,
+    recorded_failure,
+    run_is_live,
+    run_main,
+    shell_command,
+)
 
 TABLE_COLUMNS = (
     "name", "nu", "size_m", "train_loss", "train_acc", "valid_loss", "valid_acc", "test_loss", "test_acc",
@@ -189,6 +199,23 @@ def _seed(folder: Path) -> int | None:
     return int(seed) if isinstance(seed, int) else None
 
 
+UNFINISHED = ("running", "stopped")  # the status of a run without result.json: still training, or not any more
+
+
+def unfinished_status(folder: Path) -> str:
+    """"stopped" for a run without result.json that no process holds (killed, crashed, interrupted: it
+    would have shown as still training for ever), else "running" (also where the lock cannot tell, as for a run
+    older than it)."""
+    return "stopped" if run_is_live(folder) is False else "running"
+
+
+def resume_command(folder: Path) -> str:
+    """The command that continues a stopped training: its batch's --resume when a batch made it, else train.py's."""
+    if (folder.parent / "batch.json").is_file():
+        return shell_command("python", "batch_train.py", "--resume", folder.parent)
+    return shell_command("python", "train.py", "--resume", folder)
+
+
 def read_eval_run(folder: Path) -> dict[str, Any] | None:
     """A finished run's result.json, or what a running one's metrics.csv says so far (None: nothing yet)."""
     if (folder / "result.json").is_file():
@@ -228,7 +255,7 @@ def read_eval_run(folder: Path) -> dict[str, Any] | None:
         # an image folder's classes (args.json): profiled with the dataset's default count, a 3-class tree's
         # network had a 10-way classifier, other parameters and FLOPs than the same run once finished
         "num_classes": len(record["classes"]) if isinstance(record.get("classes"), list) else None,
-        "run_dir": str(folder), "status": "running", "seed": run_args.get("seed"),
+        "run_dir": str(folder), "status": unfinished_status(folder), "seed": run_args.get("seed"),
         "auxiliary": run_args.get("auxiliary"),  # a key of summary_table's setup, as result.json's is of a done run
     }
 
@@ -354,7 +381,7 @@ def summary_table(df: pd.DataFrame) -> pd.DataFrame:
             for n, v, *more in zip(df["name"], sizes, setup("flops"), setup("dataset"), setup("auxiliary"))]
     for key in dict.fromkeys(keys):
         group = df[[k == key for k in keys]]
-        done = group[group["status"].astype(str) != "running"]
+        done = group[~group["status"].astype(str).isin(UNFINISHED)]
         group = done if len(done) else group
         errors = (100.0 - group["test_acc"].to_numpy(float))
         errors = errors[np.isfinite(errors)]
@@ -370,7 +397,8 @@ def summary_table(df: pd.DataFrame) -> pd.DataFrame:
             "valid_acc": float(group["valid_acc"].mean()) if group["valid_acc"].notna().any() else math.nan,
             **{c: first[c] for c in ("size_m", "parameters", "flops", "latency_gpu_ms", "latency_gpu_b1_ms",
                                      "latency_cpu_ms", "dataset")},
-            "status": "done" if len(done) else "running",
+            "status": "done" if len(done) else "running" if (group["status"].astype(str) == "running").any()
+            else "stopped",
         })
     out = pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
     front, close = tables.overlapping_neighbours(cost_axis(out, "parameters_m")[0], out["test_error_mean"].tolist(),
@@ -463,10 +491,12 @@ def _scatter_rows(ax: Any, fig: Any, df: pd.DataFrame, x: np.ndarray, y: np.ndar
     nus = df["nu"].tolist()
     objective = tables.table_objective(df)  # None for a table that joins sweeps of several: l1/l2's range
     plots.scatter_by_nu(ax, x, y, nus, series="evaluated network (colour: ν)", objective=objective)
-    running = (df["status"].astype(str) == "running").to_numpy() & np.isfinite(x + y)
-    if running.any():
-        ax.scatter(x[running], y[running], s=150, facecolors="none", edgecolors="0.3", linestyles="--", zorder=2,
-                   label="still training (last evaluated epoch)")
+    for status, style, label in (("running", "--", "still training (last evaluated epoch)"),
+                                  ("stopped", ":", "stopped before the end (last evaluated epoch)")):
+        rows = (df["status"].astype(str) == status).to_numpy() & np.isfinite(x + y)
+        if rows.any():
+            ax.scatter(x[rows], y[rows], s=150, facecolors="none", edgecolors="0.3", linestyles=style, zorder=2,
+                       label=label)
     plots.add_nu_colorbar(fig, ax, nus, objective)
     if colorbar:
         return []
@@ -679,6 +709,10 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
                 print(f"note: {folder} left out: its batch recorded the training as failed ({failed}); "
                       f"{shell_command('python', 'batch_train.py', '--resume', folder.parent)} retries it")
             elif (run := read_eval_run(folder)) is not None:
+                if run["status"] == "stopped":
+                    print(f"note: {folder} stopped before it finished (no process holds its lock: killed, crashed or "
+                          f"interrupted); the table has its last evaluated epoch; {resume_command(folder)} "
+                          "continues it")
                 runs.append(run)
         if not runs:
             raise ValueError("no evaluation run has test results yet")
