@@ -762,8 +762,9 @@ def test_analyse_train_logs_joins_runs_with_their_searches(runs: dict, tmp_path:
     assert [p.name for p in result["plots"]] == [f"loss_table_{n}.png" for n in names]
     for p in result["plots"]:
         assert_png(p)
-    sizes = df["size_m"].to_numpy(float)
-    errors = 100 - df["test_acc"].to_numpy(float)
+    done = (df["status"] == "done").to_numpy()  # the run still training is left out
+    sizes = df["size_m"].to_numpy(float)[done]
+    errors = 100 - df["test_acc"].to_numpy(float)[done]
     expected = tables.front_hypervolume(sizes, errors)
     assert result["hypervolume"]["value"] == pytest.approx(expected[0]) and expected[0] > 0
 
@@ -807,6 +808,21 @@ def test_analyse_train_logs_tells_a_killed_training_from_one_still_training(tmp_
             f"{shlex.join(['python', 'train.py', '--resume', str(killed.resolve())])} continues it") in out
     assert f"{live.name} stopped" not in out  # the run still training has no note
     assert dict(zip(result["summary"]["name"], result["summary"]["status"])) == status  # stopped is not done
+
+
+def test_analyse_train_logs_hypervolume_is_over_finished_runs(tmp_path: Path, capsys) -> None:
+    """A run's last evaluated epoch is no result: runs still training, or stopped, entered the hypervolume."""
+    root, live, _ = unfinished_runs(tmp_path)
+    with lock_run_dir(live):
+        result = analyse_train_logs.main(analyse_train_logs.build_parser().parse_args(
+            ["-t", str(root), "-o", str(tmp_path / "t.csv"), "--baselines", "no", "--no_latency"]))
+    df = result["table"]
+    done = (df["status"] == "done").to_numpy()
+    expected = tables.front_hypervolume(df["size_m"].to_numpy(float)[done], 100 - df["test_acc"].to_numpy(float)[done])
+    assert result["hypervolume"] == {"value": pytest.approx(expected[0]), "reference": list(expected[1])}
+    assert expected[1][1] == pytest.approx(6.0 * 1.1)  # the worse finished run's error, + 10 %
+    assert ("note: the evaluation hypervolume is over the finished runs only: left out 1 run still training and "
+            "1 run stopped") in capsys.readouterr().out
 
 
 def test_analyse_train_logs_replots_an_original_table(tmp_path: Path) -> None:

@@ -18,7 +18,8 @@ Writes the table (-o, CSV) and beside it <stem>_error_vs_params.png (test error 
 with the Pareto front, the published DARTS/PC-DARTS results on CIFAR-10 and the ensembles of -e),
 <stem>_error_vs_flops.png, <stem>_error_vs_latency_cpu.png / _gpu.png (when measured),
 <stem>_search_vs_valid_loss.png, <stem>_search_vs_valid_error.png, <stem>_weight_vs_acc.png and
-<stem>_correlation_matrix.png. Prints the table and the hypervolumes of the fronts.
+<stem>_correlation_matrix.png. Prints the table and the hypervolumes of the fronts (the evaluation front's over
+the finished runs: a run's last evaluated epoch is no result, and the runs left out are counted).
 
 Several seeds (batch_train.py --seeds): the table keeps a row per run (its ``seed`` column from the
 run's args.json), and <stem>_summary.csv has a row per genotype and setup (same name, size, FLOPs,
@@ -408,6 +409,16 @@ def summary_table(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def unfinished_note(df: pd.DataFrame) -> str | None:
+    """The runs the evaluation hypervolume leaves out (None: none), so that a number over fewer runs says so."""
+    status = df["status"].astype(str)
+    counts = [(int((status == s).sum()), what) for s, what in (("running", "still training"), ("stopped", "stopped"))]
+    parts = [f"{plots.plural(n, 'run')} {what}" for n, what in counts if n]
+    if not parts:
+        return None
+    return f"note: the evaluation hypervolume is over the finished runs only: left out {' and '.join(parts)}"
+
+
 def repeated(summary: pd.DataFrame) -> bool:
     """Whether some genotype was trained more than once (the plots then show means and intervals)."""
     return bool((summary["n"] > 1).any())
@@ -755,9 +766,14 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     points = summary if several else df
     # the x of the error-against-parameters plot and its front: size_m, else the profiled count (a table that
     # has only a parameters column, as the original tools' could, drew a front and printed no hypervolume)
-    hv = tables.front_hypervolume(cost_axis(points, "parameters_m")[0], 100.0 - points["test_acc"].to_numpy(float))
+    # over the finished runs: a run still training, or stopped, has only its last evaluated epoch
+    finished = ~points["status"].astype(str).isin(UNFINISHED).to_numpy()
+    hv = tables.front_hypervolume(cost_axis(points, "parameters_m")[0][finished],
+                                  (100.0 - points["test_acc"].to_numpy(float))[finished])
     print(tables.hypervolume_text("the evaluation front (parameters M, "
                                   f"{'mean ' if several else ''}test error %)", hv, ("M params", "error")))
+    if left_out := unfinished_note(df):
+        print(left_out)
     search_hv = None
     objectives = tables.table_objectives(df)
     if len(objectives) > 1:
