@@ -71,6 +71,8 @@ class ArgumentParser(argparse.ArgumentParser):
             return parsed
         result = Namespace(**vars(parsed))
         result.typed = self._typed(argv)
+        if problem := gpu_without_cuda(result):
+            self.error(problem)
         return result
 
     def _typed(self, argv: list[str]) -> frozenset[str]:
@@ -90,6 +92,18 @@ class ArgumentParser(argparse.ArgumentParser):
             for p, kept in set_defaults:
                 p._defaults = kept
         return frozenset(vars(given))
+
+
+def gpu_without_cuda(args: argparse.Namespace) -> str | None:
+    """Why --gpu typed beside a --device cpu or mps (typed, or a tool's default) cannot be meant: it picks a CUDA
+    device, and the run would go on without one, the flag ignored. Only a typed --gpu counts: its default 0 is
+    harmless, a resumed run's recorded --gpu may stand (``--resume RUN --device cpu``), and ``--device auto --gpu
+    N`` keeps its meaning (a CUDA device where there is one)."""
+    device = str(getattr(args, "device", "") or "").lower()
+    if "gpu" not in (typed_flags(args) or ()) or device not in ("cpu", "mps"):
+        return None
+    return (f"--gpu {args.gpu} picks a CUDA device, but the device is {device}: drop --gpu, or pass --device cuda "
+            "(or auto)")
 
 
 def _parsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:

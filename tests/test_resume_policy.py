@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -20,12 +21,21 @@ import cli
 import multiobjective
 import train
 import train_search
+from tools import latency_table
 from utils import read_json, run_main, save_args, write_json_atomic
 
-# What every saved run below was started with: hardware flags off their defaults, and 2 epochs.
-STARTED = ["--set", "digits", "--device", "cpu", "--gpu", "1", "--workers", "0", "--threads", "3", "--epochs", "2"]
+# What every saved run below was started with: hardware flags off their defaults (--gpu 1 set by started(): typed
+# beside --device cpu it is refused), and 2 epochs.
+STARTED = ["--set", "digits", "--device", "cpu", "--workers", "0", "--threads", "3", "--epochs", "2"]
 TINY = ["--layers", "3", "--init_channels", "4", "--batch_size", "64"]
 CPU = torch.device("cpu")
+
+
+def started(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
+    """The arguments of a run started on a CUDA machine with --gpu 1, its args.json since moved to --device cpu."""
+    args = parser.parse_args(argv)
+    args.gpu = 1
+    return args
 
 
 def _files(folder: Path) -> dict[str, bytes]:
@@ -61,6 +71,31 @@ def test_parse_args_records_the_typed_flags_outside_the_saved_arguments(tmp_path
     assert "typed" not in record["args"] and record["args"]["epochs"] == 3
 
 
+@pytest.mark.parametrize("parser, before", [
+    (train.build_parser, []), (train_search.build_parser, []), (batch_train.build_parser, []),
+    (multiobjective.build_parser, ["-o", "l2", "cifar"]), (latency_table.build_parser, []),
+])
+def test_a_typed_gpu_beside_a_cpu_or_mps_device_is_one_line(parser: Any, before: list[str],
+                                                            capsys: pytest.CaptureFixture) -> None:
+    """--device cpu --gpu 1 ran on the CPU without a word: a typed --gpu names a CUDA device."""
+    for device, gpu in (("cpu", "1"), ("mps", "0")):
+        with pytest.raises(SystemExit) as stop:
+            parser().parse_args([*before, "--device", device, "--gpu", gpu])
+        assert stop.value.code == 2
+        err = capsys.readouterr().err.strip()
+        assert "\n" not in err and err.startswith("error:"), err
+        assert f"--gpu {gpu} picks a CUDA device, but the device is {device}" in err
+    assert parser().parse_args([*before, "--device", "cpu"]).gpu == 0  # the default 0 is harmless
+    if parser is latency_table.build_parser:  # its --device defaults to cpu: --gpu alone is the same slip
+        with pytest.raises(SystemExit):
+            parser().parse_args(["--gpu", "1"])
+        assert "but the device is cpu" in capsys.readouterr().err
+        assert parser().parse_args(["--device", "cuda", "--gpu", "1"]).gpu == 1
+    else:  # auto: a CUDA device where there is one
+        assert parser().parse_args([*before, "--device", "auto", "--gpu", "1"]).gpu == 1
+        assert parser().parse_args([*before, "--gpu", "1"]).gpu == 1
+
+
 # --------------------------------------------------------------------------- train_search.py
 
 
@@ -68,7 +103,7 @@ def test_parse_args_records_the_typed_flags_outside_the_saved_arguments(tmp_path
 def search_run(tmp_path: Path) -> Path:
     run = tmp_path / "search-EXP"
     run.mkdir()
-    save_args(train_search.build_parser().parse_args([*STARTED, *TINY]), run, CPU, kind="search")
+    save_args(started(train_search.build_parser(), [*STARTED, *TINY]), run, CPU, kind="search")
     return run
 
 
@@ -118,7 +153,7 @@ def test_a_run_from_before_a_flag_existed_refuses_it_typed_and_resumes_without_i
 def train_run(tmp_path: Path) -> Path:
     run = tmp_path / "eval-DARTS_V2"
     run.mkdir()
-    args = train.build_parser().parse_args([*STARTED, *TINY, "--arch", "DARTS_V2"])
+    args = started(train.build_parser(), [*STARTED, *TINY, "--arch", "DARTS_V2"])
     save_args(args, run, CPU, kind="train")
     return run
 
@@ -155,7 +190,7 @@ def test_train_resume_refuses_a_typed_flag_that_changes_the_run(train_run: Path,
 def sweep_run(tmp_path: Path) -> Path:
     run = tmp_path / "multi-search-digits-EXP"
     run.mkdir()
-    args = multiobjective.build_parser().parse_args(["-o", "l2", "cifar", *STARTED, *TINY])
+    args = started(multiobjective.build_parser(), ["-o", "l2", "cifar", *STARTED, *TINY])
     multiobjective.check_parallel_args(args)
     multiobjective.Sweep(args, run, logger=None).save()  # the sweep.json a started sweep writes
     return run
@@ -217,7 +252,7 @@ def test_sweep_resume_names_another_subcommand_as_the_subcommand(sweep_run: Path
 def batch_run(tmp_path: Path) -> Path:
     run = tmp_path / "batch-train-EXP"
     run.mkdir()
-    args = batch_train.build_parser().parse_args([*STARTED, *TINY, "--archs", "DARTS_V2"])
+    args = started(batch_train.build_parser(), [*STARTED, *TINY, "--archs", "DARTS_V2"])
     save_args(args, run, CPU, kind="batch")
     write_json_atomic(run / "batch.json", {"args": {k: v for k, v in vars(args).items() if k != "resume"},
                                            "entries": []})
