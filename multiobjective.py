@@ -491,11 +491,16 @@ class Sweep:
             if recording is None:  # else the sweep.json saved last stands: it has that search running, for --resume
                 self.save()
             if isinstance(err, KeyboardInterrupt):
-                self.logger.info("interrupted: search(es) %s left running; continue with %s",
-                                 ", ".join(str(i) for i in sorted({**in_flight, **refused})) or "none",
-                                 shell_command("python", "multiobjective.py", "--resume", self.run_dir))
+                self.log_interrupted({**in_flight, **refused})
             raise
         return self.finish()
+
+    def log_interrupted(self, left: Iterable[int]) -> None:
+        """The sweep log's line on a Ctrl-C: the searches left "running" in sweep.json and the command that continues
+        them (run_main prints it to the terminal only, and the log is what is read later)."""
+        self.logger.info("interrupted: search(es) %s left running; continue with %s",
+                         ", ".join(str(i) for i in sorted(left)) or "none",
+                         shell_command("python", "multiobjective.py", "--resume", self.run_dir))
 
     def launch(self, executor: Any, record: dict[str, Any]) -> None:
         """Hand one search to the executor and mark it running (sweep.json is saved by the caller)."""
@@ -762,9 +767,13 @@ def _run(args: argparse.Namespace, run_dir: Path, state: dict[str, Any], executo
     sweep.update_front()
     if executor is not None:
         return sweep.run_parallel(executor, relaunch)
-    for record in relaunch:
-        sweep.run_one((record["weight"][0], record["weight"][1]), record)
-    return sweep.run()
+    try:
+        for record in relaunch:
+            sweep.run_one((record["weight"][0], record["weight"][1]), record)
+        return sweep.run()
+    except KeyboardInterrupt:
+        sweep.log_interrupted(s["index"] for s in sweep.searches if s["status"] == "running")
+        raise
 
 
 def cli_main(args: argparse.Namespace) -> dict[str, Any]:
