@@ -80,6 +80,7 @@ from utils import (
     log_data_notes,
     numbered,
     read_json,
+    run_is_live,
     run_main,
     set_seed,
     write_json_atomic,
@@ -266,9 +267,17 @@ def finished_runs(runs: list[Path]) -> tuple[list[Path], list[dict[str, str]]]:
     """The runs with weights.pt, and the others as {run_dir, reason}: train.py writes weights.pt as it ends, so a
     run without it is a training not finished (or still running), skipped and reported, never an error."""
     finished = [run for run in runs if (run / "weights.pt").is_file()]
-    unfinished = [{"run_dir": str(run), "reason": "no weights.pt (training not finished)"}
+    unfinished = [{"run_dir": str(run), "reason": f"no weights.pt ({_unfinished(run)})"}
                   for run in runs if run not in finished]
     return finished, unfinished
+
+
+def _unfinished(run: Path) -> str:
+    """Why a run has no weights.pt, as its lock tells (utils.run_is_live): a killed training reads as still at work."""
+    live = run_is_live(run)
+    if live is None:  # a run older than the lock, or no locks here
+        return "training not finished"
+    return "still training" if live else "stopped before the end: killed, crashed or interrupted; --resume continues it"
 
 
 def broken_run(run: Path, err: BaseException) -> UserError:

@@ -16,7 +16,7 @@ import data as datalib
 import ensemble
 import genotypes
 from model import NetworkCIFAR
-from utils import run_main
+from utils import lock_run_dir, run_main
 
 
 def test_minmax_scale_per_sample() -> None:
@@ -126,6 +126,19 @@ def _wrong_weights(path: Path) -> None:
     torch.save(NetworkCIFAR(4, 10, 3, True, genotypes.PUBLISHED["PC_DARTS_cifar"]).state_dict(), path)
 
 
+def test_an_unfinished_run_is_skipped_as_still_training_or_stopped(tmp_path: Path) -> None:
+    """Every run without weights.pt read "training not finished": one killed (its pid left in its lock file, no
+    process holding it) as much as one at work."""
+    live, killed = make_run(tmp_path / "eval-live-1", "DARTS_V1", weights=False), make_run(
+        tmp_path / "eval-killed-1", "DARTS_V1", weights=False)
+    (killed / ".lock").write_text("4000000\n")
+    with lock_run_dir(live):
+        _, skipped = ensemble.finished_runs([live, killed])
+    assert [s["reason"] for s in skipped] == [
+        "no weights.pt (still training)",
+        "no weights.pt (stopped before the end: killed, crashed or interrupted; --resume continues it)"]
+
+
 @pytest.mark.parametrize(("damaged", "damage", "expected"), [
     ("weights.pt", _truncate, "cannot read checkpoint"),
     ("args.json", _truncate, "is not valid JSON"),
@@ -134,6 +147,7 @@ def _wrong_weights(path: Path) -> None:
     ("result.json", lambda p: p.write_text("[]"), "holds no training result"),
     ("weights.pt", _wrong_weights, "missing key"),
 ])
+
 def test_a_damaged_finished_run_is_one_line_naming_it(tmp_path: Path, capsys: pytest.CaptureFixture, damaged: str,
                                                       damage: object, expected: str) -> None:
     """A batch folder with one damaged run gave `ensemble of 2 model(s)` and exit 0: the run was skipped with a log
