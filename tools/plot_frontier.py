@@ -33,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      formatter_class=cli.HelpFormatter)
     parser.add_argument("-l", "--log", required=True, help="the sweep's log.txt (or its folder)")
     parser.add_argument("-o", "--output", default="plot.png",
-                        help="the plot: PNG, or PDF or SVG by its suffix (default: the original tool's name)")
+                        help="the plot: PNG, or PDF or SVG by its suffix (the default is the original tool's name)")
     parser.add_argument("-i", "--inches", type=float, nargs="+", default=None, metavar=("W", "H"),
                         help="figure size in inches, each side 1 to 50 (one value: a square; default 7 5)")
     parser.add_argument("-d", "--dominated", action="store_true",
