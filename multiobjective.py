@@ -52,7 +52,7 @@ from pareto import (
     hypervolume_2d,
     sweep_name,
 )
-from plots import plot_frontier, plot_losses
+from plots import draw_or_warn, plot_frontier, plot_losses
 from utils import (
     RunFailed,
     UserError,
@@ -397,8 +397,8 @@ class Sweep:
         """The front, frontier_NN.png and sweep.json, rewritten as each search ends: the plot first, so that a sweep
         killed between the two still has the search running in sweep.json, and --resume draws it."""
         self.update_front()
-        plot_frontier(self.searches, self.pareto, self.args.objective,
-                      self.run_dir / f"frontier_{index:02d}.png")
+        draw_or_warn(self.logger, f"frontier_{index:02d}.png", lambda: plot_frontier(
+            self.searches, self.pareto, self.args.objective, self.run_dir / f"frontier_{index:02d}.png"))
         self.save()
 
     def update_front(self) -> None:
@@ -518,8 +518,10 @@ class Sweep:
         self.log_name_changes()
         write_json_atomic(self.run_dir / "genotypes.json", genotypes)
         write_sweep_cells(genotypes, self.run_dir / "cells", self.logger)
-        plot_losses(self.searches, self.args.objective, self.run_dir / "losses.png")
-        final = plot_frontier(self.searches, self.pareto, self.args.objective, self.run_dir / "frontier.png")
+        draw_or_warn(self.logger, "losses.png", lambda: plot_losses(
+            self.searches, self.args.objective, self.run_dir / "losses.png"))
+        final = draw_or_warn(self.logger, "frontier.png", lambda: plot_frontier(
+            self.searches, self.pareto, self.args.objective, self.run_dir / "frontier.png"))
         self.save()
         self.logger.info("sweep done: %d searches, %d Pareto-optimal", len(self.searches), len(self.pareto))
         if self.room() == 0 and self.estimator.has_next():
@@ -554,7 +556,8 @@ class Sweep:
             # the point as analyse_search_logs.py --reference takes it: rounded, another point's hypervolume
             self.logger.info("hypervolume %.6g (reference point R = %.6g%s, %s = %.6g)", self.hypervolume["value"],
                              ref_r, costlib.unit_of(objective), front_ce_name(objective), ref_ce)
-        self.logger.info("frontier plot: %s", final)
+        self.logger.info("frontier plot: %s", final or "not drawn (the warning above says why); " + shell_command(
+            "python", "tools/plot_frontier.py", "-l", self.run_dir, "-o", self.run_dir / "frontier.png"))
         self.logger.info("genotypes: %s", self.run_dir / "genotypes.json")
         if self.pareto:  # its names are the thesis's too: a bare name would train the published cell
             one = f"{self.run_dir / 'genotypes.json'}:{self.pareto[0]['name']}"

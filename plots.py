@@ -17,7 +17,7 @@ import csv
 import math
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import matplotlib
 import numpy as np
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 DPI = 120
+T = TypeVar("T")
 NU_RANGE = (1e-6, 1.0)  # nu of a NISE weight (nu, 1 - nu) lies in [0, 1]; smaller nus take the end colour
 # A cost's nu weighs R / R_ref, of order 1, against the CE, so its fronts lie within 1e-3..1: on l1/l2's six
 # decades a cost sweep's nus (0.05..1 in the demo) would all be one green.
@@ -146,13 +147,26 @@ def final_layout(fig: Any) -> None:
 
 def save_figure(fig: Any, path: str | Path) -> Path:
     """Lay out, write the figure at the project's DPI (a PNG, or the format of the path's suffix: .pdf, .svg), and free
-    it."""
+    it (a failed write too: a sweep that warns and goes on must not keep one open figure per failure)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(path, dpi=max(DPI, 100), bbox_inches="tight")  # keeps legends placed outside the axes
-    plt.close(fig)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.tight_layout()
+        fig.savefig(path, dpi=max(DPI, 100), bbox_inches="tight")  # keeps legends placed outside the axes
+    finally:
+        plt.close(fig)
     return path
+
+
+def draw_or_warn(logger: Any, what: str, draw: Callable[[], T]) -> T | None:
+    """``draw()``, or None and a warning in the run's log when it fails (a full disk, a matplotlib error): a run's
+    plots are drawn from results already on disk, and a plot that cannot be drawn must not end a run of hours nor
+    keep it from recording its result."""
+    try:
+        return draw()
+    except Exception as err:  # any plotting failure is only a warning here
+        logger.warning("could not draw %s: %s", what, " ".join(str(err).split()) or type(err).__name__)
+        return None
 
 
 def spans_decades(values: Iterable[Any], decades: float = 1.0) -> bool:

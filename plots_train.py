@@ -81,7 +81,9 @@ def plot_training_curves(metrics_path: str | Path, out_dir: str | Path, title: s
     written = []
     for filename, key, ylabel in PANELS:
         fig = training_figure(rows, key, ylabel, title, train_label)
-        fig.savefig(out_dir / filename, dpi=DPI)
-        plt.close(fig)
+        try:
+            fig.savefig(out_dir / filename, dpi=DPI)
+        finally:
+            plt.close(fig)
         written.append(out_dir / filename)
     return written

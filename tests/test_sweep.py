@@ -136,6 +136,26 @@ def test_a_sweep_killed_while_it_draws_a_front_draws_it_on_resume(tmp_path: Path
     assert (run_dir / "frontier_00.png").is_file() and (run_dir / "frontier_01.png").is_file()
 
 
+def test_a_front_that_cannot_be_drawn_is_a_warning_and_the_sweep_goes_on(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A plot that fails (a matplotlib error, a full disk while drawing) ended a sweep of hours with a traceback;
+    the plots are drawn from results already saved, so it is a warning and the sweep finishes."""
+    def broken(*args, **kwargs):
+        raise ValueError("Image size of 1x100000 pixels is too large")
+
+    monkeypatch.setattr(multiobjective, "plot_frontier", broken)
+    argv = ["-o", "l2", "-d", "10", "--max_searches", "2", "cifar", *SEARCH, "--epochs", "1"]
+    state = multiobjective.main(parse([*argv, "--logdir", str(tmp_path)]))
+    (run_dir,) = tmp_path.glob("multi-search-*")
+    assert [s["status"] for s in state["searches"]] == ["done", "done"] and (run_dir / "genotypes.json").is_file()
+    log = (run_dir / "log.txt").read_text()
+    for name in ("frontier_00.png", "frontier_01.png", "frontier.png"):
+        assert f"could not draw {name}: Image size of 1x100000 pixels is too large" in log
+        assert not (run_dir / name).exists()
+    assert (run_dir / "losses.png").is_file()
+    assert f"frontier plot: not drawn (the warning above says why); python tools/plot_frontier.py -l {run_dir}" in log
+
+
 def test_a_sweep_stopped_before_its_first_sweep_json_resumes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                              capsys: pytest.CaptureFixture) -> None:
     """A Ctrl-C between args.json and the first sweep.json advised --resume, which then refused the folder (not a

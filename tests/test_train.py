@@ -56,6 +56,27 @@ def test_loss_png_names_the_train_objective(tmp_path: Path, monkeypatch: pytest.
     assert plots_train.train_loss_label(0.0, 0.1) == "train (objective: CE, label smoothing 0.1)"
 
 
+def test_a_plot_that_fails_is_a_warning_after_the_result_is_written(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The training curves are drawn once result.json is on disk: a full disk or a matplotlib error while drawing
+    warns in the log, and the finished run keeps its result (it was lost with the checkpoint kept)."""
+    real_savefig = plots_train.plt.Figure.savefig
+    opened = []
+
+    def full_disk(fig: object, *a: object, **k: object) -> None:
+        opened.append(fig)
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(plots_train.plt.Figure, "savefig", full_disk)
+    result = train.main(parse("--epochs", "1", "--logdir", str(tmp_path), "--threads", "1"))
+    monkeypatch.setattr(plots_train.plt.Figure, "savefig", real_savefig)
+    run = Path(result["run_dir"])
+    assert json.loads((run / "result.json").read_text())["test_acc"] == result["test_acc"]
+    assert not (run / "checkpoint.pt").exists() and not (run / "loss.png").exists()
+    assert "could not draw the training curves: [Errno 28] No space left on device" in (run / "log.txt").read_text()
+    assert opened and not any(plots_train.plt.fignum_exists(f.number) for f in opened)  # the failed figure freed
+
+
 def read_rows(path: Path) -> list[dict[str, str]]:
     with open(path, newline="") as f:
         return list(csv.DictReader(f))
