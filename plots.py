@@ -640,7 +640,7 @@ def losses_figure(
         epochs = _floats(rows, "epoch")
         nu = s["weight"][0]
         # a search of one or a few epochs is points, not a line (one point drew nothing)
-        style = {"color": nu_color(nu, objective), "label": f"nu = {nu:.3g}",
+        style = {"color": nu_color(nu, objective), "label": f"ν = {nu:.3g}",
                  "marker": "o" if len(epochs) < 30 else None, "markersize": 3}
         ax_ce.plot(epochs, _floats(rows, "criterion_loss"), **style)
         ax_reg.plot(epochs, _floats(rows, f"{objective}_loss"), **style)

@@ -1298,7 +1298,7 @@ def test_the_colour_of_a_nu_is_the_same_in_every_frame_and_plot(tmp_path: Path) 
                    for e in (0, 1)])
         s["run_dir"] = str(run)
     losses = plots.losses_figure(later, "l2")
-    line = next(ln for ln in losses.axes[0].lines if ln.get_label() == "nu = 0.2")
+    line = next(ln for ln in losses.axes[0].lines if ln.get_label() == "ν = 0.2")
     assert tuple(round(float(c), 6) for c in line.get_color()) == colour
     assert tuple(round(float(c), 6) for c in plots.point_colors([0.2, 0.01])[0]) == colour
     tool = plots.search_front_figure(["a", "b"], [0.01, 0.2], [40.0, 1.2], [1.5, 2.3])
@@ -1508,14 +1508,14 @@ def test_the_loss_curves_are_each_finished_searchs_metrics(tmp_path: Path) -> No
     ce_ax, reg_ax = fig.axes
     for ax, key in ((ce_ax, "ce"), (reg_ax, "reg")):
         drawn = {ln.get_label(): (list(ln.get_xdata()), list(ln.get_ydata())) for ln in ax.lines}
-        assert drawn == ({"nu = 0.01": ([0, 1, 2], [1.5, 1.0, 0.5]), "nu = 0.2": ([0, 1, 2], [2.0, 1.5, 1.0])}
+        assert drawn == ({"ν = 0.01": ([0, 1, 2], [1.5, 1.0, 0.5]), "ν = 0.2": ([0, 1, 2], [2.0, 1.5, 1.0])}
                          if key == "ce" else
-                         {"nu = 0.01": ([0, 1, 2], [1.0, 2.0, 3.0]), "nu = 0.2": ([0, 1, 2], [20.0, 21.0, 22.0])})
+                         {"ν = 0.01": ([0, 1, 2], [1.0, 2.0, 3.0]), "ν = 0.2": ([0, 1, 2], [20.0, 21.0, 22.0])})
         assert ax.lines[0].get_color() == plots.nu_color(0.01) and ax.get_xlabel() == "epoch"
     assert (ce_ax.get_ylabel(), reg_ax.get_ylabel()) == ("cross-entropy (train)", plots.penalty_label("l2"))
     legend = reg_ax.get_legend()
     assert legend.get_title().get_text() == "ordered by nu"
-    assert [t.get_text() for t in legend.get_texts()] == ["nu = 0.01", "nu = 0.2"]
+    assert [t.get_text() for t in legend.get_texts()] == ["ν = 0.01", "ν = 0.2"]
     assert fig._suptitle.get_text() == "L2 sweep: search losses per epoch"
     # a cost search logs its supernet's expected cost per epoch, not a derived network's
     for s in searches[:2]:
