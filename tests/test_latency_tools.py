@@ -129,6 +129,35 @@ def test_search_stability_says_when_a_sweep_is_still_running_or_has_nothing_fini
     assert not (tmp_path / "o2").exists()
 
 
+def test_a_sweep_killed_with_searches_running_reads_as_stopped_with_its_resume(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """A killed sweep's sweep.json keeps "running" for ever: the tools said "still running" and "wait for it" of a
+    sweep that waits for its --resume. Its lock tells the two apart (utils.run_is_live)."""
+    from tools import profile_genotypes, search_stability, tables
+    from utils import lock_run_dir, run_main
+
+    sweep = _sweep_with(tmp_path / "a", ["done", "done", "running"])
+    with lock_run_dir(sweep):  # at work
+        assert (tables.load_sweep(sweep)["running"], tables.load_sweep(sweep)["stopped"]) == (1, 0)
+    (sweep / ".lock").write_text("4242\n")  # what a holder killed with -9 leaves: its pid, and no lock
+    loaded = tables.load_sweep(sweep)
+    assert (loaded["running"], loaded["stopped"]) == (0, 1)
+    args = search_stability.build_parser().parse_args([str(sweep), "-o", str(tmp_path / "out" / "s.csv")])
+    assert run_main(search_stability.main, args) == 0
+    assert (f"note: {sweep} was stopped with 1 search unfinished (python multiobjective.py --resume {sweep} "
+            "continues it): compared are its 2 finished") in capsys.readouterr().err
+    empty = _sweep_with(tmp_path / "b", ["running", "failed"])
+    (empty / ".lock").write_text("4242\n")
+    assert tables.nothing_finished(tables.load_sweep(empty)) == (
+        f"{empty} has no finished search: it was stopped with 1 search unfinished (1 failed); "
+        f"python multiobjective.py --resume {empty} continues it")
+    args = profile_genotypes.build_parser().parse_args(["--archs", str(empty), "--no_latency", "--device", "cpu",
+                                                        "-o", str(tmp_path / "p.csv")])
+    assert run_main(profile_genotypes.main, args) == 2
+    err = capsys.readouterr().err
+    assert f"it was stopped; python multiobjective.py --resume {empty} continues it" in err
+
+
 def test_search_stability_groups_searches_of_different_objectives_apart(tmp_path: Path) -> None:
     """nu = 0.1 of an -o l2 sweep and nu = 0.1 of an -o flops sweep weigh different penalties, yet they were one
     group, compared as if they were seeds of one search."""

@@ -83,6 +83,10 @@ def collect(paths: list[str]) -> list[dict[str, Any]]:
         if sweep["running"]:  # a sweep still running: its later searches would change the tables
             print(f"note: {folder} has {plots.plural(sweep['running'], 'search')} still running: compared are its "
                   f"{len(sweep['searches'])} finished", file=sys.stderr)
+        elif sweep["stopped"]:
+            print(f"note: {folder} was stopped with {plots.plural(sweep['stopped'], 'search')} unfinished "
+                  f"({tables.resume_sweep_command(folder)} continues it): compared are its "
+                  f"{len(sweep['searches'])} finished", file=sys.stderr)
         sweep_seed = None
         if (folder / "sweep.json").is_file():
             sweep_seed = ((read_json(folder / "sweep.json") or {}).get("args") or {}).get("seed")

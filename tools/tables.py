@@ -36,7 +36,7 @@ from pareto import (
     sweep_name,
 )
 from plots import CE_LABEL, NU_LABEL, penalty_label, plural
-from utils import UserError, rebase_run_dirs, sweep_state_problem
+from utils import UserError, rebase_run_dirs, run_is_live, shell_command, sweep_state_problem
 
 __all__ = [
     "BUDGETS",
@@ -383,8 +383,9 @@ def load_sweep(path: str | Path) -> dict[str, Any]:
     ``searches`` are the finished searches, each with weight, reg_loss, criterion_loss, train_acc,
     valid_acc, model_size, genotype and run_dir; ``pareto`` the Pareto-optimal ones with their
     sweep names. A folder holding one search (train_search.py's result.json) is a sweep of one.
-    ``image_size`` is the sweep's --image_size (None: the dataset's own); ``failed`` and ``running`` count its
-    searches that failed or still run (nothing_finished says which, when none has finished).
+    ``image_size`` is the sweep's --image_size (None: the dataset's own); ``failed``, ``running`` and ``stopped``
+    count its searches that failed, still run, or were left unfinished by a sweep no process holds any more (killed
+    or interrupted: utils.run_is_live); nothing_finished says which, when none has finished.
     """
     folder = run_folder(path)
     if (folder / "sweep.json").is_file():
@@ -395,7 +396,10 @@ def load_sweep(path: str | Path) -> dict[str, Any]:
         searches = [dict(s) for s in state["searches"]
                     if s["status"] == "done" and s.get("reg_loss") is not None]  # (sweep_state_problem: each has one)
         failed = sum(s["status"] == "failed" for s in state["searches"])
-        running = sum(s["status"] == "running" for s in state["searches"])
+        unfinished = sum(s["status"] == "running" for s in state["searches"])
+        # "running" in a sweep.json nobody holds: the sweep was killed or stopped, and waits for its --resume
+        stopped = unfinished if unfinished and run_is_live(folder) is False else 0
+        running = unfinished - stopped
         objective = state.get("objective") or args.get("objective") or "l2"
         pareto = [dict(p) for p in state.get("pareto") or []]
         # the searches live inside the sweep folder: their recorded folders may be relative to where the sweep ran
@@ -414,7 +418,7 @@ def load_sweep(path: str | Path) -> dict[str, Any]:
         if not isinstance(result, dict) or "reg_loss" not in result:
             raise ValueError(f"{folder} is neither a sweep folder (no sweep.json) nor a search folder")
         result["run_dir"] = str(folder)  # where it is now: result.json's may be relative to where the search ran
-        searches, failed, running = [result], 0, 0
+        searches, failed, running, stopped = [result], 0, 0, 0
         objective = result.get("objective") or "l2"
         pareto, hypervolume = [], None
         dataset = result.get("dataset")
@@ -460,13 +464,22 @@ def load_sweep(path: str | Path) -> dict[str, Any]:
         num_classes = {"cifar100": 100, "imagenet": 1000}.get(str(dataset), 10)
     return {"folder": folder, "objective": objective, "searches": searches, "pareto": pareto,
             "hypervolume": hypervolume, "space": space, "dataset": dataset, "num_classes": int(num_classes),
-            "image_size": image_size, "failed": failed, "running": running}
+            "image_size": image_size, "failed": failed, "running": running, "stopped": stopped}
+
+
+def resume_sweep_command(folder: str | Path) -> str:
+    """The command that continues a sweep, as its own log prints it."""
+    return shell_command("python", "multiobjective.py", "--resume", folder)
 
 
 def nothing_finished(sweep: dict[str, Any]) -> str:
     """Why a sweep of ``load_sweep`` has no search to draw: "yet" of a sweep whose every search failed sent its
     user to wait for a sweep that had ended."""
     failed = sweep.get("failed", 0)
+    if sweep.get("stopped"):
+        return (f"{sweep['folder']} has no finished search: it was stopped with "
+                f"{plural(sweep['stopped'], 'search')} unfinished" + (f" ({failed} failed)" if failed else "")
+                + f"; {resume_sweep_command(sweep['folder'])} continues it")
     if failed and not sweep.get("running"):
         return (f"{sweep['folder']} has no finished search: its {plural(failed, 'search')} failed (the errors are "
                 "in its sweep.json and log.txt)")
