@@ -854,6 +854,26 @@ def test_analyse_train_logs_replots_an_original_table(tmp_path: Path) -> None:
     assert result["hypervolume"]["value"] == pytest.approx(hypervolume_2d(points, ref))
 
 
+def test_a_replot_without_o_draws_beside_its_table_and_writes_over_no_other(tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """-d T without -o copied T to the default loss_table.csv / search_table.csv, replacing another analysis's table
+    in the working folder without a word; the plots now go beside T, which is not rewritten."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "tables").mkdir()
+    for tool, default, rows in (
+            (analyse_train_logs, "loss_table.csv", "name,nu,size_m,test_acc\na,0.1,1.5,90.0\nb,0.01,2.5,93.0\n"),
+            (analyse_search_logs, "search_table.csv",
+             "name,nu,search_reg_loss,search_criterion_loss\na,0.1,1.0,2.0\nb,0.01,3.0,1.0\n")):
+        (tmp_path / default).write_text("another analysis\n")
+        table = tmp_path / "tables" / f"thesis_{default}"
+        table.write_text(rows)
+        flags = ["--baselines", "no"] if tool is analyse_train_logs else []
+        result = tool.main(tool.build_parser().parse_args(["-d", str(table), *flags]))
+        assert (tmp_path / default).read_text() == "another analysis\n" and table.read_text() == rows
+        assert result["plots"] and all(p.parent == table.parent and p.name.startswith(table.stem)
+                                       for p in result["plots"])
+
+
 def test_the_evaluation_hypervolume_of_a_table_with_only_a_parameter_count_is_its_plotted_front(tmp_path: Path,
                                                                                               capsys) -> None:
     """A table with a parameters column and no size_m drew its front against parameters (M) and printed the

@@ -60,7 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("-d", "--data", metavar="TABLE_CSV",
                         help="re-plot a table written by this tool or by the original one "
                              "(here -d reads a table; in plot_frontier.py, -d is --dominated)")
-    parser.add_argument("-o", "--output", default="search_table.csv", help="the table (CSV); plots go beside it")
+    parser.add_argument("-o", "--output", default=None,
+                        help="the table (CSV); plots go beside it (default: search_table.csv; with -d, the table read, "
+                             "which is not rewritten)")
     parser.add_argument("-i", "--inches", type=float, nargs="+", default=None, metavar=("W", "H"),
                         help="figure size in inches, each side 1 to 50 (one value: a square; default 7 5)")
     parser.add_argument("--reference", type=float, nargs=2, default=None, metavar=("R", "CE"),
@@ -212,7 +214,7 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     if args.topk < 0:  # read as "none" without a word, like 0
         raise UserError(f"-t {args.topk} must be >= 0 (0: ring none)")
     size = tables.parse_inches(args.inches)
-    output = tables.output_file(args.output, ".csv")
+    output = tables.output_file(tables.table_output(args.output, args.data, "search_table.csv"), ".csv")
     replot_in_place = bool(args.data) and Path(args.data).resolve() == output.resolve()  # no table written then
     check_output(output, "-o", [args.log, None if replot_in_place else args.data])
     limits = tables.budget_limits(args, profiled=bool(args.log))

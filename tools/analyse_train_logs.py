@@ -120,7 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="only the nu colour bar: no names beside the points")
     parser.add_argument("-i", "--inches", type=float, nargs="+", default=None, metavar=("W", "H"),
                         help="figure size in inches, each side 1 to 50 (one value: a square; default 7 5)")
-    parser.add_argument("-o", "--output", default="loss_table.csv", help="the table (CSV); plots go beside it")
+    parser.add_argument("-o", "--output", default=None,
+                        help="the table (CSV); plots go beside it (default: loss_table.csv; with -d, the table read, "
+                             "which is not rewritten)")
     parser.add_argument("--baselines", choices=["auto", "yes", "no"], default="auto",
                         help="draw the published CIFAR-10 results (auto: when the runs are on CIFAR-10)")
     tables.add_profiling_args(parser)
@@ -701,7 +703,7 @@ def make_plots(df: pd.DataFrame, stem: Path, size: tuple[float, float], colorbar
 def main(args: argparse.Namespace) -> dict[str, Any]:
     """Build (or read) the table, write it and the plots; returns {"table", "csv", "plots", "hypervolume"}."""
     size = tables.parse_inches(args.inches)
-    output = tables.output_file(args.output, ".csv")
+    output = tables.output_file(tables.table_output(args.output, args.data, "loss_table.csv"), ".csv")
     replot_in_place = bool(args.data) and Path(args.data).resolve() == output.resolve()  # no table written then
     inputs = [*(args.train or []), *args.search, *args.ensemble, *([args.data] if args.data else [])]
     check_output(output, "-o", [*(args.train or []), *args.search, *args.ensemble,

@@ -554,6 +554,13 @@ def parse_inches(values: Sequence[float] | None, default: tuple[float, float] = 
 FIGURE_SUFFIXES = (".png", ".pdf", ".svg")
 
 
+def table_output(output: str | None, data: str | None, default: str) -> str:
+    """An analysis tool's -o: the one given; else, re-plotting a table (-d), that table, so that its plots go beside
+    it and no other file is written over (a copy to the default name replaced another analysis's table); else
+    ``default``."""
+    return output if output is not None else (data or default)
+
+
 def output_file(value: str, suffix: str, flag: str = "-o", keep: Sequence[str] = ()) -> Path:
     """-o as a file with ``suffix`` (added where it has another, but for one of ``keep``), whose stem names the
     tables and plots beside it. A folder is refused: ``-o res/`` became res.csv and res_*.png beside res/,
