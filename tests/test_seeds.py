@@ -21,7 +21,7 @@ import batch_train
 import ensemble
 import genotypes
 from tools import analyse_train_logs, search_stability, tables
-from utils import run_main
+from utils import lock_run_dir, run_main
 
 # the whole (8x8) training set: a --subsample would be drawn anew by each seed, and the runs then share no held-out
 # split for ensemble.py --calculate
@@ -132,8 +132,10 @@ def test_a_seed_still_training_pools_with_the_finished_seeds_of_its_genotype(see
     shutil.copytree(done, running)
     (running / "result.json").unlink()
     (running / "weights.pt").unlink()
-    result = analyse_train_logs.main(analyse_train_logs.build_parser().parse_args(
-        ["-t", seeded["run_dir"], str(running), "-o", str(tmp_path / "t.csv"), "--no_latency", "--baselines", "no"]))
+    with lock_run_dir(running):  # at work: a training holds its folder's lock
+        result = analyse_train_logs.main(analyse_train_logs.build_parser().parse_args(
+            ["-t", seeded["run_dir"], str(running), "-o", str(tmp_path / "t.csv"), "--no_latency", "--baselines",
+             "no"]))
     assert "running" in set(result["table"]["status"])
     summary = result["summary"]
     assert sorted(summary["name"]) == ["DARTS_V2", "PC_DARTS_cifar"]
