@@ -545,8 +545,8 @@ def main(args: argparse.Namespace) -> dict:
         log_data_notes(logger, info)
         model_size = count_parameters_in_MB(model)
         logger.info("genotype = %s", genotype)
-        logger.info("device %s, %s: %d test images at %dx%d, %d classes, param size = %.6fMB", device, info.name,
-                    len(test_ds), info.image_size, info.image_size, info.num_classes, model_size)
+        logger.info("device %s, %s: %d test images at %dx%d, %d classes, param size = %.6fM parameters", device,
+                    info.name, len(test_ds), info.image_size, info.image_size, info.num_classes, model_size)
         t0 = time.time()
         stats = evaluate(model, loader, info.num_classes, make_autocast(device, args.amp),
                          report_lines=args.report_lines, logger=logger, progress=not args.no_progress)

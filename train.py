@@ -681,7 +681,7 @@ def _run(args: argparse.Namespace, run_dir: Path, resumed: Path | None, checkpoi
         logger.info("resuming %s %s", run_dir, resume_point(checkpoint["epoch"]))
     model_size = count_parameters_in_MB(model)
     logger.info("genotype = %s", genotype)
-    logger.info("device %s, %s: %d train / %d valid / %d test images, %d classes, param size = %.6fMB",
+    logger.info("device %s, %s: %d train / %d valid / %d test images, %d classes, param size = %.6fM parameters",
                 device, info.name, len(train_loader.indices), len(valid_loader.indices) if valid_loader else 0,
                 len(test_loader.indices), info.num_classes, model_size)
 
