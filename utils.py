@@ -8,9 +8,12 @@ would then trip over.
 from __future__ import annotations
 
 import argparse
+import ast
 import contextlib
 import csv
 import errno
+import importlib.metadata
+import importlib.util
 import io
 import json
 import logging
@@ -503,18 +506,38 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+def torchvision_version() -> str | None:
+    """torchvision's ``__version__`` (its build tag, such as +cu130, kept), read without importing torchvision: its
+    import (models, ops, torch._dynamo) cost every script start about 1.5 s, and runs on the in-memory sets never
+    use it. From its version.py, else the installed distribution's version (no build tag); None if not installed."""
+    module = sys.modules.get("torchvision")
+    if module is not None:
+        return getattr(module, "__version__", None)
+    try:
+        spec = importlib.util.find_spec("torchvision")
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None:
+        return None
+    for folder in spec.submodule_search_locations or ():
+        with contextlib.suppress(OSError, SyntaxError, ValueError, UnicodeDecodeError):
+            for node in ast.parse(Path(folder, "version.py").read_text(encoding="utf-8")).body:
+                if (isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant)
+                        and isinstance(node.value.value, str)
+                        and any(isinstance(t, ast.Name) and t.id == "__version__" for t in node.targets)):
+                    return node.value.value
+    try:
+        return importlib.metadata.version("torchvision")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
 def environment_info(device: torch.device) -> dict:
     """Versions, machine and accelerator, recorded with every run so results can be traced."""
-    try:
-        import torchvision
-
-        tv_version = torchvision.__version__
-    except ImportError:  # pragma: no cover - torchvision is a dependency
-        tv_version = None
     info: dict[str, Any] = {
         "python": platform.python_version(),
         "torch": torch.__version__,
-        "torchvision": tv_version,
+        "torchvision": torchvision_version(),
         "numpy": np.__version__,
         "platform": platform.platform(),
         "hostname": socket.gethostname(),
