@@ -104,6 +104,8 @@ def _tensor_transform(image_size: int, mean: Sequence[float], std: Sequence[floa
                       cutout: bool, cutout_length: int, padding: int,
                       flip: bool) -> Callable[[torch.Tensor], torch.Tensor]:
     """The CIFAR pipeline on uint8 CHW tensors (same ops as on PIL images)."""
+    from torchvision import transforms as T
+
     ops: list[Any] = []
     if augment:
         ops.append(T.RandomCrop(image_size, padding=padding))
@@ -113,6 +115,33 @@ def _tensor_transform(image_size: int, mean: Sequence[float], std: Sequence[floa
     if augment and cutout:
         ops.append(Cutout(cutout_length))
     return T.Compose(ops)
+
+
+class _HostTransform:
+    """_tensor_transform of these arguments, built at its first image.
+
+    Only the host loader reads a TensorImageDataset item by item; the device loader augments whole batches
+    itself. Built eagerly, every run paid torchvision's import (about 1.5 s) for a transform it never called.
+    Picklable (a module-level class), so DataLoader workers started by spawn get it as before.
+    """
+
+    def __init__(self, image_size: int, mean: Sequence[float], std: Sequence[float], **options: Any) -> None:
+        self.image_size, self.mean, self.std, self.options = image_size, mean, std, options
+        self._built: Callable[[torch.Tensor], torch.Tensor] | None = None
+
+    def built(self) -> Any:
+        """The torchvision Compose (built now if it is not yet)."""
+        if self._built is None:
+            self._built = _tensor_transform(self.image_size, self.mean, self.std, **self.options)
+        return self._built
+
+    @property
+    def transforms(self) -> list[Any]:
+        """The ops in order, as Compose.transforms."""
+        return self.built().transforms
+
+    def __call__(self, img: torch.Tensor) -> torch.Tensor:
+        return self.built()(img)
 
 
 # --------------------------------------------------------------------------- in-memory datasets
@@ -148,9 +177,9 @@ class TensorImageDataset(Dataset):
         self.sequential_split = sequential_split
         n_classes = int(self.targets.max()) + 1 if len(self.targets) else 0
         self.classes = list(classes) if classes is not None else [str(i) for i in range(n_classes)]
-        self.transform = _tensor_transform(images.size(-1), self.mean, self.std, augment=augment,
-                                           cutout=self.cutout, cutout_length=cutout_length,
-                                           padding=self.padding, flip=flip)
+        self.transform = _HostTransform(images.size(-1), self.mean, self.std, augment=augment,
+                                        cutout=self.cutout, cutout_length=cutout_length,
+                                        padding=self.padding, flip=flip)
 
     def __len__(self) -> int:
         return len(self.targets)
@@ -241,19 +270,22 @@ def _load_cifar(name: str, root: Path, *, download: bool, cutout: bool,
         folder = root / "cifar-10-batches-py"
         train_files = [f"data_batch_{i}" for i in range(1, 6)]
         test_files, meta_file, meta_key, label_key = ["test_batch"], "batches.meta", "label_names", "labels"
-        mean, std, num_classes, tv_class, pretty = CIFAR10_MEAN, CIFAR10_STD, 10, tv_datasets.CIFAR10, "CIFAR-10"
+        mean, std, num_classes, tv_name, pretty = CIFAR10_MEAN, CIFAR10_STD, 10, "CIFAR10", "CIFAR-10"
     else:
         folder = root / "cifar-100-python"
         train_files, test_files = ["train"], ["test"]
         meta_file, meta_key, label_key = "meta", "fine_label_names", "fine_labels"
-        mean, std, num_classes, tv_class, pretty = CIFAR100_MEAN, CIFAR100_STD, 100, tv_datasets.CIFAR100, "CIFAR-100"
+        mean, std, num_classes, tv_name, pretty = CIFAR100_MEAN, CIFAR100_STD, 100, "CIFAR100", "CIFAR-100"
 
     def missing() -> list[str]:
         return [f for f in train_files + test_files if not (folder / f).is_file()]
 
     if missing() and download:
+        from torchvision import datasets as tv_datasets
+
         root.mkdir(parents=True, exist_ok=True)
-        tv_class(root=str(root), train=True, download=True)  # fetches and md5-checks the archive
+        # fetches and md5-checks the archive
+        getattr(tv_datasets, tv_name)(root=str(root), train=True, download=True)
     if missing():
         raise DataNotFound(f"{pretty} not found: looked for {folder} (missing {', '.join(missing())}); "
                            f"pass --download to fetch it, or put torchvision's python-format folder "
