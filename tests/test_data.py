@@ -19,6 +19,7 @@ from torch.utils.data import Dataset, Subset
 from torchvision.datasets import folder as tv_folder
 
 import data
+import image_folders
 import utils
 from data import (
     CIFAR10_MEAN,
@@ -210,8 +211,8 @@ def test_the_test_set_of_an_image_folder_loads_without_its_training_images(tmp_p
     _, full, full_info = load_datasets("imagenet", tmp_path, image_size=32)
     capsys.readouterr()
     read = []
-    real = data._image_folder
-    monkeypatch.setattr(data, "_image_folder", lambda root, *rest: read.append(root) or real(root, *rest))
+    real = image_folders._image_folder
+    monkeypatch.setattr(image_folders, "_image_folder", lambda root, *rest: read.append(root) or real(root, *rest))
     test, info = load_test_set("imagenet", tmp_path, image_size=32)
     assert read == [tmp_path / "imagenet" / "val"] and test.class_source == tmp_path / "imagenet" / "train"
     assert info == full_info and test.class_to_idx == full.class_to_idx and test.samples == full.samples
