@@ -1,10 +1,13 @@
 """The scripts' edges say what they do: what others import is in __all__, the test hook is hidden from -h, flags
-parsed but not used say so in their help, and one helper tells every script whether a run is on ImageNet."""
+parsed but not used say so in their help, one helper tells every script whether a run is on ImageNet, and a start
+does not import torchvision."""
 
 from __future__ import annotations
 
 import argparse
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -96,3 +99,29 @@ def test_one_spelling_of_imagenet_for_every_script() -> None:
     # the sweep's searches are told with the search's own flag
     args = sweep.parse_args(["-o", "l2", "imagenet"])
     assert multiobjective.search_args(args, (0.5, 0.5), Path("/nonexistent")).imagenet
+
+
+_NO_TORCHVISION = """
+import sys
+import batch_train, ensemble, multiobjective, test, train, train_search, utils
+assert "torchvision" not in sys.modules, "importing the scripts imported torchvision"
+version = utils.torchvision_version()
+import data
+train_ds, test_ds, info = data.load_datasets("digits", "unused", cutout=True)
+loader = data.build_loader(train_ds, list(range(8)), 4, train=True, seed=0, device="cpu", on_device=True)
+assert isinstance(loader, data.DeviceLoader) and len(list(loader)) == 2
+assert "torchvision" not in sys.modules, "a run on digits imported torchvision"
+image, label = train_ds[0]  # the host path builds its torchvision transform now
+assert "torchvision" in sys.modules and tuple(image.shape) == (3, 32, 32)
+import torchvision
+assert version == torchvision.__version__, (version, torchvision.__version__)
+"""
+
+
+def test_a_start_does_not_import_torchvision() -> None:
+    """torchvision's import (models, ops, torch._dynamo) cost every script start, sweep worker and test subprocess
+    about 1.5 s; only the image folders and the host loader's per-image transforms use it, and import it then."""
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.run([sys.executable, "-c", _NO_TORCHVISION], cwd=root, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr
