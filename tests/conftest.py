@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import importlib.util
+import logging
+import os
+import random
+import signal
 import sys
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
+import numpy as np
 import pytest
 import torch
 
@@ -50,3 +58,76 @@ def load_test_script() -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+# --------------------------------------------------------------------------- a script's command line, in-process
+
+
+def _flushes_denormals() -> bool:
+    """Whether torch flushes denormal floats to zero now (torch.set_flush_denormal has no getter)."""
+    return torch.tensor([1e-323], dtype=torch.float64).item() == 0.0
+
+
+def _loggers() -> dict[str, logging.Logger]:
+    found = {name: logger for name, logger in logging.Logger.manager.loggerDict.items()
+             if isinstance(logger, logging.Logger)}
+    return {**found, "": logging.getLogger()}
+
+
+def _python_default_warnings() -> None:
+    """The warning filters of a plain `python script.py` (pytest's own filters would hide what it prints)."""
+    warnings.resetwarnings()
+    warnings.filterwarnings("default", category=DeprecationWarning, module="__main__", append=True)
+    for category in (DeprecationWarning, PendingDeprecationWarning, ImportWarning, ResourceWarning):
+        warnings.filterwarnings("ignore", category=category, append=True)
+
+
+@pytest.fixture
+def run_script(capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Any]]:
+    """run_script(script, module, main, argv) -> (exit status, stderr): what `python SCRIPT ARGV` run from the
+    repository root does (`sys.exit(run_main(main, module.build_parser().parse_args()))`), in this process, so a
+    case costs no interpreter start and torch import. stderr holds what the process would have printed there: the
+    script's lines and the warnings a plain python shows. The process-wide state a script sets (torch's threads,
+    matmul precision and denormal flushing, the RNGs, os.environ, signal handlers, logging handlers, the cwd,
+    sys.argv, warning filters) is put back after the test, so cases leak into neither each other nor later tests.
+    What only a real process start shows (an import-time warning, the entry point itself) needs one subprocess."""
+    from utils import run_main
+
+    threads, precision, denormals = torch.get_num_threads(), torch.get_float32_matmul_precision(), _flushes_denormals()
+    cudnn_benchmark = torch.backends.cudnn.benchmark
+    rng = random.getstate(), np.random.get_state(), torch.random.get_rng_state()
+    environ = dict(os.environ)
+    handlers = {name: list(logger.handlers) for name, logger in _loggers().items()}
+    signals = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    monkeypatch.chdir(ROOT)
+
+    def run(script: str, module: ModuleType, main: Callable[[Any], Any], argv: Sequence[str]) -> tuple[Any, str]:
+        monkeypatch.setattr(sys, "argv", [script, *argv])  # argparse's prog, as `python SCRIPT` names it
+        capsys.readouterr()
+        with warnings.catch_warnings(record=True) as shown:
+            _python_default_warnings()
+            try:
+                status = run_main(main, module.build_parser().parse_args())
+            except SystemExit as stopped:  # argparse's refusal
+                status = stopped.code
+        said = "".join(warnings.formatwarning(w.message, w.category, w.filename, w.lineno, w.line) for w in shown)
+        return status, capsys.readouterr().err + said
+
+    try:
+        yield run
+    finally:
+        torch.set_num_threads(threads)
+        torch.set_float32_matmul_precision(precision)
+        torch.set_flush_denormal(denormals)
+        torch.backends.cudnn.benchmark = cudnn_benchmark
+        random.setstate(rng[0])
+        np.random.set_state(rng[1])
+        torch.random.set_rng_state(rng[2])
+        os.environ.clear()
+        os.environ.update(environ)
+        for sig, handler in signals.items():
+            signal.signal(sig, handler)
+        for name, logger in _loggers().items():
+            for handler in [h for h in logger.handlers if h not in handlers.get(name, [])]:
+                logger.removeHandler(handler)
+                handler.close()
