@@ -163,11 +163,26 @@ def test_search_resumes_after_sigkill(tmp_path: Path) -> None:
     (["--set", "digits", "-cw", "0", "-l2", "-1"], "-cw 0 with no -l1/-l2 penalty: the weight step's loss"),
     (["--set", "digits", "-cw", "0", "-l1", "0", "-l2", "0"], "-cw 0 with no -l1/-l2 penalty"),
 ])
-def test_bad_input_is_one_line(tmp_path: Path, argv: list[str], message: str) -> None:
-    done = _run_cli([*argv, "--logdir", str(tmp_path), "--device", "cpu", "--no_progress"])
+def test_bad_input_is_one_line(tmp_path: Path, argv: list[str], message: str, run_script) -> None:
+    """`python train_search.py ARGV` from the repository root, run in-process (run_script); the one case below
+    starts the real process."""
+    status, stderr = run_script("train_search.py", train_search, train_search.main,
+                                [*argv, "--logdir", str(tmp_path), "--device", "cpu", "--no_progress"])
+    assert status == 2
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], stderr
+    assert not list(tmp_path.iterdir())  # refused before a run folder was made
+
+
+def test_bad_input_is_one_line_from_a_real_process(tmp_path: Path) -> None:
+    """One case of the above as a real `python train_search.py`: nothing printed at import (a warning) and the
+    entry point itself add a line to the one error."""
+    done = _run_cli(["--set", "digits", "--image_size", "6", "--logdir", str(tmp_path), "--device", "cpu",
+                     "--no_progress"])
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], done.stderr
+    assert len(lines) == 1 and lines[0].startswith("error:") and "--image_size 6 must be a multiple of 4" in lines[0], \
+        done.stderr
     assert not list(tmp_path.iterdir())  # refused before a run folder was made
 
 
