@@ -84,13 +84,14 @@ def _python_default_warnings() -> None:
 
 @pytest.fixture
 def run_script(capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Any]]:
-    """run_script(script, module, main, argv) -> (exit status, stderr): what `python SCRIPT ARGV` run from the
-    repository root does (`sys.exit(run_main(main, module.build_parser().parse_args()))`), in this process, so a
-    case costs no interpreter start and torch import. stderr holds what the process would have printed there: the
-    script's lines and the warnings a plain python shows. The process-wide state a script sets (torch's threads,
-    matmul precision and denormal flushing, the RNGs, os.environ, signal handlers, logging handlers, the cwd,
-    sys.argv, warning filters) is put back after the test, so cases leak into neither each other nor later tests.
-    What only a real process start shows (an import-time warning, the entry point itself) needs one subprocess."""
+    """run_script(script, module, main, argv, cwd=ROOT) -> (exit status, stderr): what `python SCRIPT ARGV` run
+    in cwd (the repository root unless said) does, `sys.exit(run_main(main, module.build_parser().parse_args()))`,
+    in this process, so a case costs no interpreter start and torch import. stderr holds what the process would
+    have printed there: the script's lines and the warnings a plain python shows. The process-wide state a script
+    sets (torch's threads, matmul precision and denormal flushing, the RNGs, os.environ, signal handlers, logging
+    handlers, the cwd, sys.argv, warning filters) is put back after the test, so that cases leak into neither each
+    other nor later tests. What only a real process start shows (an import-time warning, a fault in the entry
+    point itself) needs one case run as a subprocess."""
     from utils import run_main
 
     threads, precision, denormals = torch.get_num_threads(), torch.get_float32_matmul_precision(), _flushes_denormals()
@@ -99,9 +100,10 @@ def run_script(capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -
     environ = dict(os.environ)
     handlers = {name: list(logger.handlers) for name, logger in _loggers().items()}
     signals = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-    monkeypatch.chdir(ROOT)
 
-    def run(script: str, module: ModuleType, main: Callable[[Any], Any], argv: Sequence[str]) -> tuple[Any, str]:
+    def run(script: str, module: ModuleType, main: Callable[[Any], Any], argv: Sequence[str],
+            cwd: Path = ROOT) -> tuple[Any, str]:
+        monkeypatch.chdir(cwd)  # relative paths resolve as they would there; put back after the test
         monkeypatch.setattr(sys, "argv", [script, *argv])  # argparse's prog, as `python SCRIPT` names it
         capsys.readouterr()
         with warnings.catch_warnings(record=True) as shown:

@@ -12,8 +12,6 @@ import argparse
 import functools
 import json
 import logging
-import subprocess
-import sys
 import traceback
 from pathlib import Path
 
@@ -180,13 +178,16 @@ def test_resume_keeps_speed_flags_unless_given() -> None:
     ("train.py", ["--cuda_graphs"], "--cuda_graphs needs a CUDA device"),
     ("train_search.py", ["--compile", "--compile_mode", "fastest"], "invalid choice"),
 ])
-def test_scripts_reject_levers_that_cannot_run(tmp_path: Path, script: str, flags: list[str], message: str) -> None:
-    cmd = [sys.executable, str(ROOT / script), "--device", "cpu", "--set", "digits", "--logdir", str(tmp_path),
-           *flags]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=tmp_path)
-    assert proc.returncode != 0
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and message in lines[0], proc.stderr
+def test_scripts_reject_levers_that_cannot_run(tmp_path: Path, script: str, flags: list[str], message: str,
+                                               run_script) -> None:
+    """`python SCRIPT ...` run in tmp_path, in-process (run_script: tests/test_search.py and tests/test_train.py
+    start both scripts as real processes)."""
+    module = {"train_search.py": train_search, "train.py": train}[script]
+    status, stderr = run_script(str(ROOT / script), module, module.main,
+                                ["--device", "cpu", "--set", "digits", "--logdir", str(tmp_path), *flags], cwd=tmp_path)
+    assert status != 0
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], stderr
     assert not any(tmp_path.iterdir()), "nothing may be written before the check"
 
 
