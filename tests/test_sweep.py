@@ -438,25 +438,11 @@ def test_resume_from_elsewhere_finds_the_searches_in_the_sweep_folder(sweep: dic
     assert not (tmp_path / "logs").exists()  # nothing ran again elsewhere
 
 
-def test_ctrl_c_in_a_sequential_sweep_is_in_its_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The sweep one search at a time left no word in log.txt that it was interrupted, nor how to go on (the
-    parallel one says both): the terminal's line is gone once the window is."""
-    def ctrl_c(*args, **kwargs):
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(train_search, "_search", ctrl_c)
-    argv = ["-o", "l2", "cifar", *SEARCH, "--epochs", "1", "--logdir", str(tmp_path)]
-    assert run_main(multiobjective.main, parse(argv)) == 130
-    (run_dir,) = tmp_path.glob("multi-search-*")
-    last = (run_dir / "log.txt").read_text().splitlines()[-1]
-    assert last.endswith(f"interrupted: search(es) 0 left running; continue with python multiobjective.py --resume "
-                         f"{run_dir}"), last
-    assert [s["status"] for s in json.loads((run_dir / "sweep.json").read_text())["searches"]] == ["running"]
-
-
 def test_ctrl_c_in_a_search_names_the_sweeps_resume(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                      capsys: pytest.CaptureFixture) -> None:
-    """The sweep's folder, not its search's, is the one to resume; a bare `interrupted` named neither."""
+    """The sweep's folder, not its search's, is the one to resume; a bare `interrupted` named neither. The log.txt
+    of a sweep run one search at a time says it too (the parallel one did): the terminal's line is gone once the
+    window is."""
     def ctrl_c(*args, **kwargs):
         raise KeyboardInterrupt
 
@@ -466,3 +452,7 @@ def test_ctrl_c_in_a_search_names_the_sweeps_resume(tmp_path: Path, monkeypatch:
     (run_dir,) = tmp_path.glob("multi-search-*")
     assert capsys.readouterr().err.splitlines()[-1] == \
         f"interrupted: continue with python multiobjective.py --resume {run_dir}"
+    last = (run_dir / "log.txt").read_text().splitlines()[-1]
+    assert last.endswith(f"interrupted: search(es) 0 left running; continue with python multiobjective.py --resume "
+                         f"{run_dir}"), last
+    assert [s["status"] for s in json.loads((run_dir / "sweep.json").read_text())["searches"]] == ["running"]
