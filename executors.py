@@ -549,10 +549,11 @@ class RayExecutor:
             index = self._running.pop(ref)
             try:
                 reply = self.ray.get(ref)
-            except Exception as err:  # noqa: BLE001 - a lost worker or node: the search failed
-                # but where Ray's memory monitor killed the worker, the machine's memory, as killed_refused
-                oom = isinstance(err, self.ray.exceptions.OutOfMemoryError)
-                outcomes.append(Outcome(index, "refused" if oom else "failed", error=_one_line(err)))
+            except Exception as err:  # noqa: BLE001 - a crashed worker: the search failed
+                # but where Ray's memory monitor killed the worker (the machine's memory, as killed_refused) or the
+                # node it ran on was lost (the cluster's, not the search's), the search is left to --resume
+                machine = isinstance(err, (self.ray.exceptions.OutOfMemoryError, self.ray.exceptions.NodeDiedError))
+                outcomes.append(Outcome(index, "refused" if machine else "failed", error=_one_line(err)))
                 continue
             outcomes.append(Outcome(index, reply["status"], result=reply.get("result"), error=reply.get("error"),
                                     host=reply.get("host"), device=reply.get("device")))

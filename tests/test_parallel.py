@@ -298,12 +298,14 @@ def test_a_ray_task_reports_any_exception(monkeypatch: pytest.MonkeyPatch, error
     assert reply["status"] == status and str(error).strip("'") in reply["error"] and reply["device"] == "cpu"
 
 
-def test_a_ray_worker_killed_for_memory_is_refused_and_a_lost_one_failed() -> None:
+def test_a_ray_worker_killed_for_memory_or_on_a_lost_node_is_refused_and_a_crashed_one_failed() -> None:
     """Ray's memory monitor (its out-of-memory killer) killing a task's worker is the machine's memory, as a
-    SIGKILLed local worker (killed_refused): recorded failed, NISE dropped its nu for good."""
+    SIGKILLed local worker (killed_refused), and a node that died took the search with it: both were recorded
+    failed, NISE dropped their nu for good; now the sweep stops and leaves them to --resume."""
     exceptions = pytest.importorskip("ray.exceptions")
     errors = {"oom": exceptions.OutOfMemoryError("Task was killed due to the node running low on memory."),
-              "lost": exceptions.WorkerCrashedError()}
+              "lost": exceptions.WorkerCrashedError(),
+              "node": exceptions.NodeDiedError("node 10.0.0.2 died while the task ran")}
 
     class FakeRay:
         @staticmethod
@@ -316,10 +318,11 @@ def test_a_ray_worker_killed_for_memory_is_refused_and_a_lost_one_failed() -> No
 
     FakeRay.exceptions = exceptions
     ray_executor = object.__new__(executors.RayExecutor)  # no Ray started: wait() reads only these two
-    ray_executor.ray, ray_executor._running = FakeRay, {"oom": 3, "lost": 4}
-    oom, lost = ray_executor.wait()
+    ray_executor.ray, ray_executor._running = FakeRay, {"oom": 3, "lost": 4, "node": 5}
+    oom, lost, node = ray_executor.wait()
     assert (oom.index, oom.status) == (3, "refused") and "low on memory" in oom.error
     assert (lost.index, lost.status) == (4, "failed")
+    assert (node.index, node.status) == (5, "refused") and "10.0.0.2 died" in node.error
 
 
 def test_ray_executor_runs_a_tiny_sweep_on_a_local_ray(sequential: dict, tmp_path: Path) -> None:
