@@ -122,7 +122,9 @@ class _HostTransform:
 
     Only the host loader reads a TensorImageDataset item by item; the device loader augments whole batches
     itself. Built eagerly, every run paid torchvision's import (about 1.5 s) for a transform it never called.
-    Picklable (a module-level class), so DataLoader workers started by spawn get it as before.
+    HostLoader builds it as it is made, in the process its workers fork from (each pass's new workers would
+    otherwise import torchvision again). Picklable (a module-level class), so DataLoader workers started by spawn
+    get it as before.
     """
 
     def __init__(self, image_size: int, mean: Sequence[float], std: Sequence[float], **options: Any) -> None:
@@ -676,6 +678,9 @@ class HostLoader:
         self.indices = torch.as_tensor(indices, dtype=torch.int64).cpu()
         _check_loader_args(self.indices, batch_size)
         self.dataset = dataset
+        transform = getattr(dataset, "transform", None)
+        if isinstance(transform, _HostTransform):  # built here, where the workers fork from: built in each worker,
+            transform.built()  # it imported torchvision anew at every pass over the data (about 1.5 s a pass)
         self.subset = _KeyedSubset(dataset, self.indices.tolist(), seed)
         self.batch_size, self.shuffle, self.seed = batch_size, shuffle, seed
         self.device = torch.device(device)

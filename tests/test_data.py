@@ -444,6 +444,24 @@ def test_host_loader_with_workers_is_reproducible():
     assert order_of(loaders[0]) == order_of(loaders[1])
 
 
+def test_a_host_loader_builds_the_transform_its_workers_fork_with(monkeypatch: pytest.MonkeyPatch) -> None:
+    # built lazily at the first image, it was built in each forked worker, which then imported torchvision anew at
+    # every pass over the data (about 1.5 s each): the host loader builds it once, in the process that forks them
+    built = []
+    real = data._tensor_transform
+    monkeypatch.setattr(data, "_tensor_transform", lambda *a, **k: built.append(1) or real(*a, **k))
+    train = TensorImageDataset(torch.zeros(8, 3, 4, 4, dtype=torch.uint8), torch.arange(8) % 2, mean=(0.5,) * 3,
+                               std=(0.25,) * 3, augment=True)
+    loader = build_loader(train, torch.arange(8), 4, train=True, seed=0, device=CPU, on_device=False, workers=2)
+    assert isinstance(loader, HostLoader) and len(built) == 1
+    for epoch in range(2):
+        loader.set_epoch(epoch)
+        assert sum(len(y) for _, y in loader) == 8
+    assert len(built) == 1
+    assert build_loader(train, torch.arange(8), 4, train=True, seed=0, device=CPU, on_device=True) is not None
+    assert len(built) == 1  # the device loader augments whole batches itself: nothing to build
+
+
 def test_sample_batch_is_fresh_random_distinct_and_reset_by_epoch():
     ds = IndexDataset(100)
     for cls in (HostLoader, DeviceLoader):
