@@ -273,6 +273,11 @@ def resume_args(args: argparse.Namespace, saved: Mapping[str, Any], may_change: 
         if key in mine and key not in saved and key not in may_change and key not in CALL_FLAGS:
             refused.append(f"{_flag(key, mine[key])} (the run's arguments do not record --{key}: it started before "
                            "the flag existed)")
+    if typed is not None and "gpu" in typed and "device" not in typed:  # --gpu beside the run's recorded device
+        resumed = Namespace(**merged)
+        resumed.typed = typed
+        if problem := gpu_without_cuda(resumed):
+            raise UserError(f"{problem} (the device {source} records)")
     if refused:
         # the run's keys too: a sweep resumed with no subcommand has none of the search's flags in ``mine``
         allowed = ", ".join(f"--{k}" for k in may_change if k in mine or k in saved)

@@ -111,9 +111,23 @@ def test_search_resume_takes_typed_allowed_flags_and_keeps_the_rest(search_run: 
     parse = train_search.build_parser().parse_args
     kept, _ = train_search._resolve_args(parse(["--resume", str(search_run)]))
     assert _hardware(kept) == ("cpu", 1, 0, 3) and kept.epochs == 2 and kept.set == "digits"
-    moved, _ = train_search._resolve_args(parse(["--resume", str(search_run), "--gpu", "0", "--threads", "1",
-                                                 "--no_progress", "--epochs", "2"]))  # --epochs as it was: fine
-    assert _hardware(moved) == ("cpu", 0, 0, 1) and moved.no_progress and moved.epochs == 2
+    moved, _ = train_search._resolve_args(parse(["--resume", str(search_run), "--device", "auto", "--gpu", "0",
+                                                 "--threads", "1", "--no_progress", "--epochs", "2"]))  # as it was
+    assert _hardware(moved) == ("auto", 0, 0, 1) and moved.no_progress and moved.epochs == 2
+
+
+def test_a_typed_gpu_on_the_resume_of_a_cpu_run_is_one_line(search_run: Path, capsys: pytest.CaptureFixture) -> None:
+    """--resume RUN --gpu 0 of a run started with --device cpu went on on the CPU, the --gpu typed ignored."""
+    before = _files(search_run)
+    assert run_main(train_search.main, train_search.build_parser().parse_args(
+        ["--resume", str(search_run), "--gpu", "0"])) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "--gpu 0 picks a CUDA device, but the device is cpu" in err, err
+    assert str(search_run / "args.json") in err
+    assert _files(search_run) == before
+    kept, _ = train_search._resolve_args(train_search.build_parser().parse_args(  # its recorded --gpu stands
+        ["--resume", str(search_run), "--device", "cpu"]))
+    assert _hardware(kept) == ("cpu", 1, 0, 3)
 
 
 def test_search_resume_refuses_a_typed_flag_that_changes_the_run(search_run: Path,
