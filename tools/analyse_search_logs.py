@@ -6,7 +6,7 @@
 
 One row per Pareto-optimal search: name, nu, size (M parameters), search train/valid accuracy,
 cross-entropy and penalty, and the evaluation network's parameters, FLOPs and CPU/GPU latency
-(profiling.py). Writes the table (-o, CSV; a re-plot with -d and no -o rewrites no table) and, beside
+(profiling.py). Writes the table (-o, CSV; a re-plot with -d and no -o writes no copy of it) and, beside
 it, <stem>_crit_vs_reg_loss.png (the front,
 top-k by search valid accuracy highlighted), <stem>_weight_vs_valid_acc.png,
 <stem>_weight_vs_params.png and <stem>_correlation_matrix.png. Prints the table and the front's

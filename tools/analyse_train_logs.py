@@ -14,7 +14,7 @@ its cells (the one of its sweep name first; a name whose cells differ is no matc
 search losses and accuracies.
 Profiling (profiling.py) adds parameters, FLOPs and latency of each run's network as it was trained.
 
-Writes the table (-o, CSV; a re-plot with -d and no -o rewrites no table) and beside it
+Writes the table (-o, CSV; a re-plot with -d and no -o writes no copy of it) and beside it
 <stem>_error_vs_params.png (test error against parameters
 with the Pareto front, the published DARTS/PC-DARTS results on CIFAR-10 and the ensembles of -e),
 <stem>_error_vs_flops.png, <stem>_error_vs_latency_cpu.png / _gpu.png (when measured),
