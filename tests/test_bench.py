@@ -330,8 +330,11 @@ def test_device_check_keeps_an_earlier_commands_parts(tmp_path: Path, monkeypatc
     assert (out / "device_check.json").read_text() == before and (out / "speed.json").read_text() == "{}"
 
 
-def test_parallel_bench_runs_a_sweep_and_never_overwrites(tmp_path: Path) -> None:
+def test_parallel_bench_runs_a_sweep_and_never_overwrites(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                           capsys: pytest.CaptureFixture) -> None:
     """bench/parallel.py runs multiobjective.py as users do, checks the folder, and keeps an earlier result."""
+    from bench import parallel
+
     out = tmp_path / "p.json"
     cmd = [sys.executable, str(ROOT / "bench" / "parallel.py"), "--preset", "quick", "--variants", "parallel_1",
            "-o", str(out), "--workdir", str(tmp_path / "work")]
@@ -341,8 +344,16 @@ def test_parallel_bench_runs_a_sweep_and_never_overwrites(tmp_path: Path) -> Non
     run = summary["variants"]["parallel_1"]
     assert summary["valid"] is True and run["rc"] == 0 and run["problems"] == []
     assert run["completed"] == 2 and run["most_at_once"] == 1 and summary["cores"] >= 1
-    again = subprocess.run(cmd, capture_output=True, text=True, timeout=60, cwd=ROOT)
-    assert again.returncode == 2 and "exists" in again.stderr and json.loads(out.read_text()) == summary
-    bad = subprocess.run([*cmd[:-4], "--variants", "parallel_9", "-o", str(tmp_path / "q.json")],
-                         capture_output=True, text=True, timeout=60, cwd=ROOT)
-    assert bad.returncode == 2 and "unknown variant(s) parallel_9" in bad.stderr
+
+    def refused(argv: list[str]) -> tuple[int, str]:
+        """The script's refusals, run in this process (argparse's error exits before any sweep starts)."""
+        monkeypatch.setattr(sys, "argv", argv)
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as stop:
+            parallel.main()
+        return stop.value.code, capsys.readouterr().err
+
+    code, err = refused(cmd[1:])
+    assert code == 2 and "exists" in err and json.loads(out.read_text()) == summary
+    code, err = refused([*cmd[1:-4], "--variants", "parallel_9", "-o", str(tmp_path / "q.json")])
+    assert code == 2 and "unknown variant(s) parallel_9" in err
