@@ -300,9 +300,12 @@ def test_search_channels_last_runs(tmp_path: Path) -> None:
 
 def test_fused_supernet_traces_as_one_graph() -> None:
     """--compile on the search sees the whole fused forward as one graph: the CPU-only eager kernels of
-    fused_search (a custom autograd Function) step aside while compiling, so nothing breaks the graph."""
+    fused_search (a custom autograd Function) step aside while compiling, so nothing breaks the graph.
+    Cells of 2 steps (the search's have 4): dynamo's trace grows with the edges (25 s at 4 steps, 10 s at 2),
+    and 2 steps already run every path of fused_cell_forward: round 0 over both inputs, a later round over
+    one node, normal and reduction cells, a reduction after a reduction."""
     torch.manual_seed(0)
-    net = train_search.enable_fused(Network(4, 10, 3))
+    net = train_search.enable_fused(Network(4, 10, 3, steps=2, multiplier=2))
     torch._dynamo.reset()
     explained = torch._dynamo.explain(net)(torch.randn(8, 3, 8, 8))
     torch._dynamo.reset()
