@@ -287,7 +287,7 @@ def test_train_compile_runs_and_matches(tmp_path: Path, monkeypatch: pytest.Monk
 def test_search_channels_last_runs(tmp_path: Path) -> None:
     """--channels_last through a whole tiny search: same genotype format, losses close to the default's."""
     base = ["--set", "digits", "--layers", "3", "--init_channels", "4", "--epochs", "2", "--begin", "1",
-            "--batch_size", "128", "--subsample", "0.3", "--device", "cpu", "--threads", "1", "--no_progress",
+            "--batch_size", "54", "--subsample", "0.15", "--device", "cpu", "--threads", "1", "--no_progress",
             "-l1", "1e-4"]
     parser = train_search.build_parser()
     logger = logging.getLogger("test_fastpath")
