@@ -116,7 +116,9 @@ def _run_cli(args: list[str], **kw) -> subprocess.CompletedProcess:
                           timeout=600, **kw)
 
 
-def test_search_resumes_after_sigkill(tmp_path: Path) -> None:
+def test_search_resumes_after_sigkill(tmp_path: Path, run_script) -> None:
+    """The kill is a real process's; the --resume after it runs in-process (run_script: `python train_search.py
+    --resume DIR` without another interpreter start), from what the killed process left on disk."""
     common = [*TINY, "--epochs", "3", "-l1", "0.001", "-cw", "0.999", "--threads", "1"]
     unbroken = run_search(tmp_path / "a", *common[len(TINY):])
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -135,8 +137,9 @@ def test_search_resumes_after_sigkill(tmp_path: Path) -> None:
     proc.wait()
     run_dir = metrics.parent
     assert not (run_dir / "result.json").exists()
-    done = _run_cli(["--resume", str(run_dir), "--no_progress"])
-    assert done.returncode == 0, done.stderr
+    status, stderr = run_script("train_search.py", train_search, train_search.main,
+                                ["--resume", str(run_dir), "--no_progress"])
+    assert status == 0, stderr
     resumed = json.loads((run_dir / "result.json").read_text())
     assert resumed["genotype"] == unbroken["genotype"]
     for key in ("criterion_loss", "reg_loss", "train_acc", "valid_acc"):
