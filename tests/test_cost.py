@@ -612,7 +612,7 @@ def test_latency_table_tool_and_latency_search(tmp_path: Path, monkeypatch: pyte
     table_path = tmp_path / "table.json"
     args = latency_table.build_parser().parse_args(
         ["--device", "cpu", "--eval_channels", "8", "--eval_layers", "5", "--image_size", "8", "--min_run_time",
-         "0.001", "--threads", "1", "-o", str(table_path), "--validate"])
+         "0.001", "--threads", "1", "--rounds", "1", "-o", str(table_path), "--validate"])  # rounds: test_tools
     table = latency_table.main(args)
     assert json.loads(table_path.read_text()) == json.loads(json.dumps(table))
     spec = cost.EvalSpec(8, 10, 5, False, image_size=8)  # TINY's search: --image_size 8
