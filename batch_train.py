@@ -88,6 +88,7 @@ from utils import (
     read_json,
     rebase_run_dirs,
     resumable,
+    resume_command,
     resume_folder_error,
     run_folder_kind,
     run_main,
@@ -584,7 +585,7 @@ def _run_batch(args: argparse.Namespace, batch_dir: Path, entries: list[dict[str
             continue
         if "stopped_after" in result:  # the --stop_after test hook: the batch stops here, as a kill would leave it
             logger.info("stopped in %s; continue with %s", entry["label"],
-                        shell_command("python", "batch_train.py", "--resume", batch_dir))
+                        resume_command("batch_train.py", batch_dir))
             return {"run_dir": str(batch_dir), "entries": entries, "stopped": True,
                     "trained": sum(e["status"] == "done" for e in entries),
                     "failed": sum(e["status"] == "failed" for e in entries)}

@@ -67,6 +67,7 @@ from utils import (
     read_json,
     rebase_run_dirs,
     resumable,
+    resume_command,
     resume_folder_error,
     run_folder_kind,
     run_main,
@@ -366,7 +367,7 @@ class Sweep:
         self.logger.info("search %d could not run: %s", record["index"], message)
         return UserError(f"search {record['index']} (nu = {record['weight'][0]:.6g}) could not run: {message} "
                          f"(the sweep stopped; mend that and continue it with "
-                         f"{shell_command('python', 'multiobjective.py', '--resume', self.run_dir)})")
+                         f"{resume_command('multiobjective.py', self.run_dir)})")
 
     def record_failed(self, record: dict[str, Any], weight: tuple[float, float], error: str, finished: float) -> None:
         record.update(status="failed", error=" ".join(str(error).split())[:500], finished=finished)
@@ -500,7 +501,7 @@ class Sweep:
         them (run_main prints it to the terminal only, and the log is what is read later)."""
         self.logger.info("interrupted: search(es) %s left running; continue with %s",
                          ", ".join(str(i) for i in sorted(left)) or "none",
-                         shell_command("python", "multiobjective.py", "--resume", self.run_dir))
+                         resume_command("multiobjective.py", self.run_dir))
 
     def launch(self, executor: Any, record: dict[str, Any]) -> None:
         """Hand one search to the executor and mark it running (sweep.json is saved by the caller)."""
@@ -528,7 +529,7 @@ class Sweep:
             # the cap counts every search recorded: a resume given a cap below that count must hear that count
             self.logger.info("stopped at --max_searches %d: NISE had more to search (gaps of the front wider than "
                              "--delta %g); %s --max_searches N (N > %d) goes on", self.args.max_searches,
-                             self.args.delta, shell_command("python", "multiobjective.py", "--resume", self.run_dir),
+                             self.args.delta, resume_command("multiobjective.py", self.run_dir),
                              len(self.searches))
         costs = [p["reg_loss"] for p in self.pareto if p.get("cost")]
         space = self.pareto[0]["cost"].get("range") if costs else None

@@ -83,6 +83,7 @@ from utils import (
     log_data_notes,
     read_json,
     recorded_failure,
+    resume_command,
     run_kind,
     run_main,
     set_seed,
@@ -226,7 +227,7 @@ def train_first(folder: Path, kind: str | None) -> str:
             return (f"train its genotypes first ({shell_command('python', 'batch_train.py', '--archs', folder)}, or "
                     f"one of them: {one}), then test those runs")
         return (f"the sweep has not finished (no genotypes.json yet): resume it with "
-                f"{shell_command('python', 'multiobjective.py', '--resume', folder)}, then train its genotypes with "
+                f"{resume_command('multiobjective.py', folder)}, then train its genotypes with "
                 "batch_train.py and test those runs")
     try:
         resolve_genotype(folder)
@@ -253,9 +254,9 @@ def resume_search(folder: Path) -> str:
         if failed is not None:
             return (f"its sweep recorded it as failed ({failed}), and the sweep's --resume does not run it again: "
                     f"test another of the sweep's searches, or resume it alone with "
-                    f"{shell_command('python', 'train_search.py', '--resume', folder)}")
-        return f"resume its sweep with {shell_command('python', 'multiobjective.py', '--resume', sweep)}"
-    return f"resume it with {shell_command('python', 'train_search.py', '--resume', folder)}"
+                    f"{resume_command('train_search.py', folder)}")
+        return f"resume its sweep with {resume_command('multiobjective.py', sweep)}"
+    return f"resume it with {resume_command('train_search.py', folder)}"
 
 
 def damaged_genotype(folder: Path, kind: str | None, err: Exception) -> str:

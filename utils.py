@@ -986,7 +986,12 @@ def resumable(script: str, run_dir: str | Path) -> Iterator[None]:
     except KeyboardInterrupt:
         if not (Path(run_dir) / "args.json").is_file():  # stopped before the run recorded its arguments
             raise
-        raise Interrupted(shell_command("python", script, "--resume", run_dir)) from None
+        raise Interrupted(resume_command(script, run_dir)) from None
+
+
+def resume_command(script: str, run_dir: str | Path) -> str:
+    """``python SCRIPT --resume RUN_DIR``, quoted for this system's shell: the one way a message says how to go on."""
+    return shell_command("python", script, "--resume", run_dir)
 
 
 def shell_word(text: str | Path) -> str:

@@ -71,9 +71,9 @@ from utils import (  # noqa: E402
     check_output,
     read_json,
     recorded_failure,
+    resume_command,
     run_is_live,
     run_main,
-    shell_command,
 )
 
 TABLE_COLUMNS = (
@@ -213,11 +213,11 @@ def unfinished_status(folder: Path) -> str:
     return "stopped" if run_is_live(folder) is False else "running"
 
 
-def resume_command(folder: Path) -> str:
+def training_resume_command(folder: Path) -> str:
     """The command that continues a stopped training: its batch's --resume when a batch made it, else train.py's."""
     if (folder.parent / "batch.json").is_file():
-        return shell_command("python", "batch_train.py", "--resume", folder.parent)
-    return shell_command("python", "train.py", "--resume", folder)
+        return resume_command("batch_train.py", folder.parent)
+    return resume_command("train.py", folder)
 
 
 def read_eval_run(folder: Path) -> dict[str, Any] | None:
@@ -721,11 +721,11 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
                 folder.parent / "batch.json", "entries", folder.name)
             if failed is not None:
                 print(f"note: {folder} left out: its batch recorded the training as failed ({failed}); "
-                      f"{shell_command('python', 'batch_train.py', '--resume', folder.parent)} retries it")
+                      f"{resume_command('batch_train.py', folder.parent)} retries it")
             elif (run := read_eval_run(folder)) is not None:
                 if run["status"] == "stopped":
                     print(f"note: {folder} stopped before it finished (no process holds its lock: killed, crashed or "
-                          f"interrupted); the table has its last evaluated epoch; {resume_command(folder)} "
+                          f"interrupted); the table has its last evaluated epoch; {training_resume_command(folder)} "
                           "continues it")
                 runs.append(run)
         if not runs:

@@ -40,7 +40,7 @@ from genotypes import (  # noqa: E402
 )
 from model import init_channels_error, input_side_error  # noqa: E402
 from tools import tables  # noqa: E402
-from utils import UserError, check_output, run_is_live, run_main  # noqa: E402
+from utils import UserError, check_output, resume_command, run_is_live, run_main  # noqa: E402
 
 COLUMNS = MappingProxyType({"name": "Model name", "parameters": "Parameters", "flops": "FLOPs",
                             "latency_cpu_ms": "Latency CPU", "latency_gpu_ms": "Latency GPU",
@@ -102,7 +102,7 @@ def expand_archs(specs: list[str]) -> list[tuple[str, Any]]:
         folder = path.parent if path.name == "log.txt" else path
         if exists and (folder / "sweep.json").is_file() and not (folder / "genotypes.json").exists():
             state = {True: "it is still running",
-                     False: f"it was stopped; {tables.resume_sweep_command(folder)} continues it"}.get(
+                     False: f"it was stopped; {resume_command('multiobjective.py', folder)} continues it"}.get(
                 run_is_live(folder), "it is still running, or was stopped")
             raise ValueError(f"{folder} is a sweep without its genotypes.json yet (a sweep writes its Pareto-optimal "
                              f"genotypes there at its end: {state}): wait for it, or give the folders of its finished "

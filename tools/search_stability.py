@@ -40,7 +40,7 @@ import cli  # noqa: E402
 import plots  # noqa: E402
 from plots import plt  # noqa: E402
 from tools import tables  # noqa: E402
-from utils import check_output, read_json, run_main  # noqa: E402
+from utils import check_output, read_json, resume_command, run_main  # noqa: E402
 
 CELLS = ("normal", "reduce")
 Edge = tuple[str, int, int, str]  # cell, node, input, op
@@ -85,7 +85,7 @@ def collect(paths: list[str]) -> list[dict[str, Any]]:
                   f"{len(sweep['searches'])} finished", file=sys.stderr)
         elif sweep["stopped"]:
             print(f"note: {folder} was stopped with {plots.plural(sweep['stopped'], 'search')} unfinished "
-                  f"({tables.resume_sweep_command(folder)} continues it): compared are its "
+                  f"({resume_command('multiobjective.py', folder)} continues it): compared are its "
                   f"{len(sweep['searches'])} finished", file=sys.stderr)
         sweep_seed = None
         if (folder / "sweep.json").is_file():

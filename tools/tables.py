@@ -36,7 +36,7 @@ from pareto import (
     sweep_name,
 )
 from plots import CE_LABEL, NU_LABEL, penalty_label, plural
-from utils import UserError, rebase_run_dirs, run_is_live, shell_command, sweep_state_problem
+from utils import UserError, rebase_run_dirs, resume_command, run_is_live, sweep_state_problem
 
 __all__ = [
     "BUDGETS",
@@ -467,11 +467,6 @@ def load_sweep(path: str | Path) -> dict[str, Any]:
             "image_size": image_size, "failed": failed, "running": running, "stopped": stopped}
 
 
-def resume_sweep_command(folder: str | Path) -> str:
-    """The command that continues a sweep, as its own log prints it."""
-    return shell_command("python", "multiobjective.py", "--resume", folder)
-
-
 def nothing_finished(sweep: dict[str, Any]) -> str:
     """Why a sweep of ``load_sweep`` has no search to draw: "yet" of a sweep whose every search failed sent its
     user to wait for a sweep that had ended."""
@@ -479,7 +474,7 @@ def nothing_finished(sweep: dict[str, Any]) -> str:
     if sweep.get("stopped"):
         return (f"{sweep['folder']} has no finished search: it was stopped with "
                 f"{plural(sweep['stopped'], 'search')} unfinished" + (f" ({failed} failed)" if failed else "")
-                + f"; {resume_sweep_command(sweep['folder'])} continues it")
+                + f"; {resume_command('multiobjective.py', sweep['folder'])} continues it")
     if failed and not sweep.get("running"):
         return (f"{sweep['folder']} has no finished search: its {plural(failed, 'search')} failed (the errors are "
                 "in its sweep.json and log.txt)")
