@@ -197,3 +197,21 @@ def test_the_default_output_does_not_replace_a_table_of_another_device_batch_or_
     assert run("--eval_layers", "4") == 2 and "another eval" in capsys.readouterr().err
     assert run("--batch", "8", "-o", "latency_table.json") == 0
     assert json.loads((tmp_path / "latency_table.json").read_text())["batch"] == 8
+
+
+def test_an_imagenet_table_has_the_imagenet_classifier_by_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                    run_script) -> None:
+    """--imagenet built NetworkImageNet with 10 classes unless --num_classes was given, so the table of
+    `latency_table.py --imagenet` fitted no ImageNet search (1000 classes) and was refused by every one."""
+    monkeypatch.setattr(latency_table, "measure_latency", lambda *a, **k: 1.0)
+    small = ["--eval_channels", "4", "--eval_layers", "3", "--image_size", "32", "--threads", "1", "--rounds", "1",
+             "--no_progress", "--imagenet"]
+    status, err = run_script("tools/latency_table.py", latency_table, latency_table.main,
+                             [*small, "-o", str(tmp_path / "in.json")])
+    assert status == 0, err
+    table = json.loads((tmp_path / "in.json").read_text())
+    assert table["eval"]["num_classes"] == 1000
+    cost.check_table_spec(table, cost.EvalSpec(4, 1000, 3, True, 32))  # an ImageNet search's network: no error
+    status, err = run_script("tools/latency_table.py", latency_table, latency_table.main,
+                             [*small, "--num_classes", "100", "-o", str(tmp_path / "in100.json")])
+    assert status == 0 and json.loads((tmp_path / "in100.json").read_text())["eval"]["num_classes"] == 100

@@ -71,7 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "batch or network there only when named)")
     parser.add_argument("--eval_channels", type=int, default=None, help="init channels (36; 48 with --imagenet)")
     parser.add_argument("--eval_layers", type=int, default=None, help="cells (20; 14 with --imagenet)")
-    parser.add_argument("--num_classes", type=int, default=10, help="classes of the classifier")
+    parser.add_argument("--num_classes", type=int, default=None,
+                        help="classes of the classifier (10; 1000 with --imagenet, as NetworkImageNet(48, 1000, 14))")
     parser.add_argument("--imagenet", action="store_true", help="NetworkImageNet at 224x224 instead of NetworkCIFAR")
     parser.add_argument("--image_size", type=int, default=None,
                         help="input side of the evaluation network: the search's --image_size (default 32; 224 "
@@ -269,6 +270,8 @@ def _check_default_output(path: Path, device: torch.device, batch: int, spec: co
 def main(args: argparse.Namespace) -> dict[str, Any]:
     """Write the table (and its validation); returns it."""
     output = check_output(args.output or DEFAULT_OUTPUT, "-o" if args.output else "the default -o")
+    if args.num_classes is None:  # an ImageNet search's classifier has 1000 classes, as profile_genotypes.py's
+        args.num_classes = 1000 if args.imagenet else 10
     for flag, value, low in (("--batch", args.batch, 1), ("--num_classes", args.num_classes, 1),
                              ("--rounds", args.rounds, 1), ("--threads", args.threads, 0)):
         if value < low:
