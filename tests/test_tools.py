@@ -1786,6 +1786,20 @@ def test_load_sweep_of_one_search_names_its_folder_as_it_is_now(tmp_path: Path) 
     assert tables.load_sweep(search)["searches"][0]["run_dir"] == str(search)
 
 
+@pytest.mark.parametrize("text", ["[1]", '{"args": [1]}'])
+def test_a_search_folders_damaged_args_json_is_one_line_naming_it(tmp_path: Path, run_script, text: str) -> None:
+    """A search folder whose args.json held no "args" mapping (a hand edit) stopped plot_frontier.py, compare_fronts.py
+    and search_stability.py with an AttributeError traceback in tables.load_sweep."""
+    sweep = make_sweep(tmp_path / "logs")
+    search = next(sweep.glob("search-00-*"))
+    (search / "args.json").write_text(text)
+    status, err = run_script("tools/plot_frontier.py", plot_frontier, plot_frontier.main,
+                             ["-l", str(search), "-o", str(tmp_path / "f.png")])
+    assert status == 2 and err.strip() == f"error: {search / 'args.json'} is not a search's args.json (no 'args' " \
+                                           "mapping)"
+    assert not (tmp_path / "f.png").exists()
+
+
 @pytest.mark.parametrize("stop_at", [None, "after the first round"])
 def test_latency_table_shows_its_progress_and_what_an_interrupt_left(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                                       capsys: pytest.CaptureFixture,

@@ -424,7 +424,10 @@ def load_sweep(path: str | Path) -> dict[str, Any]:
         dataset = result.get("dataset")
         space = "imagenet" if dataset == "imagenet" else "cifar"
         args_file = folder / "args.json"
-        saved = (_read_json(args_file).get("args") or {}) if args_file.is_file() else {}
+        record = _read_json(args_file) if args_file.is_file() else {"args": {}}
+        saved = record.get("args") if isinstance(record, dict) else None
+        if not isinstance(saved, dict):  # a damaged args.json was an AttributeError traceback in every tool
+            raise ValueError(f"{args_file} is not a search's args.json (no 'args' mapping)")
         weight_decay = float(saved.get("weight_decay", 0.0) or 0.0)
         image_size = saved.get("image_size")
     else:
