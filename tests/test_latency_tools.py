@@ -215,3 +215,14 @@ def test_an_imagenet_table_has_the_imagenet_classifier_by_default(tmp_path: Path
     status, err = run_script("tools/latency_table.py", latency_table, latency_table.main,
                              [*small, "--num_classes", "100", "-o", str(tmp_path / "in100.json")])
     assert status == 0 and json.loads((tmp_path / "in100.json").read_text())["eval"]["num_classes"] == 100
+
+
+def test_search_stability_reads_the_sweeps_seed_where_a_searchs_args_json_is_damaged(tmp_path: Path) -> None:
+    """A search's args.json whose "args" was no mapping (a hand edit) stopped search_stability.py with an
+    AttributeError traceback; an args.json that is no mapping at all already fell back to the sweep's seed."""
+    from tools import search_stability
+
+    sweep = _sweep_with(tmp_path / "a", ["done", "done"])
+    (sweep / "search-00" / "args.json").write_text(json.dumps({"args": [1]}))
+    (sweep / "search-01" / "args.json").write_text(json.dumps({"args": {"seed": 7}}))
+    assert [s["seed"] for s in search_stability.collect([str(sweep)])] == [2, 7]

@@ -66,7 +66,8 @@ def _seed(run_dir: Any, fallback: Any) -> int | None:
     seed = fallback
     if args_file.is_file():
         saved = read_json(args_file)
-        seed = (saved.get("args") or {}).get("seed", fallback) if isinstance(saved, dict) else fallback
+        settings = saved.get("args") if isinstance(saved, dict) else None
+        seed = settings.get("seed", fallback) if isinstance(settings, dict) else fallback  # damaged: the sweep's
     return seed if isinstance(seed, int) else None
 
 
