@@ -14,8 +14,9 @@ A genotype keeps two (op, input) edges per intermediate node of each cell (norma
   -o (search_stability.csv): per group, cell, node and kept (input, op), how many of the group's n
       searches kept it and the fraction (1: every seed agrees);
   <stem>_groups.csv: per group n, the seeds, the spread of the derived network sizes (model_size, M
-      parameters: mean, sample std with ddof=1, min, max), the mean pairwise Jaccard agreement and how
-      many edges every search of the group kept;
+      parameters at the paper's size, NetworkCIFAR(36, classes, 20) or NetworkImageNet(48, classes, 14), as the
+      searches record it, whatever network a cost sweep was costed on: mean, sample std with ddof=1, min, max),
+      the mean pairwise Jaccard agreement and how many edges every search of the group kept;
   <stem>_searches.csv: one row per search (group, nu, seed, model_size, run folder);
   <stem>_jaccard.csv / .png: the pairwise agreement of all searches, the Jaccard index of their
       (cell, node, input, op) sets (1: the same genotype, 0: no edge in common).
