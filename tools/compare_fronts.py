@@ -42,9 +42,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="sweep folders (or their log.txt)")
     parser.add_argument("--cost", choices=KINDS, default="flops", help="the unit of the common axis")
     parser.add_argument("--eval_channels", type=int, default=None,
-                        help="init channels of the evaluation network (default: the first cost sweep's, else 36)")
+                        help="init channels of the evaluation network (default: the first cost sweep's, else 36; "
+                             "48 for ImageNet sweeps)")
     parser.add_argument("--eval_layers", type=int, default=None,
-                        help="cells of the evaluation network (default: the first cost sweep's, else 20)")
+                        help="cells of the evaluation network (default: the first cost sweep's, else 20; "
+                             "14 for ImageNet sweeps)")
     parser.add_argument("--image_size", type=int, default=None,
                         help="input side the FLOPs are counted at (default: the first cost sweep's, else the first "
                              "sweep's)")
