@@ -71,7 +71,8 @@ class ArgumentParser(argparse.ArgumentParser):
             return parsed
         result = Namespace(**vars(parsed))
         result.typed = self._typed(argv)
-        if problem := gpu_without_cuda(result):
+        device = next((a for a in self._actions if a.dest == "device"), None)
+        if problem := gpu_without_cuda(result, auto="auto" in (getattr(device, "choices", None) or ("auto",))):
             self.error(problem)
         return result
 
@@ -94,16 +95,16 @@ class ArgumentParser(argparse.ArgumentParser):
         return frozenset(vars(given))
 
 
-def gpu_without_cuda(args: argparse.Namespace) -> str | None:
+def gpu_without_cuda(args: argparse.Namespace, auto: bool = True) -> str | None:
     """Why --gpu typed beside a --device cpu or mps (typed, or a tool's default) cannot be meant: it picks a CUDA
     device, and the run would go on without one, the flag ignored. Only a typed --gpu counts: its default 0 is
     harmless, a resumed run's recorded --gpu may stand (``--resume RUN --device cpu``), and ``--device auto --gpu
-    N`` keeps its meaning (a CUDA device where there is one)."""
+    N`` keeps its meaning (a CUDA device where there is one). ``auto``: whether the script's --device takes auto."""
     device = str(getattr(args, "device", "") or "").lower()
     if "gpu" not in (typed_flags(args) or ()) or device not in ("cpu", "mps"):
         return None
-    return (f"--gpu {args.gpu} picks a CUDA device, but the device is {device}: drop --gpu, or pass --device cuda "
-            "(or auto)")
+    return (f"--gpu {args.gpu} picks a CUDA device, but the device is {device}: drop --gpu, or pass --device cuda"
+            + (" (or auto)" if auto else ""))
 
 
 def _parsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:

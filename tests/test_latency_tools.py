@@ -226,3 +226,12 @@ def test_search_stability_reads_the_sweeps_seed_where_a_searchs_args_json_is_dam
     (sweep / "search-00" / "args.json").write_text(json.dumps({"args": [1]}))
     (sweep / "search-01" / "args.json").write_text(json.dumps({"args": {"seed": 7}}))
     assert [s["seed"] for s in search_stability.collect([str(sweep)])] == [2, 7]
+
+
+def test_gpu_beside_the_cpu_names_only_devices_the_tool_takes(tmp_path: Path, run_script) -> None:
+    """latency_table's --device has no auto: its refusal of --gpu on the CPU offered "--device cuda (or auto)", and
+    the auto it named is itself refused."""
+    status, err = run_script("tools/latency_table.py", latency_table, latency_table.main,
+                             ["--gpu", "1", "-o", str(tmp_path / "t.json")])
+    assert status == 2 and not (tmp_path / "t.json").exists()
+    assert err.strip().endswith("drop --gpu, or pass --device cuda") and "auto" not in err, err
