@@ -672,10 +672,14 @@ def _run(args: argparse.Namespace, run_dir: Path, resumed: Path | None, checkpoi
     train_loader, valid_loader, test_loader = loaders
     model, optimizer = setup.model, setup.optimizer
     if checkpoint is None and resumed is None:
-        save_args(args, run_dir, device, kind="train", extra=run_data_record(info))
+        # genotype.json before args.json: a run killed between the two would resume (args.json makes it resumable)
+        # by resolving --arch again, a path relative to where it was started or a file changed since
         save_genotype(genotype, run_dir / "genotype.json")
+        save_args(args, run_dir, device, kind="train", extra=run_data_record(info))
         logger.info("args = %s", vars(args))
     elif checkpoint is None:
+        if not (run_dir / "genotype.json").is_file():  # killed between its args.json and genotype.json
+            save_genotype(genotype, run_dir / "genotype.json")
         logger.info("resuming %s from the start (no checkpoint.pt yet)", run_dir)
     else:
         logger.info("resuming %s %s", run_dir, resume_point(checkpoint["epoch"]))

@@ -258,6 +258,35 @@ def test_resume_trains_the_genotype_it_started_with(tmp_path: Path) -> None:
     assert result["epochs"] == 2 and result["genotype_source"] == str(arch.absolute())  # as recorded at the start
 
 
+def test_a_run_killed_right_after_its_args_json_resumes_the_genotype_it_started_with(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """args.json (which makes a folder resumable) was written before genotype.json: a run stopped between the two
+    resolved its --arch again on --resume, a path relative to where it was started (a one-line error from anywhere
+    else) or a file changed since, and finished without a genotype.json."""
+    (tmp_path / "start").mkdir()
+    genotypes.save_genotype(genotypes.DARTS_V2, tmp_path / "start" / "g.json")
+    real = train.save_args
+
+    def save_then_stop(*args: object, **kwargs: object) -> None:
+        real(*args, **kwargs)
+        raise KeyboardInterrupt  # the kill: whatever the run writes after its args.json is not written
+
+    monkeypatch.setattr(train, "save_args", save_then_stop)
+    monkeypatch.chdir(tmp_path / "start")
+    argv = ["--set", "digits", "--image_size", "8", "--arch", "g.json", "--init_channels", "4", "--layers", "3",
+            "--batch_size", "128", "--subsample", "0.2", "--epochs", "1", "--no_progress", "--threads", "1"]
+    with pytest.raises(KeyboardInterrupt):
+        train.main(train.build_parser().parse_args([*argv, "--logdir", str(tmp_path / "logs")]))
+    monkeypatch.setattr(train, "save_args", real)
+    (run_dir,) = (tmp_path / "logs").glob("eval-*")
+    assert (run_dir / "args.json").is_file()
+    genotypes.save_genotype(genotypes.PC_DARTS_cifar, tmp_path / "start" / "g.json")  # changed since
+    monkeypatch.chdir(tmp_path)  # resumed from elsewhere: g.json is not there
+    result = train.main(train.build_parser().parse_args(["--resume", str(run_dir)]))
+    assert genotypes.genotype_from_dict(result["genotype"]) == genotypes.DARTS_V2
+    assert genotypes.resolve_genotype(run_dir / "genotype.json") == genotypes.DARTS_V2
+
+
 def test_resume_refuses_a_folder_of_another_kind(full_run: dict, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     search_dir = tmp_path / "search"
     search_dir.mkdir()
