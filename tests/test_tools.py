@@ -1893,3 +1893,44 @@ def test_the_inches_flag_says_one_or_two_values(tool: object) -> None:
     assert inches.nargs == "+" and tables.parse_inches([6.0]) == (6.0, 6.0)
     with pytest.raises(ValueError, match="a width and a height"):
         tables.parse_inches([7.0, 5.0, 8.0, 6.0])
+
+
+def killed_sweep(root: Path) -> Path:
+    """make_sweep's folder as a sweep killed in its fifth search leaves it: that search "running", no process holding
+    the folder's .lock."""
+    sweep = make_sweep(root)
+    state = json.loads((sweep / "sweep.json").read_text())
+    state["searches"].append({"index": len(state["searches"]), "weight": [0.01, 0.99], "status": "running",
+                              "run_dir": str(sweep / "search-09-nu0.01")})
+    (sweep / "sweep.json").write_text(json.dumps(state))
+    lock_run_dir(sweep).release()
+    return sweep
+
+
+def test_a_killed_sweeps_partial_front_is_named_stopped_with_its_resume(tmp_path: Path, capsys) -> None:
+    """A sweep killed mid-way was drawn (plot_frontier.py) and tabled (analyse_search_logs.py) as if its front were
+    the sweep's, without a word: they say it was stopped, with the --resume that continues it, or still running."""
+    sweep = killed_sweep(tmp_path)
+    args = plot_frontier.build_parser().parse_args(["-l", str(sweep), "-o", str(tmp_path / "out.png")])
+    assert run_main(plot_frontier.main, args) == 0
+    assert capsys.readouterr().err == (
+        f"note: {sweep} was stopped with 1 search unfinished (python multiobjective.py --resume {sweep} "
+        f"continues it): shown are its {len(SEARCHES)} finished searches\n")
+    with lock_run_dir(sweep):  # the sweep at work
+        assert run_main(plot_frontier.main, args) == 0
+    assert capsys.readouterr().err == (f"note: {sweep} has 1 search still running: shown are its {len(SEARCHES)} "
+                                       "finished searches\n")
+    (sweep / "sweep.json").write_text(json.dumps({**json.loads((sweep / "sweep.json").read_text()),
+                                                  "searches": json.loads((sweep / "sweep.json").read_text())
+                                                  ["searches"][:-1]}))
+    assert run_main(plot_frontier.main, args) == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_analyse_search_logs_names_a_killed_sweep_stopped(tmp_path: Path, capsys) -> None:
+    sweep = killed_sweep(tmp_path)
+    args = analyse_search_logs.build_parser().parse_args(["-l", str(sweep), "--no_latency", "-o",
+                                                          str(tmp_path / "out.csv")])
+    assert run_main(analyse_search_logs.main, args) == 0
+    assert (f"note: {sweep} was stopped with 1 search unfinished (python multiobjective.py --resume {sweep} "
+            "continues it)") in capsys.readouterr().err

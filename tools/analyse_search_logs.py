@@ -226,6 +226,8 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
         sweep = tables.load_sweep(args.log)
         if not sweep["pareto"]:
             raise ValueError(tables.nothing_finished(sweep))
+        if note := tables.unfinished_note(sweep):
+            print(note, file=sys.stderr)
         imagenet = sweep["space"] == "imagenet"
         costed = cost.run_eval_network(sweep["folder"])
         channels, layers = costed or ((48, 14) if imagenet else (36, 20))

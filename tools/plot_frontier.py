@@ -50,6 +50,8 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     sweep = tables.load_sweep(args.log)
     if not sweep["searches"]:
         raise ValueError(tables.nothing_finished(sweep))
+    if note := tables.unfinished_note(sweep):
+        print(note, file=sys.stderr)
     output.parent.mkdir(parents=True, exist_ok=True)
     front = sorted(sweep["pareto"], key=lambda p: p["reg_loss"])
     plots.plot_frontier(sweep["searches"], front, sweep["objective"], output, dominated=args.dominated, size=size,
