@@ -120,7 +120,7 @@ def test_search_stability_says_when_a_sweep_is_still_running_or_has_nothing_fini
     args = search_stability.build_parser().parse_args([str(running), "-o", str(tmp_path / "out" / "s.csv")])
     assert run_main(search_stability.main, args) == 0
     err = capsys.readouterr().err
-    assert f"note: {running} has 1 search still running: compared are its 2 finished" in err
+    assert f"note: {running} has 1 search still running: compared are its 2 finished searches" in err
     empty = _sweep_with(tmp_path / "b", ["running"])
     args = search_stability.build_parser().parse_args([str(running), str(empty), "-o", str(tmp_path / "o2" / "s.csv")])
     assert run_main(search_stability.main, args) == 2
@@ -145,7 +145,7 @@ def test_a_sweep_killed_with_searches_running_reads_as_stopped_with_its_resume(
     args = search_stability.build_parser().parse_args([str(sweep), "-o", str(tmp_path / "out" / "s.csv")])
     assert run_main(search_stability.main, args) == 0
     assert (f"note: {sweep} was stopped with 1 search unfinished (python multiobjective.py --resume {sweep} "
-            "continues it): compared are its 2 finished") in capsys.readouterr().err
+            "continues it): compared are its 2 finished searches") in capsys.readouterr().err
     empty = _sweep_with(tmp_path / "b", ["running", "failed"])
     (empty / ".lock").write_text("4242\n")
     assert tables.nothing_finished(tables.load_sweep(empty)) == (

@@ -41,7 +41,7 @@ import cli  # noqa: E402
 import plots  # noqa: E402
 from plots import plt  # noqa: E402
 from tools import tables  # noqa: E402
-from utils import check_output, read_json, resume_command, run_main  # noqa: E402
+from utils import check_output, read_json, run_main  # noqa: E402
 
 CELLS = ("normal", "reduce")
 Edge = tuple[str, int, int, str]  # cell, node, input, op
@@ -82,13 +82,8 @@ def collect(paths: list[str]) -> list[dict[str, Any]]:
         folder = Path(sweep["folder"])
         if not sweep["searches"]:  # asked for, it would have been left out of the comparison without a word
             raise ValueError(tables.nothing_finished(sweep))
-        if sweep["running"]:  # a sweep still running: its later searches would change the tables
-            print(f"note: {folder} has {plots.plural(sweep['running'], 'search')} still running: compared are its "
-                  f"{len(sweep['searches'])} finished", file=sys.stderr)
-        elif sweep["stopped"]:
-            print(f"note: {folder} was stopped with {plots.plural(sweep['stopped'], 'search')} unfinished "
-                  f"({resume_command('multiobjective.py', folder)} continues it): compared are its "
-                  f"{len(sweep['searches'])} finished", file=sys.stderr)
+        if note := tables.unfinished_note(sweep, "compared"):  # its later searches would change the tables
+            print(note, file=sys.stderr)
         sweep_seed = None
         if (folder / "sweep.json").is_file():
             sweep_seed = ((read_json(folder / "sweep.json") or {}).get("args") or {}).get("seed")

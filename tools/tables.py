@@ -484,15 +484,16 @@ def nothing_finished(sweep: dict[str, Any]) -> str:
     return f"{sweep['folder']} has no finished search yet" + (f" ({failed} failed)" if failed else "")
 
 
-def unfinished_note(sweep: dict[str, Any]) -> str | None:
+def unfinished_note(sweep: dict[str, Any], shown: str = "shown") -> str | None:
     """The stderr note of a tool that shows a sweep with searches still running, or left unfinished by a sweep no
-    process holds (killed or interrupted): its front is that of the searches finished so far, not the sweep's."""
+    process holds (killed or interrupted): its front is that of the searches finished so far, not the sweep's.
+    ``shown``: what the tool does with them ("shown", "compared")."""
     folder, finished = sweep["folder"], plural(len(sweep["searches"]), "finished search")
     if sweep.get("running"):
-        return f"note: {folder} has {plural(sweep['running'], 'search')} still running: shown are its {finished}"
+        return f"note: {folder} has {plural(sweep['running'], 'search')} still running: {shown} are its {finished}"
     if sweep.get("stopped"):
         return (f"note: {folder} was stopped with {plural(sweep['stopped'], 'search')} unfinished "
-                f"({resume_command('multiobjective.py', folder)} continues it): shown are its {finished}")
+                f"({resume_command('multiobjective.py', folder)} continues it): {shown} are its {finished}")
     return None
 
 
