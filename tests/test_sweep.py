@@ -345,13 +345,15 @@ def test_validate_search_args_refuses_what_torch_would(flag: str, value: float) 
         train_search.validate_search_args(args)
 
 
-def test_a_sweep_whose_searches_all_fail_exits_1(tmp_path: Path) -> None:
-    done = subprocess.run([sys.executable, "multiobjective.py", *SWEEP, "--epochs", "1", "--learning_rate", "1e30",
-                           "--grad_clip", "1e30", "--logdir", str(tmp_path)],
-                          cwd=REPO, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 1, done.stderr
-    lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: no search finished (2 failed: "), done.stderr
+def test_a_sweep_whose_searches_all_fail_exits_1(tmp_path: Path, run_script) -> None:
+    """In-process (run_script: `python multiobjective.py ...` without an interpreter start); the real process's
+    exit status and one-line error are test_bad_input_is_one_line_from_a_real_process's."""
+    status, stderr = run_script("multiobjective.py", multiobjective, multiobjective.cli_main,
+                                [*SWEEP, "--epochs", "1", "--learning_rate", "1e30", "--grad_clip", "1e30",
+                                 "--logdir", str(tmp_path)])
+    assert status == 1, stderr
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: no search finished (2 failed: "), stderr
     assert (next(tmp_path.glob("multi-search-*")) / "sweep.json").is_file()
 
 
