@@ -7,6 +7,7 @@ one-hot alphas and betas that put each node's weight on the two kept edges.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import re
@@ -366,7 +367,55 @@ def _check_cost_records(searches: list[dict], kind: str) -> None:
         assert s["reg_loss"] == pytest.approx(real) and s["cost"]["unit"] == cost.UNITS[kind]
 
 
-def test_latency_sweep_keeps_its_own_table(tmp_path: Path) -> None:
+def copy_sweep(run_dir: Path, into: Path) -> Path:
+    """A copy of a shared sweep folder, for a test that resumes or edits it (the shared one stays as it was)."""
+    into.mkdir(parents=True, exist_ok=True)
+    return Path(shutil.copytree(run_dir, into / run_dir.name))
+
+
+def rebased(searches: list[dict], run_dir: Path) -> list[dict]:
+    """Search records as a sweep copied to run_dir holds them once resumed there (rebase_run_dirs)."""
+    return [{**s, "run_dir": str(run_dir / Path(s["run_dir"]).name)} for s in searches]
+
+
+@pytest.fixture(scope="module")
+def latency_sweep_begun(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """A latency sweep of one search on fake_table, as `--max_searches 1` leaves it: one real sweep for the tests
+    that resume it, each in its own copy (copy_latency_sweep)."""
+    import multiobjective
+
+    root = tmp_path_factory.mktemp("latency-sweep")
+    table_path = root / "table.json"
+    table_path.write_text(json.dumps(fake_table(cost.EvalSpec(8, 10, 5, False, image_size=8))))
+    state = multiobjective.main(sweep_parse(["-o", "latency", "--max_searches", "1", "cifar", *SWEEP_SEARCH,
+                                             "--logdir", str(root / "logs"), "--save", "lat", "--latency_table",
+                                             str(table_path)]))
+    (run_dir,) = (root / "logs").glob("multi-search-digits-lat-*")
+    return {"state": state, "run_dir": run_dir, "table": table_path}
+
+
+def copy_latency_sweep(begun: dict, tmp_path: Path) -> tuple[dict, Path, Path]:
+    """The begun latency sweep's state (a copy), and copies of its folder (under tmp_path/logs) and of the table it
+    was started with (tmp_path/table.json)."""
+    table_path = tmp_path / "table.json"
+    shutil.copyfile(begun["table"], table_path)
+    return copy.deepcopy(begun["state"]), copy_sweep(begun["run_dir"], tmp_path / "logs"), table_path
+
+
+@pytest.fixture(scope="module")
+def flops_sweep_begun(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
+    """A flops sweep of one search, as `--max_searches 1` leaves it (its state and folder): one real sweep for the
+    tests that resume it, each in its own copy."""
+    import multiobjective
+
+    logdir = tmp_path_factory.mktemp("flops-sweep")
+    state = multiobjective.main(sweep_parse(["-o", "flops", "-d", "0.1", "--max_searches", "1", "cifar",
+                                             *SWEEP_SEARCH, "--logdir", str(logdir), "--save", "c"]))
+    (run_dir,) = logdir.glob("multi-search-digits-c-*")
+    return state, run_dir
+
+
+def test_latency_sweep_keeps_its_own_table(tmp_path: Path, latency_sweep_begun: dict) -> None:
     """The sweep copies --latency_table into its folder: a table remade or deleted before a resume can neither
     put a second table's units on the front nor fail the resumed searches; a table made for another network
     is refused before the folder exists."""
@@ -395,11 +444,11 @@ def test_latency_sweep_keeps_its_own_table(tmp_path: Path) -> None:
                                               r"\(without --imagenet\)$"):
         multiobjective.main(sweep_parse([*argv[:-1], str(other)]))
 
-    state = multiobjective.main(sweep_parse(argv))
-    (run_dir,) = (tmp_path / "logs").glob("multi-search-digits-lat-*")
+    # the sweep of argv (its folder and table: this test's copies of latency_sweep_begun's, to remake and delete)
+    state, run_dir, table_path = copy_latency_sweep(latency_sweep_begun, tmp_path)
+    assert state["args"]["latency_table"] == str((latency_sweep_begun["run_dir"] / "latency_table.json").resolve())
     pinned = run_dir / "latency_table.json"
     assert json.loads(pinned.read_text()) == fake_table(spec)
-    assert state["args"]["latency_table"] == str(pinned.resolve())
     doubled = fake_table(spec)
     doubled["ops"] = {k: 10 * v for k, v in doubled["ops"].items()}
     table_path.write_text(json.dumps(doubled))  # remade after the sweep began: the sweep keeps its own
@@ -413,17 +462,15 @@ def test_latency_sweep_keeps_its_own_table(tmp_path: Path) -> None:
     assert len(json.loads((run_dir / "sweep.json").read_text())["searches"]) == 2
 
 
-def test_a_latency_sweep_resumes_with_the_table_it_was_started_with(tmp_path: Path) -> None:
+def test_a_latency_sweep_resumes_with_the_table_it_was_started_with(tmp_path: Path,
+                                                                     latency_sweep_begun: dict) -> None:
     """The sweep records its own copy's path, so --resume with the command's own --latency_table (or the copy, by
     a relative path) was refused as if it were another table; another table is still one line, nothing changed."""
     import multiobjective
 
     spec = cost.EvalSpec(8, 10, 5, False, image_size=8)
-    table_path = tmp_path / "table.json"
-    table_path.write_text(json.dumps(fake_table(spec)))
-    multiobjective.main(sweep_parse(["-o", "latency", "--max_searches", "1", "cifar", *SWEEP_SEARCH, "--logdir",
-                                     str(tmp_path / "logs"), "--save", "lat", "--latency_table", str(table_path)]))
-    (run_dir,) = (tmp_path / "logs").glob("multi-search-digits-lat-*")
+    _, run_dir, table_path = copy_latency_sweep(latency_sweep_begun, tmp_path)  # started with table_path's table
+    assert json.loads(table_path.read_text()) == fake_table(spec)
     copy_by_another_path = Path(os.path.relpath(run_dir / "latency_table.json"))
     for same in (table_path, copy_by_another_path):
         resumed = multiobjective.main(sweep_parse(["--resume", str(run_dir), "--max_searches", "1", "cifar",
@@ -441,18 +488,17 @@ def test_a_latency_sweep_resumes_with_the_table_it_was_started_with(tmp_path: Pa
     assert json.loads((run_dir / "latency_table.json").read_text()) == fake_table(spec)
 
 
-def test_flops_sweep_names_units_and_resume(tmp_path: Path) -> None:
+def test_flops_sweep_names_units_and_resume(tmp_path: Path, flops_sweep_begun: tuple[dict, Path]) -> None:
     import multiobjective
 
-    state = multiobjective.main(sweep_parse(["-o", "flops", "-d", "0.1", "--max_searches", "1", "cifar",
-                                             *SWEEP_SEARCH, "--logdir", str(tmp_path), "--save", "c"]))
-    (run_dir,) = tmp_path.glob("multi-search-digits-c-*")
+    state, begun = copy.deepcopy(flops_sweep_begun)  # -o flops -d 0.1 --max_searches 1: resumed in a copy
+    run_dir = copy_sweep(begun, tmp_path)
     assert state["objective"] == "flops" and len(state["searches"]) == 1
     _check_cost_records(state["searches"], "flops")
     names = [p["name"] for p in state["pareto"]]
     assert names and all(n.startswith("flops_loss_") for n in names)
     assert list(json.loads((run_dir / "genotypes.json").read_text())) == names
-    first = [dict(s) for s in state["searches"]]
+    first = rebased(state["searches"], run_dir)
     resumed = multiobjective.main(sweep_parse(["--resume", str(run_dir), "--max_searches", "2"]))
     assert len(resumed["searches"]) == 2 and resumed["searches"][:1] == first
     # a cost sweep starts from both single-objective optima (nu = 1: the cost alone on the architecture step)
@@ -575,16 +621,20 @@ def test_a_sweep_refuses_cost_flags_its_objective_never_reads(tmp_path: Path, ob
 
 @pytest.mark.parametrize("objective,saved", [("l2", {"eval_channels": 8, "eval_layers": 5}),
                                               ("flops", {"latency_table": "/nowhere/table.json"})])
-def test_a_sweep_saved_with_cost_flags_it_never_read_still_resumes(tmp_path: Path, objective: str,
-                                                                    saved: dict) -> None:
+def test_a_sweep_saved_with_cost_flags_it_never_read_still_resumes(tmp_path: Path, objective: str, saved: dict,
+                                                                    request: pytest.FixtureRequest) -> None:
     """Sweeps written before those flags were refused may hold them: they had no effect, and their searches go
     on without them."""
     import multiobjective
 
-    flags = SWEEP_SEARCH[:SWEEP_SEARCH.index("--eval_channels")] if objective == "l2" else SWEEP_SEARCH
-    multiobjective.main(sweep_parse(["-o", objective, "--max_searches", "1", "cifar", *flags,
-                                     "--logdir", str(tmp_path), "--save", "old"]))
-    (run_dir,) = tmp_path.glob("multi-search-digits-old-*")
+    if objective == "flops":  # a flops sweep of one search: a copy of the shared one
+        run_dir = copy_sweep(request.getfixturevalue("flops_sweep_begun")[1], tmp_path)
+    else:
+        flags = SWEEP_SEARCH[:SWEEP_SEARCH.index("--eval_channels")]
+        multiobjective.main(sweep_parse(["-o", objective, "--max_searches", "1", "cifar", *flags,
+                                         "--logdir", str(tmp_path), "--save", "old"]))
+        (run_dir,) = tmp_path.glob("multi-search-digits-old-*")
+    assert len(json.loads((run_dir / "sweep.json").read_text())["searches"]) == 1
     state = json.loads((run_dir / "sweep.json").read_text())  # what a resumed sweep reads its flags from
     state["args"].update(saved)
     (run_dir / "sweep.json").write_text(json.dumps(state))
