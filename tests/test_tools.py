@@ -8,7 +8,9 @@ an ensemble.json. Networks are profiled at C=4, 3 layers so that FLOPs take mill
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
 import json
 import math
 import re
@@ -793,16 +795,27 @@ def unfinished_runs(tmp_path: Path) -> tuple[Path, Path, Path]:
     return root, live, killed
 
 
-def test_analyse_train_logs_tells_a_killed_training_from_one_still_training(tmp_path: Path, capsys) -> None:
-    """A training killed with kill -9 showed as "running" (still training) for ever: no process holds its lock."""
-    root, live, killed = unfinished_runs(tmp_path)
-    with lock_run_dir(live):
+@pytest.fixture(scope="module")
+def unfinished_analysis(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """analyse_train_logs -t of unfinished_runs while the live one trains (holds its lock): its result, what it
+    printed, its folders and the table it wrote (-o t.csv). One analysis, read by the tests of unfinished runs."""
+    folder = tmp_path_factory.mktemp("unfinished")
+    root, live, killed = unfinished_runs(folder)
+    printed = io.StringIO()
+    with lock_run_dir(live), contextlib.redirect_stdout(printed):
         result = analyse_train_logs.main(analyse_train_logs.build_parser().parse_args(
-            ["-t", str(root), "-o", str(tmp_path / "t.csv"), "--baselines", "no", "--no_latency"]))
+            ["-t", str(root), "-o", str(folder / "t.csv"), "--baselines", "no", "--no_latency"]))
+    return {"result": result, "out": printed.getvalue(), "live": live, "killed": killed, "csv": folder / "t.csv"}
+
+
+def test_analyse_train_logs_tells_a_killed_training_from_one_still_training(unfinished_analysis: dict) -> None:
+    """A training killed with kill -9 showed as "running" (still training) for ever: no process holds its lock."""
+    result, live, killed = (unfinished_analysis[k] for k in ("result", "live", "killed"))
     status = dict(zip(result["table"]["name"], result["table"]["status"]))
     assert status == {"DARTS_V2": "done", "DARTS_V1": "done", "PC_DARTS_cifar": "running", "l2_loss_2e01": "stopped"}
-    assert dict(zip(pd.read_csv(tmp_path / "t.csv")["name"], pd.read_csv(tmp_path / "t.csv")["status"])) == status
-    out = capsys.readouterr().out
+    written = pd.read_csv(unfinished_analysis["csv"])
+    assert dict(zip(written["name"], written["status"])) == status
+    out = unfinished_analysis["out"]
     assert (f"note: {killed.resolve()} stopped before it finished (no process holds its lock: killed, crashed or "
             "interrupted); the table has its last evaluated epoch; "
             f"{shlex.join(['python', 'train.py', '--resume', str(killed.resolve())])} continues it") in out
@@ -810,19 +823,16 @@ def test_analyse_train_logs_tells_a_killed_training_from_one_still_training(tmp_
     assert dict(zip(result["summary"]["name"], result["summary"]["status"])) == status  # stopped is not done
 
 
-def test_analyse_train_logs_hypervolume_is_over_finished_runs(tmp_path: Path, capsys) -> None:
+def test_analyse_train_logs_hypervolume_is_over_finished_runs(unfinished_analysis: dict) -> None:
     """A run's last evaluated epoch is no result: runs still training, or stopped, entered the hypervolume."""
-    root, live, _ = unfinished_runs(tmp_path)
-    with lock_run_dir(live):
-        result = analyse_train_logs.main(analyse_train_logs.build_parser().parse_args(
-            ["-t", str(root), "-o", str(tmp_path / "t.csv"), "--baselines", "no", "--no_latency"]))
+    result = unfinished_analysis["result"]
     df = result["table"]
     done = (df["status"] == "done").to_numpy()
     expected = tables.front_hypervolume(df["size_m"].to_numpy(float)[done], 100 - df["test_acc"].to_numpy(float)[done])
     assert result["hypervolume"] == {"value": pytest.approx(expected[0]), "reference": list(expected[1])}
     assert expected[1][1] == pytest.approx(6.0 * 1.1)  # the worse finished run's error, + 10 %
     assert ("note: the evaluation hypervolume is over the finished runs only: left out 1 run still training and "
-            "1 run stopped") in capsys.readouterr().out
+            "1 run stopped") in unfinished_analysis["out"]
 
 
 def test_analyse_train_logs_replots_an_original_table(tmp_path: Path) -> None:
