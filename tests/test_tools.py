@@ -1085,7 +1085,7 @@ def test_analyse_train_logs_takes_each_search_ce_from_its_own_front(tmp_path: Pa
     assert "come from sweeps of flops, l2: their R are in different units" in capsys.readouterr().out
 
 
-def test_runs_that_join_no_search_of_minus_s_are_named(runs: dict, tmp_path: Path, capsys) -> None:
+def test_runs_that_join_no_search_of_minus_s_are_named(runs: dict, tmp_path: Path, capsys, monkeypatch) -> None:
     """A -t batch with the -s of another sweep gave a table whose search columns were all empty, silently."""
     other = make_flops_sweep(tmp_path / "other", {1.0: "PC_DARTS_image"})
     parse = analyse_train_logs.build_parser().parse_args
@@ -1094,6 +1094,9 @@ def test_runs_that_join_no_search_of_minus_s_are_named(runs: dict, tmp_path: Pat
     notes = [line for line in capsys.readouterr().out.splitlines() if "joined a search of -s" in line]
     assert len(notes) == 1 and notes[0].startswith("note: none of the runs joined a search of -s")
     assert all(name in notes[0] for name in ("l2_loss_2e01", "l2_loss_3e02", "DARTS_V2", "DARTS_V1", "PC_DARTS_cifar"))
+    # the plots of this batch joined with its sweep are test_analyse_train_logs_joins_runs_with_their_searches's (and
+    # checked there); drawn after the note, nothing of them is checked here (6 figures: most of a run's time)
+    monkeypatch.setattr(analyse_train_logs, "make_plots", lambda *args, **kwargs: [])
     analyse_train_logs.main(parse(["-t", str(runs["batch"]), "-s", str(runs["sweep"]), "-o", str(tmp_path / "b.csv"),
                                    "--no_latency"]))
     notes = [line for line in capsys.readouterr().out.splitlines() if "joined a search of -s" in line]
@@ -1202,7 +1205,8 @@ def test_a_copied_batch_is_read_as_it_is_not_through_the_paths_it_recorded(runs:
 
 
 def test_a_training_its_batch_recorded_failed_is_no_network_still_training(runs: dict, tmp_path: Path,
-                                                                          capsys: pytest.CaptureFixture) -> None:
+                                                                          capsys: pytest.CaptureFixture,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     """A training that stopped for good (a NaN loss) kept its metrics.csv, and the table and plots showed it as
     "still training" at its last evaluated epoch: a network on the front that batch.json says failed."""
     copy = tmp_path / "batch-train-EXP-20260101-000000"
@@ -1213,6 +1217,10 @@ def test_a_training_its_batch_recorded_failed_is_no_network_still_training(runs:
                {"spec": "DARTS_V2", "label": "DARTS_V2", "status": "failed", "run_dir": str(copy / "eval-DARTS_V2-1")}]
     (copy / "batch.json").write_text(json.dumps({"args": {}, "entries": entries}))
     parse = analyse_train_logs.build_parser().parse_args
+    # nothing of the plots is checked here (they are drawn after the table and its notes; a table of finished runs
+    # and one with a run still training are drawn by test_analyse_train_logs_joins_runs_with_their_searches and
+    # unfinished_analysis): 6 figures, most of a run's time
+    monkeypatch.setattr(analyse_train_logs, "make_plots", lambda *args, **kwargs: [])
     result = analyse_train_logs.main(parse(["-t", str(copy), "-o", str(tmp_path / "t.csv"), "--no_latency"]))
     assert "PC_DARTS_cifar" not in set(result["table"]["name"]) and "running" not in set(result["table"]["status"])
     assert "DARTS_V2" in set(result["table"]["name"])  # its result.json says it finished (a later train.py --resume)
