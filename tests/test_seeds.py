@@ -157,6 +157,26 @@ def test_runs_of_one_genotype_trained_otherwise_are_not_pooled_as_seeds() -> Non
     assert summary.loc[summary["n"] == 2, "seeds"].iat[0] == "0 1"
 
 
+def test_a_pool_that_repeats_a_seed_or_mixes_epochs_is_named() -> None:
+    """Two batch folders of one setup given to -t pooled "n 3, seeds 0 0 1": the same training counted twice in
+    the mean and std, and a 2-epoch and a 20-epoch training pooled as seeds, without a word."""
+    def run(name: str, seed: int, epochs: int, acc: float, status: str = "done") -> dict:
+        return {"name": name, "size_m": 2.3, "parameters": 2_300_000, "flops": 4.4e5, "test_acc": acc, "seed": seed,
+                "status": status, "valid_acc": acc, "dataset": "digits", "auxiliary": False, "epochs": epochs}
+
+    columns = [*analyse_train_logs.TABLE_COLUMNS]
+    twice = pd.DataFrame([run("a", 0, 2, 70.0), run("a", 0, 2, 70.0), run("a", 1, 2, 90.0)], columns=columns)
+    assert analyse_train_logs.summary_table(twice)["seeds"].iat[0] == "0 0 1"
+    note = analyse_train_logs.pooling_note(twice)
+    assert note is not None and "a (seed 0 more than once)" in note
+    mixed = pd.DataFrame([run("b", 0, 2, 70.0), run("b", 1, 20, 90.0)], columns=columns)
+    assert "b (runs of 2 and 20 epochs)" in analyse_train_logs.pooling_note(mixed)
+    # one run per seed of one length, and a seed still training (its epochs so far) beside finished ones: no note
+    fine = pd.DataFrame([run("c", 0, 20, 70.0), run("c", 1, 20, 90.0), run("c", 2, 3, 50.0, "running")],
+                        columns=columns)
+    assert analyse_train_logs.pooling_note(fine) is None
+
+
 def test_front_points_whose_intervals_overlap_are_not_separable() -> None:
     sizes, means, stds = [1.0, 2.0, 3.0, 4.0, 2.5], [10.0, 9.0, 5.0, 4.8, 9.5], [0.4, 0.4, 0.1, 0.15, 0.1]
     front, close = tables.overlapping_neighbours(sizes, means, stds)

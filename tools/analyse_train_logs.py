@@ -29,7 +29,8 @@ test_error_mean, test_error_std (sample std, ddof=1; empty for n = 1) and test_e
 lowest of the n: what papers that report "the best of n trainings" quote, not an estimate), over the
 finished runs (the running ones only where none has finished). pareto_params marks the front of the
 means against parameters and not_separable the front points whose mean ± std overlaps that of a
-neighbour on it. When a genotype has more than one run, the error-against-cost plots draw the means
+neighbour on it; a note names the genotypes whose pool repeats a seed or mixes --epochs (not
+independent seeds of one training). When a genotype has more than one run, the error-against-cost plots draw the means
 with ± std error bars, the single runs as small dots, the front of the means, and ring the points
 that are not separable.
 
@@ -370,12 +371,9 @@ def _typed(df: pd.DataFrame) -> pd.DataFrame:
 # --------------------------------------------------------------------------- several seeds per genotype
 
 
-def summary_table(df: pd.DataFrame) -> pd.DataFrame:
-    """A row per genotype and setup (same name, size, FLOPs, dataset, auxiliary head) of the per-run table: n,
-    mean, sample std (ddof=1) and best of n
-    of the test error, over its finished runs (its running ones where none has finished); the front of the
-    means against parameters and its points that are not separable (see the module doc)."""
-    rows = []
+def pooled_groups(df: pd.DataFrame) -> list[pd.DataFrame]:
+    """The runs summary_table pools, a frame per genotype and setup (same name, size, FLOPs, dataset, auxiliary
+    head) in order of first appearance: its finished runs, or its running ones where none has finished."""
     sizes = cost_axis(df, "parameters_m")[0]
 
     def setup(column: str) -> list[Any]:  # runs of one genotype pool as seeds only if trained alike
@@ -383,17 +381,51 @@ def summary_table(df: pd.DataFrame) -> pd.DataFrame:
 
     keys = [(str(n), round(float(v), 6) if np.isfinite(v) else None, *more)
             for n, v, *more in zip(df["name"], sizes, setup("flops"), setup("dataset"), setup("auxiliary"))]
+    groups = []
     for key in dict.fromkeys(keys):
         group = df[[k == key for k in keys]]
         done = group[~group["status"].astype(str).isin(UNFINISHED)]
-        group = done if len(done) else group
+        groups.append(done if len(done) else group)
+    return groups
+
+
+def pooling_note(df: pd.DataFrame) -> str | None:
+    """A note naming the genotypes whose mean ± std pools runs that are not independent seeds of one training: a
+    seed that comes twice (the same batch given twice, copied, or trained again) or finished runs of different
+    --epochs (a demo-length and a full training). None when every pool is one run per seed of one length."""
+    parts = []
+    for group in pooled_groups(df):
+        why = []
+        seeds = [int(v) for v in group["seed"] if pd.notna(v)] if "seed" in group else []
+        if twice := sorted({s for s in seeds if seeds.count(s) > 1}):
+            why.append(f"seed {', '.join(map(str, twice))} more than once")
+        finished = ~group["status"].astype(str).isin(UNFINISHED)
+        epochs = sorted({int(e) for e in group.loc[finished, "epochs"] if pd.notna(e)}) if "epochs" in group else []
+        if len(epochs) > 1:
+            why.append(f"runs of {' and '.join(map(str, epochs))} epochs")
+        if why:
+            parts.append(f"{group['name'].iat[0]} ({'; '.join(why)})")
+    if not parts:
+        return None
+    return (f"note: the mean ± std per genotype pools runs that are not independent seeds of one training: "
+            f"{', '.join(parts)}; give -t the runs of one setup, one per seed")
+
+
+def summary_table(df: pd.DataFrame) -> pd.DataFrame:
+    """A row per genotype and setup (same name, size, FLOPs, dataset, auxiliary head) of the per-run table: n,
+    mean, sample std (ddof=1) and best of n
+    of the test error, over its finished runs (its running ones where none has finished); the front of the
+    means against parameters and its points that are not separable (see the module doc)."""
+    rows = []
+    for group in pooled_groups(df):
+        done = group[~group["status"].astype(str).isin(UNFINISHED)]
         errors = (100.0 - group["test_acc"].to_numpy(float))
         errors = errors[np.isfinite(errors)]
         n = len(errors)
         first = group.iloc[0]
         seeds = [str(int(v)) for v in group["seed"] if pd.notna(v)] if "seed" in group else []
         rows.append({
-            "name": key[0], "nu": first["nu"], "n": n, "seeds": " ".join(seeds) or None,
+            "name": str(first["name"]), "nu": first["nu"], "n": n, "seeds": " ".join(seeds) or None,
             "test_error_mean": float(np.mean(errors)) if n else math.nan,
             "test_error_std": float(np.std(errors, ddof=1)) if n > 1 else math.nan,
             "test_error_best_of_n": float(np.min(errors)) if n else math.nan,
@@ -765,6 +797,8 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
         print("per genotype (test error %: mean, sample std, and the best of n, which is no estimate):")
         print(tables.format_table(summary.rename(columns={"test_error_best_of_n": "best of n"}),
                                   [c.replace("test_error_best_of_n", "best of n") for c in SUMMARY_PRINTED]))
+        if pooled := pooling_note(df):
+            print(pooled)
     # with several seeds a genotype is its mean: the front of single runs would be one of lucky seeds
     points = summary if several else df
     # the x of the error-against-parameters plot and its front: size_m, else the profiled count (a table that
