@@ -157,6 +157,25 @@ def test_runs_of_one_genotype_trained_otherwise_are_not_pooled_as_seeds() -> Non
     assert summary.loc[summary["n"] == 2, "seeds"].iat[0] == "0 1"
 
 
+def test_a_sweeps_cells_and_the_published_ones_of_one_name_are_not_pooled_as_seeds() -> None:
+    """A sweep's l2_loss_2e01 and the published l2_loss_2e01 (all-pooling cells both, so of one size and FLOPs)
+    made one row "n 3, seeds 0 0 1": the mean and std of two different genotypes."""
+    sweep = str(genotypes.Genotype(normal=[("avg_pool_3x3", 1)] * 8, normal_concat=[2, 3, 4, 5],
+                                   reduce=[("max_pool_3x3", 0)] * 8, reduce_concat=[2, 3, 4, 5]))
+    published = str(genotypes.PUBLISHED["l2_loss_2e01"])
+
+    def run(cells: str, seed: int, acc: float) -> dict:
+        return {"name": "l2_loss_2e01", "size_m": 0.0022, "parameters": 2198, "flops": 54144.0, "test_acc": acc,
+                "seed": seed, "status": "done", "valid_acc": acc, "dataset": "digits", "auxiliary": False,
+                "epochs": 2, "genotype": cells}
+
+    df = pd.DataFrame([run(sweep, 0, 22.0), run(published, 0, 17.5), run(published, 1, 25.8)],
+                      columns=[*analyse_train_logs.TABLE_COLUMNS])
+    summary = analyse_train_logs.summary_table(df)
+    assert sorted(zip(summary["n"], summary["seeds"])) == [(1, "0"), (2, "0 1")]
+    assert analyse_train_logs.pooling_note(df) is None
+
+
 def test_a_pool_that_repeats_a_seed_or_mixes_epochs_is_named() -> None:
     """Two batch folders of one setup given to -t pooled "n 3, seeds 0 0 1": the same training counted twice in
     the mean and std, and a 2-epoch and a 20-epoch training pooled as seeds, without a word."""

@@ -23,8 +23,8 @@ with the Pareto front, the published DARTS/PC-DARTS results on CIFAR-10 and the 
 the finished runs: a run's last evaluated epoch is no result, and the runs left out are counted).
 
 Several seeds (batch_train.py --seeds): the table keeps a row per run (its ``seed`` column from the
-run's args.json), and <stem>_summary.csv has a row per genotype and setup (same name, size, FLOPs,
-dataset, auxiliary): n, the seeds,
+run's args.json, and the cells trained in ``genotype``), and <stem>_summary.csv has a row per genotype and
+setup (same name, cells, size, FLOPs, dataset, auxiliary): n, the seeds,
 test_error_mean, test_error_std (sample std, ddof=1; empty for n = 1) and test_error_best_of_n (the
 lowest of the n: what papers that report "the best of n trainings" quote, not an estimate), over the
 finished runs (the running ones only where none has finished). pareto_params marks the front of the
@@ -81,12 +81,13 @@ TABLE_COLUMNS = (
     "name", "nu", "size_m", "train_loss", "train_acc", "valid_loss", "valid_acc", "test_loss", "test_acc",
     "test_top5", "search_criterion_loss", "search_valid_loss", "search_reg_loss", "search_train_acc",
     "search_valid_acc", "parameters", "flops", "latency_gpu_ms", "latency_gpu_b1_ms", "latency_cpu_ms", "epochs",
-    "status", "dataset", "eval_dir", "search_dir", "seed", "objective", "auxiliary",
+    "status", "dataset", "eval_dir", "search_dir", "seed", "objective", "auxiliary", "genotype",
 )
-TEXT_COLUMNS = ("name", "status", "dataset", "eval_dir", "search_dir", "objective")
+TEXT_COLUMNS = ("name", "status", "dataset", "eval_dir", "search_dir", "objective", "genotype")
 CORRELATED = ("nu", "size_m", "flops", "latency_gpu_ms", "latency_cpu_ms", "search_criterion_loss",
               "search_valid_loss", "search_reg_loss", "search_valid_acc", "train_acc", "valid_acc", "test_acc")
-PRINTED = tuple(c for c in TABLE_COLUMNS if c not in ("eval_dir", "search_dir", "dataset", "latency_gpu_b1_ms"))
+PRINTED = tuple(c for c in TABLE_COLUMNS
+                if c not in ("eval_dir", "search_dir", "dataset", "latency_gpu_b1_ms", "genotype"))
 SUMMARY_COLUMNS = (
     "name", "nu", "n", "seeds", "test_error_mean", "test_error_std", "test_error_best_of_n", "test_acc",
     "valid_acc", "size_m", "parameters", "flops", "latency_gpu_ms", "latency_gpu_b1_ms", "latency_cpu_ms",
@@ -335,6 +336,9 @@ def train_table(runs: list[dict[str, Any]], index: list[dict[str, Any]], args: a
             "search_valid_acc": search.get("valid_acc") if search else None,
             "search_dir": search.get("run_dir") if search else None,
             "objective": search.get("objective") if search else None,  # its sweep's: which CE its front has
+            # the cells trained, as train.py's --arch takes them: runs pool as seeds only of the same cells (a
+            # sweep's l2_loss_2e01 and the published one share the name, and may share the size and FLOPs)
+            "genotype": str(genotype_from_dict(run["genotype"])) if run.get("genotype") is not None else None,
         }
         if run.get("genotype") is not None:
             imagenet = _imagenet(run)
@@ -372,15 +376,17 @@ def _typed(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def pooled_groups(df: pd.DataFrame) -> list[pd.DataFrame]:
-    """The runs summary_table pools, a frame per genotype and setup (same name, size, FLOPs, dataset, auxiliary
-    head) in order of first appearance: its finished runs, or its running ones where none has finished."""
+    """The runs summary_table pools, a frame per genotype and setup (same name, cells, size, FLOPs, dataset,
+    auxiliary head) in order of first appearance: its finished runs, or its running ones where none has finished.
+    A table without the cells (the thesis's, or one written before they were kept) pools by the rest."""
     sizes = cost_axis(df, "parameters_m")[0]
 
     def setup(column: str) -> list[Any]:  # runs of one genotype pool as seeds only if trained alike
         return [None if pd.isna(v) else str(v) for v in df[column]] if column in df else [None] * len(df)
 
     keys = [(str(n), round(float(v), 6) if np.isfinite(v) else None, *more)
-            for n, v, *more in zip(df["name"], sizes, setup("flops"), setup("dataset"), setup("auxiliary"))]
+            for n, v, *more in zip(df["name"], sizes, setup("flops"), setup("dataset"), setup("auxiliary"),
+                                   setup("genotype"))]
     groups = []
     for key in dict.fromkeys(keys):
         group = df[[k == key for k in keys]]
@@ -412,7 +418,7 @@ def pooling_note(df: pd.DataFrame) -> str | None:
 
 
 def summary_table(df: pd.DataFrame) -> pd.DataFrame:
-    """A row per genotype and setup (same name, size, FLOPs, dataset, auxiliary head) of the per-run table: n,
+    """A row per genotype and setup (same name, cells, size, FLOPs, dataset, auxiliary head) of the per-run table: n,
     mean, sample std (ddof=1) and best of n
     of the test error, over its finished runs (its running ones where none has finished); the front of the
     means against parameters and its points that are not separable (see the module doc)."""
