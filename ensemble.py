@@ -30,7 +30,8 @@ for every sample it gets right that not all models get right (per class of the s
 ensemble's score of a class is the mean over the models of weight x scaled score. Reported: test loss
 (cross-entropy of the scores taken as logits; comparable between ensembles, not with a single model's loss),
 test top-1/top-5, the accuracy on the training split (none when the runs were split differently) and, with --calculate,
-on the validation split; each model's own test results too, and the split used (``data_split``).
+on the validation split; each model's own test results too, the split used (``data_split``) and the precision the
+logits were computed in (``amp``: none is float32).
 Written to ``ensemble.json`` in --models_folder (or ``-o``); without ``-o``, calculated weights already there are
 not replaced by a call that weighs otherwise (one line asks for ``-o``).
 
@@ -573,11 +574,14 @@ def main(args: argparse.Namespace) -> dict:
         "dataset": info.name, "image_size": info.image_size, "num_classes": info.num_classes,
         "train_portion": args.train_portion, "subsample": args.subsample,
         "subsample_seed": args.seed if args.subsample is not None and _draws_subsample(args) else None,
-        "data_split": info.split, "device": str(device), "wall_time": round(time.time() - t0, 3),
+        "data_split": info.split, "device": str(device),
+        # the logits' precision: every number above is of it (bf16 changes predictions; test.json records it too)
+        "amp": args.amp, "wall_time": round(time.time() - t0, 3),
     }
     write_json_atomic(output, result)
-    logger.info("ensemble of %d model(s) (%s weights)%s: test top-1 %.2f%%, top-5 %.2f%%, loss %.4f; train acc %s; "
+    logger.info("ensemble of %d model(s) (%s weights%s)%s: test top-1 %.2f%%, top-5 %.2f%%, loss %.4f; train acc %s; "
                 "valid acc %s; best single model %.2f%%", len(models), result["weighting"],
+                "" if args.amp == "none" else f", logits under --amp {args.amp}",
                 f", {len(skipped)} unfinished run(s) skipped" if skipped else "", test["acc"], test["top5"],
                 test["loss"], "n/a" if train_acc is None else f"{train_acc:.2f}%",
                 "n/a" if valid_acc is None else f"{valid_acc:.2f}%", result["best_single_test_acc"])
