@@ -153,7 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--report_lines", type=int, default=5, help="log lines over the test split (report_freq)")
     g.add_argument("--logdir", type=str, default="logs", help="folder that holds the run folders")
     g.add_argument("-o", "--output", type=str, default=None,
-                   help="write the JSON here (and <stem>_confusion.png beside it) instead of a run folder")
+                   help="write the JSON here (and <stem>_confusion.png beside it) instead of a run folder (not with "
+                        "--save or --logdir)")
     g.add_argument("--no_progress", action="store_true", help="no progress bar")
     return parser
 
@@ -165,6 +166,10 @@ def check_args(args: argparse.Namespace) -> None:
         raise UserError(f"--drop_path_prob {args.drop_path_prob} must be in [0, 1)")
     if args.run and args.model_path:
         raise UserError(f"give the weights once: RUN {args.run} or --model_path {args.model_path}, not both")
+    unused = [f"--{flag}" for flag in ("save", "logdir") if flag in (cli.typed_flags(args) or ())]
+    if args.output and unused:  # they name the run folder, which -o does not make: the flag would be dropped unseen
+        raise UserError(f"{' and '.join(unused)} name the run folder, which -o {args.output} does not make: give "
+                        f"-o alone (test.json and its plot go to that file), or {' / '.join(unused)} alone")
     if not (args.run or args.model_path):
         raise UserError("nothing to evaluate: give a train.py run folder (python test.py logs/eval-...) or "
                         "--model_path WEIGHTS with --arch")

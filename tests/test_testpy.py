@@ -99,14 +99,15 @@ def test_class_names_with_dollar_signs_are_drawn_as_written(tmp_path: Path) -> N
     plots.plt.close(fig)
 
 
-def test_weights_file_with_arch_gives_the_same(trained: dict, tmp_path: Path) -> None:
+def test_weights_file_with_arch_gives_the_same(trained: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # where the default --logdir, logs/, would be made
     weights = tmp_path / "elsewhere" / "w.pt"
     weights.parent.mkdir()
     shutil.copy(Path(trained["run_dir"]) / "weights.pt", weights)
     out = tmp_path / "out" / "digits.json"
     # init_channels, layers and the (absent) auxiliary head are read off the weights
     result = evaluate("--model_path", str(weights), "--arch", "DARTS_V2", "--set", "digits", "--image_size", "8",
-                      "--batch_size", "32", "-o", str(out), "--logdir", str(tmp_path / "logs"))
+                      "--batch_size", "32", "-o", str(out))
     assert result["test_acc"] == trained["test_acc"] and result["train_run"] is None
     assert (result["init_channels"], result["layers"], result["auxiliary"]) == (8, 3, False)
     assert json.loads(out.read_text())["test_top5"] == trained["test_top5"]
@@ -198,15 +199,18 @@ def test_bad_inputs_are_one_line(trained: dict, tmp_path: Path, capsys: pytest.C
         (["--model_path", str(copy), "--arch", "PC_DARTS_cifar", "--set", "digits"], "missing key"),
         (["--model_path", str(copy), "--arch", "DARTS_V2", "--set", "imagenet"], "NetworkCIFAR's"),
         (["--model_path", str(copy), "--arch", "DARTS_V2", "--set", "folder"], "classify 10 classes"),
-        ([str(Path(trained["run_dir"]) / "metrics.csv"), "-o", str(tmp_path / "logs" / "o.json")],
+        ([str(Path(trained["run_dir"]) / "metrics.csv")],
          "metrics.csv: not a file of tensors"),  # a text file as weights (was an IndexError traceback)
+        # -o makes no run folder: --save and --logdir (typed here for every case) were dropped without a word
+        ([str(Path(trained["run_dir"])), "-o", str(tmp_path / "o.json"), "--save", "mine"],
+         "--save and --logdir name the run folder, which -o"),
     ]
     for argv, expected in cases:
         args = testpy.build_parser().parse_args([*argv, "--logdir", str(tmp_path / "logs"), "--data", str(tmp_path)])
         assert run_main(testpy.main, args) == 2, argv
         err = capsys.readouterr().err.strip()
         assert err.startswith("error: ") and expected in err and "\n" not in err, (argv, err)
-    assert not (tmp_path / "logs").exists()
+    assert not (tmp_path / "logs").exists() and not (tmp_path / "o.json").exists()
 
 
 def test_a_folder_that_is_no_training_is_told_what_works(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
