@@ -402,3 +402,17 @@ def test_two_sweeps_of_different_seeds_are_compared_nu_by_nu(tmp_path: Path) -> 
     expected = search_stability.jaccard(*(search_stability.edges(genotypes.genotype_to_dict(g))
                                           for g in (genotypes.DARTS_V1, genotypes.NASNet)))
     assert groups.loc["ν=0.001", "mean_jaccard"] == pytest.approx(expected) and expected < 1
+
+
+def test_an_ensemble_member_is_found_by_name_only_where_one_genotype_has_that_name() -> None:
+    """A member whose run folder is not in the table was matched by name to the first row of that name: where a
+    sweep's l2_loss_2e01 and the published one were both trained, that could be the other network's cost."""
+    df = pd.DataFrame({"name": ["l2_loss_2e01", "l2_loss_2e01", "DARTS_V2"], "eval_dir": ["a", "b", "c"],
+                       "genotype": [str(genotypes.PC_DARTS_cifar), str(genotypes.DARTS_V1), str(genotypes.DARTS_V2)]})
+    loaded = [{"test_acc": 90.0, "models": [{"name": "l2_loss_2e01", "run_dir": "/elsewhere/x"},
+                                            {"name": "DARTS_V2", "run_dir": "/elsewhere/y"}]}]
+    (ens,) = analyse_train_logs.read_ensembles(loaded, df)
+    assert ens["members"] == [None, 2]
+    same = df.assign(genotype=[str(genotypes.PC_DARTS_cifar)] * 2 + [str(genotypes.DARTS_V2)])  # seeds of one cell
+    assert analyse_train_logs.read_ensembles(loaded, same)[0]["members"] == [0, 2]
+    assert analyse_train_logs.read_ensembles(loaded, df.drop(columns="genotype"))[0]["members"] == [0, 2]

@@ -483,12 +483,18 @@ def load_ensembles(paths: list[str]) -> list[dict[str, Any]]:
 
 def read_ensembles(loaded: list[dict[str, Any]], df: pd.DataFrame) -> list[dict[str, Any]]:
     """Each ensemble load_ensembles read as {"label", "test_error", "members": row positions (None if not in the
-    table)}."""
+    table)}. A member is found by its run folder, else by its name where the table has one genotype of that name."""
     out = []
     by_dir = {str(Path(str(d)).resolve()): i for i, d in enumerate(df["eval_dir"]) if isinstance(d, str) and d}
-    by_name: dict[str, int] = {}
-    for i, n in enumerate(df["name"]):
+    by_name: dict[str, int | None] = {}
+    cells: dict[str, set[str]] = {}
+    for i, (n, g) in enumerate(zip(df["name"], df["genotype"] if "genotype" in df else [None] * len(df))):
         by_name.setdefault(str(n), i)
+        if isinstance(g, str) and g:
+            cells.setdefault(str(n), set()).add(g)
+    for n, found in cells.items():  # a name that two genotypes share (a sweep's and the published one) names neither:
+        if len(found) > 1:  # its first row would give the ensemble another network's cost
+            by_name[n] = None
     for data in loaded:
         weighting = data.get("weighting", "equal")
         best = data.get("best_per_genotype")
