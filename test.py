@@ -146,7 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     g = parser.add_argument_group("evaluation")
     g.add_argument("--batch_size", type=int, default=None,
                    help="batch size (default: the run folder's, else 96; 128 with --set imagenet)")
-    g.add_argument("--seed", type=int, default=0, help="random seed")
+    g.add_argument("--seed", type=int, default=0, help=f"{cli.NO_EFFECT} (the evaluation draws nothing at random)")
     cli.add_hardware_args(parser)
     g = parser.add_argument_group("output")
     g.add_argument("--save", type=str, default=None, help="experiment name (default: the genotype's name)")

@@ -75,6 +75,7 @@ def _help(parser: argparse.ArgumentParser, dest: str) -> str:
     (ensemble.build_parser, "cutout_length"),
     (testpy.build_parser, "cutout"),
     (testpy.build_parser, "cutout_length"),
+    (testpy.build_parser, "seed"),
 ])
 def test_flags_kept_for_the_originals_command_lines_say_they_do_nothing(build_parser, dest: str) -> None:
     assert _help(build_parser(), dest).startswith(cli.NO_EFFECT)
