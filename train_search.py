@@ -103,7 +103,11 @@ class Penalty:
 
     @property
     def objective(self) -> str | None:
-        """Which penalty the sweep's objective R is: the first one switched on."""
+        """Which penalty the sweep's objective R is: the first one with a weight > 0, else the first one switched on
+        (at weight 0). ``-l1 0 -l2 0.01`` is an l2 search of nu 0.01: the l1 term at weight 0 adds nothing."""
+        for name, weight in (("l1", self.l1_weight), ("l2", self.l2_weight)):
+            if weight > 0:
+                return name
         if self.l1_weight >= 0:
             return "l1"
         if self.l2_weight >= 0:

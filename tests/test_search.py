@@ -82,6 +82,10 @@ def test_penalty_gradient_equals_autograd() -> None:
     assert l2.item() == pytest.approx(sum(w.pow(2).sum().item() for w in weights), rel=1e-5)
     assert train_search.Penalty(1.0, -1.0, 0.0).objective == "l2"
     assert train_search.Penalty(1.0, 0.0, -1.0).objective == "l1"
+    # a zero weight adds nothing: the penalty that is applied is the objective (result.json's weight and reg_loss
+    # named l1 at nu 0 while the loss held 0.01 * L2)
+    assert train_search.Penalty(1.0, 0.0, 0.01).objective == "l2"
+    assert train_search.Penalty(1.0, 0.0, 0.0).objective == "l1"
 
 
 def test_architecture_step_descends_the_plain_held_out_ce() -> None:
