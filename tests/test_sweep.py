@@ -35,10 +35,22 @@ def parse(argv: list[str]):
 
 @pytest.fixture(scope="module")
 def sweep(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    logdir = tmp_path_factory.mktemp("sweep")
-    state = multiobjective.main(parse([*SWEEP, "--logdir", str(logdir), "--save", "t"]))
+    """The sweep, and a copy of its folder as it stood when the third search (index 2) began: sweep.json saved with
+    that search running, its folder not yet made (what a kill at that instant leaves; for the SIGKILL test)."""
+    logdir, at_search_2 = tmp_path_factory.mktemp("sweep"), tmp_path_factory.mktemp("at-search-2") / "sweep"
+    real_main = train_search.main
+
+    def main(args):
+        if Path(args.run_dir).name.startswith("search-02-"):
+            shutil.copytree(Path(args.run_dir).parent, at_search_2)
+        return real_main(args)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(train_search, "main", main)
+        state = multiobjective.main(parse([*SWEEP, "--logdir", str(logdir), "--save", "t"]))
     (run_dir,) = logdir.glob("multi-search-digits-t-*")
-    return {"state": state, "run_dir": run_dir, "logdir": logdir}
+    assert at_search_2.is_dir() and len(state["searches"]) >= 3
+    return {"state": state, "run_dir": run_dir, "logdir": logdir, "at_search_2": at_search_2}
 
 
 def test_sweep_files_and_front(sweep: dict) -> None:
@@ -86,9 +98,12 @@ def test_sweep_files_and_front(sweep: dict) -> None:
 
 def test_sweep_resumes_after_sigkill(sweep: dict, tmp_path: Path, run_script) -> None:
     """The kill is a real process's; its --resume runs in-process (run_script: `python multiobjective.py
-    --resume DIR` without another interpreter start), from what the killed process left on disk."""
+    --resume DIR` without another interpreter start), from what the killed process left on disk. The killed
+    process is itself a --resume of a copy of the shared sweep's folder as it stood when its third search began
+    (searches 0 and 1 done, 2 running), so it spends its time on the search it is killed in."""
+    shutil.copytree(sweep["at_search_2"], tmp_path / sweep["run_dir"].name)
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    cmd = [sys.executable, "multiobjective.py", *SWEEP, "--logdir", str(tmp_path), "--save", "t"]
+    cmd = [sys.executable, "multiobjective.py", "--resume", str(tmp_path / sweep["run_dir"].name)]
     proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 400
     while time.time() < deadline and proc.poll() is None:
@@ -102,6 +117,7 @@ def test_sweep_resumes_after_sigkill(sweep: dict, tmp_path: Path, run_script) ->
     (run_dir,) = tmp_path.glob("multi-search-digits-t-*")
     killed = json.loads((run_dir / "sweep.json").read_text())
     assert killed["searches"][-1]["status"] == "running"
+    assert [s["status"] for s in killed["searches"]] == ["done", "done", "running"]
     status, stderr = run_script("multiobjective.py", multiobjective, multiobjective.cli_main,
                                 ["--resume", str(run_dir)])
     assert status == 0, stderr[-2000:]
