@@ -259,8 +259,8 @@ def test_a_ctrl_c_while_a_parallel_sweep_draws_a_front_draws_it_on_resume(tmp_pa
         raise KeyboardInterrupt
 
     monkeypatch.setattr(multiobjective, "plot_frontier", ctrl_c)
-    with pytest.raises(KeyboardInterrupt):
-        sweep(tmp_path, "--parallel", "2", executor=InProcessExecutor())
+    with pytest.raises(KeyboardInterrupt):  # two searches: the resume has only the two interrupted ones to draw
+        sweep(tmp_path, "--parallel", "2", "--max_searches", "2", executor=InProcessExecutor())
     (run_dir,) = tmp_path.glob("multi-search-digits-t-*")
     searches = json.loads((run_dir / "sweep.json").read_text())["searches"]
     assert [s["status"] for s in searches] == ["running", "running"]  # for --resume, which draws them
