@@ -562,9 +562,12 @@ class Sweep:
         self.logger.info("genotypes: %s", self.run_dir / "genotypes.json")
         if self.pareto:  # its names are the thesis's too: a bare name would train the published cell
             one = f"{self.run_dir / 'genotypes.json'}:{self.pareto[0]['name']}"
-            self.logger.info("train one: %s", shell_command("python", "train.py", "--arch", one))
+            # an ImageNet front's sizes are NetworkImageNet(48, classes, 14)'s; the trainings default to 36 and 20
+            paper = (("--init_channels", "48", "--layers", "14")
+                     if cli.is_imagenet(self.args) and objective not in costlib.COSTS else ())
+            self.logger.info("train one: %s", shell_command("python", "train.py", "--arch", one, *paper))
             self.logger.info("train the front: %s (then tools/analyse_train_logs.py -t <its batch folder> -s %s)",
-                             shell_command("python", "batch_train.py", "--archs", self.run_dir),
+                             shell_command("python", "batch_train.py", "--archs", self.run_dir, *paper),
                              shell_word(self.run_dir))
         self.logger.info("sweep folder: %s", self.run_dir)
         return self.state()

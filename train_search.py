@@ -601,9 +601,12 @@ def finish(
     logger.info("result: %s, train acc %.2f%%, valid acc %s, %.3fM params at the paper's size", result_losses(result),
                 result["train_acc"], "n/a" if result["valid_acc"] is None else f"{result['valid_acc']:.2f}%",
                 result["model_size"])
+    # an ImageNet search's model_size is NetworkImageNet(48, classes, 14)'s: train.py's defaults are CIFAR's 36 and 20
+    paper = () if "cost" in result or not imagenet else ("--init_channels", "48", "--layers", "14")
     logger.info("train it: %s (%s: --init_channels and --layers for another)",
-                shell_command("python", "train.py", "--arch", run_dir),
+                shell_command("python", "train.py", "--arch", run_dir, *paper),
                 "the evaluation network it was costed on" if "cost" in result
+                else "the paper's ImageNet network, 48 channels and 14 cells" if imagenet
                 else "train.py's default network, 36 channels and 20 cells")
     logger.info("run folder: %s", run_dir)
     return result

@@ -46,6 +46,9 @@ def test_imagenet_subcommand_runs_the_imagenet_supernet(tmp_path: Path) -> None:
     names = [p["name"] for p in state["pareto"]]
     assert names and all(n.startswith("l1_loss_") and n.endswith("_l2_3e04") for n in names)
     assert resolve_genotype(f"{run_dir}/genotypes.json:{names[0]}")
+    log = (run_dir / "log.txt").read_text()  # the trainings it offers are of the networks its sizes count
+    assert f"train.py --arch {run_dir}/genotypes.json:{names[0]} --init_channels 48 --layers 14\n" in log
+    assert f"batch_train.py --archs {run_dir} --init_channels 48 --layers 14 (then" in log
 
 
 def test_missing_imagenet_search_tree_is_one_line(tmp_path: Path, capsys) -> None:
@@ -136,6 +139,10 @@ def test_an_imagenet_search_records_its_set_and_its_cells_train_on_imagenet(tmp_
     result = train_search.main(train_search.build_parser().parse_args(common))
     run = Path(result["run_dir"])
     assert json.loads((run / "args.json").read_text())["args"]["set"] == "imagenet"
+    # the command the log gives trains the network model_size counts, NetworkImageNet(48, classes, 14), not
+    # train.py's default 36 channels and 20 cells
+    (hint,) = [line for line in (run / "log.txt").read_text().splitlines() if "train it: " in line]
+    assert f"train.py --arch {run} --init_channels 48 --layers 14 (the paper's ImageNet network" in hint, hint
     parse = train.build_parser().parse_args
     assert train.arch_settings(parse(["--arch", str(run)]), [str(run)])[0].set == "imagenet"
     record = json.loads((run / "args.json").read_text())  # a search written before this fix
