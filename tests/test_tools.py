@@ -265,6 +265,31 @@ def test_profile_genotypes_profiles_at_the_image_size_given(tmp_path: Path, caps
     assert not (tmp_path / "bad.csv").exists()
 
 
+def test_profile_genotypes_profiles_a_training_on_the_network_it_trained(runs: dict, tmp_path: Path, capsys) -> None:
+    """A train.py run folder was profiled as NetworkCIFAR(36, 10, 20) at 32x32, whatever network it trained (a
+    digits run of 0.0022M parameters showed 1.5M): the tool now takes the training's own channels, cells, classes
+    and image side, for every entry, and says so."""
+    run = Path(runs["results"]["l2_loss_2e01"]["run_dir"])
+    out = tmp_path / "profile.csv"
+    args = profile_genotypes.build_parser().parse_args(["--archs", str(run), "PC_DARTS_cifar", "--no_latency",
+                                                        "-o", str(out)])
+    assert run_main(profile_genotypes.main, args) == 0
+    printed = capsys.readouterr().out
+    assert f"profiled: every entry on the network the training {run} trained" in printed
+    with open(out, newline="") as f:
+        trained, published = list(csv.DictReader(f))
+    assert int(trained["Parameters"]) == round(runs["results"]["l2_loss_2e01"]["model_size"] * 1e6)
+    assert int(published["Parameters"]) == count_parameters(build_eval_network(genotypes.PC_DARTS_cifar, 4, 3))
+    other = tmp_path / "eval-wider"
+    shutil.copytree(run, other)
+    record = json.loads((other / "args.json").read_text())
+    record["args"]["init_channels"] = 8
+    (other / "args.json").write_text(json.dumps(record))
+    note, settings = profile_genotypes.trained_network([str(run), str(other)])
+    assert settings is None and note.startswith("trainings of different networks")
+    assert profile_genotypes.trained_network(["PC_DARTS_cifar", str(runs["sweep"])]) == ("", None)
+
+
 def test_profile_genotypes_takes_a_pasted_genotype_string() -> None:
     g = genotypes.PC_DARTS_cifar
     text = repr(genotypes.Genotype([tuple(p) for p in g.normal], range(2, 6), [tuple(p) for p in g.reduce],

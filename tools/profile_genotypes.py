@@ -8,7 +8,8 @@
 folder (every genotype in it). The network is NetworkCIFAR(36, 10, 20) at 32x32 (--imagenet: NetworkImageNet),
 or, where an entry comes from a cost sweep (-o params/flops/latency), the evaluation network that sweep's front
 is counted on, at its image size, for every entry (one table, one network), so that its FLOPs column is the
-front's R; --init_channels, --layers, --classes and --image_size choose another.
+front's R; else, where an entry is a train.py run folder, the network it trained, at its image size;
+--init_channels, --layers, --classes and --image_size choose another.
 Columns: Model name, Parameters (no auxiliary head unless
 --auxiliary), FLOPs (multiply-adds of one image, as thop counts them; see profiling.py), Latency
 CPU (batch 1), Latency GPU (batch 8) and Latency GPU b1 (batch 1), in ms, the GPU ones empty
@@ -40,7 +41,15 @@ from genotypes import (  # noqa: E402
 )
 from model import init_channels_error, input_side_error  # noqa: E402
 from tools import tables  # noqa: E402
-from utils import UserError, check_output, resume_command, run_is_live, run_main  # noqa: E402
+from utils import (  # noqa: E402
+    UserError,
+    check_output,
+    read_json,
+    resume_command,
+    run_folder_kind,
+    run_is_live,
+    run_main,
+)
 
 COLUMNS = MappingProxyType({"name": "Model name", "parameters": "Parameters", "flops": "FLOPs",
                             "latency_cpu_ms": "Latency CPU", "latency_gpu_ms": "Latency GPU",
@@ -161,10 +170,43 @@ def cost_sweep_network(specs: list[str]) -> tuple[str, dict[str, Any] | None]:
              "imagenet": imagenet})
 
 
+def trained_network(specs: list[str]) -> tuple[str, dict[str, Any] | None]:
+    """(a note, settings) of the network that the train.py runs among --archs trained (its channels, cells, classes
+    and image side): a researcher profiling a trained model expects that model's size, not the paper's. Settings
+    None (and a note saying why, or "" when no entry is a training) when trainings of different networks are given,
+    or one whose records cannot be read."""
+    found: dict[tuple, str] = {}
+    for spec in specs:
+        path = _spec_path(spec)
+        folder = path.parent if path.is_file() else path
+        if not folder.is_dir() or run_folder_kind(folder) != "train":
+            continue
+        saved = (read_json(folder / "args.json") or {}).get("args") or {}
+        result = read_json(folder / "result.json") if (folder / "result.json").is_file() else None
+        imagenet = cli.is_imagenet(argparse.Namespace(**saved))
+        classes = result.get("num_classes") if isinstance(result, dict) else None
+        network = (saved.get("init_channels"), saved.get("layers"),
+                   classes if isinstance(classes, int) else 1000 if imagenet else 10, saved.get("image_size"), imagenet)
+        if not all(isinstance(v, int) for v in network[:2]):
+            return f"{folder}: its args.json records no network: the paper's network", None
+        found[network] = str(folder)
+    if not found:
+        return "", None
+    if len(found) > 1:
+        return f"trainings of different networks ({', '.join(found.values())}): the paper's network", None
+    ((channels, layers, classes, side, imagenet), folder), = found.items()
+    return (f"every entry on the network the training {folder} trained (--init_channels, --layers, --classes and "
+            f"--image_size choose another)",
+            {"init_channels": channels, "layers": layers, "num_classes": classes, "image_size": side,
+             "imagenet": imagenet})
+
+
 def main(args: argparse.Namespace) -> dict[str, Any]:
     """Profile every genotype; returns {"table" (our column names), "csv"}."""
     check_output(args.output, "-o", [path for path in map(_spec_path, args.archs) if path.exists()])
     note, costed = cost_sweep_network(args.archs)
+    if costed is None and not note:  # no cost sweep among the entries: a trained run's own network, if one is
+        note, costed = trained_network(args.archs)
     if costed is not None and args.imagenet and not costed["imagenet"]:  # --imagenet asks for another network
         note, costed = "", None
     imagenet = costed["imagenet"] if costed else args.imagenet
