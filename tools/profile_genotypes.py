@@ -159,15 +159,8 @@ def cost_sweep_network(specs: list[str]) -> tuple[str, dict[str, Any] | None]:
         except (UserError, ValueError, OSError) as err:
             return f"{folder}: its records cannot be read ({' '.join(str(err).split())}): the paper's network", None
         found[(*network, sweep["num_classes"], sweep["image_size"], sweep["space"] == "imagenet")] = str(folder)
-    if not found:
-        return "", None
-    if len(found) > 1:
-        return f"cost sweeps of different evaluation networks ({', '.join(found.values())}): the paper's network", None
-    ((channels, layers, classes, side, imagenet), folder), = found.items()
-    return (f"every entry on the evaluation network of the cost sweep {folder} (the front's units; --init_channels, "
-            f"--layers, --classes and --image_size choose another)",
-            {"init_channels": channels, "layers": layers, "num_classes": classes, "image_size": side,
-             "imagenet": imagenet})
+    return _one_network(found, "cost sweeps of different evaluation networks",
+                        "the evaluation network of the cost sweep {} (the front's units; ")
 
 
 def trained_network(specs: list[str]) -> tuple[str, dict[str, Any] | None]:
@@ -181,8 +174,11 @@ def trained_network(specs: list[str]) -> tuple[str, dict[str, Any] | None]:
         folder = path.parent if path.is_file() else path
         if not folder.is_dir() or run_folder_kind(folder) != "train":
             continue
-        saved = (read_json(folder / "args.json") or {}).get("args") or {}
-        result = read_json(folder / "result.json") if (folder / "result.json").is_file() else None
+        try:
+            saved = (read_json(folder / "args.json") or {}).get("args") or {}
+            result = read_json(folder / "result.json") if (folder / "result.json").is_file() else None
+        except UserError as err:
+            return f"{folder}: its records cannot be read ({' '.join(str(err).split())}): the paper's network", None
         imagenet = cli.is_imagenet(argparse.Namespace(**saved))
         classes = result.get("num_classes") if isinstance(result, dict) else None
         network = (saved.get("init_channels"), saved.get("layers"),
@@ -190,13 +186,19 @@ def trained_network(specs: list[str]) -> tuple[str, dict[str, Any] | None]:
         if not all(isinstance(v, int) for v in network[:2]):
             return f"{folder}: its args.json records no network: the paper's network", None
         found[network] = str(folder)
+    return _one_network(found, "trainings of different networks", "the network the training {} trained (")
+
+
+def _one_network(found: dict[tuple, str], several: str, one: str) -> tuple[str, dict[str, Any] | None]:
+    """cost_sweep_network's and trained_network's answer from the networks ``found`` ((channels, cells, classes,
+    side, imagenet) -> the folder that has it): none, several (the paper's network then), or the one."""
     if not found:
         return "", None
     if len(found) > 1:
-        return f"trainings of different networks ({', '.join(found.values())}): the paper's network", None
+        return f"{several} ({', '.join(found.values())}): the paper's network", None
     ((channels, layers, classes, side, imagenet), folder), = found.items()
-    return (f"every entry on the network the training {folder} trained (--init_channels, --layers, --classes and "
-            f"--image_size choose another)",
+    return (f"every entry on {one.format(folder)}--init_channels, --layers, --classes and --image_size choose "
+            "another)",
             {"init_channels": channels, "layers": layers, "num_classes": classes, "image_size": side,
              "imagenet": imagenet})
 
