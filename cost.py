@@ -36,7 +36,7 @@ import torch.nn.functional as F
 
 from cli import is_imagenet
 from genotypes import PRIMITIVES, Genotype
-from model import init_channels_error
+from model import init_channels_error, paper_network
 from model_search import edge_softmax
 from operations import OPS
 from utils import UserError, read_json
@@ -125,8 +125,9 @@ def add_cost_args(parser: argparse.ArgumentParser) -> None:
 def eval_spec(args: argparse.Namespace, num_classes: int, imagenet: bool) -> EvalSpec:
     """The evaluation network of a search: the user's --eval_channels/--eval_layers, else the paper's, at the
     search's --image_size (where batch_train.py trains a sweep's genotypes unless told otherwise)."""
-    channels = getattr(args, "eval_channels", None) or (48 if imagenet else 36)
-    layers = getattr(args, "eval_layers", None) or (14 if imagenet else 20)
+    paper_channels, paper_layers = paper_network(imagenet)
+    channels = getattr(args, "eval_channels", None) or paper_channels
+    layers = getattr(args, "eval_layers", None) or paper_layers
     side = getattr(args, "image_size", None)
     return EvalSpec(int(channels), int(num_classes), int(layers), bool(imagenet), None if side is None else int(side))
 

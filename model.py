@@ -232,6 +232,12 @@ def build_network(genotype: Genotype, num_classes: int, init_channels: int, laye
     return net_cls(init_channels, num_classes, layers, auxiliary, genotype)
 
 
+def paper_network(imagenet: bool = False) -> tuple[int, int]:
+    """(init_channels, layers) of the paper's evaluation network, NetworkCIFAR(36, classes, 20) or
+    NetworkImageNet(48, classes, 14): the network a search's model_size counts and the tools profile by default."""
+    return (48, 14) if imagenet else (36, 20)
+
+
 def last_side(side: int, imagenet: bool = False) -> int:
     """The side of the map the last cells work on, for a side that fits (input_side_error): CIFAR's two
     reductions quarter it; ImageNet's stems take it to ceil(side / 4) and three halvings follow."""

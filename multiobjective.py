@@ -563,7 +563,7 @@ class Sweep:
         if self.pareto:  # its names are the thesis's too: a bare name would train the published cell
             one = f"{self.run_dir / 'genotypes.json'}:{self.pareto[0]['name']}"
             # an ImageNet front's sizes are NetworkImageNet(48, classes, 14)'s; the trainings default to 36 and 20
-            paper = (("--init_channels", "48", "--layers", "14")
+            paper = (train_search.paper_train_flags(imagenet=True)
                      if cli.is_imagenet(self.args) and objective not in costlib.COSTS else ())
             self.logger.info("train one: %s", shell_command("python", "train.py", "--arch", one, *paper))
             self.logger.info("train the front: %s (then tools/analyse_train_logs.py -t <its batch folder> -s %s)",

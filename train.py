@@ -61,7 +61,7 @@ from genotypes import (
     resolve_genotype_source,
     save_genotype,
 )
-from model import build_network, init_channels_error
+from model import build_network, init_channels_error, paper_network
 from plots import draw_or_warn
 from plots_train import plot_training_curves, train_loss_label
 from utils import (
@@ -115,7 +115,7 @@ __all__ = [
 # --------------------------------------------------------------------------- arguments
 
 # --init_channels and --layers where neither a flag nor a cost sweep's evaluation network gives them
-NETWORK_FALLBACK = {"init_channels": 36, "layers": 20}
+NETWORK_FALLBACK = dict(zip(("init_channels", "layers"), paper_network(imagenet=False)))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

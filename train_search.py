@@ -40,7 +40,7 @@ from cli import is_imagenet
 from fastpath import StepGraph, compile_model, load_optimizer_state, make_autocast
 from fused_search import enable_fused
 from genotypes import Genotype, genotype_to_dict, save_genotype
-from model import build_network, init_channels_error
+from model import build_network, init_channels_error, paper_network
 from model_search import Network, NetworkImageNet
 from utils import (
     MetricsCSV,
@@ -242,11 +242,18 @@ def result_losses(result: dict[str, Any]) -> str:
             f"{result['reg_loss']:.4g} {result['cost']['unit']}")
 
 
+def paper_train_flags(imagenet: bool) -> tuple[str, ...]:
+    """train.py's flags for the paper's evaluation network (model.paper_network): the train commands of an
+    ImageNet search or sweep need them, train.py's defaults being CIFAR's."""
+    channels, layers = paper_network(imagenet)
+    return "--init_channels", str(channels), "--layers", str(layers)
+
+
 def eval_model_size(genotype: Genotype, num_classes: int, imagenet: bool) -> float:
     """Parameters (M) of the evaluation network this genotype builds at the paper's size: NetworkCIFAR(36,
     classes, 20) or NetworkImageNet(48, classes, 14), counted on the meta device (no memory, no RNG)."""
     with torch.device("meta"):
-        net = build_network(genotype, num_classes, 48 if imagenet else 36, 14 if imagenet else 20, False, imagenet)
+        net = build_network(genotype, num_classes, *paper_network(imagenet), False, imagenet)
     return count_parameters_in_MB(net)
 
 
@@ -602,7 +609,7 @@ def finish(
                 result["train_acc"], "n/a" if result["valid_acc"] is None else f"{result['valid_acc']:.2f}%",
                 result["model_size"])
     # an ImageNet search's model_size is NetworkImageNet(48, classes, 14)'s: train.py's defaults are CIFAR's 36 and 20
-    paper = () if "cost" in result or not imagenet else ("--init_channels", "48", "--layers", "14")
+    paper = () if "cost" in result or not imagenet else paper_train_flags(imagenet)
     logger.info("train it: %s (%s: --init_channels and --layers for another)",
                 shell_command("python", "train.py", "--arch", run_dir, *paper),
                 "the evaluation network it was costed on" if "cost" in result

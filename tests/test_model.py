@@ -12,7 +12,7 @@ from torch import nn
 
 import genotypes
 from genotypes import PUBLISHED, Genotype
-from model import Cell, NetworkCIFAR, NetworkImageNet, drop_path
+from model import Cell, NetworkCIFAR, NetworkImageNet, build_network, drop_path, paper_network
 from operations import FactorizedReduce, Identity, ReLUConvBN
 
 
@@ -53,6 +53,16 @@ def test_parameter_counts_at_c36_l20(name: str, expected: int) -> None:
     with torch.device("meta"):
         net = NetworkCIFAR(36, 10, 20, False, getattr(genotypes, name))
     assert _count(net) == expected
+
+
+def test_paper_network_is_the_published_sizes() -> None:
+    """paper_network, the one place the tools take the paper's evaluation network from, builds the published
+    3.63M-parameter PC-DARTS CIFAR model and the 4.7M-parameter DARTS_V2 ImageNet one."""
+    with torch.device("meta"):
+        cifar = build_network(genotypes.PC_DARTS_cifar, 10, *paper_network(), False)
+        imagenet = build_network(genotypes.DARTS_V2, 1000, *paper_network(imagenet=True), False, imagenet=True)
+    assert _count(cifar) == 3_634_678
+    assert isinstance(imagenet, NetworkImageNet) and 4.6e6 < _count(imagenet) < 4.8e6
 
 
 def test_state_dict_layout_matches_darts_checkpoints(data_dir: Path) -> None:

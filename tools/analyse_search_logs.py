@@ -31,6 +31,7 @@ import pandas as pd  # noqa: E402
 
 import cli  # noqa: E402
 import cost  # noqa: E402
+import model  # noqa: E402
 import plots  # noqa: E402
 import train  # noqa: E402
 from pareto import front_ce  # noqa: E402
@@ -230,7 +231,7 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
             print(note, file=sys.stderr)
         imagenet = sweep["space"] == "imagenet"
         costed = cost.run_eval_network(sweep["folder"])
-        channels, layers = costed or ((48, 14) if imagenet else (36, 20))
+        channels, layers = costed or model.paper_network(imagenet)
         network = {"--init_channels": tables.network_setting(args.init_channels, channels, "--init_channels"),
                    "--layers": tables.network_setting(args.layers, layers, "--layers")}
         # the budget's pick is the profiled network: its train command says so where train.py would build another

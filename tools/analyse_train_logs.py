@@ -55,6 +55,7 @@ import pandas as pd  # noqa: E402
 
 import cli  # noqa: E402
 import cost  # noqa: E402
+import model  # noqa: E402
 import plots  # noqa: E402
 from genotypes import (  # noqa: E402
     GenotypeError,
@@ -342,9 +343,10 @@ def train_table(runs: list[dict[str, Any]], index: list[dict[str, Any]], args: a
         }
         if run.get("genotype") is not None:
             imagenet = _imagenet(run)
+            channels, layers = model.paper_network(imagenet)
             settings = {
-                "init_channels": int(run.get("init_channels") or (48 if imagenet else 36)),
-                "layers": int(run.get("layers") or (14 if imagenet else 20)),
+                "init_channels": int(run.get("init_channels") or channels),
+                "layers": int(run.get("layers") or layers),
                 "num_classes": int(run.get("num_classes") or {"cifar100": 100, "imagenet": 1000}.get(
                     str(run.get("dataset")), 10)),
                 "imagenet": imagenet,

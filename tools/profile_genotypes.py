@@ -39,7 +39,7 @@ from genotypes import (  # noqa: E402
     is_genotype_string,
     resolve_genotype,
 )
-from model import init_channels_error, input_side_error  # noqa: E402
+from model import init_channels_error, input_side_error, paper_network  # noqa: E402
 from tools import tables  # noqa: E402
 from utils import (  # noqa: E402
     UserError,
@@ -212,7 +212,7 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     if costed is not None and args.imagenet and not costed["imagenet"]:  # --imagenet asks for another network
         note, costed = "", None
     imagenet = costed["imagenet"] if costed else args.imagenet
-    network = costed or {"init_channels": 48 if imagenet else 36, "layers": 14 if imagenet else 20,
+    network = costed or {**dict(zip(("init_channels", "layers"), paper_network(imagenet))),
                          "num_classes": 1000 if imagenet else 10, "image_size": None}
     settings = {"init_channels": tables.network_setting(args.init_channels, network["init_channels"],
                                                         "--init_channels"),
