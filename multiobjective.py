@@ -239,6 +239,9 @@ class Sweep:
         # the most searches ever run at once: above 1, --resume restores the estimator's state, not a replay
         self.parallel = 1
         self.published: dict[str, float] = {}  # name -> nu of the last genotypes.json written (log_name_changes)
+        # true once finish() saved the front: a sweep killed between two searches leaves none "running", and only
+        # this tells the tools that it stopped short of its end
+        self.complete = False
 
     # ---------------------------------------------------------------- persistence
     def state(self) -> dict[str, Any]:
@@ -249,6 +252,7 @@ class Sweep:
             "args": saved_args, "searches": self.searches, "pareto": self.pareto,
             "hypervolume": self.hypervolume, "estimator": self.estimator.state_dict(),
             "parallel": self.parallel, "front_ce": front_ce_key(self.args.objective), "published": self.published,
+            "complete": self.complete,
         }
 
     def save(self) -> None:
@@ -523,6 +527,7 @@ class Sweep:
             self.searches, self.args.objective, self.run_dir / "losses.png"))
         final = draw_or_warn(self.logger, "frontier.png", lambda: plot_frontier(
             self.searches, self.pareto, self.args.objective, self.run_dir / "frontier.png"))
+        self.complete = True
         self.save()
         self.logger.info("sweep done: %d searches, %d Pareto-optimal", len(self.searches), len(self.pareto))
         if self.room() == 0 and self.estimator.has_next():

@@ -476,3 +476,35 @@ def test_ctrl_c_in_a_search_names_the_sweeps_resume(tmp_path: Path, monkeypatch:
     assert last.endswith(f"interrupted: search(es) 0 left running; continue with python multiobjective.py --resume "
                          f"{run_dir}"), last
     assert [s["status"] for s in json.loads((run_dir / "sweep.json").read_text())["searches"]] == ["running"]
+
+
+def test_a_sweep_stopped_between_two_searches_reads_as_stopped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sweep killed or interrupted after one search's record and before the next one's leaves no search "running":
+    the tools showed its partial front as the sweep's. sweep.json's "complete", true only from the sweep's end,
+    tells them; the resume ends it."""
+    from tools import tables
+
+    real_run_one, calls = multiobjective.Sweep.run_one, []
+
+    def ctrl_c_before_the_second(self, weight, record=None):
+        calls.append(weight)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real_run_one(self, weight, record)
+
+    monkeypatch.setattr(multiobjective.Sweep, "run_one", ctrl_c_before_the_second)
+    argv = ["-o", "l2", "-d", "10", "--max_searches", "2", "cifar", *SEARCH, "--epochs", "1"]
+    assert run_main(multiobjective.main, parse([*argv, "--logdir", str(tmp_path)])) == 130
+    (run_dir,) = tmp_path.glob("multi-search-*")
+    state = json.loads((run_dir / "sweep.json").read_text())
+    assert [s["status"] for s in state["searches"]] == ["done"] and state["complete"] is False
+    loaded = tables.load_sweep(run_dir)
+    assert (loaded["running"], loaded["stopped"], loaded["between"]) == (0, 0, "stopped")
+    assert tables.unfinished_note(loaded) == (
+        f"note: {run_dir} was stopped between two searches, before its end (python multiobjective.py --resume "
+        f"{run_dir} continues it): shown are its 1 finished search")
+    monkeypatch.setattr(multiobjective.Sweep, "run_one", real_run_one)
+    assert run_main(multiobjective.main, parse(["--resume", str(run_dir)])) == 0
+    assert json.loads((run_dir / "sweep.json").read_text())["complete"] is True
+    loaded = tables.load_sweep(run_dir)
+    assert len(loaded["searches"]) == 2 and loaded["between"] is None and tables.unfinished_note(loaded) is None

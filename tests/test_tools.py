@@ -100,7 +100,8 @@ def make_sweep(root: Path) -> Path:
     hv = hypervolume_2d([(p["reg_loss"], p["criterion_loss"]) for p in pareto], reference)
     state = {"objective": "l2", "delta": 0.3, "space": "cifar",
              "args": {"set": "digits", "weight_decay": 0.0, "objective": "l2"},
-             "searches": searches, "pareto": pareto, "hypervolume": {"value": hv, "reference": reference}}
+             "searches": searches, "pareto": pareto, "hypervolume": {"value": hv, "reference": reference},
+             "complete": True}
     (sweep / "sweep.json").write_text(json.dumps(state))
     (sweep / "genotypes.json").write_text(json.dumps({p["name"]: p["genotype"] for p in pareto}))
     (sweep / "log.txt").write_text("sweep log\n")
@@ -1972,6 +1973,28 @@ def test_a_killed_sweeps_partial_front_is_named_stopped_with_its_resume(tmp_path
                                                   ["searches"][:-1]}))
     assert run_main(plot_frontier.main, args) == 0
     assert capsys.readouterr().err == ""
+
+
+def test_a_sweep_between_two_searches_is_named_at_work_or_stopped(tmp_path: Path, capsys) -> None:
+    """A sweep.json not at its end ("complete" false) with no search "running": the sweep is between two searches,
+    at work while a process holds its folder, else stopped there; both were drawn as the sweep's front."""
+    sweep = make_sweep(tmp_path)
+    state = json.loads((sweep / "sweep.json").read_text())
+    (sweep / "sweep.json").write_text(json.dumps({**state, "complete": False}))
+    args = plot_frontier.build_parser().parse_args(["-l", str(sweep), "-o", str(tmp_path / "out.png")])
+    with lock_run_dir(sweep):
+        assert run_main(plot_frontier.main, args) == 0
+    assert capsys.readouterr().err == (f"note: {sweep} is still at work, between two searches: shown are its "
+                                       f"{len(SEARCHES)} finished searches\n")
+    assert run_main(plot_frontier.main, args) == 0  # the lock released: stopped there
+    assert capsys.readouterr().err == (
+        f"note: {sweep} was stopped between two searches, before its end (python multiobjective.py --resume {sweep} "
+        f"continues it): shown are its {len(SEARCHES)} finished searches\n")
+    empty = tmp_path / "empty"
+    shutil.copytree(sweep, empty)
+    (empty / "sweep.json").write_text(json.dumps({**state, "complete": False, "searches": [], "pareto": []}))
+    assert tables.nothing_finished(tables.load_sweep(empty)) == (
+        f"{empty} has no finished search: it was stopped; python multiobjective.py --resume {empty} continues it")
 
 
 def test_analyse_search_logs_names_a_killed_sweep_stopped(tmp_path: Path, capsys) -> None:

@@ -130,6 +130,9 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     empty = [tables.nothing_finished(s) for s in sweeps if not s["searches"]]
     if empty:  # an empty front in the figure would read as a result
         raise UserError(f"no finished search to compare: {'; '.join(empty)}")
+    for sweep in sweeps:  # a killed or running sweep's front is that of its searches so far
+        if note := tables.unfinished_note(sweep, "compared"):
+            print(note, file=sys.stderr)
     spec = common_network(args, sweeps)
     model = costlib.CostModel.build(args.cost, spec)
     unit = costlib.UNITS[args.cost]

@@ -385,7 +385,9 @@ def load_sweep(path: str | Path) -> dict[str, Any]:
     sweep names. A folder holding one search (train_search.py's result.json) is a sweep of one.
     ``image_size`` is the sweep's --image_size (None: the dataset's own); ``failed``, ``running`` and ``stopped``
     count its searches that failed, still run, or were left unfinished by a sweep no process holds any more (killed
-    or interrupted: utils.run_is_live); nothing_finished says which, when none has finished.
+    or interrupted: utils.run_is_live); ``between`` is "running" or "stopped" for a sweep not at its end with no
+    search "running" (between two searches: still at work, or killed there), else None; nothing_finished says
+    which, when none has finished.
     """
     folder = run_folder(path)
     if (folder / "sweep.json").is_file():
@@ -397,9 +399,15 @@ def load_sweep(path: str | Path) -> dict[str, Any]:
                     if s["status"] == "done" and s.get("reg_loss") is not None]  # (sweep_state_problem: each has one)
         failed = sum(s["status"] == "failed" for s in state["searches"])
         unfinished = sum(s["status"] == "running" for s in state["searches"])
+        # "complete" false (a sweep.json of this version before its end) with none "running": killed or stopped
+        # between two searches; an older sweep.json has no "complete", and reads as before
+        short = state.get("complete") is False
+        live = run_is_live(folder) if unfinished or short else None
         # "running" in a sweep.json nobody holds: the sweep was killed or stopped, and waits for its --resume
-        stopped = unfinished if unfinished and run_is_live(folder) is False else 0
+        stopped = unfinished if unfinished and live is False else 0
         running = unfinished - stopped
+        # between two searches: at work if its process holds it, else stopped short of its end
+        between = None if unfinished or not short else "running" if live else "stopped" if live is False else None
         objective = state.get("objective") or args.get("objective") or "l2"
         pareto = [dict(p) for p in state.get("pareto") or []]
         # the searches live inside the sweep folder: their recorded folders may be relative to where the sweep ran
@@ -418,7 +426,7 @@ def load_sweep(path: str | Path) -> dict[str, Any]:
         if not isinstance(result, dict) or "reg_loss" not in result:
             raise ValueError(f"{folder} is neither a sweep folder (no sweep.json) nor a search folder")
         result["run_dir"] = str(folder)  # where it is now: result.json's may be relative to where the search ran
-        searches, failed, running, stopped = [result], 0, 0, 0
+        searches, failed, running, stopped, between = [result], 0, 0, 0, None
         objective = result.get("objective") or "l2"
         pareto, hypervolume = [], None
         dataset = result.get("dataset")
@@ -467,16 +475,18 @@ def load_sweep(path: str | Path) -> dict[str, Any]:
         num_classes = {"cifar100": 100, "imagenet": 1000}.get(str(dataset), 10)
     return {"folder": folder, "objective": objective, "searches": searches, "pareto": pareto,
             "hypervolume": hypervolume, "space": space, "dataset": dataset, "num_classes": int(num_classes),
-            "image_size": image_size, "failed": failed, "running": running, "stopped": stopped}
+            "image_size": image_size, "failed": failed, "running": running, "stopped": stopped,
+            "between": between}
 
 
 def nothing_finished(sweep: dict[str, Any]) -> str:
     """Why a sweep of ``load_sweep`` has no search to draw: "yet" of a sweep whose every search failed sent its
     user to wait for a sweep that had ended."""
     failed = sweep.get("failed", 0)
-    if sweep.get("stopped"):
-        return (f"{sweep['folder']} has no finished search: it was stopped with "
-                f"{plural(sweep['stopped'], 'search')} unfinished" + (f" ({failed} failed)" if failed else "")
+    if sweep.get("stopped") or sweep.get("between") == "stopped":
+        unfinished = f" with {plural(sweep['stopped'], 'search')} unfinished" if sweep.get("stopped") else ""
+        return (f"{sweep['folder']} has no finished search: it was stopped{unfinished}"
+                + (f" ({failed} failed)" if failed else "")
                 + f"; {resume_command('multiobjective.py', sweep['folder'])} continues it")
     if failed and not sweep.get("running"):
         return (f"{sweep['folder']} has no finished search: its {plural(failed, 'search')} failed (the errors are "
@@ -485,14 +495,19 @@ def nothing_finished(sweep: dict[str, Any]) -> str:
 
 
 def unfinished_note(sweep: dict[str, Any], shown: str = "shown") -> str | None:
-    """The stderr note of a tool that shows a sweep with searches still running, or left unfinished by a sweep no
-    process holds (killed or interrupted): its front is that of the searches finished so far, not the sweep's.
+    """The stderr note of a tool that shows a sweep still at work, or one no process holds that stopped before its
+    end (killed or interrupted): its front is that of the searches finished so far, not the sweep's.
     ``shown``: what the tool does with them ("shown", "compared")."""
     folder, finished = sweep["folder"], plural(len(sweep["searches"]), "finished search")
     if sweep.get("running"):
         return f"note: {folder} has {plural(sweep['running'], 'search')} still running: {shown} are its {finished}"
     if sweep.get("stopped"):
         return (f"note: {folder} was stopped with {plural(sweep['stopped'], 'search')} unfinished "
+                f"({resume_command('multiobjective.py', folder)} continues it): {shown} are its {finished}")
+    if sweep.get("between") == "running":
+        return f"note: {folder} is still at work, between two searches: {shown} are its {finished}"
+    if sweep.get("between") == "stopped":
+        return (f"note: {folder} was stopped between two searches, before its end "
                 f"({resume_command('multiobjective.py', folder)} continues it): {shown} are its {finished}")
     return None
 
