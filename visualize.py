@@ -111,12 +111,16 @@ class CellLayout:
 
 
 def _layers(cell: Sequence[tuple[str, int]], concat: Sequence[int]) -> list[int]:
-    """Longest-path layers: the inputs at 0, each node one right of its deepest input, the output last."""
+    """Longest-path layers: the inputs at 0, each node one right of its deepest input, the output last.
+
+    Last of all layers, not only one right of its deepest concat node: a node left out of ``concat`` (a
+    hand-written genotype; train.py builds it, its output unused) may lie deeper than every concat node.
+    """
     n_states = 2 + len(cell) // 2
     layer = [0] * n_states
     for j in range(len(cell) // 2):
         layer[2 + j] = 1 + max(layer[i] for _, i in cell[2 * j:2 * j + 2])
-    return layer + [1 + max(layer[c] for c in concat)]
+    return layer + [1 + max(layer)]
 
 
 def _crossings(order: list[list[int]], segments: list[tuple[int, int]], layer_of: dict[int, int]) -> int:

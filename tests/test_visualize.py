@@ -249,3 +249,18 @@ def test_a_genotypes_file_with_none_is_an_error(tmp_path: Path, capsys: pytest.C
     assert run([str(path), "-o", f"{tmp_path}/out/"]) == 2
     assert capsys.readouterr().err == f"error: {path} holds no genotypes: nothing to draw\n"
     assert not (tmp_path / "out").exists()
+
+
+def test_a_node_left_out_of_concat_deeper_than_the_concat_nodes_is_drawn() -> None:
+    # train.py builds such a hand-written cell (node 3 computed, its output unused); the output box was put one
+    # layer right of the deepest concat node, left of node 3's layer, and the layout failed with an IndexError
+    chain = [("sep_conv_3x3", 0), ("sep_conv_3x3", 1), ("sep_conv_3x3", 2), ("skip_connect", 0),
+             ("sep_conv_3x3", 3), ("dil_conv_3x3", 1), ("sep_conv_3x3", 4), ("max_pool_3x3", 0)]
+    for concat in ([2], [0, 1]):
+        lay = visualize.layout_cell(chain, concat)
+        out = lay.n_nodes - 1
+        assert lay.layer_of[out] == max(lay.layer_of[v] for v in range(out)) + 1  # c_{k} right of every node
+        fig = visualize.cell_figure(chain, concat)
+        arrows = [a.get_gid()[5:] for a in fig.axes[0].get_children() if str(a.get_gid()).startswith("edge:")]
+        assert Counter(arrows) == expected_edges(chain, concat)
+        plt.close(fig)
