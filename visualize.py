@@ -365,29 +365,48 @@ def write_sweep_cells(genotypes: dict[str, Any], folder: str | Path, logger: Any
     A failure to draw (a malformed genotype, a full disk, a matplotlib problem) is logged as a warning
     and the other genotypes are still drawn: a plot must not end a sweep that has finished its searches.
     Diagrams of names no longer on the front (a resumed sweep) are removed, so that the folder shows the
-    front of genotypes.json.
+    front of genotypes.json; so are the other formats (visualize.py SWEEP's PDFs) of a cell whose PNG this
+    call drew anew, not as it was: a name can pass to another search's genotype on a resume, and its old
+    PDF would show that other genotype under it.
     """
     log = logger or logging.getLogger(__name__)
     folder = Path(folder)
     written: list[Path] = []
+    changed: set[tuple[str, str]] = set()  # (name, cell) whose PNG now shows another drawing
     for raw_name, data in genotypes.items():
+        stem = folder / _safe_name(raw_name)
+        before = {cell: _bytes_or_none(stem.with_name(f"{stem.name}_{cell}.png")) for cell in CELLS}
         try:
-            written += write_cells(genotype_from_dict(data), folder / _safe_name(raw_name), ("png",), name=raw_name)
+            paths = write_cells(genotype_from_dict(data), stem, ("png",), name=raw_name)
         except Exception as err:  # any plotting failure is only a warning here
             log.warning("could not draw the cells of %s: %s", raw_name,
                         " ".join(str(err).split()) or type(err).__name__)
+            continue
+        written += paths
+        for cell in CELLS:
+            now = _bytes_or_none(stem.with_name(f"{stem.name}_{cell}.png"))
+            if before[cell] is None or before[cell] != now:
+                changed.add((stem.name, cell))
     keep = {_safe_name(n) for n in genotypes}
     try:
         for cell in CELLS:  # every format: visualize.py SWEEP also writes the PDFs there
             for fmt in FORMATS:
                 for stale in folder.glob(f"*_{cell}.{fmt}"):
-                    if stale.name[:-len(f"_{cell}.{fmt}")] not in keep:
+                    name = stale.name[:-len(f"_{cell}.{fmt}")]
+                    if name not in keep or (fmt != "png" and (name, cell) in changed):
                         stale.unlink(missing_ok=True)
     except OSError as err:
         log.warning("could not remove old cell diagrams in %s: %s", folder, err)
     if written:
         log.info("cell diagrams: %s", folder)
     return written
+
+
+def _bytes_or_none(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
 
 
 def _safe_name(name: str) -> str:

@@ -264,3 +264,18 @@ def test_a_node_left_out_of_concat_deeper_than_the_concat_nodes_is_drawn() -> No
         arrows = [a.get_gid()[5:] for a in fig.axes[0].get_children() if str(a.get_gid()).startswith("edge:")]
         assert Counter(arrows) == expected_edges(chain, concat)
         plt.close(fig)
+
+
+def test_a_name_that_passes_to_another_genotype_loses_its_old_pdf(tmp_path: Path) -> None:
+    # a resumed sweep can give a name to another search's genotype; the sweep redrew the PNG but kept the PDF that
+    # visualize.py SWEEP had drawn of the old genotype, under the same name
+    folder = tmp_path / "cells"
+    old, new = genotype_to_dict(PUBLISHED["DARTS_V2"]), genotype_to_dict(PUBLISHED["DARTS_V1"])
+    new["normal"] = old["normal"]  # only the reduction cell differs
+    visualize.write_sweep_cells({"l2_loss_1e04": old}, folder)
+    visualize.write_cells(PUBLISHED["DARTS_V2"], folder / "l2_loss_1e04", ["pdf"], name="l2_loss_1e04")
+    visualize.write_sweep_cells({"l2_loss_1e04": old}, folder)  # the same front again: its PDFs are kept
+    assert sorted(p.name for p in folder.glob("*.pdf")) == ["l2_loss_1e04_normal.pdf", "l2_loss_1e04_reduction.pdf"]
+    visualize.write_sweep_cells({"l2_loss_1e04": new}, folder)
+    assert sorted(p.name for p in folder.glob("*.pdf")) == ["l2_loss_1e04_normal.pdf"]
+    assert sorted(p.name for p in folder.glob("*.png")) == ["l2_loss_1e04_normal.png", "l2_loss_1e04_reduction.png"]
