@@ -579,11 +579,14 @@ def save_args(args: argparse.Namespace, run_dir: Path, device: torch.device, kin
 
 
 def portable_args(saved: dict[str, Any]) -> dict[str, Any]:
-    """A copy of a run's arguments for args.json, sweep.json or batch.json with --data absolute, so that test.py,
-    ensemble.py and --resume find the data from any working directory (a relative one was kept as typed)."""
+    """A copy of a run's arguments for args.json, sweep.json or batch.json with its paths absolute (--data, and the
+    --model_path weights and --batch_model memory model that a resumed training reads), so that test.py, ensemble.py
+    and --resume find them from any working directory (a relative one was kept as typed: a batch resumed elsewhere
+    failed every training not yet checkpointed on "checkpoint not found: w.pt")."""
     saved = dict(saved)
-    if isinstance(saved.get("data"), str):
-        saved["data"] = str(Path(saved["data"]).expanduser().absolute())
+    for key in ("data", "model_path", "batch_model"):
+        if isinstance(saved.get(key), str):
+            saved[key] = str(Path(saved[key]).expanduser().absolute())
     return saved
 
 

@@ -1002,3 +1002,27 @@ def test_a_resume_sizes_a_training_that_ran_out_of_memory_at_every_batch_afresh(
     again = batch_train.main(batch_train.build_parser().parse_args(["--resume", first["run_dir"]]))
     assert seen[3:] == [12] and again["entries"][0]["status"] == "done" and again["entries"][0]["batch_size"] == 12
     assert len(list(Path(first["run_dir"]).glob("eval-*"))) == 1
+
+
+def test_a_batch_started_with_a_relative_model_path_resumes_from_elsewhere(tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """--model_path as typed (w.pt) was recorded relative: a resume from another directory crashed every training that
+    had not yet written a checkpoint ("checkpoint not found: w.pt"), though a batch resumes from anywhere."""
+    start = tmp_path / "start"
+    start.mkdir()
+    net = train.build_network(genotypes.DARTS_V2, 10, 4, 3, True)
+    torch.save(net.state_dict(), start / "w.pt")
+    monkeypatch.chdir(start)
+    args = batch_train.build_parser().parse_args(
+        [*TINY, "--epochs", "2", "--archs", "DARTS_V2", "--seeds", "0", "1", "--model_path", "w.pt",
+         "--logdir", "logs", "--stop_after", "1"])
+    stopped = batch_train.main(args)
+    assert stopped["stopped"]
+    batch_dir = (start / stopped["run_dir"]).resolve()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    done = batch_train.main(batch_train.build_parser().parse_args(["--resume", str(batch_dir), "--no_progress"]))
+    assert done["trained"] == 2 and done["failed"] == 0, [e.get("error") for e in done["entries"]]
+    (second,) = batch_dir.glob("eval-DARTS_V2-s1-*")
+    assert json.loads((second / "args.json").read_text())["args"]["model_path"] == str(start / "w.pt")
