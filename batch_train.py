@@ -601,7 +601,10 @@ def _run_batch(args: argparse.Namespace, batch_dir: Path, entries: list[dict[str
                 sum(e["status"] == "skipped" for e in entries), len(failed), batch_dir / "trained.csv")
     logger.info("results:\n%s", results_table(entries))
     if done:
-        folders = {Path(e["spec"].rsplit(":", 1)[0]).parent for e in entries if ":" in e["spec"]}
+        # the resolved source (an absolute FILE:NAME), not the spec as typed: SWEEP_DIR:NAME, or a relative spec
+        # resumed from another directory, named no sweep.json
+        origins = [e.get("source") or e["spec"] for e in entries]
+        folders = {Path(o.rsplit(":", 1)[0]).parent for o in origins if ":" in o}
         sweeps = sorted(str(f) for f in folders if (f / "sweep.json").is_file())
         calculate = ["--calculate"] if args.train_portion < 1 else []  # weights fitted on the held-out split
         logger.info("next: %s; %s", shell_command("python", "ensemble.py", "--models_folder", batch_dir, *calculate),

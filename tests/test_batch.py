@@ -1026,3 +1026,18 @@ def test_a_batch_started_with_a_relative_model_path_resumes_from_elsewhere(tmp_p
     assert done["trained"] == 2 and done["failed"] == 0, [e.get("error") for e in done["entries"]]
     (second,) = batch_dir.glob("eval-DARTS_V2-s1-*")
     assert json.loads((second / "args.json").read_text())["args"]["model_path"] == str(start / "w.pt")
+
+
+def test_the_next_line_names_the_sweep_of_a_sweep_dir_name_entry(tmp_path: Path) -> None:
+    """The closing hint joins the trainings to their sweep (analyse_train_logs.py -s SWEEP): it looked for the sweep
+    beside the spec as typed, so SWEEP_DIR:NAME (and a relative FILE:NAME resumed from elsewhere) lost the -s."""
+    sweep = tmp_path / "multi-search-digits-EXP-20260101-000000"
+    sweep.mkdir()
+    (sweep / "genotypes.json").write_text(json.dumps({"l2_loss_1e02": genotypes.genotype_to_dict(genotypes.DARTS_V2)}))
+    (sweep / "sweep.json").write_text("{}")
+    args = batch_train.build_parser().parse_args(
+        [*TINY, "--archs", f"{sweep}:l2_loss_1e02", "--logdir", str(tmp_path / "logs")])
+    done = batch_train.main(args)
+    assert done["trained"] == 1
+    log = (Path(done["run_dir"]) / "log.txt").read_text()
+    assert f"python tools/analyse_train_logs.py -t {done['run_dir']} -s {sweep}\n" in log
