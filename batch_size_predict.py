@@ -654,9 +654,9 @@ def main(args: argparse.Namespace) -> dict:
                         f"e.g. the repository's batch_data.csv)") from None
     out = fit_output(args)
     if args.pickle:
-        check_output(args.pickle, "--pickle", [args.data, out])
-        if Path(args.pickle).resolve() == out.resolve():
+        if Path(args.pickle).resolve() == out.resolve():  # before check_output, which would call -o an input
             raise UserError(f"--pickle {args.pickle} is the -o file too: give two names")
+        check_output(args.pickle, "--pickle", [args.data, out])
     try:
         record = read_record(args.data)
     except UserError as err:  # the rows still fit; only their origin is unknown

@@ -164,6 +164,17 @@ def test_fit_never_overwrites_its_data(tmp_path: Path, capsys: pytest.CaptureFix
     assert data.read_text() == before and sorted(p.name for p in tmp_path.iterdir()) == ["data.csv"]
 
 
+def test_a_pickle_named_as_the_model_json_says_so(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """--pickle and -o one file: the message called the -o file "an input", and its own line never showed."""
+    data = tmp_path / "data.csv"
+    write_memory_csv(data)
+    out = tmp_path / "m.json"
+    args = bsp.build_parser().parse_args(["-d", str(data), "-o", str(out), "--pickle", str(out)])
+    assert run_main(bsp.main, args) == 2
+    assert capsys.readouterr().err.strip() == f"error: --pickle {out} is the -o file too: give two names"
+    assert not out.exists()
+
+
 def test_the_fit_checks_its_input_before_the_default_output(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     """-d inside a training run folder blamed `-o RUN/batch_predict.json`, an -o never given, even for a -d that
     did not exist: -d is read first, and a default -o refused says it is the default beside -d and how to change it."""
