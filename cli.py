@@ -19,7 +19,7 @@ import torch
 import fastpath
 from data import default_cutout_length
 from model import input_side_error, last_side
-from utils import UserError, read_json
+from utils import UserError, portable_args, read_json
 
 __all__ = [
     "ArgumentParser",
@@ -253,6 +253,7 @@ def resume_args(args: argparse.Namespace, saved: Mapping[str, Any], may_change: 
     """
     typed = typed_flags(args)
     mine = vars(args)
+    comparable = portable_args(mine)  # a path typed as the run recorded it (absolute): --model_path w.pt again
     merged = {**mine, **{k: v for k, v in saved.items() if k not in mine}}
     refused = []
     for key, value in saved.items():
@@ -263,7 +264,7 @@ def resume_args(args: argparse.Namespace, saved: Mapping[str, Any], may_change: 
             if not given:
                 merged[key] = value
             continue
-        if typed is not None and key in typed and not _same_value(mine[key], value):
+        if typed is not None and key in typed and not _same_value(comparable[key], value):
             if isinstance(value, bool):
                 had = f"{key} {'on' if value else 'off'}"
             else:  # None: the flag was not given, and the script chose (a dataset's side, its cutout length)

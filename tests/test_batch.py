@@ -1052,3 +1052,17 @@ def test_the_next_line_names_the_sweep_of_a_sweep_dir_name_entry(tmp_path: Path)
     assert done["trained"] == 1
     log = (Path(done["run_dir"]) / "log.txt").read_text()
     assert f"python tools/analyse_train_logs.py -t {done['run_dir']} -s {sweep}\n" in log
+
+
+def test_a_resume_may_retype_the_relative_model_path_the_run_recorded_absolute(tmp_path: Path,
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """args.json records --model_path absolute; the same file typed again as w.pt is the run's own, not a change."""
+    monkeypatch.chdir(tmp_path)
+    saved = {"model_path": str(tmp_path / "w.pt"), "epochs": 2}
+    args = train.build_parser().parse_args(["--resume", "run", "--model_path", "w.pt"])
+    assert cli.resume_args(args, saved).model_path == str(tmp_path / "w.pt")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # there w.pt is another file: a change, refused
+    with pytest.raises(UserError, match=r"--model_path w\.pt \(the run has --model_path "):
+        cli.resume_args(train.build_parser().parse_args(["--resume", "run", "--model_path", "w.pt"]), saved)
