@@ -559,8 +559,9 @@ def split_dataset(dataset: Dataset, indices: torch.Tensor, train_portion: float,
                   check: bool = True) -> tuple[torch.Tensor, torch.Tensor, dict]:
     """(train indices, held-out indices, record of the split for args.json) of a training set.
 
-    With `check`, a part in which a class of `indices` has no sample is refused with one line
-    (a held-out part that is empty, train_portion 1, is not checked).
+    With `check`, a split that leaves no training image, or a part in which a class of `indices` has no
+    sample, is refused with one line; an empty held-out part is such a part unless train_portion is 1 (none
+    asked for): a stratified split trains a class of one image, so classes that small left none held out.
     """
     kind = split_kind(dataset)
     indices = torch.as_tensor(indices, dtype=torch.int64)
@@ -571,8 +572,11 @@ def split_dataset(dataset: Dataset, indices: torch.Tensor, train_portion: float,
         train, valid = train_valid_split(indices, train_portion, targets, seed=SPLIT_SEED)
     if check:
         what = f"the {kind} split (--train_portion {train_portion}: {len(train)} train / {len(valid)} held out)"
+        if len(train) == 0:
+            raise UserError(f"--train_portion {train_portion} leaves no training images of the {len(indices)} "
+                            f"({kind} split): raise it, or use more data")
         parts = {"training": targets[train]}
-        if len(valid):
+        if len(valid) or train_portion < 1.0:
             parts["held-out"] = targets[valid]
         check_classes(parts, getattr(dataset, "classes", None), what)
     record = {"kind": kind, "seed": SPLIT_SEED if kind == "stratified" else None,
@@ -591,8 +595,6 @@ def split_training_set(train_ds: Dataset, subsample: float, seed: int, train_por
     """
     targets = targets_of(train_ds)
     indices = stratified_subsample(targets, subsample, seed) if subsample else torch.arange(len(targets))
-    if check and math.floor(train_portion * len(indices)) == 0:
-        raise UserError(f"--train_portion {train_portion} leaves no training images")
     return split_dataset(train_ds, indices, train_portion, check=check)
 
 

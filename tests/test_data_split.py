@@ -23,6 +23,7 @@ from data import (
     load_datasets,
     load_train_set,
     split_dataset,
+    split_training_set,
     targets_of,
     train_valid_split,
 )
@@ -243,6 +244,32 @@ def test_a_training_resumed_on_another_dataset_is_refused(tmp_path, capsys):
     tested = testpy.main(testpy.build_parser().parse_args([str(run_dir), "--device", "cpu", "--data",
                                                            str(tmp_path / "moved"), "--logdir", str(tmp_path)]))
     assert tested["n_samples"] == 4 and tested["test_acc"] == tested["trained_test_acc"]  # the same run, found anew
+
+
+@pytest.mark.parametrize("script, flags", [(train_search, [*SEARCH, "--batch_size", "1"]),
+                                           (train, [*TRAIN, "--train_portion", "0.5"])])
+def test_a_held_out_part_left_empty_is_refused_naming_the_split(tmp_path, capsys, script, flags):
+    """Classes of one image each are all trained by the stratified split: the held-out part asked for is empty. A
+    search blamed --batch_size 1 ("larger than the search split"), a training went on with no validation split."""
+    data = colour_dataset(tmp_path / "data", {"a": 1, "b": 1})
+    logs = tmp_path / "logs"
+    line = one_line_error(capsys, script.main, script.build_parser().parse_args(
+        [*flags, "--data", str(data), "--logdir", str(logs)]))
+    assert "held-out part" in line and "0 held out" in line and "'a', 'b'" in line and "batch_size" not in line
+    assert not logs.exists() or not any(logs.iterdir())
+
+
+def test_a_small_train_portion_of_a_stratified_split_keeps_one_image_a_class(tmp_path, capsys):
+    """floor(0.01 * 27) is 0, but the stratified split trains at least one image of each class: not refused with
+    'leaves no training images' (the unshuffled split's count)."""
+    data = colour_dataset(tmp_path / "data", {name: 9 for name in "abc"})
+    args = train_search.build_parser().parse_args([*SEARCH, "--data", str(data), "--batch_size", "2",
+                                                   "--train_portion", "0.01"])
+    _, _, info = train_search.build_data(args, torch.device("cpu"))
+    assert info.split["train"] == 3 and info.split["held_out"] == 24
+    digits, _, _ = load_datasets("digits", "unused", image_size=8)
+    with pytest.raises(UserError, match=r"--train_portion 0.0001 leaves no training images of the 1437"):
+        split_training_set(digits, 0.0, 0, 0.0001)
 
 
 def test_sequential_split_missing_a_class_is_refused(tmp_path):
