@@ -255,15 +255,32 @@ def _read_cifar_file(path: Path) -> dict:
     return entry
 
 
+def _cifar_batch(path: Path, entry: dict, label_key: str) -> tuple[np.ndarray, np.ndarray]:
+    """A batch's images (N x 3 x 32 x 32 uint8) and labels, checked: a damaged file is one line naming it. Unchecked,
+    labels that were no list were a TypeError traceback, and pixels outside 0..255 (or fractions) wrapped silently
+    into other bytes."""
+    if "data" not in entry or label_key not in entry:
+        raise UserError(f"{path} lacks the 'data'/'{label_key}' entries of a CIFAR batch")
+    pixels, labels = np.asarray(entry["data"]), np.asarray(entry[label_key])
+    if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
+        raise UserError(f"{path} is not a CIFAR batch: its '{label_key}' are no list of integer labels")
+    if not np.issubdtype(pixels.dtype, np.integer) or pixels.ndim < 1 or len(pixels) != len(labels) \
+            or pixels.size != len(labels) * 3 * 32 * 32:
+        raise UserError(f"{path} is not a CIFAR batch: its 'data' ({pixels.dtype}, shape {pixels.shape}) are not "
+                        f"{len(labels)} rows of 3 x 32 x 32 8-bit pixels, one a label")
+    if pixels.size and (pixels.min() < 0 or pixels.max() > 255):
+        raise UserError(f"{path} is not a CIFAR batch: its pixels run from {pixels.min()} to {pixels.max()}, "
+                        f"not within 0..255")
+    return pixels.astype(np.uint8).reshape(-1, 3, 32, 32), labels.astype(np.int64)
+
+
 def _read_cifar_batches(paths: Sequence[Path], label_key: str) -> tuple[torch.Tensor, torch.Tensor]:
     images, labels = [], []
     for path in paths:
-        entry = _read_cifar_file(path)
-        if "data" not in entry or label_key not in entry:
-            raise UserError(f"{path} lacks the 'data'/'{label_key}' entries of a CIFAR batch")
-        images.append(np.asarray(entry["data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
-        labels.extend(int(v) for v in entry[label_key])
-    return torch.from_numpy(np.concatenate(images)), torch.tensor(labels, dtype=torch.int64)
+        pixels, batch_labels = _cifar_batch(path, _read_cifar_file(path), label_key)
+        images.append(pixels)
+        labels.append(batch_labels)
+    return torch.from_numpy(np.concatenate(images)), torch.from_numpy(np.concatenate(labels))
 
 
 def _load_cifar(name: str, root: Path, *, download: bool, cutout: bool,

@@ -8,6 +8,7 @@ cutout areas, per-pixel mean).
 from __future__ import annotations
 
 import pickle
+import re
 from collections import OrderedDict
 from pathlib import Path
 
@@ -367,6 +368,22 @@ def test_cifar_reader_refuses_foreign_objects(tmp_path):
     with open(tmp_path / "cifar-10-batches-py" / "test_batch", "wb") as f:
         pickle.dump({"data": OrderedDict(), "labels": []}, f)  # a global the reader must not resolve
     with pytest.raises(UserError, match="collections.OrderedDict"):
+        load_datasets("cifar10", tmp_path)
+
+
+@pytest.mark.parametrize("entry, why", [
+    ({"labels": None}, "'labels' are no list of integer labels"),  # was a TypeError traceback
+    ({"labels": ["cat"] * 4}, "'labels' are no list of integer labels"),
+    ({"labels": [0] * 3}, "are not 3 rows of 3 x 32 x 32"),  # 4 images, 3 labels: was an unnamed "4 images but 3"
+    ({"data": np.full((4, 3072), 0.5)}, "float64"),  # fractions were cast to 0 without a word
+    ({"data": np.full((4, 3072), 300)}, "pixels run from 300 to 300"),  # 300 wrapped silently to 44
+])
+def test_a_damaged_cifar_batch_is_one_line_naming_the_file(tmp_path, entry, why):
+    written = write_cifar10(tmp_path)
+    path = tmp_path / "cifar-10-batches-py" / "data_batch_3"
+    with open(path, "wb") as f:
+        pickle.dump({**written["data_batch_3"], **entry}, f)
+    with pytest.raises(UserError, match=f"{re.escape(str(path))} is not a CIFAR batch: .*{re.escape(why)}"):
         load_datasets("cifar10", tmp_path)
 
 
