@@ -209,9 +209,10 @@ def _image_folder(root: Path, transform: Callable, class_to_idx: dict[str, int] 
         ds = _ImageFolder(root, transform, class_to_idx)
     except FileNotFoundError as e:  # (is_valid_file drops torchvision's list of the extensions it reads)
         raise UserError(f"no images in {root}: {' '.join(str(e).split())} Images are read by their extension: "
-                        f"{', '.join(tv_datasets.folder.IMG_EXTENSIONS)}") from None
+                        f"{', '.join(tv_datasets.folder.IMG_EXTENSIONS)}{_loose_images_said(root)}") from None
     if len(ds) == 0:
-        raise UserError(f"no images in {root}")
+        loose = _loose_images_said(root)
+        raise UserError(f"no images in a class folder of {root}{loose}" if loose else f"no images in {root}")
     ds.notes = _notes(loose_images_note(root), skipped_files_note(root, ds), missing_classes_note(root, ds))
     if class_to_idx is None and len(ds.classes) < 2:
         found = f"only {ds.classes[0]!r}" if ds.classes else "none"
@@ -246,6 +247,13 @@ def loose_images_note(root: Path) -> str | None:
     more = ", ..." if len(loose) > 3 else ""
     return (f"{root}: {len(loose)} image(s) outside the class folders not read ({', '.join(loose[:3])}{more}): "
             f"each class's images go in its own sub-folder")
+
+
+def _loose_images_said(root: Path) -> str:
+    """loose_images_note as the end of a 'no images in root' error (empty: none lie loose). ImageNet's val/ as
+    distributed, 50,000 images in one folder, was refused as holding no images, not as not sorted into classes."""
+    note = loose_images_note(root)
+    return f"; {note.removeprefix(f'{root}: ')}" if note else ""
 
 
 def skipped_files_note(root: Path, ds: _ImageFolder) -> str | None:

@@ -764,3 +764,24 @@ def test_images_beside_the_class_folders_are_said_in_the_notes(tmp_path):
     _, alone = load_test_set("folder", tmp_path, image_size=8)
     assert alone.notes == (f"{tmp_path / 'val'}: 1 image(s) outside the class folders not read (v.png): each "
                            f"class's images go in its own sub-folder",)
+
+
+def test_an_evaluation_folder_of_unsorted_images_is_said_to_be_unsorted(tmp_path):
+    """ImageNet's val/ as distributed holds its images loose, in no class folder: the error said 'no images in
+    .../val' of a folder full of them; it now says they lie outside the class folders (train/ alike)."""
+    write_png_tree(tmp_path / "train", {"a": 2, "b": 2})
+    (tmp_path / "val").mkdir()
+    for name in ("ILSVRC2012_val_00000001.JPEG", "ILSVRC2012_val_00000002.JPEG"):
+        (tmp_path / "val" / name).write_bytes(b"unsorted")
+    for load in (lambda: load_datasets("folder", tmp_path, image_size=8),
+                 lambda: load_test_set("folder", tmp_path, image_size=8, classes=["a", "b"])):
+        with pytest.raises(UserError) as info:
+            load()
+        assert str(info.value) == (f"no images in a class folder of {tmp_path / 'val'}; 2 image(s) outside the class "
+                                   "folders not read (ILSVRC2012_val_00000001.JPEG, ILSVRC2012_val_00000002.JPEG): "
+                                   "each class's images go in its own sub-folder")
+    (tmp_path / "val").rename(tmp_path / "flat")
+    (tmp_path / "train").rename(tmp_path / "val")
+    (tmp_path / "flat").rename(tmp_path / "train")
+    with pytest.raises(UserError, match="Couldn't find any class folder .*; 2 image.s. outside the class folders"):
+        load_datasets("folder", tmp_path, image_size=8)
