@@ -81,7 +81,8 @@ CHECKPOINT_KEYS = ("epoch", "model", "optimizer", "arch_optimizer", "rng", "last
 # What multiobjective.py, executors.py, batch_size_predict.py and bench/ use of this script.
 __all__ = [
     "METRICS", "main", "build_parser", "add_arguments", "validate_search_args", "Penalty", "SearchStepper",
-    "SearchDiverged", "cosine_lr", "build_data", "eval_model_size", "train_epoch", "Search", "build_search",
+    "SearchDiverged", "cosine_lr", "build_data", "eval_model_size", "paper_train_flags", "train_epoch", "Search",
+    "build_search",
 ]
 
 
