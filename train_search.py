@@ -115,6 +115,15 @@ class Penalty:
             return "l2"
         return None
 
+    def describe(self) -> str:
+        """The loss in words, for the search's log: with both penalties on, which one the result's R is (its
+        weight the result's nu), the other being in the loss all the same."""
+        terms = [f"{self.criterion_weight:.6g} * CE"]
+        terms += [f"{w:.6g} * {norm}" for w, norm in ((self.l1_weight, "sum|w|"), (self.l2_weight, "sum w^2")) if w > 0]
+        if self.l1_weight > 0 and self.l2_weight > 0:
+            return " + ".join(terms) + f" (both penalties on: the result's R and nu are {self.objective}'s)"
+        return " + ".join(terms)
+
     @staticmethod
     def values(weights: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         """(sum |w|, sum w^2) in two fused foreach reductions, without a host sync."""
@@ -420,6 +429,8 @@ def _search(args: argparse.Namespace, run_dir: Path, device: torch.device, check
         logger.info("architecture step: %.6g * held-out CE + %.6g * R / R_ref%s", args.criterion_weight,
                     args.cost_weight, " (--cost_weight 0: the cost is measured, not penalised)"
                     if args.cost_weight == 0 else "")
+    else:
+        logger.info("weight step: %s", setup.penalty.describe())
     metrics = MetricsCSV(run_dir / "metrics.csv", METRICS + ([f"{args.cost}_loss"] if cost_model else []))
     start_epoch = 0
     if checkpoint is not None:

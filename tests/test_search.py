@@ -88,6 +88,15 @@ def test_penalty_gradient_equals_autograd() -> None:
     assert train_search.Penalty(1.0, 0.0, 0.0).objective == "l1"
 
 
+def test_the_search_log_states_the_weight_steps_loss() -> None:
+    """-l1 A -l2 B both positive records only l1 as the result's objective and nu: the log says the loss held both,
+    and whose R and nu the result gives."""
+    assert train_search.Penalty(0.9, -1.0, 0.01).describe() == "0.9 * CE + 0.01 * sum w^2"
+    assert train_search.Penalty(1.0, 0.0, -1.0).describe() == "1 * CE"
+    assert train_search.Penalty(1.0, 0.002, 0.01).describe() == (
+        "1 * CE + 0.002 * sum|w| + 0.01 * sum w^2 (both penalties on: the result's R and nu are l1's)")
+
+
 def test_architecture_step_descends_the_plain_held_out_ce() -> None:
     """The architecture step minimises the held-out cross-entropy alone, as the original's (model._loss), whatever
     -cw and the penalty: it took the weight step's cw * CE + nu * R, so its gradient was scaled by cw (none at -cw 0)
