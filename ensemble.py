@@ -486,14 +486,18 @@ def main(args: argparse.Namespace) -> dict:
     args, note = dataset_settings(runs, args)
     calculate = args.calculate or args.per_class
     weighting = "per_class" if args.per_class else ("per_model" if calculate else "equal")
-    if args.output is None and output.is_file():  # calculated weights are kept from a call that weighs otherwise
+    if args.output is None and output.is_file():  # an ensemble made otherwise is kept: this call writes elsewhere
         try:
-            had = read_json(output).get("weighting")
+            record = read_json(output)
+            had, had_amp = record.get("weighting"), record.get("amp")
         except (UserError, OSError, AttributeError):  # unreadable or not an ensemble: nothing to keep
-            had = None
+            had, had_amp = None, None
         if had in ("per_model", "per_class") and had != weighting:
             raise UserError(f"{output} holds the {had.replace('_', '-')} weighted ensemble; this call's "
                             f"{weighting.replace('_', '-')} weights would replace it: give -o FILE")
+        if had_amp in ("none", "bf16") and had_amp != args.amp:  # bf16 logits give other predictions
+            raise UserError(f"{output} holds the ensemble of logits under --amp {had_amp}; this call's --amp "
+                            f"{args.amp} would replace it: give -o FILE")
     device = get_device(args.device, args.gpu)
     configure_torch(device, args.threads, training=False)
     logger = get_logger("ensemble")

@@ -253,6 +253,23 @@ def test_an_ensemble_of_other_weights_is_not_replaced(tmp_path: Path, capsys: py
     assert ensemble.main(ensemble.build_parser().parse_args(base))["weighting"] == "equal"
 
 
+def test_an_ensemble_under_other_amp_is_not_replaced(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """bf16 logits give other predictions than float32 ones: a --amp bf16 call replaced the float32 ensemble.json (and
+    the other way round) without a word. It now writes elsewhere only when told, as for calculated weights."""
+    make_run(tmp_path / "eval-DARTS_V2-1", "DARTS_V2", **SPLIT, seed=4)
+    base = ["--models_folder", str(tmp_path), "--batch_size", "128", "--no_progress", "--device", "cpu"]
+    assert ensemble.main(ensemble.build_parser().parse_args(base))["amp"] == "none"
+    kept = (tmp_path / "ensemble.json").read_bytes()
+    assert run_main(ensemble.main, ensemble.build_parser().parse_args([*base, "--amp", "bf16"])) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"error: {tmp_path / 'ensemble.json'} holds the ensemble of logits under --amp none; this call's --amp bf16 "
+        "would replace it: give -o FILE")
+    assert (tmp_path / "ensemble.json").read_bytes() == kept
+    bf16 = ensemble.main(ensemble.build_parser().parse_args([*base, "--amp", "bf16", "-o", str(tmp_path / "b.json")]))
+    assert bf16["amp"] == "bf16" and json.loads((tmp_path / "b.json").read_text())["amp"] == "bf16"
+    assert ensemble.main(ensemble.build_parser().parse_args(base))["amp"] == "none"  # the same settings: rewritten
+
+
 @pytest.mark.parametrize("flag", [["--train_portion", "0.9"], ["--subsample", "0.1"], ["--seed", "5"]])
 def test_a_split_flag_that_contradicts_the_runs_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture,
                                                             flag: list[str]) -> None:
