@@ -696,6 +696,11 @@ def _from_run_folder(folder: Path, key: str | None) -> tuple[Genotype, str | Non
         if (folder / name).is_file():
             genotype, entry = _from_json_file(folder / name, key)
             return genotype, entry, folder / name
+    if (folder / "sweep.json").is_file():  # a sweep writes its genotypes.json at its end
+        from utils import resume_command
+
+        raise GenotypeError(f"sweep folder {folder} has no genotypes.json yet: the sweep writes it at its end (if it "
+                            f"was stopped, {resume_command('multiobjective.py', folder)} continues it)")
     raise GenotypeError(f"run folder {folder} has no genotype.json, result.json or genotypes.json")
 
 

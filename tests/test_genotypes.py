@@ -194,6 +194,18 @@ def test_run_folder_without_genotype(tmp_path: Path) -> None:
     assert str(tmp_path) in str(err.value) and "\n" not in str(err.value)
 
 
+def test_a_sweep_folder_before_its_end_says_so(tmp_path: Path) -> None:
+    """A sweep writes genotypes.json at its end: before it (or killed), train.py/batch_train.py/visualize.py said the
+    folder had no genotype.json, result.json or genotypes.json, as of any folder; it is named a sweep, with its
+    --resume."""
+    (tmp_path / "sweep.json").write_text("{}")
+    for spec in (tmp_path, f"{tmp_path}:l2_loss_2e01"):
+        with pytest.raises(GenotypeError) as err:
+            resolve_genotype(spec)
+        assert str(err.value) == (f"sweep folder {tmp_path} has no genotypes.json yet: the sweep writes it at its end "
+                                  f"(if it was stopped, python multiobjective.py --resume {tmp_path} continues it)")
+
+
 def _bad(data: object) -> str:
     with pytest.raises(GenotypeError) as err:
         genotype_from_dict(data)
