@@ -292,6 +292,11 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
                 break
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise UserError(f"{path} is not a state_dict of tensors")
+    if meta := [k for k, v in state.items() if v.is_meta]:
+        # torch.save of a network built on the meta device keeps the shapes only: load_state_dict would fail with a
+        # RuntimeError of a line per tensor ("Cannot copy out of meta tensor")
+        raise UserError(f"{path} holds no weights, only shapes: {len(meta)} tensor(s) on the meta device "
+                        f"({_example(meta)}); save the trained network's state_dict instead")
     if state and all(k.startswith("module.") for k in state):
         state = {k[len("module."):]: v for k, v in state.items()}
     return state

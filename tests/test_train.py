@@ -370,3 +370,13 @@ def test_a_diverged_loss_names_the_step_as_the_log_counts_it_and_is_logged(tmp_p
     assert finite == ["001/004"]  # the first step's loss was finite: the second one diverged
     assert err.startswith("error: the loss became nan") and "step 2/4" in err and "\n" not in err
     assert err[len("error: "):] in log
+
+
+def test_weights_on_the_meta_device_are_one_line(tmp_path: Path) -> None:
+    """A state_dict saved from a network built on the meta device has shapes but no data: --model_path (and
+    test.py) said so in a RuntimeError traceback of a line per tensor."""
+    with torch.device("meta"):
+        empty = NetworkCIFAR(4, 10, 3, True, genotypes.DARTS_V2)
+    torch.save(empty.state_dict(), tmp_path / "meta.pt")
+    with pytest.raises(UserError, match="only shapes"):
+        train.load_weights(NetworkCIFAR(4, 10, 3, True, genotypes.DARTS_V2), tmp_path / "meta.pt")
