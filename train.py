@@ -593,7 +593,14 @@ def main(args: argparse.Namespace, *, run_dir: str | Path | None = None,
         args, settings_note = arch_settings(args, [args.arch])
     args, network_note = network_settings(args, [args.arch] if not args.resume and genotype is None else [])
     settings_note = "; ".join(filter(None, (settings_note, network_note))) or None
-    check_args(args)
+    try:
+        check_args(args)
+    except UserError as err:
+        if args.resume or genotype is not None or arch_run_folder(str(args.arch)) is None:
+            raise
+        # a setting taken from the run --arch comes from (a search's --image_size 8) is named as a flag in the
+        # reason, one the user never typed: say where it came from
+        raise UserError(f"{err} ({settings_note})") from None
     typed = args  # what the command line said (cli.typed_flags), before the run's own arguments replace it
     args, resumed = resolve_run(args)
     recorded = cli.recorded_data_source(typed, resumed / "args.json") if resumed is not None else None

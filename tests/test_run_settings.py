@@ -178,3 +178,14 @@ def test_train_takes_the_data_of_the_sweep_its_genotype_came_from(tmp_path: Path
 def test_train_keeps_the_old_defaults_for_a_published_name() -> None:
     args, note = train.arch_settings(train.build_parser().parse_args(["--arch", "DARTS_V2"]), ["DARTS_V2"])
     assert (args.set, args.image_size, args.data) == ("cifar10", None, "data") and "by default" in note
+
+
+def test_a_setting_taken_from_the_run_that_fails_a_check_says_where_it_came_from(tmp_path: Path) -> None:
+    """--auxiliary on a sweep's cell searched at 8x8 was refused as '--image_size 8 does not fit --auxiliary',
+    a flag the user never typed: the reason now names the args.json it came from."""
+    sweep = make_sweep(tmp_path)
+    args = train.build_parser().parse_args(["--arch", f"{sweep}/genotypes.json:l2_loss_2e01", *TRAIN, "--auxiliary",
+                                            "--logdir", str(tmp_path / "logs")])
+    with pytest.raises(UserError, match=r"--image_size 8 does not fit --auxiliary.*image size 8 from .*args\.json"):
+        train.main(args)
+    assert not (tmp_path / "logs").exists()
