@@ -477,9 +477,10 @@ class RayExecutor:
             env = {"PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)}
             kwargs: dict[str, Any] = dict(runtime_env={"env_vars": env}, log_to_driver=False,
                                           logging_level="warning", include_dashboard=False)
-            if address:
-                kwargs["address"] = address
-            elif device == "cpu" or not _cuda_available():
+            # with no --ray_address, a Ray instance of the sweep's own on this machine: ray.init() alone would join
+            # the cluster that RAY_ADDRESS or the last `ray start` names (another user's too), and refuse num_cpus
+            kwargs["address"] = address or "local"
+            if not address and (device == "cpu" or not _cuda_available()):
                 # on this machine, K searches at once as asked, even with fewer cores (as local processes)
                 kwargs["num_cpus"] = max(available_cores(), parallel * max(1, threads))
             try:

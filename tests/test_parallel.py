@@ -423,3 +423,36 @@ def test_executor_ray_without_ray_says_how_to_install(tmp_path: Path, monkeypatc
     with pytest.raises(UserError, match=r"^--executor ray needs Ray: pip install -r requirements-ray.txt$"):
         multiobjective.main(parse([*SWEEP, "--executor", "ray", "--logdir", str(tmp_path)]))
     assert not list(tmp_path.iterdir())
+
+
+def test_ray_executor_without_an_address_starts_its_own_ray_whatever_ray_address_says(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without --ray_address the sweep starts Ray on this machine (docs/parallel.md). ray.init() with no address
+    joins the cluster RAY_ADDRESS (or the last `ray start` here) names instead, and there refused num_cpus: one line
+    'cannot start or reach Ray' on a CPU, another's cluster joined on a GPU machine. address="local" starts a new
+    instance whatever the environment says; --ray_address still joins the cluster it names."""
+    calls: list[dict] = []
+
+    class FakeRay:
+        @staticmethod
+        def is_initialized() -> bool:
+            return False
+
+        @staticmethod
+        def init(**kwargs) -> None:
+            calls.append(kwargs)
+
+        @staticmethod
+        def cluster_resources() -> dict:
+            return {"CPU": 2.0}
+
+        @staticmethod
+        def remote(**options):
+            return lambda function: function
+
+    monkeypatch.setenv("RAY_ADDRESS", "10.0.0.9:6379")
+    monkeypatch.setitem(sys.modules, "ray", FakeRay)
+    executors.RayExecutor(2, "cpu", threads=1)
+    assert calls[-1]["address"] == "local" and calls[-1]["num_cpus"] >= 2
+    executors.RayExecutor(2, "cpu", threads=1, address="head:6379")
+    assert calls[-1]["address"] == "head:6379" and "num_cpus" not in calls[-1]
