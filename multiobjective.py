@@ -671,6 +671,11 @@ def check_parallel_args(args: argparse.Namespace) -> None:
         raise UserError("--ray_address needs --executor ray")
 
 
+def device_is_cpu(args: argparse.Namespace) -> bool:
+    """Whether --device names the CPU (not auto: a Ray cluster may have GPUs where this machine has none)."""
+    return (args.device or "auto").lower() == "cpu"
+
+
 def make_executor(args: argparse.Namespace) -> Any:
     """The executor the flags ask for; None for the sequential sweep in this process (K = 1)."""
     if args.executor == "ray":
@@ -726,6 +731,12 @@ def main(args: argparse.Namespace, executor: Any = None) -> dict[str, Any]:
             train_search.validate_search_args(args, data=True)
             device = get_device(args.device, args.gpu)
             cli.check_speed_args(args, device)
+            # as --gpus: asked of a sweep with no GPU to share, it was dropped without a word (Ray tasks on a cluster
+            # may have GPUs this machine lacks, unless --device cpu). A new sweep only: a GPU sweep's recorded
+            # --per_gpu cannot be unset, and a --resume on a CPU (--device cpu) ignores it as before.
+            if args.per_gpu is not None and device.type != "cuda" and (args.executor != "ray" or device_is_cpu(args)):
+                raise UserError(f"--per_gpu shares a GPU between searches, but the sweep runs on {device.type}: "
+                                "drop it (on the CPU, --parallel K alone runs K searches at once)")
         if own_executor:
             executor = make_executor(args)
         if not args.sweep_resume:

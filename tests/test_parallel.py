@@ -405,6 +405,8 @@ def test_cpu_threads_share_the_cores(monkeypatch: pytest.MonkeyPatch) -> None:
     (["--per_gpu", "0"], "--per_gpu must be >= 1"),
     (["--gpus", "a,b"], "--gpus a,b: give GPU indices"),
     (["--gpus", "0"], "--gpus needs CUDA"),
+    (["--per_gpu", "2"], "--per_gpu shares a GPU between searches, but the sweep runs on cpu"),
+    (["--per_gpu", "2", "--executor", "ray"], "--per_gpu shares a GPU between searches, but the sweep runs on cpu"),
     (["--ray_address", "h:6379"], "--ray_address needs --executor ray"),
     (["--executor", "ray", "--gpus", "0"], "Ray places each search"),
     (["--max_searches", "-1"], "--max_searches must be >= 1"),
