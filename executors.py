@@ -473,6 +473,7 @@ class RayExecutor:
                  threads: int = 0, address: str | None = None) -> None:
         self.ray = import_ray()
         self._started_ray = False
+        self.address = address
         if not self.ray.is_initialized():
             env = {"PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)}
             kwargs: dict[str, Any] = dict(runtime_env={"env_vars": env}, log_to_driver=False,
@@ -520,7 +521,9 @@ class RayExecutor:
 
     def describe(self) -> str:
         """Where the searches run, for the sweep's log."""
-        where = "an existing Ray cluster" if not self._started_ray else "a local Ray instance"
+        # (--ray_address: the cluster joined, which the sweep's log said was "a local Ray instance")
+        where = ("an existing Ray cluster" if not self._started_ray
+                 else f"the Ray cluster at {self.address}" if self.address else "a local Ray instance")
         return f"Ray tasks on {where} (num_gpus={self.options['num_gpus']:.3g}, num_cpus={self.options['num_cpus']})"
 
     def submit(self, index: int, args: argparse.Namespace) -> dict[str, Any]:

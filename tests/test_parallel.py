@@ -454,7 +454,9 @@ def test_ray_executor_without_an_address_starts_its_own_ray_whatever_ray_address
 
     monkeypatch.setenv("RAY_ADDRESS", "10.0.0.9:6379")
     monkeypatch.setitem(sys.modules, "ray", FakeRay)
-    executors.RayExecutor(2, "cpu", threads=1)
+    own = executors.RayExecutor(2, "cpu", threads=1)
     assert calls[-1]["address"] == "local" and calls[-1]["num_cpus"] >= 2
-    executors.RayExecutor(2, "cpu", threads=1, address="head:6379")
+    joined = executors.RayExecutor(2, "cpu", threads=1, address="head:6379")
     assert calls[-1]["address"] == "head:6379" and "num_cpus" not in calls[-1]
+    # the sweep's log says which (it called a joined cluster "a local Ray instance")
+    assert "a local Ray instance" in own.describe() and "the Ray cluster at head:6379" in joined.describe()
