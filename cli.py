@@ -7,7 +7,6 @@ composes the groups it needs and passes its own defaults where the original ones
 from __future__ import annotations
 
 import argparse
-import math
 import re
 import sys
 from collections.abc import Collection, Mapping, Sequence
@@ -378,13 +377,19 @@ def settle_imagenet_set(args: argparse.Namespace) -> None:
     args.set = "imagenet"
 
 
+# the networks' parameters are float32, into which torch's optimizers convert their lr, momentum and weight decay: a
+# larger value, finite as a Python float (1e39), was a RuntimeError traceback at the first step, in a new run folder
+_FLOAT32_MAX = torch.finfo(torch.float32).max
+_FINITE_NONNEGATIVE = "must be a finite number >= 0 (float32's: at most 3.4e38)"
+
+
 def check_common_args(args: argparse.Namespace) -> None:
     """Reject values that would only fail later, deep inside a run, with a one-line reason."""
     checks = [
         ("batch_size", lambda v: v >= 1, "must be >= 1"),
         ("epochs", lambda v: v >= 1, "must be >= 1"),
         ("begin", lambda v: v >= 0, "must be >= 0"),
-        ("learning_rate", lambda v: 0 < v < math.inf, "must be a finite number > 0"),
+        ("learning_rate", lambda v: 0 < v <= _FLOAT32_MAX, "must be a finite number > 0 (float32's: at most 3.4e38)"),
         ("train_portion", lambda v: 0 < v <= 1, "must be in (0, 1]"),
         ("subsample", lambda v: 0 <= v <= 1, "must be in [0, 1]"),
         ("report_lines", lambda v: v >= 1, "must be >= 1"),
@@ -397,11 +402,11 @@ def check_common_args(args: argparse.Namespace) -> None:
         ("grad_clip", lambda v: v > 0, "must be > 0 (the gradient norm's cap; a negative one reverses the step)"),
         ("threads", lambda v: v >= 0, "must be >= 0 (0: torch's default)"),
         # what torch's optimizers would reject only once the run folder exists (and NaN or inf, which they take)
-        ("learning_rate_min", lambda v: 0 <= v < math.inf, "must be a finite number >= 0"),
-        ("momentum", lambda v: 0 <= v < math.inf, "must be a finite number >= 0"),
-        ("weight_decay", lambda v: 0 <= v < math.inf, "must be a finite number >= 0"),
-        ("arch_learning_rate", lambda v: 0 <= v < math.inf, "must be a finite number >= 0"),
-        ("arch_weight_decay", lambda v: 0 <= v < math.inf, "must be a finite number >= 0"),
+        ("learning_rate_min", lambda v: 0 <= v <= _FLOAT32_MAX, _FINITE_NONNEGATIVE),
+        ("momentum", lambda v: 0 <= v <= _FLOAT32_MAX, _FINITE_NONNEGATIVE),
+        ("weight_decay", lambda v: 0 <= v <= _FLOAT32_MAX, _FINITE_NONNEGATIVE),
+        ("arch_learning_rate", lambda v: 0 <= v <= _FLOAT32_MAX, _FINITE_NONNEGATIVE),
+        ("arch_weight_decay", lambda v: 0 <= v <= _FLOAT32_MAX, _FINITE_NONNEGATIVE),
     ]
     for name, ok, why in checks:
         if hasattr(args, name) and getattr(args, name) is not None and not ok(getattr(args, name)):

@@ -262,6 +262,20 @@ def test_search_flags_torch_would_reject_fail_before_the_run_folder(tmp_path: Pa
     assert not list(tmp_path.iterdir())
 
 
+@pytest.mark.parametrize(("script", "flag"), [
+    (train, "--learning_rate"), (train, "--weight_decay"), (train, "--momentum"),
+    (train_search, "--arch_learning_rate"), (train_search, "--arch_weight_decay"),
+])
+def test_an_optimiser_value_past_float32_fails_before_the_run_folder(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                                     script: object, flag: str) -> None:
+    """1e39 is finite in Python but not in the float32 the optimisers step in: a RuntimeError traceback at the
+    first step, in a run folder left behind (1e38 trains, and stops at the nan loss with one line)."""
+    args = script.build_parser().parse_args([*TINY, flag, "1e39", "--logdir", str(tmp_path)])
+    assert run_main(script.main, args) == 2
+    assert one_line(capsys).startswith(f"error: {flag} 1e+39 must be a finite number")
+    assert not list(tmp_path.iterdir())
+
+
 @pytest.mark.parametrize(("script", "argv", "says"), [
     (train_search, ["--learning_rate", "0.1", "--learning_rate_min", "0.5"], "--learning_rate_min 0.5 is above"),
     (train, ["--arch", "DARTS_V2", "--learning_rate_min", "0.5"], "--learning_rate_min 0.5 is above"),
