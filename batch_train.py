@@ -487,6 +487,8 @@ def main(args: argparse.Namespace) -> dict:
         bsp.load_memory_model(args.batch_model)
     if args.model_path and not Path(args.model_path).is_file():  # else every training failed on it, in its folder
         raise UserError(f"--model_path {args.model_path}: no such file")
+    if args.seeds is not None and (bad := [seed for seed in args.seeds if not cli.seed_in_range(seed)]):
+        raise UserError(f"--seeds {bad[0]} {cli.SEED_RANGE_ERROR}")
     if args.seeds is not None and len(set(args.seeds)) != len(args.seeds):
         raise UserError(f"--seeds {' '.join(map(str, args.seeds))}: a seed is given twice (the runs would be the "
                         "same training)")

@@ -36,6 +36,8 @@ __all__ = [
     "add_search_args",
     "add_penalty_args",
     "check_common_args",
+    "seed_in_range",
+    "SEED_RANGE_ERROR",
     "DATA_SETTINGS",
     "NETWORK_SETTINGS",
     "from_run",
@@ -381,6 +383,15 @@ def settle_imagenet_set(args: argparse.Namespace) -> None:
 # larger value, finite as a Python float (1e39), was a RuntimeError traceback at the first step, in a new run folder
 _FLOAT32_MAX = torch.finfo(torch.float32).max
 _FINITE_NONNEGATIVE = "must be a finite number >= 0 (float32's: at most 3.4e38)"
+# what torch's generators take (torch.manual_seed): a seed outside was "Overflow when unpacking long long", and in
+# batch_train.py's --seeds the failure of every training, in a batch folder left behind
+SEED_RANGE = (-(2**63), 2**64 - 1)
+SEED_RANGE_ERROR = "must be from -2**63 to 2**64 - 1 (the seeds torch's random generators take)"
+
+
+def seed_in_range(seed: int) -> bool:
+    """Whether torch can seed its generators with ``seed``."""
+    return SEED_RANGE[0] <= seed <= SEED_RANGE[1]
 
 
 def check_common_args(args: argparse.Namespace) -> None:
@@ -389,6 +400,7 @@ def check_common_args(args: argparse.Namespace) -> None:
         ("batch_size", lambda v: v >= 1, "must be >= 1"),
         ("epochs", lambda v: v >= 1, "must be >= 1"),
         ("begin", lambda v: v >= 0, "must be >= 0"),
+        ("seed", seed_in_range, SEED_RANGE_ERROR),
         ("learning_rate", lambda v: 0 < v <= _FLOAT32_MAX, "must be a finite number > 0 (float32's: at most 3.4e38)"),
         ("train_portion", lambda v: 0 < v <= 1, "must be in (0, 1]"),
         ("subsample", lambda v: 0 <= v <= 1, "must be in [0, 1]"),

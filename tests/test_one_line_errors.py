@@ -276,6 +276,20 @@ def test_an_optimiser_value_past_float32_fails_before_the_run_folder(tmp_path: P
     assert not list(tmp_path.iterdir())
 
 
+@pytest.mark.parametrize(("script", "argv"), [
+    (train, ["--seed", str(2**64)]), (train, ["--seed", str(-(2**63) - 1)]),
+    (batch_train, ["--archs", "DARTS_V2", "--seeds", "0", str(2**64)]),
+])
+def test_a_seed_torch_cannot_take_fails_in_one_line_before_any_folder(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                                      script: object, argv: list[str]) -> None:
+    """Was 'error: Overflow when unpacking long long'; batch_train.py made its batch folder and failed every
+    training of that seed (exit 1)."""
+    args = script.build_parser().parse_args([*TINY, *argv, "--logdir", str(tmp_path)])
+    assert run_main(script.main, args) == 2
+    assert "must be from -2**63 to 2**64 - 1" in one_line(capsys)
+    assert not list(tmp_path.iterdir())
+
+
 @pytest.mark.parametrize(("script", "argv", "says"), [
     (train_search, ["--learning_rate", "0.1", "--learning_rate_min", "0.5"], "--learning_rate_min 0.5 is above"),
     (train, ["--arch", "DARTS_V2", "--learning_rate_min", "0.5"], "--learning_rate_min 0.5 is above"),
