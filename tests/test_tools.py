@@ -2004,3 +2004,16 @@ def test_analyse_search_logs_names_a_killed_sweep_stopped(tmp_path: Path, capsys
     assert run_main(analyse_search_logs.main, args) == 0
     assert (f"note: {sweep} was stopped with 1 search unfinished (python multiobjective.py --resume {sweep} "
             "continues it)") in capsys.readouterr().err
+
+
+def test_a_folder_that_is_no_sweep_is_named_before_the_output(tmp_path: Path, capsys) -> None:
+    """plot_frontier -l DIR -o DIR/x.png on a folder that is no sweep said "-o ... is inside the input folder": the
+    input is the mistake, and is named first (nothing written either way)."""
+    from tools import compare_fronts
+
+    for tool, flag in ((plot_frontier, "-l"), (compare_fronts, "-l")):
+        args = tool.build_parser().parse_args([flag, str(tmp_path), "-o", str(tmp_path / "x.png")])
+        assert run_main(tool.main, args) == 2
+        err = capsys.readouterr().err.strip().splitlines()[-1]
+        assert err == f"error: {tmp_path} is not a sweep folder: it has no sweep.json (nor a search's result.json)"
+        assert list(tmp_path.iterdir()) == []

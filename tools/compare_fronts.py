@@ -124,9 +124,10 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     """Cost every search, draw the fronts, print them; returns {"plot", "network", "series"}."""
     size = tables.parse_inches(args.inches)
     output = tables.output_file(args.output, ".png", keep=tables.FIGURE_SUFFIXES)
-    check_output(output, "-o", args.logs)
     costlib.check_cost_args(args, None)  # the searches' own rule: no cost sweep has such a network
+    # the inputs first: -l /tmp -o /tmp/x.png was "-o is inside the input folder", not "not a sweep folder"
     sweeps = [tables.load_sweep(path) for path in args.logs]
+    check_output(output, "-o", args.logs)
     empty = [tables.nothing_finished(s) for s in sweeps if not s["searches"]]
     if empty:  # an empty front in the figure would read as a result
         raise UserError(f"no finished search to compare: {'; '.join(empty)}")

@@ -46,8 +46,9 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     """Draw the front; returns {"plot", "pareto", "hypervolume"}."""
     size = tables.parse_inches(args.inches)
     output = tables.output_file(args.output, ".png", keep=tables.FIGURE_SUFFIXES)
-    check_output(output, "-o", [args.log])
+    # the input first: -l /tmp -o /tmp/x.png was "-o is inside the input folder", not "not a sweep folder"
     sweep = tables.load_sweep(args.log)
+    check_output(output, "-o", [args.log])
     if not sweep["searches"]:
         raise ValueError(tables.nothing_finished(sweep))
     if note := tables.unfinished_note(sweep):
