@@ -2008,12 +2008,16 @@ def test_analyse_search_logs_names_a_killed_sweep_stopped(tmp_path: Path, capsys
 
 def test_a_folder_that_is_no_sweep_is_named_before_the_output(tmp_path: Path, capsys) -> None:
     """plot_frontier -l DIR -o DIR/x.png on a folder that is no sweep said "-o ... is inside the input folder": the
-    input is the mistake, and is named first (nothing written either way)."""
-    from tools import compare_fronts
-
-    for tool, flag in ((plot_frontier, "-l"), (compare_fronts, "-l")):
-        args = tool.build_parser().parse_args([flag, str(tmp_path), "-o", str(tmp_path / "x.png")])
+    input is the mistake, and is named first (nothing written either way); likewise in every tool that reads runs."""
+    no_sweep = f"error: {tmp_path} is not a sweep folder: it has no sweep.json (nor a search's result.json)"
+    cases = ((plot_frontier, ["-l"], "x.png", no_sweep), (compare_fronts, ["-l"], "x.png", no_sweep),
+             (analyse_search_logs, ["-l"], "x.csv", no_sweep), (search_stability, [], "x.csv", no_sweep),
+             (profile_genotypes, ["--archs"], "x.csv",
+              f"error: run folder {tmp_path} has no genotype.json, result.json or genotypes.json"),
+             (analyse_train_logs, ["-t"], "x.csv",
+              f"error: {tmp_path} is neither an eval run folder nor a batch-train folder holding eval runs"))
+    for tool, flag, name, message in cases:
+        args = tool.build_parser().parse_args([*flag, str(tmp_path), "-o", str(tmp_path / name)])
         assert run_main(tool.main, args) == 2
-        err = capsys.readouterr().err.strip().splitlines()[-1]
-        assert err == f"error: {tmp_path} is not a sweep folder: it has no sweep.json (nor a search's result.json)"
+        assert capsys.readouterr().err.strip().splitlines()[-1] == message, tool.__name__
         assert list(tmp_path.iterdir()) == []

@@ -218,7 +218,6 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     size = tables.parse_inches(args.inches)
     output = tables.output_file(tables.table_output(args.output, args.data, "search_table.csv"), ".csv")
     replot_in_place = bool(args.data) and Path(args.data).resolve() == output.resolve()  # no table written then
-    check_output(output, "-o", [args.log, None if replot_in_place else args.data])
     limits = tables.budget_limits(args, profiled=bool(args.log))
     if args.reference is not None and not all(math.isfinite(v) for v in args.reference):
         raise UserError(f"--reference {' '.join(map(str, args.reference))}: give two finite numbers (R and CE)")
@@ -227,6 +226,7 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
         sweep = tables.load_sweep(args.log)
         if not sweep["pareto"]:
             raise ValueError(tables.nothing_finished(sweep))
+        check_output(output, "-o", [args.log])  # after the input: a folder that is no sweep is named as such
         if note := tables.unfinished_note(sweep):
             print(note, file=sys.stderr)
         imagenet = sweep["space"] == "imagenet"
@@ -248,6 +248,7 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     else:
         df = tables.read_table(args.data, needs=(("search_reg_loss",), ("search_criterion_loss", "search_valid_loss")),
                                what="table of searches (this tool's, or the thesis's loss table)")
+        check_output(output, "-o", [None if replot_in_place else args.data])
         for column in TABLE_COLUMNS:
             if column not in df.columns:
                 df[column] = float("nan") if column not in TEXT_COLUMNS else None

@@ -753,9 +753,14 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     output = tables.output_file(tables.table_output(args.output, args.data, "loss_table.csv"), ".csv")
     replot_in_place = bool(args.data) and Path(args.data).resolve() == output.resolve()  # no table written then
     inputs = [*(args.train or []), *args.search, *args.ensemble, *([args.data] if args.data else [])]
-    check_output(output, "-o", [*(args.train or []), *args.search, *args.ensemble,
-                                *([] if replot_in_place or not args.data else [args.data])])
-    summary_csv = check_output(output.with_name(output.stem + "_summary.csv"), "-o (its summary)", inputs)
+
+    def check_outputs() -> Path:
+        """-o (and its summary), checked once the inputs are read (a wrong input is named as such, not blamed on
+        -o) and before any network is profiled or file written; returns the summary's path."""
+        check_output(output, "-o", [*(args.train or []), *args.search, *args.ensemble,
+                                    *([] if replot_in_place or not args.data else [args.data])])
+        return check_output(output.with_name(output.stem + "_summary.csv"), "-o (its summary)", inputs)
+
     limits = tables.budget_limits(args, profiled=bool(args.train))
     loaded_ensembles = load_ensembles(args.ensemble)
     measured = False
@@ -776,13 +781,16 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
                 runs.append(run)
         if not runs:
             raise ValueError("no evaluation run has test results yet")
-        df = train_table(runs, search_index(args.search), args)
+        searches = search_index(args.search)
+        summary_csv = check_outputs()
+        df = train_table(runs, searches, args)
         if args.search and (note := unjoined_note(df)):
             print(note)
         measured = not args.no_latency
     else:
         df = _typed(tables.read_table(args.data, needs=(("test_acc",), ("size_m", "parameters")),
                                       what="table of trained networks (this tool's, or the thesis's loss table)"))
+        summary_csv = check_outputs()
         if args.search:  # accepted, as the original tool did, but a join that never happened must not look done
             print("note: -s is not read with -d: the table's search columns are re-plotted as they are (join runs "
                   "with their searches with -t ... -s ...)")

@@ -205,7 +205,6 @@ def _one_network(found: dict[tuple, str], several: str, one: str) -> tuple[str, 
 
 def main(args: argparse.Namespace) -> dict[str, Any]:
     """Profile every genotype; returns {"table" (our column names), "csv"}."""
-    check_output(args.output, "-o", [path for path in map(_spec_path, args.archs) if path.exists()])
     note, costed = cost_sweep_network(args.archs)
     if costed is None and not note:  # no cost sweep among the entries: a trained run's own network, if one is
         note, costed = trained_network(args.archs)
@@ -229,6 +228,8 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     if why := init_channels_error(settings["init_channels"], imagenet):
         raise UserError(f"--init_channels {settings['init_channels']} {why}")
     archs = expand_archs(args.archs)
+    # after the inputs are read (a folder with no genotype is named as such), before any network is built
+    check_output(args.output, "-o", [path for path in map(_spec_path, args.archs) if path.exists()])
     profiler = tables.make_profiler(args, **settings, auxiliary=args.auxiliary, imagenet=imagenet)
     print("settings: " + ", ".join(f"{k} {v}" for k, v in profiler.settings().items()))
     rows = []

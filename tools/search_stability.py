@@ -191,10 +191,10 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     paths = {"edges_csv": output, "groups_csv": Path(f"{stem}_groups.csv"),
              "searches_csv": Path(f"{stem}_searches.csv"), "jaccard_csv": Path(f"{stem}_jaccard.csv"),
              "plot": Path(f"{stem}_jaccard.png")}
+    size = tables.parse_inches(args.inches) if args.inches else None
+    searches = collect(args.runs)  # the inputs first: a folder that is no sweep is named as such, not blamed on -o
     for path in paths.values():
         check_output(path, "-o", args.runs)
-    size = tables.parse_inches(args.inches) if args.inches else None
-    searches = collect(args.runs)
     edge_table, group_table, matrix = stability(searches, args.group)
     per_search = pd.DataFrame([{"group": group_of(s, args.group), **{k: s[k] for k in ("label", "nu", "seed",
                                                                                        "model_size", "run_dir")}}
