@@ -71,6 +71,7 @@ from genotypes import (
     resolve_genotype,
     resolve_genotype_source,
     same_cells,
+    stale_front,
 )
 from tools.tables import format_table
 from utils import (
@@ -164,6 +165,8 @@ def expand_archs(specs: list[str]) -> list[dict[str, Any]]:
             mapping_file = path
         if mapping_file is not None:
             names = list(_genotype_mapping(mapping_file) or {})
+            if stale := stale_front(mapping_file):
+                print(f"note: {stale}: the genotypes trained may leave its front", flush=True)
             if not names:
                 raise UserError(f"--archs {spec}: {mapping_file} holds no genotype (a sweep without a Pareto-optimal "
                                 f"search writes it empty)")

@@ -770,6 +770,7 @@ class ResolvedGenotype(NamedTuple):
     genotype: Genotype
     source: str
     published: str | None = None  # the name, when a bare name was taken from the published genotypes
+    stale: str | None = None  # why the sweep's genotypes.json it came from may not be the sweep's front (stale_front)
 
     @property
     def note(self) -> str:
@@ -777,7 +778,32 @@ class ResolvedGenotype(NamedTuple):
         if self.published and _SWEEP_NAME.match(self.published):
             return (f"{self.source}; to train a sweep's genotype of that name use "
                     f"--arch SWEEP/genotypes.json:{self.published}")
-        return self.source
+        return f"{self.source} ({self.stale})" if self.stale else self.source
+
+
+def stale_front(file: Path) -> str | None:
+    """Why a sweep's genotypes.json may not be its front, else None.
+
+    A sweep writes genotypes.json at its end; a completed sweep resumed for more searches keeps the old file until
+    its new end, so a file beside a sweep.json that records the sweep unfinished ("complete": false) is the front of
+    the earlier end: still at work, or stopped before the new end. Older sweep.json files (no "complete") pass.
+    """
+    state_file = file.parent / "sweep.json"
+    if file.name != "genotypes.json" or not state_file.is_file():
+        return None
+    try:
+        state = json.loads(state_file.read_text())
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+        return None  # the tools that read sweep.json say what is wrong with it
+    if not isinstance(state, dict) or state.get("complete") is not False:
+        return None
+    from utils import resume_command, run_is_live
+
+    folder = file.parent
+    live, resume = run_is_live(folder), resume_command("multiobjective.py", folder)
+    how = ("still at work" if live else f"stopped before its new end ({resume} continues it)" if live is False
+           else f"unfinished (if it was stopped, {resume} continues it)")
+    return f"{file} is the front of the sweep's earlier end; the sweep was resumed since and is {how}"
 
 
 def _exists(path: Path) -> bool:
@@ -814,7 +840,7 @@ def resolve_genotype_source(spec: str | Path | Genotype) -> ResolvedGenotype:
         else:
             (genotype, entry), file = _from_json_file(path, key), path
         where = str(file.absolute())
-        return ResolvedGenotype(genotype, f"{where}:{entry}" if entry else where)
+        return ResolvedGenotype(genotype, f"{where}:{entry}" if entry else where, stale=stale_front(file))
     if text in PUBLISHED:
         return ResolvedGenotype(PUBLISHED[text], f"published genotype {text} from genotypes.py", published=text)
     if text.endswith(".json") or "/" in text:

@@ -206,6 +206,33 @@ def test_a_sweep_folder_before_its_end_says_so(tmp_path: Path) -> None:
                                   f"(if it was stopped, python multiobjective.py --resume {tmp_path} continues it)")
 
 
+def test_a_resumed_sweeps_old_genotypes_json_is_named_stale(tmp_path: Path, capsys) -> None:
+    """A completed sweep resumed for more searches keeps its old genotypes.json until its new end: train.py logged it
+    and batch_train.py trained it as the sweep's front without a word."""
+    import batch_train
+    from utils import lock_run_dir
+
+    sweep = tmp_path / "sweep"
+    sweep.mkdir()
+    (sweep / "genotypes.json").write_text(json.dumps({"l2_loss_2e01": genotype_to_dict(PUBLISHED["PC_DARTS_cifar"])}))
+    (sweep / "sweep.json").write_text(json.dumps({"complete": True}))
+    spec = f"{sweep}:l2_loss_2e01"
+    assert genotypes.resolve_genotype_source(spec).stale is None
+    (sweep / "sweep.json").write_text(json.dumps({"complete": False}))
+    resume = f"python multiobjective.py --resume {sweep}"
+    assert genotypes.resolve_genotype_source(spec).stale == (
+        f"{sweep / 'genotypes.json'} is the front of the sweep's earlier end; the sweep was resumed since and is "
+        f"unfinished (if it was stopped, {resume} continues it)")  # no lock file: cannot tell which
+    lock = lock_run_dir(sweep)
+    resolved = genotypes.resolve_genotype_source(spec)
+    assert resolved.stale.endswith("is still at work") and resolved.note.endswith(f"({resolved.stale})")
+    lock.release()
+    stale = genotypes.resolve_genotype_source(spec).stale
+    assert stale.endswith(f"is stopped before its new end ({resume} continues it)")
+    batch_train.expand_archs([str(sweep)])
+    assert capsys.readouterr().out == f"note: {stale}: the genotypes trained may leave its front\n"
+
+
 def _bad(data: object) -> str:
     with pytest.raises(GenotypeError) as err:
         genotype_from_dict(data)
