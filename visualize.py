@@ -52,6 +52,7 @@ from genotypes import (  # noqa: E402
     genotype_label,
     genotype_mapping,
     resolve_genotype,
+    stale_front,
 )
 from utils import UserError, check_output, read_json, run_main  # noqa: E402
 
@@ -448,6 +449,8 @@ def expand(spec: str) -> list[tuple[str, Genotype, Path, Path | None]]:
             data = genotype_mapping(read_json(mapping)) or {}
             if not data:  # {"genotypes": {}}: drawing nothing and saying nothing would look like success
                 raise UserError(f"{mapping} holds no genotypes: nothing to draw")
+            if stale := stale_front(mapping):
+                print(f"note: {stale}: the cells drawn may leave its front", flush=True)
             found = []
             for key, value in data.items():
                 try:

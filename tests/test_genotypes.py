@@ -208,8 +208,9 @@ def test_a_sweep_folder_before_its_end_says_so(tmp_path: Path) -> None:
 
 def test_a_resumed_sweeps_old_genotypes_json_is_named_stale(tmp_path: Path, capsys) -> None:
     """A completed sweep resumed for more searches keeps its old genotypes.json until its new end: train.py logged it
-    and batch_train.py trained it as the sweep's front without a word."""
+    and batch_train.py trained it (visualize.py drew it) as the sweep's front without a word."""
     import batch_train
+    import visualize
     from utils import lock_run_dir
 
     sweep = tmp_path / "sweep"
@@ -231,6 +232,8 @@ def test_a_resumed_sweeps_old_genotypes_json_is_named_stale(tmp_path: Path, caps
     assert stale.endswith(f"is stopped before its new end ({resume} continues it)")
     batch_train.expand_archs([str(sweep)])
     assert capsys.readouterr().out == f"note: {stale}: the genotypes trained may leave its front\n"
+    visualize.expand(str(sweep))
+    assert capsys.readouterr().out == f"note: {stale}: the cells drawn may leave its front\n"
 
 
 def _bad(data: object) -> str:
