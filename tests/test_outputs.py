@@ -79,7 +79,10 @@ def test_profile_genotypes_does_not_rewrite_its_genotype_file(tmp_path: Path, ca
     for out in (spec, tmp_path / "link.csv", tmp_path / "hard.csv"):
         refused(profile_genotypes.main, parser, ["--archs", str(spec), "--no_latency", "-o", str(out)], capsys,
                 "is also an input")
-    refused(profile_genotypes.main, parser, ["--archs", f"{spec}:DARTS_V2", "--no_latency", "-o", str(spec)],
+    mapping = tmp_path / "genotypes.json"  # FILE:NAME reads FILE
+    mapping.write_text(json.dumps({"DARTS_V2": genotypes.genotype_to_dict(genotypes.DARTS_V2)}))
+    before = snapshot(tmp_path)
+    refused(profile_genotypes.main, parser, ["--archs", f"{mapping}:DARTS_V2", "--no_latency", "-o", str(mapping)],
             capsys, "is also an input")
     assert snapshot(tmp_path) == before
 
