@@ -326,6 +326,11 @@ def pick_batch(entry: dict[str, Any], genotype: Genotype, args: argparse.Namespa
         batch = line_batch_size(points, free - args.margin_mb, args.max_batch_size)
         logger.info("%s: probe %s, %.0f MB free -> batch %s", entry["label"],
                     ", ".join(f"batch {b}: {m:.0f} MB" for b, m in points), free, batch)
+    elif memory_model is not None and cli.is_imagenet(args):
+        # fitted on NetworkCIFAR only: NetworkImageNet's stride-8 stems make other activations at any side
+        logger.info("%s: the memory model is fitted on the CIFAR network, not NetworkImageNet: --batch_size %d "
+                    "(or pass --probe)", entry["label"], args.batch_size)
+        return args.batch_size
     elif memory_model is not None and info.image_size != MEMORY_MODEL_SIDE:
         logger.info("%s: the memory model is fitted at %dx%d and this training is at %dx%d (activations grow with "
                     "the pixels): --batch_size %d (or pass --probe)", entry["label"], MEMORY_MODEL_SIDE,

@@ -785,6 +785,27 @@ def test_the_memory_model_is_not_used_at_another_image_side() -> None:
                                   logging.getLogger("t")) == 48
 
 
+def test_the_memory_model_is_not_used_for_imagenet_at_32_pixels(tmp_path: Path) -> None:
+    """The docs say --batch_size is used as given on ImageNet: the model was fitted on NetworkCIFAR, and an ImageNet
+    set read at 32x32 (a downsampled ImageNet) passed the image-side check and took its batch from the CIFAR fit."""
+    import logging
+
+    from PIL import Image
+
+    for name in ("a", "b"):
+        (tmp_path / "imagenet" / "train" / name).mkdir(parents=True)
+        Image.new("RGB", (5, 7)).save(tmp_path / "imagenet" / "train" / name / "x.png")
+    from data import load_train_set
+
+    args = batch_train.build_parser().parse_args(["--set", "imagenet", "--archs", "PC_DARTS_image",
+                                                  "--batch_size", "48", "--image_size", "32"])
+    shipped = bsp.load_memory_model(batch_train.REPO / "batch_predict.json")
+    info = load_train_set("imagenet", tmp_path, image_size=32)[1]
+    cuda = torch.device("cuda")  # asked on CUDA only; on ImageNet not asked at all (no CUDA call is made)
+    assert batch_train.pick_batch({"label": "PC_DARTS_image"}, genotypes.PC_DARTS_image, args, cuda, shipped, info,
+                                  logging.getLogger("t")) == 48
+
+
 def test_a_network_outside_the_memory_models_sizes_is_said_to_be_extrapolated(
         monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     """The shipped fit saw 1.37-4.69M parameters: a 3-cell, 4-channel network's batch is the quadratic's guess."""
