@@ -547,10 +547,12 @@ def train_valid_split(indices: torch.Tensor, train_portion: float, targets: torc
             torch.cat(valid).sort().values if valid else empty)
 
 
-def check_classes(parts: dict[str, torch.Tensor], classes: Sequence[str] | None, what: str) -> None:
+def check_classes(parts: dict[str, torch.Tensor], classes: Sequence[str] | None, what: str,
+                  remedy: str = "add images, or change --train_portion or --subsample") -> None:
     """Refuse data with fewer than two classes, or a part (name -> its labels) lacking a class the others have.
 
-    `what` names the split in the one-line error.
+    `what` names the split in the one-line error, `remedy` what the user can do (a split given as two folders
+    has no --train_portion to change).
     """
     labels = [torch.as_tensor(t, dtype=torch.int64) for t in parts.values()]
     present = torch.unique(torch.cat(labels)) if labels else torch.zeros(0, dtype=torch.int64)
@@ -562,8 +564,7 @@ def check_classes(parts: dict[str, torch.Tensor], classes: Sequence[str] | None,
         if missing:
             shown = ", ".join(repr(names[c]) if c < len(names) else str(c) for c in missing[:5])
             more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
-            raise UserError(f"the {part} part of {what} has no sample of class {shown}{more}: add images, "
-                            f"or change --train_portion or --subsample")
+            raise UserError(f"the {part} part of {what} has no sample of class {shown}{more}: {remedy}")
 
 
 def split_kind(dataset: Dataset) -> str:

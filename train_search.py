@@ -211,9 +211,11 @@ def build_data(args: argparse.Namespace, device: torch.device) -> tuple[Any, Any
         if args.subsample:
             train_idx = datalib.stratified_subsample(datalib.targets_of(train_ds), args.subsample, args.seed)
             valid_idx = datalib.stratified_subsample(datalib.targets_of(valid_ds), args.subsample, args.seed)
-        datalib.check_classes({"training": datalib.targets_of(train_ds)[train_idx],
-                               "held-out": datalib.targets_of(valid_ds)[valid_idx]},
-                              train_ds.classes, f"{Path(args.data) / 'imagenet_search'}'s train/val split")
+        # the halves are two folders: --train_portion has no effect here, and --subsample keeps every class
+        datalib.check_classes({"train/": datalib.targets_of(train_ds)[train_idx],
+                               "val/": datalib.targets_of(valid_ds)[valid_idx]},
+                              train_ds.classes, f"{Path(args.data) / 'imagenet_search'}'s train/val split",
+                              remedy="add images of it there")
         info = dataclasses.replace(info, split={"kind": "given", "seed": None, "train_portion": None,
                                                 "train": len(train_idx), "held_out": len(valid_idx)})
     else:

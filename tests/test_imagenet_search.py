@@ -149,3 +149,22 @@ def test_an_imagenet_search_records_its_set_and_its_cells_train_on_imagenet(tmp_
     record["args"]["set"] = "cifar10"
     (run / "args.json").write_text(json.dumps(record))
     assert train.arch_settings(parse(["--arch", str(run)]), [str(run)])[0].set == "imagenet"
+
+
+def test_an_imagenet_search_val_without_a_class_names_the_folder_not_train_portion(tmp_path: Path, capsys) -> None:
+    """imagenet_search's val/ lacking a class was refused with 'change --train_portion', a flag of no effect there."""
+    import shutil
+
+    from utils import run_main
+
+    make_tree(tmp_path, per_class=2)
+    shutil.rmtree(tmp_path / "imagenet_search" / "val" / "n00000002")
+    args = train_search.build_parser().parse_args(
+        ["--imagenet", "--data", str(tmp_path), "--image_size", "32", "--batch_size", "2", "--epochs", "1",
+         "--begin", "0", "--init_channels", "4", "--layers", "3", "--device", "cpu", "--workers", "0",
+         "--logdir", str(tmp_path / "logs")])
+    assert run_main(train_search.main, args) == 2
+    err = capsys.readouterr().err
+    assert "the val/ part of" in err and "'n00000002': add images of it there" in err, err
+    assert "--train_portion" not in err
+    assert not list(tmp_path.glob("logs/search-*"))
