@@ -1,6 +1,6 @@
 """The same sweep one search at a time and several at once: wall time, overlap, validity.
 
-    python bench/parallel.py -o bench/results/cpu-parallel.json   # CPU: digits, 6 searches, ~8 minutes on 2 cores
+    python bench/parallel.py -o bench/results/cpu-parallel.json   # CPU: digits, 6 searches, 8-10 minutes on 2 cores
     python bench/parallel.py --preset gpu -o gpu-parallel.json    # GPU: the paper's supernet, synthetic CIFAR data
     python bench/parallel.py --preset quick -o quick.json         # the plumbing: tiny searches, seconds each
 
