@@ -224,9 +224,9 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     sweep, train_flags = None, []
     if args.log:
         sweep = tables.load_sweep(args.log)
+        check_output(output, "-o", [args.log])  # after the input: a folder that is no sweep is named as such
         if not sweep["pareto"]:
             raise ValueError(tables.nothing_finished(sweep))
-        check_output(output, "-o", [args.log])  # after the input: a folder that is no sweep is named as such
         if note := tables.unfinished_note(sweep):
             print(note, file=sys.stderr)
         imagenet = sweep["space"] == "imagenet"
