@@ -409,9 +409,11 @@ def _search(args: argparse.Namespace, run_dir: Path, device: torch.device, check
     if cost_model is not None and cost_model.latency_table is not None \
             and not (run_dir / "latency_table.json").is_file():
         write_json_atomic(run_dir / "latency_table.json", cost_model.latency_table)  # the run's own copy
-    if checkpoint is None:
+    if checkpoint is None and not getattr(args, "resume", None):
         save_args(args, run_dir, device, kind="search", extra=run_data_record(info))
         logger.info("args = %s", vars(args))
+    elif checkpoint is None:  # stopped in its first epoch: args.json stays the record of the call that started it
+        logger.info("resuming %s from the start (no checkpoint.pt yet)", run_dir)
     else:
         logger.info("resuming %s %s", run_dir, resume_point(checkpoint["epoch"]))
 

@@ -230,3 +230,27 @@ def test_a_diverged_search_names_the_step_as_the_log_counts_it_and_is_logged(tmp
     finite = [line for line in log.splitlines() if " train 0" in line]
     assert len(finite) < step  # the steps logged before it were finite ones
     assert err[len("error: "):] in log
+
+
+def test_a_resume_before_the_first_checkpoint_keeps_the_runs_args_json(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A search stopped in its first epoch (no checkpoint.pt yet) and resumed: its args.json used to be written anew
+    by the --resume call, which replaced the command line that started the run with `--resume DIR`, its start time
+    with the resume's, and recorded a --resume the run never had."""
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as m:
+        m.setattr(sys, "argv", ["train_search.py", "--the-first-call"])
+        m.setattr(train_search, "train_epoch", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            run_search(tmp_path, "--epochs", "1", "--begin", "0")
+    (run_dir,) = tmp_path.glob("search-*")
+    assert not (run_dir / "checkpoint.pt").exists()
+    before = (run_dir / "args.json").read_text()
+    monkeypatch.setattr(sys, "argv", ["train_search.py", "--resume", str(run_dir)])
+    train_search.main(parse(["--resume", str(run_dir), "--no_progress"]))
+    assert (run_dir / "result.json").is_file()
+    assert (run_dir / "args.json").read_text() == before
+    assert json.loads(before)["argv"] == ["train_search.py", "--the-first-call"]
+    assert "from the start (no checkpoint.pt yet)" in (run_dir / "log.txt").read_text()
