@@ -13,6 +13,7 @@ by central finite differences, as DARTS does (eq. 7 of Liu et al. 2019).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import partial
 
 import torch
 from torch import nn
@@ -139,17 +140,24 @@ class Architect:
     def _hessian_vector_product(
         self, vector: Sequence[torch.Tensor], input: torch.Tensor, target: torch.Tensor, r: float = 1e-2
     ) -> list[torch.Tensor]:
-        """(d/dalpha dL_train/dw) . v by central differences at w +- R v, R = r / |v|."""
+        """(d/dalpha dL_train/dw) . v by central differences at w +- R v, R = r / |v|.
+
+        The two gradients run outside autocast: they differ by O(R), far below bf16's rounding of each, and under
+        --amp bf16 their difference was rounding noise larger than the term itself.
+        """
         weights = list(self.model.weights())
         arch = self.model.arch_parameters()
         R = r / torch.cat([v.reshape(-1) for v in vector]).norm()
         saved = [w.detach().clone() for w in weights]
+        full_precision = partial(torch.autocast, weights[0].device.type, enabled=False)
         with torch.no_grad():
             torch._foreach_add_(weights, [v * R for v in vector])
-        grads_p = torch.autograd.grad(self._train_loss(input, target), arch)
+        with full_precision():
+            grads_p = torch.autograd.grad(self._train_loss(input, target), arch)
         with torch.no_grad():
             torch._foreach_sub_(weights, [v * (2 * R) for v in vector])
-        grads_n = torch.autograd.grad(self._train_loss(input, target), arch)
+        with full_precision():
+            grads_n = torch.autograd.grad(self._train_loss(input, target), arch)
         with torch.no_grad():
             torch._foreach_copy_(weights, saved)  # exact restore: +R-2R+R drifts by rounding
         return [(p - n) / (2 * R) for p, n in zip(grads_p, grads_n)]

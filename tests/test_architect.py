@@ -164,3 +164,16 @@ def test_second_order_gradient_matches_autograd_through_the_virtual_step(monkeyp
     implicit = (direct_f - exact_f).norm() / exact_f.norm()
     assert implicit > 0.1, "the second-order term is too small for this check to mean anything"
     assert err < 1e-6, (float(err), float(implicit))
+
+
+def test_the_hessian_vector_product_is_taken_in_full_precision_under_autocast() -> None:
+    """Under --amp bf16 the two gradients of the central difference, O(R) apart, were each rounded to bf16: the
+    implicit term came out as rounding noise (1.3-5x its size on this net). It is now the fp32 one."""
+    net, architect, _, (x_t, y_t, _, _) = _setup()
+    torch.manual_seed(1)
+    vector = [1e-3 * torch.randn_like(w) for w in net.weights()]
+    fp32 = architect._hessian_vector_product(vector, x_t, y_t)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        amp = architect._hessian_vector_product(vector, x_t, y_t)
+    for a, b in zip(amp, fp32):
+        assert (a - b).norm() <= 1e-3 * b.norm(), float((a - b).norm() / b.norm())
