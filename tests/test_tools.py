@@ -2021,3 +2021,24 @@ def test_a_folder_that_is_no_sweep_is_named_before_the_output(tmp_path: Path, ca
         assert run_main(tool.main, args) == 2
         assert capsys.readouterr().err.strip().splitlines()[-1] == message, tool.__name__
         assert list(tmp_path.iterdir()) == []
+
+
+def test_a_budget_picks_among_finished_runs_only(tmp_path: Path, capsys, monkeypatch) -> None:
+    """A run still training (or stopped) has only its last evaluated epoch: the budget named it the best network
+    within the limit, on that epoch's test error, while the front and its hypervolume leave it out."""
+    table = tmp_path / "table.csv"
+    table.write_text("name,test_acc,parameters,status\nl2_loss_2e01,90.0,1000000,done\n"
+                     "l2_loss_3e02,99.0,1500000,running\nl2_loss_0,95.0,3000000,done\n")
+    monkeypatch.setattr(analyse_train_logs, "make_plots", lambda *args, **kwargs: [])
+
+    def pick(*budget: str) -> tuple[str | None, str]:
+        result = analyse_train_logs.main(analyse_train_logs.build_parser().parse_args(
+            ["-d", str(table), "-o", str(tmp_path / "t.csv"), "--baselines", "no", *budget]))
+        return result["pick"], next(x for x in capsys.readouterr().out.splitlines() if x.startswith("budget"))
+
+    name, line = pick("--max_params", "2")
+    assert name == "l2_loss_2e01"
+    assert "1 of 2 networks fit" in line and "left out: 1 network not finished training" in line
+    table.write_text("name,test_acc,parameters,status\nl2_loss_3e02,99.0,1500000,running\n")
+    name, line = pick("--max_params", "2")
+    assert name is None and "no network has finished training" in line

@@ -462,6 +462,25 @@ def unfinished_note(df: pd.DataFrame) -> str | None:
     return f"note: the evaluation hypervolume is over the finished runs only: left out {' and '.join(parts)}"
 
 
+def budget_pick(points: pd.DataFrame, limits: dict[str, tuple[float, str]], error: np.ndarray,
+                score_text: str) -> tuple[str | None, str]:
+    """(name, line) of the budget's pick among the finished networks. A run still training or stopped has only its
+    last evaluated epoch, which is no result (the evaluation front leaves it out too): it was named the best within
+    the budget on an early epoch's test error, and a better finished network passed over. The line counts those
+    left out."""
+    finished = ~points["status"].astype(str).isin(UNFINISHED).to_numpy()
+    left = int((~finished).sum())
+    if not finished.any():
+        tables.pick_within_budget(points, limits, error, score_text)  # a limit on a column the table lacks: refused
+        budget = ", ".join(text for _, text in limits.values())
+        return None, f"budget {budget}: no network has finished training ({left} running or stopped): no pick"
+    done = points[finished].reset_index(drop=True)
+    best, line = tables.pick_within_budget(done, limits, error[finished], score_text)
+    if left:
+        line += f" (left out: {plots.plural(left, 'network')} not finished training, whose last epoch is no result)"
+    return (None if best is None else str(done["name"].iat[best])), line
+
+
 def repeated(summary: pd.DataFrame) -> bool:
     """Whether some genotype was trained more than once (the plots then show means and intervals)."""
     return bool((summary["n"] > 1).any())
@@ -800,9 +819,8 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     if limits:  # before anything is written: a limit on a column the table lacks is refused
         per_genotype = summary if several else df
         error = (per_genotype["test_error_mean"] if several else 100.0 - per_genotype["test_acc"]).to_numpy(float)
-        best, pick_line = tables.pick_within_budget(per_genotype, limits, error,
-                                                    "mean test error {:.4g} %" if several else "test error {:.4g} %")
-        pick = None if best is None else str(per_genotype["name"].iat[best])
+        pick, pick_line = budget_pick(per_genotype, limits, error,
+                                      "mean test error {:.4g} %" if several else "test error {:.4g} %")
     ensembles = read_ensembles(loaded_ensembles, df)
     if not replot_in_place:
         tables.write_table(df, output)
