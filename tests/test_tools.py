@@ -2042,3 +2042,20 @@ def test_a_budget_picks_among_finished_runs_only(tmp_path: Path, capsys, monkeyp
     table.write_text("name,test_acc,parameters,status\nl2_loss_3e02,99.0,1500000,running\n")
     name, line = pick("--max_params", "2")
     assert name is None and "no network has finished training" in line
+
+
+def test_runs_of_several_datasets_are_said_not_comparable(tmp_path: Path, capsys, monkeypatch) -> None:
+    """A digits batch given with a synthetic run: the synthetic run's low error made the front and its hypervolume
+    of the digits networks, without a word that the errors are of other test sets."""
+    table = tmp_path / "table.csv"
+    table.write_text("name,test_acc,size_m,dataset\nl2_loss_2e01,60.0,1.0,digits\nl2_loss_0,55.0,2.0,digits\n"
+                     "l2_loss_2e01,80.0,1.0,synthetic\n")
+    monkeypatch.setattr(analyse_train_logs, "make_plots", lambda *args, **kwargs: [])
+    analyse_train_logs.main(analyse_train_logs.build_parser().parse_args(
+        ["-d", str(table), "-o", str(tmp_path / "t.csv"), "--baselines", "no"]))
+    assert ("note: the runs were trained on 2 datasets (digits 2 runs, synthetic 1 run): their test errors are not "
+            "comparable") in capsys.readouterr().out
+    table.write_text("name,test_acc,size_m,dataset\nl2_loss_2e01,60.0,1.0,digits\nl2_loss_0,55.0,2.0,digits\n")
+    analyse_train_logs.main(analyse_train_logs.build_parser().parse_args(
+        ["-d", str(table), "-o", str(tmp_path / "t.csv"), "--baselines", "no"]))
+    assert "note: the runs were trained on" not in capsys.readouterr().out

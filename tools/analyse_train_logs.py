@@ -462,6 +462,21 @@ def unfinished_note(df: pd.DataFrame) -> str | None:
     return f"note: the evaluation hypervolume is over the finished runs only: left out {' and '.join(parts)}"
 
 
+def mixed_datasets_note(df: pd.DataFrame) -> str | None:
+    """A note when the runs were trained on more than one dataset (None: one, or unknown). Their test errors are
+    not comparable, yet the front of test error against cost, its hypervolume and a budget's pick pooled them
+    without a word: a synthetic or 3-class run's low error made the front of a digits batch."""
+    if "dataset" not in df:
+        return None
+    counts = df["dataset"].dropna().astype(str).value_counts(sort=False)
+    if len(counts) < 2:
+        return None
+    parts = ", ".join(f"{name} {plots.plural(int(n), 'run')}" for name, n in counts.items())
+    return (f"note: the runs were trained on {len(counts)} datasets ({parts}): their test errors are not comparable, "
+            "yet the evaluation front, its hypervolume, a budget's pick and the plots put them together; give -t "
+            "the runs of one dataset")
+
+
 def budget_pick(points: pd.DataFrame, limits: dict[str, tuple[float, str]], error: np.ndarray,
                 score_text: str) -> tuple[str | None, str]:
     """(name, line) of the budget's pick among the finished networks. A run still training or stopped has only its
@@ -839,6 +854,8 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
                                   [c.replace("test_error_best_of_n", "best of n") for c in SUMMARY_PRINTED]))
         if pooled := pooling_note(df):
             print(pooled)
+    if mixed := mixed_datasets_note(df):
+        print(mixed)
     # with several seeds a genotype is its mean: the front of single runs would be one of lucky seeds
     points = summary if several else df
     # the x of the error-against-parameters plot and its front: size_m, else the profiled count (a table that
