@@ -416,3 +416,17 @@ def test_an_ensemble_member_is_found_by_name_only_where_one_genotype_has_that_na
     same = df.assign(genotype=[str(genotypes.PC_DARTS_cifar)] * 2 + [str(genotypes.DARTS_V2)])  # seeds of one cell
     assert analyse_train_logs.read_ensembles(loaded, same)[0]["members"] == [0, 2]
     assert analyse_train_logs.read_ensembles(loaded, df.drop(columns="genotype"))[0]["members"] == [0, 2]
+
+
+def test_an_ensemble_member_is_found_by_name_only_among_runs_of_the_ensembles_dataset() -> None:
+    """An ensemble of a 3-class image folder's l2_loss_2e01, given with a digits batch, was drawn at the cost of the
+    digits run of that name (its members matched by name), its error among errors of another test set."""
+    df = pd.DataFrame({"name": ["l2_loss_2e01", "DARTS_V2"], "eval_dir": ["a", "b"], "dataset": ["digits", "digits"],
+                       "genotype": [str(genotypes.PC_DARTS_cifar), str(genotypes.DARTS_V2)]})
+    members = [{"name": "l2_loss_2e01", "run_dir": "/elsewhere/x"}, {"name": "DARTS_V2", "run_dir": "/elsewhere/y"}]
+    (ens,) = analyse_train_logs.read_ensembles([{"test_acc": 90.0, "dataset": "folder", "models": members}], df)
+    assert ens["members"] == [None, None]
+    (ens,) = analyse_train_logs.read_ensembles([{"test_acc": 90.0, "dataset": "digits", "models": members}], df)
+    assert ens["members"] == [0, 1]  # a moved ensemble of the same data is still found by name
+    (ens,) = analyse_train_logs.read_ensembles([{"test_acc": 90.0, "models": members}], df)
+    assert ens["members"] == [0, 1]  # an ensemble.json that records no dataset: as before

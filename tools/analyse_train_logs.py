@@ -523,6 +523,7 @@ def read_ensembles(loaded: list[dict[str, Any]], df: pd.DataFrame) -> list[dict[
     out = []
     by_dir = {str(Path(str(d)).resolve()): i for i, d in enumerate(df["eval_dir"]) if isinstance(d, str) and d}
     by_name: dict[str, int | None] = {}
+    datasets = list(df["dataset"]) if "dataset" in df else [None] * len(df)
     cells: dict[str, set[str]] = {}
     for i, (n, g) in enumerate(zip(df["name"], df["genotype"] if "genotype" in df else [None] * len(df))):
         by_name.setdefault(str(n), i)
@@ -540,7 +541,16 @@ def read_ensembles(loaded: list[dict[str, Any]], df: pd.DataFrame) -> list[dict[
             members = []
             for m in part.get("models", []):
                 key = str(Path(str(m.get("run_dir", ""))).resolve()) if m.get("run_dir") else None
-                members.append(by_dir.get(key) if key in by_dir else by_name.get(str(m.get("name"))))
+                if key in by_dir:
+                    members.append(by_dir[key])
+                    continue
+                # by name only a run of the ensemble's dataset: a 3-class folder ensemble's l2_loss_2e01 is not the
+                # digits run of that name, whose cost it was drawn at (its error beside digits errors)
+                row = by_name.get(str(m.get("name")))
+                ensembled_on = data.get("dataset")
+                other = row is not None and ensembled_on and isinstance(datasets[row], str) and \
+                    datasets[row] != ensembled_on
+                members.append(None if other else row)
             out.append({"label": f"{what.format(len(members))} [{weighting}]",
                         "test_error": 100.0 - float(part["test_acc"]), "members": members})
     return out
