@@ -8,7 +8,7 @@
 
 What is evaluated, given as the positional RUN or as --model_path:
 
-* a train.py run folder (or a weights file inside one, e.g. its weights.pt): the genotype (its
+* a train.py run folder (or its log.txt, or a weights file inside one, e.g. its weights.pt): the genotype (its
   genotype.json), dataset, image size, data path, batch size and network shape
   (init_channels, layers, auxiliary) come from the folder's args.json; a flag that contradicts the
   folder (another --set, --image_size, --arch, --init_channels, --layers, --auxiliary) is refused
@@ -459,6 +459,8 @@ def resolve_settings(args: argparse.Namespace) -> tuple[dict[str, Any], Genotype
     source = Path(args.run or args.model_path)
     if not source.exists():
         raise FileNotFoundError(f"no such run folder or weights file: {source}")
+    if source.name == "log.txt" and source.is_file():  # a run's log stands for its folder, as in --arch and the tools
+        source = source.parent
     folder = train_run_folder(source)
     if folder is None:
         cfg, genotype, notes = weights_file_settings(args, source)

@@ -45,6 +45,12 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> dict:
     return result
 
 
+def test_a_runs_log_txt_stands_for_its_folder(trained: dict, tmp_path: Path) -> None:
+    """RUN/log.txt, as --arch and the analysis tools take it, was read as a weights file ("not a file of tensors")."""
+    result = evaluate(str(Path(trained["run_dir"]) / "log.txt"), "--logdir", str(tmp_path))
+    assert result["test_acc"] == trained["test_acc"] and result["train_run"] == trained["run_dir"]
+
+
 def test_run_folder_gives_the_training_test_accuracy(trained: dict, tmp_path: Path) -> None:
     run = trained["run_dir"]
     result = evaluate(run, "--logdir", str(tmp_path))
