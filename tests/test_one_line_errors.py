@@ -251,7 +251,7 @@ def test_one_bad_ensemble_member_is_one_line(tmp_path: Path, capsys: pytest.Capt
 
 
 @pytest.mark.parametrize(("flag", "value"), [
-    ("--momentum", "-1"), ("--weight_decay", "-1"), ("--arch_learning_rate", "-1"), ("--arch_weight_decay", "-1"),
+    ("--weight_decay", "-1"), ("--arch_learning_rate", "-1"), ("--arch_weight_decay", "-1"),
     ("--learning_rate_min", "nan"), ("--weight_decay", "inf"),
 ])
 def test_search_flags_torch_would_reject_fail_before_the_run_folder(tmp_path: Path, capsys: pytest.CaptureFixture,
@@ -263,7 +263,7 @@ def test_search_flags_torch_would_reject_fail_before_the_run_folder(tmp_path: Pa
 
 
 @pytest.mark.parametrize(("script", "flag"), [
-    (train, "--learning_rate"), (train, "--weight_decay"), (train, "--momentum"),
+    (train, "--learning_rate"), (train, "--weight_decay"),
     (train_search, "--arch_learning_rate"), (train_search, "--arch_weight_decay"),
 ])
 def test_an_optimiser_value_past_float32_fails_before_the_run_folder(tmp_path: Path, capsys: pytest.CaptureFixture,
@@ -294,10 +294,14 @@ def test_a_seed_torch_cannot_take_fails_in_one_line_before_any_folder(tmp_path: 
     (train_search, ["--learning_rate", "0.1", "--learning_rate_min", "0.5"], "--learning_rate_min 0.5 is above"),
     (train, ["--arch", "DARTS_V2", "--learning_rate_min", "0.5"], "--learning_rate_min 0.5 is above"),
     (train, ["--arch", "DARTS_V2", "--lr_schedule", "step", "--gamma", "9.7"], "--gamma 9.7 must be in (0, 1]"),
+    (train, ["--arch", "DARTS_V2", "--momentum", "1"], "--momentum 1.0 must be in [0, 1)"),
+    (train_search, ["--momentum", "1.5"], "--momentum 1.5 must be in [0, 1)"),
+    (train_search, ["--momentum", "-1"], "--momentum -1.0 must be in [0, 1)"),
 ])
 def test_a_learning_rate_that_would_grow_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture, script: object,
                                                    argv: list[str], says: str) -> None:
-    """A cosine floor above the start, or a step decay above 1, made the lr climb (train loss 2.4 -> 13.8)."""
+    """A cosine floor above the start, or a step decay above 1, made the lr climb (train loss 2.4 -> 13.8); a
+    momentum of 1 or more never lets a step fade."""
     args = script.build_parser().parse_args([*TINY, *argv, "--logdir", str(tmp_path)])
     assert run_main(script.main, args) == 2
     assert one_line(capsys).startswith(f"error: {says}")

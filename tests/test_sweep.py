@@ -295,7 +295,7 @@ def test_nan_loss_stops_search_with_message(tmp_path: Path) -> None:
     (["cifar", "-o", "l2", "--set", "digits"], "-o is the sweep's flag: give it before the subcommand 'cifar'"),
     # what a search would refuse (torch's optimisers, the data split) is refused before the sweep folder exists
     (["-o", "l2", "cifar", *SEARCH, "--batch_size", "5000"], "--batch_size 5000 is larger than the search split"),
-    (["-o", "l2", "cifar", *SEARCH, "--momentum", "-1"], "--momentum -1.0 must be a finite number >= 0"),
+    (["-o", "l2", "cifar", *SEARCH, "--momentum", "-1"], "--momentum -1.0 must be in [0, 1)"),
     (["-o", "l1", "cifar", *SEARCH, "--learning_rate_min", "nan"], "--learning_rate_min nan must be a finite"),
     (["-o", "l2", "imagenet", "--arch_weight_decay", "-1"], "--arch_weight_decay -1.0 must be a finite"),
 ])
@@ -357,7 +357,8 @@ def test_validate_search_args_refuses_what_torch_would(flag: str, value: float) 
     args = train_search.build_parser().parse_args(SEARCH)
     train_search.validate_search_args(args)
     setattr(args, flag, value)
-    with pytest.raises(UserError, match=f"^--{flag} {value} must be a finite number"):
+    says = r"must be in \[0, 1\)" if flag == "momentum" else "must be a finite number"
+    with pytest.raises(UserError, match=f"^--{flag} {value} {says}"):
         train_search.validate_search_args(args)
 
 
