@@ -378,6 +378,18 @@ class Sweep:
         self.estimator.discard(weight)
         self.logger.info("search %d failed: %s", record["index"], record["error"])
 
+    def log_gaps_left_by(self, failed: list[dict[str, Any]]) -> None:
+        """Name each gap of the front wider than --delta whose search failed: NISE does not try a gap twice, so the
+        sweep ends there as if it had converged, and a --resume (a larger --max_searches too) runs nothing for it."""
+        for wa, wb, dist, weight in self.estimator.open_gaps():
+            search = next((s for s in failed if math.isclose(s["weight"][0], weight[0], rel_tol=1e-9, abs_tol=1e-15)),
+                          None)
+            if search is not None:
+                self.logger.info("the front's gap between nu = %.6g and nu = %.6g (%.3g wide, normalised) is wider "
+                                 "than --delta %g and stays so: its search %d (nu = %.6g) failed (%s); NISE does not "
+                                 "search a gap again", wa[0], wb[0], dist, self.args.delta, search["index"],
+                                 search["weight"][0], search.get("error") or "failed")
+
     def log_name_changes(self) -> None:
         """Say how the names of the last genotypes.json (a resumed sweep's) changed, point by point (by nu): a name
         takes the digits the front's nus need apart, so a nu that joins or leaves the front beside a point changes
@@ -529,7 +541,10 @@ class Sweep:
             self.searches, self.pareto, self.args.objective, self.run_dir / "frontier.png"))
         self.complete = True
         self.save()
-        self.logger.info("sweep done: %d searches, %d Pareto-optimal", len(self.searches), len(self.pareto))
+        failed = [s for s in self.searches if s["status"] == "failed"]
+        self.logger.info("sweep done: %d searches%s, %d Pareto-optimal", len(self.searches),
+                         f" ({len(failed)} failed)" if failed else "", len(self.pareto))
+        self.log_gaps_left_by(failed)
         if self.room() == 0 and self.estimator.has_next():
             # the cap counts every search recorded: a resume given a cap below that count must hear that count
             self.logger.info("stopped at --max_searches %d: NISE had more to search (gaps of the front wider than "

@@ -373,6 +373,16 @@ class WeightEstimator:
         self._pending.extend(out)
         return out
 
+    def open_gaps(self) -> list[tuple[Weight, Weight, float, Weight]]:
+        """Visited neighbouring pairs still farther apart than delta, each as (wa, wb, distance, proposed weight).
+
+        With no result pending, such a gap's search either ended off the gap (NISE's own end: its point was
+        dominated or no better) or failed; a failed weight is discarded and its pair stays visited for good (no
+        endless retries), so the sweep ends short of delta there, which its caller can then say.
+        """
+        return [(wa, wb, dist, normal_weight(pa, pb))
+                for wa, wb, pa, pb, dist, visited in self._gaps() if visited and dist > self.delta]
+
     # -- results -------------------------------------------------------------------------------
 
     def set_result(

@@ -245,6 +245,32 @@ def test_a_search_whose_point_is_not_finite_is_recorded_failed_and_the_sweep_goe
     assert [p["weight"] for p in state["pareto"]] == [[0.0, 1.0]]
 
 
+def test_a_gap_whose_search_failed_is_named_when_the_sweep_ends(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """NISE does not search a gap twice: the gap whose search failed stayed wider than --delta for good, and the sweep
+    ended with "sweep done: 3 searches, 2 Pareto-optimal" as if it had converged; a --resume with a larger
+    --max_searches then ran nothing, without a word. The end now counts the failed searches and names that gap."""
+    real_main = train_search.main
+    points = {0.2: (8.0, 3.0), 0.0: (10.0, 1.0)}  # NISE's third weight, normal to their segment: nu = 0.5
+
+    def two_then_nan(args):
+        if args.l2_weight not in points:
+            raise train_search.SearchDiverged("the loss became nan at epoch 0 step 1")
+        return {**real_main(args), "reg_loss": points[args.l2_weight][0],
+                "criterion_loss": points[args.l2_weight][1]}
+
+    monkeypatch.setattr(train_search, "main", two_then_nan)
+    state = multiobjective.main(parse(["-o", "l2", "-d", "0.01", "cifar", *SEARCH, "--epochs", "1",
+                                       "--logdir", str(tmp_path)]))
+    assert [(s["weight"][0], s["status"]) for s in state["searches"]] == [(0.2, "done"), (0.0, "done"),
+                                                                          (0.5, "failed")]
+    (run_dir,) = tmp_path.glob("multi-search-*")
+    log = (run_dir / "log.txt").read_text()
+    assert "sweep done: 3 searches (1 failed), 2 Pareto-optimal" in log
+    assert ("the front's gap between nu = 0.2 and nu = 0 (0.696 wide, normalised) is wider than --delta 0.01 and "
+            "stays so: its search 2 (nu = 0.5) failed (the loss became nan at epoch 0 step 1)") in log
+
+
 @pytest.mark.parametrize("error, said", [
     (UserError("data/train: image folder dataset not found"), r"data/train: image folder dataset not found"),
     (OSError(errno.ENOSPC, "No space left on device", "s/checkpoint.pt"),
