@@ -68,6 +68,7 @@ from utils import (
     LOG_DATEFMT,
     LOG_FORMAT,
     MetricsCSV,
+    RunLogFile,
     UserError,
     check_resume_checkpoint,
     check_resumed_split,
@@ -655,7 +656,7 @@ def main(args: argparse.Namespace, *, run_dir: str | Path | None = None,
         run_lock = run_lock or lock_run_dir(run_dir)  # before anything is written there: one process per run folder
         logger = get_logger(f"train.{run_dir.name}", run_dir)
         for path in log_files:
-            handler = logging.FileHandler(path, mode="a")
+            handler = RunLogFile(path)
             handler.setFormatter(logging.Formatter(LOG_FORMAT, datefmt=LOG_DATEFMT))
             logger.addHandler(handler)
         logger.info("run folder: %s", run_dir)

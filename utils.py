@@ -233,6 +233,30 @@ def create_run_dir(kind: str, save: str, root: str | Path = "logs") -> Path:
     raise UserError(f"could not create a run folder under {root}")
 
 
+class RunLogFile(logging.FileHandler):
+    """A run's log file (log.txt), appended to. A line it cannot take (a full disk) is an OSError naming the file,
+    raised to the code that logged it, so that the run ends with one ``error:`` line as when any of its other
+    files cannot be written; logging's own handling printed a traceback on stderr for every such line while
+    the run went on with a log missing them."""
+
+    def __init__(self, path: str | Path) -> None:
+        super().__init__(path, mode="a")
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - logging's name
+        """Raise a write's OSError naming the file; other failures (a bad format string) as logging does."""
+        err = sys.exc_info()[1]
+        if not isinstance(err, OSError):
+            super().handleError(record)
+            return
+        # drop the line the file did not take, else every later flush, and close(), would fail on it again;
+        # the next line opens the file anew
+        stream, self.stream = self.stream, None
+        if stream is not None:
+            with contextlib.suppress(OSError):
+                stream.close()
+        raise OSError(err.errno, err.strerror, self.baseFilename) from None
+
+
 def get_logger(name: str, run_dir: Path | None = None) -> logging.Logger:
     """Logger to stdout and run_dir/log.txt; calling again replaces the handlers (no duplicate lines)."""
     logger = logging.getLogger(name)
@@ -247,7 +271,7 @@ def get_logger(name: str, run_dir: Path | None = None) -> logging.Logger:
     logger.addHandler(stream)
     if run_dir is not None:
         Path(run_dir).mkdir(parents=True, exist_ok=True)
-        file_handler = logging.FileHandler(Path(run_dir) / "log.txt", mode="a")
+        file_handler = RunLogFile(Path(run_dir) / "log.txt")
         file_handler.setFormatter(formatter)
         logger.addHandler(file_handler)
     return logger

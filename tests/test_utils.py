@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import errno
+import io
 import json
 import logging
 import os
@@ -274,6 +276,40 @@ def test_get_logger_no_duplicate_handlers(tmp_path, capsys):
     for handler in list(logger.handlers):
         handler.close()
     logging.getLogger("test_utils_logger").handlers.clear()
+
+
+class _FullDisk(io.StringIO):
+    """A log file's stream on a disk that has filled: each flush fails as a write there does."""
+
+    def flush(self) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+def test_a_log_line_the_disk_cannot_take_ends_the_run_with_one_line_naming_log_txt(tmp_path, capsys):
+    """logging's own handler printed a traceback on stderr for every line log.txt could not take (hundreds on a full
+    disk) while the run went on, and the run's final error named no file."""
+    name = "test_utils_full_log"
+
+    def run(_: object) -> None:
+        logger = get_logger(name, tmp_path)
+        logger.info("first")
+        next(h for h in logger.handlers if isinstance(h, logging.FileHandler)).stream = _FullDisk()
+        for step in range(3):
+            logger.info("step %d", step)
+
+    try:
+        assert run_main(run, None) == 2
+        assert capsys.readouterr().err.splitlines() == [f"error: {tmp_path / 'log.txt'}: {os.strerror(errno.ENOSPC)}"]
+        logger = logging.getLogger(name)
+        logger.info("later")  # space freed (a resumed run): the file is opened again and takes the line
+        for handler in logger.handlers:
+            handler.close()  # the line that failed is dropped: closing does not fail on it again
+        lines = (tmp_path / "log.txt").read_text().splitlines()
+        assert [line.split("M ", 1)[1] for line in lines] == ["first", "later"]
+    finally:
+        for handler in list(logging.getLogger(name).handlers):
+            handler.close()
+        logging.getLogger(name).handlers.clear()
 
 
 def test_save_args_writes_json(tmp_path):
