@@ -975,13 +975,18 @@ class MetricsCSV:
             raise ValueError(f"unknown metrics column(s) {sorted(unknown)} for {self.path}")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         new = not self.path.is_file() or self.path.stat().st_size == 0
-        with open(self.path, "a", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=self.fieldnames)
-            if new:
-                writer.writeheader()
-            writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
-            f.flush()
-            os.fsync(f.fileno())  # else a machine going down could keep the later checkpoint and lose this row
+        try:
+            with open(self.path, "a", newline="") as f:
+                writer = csv.DictWriter(f, fieldnames=self.fieldnames)
+                if new:
+                    writer.writeheader()
+                writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
+                f.flush()
+                os.fsync(f.fileno())  # else a machine going down could keep the later checkpoint and lose this row
+        except OSError as err:  # a full disk: a write's error names no file, and run_main's line must say which
+            if err.filename is None and err.strerror:
+                raise OSError(err.errno, err.strerror, str(self.path)) from None
+            raise
 
     def truncate_after(self, epoch: int) -> None:
         """Keep only rows with epoch < `epoch` (the resumed run rewrites the later ones)."""

@@ -312,6 +312,17 @@ def test_a_log_line_the_disk_cannot_take_ends_the_run_with_one_line_naming_log_t
         logging.getLogger(name).handlers.clear()
 
 
+def test_a_metrics_row_the_disk_cannot_take_names_metrics_csv(tmp_path, monkeypatch):
+    """A full disk failed the row's write with an OSError naming no file: 'error: No space left on device'."""
+    def fsync(fd: int) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(utils.os, "fsync", fsync)
+    with pytest.raises(OSError) as caught:
+        MetricsCSV(tmp_path / "metrics.csv", ["epoch"]).append({"epoch": 0})
+    assert caught.value.filename == str(tmp_path / "metrics.csv") and caught.value.errno == errno.ENOSPC
+
+
 def test_save_args_writes_json(tmp_path):
     args = argparse.Namespace(lr=0.1, data=Path("data"), layers=(1, 2), cutout=True)
     record = save_args(args, tmp_path, torch.device("cpu"))
