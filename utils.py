@@ -332,6 +332,12 @@ def _atomic_write(path: str | Path, write: Callable[[Any], None], mode: str, new
         raise
 
 
+def write_atomic(path: str | Path, write: Callable[[Any], None], mode: str = "w", newline: str | None = None) -> None:
+    """``write(handle)`` into a temp file beside ``path``, then renamed over it: a failed write (a full disk) leaves
+    the file as it was, not truncated, and its OSError names ``path``."""
+    _atomic_write(path, write, mode, newline)
+
+
 def write_json_atomic(path: str | Path, obj: Any) -> None:
     """Write JSON so that readers see either the old file or the whole new one."""
     _atomic_write(path, lambda f: json.dump(obj, f, indent=2, default=_json_default), "w")

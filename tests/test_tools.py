@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import errno
 import io
 import json
 import math
+import os
 import re
 import shlex
 import shutil
@@ -2059,3 +2061,22 @@ def test_runs_of_several_datasets_are_said_not_comparable(tmp_path: Path, capsys
     analyse_train_logs.main(analyse_train_logs.build_parser().parse_args(
         ["-d", str(table), "-o", str(tmp_path / "t.csv"), "--baselines", "no"]))
     assert "note: the runs were trained on" not in capsys.readouterr().out
+
+
+class _DiskFills:
+    """A cell whose writing fails as a write on a disk that has just filled does."""
+
+    def __str__(self) -> str:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+def test_a_table_the_disk_cannot_take_leaves_the_old_one_whole(tmp_path: Path) -> None:
+    """write_table (every tool's CSV: analyse_train_logs, search_stability...) opened the output in place: a full
+    disk left the table it was replacing truncated (the last run's results lost) and the error named no file."""
+    path = tmp_path / "table.csv"
+    tables.write_table(pd.DataFrame({"arch": ["a", "b"], "test_acc": [90.5, 91.25]}), path)
+    before = path.read_bytes()
+    with pytest.raises(OSError) as caught:
+        tables.write_table(pd.DataFrame({"arch": ["a", "b", "c"], "test_acc": [1.0, 2.0, _DiskFills()]}), path)
+    assert caught.value.filename == str(path)
+    assert path.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ["table.csv"]

@@ -36,7 +36,7 @@ from pareto import (
     sweep_name,
 )
 from plots import CE_LABEL, NU_LABEL, penalty_label, plural
-from utils import UserError, rebase_run_dirs, resume_command, run_is_live, sweep_state_problem
+from utils import UserError, rebase_run_dirs, resume_command, run_is_live, sweep_state_problem, write_atomic
 
 __all__ = [
     "BUDGETS",
@@ -188,10 +188,11 @@ def read_table(path: str | Path, needs: Sequence[Sequence[str]] = (), what: str 
 
 
 def write_table(df: pd.DataFrame, path: str | Path) -> Path:
-    """CSV with full float precision (values read back equal those written)."""
+    """CSV with full float precision (values read back equal those written), written atomically: a table that
+    could not be written whole (a full disk) leaves the file it replaces as it was."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    df.to_csv(path, index=False)
+    # newline="": pandas ends the lines itself, as when it opens a path
+    write_atomic(path, lambda handle: df.to_csv(handle, index=False), "w", newline="")
     return path
 
 
