@@ -242,6 +242,8 @@ class Sweep:
         # true once finish() saved the front: a sweep killed between two searches leaves none "running", and only
         # this tells the tools that it stopped short of its end
         self.complete = False
+        # true when --max_searches, not NISE, ended it: the tools then say its front had gaps wider than --delta left
+        self.capped = False
 
     # ---------------------------------------------------------------- persistence
     def state(self) -> dict[str, Any]:
@@ -252,7 +254,7 @@ class Sweep:
             "args": saved_args, "searches": self.searches, "pareto": self.pareto,
             "hypervolume": self.hypervolume, "estimator": self.estimator.state_dict(),
             "parallel": self.parallel, "front_ce": front_ce_key(self.args.objective), "published": self.published,
-            "complete": self.complete,
+            "complete": self.complete, "capped": self.capped,
         }
 
     def save(self) -> None:
@@ -540,12 +542,13 @@ class Sweep:
         final = draw_or_warn(self.logger, "frontier.png", lambda: plot_frontier(
             self.searches, self.pareto, self.args.objective, self.run_dir / "frontier.png"))
         self.complete = True
+        self.capped = self.room() == 0 and self.estimator.has_next()
         self.save()
         failed = [s for s in self.searches if s["status"] == "failed"]
         self.logger.info("sweep done: %d searches%s, %d Pareto-optimal", len(self.searches),
                          f" ({len(failed)} failed)" if failed else "", len(self.pareto))
         self.log_gaps_left_by(failed)
-        if self.room() == 0 and self.estimator.has_next():
+        if self.capped:
             # the cap counts every search recorded: a resume given a cap below that count must hear that count
             self.logger.info("stopped at --max_searches %d: NISE had more to search (gaps of the front wider than "
                              "--delta %g); %s --max_searches N (N > %d) goes on", self.args.max_searches,

@@ -19,6 +19,7 @@ import multiobjective
 import train_search
 from genotypes import resolve_genotype
 from pareto import non_dominated
+from tools import tables
 from utils import UserError, run_main
 
 REPO = Path(__file__).resolve().parents[1]
@@ -466,6 +467,12 @@ def test_a_sweep_stopped_by_max_searches_says_so_and_how_to_go_on(tmp_path: Path
     multiobjective.main(parse(["--resume", str(run_dir), "--max_searches", "1"]))
     log = (run_dir / "log.txt").read_text()
     assert log.count("--max_searches N (N > 2) goes on") == 2 and "(N > 1)" not in log
+    # the tools said nothing of it: the front they showed read as NISE's own end
+    note = (f"note: {run_dir} ended at --max_searches (2 searches) with gaps of its front wider than --delta left "
+            f"(python multiobjective.py --resume {run_dir} --max_searches N, N > 2, goes on): shown are its 2 finished "
+            "searches")
+    assert json.loads((run_dir / "sweep.json").read_text())["capped"] is True
+    assert tables.unfinished_note(tables.load_sweep(run_dir)) == note
 
 
 def test_resume_from_elsewhere_finds_the_searches_in_the_sweep_folder(sweep: dict, tmp_path: Path,
@@ -509,8 +516,6 @@ def test_a_sweep_stopped_between_two_searches_reads_as_stopped(tmp_path: Path, m
     """A sweep killed or interrupted after one search's record and before the next one's leaves no search "running":
     the tools showed its partial front as the sweep's. sweep.json's "complete", true only from the sweep's end,
     tells them; the resume ends it."""
-    from tools import tables
-
     real_run_one, calls = multiobjective.Sweep.run_one, []
 
     def ctrl_c_before_the_second(self, weight, record=None):

@@ -388,7 +388,8 @@ def load_sweep(path: str | Path) -> dict[str, Any]:
     count its searches that failed, still run, or were left unfinished by a sweep no process holds any more (killed
     or interrupted: utils.run_is_live); ``between`` is "running" or "stopped" for a sweep not at its end with no
     search "running" (between two searches: still at work, or killed there), else None; nothing_finished says
-    which, when none has finished.
+    which, when none has finished. ``capped``: --max_searches ended the sweep while NISE still had gaps wider than
+    --delta to search.
     """
     folder = run_folder(path)
     if (folder / "sweep.json").is_file():
@@ -409,6 +410,8 @@ def load_sweep(path: str | Path) -> dict[str, Any]:
         running = unfinished - stopped
         # between two searches: at work if its process holds it, else stopped short of its end
         between = None if unfinished or not short else "running" if live else "stopped" if live is False else None
+        # ended by --max_searches with gaps wider than --delta left (a sweep.json before this record: not said)
+        capped = bool(state.get("complete") and state.get("capped"))
         objective = state.get("objective") or args.get("objective") or "l2"
         pareto = [dict(p) for p in state.get("pareto") or []]
         # the searches live inside the sweep folder: their recorded folders may be relative to where the sweep ran
@@ -427,7 +430,7 @@ def load_sweep(path: str | Path) -> dict[str, Any]:
         if not isinstance(result, dict) or "reg_loss" not in result:
             raise ValueError(f"{folder} is neither a sweep folder (no sweep.json) nor a search folder")
         result["run_dir"] = str(folder)  # where it is now: result.json's may be relative to where the search ran
-        searches, failed, running, stopped, between = [result], 0, 0, 0, None
+        searches, failed, running, stopped, between, capped = [result], 0, 0, 0, None, False
         objective = result.get("objective") or "l2"
         pareto, hypervolume = [], None
         dataset = result.get("dataset")
@@ -477,7 +480,7 @@ def load_sweep(path: str | Path) -> dict[str, Any]:
     return {"folder": folder, "objective": objective, "searches": searches, "pareto": pareto,
             "hypervolume": hypervolume, "space": space, "dataset": dataset, "num_classes": int(num_classes),
             "image_size": image_size, "failed": failed, "running": running, "stopped": stopped,
-            "between": between}
+            "between": between, "capped": capped}
 
 
 def nothing_finished(sweep: dict[str, Any]) -> str:
@@ -497,7 +500,8 @@ def nothing_finished(sweep: dict[str, Any]) -> str:
 
 def unfinished_note(sweep: dict[str, Any], shown: str = "shown") -> str | None:
     """The stderr note of a tool that shows a sweep still at work, or one no process holds that stopped before its
-    end (killed or interrupted): its front is that of the searches finished so far, not the sweep's.
+    end (killed or interrupted): its front is that of the searches finished so far, not the sweep's; or one that
+    --max_searches ended while NISE had gaps wider than --delta left (the log said so, the tools did not).
     ``shown``: what the tool does with them ("shown", "compared")."""
     folder, finished = sweep["folder"], plural(len(sweep["searches"]), "finished search")
     if sweep.get("running"):
@@ -510,6 +514,11 @@ def unfinished_note(sweep: dict[str, Any], shown: str = "shown") -> str | None:
     if sweep.get("between") == "stopped":
         return (f"note: {folder} was stopped between two searches, before its end "
                 f"({resume_command('multiobjective.py', folder)} continues it): {shown} are its {finished}")
+    if sweep.get("capped"):
+        count = len(sweep["searches"]) + sweep.get("failed", 0)
+        return (f"note: {folder} ended at --max_searches ({plural(count, 'search')}) with gaps of its front wider "
+                f"than --delta left ({resume_command('multiobjective.py', folder)} --max_searches N, N > {count}, "
+                f"goes on): {shown} are its {finished}")
     return None
 
 
