@@ -29,6 +29,7 @@ from matplotlib import colors as mcolors  # noqa: E402
 from matplotlib.ticker import FuncFormatter, LogFormatterSciNotation, MaxNLocator  # noqa: E402
 
 from pareto import front_ce, front_ce_key, front_indices  # noqa: E402
+from utils import write_figure  # noqa: E402
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -152,10 +153,10 @@ def save_figure(fig: Any, path: str | Path) -> Path:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fig.tight_layout()
-        fig.savefig(path, dpi=max(DPI, 100), bbox_inches="tight")  # keeps legends placed outside the axes
+        # bbox_inches keeps legends placed outside the axes; written whole or not at all (write_figure)
+        return write_figure(fig, path, dpi=max(DPI, 100), bbox_inches="tight")
     finally:
         plt.close(fig)
-    return path
 
 
 def draw_or_warn(logger: Any, what: str, draw: Callable[[], T]) -> T | None:
@@ -666,9 +667,10 @@ def plot_losses(
 ) -> Path:
     """losses_figure written as a PNG (losses.png of a sweep)."""
     fig = losses_figure(searches, objective, size)
-    fig.savefig(path, dpi=DPI)
-    plt.close(fig)
-    return Path(path)
+    try:
+        return write_figure(fig, path, dpi=DPI)
+    finally:  # a failed write too: a sweep warns and goes on
+        plt.close(fig)
 
 
 # --------------------------------------------------------------------------- correlation

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from plots import DPI, integer_ticks, log_scale, plt, spans_decades
+from utils import write_figure
 
 PANELS = (("loss.png", "loss", "cross-entropy"), ("acc.png", "acc", "top-1 accuracy (%)"),
           ("top5.png", "top5", "top-5 accuracy (%)"))
@@ -82,8 +83,7 @@ def plot_training_curves(metrics_path: str | Path, out_dir: str | Path, title: s
     for filename, key, ylabel in PANELS:
         fig = training_figure(rows, key, ylabel, title, train_label)
         try:
-            fig.savefig(out_dir / filename, dpi=DPI)
+            written.append(write_figure(fig, out_dir / filename, dpi=DPI))
         finally:
             plt.close(fig)
-        written.append(out_dir / filename)
     return written

@@ -88,6 +88,7 @@ from utils import (
     run_main,
     set_seed,
     shell_command,
+    write_figure,
     write_json_atomic,
 )
 
@@ -446,9 +447,10 @@ def plot_confusion(matrix: list[list[int]], classes: list[str], path: Path, titl
     from plots import DPI, plt
 
     fig = confusion_figure(matrix, classes, title)
-    fig.savefig(path, dpi=DPI)
-    plt.close(fig)
-    return path
+    try:
+        return write_figure(fig, path, dpi=DPI)
+    finally:
+        plt.close(fig)
 
 
 # --------------------------------------------------------------------------- main

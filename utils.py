@@ -338,6 +338,35 @@ def write_atomic(path: str | Path, write: Callable[[Any], None], mode: str = "w"
     _atomic_write(path, write, mode, newline)
 
 
+def write_figure(fig: Any, path: str | Path, **options: Any) -> Path:
+    """``fig.savefig(path, **options)`` written as write_atomic writes: a failed write (a full disk) leaves the older
+    figure of that name whole (a re-drawn frontier.png, a tool's ``-o``), no part file, and an OSError naming it.
+
+    A file object has no name to take the format from, so it is taken here as savefig takes it (the suffix: .png,
+    .pdf, .svg; none: savefig.format, appended to the name, as savefig does); returns the path written."""
+    name = os.fspath(path)
+    fmt = os.path.splitext(name)[1][1:]
+    if not fmt:
+        fmt = fig.canvas.get_default_filetype()
+        name = name.rstrip(".") + "." + fmt
+    _atomic_write(name, lambda handle: _savefig(fig, handle, fmt, options), "wb")
+    return Path(name)
+
+
+def _savefig(fig: Any, handle: Any, fmt: str, options: dict[str, Any]) -> None:
+    try:
+        fig.savefig(handle, format=fmt, **options)
+    except Exception as err:
+        # matplotlib's PDF writer, cleaning up after a write the disk refused, fails again (a zlib.error, an
+        # AttributeError) and hides the refusal: raise the OSError it met, which _atomic_write names the file in
+        cause = err.__context__
+        while cause is not None and not isinstance(cause, OSError):
+            cause = cause.__context__
+        if isinstance(err, OSError) or cause is None:
+            raise
+        raise cause from None
+
+
 def write_json_atomic(path: str | Path, obj: Any) -> None:
     """Write JSON so that readers see either the old file or the whole new one."""
     _atomic_write(path, lambda f: json.dump(obj, f, indent=2, default=_json_default), "w")

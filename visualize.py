@@ -54,7 +54,7 @@ from genotypes import (  # noqa: E402
     resolve_genotype,
     stale_front,
 )
-from utils import UserError, check_output, read_json, run_main  # noqa: E402
+from utils import UserError, check_output, read_json, run_main, write_figure  # noqa: E402
 
 # What multiobjective.py (a sweep's cell diagrams) and the tests use of this script.
 __all__ = ["main", "build_parser", "write_sweep_cells", "write_cells", "genotype_figures", "cell_figure",
@@ -352,8 +352,7 @@ def write_cells(genotype: Genotype, stem: str | Path, formats: Iterable[str] = (
         for cell, fig in figures.items():
             for ext in formats:
                 path = stem.with_name(f"{stem.name}_{cell}.{ext}")
-                fig.savefig(path, dpi=DPI, facecolor="white")
-                written.append(path)
+                written.append(write_figure(fig, path, dpi=DPI, facecolor="white"))
     finally:  # both figures, also when the first cell's file fails (a sweep draws on after a warning)
         for fig in figures.values():
             plt.close(fig)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import importlib.util
+import io
 import logging
 import os
 import random
@@ -133,3 +135,37 @@ def run_script(capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -
             for handler in [h for h in logger.handlers if h not in handlers.get(name, [])]:
                 logger.removeHandler(handler)
                 handler.close()
+
+
+class _FillingFile(io.BufferedWriter):
+    """A file on a disk with ``room`` bytes left: the writes up to it land, the one past it fails with ENOSPC."""
+
+    room = 0
+
+    def write(self, data: Any) -> int:
+        data = memoryview(data).cast("B")
+        if len(data) > self.room:
+            super().write(data[: self.room])
+            self.room = 0
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        self.room -= len(data)
+        return super().write(data)
+
+
+@pytest.fixture
+def disk_fills(monkeypatch: pytest.MonkeyPatch) -> Callable[[int], None]:
+    """disk_fills(room): from now on, a file opened for binary writing by descriptor (os.fdopen: the atomic writers'
+    temp files) takes ``room`` bytes and then fails as a full disk does, part-way through."""
+    real = os.fdopen
+
+    def fill_after(room: int) -> None:
+        def fdopen(fd: int, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+            if "w" not in mode or "b" not in mode:
+                return real(fd, mode, *args, **kwargs)
+            handle = _FillingFile(io.FileIO(fd, "w"))
+            handle.room = room
+            return handle
+
+        monkeypatch.setattr(os, "fdopen", fdopen)
+
+    return fill_after

@@ -6,6 +6,7 @@ same test split, must give exactly the test accuracy the training reported.
 
 from __future__ import annotations
 
+import errno
 import json
 import shutil
 import subprocess
@@ -103,6 +104,19 @@ def test_class_names_with_dollar_signs_are_drawn_as_written(tmp_path: Path) -> N
     fig = testpy.confusion_figure([[1, 0, 0], [0, 1, 0], [0, 0, 1]], classes, "t")
     assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == [r"cost_\$5_\$10", r"a^b\$", "eel"]
     plots.plt.close(fig)
+
+
+def test_a_confusion_plot_the_disk_cannot_take_leaves_the_old_one_whole(tmp_path: Path, disk_fills) -> None:
+    """confusion.png was written in place: a full disk left a re-run's plot truncated and named no file."""
+    png = testpy.plot_confusion([[3, 1], [0, 2]], ["a", "b"], tmp_path / "confusion.png", "t")
+    before = png.read_bytes()
+    open_before = plots.plt.get_fignums()
+    disk_fills(1000)
+    with pytest.raises(OSError) as caught:
+        testpy.plot_confusion([[3, 1], [0, 2]], ["a", "b"], png, "t")
+    assert (caught.value.errno, caught.value.filename) == (errno.ENOSPC, str(png))
+    assert png.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ["confusion.png"]
+    assert plots.plt.get_fignums() == open_before
 
 
 def test_weights_file_with_arch_gives_the_same(trained: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -2080,3 +2080,47 @@ def test_a_table_the_disk_cannot_take_leaves_the_old_one_whole(tmp_path: Path) -
         tables.write_table(pd.DataFrame({"arch": ["a", "b", "c"], "test_acc": [1.0, 2.0, _DiskFills()]}), path)
     assert caught.value.filename == str(path)
     assert path.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ["table.csv"]
+
+
+def _figure() -> object:
+    fig, ax = plots.plt.subplots(figsize=(2, 2))
+    ax.plot([0, 1], [1, 0])
+    return fig
+
+
+@pytest.mark.parametrize("draw", [
+    pytest.param(lambda path: plots.save_figure(_figure(), path.with_suffix(".png")), id="save_figure-png"),
+    pytest.param(lambda path: plots.save_figure(_figure(), path.with_suffix(".pdf")), id="save_figure-pdf"),
+    pytest.param(lambda path: plots.save_figure(_figure(), path.with_suffix(".svg")), id="save_figure-svg"),
+    pytest.param(lambda path: plots.plot_losses([], "l2", path.with_name("losses.png")), id="plot_losses"),
+    pytest.param(lambda path: plots_train.plot_training_curves(path.with_name("metrics.csv"), path.parent),
+                 id="plot_training_curves"),
+])
+def test_a_figure_the_disk_cannot_take_leaves_the_old_one_whole(tmp_path: Path, draw, disk_fills) -> None:
+    """Figures were written in place (savefig to the path): a full disk left the figure being replaced (a tool re-run
+    with the same -o, a resumed sweep's frontier.png) truncated, and the error named no file."""
+    columns = ["epoch", "train_loss", "valid_loss", "train_acc", "valid_acc", "train_top5", "valid_top5"]
+    write_csv(tmp_path / "metrics.csv", columns, [dict.fromkeys(columns, 1.0) | {"epoch": e} for e in (0, 1)])
+    written = draw(tmp_path / "figure")
+    path = written[0] if isinstance(written, list) else written
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    open_before = plots.plt.get_fignums()
+    disk_fills(1000)  # the write fails part-way through
+    with pytest.raises(OSError) as caught:
+        draw(tmp_path / "figure")
+    assert (caught.value.errno, caught.value.filename) == (errno.ENOSPC, str(path))
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before  # the old figure whole, no temp file
+    assert plots.plt.get_fignums() == open_before  # the figure closed all the same
+
+
+def test_a_tool_whose_figure_the_disk_cannot_take_names_it(tmp_path: Path, disk_fills, capsys) -> None:
+    """plot_frontier.py -o front.pdf re-run on a full disk: one error line naming the file, the old front kept."""
+    sweep = make_sweep(tmp_path)
+    out = tmp_path / "front.pdf"
+    args = plot_frontier.build_parser().parse_args(["-l", str(sweep), "-o", str(out)])
+    assert run_main(plot_frontier.main, args) == 0
+    before = out.read_bytes()
+    disk_fills(2000)
+    assert run_main(plot_frontier.main, args) != 0
+    assert capsys.readouterr().err.endswith(f"error: {out}: {os.strerror(errno.ENOSPC)}\n")
+    assert out.read_bytes() == before and not list(tmp_path.glob(".front.pdf.*"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 from collections import Counter
@@ -239,6 +240,21 @@ def test_write_cells_frees_both_figures_when_a_file_fails(tmp_path: Path, monkey
     monkeypatch.setattr(plt.Figure, "savefig", full)
     with pytest.raises(OSError):
         visualize.write_cells(PUBLISHED["DARTS_V2"], tmp_path / "h", ["png"])
+    assert set(plt.get_fignums()) == open_before
+
+
+@pytest.mark.parametrize("ext", ["png", "pdf", "svg"])
+def test_a_diagram_the_disk_cannot_take_leaves_the_old_one_whole(tmp_path: Path, ext: str, disk_fills) -> None:
+    """write_cells wrote in place: a full disk left a re-drawn diagram truncated (the older one lost), its error
+    naming no file; the old file now stays whole, no temp file is left and the error names the file."""
+    written = visualize.write_cells(PUBLISHED["DARTS_V2"], tmp_path / "g", [ext])
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    open_before = set(plt.get_fignums())
+    disk_fills(1000)
+    with pytest.raises(OSError) as caught:
+        visualize.write_cells(PUBLISHED["DARTS_V2"], tmp_path / "g", [ext])
+    assert (caught.value.errno, caught.value.filename) == (errno.ENOSPC, str(written[0]))
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
     assert set(plt.get_fignums()) == open_before
 
 
