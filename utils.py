@@ -17,16 +17,19 @@ import importlib.util
 import io
 import json
 import logging
+import multiprocessing
 import os
 import platform
 import random
 import re
 import secrets
 import shlex
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unicodedata
 import warnings
@@ -1071,11 +1074,41 @@ def shell_command(*words: str | Path) -> str:
     return " ".join(shell_word(word) for word in words)
 
 
+@contextlib.contextmanager
+def sigterm_interrupts() -> Iterator[list[int]]:
+    """Make SIGTERM (``kill``, a scheduler's preemption, ``docker stop``, systemd) raise KeyboardInterrupt in the block,
+    so that it stops a run as a Ctrl-C does (workers stopped, records saved, locks released, the --resume line)
+    rather than killing it silently. Yields the signals received (empty while none came). A second SIGTERM while the
+    first one's shutdown runs is ignored, so that the shutdown ends whole. Installed only in the main thread of a
+    main process, and only over the default disposition (an ignored SIGTERM, or a handler someone installed, is
+    left alone); the previous handler is restored on leaving the block."""
+    received: list[int] = []
+    if (threading.current_thread() is not threading.main_thread() or multiprocessing.parent_process() is not None
+            or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL):
+        yield received
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        if received:
+            return
+        received.append(signum)
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield received
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def run_main(main_fn: Callable[[Any], Any], args: Any) -> int:
     """Call main_fn(args); bad input, and a file that cannot be written or read (OSError), become one
-    `error: ...` line on stderr and exit code 2; a Ctrl-C, one line naming the command that resumes the run."""
+    `error: ...` line on stderr and exit code 2; a Ctrl-C (exit 130) or a SIGTERM (exit 143, see sigterm_interrupts),
+    one line naming the command that resumes the run."""
+    received: list[int] = []
     try:
-        main_fn(args)
+        with sigterm_interrupts() as received:
+            main_fn(args)
     except (UserError, ValueError) as e:
         message = " ".join(str(e).split()) or type(e).__name__
         print(f"error: {message}", file=sys.stderr)
@@ -1088,7 +1121,7 @@ def run_main(main_fn: Callable[[Any], Any], args: Any) -> int:
         print(f"error: {' '.join(str(e).split())}", file=sys.stderr)
         return 1
     except KeyboardInterrupt as e:
-        print(f"interrupted: continue with {e.command}" if isinstance(e, Interrupted) else "interrupted",
-              file=sys.stderr)
-        return 130
+        how = f"interrupted by {signal.Signals(received[0]).name}" if received else "interrupted"
+        print(f"{how}: continue with {e.command}" if isinstance(e, Interrupted) else how, file=sys.stderr)
+        return 128 + received[0] if received else 130
     return 0

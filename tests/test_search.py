@@ -129,14 +129,25 @@ def _run_cli(args: list[str], **kw) -> subprocess.CompletedProcess:
                           timeout=600, **kw)
 
 
-def test_search_resumes_after_sigkill(tmp_path: Path, run_script) -> None:
+KILLED = ["--epochs", "3", "-l1", "0.001", "-cw", "0.999", "--threads", "1"]
+
+
+@pytest.fixture(scope="module")
+def unbroken(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The search that test_search_resumes_after_a_kill kills, run to its end."""
+    return run_search(tmp_path_factory.mktemp("unbroken"), *KILLED)
+
+
+@pytest.mark.parametrize("kill", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
+def test_search_resumes_after_a_kill(tmp_path: Path, run_script, kill: signal.Signals, unbroken: dict) -> None:
     """The kill is a real process's; the --resume after it runs in-process (run_script: `python train_search.py
-    --resume DIR` without another interpreter start), from what the killed process left on disk."""
-    common = [*TINY, "--epochs", "3", "-l1", "0.001", "-cw", "0.999", "--threads", "1"]
-    unbroken = run_search(tmp_path / "a", *common[len(TINY):])
+    --resume DIR` without another interpreter start), from what the killed process left on disk. SIGTERM (kill PID,
+    a scheduler's preemption) killed the search outright with nothing said, its .lock still naming it: it now stops
+    it as Ctrl-C does, with the --resume line (exit 143) and the lock released."""
+    common = [*TINY, *KILLED]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen([sys.executable, "train_search.py", *common, "--logdir", str(tmp_path / "b")],
-                            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 300
     metrics = None
     while time.time() < deadline and proc.poll() is None:
@@ -146,10 +157,15 @@ def test_search_resumes_after_sigkill(tmp_path: Path, run_script) -> None:
             break
         time.sleep(0.05)
     assert metrics is not None and proc.poll() is None, "the search ended before it could be killed"
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    proc.send_signal(kill)
+    _, stderr = proc.communicate(timeout=60)
     run_dir = metrics.parent
     assert not (run_dir / "result.json").exists()
+    if kill == signal.SIGTERM:
+        assert proc.returncode == 143, stderr[-2000:]
+        said = f"interrupted by SIGTERM: continue with python train_search.py --resume {run_dir}"
+        assert stderr.splitlines()[-1] == said
+        assert (run_dir / ".lock").read_text() == ""  # released, not left to the OS with the pid in it
     status, stderr = run_script("train_search.py", train_search, train_search.main,
                                 ["--resume", str(run_dir), "--no_progress"])
     assert status == 0, stderr

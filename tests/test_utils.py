@@ -431,6 +431,70 @@ def test_a_ctrl_c_names_a_run_folder_with_a_space_as_one_word(tmp_path, capsys):
         assert shlex.split(command) == ["python", "train.py", "--resume", str(run)]
 
 
+SIGTERM_TWICE = """
+import os, signal, sys, time
+from pathlib import Path
+from utils import resumable, run_main
+run = Path(sys.argv[1])
+def main(_):
+    with resumable("train.py", run):
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)  # kill PID, a scheduler's preemption
+            time.sleep(60)
+        finally:  # the shutdown (a sweep stopping its workers, saving sweep.json) meets a second SIGTERM
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.2)
+            (run / "shutdown.txt").write_text("whole")
+status = run_main(main, None)
+print(signal.getsignal(signal.SIGTERM) is signal.SIG_DFL)
+sys.exit(status)
+"""
+
+
+def test_sigterm_stops_a_run_as_ctrl_c_does_and_a_second_one_lets_the_shutdown_end(tmp_path):
+    """SIGTERM (kill, SLURM preemption, docker stop) killed a run outright with nothing said (exit -15): it now
+    takes the Ctrl-C path (the --resume line, exit 143), a second one during the shutdown is ignored, and the
+    default disposition is back once run_main returns."""
+    import subprocess
+    import sys
+
+    run = tmp_path / "eval-x"
+    run.mkdir()
+    (run / "args.json").write_text("{}")
+    done = subprocess.run([sys.executable, "-c", SIGTERM_TWICE, str(run)], cwd=Path(__file__).resolve().parents[1],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 143, done.stderr[-2000:]
+    assert done.stderr == f"interrupted by SIGTERM: continue with python train.py --resume {run}\n"
+    assert (run / "shutdown.txt").read_text() == "whole"
+    assert done.stdout == "True\n"
+
+
+def test_run_main_sets_no_sigterm_handler_outside_the_main_thread_nor_over_another(capsys):
+    """signal.signal outside the main thread is a ValueError (run_main's `error:` line, exit 2), and a handler the
+    caller installed is theirs to keep."""
+    import signal
+    import threading
+
+    seen = []
+    thread = threading.Thread(target=lambda: seen.append(run_main(lambda a: signal.getsignal(signal.SIGTERM), None)))
+    thread.start()
+    thread.join()
+    assert seen == [0] and capsys.readouterr().err == ""
+
+    def mine(signum, frame):
+        pass
+
+    previous = signal.signal(signal.SIGTERM, mine)
+    try:
+        assert run_main(lambda a: seen.append(signal.getsignal(signal.SIGTERM)), None) == 0
+        assert seen[-1] is mine and signal.getsignal(signal.SIGTERM) is mine
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    if previous is signal.SIG_DFL:  # where run_main does install it, it is its own while main runs, and put back
+        assert run_main(lambda a: seen.append(signal.getsignal(signal.SIGTERM)), None) == 0
+        assert seen[-1] not in (signal.SIG_DFL, mine) and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+
 def test_run_main_success_and_other_errors_propagate(capsys):
     seen = []
     assert run_main(lambda a: seen.append(a) or {"ok": 1}, "args") == 0
