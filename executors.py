@@ -484,10 +484,16 @@ class RayExecutor:
             if not address and (device == "cpu" or not _cuda_available()):
                 # on this machine, K searches at once as asked, even with fewer cores (as local processes)
                 kwargs["num_cpus"] = max(available_cores(), parallel * max(1, threads))
+            # ray.init makes SIGTERM a sys.exit in the driver: the sweep's own handler (run_main's, which makes it a
+            # Ctrl-C: tasks cancelled, sweep.json saved, the --resume line said) is put back after it
+            ours = signal.getsignal(signal.SIGTERM)
             try:
                 self.ray.init(**kwargs)
             except Exception as err:  # noqa: BLE001 - a wrong address is bad input, one line
                 raise UserError(f"--executor ray: cannot start or reach Ray ({_one_line(err, 300)})") from None
+            finally:
+                if callable(ours) and threading.current_thread() is threading.main_thread():
+                    signal.signal(signal.SIGTERM, ours)
             self._started_ray = True
         gpus = float(self.ray.cluster_resources().get("GPU", 0)) if device != "cpu" else 0.0
         if device in ("cuda",) and gpus == 0:

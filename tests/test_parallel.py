@@ -432,6 +432,39 @@ def test_bad_parallel_flags_are_one_line(tmp_path: Path, capsys: pytest.CaptureF
     assert not list(tmp_path.iterdir())
 
 
+def test_ray_init_leaves_the_sweeps_sigterm_handler(monkeypatch: pytest.MonkeyPatch) -> None:
+    """ray.init makes SIGTERM a sys.exit in the driver, which replaced run_main's handler: a SIGTERM to a Ray sweep
+    ended it with status 15 and nothing said, and without the interrupted line in its log. The sweep's handler is
+    put back after ray.init (a default disposition, where nothing installed one, is left to Ray)."""
+    class FakeRay:
+        @staticmethod
+        def is_initialized() -> bool:
+            return False
+
+        @staticmethod
+        def init(**kwargs) -> None:
+            signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(signum))  # what ray.init does
+
+        @staticmethod
+        def cluster_resources() -> dict:
+            return {"CPU": 2.0}
+
+        @staticmethod
+        def remote(**options):
+            return lambda function: function
+
+    def sweeps(signum, frame):
+        raise KeyboardInterrupt
+
+    monkeypatch.setitem(sys.modules, "ray", FakeRay)
+    previous = signal.signal(signal.SIGTERM, sweeps)
+    try:
+        executors.RayExecutor(2, "cpu", threads=1)
+        assert signal.getsignal(signal.SIGTERM) is sweeps
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def test_executor_ray_without_ray_says_how_to_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray now raises ImportError
     with pytest.raises(UserError, match=r"^--executor ray needs Ray: pip install -r requirements-ray.txt$"):
