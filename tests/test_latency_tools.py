@@ -235,3 +235,19 @@ def test_gpu_beside_the_cpu_names_only_devices_the_tool_takes(tmp_path: Path, ru
                              ["--gpu", "1", "-o", str(tmp_path / "t.json")])
     assert status == 2 and not (tmp_path / "t.json").exists()
     assert err.strip().endswith("drop --gpu, or pass --device cuda") and "auto" not in err, err
+
+
+@pytest.mark.parametrize("device", ["cuda", "mps"])
+def test_a_device_that_is_not_there_is_refused_without_offering_auto(
+        tmp_path: Path, run_script, monkeypatch: pytest.MonkeyPatch, device: str) -> None:
+    """--device cuda (or mps) where there is none was refused with "try --device auto or cpu", and the auto it
+    offered is not one of this tool's choices (argparse refused it in turn)."""
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    status, err = run_script("tools/latency_table.py", latency_table, latency_table.main,
+                             ["--device", device, "-o", str(tmp_path / "t.json")])
+    assert status == 2 and not (tmp_path / "t.json").exists()
+    assert err.startswith(f"error: --device {device} is not available") and "auto" not in err, err
+    assert err.strip().count("\n") == 0
