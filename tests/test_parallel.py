@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -423,18 +424,12 @@ def test_bad_parallel_flags_are_one_line(tmp_path: Path, capsys: pytest.CaptureF
     assert not list(tmp_path.iterdir())
 
 
-def test_ray_init_leaves_the_sweeps_sigterm_handler(monkeypatch: pytest.MonkeyPatch) -> None:
-    """ray.init makes SIGTERM a sys.exit in the driver, which replaced run_main's handler: a SIGTERM to a Ray sweep
-    ended it with status 15 and nothing said, and without the interrupted line in its log. The sweep's handler is
-    put back after ray.init (a default disposition, where nothing installed one, is left to Ray)."""
+def unstarted_ray(init: Callable[..., None]) -> type:
+    """A stand-in for the ray module before RayExecutor starts it: ``init`` as given, two CPUs, remote as is."""
     class FakeRay:
         @staticmethod
         def is_initialized() -> bool:
             return False
-
-        @staticmethod
-        def init(**kwargs) -> None:
-            signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(signum))  # what ray.init does
 
         @staticmethod
         def cluster_resources() -> dict:
@@ -444,10 +439,21 @@ def test_ray_init_leaves_the_sweeps_sigterm_handler(monkeypatch: pytest.MonkeyPa
         def remote(**options):
             return lambda function: function
 
+    FakeRay.init = staticmethod(init)
+    return FakeRay
+
+
+def test_ray_init_leaves_the_sweeps_sigterm_handler(monkeypatch: pytest.MonkeyPatch) -> None:
+    """ray.init makes SIGTERM a sys.exit in the driver, which replaced run_main's handler: a SIGTERM to a Ray sweep
+    ended it with status 15 and nothing said, and without the interrupted line in its log. The sweep's handler is
+    put back after ray.init (a default disposition, where nothing installed one, is left to Ray)."""
+    def init(**kwargs) -> None:
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(signum))  # what ray.init does
+
     def sweeps(signum, frame):
         raise KeyboardInterrupt
 
-    monkeypatch.setitem(sys.modules, "ray", FakeRay)
+    monkeypatch.setitem(sys.modules, "ray", unstarted_ray(init))
     previous = signal.signal(signal.SIGTERM, sweeps)
     try:
         executors.RayExecutor(2, "cpu", threads=1)
@@ -471,25 +477,8 @@ def test_ray_executor_without_an_address_starts_its_own_ray_whatever_ray_address
     instance whatever the environment says; --ray_address still joins the cluster it names."""
     calls: list[dict] = []
 
-    class FakeRay:
-        @staticmethod
-        def is_initialized() -> bool:
-            return False
-
-        @staticmethod
-        def init(**kwargs) -> None:
-            calls.append(kwargs)
-
-        @staticmethod
-        def cluster_resources() -> dict:
-            return {"CPU": 2.0}
-
-        @staticmethod
-        def remote(**options):
-            return lambda function: function
-
     monkeypatch.setenv("RAY_ADDRESS", "10.0.0.9:6379")
-    monkeypatch.setitem(sys.modules, "ray", FakeRay)
+    monkeypatch.setitem(sys.modules, "ray", unstarted_ray(lambda **kwargs: calls.append(kwargs)))
     own = executors.RayExecutor(2, "cpu", threads=1)
     assert calls[-1]["address"] == "local" and calls[-1]["num_cpus"] >= 2
     joined = executors.RayExecutor(2, "cpu", threads=1, address="head:6379")
