@@ -382,7 +382,8 @@ def settle_imagenet_set(args: argparse.Namespace) -> None:
 # the networks' parameters are float32, into which torch's optimizers convert their lr, momentum and weight decay: a
 # larger value, finite as a Python float (1e39), was a RuntimeError traceback at the first step, in a new run folder
 _FLOAT32_MAX = torch.finfo(torch.float32).max
-_FINITE_NONNEGATIVE = "must be a finite number >= 0 (float32's: at most 3.4e38)"
+_FLOAT32_LIMIT = "(float32's: at most 3.4e38)"
+_FINITE_NONNEGATIVE = f"must be a finite number >= 0 {_FLOAT32_LIMIT}"
 # what torch's generators take (torch.manual_seed): a seed outside was "Overflow when unpacking long long", and in
 # batch_train.py's --seeds the failure of every training, in a batch folder left behind
 SEED_RANGE = (-(2**63), 2**64 - 1)
@@ -401,7 +402,7 @@ def check_common_args(args: argparse.Namespace) -> None:
         ("epochs", lambda v: v >= 1, "must be >= 1"),
         ("begin", lambda v: v >= 0, "must be >= 0"),
         ("seed", seed_in_range, SEED_RANGE_ERROR),
-        ("learning_rate", lambda v: 0 < v <= _FLOAT32_MAX, "must be a finite number > 0 (float32's: at most 3.4e38)"),
+        ("learning_rate", lambda v: 0 < v <= _FLOAT32_MAX, f"must be a finite number > 0 {_FLOAT32_LIMIT}"),
         ("train_portion", lambda v: 0 < v <= 1, "must be in (0, 1]"),
         ("subsample", lambda v: 0 <= v <= 1, "must be in [0, 1]"),
         ("report_lines", lambda v: v >= 1, "must be >= 1"),

@@ -78,11 +78,19 @@ class RunFailed(Exception):
 # --------------------------------------------------------------------------- device and seeds
 
 
+def device_available(kind: str) -> bool:
+    """Whether this machine has a device of ``kind`` (cpu, cuda or mps)."""
+    if kind == "cuda":
+        return torch.cuda.is_available()
+    if kind == "mps":
+        return bool(getattr(torch.backends, "mps", None)) and torch.backends.mps.is_available()
+    return kind == "cpu"
+
+
 def get_device(device: str = "auto", gpu: int = 0) -> torch.device:
     """Resolve `--device`/`--gpu` to a torch.device; fail with one line if it is not there."""
     device = (device or "auto").lower()
-    cuda_ok = torch.cuda.is_available()
-    mps_ok = bool(getattr(torch.backends, "mps", None)) and torch.backends.mps.is_available()
+    cuda_ok, mps_ok = device_available("cuda"), device_available("mps")
 
     def cuda_device(index: int) -> torch.device:
         count = torch.cuda.device_count()
@@ -257,7 +265,7 @@ class RunLogFile(logging.FileHandler):
         if stream is not None:
             with contextlib.suppress(OSError):
                 stream.close()
-        raise OSError(err.errno, err.strerror, self.baseFilename) from None
+        raise naming(err, self.baseFilename) from None
 
 
 def get_logger(name: str, run_dir: Path | None = None) -> logging.Logger:
@@ -312,7 +320,9 @@ def _json_safe(obj: Any) -> Any:
         return str(obj)
 
 
-def _atomic_write(path: str | Path, write: Callable[[Any], None], mode: str, newline: str | None = None) -> None:
+def write_atomic(path: str | Path, write: Callable[[Any], None], mode: str = "w", newline: str | None = None) -> None:
+    """``write(handle)`` into a temp file beside ``path``, then renamed over it: a failed write (a full disk) leaves
+    the file as it was, not truncated, and its OSError names ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     while True:  # not mkstemp: its files are 0600, and results on a shared disk must be readable as open() makes them
@@ -328,17 +338,18 @@ def _atomic_write(path: str | Path, write: Callable[[Any], None], mode: str, new
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException as err:
+    except OSError as err:
         Path(tmp).unlink(missing_ok=True)
-        if isinstance(err, OSError) and err.filename is None and err.strerror:  # a full disk: say which file
-            raise OSError(err.errno, err.strerror, str(path)) from None
+        raise naming(err, path) from None
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
         raise
 
 
-def write_atomic(path: str | Path, write: Callable[[Any], None], mode: str = "w", newline: str | None = None) -> None:
-    """``write(handle)`` into a temp file beside ``path``, then renamed over it: a failed write (a full disk) leaves
-    the file as it was, not truncated, and its OSError names ``path``."""
-    _atomic_write(path, write, mode, newline)
+def naming(err: OSError, path: str | Path) -> OSError:
+    """``err``, naming ``path`` where it names no file: a full disk's write error names none, and the run's one
+    ``error:`` line must say which file it could not write."""
+    return OSError(err.errno, err.strerror, str(path)) if err.filename is None and err.strerror else err
 
 
 def write_figure(fig: Any, path: str | Path, **options: Any) -> Path:
@@ -352,7 +363,7 @@ def write_figure(fig: Any, path: str | Path, **options: Any) -> Path:
     if not fmt:
         fmt = fig.canvas.get_default_filetype()
         name = name.rstrip(".") + "." + fmt
-    _atomic_write(name, lambda handle: _savefig(fig, handle, fmt, options), "wb")
+    write_atomic(name, lambda handle: _savefig(fig, handle, fmt, options), "wb")
     return Path(name)
 
 
@@ -361,7 +372,7 @@ def _savefig(fig: Any, handle: Any, fmt: str, options: dict[str, Any]) -> None:
         fig.savefig(handle, format=fmt, **options)
     except Exception as err:
         # matplotlib's PDF writer, cleaning up after a write the disk refused, fails again (a zlib.error, an
-        # AttributeError) and hides the refusal: raise the OSError it met, which _atomic_write names the file in
+        # AttributeError) and hides the refusal: raise the OSError it met, which write_atomic names the file in
         cause = err.__context__
         while cause is not None and not isinstance(cause, OSError):
             cause = cause.__context__
@@ -372,7 +383,7 @@ def _savefig(fig: Any, handle: Any, fmt: str, options: dict[str, Any]) -> None:
 
 def write_json_atomic(path: str | Path, obj: Any) -> None:
     """Write JSON so that readers see either the old file or the whole new one."""
-    _atomic_write(path, lambda f: json.dump(obj, f, indent=2, default=_json_default), "w")
+    write_atomic(path, lambda f: json.dump(obj, f, indent=2, default=_json_default), "w")
 
 
 def write_csv_atomic(path: str | Path, columns: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> None:
@@ -382,7 +393,7 @@ def write_csv_atomic(path: str | Path, columns: Sequence[str], rows: Iterable[Ma
         writer.writeheader()
         writer.writerows(rows)
 
-    _atomic_write(path, write, "w", newline="")  # the csv module ends its lines itself (else "\r\r\n" on Windows)
+    write_atomic(path, write, "w", newline="")  # the csv module ends its lines itself (else "\r\r\n" on Windows)
 
 
 def check_writable(path: str | Path, flag: str) -> Path:
@@ -495,7 +506,7 @@ def save_atomic(obj: Any, path: str | Path) -> None:
     """
     buffer = io.BytesIO()
     torch.save(obj, buffer)
-    _atomic_write(path, lambda f: f.write(buffer.getbuffer()), "wb")
+    write_atomic(path, lambda f: f.write(buffer.getbuffer()), "wb")
 
 
 def _load_failure(error: Exception) -> str:
@@ -860,7 +871,7 @@ def sweep_state_problem(state: Any) -> str | None:
 
 
 LOCK_FILE = ".lock"
-# the temp files of _atomic_write: .<name>.<8 hex digits>.tmp
+# the temp files of write_atomic: .<name>.<8 hex digits>.tmp
 _ATOMIC_TMP = re.compile(r"^\..+\.[0-9a-f]{8}\.tmp$")
 
 
@@ -1021,10 +1032,8 @@ class MetricsCSV:
                 writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
                 f.flush()
                 os.fsync(f.fileno())  # else a machine going down could keep the later checkpoint and lose this row
-        except OSError as err:  # a full disk: a write's error names no file, and run_main's line must say which
-            if err.filename is None and err.strerror:
-                raise OSError(err.errno, err.strerror, str(self.path)) from None
-            raise
+        except OSError as err:  # a full disk
+            raise naming(err, self.path) from None
 
     def truncate_after(self, epoch: int) -> None:
         """Keep only rows with epoch < `epoch` (the resumed run rewrites the later ones)."""

@@ -51,6 +51,7 @@ from utils import (  # noqa: E402
     check_output,
     configure_torch,
     cpu_name,
+    device_available,
     get_device,
     json_or_none,
     run_main,
@@ -282,9 +283,7 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
         raise UserError(f"--min_run_time {args.min_run_time} must be a number of seconds > 0")
     cost.check_cost_args(args, None)
     # get_device's refusal offers --device auto, which this tool has not (a table is timed on the device it names)
-    available = {"cpu": True, "cuda": torch.cuda.is_available(),
-                 "mps": bool(getattr(torch.backends, "mps", None)) and torch.backends.mps.is_available()}
-    if not available[args.device]:
+    if not device_available(args.device):
         raise UserError(f"--device {args.device} is not available on this machine: a latency table is timed on the "
                         "device it is for, so make it there (or pass --device cpu to time this machine's CPU)")
     device = get_device(args.device, args.gpu)
