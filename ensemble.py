@@ -169,13 +169,20 @@ def scores_report(scores: torch.Tensor, targets: torch.Tensor) -> dict[str, floa
 # --------------------------------------------------------------------------- the models
 
 
-def _eval_folders(folder: Path) -> list[Path]:
-    """eval-* folders inside `folder` and one level further down, in name order."""
+def eval_folders(folder: Path) -> list[Path]:
+    """eval-* folders inside `folder` and one level further down, in name order, each run once.
+
+    A run reached twice (a symlink to a batch's run, or to the batch folder, beside it) is one
+    model: counted twice it would vote twice and share its weight with itself.
+    """
     found = [p for p in folder.iterdir() if p.is_dir() and p.name.startswith("eval-")]
     for sub in folder.iterdir():
         if sub.is_dir() and not sub.name.startswith("eval-"):
             found += [p for p in sub.iterdir() if p.is_dir() and p.name.startswith("eval-")]
-    return sorted(found, key=lambda p: (p.parent.name, p.name))
+    runs: dict[Path, Path] = {}
+    for path in sorted(found, key=lambda p: (p.is_symlink() or p.parent.is_symlink(), p.parent.name, p.name)):
+        runs.setdefault(path.resolve(), path)  # the real folder's path is kept where both are found
+    return sorted(runs.values(), key=lambda p: (p.parent.name, p.name))
 
 
 def _run_genotype(run: Path, run_args: dict[str, Any]) -> Genotype:
@@ -473,7 +480,7 @@ def main(args: argparse.Namespace) -> dict:
     folder = Path(args.models_folder)
     if not folder.is_dir():
         raise UserError(f"--models_folder {folder} is not a folder")
-    runs = _eval_folders(folder)
+    runs = eval_folders(folder)
     default_out = folder / "ensemble.json"
     output = check_output(args.output or default_out, "-o", runs, allowed=[default_out])
     if not runs:

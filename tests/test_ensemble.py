@@ -117,6 +117,16 @@ def test_models_are_found_one_level_down_and_unfinished_ones_skipped(tmp_path: P
     assert saved["test_acc"] == result["test_acc"] and saved["models"][0]["weight"] == result["weights"][0]
 
 
+def test_a_run_reached_twice_through_a_symlink_is_one_model(tmp_path: Path) -> None:
+    root = tmp_path / "models"
+    batch = root / "batch-train-EXP-1"
+    for name in ("eval-DARTS_V2-1", "eval-DARTS_V1-1"):
+        (batch / name).mkdir(parents=True)
+    (root / "eval-DARTS_V2-1").symlink_to(batch / "eval-DARTS_V2-1")  # a shortcut beside the batch
+    (root / "latest").symlink_to(batch)  # and a link to the batch folder itself
+    assert ensemble.eval_folders(root) == [batch / "eval-DARTS_V1-1", batch / "eval-DARTS_V2-1"]
+
+
 def _truncate(path: Path) -> None:
     """Cut to half (a copy that stopped, a full disk): a weights.pt of 2 kB, an args.json that ends mid-way."""
     path.write_bytes(path.read_bytes()[:min(2048, path.stat().st_size // 2)])
