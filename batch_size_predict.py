@@ -616,7 +616,7 @@ def fit_output(args: argparse.Namespace) -> Path:
     a message about an -o the user never gave (`-o RUN/batch_predict.json is inside a training run folder`) does
     not tell them that -d chose it, nor how to choose another."""
     if args.output is not None:
-        return check_output(args.output, "-o", [args.data])
+        return _not_memory_csv(check_output(args.output, "-o", [args.data]), "-o")
     default = Path(args.data).parent / "batch_predict.json"
     if _repository_file(default, "batch_predict.json") and not _repository_file(args.data, "batch_data.csv"):
         raise UserError(f"the default -o (batch_predict.json beside -d) {default} is the repository's memory model, "
@@ -631,6 +631,17 @@ def fit_output(args: argparse.Namespace) -> Path:
         raise UserError(f"the default -o (batch_predict.json beside -d) {out} is the fit of another CSV ({other}), "
                         f"which the fit of -d {args.data} would replace: give -o FILE (or -o {out} to replace it)")
     return out
+
+
+def _not_memory_csv(path: Path, flag: str) -> Path:
+    """``path``, refused where it is an existing memory CSV: --measure appends its rows to -o, so ``-o my_gpu.csv``
+    typed without --measure (or the measured CSV named as the fit's output) replaced hours of GPU measurements with
+    the fit's JSON without a word."""
+    if path.is_file() and _is_memory_csv(path):
+        raise UserError(f"{flag} {path} is a memory CSV (measured rows), which the fit would replace: give another "
+                        f"file name (to fit those rows: -d {path} -o {path.with_suffix('.json')}; to add rows to them: "
+                        f"--measure -o {path})")
+    return path
 
 
 def _fitted_data(path: Path) -> str | None:
@@ -656,7 +667,7 @@ def main(args: argparse.Namespace) -> dict:
     if args.pickle:
         if Path(args.pickle).resolve() == out.resolve():  # before check_output, which would call -o an input
             raise UserError(f"--pickle {args.pickle} is the -o file too: give two names")
-        check_output(args.pickle, "--pickle", [args.data, out])
+        _not_memory_csv(check_output(args.pickle, "--pickle", [args.data, out]), "--pickle")
     try:
         record = read_record(args.data)
     except UserError as err:  # the rows still fit; only their origin is unknown

@@ -164,6 +164,21 @@ def test_fit_never_overwrites_its_data(tmp_path: Path, capsys: pytest.CaptureFix
     assert data.read_text() == before and sorted(p.name for p in tmp_path.iterdir()) == ["data.csv"]
 
 
+def test_the_fit_does_not_replace_a_measured_csv_named_as_its_output(tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture) -> None:
+    """-o names the CSV --measure appends to, and the fit's JSON: `-o my_gpu.csv` without --measure fitted the
+    default -d and wrote its JSON over the measured rows. A memory CSV as -o or --pickle is refused, untouched."""
+    data, measured = tmp_path / "data.csv", tmp_path / "my_gpu.csv"
+    write_memory_csv(data)
+    write_memory_csv(measured, seed=1)
+    before = measured.read_bytes()
+    for extra in (["-o", str(measured)], ["-o", str(tmp_path / "m.json"), "--pickle", str(measured)]):
+        assert run_main(bsp.main, bsp.build_parser().parse_args(["-d", str(data), *extra])) == 2
+        err = capsys.readouterr().err.strip()
+        assert "is a memory CSV (measured rows), which the fit would replace" in err and "\n" not in err, err
+    assert measured.read_bytes() == before and not (tmp_path / "m.json").exists()
+
+
 def test_a_pickle_named_as_the_model_json_says_so(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     """--pickle and -o one file: the message called the -o file "an input", and its own line never showed."""
     data = tmp_path / "data.csv"
