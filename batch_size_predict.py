@@ -652,8 +652,33 @@ def _fitted_data(path: Path) -> str | None:
     return data["data"]
 
 
+FIT_FLAGS = {"data": "-d", "alpha": "--alpha", "pickle": "--pickle"}  # read by the fit alone
+MEASURE_FLAGS = {name: f"--{name}" for name in ("archs", "batch_sizes", "init_channels", "layers", "num_classes",
+                                                 "steps", "drop_path_prob", "resident_images", "amp", "device",
+                                                 "gpu")}  # read by --measure alone
+
+
+def check_mode_flags(args: argparse.Namespace) -> None:
+    """Refuse a typed flag that the mode never reads: `--archs DARTS_V2 -o my_gpu.csv` without --measure fitted the
+    default -d (its JSON into my_gpu.csv), and `--measure -d my_gpu.csv` appended to the default -o batch_data.csv
+    of the folder, each without a word about the flag it ignored."""
+    typed = cli.typed_flags(args)
+    if typed is None:  # a namespace built in-process: every value in it is meant
+        return
+    unread = FIT_FLAGS if args.measure else MEASURE_FLAGS
+    given = [flag for name, flag in unread.items() if name in typed]
+    if not given:
+        return
+    if args.measure:
+        raise UserError(f"{' and '.join(given)} {'are' if len(given) > 1 else 'is'} the fit's, which --measure does "
+                        "not read: --measure appends its rows to -o CSV (fit them afterwards with -d CSV)")
+    raise UserError(f"{' and '.join(given)} {'act' if len(given) > 1 else 'acts'} only with --measure, and this call "
+                    f"fits -d {args.data}: add --measure to measure (its rows go to -o CSV)")
+
+
 def main(args: argparse.Namespace) -> dict:
     """Fit the memory model (default) or measure rows (--measure); returns what it printed as a dict."""
+    check_mode_flags(args)
     if args.measure:
         return main_measure(args)
     if not 0 < args.alpha < math.inf:

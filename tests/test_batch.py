@@ -179,6 +179,22 @@ def test_the_fit_does_not_replace_a_measured_csv_named_as_its_output(tmp_path: P
     assert measured.read_bytes() == before and not (tmp_path / "m.json").exists()
 
 
+@pytest.mark.parametrize(("argv", "says"), [
+    (["--archs", "DARTS_V2", "-o", "new.csv"], "--archs acts only with --measure"),
+    (["--measure", "-d", "my_gpu.csv", "--archs", "DARTS_V2"], "-d is the fit's, which --measure does not read"),
+])
+def test_a_flag_the_mode_does_not_read_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                  monkeypatch: pytest.MonkeyPatch, argv: list[str], says: str) -> None:
+    """--archs without --measure fitted the default -d into -o, and -d with --measure appended to the default -o
+    batch_data.csv: each ignored its flag without a word. Both are one-line errors that write nothing."""
+    monkeypatch.chdir(tmp_path)
+    write_memory_csv(tmp_path / "batch_data.csv")
+    assert run_main(bsp.main, bsp.build_parser().parse_args(argv)) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"error: {says}") and "\n" not in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["batch_data.csv"]
+
+
 def test_a_pickle_named_as_the_model_json_says_so(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     """--pickle and -o one file: the message called the -o file "an input", and its own line never showed."""
     data = tmp_path / "data.csv"
