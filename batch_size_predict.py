@@ -40,7 +40,9 @@ The CSV's three columns cannot say where its rows came from, so each --measure c
 (name, total memory, compute capability, memory in use before measuring), the torch, CUDA and cuDNN
 versions, its settings (genotypes, batch sizes, network, steps, --amp, --resident_images) and which of the
 CSV's data rows it appended. A fit of that CSV copies the sessions into its model JSON (``"measured"``),
-and batch_train.py's log names the GPU the model it sizes with was measured on.
+and batch_train.py's log names the GPU the model it sizes with was measured on. A record that tells of more rows
+than its CSV holds (the CSV deleted, emptied or cut since) is not theirs: --measure starts a new one, and a fit
+copies none of it.
 """
 
 from __future__ import annotations
@@ -424,6 +426,17 @@ def read_record(csv_path: str | Path) -> dict[str, Any] | None:
     return data
 
 
+def stale_record(record: dict[str, Any], csv_path: str | Path, data_rows: int) -> str | None:
+    """Why a --measure record does not describe its CSV (None: it may): its sessions appended more rows than the
+    CSV holds, so the CSV was deleted, emptied or cut since. Its sessions then name GPUs that measured none of
+    the rows: deleting my_gpu.csv to measure afresh on another GPU left the first GPU's session in the record,
+    and the fit said its rows were "measured on A and B"."""
+    told = sum(s["rows"] for s in record["sessions"] if isinstance(s, dict) and isinstance(s.get("rows"), int))
+    if told <= data_rows:
+        return None
+    return f"{record_path(csv_path)} tells of {told} measured row(s) and {csv_path} holds {data_rows}"
+
+
 def measurement_environment(device: torch.device, probe: Any = None) -> dict[str, Any]:
     """What a row's GPU mb depends on besides the network and the batch: the device, and the torch, CUDA and cuDNN
     that allocate on it (another GPU or version allocates differently)."""
@@ -513,7 +526,12 @@ def measure(specs: Sequence[str], batch_sizes: Sequence[int], device: torch.devi
     log = logger.info if logger is not None else (lambda *a: None)
     genotypes = [(spec, resolve_genotype(spec)) for spec in specs]  # fail on a bad name before measuring
     check_appendable(out_csv)
-    record = read_record(out_csv) or {"format": RECORD_FORMAT, "csv": Path(out_csv).name, "sessions": []}
+    record = read_record(out_csv)
+    if record is not None and (stale := stale_record(record, out_csv, _data_rows(Path(out_csv)))):
+        if logger is not None:
+            logger.warning("warning: %s, of rows no longer there: a new record starts", stale)
+        record = None
+    record = record or {"format": RECORD_FORMAT, "csv": Path(out_csv).name, "sessions": []}
     if probe is None:
         probe = CudaPeakProbe(device, logger)
     session = {"started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "environment": measurement_environment(device, probe),
@@ -697,6 +715,9 @@ def main(args: argparse.Namespace) -> dict:
         record = read_record(args.data)
     except UserError as err:  # the rows still fit; only their origin is unknown
         print(f"warning: {err}; the fit records no measurement environment")
+        record = None
+    if record is not None and (stale := stale_record(record, args.data, len(rows[1]))):
+        print(f"warning: {stale}: it is not the record of these rows; the fit records no measurement environment")
         record = None
     model, pipe = fit_memory_model(args.data, args.alpha, rows, None if record is None else record["sessions"])
     fitted = model.to_dict()

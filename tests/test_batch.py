@@ -434,6 +434,31 @@ def test_measure_records_where_its_rows_were_measured_and_the_fit_keeps_it(tmp_p
     assert f"of {out} measured on cpu (torch {torch.__version__}" in caplog.records[0].getMessage()
 
 
+def test_a_record_of_rows_no_longer_in_the_csv_is_not_their_origin(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture) -> None:
+    """my_gpu.csv deleted to measure afresh (on another GPU) kept the old session in my_gpu.csv.measure.json: the
+    fit copied it and said the new rows were measured on both GPUs. --measure starts a new record where the CSV
+    holds fewer rows than its record tells of, and a fit of such a CSV (rows cut by hand) records none."""
+    out = tmp_path / "my_gpu.csv"
+
+    def run(batch_sizes: list[int]) -> None:
+        bsp.measure(["DARTS_V2"], batch_sizes, torch.device("cpu"), out, probe=FakeProbe(),
+                    run_steps=lambda *a, **k: 3.5)
+
+    run([2, 3, 4, 5])
+    out.unlink()
+    run([8, 16, 32])
+    sessions = json.loads(bsp.record_path(out).read_text())["sessions"]
+    assert [(s["settings"]["batch_sizes"], s["first_row"], s["rows"]) for s in sessions] == [([8, 16, 32], 1, 3)]
+    run([64])
+    out.write_text("".join(out.read_text().splitlines(keepends=True)[:4]))  # the last row cut by hand
+    model_json = tmp_path / "my_gpu.json"
+    bsp.main(bsp.build_parser().parse_args(["-d", str(out), "-o", str(model_json)]))
+    printed = capsys.readouterr().out
+    assert f"warning: {bsp.record_path(out)} tells of 4 measured row(s) and {out} holds 3" in printed, printed
+    assert "measured" not in json.loads(model_json.read_text())
+
+
 def test_the_record_names_the_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
     """On CUDA the session names the card, its memory and capability, and what was in use before measuring."""
     props = type("Props", (), {"name": "NVIDIA H100 80GB HBM3", "total_memory": 81_559 * 2**20, "major": 9,
