@@ -80,10 +80,12 @@ from utils import (
     get_logger,
     log_data_notes,
     numbered,
+    percent_or_na,
     read_json,
     run_is_live,
     run_main,
     set_seed,
+    top5_or_none,
     write_json_atomic,
 )
 
@@ -158,12 +160,14 @@ def combine(logits: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     return (w * scaled).mean(dim=0)
 
 
-def scores_report(scores: torch.Tensor, targets: torch.Tensor) -> dict[str, float]:
-    """Loss (cross-entropy of the scores as logits), top-1 and top-5 (%)."""
+def scores_report(scores: torch.Tensor, targets: torch.Tensor) -> dict[str, float | None]:
+    """Loss (cross-entropy of the scores as logits), top-1 and top-5 (%; None with 5 classes or fewer, where every
+    label is among the top 5: top5_or_none)."""
     if len(targets) == 0:
         return {"loss": math.nan, "acc": math.nan, "top5": math.nan}
     top1, top5 = accuracy(scores, targets, (1, 5))
-    return {"loss": F.cross_entropy(scores, targets).item(), "acc": top1, "top5": top5}
+    return {"loss": F.cross_entropy(scores, targets).item(), "acc": top1,
+            "top5": top5_or_none(top5, scores.size(1))}
 
 
 # --------------------------------------------------------------------------- the models
@@ -543,8 +547,8 @@ def main(args: argparse.Namespace) -> dict:
         own = scores_report(logits["test"][-1], targets["test"])
         per_model.append({"name": entry["name"], "run_dir": entry["run_dir"], "test_loss": own["loss"],
                           "test_acc": own["acc"], "test_top5": own["top5"]})
-        logger.info("%s: test top-1 %.2f%%, top-5 %.2f%%, loss %.4f", entry["name"], own["acc"], own["top5"],
-                    own["loss"])
+        logger.info("%s: test top-1 %.2f%%, top-5 %s, loss %.4f", entry["name"], own["acc"],
+                    percent_or_na(own["top5"]), own["loss"])
         entry["model"].cpu()
     stacked = {s: torch.stack(v) for s, v in logits.items() if v}
     weights, test, train_acc, valid_acc = _ensemble_of(stacked, targets, calculate, args.per_class)
@@ -590,11 +594,11 @@ def main(args: argparse.Namespace) -> dict:
         "amp": args.amp, "wall_time": round(time.time() - t0, 3),
     }
     write_json_atomic(output, result)
-    logger.info("ensemble of %d model(s) (%s weights%s)%s: test top-1 %.2f%%, top-5 %.2f%%, loss %.4f; train acc %s; "
+    logger.info("ensemble of %d model(s) (%s weights%s)%s: test top-1 %.2f%%, top-5 %s, loss %.4f; train acc %s; "
                 "valid acc %s; best single model %.2f%%", len(models), result["weighting"],
                 "" if args.amp == "none" else f", logits under --amp {args.amp}",
-                f", {len(skipped)} unfinished run(s) skipped" if skipped else "", test["acc"], test["top5"],
-                test["loss"], "n/a" if train_acc is None else f"{train_acc:.2f}%",
+                f", {len(skipped)} unfinished run(s) skipped" if skipped else "", test["acc"],
+                percent_or_na(test["top5"]), test["loss"], "n/a" if train_acc is None else f"{train_acc:.2f}%",
                 "n/a" if valid_acc is None else f"{valid_acc:.2f}%", result["best_single_test_acc"])
     logger.info("written %s", output)
     return result

@@ -34,7 +34,8 @@ older run) by train/'s class folders where it exists, else val/'s own.
 
 Written to the run folder ``logs/test-<save or arch>-<time>/`` (or with ``-o FILE`` to FILE and
 FILE's stem + ``_confusion.png`` beside it, and no run folder): ``test.json`` with test_loss
-(mean cross-entropy), test_acc, test_top5 (%), n_samples, classes, per_class_acc (%, None for a
+(mean cross-entropy), test_acc, test_top5 (%; null with 5 classes or fewer, where every label is among the
+top 5), n_samples, classes, per_class_acc (%, None for a
 class without samples), per_class_n, confusion_matrix (rows: true class, columns: predicted),
 model_size (M parameters without the auxiliary head), the genotype and where it came from, the
 weights file, the run folder it came from and that run's own test_acc (trained_test_acc), the
@@ -78,9 +79,11 @@ from utils import (
     create_run_dir,
     data_recorded_in,
     environment_info,
+    float_or_na,
     get_device,
     get_logger,
     log_data_notes,
+    percent_or_na,
     read_json,
     recorded_failure,
     resume_command,
@@ -88,6 +91,7 @@ from utils import (
     run_main,
     set_seed,
     shell_command,
+    top5_or_none,
     write_figure,
     write_json_atomic,
 )
@@ -362,7 +366,8 @@ def weights_file_settings(args: argparse.Namespace, weights: Path) -> tuple[dict
 @torch.no_grad()
 def evaluate(model: nn.Module, loader: Any, num_classes: int, autocast: Any, *, report_lines: int = 5,
              logger: Any = None, progress: bool = True) -> dict[str, Any]:
-    """Loss, top-1, top-5 (%) and the confusion matrix over a loader, in eval mode.
+    """Loss, top-1, top-5 (%; None with 5 classes or fewer, where it is always 100) and the confusion matrix over a
+    loader, in eval mode.
 
     Loss and accuracies are summed as train.infer sums them (float32 per-batch sums divided by n), so a
     run folder's weights give the test accuracy its training reported: exactly on the CPU (tested), and on a
@@ -393,8 +398,8 @@ def evaluate(model: nn.Module, loader: Any, num_classes: int, autocast: Any, *, 
         bar.update(1)
         if logger is not None and ((step + 1) % report_every == 0 or step + 1 == n_steps):
             s = (sums / n).tolist()
-            logger.info("test %03d/%03d loss %e top1 %.2f%% top5 %.2f%%", step + 1, n_steps, s[0], 100 * s[1],
-                        100 * s[2])
+            logger.info("test %03d/%03d loss %e top1 %.2f%% top5 %s", step + 1, n_steps, s[0], 100 * s[1],
+                        percent_or_na(top5_or_none(100 * s[2], num_classes)))
     bar.close()
     if sums is None:
         raise UserError("the test split is empty")
@@ -403,7 +408,8 @@ def evaluate(model: nn.Module, loader: Any, num_classes: int, autocast: Any, *, 
     per_class_n = matrix.sum(dim=1).tolist()
     per_class_acc = [100.0 * matrix[c, c].item() / per_class_n[c] if per_class_n[c] else None
                      for c in range(num_classes)]
-    return {"test_loss": loss, "test_acc": 100.0 * top1, "test_top5": 100.0 * top5, "n_samples": n,
+    return {"test_loss": loss, "test_acc": 100.0 * top1, "test_top5": top5_or_none(100.0 * top5, num_classes),
+            "n_samples": n,
             "per_class_acc": per_class_acc, "per_class_n": per_class_n, "confusion_matrix": matrix.tolist()}
 
 
@@ -590,8 +596,9 @@ def main(args: argparse.Namespace) -> dict:
         title = f"{result['arch']} on {info.name}: top-1 {stats['test_acc']:.2f}% (n = {stats['n_samples']})"
         plot_confusion(stats["confusion_matrix"], classes, png, title)
         write_json_atomic(out, result)
-        logger.info("test_acc %f test_top5 %f test_loss %f (%d images)", stats["test_acc"], stats["test_top5"],
-                    stats["test_loss"], stats["n_samples"])
+        logger.info("test_acc %f test_top5 %s test_loss %f (%d images)", stats["test_acc"],
+                    float_or_na(stats["test_top5"]), stats["test_loss"],
+                    stats["n_samples"])
         worst = sorted((a, c) for a, c in zip(stats["per_class_acc"], classes) if a is not None)[:3]
         logger.info("lowest per-class top-1: %s", ", ".join(f"{c} {a:.1f}%" for a, c in worst))
         if result["trained_test_acc"] is not None:

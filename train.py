@@ -23,7 +23,8 @@ The run folder ``logs/eval-<save or arch>-<time>/`` holds args.json, log.txt, me
 epoch), checkpoint.pt (resume state, rewritten atomically each epoch, deleted at the end) and, at
 the end, weights.pt (a plain state_dict in the DARTS key layout), result.json and
 loss.png / acc.png / top5.png. result.json keys: test_loss, test_acc, test_top5, valid_loss,
-valid_acc, valid_top5 (None without a held-out split), train_loss, train_acc, model_size (M
+valid_acc, valid_top5 (None without a held-out split; the top-5s None with 5 classes or fewer, where every
+label is among the top 5), train_loss, train_acc, model_size (M
 parameters without the auxiliary head), genotype, arch (the run's name: --arch's, or the one
 batch_train.py gave it, also in args.json as arch_label), arch_spec, batch_size, epochs, wall_time
 (s, over all resumed parts), device, dataset, num_classes, run_dir.
@@ -77,6 +78,7 @@ from utils import (
     count_parameters_in_MB,
     create_run_dir,
     data_recorded_in,
+    float_or_na,
     get_device,
     get_logger,
     get_rng_state,
@@ -84,6 +86,7 @@ from utils import (
     load_run_args,
     lock_run_dir,
     log_data_notes,
+    percent_or_na,
     read_json,
     resumable,
     resume_point,
@@ -94,6 +97,7 @@ from utils import (
     save_atomic,
     set_rng_state,
     set_seed,
+    top5_or_none,
     write_json_atomic,
 )
 
@@ -360,15 +364,17 @@ def _topk_correct(logits: torch.Tensor, y: torch.Tensor, k: int) -> tuple[torch.
 
 @torch.no_grad()
 def infer(model: nn.Module, loader: Any, autocast: Callable[[], Any]) -> dict[str, float]:
-    """Cross-entropy, top-1 and top-5 (%) over a loader in eval mode."""
+    """Cross-entropy, top-1 and top-5 (%; top5_or_none: None with 5 classes or fewer) over a loader in eval mode."""
     was_training = model.training
     model.eval()
     sums = None
     n = 0
+    num_classes = 0
     for x, y in loader:
         with autocast():
             logits, _ = model(x)
         top1, top5 = _topk_correct(logits, y, 5)
+        num_classes = logits.size(1)
         row = torch.stack([F.cross_entropy(logits.float(), y, reduction="sum"), top1, top5])
         sums = row if sums is None else sums + row
         n += y.numel()
@@ -376,7 +382,7 @@ def infer(model: nn.Module, loader: Any, autocast: Callable[[], Any]) -> dict[st
     if sums is None or n == 0:
         return {"loss": math.nan, "acc": math.nan, "top5": math.nan}
     loss, top1, top5 = (sums / n).tolist()
-    return {"loss": loss, "acc": 100.0 * top1, "top5": 100.0 * top5}
+    return {"loss": loss, "acc": 100.0 * top1, "top5": top5_or_none(100.0 * top5, num_classes)}
 
 
 class TrainStepper:
@@ -466,7 +472,8 @@ def build_training(args: argparse.Namespace, genotype: Genotype, num_classes: in
 
 def train_epoch(args: argparse.Namespace, epoch: int, stepper: TrainStepper, loader: Any,
                 logger: Any) -> dict[str, float]:
-    """One epoch of SGD steps; returns the epoch means (loss includes the auxiliary term, as DARTS logs it)."""
+    """One epoch of SGD steps; returns the epoch means (loss includes the auxiliary term, as DARTS logs it; top-5
+    None with 5 classes or fewer, top5_or_none)."""
     from tqdm import tqdm
 
     stepper.model.train()
@@ -474,6 +481,7 @@ def train_epoch(args: argparse.Namespace, epoch: int, stepper: TrainStepper, loa
     loader.set_epoch(epoch)
     n_steps = len(loader)
     report_every = max(1, math.ceil(n_steps / args.report_lines))
+    num_classes = stepper.model.classifier.out_features
     sums = None
     seen = 0
     bar = tqdm(total=n_steps, desc=f"epoch {epoch}", leave=False, file=sys.stderr,
@@ -492,12 +500,12 @@ def train_epoch(args: argparse.Namespace, epoch: int, stepper: TrainStepper, loa
                 why = f"the loss became {s[0]} at epoch {epoch} by step {step + 1}/{n_steps}: lower --learning_rate"
                 logger.info("stopped: %s", why)
                 raise UserError(why)
-            logger.info("train %03d/%03d loss %e top1 %.2f%% top5 %.2f%%", step + 1, n_steps, s[0],
-                        100 * s[1], 100 * s[2])
+            logger.info("train %03d/%03d loss %e top1 %.2f%% top5 %s", step + 1, n_steps, s[0],
+                        100 * s[1], percent_or_na(top5_or_none(100 * s[2], num_classes)))
             bar.set_postfix(loss=f"{s[0]:.3g}", acc=f"{100 * s[1]:.1f}%")
     bar.close()
     s = (sums / seen).tolist() if seen else [math.nan] * 3
-    return {"loss": s[0], "acc": 100 * s[1], "top5": 100 * s[2]}
+    return {"loss": s[0], "acc": 100 * s[1], "top5": top5_or_none(100 * s[2], num_classes)}
 
 
 # --------------------------------------------------------------------------- main
@@ -722,7 +730,7 @@ def _run(args: argparse.Namespace, run_dir: Path, resumed: Path | None, checkpoi
         lr = setup.start_epoch(epoch)
         logger.info("epoch %d lr %e drop_path_prob %f", epoch, lr, model.drop_path_prob)
         train = train_epoch(args, epoch, setup.stepper, train_loader, logger)
-        logger.info("train_acc %f train_top5 %f train_loss %f", train["acc"], train["top5"], train["loss"])
+        logger.info("train_acc %f train_top5 %s train_loss %f", train["acc"], float_or_na(train["top5"]), train["loss"])
         row: dict[str, Any] = {"epoch": epoch, "lr": lr, "drop_path_prob": model.drop_path_prob,
                                "train_loss": train["loss"], "train_acc": train["acc"], "train_top5": train["top5"]}
         last = {f"train_{k}": v for k, v in train.items()}
@@ -731,7 +739,7 @@ def _run(args: argparse.Namespace, run_dir: Path, resumed: Path | None, checkpoi
                 if loader is None:
                     continue
                 stats = infer(model, loader, setup.autocast)
-                logger.info("%s_acc %f %s_top5 %f %s_loss %f", split, stats["acc"], split, stats["top5"],
+                logger.info("%s_acc %f %s_top5 %s %s_loss %f", split, stats["acc"], split, float_or_na(stats["top5"]),
                             split, stats["loss"])
                 for k, v in stats.items():
                     row[f"{split}_{k}"] = last[f"{split}_{k}"] = v
@@ -776,8 +784,8 @@ def finish(args: argparse.Namespace, run_dir: Path, model: nn.Module, genotype: 
     train_label = train_loss_label(args.auxiliary_weight if args.auxiliary else 0.0, label_smoothing(args))
     draw_or_warn(logger, "the training curves", lambda: plot_training_curves(
         run_dir / "metrics.csv", run_dir, title=f"{result['arch']} ({info.name})", train_label=train_label))
-    logger.info("result: test top-1 %.2f%%, top-5 %.2f%%, loss %.4f; %.3fM params; %.0f s",
-                result["test_acc"], result["test_top5"], result["test_loss"], model_size, wall_time)
+    logger.info("result: test top-1 %.2f%%, top-5 %s, loss %.4f; %.3fM params; %.0f s",
+                result["test_acc"], percent_or_na(result["test_top5"]), result["test_loss"], model_size, wall_time)
     logger.info("run folder: %s", run_dir)
     return result
 

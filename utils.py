@@ -209,6 +209,27 @@ def accuracy(output: torch.Tensor, target: torch.Tensor, topk: Sequence[int] = (
     return [correct[: min(k, num_classes)].reshape(-1).float().sum().item() * 100.0 / batch for k in topk]
 
 
+TOP5_MIN_CLASSES = 6  # with 5 classes or fewer every label is among a network's top 5
+
+
+def top5_or_none(top5: float, num_classes: int) -> float | None:
+    """Top-5 accuracy (%) where it measures anything, else None: with 5 classes or fewer every label is among the
+    top 5, and it read 100 % whatever the network predicted (a 3-class tree's "top-5 100.00%" beside a top-1 of
+    0 %). None is an empty cell in metrics.csv and a null in result.json / test.json, as valid_top5 without a
+    held-out split; the logs say n/a (percent_or_na)."""
+    return top5 if num_classes >= TOP5_MIN_CLASSES else None
+
+
+def float_or_na(value: float | None) -> str:
+    """A metric for the log's "<split>_top5 <value>" lines: %f, or "n/a" where there is none."""
+    return "n/a" if value is None else f"{value:f}"
+
+
+def percent_or_na(value: float | None) -> str:
+    """A percentage for the log, "n/a" where there is none (top-5 of 5 classes or fewer)."""
+    return "n/a" if value is None else f"{value:.2f}%"
+
+
 def count_parameters(model: torch.nn.Module, with_auxiliary: bool = False) -> int:
     """Number of parameters; the auxiliary head (dropped at test time) is left out unless ``with_auxiliary``."""
     return sum(p.numel() for name, p in model.named_parameters() if with_auxiliary or "auxiliary" not in name)

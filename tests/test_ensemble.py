@@ -81,7 +81,8 @@ def test_per_class_ensemble_beats_every_single_model() -> None:
     equal = ensemble.scores_report(ensemble.combine(test_logits, torch.ones(3)), test_targets)
     assert per_class["acc"] > 100 * max(singles)
     assert per_class["acc"] > equal["acc"]
-    assert per_class["acc"] >= 90.0 and per_class["top5"] == 100.0  # top-5 of 3 classes is everything
+    # top-5 of 3 classes holds every label: not measured (it read 100 % whatever the ensemble predicted)
+    assert per_class["acc"] >= 90.0 and per_class["top5"] is None
 
 
 def make_run(folder: Path, genotype_name: str, *, saved_as: str | None = None, weights: bool = True,

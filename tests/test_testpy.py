@@ -469,6 +469,22 @@ def test_imagenet_run_folder(imagenet_run: tuple[dict, Path], tmp_path: Path) ->
     assert bare["arch"] == "PC_DARTS_image" and bare["test_acc"] == trained["test_acc"]
 
 
+def test_top5_of_three_classes_is_not_reported_as_100(imagenet_run: tuple[dict, Path], tmp_path: Path) -> None:
+    """Every label of 3 classes is among the top 5: test_top5 read 100 % (beside a top-1 of 0 %) in result.json,
+    metrics.csv, test.json and the logs. It is now null / an empty cell / n/a, as valid_top5 without a split."""
+    trained, _ = imagenet_run
+    run = Path(trained["run_dir"])
+    assert trained["test_top5"] is None and json.loads((run / "result.json").read_text())["test_top5"] is None
+    rows = (run / "metrics.csv").read_text().splitlines()
+    header, last = rows[0].split(","), rows[-1].split(",")
+    assert last[header.index("train_top5")] == last[header.index("test_top5")] == ""
+    log = (run / "log.txt").read_text()
+    assert "train_top5 n/a" in log and "test_top5 n/a" in log and "top5 100.00%" not in log
+    result = evaluate(str(run), "--workers", "0", "-o", str(tmp_path / "t.json"))
+    assert result["test_top5"] is None and json.loads((tmp_path / "t.json").read_text())["test_top5"] is None
+    assert result["test_acc"] == trained["test_acc"]
+
+
 def test_imagenet_val_alone_is_enough(imagenet_run: tuple[dict, Path], tmp_path: Path,
                                       capsys: pytest.CaptureFixture) -> None:
     """<data>/imagenet/val without train/ (all test_imagenet.py reads): it used to fail, looking for train/."""
@@ -587,3 +603,4 @@ def test_a_class_missing_from_val_is_said_in_the_training_log(tmp_path: Path) ->
          "--no_progress", "--logdir", str(tmp_path / "logs")]))
     log = (Path(result["run_dir"]) / "log.txt").read_text()
     assert "warning: " in log and "has no image of 1 of the 3 training classes ('cat')" in log
+
