@@ -12,6 +12,8 @@ brings torchvision, whose import costs a start about 1.5 s that runs on the in-m
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import hashlib
 import importlib
 import math
@@ -620,6 +622,33 @@ def keep_on_device(flag: bool | None, dataset: Dataset) -> bool:
     """--data_on_device: as given, else on for in-memory image sets (they fit, and batches then never
     leave the device) and off for file-backed ones (ImageNet folders)."""
     return flag if flag is not None else hasattr(dataset, "images")
+
+
+def on_device_note(flag: bool | None, dataset: Dataset) -> str | None:
+    """Why --data_on_device is not followed (None: it is, or it was not given), for the run's log: a set read from
+    image files (folder, imagenet) has no tensor to keep on the device, and build_loader gives it the host loader
+    whatever the flag. The flag was dropped without a word, and args.json recorded it on."""
+    if not flag or hasattr(dataset, "images"):
+        return None
+    return ("--data_on_device has no effect on an image folder: its images are decoded from their files by the host "
+            "loader (--workers processes); only the in-memory sets (cifar10, cifar100, digits, synthetic) are kept "
+            "on the device")
+
+
+def with_on_device_note(info: DatasetInfo, flag: bool | None, dataset: Dataset) -> DatasetInfo:
+    """``info`` with on_device_note among its notes (logged as the data's other warnings), where there is one."""
+    note = on_device_note(flag, dataset)
+    return dataclasses.replace(info, notes=(*info.notes, note)) if note else info
+
+
+def with_loader_placement(args: Any, loader: Any) -> Any:
+    """``args`` as the run keeps its data, for args.json: a copy with --data_on_device off where it was given but
+    ``loader`` (the run's training loader) is the host's (on_device_note), else ``args`` itself."""
+    if not getattr(args, "data_on_device", None) or isinstance(loader, DeviceLoader):
+        return args
+    args = copy.copy(args)
+    args.data_on_device = False
+    return args
 
 
 # --------------------------------------------------------------------------- loaders

@@ -362,6 +362,7 @@ def build_loaders(args: argparse.Namespace, device: torch.device) -> tuple[dict[
     """Un-augmented loaders of the test set and, when the runs share a split, its train and validation parts."""
     train_ds, test_ds, info = datalib.load_datasets(args.set, args.data, download=args.download,
                                                     image_size=getattr(args, "image_size", None))
+    info = datalib.with_on_device_note(info, args.data_on_device, train_ds)
     view = train.eval_view(train_ds, test_ds)
     common = {"seed": args.seed, "device": device, "workers": args.workers,
               "on_device": datalib.keep_on_device(args.data_on_device, train_ds), "train": False}

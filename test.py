@@ -529,6 +529,8 @@ def main(args: argparse.Namespace) -> dict:
         where = f" (the class folders of {source})" if source is not None else ""
         raise UserError(f"the weights {weights} classify {wanted} classes but --set {info.name} has "
                         f"{info.num_classes}{where}: pass the dataset they were trained on")
+    if note := datalib.on_device_note(cfg["data_on_device"], test_ds):
+        notes.append(note)
     imagenet = cfg["set"] == "imagenet"
     model = train.build_network(genotype, info.num_classes, cfg["init_channels"], cfg["layers"], cfg["auxiliary"],
                                 imagenet)

@@ -265,7 +265,7 @@ def build_data(args: argparse.Namespace, device: torch.device) -> tuple[Any, Any
         args.set, args.data, download=args.download, cutout=args.cutout, cutout_length=args.cutout_length,
         image_size=getattr(args, "image_size", None))
     train_idx, valid_idx, split = datalib.split_training_set(train_ds, args.subsample, args.seed, args.train_portion)
-    info = dataclasses.replace(info, split=split)
+    info = datalib.with_on_device_note(dataclasses.replace(info, split=split), args.data_on_device, train_ds)
     common = {"seed": args.seed, "device": device, "workers": args.workers,
               "on_device": datalib.keep_on_device(args.data_on_device, train_ds)}
     # A lone last sample would make BatchNorm fail in training mode, so drop it.
@@ -648,6 +648,7 @@ def main(args: argparse.Namespace, *, run_dir: str | Path | None = None,
         set_seed(args.seed)
         with data_recorded_in(recorded):
             train_loader, valid_loader, test_loader, info = build_data(args, device)
+        args = datalib.with_loader_placement(args, train_loader)  # what args.json records: where the data was
         if resumed is not None:
             check_resumed_split(resumed, info.split, info.classes)
         setup = build_training(args, genotype, info.num_classes, device, load_model_path=checkpoint is None)

@@ -229,6 +229,7 @@ def build_data(args: argparse.Namespace, device: torch.device) -> tuple[Any, Any
         train_idx, valid_idx, split = datalib.split_training_set(train_ds, args.subsample, args.seed,
                                                                  args.train_portion)
         info = dataclasses.replace(info, split=split)
+    info = datalib.with_on_device_note(info, args.data_on_device, train_ds)
     common = dict(seed=args.seed, device=device, workers=args.workers,
                   on_device=datalib.keep_on_device(args.data_on_device, train_ds))
     if len(train_idx) < args.batch_size or len(valid_idx) < args.batch_size:
@@ -382,6 +383,7 @@ def main(args: argparse.Namespace) -> dict:
         set_seed(args.seed)
         with data_recorded_in(recorded):  # data errors come before a run folder exists
             train_loader, valid_loader, info = build_data(args, device)
+        args = datalib.with_loader_placement(args, train_loader)  # what args.json records: where the data was
         if run_dir is not None:
             check_resumed_split(run_dir, info.split, info.classes)
         cost_model = build_cost_model(args, info.num_classes, imagenet, run_dir)

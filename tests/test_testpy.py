@@ -604,3 +604,25 @@ def test_a_class_missing_from_val_is_said_in_the_training_log(tmp_path: Path) ->
     log = (Path(result["run_dir"]) / "log.txt").read_text()
     assert "warning: " in log and "has no image of 1 of the 3 training classes ('cat')" in log
 
+
+def test_data_on_device_on_an_image_folder_is_said_and_recorded_off(tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture) -> None:
+    """An image folder is always read by the host loader: --data_on_device was dropped without a word, and
+    args.json recorded it on. The log now says so, args.json records it off, and test.py says so too."""
+    rng = np.random.default_rng(0)
+    for split in ("train", "val"):
+        for name in ("ant", "bee"):
+            (tmp_path / "data" / split / name).mkdir(parents=True)
+            for i in range(3):
+                Image.fromarray(rng.integers(0, 255, size=(8, 8, 3), dtype=np.uint8)).save(
+                    tmp_path / "data" / split / name / f"{i}.png")
+    result = train.main(train.build_parser().parse_args(
+        ["--set", "folder", "--data", str(tmp_path / "data"), "--image_size", "8", "--init_channels", "4",
+         "--layers", "3", "--batch_size", "6", "--epochs", "1", "--arch", "DARTS_V2", "--device", "cpu",
+         "--workers", "0", "--data_on_device", "--no_progress", "--logdir", str(tmp_path / "logs")]))
+    run = Path(result["run_dir"])
+    assert json.loads((run / "args.json").read_text())["args"]["data_on_device"] is False
+    assert "--data_on_device has no effect on an image folder" in (run / "log.txt").read_text()
+    capsys.readouterr()
+    evaluate(str(run), "--data_on_device", "--workers", "0", "-o", str(tmp_path / "t.json"))
+    assert "--data_on_device has no effect on an image folder" in capsys.readouterr().out
