@@ -416,6 +416,31 @@ def check_table_spec(table: dict[str, Any], spec: EvalSpec) -> None:
     if not all(table["ops"][op_key("sep_conv_3x3", *shape)] > 0 for shape in shapes):
         raise UserError("the latency table gives sep_conv_3x3 no time at some shape: R_ref, the all-sep_conv_3x3 "
                         "network's latency, scales the objective and must be > 0; remake it")
+    # finite entries can still sum past any number the search computes in (a hand edit's 1e308): the architecture
+    # step takes R / R_ref in float32 (and MPS holds the tables in float32), so the most R can be and its ratio to
+    # R_ref must fit there; else the search failed on inf or NaN ("lower --learning_rate") or recorded inf
+    reference, most = _table_extent(table, spec)
+    limit = torch.finfo(torch.float32).max
+    if not (most <= limit and most / reference <= limit):
+        raise UserError(f"the latency table's times are out of range: the costliest network of the space would take "
+                        f"{most:.4g} ms, {most / reference:.4g} times R_ref ({reference:.4g} ms), and the search "
+                        "takes R / R_ref (and R on MPS) in float32, at most 3.4e38: an entry edited by hand? remake it")
+
+
+def _table_extent(table: dict[str, Any], spec: EvalSpec) -> tuple[float, float]:
+    """(R_ref, the most R(alpha, beta) can be for any alphas and betas) in ms, from the table's entries (all there):
+    a node's edge shares sum to 2, so it adds at most twice its costliest entry."""
+    ops = table["ops"]
+    reference = most = float(table["fixed_ms"])
+    for reduction, channels, side in cell_shapes(spec):
+        shapes = edge_shapes(reduction, channels, side)
+        offset = 0
+        for node in range(STEPS):
+            node_shapes = shapes[offset:offset + 2 + node]
+            reference += sum(float(ops[op_key("sep_conv_3x3", *shape)]) for shape in node_shapes[:2])
+            most += 2 * max(float(ops[op_key(op, *shape)]) for shape in node_shapes for op in OP_NAMES)
+            offset += 2 + node
+    return reference, most
 
 
 def _lookup(table: dict[str, Any] | None, op: str, channels: int, stride: int, side: int) -> float:

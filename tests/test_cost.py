@@ -176,6 +176,11 @@ def test_latency_model_sums_the_table_and_rejects_another_network() -> None:
     (lambda t: t["ops"].pop(next(iter(t["ops"]))), "the latency table has no entry "),
     (lambda t: t.update(fixed_ms=0.0), "fixed_ms is 0"),
     (lambda t: t["ops"].update({k: 0.0 for k in t["ops"] if k.startswith("sep_conv_3x3/")}), "R_ref"),
+    # finite times that sum past float32 (or past float64: inf), or dwarf R_ref by more than float32 holds
+    (lambda t: t["ops"].update({"dil_conv_5x5/C4/s1/H8": 1e308}), "out of range"),
+    (lambda t: t.update(fixed_ms=1e308), "out of range"),
+    (lambda t: t.update(fixed_ms=1e-300, ops={k: 1.0 if k.startswith("dil_conv_5x5/") else 1e-300
+                                              for k in t["ops"]}), "out of range"),
 ])
 def test_a_latency_table_that_cannot_cost_the_network_is_refused_before_the_sweep_folder(
         tmp_path: Path, capsys: pytest.CaptureFixture, edit, says: str) -> None:
