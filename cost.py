@@ -52,6 +52,7 @@ __all__ = [
     "add_eval_args",
     "check_cost_args",
     "check_cost_flags_used",
+    "table_command",
     "eval_spec",
     "run_eval_network",
     "cell_shapes",
@@ -162,8 +163,11 @@ def check_cost_args(args: argparse.Namespace, kind: str | None) -> None:
     table = getattr(args, "latency_table", None)
     if kind == "latency":
         if not table:
-            raise UserError("the latency objective needs --latency_table TABLE.json (make it with "
-                            "tools/latency_table.py --device cpu -o TABLE.json)")
+            classes = {"cifar100": 100, "folder": None}.get(getattr(args, "set", None), 0)  # 0: the tool's default
+            raise UserError("the latency objective needs --latency_table TABLE.json (make it for this search's "
+                            f"evaluation network with {table_command(eval_spec(args, classes or 0, is_imagenet(args)))}"
+                            + (" --num_classes N -o TABLE.json, N the folder's classes)" if classes is None
+                               else " -o TABLE.json)"))
         load_latency_table(table)
     weight = getattr(args, "cost_weight", None)
     if weight is not None and not (math.isfinite(weight) and weight >= 0):
@@ -393,19 +397,35 @@ class CostModel:
                 "range": [low / SCALE[self.kind], high / SCALE[self.kind]]}
 
 
+def table_command(spec: EvalSpec, table: dict[str, Any] | None = None) -> str:
+    """The tools/latency_table.py command that times a table for the evaluation network ``spec`` (on ``table``'s
+    device and batch, for a remake): every flag of the network, since naming only the ones another table got wrong
+    would leave the rest at the tool's defaults (36 channels, 20 cells, 32x32), and that table be refused too.
+    ``spec.num_classes`` 0: the tool's default."""
+    device = str((table or {}).get("device") or "cpu")
+    kind, _, index = device.partition(":")
+    flags = ["--device", kind, *(["--gpu", index] if index not in ("", "0") else [])]
+    batch = (table or {}).get("batch")
+    if isinstance(batch, int) and not isinstance(batch, bool) and batch != 1:
+        flags += ["--batch", str(batch)]
+    flags += ["--eval_channels", str(spec.init_channels), "--eval_layers", str(spec.layers)]
+    if spec.num_classes and spec.num_classes != (1000 if spec.imagenet else 10):
+        flags += ["--num_classes", str(spec.num_classes)]
+    flags += [*(["--imagenet"] if spec.imagenet else []), "--image_size", str(spec.side)]
+    return "tools/latency_table.py " + " ".join(flags)
+
+
 def check_table_spec(table: dict[str, Any], spec: EvalSpec) -> None:
     """A one-line error unless ``table`` was made for the evaluation network ``spec`` (its keys would not fit)."""
     made = {**(table.get("eval") or {}), "side": table.get("input_side")}
     flags = {"init_channels": "--eval_channels", "num_classes": "--num_classes", "layers": "--eval_layers",
              "imagenet": "--imagenet", "side": "--image_size"}  # tools/latency_table.py's names of each setting
     wrong = [(key, flag, getattr(spec, key)) for key, flag in flags.items() if made.get(key) != getattr(spec, key)]
-    if wrong:  # every setting that differs: a remake that fixes only the first would be refused again
-        settings = [f"{flag} {want}" for key, flag, want in wrong if key != "imagenet"]
-        settings += [flag if want else f"(without {flag})" for key, flag, want in wrong if key == "imagenet"]
+    if wrong:  # every setting that differs, and a remake's whole command (table_command)
         had = ", ".join(f"{key} = {made.get(key)!r}" for key, _, _ in wrong)
         has = (repr(wrong[0][2]) if len(wrong) == 1 else ", ".join(f"{key} = {want!r}" for key, _, want in wrong))
         raise UserError(f"the latency table was made for {had}, this search's evaluation network has {has}: remake "
-                        f"it with tools/latency_table.py {' '.join(settings)}")
+                        f"it with {table_command(spec, table)}")
     # every entry the network needs, checked here, before a run or sweep folder exists (not by its first search)
     shapes = {shape for reduction, channels, side in cell_shapes(spec)
               for shape in edge_shapes(reduction, channels, side)}

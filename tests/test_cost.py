@@ -290,7 +290,10 @@ def test_cost_flag_errors_are_one_line_and_write_nothing(tmp_path: Path) -> None
     parse = train_search.build_parser().parse_args
     with pytest.raises(cost.UserError, match="replaces the -l1/-l2"):
         train_search.main(parse([*TINY, "--logdir", str(tmp_path), "--cost", "flops", "-l2", "0.1"]))
-    with pytest.raises(cost.UserError, match="--latency_table"):
+    # the hint makes a table for this search's evaluation network, not the tool's default NetworkCIFAR(36, 10, 20)
+    with pytest.raises(cost.UserError, match=r"needs --latency_table TABLE.json \(make it for this search's evaluation "
+                                              r"network with tools/latency_table.py --device cpu --eval_channels 8 "
+                                              r"--eval_layers 5 --image_size 8 -o TABLE.json\)$"):
         train_search.main(parse([*TINY, "--logdir", str(tmp_path), "--cost", "latency"]))
     with pytest.raises(cost.UserError, match="no such file"):
         train_search.main(parse([*TINY, "--logdir", str(tmp_path), "--cost", "latency",
@@ -433,20 +436,23 @@ def test_latency_sweep_keeps_its_own_table(tmp_path: Path, latency_sweep_begun: 
             "--save", "lat", "--latency_table", str(table_path)]
     other = tmp_path / "other.json"
     other.write_text(json.dumps(fake_table(cost.EvalSpec(8, 10, 4, False, image_size=8))))
-    with pytest.raises(cost.UserError, match="made for layers = 4, this search's evaluation network has 5: remake "
-                                              "it with tools/latency_table.py --eval_layers 5$"):
+    # the remake's whole command: naming only the flag that differs (--eval_layers 5) made a table of the tool's
+    # default 36 channels at 32x32, refused again (and on the old table's device and batch, not the CPU's)
+    remake = "remake it with tools/latency_table.py --device cpu --eval_channels 8 --eval_layers 5 --image_size 8$"
+    with pytest.raises(cost.UserError, match="made for layers = 4, this search's evaluation network has 5: " + remake):
         multiobjective.main(sweep_parse([*argv[:-1], str(other)]))
     assert not (tmp_path / "logs").exists()
-    other.write_text(json.dumps(fake_table(cost.EvalSpec(8, 10, 5, False, image_size=16))))
+    other.write_text(json.dumps({**fake_table(cost.EvalSpec(8, 10, 5, False, image_size=16)), "device": "cuda:1",
+                                 "batch": 8}))
     with pytest.raises(cost.UserError, match="made for side = 16, .* has 8: remake it with tools/latency_table.py "
-                                              "--image_size 8$"):  # named by the flag, not only "side"
+                                              "--device cuda --gpu 1 --batch 8 --eval_channels 8 --eval_layers 5 "
+                                              "--image_size 8$"):
         multiobjective.main(sweep_parse([*argv[:-1], str(other)]))
-    # every setting that differs is named: a table remade for the first alone would be refused again
+    # every setting that differs is named
     other.write_text(json.dumps(fake_table(cost.EvalSpec(8, 10, 4, True, image_size=16))))
     with pytest.raises(cost.UserError, match=r"made for layers = 4, imagenet = True, side = 16, this search's "
-                                              r"evaluation network has layers = 5, imagenet = False, side = 8: remake "
-                                              r"it with tools/latency_table.py --eval_layers 5 --image_size 8 "
-                                              r"\(without --imagenet\)$"):
+                                              r"evaluation network has layers = 5, imagenet = False, side = 8: "
+                                              + remake):
         multiobjective.main(sweep_parse([*argv[:-1], str(other)]))
 
     # the sweep of argv (its folder and table: this test's copies of latency_sweep_begun's, to remake and delete)
