@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import reprlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -253,6 +254,15 @@ def _fixed_cost(kind: str, spec: EvalSpec) -> float:
     return float(count_flops(net, input_size(spec.imagenet, side=spec.side)))
 
 
+def _finite(value: int | float) -> bool:
+    """math.isfinite that takes a JSON integer beyond float64 (10**400) as not finite: math.isfinite raised
+    OverflowError on it, a traceback where the table deserves a one-line refusal."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
 def load_latency_table(path: str | Path) -> dict[str, Any]:
     """A table of tools/latency_table.py; a one-line error if it is missing or not such a table."""
     try:
@@ -263,9 +273,8 @@ def load_latency_table(path: str | Path) -> dict[str, Any]:
         # a time that is not a finite number >= 0 (null, a string, NaN from a hand edit) would make R meaningless,
         # and the fixed parts (stem, preprocessing, classifier) take time: the cheapest network's R divides spans
         for key, value in [("fixed_ms", table["fixed_ms"]), *table["ops"].items()]:
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not (math.isfinite(value)
-                                                                                    and value >= 0):
-                raise ValueError(f"{key} is {value!r}, not a time in ms")
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not (_finite(value) and value >= 0):
+                raise ValueError(f"{key} is {reprlib.repr(value)}, not a time in ms")
         if not table["fixed_ms"] > 0:
             raise ValueError("fixed_ms is 0: the stem, preprocessing and classifier take time")
         # the evaluation network it was made for is compared with the search's (check_table_spec): a hand edit that

@@ -202,7 +202,8 @@ def test_a_latency_table_that_cannot_cost_the_network_is_refused_before_the_swee
     assert not (tmp_path / "logs").exists()
 
 
-@pytest.mark.parametrize("value", [None, "fast", float("nan"), -1.0, True])
+@pytest.mark.parametrize("value", [None, "fast", float("nan"), -1.0, True,
+                                   pytest.param(10**400, id="an-int-beyond-float64-was-an-OverflowError")])
 def test_latency_table_with_a_value_that_is_not_a_time_is_refused(tmp_path: Path, value) -> None:
     table = fake_table(SPEC)
     key = next(iter(table["ops"]))
