@@ -69,6 +69,7 @@ UNITS = {"params": "M parameters", "flops": "M FLOPs (multiply-adds)", "latency"
 SCALE = {"params": 1e6, "flops": 1e6, "latency": 1.0}  # raw count -> the unit a sweep reports
 OP_NAMES = [p for p in PRIMITIVES if p != "none"]
 STEPS = 4
+FLOAT32_MAX = torch.finfo(torch.float32).max  # the architecture step takes nu * R / R_ref in float32
 
 
 def unit_of(objective: str | None) -> str:
@@ -335,6 +336,13 @@ class CostModel:
         fixed = float(latency_table["fixed_ms"]) if kind == "latency" else _fixed_cost(kind, spec)
         built = cls(kind, spec, tables, fixed)
         built.latency_table = latency_table
+        # finite entries can still sum past any number the search computes in (a hand edit's 1e308): the search
+        # failed on inf or NaN ("lower --learning_rate") or recorded an inf R
+        if kind == "latency" and not (built.most() <= FLOAT32_MAX and built.term_bound(1.0) <= FLOAT32_MAX):
+            raise UserError(f"the latency table's times are out of range: the costliest network of the space would "
+                            f"take {built.most():.4g} ms, {built.term_bound(1.0):.4g} times R_ref "
+                            f"({built.reference:.4g} ms), and the search takes R / R_ref (and R on MPS) in float32, "
+                            "at most 3.4e38: an entry edited by hand? remake it")
         return built
 
     def to(self, device: torch.device | str) -> CostModel:
@@ -394,6 +402,22 @@ class CostModel:
         concat = list(range(2, 2 + STEPS))
         return Genotype(normal=cells[0], normal_concat=concat, reduce=cells[1], reduce_concat=concat)
 
+    def most(self) -> float:
+        """The most R(alpha, beta) can be for any alphas and betas (raw units): a node's edge shares sum to 2, so
+        it adds at most twice its costliest entry."""
+        total = self.fixed
+        for t in range(2):
+            best = self.cpu_tables[t].max(dim=-1).values
+            for node in range(STEPS):
+                offset = sum(2 + i for i in range(node))
+                total += 2 * float(best[offset:offset + 2 + node].max())
+        return total
+
+    def term_bound(self, nu: float) -> float:
+        """The most the architecture step's cost term nu * R / R_ref can be: it is taken in float32, so beyond
+        float32's max it is inf (and the step, its gradients' norm inf, does nothing or fails)."""
+        return nu * self.most() / self.reference if nu else 0.0
+
     def span(self) -> tuple[float, float]:
         """The least and the most any genotype of the space costs (raw units): no front spans more than their ratio."""
         return self.genotype_cost(self.extreme_genotype(False)), self.genotype_cost(self.extreme_genotype(True))
@@ -445,31 +469,6 @@ def check_table_spec(table: dict[str, Any], spec: EvalSpec) -> None:
     if not all(table["ops"][op_key("sep_conv_3x3", *shape)] > 0 for shape in shapes):
         raise UserError("the latency table gives sep_conv_3x3 no time at some shape: R_ref, the all-sep_conv_3x3 "
                         "network's latency, scales the objective and must be > 0; remake it")
-    # finite entries can still sum past any number the search computes in (a hand edit's 1e308): the architecture
-    # step takes R / R_ref in float32 (and MPS holds the tables in float32), so the most R can be and its ratio to
-    # R_ref must fit there; else the search failed on inf or NaN ("lower --learning_rate") or recorded inf
-    reference, most = _table_extent(table, spec)
-    limit = torch.finfo(torch.float32).max
-    if not (most <= limit and most / reference <= limit):
-        raise UserError(f"the latency table's times are out of range: the costliest network of the space would take "
-                        f"{most:.4g} ms, {most / reference:.4g} times R_ref ({reference:.4g} ms), and the search "
-                        "takes R / R_ref (and R on MPS) in float32, at most 3.4e38: an entry edited by hand? remake it")
-
-
-def _table_extent(table: dict[str, Any], spec: EvalSpec) -> tuple[float, float]:
-    """(R_ref, the most R(alpha, beta) can be for any alphas and betas) in ms, from the table's entries (all there):
-    a node's edge shares sum to 2, so it adds at most twice its costliest entry."""
-    ops = table["ops"]
-    reference = most = float(table["fixed_ms"])
-    for reduction, channels, side in cell_shapes(spec):
-        shapes = edge_shapes(reduction, channels, side)
-        offset = 0
-        for node in range(STEPS):
-            node_shapes = shapes[offset:offset + 2 + node]
-            reference += sum(float(ops[op_key("sep_conv_3x3", *shape)]) for shape in node_shapes[:2])
-            most += 2 * max(float(ops[op_key(op, *shape)]) for shape in node_shapes for op in OP_NAMES)
-            offset += 2 + node
-    return reference, most
 
 
 def _lookup(table: dict[str, Any] | None, op: str, channels: int, stride: int, side: int) -> float:

@@ -351,9 +351,10 @@ def validate_search_args(args: argparse.Namespace, data: bool = False) -> None:
         costlib.check_cost_flags_used(args, kind)
     if data:
         info = build_data(args, torch.device("cpu"))[2]
-        if kind == "latency":  # the table's shapes must be this search's evaluation network's (the data's classes)
-            costlib.check_table_spec(costlib.load_latency_table(args.latency_table),
-                                     costlib.eval_spec(args, info.num_classes, is_imagenet(args)))
+        # the table's shapes must be this search's evaluation network's (the data's classes), its times in range
+        if kind == "latency":
+            costlib.CostModel.build("latency", costlib.eval_spec(args, info.num_classes, is_imagenet(args)),
+                                    costlib.load_latency_table(args.latency_table))
 
 
 def main(args: argparse.Namespace) -> dict:
@@ -556,7 +557,16 @@ def build_cost_model(args: argparse.Namespace, num_classes: int, imagenet: bool,
         saved = run_dir / "latency_table.json" if run_dir is not None else None
         table = costlib.load_latency_table(saved if saved is not None and saved.is_file() else args.latency_table)
     with torch.random.fork_rng(devices=[]):  # counting builds modules: the supernet's init stays as without --cost
-        return costlib.CostModel.build(kind, costlib.eval_spec(args, num_classes, imagenet), table)
+        model = costlib.CostModel.build(kind, costlib.eval_spec(args, num_classes, imagenet), table)
+    # the architecture step takes nu * R / R_ref in float32: past its max (--cost_weight 1e39) the loss was inf, the
+    # gradients' norm too, and clipping zeroed them: the alphas never moved, and the search recorded its random initial
+    # cell as the cost's (refused before the folder exists)
+    if not model.term_bound(args.cost_weight) <= costlib.FLOAT32_MAX:
+        raise UserError(f"--cost_weight {args.cost_weight} is too large: nu * R / R_ref can reach "
+                        f"{model.term_bound(args.cost_weight):.4g} on {model.spec} (R up to "
+                        f"{model.term_bound(1.0):.4g} times R_ref), and the architecture step takes it in float32, "
+                        "at most 3.4e38")
+    return model
 
 
 def arch_cost_fn(cost_model: costlib.CostModel, model: Network, nu: float, device: torch.device) -> Any:

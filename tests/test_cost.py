@@ -120,6 +120,12 @@ def test_the_span_of_the_space_bounds_every_genotype_and_is_reached(kind: str) -
         real = build_eval_network(model.extreme_genotype(True), 8, 5, 10)
         assert high == (count_parameters(real) if kind == "params" else count_flops(real))
     assert model.describe()["range"] == [low / cost.SCALE[kind], high / cost.SCALE[kind]]
+    # most(), the bound the float32 checks take, bounds the expected R of any alphas and betas, not only genotypes
+    assert high <= model.most()
+    for scale in (1.0, 10.0, 1000.0):
+        arch = [scale * torch.randn(14, len(PRIMITIVES), generator=rng) for _ in range(2)]
+        arch += [scale * torch.randn(14, generator=rng) for _ in range(2)]
+        assert float(model.expected(*arch)) <= model.most() * (1 + 1e-12)
 
 
 def test_expected_cost_is_differentiable_and_prefers_cheap_ops() -> None:
@@ -301,6 +307,9 @@ def test_cost_flag_errors_are_one_line_and_write_nothing(tmp_path: Path) -> None
                                  "--latency_table", str(tmp_path / "missing.json")]))
     with pytest.raises(cost.UserError, match="cost_weight"):
         train_search.main(parse([*TINY, "--logdir", str(tmp_path), "--cost", "params", "--cost_weight", "-1"]))
+    # finite, but nu * R / R_ref in float32 was inf: NaN gradients, and a cell recorded that the cost never shaped
+    with pytest.raises(cost.UserError, match=r"^--cost_weight 1e\+39 is too large: nu \* R / R_ref can reach "):
+        train_search.main(parse([*TINY, "--logdir", str(tmp_path), "--cost", "flops", "--cost_weight", "1e39"]))
     odd = [*TINY[:TINY.index("--eval_channels")], "--eval_channels", "5", *TINY[TINY.index("--eval_channels") + 2:]]
     with pytest.raises(cost.UserError, match="--eval_channels 5 must be even on ImageNet"):
         train_search.main(parse([*odd, "--set", "imagenet", "--data", str(tmp_path / "none"), "--image_size", "32",
