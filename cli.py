@@ -381,9 +381,9 @@ def settle_imagenet_set(args: argparse.Namespace) -> None:
 
 # the networks' parameters are float32, into which torch's optimizers convert their lr, momentum and weight decay: a
 # larger value, finite as a Python float (1e39), was a RuntimeError traceback at the first step, in a new run folder
-_FLOAT32_MAX = torch.finfo(torch.float32).max
-_FLOAT32_LIMIT = "(float32's: at most 3.4e38)"
-_FINITE_NONNEGATIVE = f"must be a finite number >= 0 {_FLOAT32_LIMIT}"
+FLOAT32_MAX = torch.finfo(torch.float32).max
+FLOAT32_LIMIT = "(float32's: at most 3.4e38)"
+_FINITE_NONNEGATIVE = f"must be a finite number >= 0 {FLOAT32_LIMIT}"
 # what torch's generators take (torch.manual_seed): a seed outside was "Overflow when unpacking long long", and in
 # batch_train.py's --seeds the failure of every training, in a batch folder left behind
 SEED_RANGE = (-(2**63), 2**64 - 1)
@@ -402,7 +402,7 @@ def check_common_args(args: argparse.Namespace) -> None:
         ("epochs", lambda v: v >= 1, "must be >= 1"),
         ("begin", lambda v: v >= 0, "must be >= 0"),
         ("seed", seed_in_range, SEED_RANGE_ERROR),
-        ("learning_rate", lambda v: 0 < v <= _FLOAT32_MAX, f"must be a finite number > 0 {_FLOAT32_LIMIT}"),
+        ("learning_rate", lambda v: 0 < v <= FLOAT32_MAX, f"must be a finite number > 0 {FLOAT32_LIMIT}"),
         ("train_portion", lambda v: 0 < v <= 1, "must be in (0, 1]"),
         ("subsample", lambda v: 0 <= v <= 1, "must be in [0, 1]"),
         ("report_lines", lambda v: v >= 1, "must be >= 1"),
@@ -415,13 +415,13 @@ def check_common_args(args: argparse.Namespace) -> None:
         ("grad_clip", lambda v: v > 0, "must be > 0 (the gradient norm's cap; a negative one reverses the step)"),
         ("threads", lambda v: v >= 0, "must be >= 0 (0: torch's default)"),
         # what torch's optimizers would reject only once the run folder exists (and NaN or inf, which they take)
-        ("learning_rate_min", lambda v: 0 <= v <= _FLOAT32_MAX, _FINITE_NONNEGATIVE),
+        ("learning_rate_min", lambda v: 0 <= v <= FLOAT32_MAX, _FINITE_NONNEGATIVE),
         # the share of each step kept in the next: at 1 or more the steps never fade (1.5 trained to a held-out
         # loss of 93, a run that only looked slow)
         ("momentum", lambda v: 0 <= v < 1, "must be in [0, 1) (at 1 or more the steps never fade)"),
-        ("weight_decay", lambda v: 0 <= v <= _FLOAT32_MAX, _FINITE_NONNEGATIVE),
-        ("arch_learning_rate", lambda v: 0 <= v <= _FLOAT32_MAX, _FINITE_NONNEGATIVE),
-        ("arch_weight_decay", lambda v: 0 <= v <= _FLOAT32_MAX, _FINITE_NONNEGATIVE),
+        ("weight_decay", lambda v: 0 <= v <= FLOAT32_MAX, _FINITE_NONNEGATIVE),
+        ("arch_learning_rate", lambda v: 0 <= v <= FLOAT32_MAX, _FINITE_NONNEGATIVE),
+        ("arch_weight_decay", lambda v: 0 <= v <= FLOAT32_MAX, _FINITE_NONNEGATIVE),
     ]
     for name, ok, why in checks:
         if hasattr(args, name) and getattr(args, name) is not None and not ok(getattr(args, name)):

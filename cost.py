@@ -35,7 +35,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from cli import is_imagenet
+from cli import FLOAT32_MAX, is_imagenet
 from genotypes import PRIMITIVES, Genotype
 from model import init_channels_error, paper_network
 from model_search import edge_softmax
@@ -69,7 +69,6 @@ UNITS = {"params": "M parameters", "flops": "M FLOPs (multiply-adds)", "latency"
 SCALE = {"params": 1e6, "flops": 1e6, "latency": 1.0}  # raw count -> the unit a sweep reports
 OP_NAMES = [p for p in PRIMITIVES if p != "none"]
 STEPS = 4
-FLOAT32_MAX = torch.finfo(torch.float32).max  # the architecture step takes nu * R / R_ref in float32
 
 
 def unit_of(objective: str | None) -> str:

@@ -331,8 +331,10 @@ def validate_search_args(args: argparse.Namespace, data: bool = False) -> None:
                         "that share")
     for flag, key in (("-l1", "l1_weight"), ("-l2", "l2_weight"), ("-cw", "criterion_weight")):
         value = getattr(args, key, None)  # a sweep sets them per search
-        if value is not None and not math.isfinite(value):
-            raise UserError(f"{flag} {value} must be a finite number")
+        # the penalties are added to a float32 loss: past float32's max it is inf, and the search stopped on
+        # "loss became nan", blaming --learning_rate
+        if value is not None and not abs(value) <= cli.FLOAT32_MAX:
+            raise UserError(f"{flag} {value} must be a finite number {cli.FLOAT32_LIMIT}")
     objective = getattr(args, "objective", None)  # a sweep's flags are checked as its searches' will be
     kind = getattr(args, "cost", None) or (objective if objective in costlib.COSTS else None)
     if kind is not None and max(getattr(args, "l1_weight", -1.0), getattr(args, "l2_weight", -1.0)) >= 0:
@@ -561,7 +563,7 @@ def build_cost_model(args: argparse.Namespace, num_classes: int, imagenet: bool,
     # the architecture step takes nu * R / R_ref in float32: past its max (--cost_weight 1e39) the loss was inf, the
     # gradients' norm too, and clipping zeroed them: the alphas never moved, and the search recorded its random initial
     # cell as the cost's (refused before the folder exists)
-    if not model.term_bound(args.cost_weight) <= costlib.FLOAT32_MAX:
+    if not model.term_bound(args.cost_weight) <= cli.FLOAT32_MAX:
         raise UserError(f"--cost_weight {args.cost_weight} is too large: nu * R / R_ref can reach "
                         f"{model.term_bound(args.cost_weight):.4g} on {model.spec} (R up to "
                         f"{model.term_bound(1.0):.4g} times R_ref), and the architecture step takes it in float32, "

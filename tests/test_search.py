@@ -189,6 +189,7 @@ def test_search_resumes_after_a_kill(tmp_path: Path, run_script, kill: signal.Si
     (["--set", "digits", "--grad_clip", "0"], "--grad_clip 0.0 must be > 0"),
     (["--set", "digits", "--init_channels", "6"], "--init_channels 6 must be a multiple of 4"),
     (["--set", "digits", "-l1", "nan"], "-l1 nan must be a finite number"),
+    (["--set", "digits", "-l2", "1e39"], "-l2 1e+39 must be a finite number (float32's: at most 3.4e38)"),
     (["--set", "digits", "--partial_channels", "0"], "--partial_channels 0 must be >= 1"),
     (["--set", "digits", "--init_channels", "4", "--partial_channels", "8"],
      "--init_channels 4 must be a multiple of 8"),
