@@ -61,6 +61,7 @@ __all__ = ["main", "build_parser", "write_sweep_cells", "write_cells", "genotype
            "layout_cell", "CellLayout"]
 
 CELLS = ("normal", "reduction")
+CWD_CELLS = Path("cells")  # where the diagrams of a genotype from no run folder go without -o
 FORMATS = ("png", "pdf", "svg")
 DPI = 150
 
@@ -437,10 +438,12 @@ def _mapping_file(path: Path) -> Path | None:
     return path if genotype_mapping(read_json(path)) is not None else None  # a bad entry is named in expand
 
 
-def expand(spec: str) -> list[tuple[str, Genotype, Path, Path | None]]:
-    """(name, genotype, default folder, input file or None) for each genotype that ``spec`` names."""
+def expand(spec: str) -> list[tuple[str, Genotype, Path | None, Path | None]]:
+    """(name, genotype, default folder, input file or None) for each genotype that ``spec`` names; the default
+    folder is None for a genotype that comes from no run folder (a published name, a pasted string), whose
+    diagrams go into cells/ of the current folder (CWD_CELLS)."""
     if spec == "all":
-        return [(name, g, Path("cells"), None) for name, g in PUBLISHED.items()]
+        return [(name, g, None, None) for name, g in PUBLISHED.items()]
     path = _existing(spec)
     if path is not None:
         mapping = _mapping_file(path)
@@ -471,7 +474,7 @@ def expand(spec: str) -> list[tuple[str, Genotype, Path, Path | None]]:
     except OSError:  # a pasted genotype string too long to be a file name
         name = "genotype"
     if source is None:
-        return [(_safe_name(name), genotype, Path("cells"), None)]
+        return [(_safe_name(name), genotype, None, None)]
     if source.is_dir():
         folder, given = source, None
     else:
@@ -500,10 +503,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _stems(args: argparse.Namespace, found: list[tuple[str, Genotype, Path, Path | None]]) -> list[Path]:
+def _stems(args: argparse.Namespace, found: list[tuple[str, Genotype, Path | None, Path | None]]) -> list[Path]:
     output = args.output
     if output is None:
-        return [folder / name for name, _, folder, _ in found]
+        return [(CWD_CELLS if folder is None else folder) / name for name, _, folder, _ in found]
     if output.endswith(("/", "\\")) or Path(output).is_dir():
         return [Path(output) / name for name, *_ in found]
     prefix = Path(output)
@@ -518,23 +521,26 @@ def main(args: argparse.Namespace) -> list[Path]:
     """Resolve every genotype and check every output first, then draw; returns the files written.
 
     Without -o the diagrams go into the ``cells/`` of the run folder they come from, the place a sweep
-    draws its own front into: there (and only there) a run folder may be written to.
+    draws its own front into: there (and only there) a run folder may be written to. A published name's default,
+    cells/ of the current folder, is checked as -o is: run in a sweep folder, it put DARTS_V2's cells among the
+    sweep's front's.
     """
-    found: list[tuple[str, Genotype, Path, Path | None]] = []
+    found: list[tuple[str, Genotype, Path | None, Path | None]] = []
     for spec in args.arch:
         found += expand(spec)
     stems = _stems(args, found)
     inputs = [given for *_, given in found if given is not None]
     default = args.output is None
     jobs: dict[Path, tuple[str, Genotype]] = {}
-    for stem, (name, genotype, _, _) in zip(stems, found):
+    for stem, (name, genotype, folder, _) in zip(stems, found):
+        own = default and folder is not None  # cells/ of the run folder the genotype comes from
         if stem in jobs and jobs[stem][1] != genotype:
             raise UserError(f"two different genotypes named {name} would both be written to {stem}_normal.*: "
                             "draw them one at a time with -o")
         for cell in CELLS:
             for ext in args.formats:
                 path = stem.with_name(f"{stem.name}_{cell}.{ext}")
-                check_output(path, "default output" if default else "-o", inputs, allowed=[path] if default else ())
+                check_output(path, "default output" if default else "-o", inputs, allowed=[path] if own else ())
         jobs[stem] = (name, genotype)
     written = []
     for stem, (name, genotype) in jobs.items():

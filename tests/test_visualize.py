@@ -295,3 +295,22 @@ def test_a_name_that_passes_to_another_genotype_loses_its_old_pdf(tmp_path: Path
     visualize.write_sweep_cells({"l2_loss_1e04": new}, folder)
     assert sorted(p.name for p in folder.glob("*.pdf")) == ["l2_loss_1e04_normal.pdf"]
     assert sorted(p.name for p in folder.glob("*.png")) == ["l2_loss_1e04_normal.png", "l2_loss_1e04_reduction.png"]
+
+
+def test_a_published_name_drawn_in_a_run_folder_is_refused_without_o(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                    capsys: pytest.CaptureFixture) -> None:
+    """cells/ of the current folder is the run folder's own only for its own genotypes: a published name drawn
+    from inside a sweep put DARTS_V2's cells among the sweep's front's; the sweep's own '.' is still drawn."""
+    sweep = tmp_path / "multi-search-digits-EXP-1"
+    sweep.mkdir()
+    (sweep / "args.json").write_text(json.dumps({"kind": "sweep", "args": {"set": "digits"}}))
+    (sweep / "sweep.json").write_text(json.dumps({"objective": "l2", "searches": [], "pareto": []}))
+    (sweep / "genotypes.json").write_text(json.dumps({"l2_loss_2e01": genotype_to_dict(PUBLISHED["DARTS_V1"])}))
+    monkeypatch.chdir(sweep)
+    assert run(["DARTS_V2", "-f", "png"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: default output cells/DARTS_V2_normal.png is inside a sweep run folder")
+    assert not (sweep / "cells").exists()
+    assert run([".", "-f", "png"]) == 0
+    assert sorted(p.name for p in (sweep / "cells").iterdir()) == ["l2_loss_2e01_normal.png",
+                                                                   "l2_loss_2e01_reduction.png"]
