@@ -547,6 +547,15 @@ SEARCH = {"index": 0, "weight": [0.2, 0.8], "run_dir": "search-00", "status": "d
     ({"searches": [SEARCH], "args": {}, "pareto": [{**SEARCH, "name": "a", "reg_loss": "1"}]},
      "pareto has a loss that is not a number"),
     ({"searches": [SEARCH], "args": {"image_size": "8"}}, "args.image_size is '8', not a whole number"),
+    # the plot was written, then "reference must be a pair of numbers" (no file named); a front's point with no R and
+    # no search to take it from was a KeyError traceback
+    ({"searches": [SEARCH], "args": {}, "hypervolume": {"value": 1.0, "reference": [1.0]}},
+     "hypervolume's reference is not a pair of numbers R, CE: [1.0]"),
+    ({"searches": [SEARCH], "args": {}, "hypervolume": {"value": 1.0, "reference": [1.0, float("nan")]}},
+     "hypervolume's reference is not a pair of numbers R, CE: [1.0, nan]"),
+    ({"searches": [SEARCH], "args": {}, "pareto": [{"name": "a", "weight": [0.5, 0.5], "run_dir": "x",
+                                                     "criterion_loss": 2.0}]},
+     "its front's a has no reg_loss or criterion_loss, nor a finished search to take it from"),
 ])
 @pytest.mark.parametrize("tool", ["plot_frontier", "analyse_search_logs", "compare_fronts", "search_stability"])
 def test_a_malformed_sweep_json_is_a_one_line_error(tmp_path: Path, capsys, state: dict, why: str,

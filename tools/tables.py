@@ -417,6 +417,13 @@ def load_sweep(path: str | Path) -> dict[str, Any]:
         # the searches live inside the sweep folder: their recorded folders may be relative to where the sweep ran
         rebase_run_dirs([*searches, *pareto], folder)
         hypervolume = state.get("hypervolume")
+        reference = hypervolume.get("reference") if isinstance(hypervolume, dict) else None
+        if hypervolume is not None and not (isinstance(hypervolume, dict) and (reference is None or (
+                isinstance(reference, list) and len(reference) == 2 and all(
+                    isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in reference)))):
+            # checked here, before a tool draws: the plot was written, then 'reference must be a pair of numbers'
+            raise ValueError(f"{folder / 'sweep.json'} is not a sweep state (hypervolume's reference is not a pair "
+                             f"of numbers R, CE: {reference!r})")
         if state.get("front_ce", "criterion_loss") != front_ce_key(objective):
             pareto, hypervolume = [], None  # an earlier version's cost front (on the training CE): derived below
         # `-o l2 cifar --set imagenet` searches the ImageNet variant (cli.is_imagenet) but records space "cifar":
@@ -461,9 +468,12 @@ def load_sweep(path: str | Path) -> dict[str, Any]:
     for p in pareto:  # the pareto entries lack the accuracies: take them from their searches
         match = by_dir.get(str(p.get("run_dir"))) or next(
             (s for s in searches if s["weight"][0] == p["weight"][0]), {})
-        for key in ("criterion_loss", "valid_loss", "train_acc", "valid_acc", "model_size", "genotype"):
+        for key in ("reg_loss", "criterion_loss", "valid_loss", "train_acc", "valid_acc", "model_size", "genotype"):
             if p.get(key) is None and match.get(key) is not None:
                 p[key] = match[key]
+        if p.get("reg_loss") is None or front_ce(p, objective) is None:  # a hand edit: a KeyError in every plot
+            raise ValueError(f"{folder / 'sweep.json'} is not a sweep state (its front's {p.get('name', '?')} has no "
+                             f"reg_loss or {front_ce_key(objective)}, nor a finished search to take it from)")
     num_classes = None
     for s in searches:  # the first search whose result.json says; a damaged one (a list, bad JSON) is passed over:
         # sweep.json holds the front, and an AttributeError on it stopped every tool that reads the sweep
