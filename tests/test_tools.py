@@ -672,9 +672,9 @@ def test_plot_frontier_in_process(runs: dict, tmp_path: Path, monkeypatch) -> No
 # --------------------------------------------------------------------------- compare_fronts
 
 
-def make_flops_sweep(root: Path, codes_by_nu: dict[float, str], space: str = "cifar") -> Path:
+def make_flops_sweep(root: Path, codes_by_nu: dict[float, str], space: str = "cifar", dataset: str = "digits") -> Path:
     """A finished -o flops sweep costed on NetworkCIFAR(4, 10, 8) at 8x8: R of each search its genotype's FLOPs."""
-    settings = {"set": "digits", "objective": "flops", "eval_channels": 4, "eval_layers": 8, "image_size": 8}
+    settings = {"set": dataset, "objective": "flops", "eval_channels": 4, "eval_layers": 8, "image_size": 8}
     model = cost.CostModel.build("flops", cost.EvalSpec(4, 10, 8, False, 8))
     sweep = root / "multi-search-digits-F-20260101-000000"
     sweep.mkdir(parents=True)
@@ -713,8 +713,8 @@ def test_compare_fronts_costs_every_search_on_one_network(runs: dict, tmp_path: 
     assert l2["ordered"] == (costs == sorted(costs))
     assert l2["span"] == pytest.approx(max(costs) / min(costs))
     assert own["ordered"] is ([p["cost"] for p in own["front"]] == sorted(p["cost"] for p in own["front"]))
-    out = capsys.readouterr().out
-    assert "every search's genotype costed on NetworkCIFAR(4, 10, 8) at 8x8" in out
+    out, err = capsys.readouterr()
+    assert "every search's genotype costed on NetworkCIFAR(4, 10, 8) at 8x8" in out and "datasets" not in err
     assert f"(-o l2): 3 Pareto points, {min(costs):.4g} to {max(costs):.4g} M FLOPs (multiply-adds)" in out
     flops_line = next(line for line in out.splitlines() if line.startswith("    nu = 0.5 "))
     assert flops_line.split("R = ")[1].startswith(f"{own['front'][1]['reg_loss']:.6g} M FLOPs (multiply-adds): ")
@@ -739,6 +739,11 @@ def test_compare_fronts_costs_every_search_on_one_network(runs: dict, tmp_path: 
         compare_fronts.main(compare_fronts.build_parser().parse_args(
             ["-l", str(empty), str(runs["sweep"]), "-o", str(tmp_path / "e.png")]))
     assert not (tmp_path / "e.png").exists()
+    cifar = make_flops_sweep(tmp_path / "c10", {1.0: "DARTS_V2"}, dataset="cifar10")  # 10 classes too: one network
+    compare_fronts.main(compare_fronts.build_parser().parse_args(
+        ["-l", str(cifar), str(flops_sweep), "-o", str(tmp_path / "m.png")]))
+    assert ("note: the sweeps searched 2 datasets (cifar10 1 sweep, digits 1 sweep): their held-out CEs are not "
+            "comparable") in capsys.readouterr().err
     imagenet = make_flops_sweep(tmp_path / "i", {1.0: "DARTS_V2"}, space="imagenet")
     with pytest.raises(ValueError, match="different spaces or class counts"):
         compare_fronts.main(compare_fronts.build_parser().parse_args(

@@ -11,7 +11,8 @@ that unit: how many points, the span, and whether a larger nu ever gave a larger
 
 The evaluation network is the first cost sweep's (its channels, cells and image size, from its args.json), else
 the paper's NetworkCIFAR(36, classes, 20) (NetworkImageNet(48, classes, 14)) at the first sweep's image size;
---eval_channels, --eval_layers and --image_size choose another.
+--eval_channels, --eval_layers and --image_size choose another. Sweeps of one space and class count but of other
+datasets (digits and cifar10) are drawn together with a note: each held-out CE is of its own data.
 """
 
 from __future__ import annotations
@@ -120,6 +121,21 @@ def summary_line(series: dict[str, Any], unit: str) -> str:
             f"{min(costs):.4g} to {max(costs):.4g} {unit} ({span}); larger nu never a larger network: {order}")
 
 
+def mixed_datasets_note(sweeps: list[dict[str, Any]]) -> str | None:
+    """A note when the sweeps searched more than one dataset (None: one, or unknown). Of the same space and class
+    count (digits and cifar10) they cost on one network, and their fronts were drawn on one axis of held-out CE
+    without a word, though each CE is of its own data."""
+    counts: dict[str, int] = {}
+    for sweep in sweeps:
+        if sweep.get("dataset"):
+            counts[str(sweep["dataset"])] = counts.get(str(sweep["dataset"]), 0) + 1
+    if len(counts) < 2:
+        return None
+    parts = ", ".join(f"{name} {plots.plural(n, 'sweep')}" for name, n in counts.items())
+    return (f"note: the sweeps searched {len(counts)} datasets ({parts}): their held-out CEs are not comparable, yet "
+            "the figure puts their fronts on one axis; give -l the sweeps of one dataset")
+
+
 def main(args: argparse.Namespace) -> dict[str, Any]:
     """Cost every search, draw the fronts, print them; returns {"plot", "network", "series"}."""
     size = tables.parse_inches(args.inches)
@@ -134,6 +150,8 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     for sweep in sweeps:  # a killed or running sweep's front is that of its searches so far
         if note := tables.unfinished_note(sweep, "compared"):
             print(note, file=sys.stderr)
+    if note := mixed_datasets_note(sweeps):
+        print(note, file=sys.stderr)
     spec = common_network(args, sweeps)
     model = costlib.CostModel.build(args.cost, spec)
     unit = costlib.UNITS[args.cost]
