@@ -371,3 +371,88 @@ def test_documented_make_targets_exist() -> None:
                     missing += [f"{name}:{number}: make {t}" for t in words[1:] if t not in targets]
     assert found >= 20, found
     assert not missing, missing
+
+
+# ---------------------------------------------------------------- the original scripts' flags
+# The flags of the original MOOD-NAS / PC-DARTS / DARTS scripts, with their short forms and defaults: commands
+# written for the original must run unchanged here, so none may be renamed or change its default (new flags are
+# welcome). A flag that this project leaves to a run folder (default None: "the run's own") is checked against
+# the value the script falls back to when no run says, the same one the help names.
+SEARCH_FLAGS = {"--data": "data", "--set": "cifar10", "--batch_size": 256, "--learning_rate": 0.1,
+                "--learning_rate_min": 0.001, "--momentum": 0.9, "--weight_decay": 3e-4, "--report_lines": 5,
+                "--gpu": 0, "--epochs": 50, "--init_channels": 16, "--layers": 8, "--cutout": False,
+                "--cutout_length": 16, "--drop_path_prob": 0.3, "--save": "EXP", "--seed": 2, "--grad_clip": 5,
+                "--train_portion": 0.5, "--unrolled": False, "--arch_learning_rate": 6e-4,
+                "--arch_weight_decay": 1e-3, "--subsample": 0, "--begin": 15}
+IMAGENET_SEARCH_FLAGS = {**SEARCH_FLAGS, "--workers": 4, "--set": "imagenet", "--batch_size": 128,
+                         "--learning_rate": 0.5, "--learning_rate_min": 0.0, "--arch_learning_rate": 6e-3,
+                         "--begin": 35, "--note": "try"}
+TRAIN_FLAGS = {"--data": "data", "--set": "cifar10", "--batch_size": 96, "--learning_rate": 0.025, "--momentum": 0.9,
+               "--weight_decay": 3e-4, "--report_lines": 5, "--gpu": 0, "--epochs": 600, "--init_channels": 36,
+               "--layers": 20, "--model_path": None, "--auxiliary": False, "--auxiliary_weight": 0.4,
+               "--cutout": False, "--cutout_length": 16, "--drop_path_prob": 0.3, "--seed": 0,
+               "--arch": "PC_DARTS_cifar", "--grad_clip": 5, "--train_portion": 1.0}
+ORIGINAL_FLAGS: dict[tuple[str, ...], dict[str, object]] = {
+    ("train_search.py",): {**SEARCH_FLAGS, "-l1/--l1_weight": -1, "-l2/--l2_weight": -1,
+                           "-cw/--criterion_weight": 1.0},
+    ("multiobjective.py", "-o", "l2"): {"-o/--objective": "l2", "-d/--delta": 0.15},
+    ("multiobjective.py", "-o", "l2", "cifar"): SEARCH_FLAGS,
+    ("multiobjective.py", "-o", "l2", "imagenet"): IMAGENET_SEARCH_FLAGS,
+    ("train.py",): TRAIN_FLAGS,
+    ("batch_train.py",): {**TRAIN_FLAGS, "--archs": None, "--batch_model": None},
+    ("batch_size_predict.py",): {"-d/--data": "batch_data.csv"},
+    ("ensemble.py", "--models_folder", "DIR"): {
+        "--data": "data", "--set": "cifar10", "--batch_size": 96, "--report_lines": 5, "--gpu": 0,
+        "--init_channels": 36, "--layers": 20, "--auxiliary": False, "--cutout": False, "--drop_path_prob": 0.2,
+        "--seed": 0, "--train_portion": 0.9, "--models_folder": "DIR", "--calculate": False, "--per_class": False},
+    ("test.py",): {"--data": "data", "--batch_size": 96, "--report_lines": 5, "--gpu": 0, "--init_channels": 36,
+                   "--layers": 20, "--auxiliary": False, "--cutout": False, "--cutout_length": 16,
+                   "--drop_path_prob": 0.2, "--seed": 0, "--model_path": None, "--arch": "PC_DARTS_cifar"},
+    ("tools/analyse_search_logs.py", "-l", "LOG"): {"-l/--log": "LOG", "-d/--data": None,
+                                                    "-o/--output": None, "-i/--inches": None, "-t/--topk": 5},
+    ("tools/analyse_train_logs.py", "-t", "LOG"): {"-t/--train": ["LOG"], "-d/--data": None, "-s/--search": [],
+                                                   "-c/--colorbar": False, "-i/--inches": None, "-o/--output": None},
+    ("tools/plot_frontier.py", "-l", "LOG"): {"-l/--log": "LOG", "-o/--output": "plot.png", "-i/--inches": None,
+                                              "-d/--dominated": False},
+}
+
+
+def fallbacks(script: str) -> dict[str, object]:
+    """What a script takes for a flag left to a run folder (parsed as None) when no run says: the fallbacks its
+    parser's help names (cli.from_run)."""
+    import cli
+    import data
+    import ensemble
+    import test as testpy
+    import train
+    side = {"cutout_length": data.default_cutout_length(32)}  # DARTS's 16 at 32x32, when no --image_size says
+    return {"train.py": {**cli.DATA_SETTINGS, **train.NETWORK_FALLBACK, **side},
+            "batch_train.py": {**cli.DATA_SETTINGS, **train.NETWORK_FALLBACK, **side},
+            "train_search.py": side, "multiobjective.py": side,
+            "ensemble.py": {**cli.DATA_SETTINGS, **cli.NETWORK_SETTINGS, **ensemble.SPLIT_SETTINGS},
+            "test.py": testpy.DEFAULTS}.get(script, {})
+
+
+@pytest.mark.parametrize("argv", list(ORIGINAL_FLAGS), ids=" ".join)
+def test_the_original_flags_keep_their_names_and_defaults(argv: tuple[str, ...]) -> None:
+    """Every flag of the original script (spelled ``-s/--long`` where it had a short form) is one option of the
+    parser here, and a command that leaves it out gets the original's default."""
+    script, *args = argv
+    parser = parser_of(script)
+    sub = next((action.choices[args[-1]] for action in parser._actions
+                if isinstance(action, argparse._SubParsersAction) and args and args[-1] in action.choices), parser)
+    namespace = parser.parse_args(args)
+    wrong = []
+    for flags, expected in ORIGINAL_FLAGS[argv].items():
+        names = flags.split("/")
+        actions = {id(sub._option_string_actions.get(name)): sub._option_string_actions.get(name) for name in names}
+        action = next(iter(actions.values()))
+        if len(actions) != 1 or action is None:
+            wrong.append(f"{flags}: not one option of {sub.prog}")
+            continue
+        value = getattr(namespace, action.dest)
+        if value is None:
+            value = fallbacks(script).get(action.dest)
+        if value != expected:
+            wrong.append(f"{flags}: default {value!r}, the original's {expected!r}")
+    assert not wrong, f"{' '.join(argv)}: " + "; ".join(wrong)
