@@ -173,7 +173,8 @@ def check_args(args: argparse.Namespace) -> None:
         raise UserError(f"give the weights once: RUN {args.run} or --model_path {args.model_path}, not both")
     unused = [f"--{flag}" for flag in ("save", "logdir") if flag in (cli.typed_flags(args) or ())]
     if args.output and unused:  # they name the run folder, which -o does not make: the flag would be dropped unseen
-        raise UserError(f"{' and '.join(unused)} name the run folder, which -o {args.output} does not make: give "
+        verb = "name" if len(unused) > 1 else "names"
+        raise UserError(f"{' and '.join(unused)} {verb} the run folder, which -o {args.output} does not make: give "
                         f"-o alone (test.json and its plot go to that file), or {' / '.join(unused)} alone")
     if not (args.run or args.model_path):
         raise UserError("nothing to evaluate: give a train.py run folder (python test.py logs/eval-...) or "
