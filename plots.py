@@ -555,8 +555,10 @@ def frontier_figure(
     others: str = "all",
 ) -> Any:
     """search_front_figure of a sweep's records (sweep.json's "searches" and "pareto"), every name written;
-    the title counts the finished searches and the Pareto-optimal ones."""
+    the title counts the finished searches, the Pareto-optimal ones and the failed ones (a sweep whose first search
+    failed drew "0 searches, 0 Pareto-optimal" over empty axes, as if nothing had run)."""
     done = [s for s in searches if s.get("status", "done") == "done" and s.get("reg_loss") is not None]
+    failed = sum(s.get("status") == "failed" for s in searches)
     optimal_keys = {tuple(o["weight"]) for o in optimal}
     rest = [(s["reg_loss"], front_ce(s, objective)) for s in done if tuple(s["weight"]) not in optimal_keys]
     front = sorted(optimal, key=lambda o: o["reg_loss"])
@@ -564,7 +566,8 @@ def frontier_figure(
         [str(o.get("name") or f"nu={o['weight'][0]:.3g}") for o in front], [o["weight"][0] for o in front],
         [o["reg_loss"] for o in front], [front_ce(o, objective) for o in front], size=size,
         dominated=rest if dominated else [], objective=objective, others=others,
-        title=title or f"{sweep_name(objective)} sweep: {plural(len(done), 'search')}, {len(front)} Pareto-optimal")
+        title=title or (f"{sweep_name(objective)} sweep: {plural(len(done), 'search')}, {len(front)} Pareto-optimal"
+                        + (f", {failed} failed" if failed else "")))
 
 
 def plot_frontier(

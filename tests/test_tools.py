@@ -1438,6 +1438,10 @@ def test_a_front_of_one_search_says_so_and_draws_no_front_entry() -> None:
     assert fig.axes[0].get_title() == "L2 sweep: 2 searches, 2 Pareto-optimal"
     assert "Pareto front" in [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert plots.plural(1, "network") == "1 network" and plots.plural(3, "search") == "3 searches"
+    failed = [{**search_record(0.5, 0.0, 0.0), "status": "failed", "reg_loss": None}]
+    title = plots.frontier_figure(failed, [], "l2").axes[0].get_title()
+    assert title == "L2 sweep: 0 searches, 0 Pareto-optimal, 1 failed"
+    assert plots.frontier_figure(two + failed, front_of(two), "l2").axes[0].get_title().endswith(", 1 failed")
 
 
 def test_labels_of_a_crowded_front_are_all_written_and_their_leader_lines_do_not_cross() -> None:
