@@ -196,6 +196,31 @@ def test_a_pool_that_repeats_a_seed_or_mixes_epochs_is_named() -> None:
     assert analyse_train_logs.pooling_note(fine) is None
 
 
+def test_a_pool_that_mixes_other_training_settings_is_named(tmp_path: Path) -> None:
+    """Two batches of one genotype, one trained at --learning_rate 0.05 and one at 0.025 (same epochs, cells, size),
+    pooled as "n 4, seeds 0 1 3 4" without a word: the std was mostly the learning rate's."""
+    def run(seed: int, lr: float) -> Path:
+        folder = tmp_path / f"eval-g-s{seed}-20260101-000000"
+        folder.mkdir()
+        (folder / "result.json").write_text(json.dumps({"test_acc": 60.0 + seed, "arch": "g", "epochs": 2}))
+        (folder / "args.json").write_text(json.dumps({"args": {"seed": seed, "learning_rate": lr, "batch_size": 64,
+                                                               "cutout": False, "set": "digits"}}))
+        return folder
+
+    runs = [analyse_train_logs.read_eval_run(run(seed, lr)) for seed, lr in ((0, 0.05), (1, 0.05), (3, 0.025))]
+    assert json.loads(runs[2]["train_settings"]) == {"batch_size": 64, "cutout": False, "learning_rate": 0.025}
+
+    def table(rows: list[dict]) -> pd.DataFrame:
+        return pd.DataFrame([{"name": "g", "size_m": 2.3, "parameters": 2_300_000, "flops": 4.4e5,
+                              "test_acc": r["test_acc"], "seed": r["seed"], "status": "done", "dataset": "digits",
+                              "auxiliary": False, "epochs": 2, "train_settings": r["train_settings"]} for r in rows],
+                            columns=[*analyse_train_logs.TABLE_COLUMNS])
+
+    note = analyse_train_logs.pooling_note(table(runs))
+    assert note is not None and "g (runs of learning_rate 0.025 and 0.05)" in note, note
+    assert analyse_train_logs.pooling_note(table(runs[:2])) is None  # one setup, one run per seed
+
+
 def test_front_points_whose_intervals_overlap_are_not_separable() -> None:
     sizes, means, stds = [1.0, 2.0, 3.0, 4.0, 2.5], [10.0, 9.0, 5.0, 4.8, 9.5], [0.4, 0.4, 0.1, 0.15, 0.1]
     front, close = tables.overlapping_neighbours(sizes, means, stds)

@@ -29,10 +29,11 @@ test_error_mean, test_error_std (sample std, ddof=1; empty for n = 1) and test_e
 lowest of the n: what papers that report "the best of n trainings" quote, not an estimate), over the
 finished runs (the running ones only where none has finished). pareto_params marks the front of the
 means against parameters and not_separable the front points whose mean ± std overlaps that of a
-neighbour on it; a note names the genotypes whose pool repeats a seed or mixes --epochs (not
-independent seeds of one training). When a genotype has more than one run, the error-against-cost plots draw the means
-with ± std error bars, the single runs as small dots, the front of the means, and ring the points
-that are not separable.
+neighbour on it; a note names the genotypes whose pool repeats a seed or mixes --epochs or
+other training settings of train.py (``train_settings``, from each run's args.json: learning rate, batch
+size, weight decay, cutout, ...), which are not independent seeds of one training. When a genotype has
+more than one run, the error-against-cost plots draw the means with ± std error bars, the single runs as
+small dots, the front of the means, and ring the points that are not separable.
 
 A budget (--max_params M, --max_flops M, --max_latency_cpu MS, --max_latency_gpu MS: the profiled
 columns) names the network within every limit with the lowest test error (per genotype, the mean over
@@ -43,6 +44,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import math
 import sys
 from pathlib import Path
@@ -82,13 +84,13 @@ TABLE_COLUMNS = (
     "name", "nu", "size_m", "train_loss", "train_acc", "valid_loss", "valid_acc", "test_loss", "test_acc",
     "test_top5", "search_criterion_loss", "search_valid_loss", "search_reg_loss", "search_train_acc",
     "search_valid_acc", "parameters", "flops", "latency_gpu_ms", "latency_gpu_b1_ms", "latency_cpu_ms", "epochs",
-    "status", "dataset", "eval_dir", "search_dir", "seed", "objective", "auxiliary", "genotype",
+    "status", "dataset", "eval_dir", "search_dir", "seed", "objective", "auxiliary", "genotype", "train_settings",
 )
-TEXT_COLUMNS = ("name", "status", "dataset", "eval_dir", "search_dir", "objective", "genotype")
+TEXT_COLUMNS = ("name", "status", "dataset", "eval_dir", "search_dir", "objective", "genotype", "train_settings")
 CORRELATED = ("nu", "size_m", "flops", "latency_gpu_ms", "latency_cpu_ms", "search_criterion_loss",
               "search_valid_loss", "search_reg_loss", "search_valid_acc", "train_acc", "valid_acc", "test_acc")
 PRINTED = tuple(c for c in TABLE_COLUMNS
-                if c not in ("eval_dir", "search_dir", "dataset", "latency_gpu_b1_ms", "genotype"))
+                if c not in ("eval_dir", "search_dir", "dataset", "latency_gpu_b1_ms", "genotype", "train_settings"))
 SUMMARY_COLUMNS = (
     "name", "nu", "n", "seeds", "test_error_mean", "test_error_std", "test_error_best_of_n", "test_acc",
     "valid_acc", "size_m", "parameters", "flops", "latency_gpu_ms", "latency_gpu_b1_ms", "latency_cpu_ms",
@@ -96,6 +98,11 @@ SUMMARY_COLUMNS = (
 )
 SUMMARY_PRINTED = ("name", "nu", "n", "seeds", "test_error_mean", "test_error_std", "test_error_best_of_n",
                    "size_m", "pareto_params", "not_separable")
+# train.py's settings that change what a training learns, beside the seed, the epochs and what the pools already
+# keep apart (cells, network size, dataset, auxiliary head): runs that differ in one are no seeds of one training
+TRAINING_SETTINGS = ("batch_size", "learning_rate", "learning_rate_min", "lr_schedule", "gamma", "decay_period",
+                     "momentum", "weight_decay", "grad_clip", "drop_path_prob", "auxiliary_weight", "cutout",
+                     "cutout_length", "label_smooth", "train_portion", "subsample", "model_path", "amp")
 LABEL_ALL = 12  # up to this many networks every one is named; beyond, those on the front of error against size
 
 # Published CIFAR-10 results (test error %, parameters M as their papers count them: no auxiliary head).
@@ -206,6 +213,22 @@ def _seed(folder: Path) -> int | None:
     return int(seed) if isinstance(seed, int) else None
 
 
+def train_settings(run_args: dict[str, Any]) -> str | None:
+    """The run's TRAINING_SETTINGS (those its args.json records) as a JSON object, for the table's train_settings
+    column; None when it records none (an args.json from before them, or none)."""
+    known = {k: run_args[k] for k in TRAINING_SETTINGS if k in run_args}
+    return json.dumps(known, sort_keys=True) if known else None
+
+
+def _train_settings(folder: Path) -> str | None:
+    """train_settings of a run's args.json (None when unreadable: result.json still holds the results)."""
+    try:
+        run_args = (read_json(folder / "args.json") or {}).get("args")
+    except Exception:  # noqa: BLE001 - an unreadable args.json
+        return None
+    return train_settings(run_args) if isinstance(run_args, dict) else None
+
+
 UNFINISHED = ("running", "stopped")  # the status of a run without result.json: still training, or not any more
 
 
@@ -234,6 +257,7 @@ def read_eval_run(folder: Path) -> dict[str, Any] | None:
         result["run_dir"] = str(folder)  # the folder read, wherever it was when it trained
         result.setdefault("image_size", _image_size(folder))
         result.setdefault("seed", _seed(folder))
+        result.setdefault("train_settings", _train_settings(folder))
         result["status"] = "done"
         return result
     record = read_json(folder / "args.json")
@@ -264,6 +288,7 @@ def read_eval_run(folder: Path) -> dict[str, Any] | None:
         "num_classes": len(record["classes"]) if isinstance(record.get("classes"), list) else None,
         "run_dir": str(folder), "status": unfinished_status(folder), "seed": run_args.get("seed"),
         "auxiliary": run_args.get("auxiliary"),  # a key of summary_table's setup, as result.json's is of a done run
+        "train_settings": train_settings(run_args),
     }
 
 
@@ -328,7 +353,8 @@ def train_table(runs: list[dict[str, Any]], index: list[dict[str, Any]], args: a
         row: dict[str, Any] = {
             "name": name, "nu": nu, "size_m": run.get("model_size"),
             **{k: run.get(k) for k in ("train_loss", "train_acc", "valid_loss", "valid_acc", "test_loss",
-                                       "test_acc", "test_top5", "epochs", "status", "dataset", "seed", "auxiliary")},
+                                       "test_acc", "test_top5", "epochs", "status", "dataset", "seed", "auxiliary",
+                                       "train_settings")},
             "eval_dir": run.get("run_dir"),
             "search_criterion_loss": search.get("criterion_loss") if search else None,
             "search_valid_loss": search.get("valid_loss") if search else None,  # a cost front's CE
@@ -397,10 +423,26 @@ def pooled_groups(df: pd.DataFrame) -> list[pd.DataFrame]:
     return groups
 
 
+def _settings_differ(recorded: pd.Series) -> list[str]:
+    """The TRAINING_SETTINGS in which the runs' train_settings differ, each as "name A and B" (a setting a run does
+    not record is not compared: an older args.json)."""
+    values: dict[str, set[str]] = {}
+    for text in recorded:
+        try:
+            settings = json.loads(text) if isinstance(text, str) and text else {}
+        except json.JSONDecodeError:  # a table edited by hand: nothing to compare
+            settings = {}
+        for key, value in (settings.items() if isinstance(settings, dict) else ()):
+            values.setdefault(key, set()).add(json.dumps(value))
+    return [f"{key} {' and '.join(sorted(seen))}" for key, seen in values.items() if len(seen) > 1]
+
+
 def pooling_note(df: pd.DataFrame) -> str | None:
     """A note naming the genotypes whose mean ± std pools runs that are not independent seeds of one training: a
-    seed that comes twice (the same batch given twice, copied, or trained again) or finished runs of different
-    --epochs (a demo-length and a full training). None when every pool is one run per seed of one length."""
+    seed that comes twice (the same batch given twice, copied, or trained again), finished runs of different
+    --epochs (a demo-length and a full training) or of other train.py settings (train_settings: a batch trained at
+    --learning_rate 0.05 and one at 0.025 made "n 4" of one genotype, its std mostly the learning rate's). None
+    when every pool is one run per seed of one setup."""
     parts = []
     for group in pooled_groups(df):
         why = []
@@ -411,6 +453,8 @@ def pooling_note(df: pd.DataFrame) -> str | None:
         epochs = sorted({int(e) for e in group.loc[finished, "epochs"] if pd.notna(e)}) if "epochs" in group else []
         if len(epochs) > 1:
             why.append(f"runs of {' and '.join(map(str, epochs))} epochs")
+        if "train_settings" in group and (differ := _settings_differ(group.loc[finished, "train_settings"])):
+            why.append(f"runs of {', '.join(differ)}")
         if why:
             parts.append(f"{group['name'].iat[0]} ({'; '.join(why)})")
     if not parts:
