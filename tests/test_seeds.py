@@ -409,6 +409,34 @@ def test_search_stability_groups_by_nu_and_refuses_an_input_as_output(tmp_path: 
     assert "at least two" in capsys.readouterr().err and not (tmp_path / "one.csv").exists()
 
 
+def test_searches_of_one_nu_that_are_no_seeds_of_one_search_are_named(tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture) -> None:
+    """Two searches of seed 0 (on CPU the same cells) and one of seed 1 made "ν=0.1, seeds 0 0 1" whose mean
+    Jaccard counted the identical pair, and a digits and a cifar10 search of one nu were compared as seeds, both
+    without a word."""
+    runs = [fake_search(tmp_path / f"search-{k}", g, 0.1, seed, 2.0)
+            for k, (g, seed) in enumerate(((genotypes.DARTS_V2, 0), (genotypes.DARTS_V2, 0),
+                                           (genotypes.PC_DARTS_cifar, 1)))]
+    for run, dataset in zip(runs, ("digits", "digits", "cifar10")):
+        (run / "args.json").write_text(json.dumps({"args": {"seed": json.loads((run / "args.json").read_text())[
+            "args"]["seed"], "set": dataset, "epochs": 2}}))
+    search_stability.main(search_stability.build_parser().parse_args(
+        [*map(str, runs), "-o", str(tmp_path / "s.csv")]))
+    out = capsys.readouterr().out
+    assert "note: these groups compare searches that are not seeds of one search: ν=0.1 (seed 0 more than once; " \
+           'set "cifar10" and "digits")' in out, out
+    search_stability.main(search_stability.build_parser().parse_args(  # seeds 0 and 1 of two datasets
+        [str(runs[0]), str(runs[2]), "-o", str(tmp_path / "t.csv")]))
+    assert 'ν=0.1 (set "cifar10" and "digits")' in capsys.readouterr().out
+    (runs[2] / "args.json").write_text(json.dumps({"args": {"seed": 1, "set": "digits", "epochs": 2}}))
+    search_stability.main(search_stability.build_parser().parse_args(
+        [str(runs[0]), str(runs[2]), "-o", str(tmp_path / "u.csv")]))
+    assert "not seeds of one search" not in capsys.readouterr().out
+    search_stability.main(search_stability.build_parser().parse_args(  # --group all pools any searches on purpose
+        [*map(str, runs), "--group", "all", "-o", str(tmp_path / "v.csv")]))
+    assert "not seeds of one search" not in capsys.readouterr().out
+
+
 def test_two_sweeps_of_different_seeds_are_compared_nu_by_nu(tmp_path: Path) -> None:
     folders = []
     for seed, cells in ((1, (genotypes.DARTS_V2, genotypes.DARTS_V1)), (2, (genotypes.DARTS_V2, genotypes.NASNet))):

@@ -8,7 +8,10 @@ RUN_DIR: search run folders (train_search.py; their result.json) and sweep folde
 search of the sweep.json; a sweep still running is named on stderr, and one with no finished search is an
 error). A sweep repeated with another ``--seed`` is compared nu by nu. The
 searches are grouped by their nu (``--group nu``, the default; by objective and nu where runs of several
-objectives are given) or all together (``--group all``).
+objectives are given) or all together (``--group all``). With ``--group nu``, a note names the groups that
+are no seeds of one search: a seed that comes twice (the same search again, which on CPU finds the same
+genotype and so looks perfectly stable) or searches of other settings (dataset, epochs, supernet, learning
+rates, ...: SEARCH_SETTINGS, from each search's args.json).
 
 A genotype keeps two (op, input) edges per intermediate node of each cell (normal, reduce). Written:
   -o (search_stability.csv): per group, cell, node and kept (input, op), how many of the group's n
@@ -26,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import math
 import re
 import sys
@@ -61,14 +65,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _seed(run_dir: Any, fallback: Any) -> int | None:
-    """The search's --seed from its args.json, else the sweep's."""
+# train_search.py's settings that change what a search finds, beside its seed and its nu (the group): searches of
+# one nu that differ in one are no seeds of one search
+SEARCH_SETTINGS = ("set", "image_size", "subsample", "train_portion", "cutout", "cutout_length", "batch_size",
+                   "learning_rate", "learning_rate_min", "momentum", "weight_decay", "epochs", "grad_clip",
+                   "init_channels", "layers", "drop_path_prob", "unrolled", "arch_learning_rate",
+                   "arch_weight_decay", "begin", "partial_channels", "amp", "criterion_weight", "imagenet",
+                   "eval_channels", "eval_layers")
+
+
+def _search_args(run_dir: Any, fallback: dict[str, Any]) -> dict[str, Any]:
+    """The search's arguments from its args.json, else (none, or damaged) the sweep's."""
     args_file = Path(str(run_dir)) / "args.json"
-    seed = fallback
     if args_file.is_file():
         saved = read_json(args_file)
         settings = saved.get("args") if isinstance(saved, dict) else None
-        seed = settings.get("seed", fallback) if isinstance(settings, dict) else fallback  # damaged: the sweep's
+        if isinstance(settings, dict):
+            return settings
+    return fallback
+
+
+def _seed(run_dir: Any, fallback: Any) -> int | None:
+    """The search's --seed from its args.json, else the sweep's."""
+    seed = _search_args(run_dir, {}).get("seed", fallback)
     return seed if isinstance(seed, int) else None
 
 
@@ -84,9 +103,11 @@ def collect(paths: list[str]) -> list[dict[str, Any]]:
             raise ValueError(tables.nothing_finished(sweep))
         if note := tables.unfinished_note(sweep, "compared"):  # its later searches would change the tables
             print(note, file=sys.stderr)
-        sweep_seed = None
+        sweep_args: dict[str, Any] = {}
         if (folder / "sweep.json").is_file():
-            sweep_seed = ((read_json(folder / "sweep.json") or {}).get("args") or {}).get("seed")
+            recorded = (read_json(folder / "sweep.json") or {}).get("args")
+            sweep_args = recorded if isinstance(recorded, dict) else {}
+        sweep_seed = sweep_args.get("seed")
         for s in sweep["searches"]:
             if not isinstance(s.get("genotype"), dict):
                 raise ValueError(f"the search {s.get('run_dir')} in {spec} records no genotype")
@@ -96,10 +117,12 @@ def collect(paths: list[str]) -> list[dict[str, Any]]:
             seen.add(key)
             nu = float(s["weight"][0])
             seed = _seed(s.get("run_dir") or folder, sweep_seed)
+            search_args = _search_args(s.get("run_dir") or folder, sweep_args)
             single = len(sweep["searches"]) == 1 and not (folder / "sweep.json").is_file()
             label = folder.name if single else f"{folder.name} ν={nu:.3g}"
             out.append({"label": label, "nu": nu, "seed": seed, "objective": sweep["objective"],
                         "model_size": s.get("model_size"),
+                        "settings": {k: search_args[k] for k in SEARCH_SETTINGS if k in search_args},
                         "genotype": s["genotype"], "run_dir": s.get("run_dir") or str(folder)})
     if len(out) < 2:
         raise ValueError(f"{len(out)} finished search(es) in {' '.join(paths)}: comparing needs at least two")
@@ -158,6 +181,34 @@ def stability(searches: list[dict[str, Any]], how: str) -> tuple[pd.DataFrame, p
     return pd.DataFrame(edge_rows), pd.DataFrame(group_rows), matrix
 
 
+def pooling_note(searches: list[dict[str, Any]], how: str) -> str | None:
+    """A note naming the groups of one nu whose searches are no seeds of one search (None: none, or --group all,
+    which pools any searches on purpose): a seed more than once (two searches of seed 0 found the same cells on
+    CPU, and "seeds 0 0 1" read as far more stable than seeds 0 and 1 are) or other SEARCH_SETTINGS."""
+    if how == "all":
+        return None
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for s in searches:
+        groups.setdefault(group_of(s, how), []).append(s)
+    parts = []
+    for name, members in groups.items():
+        why = []
+        seeds = [s["seed"] for s in members if s["seed"] is not None]
+        if twice := sorted({seed for seed in seeds if seeds.count(seed) > 1}):
+            why.append(f"seed {', '.join(map(str, twice))} more than once")
+        values: dict[str, set[str]] = {}
+        for s in members:
+            for key, value in s.get("settings", {}).items():
+                values.setdefault(key, set()).add(json.dumps(value))
+        why += [f"{key} {' and '.join(sorted(seen))}" for key, seen in values.items() if len(seen) > 1]
+        if why:
+            parts.append(f"{name} ({'; '.join(why)})")
+    if not parts:
+        return None
+    return (f"note: these groups compare searches that are not seeds of one search: {', '.join(parts)}; "
+            "give the searches of one setup, one per seed")
+
+
 def display_names(searches: list[dict[str, Any]]) -> list[str]:
     """Short names for the plot: the run folders without their time stamps (kept where two would be the same)."""
     full = [s["label"] + ("" if s["seed"] is None else f" seed {s['seed']}") for s in searches]
@@ -213,6 +264,8 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
             continue
         split = rows[rows["fraction"] < 1]
         print(f"{name}: {len(rows) - len(split)} edge(s) kept by every search, {len(split)} by only some")
+    if note := pooling_note(searches, args.group):
+        print(note)
     if args.group == "nu" and (group_table["n"] == 1).all():
         print("no nu was searched more than once (a sweep repeated with another --seed has them): the groups "
               "compare nothing; the Jaccard matrix compares every search with every other, and --group all pools "
