@@ -426,15 +426,14 @@ def pooled_groups(df: pd.DataFrame) -> list[pd.DataFrame]:
 def _settings_differ(recorded: pd.Series) -> list[str]:
     """The TRAINING_SETTINGS in which the runs' train_settings differ, each as "name A and B" (a setting a run does
     not record is not compared: an older args.json)."""
-    values: dict[str, set[str]] = {}
+    parsed = []
     for text in recorded:
         try:
             settings = json.loads(text) if isinstance(text, str) and text else {}
         except json.JSONDecodeError:  # a table edited by hand: nothing to compare
             settings = {}
-        for key, value in (settings.items() if isinstance(settings, dict) else ()):
-            values.setdefault(key, set()).add(json.dumps(value))
-    return [f"{key} {' and '.join(sorted(seen))}" for key, seen in values.items() if len(seen) > 1]
+        parsed.append(settings if isinstance(settings, dict) else {})
+    return tables.differing_settings(parsed)
 
 
 def pooling_note(df: pd.DataFrame) -> str | None:

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import math
 import re
 import sys
@@ -196,11 +195,7 @@ def pooling_note(searches: list[dict[str, Any]], how: str) -> str | None:
         seeds = [s["seed"] for s in members if s["seed"] is not None]
         if twice := sorted({seed for seed in seeds if seeds.count(seed) > 1}):
             why.append(f"seed {', '.join(map(str, twice))} more than once")
-        values: dict[str, set[str]] = {}
-        for s in members:
-            for key, value in s.get("settings", {}).items():
-                values.setdefault(key, set()).add(json.dumps(value))
-        why += [f"{key} {' and '.join(sorted(seen))}" for key, seen in values.items() if len(seen) > 1]
+        why += tables.differing_settings([s.get("settings", {}) for s in members])
         if why:
             parts.append(f"{name} ({'; '.join(why)})")
     if not parts:

@@ -13,10 +13,11 @@ Units: accuracies and errors in %, sizes in millions of parameters (``size_m``),
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -101,6 +102,16 @@ _DERIVED_LABELS = MappingProxyType({
     "search_valid_error": "search valid error (%)",
     "parameters_m": "parameters (M)",
 })
+
+
+def differing_settings(recorded: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The settings in which runs differ, each as "name A and B" (values as JSON, sorted), in first-seen order: what
+    makes a pool of runs no seeds of one setup. A setting a run does not record is not compared (an older args.json)."""
+    values: dict[str, set[str]] = {}
+    for settings in recorded:
+        for key, value in settings.items():
+            values.setdefault(key, set()).add(json.dumps(value, sort_keys=True))
+    return [f"{key} {' and '.join(sorted(seen))}" for key, seen in values.items() if len(seen) > 1]
 
 
 def _key(column: str) -> str:
