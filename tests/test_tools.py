@@ -2142,3 +2142,17 @@ def test_a_tool_whose_figure_the_disk_cannot_take_names_it(tmp_path: Path, disk_
     assert run_main(plot_frontier.main, args) != 0
     assert capsys.readouterr().err.endswith(f"error: {out}: {os.strerror(errno.ENOSPC)}\n")
     assert out.read_bytes() == before and not list(tmp_path.glob(".front.pdf.*"))
+
+
+def test_analyse_search_logs_refuses_a_table_joining_sweeps_of_different_objectives(tmp_path: Path,
+                                                                                     capsys) -> None:
+    """An l2 sweep's table joined with a flops sweep's was drawn as one front over R of both units (l2 norms and
+    M FLOPs, on the training CE for both) and given one hypervolume; it is now refused before anything is written."""
+    header = "name,nu,search_criterion_loss,search_valid_loss,search_reg_loss,objective\n"
+    mixed = tmp_path / "mixed.csv"
+    mixed.write_text(header + "l2_loss_2e01,0.2,2.29,2.31,29.1,l2\nl2_loss_0,0.0,2.06,2.02,444.8,l2\n"
+                     "flops_loss_1e00,1.0,2.06,2.04,14.4,flops\n")
+    args = analyse_search_logs.build_parser().parse_args(["-d", str(mixed), "-o", str(tmp_path / "out.csv")])
+    assert run_main(analyse_search_logs.main, args) == 2
+    assert "joins searches of sweeps of l2, flops" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mixed.csv"]

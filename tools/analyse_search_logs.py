@@ -248,6 +248,10 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     else:
         df = tables.read_table(args.data, needs=(("search_reg_loss",), ("search_criterion_loss", "search_valid_loss")),
                                what="table of searches (this tool's, or the thesis's loss table)")
+        if len(objectives := tables.table_objectives(df)) > 1:  # one front over R of other units: no front at all
+            raise ValueError(f"{args.data} joins searches of sweeps of {', '.join(objectives)}: their penalties R "
+                             "are in different units, so they have no joint front or hypervolume; re-plot each "
+                             "sweep's table on its own")
         check_output(output, "-o", [None if replot_in_place else args.data])
         for column in TABLE_COLUMNS:
             if column not in df.columns:
