@@ -2156,3 +2156,30 @@ def test_analyse_search_logs_refuses_a_table_joining_sweeps_of_different_objecti
     assert run_main(analyse_search_logs.main, args) == 2
     assert "joins searches of sweeps of l2, flops" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mixed.csv"]
+
+
+def test_the_train_command_of_a_budget_pick_trains_its_cells_while_genotypes_json_is_an_earlier_fronts(
+        tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch) -> None:
+    """genotypes.json is written at a sweep's end: a sweep resumed and still at work (or stopped) has an earlier
+    front's file. The pick's command named genotypes.json:NAME all the same, which train.py refused (a name the
+    file lacks) or trained another search's cells with (a name a rename gave to another nu)."""
+    monkeypatch.setattr(analyse_search_logs, "make_plots", lambda *args, **kwargs: [])
+    sweep = make_sweep(tmp_path)
+    fresh = json.loads((sweep / "genotypes.json").read_text())
+
+    def train_line(genotypes_json: dict | None) -> list[str]:
+        if genotypes_json is None:
+            (sweep / "genotypes.json").unlink(missing_ok=True)
+        else:
+            (sweep / "genotypes.json").write_text(json.dumps(genotypes_json))
+        args = analyse_search_logs.build_parser().parse_args(
+            ["-l", str(sweep), "-o", str(tmp_path / "t.csv"), "--max_params", "10", *TINY])
+        assert analyse_search_logs.main(args)["pick"] == "l2_loss_0"
+        line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("train it: "))
+        return shlex.split(line.removeprefix("train it: "))[2:4]
+
+    assert train_line(fresh) == ["--arch", f"{sweep / 'genotypes.json'}:l2_loss_0"]
+    search = str(sweep / "search-02-nu0")
+    assert train_line({k: v for k, v in fresh.items() if k != "l2_loss_0"}) == ["--arch", search]
+    assert train_line({**fresh, "l2_loss_0": fresh["l2_loss_2e01"]}) == ["--arch", search]  # another search's
+    assert train_line(None) == ["--arch", search]  # none yet: its search folder holds the cells

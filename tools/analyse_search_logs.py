@@ -34,10 +34,11 @@ import cost  # noqa: E402
 import model  # noqa: E402
 import plots  # noqa: E402
 import train  # noqa: E402
+from genotypes import GenotypeError, genotype_from_dict, genotype_mapping  # noqa: E402
 from pareto import front_ce  # noqa: E402
 from plots import plt  # noqa: E402
 from tools import tables  # noqa: E402
-from utils import UserError, check_output, run_main, shell_command  # noqa: E402
+from utils import UserError, check_output, read_json, run_main, shell_command  # noqa: E402
 
 TABLE_COLUMNS = (
     "name", "nu", "size_m", "search_train_acc", "search_valid_acc", "search_criterion_loss", "search_valid_loss",
@@ -211,6 +212,24 @@ def make_plots(df: pd.DataFrame, sweep: dict[str, Any] | None, stem: Path, topk:
     return out
 
 
+def train_arch(sweep: dict[str, Any], name: str) -> str:
+    """--arch of the budget pick's train command: the sweep's genotypes.json:NAME where that file holds this very
+    genotype, else the pick's search folder. genotypes.json is written at a sweep's end: one still at work or
+    stopped after a --resume has an earlier front's file, which may lack the name (train.py then failed) or give it
+    to another search's cells after a rename (trained the wrong network); a search folder alone has none."""
+    point = next((p for p in sweep["pareto"] if p.get("name") == name), None)
+    path = sweep["folder"] / "genotypes.json"
+    if point is None or point.get("genotype") is None or not point.get("run_dir"):
+        return f"{path}:{name}"
+    try:
+        mapping = genotype_mapping(read_json(path)) if path.is_file() else None
+        same = mapping is not None and isinstance(mapping.get(name), dict) and (
+            genotype_from_dict(mapping[name]) == genotype_from_dict(point["genotype"]))
+    except (UserError, GenotypeError):  # a damaged file: the search folder holds the genotype too
+        same = False
+    return f"{path}:{name}" if same else str(point["run_dir"])
+
+
 def main(args: argparse.Namespace) -> dict[str, Any]:
     """Build (or read) the table, write it and the plots; returns {"table", "csv", "plots", "hypervolume"}."""
     if args.topk < 0:  # read as "none" without a word, like 0
@@ -274,9 +293,8 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
               "log: pass it as --reference R CE to compare)")
     if pick_line is not None:
         print(pick_line)
-        if pick is not None and sweep is not None and (sweep["folder"] / "genotypes.json").is_file():
-            arch = f"{sweep['folder'] / 'genotypes.json'}:{pick}"
-            print(f"train it: {shell_command('python', 'train.py', '--arch', arch, *train_flags)}")
+        if pick is not None and sweep is not None:
+            print(f"train it: {shell_command('python', 'train.py', '--arch', train_arch(sweep, pick), *train_flags)}")
     plots = make_plots(df, sweep, output.with_suffix(""), args.topk, size)
     print(f"table: {output}")
     for p in plots:
