@@ -2183,3 +2183,17 @@ def test_the_train_command_of_a_budget_pick_trains_its_cells_while_genotypes_jso
     assert train_line({k: v for k, v in fresh.items() if k != "l2_loss_0"}) == ["--arch", search]
     assert train_line({**fresh, "l2_loss_0": fresh["l2_loss_2e01"]}) == ["--arch", search]  # another search's
     assert train_line(None) == ["--arch", search]  # none yet: its search folder holds the cells
+
+
+def test_a_sweep_that_ended_with_a_search_failed_says_so(tmp_path: Path, capsys) -> None:
+    """A sweep that ended with a search failed (its gap of the front open for good) was tabled and plotted as a
+    whole front without a word; the tools that show a sweep's front now note the failed searches."""
+    sweep = make_sweep(tmp_path)
+    state = json.loads((sweep / "sweep.json").read_text())
+    state["searches"].append({"index": 4, "weight": [0.1, 0.9], "status": "failed", "error": "RuntimeError: boom",
+                              "run_dir": str(sweep / "search-04-nu0.1")})
+    (sweep / "sweep.json").write_text(json.dumps(state))
+    args = analyse_search_logs.build_parser().parse_args(["-l", str(sweep), "-o", str(tmp_path / "t.csv"), *TINY])
+    assert run_main(analyse_search_logs.main, args) == 0
+    assert (f"note: {sweep} ended with 1 search failed (the errors are in its sweep.json and log.txt): shown are its "
+            "4 finished searches") in capsys.readouterr().err

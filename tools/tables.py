@@ -522,7 +522,8 @@ def nothing_finished(sweep: dict[str, Any]) -> str:
 def unfinished_note(sweep: dict[str, Any], shown: str = "shown") -> str | None:
     """The stderr note of a tool that shows a sweep still at work, or one no process holds that stopped before its
     end (killed or interrupted): its front is that of the searches finished so far, not the sweep's; or one that
-    --max_searches ended while NISE had gaps wider than --delta left (the log said so, the tools did not).
+    --max_searches ended while NISE had gaps wider than --delta left (the log said so, the tools did not); or one
+    that ended with searches failed, whose front lacks the points they would have given.
     ``shown``: what the tool does with them ("shown", "compared")."""
     folder, finished = sweep["folder"], plural(len(sweep["searches"]), "finished search")
     if sweep.get("running"):
@@ -540,6 +541,9 @@ def unfinished_note(sweep: dict[str, Any], shown: str = "shown") -> str | None:
         return (f"note: {folder} ended at --max_searches ({plural(count, 'search')}) with gaps of its front wider "
                 f"than --delta left ({resume_command('multiobjective.py', folder)} --max_searches N, N > {count}, "
                 f"goes on): {shown} are its {finished}")
+    if sweep.get("failed"):  # its gaps stay open for good (NISE does not search a pair twice): a front with holes
+        return (f"note: {folder} ended with {plural(sweep['failed'], 'search')} failed (the errors are in its "
+                f"sweep.json and log.txt): {shown} are its {finished}")
     return None
 
 
