@@ -234,6 +234,10 @@ def test_a_resumed_sweeps_old_genotypes_json_is_named_stale(tmp_path: Path, caps
     assert capsys.readouterr().out == f"note: {stale}: the genotypes trained may leave its front\n"
     visualize.expand(str(sweep))
     assert capsys.readouterr().out == f"note: {stale}: the cells drawn may leave its front\n"
+    from tools import profile_genotypes
+
+    assert [label for label, _ in profile_genotypes.expand_archs([str(sweep)])] == ["l2_loss_2e01"]
+    assert capsys.readouterr().err == f"note: {stale}: the genotypes profiled may leave its front\n"
 
 
 def _bad(data: object) -> str:

@@ -38,6 +38,7 @@ from genotypes import (  # noqa: E402
     genotype_mapping,
     is_genotype_string,
     resolve_genotype,
+    stale_front,
 )
 from model import init_channels_error, input_side_error, paper_network  # noqa: E402
 from tools import tables  # noqa: E402
@@ -118,6 +119,8 @@ def expand_archs(specs: list[str]) -> list[tuple[str, Any]]:
                              f"searches ({folder / 'search-*'})")
         mapping = _mapping(folder) if exists else None
         if mapping is not None:
+            if stale := stale_front(folder / "genotypes.json" if folder.is_dir() else folder):
+                print(f"note: {stale}: the genotypes profiled may leave its front", file=sys.stderr, flush=True)
             for name, g in mapping.items():
                 try:
                     found.append((name, genotype_from_dict(g), spec))
