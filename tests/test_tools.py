@@ -2026,6 +2026,22 @@ def test_analyse_search_logs_names_a_killed_sweep_stopped(tmp_path: Path, capsys
             "continues it)") in capsys.readouterr().err
 
 
+def test_a_search_not_ended_is_named_so_not_as_no_sweep(tmp_path: Path) -> None:
+    """A search folder without result.json yet was "not a sweep folder ... (nor a search's result.json)"."""
+    from utils import lock_run_dir
+
+    search = tmp_path / "search-digits-x"
+    search.mkdir()
+    (search / "args.json").write_text(json.dumps({"kind": "search", "args": {"arch_learning_rate": 6e-4}}))
+    lock = lock_run_dir(search)
+    with pytest.raises(ValueError, match=r"is a search with no result yet \(it is still running\)"):
+        tables.load_sweep(search)
+    lock.release()
+    with pytest.raises(ValueError, match=r"is a search with no result yet \(it was stopped; python train_search.py "
+                                         r"--resume .* continues it\)"):
+        tables.load_sweep(search)
+
+
 def test_a_folder_that_is_no_sweep_is_named_before_the_output(tmp_path: Path, capsys) -> None:
     """plot_frontier -l DIR -o DIR/x.png on a folder that is no sweep said "-o ... is inside the input folder": the
     input is the mistake, and is named first (nothing written either way); likewise in every tool that reads runs."""

@@ -37,7 +37,15 @@ from pareto import (
     sweep_name,
 )
 from plots import CE_LABEL, NU_LABEL, penalty_label, plural
-from utils import UserError, rebase_run_dirs, resume_command, run_is_live, sweep_state_problem, write_atomic
+from utils import (
+    UserError,
+    rebase_run_dirs,
+    resume_command,
+    run_folder_kind,
+    run_is_live,
+    sweep_state_problem,
+    write_atomic,
+)
 
 __all__ = [
     "BUDGETS",
@@ -460,6 +468,11 @@ def load_sweep(path: str | Path) -> dict[str, Any]:
             raise ValueError(f"{args_file} is not a search's args.json (no 'args' mapping)")
         weight_decay = float(saved.get("weight_decay", 0.0) or 0.0)
         image_size = saved.get("image_size")
+    elif run_folder_kind(folder) == "search":  # a search without result.json has not ended: say which way
+        state = {True: "it is still running",
+                 False: f"it was stopped; {resume_command('train_search.py', folder)} continues it"}.get(
+            run_is_live(folder), "it is still running, or was stopped")
+        raise ValueError(f"{folder} is a search with no result yet ({state}): a search writes result.json as it ends")
     else:
         raise ValueError(f"{folder} is not a sweep folder: it has no sweep.json (nor a search's result.json)")
     for s in searches:
