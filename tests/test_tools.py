@@ -49,7 +49,7 @@ from tools import (
 )
 from train import METRICS as EVAL_METRICS  # the columns of the metrics.csv files written here by hand
 from train_search import METRICS as SEARCH_METRICS
-from utils import cpu_name, lock_run_dir, run_main
+from utils import UserError, cpu_name, lock_run_dir, run_main
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--init_channels", "4", "--layers", "3", "--no_latency"]
@@ -924,6 +924,11 @@ def test_a_replot_without_o_draws_beside_its_table_and_writes_over_no_other(tmp_
         assert (tmp_path / default).read_text() == "another analysis\n" and table.read_text() == rows
         assert result["plots"] and all(p.parent == table.parent and p.name.startswith(table.stem)
                                        for p in result["plots"])
+        # a re-plot profiles nothing: a profiling flag typed with -d was ignored without a word
+        extra = ["--layers", "8", "--no_latency"] if tool is analyse_search_logs else ["--threads", "1"]
+        with pytest.raises(UserError, match=r"^(--layers and --no_latency act|--threads acts) only where networks "
+                                            r"are profiled; -d .* re-plots a table as it was measured"):
+            tool.main(tool.build_parser().parse_args(["-d", str(table), *flags, *extra]))
 
 
 def test_the_evaluation_hypervolume_of_a_table_with_only_a_parameter_count_is_its_plotted_front(tmp_path: Path,

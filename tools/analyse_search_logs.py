@@ -232,6 +232,7 @@ def train_arch(sweep: dict[str, Any], name: str) -> str:
 
 def main(args: argparse.Namespace) -> dict[str, Any]:
     """Build (or read) the table, write it and the plots; returns {"table", "csv", "plots", "hypervolume"}."""
+    tables.check_replot_flags(args, ("init_channels", "layers"))
     if args.topk < 0:  # read as "none" without a word, like 0
         raise UserError(f"-t {args.topk} must be >= 0 (0: ring none)")
     size = tables.parse_inches(args.inches)

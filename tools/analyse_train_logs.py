@@ -837,6 +837,7 @@ def make_plots(df: pd.DataFrame, stem: Path, size: tuple[float, float], colorbar
 def main(args: argparse.Namespace) -> dict[str, Any]:
     """Build (or read) the table, write it and the plots; returns {"table", "csv", "plots", "hypervolume"}."""
     size = tables.parse_inches(args.inches)
+    tables.check_replot_flags(args)
     output = tables.output_file(tables.table_output(args.output, args.data, "loss_table.csv"), ".csv")
     replot_in_place = bool(args.data) and Path(args.data).resolve() == output.resolve()  # no table written then
     inputs = [*(args.train or []), *args.search, *args.ensemble, *([args.data] if args.data else [])]

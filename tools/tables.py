@@ -55,6 +55,7 @@ __all__ = [
     "pick_within_budget",
     "canonical_name",
     "add_profiling_args",
+    "check_replot_flags",
     "format_table",
     "front_column",
     "front_hypervolume",
@@ -578,6 +579,24 @@ def add_profiling_args(parser: Any) -> None:
                         "count at start, the physical cores; 1 is the least disturbed on a busy machine)")
     g.add_argument("--flops_rules", choices=["thesis", "thop"], default="thesis",
                    help="thesis: conv/linear multiply-adds only, as the thesis's tables; thop: thop's own rules")
+
+
+PROFILING_FLAGS = ("no_latency", "min_run_time", "device", "gpu", "threads", "flops_rules")  # add_profiling_args
+
+
+def check_replot_flags(args: Any, network_flags: Sequence[str] = ()) -> None:
+    """With -d (a table re-plotted) nothing is profiled: a profiling flag typed there (or one of ``network_flags``,
+    the tool's network size) was ignored without a word, the table's columns left as they were measured."""
+    from cli import typed_flags
+
+    typed = typed_flags(args)
+    if not getattr(args, "data", None) or typed is None:
+        return
+    given = [f"--{name}" for name in (*network_flags, *PROFILING_FLAGS) if name in typed]
+    if given:
+        raise UserError(f"{' and '.join(given)} {'act' if len(given) > 1 else 'acts'} only where networks are "
+                        f"profiled; -d {args.data} re-plots a table as it was measured: leave "
+                        f"{'them' if len(given) > 1 else 'it'} out")
 
 
 def network_setting(value: int | None, default: int, flag: str) -> int:
