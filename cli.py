@@ -214,7 +214,8 @@ def add_speed_args(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
                    help="torch.compile the network's forward; the first steps compile, minutes on a CPU (default: off)")
     g.add_argument("--compile_mode", type=str, default=None, choices=list(fastpath.COMPILE_MODES),
-                   help="torch.compile mode, with --compile (alone it is refused) (default: default)")
+                   help="torch.compile mode, with --compile (alone it is refused); reduce-overhead (CUDA graphs) "
+                        "is CUDA only (default: default)")
     g.add_argument("--channels_last", action=argparse.BooleanOptionalAction, default=None,
                    help="NHWC memory format for the network and its inputs (default: off)")
 
@@ -312,6 +313,12 @@ def check_speed_args(args: argparse.Namespace, device: torch.device, typed: Coll
     if getattr(args, "cuda_graphs", False) and device.type != "cuda":
         raise UserError(f"--cuda_graphs needs a CUDA device; this run is on {device.type} "
                         "(drop the flag; --no-cuda_graphs to resume such a run here)")
+    # reduce-overhead is default's kernels plus CUDA graphs (torch._inductor.list_mode_options): elsewhere torch drops
+    # the graphs without a word, and the run recorded a mode it never ran
+    if getattr(args, "compile", False) and getattr(args, "compile_mode", None) == "reduce-overhead" \
+            and device.type != "cuda":
+        raise UserError(f"--compile_mode reduce-overhead captures CUDA graphs; this run is on {device.type}, where "
+                        "torch would compile it as --compile_mode default (give that, or drop --compile_mode)")
     if getattr(args, "cuda_graphs", False) and getattr(args, "compile", False):
         raise UserError("--cuda_graphs and --compile do not combine: use one (--compile_mode reduce-overhead "
                         "gives compile's own CUDA graphs)")

@@ -177,6 +177,8 @@ def test_resume_keeps_speed_flags_unless_given() -> None:
     ("train_search.py", ["--cuda_graphs"], "--cuda_graphs needs a CUDA device"),
     ("train.py", ["--cuda_graphs"], "--cuda_graphs needs a CUDA device"),
     ("train_search.py", ["--compile", "--compile_mode", "fastest"], "invalid choice"),
+    ("train_search.py", ["--compile", "--compile_mode", "reduce-overhead"], "reduce-overhead captures CUDA graphs"),
+    ("train.py", ["--compile", "--compile_mode", "reduce-overhead"], "reduce-overhead captures CUDA graphs"),
 ])
 def test_scripts_reject_levers_that_cannot_run(tmp_path: Path, script: str, flags: list[str], message: str,
                                                run_script) -> None:
@@ -189,6 +191,19 @@ def test_scripts_reject_levers_that_cannot_run(tmp_path: Path, script: str, flag
     lines = stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], stderr
     assert not any(tmp_path.iterdir()), "nothing may be written before the check"
+
+
+def test_reduce_overhead_is_refused_off_cuda() -> None:
+    """--compile_mode reduce-overhead is default's kernels plus CUDA graphs: on a CPU torch dropped the graphs without
+    a word and args.json recorded a mode that never ran. It is refused there (and on a resume there: --compile_mode
+    default, or --no-compile, goes on), kept on CUDA."""
+    args = argparse.Namespace(cuda_graphs=None, compile=True, compile_mode="reduce-overhead")
+    with pytest.raises(UserError, match="reduce-overhead captures CUDA graphs; this run is on cpu"):
+        cli.check_speed_args(args, CPU)
+    cli.check_speed_args(args, torch.device("cuda"))
+    cli.check_speed_args(argparse.Namespace(compile=True, compile_mode="max-autotune"), CPU)
+    # a --resume DIR --no-compile of such a run
+    cli.check_speed_args(argparse.Namespace(compile=False, compile_mode="reduce-overhead"), CPU)
 
 
 def test_check_speed_args_rejects_graphs_with_compile() -> None:
