@@ -430,6 +430,28 @@ def test_shape_is_read_off_imagenet_weights() -> None:
     assert testpy.shape_from_state_dict(cifar.state_dict())["init_channels"] == 6
 
 
+def _folder_tree(data: Path, classes: dict[str, tuple[str, ...]], per_class: int, tinted: bool = False) -> None:
+    """An 8x8 image folder tree: per split (train, val) its class folders of ``per_class`` PNGs (``tinted``: each
+    class its own colour channel raised, so that a network can learn them)."""
+    rng = np.random.default_rng(0)
+    for split, names in classes.items():
+        for c, name in enumerate(names):
+            (data / split / name).mkdir(parents=True)
+            for i in range(per_class):
+                pixels = rng.integers(0, 40 if tinted else 255, size=(8, 8, 3), dtype=np.uint8)
+                if tinted:
+                    pixels[..., c] += 200
+                Image.fromarray(pixels).save(data / split / name / f"{i}.png")
+
+
+def _train_on_folder(data: Path, logs: Path, batch_size: int, *extra: str) -> dict:
+    """One epoch of a tiny DARTS_V2 on the image folder ``data`` (train.py, in-process)."""
+    return train.main(train.build_parser().parse_args(
+        ["--set", "folder", "--data", str(data), "--image_size", "8", "--init_channels", "4", "--layers", "3",
+         "--batch_size", str(batch_size), "--epochs", "1", "--arch", "DARTS_V2", "--device", "cpu", "--no_progress",
+         "--logdir", str(logs), *extra]))
+
+
 def _imagenet_tree(root: Path, classes: int = 3, per_class: int = 6) -> None:
     rng = np.random.default_rng(0)
     for split in ("train", "val"):
@@ -533,14 +555,7 @@ def test_an_image_folder_is_labelled_by_the_class_names_the_run_trained_on(tmp_p
     the class names; test.py labels by them, ensemble.py and --resume refuse other class folders."""
     import ensemble
 
-    rng = np.random.default_rng(0)
-    for split, names in (("train", ("ant", "bee", "cat")), ("val", ("ant", "bee", "cat"))):
-        for c, name in enumerate(names):
-            (tmp_path / "data" / split / name).mkdir(parents=True)
-            for i in range(6):
-                pixels = rng.integers(0, 40, size=(8, 8, 3), dtype=np.uint8)
-                pixels[..., c] += 200
-                Image.fromarray(pixels).save(tmp_path / "data" / split / name / f"{i}.png")
+    _folder_tree(tmp_path / "data", {"train": ("ant", "bee", "cat"), "val": ("ant", "bee", "cat")}, 6, tinted=True)
     common = ["--set", "folder", "--data", str(tmp_path / "data"), "--image_size", "8", "--init_channels", "4",
               "--layers", "3", "--batch_size", "9", "--device", "cpu", "--no_progress"]
     result = train.main(train.build_parser().parse_args(
@@ -590,17 +605,8 @@ def test_output_whose_confusion_plot_cannot_be_written_is_refused_first(trained:
 def test_a_class_missing_from_val_is_said_in_the_training_log(tmp_path: Path) -> None:
     """The warning went to stderr only: a researcher reading log.txt later could not tell that the run's
     validation accuracy leaves a class out."""
-    rng = np.random.default_rng(0)
-    for split, names in (("train", ("ant", "bee", "cat")), ("val", ("ant", "bee"))):
-        for name in names:
-            (tmp_path / "data" / split / name).mkdir(parents=True)
-            for i in range(4):
-                Image.fromarray(rng.integers(0, 255, size=(8, 8, 3), dtype=np.uint8)).save(
-                    tmp_path / "data" / split / name / f"{i}.png")
-    result = train.main(train.build_parser().parse_args(
-        ["--set", "folder", "--data", str(tmp_path / "data"), "--image_size", "8", "--init_channels", "4",
-         "--layers", "3", "--batch_size", "12", "--epochs", "1", "--arch", "DARTS_V2", "--device", "cpu",
-         "--no_progress", "--logdir", str(tmp_path / "logs")]))
+    _folder_tree(tmp_path / "data", {"train": ("ant", "bee", "cat"), "val": ("ant", "bee")}, 4)
+    result = _train_on_folder(tmp_path / "data", tmp_path / "logs", 12)
     log = (Path(result["run_dir"]) / "log.txt").read_text()
     assert "warning: " in log and "has no image of 1 of the 3 training classes ('cat')" in log
 
@@ -609,17 +615,8 @@ def test_data_on_device_on_an_image_folder_is_said_and_recorded_off(tmp_path: Pa
                                                                     capsys: pytest.CaptureFixture) -> None:
     """An image folder is always read by the host loader: --data_on_device was dropped without a word, and
     args.json recorded it on. The log now says so, args.json records it off, and test.py says so too."""
-    rng = np.random.default_rng(0)
-    for split in ("train", "val"):
-        for name in ("ant", "bee"):
-            (tmp_path / "data" / split / name).mkdir(parents=True)
-            for i in range(3):
-                Image.fromarray(rng.integers(0, 255, size=(8, 8, 3), dtype=np.uint8)).save(
-                    tmp_path / "data" / split / name / f"{i}.png")
-    result = train.main(train.build_parser().parse_args(
-        ["--set", "folder", "--data", str(tmp_path / "data"), "--image_size", "8", "--init_channels", "4",
-         "--layers", "3", "--batch_size", "6", "--epochs", "1", "--arch", "DARTS_V2", "--device", "cpu",
-         "--workers", "0", "--data_on_device", "--no_progress", "--logdir", str(tmp_path / "logs")]))
+    _folder_tree(tmp_path / "data", {"train": ("ant", "bee"), "val": ("ant", "bee")}, 3)
+    result = _train_on_folder(tmp_path / "data", tmp_path / "logs", 6, "--workers", "0", "--data_on_device")
     run = Path(result["run_dir"])
     assert json.loads((run / "args.json").read_text())["args"]["data_on_device"] is False
     assert "--data_on_device has no effect on an image folder" in (run / "log.txt").read_text()
