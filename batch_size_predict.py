@@ -604,7 +604,8 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--init_channels", type=int, default=36, help="num of init channels")
     m.add_argument("--layers", type=int, default=20, help="total number of layers")
     m.add_argument("--num_classes", type=int, default=10, help="classes of the network's classifier")
-    m.add_argument("--steps", type=int, default=3, help="training steps per measurement")
+    m.add_argument("--steps", type=int, default=3, help="training steps per measurement (>= 2: the first allocates "
+                   "SGD's momentum buffers)")
     m.add_argument("--drop_path_prob", type=float, default=None, help="drop path probability (default: train.py's)")
     m.add_argument("--resident_images", type=int, default=RESIDENT_IMAGES,
                    help="images kept on the device as train.py's device-resident loaders do (0: none)")
@@ -749,8 +750,10 @@ def check_measure_args(args: argparse.Namespace) -> None:
     if not args.batch_sizes or min(args.batch_sizes) < 2:
         raise UserError(f"--batch_sizes {' '.join(map(str, args.batch_sizes))}: each must be >= 2 (the measured "
                         f"training has the auxiliary head, whose last BatchNorm cannot train on one image)")
-    for flag, value, low in (("--steps", args.steps, 1), ("--num_classes", args.num_classes, 1),
-                             ("--resident_images", args.resident_images, 0)):
+    if args.steps < 2:  # rows of a lower peak size batches that run out of memory at a training's second step
+        raise UserError(f"--steps {args.steps} must be >= 2: the first step allocates SGD's momentum buffers, so only "
+                        "from the second on is the peak the one a whole training reaches")
+    for flag, value, low in (("--num_classes", args.num_classes, 1), ("--resident_images", args.resident_images, 0)):
         if value < low:
             raise UserError(f"{flag} {value} must be >= {low}")
     if args.drop_path_prob is not None and not 0.0 <= args.drop_path_prob < 1.0:
