@@ -497,6 +497,9 @@ def main(args: argparse.Namespace) -> dict:
         raise UserError(f"--model_path {args.model_path}: no such file")
     if args.seeds is not None and (bad := [seed for seed in args.seeds if not cli.seed_in_range(seed)]):
         raise UserError(f"--seeds {bad[0]} {cli.SEED_RANGE_ERROR}")
+    if args.seeds is not None and not args.resume and "seed" in (given or ()):  # else ignored, args.json saying it
+        raise UserError(f"--seed {args.seed} with --seeds: each training takes its seed from --seeds "
+                        f"({' '.join(map(str, args.seeds))}); give the seeds in --seeds alone")
     if args.seeds is not None and len(set(args.seeds)) != len(args.seeds):
         raise UserError(f"--seeds {' '.join(map(str, args.seeds))}: a seed is given twice (the runs would be the "
                         "same training)")

@@ -483,3 +483,12 @@ def test_an_ensemble_member_is_found_by_name_only_among_runs_of_the_ensembles_da
     assert ens["members"] == [0, 1]  # a moved ensemble of the same data is still found by name
     (ens,) = analyse_train_logs.read_ensembles([{"test_acc": 90.0, "models": members}], df)
     assert ens["members"] == [0, 1]  # an ensemble.json that records no dataset: as before
+
+
+def test_seed_beside_seeds_is_refused_before_any_folder(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """--seed 5 --seeds 1 trained seed 1 alone while the batch's args.json recorded seed 5: --seed was ignored."""
+    args = batch_train.build_parser().parse_args([*TINY, "--archs", "DARTS_V2", "--seeds", "1", "--seed", "5",
+                                                  "--logdir", str(tmp_path)])
+    assert run_main(batch_train.main, args) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--seed 5 with --seeds" in err and "\n" not in err and list(tmp_path.iterdir()) == []
