@@ -491,6 +491,13 @@ def main(args: argparse.Namespace) -> dict:
                         "--auxiliary or on a 1x1 last map (BatchNorm sees one value per channel); probe at 2 or more")
     if not (math.isfinite(args.margin_mb) and args.margin_mb >= 0):
         raise UserError(f"--margin_mb {args.margin_mb} must be a finite number >= 0")
+    # the sizing flags of the way not taken, read by nothing (args.json recording them as if they had sized)
+    if args.probe and args.batch_model:
+        raise UserError(f"--batch_model {args.batch_model} with --probe: --probe sizes each batch from the genotype's "
+                        "own peak memory, not from a memory model; give one of them")
+    if not args.probe and "probe_batches" in (given or ()):
+        raise UserError("--probe_batches act only with --probe (the memory model sizes the batches otherwise): add "
+                        "--probe, or leave them out")
     if args.batch_model and not args.resume:  # a typo fails here, before the batch folder, on any device
         bsp.load_memory_model(args.batch_model)
     if args.model_path and not Path(args.model_path).is_file():  # else every training failed on it, in its folder

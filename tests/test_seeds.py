@@ -492,3 +492,16 @@ def test_seed_beside_seeds_is_refused_before_any_folder(tmp_path: Path, capsys: 
     assert run_main(batch_train.main, args) == 2
     err = capsys.readouterr().err.strip()
     assert "--seed 5 with --seeds" in err and "\n" not in err and list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["--probe", "--batch_model", "m.json"], "--batch_model m.json with --probe: --probe sizes each batch from"),
+    (["--probe_batches", "8", "16"], "--probe_batches act only with --probe"),
+])
+def test_a_sizing_flag_of_the_way_not_taken_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                       argv: list[str], says: str) -> None:
+    """--batch_model beside --probe, and --probe_batches without it, were read by nothing, args.json recording them."""
+    args = batch_train.build_parser().parse_args([*TINY, "--archs", "DARTS_V2", *argv, "--logdir", str(tmp_path)])
+    assert run_main(batch_train.main, args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"error: {says}") and "\n" not in err and list(tmp_path.iterdir()) == []
