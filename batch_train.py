@@ -46,7 +46,6 @@ from __future__ import annotations
 import argparse
 import copy
 import gc
-import json
 import math
 import shutil
 import sys
@@ -63,11 +62,13 @@ import train
 from genotypes import (
     PUBLISHED,
     Genotype,
+    GenotypeError,
     genotype_from_dict,
     genotype_label,
     genotype_mapping,
     genotype_to_dict,
     is_genotype_string,
+    read_genotype_json,
     resolve_genotype,
     resolve_genotype_source,
     same_cells,
@@ -140,8 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _genotype_mapping(path: Path) -> dict[str, Any] | None:
     """The name -> genotype mapping of a sweep's genotypes.json (None if the file is one genotype)."""
     try:
-        content = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+        content = read_genotype_json(path)
+    except GenotypeError:
         return None  # resolve_genotype reports it
     return genotype_mapping(content)
 

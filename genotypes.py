@@ -671,12 +671,44 @@ def genotype_mapping(data: Any) -> dict[str, Any] | None:
     return None
 
 
+# A sweep's genotypes.json of hundreds of genotypes is well under a megabyte; anything far larger is no genotype file
+# (a data set or a log given by mistake) and is refused before it is read into memory.
+MAX_GENOTYPE_FILE_BYTES = 64 * 2**20
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """json's object hook refusing a key given twice: json keeps the last one without a word, so a hand-edited
+    genotype with two "normal" entries (or a genotypes.json with two entries of one name) would build the other."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise GenotypeError(f"the key {key!r} is given twice in one object")
+        out[key] = value
+    return out
+
+
+def read_genotype_json(path: str | Path) -> Any:
+    """The JSON content of a genotype, result or genotypes file; anything unreadable is one GenotypeError naming it.
+
+    Shared by every reader of ``--arch``/``--archs`` files, so that a file json itself cannot take (nesting too deep,
+    an integer of thousands of digits), a duplicated key or a huge file (``/dev/zero``) is one line, not a traceback, a
+    silently dropped entry, or a read that never ends.
+    """
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:  # read up to the cap only: a pipe (--arch <(...)) works, /dev/zero ends
+            raw = f.read(MAX_GENOTYPE_FILE_BYTES + 1)
+        if len(raw) > MAX_GENOTYPE_FILE_BYTES:
+            raise GenotypeError(f"over {MAX_GENOTYPE_FILE_BYTES // 2**20} MiB, far more than any genotype file holds")
+        return json.loads(raw.decode("utf-8"), object_pairs_hook=_unique_keys)
+    except (OSError, ValueError, RecursionError) as err:  # JSONDecodeError, UnicodeDecodeError, GenotypeError
+        detail = "nested too deeply" if isinstance(err, RecursionError) else " ".join(str(err).split())
+        raise GenotypeError(f"cannot read genotype file {path}: {detail}") from None
+
+
 def _from_json_file(path: Path, key: str | None) -> tuple[Genotype, str | None]:
     """The genotype of a genotype, result or genotypes JSON file, and its name there (None if unnamed)."""
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise GenotypeError(f"cannot read genotype file {path}: {err}") from None
+    data = read_genotype_json(path)
     if isinstance(data, dict) and "normal" in data:
         return _single(data, key, path), None
     if isinstance(data, dict) and isinstance(data.get("genotype"), dict):

@@ -51,10 +51,11 @@ from genotypes import (  # noqa: E402
     genotype_from_dict,
     genotype_label,
     genotype_mapping,
+    read_genotype_json,
     resolve_genotype,
     stale_front,
 )
-from utils import UserError, check_output, read_json, run_main, write_figure  # noqa: E402
+from utils import UserError, check_output, run_main, write_figure  # noqa: E402
 
 # What multiobjective.py (a sweep's cell diagrams) and the tests use of this script.
 __all__ = ["main", "build_parser", "write_sweep_cells", "write_cells", "genotype_figures", "cell_figure",
@@ -435,7 +436,11 @@ def _mapping_file(path: Path) -> Path | None:
             return None
     if path.suffix != ".json":
         return None
-    return path if genotype_mapping(read_json(path)) is not None else None  # a bad entry is named in expand
+    try:
+        data = read_genotype_json(path)
+    except GenotypeError as err:
+        raise UserError(str(err)) from None
+    return path if genotype_mapping(data) is not None else None  # a bad entry is named in expand
 
 
 def expand(spec: str) -> list[tuple[str, Genotype, Path | None, Path | None]]:
@@ -448,7 +453,7 @@ def expand(spec: str) -> list[tuple[str, Genotype, Path | None, Path | None]]:
     if path is not None:
         mapping = _mapping_file(path)
         if mapping is not None:
-            data = genotype_mapping(read_json(mapping)) or {}
+            data = genotype_mapping(read_genotype_json(mapping)) or {}
             if not data:  # {"genotypes": {}}: drawing nothing and saying nothing would look like success
                 raise UserError(f"{mapping} holds no genotypes: nothing to draw")
             if stale := stale_front(mapping):

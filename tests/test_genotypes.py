@@ -462,3 +462,53 @@ def test_the_source_says_where_a_genotype_came_from(tmp_path: Path) -> None:
     save_genotype(genotypes.NASNet, tmp_path / "g.json")
     assert genotypes.resolve_genotype_source(tmp_path / "g.json").source == str((tmp_path / "g.json").absolute())
     assert genotypes.resolve_genotype(genotypes.NASNet) is genotypes.NASNet  # existing callers unchanged
+
+
+# ------------------------------------------------------------------------- files json itself cannot take
+
+
+def _duplicated(key: str) -> str:
+    """A genotypes.json holding `key` twice, the second time with other cells (json keeps the last one)."""
+    first, second = json.dumps(SPEC["DARTS_V2"]), json.dumps(SPEC["PC_DARTS_cifar"])
+    return f'{{"{key}": {first}, "other": {first}, "{key}": {second}}}'
+
+
+@pytest.mark.parametrize("text, message", [
+    ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+    ('{"normal_concat": [' + "1" * 5000 + "]}", "digits"),
+    (json.dumps(SPEC["DARTS_V2"])[:-1] + ', "normal": []}', "'normal' is given twice"),
+    (_duplicated("a"), "'a' is given twice"),
+])
+def test_a_file_json_cannot_take_is_one_line_naming_it(tmp_path: Path, text: str, message: str) -> None:
+    """Deep nesting was a RecursionError traceback, a long integer a ValueError naming no file, and a key given twice
+    (a hand-edited genotype, two entries of one name) silently built the last one's cells."""
+    import batch_train
+    import visualize
+    from tools import profile_genotypes
+    from utils import UserError
+
+    path = tmp_path / "genotypes.json"
+    path.write_text(text)
+    for spec in (str(path), f"{path}:a"):
+        with pytest.raises(GenotypeError) as err:
+            resolve_genotype(spec)
+        assert message in str(err.value) and str(path) in str(err.value) and "\n" not in str(err.value)
+    with pytest.raises(GenotypeError, match=message):
+        batch_train.expand_archs([str(path)])
+    with pytest.raises(ValueError, match=message):
+        profile_genotypes.expand_archs([str(path)])
+    with pytest.raises(UserError, match=message):
+        visualize.expand(str(path))
+
+
+def test_a_huge_file_is_refused_before_it_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--arch /dev/zero (or a data set given by mistake) read forever into memory; a pipe still works."""
+    monkeypatch.setattr(genotypes, "MAX_GENOTYPE_FILE_BYTES", 4096)
+    path = tmp_path / "big.json"
+    save_genotype(genotypes.DARTS_V2, path)
+    assert resolve_genotype(path) == genotypes.DARTS_V2
+    path.write_text(" " * 5000 + json.dumps(SPEC["DARTS_V2"]))
+    with pytest.raises(GenotypeError, match="far more than any genotype file holds"):
+        resolve_genotype(path)
+    with pytest.raises(GenotypeError, match="/dev/zero: over"):
+        resolve_genotype("/dev/zero")

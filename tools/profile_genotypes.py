@@ -19,7 +19,6 @@ without a GPU.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from types import MappingProxyType
@@ -37,6 +36,7 @@ from genotypes import (  # noqa: E402
     genotype_label,
     genotype_mapping,
     is_genotype_string,
+    read_genotype_json,
     resolve_genotype,
     stale_front,
 )
@@ -84,9 +84,9 @@ def _mapping(path: Path) -> dict[str, Any] | None:
     if not path.is_file() or path.suffix != ".json":
         return None
     try:
-        data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
-        return None
+        data = read_genotype_json(path)
+    except GenotypeError:
+        return None  # resolve_genotype reports it
     return genotype_mapping(data)  # its entries are checked, each by name, in expand_archs
 
 
