@@ -756,10 +756,20 @@ def _literal(node: ast.AST) -> Any:
     if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "range"
             and not node.keywords and 1 <= len(node.args) <= 3):
         bounds = [_literal(a) for a in node.args]
-        if all(type(b) is int for b in bounds) and len(range(*bounds)) <= _MAX_RANGE:
-            return list(range(*bounds))
+        if all(type(b) is int for b in bounds):
+            try:  # range(2, 6, 0) is a ValueError, and a length past sys.maxsize an OverflowError
+                span = range(*bounds)
+                fits = len(span) <= _MAX_RANGE
+            except (ValueError, OverflowError):
+                fits = False
+            if fits:
+                return list(span)
+    try:
+        found = repr(ast.unparse(node)[:60])
+    except RecursionError:  # 1+1+...+1 some hundred times: parsed, but too deep to write back
+        found = f"an expression nested too deeply ({type(node).__name__})"
     raise GenotypeError(f"a Genotype(...) string may hold only lists, tuples, quoted op names, integers and "
-                        f"range(a, b); found {ast.unparse(node)[:60]!r}")
+                        f"range(a, b); found {found}")
 
 
 def parse_genotype_string(text: str) -> Genotype:
@@ -774,6 +784,8 @@ def parse_genotype_string(text: str) -> Genotype:
         node = ast.parse(body, mode="eval").body
     except SyntaxError as err:
         raise GenotypeError(f"not a readable Genotype(...) string: {err.msg} at column {err.offset}") from None
+    except (RecursionError, MemoryError):  # 1+1+...+1 a hundred thousand times: too deep a tree for the parser
+        raise GenotypeError("not a readable Genotype(...) string: nested too deeply") from None
     if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "Genotype"):
         raise GenotypeError("not a Genotype(...) string: give Genotype(normal=[...], normal_concat=..., "
                             "reduce=[...], reduce_concat=...)")

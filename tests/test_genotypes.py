@@ -429,6 +429,11 @@ def test_a_pasted_genotype_string_is_read_without_eval() -> None:
     (("reduce_concat=range(2, 6))", "reduce_concat=range(2, 6)"), "not a readable Genotype(...) string"),
     (("normal_concat=range(2, 6)", "normal_concat=range(2, 6.5)"), "found '6.5'"),
     (("normal_concat=range(2, 6)", "normal_concat=range(2, 9)"), "'normal_concat' [2, 3, 4, 5, 6, 7, 8]"),
+    # a ValueError, an OverflowError and RecursionErrors were tracebacks
+    (("normal_concat=range(2, 6)", "normal_concat=range(2, 6, 0)"), "found 'range(2, 6, 0)'"),
+    (("normal_concat=range(2, 6)", f"normal_concat=range(2, {10 ** 30})"), "found 'range(2, 1000000000000"),
+    (("normal_concat=range(2, 6)", "normal_concat=" + "+".join(["1"] * 700)), "found an expression nested too deeply"),
+    (("normal_concat=range(2, 6)", "normal_concat=" + "+".join(["1"] * 100_000)), "string: nested too deeply"),
 ])
 def test_a_genotype_string_may_hold_data_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                               replace: tuple[str, str], message: str) -> None:
