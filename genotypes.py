@@ -574,8 +574,12 @@ def _check_cell(edges: Any, concat: Any, which: str) -> tuple[list[tuple[str, in
         raise GenotypeError(f"genotype '{which}_concat' {list(concat)!r} must hold integer node indices, "
                             f"not {bad[0]!r}")
     out = list(concat)
-    if any(not 0 <= i < n_states for i in out):
-        raise GenotypeError(f"genotype '{which}_concat' {out} has indices outside 0..{n_states - 1}")
+    # A reduction cell halves the map in its edges from inputs 0 and 1, which themselves keep the size before it:
+    # concatenating one of them with the nodes failed at the first forward pass (a RuntimeError traceback).
+    lowest = 2 if which == "reduce" else 0
+    if any(not lowest <= i < n_states for i in out):
+        why = " (a reduction cell's inputs 0 and 1 have the size before it)" if which == "reduce" else ""
+        raise GenotypeError(f"genotype '{which}_concat' {out} has indices outside {lowest}..{n_states - 1}{why}")
     if len(set(out)) != len(out):  # a node concatenated twice silently widens every later cell
         raise GenotypeError(f"genotype '{which}_concat' {out} names a node more than once")
     return cell, out

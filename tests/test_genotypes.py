@@ -517,3 +517,18 @@ def test_a_huge_file_is_refused_before_it_is_read(tmp_path: Path, monkeypatch: p
         resolve_genotype(path)
     with pytest.raises(GenotypeError, match="/dev/zero: over"):
         resolve_genotype("/dev/zero")
+
+
+def test_a_reduction_cell_cannot_concatenate_its_inputs() -> None:
+    """Inputs 0 and 1 of a reduction cell keep the size before it: reduce_concat [0, 2, 3] passed, then failed at the
+    first forward pass with a RuntimeError traceback (after train.py had made its run folder). A normal cell's input
+    has the nodes' size, and still builds and runs."""
+    import torch
+
+    from model import NetworkCIFAR
+
+    with pytest.raises(GenotypeError, match=r"'reduce_concat' \[0, 2, 3\] has indices outside 2\.\.5"):
+        genotype_from_dict({**SPEC["DARTS_V2"], "reduce_concat": [0, 2, 3]})
+    normal_input = genotype_from_dict({**SPEC["DARTS_V2"], "normal_concat": [0, 2, 3]})
+    logits, _ = NetworkCIFAR(4, 10, 3, False, normal_input)(torch.zeros(1, 3, 8, 8))
+    assert logits.shape == (1, 10)
