@@ -16,9 +16,10 @@ rates, ...: SEARCH_SETTINGS, from each search's args.json).
 A genotype keeps two (op, input) edges per intermediate node of each cell (normal, reduce). Written:
   -o (search_stability.csv): per group, cell, node and kept (input, op), how many of the group's n
       searches kept it and the fraction (1: every seed agrees);
-  <stem>_groups.csv: per group n, the seeds, the spread of the derived network sizes (model_size, M
-      parameters at the paper's size, NetworkCIFAR(36, classes, 20) or NetworkImageNet(48, classes, 14), as the
-      searches record it, whatever network a cost sweep was costed on: mean, sample std with ddof=1, min, max),
+  <stem>_groups.csv: per group n, the seeds (? for a search that records none), the spread of the derived network
+      sizes (model_size, M parameters at the paper's size, NetworkCIFAR(36, classes, 20) or
+      NetworkImageNet(48, classes, 14), as the searches record it, whatever network a cost sweep was costed on:
+      mean, sample std with ddof=1, min, max),
       the mean pairwise Jaccard agreement and how many edges every search of the group kept;
   <stem>_searches.csv: one row per search (group, nu, seed, model_size, run folder);
   <stem>_jaccard.csv / .png: the pairwise agreement of all searches, the Jaccard index of their
@@ -169,7 +170,7 @@ def stability(searches: list[dict[str, Any]], how: str) -> tuple[pd.DataFrame, p
         sizes = [float(searches[i]["model_size"]) for i in members if searches[i]["model_size"] is not None]
         pairs = [matrix[i, j] for i, j in itertools.combinations(members, 2)]
         group_rows.append({
-            "group": name, "n": n, "seeds": " ".join(str(searches[i]["seed"]) for i in members),
+            "group": name, "n": n, "seeds": " ".join(_seed_text(searches[i]["seed"]) for i in members),
             "model_size_mean": float(np.mean(sizes)) if sizes else math.nan,
             "model_size_std": float(np.std(sizes, ddof=1)) if len(sizes) > 1 else math.nan,
             "model_size_min": min(sizes) if sizes else math.nan, "model_size_max": max(sizes) if sizes else math.nan,
@@ -178,6 +179,11 @@ def stability(searches: list[dict[str, Any]], how: str) -> tuple[pd.DataFrame, p
             "edges_per_genotype": len(sets[members[0]]),
         })
     return pd.DataFrame(edge_rows), pd.DataFrame(group_rows), matrix
+
+
+def _seed_text(seed: int | None) -> str:
+    """A search's seed for the groups table: "?" where it records none (it read "None", like a seed's name)."""
+    return "?" if seed is None else str(seed)
 
 
 def pooling_note(searches: list[dict[str, Any]], how: str) -> str | None:
