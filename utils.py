@@ -1079,14 +1079,19 @@ class Interrupted(KeyboardInterrupt):
 
 @contextlib.contextmanager
 def resumable(script: str, run_dir: str | Path) -> Iterator[None]:
-    """Name ``python SCRIPT --resume RUN_DIR`` in a Ctrl-C inside the block, which run_main prints. Nested blocks
-    (a sweep's around its search's) re-raise, so the outermost run's command is the one said."""
+    """Name ``python SCRIPT --resume RUN_DIR`` in a Ctrl-C inside the block, which run_main prints, and in an OSError
+    (a full disk: the line said what failed, not that the run resumes). Nested blocks (a sweep's around its
+    search's) re-raise, so the outermost run's command is the one said."""
     try:
         yield
     except KeyboardInterrupt:
         if not (Path(run_dir) / "args.json").is_file():  # stopped before the run recorded its arguments
             raise
         raise Interrupted(resume_command(script, run_dir)) from None
+    except OSError as err:  # a full disk mid-run: run_main's line says how to go on once it can write again
+        if (Path(run_dir) / "args.json").is_file():
+            err.resume_command = resume_command(script, run_dir)  # an outer block's overwrites: the outermost run's
+        raise
 
 
 def resume_command(script: str, run_dir: str | Path) -> str:
@@ -1145,7 +1150,9 @@ def run_main(main_fn: Callable[[Any], Any], args: Any) -> int:
         return 2
     except OSError as e:  # a read-only or full disk, a name too long...: `error: <path>: <reason>`
         message = f"{e.filename}: {e.strerror}" if e.strerror and e.filename else (e.strerror or str(e))
-        print(f"error: {' '.join(message.split()) or type(e).__name__}", file=sys.stderr)
+        resume = getattr(e, "resume_command", None)
+        print(f"error: {' '.join(message.split()) or type(e).__name__}"
+              + (f"; once that is mended, continue with {resume}" if resume else ""), file=sys.stderr)
         return 2
     except RunFailed as e:
         print(f"error: {' '.join(str(e).split())}", file=sys.stderr)

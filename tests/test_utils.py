@@ -413,6 +413,29 @@ def test_a_ctrl_c_names_the_outermost_runs_resume(tmp_path, capsys):
     assert capsys.readouterr().err == "interrupted\n"
 
 
+def test_a_full_disk_mid_run_names_the_outermost_runs_resume(tmp_path, capsys):
+    """A full disk stopped a run with `error: <file>: No space left on device` and no word that it resumes; an
+    OSError before the run recorded its arguments has nothing to resume."""
+    import errno
+
+    sweep, search = tmp_path / "multi-search-x", tmp_path / "multi-search-x" / "search-00"
+    search.mkdir(parents=True)
+    (sweep / "args.json").write_text("{}")
+    (search / "args.json").write_text("{}")
+
+    def nested(_):
+        with resumable("multiobjective.py", sweep), resumable("train_search.py", search):
+            raise OSError(errno.ENOSPC, "No space left on device", str(search / "checkpoint.pt"))
+
+    assert run_main(nested, None) == 2
+    assert capsys.readouterr().err == (f"error: {search / 'checkpoint.pt'}: No space left on device; once that is "
+                                       f"mended, continue with python multiobjective.py --resume {sweep}\n")
+    (sweep / "args.json").unlink()
+    (search / "args.json").unlink()
+    assert run_main(nested, None) == 2
+    assert capsys.readouterr().err == f"error: {search / 'checkpoint.pt'}: No space left on device\n"
+
+
 def test_a_ctrl_c_names_a_run_folder_with_a_space_as_one_word(tmp_path, capsys):
     """--logdir "my runs" (or --save "a b"): the command said had to be pasted into a shell, and split there."""
     run = tmp_path / "my runs" / "eval-a b-1"
