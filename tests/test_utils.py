@@ -391,13 +391,19 @@ def test_run_main_exit_codes(capsys, exc, code, text):
     assert capsys.readouterr().err == text
 
 
-def test_a_ctrl_c_names_the_outermost_runs_resume(tmp_path, capsys):
-    """Nested runs (a sweep around its search) say the outer one's command; a run that recorded no arguments yet
-    has nothing to resume, and a Ctrl-C there is a bare `interrupted`."""
-    sweep, search = tmp_path / "multi-search-x", tmp_path / "multi-search-x" / "search-00"
+def nested_runs(root: Path) -> tuple[Path, Path]:
+    """A sweep folder and a search folder inside it, each with the args.json that makes it resumable."""
+    sweep, search = root / "multi-search-x", root / "multi-search-x" / "search-00"
     search.mkdir(parents=True)
     (sweep / "args.json").write_text("{}")
     (search / "args.json").write_text("{}")
+    return sweep, search
+
+
+def test_a_ctrl_c_names_the_outermost_runs_resume(tmp_path, capsys):
+    """Nested runs (a sweep around its search) say the outer one's command; a run that recorded no arguments yet
+    has nothing to resume, and a Ctrl-C there is a bare `interrupted`."""
+    sweep, search = nested_runs(tmp_path)
 
     def nested(_):
         with resumable("multiobjective.py", sweep), resumable("train_search.py", search):
@@ -418,10 +424,7 @@ def test_a_full_disk_mid_run_names_the_outermost_runs_resume(tmp_path, capsys):
     OSError before the run recorded its arguments has nothing to resume."""
     import errno
 
-    sweep, search = tmp_path / "multi-search-x", tmp_path / "multi-search-x" / "search-00"
-    search.mkdir(parents=True)
-    (sweep / "args.json").write_text("{}")
-    (search / "args.json").write_text("{}")
+    sweep, search = nested_runs(tmp_path)
 
     def nested(_):
         with resumable("multiobjective.py", sweep), resumable("train_search.py", search):
