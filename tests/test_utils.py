@@ -422,8 +422,6 @@ def test_a_ctrl_c_names_the_outermost_runs_resume(tmp_path, capsys):
 def test_a_full_disk_mid_run_names_the_outermost_runs_resume(tmp_path, capsys):
     """A full disk stopped a run with `error: <file>: No space left on device` and no word that it resumes; an
     OSError before the run recorded its arguments has nothing to resume."""
-    import errno
-
     sweep, search = nested_runs(tmp_path)
 
     def nested(_):
