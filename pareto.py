@@ -20,6 +20,7 @@ Point = tuple[float, float]
 __all__ = [
     "NoMoreWeights",
     "WeightEstimator",
+    "as_point",
     "default_reference",
     "finite_positions",
     "format_weight_name",
@@ -75,7 +76,7 @@ def front_ce(record: Mapping[str, Any], objective: str | None) -> Any:
 # dominance and hypervolume
 
 
-def _as_point(p: Sequence[float], what: str = "point") -> Point:
+def as_point(p: Sequence[float], what: str = "point") -> Point:
     """Two finite floats, or a clear error: NaN would silently break every comparison."""
     try:
         if isinstance(p, (str, bytes)) or len(p) != 2:
@@ -103,7 +104,7 @@ def non_dominated(points: Sequence[Sequence[float]]) -> list[int]:
     Of several identical points only the first is kept, so the result has no duplicates.
     O(n log n): sort by the first objective and keep points that improve the second.
     """
-    pts = [_as_point(p) for p in points]
+    pts = [as_point(p) for p in points]
     order = sorted(range(len(pts)), key=lambda i: (pts[i][0], pts[i][1], i))
     keep: list[int] = []
     best_y = math.inf
@@ -138,8 +139,8 @@ def hypervolume_2d(points: Sequence[Sequence[float]], reference: Sequence[float]
 
     Points not strictly better than the reference in both objectives add nothing and are ignored.
     """
-    rx, ry = _as_point(reference, "reference")
-    pts = [p for p in (_as_point(p) for p in points) if p[0] < rx and p[1] < ry]
+    rx, ry = as_point(reference, "reference")
+    pts = [p for p in (as_point(p) for p in points) if p[0] < rx and p[1] < ry]
     front = sorted(pts[i] for i in non_dominated(pts))  # x ascending, so y descending
     area = 0.0
     for k, (x, y) in enumerate(front):
@@ -157,7 +158,7 @@ def default_reference(points: Sequence[Sequence[float]], margin: float = 0.1) ->
     """
     if not (math.isfinite(margin) and margin >= 0):
         raise ValueError(f"margin must be a finite number >= 0, got {margin!r}")
-    pts = [_as_point(p) for p in points]
+    pts = [as_point(p) for p in points]
     if not pts:
         raise ValueError("default_reference needs at least one point")
     mx = max(p[0] for p in pts)
@@ -193,7 +194,7 @@ def beyond_front_end(searches: Sequence[Mapping[str, Any]], pareto: Sequence[Map
 
 def _as_weight(w: Sequence[float], what: str = "weight") -> Weight:
     """A valid (nu, cw): two finite non-negative numbers summing to 1."""
-    nu, cw = _as_point(w, what)
+    nu, cw = as_point(w, what)
     if nu < 0 or cw < 0 or abs(nu + cw - 1.0) > _WEIGHT_TOL:
         raise ValueError(f"{what} must be (nu, cw) with nu, cw >= 0 and nu + cw = 1, got {w!r}")
     return nu, cw
@@ -215,8 +216,8 @@ def normal_weight(p1: Sequence[float], p2: Sequence[float]) -> Weight:
     Solves nu * dR + cw * dCE = 0: nu = dCE / (dCE - dR). For two mutually non-dominated points
     dR and dCE have opposite signs, so nu lies in (0, 1).
     """
-    r1, ce1 = _as_point(p1)
-    r2, ce2 = _as_point(p2)
+    r1, ce1 = as_point(p1)
+    r2, ce2 = as_point(p2)
     d_r, d_ce = r2 - r1, ce2 - ce1
     if d_r == 0 and d_ce == 0:
         raise ValueError(f"no weight is normal to the segment {p1!r}-{p2!r}: the points coincide")
@@ -233,9 +234,9 @@ def _result_point(result: Any) -> tuple[Point, dict[str, Any]]:
         if missing:
             raise ValueError(f"result lacks {', '.join(missing)}: keys are {sorted(result)}")
         pair = (result["reg_loss"], result["criterion_loss"])
-        point = _as_point(pair, "result (reg_loss, criterion_loss)")
+        point = as_point(pair, "result (reg_loss, criterion_loss)")
         return point, dict(result)
-    point = _as_point(result, "result (R, CE)")
+    point = as_point(result, "result (R, CE)")
     return point, {"reg_loss": point[0], "criterion_loss": point[1]}
 
 

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from pareto import (
+    as_point,
     default_reference,
     finite_positions,
     format_weight_name,
@@ -398,6 +399,15 @@ def _read_json(path: Path) -> Any:
     return read_json(path)
 
 
+def _is_point(value: Any) -> bool:
+    """Whether ``value`` is a point as the hypervolume reads one (pareto.as_point: two finite numbers)."""
+    try:
+        as_point(value)
+    except ValueError:
+        return False
+    return True
+
+
 def load_sweep(path: str | Path) -> dict[str, Any]:
     """A sweep folder (or one search folder) as {"folder", "objective", "searches", "pareto", ...}.
 
@@ -438,10 +448,9 @@ def load_sweep(path: str | Path) -> dict[str, Any]:
         rebase_run_dirs([*searches, *pareto], folder)
         hypervolume = state.get("hypervolume")
         reference = hypervolume.get("reference") if isinstance(hypervolume, dict) else None
-        if hypervolume is not None and not (isinstance(hypervolume, dict) and (reference is None or (
-                isinstance(reference, list) and len(reference) == 2 and all(
-                    isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in reference)))):
-            # checked here, before a tool draws: the plot was written, then 'reference must be a pair of numbers'
+        # checked here, before a tool draws: the plot was written, then 'reference must be a pair of numbers'
+        if hypervolume is not None and (not isinstance(hypervolume, dict) or (reference is not None
+                                                                              and not _is_point(reference))):
             raise ValueError(f"{folder / 'sweep.json'} is not a sweep state (hypervolume's reference is not a pair "
                              f"of numbers R, CE: {reference!r})")
         if state.get("front_ce", "criterion_loss") != front_ce_key(objective):
