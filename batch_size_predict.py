@@ -691,8 +691,8 @@ def check_mode_flags(args: argparse.Namespace) -> None:
     if args.measure:
         raise UserError(f"{' and '.join(given)} {'are' if len(given) > 1 else 'is'} the fit's, which --measure does "
                         "not read: --measure appends its rows to -o CSV (fit them afterwards with -d CSV)")
-    raise UserError(f"{' and '.join(given)} {'act' if len(given) > 1 else 'acts'} only with --measure, and this call "
-                    f"fits -d {args.data}: add --measure to measure (its rows go to -o CSV)")
+    raise UserError(cli.acts_only(given, f"with --measure, and this call fits -d {args.data}: add --measure to "
+                                         "measure (its rows go to -o CSV)"))
 
 
 def main(args: argparse.Namespace) -> dict:

@@ -231,6 +231,11 @@ RESUME_MAY_CHANGE = ("device", "gpu", "workers", "threads", "data", "no_progress
 CALL_FLAGS = ("resume", "sweep_resume", "stop_after")
 
 
+def acts_only(flags: Sequence[str], where: str) -> str:
+    """The one line for typed ``flags`` that a run never reads: "--a and --b act only WHERE"."""
+    return f"{' and '.join(flags)} {'act' if len(flags) > 1 else 'acts'} only {where}"
+
+
 def typed_flags(args: argparse.Namespace) -> frozenset[str] | None:
     """The destinations of the flags typed on the command line ``args`` was parsed from; None for a namespace
     an in-process caller built (it means every value it holds, see ``resume_args``)."""

@@ -35,7 +35,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from cli import FLOAT32_MAX, is_imagenet
+from cli import FLOAT32_MAX, acts_only, is_imagenet
 from genotypes import PRIMITIVES, Genotype
 from model import init_channels_error, paper_network
 from model_search import edge_softmax
@@ -184,8 +184,8 @@ def check_cost_flags_used(args: argparse.Namespace, kind: str | None) -> None:
         if getattr(args, "cost_weight", 0.0):
             given.insert(0, "--cost_weight")
         if given:
-            raise UserError(f"{' and '.join(given)} {'act' if len(given) > 1 else 'acts'} only on a hardware-cost "
-                            f"objective (--cost, or -o {'/'.join(COSTS)}), and this run has none")
+            raise UserError(acts_only(given, f"on a hardware-cost objective (--cost, or -o {'/'.join(COSTS)}), and "
+                                             "this run has none"))
     elif kind != "latency" and getattr(args, "latency_table", None):
         raise UserError(f"--latency_table is read by the latency objective only: {kind} is counted, not timed")
 

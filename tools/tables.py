@@ -596,16 +596,15 @@ PROFILING_FLAGS = ("no_latency", "min_run_time", "device", "gpu", "threads", "fl
 def check_replot_flags(args: Any, network_flags: Sequence[str] = ()) -> None:
     """With -d (a table re-plotted) nothing is profiled: a profiling flag typed there (or one of ``network_flags``,
     the tool's network size) was ignored without a word, the table's columns left as they were measured."""
-    from cli import typed_flags
+    from cli import acts_only, typed_flags
 
     typed = typed_flags(args)
     if not getattr(args, "data", None) or typed is None:
         return
     given = [f"--{name}" for name in (*network_flags, *PROFILING_FLAGS) if name in typed]
     if given:
-        raise UserError(f"{' and '.join(given)} {'act' if len(given) > 1 else 'acts'} only where networks are "
-                        f"profiled; -d {args.data} re-plots a table as it was measured: leave "
-                        f"{'them' if len(given) > 1 else 'it'} out")
+        raise UserError(acts_only(given, f"where networks are profiled; -d {args.data} re-plots a table as it was "
+                                         f"measured: leave {'them' if len(given) > 1 else 'it'} out"))
 
 
 def network_setting(value: int | None, default: int, flag: str) -> int:
