@@ -424,8 +424,9 @@ def _existing(text: str) -> Path | None:
         return None
 
 
-def _mapping_file(path: Path) -> Path | None:
-    """The genotypes.json that a sweep folder or file without ``:NAME`` stands for, if it is one."""
+def _mapping_file(path: Path) -> tuple[Path, dict[str, Any]] | None:
+    """The genotypes.json that a sweep folder or file without ``:NAME`` stands for, and its name -> genotype
+    mapping, if it is one (read once: a pipe, --arch <(...), has no second read)."""
     if path.name == "log.txt":
         path = path.parent
     if path.is_dir():
@@ -440,7 +441,8 @@ def _mapping_file(path: Path) -> Path | None:
         data = read_genotype_json(path)
     except GenotypeError as err:
         raise UserError(str(err)) from None
-    return path if genotype_mapping(data) is not None else None  # a bad entry is named in expand
+    mapping = genotype_mapping(data)
+    return (path, mapping) if mapping is not None else None  # a bad entry is named in expand
 
 
 def expand(spec: str) -> list[tuple[str, Genotype, Path | None, Path | None]]:
@@ -451,9 +453,9 @@ def expand(spec: str) -> list[tuple[str, Genotype, Path | None, Path | None]]:
         return [(name, g, None, None) for name, g in PUBLISHED.items()]
     path = _existing(spec)
     if path is not None:
-        mapping = _mapping_file(path)
-        if mapping is not None:
-            data = genotype_mapping(read_genotype_json(mapping)) or {}
+        found_mapping = _mapping_file(path)
+        if found_mapping is not None:
+            mapping, data = found_mapping
             if not data:  # {"genotypes": {}}: drawing nothing and saying nothing would look like success
                 raise UserError(f"{mapping} holds no genotypes: nothing to draw")
             if stale := stale_front(mapping):
