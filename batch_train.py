@@ -62,13 +62,11 @@ import train
 from genotypes import (
     PUBLISHED,
     Genotype,
-    GenotypeError,
     genotype_from_dict,
     genotype_label,
-    genotype_mapping,
     genotype_to_dict,
     is_genotype_string,
-    read_genotype_json,
+    read_genotype_mapping,
     resolve_genotype,
     resolve_genotype_source,
     same_cells,
@@ -138,15 +136,6 @@ def build_parser() -> argparse.ArgumentParser:
 # --------------------------------------------------------------------------- the genotypes
 
 
-def _genotype_mapping(path: Path) -> dict[str, Any] | None:
-    """The name -> genotype mapping of a sweep's genotypes.json (None if the file is one genotype)."""
-    try:
-        content = read_genotype_json(path)
-    except GenotypeError:
-        return None  # resolve_genotype reports it
-    return genotype_mapping(content)
-
-
 def expand_archs(specs: list[str]) -> list[dict[str, Any]]:
     """Each --archs entry as {spec, label, genotype, source}; a sweep's genotypes.json (or folder) gives all its
     entries.
@@ -162,10 +151,10 @@ def expand_archs(specs: list[str]) -> list[dict[str, Any]]:
         elif path.is_dir() and not any((path / f).is_file() for f in ("genotype.json", "result.json")):
             if (path / "genotypes.json").is_file():
                 mapping_file = path / "genotypes.json"
-        elif path.is_file() and path.suffix == ".json" and _genotype_mapping(path) is not None:
+        elif path.is_file() and path.suffix == ".json" and read_genotype_mapping(path) is not None:
             mapping_file = path
         if mapping_file is not None:
-            names = list(_genotype_mapping(mapping_file) or {})
+            names = list(read_genotype_mapping(mapping_file) or {})
             if stale := stale_front(mapping_file):
                 print(f"note: {stale}: the genotypes trained may leave its front", flush=True)
             if not names:

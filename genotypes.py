@@ -710,6 +710,15 @@ def read_genotype_json(path: str | Path) -> Any:
         raise GenotypeError(f"cannot read genotype file {path}: {detail}") from None
 
 
+def read_genotype_mapping(path: str | Path) -> dict[str, Any] | None:
+    """The name -> genotype mapping of a genotypes file such as a sweep's genotypes.json; None where the file holds
+    one genotype or cannot be read (resolving it then says why)."""
+    try:
+        return genotype_mapping(read_genotype_json(path))
+    except GenotypeError:
+        return None
+
+
 def _from_json_file(path: Path, key: str | None) -> tuple[Genotype, str | None]:
     """The genotype of a genotype, result or genotypes JSON file, and its name there (None if unnamed)."""
     data = read_genotype_json(path)

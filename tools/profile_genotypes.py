@@ -34,9 +34,8 @@ from genotypes import (  # noqa: E402
     GenotypeError,
     genotype_from_dict,
     genotype_label,
-    genotype_mapping,
     is_genotype_string,
-    read_genotype_json,
+    read_genotype_mapping,
     resolve_genotype,
     stale_front,
 )
@@ -83,11 +82,7 @@ def _mapping(path: Path) -> dict[str, Any] | None:
         path = path / "genotypes.json"
     if not path.is_file() or path.suffix != ".json":
         return None
-    try:
-        data = read_genotype_json(path)
-    except GenotypeError:
-        return None  # resolve_genotype reports it
-    return genotype_mapping(data)  # its entries are checked, each by name, in expand_archs
+    return read_genotype_mapping(path)  # its entries are checked, each by name, in expand_archs
 
 
 def _spec_path(spec: str) -> Path:
