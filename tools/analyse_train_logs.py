@@ -204,13 +204,14 @@ def _image_size(folder: Path) -> int | None:
     return settings.image_size
 
 
-def _seed(folder: Path) -> int | None:
-    """The --seed the run was trained with, from its args.json (None when unreadable)."""
+def _recorded_args(folder: Path) -> dict[str, Any]:
+    """The arguments a run's args.json records ({} when unreadable: result.json still holds the results)."""
     try:
-        seed = (read_json(folder / "args.json") or {}).get("args", {}).get("seed")
-    except Exception:  # noqa: BLE001 - an unreadable args.json: result.json still holds the results
-        return None
-    return int(seed) if isinstance(seed, int) else None
+        record = read_json(folder / "args.json")
+    except Exception:  # noqa: BLE001 - an unreadable args.json
+        return {}
+    run_args = record.get("args") if isinstance(record, dict) else None
+    return run_args if isinstance(run_args, dict) else {}
 
 
 def train_settings(run_args: dict[str, Any]) -> str | None:
@@ -218,15 +219,6 @@ def train_settings(run_args: dict[str, Any]) -> str | None:
     column; None when it records none (an args.json from before them, or none)."""
     known = {k: run_args[k] for k in TRAINING_SETTINGS if k in run_args}
     return json.dumps(known, sort_keys=True) if known else None
-
-
-def _train_settings(folder: Path) -> str | None:
-    """train_settings of a run's args.json (None when unreadable: result.json still holds the results)."""
-    try:
-        run_args = (read_json(folder / "args.json") or {}).get("args")
-    except Exception:  # noqa: BLE001 - an unreadable args.json
-        return None
-    return train_settings(run_args) if isinstance(run_args, dict) else None
 
 
 UNFINISHED = ("running", "stopped")  # the status of a run without result.json: still training, or not any more
@@ -256,8 +248,10 @@ def read_eval_run(folder: Path) -> dict[str, Any] | None:
         result = dict(result)
         result["run_dir"] = str(folder)  # the folder read, wherever it was when it trained
         result.setdefault("image_size", _image_size(folder))
-        result.setdefault("seed", _seed(folder))
-        result.setdefault("train_settings", _train_settings(folder))
+        recorded = _recorded_args(folder)  # read once for the seed and the settings
+        seed = recorded.get("seed")
+        result.setdefault("seed", int(seed) if isinstance(seed, int) else None)
+        result.setdefault("train_settings", train_settings(recorded))
         result["status"] = "done"
         return result
     record = read_json(folder / "args.json")
