@@ -85,12 +85,6 @@ def _search_args(run_dir: Any, fallback: dict[str, Any]) -> dict[str, Any]:
     return fallback
 
 
-def _seed(run_dir: Any, fallback: Any) -> int | None:
-    """The search's --seed from its args.json, else the sweep's."""
-    seed = _search_args(run_dir, {}).get("seed", fallback)
-    return seed if isinstance(seed, int) else None
-
-
 def collect(paths: list[str]) -> list[dict[str, Any]]:
     """Every finished search of the RUN_DIRs (a search reached through two paths counted once), with its
     label, nu, seed, model_size, genotype and run_dir."""
@@ -116,8 +110,9 @@ def collect(paths: list[str]) -> list[dict[str, Any]]:
                 continue
             seen.add(key)
             nu = float(s["weight"][0])
-            seed = _seed(s.get("run_dir") or folder, sweep_seed)
-            search_args = _search_args(s.get("run_dir") or folder, sweep_args)
+            search_args = _search_args(s.get("run_dir") or folder, sweep_args)  # its args.json, read once
+            seed = search_args.get("seed", sweep_seed)
+            seed = seed if isinstance(seed, int) else None
             single = len(sweep["searches"]) == 1 and not (folder / "sweep.json").is_file()
             label = folder.name if single else f"{folder.name} ν={nu:.3g}"
             out.append({"label": label, "nu": nu, "seed": seed, "objective": sweep["objective"],
