@@ -410,8 +410,8 @@ def evaluate(model: nn.Module, loader: Any, num_classes: int, autocast: Any, *, 
     per_class_acc = [100.0 * matrix[c, c].item() / per_class_n[c] if per_class_n[c] else None
                      for c in range(num_classes)]
     return {"test_loss": loss, "test_acc": 100.0 * top1, "test_top5": top5_or_none(100.0 * top5, num_classes),
-            "n_samples": n,
-            "per_class_acc": per_class_acc, "per_class_n": per_class_n, "confusion_matrix": matrix.tolist()}
+            "n_samples": n, "per_class_acc": per_class_acc, "per_class_n": per_class_n,
+            "confusion_matrix": matrix.tolist()}
 
 
 def plain_text(text: str) -> str:
@@ -600,8 +600,7 @@ def main(args: argparse.Namespace) -> dict:
         plot_confusion(stats["confusion_matrix"], classes, png, title)
         write_json_atomic(out, result)
         logger.info("test_acc %f test_top5 %s test_loss %f (%d images)", stats["test_acc"],
-                    float_or_na(stats["test_top5"]), stats["test_loss"],
-                    stats["n_samples"])
+                    float_or_na(stats["test_top5"]), stats["test_loss"], stats["n_samples"])
         worst = sorted((a, c) for a, c in zip(stats["per_class_acc"], classes) if a is not None)[:3]
         logger.info("lowest per-class top-1: %s", ", ".join(f"{c} {a:.1f}%" for a, c in worst))
         if result["trained_test_acc"] is not None:
