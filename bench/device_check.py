@@ -45,7 +45,7 @@ if str(ROOT) not in sys.path:
 
 import cli  # noqa: E402
 from bench import parallel  # noqa: E402
-from utils import json_or_none, write_json_atomic  # noqa: E402
+from utils import get_device, json_or_none, write_json_atomic  # noqa: E402
 
 PARTS = ("speed", "search", "train", "sweep")
 
@@ -184,6 +184,10 @@ def main() -> int:
     device = args.device or ("cpu" if args.quick else "cuda")
     out = Path(args.output)
     mode = "quick" if args.quick else "full"
+    try:  # without the device every part would only record its failure, and OUT would then refuse the rerun
+        get_device(device)
+    except ValueError as e:
+        p.error(f"{e}; --quick runs the same plumbing on the CPU")
     summary_path = out / "device_check.json"
     # OUT may hold an earlier command's parts (--parts speed, then --parts search train sweep): they are kept
     earlier = json_or_none(summary_path) if summary_path.exists() else {}

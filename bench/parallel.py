@@ -34,7 +34,7 @@ if str(ROOT) not in sys.path:
 
 import cli  # noqa: E402
 from pareto import non_dominated  # noqa: E402
-from utils import write_json_atomic  # noqa: E402
+from utils import get_device, write_json_atomic  # noqa: E402
 
 NUMBERS = ("reg_loss", "criterion_loss", "train_acc", "valid_acc", "model_size")
 
@@ -231,6 +231,10 @@ def main() -> int:
     unknown = sorted(set(args.variants or []) - set(preset["variants"]))
     if unknown:
         p.error(f"unknown variant(s) {', '.join(unknown)}; --preset {args.preset} has {', '.join(preset['variants'])}")
+    try:  # without the device every variant would fail in turn, minutes each, and the summary record only that
+        get_device(args.device or preset["device"])
+    except ValueError as e:
+        p.error(str(e))
     out = Path(args.output)
     if out.exists():
         p.error(f"{out} exists: give another -o (results are never overwritten)")
