@@ -97,8 +97,12 @@ def time_cap(seconds: float | None) -> Iterator[None]:
 
 
 def device_name(device: torch.device) -> str:
+    """The device the timings were taken on, as the JSON records it and names its file (an Apple GPU, which
+    --device auto picks, is named as such, not as the CPU beside it)."""
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
+    if device.type == "mps":
+        return f"mps ({cpu_name()})"
     return f"cpu ({cpu_name()}, {os.cpu_count()} cores)"
 
 

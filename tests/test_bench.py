@@ -379,3 +379,10 @@ def test_device_check_and_parallel_without_cuda_refuse_in_one_line(tmp_path: Pat
         err = capsys.readouterr().err.strip().splitlines()
         assert stop.value.code == 2 and "CUDA is not available" in err[-1]
     assert ran == [] and not out.exists()
+
+
+def test_device_name_says_which_device_timed() -> None:
+    """An MPS run (what --device auto picks on a Mac) is recorded and named as MPS, not as the CPU."""
+    assert timing.device_name(CPU).startswith("cpu (")
+    name = timing.device_name(torch.device("mps"))
+    assert name.startswith("mps (") and timing.slug(name).startswith("mps-")
