@@ -102,8 +102,9 @@ def tail(path: Path, n: int = 3) -> list[str]:
         return []
 
 
-def one_run_dir(logdir: Path) -> Path | None:
-    dirs = sorted(p for p in logdir.glob("*") if p.is_dir())
+def one_run_dir(logdir: Path, before: set[Path] | frozenset[Path] = frozenset()) -> Path | None:
+    """The one run folder in ``logdir`` that is not in ``before`` (a reused --workdir holds earlier runs' folders)."""
+    dirs = sorted(p for p in logdir.glob("*") if p.is_dir() and p not in before)
     return dirs[-1] if len(dirs) == 1 else None
 
 
@@ -128,8 +129,9 @@ def script_part(kind: str, sizes: dict[str, Any], work: Path, device: str, timeo
         logdir = work / kind / name
         cmd = [sys.executable, script, *sizes[kind], "--device", device, "--no_progress", "--report_lines", "1",
                "--logdir", str(logdir), *flags]
+        before = set(logdir.glob("*")) if logdir.is_dir() else set()
         rec: dict[str, Any] = {"flags": flags, **run(cmd, work / kind / f"{name}.log", timeout, combined)}
-        run_dir = one_run_dir(logdir) if logdir.is_dir() else None
+        run_dir = one_run_dir(logdir, before) if logdir.is_dir() else None
         if rec["rc"] == 0 and run_dir is not None and (run_dir / "result.json").is_file():
             result = json.loads((run_dir / "result.json").read_text())
             times = epoch_times(run_dir)

@@ -148,6 +148,7 @@ def run_variant(name: str, flags: list[str], preset: dict[str, Any], work: Path,
     cmd = [sys.executable, "multiobjective.py", "--max_searches", str(preset["searches"]), *preset["sweep"],
            "--device", device, "--no_progress", "--logdir", str(logdir), *flags]
     log.parent.mkdir(parents=True, exist_ok=True)
+    before = set(logdir.iterdir()) if logdir.is_dir() else set()  # a reused --workdir holds earlier sweeps
     t0 = time.perf_counter()
     with log.open("a") as f:
         f.write(f"\n===== {name}: {' '.join(cmd)}\n")
@@ -159,7 +160,8 @@ def run_variant(name: str, flags: list[str], preset: dict[str, Any], work: Path,
             rc = None
     rec: dict[str, Any] = {"flags": flags, "rc": rc, "timed_out": rc is None,
                            "wall_s": round(time.perf_counter() - t0, 2)}
-    sweeps = sorted(logdir.glob("**/sweep.json")) if logdir.is_dir() else []
+    new = [d for d in logdir.iterdir() if d not in before] if logdir.is_dir() else []
+    sweeps = sorted(p for d in new for p in d.glob("**/sweep.json"))
     if not sweeps:
         rec["problems"] = ["no sweep.json"]
         return rec

@@ -386,3 +386,32 @@ def test_device_name_says_which_device_timed() -> None:
     assert timing.device_name(CPU).startswith("cpu (")
     name = timing.device_name(torch.device("mps"))
     assert name.startswith("mps (") and timing.slug(name).startswith("mps-")
+
+
+def test_a_reused_workdir_gives_each_command_its_own_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--workdir given again: device_check reads the run folder its command made (an earlier one beside it made a
+    finished run an error), and parallel.py never reports an earlier sweep as the one that failed now."""
+    from bench import device_check, parallel
+
+    stamps = iter(range(10))
+
+    def fake_script(cmd: list[str], log: Path, timeout: float, combined: Path) -> dict:
+        run_dir = Path(cmd[cmd.index("--logdir") + 1]) / f"run-{next(stamps)}"
+        run_dir.mkdir(parents=True)
+        (run_dir / "result.json").write_text('{"train_loss": 1.5}')
+        (run_dir / "metrics.csv").write_text("epoch,epoch_time\n0,2.0\n")
+        return {"rc": 0, "timed_out": False, "wall_s": 1.0, "log": str(log)}
+
+    monkeypatch.setattr(device_check, "run", fake_script)
+    sizes = {"train": [], "train_variants": {"faithful": []}}
+    for _ in range(2):
+        rec = device_check.script_part("train", sizes, tmp_path / "work", "cpu", 10, tmp_path / "log")["faithful"]
+        assert "error" not in rec and rec["epoch_s"] == [2.0] and rec["train_loss"] == 1.5
+
+    earlier = tmp_path / "pw" / "parallel_1" / "multi-search-digits-1"
+    earlier.mkdir(parents=True)
+    (earlier / "sweep.json").write_text('{"searches": [], "parallel": 1}')
+    monkeypatch.setattr(parallel.subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a, 2))
+    rec = parallel.run_variant("parallel_1", [], parallel.PRESETS["quick"], tmp_path / "pw", tmp_path / "pw.log",
+                               "cpu", 10)
+    assert rec["rc"] == 2 and rec["problems"] == ["no sweep.json"] and "run_dir" not in rec
