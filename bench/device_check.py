@@ -212,7 +212,7 @@ def main() -> int:
     combined = out / "device_check.log"
     summary["workdir"] = str(work)
     t0 = time.perf_counter()
-    for part in args.parts:
+    for part in dict.fromkeys(args.parts):  # a part named twice runs once: a second run would replace its record
         print(f"[{time.perf_counter() - t0:6.1f}s] {part}", flush=True)
         timeout = sizes["timeouts"][part]
         try:

@@ -415,3 +415,17 @@ def test_a_reused_workdir_gives_each_command_its_own_run(tmp_path: Path, monkeyp
     rec = parallel.run_variant("parallel_1", [], parallel.PRESETS["quick"], tmp_path / "pw", tmp_path / "pw.log",
                                "cpu", 10)
     assert rec["rc"] == 2 and rec["problems"] == ["no sweep.json"] and "run_dir" not in rec
+
+
+def test_device_check_runs_a_part_named_twice_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--parts train train: the second run would replace the first's record (for speed, with speed.py's refusal)."""
+    from bench import device_check
+
+    calls: list[str] = []
+    monkeypatch.setattr(device_check, "environment", lambda: {"torch": "x"})
+    monkeypatch.setattr(device_check, "script_part", lambda kind, *a: calls.append(kind) or {"n": len(calls)})
+    monkeypatch.setattr(sys, "argv", ["device_check.py", "--quick", "-o", str(tmp_path / "out"),
+                                      "--parts", "train", "train", "--workdir", str(tmp_path / "work")])
+    assert device_check.main() == 0
+    assert calls == ["train"]
+    assert json.loads((tmp_path / "out" / "device_check.json").read_text())["parts"] == {"train": {"n": 1}}
