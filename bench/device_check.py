@@ -186,10 +186,6 @@ def main() -> int:
     device = args.device or ("cpu" if args.quick else "cuda")
     out = Path(args.output)
     mode = "quick" if args.quick else "full"
-    try:  # without the device every part would only record its failure, and OUT would then refuse the rerun
-        get_device(device)
-    except ValueError as e:
-        p.error(f"{e}; --quick runs the same plumbing on the CPU")
     summary_path = out / "device_check.json"
     # OUT may hold an earlier command's parts (--parts speed, then --parts search train sweep): they are kept
     earlier = json_or_none(summary_path) if summary_path.exists() else {}
@@ -201,6 +197,10 @@ def main() -> int:
     if again:
         p.error(f"{out} already holds the results of --parts {' '.join(again)}: give another -o "
                 "(results are never overwritten)")
+    try:  # without the device every part would only record its failure, and OUT would then refuse the rerun
+        get_device(device)
+    except ValueError as e:
+        p.error(f"{e}; --quick runs the same plumbing on the CPU")
     out.mkdir(parents=True, exist_ok=True)
     summary: dict[str, Any] = {"mode": mode, "device": device, "env": environment(), "argv": sys.argv,
                                "parts": dict(earlier.get("parts") or {}), "complete": False}
