@@ -472,7 +472,7 @@ def main(args: argparse.Namespace) -> dict:
         args, network_note = train.network_settings(
             args, args.archs or [], what="the --archs come from cost sweeps of different evaluation networks")
         settings_note = "; ".join(filter(None, (settings_note, network_note))) or None
-    train.check_args(args)
+    train.check_args(args, given)
     if args.max_batch_size < 1 or args.oom_step < 1 or min(args.probe_batches) < 1 \
             or args.probe_batches[0] == args.probe_batches[1]:
         raise UserError("--max_batch_size, --oom_step and two different --probe_batches must be >= 1")

@@ -485,11 +485,16 @@ def check_training_batch(args: argparse.Namespace) -> None:
                         "channel (use a batch of 2 or more)")
 
 
-def check_cutout(args: argparse.Namespace) -> None:
-    """Refuse a --cutout square longer than the image side, in the scripts whose training uses it: it erases the
+def check_cutout(args: argparse.Namespace, typed: Collection[str] | None = None) -> None:
+    """Refuse a --cutout_length typed without --cutout (a length meant to cut, dropped without a word), and a
+    --cutout square longer than the image side, in the scripts whose training uses it: it erases the
     whole image whenever its centre falls near the middle, and every image from twice the side on (a CIFAR
-    habit of 16 on 8x8 digits), which trains on blanks without a word."""
+    habit of 16 on 8x8 digits), which trains on blanks without a word. ``typed``: the flags the command line
+    gave, where ``args`` no longer tells (default: ``typed_flags(args)``)."""
     length = getattr(args, "cutout_length", None)
+    typed = typed_flags(args) if typed is None else typed
+    if not getattr(args, "cutout", False) and "cutout_length" in (typed or ()):
+        raise UserError(acts_only(["--cutout_length"], "with --cutout, and this run has no cutout"))
     if not getattr(args, "cutout", False) or length is None or not _dataset_known(args):
         return
     side = _side({"set": "imagenet" if is_imagenet(args) else args.set}, getattr(args, "image_size", None))

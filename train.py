@@ -40,7 +40,7 @@ import math
 import re
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -165,8 +165,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def check_args(args: argparse.Namespace) -> None:
-    """The shared checks plus train.py's own, each a one-line reason."""
+def check_args(args: argparse.Namespace, typed: Collection[str] | None = None) -> None:
+    """The shared checks plus train.py's own, each a one-line reason. ``typed``: the flags the command line gave
+    (``cli.typed_flags`` of the parsed namespace, which the settings taken from runs replace)."""
     cli.check_common_args(args)
     if not 0.0 <= args.drop_path_prob < 1.0:
         raise UserError(f"--drop_path_prob {args.drop_path_prob} must be in [0, 1)")
@@ -190,11 +191,27 @@ def check_args(args: argparse.Namespace) -> None:
     elif args.gamma > 1:
         raise UserError(f"--gamma {args.gamma} must be in (0, 1]: the step schedule's decay per --decay_period "
                         f"(one above 1 makes the lr grow)")
-    cli.check_cutout(args)
+    typed = (cli.typed_flags(args) if typed is None else typed) or frozenset()
+    check_read(args, typed)
+    cli.check_cutout(args, typed)
     cli.check_training_batch(args)
     channels = getattr(args, "init_channels", None)  # None: a --resume that has not read the run's yet
     if channels is not None and (why := init_channels_error(channels, is_imagenet(args))):
         raise UserError(f"--init_channels {channels} {why}")
+
+
+def check_read(args: argparse.Namespace, typed: Collection[str]) -> None:
+    """Refuse a flag typed where this training never reads it: an auxiliary weight without the head, the step
+    schedule's decay beside another schedule, a cosine floor beside the step or linear one. Each was typed to
+    change the training, and would be dropped without a word."""
+    if "auxiliary_weight" in typed and not args.auxiliary:
+        raise UserError(cli.acts_only(["--auxiliary_weight"], "with --auxiliary, and this training has no "
+                                                             "auxiliary head"))
+    schedule = lr_schedule(args)
+    for flags, needs in ((("gamma", "decay_period"), "step"), (("learning_rate_min",), "cosine")):
+        if schedule != needs and (given := [f"--{flag}" for flag in flags if flag in typed]):
+            raise UserError(cli.acts_only(given, f"with --lr_schedule {needs}, and this training's schedule is "
+                                                 f"{schedule}{'' if args.lr_schedule else ' (the default here)'}"))
 
 
 def label_smoothing(args: argparse.Namespace) -> float:
@@ -603,7 +620,7 @@ def main(args: argparse.Namespace, *, run_dir: str | Path | None = None,
     args, network_note = network_settings(args, [args.arch] if not args.resume and genotype is None else [])
     settings_note = "; ".join(filter(None, (settings_note, network_note))) or None
     try:
-        check_args(args)
+        check_args(args, given)
     except UserError as err:
         if args.resume or genotype is not None or arch_run_folder(str(args.arch)) is None:
             raise

@@ -306,10 +306,11 @@ def test_a_learning_rate_that_would_grow_is_refused(tmp_path: Path, capsys: pyte
     assert run_main(script.main, args) == 2
     assert one_line(capsys).startswith(f"error: {says}")
     assert not list(tmp_path.iterdir())
-    step = train.build_parser().parse_args([*TINY, "--arch", "DARTS_V2", "--lr_schedule", "step",
-                                            "--learning_rate_min", "0.5"])
-    train.check_args(step)  # a step schedule has no floor: the flag is not read
-    train.check_args(train.build_parser().parse_args([*TINY, "--arch", "DARTS_V2", "--gamma", "1.5"]))  # nor cosine
+    # a step schedule has no floor, cosine no decay factor: neither is range-checked where it is not read, and
+    # typed there it is refused as unread (test_train: test_a_flag_this_training_never_reads_is_refused)
+    for unread in (["--lr_schedule", "step", "--learning_rate_min", "0.5"], ["--gamma", "1.5"]):
+        with pytest.raises(UserError, match=r"^--\w+ acts only with --lr_schedule (cosine|step),"):
+            train.check_args(train.build_parser().parse_args([*TINY, "--arch", "DARTS_V2", *unread]))
 
 
 

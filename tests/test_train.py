@@ -221,6 +221,30 @@ def test_linear_schedule_refuses_five_epochs_or_fewer(tmp_path: Path, capsys: py
     train.check_args(parse("--lr_schedule", "linear", "--epochs", "6"))
 
 
+@pytest.mark.parametrize("argv, line", [
+    (["--auxiliary_weight", "0.6"], "--auxiliary_weight acts only with --auxiliary, and this training has no "
+                                    "auxiliary head"),
+    (["--gamma", "0.9", "--decay_period", "2"], "--gamma and --decay_period act only with --lr_schedule step, and "
+                                                "this training's schedule is cosine (the default here)"),
+    (["--lr_schedule", "step", "--learning_rate_min", "0.01"], "--learning_rate_min acts only with --lr_schedule "
+                                                               "cosine, and this training's schedule is step"),
+    (["--cutout_length", "4"], "--cutout_length acts only with --cutout, and this run has no cutout"),
+])
+def test_a_flag_this_training_never_reads_is_refused(argv: list[str], line: str, tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture) -> None:
+    """A value typed to change the training, that it would drop without a word, stops it before its folder; the
+    same flags beside what reads them, or left at their defaults, train."""
+    def plain(*extra: str) -> object:  # TINY without its --auxiliary and --cutout
+        return train.build_parser().parse_args([a for a in TINY if a not in ("--auxiliary", "--cutout")] + [*extra])
+
+    assert run_main(train.main, plain(*argv, "--epochs", "1", "--logdir", str(tmp_path))) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [f"error: {line}"]
+    assert not list(tmp_path.iterdir())
+    for fine in (["--auxiliary", "--auxiliary_weight", "0.6"], ["--lr_schedule", "step", "--gamma", "0.9"],
+                 ["--learning_rate_min", "0.01"], ["--cutout", "--cutout_length", "4"], []):
+        train.check_args(plain(*fine))
+
+
 def test_eval_view_turns_augmentation_off() -> None:
     import data
 
