@@ -22,6 +22,7 @@ Both have the same small interface: ``capacity``, ``free()``, ``in_flight()``, `
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import math
 import multiprocessing
@@ -32,7 +33,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
@@ -190,6 +191,23 @@ def _raise_stopped(signum: int, frame: Any) -> None:
     raise _Stopped
 
 
+@contextlib.contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """SIGINT ignored while a worker is spawned, which inherits that and so installs no KeyboardInterrupt handler: a
+    Ctrl-C (sent to the whole process group) while the worker imports torch and the sweep's modules would otherwise
+    end it with a traceback on the sweep's terminal, before ``_worker_main`` ignores SIGINT itself. (A blocked
+    SIGINT would not do: multiprocessing unblocks it when it starts its resource tracker.) A Ctrl-C in the few
+    milliseconds of the spawn itself is lost to the sweep too; the next one stops it."""
+    if threading.current_thread() is not threading.main_thread():  # only the main thread may set a handler
+        yield
+        return
+    ours = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, ours)
+
+
 def _worker_main(target: Callable[[argparse.Namespace], Any], conn: Connection, parent_pid: int) -> None:
     """Body of a worker process: run ``target(args)`` for each search the sweep sends, report each.
 
@@ -197,7 +215,8 @@ def _worker_main(target: Callable[[argparse.Namespace], Any], conn: Connection, 
     so the imports and the device set-up are paid once per worker rather than once per search.
     After a failure it exits, and the next search on its slot gets a fresh process.
     """
-    # Ctrl-C reaches the whole process group; the sweep decides what happens to its workers.
+    # Ctrl-C reaches the whole process group; the sweep decides what happens to its workers (ignored from the spawn
+    # on: _sigint_ignored).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _raise_stopped)
     threading.Thread(target=_exit_when_orphaned, args=(parent_pid,), daemon=True).start()
@@ -305,7 +324,8 @@ class LocalExecutor:
             ours, theirs = self._context.Pipe(duplex=True)
             process = self._context.Process(target=_worker_main, args=(self.target, theirs, os.getpid()),
                                             name=f"sweep-worker-{slot}", daemon=False)
-            process.start()
+            with _sigint_ignored():
+                process.start()
             theirs.close()  # the worker holds its own end
             worker = self._workers[slot] = _Worker(slot, process, ours)
         return worker

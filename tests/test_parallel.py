@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import errno
 import json
+import multiprocessing
 import os
 import shutil
 import signal
@@ -387,6 +388,20 @@ def test_ctrl_c_leaves_searches_running_and_resume_continues_them(tmp_path: Path
         epochs = [line.split(",")[0] for line in (Path(s["run_dir"]) / "metrics.csv").read_text().splitlines()[1:]]
         assert epochs == ["0", "1", "2"]
         assert "resuming" in (Path(s["run_dir"]) / "log.txt").read_text()
+
+
+def test_a_ctrl_c_while_a_worker_starts_up_does_not_reach_it() -> None:
+    """A Ctrl-C in the first seconds of a parallel sweep reached each worker while it imported torch, before it
+    ignored SIGINT: a KeyboardInterrupt traceback from each on the sweep's terminal. A worker is spawned with SIGINT
+    ignored (here a bare process that only sleeps, so that no import makes the test slow)."""
+    process = multiprocessing.get_context("spawn").Process(target=time.sleep, args=(0.6,))
+    with executors._sigint_ignored():
+        process.start()
+    time.sleep(0.3)  # started up: a SIGINT it did not ignore ends it with KeyboardInterrupt (exit code 1)
+    os.kill(process.pid, signal.SIGINT)
+    process.join(30)
+    assert process.exitcode == 0
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the sweep's own Ctrl-C is its again
 
 
 def test_parallel_flags_go_before_or_after_the_subcommand_and_change_on_resume() -> None:
