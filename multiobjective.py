@@ -510,13 +510,19 @@ class Sweep:
             if recording is None:  # else the sweep.json saved last stands: it has that search running, for --resume
                 self.save()
             if isinstance(err, KeyboardInterrupt):
-                self.log_interrupted({**in_flight, **refused})
+                self.log_interrupted()
             raise
         return self.finish()
 
-    def log_interrupted(self, left: Iterable[int]) -> None:
+    def log_interrupted(self) -> None:
         """The sweep log's line on a Ctrl-C: the searches left "running" in sweep.json and the command that continues
-        them (run_main prints it to the terminal only, and the log is what is read later)."""
+        them (run_main prints it to the terminal only, and the log is what is read later). Read from sweep.json as
+        saved: a Ctrl-C while a finished search's front is drawn leaves it running there, for --resume to draw, though
+        it is done in memory (after_search), and the line said "none left running"."""
+        try:
+            left = [s["index"] for s in read_json(self.run_dir / "sweep.json")["searches"] if s["status"] == "running"]
+        except (OSError, ValueError, KeyError, TypeError):  # no sweep.json yet: nothing started
+            left = []
         self.logger.info("interrupted: search(es) %s left running; continue with %s",
                          ", ".join(str(i) for i in sorted(left)) or "none",
                          resume_command("multiobjective.py", self.run_dir))
@@ -813,7 +819,7 @@ def _run(args: argparse.Namespace, run_dir: Path, state: dict[str, Any], executo
             sweep.run_one((record["weight"][0], record["weight"][1]), record)
         return sweep.run()
     except KeyboardInterrupt:
-        sweep.log_interrupted(s["index"] for s in sweep.searches if s["status"] == "running")
+        sweep.log_interrupted()
         raise
 
 

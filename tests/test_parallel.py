@@ -254,7 +254,8 @@ def test_a_refused_search_lets_the_running_ones_end_before_the_sweep_stops(tmp_p
 def test_a_ctrl_c_while_a_parallel_sweep_draws_a_front_draws_it_on_resume(tmp_path: Path,
                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """The Ctrl-C handler saved sweep.json with the search recorded done but its frontier_NN.png not drawn, so the
-    resume took it for finished and the plot was missing for good (the serial sweep draws before it saves)."""
+    resume took it for finished and the plot was missing for good (the serial sweep draws before it saves). The
+    log's line on the Ctrl-C names that search among those left running, as sweep.json has it."""
     real_plot = multiobjective.plot_frontier
 
     def ctrl_c(*args, **kwargs):
@@ -266,6 +267,10 @@ def test_a_ctrl_c_while_a_parallel_sweep_draws_a_front_draws_it_on_resume(tmp_pa
     (run_dir,) = tmp_path.glob("multi-search-digits-t-*")
     searches = json.loads((run_dir / "sweep.json").read_text())["searches"]
     assert [s["status"] for s in searches] == ["running", "running"]  # for --resume, which draws them
+    # and the log says so: it named only the one not yet recorded (search 0 was done in memory, not in sweep.json)
+    last = (run_dir / "log.txt").read_text().splitlines()[-1]
+    assert last.endswith(f"interrupted: search(es) 0, 1 left running; continue with python multiobjective.py "
+                         f"--resume {run_dir}"), last
     monkeypatch.setattr(multiobjective, "plot_frontier", real_plot)
     state = multiobjective.main(parse(["--resume", str(run_dir)]), executor=InProcessExecutor())
     assert all(s["status"] == "done" for s in state["searches"])
