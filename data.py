@@ -18,6 +18,7 @@ import hashlib
 import importlib
 import math
 import pickle
+import signal
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -712,6 +713,17 @@ def _check_loader_args(indices: torch.Tensor, batch_size: int) -> None:
         raise UserError("a data loader got no samples (check --train_portion / --subsample)")
 
 
+def _leave_sigterm_to_main(worker_id: int) -> None:
+    """A DataLoader worker's start: where the main process turns SIGTERM into a clean stop (utils.sigterm_interrupts,
+    whose handler a forked worker inherits), the worker ignores it. A SIGTERM sent to the whole process group (a
+    scheduler's preemption, systemd's stop) killed the workers first (torch's worker handler), and the stopping run
+    printed torch's "DataLoader worker is killed by signal" traceback before its one --resume line. The main process
+    stops its workers as it winds up, and a worker ends by itself once the main process is gone."""
+    del worker_id
+    if callable(signal.getsignal(signal.SIGTERM)):  # a Python handler: the main process's own (SIG_DFL under spawn)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
 def _shutdown_iterator(iterator: Iterator) -> None:
     shutdown = getattr(iterator, "_shutdown_workers", None)  # multi-process DataLoader iterators
     if shutdown is not None:
@@ -764,7 +776,7 @@ class HostLoader:
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         loader = DataLoader(self.subset, batch_size=self.batch_size, shuffle=self.shuffle,
                             generator=self._generator(_ORDER), num_workers=self.workers,
-                            pin_memory=self.pin, drop_last=self.drop_last)
+                            pin_memory=self.pin, drop_last=self.drop_last, worker_init_fn=_leave_sigterm_to_main)
         for batch in loader:
             yield self._to_device(batch)
 
@@ -773,7 +785,8 @@ class HostLoader:
         if self._sample_iter is None:
             sampler = _RandomBatches(len(self.indices), self.batch_size, self._generator(_SAMPLE))
             loader = DataLoader(self.subset, batch_sampler=sampler, num_workers=self.workers,
-                                pin_memory=self.pin, generator=self._generator(_WORKERS))
+                                pin_memory=self.pin, generator=self._generator(_WORKERS),
+                                worker_init_fn=_leave_sigterm_to_main)
             self._sample_iter = iter(loader)
             # an endless worker iterator still alive at interpreter exit can abort the process
             # (pin-memory thread); weakref.finalize shuts it down first, via atexit.

@@ -7,8 +7,11 @@ cutout areas, per-pixel mean).
 
 from __future__ import annotations
 
+import os
 import pickle
 import re
+import signal
+import sys
 from collections import OrderedDict
 from pathlib import Path
 
@@ -785,3 +788,28 @@ def test_an_evaluation_folder_of_unsorted_images_is_said_to_be_unsorted(tmp_path
     (tmp_path / "flat").rename(tmp_path / "train")
     with pytest.raises(UserError, match="Couldn't find any class folder .*; 2 image.s. outside the class folders"):
         load_datasets("folder", tmp_path, image_size=8)
+
+
+class SigtermOnFirstItem(Dataset):
+    """Its worker sends itself SIGTERM at the first item, as a SIGTERM to the whole process group reaches every
+    worker (a scheduler's preemption, systemd's stop)."""
+
+    def __len__(self) -> int:
+        return 8
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        if i == 0:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return torch.zeros(1), torch.tensor(i)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_host_loader_workers_leave_sigterm_to_the_main_process() -> None:
+    # a group SIGTERM killed the workers first: the run stopped with torch's "DataLoader worker (pid N) is killed by
+    # signal: Terminated" traceback before its one --resume line. Under the main process's SIGTERM handler the
+    # workers ignore it, and the main process stops them as it winds up.
+    loader = HostLoader(SigtermOnFirstItem(), torch.arange(8), 4, shuffle=False, seed=0, device=CPU, workers=1)
+    with utils.sigterm_interrupts() as received:
+        assert callable(signal.getsignal(signal.SIGTERM))  # the handler the workers inherit is installed
+        assert order_of(loader) == list(range(8))
+        assert received == []  # the main process got none
