@@ -35,8 +35,11 @@ class UnreadableImage(UserError):
     """An image file that cannot be decoded: one line naming the file.
 
     A DataLoader worker re-raises it in the main process with the worker's whole traceback as
-    its message; the line that names the file is taken back out of it.
+    its message; the line that names the file is taken back out of it. Met mid-run, the run goes on with --resume
+    once the file is replaced: its line says the command (utils.resumable), which it did not.
     """
+
+    mendable = True
 
     def __init__(self, message: str) -> None:
         marker = f"{type(self).__name__}: "

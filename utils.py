@@ -53,6 +53,10 @@ LOG_DATEFMT = "%m/%d %I:%M:%S %p"
 class UserError(Exception):
     """Bad input from the user: scripts print `error: <msg>` on one line and exit 2."""
 
+    # a cause mended outside the run (an image file that does not decode), after which the run goes on where it
+    # stopped: met mid-run, its line names the run's --resume command (resumable), as a full disk's does
+    mendable = False
+
 
 class DataNotFound(UserError):
     """A dataset not where --data says (data_recorded_in adds where that path came from, when a run recorded it)."""
@@ -1080,16 +1084,16 @@ class Interrupted(KeyboardInterrupt):
 @contextlib.contextmanager
 def resumable(script: str, run_dir: str | Path) -> Iterator[None]:
     """Name ``python SCRIPT --resume RUN_DIR`` in a Ctrl-C inside the block, which run_main prints, and in an OSError
-    (a full disk: the line said what failed, not that the run resumes). Nested blocks (a sweep's around its
-    search's) re-raise, so the outermost run's command is the one said."""
+    (a full disk: the line said what failed, not that the run resumes) or a mendable UserError (an unreadable
+    image). Nested blocks (a sweep's around its search's) re-raise, so the outermost run's command is the one said."""
     try:
         yield
     except KeyboardInterrupt:
         if not (Path(run_dir) / "args.json").is_file():  # stopped before the run recorded its arguments
             raise
         raise Interrupted(resume_command(script, run_dir)) from None
-    except OSError as err:  # a full disk mid-run: run_main's line says how to go on once it can write again
-        if (Path(run_dir) / "args.json").is_file():
+    except (OSError, UserError) as err:  # a full disk mid-run: run_main's line says how to go on once it can write
+        if (isinstance(err, OSError) or err.mendable) and (Path(run_dir) / "args.json").is_file():
             err.resume_command = resume_command(script, run_dir)  # an outer block's overwrites: the outermost run's
         raise
 
@@ -1146,7 +1150,9 @@ def run_main(main_fn: Callable[[Any], Any], args: Any) -> int:
             main_fn(args)
     except (UserError, ValueError) as e:
         message = " ".join(str(e).split()) or type(e).__name__
-        print(f"error: {message}", file=sys.stderr)
+        resume = getattr(e, "resume_command", None)  # a mendable UserError mid-run (resumable)
+        print(f"error: {message}" + (f"; once that is mended, continue with {resume}" if resume else ""),
+              file=sys.stderr)
         return 2
     except OSError as e:  # a read-only or full disk, a name too long...: `error: <path>: <reason>`
         message = f"{e.filename}: {e.strerror}" if e.strerror and e.filename else (e.strerror or str(e))

@@ -299,6 +299,9 @@ def test_corrupt_image_is_one_line_naming_the_file(tmp_path, capsys):
         [*SEARCH, "--data", str(data), "--epochs", "1", "--begin", "0", "--logdir", str(tmp_path / "logs")])
     line = one_line_error(capsys, train_search.main, args)
     assert str(bad) in line and "Traceback" not in line
+    # met mid-run it says how the run goes on once the file is replaced (the line named no --resume)
+    run = next((tmp_path / "logs").glob("search-*"))
+    assert line.endswith(f"; once that is mended, continue with python train_search.py --resume {run}")
 
 
 def test_cutout_default_fits_the_image():
