@@ -85,6 +85,7 @@ from utils import (
     run_is_live,
     run_main,
     set_seed,
+    split_mismatch,
     top5_or_none,
     write_json_atomic,
 )
@@ -518,13 +519,23 @@ def main(args: argparse.Namespace) -> dict:
     t0 = time.time()
     loaders, info = build_loaders(args, device)
     log_data_notes(logger, info)
+    moved: str | None = None  # the first run whose recorded split the data no longer gives (split_mismatch)
     for run in runs:  # labels are class indices: a class folder renamed since a run trained would shift them
         if not (run / "args.json").is_file():
             continue
-        recorded = read_json(run / "args.json").get("classes")  # read by dataset_settings already: a dict
-        if why := class_mismatch(recorded, info.classes):
+        recorded = read_json(run / "args.json")  # read by dataset_settings already: a dict
+        if why := class_mismatch(recorded.get("classes"), info.classes):
             raise UserError(f"{run} was trained on other class folders than those in {args.data}, which now have "
                             f"{why}: ensemble on the data the runs were trained on")
+        if moved is None and (why := split_mismatch(recorded.get("data_split"), info.split)):
+            moved = f"{run}'s split of the training set was {why} in {args.data}"
+    if moved is not None:  # images added to or removed from the training folders since: the part held out now
+        # is partly what the runs trained on, and weights or accuracies of it would be of their training images
+        if calculate:
+            raise UserError(f"{weighing_flags(args)} needs the split the runs held out, but {moved}: ensemble on "
+                            f"the data the runs were trained on, or leave out {weighing_flags(args)} (equal weights)")
+        logger.info("%s: no train_acc", moved)
+        loaders.pop("train", None)
     if calculate and "valid" not in loaders:
         raise UserError(f"{weighing_flags(args)} needs a validation split: --train_portion {args.train_portion} "
                         "leaves none")

@@ -762,17 +762,25 @@ def check_resumed_split(run_dir: Path, split: dict | None, classes: Sequence[str
         raise UserError(f"{run_dir} was trained on other class folders: the data now has {why}; resume it on the "
                         "run's own dataset (--data)")
     made = record.get("data_split") if isinstance(record, dict) else None
-    if not isinstance(made, dict) or not isinstance(split, dict):
-        return
-    differ = [k for k in ("kind", "train_portion", "train", "held_out") if k in made and k in split
-              and made[k] != split[k]]
-    if differ:
-        def show(d: dict) -> str:
-            return f"{d.get('train')} train / {d.get('held_out')} held-out images ({d.get('kind')} split)"
+    if why := split_mismatch(made, split):
         also = (" (or, if it is that dataset, the run listed hidden files such as macOS's ._x.png, which image "
                 "folders no longer read: start the run anew)") if made.get("kind") == "stratified" else ""
-        raise UserError(f"{run_dir} was made on {show(made)}, and the data now gives {show(split)}: resume it on "
-                        f"the run's own dataset (--data){also}")
+        raise UserError(f"{run_dir} was {why}: resume it on the run's own dataset (--data){also}")
+
+
+def split_mismatch(made: Any, split: dict | None) -> str | None:
+    """How the split of the training set the data gives now differs from the one a run recorded (args.json's
+    data_split), as a phrase ("made on .., and the data now gives .."); None when they agree or either is unknown.
+    Images added to or removed from a folder set move the held-out part: what a run held out is then partly what
+    it trained on, with the same class folders and the same --train_portion."""
+    if not isinstance(made, dict) or not isinstance(split, dict):
+        return None
+    if all(made[k] == split[k] for k in ("kind", "train_portion", "train", "held_out") if k in made and k in split):
+        return None
+
+    def show(d: dict) -> str:
+        return f"{d.get('train')} train / {d.get('held_out')} held-out images ({d.get('kind')} split)"
+    return f"made on {show(made)}, and the data now gives {show(split)}"
 
 
 def run_kind(run_dir: Path, record: dict) -> str | None:

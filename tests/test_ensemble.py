@@ -390,3 +390,21 @@ def test_ensemble_json_records_the_precision_of_the_logits(tmp_path: Path) -> No
                                                "--batch_size", "512", "--no_progress"])
     assert ensemble.main(args)["amp"] == "bf16"
     assert json.loads(out.read_text())["amp"] == "bf16"
+
+
+def test_a_training_set_that_no_longer_splits_as_the_runs_did_weighs_nothing(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """Images added to an image folder since the runs trained move the held-out part (same classes, same
+    --train_portion): --calculate weighed the models on images they had partly trained on, and reported that
+    "validation" accuracy, without a word. The split each run recorded (args.json's data_split) is compared now."""
+    run = make_run(tmp_path / "eval-DARTS_V2-1", "DARTS_V2", train_portion=0.8, subsample=0.0, image_size=8)
+    record = json.loads((run / "args.json").read_text())
+    made = {"kind": "sequential", "seed": None, "train_portion": 0.8, "train": 800, "held_out": 200}
+    (run / "args.json").write_text(json.dumps({**record, "data_split": made}))
+    flags = ["--models_folder", str(tmp_path), "--batch_size", "512", "--no_progress"]
+    assert run_main(ensemble.main, ensemble.build_parser().parse_args([*flags, "--calculate"])) == 2
+    err = capsys.readouterr().err.strip()
+    assert "800 train / 200 held-out images" in err and "leave out --calculate" in err and "\n" not in err, err
+    assert not (tmp_path / "ensemble.json").exists()
+    result = ensemble.main(ensemble.build_parser().parse_args(flags))  # equal weights: the test set is unchanged
+    assert result["train_acc"] is None and result["test_acc"] is not None
