@@ -57,6 +57,11 @@ def training_figure(rows: list[dict[str, str]], key: str, ylabel: str, title: st
             label = train_label if split == "train" and key == "loss" else split
             ax.plot(xs, ys, style, marker="o" if len(xs) < 30 else None, markersize=3, label=label)
             drawn += ys
+    if not drawn:  # every cell empty: an axis of 0 to 1 "%" with no curve read as a measurement, or a broken plot
+        why = ("not measured: with 5 classes or fewer\nevery label is among the top 5" if key == "top5"
+               else f"no {key} values in metrics.csv")
+        ax.text(0.5, 0.5, why, transform=ax.transAxes, ha="center", va="center")
+        ax.set_yticks([])
     ax.set_xlabel("epoch")
     integer_ticks(ax)
     if key == "loss" and spans_decades(drawn) and min(drawn) > 0:

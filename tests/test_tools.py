@@ -2218,3 +2218,15 @@ def test_a_sweep_that_ended_with_a_search_failed_says_so(tmp_path: Path, capsys)
     assert run_main(analyse_search_logs.main, args) == 0
     assert (f"note: {sweep} ended with 1 search failed (the errors are in its sweep.json and log.txt): shown are its "
             "4 finished searches") in capsys.readouterr().err
+
+
+def test_a_training_panel_with_nothing_to_draw_says_why() -> None:
+    """With 5 classes or fewer train.py leaves every top-5 cell empty (every label is among the top 5), and top5.png
+    was a bare axis from 0 to 1 "top-5 accuracy (%)" with no curve and no word."""
+    rows = [{"epoch": str(e), "train_top5": "", "valid_top5": "", "test_top5": ""} for e in (0, 1)]
+    ax = plots_train.training_figure(rows, "top5", "top-5 accuracy (%)").axes[0]
+    assert not ax.lines and list(ax.get_yticks()) == []
+    assert [t.get_text() for t in ax.texts] == [
+        "not measured: with 5 classes or fewer\nevery label is among the top 5"]
+    drawn = plots_train.training_figure([{"epoch": "0", "train_top5": "90.0"}], "top5", "top-5").axes[0]
+    assert not drawn.texts and len(drawn.lines) == 1
