@@ -26,7 +26,7 @@ from utils import lock_run_dir, run_is_live, run_main, save_args, write_json_ato
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--set", "digits", "--init_channels", "4", "--layers", "3", "--batch_size", "64", "--image_size", "8",
-        "--epochs", "2", "--no_progress", "--device", "cpu"]
+        "--epochs", "2", "--no_progress", "--device", "cpu", "--subsample", "0.2"]
 CPU = torch.device("cpu")
 HOLD = ("import sys, time; sys.path.insert(0, sys.argv[1]); import utils; lock = utils.lock_run_dir(sys.argv[2]); "
         "print('locked', flush=True); time.sleep(120)")
