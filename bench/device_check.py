@@ -66,8 +66,8 @@ FULL = {
 QUICK = {
     "search": ["--set", "digits", "--image_size", "8", "--layers", "3", "--init_channels", "4", "--batch_size", "128",
                "--subsample", "0.3", "--epochs", "2", "--begin", "1", "-l1", "1e-4", "--threads", "1"],
-    "train": ["--set", "digits", "--arch", "PC_DARTS_cifar", "--init_channels", "4", "--layers", "3",
-              "--batch_size", "128", "--subsample", "0.3", "--epochs", "1", "--threads", "1"],
+    "train": ["--set", "digits", "--image_size", "8", "--arch", "PC_DARTS_cifar", "--init_channels", "4", "--layers",
+              "3", "--batch_size", "128", "--subsample", "0.3", "--epochs", "1", "--threads", "1"],
     "search_variants": {"faithful": ["--no-fused"], "fused": [], "channels_last": ["--channels_last"]},
     "train_variants": {"faithful": [], "channels_last": ["--channels_last"]},
     "sweep": "quick",
