@@ -293,6 +293,44 @@ class RunLogFile(logging.FileHandler):
         raise naming(err, self.baseFilename) from None
 
 
+class ConsoleEcho(logging.StreamHandler):
+    """The log's echo on stdout. A stdout that goes away mid-run (piped into ``head -1`` or a pager that was quit, a
+    closed terminal: a broken pipe) ends the echo with one note on stderr, and the run goes on, its log.txt keeping
+    every line; logging's own handling printed a traceback on stderr for every later line (thousands in a long run)."""
+
+    def __init__(self, log_file: Path | None = None) -> None:
+        super().__init__(sys.stdout)
+        self.log_file = log_file
+        self.gone = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Echo ``record`` unless stdout has gone."""
+        if not self.gone:
+            super().emit(record)
+
+    def flush(self) -> None:
+        """Flush stdout unless it has gone (logging flushes every handler at exit)."""
+        if not self.gone:
+            super().flush()
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - logging's name
+        """Stop echoing on an OSError writing stdout; other failures (a bad format string) as logging does."""
+        err = sys.exc_info()[1]
+        if not isinstance(err, OSError):
+            super().handleError(record)
+            return
+        self.gone = True
+        with contextlib.suppress(OSError, ValueError):  # stdout's fd onto /dev/null: the lines still buffered for
+            # it, and later loggers' (a sweep's next search), are dropped there, not failed again and again, or at exit
+            null = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(null, self.stream.fileno())
+            os.close(null)
+        with contextlib.suppress(OSError, ValueError):  # stderr may have gone too (2>&1 | head -1)
+            where = f"only in {self.log_file}" if self.log_file is not None else "no longer shown"
+            print(f"note: stdout is gone ({err.strerror or err}): the run goes on, its log lines {where}",
+                  file=sys.stderr, flush=True)
+
+
 def get_logger(name: str, run_dir: Path | None = None) -> logging.Logger:
     """Logger to stdout and run_dir/log.txt; calling again replaces the handlers (no duplicate lines)."""
     logger = logging.getLogger(name)
@@ -302,7 +340,7 @@ def get_logger(name: str, run_dir: Path | None = None) -> logging.Logger:
     logger.setLevel(logging.INFO)
     logger.propagate = False
     formatter = logging.Formatter(LOG_FORMAT, datefmt=LOG_DATEFMT)
-    stream = logging.StreamHandler(sys.stdout)
+    stream = ConsoleEcho(Path(run_dir) / "log.txt" if run_dir is not None else None)
     stream.setFormatter(formatter)
     logger.addHandler(stream)
     if run_dir is not None:

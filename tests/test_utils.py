@@ -11,6 +11,7 @@ import os
 import pickle
 import random
 import re
+import sys
 import warnings
 from pathlib import Path
 
@@ -276,6 +277,31 @@ def test_get_logger_no_duplicate_handlers(tmp_path, capsys):
     for handler in list(logger.handlers):
         handler.close()
     logging.getLogger("test_utils_logger").handlers.clear()
+
+
+def test_a_stdout_gone_mid_run_ends_the_echo_with_one_note_and_the_log_keeps_every_line(tmp_path, capsys, monkeypatch):
+    """stdout piped into `head -1`: logging printed a traceback on stderr for every later line of the run."""
+    name = "test_utils_broken_pipe"
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader (head -1) has gone
+    monkeypatch.setattr(sys, "stdout", os.fdopen(write_end, "w"))
+    try:
+        logger = get_logger(name, tmp_path)
+        for step in range(3):
+            logger.info("step %d", step)
+        err = capsys.readouterr().err
+        assert "Logging error" not in err and "Traceback" not in err
+        assert err.splitlines() == [f"note: stdout is gone ({os.strerror(errno.EPIPE)}): the run goes on, its log "
+                                    f"lines only in {tmp_path / 'log.txt'}"]
+        for handler in logger.handlers:
+            handler.flush()
+        lines = (tmp_path / "log.txt").read_text().splitlines()
+        assert [line.split("M ", 1)[1] for line in lines] == ["step 0", "step 1", "step 2"]
+    finally:
+        for handler in list(logging.getLogger(name).handlers):
+            handler.close()
+        logging.getLogger(name).handlers.clear()
+        sys.stdout.close()
 
 
 class _FullDisk(io.StringIO):
