@@ -273,10 +273,14 @@ class RunLogFile(logging.FileHandler):
     """A run's log file (log.txt), appended to. A line it cannot take (a full disk) is an OSError naming the file,
     raised to the code that logged it, so that the run ends with one ``error:`` line as when any of its other
     files cannot be written; logging's own handling printed a traceback on stderr for every such line while
-    the run went on with a log missing them."""
+    the run went on with a log missing them.
+
+    Written in UTF-8, a path's bytes that are not (a folder named on a Latin-1 disk, any non-ASCII name under
+    LC_ALL=C) kept as they are (surrogateescape): in the locale's encoding, strict, the lines naming such a run
+    folder (its "run folder:" and "train it:" lines) were dropped from log.txt, each with a traceback on stderr."""
 
     def __init__(self, path: str | Path) -> None:
-        super().__init__(path, mode="a")
+        super().__init__(path, mode="a", encoding="utf-8", errors="surrogateescape")
 
     def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - logging's name
         """Raise a write's OSError naming the file; other failures (a bad format string) as logging does."""
@@ -302,6 +306,20 @@ class ConsoleEcho(logging.StreamHandler):
         super().__init__(sys.stdout)
         self.log_file = log_file
         self.gone = False
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The line, with what stdout's encoding cannot take escaped (a path's bytes that are not the locale's, a
+        'ν' under an ASCII locale): raised, the line was a traceback on stderr instead."""
+        text = super().format(record)
+        encoding = getattr(self.stream, "encoding", None)
+        if encoding:
+            try:
+                text.encode(encoding, getattr(self.stream, "errors", None) or "strict")
+            except UnicodeEncodeError:
+                text = text.encode(encoding, "backslashreplace").decode(encoding)
+            except LookupError:  # not a codec Python knows: left to the stream
+                pass
+        return text
 
     def emit(self, record: logging.LogRecord) -> None:
         """Echo ``record`` unless stdout has gone."""

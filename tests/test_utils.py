@@ -304,6 +304,25 @@ def test_a_stdout_gone_mid_run_ends_the_echo_with_one_note_and_the_log_keeps_eve
         sys.stdout.close()
 
 
+def test_a_log_line_naming_a_path_whose_bytes_are_not_utf8_is_kept_in_log_txt(tmp_path, capsys):
+    """A --logdir named on a Latin-1 disk (b'lat\\xe9', '\\udce9' in Python): log.txt, in the locale's encoding, strict,
+    and stdout dropped every line naming the run folder, each with a traceback on stderr."""
+    name = "test_utils_latin1_path"
+    folder = os.fsdecode(b"/runs/lat\xe9")
+    try:
+        logger = get_logger(name, tmp_path)
+        logger.info("run folder: %s", folder)
+        for handler in logger.handlers:
+            handler.flush()
+        out, err = capsys.readouterr()
+        assert "Logging error" not in err and out.endswith("run folder: /runs/lat\\udce9\n")  # a UTF-8 stdout, strict
+        assert (tmp_path / "log.txt").read_bytes().rstrip().endswith(b"run folder: /runs/lat\xe9")
+    finally:
+        for handler in list(logging.getLogger(name).handlers):
+            handler.close()
+        logging.getLogger(name).handlers.clear()
+
+
 class _FullDisk(io.StringIO):
     """A log file's stream on a disk that has filled: each flush fails as a write there does."""
 
