@@ -73,6 +73,7 @@ from genotypes import (
 from utils import (
     UserError,
     accuracy,
+    bar_off,
     check_output,
     class_mismatch,
     configure_torch,
@@ -547,7 +548,7 @@ def main(args: argparse.Namespace) -> dict:
     logits: dict[str, list[torch.Tensor]] = {s: [] for s in splits}
     targets: dict[str, torch.Tensor] = {}
     per_model = []
-    bar = tqdm(models, desc="models", leave=False, file=sys.stderr, disable=True if args.no_progress else None,
+    bar = tqdm(models, desc="models", leave=False, file=sys.stderr, disable=bar_off(args.no_progress),
                dynamic_ncols=True)
     for entry in bar:
         for split in splits:

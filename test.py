@@ -73,6 +73,7 @@ from genotypes import (
 )
 from utils import (
     UserError,
+    bar_off,
     check_output,
     configure_torch,
     count_parameters_in_MB,
@@ -383,7 +384,7 @@ def evaluate(model: nn.Module, loader: Any, num_classes: int, autocast: Any, *, 
     sums = None
     confusion = None
     n = 0
-    bar = tqdm(total=n_steps, desc="test", leave=False, file=sys.stderr, disable=None if progress else True,
+    bar = tqdm(total=n_steps, desc="test", leave=False, file=sys.stderr, disable=bar_off(not progress),
                dynamic_ncols=True)
     for step, (x, y) in enumerate(loader):
         with autocast():

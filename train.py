@@ -71,6 +71,7 @@ from utils import (
     MetricsCSV,
     RunLogFile,
     UserError,
+    bar_off,
     check_resume_checkpoint,
     check_resumed_split,
     check_state_fits,
@@ -502,7 +503,7 @@ def train_epoch(args: argparse.Namespace, epoch: int, stepper: TrainStepper, loa
     sums = None
     seen = 0
     bar = tqdm(total=n_steps, desc=f"epoch {epoch}", leave=False, file=sys.stderr,
-               disable=True if args.no_progress else None, dynamic_ncols=True)
+               disable=bar_off(args.no_progress), dynamic_ncols=True)
     for step, (x, y) in enumerate(loader):
         row = stepper(x, y)
         sums = row.clone() if sums is None else sums + row

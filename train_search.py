@@ -45,6 +45,7 @@ from model_search import Network, NetworkImageNet
 from utils import (
     MetricsCSV,
     UserError,
+    bar_off,
     check_resume_checkpoint,
     check_resumed_split,
     check_state_fits,
@@ -732,7 +733,7 @@ def train_epoch(
     seen = 0
     arch_steps = 0
     bar = tqdm(total=n_steps, desc=f"epoch {epoch}", leave=False, file=sys.stderr,
-               disable=True if args.no_progress else None, dynamic_ncols=True)
+               disable=bar_off(args.no_progress), dynamic_ncols=True)
     for step, (x, y) in enumerate(train_loader):
         if epoch >= args.begin:
             sums += stepper(x, y, *valid_loader.sample_batch())

@@ -349,6 +349,13 @@ class ConsoleEcho(logging.StreamHandler):
                   file=sys.stderr, flush=True)
 
 
+def bar_off(asked_off: bool) -> bool | None:
+    """tqdm's ``disable`` for a progress bar on stderr: True where asked (--no_progress) or where there is no stderr
+    (``2>&-``: tqdm wrote to None, and the run died at its first bar with no word, stderr being gone); else None,
+    tqdm's own choice (a bar on a terminal only)."""
+    return True if asked_off or sys.stderr is None else None
+
+
 def get_logger(name: str, run_dir: Path | None = None) -> logging.Logger:
     """Logger to stdout and run_dir/log.txt; calling again replaces the handlers (no duplicate lines)."""
     logger = logging.getLogger(name)

@@ -623,3 +623,25 @@ def test_data_on_device_on_an_image_folder_is_said_and_recorded_off(tmp_path: Pa
     capsys.readouterr()
     evaluate(str(run), "--data_on_device", "--workers", "0", "-o", str(tmp_path / "t.json"))
     assert "--data_on_device has no effect on an image folder" in capsys.readouterr().out
+
+
+class _Logits(torch.nn.Module):
+    """A network's (logits, auxiliary) pair from a linear layer: evaluate's loop, without a network to build."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = torch.nn.Linear(4, 3)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, None]:
+        return self.fc(x), None
+
+
+def test_a_closed_stderr_draws_no_bar_and_the_evaluation_runs(monkeypatch) -> None:
+    """Run with 2>&- (sys.stderr None), the progress bar wrote to None: test.py, and a search's or a training's
+    first epoch, died there with an AttributeError that no stderr could show."""
+    import contextlib
+
+    monkeypatch.setattr(sys, "stderr", None)
+    loader = [(torch.randn(6, 4), torch.tensor([0, 1, 2, 0, 1, 2]))] * 2
+    result = testpy.evaluate(_Logits(), loader, 3, contextlib.nullcontext)
+    assert result["n_samples"] == 12 and sum(result["per_class_n"]) == 12

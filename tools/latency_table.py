@@ -48,6 +48,7 @@ from operations import OPS  # noqa: E402
 from profiling import build_eval_network, measure_latency  # noqa: E402
 from utils import (  # noqa: E402
     UserError,
+    bar_off,
     check_output,
     configure_torch,
     cpu_name,
@@ -165,7 +166,7 @@ class Progress:
 
         self.n_entries, self.rounds, self.done, self.t0 = n_entries, rounds, 0, time.time()
         self.bar = tqdm(total=n_entries * rounds, desc="timing", unit="entry", leave=False, file=sys.stderr,
-                        disable=None if bar else True, dynamic_ncols=True)
+                        disable=bar_off(not bar), dynamic_ncols=True)
         self.say(f"timing {n_entries} entries, {rounds} round(s) in a shuffled order each")
 
     def say(self, line: str) -> None:
