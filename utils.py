@@ -410,9 +410,15 @@ def _json_safe(obj: Any) -> Any:
 
 def write_atomic(path: str | Path, write: Callable[[Any], None], mode: str = "w", newline: str | None = None) -> None:
     """``write(handle)`` into a temp file beside ``path``, then renamed over it: a failed write (a full disk) leaves
-    the file as it was, not truncated, and its OSError names ``path``."""
+    the file as it was, not truncated, and its OSError names ``path``.
+
+    Text is written in UTF-8, as pandas reads the tables back, a path's bytes that are not UTF-8 kept as they are
+    (surrogateescape, as log.txt): in the locale's encoding a table naming a 'ν=0.2' group or a run folder with an
+    'é' could not be written at all under an ASCII or cp1252 locale (a bare codec error), and one written in Latin-1
+    was not read back by the tools' -d."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    encoding, errors = (None, None) if "b" in mode else ("utf-8", "surrogateescape")
     while True:  # not mkstemp: its files are 0600, and results on a shared disk must be readable as open() makes them
         tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
         try:
@@ -421,7 +427,7 @@ def write_atomic(path: str | Path, write: Callable[[Any], None], mode: str = "w"
         except FileExistsError:
             continue
     try:
-        with os.fdopen(fd, mode, newline=newline) as handle:
+        with os.fdopen(fd, mode, newline=newline, encoding=encoding, errors=errors) as handle:
             write(handle)
             handle.flush()
             os.fsync(handle.fileno())

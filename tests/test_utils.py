@@ -37,6 +37,7 @@ from utils import (
     save_atomic,
     set_rng_state,
     set_seed,
+    write_csv_atomic,
     write_json_atomic,
 )
 
@@ -321,6 +322,20 @@ def test_a_log_line_naming_a_path_whose_bytes_are_not_utf8_is_kept_in_log_txt(tm
         for handler in list(logging.getLogger(name).handlers):
             handler.close()
         logging.getLogger(name).handlers.clear()
+
+
+def test_a_table_is_written_in_utf8_whatever_the_locale(tmp_path, monkeypatch):
+    """Under an ASCII (LC_ALL=C, PYTHONUTF8=0) or a cp1252 locale, a table naming a 'ν=0.2' group failed with a bare
+    codec error, as open() without an encoding takes the locale's; pandas reads the tables back as UTF-8."""
+    fdopen = os.fdopen
+
+    def ascii_locale(fd: int, mode: str = "r", *args: object, **kwargs: object) -> object:
+        return fdopen(fd, mode, *args, **{"encoding": None if "b" in mode else "ascii", **kwargs})
+
+    monkeypatch.setattr(utils.os, "fdopen", ascii_locale)
+    folder = os.fsdecode(os.fsencode("/runs/é"))  # '/runs/\\udcc3\\udca9' under LC_ALL=C
+    write_csv_atomic(tmp_path / "groups.csv", ["group", "run"], [{"group": "ν=0.2", "run": folder}])
+    assert (tmp_path / "groups.csv").read_bytes().decode("utf-8").splitlines() == ["group,run", "ν=0.2,/runs/é"]
 
 
 class _FullDisk(io.StringIO):
