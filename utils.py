@@ -1222,6 +1222,10 @@ def run_main(main_fn: Callable[[Any], Any], args: Any) -> int:
     `error: ...` line on stderr and exit code 2; a Ctrl-C (exit 130) or a SIGTERM (exit 143, see sigterm_interrupts),
     one line naming the command that resumes the run."""
     received: list[int] = []
+    # a table's 'ν' or '±' printed to a stdout whose encoding cannot take it (LC_ALL=C, a cp1252 console) is
+    # escaped, as Python escapes stderr, rather than an encoding error that ends the script after its files
+    with contextlib.suppress(AttributeError, ValueError):
+        sys.stdout.reconfigure(errors="backslashreplace")
     try:
         with sigterm_interrupts() as received:
             main_fn(args)

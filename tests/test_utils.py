@@ -667,3 +667,12 @@ def test_resume_of_a_folder_of_another_kind_names_its_kind_and_script(tmp_path):
     assert sweep(tmp_path) == f"--resume {tmp_path}: not a sweep folder (no sweep.json)"
     with pytest.raises(UserError, match=r"^--resume \S+nope: no such folder$"):
         utils.load_run_args(tmp_path / "nope", "train")
+
+
+def test_a_table_printed_to_an_ascii_stdout_is_escaped_not_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """search_stability's 'ν=0.2' printed under LC_ALL=C ended the script with exit 2 after its files were written."""
+    raw = io.BytesIO()
+    monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(raw, encoding="ascii"))
+    assert run_main(lambda _: print("ν=0.2 ± 0.1"), None) == 0
+    sys.stdout.flush()
+    assert raw.getvalue().decode("ascii") == "\\u03bd=0.2 \\xb1 0.1\n"
