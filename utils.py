@@ -1045,16 +1045,20 @@ def run_is_live(folder: str | Path) -> bool | None:
     work from one that ended without finishing (killed, crashed, interrupted): both leave the same files.
 
     True: held. False: not held (a run that died holding it left its pid in the lock file; a clean release leaves
-    it empty, and an empty file is not probed). None: cannot tell (no lock file, as a run older than the lock
-    has; no fcntl; a filesystem without locks). The probe is a non-blocking shared flock released at once; a run
-    starting in that instant outwaits it (lock_run_dir). Locks that a filesystem keeps per host see no run of
-    another host: such a run reads as not live.
+    it empty, and an empty file is not probed), or no lock file beside the run's args.json: a run locks its folder
+    before it writes args.json and never removes the file, so such a folder is a copy made without its hidden files
+    (rsync --exclude, a partial tar) that no process here writes to. None: cannot tell (no lock file nor args.json;
+    a lock file this user may not read; no fcntl; a filesystem without locks). The probe is a non-blocking shared
+    flock released at once; a run starting in that instant outwaits it (lock_run_dir). Locks that a filesystem
+    keeps per host see no run of another host: such a run, or a copy of its folder, reads as not live.
     """
     if fcntl is None:
         return None
     try:
         fd = os.open(Path(folder) / LOCK_FILE, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-    except OSError:  # no lock file, or one this user may not read
+    except FileNotFoundError:
+        return False if (Path(folder) / "args.json").is_file() else None
+    except OSError:  # a lock file this user may not read
         return None
     try:
         if not os.pread(fd, 32, 0).strip():  # released cleanly (or taken this instant, its pid not yet written)

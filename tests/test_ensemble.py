@@ -111,8 +111,8 @@ def test_models_are_found_one_level_down_and_unfinished_ones_skipped(tmp_path: P
                                                "--per_class", "--subsample", "0.1", "--batch_size", "128"])
     result = ensemble.main(args)
     assert [m["name"] for m in result["models"]] == ["PC_DARTS_cifar", "DARTS_V2"]
-    assert result["skipped"] == [{"run_dir": str(root / "eval-unfinished-1"),
-                                  "reason": "no weights.pt (training not finished)"}]
+    assert result["skipped"] == [{"run_dir": str(root / "eval-unfinished-1"), "reason": "no weights.pt (stopped "
+                                  "before the end: killed, crashed or interrupted; --resume continues it)"}]
     assert result["weighting"] == "per_class" and len(result["weights"]) == 2 and len(result["weights"][0]) == 10
     saved = json.loads((root / "ensemble.json").read_text())
     assert saved["test_acc"] == result["test_acc"] and saved["models"][0]["weight"] == result["weights"][0]

@@ -222,7 +222,7 @@ def test_run_is_live_tells_a_run_at_work_from_one_killed_holding_its_lock(tmp_pa
 
 
 def test_run_is_live_cannot_tell_without_a_lock(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    assert run_is_live(tmp_path) is None  # a run older than the lock: no lock file
+    assert run_is_live(tmp_path) is None  # no lock file, and no args.json that says a run wrote here
     (tmp_path / ".lock").write_text("123\n")
     monkeypatch.setattr(utils, "fcntl", None)  # Windows
     assert run_is_live(tmp_path) is None

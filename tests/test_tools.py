@@ -20,6 +20,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -126,7 +127,7 @@ def write_eval(folder: Path, arch: str, code: str, test_acc: float, valid_acc: f
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory: pytest.TempPathFactory) -> dict:
+def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     root = tmp_path_factory.mktemp("runs")
     sweep = make_sweep(root)
     batch = root / "batch-train-EXP-20260101-000000"
@@ -155,7 +156,8 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict:
     (batch / "ensemble.json").write_text(json.dumps({
         "weighting": "per_model", "weights": [1.0, 0.8], "test_acc": 96.5, "test_top5": 99.5, "test_loss": 0.2,
         "models": [{"name": m["arch"], "run_dir": m["run_dir"], "test_acc": m["test_acc"]} for m in members]}))
-    return {"root": root, "sweep": sweep, "batch": batch, "results": results, "running": running}
+    with lock_run_dir(running):  # still training: a training at work holds its folder's lock
+        yield {"root": root, "sweep": sweep, "batch": batch, "results": results, "running": running}
 
 
 def assert_png(path: Path) -> None:
@@ -1206,7 +1208,8 @@ def test_a_running_training_takes_its_own_genotype_json(tmp_path: Path, monkeypa
          "valid_loss": 0.9, "valid_acc": 61, "valid_top5": 91, "test_loss": 0.8, "test_acc": 62, "test_top5": 92,
          "epoch_time": 1.0}])
     monkeypatch.chdir(tmp_path)  # the relative --arch does not resolve from here
-    run = analyse_train_logs.read_eval_run(running)
+    with lock_run_dir(running):  # at work: a training holds its folder's lock
+        run = analyse_train_logs.read_eval_run(running)
     assert run["status"] == "running" and run["arch"] == "l2_loss_2e01"
     assert run["genotype"] == genotypes.genotype_to_dict(genotypes.DARTS_V1)
 
@@ -1235,7 +1238,8 @@ def test_a_running_training_on_an_image_folder_is_profiled_with_its_classes(tmp_
         {"epoch": 0, "lr": 0.02, "drop_path_prob": 0.0, "train_loss": 1.0, "train_acc": 60, "train_top5": 90,
          "valid_loss": 0.9, "valid_acc": 61, "valid_top5": 91, "test_loss": 0.8, "test_acc": 62, "test_top5": 92,
          "epoch_time": 1.0}])
-    run = analyse_train_logs.read_eval_run(running)
+    with lock_run_dir(running):  # at work: a training holds its folder's lock
+        run = analyse_train_logs.read_eval_run(running)
     assert run["status"] == "running" and run["num_classes"] == 3
     df = analyse_train_logs.train_table([run], [], analyse_train_logs.build_parser().parse_args(
         ["-t", str(tmp_path / "batch"), "--no_latency"]))
@@ -1279,7 +1283,8 @@ def test_a_training_its_batch_recorded_failed_is_no_network_still_training(runs:
     assert f"note: {failed.resolve()} left out" in out and "loss became nan" in out
     entries[0]["status"] = "pending"  # a batch --resume retrying it: running again
     (copy / "batch.json").write_text(json.dumps({"args": {}, "entries": entries}))
-    result = analyse_train_logs.main(parse(["-t", str(copy), "-o", str(tmp_path / "t.csv"), "--no_latency"]))
+    with lock_run_dir(failed):  # at work: a training holds its folder's lock
+        result = analyse_train_logs.main(parse(["-t", str(copy), "-o", str(tmp_path / "t.csv"), "--no_latency"]))
     assert result["table"].set_index("name").loc["PC_DARTS_cifar", "status"] == "running"
 
 
@@ -1998,6 +2003,23 @@ def test_a_killed_sweeps_partial_front_is_named_stopped_with_its_resume(tmp_path
                                                   ["searches"][:-1]}))
     assert run_main(plot_frontier.main, args) == 0
     assert capsys.readouterr().err == ""
+
+
+def test_a_copy_made_without_its_lock_files_is_not_said_to_be_at_work(tmp_path: Path) -> None:
+    """A killed sweep and training copied without their hidden files (rsync --exclude='.lock', a tar of what ls
+    shows) were said to have a search "still running" and to be "running": a run locks its folder before it writes
+    args.json, so a folder with args.json and no .lock is a copy no process writes to, stopped as its original."""
+    sweep = killed_sweep(tmp_path / "cluster")
+    (sweep / "args.json").write_text(json.dumps({"kind": "sweep", "args": {"set": "digits"}}))
+    training = write_unfinished(tmp_path / "cluster" / "eval-PC_DARTS_cifar-1", "PC_DARTS_cifar", 98.0)
+    lock_run_dir(training).release()
+    copied = {}
+    for run in (sweep, training):
+        copied[run] = tmp_path / "laptop" / run.name
+        shutil.copytree(run, copied[run], ignore=shutil.ignore_patterns(".lock"))
+    note = tables.unfinished_note(tables.load_sweep(copied[sweep]))  # plot_frontier.py's and the others' note
+    assert note.startswith(f"note: {copied[sweep]} was stopped with 1 search unfinished")
+    assert analyse_train_logs.read_eval_run(copied[training])["status"] == "stopped"
 
 
 def test_a_sweep_between_two_searches_is_named_at_work_or_stopped(tmp_path: Path, capsys) -> None:
