@@ -32,6 +32,19 @@ if str(ROOT) not in sys.path:
 torch.set_num_threads(1)
 
 
+# `make test` runs pytest-xdist with --dist loadfile, which hands each worker a whole file at a time, in collection
+# order. Alphabetically the longest files (minutes each) came last, and one worker often ran the last of them alone
+# while the other had nothing left: these are collected first, so the files handed out last are the short ones and
+# the two workers end together (longest first). The rest keep their order, and every file its tests' order.
+LONGEST_FILES = ("test_parallel.py", "test_tools.py", "test_sweep.py", "test_cost.py", "test_fastpath.py",
+                 "test_bench.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: i for i, name in enumerate(LONGEST_FILES)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(LONGEST_FILES)))  # stable
+
+
 @pytest.fixture
 def data_dir() -> Path:
     """tests/data: facts copied from the specification (genotypes, state_dict layouts)."""
