@@ -102,10 +102,10 @@ def tail(path: Path, n: int = 3) -> list[str]:
         return []
 
 
-def one_run_dir(logdir: Path, before: set[Path] | frozenset[Path] = frozenset()) -> Path | None:
+def one_run_dir(logdir: Path, before: set[Path] | None = None) -> Path | None:
     """The one run folder in ``logdir`` that is not in ``before`` (a reused --workdir holds earlier runs' folders)."""
-    dirs = sorted(p for p in logdir.glob("*") if p.is_dir() and p not in before)
-    return dirs[-1] if len(dirs) == 1 else None
+    dirs = [p for p in parallel.new_entries(logdir, before or set()) if p.is_dir()]
+    return dirs[0] if len(dirs) == 1 else None
 
 
 def epoch_times(run_dir: Path) -> list[float]:
@@ -129,7 +129,7 @@ def script_part(kind: str, sizes: dict[str, Any], work: Path, device: str, timeo
         logdir = work / kind / name
         cmd = [sys.executable, script, *sizes[kind], "--device", device, "--no_progress", "--report_lines", "1",
                "--logdir", str(logdir), *flags]
-        before = set(logdir.glob("*")) if logdir.is_dir() else set()
+        before = parallel.folder_entries(logdir)
         rec: dict[str, Any] = {"flags": flags, **run(cmd, work / kind / f"{name}.log", timeout, combined)}
         run_dir = one_run_dir(logdir, before) if logdir.is_dir() else None
         if rec["rc"] == 0 and run_dir is not None and (run_dir / "result.json").is_file():

@@ -140,6 +140,17 @@ def ray_available() -> bool:
     return True
 
 
+def folder_entries(folder: Path) -> set[Path]:
+    """What ``folder`` holds now (nothing where it does not exist yet)."""
+    return set(folder.iterdir()) if folder.is_dir() else set()
+
+
+def new_entries(folder: Path, before: set[Path]) -> list[Path]:
+    """What ``folder`` holds that it did not in ``before``: the run folders a command made, where a reused --workdir
+    keeps earlier commands' too."""
+    return sorted(folder_entries(folder) - before)
+
+
 def run_variant(name: str, flags: list[str], preset: dict[str, Any], work: Path, log: Path, device: str,
                 timeout: float) -> dict[str, Any]:
     """One sweep from a fresh folder; its wall time, what sweep.json says, and the folder's problems."""
@@ -148,7 +159,7 @@ def run_variant(name: str, flags: list[str], preset: dict[str, Any], work: Path,
     cmd = [sys.executable, "multiobjective.py", "--max_searches", str(preset["searches"]), *preset["sweep"],
            "--device", device, "--no_progress", "--logdir", str(logdir), *flags]
     log.parent.mkdir(parents=True, exist_ok=True)
-    before = set(logdir.iterdir()) if logdir.is_dir() else set()  # a reused --workdir holds earlier sweeps
+    before = folder_entries(logdir)  # a reused --workdir holds earlier sweeps
     t0 = time.perf_counter()
     with log.open("a") as f:
         f.write(f"\n===== {name}: {' '.join(cmd)}\n")
@@ -160,8 +171,7 @@ def run_variant(name: str, flags: list[str], preset: dict[str, Any], work: Path,
             rc = None
     rec: dict[str, Any] = {"flags": flags, "rc": rc, "timed_out": rc is None,
                            "wall_s": round(time.perf_counter() - t0, 2)}
-    new = [d for d in logdir.iterdir() if d not in before] if logdir.is_dir() else []
-    sweeps = sorted(p for d in new for p in d.glob("**/sweep.json"))
+    sweeps = sorted(p for d in new_entries(logdir, before) for p in d.glob("**/sweep.json"))
     if not sweeps:
         rec["problems"] = ["no sweep.json"]
         return rec
