@@ -309,7 +309,8 @@ def test_device_check_keeps_an_earlier_commands_parts(tmp_path: Path, monkeypatc
     monkeypatch.setattr(device_check, "script_part", lambda kind, *a: {"faithful": {"rc": 0, "kind": kind}})
 
     def check(*argv: str) -> int:
-        monkeypatch.setattr(sys, "argv", ["device_check.py", "--quick", "-o", str(out), *argv])
+        monkeypatch.setattr(sys, "argv", ["device_check.py", "--quick", "-o", str(out), "--workdir",
+                                          str(tmp_path / "work"), *argv])
         try:
             return device_check.main()
         except SystemExit as stop:
