@@ -36,7 +36,7 @@ import warnings
 import weakref
 from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 import torch
@@ -303,7 +303,8 @@ class ConsoleEcho(logging.StreamHandler):
     every line; logging's own handling printed a traceback on stderr for every later line (thousands in a long run)."""
 
     def __init__(self, log_file: Path | None = None) -> None:
-        super().__init__(sys.stdout)
+        # the stream itself, not run_main's SteadyStdout, so that a stdout gone is told with where the log lines are
+        super().__init__(sys.stdout.wrapped if isinstance(sys.stdout, SteadyStdout) else sys.stdout)
         self.log_file = log_file
         self.gone = False
 
@@ -338,15 +339,58 @@ class ConsoleEcho(logging.StreamHandler):
             super().handleError(record)
             return
         self.gone = True
-        with contextlib.suppress(OSError, ValueError):  # stdout's fd onto /dev/null: the lines still buffered for
-            # it, and later loggers' (a sweep's next search), are dropped there, not failed again and again, or at exit
-            null = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(null, self.stream.fileno())
-            os.close(null)
-        with contextlib.suppress(OSError, ValueError):  # stderr may have gone too (2>&1 | head -1)
-            where = f"only in {self.log_file}" if self.log_file is not None else "no longer shown"
-            print(f"note: stdout is gone ({err.strerror or err}): the run goes on, its log lines {where}",
-                  file=sys.stderr, flush=True)
+        where = f"only in {self.log_file}" if self.log_file is not None else "no longer shown"
+        stdout_gone(self.stream,
+                    f"note: stdout is gone ({err.strerror or err}): the run goes on, its log lines {where}")
+
+
+def stdout_gone(stream: IO[str], note: str) -> None:
+    """Point ``stream``'s file descriptor at /dev/null and say ``note`` on stderr: what is still buffered for stdout,
+    and what is written to it later (a sweep's next search, the other of ConsoleEcho and SteadyStdout), is dropped
+    there rather than failing again and again, or at exit."""
+    with contextlib.suppress(OSError, ValueError):
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, stream.fileno())
+        os.close(null)
+    with contextlib.suppress(OSError, ValueError):  # stderr may have gone too (2>&1 | head -1)
+        print(note, file=sys.stderr, flush=True)
+
+
+class SteadyStdout:
+    """sys.stdout under run_main. A tool's stdout piped into ``head -1`` (or a pager quit early) ended the tool at its
+    next print with ``error: Broken pipe``, before it wrote its table or plots; now stdout is dropped with one note on
+    stderr and the work goes on. Everything but write and flush is the wrapped stream's."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.wrapped = stream
+        self.gone = False
+
+    def write(self, text: str) -> int:
+        """Write ``text`` unless stdout has gone."""
+        if not self.gone:
+            try:
+                return self.wrapped.write(text)
+            except OSError as e:
+                self._lost(e)
+        return len(text)
+
+    def flush(self) -> None:
+        """Flush unless stdout has gone."""
+        if not self.gone:
+            try:
+                self.wrapped.flush()
+            except OSError as e:
+                self._lost(e)
+
+    def _lost(self, err: OSError) -> None:
+        self.gone = True
+        stdout_gone(self.wrapped, f"note: stdout is gone ({err.strerror or err}): the work goes on, its files are "
+                    "written, what it prints is no longer shown")
+        with contextlib.suppress(OSError, ValueError):  # what was buffered now goes to /dev/null
+            self.wrapped.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.wrapped, name)
 
 
 def bar_off(asked_off: bool) -> bool | None:
@@ -1230,6 +1274,9 @@ def run_main(main_fn: Callable[[Any], Any], args: Any) -> int:
     # escaped, as Python escapes stderr, rather than an encoding error that ends the script after its files
     with contextlib.suppress(AttributeError, ValueError):
         sys.stdout.reconfigure(errors="backslashreplace")
+    stdout = sys.stdout
+    if stdout is not None and not isinstance(stdout, SteadyStdout):
+        sys.stdout = SteadyStdout(stdout)
     try:
         with sigterm_interrupts() as received:
             main_fn(args)
@@ -1252,4 +1299,6 @@ def run_main(main_fn: Callable[[Any], Any], args: Any) -> int:
         how = f"interrupted by {signal.Signals(received[0]).name}" if received else "interrupted"
         print(f"{how}: continue with {e.command}" if isinstance(e, Interrupted) else how, file=sys.stderr)
         return 128 + received[0] if received else 130
+    finally:
+        sys.stdout = stdout
     return 0

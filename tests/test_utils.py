@@ -305,6 +305,35 @@ def test_a_stdout_gone_mid_run_ends_the_echo_with_one_note_and_the_log_keeps_eve
         sys.stdout.close()
 
 
+def test_a_tools_stdout_gone_drops_its_prints_with_one_note_and_the_tool_writes_its_files(tmp_path, capsys,
+                                                                                         monkeypatch):
+    """A tool's stdout piped into `head -1`: its next print ended it with `error: Broken pipe` (exit 2) before it
+    wrote its table; the note is said once and the run's logger (the stream under SteadyStdout) says nothing more."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    broken = os.fdopen(write_end, "w")
+    monkeypatch.setattr(sys, "stdout", broken)
+
+    def tool(_: None) -> None:
+        for row in range(3):
+            print(f"row {row}", flush=True)
+        get_logger("test_utils_tool_pipe").info("a logged line")
+        (tmp_path / "table.csv").write_text("a,b\n")
+
+    try:
+        assert run_main(tool, None) == 0
+        assert sys.stdout is broken  # put back
+        assert (tmp_path / "table.csv").read_text() == "a,b\n"
+        assert capsys.readouterr().err.splitlines() == [
+            f"note: stdout is gone ({os.strerror(errno.EPIPE)}): the work goes on, its files are written, what it "
+            "prints is no longer shown"]
+    finally:
+        for handler in list(logging.getLogger("test_utils_tool_pipe").handlers):
+            handler.close()
+        logging.getLogger("test_utils_tool_pipe").handlers.clear()
+        broken.close()
+
+
 def test_a_log_line_naming_a_path_whose_bytes_are_not_utf8_is_kept_in_log_txt(tmp_path, capsys):
     """A --logdir named on a Latin-1 disk (b'lat\\xe9', '\\udce9' in Python): log.txt, in the locale's encoding, strict,
     and stdout dropped every line naming the run folder, each with a traceback on stderr."""
