@@ -1305,6 +1305,17 @@ def test_train_tool_rejects_a_folder_without_runs(tmp_path: Path) -> None:
         analyse_train_logs.main(args)
 
 
+def test_train_tool_names_the_resume_of_a_training_stopped_before_its_first_epoch(tmp_path: Path) -> None:
+    """A training killed while it loaded its data (args.json, log.txt, no metrics.csv) was 'neither an eval run
+    folder nor a batch-train folder', which sent the user looking for a wrong path."""
+    run = tmp_path / "eval-DARTS_V2-20261207-120000"
+    run.mkdir()
+    (run / "args.json").write_text(json.dumps({"kind": "train", "args": {"arch": "DARTS_V2"}}))
+    with pytest.raises(ValueError, match=r"stopped before its first epoch ended \(no metrics.csv\): python train.py "
+                                         r"--resume .*eval-DARTS_V2-20261207-120000 continues it"):
+        analyse_train_logs.eval_folders([str(run)])
+
+
 def test_tiny_networks_are_what_the_tools_profile() -> None:
     """The tests profile C=4, 3-layer networks: make sure that is a real, different network."""
     small = build_eval_network(genotypes.DARTS_V2, 4, 3)

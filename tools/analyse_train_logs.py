@@ -177,6 +177,10 @@ def eval_folders(paths: list[str]) -> list[Path]:
                     run = folder / Path(row.get("run_dir") or "").name
                     if run != folder and run.is_dir() and _is_eval_run(run):
                         inside.append(run)
+        if not inside and (folder / "args.json").is_file() and not (folder / "metrics.csv").exists() \
+                and folder.name.startswith("eval-"):  # killed while it loaded its data or built its network
+            raise ValueError(f"{folder} is a training stopped before its first epoch ended (no metrics.csv): "
+                             f"{training_resume_command(folder)} continues it")
         if not inside:
             raise ValueError(f"{folder} is neither an eval run folder nor a batch-train folder holding eval runs")
         found += inside
