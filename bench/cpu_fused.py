@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import copy
-import json
 import os
 import statistics
 import sys
@@ -34,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import cli  # noqa: E402
 import train_search  # noqa: E402
-from utils import configure_torch, cpu_name, run_main  # noqa: E402
+from utils import check_writable, configure_torch, cpu_name, run_main, write_json_atomic  # noqa: E402
 
 # name: (C, layers, batch, image size)
 CONFIGS = {
@@ -121,6 +120,7 @@ def main(args: argparse.Namespace) -> dict:
     out = Path(args.output or f"logs/bench/cpu_fused-{time.strftime('%Y%m%d-%H%M%S')}.json")
     if out.exists():  # checked before the minutes of timing that would then replace an earlier run's JSON
         raise ValueError(f"{out} exists: give another -o (results are never overwritten)")
+    check_writable(out, "-o")  # a folder that cannot be made there lost the minutes of timing at the end
     configure_torch(torch.device("cpu"))  # train_search.py's settings (denormals flushed); threads set below
     default_threads = torch.get_num_threads()
     threads = []
@@ -130,7 +130,7 @@ def main(args: argparse.Namespace) -> dict:
         if threads[-1] < 1:
             raise ValueError(f"--threads: thread counts must be >= 1, got {t}")
     threads = list(dict.fromkeys(threads))
-    measures = [m.strip() for m in args.measures.split(",")]
+    measures = list(dict.fromkeys(m.strip() for m in args.measures.split(",")))  # one named twice is timed once
     unknown = set(measures) - {"fwd_bwd", "search_step"}
     if unknown:
         raise ValueError(f"--measures: unknown {sorted(unknown)} (choose from fwd_bwd, search_step)")
@@ -166,8 +166,11 @@ def main(args: argparse.Namespace) -> dict:
                 print(_row(entry), flush=True)
     torch.set_num_threads(default_threads)
     result["loadavg_end"] = os.getloadavg()
+    if out.exists():  # another command wrote it while this one timed
+        raise ValueError(f"{out} was written by another command meanwhile: give another -o (results are never "
+                         "overwritten)")
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=1))
+    write_json_atomic(out, result)  # a run stopped while writing leaves no half JSON
     print(f"load average start {result['loadavg_start']}, end {result['loadavg_end']}; wrote {out}")
     return result
 

@@ -244,6 +244,39 @@ def test_cpu_fused_never_overwrites_an_earlier_result(tmp_path: Path, capsys: py
     assert out.read_text() == '{"results": []}'
 
 
+def test_cpu_fused_times_a_measure_named_twice_once_and_checks_its_output_first(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    """--measures fwd_bwd,fwd_bwd timed it twice and recorded it twice; an -o under a file failed only after the
+    timing, which was lost."""
+    from bench import cpu_fused
+    from utils import run_main
+
+    timed: list[str] = []
+
+    def fake_timing(fns: dict, repeats: int) -> dict:
+        timed.append(next(iter(fns.values())).__name__)
+        return {n: {"median_s": 1.0, "min_s": 1.0, "max_s": 1.0, "cpu_median_s": 1.0} for n in fns}
+
+    class FakeRunner:  # the loop over configurations, threads and measures is what is checked, not the supernet
+        def __init__(self, *args: object) -> None:
+            self.net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.LazyLinear(2))
+
+        def fwd_bwd(self) -> None:
+            pass
+
+    monkeypatch.setattr(cpu_fused, "time_interleaved", fake_timing)
+    monkeypatch.setattr(cpu_fused, "Runner", FakeRunner)
+    (tmp_path / "file").write_text("")
+    parse = cpu_fused.build_parser().parse_args
+    assert run_main(cpu_fused.main, parse(["--quick", "-o", str(tmp_path / "file" / "x.json")])) == 2
+    assert "-o" in capsys.readouterr().err and timed == []
+    out = tmp_path / "out.json"
+    assert run_main(cpu_fused.main, parse(["--quick", "--measures", "fwd_bwd,fwd_bwd", "--threads", "1",
+                                                "-o", str(out)])) == 0
+    assert timed == ["fwd_bwd"]
+    assert [e["measure"] for e in json.loads(out.read_text())["results"]] == ["fwd_bwd"]
+
+
 def test_quick_run_writes_complete_json(tmp_path: Path) -> None:
     """The CLI end to end at tiny sizes: every benchmark timed, positive, ratios and parity present."""
     out = tmp_path / "bench.json"
