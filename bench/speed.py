@@ -560,14 +560,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     configure_torch(device, args.threads)  # the scripts' settings: denormals flushed, cuDNN's search on
     if args.no_cudnn_benchmark:
         torch.backends.cudnn.benchmark = False
-    levers = list(args.levers) if args.levers else [lv for lv in LEVERS if not (args.quick and lv == "compile")]
+    # one named twice is timed once (it was timed twice, the second record replacing the first)
+    levers = list(dict.fromkeys(args.levers)) if args.levers else [lv for lv in LEVERS
+                                                                   if not (args.quick and lv == "compile")]
     if args.no_compile and "compile" in levers:
         levers.remove("compile")
     notes: dict[str, str] = {}
     if "cuda_graphs" in levers and device.type != "cuda":
         levers.remove("cuda_graphs")
         notes["cuda_graphs"] = "needs a CUDA device"
-    benches = args.benchmarks or [*BENCHES, "data_path"]
+    benches = list(dict.fromkeys(args.benchmarks)) if args.benchmarks else [*BENCHES, "data_path"]
     name = device_name(device)
     out_path = Path(args.output) if args.output else None
     if out_path is None and not args.quick:

@@ -244,6 +244,19 @@ def test_cpu_fused_never_overwrites_an_earlier_result(tmp_path: Path, capsys: py
     assert out.read_text() == '{"results": []}'
 
 
+def test_speed_times_a_lever_or_benchmark_named_twice_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--levers fused fused timed the lever twice, its second record replacing the first."""
+    timed: list[tuple[str, list[str]]] = []
+    monkeypatch.setattr(speed, "time_variant", lambda s, name, levers, *a: timed.append((name, list(levers))))
+    monkeypatch.setattr(speed, "retry_without_one", lambda s: None)
+    out = tmp_path / "speed.json"
+    assert speed.main(["--device", "cpu", "--quick", "--threads", "1", "--levers", "fused", "fused",
+                       "--benchmarks", "weight_step", "weight_step", "-o", str(out)]) == 0
+    assert timed == [("faithful", []), ("fused", ["fused"])]
+    record = json.loads(out.read_text())
+    assert record["levers"] == ["fused"] and list(record["benchmarks"]) == ["weight_step"]
+
+
 def test_cpu_fused_times_a_measure_named_twice_once_and_checks_its_output_first(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
     """--measures fwd_bwd,fwd_bwd timed it twice and recorded it twice; an -o under a file failed only after the
