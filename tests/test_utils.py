@@ -113,6 +113,23 @@ def test_create_run_dir_appends_suffix_when_taken(tmp_path, monkeypatch):
     assert create_run_dir("eval", "x", root=tmp_path).name == "eval-x-20240101-000000-2"
 
 
+def test_create_run_dir_refuses_a_logdir_inside_a_search_or_training_but_not_a_sweep_or_batch(tmp_path):
+    """test.py --logdir <the training it tests> made its test folder inside that training's folder; a sweep's and a
+    batch's folders hold their runs by design."""
+    training = tmp_path / "eval-DARTS_V2-20240101-000000"
+    training.mkdir()
+    (training / "args.json").write_text(json.dumps({"kind": "train", "args": {"arch": "DARTS_V2"}}))
+    for logdir in (training, training / "tests"):
+        with pytest.raises(UserError, match=f"--logdir {re.escape(str(logdir))} is inside a training run folder "
+                                            f"\\({re.escape(str(training))}\\)"):
+            create_run_dir("test", "x", logdir)
+    assert sorted(p.name for p in training.iterdir()) == ["args.json"]
+    sweep = tmp_path / "multi-search-digits-EXP-20240101-000000"
+    sweep.mkdir()
+    (sweep / "sweep.json").write_text("{}")
+    assert create_run_dir("search", "EXP", sweep).parent == sweep
+
+
 def test_write_json_atomic_roundtrip_and_special_types(tmp_path):
     path = tmp_path / "sub" / "result.json"
     obj = {"a": np.float32(1.5), "b": np.int64(3), "p": Path("x/y"), "arr": np.arange(3), "t": torch.tensor([1, 2])}
