@@ -514,6 +514,22 @@ NETWORK_SETTINGS: Mapping[str, Any] = {"init_channels": 36, "layers": 20, "auxil
 _DEFAULT_SIDE = {"imagenet": 224}
 _BUNDLED_SETS = ("digits", "synthetic")
 _WORDS = {"set": "dataset", "image_size": "image size", "data": "data"}
+# What each setting a run records must be, as its flag parses it: a hand-edited or damaged args.json ("8" for 8,
+# 3.5 layers, "x" for a subsample) was compared, built or split with as it stood (a traceback, or a network of
+# int(3.5) cells ensembled without a word).
+_SETTING_TYPES: Mapping[str, tuple[tuple[type, ...], str]] = {
+    "set": ((str,), "a name"), "data": ((str,), "a path"), "auxiliary": ((bool,), "true or false"),
+    **{key: ((int,), "an integer") for key in ("image_size", "init_channels", "layers", "seed")},
+    **{key: ((int, float), "a number") for key in ("train_portion", "subsample")},
+}
+
+
+def _check_recorded(source: Path, key: str, value: Any) -> None:
+    """A recorded setting of the type its flag gives, else a one-line error naming the file."""
+    kinds, words = _SETTING_TYPES.get(key, ((object,), ""))
+    if value is not None and (not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds)):
+        raise UserError(f"{source} has {key} {value!r}, which is not {words} as --{key} gives: the file was damaged "
+                        "or edited (repair it)")
 
 
 class SettingsConflict(UserError):
@@ -574,6 +590,7 @@ def run_settings(run_dir: str | Path | None, args: argparse.Namespace, keys: Map
         given = merged.get(key)
         if key in saved and (saved[key] is not None or fallback is None):  # None: unknown, but "the dataset's own" size
             recorded = saved[key]
+            _check_recorded(source, key, recorded)
             if given is None:
                 value, origin = recorded, f"from {source}"
             elif _same(key, given, recorded, merged):

@@ -131,6 +131,25 @@ def test_the_tools_profile_a_run_as_it_was_trained(batch: Path, tmp_path: Path) 
     assert table.loc[table["name"] == "l2_loss_2e01", "flops"].item() == at_8
 
 
+@pytest.mark.parametrize(("key", "value", "words"), [("layers", 3.5, "an integer"), ("image_size", "8", "an integer"),
+                                                    ("auxiliary", "no", "true or false"), ("seed", True, "an integer"),
+                                                    ("subsample", "x", "a number"), ("set", 5, "a name")])
+def test_run_settings_refuse_a_recorded_setting_of_the_wrong_type(tmp_path: Path, key: str, value: object,
+                                                                  words: str) -> None:
+    """A hand-edited args.json: 3.5 layers built int(3.5) cells and was ensembled without a word, image_size "8" was
+    'image size 8 vs image size 8', subsample "x" a TypeError traceback."""
+    run = tmp_path / "eval-x-1"
+    run.mkdir()
+    keys = {**cli.DATA_SETTINGS, **cli.NETWORK_SETTINGS, **ensemble.SPLIT_SETTINGS}
+    (run / "args.json").write_text(json.dumps({"kind": "train", "args": {"set": "digits", "layers": 3, key: value}}))
+    with pytest.raises(UserError, match=f"has {key} {value!r}, which is not {words} as --{key} gives"):
+        cli.run_settings(run, argparse.Namespace(**dict.fromkeys(keys)), keys)
+    (run / "args.json").write_text(json.dumps({"kind": "train", "args": {
+        "set": "digits", "image_size": 8, "layers": 3, "auxiliary": True, "train_portion": 1, "subsample": 0.5}}))
+    merged, _ = cli.run_settings(run, argparse.Namespace(**dict.fromkeys(keys)), keys)
+    assert (merged.layers, merged.train_portion, merged.auxiliary) == (3, 1, True)
+
+
 def test_run_settings_merges_and_says_where_from(tmp_path: Path) -> None:
     run = tmp_path / "eval-x-1"
     run.mkdir()
