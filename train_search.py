@@ -293,7 +293,23 @@ def _resolve_args(args: argparse.Namespace) -> tuple[argparse.Namespace, Path | 
     if not args.resume:
         return args, None
     run_dir, saved = load_run_args(args.resume, "search")
-    return cli.resume_args(args, saved, source=f"{run_dir / 'args.json'}"), run_dir
+    resumed = cli.resume_args(args, saved, source=f"{run_dir / 'args.json'}")
+    _given_table_is_the_runs(args, run_dir)
+    return resumed, run_dir
+
+
+def _given_table_is_the_runs(typed: argparse.Namespace, run_dir: Path) -> None:
+    """A --latency_table typed on --resume must hold the table the run copied into its folder, which is the one it
+    reads (build_cost_model): resume_args compares only the path, so a table remade there since was taken and
+    ignored without a word. One line instead, as a resumed sweep's (multiobjective._given_table_is_the_sweeps)."""
+    flags = cli.typed_flags(typed)
+    own = run_dir / "latency_table.json"
+    if flags is None or "latency_table" not in flags or not typed.latency_table or not own.is_file():
+        return
+    if costlib.load_latency_table(typed.latency_table) != read_json(own):
+        raise UserError(f"--latency_table {typed.latency_table} is not the table this search was started with (its "
+                        f"copy: {own}): a resumed search keeps its table, so that its cost has one table's ms; drop "
+                        "--latency_table, or start a new search with this table")
 
 
 def partial_channels(args: argparse.Namespace) -> int:

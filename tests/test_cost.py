@@ -353,6 +353,33 @@ def test_a_resumed_cost_search_reads_its_objective_from_its_folder(tmp_path: Pat
         train_search.main(parse(["--resume", run, "--cost_weight", "0.3"]))
 
 
+def test_a_resumed_latency_search_refuses_a_typed_table_that_is_not_its_own(tmp_path: Path) -> None:
+    """train_search.py --resume RUN --latency_table T, T remade since the run began: resume_args compared only the
+    path, and the search went on with its own copy, the table typed ignored without a word (a sweep refuses it)."""
+    from utils import save_args
+
+    parse = train_search.build_parser().parse_args
+    spec = cost.EvalSpec(8, 10, 5, False, image_size=8)
+    table = tmp_path / "table.json"
+    table.write_text(json.dumps(fake_table(spec)))
+    run = tmp_path / "search-EXP"
+    run.mkdir()
+    save_args(parse([*TINY, "--cost", "latency", "--latency_table", str(table)]), run, torch.device("cpu"),
+              kind="search")
+    (run / "latency_table.json").write_text(json.dumps(fake_table(spec)))  # the copy the run made at its start
+    before = {p.name: p.read_bytes() for p in run.iterdir()}
+    resumed, _ = train_search._resolve_args(parse(["--resume", str(run), "--latency_table", str(table)]))
+    assert resumed.latency_table == str(table)  # the same table: resumed as before
+    remade = fake_table(spec)
+    remade["fixed_ms"] = 0.7
+    table.write_text(json.dumps(remade))
+    with pytest.raises(cost.UserError, match=r"^--latency_table .*table\.json is not the table this search was started "
+                                             r"with \(its copy: .*latency_table\.json\)"):
+        train_search._resolve_args(parse(["--resume", str(run), "--latency_table", str(table)]))
+    train_search._resolve_args(parse(["--resume", str(run)]))  # none typed: the run's own copy, as before
+    assert {p.name: p.read_bytes() for p in run.iterdir()} == before
+
+
 @pytest.mark.parametrize("extra,match", [
     (["--cost_weight", "0.5"], r"^--cost_weight and --eval_channels and --eval_layers act only on a hardware-cost"),
     (["--latency_table", "t.json"], r"--latency_table act only on"),
