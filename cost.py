@@ -288,6 +288,16 @@ def load_latency_table(path: str | Path) -> dict[str, Any]:
     return table
 
 
+def refuse_another_table(given: str, own_copy: Path, what: str) -> None:
+    """A --latency_table typed on the --resume of a latency search or sweep (``what``) must hold the table the run
+    copied into its folder, which is the one it reads: a table remade at the recorded path since, or another one,
+    is one line (the run's costs, and a sweep's front, are in one table's ms)."""
+    if load_latency_table(given) != read_json(own_copy):
+        raise UserError(f"--latency_table {given} is not the table this {what} was started with (its copy: "
+                        f"{own_copy}): a resumed {what} keeps its table, so that its costs are one table's ms; drop "
+                        f"--latency_table, or start a new {what} with this table")
+
+
 def table_dtype(device: torch.device) -> torch.dtype:
     """float64 for the expected cost, where the device has it: MPS has no float64, and takes float32."""
     return torch.float32 if device.type == "mps" else torch.float64

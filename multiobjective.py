@@ -650,10 +650,7 @@ def _given_table_is_the_sweeps(args: argparse.Namespace, run_dir: Path, saved: d
     given, pinned = getattr(args, "latency_table", None), run_dir / SWEEP_TABLE
     if not given or saved.get("objective") != "latency" or not pinned.is_file():
         return args
-    if costlib.load_latency_table(given) != read_json(pinned):
-        raise UserError(f"--latency_table {given} is not the table this sweep was started with (its copy: {pinned}): "
-                        "a resumed sweep keeps its table, so that one front has one table's ms; drop --latency_table, "
-                        "or start a new sweep with this table")
+    costlib.refuse_another_table(given, pinned, "sweep")
     args = copy.copy(args)
     args.latency_table = saved.get("latency_table")
     return args

@@ -306,10 +306,7 @@ def _given_table_is_the_runs(typed: argparse.Namespace, run_dir: Path) -> None:
     own = run_dir / "latency_table.json"
     if flags is None or "latency_table" not in flags or not typed.latency_table or not own.is_file():
         return
-    if costlib.load_latency_table(typed.latency_table) != read_json(own):
-        raise UserError(f"--latency_table {typed.latency_table} is not the table this search was started with (its "
-                        f"copy: {own}): a resumed search keeps its table, so that its cost has one table's ms; drop "
-                        "--latency_table, or start a new search with this table")
+    costlib.refuse_another_table(typed.latency_table, own, "search")
 
 
 def partial_channels(args: argparse.Namespace) -> int:
