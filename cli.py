@@ -18,7 +18,7 @@ import torch
 import fastpath
 from data import default_cutout_length
 from model import input_side_error, last_side
-from utils import UserError, portable_args, read_json
+from utils import UserError, portable_args, read_json, threads_error
 
 __all__ = [
     "ArgumentParser",
@@ -199,7 +199,8 @@ def add_hardware_args(parser: argparse.ArgumentParser, supernet: bool = False) -
         g.add_argument("--fused", action=argparse.BooleanOptionalAction, default=True,
                        help="run each primitive of all edges leaving a state as one grouped kernel "
                             "(same parameters and results, far fewer kernels)")
-    g.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: torch's default)")
+    g.add_argument("--threads", type=int, default=0,
+                   help="CPU threads for torch, at most the CPUs this process may run on (0: torch's default)")
 
 
 SPEED_FLAGS = ("cuda_graphs", "compile", "compile_mode", "channels_last")
@@ -425,7 +426,6 @@ def check_common_args(args: argparse.Namespace) -> None:
         ("workers", lambda v: v >= 0, "must be >= 0"),
         ("criterion_weight", lambda v: v >= 0, "must be >= 0"),
         ("grad_clip", lambda v: v > 0, "must be > 0 (the gradient norm's cap; a negative one reverses the step)"),
-        ("threads", lambda v: v >= 0, "must be >= 0 (0: torch's default)"),
         # what torch's optimizers would reject only once the run folder exists (and NaN or inf, which they take)
         ("learning_rate_min", lambda v: 0 <= v <= FLOAT32_MAX, _FINITE_NONNEGATIVE),
         # the share of each step kept in the next: at 1 or more the steps never fade (1.5 trained to a held-out
@@ -438,6 +438,10 @@ def check_common_args(args: argparse.Namespace) -> None:
     for name, ok, why in checks:
         if hasattr(args, name) and getattr(args, name) is not None and not ok(getattr(args, name)):
             raise UserError(f"--{name} {getattr(args, name)} {why}")
+    # the CPUs of this machine; a Ray cluster's searches run on its nodes, each checking its own
+    if getattr(args, "threads", None) is not None and not getattr(args, "ray_address", None) \
+            and (problem := threads_error(args.threads)):
+        raise UserError(problem)
     check_image_size(args)
 
 

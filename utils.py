@@ -122,6 +122,27 @@ def get_device(device: str = "auto", gpu: int = 0) -> torch.device:
     raise ValueError(f"unknown --device {device!r}: use auto, cpu, cuda or mps")
 
 
+def available_cores() -> int:
+    """CPU cores this process may use (its affinity mask where the OS has one)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def threads_error(threads: int) -> str | None:
+    """Why --threads ``threads`` cannot be used here, or None. Above the CPUs this process may run on, torch's
+    threads only contend for them, and far above it creates threads until the OS refuses: --threads 100000 ended
+    the process with a segmentation fault (a sweep's after its folder was made), 20000 with libgomp's abort."""
+    cores = available_cores()
+    if threads < 0:
+        return f"--threads {threads} must be >= 0 (0: torch's default)"
+    if threads > cores:
+        return (f"--threads {threads} is more than the {cores} CPU{'s' if cores != 1 else ''} this process may run "
+                f"on (more threads only contend for them): give 1 to {cores}, or 0 for torch's default")
+    return None
+
+
 def configure_torch(device: torch.device, threads: int = 0, *, training: bool = True) -> None:
     """Torch's process-wide settings, the same for every script (so a benchmark times what a run runs).
 
@@ -135,6 +156,8 @@ def configure_torch(device: torch.device, threads: int = 0, *, training: bool = 
     environment_info records it with every CUDA run. --amp bf16 is the lever for lower precision.
     """
     if threads:
+        if problem := threads_error(threads):  # a resumed run's recorded --threads, from a larger machine
+            raise UserError(problem)
         torch.set_num_threads(threads)
     if device.type == "cuda":
         torch.cuda.set_device(device)

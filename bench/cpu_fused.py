@@ -33,7 +33,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import cli  # noqa: E402
 import train_search  # noqa: E402
-from utils import check_writable, configure_torch, cpu_name, run_main, write_json_atomic  # noqa: E402
+from utils import (  # noqa: E402
+    check_writable,
+    configure_torch,
+    cpu_name,
+    run_main,
+    threads_error,
+    write_json_atomic,
+)
 
 # name: (C, layers, batch, image size)
 CONFIGS = {
@@ -129,6 +136,8 @@ def main(args: argparse.Namespace) -> dict:
         threads.append(default_threads if t == "default" else int(t))
         if threads[-1] < 1:
             raise ValueError(f"--threads: thread counts must be >= 1, got {t}")
+        if problem := threads_error(threads[-1]):
+            raise ValueError(problem)
     threads = list(dict.fromkeys(threads))
     measures = list(dict.fromkeys(m.strip() for m in args.measures.split(",")))  # one named twice is timed once
     unknown = set(measures) - {"fwd_bwd", "search_step"}

@@ -60,7 +60,7 @@ import train_search
 from bench.parity import Build, Tolerance, parity
 from bench.timing import Budget, cleanup, device_name, error_record, log, short, slug, sync, time_calls, time_cap
 from genotypes import PC_DARTS_cifar
-from utils import configure_torch, get_device, write_json_atomic
+from utils import UserError, configure_torch, get_device, write_json_atomic
 
 LEVERS = ("fused", "cuda_graphs", "bf16", "channels_last", "fused_optim", "compile")  # biggest expected gain first
 DROP_ORDER = ("channels_last", "bf16", "fused_optim", "cuda_graphs", "fused")  # least expected gain first
@@ -458,7 +458,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="which benchmarks to run (default: all)")
     p.add_argument("--no_cudnn_benchmark", action="store_true",
                    help="leave cudnn.benchmark off (the scripts turn it on)")
-    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads, at most the CPUs this process may run on "
+                   "(0: torch's default)")
     for name in ("steps", "warmup", "search_channels", "search_layers", "search_batch", "image_size",
                  "eval_channels", "eval_layers", "eval_batch", "eval_image_size", "data_images", "data_batches",
                  "workers", "parity_steps", "parity_drop_path", "seed"):
@@ -631,7 +632,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         run(args)
-    except (ValueError, OSError) as e:
+    except (ValueError, OSError, UserError) as e:  # UserError: configure_torch's --threads beyond the CPUs
         print(f"error: {e}", file=sys.stderr)
         return 2
     return 0

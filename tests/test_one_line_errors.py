@@ -134,6 +134,23 @@ def test_a_run_folder_name_too_long_or_unwritable_fails_before_any_folder(tmp_pa
     assert not list(tmp_path.iterdir())
 
 
+def test_threads_beyond_the_cpus_is_one_line_before_any_folder(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """--threads 100000 crashed torch's thread pool with a segmentation fault, a sweep's after its folder existed;
+    more threads than the CPUs this process may run on is refused with one line, before anything is written (a
+    resumed run's recorded count too, in configure_torch)."""
+    too_many = utils.available_cores() + 1
+    parsed = multiobjective.build_parser().parse_args(
+        ["-o", "l2", "--max_searches", "1", "cifar", *TINY, "--begin", "1", "--threads", str(too_many),
+         "--logdir", str(tmp_path / "logs")])
+    assert run_main(multiobjective.main, parsed) == 2
+    assert f"--threads {too_many} is more than the" in one_line(capsys)
+    assert not list(tmp_path.iterdir())
+    before = torch.get_num_threads()
+    with pytest.raises(UserError, match=f"--threads {too_many} is more than the"):
+        utils.configure_torch(torch.device("cpu"), too_many, training=False)
+    assert torch.get_num_threads() == before
+
+
 def test_an_output_that_cannot_be_written_fails_before_the_work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                                capsys: pytest.CaptureFixture) -> None:
     not_a_folder = tmp_path / "table.csv"

@@ -80,7 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="input side of the evaluation network: the search's --image_size (default 32; 224 "
                              "with --imagenet)")
     parser.add_argument("--min_run_time", type=float, default=0.2, help="seconds of timing per entry")
-    parser.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's default)")
+    parser.add_argument("--threads", type=int, default=0, help="CPU threads, at most the CPUs this process may run on "
+                        "(0: torch's default)")
     parser.add_argument("--validate", action="store_true",
                         help="also time whole networks of the published genotypes against the additive estimate")
     parser.add_argument("--rounds", type=int, default=3,

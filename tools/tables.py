@@ -45,6 +45,7 @@ from utils import (
     run_folder_kind,
     run_is_live,
     sweep_state_problem,
+    threads_error,
     write_atomic,
 )
 
@@ -633,6 +634,8 @@ def make_profiler(args: Any, **settings: Any) -> Any:
         raise ValueError(f"--min_run_time must be > 0, got {args.min_run_time}")
     if args.threads is not None and args.threads < 1:
         raise ValueError(f"--threads must be >= 1, got {args.threads}")
+    if args.threads is not None and not args.no_latency and (problem := threads_error(args.threads)):
+        raise UserError(problem)
     return Profiler(latency=not args.no_latency, gpu=gpu_device(args) if not args.no_latency else None,
                     min_run_time=args.min_run_time, rules=args.flops_rules, threads=args.threads, **settings)
 
