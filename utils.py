@@ -96,11 +96,15 @@ def get_device(device: str = "auto", gpu: int = 0) -> torch.device:
     device = (device or "auto").lower()
     cuda_ok, mps_ok = device_available("cuda"), device_available("mps")
 
-    def cuda_device(index: int) -> torch.device:
+    def cuda_device(index: int, named: str | None = None) -> torch.device:
         count = torch.cuda.device_count()
         if not 0 <= index < count:
-            raise ValueError(f"--gpu {index} does not exist: {count} CUDA device(s) visible")
+            raise ValueError(f"{named or f'--gpu {index}'} does not exist: {count} CUDA device(s) visible")
         return torch.device("cuda", index)
+
+    # cuda or cuda:N exactly (the tools whose --device is free text): "cudafoo" ran on cuda:0, and "cuda:x" ended
+    # on int()'s "invalid literal for int() with base 10: 'x'"
+    cuda_name = re.fullmatch(r"cuda(?::(-?\d+))?", device)
 
     if device == "auto":
         if cuda_ok:
@@ -110,16 +114,17 @@ def get_device(device: str = "auto", gpu: int = 0) -> torch.device:
         return torch.device("cpu")
     if device == "cpu":
         return torch.device("cpu")
-    if device.startswith("cuda"):
+    if cuda_name:
         if not cuda_ok:
             raise ValueError("--device cuda was asked for but CUDA is not available (try --device auto or cpu)")
-        index = int(device.split(":", 1)[1]) if ":" in device else gpu
-        return cuda_device(index)
+        if cuda_name[1] is None:
+            return cuda_device(gpu)
+        return cuda_device(int(cuda_name[1]), f"--device {device}")
     if device == "mps":
         if not mps_ok:
             raise ValueError("--device mps was asked for but MPS is not available (try --device auto or cpu)")
         return torch.device("mps")
-    raise ValueError(f"unknown --device {device!r}: use auto, cpu, cuda or mps")
+    raise ValueError(f"unknown --device {device!r}: use auto, cpu, cuda, cuda:N or mps")
 
 
 def available_cores() -> int:

@@ -57,6 +57,21 @@ def test_get_device_cuda_unavailable_is_one_line():
     assert "\n" not in str(info.value)
 
 
+def test_get_device_takes_cuda_and_cuda_n_exactly(monkeypatch: pytest.MonkeyPatch) -> None:
+    """profile_genotypes.py's free-text --device: "cudafoo" ran on cuda:0, "cuda:x" ended on int()'s "invalid
+    literal", and "cuda:1" on one GPU was blamed on a --gpu 1 never typed. (A one-GPU machine, pretended.)"""
+    monkeypatch.setattr(utils, "device_available", lambda kind: kind in ("cpu", "cuda"))
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    assert get_device("cuda:0", 5) == get_device("cuda") == torch.device("cuda", 0)
+    for typo in ("cudafoo", "cuda:x", "cuda:", "cuda0"):
+        with pytest.raises(ValueError, match=f"unknown --device '{typo}'"):
+            get_device(typo)
+    with pytest.raises(ValueError, match=r"^--device cuda:1 does not exist: 1 CUDA device\(s\) visible$"):
+        get_device("cuda:1")
+    with pytest.raises(ValueError, match=r"^--gpu 2 does not exist"):
+        get_device("cuda", 2)
+
+
 def test_set_seed_reproduces_all_generators():
     set_seed(7)
     first = (random.random(), np.random.rand(), torch.rand(3))
