@@ -94,6 +94,7 @@ from utils import (
     run_main,
     save_args,
     shell_command,
+    threads_error,
     write_csv_atomic,
     write_json_atomic,
 )
@@ -519,6 +520,9 @@ def main(args: argparse.Namespace) -> dict:
             entries = plan(args.archs or list(PUBLISHED), args.seeds)
         device = get_device(args.device, args.gpu)
         cli.check_speed_args(args, device, given)  # before the batch folder exists, not inside its first training
+        # a resumed batch's recorded --threads, from a machine with more CPUs: one line, not every training failed
+        if problem := threads_error(args.threads):
+            raise UserError(problem)
         # the data is checked before the batch folder exists (a bad --set or --data leaves nothing behind)
         with data_recorded_in(recorded):
             _, _, info = datalib.load_datasets(args.set, args.data, download=args.download,

@@ -21,6 +21,7 @@ import cli
 import multiobjective
 import train
 import train_search
+import utils
 from tools import latency_table
 from utils import read_json, run_main, save_args, write_json_atomic
 
@@ -280,6 +281,21 @@ def test_batch_resume_takes_typed_allowed_flags_and_keeps_the_rest(batch_run: Pa
     moved, _, _ = batch_train._resume_state(parse(["--resume", str(batch_run), "--threads", "1",
                                                    "--archs", "DARTS_V2"]))  # the same list: fine
     assert _hardware(moved) == ("cpu", 1, 0, 1)
+
+
+def test_batch_resume_refuses_a_recorded_threads_beyond_this_machine_before_any_training(
+        batch_run: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A batch started with --threads 3, resumed where 2 CPUs are: one line, batch.json as it was (the check came
+    only inside each training, which it marked failed, an eval- folder made for each)."""
+    monkeypatch.setattr(utils, "available_cores", lambda: 2)
+    state = read_json(batch_run / "batch.json")
+    state["entries"] = batch_train.plan(["DARTS_V2"], None)
+    write_json_atomic(batch_run / "batch.json", state)
+    before = _files(batch_run)
+    assert run_main(batch_train.main, batch_train.build_parser().parse_args(["--resume", str(batch_run)])) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: --threads 3 is more than the 2 CPUs"), err
+    assert _files(batch_run) == before
 
 
 def test_batch_resume_refuses_a_typed_flag_that_changes_the_run(batch_run: Path,
