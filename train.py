@@ -79,6 +79,7 @@ from utils import (
     count_parameters_in_MB,
     create_run_dir,
     data_recorded_in,
+    device_note,
     float_or_na,
     get_device,
     get_logger,
@@ -726,8 +727,8 @@ def _run(args: argparse.Namespace, run_dir: Path, resumed: Path | None, checkpoi
     model_size = count_parameters_in_MB(model)
     logger.info("genotype = %s", genotype)
     logger.info("device %s, %s: %d train / %d valid / %d test images, %d classes, param size = %.6fM parameters",
-                device, info.name, len(train_loader.indices), len(valid_loader.indices) if valid_loader else 0,
-                len(test_loader.indices), info.num_classes, model_size)
+                device_note(device), info.name, len(train_loader.indices), len(valid_loader.indices) if valid_loader
+                else 0, len(test_loader.indices), info.num_classes, model_size)
 
     metrics = MetricsCSV(run_dir / "metrics.csv", METRICS)
     start_epoch, wall_time = 0, 0.0

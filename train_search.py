@@ -53,6 +53,7 @@ from utils import (
     count_parameters_in_MB,
     create_run_dir,
     data_recorded_in,
+    device_note,
     get_device,
     get_logger,
     get_rng_state,
@@ -441,7 +442,7 @@ def _search(args: argparse.Namespace, run_dir: Path, device: torch.device, check
     if checkpoint is not None:
         check_state_fits(model, checkpoint["model"], run_dir / "checkpoint.pt")
     logger.info("device %s, %s: %d train / %d held-out images (%s split), %d classes, supernet %.3fM weights",
-                device, info.name, len(train_loader.indices), len(valid_loader.indices),
+                device_note(device), info.name, len(train_loader.indices), len(valid_loader.indices),
                 (info.split or {}).get("kind", "given"), info.num_classes, sum(p.numel() for p in setup.weights) / 1e6)
     if cost_model is not None:
         about = cost_model.describe()

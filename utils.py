@@ -148,6 +148,13 @@ def threads_error(threads: int) -> str | None:
     return None
 
 
+def device_note(device: torch.device) -> str:
+    """The device and torch's CPU threads in effect, for the line a run logs at each start: a --resume may change
+    --threads (and the float sums with it), which args.json, written at the run's first start, does not show."""
+    threads = torch.get_num_threads()
+    return f"{device} ({threads} CPU thread{'s' if threads != 1 else ''})"
+
+
 def configure_torch(device: torch.device, threads: int = 0, *, training: bool = True) -> None:
     """Torch's process-wide settings, the same for every script (so a benchmark times what a run runs).
 
@@ -787,6 +794,7 @@ def environment_info(device: torch.device) -> dict:
         "hostname": socket.gethostname(),
         "device": str(device),
         "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),  # --threads 0 records 0: the count torch chose is this one
     }
     if device.type == "cuda":
         props = torch.cuda.get_device_properties(device)

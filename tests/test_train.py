@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -136,6 +137,8 @@ def test_resumed_training_equals_unbroken(full_run: dict, tmp_path: Path, capsys
     assert resumed["run_dir"] == str(run)
     log = (run / "log.txt").read_text()  # the next epoch logged is "epoch 1": "after epoch 1" misled
     assert f"resuming {run} at epoch 1 (epoch 0 done)" in log
+    # each start names torch's CPU threads in effect: a --resume may change --threads, which args.json does not show
+    assert len(re.findall(r"device \S+ \(\d+ CPU threads?\), digits", log)) == 2, log
     for key in ("test_loss", "test_acc", "test_top5", "valid_loss", "valid_acc", "train_loss", "train_acc"):
         assert resumed[key] == full_run[key], key
     a = torch.load(run / "weights.pt", weights_only=True)

@@ -72,6 +72,17 @@ def test_get_device_takes_cuda_and_cuda_n_exactly(monkeypatch: pytest.MonkeyPatc
         get_device("cuda", 2)
 
 
+def test_args_json_records_the_cpu_threads_torch_runs_with() -> None:
+    """--threads 0 (torch's default) recorded 0: the count in effect is in env.torch_threads."""
+    before = torch.get_num_threads()
+    try:
+        utils.configure_torch(torch.device("cpu"), 1, training=False)
+        assert utils.environment_info(torch.device("cpu"))["torch_threads"] == 1
+        assert utils.device_note(torch.device("cpu")) == "cpu (1 CPU thread)"
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_set_seed_reproduces_all_generators():
     set_seed(7)
     first = (random.random(), np.random.rand(), torch.rand(3))
