@@ -47,6 +47,7 @@ __all__ = [
     "RayExecutor",
     "RAY_HINT",
     "available_cores",
+    "check_ray_address",
     "cpu_threads",
     "import_ray",
     "local_slots",
@@ -462,6 +463,39 @@ def _cuda_available() -> bool:
     return torch.cuda.is_available()
 
 
+def ray_endpoint(address: str) -> tuple[str, int] | None:
+    """The host and port that ``--ray_address`` names (HOST:PORT, [IPv6]:PORT, ray://HOST:PORT; auto: RAY_ADDRESS's),
+    or None where it names none (auto with no RAY_ADDRESS, which Ray resolves itself, or a malformed address, which
+    Ray refuses at once)."""
+    text = address.strip()
+    if text == "auto":
+        text = os.environ.get("RAY_ADDRESS", "").strip()
+    text = text.split("://", 1)[-1].rstrip("/")
+    host, _, port = text.rpartition(":")
+    host = host.strip("[]")
+    if not host or not port.isdigit():
+        return None
+    return host, int(port)
+
+
+def check_ray_address(address: str, timeout: float = 10.0) -> None:
+    """One line, within ``timeout`` seconds, where nothing answers at the cluster ``--ray_address`` names.
+
+    ray.init retries a cluster that is not there for a quarter of an hour (20 tries of about 40 s each, warnings on
+    stderr) before it gives up: a typo in the address, or a head node that is down, looked like a sweep at work.
+    """
+    endpoint = ray_endpoint(address)
+    if endpoint is None:
+        return
+    try:
+        with socket.create_connection(endpoint, timeout=timeout):
+            pass
+    except OSError as err:
+        raise UserError(f"--executor ray: cannot reach the Ray cluster at {address}: nothing answers at "
+                        f"{endpoint[0]}:{endpoint[1]} ({_one_line(err, 200) or type(err).__name__}); start it "
+                        "(ray start --head) or give its head's address to --ray_address") from None
+
+
 def import_ray() -> Any:
     """The ray module, or one line saying how to install it."""
     try:
@@ -498,6 +532,8 @@ class RayExecutor:
                 kwargs["num_cpus"] = max(available_cores(), parallel * max(1, threads))
             # ray.init makes SIGTERM a sys.exit in the driver: the sweep's own handler (run_main's, which makes it a
             # Ctrl-C: tasks cancelled, sweep.json saved, the --resume line said) is put back after it
+            if address:
+                check_ray_address(address)
             ours = signal.getsignal(signal.SIGTERM)
             try:
                 self.ray.init(**kwargs)

@@ -13,6 +13,7 @@ import multiprocessing
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -501,7 +502,28 @@ def test_ray_executor_without_an_address_starts_its_own_ray_whatever_ray_address
     monkeypatch.setitem(sys.modules, "ray", unstarted_ray(lambda **kwargs: calls.append(kwargs)))
     own = executors.RayExecutor(2, "cpu", threads=1)
     assert calls[-1]["address"] == "local" and calls[-1]["num_cpus"] >= 2
-    joined = executors.RayExecutor(2, "cpu", threads=1, address="head:6379")
-    assert calls[-1]["address"] == "head:6379" and "num_cpus" not in calls[-1]
+    with socket.create_server(("127.0.0.1", 0)) as head:  # a head that answers (check_ray_address)
+        address = f"127.0.0.1:{head.getsockname()[1]}"
+        joined = executors.RayExecutor(2, "cpu", threads=1, address=address)
+    assert calls[-1]["address"] == address and "num_cpus" not in calls[-1]
     # the sweep's log says which (it called a joined cluster "a local Ray instance")
-    assert "a local Ray instance" in own.describe() and "the Ray cluster at head:6379" in joined.describe()
+    assert "a local Ray instance" in own.describe() and f"the Ray cluster at {address}" in joined.describe()
+
+
+def test_a_ray_address_where_nothing_answers_is_one_line_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """ray.init retries a cluster that is not there for about a quarter of an hour, warnings on stderr, before it
+    gives up: --ray_address with a typo, or a head that is down, looked like a sweep at work. Nothing answering
+    at the address is one line now, before ray.init (RAY_ADDRESS's address for --ray_address auto)."""
+    def init(**kwargs) -> None:
+        raise AssertionError("ray.init was called")
+
+    with socket.create_server(("127.0.0.1", 0)) as closed:
+        port = closed.getsockname()[1]  # closed on leaving: nothing listens there
+    monkeypatch.setitem(sys.modules, "ray", unstarted_ray(init))
+    for address in (f"127.0.0.1:{port}", f"ray://127.0.0.1:{port}"):
+        with pytest.raises(UserError, match=rf"^--executor ray: cannot reach the Ray cluster at {address}: nothing "
+                                            rf"answers at 127.0.0.1:{port} "):
+            executors.RayExecutor(2, "cpu", threads=1, address=address)
+    monkeypatch.setenv("RAY_ADDRESS", f"[::1]:{port}")
+    assert executors.ray_endpoint("auto") == ("::1", port)
+    assert executors.ray_endpoint("auto ") == ("::1", port) and executors.ray_endpoint("nonsense") is None
