@@ -450,10 +450,13 @@ def ray_task(args: argparse.Namespace) -> dict[str, Any]:
     try:
         result = run_search(args)
     except Exception as err:  # noqa: BLE001 - reported to the sweep, which records it or stops
-        if not isinstance(err, (UserError, FloatingPointError)):
+        reply = {"status": "refused" if refused(err) else "failed", "error": _one_line(err) or type(err).__name__,
+                 "host": host, "device": device}
+        if not isinstance(err, (UserError, FloatingPointError)):  # a bug's traceback: to the sweep's terminal too,
+            # as a local worker's is (this worker's stderr is a file in Ray's session logs on the node that ran it)
+            reply["traceback"] = traceback.format_exc()
             traceback.print_exc(file=sys.stderr)
-        return {"status": "refused" if refused(err) else "failed", "error": _one_line(err) or type(err).__name__,
-                "host": host, "device": device}
+        return reply
     return {"status": "done", "result": result, "host": host, "device": device}
 
 
@@ -613,6 +616,9 @@ class RayExecutor:
                 machine = isinstance(err, (self.ray.exceptions.OutOfMemoryError, self.ray.exceptions.NodeDiedError))
                 outcomes.append(Outcome(index, "refused" if machine else "failed", error=_one_line(err)))
                 continue
+            if reply.get("traceback"):
+                print(f"search {index} (Ray task on {reply.get('host')}):\n{reply['traceback']}", end="",
+                      file=sys.stderr, flush=True)
             outcomes.append(Outcome(index, reply["status"], result=reply.get("result"), error=reply.get("error"),
                                     host=reply.get("host"), device=reply.get("device")))
         return sorted(outcomes, key=lambda o: o.index)

@@ -304,6 +304,27 @@ def test_a_ray_task_reports_any_exception(monkeypatch: pytest.MonkeyPatch, error
     monkeypatch.setattr(executors, "run_search", fails)
     reply = executors.ray_task(parse([*SWEEP, "--threads", "1"]))
     assert reply["status"] == status and str(error).strip("'") in reply["error"] and reply["device"] == "cpu"
+    # a bug's traceback goes back to the sweep's terminal (it was only in Ray's worker log on the node that ran it)
+    assert ("traceback" in reply) == (not isinstance(error, (UserError, FloatingPointError)))
+
+
+def test_a_ray_tasks_traceback_is_shown_on_the_sweeps_terminal(capsys: pytest.CaptureFixture) -> None:
+    class FakeRay:
+        @staticmethod
+        def wait(refs: list, num_returns: int, timeout: float | None) -> tuple[list, list]:
+            return refs[:num_returns], refs[num_returns:]
+
+        @staticmethod
+        def get(ref: str) -> dict:
+            return {"status": "failed", "error": "KeyError: 'epoch'", "host": "node7", "device": "cpu",
+                    "traceback": "Traceback (most recent call last):\nKeyError: 'epoch'\n"}
+
+    ray_executor = object.__new__(executors.RayExecutor)  # no Ray started: wait() reads only these two
+    ray_executor.ray, ray_executor._running = FakeRay, {"ref": 2}
+    (outcome,) = ray_executor.wait()
+    assert (outcome.index, outcome.status, outcome.host) == (2, "failed", "node7")
+    assert capsys.readouterr().err == ("search 2 (Ray task on node7):\nTraceback (most recent call last):\n"
+                                       "KeyError: 'epoch'\n")
 
 
 def test_a_ray_worker_killed_for_memory_or_on_a_lost_node_is_refused_and_a_crashed_one_failed() -> None:
