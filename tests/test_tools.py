@@ -1246,13 +1246,17 @@ def test_a_running_training_on_an_image_folder_is_profiled_with_its_classes(tmp_
     assert df.loc[0, "parameters"] == count_parameters(build_eval_network(genotypes.DARTS_V1, 4, 3, 3))
 
 
-def test_a_copied_batch_is_read_as_it_is_not_through_the_paths_it_recorded(runs: dict, tmp_path: Path) -> None:
+def test_a_copied_batch_is_read_as_it_is_not_through_the_paths_it_recorded(runs: dict, tmp_path: Path,
+                                                                            capsys: pytest.CaptureFixture) -> None:
     """trained.csv's run_dir names the folders where the batch was made: a copy with one training deleted counted
-    the original of that training again, and every run's eval_dir named the original (two seeds where one ran)."""
+    the original of that training again, and every run's eval_dir named the original (two seeds where one ran).
+    The training left out is said (a partial copy had been tabled as the whole batch)."""
     copy = tmp_path / "results" / "batch-train-EXP-20260101-000000"
     shutil.copytree(runs["batch"], copy)
     shutil.rmtree(copy / "eval-DARTS_V1-1")
     found = analyse_train_logs.eval_folders([str(copy)])
+    assert capsys.readouterr().out == (f"note: {copy / 'trained.csv'} lists 1 training(s) that are not in {copy} "
+                                       "(eval-DARTS_V1-1): left out (a partial copy, or deleted since)\n")
     assert sorted(p.name for p in found) == sorted(p.name for p in copy.iterdir() if p.name.startswith("eval-"))
     assert all(p.parent == copy.resolve() for p in found) and len(found) == 4
     read = analyse_train_logs.read_eval_run(copy.resolve() / "eval-DARTS_V2-1")

@@ -172,11 +172,18 @@ def eval_folders(paths: list[str]) -> list[Path]:
         inside = sorted(p for p in folder.iterdir() if p.is_dir() and _is_eval_run(p))
         listed = folder / "trained.csv"
         if listed.is_file():
+            gone = []
             with open(listed, newline="") as f:
                 for row in csv.DictReader(f):
                     run = folder / Path(row.get("run_dir") or "").name
                     if run != folder and run.is_dir() and _is_eval_run(run):
                         inside.append(run)
+                    elif run != folder and not run.exists():
+                        gone.append(run.name)
+            if gone:  # a partial copy, or runs deleted since: the table must not pass for the whole batch
+                shown = ", ".join(gone[:3]) + (f" and {len(gone) - 3} more" if len(gone) > 3 else "")
+                print(f"note: {listed} lists {len(gone)} training(s) that are not in {folder} ({shown}): left out "
+                      "(a partial copy, or deleted since)")
         if not inside and (folder / "args.json").is_file() and not (folder / "metrics.csv").exists() \
                 and folder.name.startswith("eval-"):  # killed while it loaded its data or built its network
             raise ValueError(f"{folder} is a training stopped before its first epoch ended (no metrics.csv): "
