@@ -530,8 +530,10 @@ _SETTING_TYPES: Mapping[str, tuple[tuple[type, ...], str]] = {
 
 def _check_recorded(source: Path, key: str, value: Any) -> None:
     """A recorded setting of the type its flag gives, else a one-line error naming the file."""
-    kinds, words = _SETTING_TYPES.get(key, ((object,), ""))
-    if value is not None and (not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds)):
+    if key not in _SETTING_TYPES or value is None:
+        return
+    kinds, words = _SETTING_TYPES[key]
+    if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
         raise UserError(f"{source} has {key} {value!r}, which is not {words} as --{key} gives: the file was damaged "
                         "or edited (repair it)")
 

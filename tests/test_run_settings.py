@@ -148,6 +148,9 @@ def test_run_settings_refuse_a_recorded_setting_of_the_wrong_type(tmp_path: Path
         "set": "digits", "image_size": 8, "layers": 3, "auxiliary": True, "train_portion": 1, "subsample": 0.5}}))
     merged, _ = cli.run_settings(run, argparse.Namespace(**dict.fromkeys(keys)), keys)
     assert (merged.layers, merged.train_portion, merged.auxiliary) == (3, 1, True)
+    (run / "args.json").write_text(json.dumps({"kind": "train", "args": {"set": "digits", "data_on_device": False}}))
+    merged, _ = cli.run_settings(run, argparse.Namespace(data_on_device=None), {"data_on_device": None})
+    assert merged.data_on_device is False  # a setting of no known type is taken as it is
 
 
 def test_run_settings_merges_and_says_where_from(tmp_path: Path) -> None:
