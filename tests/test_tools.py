@@ -8,6 +8,7 @@ an ensemble.json. Networks are profiled at C=4, 3 layers so that FLOPs take mill
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import csv
 import errno
@@ -2120,6 +2121,16 @@ def test_a_budget_picks_among_finished_runs_only(tmp_path: Path, capsys, monkeyp
     table.write_text("name,test_acc,parameters,status\nl2_loss_3e02,99.0,1500000,running\n")
     name, line = pick("--max_params", "2")
     assert name is None and "no network has finished training" in line
+
+
+def test_a_network_exactly_at_a_decimal_budget_fits() -> None:
+    """--max_params 2.01 was the limit 2.01 * 1e6 = 2009999.9999999998: a network of exactly 2,010,000 parameters
+    (and one of 4,100,000 FLOPs under --max_flops 4.1) was "none fits; the nearest is a (2.01 M parameters)"."""
+    limits = tables.budget_limits(argparse.Namespace(max_params=2.01, max_flops=4.1), profiled=False)
+    assert limits["parameters"][0] == 2010000 and limits["flops"][0] == 4100000
+    df = pd.DataFrame({"name": ["a", "b"], "parameters": [2010000, 2010001], "flops": [4100000, 1]})
+    best, line = tables.pick_within_budget(df, limits, [5.0, 4.0], "error {:.4g}")
+    assert best == 0 and "1 of 2 networks fit; the best is a" in line
 
 
 def test_runs_of_several_datasets_are_said_not_comparable(tmp_path: Path, capsys, monkeypatch) -> None:

@@ -18,6 +18,7 @@ import math
 import os
 import re
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -345,7 +346,9 @@ def budget_limits(args: Any, profiled: bool) -> dict[str, tuple[float, str]]:
             raise ValueError(f"--{flag} needs the latency measured: drop --no_latency")
         if profiled and column == "latency_gpu_ms" and gpu_device(args) is None:
             raise ValueError(f"--{flag} needs a GPU to measure on (--device {args.device} gives none)")
-        limits[column] = (value * scale, f"<= {value:g} {unit}")
+        # the limit as written, scaled exactly: 2.01 * 1e6 is 2009999.9999999998 in floats, and a network of exactly
+        # 2010000 parameters was "none fits; the nearest is ... (2.01 M parameters)"
+        limits[column] = (float(Decimal(repr(value)) * Decimal(repr(scale))), f"<= {value:g} {unit}")
     return limits
 
 
