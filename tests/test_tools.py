@@ -2133,6 +2133,16 @@ def test_a_network_exactly_at_a_decimal_budget_fits() -> None:
     assert best == 0 and "1 of 2 networks fit; the best is a" in line
 
 
+def test_a_budget_tie_in_error_picks_the_cheaper_network() -> None:
+    """Two networks of one test error, both within the limit: the first row was named, here the larger one, which
+    the cheaper one of the same error dominates."""
+    limits = tables.budget_limits(argparse.Namespace(max_params=3.0, max_flops=500.0), profiled=False)
+    df = pd.DataFrame({"name": ["big", "small", "worse"], "parameters": [2500000, 1500000, 1000000],
+                       "flops": [300e6, 300e6, 100e6]})
+    best, line = tables.pick_within_budget(df, limits, [3.5, 3.5, 4.0], "error {:.4g}")
+    assert best == 1 and "the best is small" in line
+
+
 def test_runs_of_several_datasets_are_said_not_comparable(tmp_path: Path, capsys, monkeypatch) -> None:
     """A digits batch given with a synthetic run: the synthetic run's low error made the front and its hypervolume
     of the digits networks, without a word that the errors are of other test sets."""

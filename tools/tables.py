@@ -365,7 +365,8 @@ def pick_within_budget(df: pd.DataFrame, limits: dict[str, tuple[float, str]], s
                        score_text: str) -> tuple[int | None, str]:
     """The row within every limit with the lowest finite ``score`` (None if no row fits) and a line that says
     which it is (``score_text``, a format of its score) and how many fit, or, when none does, the row nearest
-    to fitting. A limit on a column the table lacks (a table read with -d) is a ValueError."""
+    to fitting; of rows tied on the score, the cheapest in the limited columns. A limit on a column the table lacks
+    (a table read with -d) is a ValueError."""
     filled = []  # (the column's values, a missing one as infinitely costly; its limit)
     for column, (limit, _) in limits.items():
         values = pd.to_numeric(df[column], errors="coerce").to_numpy(float) if column in df else np.array([np.nan])
@@ -381,7 +382,10 @@ def pick_within_budget(df: pd.DataFrame, limits: dict[str, tuple[float, str]], s
         near = int(np.argmin(np.max([values / limit for values, limit in filled], axis=0)))
         return None, (f"budget {budget}: none of the {len(df)} networks fits; the nearest is "
                       f"{df['name'].iat[near]} ({_cost_text(df.iloc[near])})")
-    best = int(candidates[np.argmin(score[candidates])])
+    # of networks tied on the score, the one cheapest in the limited costs (in flag order), not the first row: it was
+    # a network as good as another that fits with fewer parameters, which the front passes over as dominated
+    tied = candidates[score[candidates] == score[candidates].min()]
+    best = int(min(tied, key=lambda i: (*(float(values[i]) for values, _ in filled), i)))
     return best, (f"budget {budget}: {candidates.size} of {len(df)} networks fit; the best is {df['name'].iat[best]} "
                   f"({score_text.format(score[best])}; {_cost_text(df.iloc[best])})")
 
