@@ -618,6 +618,22 @@ def test_a_damaged_search_result_json_does_not_stop_the_tools_that_read_the_swee
     assert [p["name"] for p in result["pareto"]] == ["l2_loss_2e01", "l2_loss_3e02", "l2_loss_0"]
 
 
+def test_a_sweep_without_a_recorded_hypervolume_takes_its_own_reference_point(tmp_path: Path) -> None:
+    """A sweep.json with no hypervolume (an earlier version's, or a cost front derived anew): plot_frontier.py and
+    analyse_search_logs.py -l took the front's maxima + 10 %, not the sweep's point over all its searches, as
+    --help says and multiobjective.py records it; a dominated search with a larger R or CE gave another number."""
+    sweep = tmp_path / "multi-search-digits-OLD-20260101-000000"
+    sweep.mkdir()
+    searches = [{"index": i, "weight": [nu, 1 - nu], "status": "done", "reg_loss": reg, "criterion_loss": ce,
+                 "run_dir": str(sweep / f"search-{i:02d}")}
+                for i, (nu, reg, ce) in enumerate([(0.2, 1.0, 2.0), (0.0, 5.0, 1.0), (0.01, 10.0, 3.0)])]
+    (sweep / "sweep.json").write_text(json.dumps({"objective": "l2", "args": {"set": "digits"}, "searches": searches}))
+    loaded = tables.load_sweep(sweep)
+    reference = default_reference([(1.0, 2.0), (5.0, 1.0), (10.0, 3.0)])  # (11, 3.3), not the front's (5.5, 2.2)
+    assert loaded["hypervolume"]["reference"] == pytest.approx(list(reference))
+    assert loaded["hypervolume"]["value"] == pytest.approx(hypervolume_2d([(1.0, 2.0), (5.0, 1.0)], reference))
+
+
 def test_plot_frontier_runs_as_a_script(runs: dict, tmp_path: Path) -> None:
     assert plot_frontier.build_parser().parse_args(["-l", "x"]).output == "plot.png"  # the original's default
     out = tmp_path / "front.png"

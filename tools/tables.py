@@ -427,7 +427,8 @@ def load_sweep(path: str | Path) -> dict[str, Any]:
     or interrupted: utils.run_is_live); ``between`` is "running" or "stopped" for a sweep not at its end with no
     search "running" (between two searches: still at work, or killed there), else None; nothing_finished says
     which, when none has finished. ``capped``: --max_searches ended the sweep while NISE still had gaps wider than
-    --delta to search.
+    --delta to search. ``hypervolume`` is the front's {"value", "reference"}: sweep.json's, else taken here at the
+    sweep's own point, its finished searches' maxima + 10 % (as multiobjective.py records it).
     """
     folder = run_folder(path)
     if (folder / "sweep.json").is_file():
@@ -516,6 +517,17 @@ def load_sweep(path: str | Path) -> dict[str, Any]:
         if p.get("reg_loss") is None or front_ce(p, objective) is None:  # a hand edit: a KeyError in every plot
             raise ValueError(f"{folder / 'sweep.json'} is not a sweep state (its front's {p.get('name', '?')} has no "
                              f"reg_loss or {front_ce_key(objective)}, nor a finished search to take it from)")
+    if not (isinstance(hypervolume, dict) and hypervolume.get("reference") is not None):
+        # none recorded (a sweep.json before it, a cost front derived above, a search folder): the sweep's own point,
+        # as multiobjective.py takes it, over all its finished searches. The tools fell back to the front's maxima,
+        # another point whenever a dominated search has a larger R or CE, so another hypervolume than --help says
+        points = [(s["reg_loss"], front_ce(s, objective)) for s in searches]
+        points = [points[i] for i in finite_positions(*zip(*points))] if points else []
+        front = [(p["reg_loss"], front_ce(p, objective)) for p in pareto]
+        front = [front[i] for i in finite_positions(*zip(*front))] if front else []
+        if points:
+            reference = default_reference(points)
+            hypervolume = {"value": hypervolume_2d(front, reference), "reference": list(reference)}
     num_classes = None
     for s in searches:  # the first search whose result.json says; a damaged one (a list, bad JSON) is passed over:
         # sweep.json holds the front, and an AttributeError on it stopped every tool that reads the sweep
