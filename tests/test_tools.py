@@ -896,6 +896,19 @@ def test_analyse_train_logs_hypervolume_is_over_finished_runs(unfinished_analysi
             "1 run stopped") in unfinished_analysis["out"]
 
 
+def test_the_evaluation_front_is_that_of_the_finished_networks() -> None:
+    """A run still training, at its last evaluated epoch, is no result: the hypervolume leaves it out, yet the
+    summary's pareto_params and the drawn front took it in, and marked the finished A off the front it is on."""
+    df = analyse_train_logs._typed(pd.DataFrame({"name": ["A", "B", "C"], "test_acc": [95.0, 94.0, 99.0],
+                                                 "size_m": [2.0, 1.0, 1.5], "status": ["done", "done", "running"]}))
+    summary = analyse_train_logs.summary_table(df)
+    assert dict(zip(summary["name"], summary["pareto_params"])) == {"A": True, "B": True, "C": False}
+    fig = analyse_train_logs.error_vs_figure(df, "parameters_m", (4, 3), False, [], [])
+    (step,) = [line for line in fig.axes[0].lines if line.get_label() == "Pareto front of these networks"]
+    assert list(step.get_xdata()) == [1.0, 2.0] and list(step.get_ydata()) == [6.0, 5.0]
+    plots.plt.close(fig)
+
+
 def test_analyse_train_logs_replots_an_original_table(tmp_path: Path) -> None:
     original = tmp_path / "l1_loss_table.csv"
     original.write_text(

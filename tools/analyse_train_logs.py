@@ -28,7 +28,7 @@ setup (same name, cells, size, FLOPs, dataset, auxiliary): n, the seeds,
 test_error_mean, test_error_std (sample std, ddof=1; empty for n = 1) and test_error_best_of_n (the
 lowest of the n: what papers that report "the best of n trainings" quote, not an estimate), over the
 finished runs (the running ones only where none has finished). pareto_params marks the front of the
-means against parameters and not_separable the front points whose mean ± std overlaps that of a
+finished genotypes' means against parameters and not_separable the front points whose mean ± std overlaps that of a
 neighbour on it; a note names the genotypes whose pool repeats a seed or mixes --epochs or
 other training settings of train.py (``train_settings``, from each run's args.json: learning rate, batch
 size, weight decay, cutout, ...), which are not independent seeds of one training. When a genotype has
@@ -493,7 +493,10 @@ def summary_table(df: pd.DataFrame) -> pd.DataFrame:
             else "stopped",
         })
     out = pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
-    front, close = tables.overlapping_neighbours(cost_axis(out, "parameters_m")[0], out["test_error_mean"].tolist(),
+    # the front of the finished genotypes, as the hypervolume's: a last evaluated epoch is no result, and one that
+    # dominated a finished genotype marked it off the front the hypervolume puts it on
+    front, close = tables.overlapping_neighbours(cost_axis(out, "parameters_m")[0],
+                                                 out["test_error_mean"].where(out["status"] == "done").tolist(),
                                                  out["test_error_std"].tolist())
     out["pareto_params"] = [i in front for i in range(len(out))]
     out["not_separable"] = [i in close for i in range(len(out))]
@@ -689,6 +692,8 @@ def error_vs_figure(df: pd.DataFrame, column: str, size: tuple[float, float], co
     y = 100.0 - df["test_acc"].to_numpy(float)
     if not np.isfinite(x + y).any():
         return None
+    # the front is over the finished runs, as the hypervolume (a run still training is drawn, on no front)
+    y_front = np.where(~df["status"].astype(str).isin(UNFINISHED).to_numpy(), y, np.nan)
     fig, ax = plt.subplots(figsize=size)
     summary = "test_error_std" in df.columns
     if summary:
@@ -699,7 +704,7 @@ def error_vs_figure(df: pd.DataFrame, column: str, size: tuple[float, float], co
             rx = cost_axis(runs, column)[0]
             ax.scatter(rx, 100.0 - runs["test_acc"].to_numpy(float), s=10, color="0.45", alpha=0.7, zorder=2,
                        linewidths=0, label="single runs (one per seed)")
-        front, close = tables.overlapping_neighbours(x, y, std)
+        front, close = tables.overlapping_neighbours(x, y_front, std)
         if len(front) > 1:
             pts = sorted((float(x[i]), float(y[i])) for i in front)
             ax.step([p[0] for p in pts], [p[1] for p in pts], where="post", color="0.35", linestyle="--",
@@ -708,7 +713,7 @@ def error_vs_figure(df: pd.DataFrame, column: str, size: tuple[float, float], co
             ax.scatter(x[close], y[close], s=190, facecolors="none", edgecolors="darkorange", linewidths=1.6,
                        zorder=4, label="on the front, not separable (interval overlaps a neighbour's)")
     else:
-        plots.draw_front(ax, x, y, "Pareto front of these networks")
+        plots.draw_front(ax, x, y_front, "Pareto front of these networks")
     names = _scatter_rows(ax, fig, df, x, y, colorbar, labelled=labelled_rows(df) if labelled is None else labelled)
     baselines = [(text, bx / unit, by) for text, bx, by in baselines]
     labels = []
