@@ -347,7 +347,8 @@ def test_column_names_of_every_origin_map_to_ours() -> None:
         for name in names:
             assert tables.canonical_name(name) == ours, name
     assert tables.canonical_name("something else") == "something else"
-    assert tables.nu_from_name("l2_loss_429e05") == pytest.approx(0.00429)
+    assert tables.nu_from_name("l2_loss_429e05") == 0.00429  # exactly the decimal named (3e01: 0.3, not 0.30...04)
+    assert tables.nu_from_name("l2_loss_3e01") == 0.3
     assert tables.nu_from_name("L1_loss_2e01") == pytest.approx(0.2)
     assert tables.nu_from_name("l1_loss_59e06_l2_3e04_cifar100") == pytest.approx(5.9e-5)
     assert tables.nu_from_name("DARTS_V2") is None

@@ -235,7 +235,7 @@ def nu_from_name(name: str) -> float | None:
         return None
     if match.group(3) is not None:
         return 0.0
-    return int(match.group(1)) * 10.0 ** -int(match.group(2))
+    return float(f"{match.group(1)}e-{match.group(2)}")  # the decimal it is: 3 * 10.0 ** -1 is 0.30000000000000004
 
 
 def label(column: str, objective: str | None = None) -> str:
