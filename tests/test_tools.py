@@ -1351,6 +1351,29 @@ def test_train_tool_names_the_resume_of_a_training_stopped_before_its_first_epoc
         analyse_train_logs.eval_folders([str(run)])
 
 
+def test_train_tool_tells_a_training_in_its_first_epoch_from_a_stopped_one(tmp_path: Path) -> None:
+    """A training at work in its first epoch (its lock held, no metrics.csv yet) was called stopped, with a --resume
+    that its lock refused; a batch in that state was 'neither an eval run folder nor a batch-train folder'."""
+    run = tmp_path / "eval-DARTS_V2-20261207-120000"
+    run.mkdir()
+    with lock_run_dir(run):
+        (run / "args.json").write_text(json.dumps({"kind": "train", "args": {"arch": "DARTS_V2"}}))
+        with pytest.raises(ValueError, match=r"is a training in its first epoch \(no metrics.csv yet\): run this "
+                                             r"again once that epoch has ended$"):
+            analyse_train_logs.eval_folders([str(run)])
+    batch = tmp_path / "batch-train-x-20261207-120000"
+    (batch / run.name).mkdir(parents=True)
+    (batch / run.name / "args.json").write_text((run / "args.json").read_text())
+    (batch / "batch.json").write_text("{}")
+    with lock_run_dir(batch):
+        with pytest.raises(ValueError, match=r"is a batch-train folder with no training past its first epoch yet "
+                                             r"\(it is still running\)$"):
+            analyse_train_logs.eval_folders([str(batch)])
+    with pytest.raises(ValueError, match=r"\(it was stopped; python batch_train.py --resume .*batch-train-x-\S+ "
+                                         r"continues it\)$"):
+        analyse_train_logs.eval_folders([str(batch)])
+
+
 def test_tiny_networks_are_what_the_tools_profile() -> None:
     """The tests profile C=4, 3-layer networks: make sure that is a real, different network."""
     small = build_eval_network(genotypes.DARTS_V2, 4, 3)

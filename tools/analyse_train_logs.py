@@ -185,9 +185,21 @@ def eval_folders(paths: list[str]) -> list[Path]:
                 print(f"note: {listed} lists {len(gone)} training(s) that are not in {folder} ({shown}): left out "
                       "(a partial copy, or deleted since)")
         if not inside and (folder / "args.json").is_file() and not (folder / "metrics.csv").exists() \
-                and folder.name.startswith("eval-"):  # killed while it loaded its data or built its network
-            raise ValueError(f"{folder} is a training stopped before its first epoch ended (no metrics.csv): "
-                             f"{training_resume_command(folder)} continues it")
+                and folder.name.startswith("eval-"):  # in its first epoch, or killed before that epoch ended
+            live = run_is_live(folder)
+            if live is False:
+                raise ValueError(f"{folder} is a training stopped before its first epoch ended (no metrics.csv): "
+                                 f"{training_resume_command(folder)} continues it")
+            # at work: its first epoch's row comes as that epoch ends (it was called stopped, and the --resume
+            # named was refused, the folder being in use)
+            raise ValueError(f"{folder} is a training in its first epoch (no metrics.csv yet)"
+                             + (": run this again once that epoch has ended" if live else
+                                f", or one stopped there ({training_resume_command(folder)} continues it)"))
+        if not inside and (folder / "batch.json").is_file():  # a batch whose trainings have no epoch ended yet
+            state = {True: "it is still running",
+                     False: f"it was stopped; {resume_command('batch_train.py', folder)} continues it"}.get(
+                run_is_live(folder), "it is still running, or was stopped")
+            raise ValueError(f"{folder} is a batch-train folder with no training past its first epoch yet ({state})")
         if not inside:
             raise ValueError(f"{folder} is neither an eval run folder nor a batch-train folder holding eval runs")
         found += inside
