@@ -741,11 +741,18 @@ def _from_run_folder(folder: Path, key: str | None) -> tuple[Genotype, str | Non
         if (folder / name).is_file():
             genotype, entry = _from_json_file(folder / name, key)
             return genotype, entry, folder / name
-    if (folder / "sweep.json").is_file():  # a sweep writes its genotypes.json at its end
-        from utils import resume_command
+    from utils import resume_command, run_folder_kind, run_is_live
 
-        raise GenotypeError(f"sweep folder {folder} has no genotypes.json yet: the sweep writes it at its end (if it "
-                            f"was stopped, {resume_command('multiobjective.py', folder)} continues it)")
+    kind = run_folder_kind(folder)
+    if kind in ("sweep", "search"):  # a sweep writes its genotypes.json at its end, a search its genotype.json
+        # a search of a sweep goes on with its sweep's --resume (its own would leave the sweep without its result)
+        sweep = folder if kind == "sweep" else folder.parent if (folder.parent / "sweep.json").is_file() else None
+        resume = resume_command("multiobjective.py" if sweep else "train_search.py", sweep or folder)
+        # its lock tells a run at work from a stopped one: a search at work was "a run folder with no genotype.json"
+        state = {True: "it is still running", False: f"it was stopped; {resume} continues it"}.get(
+            run_is_live(folder), f"if it was stopped, {resume} continues it")
+        raise GenotypeError(f"{kind} folder {folder} has no {'genotypes.json' if sweep == folder else 'genotype.json'} "
+                            f"yet: the {kind} writes it at its end ({state})")
     raise GenotypeError(f"run folder {folder} has no genotype.json, result.json or genotypes.json")
 
 

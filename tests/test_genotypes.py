@@ -206,6 +206,29 @@ def test_a_sweep_folder_before_its_end_says_so(tmp_path: Path) -> None:
                                   f"(if it was stopped, python multiobjective.py --resume {tmp_path} continues it)")
 
 
+def test_a_search_or_sweep_at_work_is_named_so(tmp_path: Path) -> None:
+    """A search still running (visualize.py or train.py --arch on its folder) was 'a run folder with no genotype.json,
+    result.json or genotypes.json', as a wrong folder; a sweep at work said 'if it was stopped'. Their locks tell:
+    at work, or stopped with the --resume that continues it (a sweep's search: the sweep's)."""
+    from utils import lock_run_dir
+
+    sweep = tmp_path / "multi-search-digits-x"
+    search = sweep / "search-00-nu0.2"
+    search.mkdir(parents=True)
+    (sweep / "sweep.json").write_text("{}")
+    with lock_run_dir(sweep), lock_run_dir(search):
+        (search / "args.json").write_text(json.dumps({"kind": "search", "args": {}}))
+        for folder, kind, missing in ((sweep, "sweep", "genotypes.json"), (search, "search", "genotype.json")):
+            with pytest.raises(GenotypeError) as err:
+                resolve_genotype(folder)
+            assert str(err.value) == (f"{kind} folder {folder} has no {missing} yet: the {kind} writes it at its end "
+                                      "(it is still running)")
+    with pytest.raises(GenotypeError) as err:
+        resolve_genotype(search)
+    assert str(err.value) == (f"search folder {search} has no genotype.json yet: the search writes it at its end (it "
+                              f"was stopped; python multiobjective.py --resume {sweep} continues it)")
+
+
 def test_a_resumed_sweeps_old_genotypes_json_is_named_stale(tmp_path: Path, capsys) -> None:
     """A completed sweep resumed for more searches keeps its old genotypes.json until its new end: train.py logged it
     and batch_train.py trained it (visualize.py drew it) as the sweep's front without a word."""
