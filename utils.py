@@ -363,9 +363,13 @@ class ConsoleEcho(logging.StreamHandler):
         return text
 
     def emit(self, record: logging.LogRecord) -> None:
-        """Echo ``record`` unless stdout has gone."""
+        """Echo ``record`` unless stdout has gone. A progress bar on stderr (the same terminal) is cleared first and
+        drawn again after: the line was written after the bar's text, on its line, at every report of an epoch."""
         if not self.gone:
-            super().emit(record)
+            from tqdm import tqdm
+
+            with tqdm.external_write_mode(file=sys.stderr):
+                super().emit(record)
 
     def flush(self) -> None:
         """Flush stdout unless it has gone (logging flushes every handler at exit)."""

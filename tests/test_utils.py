@@ -748,3 +748,40 @@ def test_a_table_printed_to_an_ascii_stdout_is_escaped_not_an_error(monkeypatch:
     assert run_main(lambda _: print("ν=0.2 ± 0.1"), None) == 0
     sys.stdout.flush()
     assert raw.getvalue().decode("ascii") == "\\u03bd=0.2 \\xb1 0.1\n"
+
+
+def test_a_log_line_on_the_terminal_clears_the_progress_bar_first(monkeypatch) -> None:
+    """A log line echoed while a progress bar was on the terminal was written after the bar's text, on its line
+    ("epoch 0:  25%|██  | 3/12 [00:01<00:03]12/07 ... train 003/012 loss ..."), for every report line of every epoch
+    of a run on a terminal; the bar is now cleared before the line and drawn again after it."""
+    from tqdm import tqdm
+
+    terminal: list[str] = []  # stdout and stderr as one terminal shows them, in the order written
+
+    class Tty(io.StringIO):
+        def write(self, text: str) -> int:
+            terminal.append(text)
+            return len(text)
+
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.setattr(sys, "stdout", Tty())
+    monkeypatch.setattr(sys, "stderr", Tty())
+    logger = utils.get_logger("bar-test")
+    bar = tqdm(total=4, desc="epoch 0", leave=False, file=sys.stderr, mininterval=0, ncols=60)
+    try:
+        bar.update(1)
+        logger.info("train 001/004 loss 2.3")
+        bar.update(1)
+    finally:
+        bar.close()
+        logger.handlers.clear()
+    shown = []  # each terminal line as it reads once written: a carriage return writes over from its start
+    for line in "".join(terminal).split("\n"):
+        screen = ""
+        for part in line.split("\r"):
+            screen = part + screen[len(part):]
+        shown.append(screen.rstrip())
+    assert any(s.endswith("train 001/004 loss 2.3") for s in shown)
+    assert not any("epoch 0" in s and "train 001/004" in s for s in shown), shown
