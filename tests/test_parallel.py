@@ -19,6 +19,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -308,20 +309,27 @@ def test_a_ray_task_reports_any_exception(monkeypatch: pytest.MonkeyPatch, error
     assert ("traceback" in reply) == (not isinstance(error, (UserError, FloatingPointError)))
 
 
-def test_a_ray_tasks_traceback_is_shown_on_the_sweeps_terminal(capsys: pytest.CaptureFixture) -> None:
+def _ray_executor_replying(get: Callable[[str], dict], running: dict[str, int],
+                           exceptions: Any = None) -> executors.RayExecutor:
+    """A RayExecutor whose tasks (``running``: ref -> search index) have all ended, ``get`` giving each one's reply;
+    no Ray is started (wait() reads only its ray module and its running tasks)."""
     class FakeRay:
         @staticmethod
         def wait(refs: list, num_returns: int, timeout: float | None) -> tuple[list, list]:
             return refs[:num_returns], refs[num_returns:]
 
-        @staticmethod
-        def get(ref: str) -> dict:
-            return {"status": "failed", "error": "KeyError: 'epoch'", "host": "node7", "device": "cpu",
-                    "traceback": "Traceback (most recent call last):\nKeyError: 'epoch'\n"}
+    FakeRay.get, FakeRay.exceptions = staticmethod(get), exceptions
+    ray_executor = object.__new__(executors.RayExecutor)
+    ray_executor.ray, ray_executor._running = FakeRay, dict(running)
+    return ray_executor
 
-    ray_executor = object.__new__(executors.RayExecutor)  # no Ray started: wait() reads only these two
-    ray_executor.ray, ray_executor._running = FakeRay, {"ref": 2}
-    (outcome,) = ray_executor.wait()
+
+def test_a_ray_tasks_traceback_is_shown_on_the_sweeps_terminal(capsys: pytest.CaptureFixture) -> None:
+    def get(ref: str) -> dict:
+        return {"status": "failed", "error": "KeyError: 'epoch'", "host": "node7", "device": "cpu",
+                "traceback": "Traceback (most recent call last):\nKeyError: 'epoch'\n"}
+
+    (outcome,) = _ray_executor_replying(get, {"ref": 2}).wait()
     assert (outcome.index, outcome.status, outcome.host) == (2, "failed", "node7")
     assert capsys.readouterr().err == ("search 2 (Ray task on node7):\nTraceback (most recent call last):\n"
                                        "KeyError: 'epoch'\n")
@@ -336,18 +344,10 @@ def test_a_ray_worker_killed_for_memory_or_on_a_lost_node_is_refused_and_a_crash
               "lost": exceptions.WorkerCrashedError(),
               "node": exceptions.NodeDiedError("node 10.0.0.2 died while the task ran")}
 
-    class FakeRay:
-        @staticmethod
-        def wait(refs: list, num_returns: int, timeout: float | None) -> tuple[list, list]:
-            return refs[:num_returns], refs[num_returns:]
+    def get(ref: str) -> dict:
+        raise errors[ref]
 
-        @staticmethod
-        def get(ref: str) -> dict:
-            raise errors[ref]
-
-    FakeRay.exceptions = exceptions
-    ray_executor = object.__new__(executors.RayExecutor)  # no Ray started: wait() reads only these two
-    ray_executor.ray, ray_executor._running = FakeRay, {"oom": 3, "lost": 4, "node": 5}
+    ray_executor = _ray_executor_replying(get, {"oom": 3, "lost": 4, "node": 5}, exceptions)
     oom, lost, node = ray_executor.wait()
     assert (oom.index, oom.status) == (3, "refused") and "low on memory" in oom.error
     assert (lost.index, lost.status) == (4, "failed")
