@@ -1340,7 +1340,8 @@ def test_train_tool_rejects_a_folder_without_runs(tmp_path: Path) -> None:
         analyse_train_logs.main(args)
 
 
-def test_train_tool_names_the_resume_of_a_training_stopped_before_its_first_epoch(tmp_path: Path) -> None:
+def test_train_tool_names_the_resume_of_a_training_stopped_before_its_first_epoch(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     """A training killed while it loaded its data (args.json, log.txt, no metrics.csv) was 'neither an eval run
     folder nor a batch-train folder', which sent the user looking for a wrong path."""
     run = tmp_path / "eval-DARTS_V2-20261207-120000"
@@ -1349,6 +1350,12 @@ def test_train_tool_names_the_resume_of_a_training_stopped_before_its_first_epoc
     with pytest.raises(ValueError, match=r"stopped before its first epoch ended \(no metrics.csv\): python train.py "
                                          r"--resume .*eval-DARTS_V2-20261207-120000 continues it"):
         analyse_train_logs.eval_folders([str(run)])
+    # beside a finished run (a glob of eval-*), it is left out with a note: it stopped the whole analysis
+    done = tmp_path / "eval-DARTS_V1-20261207-110000"
+    done.mkdir()
+    (done / "result.json").write_text(json.dumps({"test_acc": 90.0}))
+    assert analyse_train_logs.eval_folders([str(done), str(run)]) == [done.resolve()]
+    assert capsys.readouterr().out.startswith(f"note: left out: {run} is a training stopped before its first epoch")
 
 
 def test_train_tool_tells_a_training_in_its_first_epoch_from_a_stopped_one(tmp_path: Path) -> None:

@@ -164,6 +164,7 @@ def eval_folders(paths: list[str]) -> list[Path]:
     paths recorded where it was made (which counted runs since deleted from the copy, and named the originals).
     """
     found: list[Path] = []
+    early: list[str] = []  # trainings (or batches) with no epoch ended yet: left out with a note beside others
     for spec in paths:
         folder = tables.run_folder(spec)
         if _is_eval_run(folder):
@@ -188,21 +189,28 @@ def eval_folders(paths: list[str]) -> list[Path]:
                 and folder.name.startswith("eval-"):  # in its first epoch, or killed before that epoch ended
             live = run_is_live(folder)
             if live is False:
-                raise ValueError(f"{folder} is a training stopped before its first epoch ended (no metrics.csv): "
-                                 f"{training_resume_command(folder)} continues it")
-            # at work: its first epoch's row comes as that epoch ends (it was called stopped, and the --resume
-            # named was refused, the folder being in use)
-            raise ValueError(f"{folder} is a training in its first epoch (no metrics.csv yet)"
+                early.append(f"{folder} is a training stopped before its first epoch ended (no metrics.csv): "
+                             f"{training_resume_command(folder)} continues it")
+            else:  # at work: its first epoch's row comes as that epoch ends (it was called stopped, and the
+                # --resume named was refused, the folder being in use)
+                early.append(f"{folder} is a training in its first epoch (no metrics.csv yet)"
                              + (": run this again once that epoch has ended" if live else
                                 f", or one stopped there ({training_resume_command(folder)} continues it)"))
+            continue
         if not inside and (folder / "batch.json").is_file():  # a batch whose trainings have no epoch ended yet
             state = {True: "it is still running",
                      False: f"it was stopped; {resume_command('batch_train.py', folder)} continues it"}.get(
                 run_is_live(folder), "it is still running, or was stopped")
-            raise ValueError(f"{folder} is a batch-train folder with no training past its first epoch yet ({state})")
+            early.append(f"{folder} is a batch-train folder with no training past its first epoch yet ({state})")
+            continue
         if not inside:
             raise ValueError(f"{folder} is neither an eval run folder nor a batch-train folder holding eval runs")
         found += inside
+    if early and not found:
+        raise ValueError(early[0] if len(early) == 1 else "no training given has an epoch ended yet: "
+                         + "; ".join(early))
+    for line in early:  # one just started beside finished runs (a glob of eval-*) must not stop the analysis
+        print(f"note: left out: {line}")
     unique: dict[Path, None] = {}
     for f in found:
         unique.setdefault(f.resolve(), None)
