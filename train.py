@@ -80,6 +80,7 @@ from utils import (
     create_run_dir,
     data_recorded_in,
     device_note,
+    epoch_done,
     float_or_na,
     get_device,
     get_logger,
@@ -768,6 +769,7 @@ def _run(args: argparse.Namespace, run_dir: Path, resumed: Path | None, checkpoi
         metrics.append(row)
         save_atomic({"epoch": epoch + 1, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                      "rng": get_rng_state(device), "wall_time": wall_time, "last": last}, run_dir / "checkpoint.pt")
+        logger.info(epoch_done(epoch, args.epochs, row["epoch_time"], wall_time / (epoch + 1)))
     return finish(args, run_dir, model, genotype, info, last, wall_time, device, model_size, logger)
 
 

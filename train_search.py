@@ -54,6 +54,7 @@ from utils import (
     create_run_dir,
     data_recorded_in,
     device_note,
+    epoch_done,
     get_device,
     get_logger,
     get_rng_state,
@@ -488,6 +489,7 @@ def _search(args: argparse.Namespace, run_dir: Path, device: torch.device, check
             "epoch": epoch + 1, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
             "arch_optimizer": architect.optimizer.state_dict(), "rng": get_rng_state(device), "last": last,
         }, run_dir / "checkpoint.pt")
+        logger.info(epoch_done(epoch, args.epochs, time.time() - t0))
     if not last:  # resumed after the final epoch but before result.json was written
         last = checkpoint["last"] if checkpoint else {}
     return finish(args, run_dir, model, info, setup.penalty, last, imagenet, logger, cost_model)

@@ -870,6 +870,22 @@ def resume_point(epoch: int) -> str:
     return f"at epoch {epoch} ({f'epochs 0-{epoch - 1}' if epoch > 1 else 'epoch 0'} done)"
 
 
+def epoch_done(epoch: int, epochs: int, seconds: float, pace: float | None = None) -> str:
+    """The line a search or training logs as epoch ``epoch`` (from 0) of ``epochs`` ends: how long it took and, at
+    ``pace`` seconds an epoch (by default this one's), about how long the run has left. The progress bar gives one
+    epoch's estimate only, and a run goes on for hours (a search's epochs from --begin on take architecture steps
+    too, so its pace is its latest epoch's; a training's is its mean, its evaluations coming every --eval_every)."""
+    left = (epochs - epoch - 1) * (seconds if pace is None else pace)
+    line = f"epoch {epoch} done in {seconds:.1f} s ({epoch + 1} of {epochs})"  # numbered from 0, as the lines above
+    if left <= 0:
+        return line
+    if left < 90:
+        return f"{line}; about {left:.0f} s left"
+    if left < 90 * 60:
+        return f"{line}; about {left / 60:.0f} min left"
+    return f"{line}; about {left / 3600:.1f} h left"
+
+
 def numbered(name: str, taken: Container[str]) -> str:
     """``name``, or ``name_2``, ``name_3``... the first not in ``taken``: how two genotypes of one name (one per
     sweep) are told apart in a batch and its ensemble."""

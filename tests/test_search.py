@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -62,6 +63,9 @@ def test_search_writes_run_folder(tmp_path: Path) -> None:
     # the user is told where the run lives, first and last
     log = (run_dir / "log.txt").read_text().splitlines()
     assert log[0].endswith(f"run folder: {run_dir}") and log[-1].endswith(f"run folder: {run_dir}")
+    # each epoch's end says how long it took and what is left (the bar shows one epoch's estimate only)
+    assert [re.sub(r"[\d.]+ s", "T s", line.split("M ", 1)[1]) for line in log if " done in " in line] == [
+        "epoch 0 done in T s (1 of 2); about T s left", "epoch 1 done in T s (2 of 2)"]
 
 
 def test_penalty_gradient_equals_autograd() -> None:

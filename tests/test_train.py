@@ -123,6 +123,7 @@ def test_two_epochs_write_every_file(full_run: dict) -> None:
     assert "genotype DARTS_V2: published genotype DARTS_V2 from genotypes.py" in (run / "log.txt").read_text()
     log = (run / "log.txt").read_text().splitlines()  # the user is told where the run lives, first and last
     assert log[0].endswith(f"run folder: {run}") and log[-1].endswith(f"run folder: {run}")
+    assert sum(" done in " in line for line in log) == 2 and "(1 of 2); about " in "".join(log)  # each epoch's end
 
 
 def test_resumed_training_equals_unbroken(full_run: dict, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
