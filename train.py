@@ -776,7 +776,7 @@ def _run(args: argparse.Namespace, run_dir: Path, resumed: Path | None, checkpoi
 def finish(args: argparse.Namespace, run_dir: Path, model: nn.Module, genotype: Genotype,
            info: datalib.DatasetInfo, last: dict[str, Any], wall_time: float, device: torch.device,
            model_size: float, logger: Any) -> dict:
-    """Write weights.pt and result.json, drop the resume state, then draw the plots."""
+    """Draw the plots, write weights.pt and result.json, then drop the resume state."""
     result = {
         "test_loss": last.get("test_loss"), "test_acc": last.get("test_acc"), "test_top5": last.get("test_top5"),
         "valid_loss": last.get("valid_loss"), "valid_acc": last.get("valid_acc"),
@@ -799,13 +799,14 @@ def finish(args: argparse.Namespace, run_dir: Path, model: nn.Module, genotype: 
         "run_dir": str(run_dir),
         "finished": time.time(),
     }
-    save_atomic(model.state_dict(), run_dir / "weights.pt")
-    write_json_atomic(run_dir / "result.json", result)
-    (run_dir / "checkpoint.pt").unlink(missing_ok=True)
-    # drawn from metrics.csv once the result is safe: a plot that fails is a warning
+    # drawn from metrics.csv before result.json, the mark of a finished run: a run killed while they were drawn
+    # finishes again on --resume (once finished, its plots were lost for good); a plot that fails is a warning
     train_label = train_loss_label(args.auxiliary_weight if args.auxiliary else 0.0, label_smoothing(args))
     draw_or_warn(logger, "the training curves", lambda: plot_training_curves(
         run_dir / "metrics.csv", run_dir, title=f"{result['arch']} ({info.name})", train_label=train_label))
+    save_atomic(model.state_dict(), run_dir / "weights.pt")
+    write_json_atomic(run_dir / "result.json", result)
+    (run_dir / "checkpoint.pt").unlink(missing_ok=True)
     logger.info("result: test top-1 %.2f%%, top-5 %s, loss %.4f; %.3fM params; %.0f s",
                 result["test_acc"], percent_or_na(result["test_top5"]), result["test_loss"], model_size, wall_time)
     logger.info("run folder: %s", run_dir)

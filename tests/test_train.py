@@ -57,15 +57,17 @@ def test_loss_png_names_the_train_objective(tmp_path: Path, monkeypatch: pytest.
     assert plots_train.train_loss_label(0.0, 0.1) == "train (objective: CE, label smoothing 0.1)"
 
 
-def test_a_plot_that_fails_is_a_warning_after_the_result_is_written(tmp_path: Path,
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    """The training curves are drawn once result.json is on disk: a full disk or a matplotlib error while drawing
-    warns in the log, and the finished run keeps its result (it was lost with the checkpoint kept)."""
+def test_a_plot_that_fails_is_a_warning_and_the_result_is_written(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A full disk or a matplotlib error while the training curves are drawn warns in the log, and the run keeps
+    its result (it was lost with the checkpoint kept). They are drawn before result.json, the mark of a finished run:
+    drawn after it, a run killed meanwhile was finished without them, and --resume did not draw them."""
     real_savefig = plots_train.plt.Figure.savefig
     opened = []
 
     def full_disk(fig: object, *a: object, **k: object) -> None:
         opened.append(fig)
+        assert not list(tmp_path.rglob("result.json"))
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(plots_train.plt.Figure, "savefig", full_disk)
