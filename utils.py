@@ -366,7 +366,7 @@ class ConsoleEcho(logging.StreamHandler):
         """Echo ``record`` unless stdout has gone. A progress bar on stderr (the same terminal) is cleared first and
         drawn again after: the line was written after the bar's text, on its line, at every report of an epoch."""
         if not self.gone:
-            from tqdm import tqdm
+            from tqdm.std import tqdm  # the class whose instances are the bars (tqdm.tqdm may be wrapped)
 
             with tqdm.external_write_mode(file=sys.stderr):
                 super().emit(record)
