@@ -741,7 +741,7 @@ def _from_run_folder(folder: Path, key: str | None) -> tuple[Genotype, str | Non
         if (folder / name).is_file():
             genotype, entry = _from_json_file(folder / name, key)
             return genotype, entry, folder / name
-    from utils import resume_command, run_folder_kind, run_is_live
+    from utils import resume_command, run_folder_kind, run_state
 
     kind = run_folder_kind(folder)
     if kind in ("sweep", "search"):  # a sweep writes its genotypes.json at its end, a search its genotype.json
@@ -749,8 +749,7 @@ def _from_run_folder(folder: Path, key: str | None) -> tuple[Genotype, str | Non
         sweep = folder if kind == "sweep" else folder.parent if (folder.parent / "sweep.json").is_file() else None
         resume = resume_command("multiobjective.py" if sweep else "train_search.py", sweep or folder)
         # its lock tells a run at work from a stopped one: a search at work was "a run folder with no genotype.json"
-        state = {True: "it is still running", False: f"it was stopped; {resume} continues it"}.get(
-            run_is_live(folder), f"if it was stopped, {resume} continues it")
+        state = run_state(folder, resume, f"if it was stopped, {resume} continues it")
         raise GenotypeError(f"{kind} folder {folder} has no {'genotypes.json' if sweep == folder else 'genotype.json'} "
                             f"yet: the {kind} writes it at its end ({state})")
     raise GenotypeError(f"run folder {folder} has no genotype.json, result.json or genotypes.json")

@@ -1289,6 +1289,13 @@ def resume_command(script: str, run_dir: str | Path) -> str:
     return shell_command("python", script, "--resume", run_dir)
 
 
+def run_state(folder: str | Path, resume: str, unknown: str = "it is still running, or was stopped") -> str:
+    """What a run without its result is doing, as its lock tells (run_is_live): "it is still running", or "it was
+    stopped; <resume> continues it", or ``unknown`` where the lock cannot tell."""
+    return {True: "it is still running", False: f"it was stopped; {resume} continues it"}.get(run_is_live(folder),
+                                                                                             unknown)
+
+
 def shell_word(text: str | Path) -> str:
     """``text`` as one word of a command line to paste into this system's shell (a --logdir or --save with a space)."""
     return subprocess.list2cmdline([str(text)]) if os.name == "nt" else shlex.quote(str(text))

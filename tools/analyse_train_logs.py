@@ -78,6 +78,7 @@ from utils import (  # noqa: E402
     resume_command,
     run_is_live,
     run_main,
+    run_state,
 )
 
 TABLE_COLUMNS = (
@@ -198,9 +199,7 @@ def eval_folders(paths: list[str]) -> list[Path]:
                                 f", or one stopped there ({training_resume_command(folder)} continues it)"))
             continue
         if not inside and (folder / "batch.json").is_file():  # a batch whose trainings have no epoch ended yet
-            state = {True: "it is still running",
-                     False: f"it was stopped; {resume_command('batch_train.py', folder)} continues it"}.get(
-                run_is_live(folder), "it is still running, or was stopped")
+            state = run_state(folder, resume_command("batch_train.py", folder))
             early.append(f"{folder} is a batch-train folder with no training past its first epoch yet ({state})")
             continue
         if not inside:

@@ -47,8 +47,8 @@ from utils import (  # noqa: E402
     read_json,
     resume_command,
     run_folder_kind,
-    run_is_live,
     run_main,
+    run_state,
 )
 
 COLUMNS = MappingProxyType({"name": "Model name", "parameters": "Parameters", "flops": "FLOPs",
@@ -106,9 +106,7 @@ def expand_archs(specs: list[str]) -> list[tuple[str, Any]]:
         exists = not pasted and path.exists()
         folder = path.parent if path.name == "log.txt" else path
         if exists and (folder / "sweep.json").is_file() and not (folder / "genotypes.json").exists():
-            state = {True: "it is still running",
-                     False: f"it was stopped; {resume_command('multiobjective.py', folder)} continues it"}.get(
-                run_is_live(folder), "it is still running, or was stopped")
+            state = run_state(folder, resume_command("multiobjective.py", folder))
             raise ValueError(f"{folder} is a sweep without its genotypes.json yet (a sweep writes its Pareto-optimal "
                              f"genotypes there at its end: {state}): wait for it, or give the folders of its finished "
                              f"searches ({folder / 'search-*'})")

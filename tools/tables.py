@@ -45,6 +45,7 @@ from utils import (
     resume_command,
     run_folder_kind,
     run_is_live,
+    run_state,
     sweep_state_problem,
     threads_error,
     write_atomic,
@@ -488,9 +489,7 @@ def load_sweep(path: str | Path) -> dict[str, Any]:
         weight_decay = float(saved.get("weight_decay", 0.0) or 0.0)
         image_size = saved.get("image_size")
     elif run_folder_kind(folder) == "search":  # a search without result.json has not ended: say which way
-        state = {True: "it is still running",
-                 False: f"it was stopped; {resume_command('train_search.py', folder)} continues it"}.get(
-            run_is_live(folder), "it is still running, or was stopped")
+        state = run_state(folder, resume_command("train_search.py", folder))
         raise ValueError(f"{folder} is a search with no result yet ({state}): a search writes result.json as it ends")
     else:
         raise ValueError(f"{folder} is not a sweep folder: it has no sweep.json (nor a search's result.json)")
