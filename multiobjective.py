@@ -100,7 +100,7 @@ def add_parallel_args(parser: argparse.ArgumentParser, suppress: bool = False) -
                    help="searches sharing one GPU (default: the K searches spread evenly over the GPUs); "
                         "Ray tasks ask for num_gpus = 1/M")
     g.add_argument("--ray_address", default=d, metavar="ADDR",
-                   help="with --executor ray: the cluster to join (default: start Ray on this machine)")
+                   help="with --executor ray: the cluster to join (default, or 'local': start Ray on this machine)")
     g.add_argument("--max_searches", type=int, default=d, metavar="N",
                    help="stop after N searches even if NISE has not converged (default: no limit)")
 
@@ -634,6 +634,10 @@ def _resume(args: argparse.Namespace) -> tuple[argparse.Namespace, Path, dict[st
     args = _given_table_is_the_sweeps(args, run_dir, state["args"])
     # how and where the rest of the sweep runs may change (the parallel flags too), not what it computes
     saved = cli.resume_args(args, state["args"], (*cli.RESUME_MAY_CHANGE, *PARALLEL_KEYS), source=str(state_file))
+    typed = cli.typed_flags(args)
+    given = set(typed) if typed is not None else {k for k in ("executor", "ray_address") if getattr(args, k, None)}
+    if "executor" in given and saved.executor != "ray" and "ray_address" not in given:
+        saved.ray_address = None  # a sweep moved off its Ray cluster: the recorded address goes with the executor
     saved.sweep_resume = str(run_dir)
     if saved.objective == "latency":  # (an older sweep of another objective may hold a table it never read)
         pinned = run_dir / SWEEP_TABLE
@@ -684,6 +688,8 @@ def check_parallel_args(args: argparse.Namespace) -> None:
     if args.max_searches is not None and args.max_searches < 1:
         raise UserError(f"--max_searches must be >= 1, got {args.max_searches}")
     executors.parse_gpus(args.gpus)
+    if args.ray_address == "local":  # Ray's own name for an instance of the sweep's own (as with no --ray_address)
+        args.ray_address = None
     if args.executor == "ray":
         if args.gpus is not None:
             raise UserError("--gpus is for the local executor: Ray places each search on a GPU itself")

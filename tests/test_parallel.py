@@ -466,6 +466,25 @@ def test_bad_parallel_flags_are_one_line(tmp_path: Path, capsys: pytest.CaptureF
     assert not list(tmp_path.iterdir())
 
 
+def test_a_resume_may_move_a_ray_sweep_off_its_cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sweep started on a Ray cluster that is gone for good: `--resume DIR --executor local` was refused with
+    "--ray_address needs --executor ray", the recorded address kept, and no flag could drop it. Another executor
+    typed on --resume now drops it, and --ray_address local (Ray's own name) starts Ray on this machine."""
+    from utils import save_args
+
+    started = parse([*SWEEP, "--executor", "ray", "--ray_address", "10.0.0.9:6379"])
+    save_args(started, tmp_path, torch.device("cpu"), kind="sweep")  # what a sweep records before its first search
+    moved = multiobjective._resume(parse(["--resume", str(tmp_path), "--executor", "local"]))[0]
+    multiobjective.check_parallel_args(moved)
+    assert (moved.executor, moved.ray_address) == ("local", None)
+    kept = multiobjective._resume(parse(["--resume", str(tmp_path), "--parallel", "2"]))[0]
+    assert (kept.executor, kept.ray_address) == ("ray", "10.0.0.9:6379")
+    own = multiobjective._resume(parse(["--resume", str(tmp_path), "--ray_address", "local"]))[0]
+    monkeypatch.setitem(sys.modules, "ray", unstarted_ray(lambda **kwargs: None))  # check_parallel_args imports it
+    multiobjective.check_parallel_args(own)
+    assert (own.executor, own.ray_address) == ("ray", None)
+
+
 def unstarted_ray(init: Callable[..., None]) -> type:
     """A stand-in for the ray module before RayExecutor starts it: ``init`` as given, two CPUs, remote as is."""
     class FakeRay:
