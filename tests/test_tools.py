@@ -2145,6 +2145,22 @@ def test_a_search_not_ended_is_named_so_not_as_no_sweep(tmp_path: Path) -> None:
         tables.load_sweep(search)
 
 
+def test_a_sweep_before_its_first_search_is_named_so_not_as_no_sweep(tmp_path: Path) -> None:
+    """A sweep killed between its args.json and its first sweep.json was "not a sweep folder" to every tool."""
+    from utils import lock_run_dir
+
+    sweep = tmp_path / "multi-search-digits-x"
+    sweep.mkdir()
+    (sweep / "args.json").write_text(json.dumps({"kind": "sweep", "args": {"objective": "l2"}}))
+    lock = lock_run_dir(sweep)
+    with pytest.raises(ValueError, match=r"is a sweep that has not started a search yet \(it is still running\)"):
+        tables.load_sweep(sweep)
+    lock.release()
+    with pytest.raises(ValueError, match=r"is a sweep that has not started a search yet \(it was stopped; python "
+                                         r"multiobjective.py --resume .* continues it\)"):
+        tables.load_sweep(sweep)
+
+
 def test_a_folder_that_is_no_sweep_is_named_before_the_output(tmp_path: Path, capsys) -> None:
     """plot_frontier -l DIR -o DIR/x.png on a folder that is no sweep said "-o ... is inside the input folder": the
     input is the mistake, and is named first (nothing written either way); likewise in every tool that reads runs."""

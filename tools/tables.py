@@ -491,6 +491,10 @@ def load_sweep(path: str | Path) -> dict[str, Any]:
     elif run_folder_kind(folder) == "search":  # a search without result.json has not ended: say which way
         state = run_state(folder, resume_command("train_search.py", folder))
         raise ValueError(f"{folder} is a search with no result yet ({state}): a search writes result.json as it ends")
+    elif run_folder_kind(folder) == "sweep":  # killed between its args.json and its first sweep.json
+        state = run_state(folder, resume_command("multiobjective.py", folder))
+        raise ValueError(f"{folder} is a sweep that has not started a search yet ({state}): a sweep writes "
+                         "sweep.json as its first search starts")
     else:
         raise ValueError(f"{folder} is not a sweep folder: it has no sweep.json (nor a search's result.json)")
     for s in searches:
