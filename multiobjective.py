@@ -317,6 +317,11 @@ class Sweep:
         cap = getattr(self.args, "max_searches", None)
         return math.inf if cap is None else max(0, cap - len(self.searches))
 
+    def of_cap(self, index: int) -> str:
+        """Where search ``index`` stands in a sweep that --max_searches caps (NISE alone sets no count ahead)."""
+        cap = getattr(self.args, "max_searches", None)
+        return f" ({index + 1} of at most {cap})" if cap else ""
+
     # ---------------------------------------------------------------- one search
     def run_one(self, weight: tuple[float, float], record: dict[str, Any] | None = None) -> dict[str, Any]:
         """Run the search for ``weight``; with ``record`` (an interrupted one), continue it in its folder."""
@@ -327,7 +332,7 @@ class Sweep:
         record.update(status="running", started=time.time(), finished=None, host=socket.gethostname(),
                       device=str(get_device(self.args.device, self.args.gpu)))
         self.save()
-        self.logger.info("search %d: nu = %.6g, cw = %.6g -> %s", index, nu, weight[1], run_dir)
+        self.logger.info("search %d%s: nu = %.6g, cw = %.6g -> %s", index, self.of_cap(index), nu, weight[1], run_dir)
         try:
             result = train_search.main(search_args(self.args, weight, run_dir))
         except Exception as err:  # noqa: BLE001 - a failed search is recorded and the sweep goes on (README)
@@ -535,7 +540,8 @@ class Sweep:
         record.pop("error", None)
         record.update(status="running", started=time.time(), finished=None, host=where["host"],
                       device=where["device"])
-        self.logger.info("search %d: nu = %.6g, cw = %.6g -> %s%s", record["index"], weight[0], weight[1], run_dir,
+        self.logger.info("search %d%s: nu = %.6g, cw = %.6g -> %s%s", record["index"], self.of_cap(record["index"]),
+                         weight[0], weight[1], run_dir,
                          f" on {where['device']}" if where["device"] else "")
 
     def finish(self) -> dict[str, Any]:

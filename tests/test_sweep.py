@@ -463,6 +463,7 @@ def test_a_sweep_stopped_by_max_searches_says_so_and_how_to_go_on(tmp_path: Path
     log = (run_dir / "log.txt").read_text()
     assert "stopped at --max_searches 2: NISE had more to search" in log
     assert f"python multiobjective.py --resume {run_dir} --max_searches N (N > 2) goes on" in log
+    assert "search 0 (1 of at most 2): nu = " in log and "search 1 (2 of at most 2): nu = " in log  # where it stands
     # a resume with a cap below the searches recorded: N > 1 would be advice that runs nothing again
     multiobjective.main(parse(["--resume", str(run_dir), "--max_searches", "1"]))
     log = (run_dir / "log.txt").read_text()
