@@ -358,6 +358,15 @@ def test_the_demo_targets_run_on_one_thread() -> None:
             assert "--threads" in c.argv and c.argv[c.argv.index("--threads") + 1] == "1", c.where()
 
 
+def test_lint_targets_the_documented_python() -> None:
+    """ruff's target-version is the README's oldest Python: a newer target lets its pyupgrade rules rewrite the code
+    into forms (datetime.UTC, ...) that the oldest documented Python cannot run."""
+    floor = re.search(r"Python 3\.(\d+)\+", (ROOT / "README.md").read_text())
+    target = re.search(r'^target-version = "py3(\d+)"$', (ROOT / "pyproject.toml").read_text(), re.M)
+    assert floor and target, "README.md's 'Python 3.X+' or pyproject.toml's ruff target-version is missing"
+    assert target[1] == floor[1], f"ruff targets py3{target[1]}, README.md says Python 3.{floor[1]}+"
+
+
 def test_documented_make_targets_exist() -> None:
     """`make X` in the docs names a target of the Makefile."""
     targets = set(re.findall(r"^([\w.-]+):", (ROOT / "Makefile").read_text(), re.M))
