@@ -82,8 +82,12 @@ class _CpuDepthwiseConv(torch.autograd.Function):
         ctx.save_for_backward(x, weight)
         ctx.conf = (stride, padding, dilation, groups)
         # the node that consumes the weight gradient: an architecture step (autograd.grad w.r.t. the
-        # alphas only) never runs it, and then the costly weight gradient is skipped, as aten's conv does
-        ctx.weight_node = torch.autograd.graph.get_gradient_edge(weight).node if weight.requires_grad else None
+        # alphas only) never runs it, and then the costly weight gradient is skipped, as aten's conv does.
+        # Grad mode is off in forward, and torch 2.4's get_gradient_edge needs it on to find a leaf's accumulator.
+        ctx.weight_node = None
+        if weight.requires_grad:
+            with torch.enable_grad():
+                ctx.weight_node = torch.autograd.graph.get_gradient_edge(weight).node
         return F.conv2d(x, weight, None, stride, padding, dilation, groups)
 
     @staticmethod
