@@ -42,6 +42,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch  # noqa: E402
 from matplotlib.path import Path as MplPath  # noqa: E402
+from matplotlib.text import Text  # noqa: E402
 
 import cli  # noqa: E402
 from genotypes import (  # noqa: E402
@@ -282,13 +283,14 @@ def cell_figure(cell: Sequence[tuple[str, int]], concat: Sequence[int], title: s
     """
     fig = plt.figure()
     renderer = fig.canvas.get_renderer()
-    texts = []
-    for op, _ in cell:
-        texts.append(fig.text(0, 0, op, ha="right", va="center", fontsize=LABEL_FONT, zorder=5,
-                              color=OP_COLORS.get(op, "black"),
-                              bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none",
-                                    "alpha": 0.9}))
+    label_style = {"ha": "right", "va": "center", "fontsize": LABEL_FONT, "zorder": 5,
+                   "bbox": {"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.9}}
+    # the labels are measured as figure texts, removed, and drawn afresh in the axes: matplotlib 3.7.0's
+    # Artist.remove() leaves a figure text unable to join an axes ("single artist in more than one figure")
+    texts = [fig.text(0, 0, op, color=OP_COLORS.get(op, "black"), **label_style) for op, _ in cell]
     sizes = [t.get_window_extent(renderer) for t in texts]
+    for t in texts:
+        t.remove()
     pad = 2 * 0.15 * LABEL_FONT / 72
     label_w = max(s.width for s in sizes) / fig.dpi + pad
     label_h = max(s.height for s in sizes) / fig.dpi + pad
@@ -317,7 +319,6 @@ def cell_figure(cell: Sequence[tuple[str, int]], concat: Sequence[int], title: s
                                     boxstyle="round,pad=0,rounding_size=0.09", facecolor=FILL[kind],
                                     edgecolor=EDGE[kind], linewidth=1.3, zorder=3, gid=gid))
         ax.text(cx, cy, lay.labels[v], ha="center", va="center", fontsize=12, zorder=4)
-    labelled = iter(texts)
     for e, (src, dst, op, _) in enumerate(lay.edges):
         color = CONCAT_COLOR if op is None else OP_COLORS.get(op, "black")
         ax.add_artist(FancyArrowPatch(path=_edge_path(lay, e), arrowstyle="-|>,head_length=0.45,head_width=0.2",
@@ -325,12 +326,9 @@ def cell_figure(cell: Sequence[tuple[str, int]], concat: Sequence[int], title: s
                                      linestyle="--" if op == "none" else "-", zorder=1 if op is None else 2,
                                      gid=f"edge:{name(src)}->{name(dst)}"))
         if op is not None:
-            text = next(labelled)
-            text.remove()
-            text.set_gid(f"op:{op}:{name(src)}->{name(dst)}")
-            text.set_transform(ax.transData)
-            text.set_position((lay.x[lay.layer_of[dst]] - BOX_W / 2 - ARROW_ROOM, lay.ports[(e, 1)]))
-            ax.add_artist(text)
+            ax.add_artist(Text(lay.x[lay.layer_of[dst]] - BOX_W / 2 - ARROW_ROOM, lay.ports[(e, 1)], op,
+                               color=OP_COLORS.get(op, "black"), gid=f"op:{op}:{name(src)}->{name(dst)}",
+                               **label_style))
     return fig
 
 
