@@ -169,6 +169,16 @@ def _run_file_advice(path: Path) -> tuple[str, str] | None:
     return None
 
 
+def read_csv_exact(path: str | Path) -> pd.DataFrame:
+    """pd.read_csv whose floats equal those write_table wrote, bit for bit: pandas before 3.1 parses the last digit
+    loosely (1.6400000000000001 comes back 1.64) unless asked for its round-trip parser; 3.1 made that the only
+    parser and deprecated the argument."""
+    version = re.match(r"(\d+)\.(\d+)", pd.__version__)
+    if version and (int(version[1]), int(version[2])) < (3, 1):
+        return pd.read_csv(path, float_precision="round_trip")
+    return pd.read_csv(path)
+
+
 def read_table(path: str | Path, needs: Sequence[Sequence[str]] = (), what: str = "table") -> pd.DataFrame:
     """A table these tools or the original ones wrote, with our column names and numeric columns as floats.
 
@@ -185,7 +195,7 @@ def read_table(path: str | Path, needs: Sequence[Sequence[str]] = (), what: str 
     if other is not None:
         raise ValueError(f"{path} is {other[0]}, not a {what}: {other[1]}")
     try:
-        raw = pd.read_csv(path)
+        raw = read_csv_exact(path)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
         raise ValueError(f"{path} is not a readable CSV table ({' '.join(str(err).split())})") from None
     if raw.columns.size and str(raw.columns[0]).startswith("Unnamed"):
