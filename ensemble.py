@@ -9,7 +9,8 @@ folder of batch-train folders works too) that has weights.pt and whose genotype 
 genotype of its result.json, else its genotype.json, else the --arch of its args.json, else the published name
 in the folder's own name, eval-<arch>-<time>, as the original's runs, which record nothing else, carry it). A
 folder without weights.pt is a training that has not finished (train.py writes it as it ends, before result.json): it is
-skipped, said in the log and listed in ensemble.json's ``skipped``. A folder with weights.pt that does not load (a
+skipped, said in the log and listed in ensemble.json's ``skipped``; the log also names the trainings a batch
+folder's batch.json has queued and not begun. A folder with weights.pt that does not load (a
 damaged weights.pt, args.json or result.json, weights of another network) is a one-line error naming
 it, before anything is written: an ensemble silently missing a model would be reported as complete.
 Runs trained on other class folders than the data's now (args.json's ``classes``) are a one-line
@@ -80,6 +81,7 @@ from utils import (
     get_device,
     get_logger,
     log_data_notes,
+    not_started_note,
     numbered,
     percent_or_na,
     read_json,
@@ -542,6 +544,9 @@ def main(args: argparse.Namespace) -> dict:
                         "leaves none")
     for entry in skipped:
         logger.info("skipping %s: %s", entry["run_dir"], entry["reason"])
+    for batch in [folder, *sorted(p for p in folder.iterdir() if p.is_dir())]:  # eval_folders' two levels
+        if note := not_started_note(batch):
+            logger.info("%s", note)
     models = load_models(runs, args, info.num_classes, device, logger)
     autocast = make_autocast(device, args.amp)
     splits = ["test", "train"] + (["valid"] if calculate else [])

@@ -865,6 +865,30 @@ def recorded_failure(state_file: Path, key: str, name: str) -> str | None:
     return None
 
 
+def batch_not_started(batch_dir: Path) -> list[str]:
+    """The trainings a batch's batch.json has queued and not begun (no run folder yet), by label (with its seed
+    where the batch runs several): a table or ensemble of a batch at work, or stopped, must not pass for the whole
+    batch. Empty when there is no batch.json, or it cannot be read."""
+    with contextlib.suppress(UserError, OSError):
+        state = read_json(batch_dir / "batch.json")
+        entries = state.get("entries") if isinstance(state, dict) else None
+        return [f"{e.get('label')}" + (f" (seed {e['seed']})" if e.get("seed") is not None else "")
+                for e in (entries if isinstance(entries, list) else [])
+                if isinstance(e, dict) and e.get("status") == "pending"
+                and not (e.get("run_dir") and (batch_dir / Path(str(e["run_dir"])).name).is_dir())]
+    return []
+
+
+def not_started_note(batch_dir: Path) -> str | None:
+    """One line naming the trainings ``batch_dir`` has not started (None: none), and what its batch is doing."""
+    labels = batch_not_started(batch_dir)
+    if not labels:
+        return None
+    shown = ", ".join(labels[:3]) + (f" and {len(labels) - 3} more" if len(labels) > 3 else "")
+    return (f"{batch_dir} has {len(labels)} training(s) not started yet ({shown}): "
+            + run_state(batch_dir, resume_command("batch_train.py", batch_dir)))
+
+
 def resume_point(epoch: int) -> str:
     """A checkpoint's epoch (the count of finished ones) as a resume line says it: epochs are logged from 0."""
     return f"at epoch {epoch} ({f'epochs 0-{epoch - 1}' if epoch > 1 else 'epoch 0'} done)"

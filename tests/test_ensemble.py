@@ -101,10 +101,17 @@ def make_run(folder: Path, genotype_name: str, *, saved_as: str | None = None, w
     return folder
 
 
-def test_models_are_found_one_level_down_and_unfinished_ones_skipped(tmp_path: Path) -> None:
+def test_models_are_found_one_level_down_and_unfinished_ones_skipped(tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture) -> None:
+    """... and the trainings a batch has not started yet are named (the ensemble of a batch stopped half-way
+    passed for the batch's)."""
     root = tmp_path / "models"
     make_run(root / "eval-DARTS_V2-1", "DARTS_V2")
     make_run(root / "batch-train-EXP-1" / "eval-PC_DARTS_cifar-1", "PC_DARTS_cifar", result=False)
+    (root / "batch-train-EXP-1" / "args.json").write_text(json.dumps({"kind": "batch", "args": {}}))
+    (root / "batch-train-EXP-1" / "batch.json").write_text(json.dumps({"entries": [
+        {"label": "PC_DARTS_cifar", "status": "done", "run_dir": "eval-PC_DARTS_cifar-1"},
+        {"label": "cellQ", "status": "pending", "run_dir": None}]}))
     make_run(root / "eval-unfinished-1", "DARTS_V1", weights=False)
     (root / "notes").mkdir()
     args = ensemble.build_parser().parse_args(["--set", "digits", "--models_folder", str(root), "--calculate",
@@ -114,6 +121,8 @@ def test_models_are_found_one_level_down_and_unfinished_ones_skipped(tmp_path: P
     assert result["skipped"] == [{"run_dir": str(root / "eval-unfinished-1"), "reason": "no weights.pt (stopped "
                                   "before the end: killed, crashed or interrupted; --resume continues it)"}]
     assert result["weighting"] == "per_class" and len(result["weights"]) == 2 and len(result["weights"][0]) == 10
+    assert (f"{root / 'batch-train-EXP-1'} has 1 training(s) not started yet (cellQ): it was stopped; python "
+            f"batch_train.py --resume {root / 'batch-train-EXP-1'} continues it") in capsys.readouterr().out
     saved = json.loads((root / "ensemble.json").read_text())
     assert saved["test_acc"] == result["test_acc"] and saved["models"][0]["weight"] == result["weights"][0]
 

@@ -1294,6 +1294,30 @@ def test_a_copied_batch_is_read_as_it_is_not_through_the_paths_it_recorded(runs:
     assert read["run_dir"] == str(copy.resolve() / "eval-DARTS_V2-1")  # result.json recorded the original
 
 
+def test_the_trainings_a_batch_has_not_started_are_named(runs: dict, tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture) -> None:
+    """A batch at work, or stopped half-way, was tabled as if its finished trainings were all it had: the ones it
+    has queued and not begun (no folder yet) are named, with what the batch is doing."""
+    from utils import lock_run_dir
+
+    batch = tmp_path / "batch-train-EXP-20260101-000000"
+    shutil.copytree(runs["batch"], batch)
+    begun = [{"label": p.name, "status": "done", "run_dir": str(p)} for p in sorted(batch.glob("eval-*"))]
+    queued = {"label": "cellQ", "status": "pending", "run_dir": None, "seed": 3}
+    (batch / "batch.json").write_text(json.dumps({"entries": [*begun, queued]}))
+    (batch / "args.json").write_text(json.dumps({"kind": "batch", "args": {}}))  # as batch_train writes it
+    note = f"note: {batch} has 1 training(s) not started yet (cellQ (seed 3)): "
+    analyse_train_logs.eval_folders([str(batch)])
+    assert capsys.readouterr().out == f"{note}it was stopped; python batch_train.py --resume {batch} continues it\n"
+    with lock_run_dir(batch):
+        analyse_train_logs.eval_folders([str(batch)])
+    assert capsys.readouterr().out == f"{note}it is still running\n"
+    queued.update(run_dir=begun[0]["run_dir"])  # begun: its folder is there, and its row tells the rest
+    (batch / "batch.json").write_text(json.dumps({"entries": [*begun, queued]}))
+    analyse_train_logs.eval_folders([str(batch)])
+    assert capsys.readouterr().out == ""
+
+
 def test_a_training_its_batch_recorded_failed_is_no_network_still_training(runs: dict, tmp_path: Path,
                                                                           capsys: pytest.CaptureFixture,
                                                                           monkeypatch: pytest.MonkeyPatch) -> None:

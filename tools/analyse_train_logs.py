@@ -9,7 +9,8 @@
 them); runs still training are read from their metrics.csv (status "running"), and so are runs that no
 process holds any more (status "stopped": killed, crashed or interrupted; a note names the command that
 continues them); one its batch recorded as failed (batch.json) is left out, with a note, until a
-batch_train.py --resume retries it. -s takes sweep folders: each run is joined with the search that found
+batch_train.py --resume retries it, and a note names the trainings a batch has queued and not begun.
+-s takes sweep folders: each run is joined with the search that found
 its cells (the one of its sweep name first; a name whose cells differ is no match), which gives nu and the
 search losses and accuracies.
 Profiling (profiling.py) adds parameters, FLOPs and latency of each run's network as it was trained.
@@ -73,6 +74,7 @@ from tools import tables  # noqa: E402
 from utils import (  # noqa: E402
     UserError,
     check_output,
+    not_started_note,
     read_json,
     recorded_failure,
     resume_command,
@@ -204,6 +206,8 @@ def eval_folders(paths: list[str]) -> list[Path]:
             continue
         if not inside:
             raise ValueError(f"{folder} is neither an eval run folder nor a batch-train folder holding eval runs")
+        if note := not_started_note(folder):
+            print(f"note: {note}")
         found += inside
     if early and not found:
         raise ValueError(early[0] if len(early) == 1 else "no training given has an epoch ended yet: "
