@@ -51,6 +51,10 @@ __all__ = ["fused_forward", "fused_cell_forward", "enable_fused", "disable_fused
 # ---------------------------------------------------------------------------------------------- building blocks
 
 
+# every value _kind returns: _round groups the primitives under these keys
+_KINDS = ("sep", "dil", "pool", "fr", "identity", "none")
+
+
 def _kind(op: nn.Module) -> str:
     """How a primitive is grouped: 'sep', 'dil', 'pool', 'fr', 'identity' or 'none'."""
     if isinstance(op, SepConv):
@@ -210,10 +214,10 @@ def _round(heads: torch.Tensor, mixed: Sequence[MixedOp], coef: torch.Tensor) ->
     n, n_src, c = heads.shape[:3]
     nodes = len(mixed) // n_src
     ops = [m._ops for m in mixed]
-    by_kind: dict[str, list[int]] = {}
+    by_kind: dict[str, list[int]] = {k: [] for k in _KINDS}
     for p, op in enumerate(ops[0]):
-        by_kind.setdefault(_kind(op), []).append(p)
-    sep, dil, pools, frs = (by_kind.get(k, []) for k in ("sep", "dil", "pool", "fr"))
+        by_kind[_kind(op)].append(p)
+    sep, dil, pools, frs = by_kind["sep"], by_kind["dil"], by_kind["pool"], by_kind["fr"]
     columns = coef.unbind(1)
     flat_heads = heads.view(n, n_src * c, *heads.shape[3:])
     blocks: list[torch.Tensor] = []
@@ -257,7 +261,7 @@ def _round(heads: torch.Tensor, mixed: Sequence[MixedOp], coef: torch.Tensor) ->
         scale = torch.stack([columns[p] for p in order]).unsqueeze(2).expand(-1, -1, c).reshape(-1)
         z = _batch_norm(_cat(blocks), bns, scale)
         out = z.view(n, len(order), nodes, n_src, c, *z.shape[2:]).sum((1, 3))
-    for p in by_kind.get("identity", []):
+    for p in by_kind["identity"]:
         part = heads.unsqueeze(1) * columns[p].to(heads.dtype).view(1, nodes, n_src, 1, 1, 1)
         part = part.sum(2) if n_src > 1 else part.squeeze(2)
         out = part if out is None else out + part
