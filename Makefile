@@ -5,10 +5,13 @@
 # make demo-params - the same with parameters as the objective
 # make demo-latency - the same with CPU latency: times a lookup table on this CPU first (logs/demo-latency/, kept
 #                     and reused by later runs), then sweeps it
+# make test-oldest - lint and the suite on the oldest versions the requirements admit (uv's lowest-direct
+#                    resolution, in .venv-oldest: torch 2.4's CUDA wheels, a few GB)
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+OLDEST ?= .venv-oldest
 # the demo's searches: a tiny supernet on 8x8 digits, one CPU thread
 DEMO_SEARCH := cifar --set digits --image_size 8 --layers 3 --init_channels 4 --epochs 9 \
 	--begin 2 --batch_size 32 --learning_rate 0.1 --learning_rate_min 0 --arch_learning_rate 0.05 --weight_decay 0 \
@@ -20,7 +23,7 @@ DEMO_COST := -d 0.1 --max_searches 10 $(DEMO_SEARCH) --eval_channels 4 --eval_la
 # the latency table of that network at batch 1 on this CPU, one thread, checked against 68 whole networks
 DEMO_TABLE := logs/demo-latency/cpu_table.json
 
-.PHONY: test demo demo-seeds demo-flops demo-params demo-latency lint install clean
+.PHONY: test test-oldest demo demo-seeds demo-flops demo-params demo-latency lint install clean
 
 $(STAMP): requirements.txt requirements-dev.txt requirements-ray.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,6 +39,16 @@ lint: $(STAMP)
 test: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m pytest -q -n 2 --dist loadfile --durations=10
+
+test-oldest:
+	test -x $(OLDEST)/bin/python || $(PYTHON) -m venv $(OLDEST)
+	$(OLDEST)/bin/python -m pip install --quiet uv
+	$(OLDEST)/bin/python -m uv pip compile --quiet --python $(OLDEST)/bin/python --resolution lowest-direct \
+		requirements-dev.txt -o $(OLDEST)/oldest.txt
+	$(OLDEST)/bin/python -m uv pip sync --quiet --python $(OLDEST)/bin/python $(OLDEST)/oldest.txt
+	grep -iE '^(torch|torchvision|numpy|pandas|scikit-learn|matplotlib|ruff)==' $(OLDEST)/oldest.txt
+	$(OLDEST)/bin/python -m ruff check .
+	$(OLDEST)/bin/python -m pytest -q -n 2 --dist loadfile
 
 demo: $(STAMP)
 	$(PY) multiobjective.py -o l2 $(DEMO_SWEEP) --save demo

@@ -41,7 +41,7 @@ DOCSTRING_FILES = sorted(str(p.relative_to(ROOT)) for d in SCRIPT_DIRS for p in 
 # today; a script without a build_parser() would be one.
 UNCHECKED: dict[str, str] = {}
 # `python -m X` of modules that are not this project's: not checked (their flags are not ours to document).
-EXTERNAL_MODULES = {"pytest", "venv", "pip", "ruff"}
+EXTERNAL_MODULES = {"pytest", "venv", "pip", "ruff", "uv"}
 
 # Placeholder words of the docs that a numeric or a choices flag receives, and the dummy value each stands for.
 PLACEHOLDERS = {"NU": "0.01", "CW": "0.99", "M": "2", "MS": "5", "S": "0", "OBJECTIVE": "l2", "R": "100", "CE": "2"}
