@@ -228,7 +228,8 @@ class Profiler:
     ``latency=False`` skips timing (FLOPs and parameters only); ``gpu`` is the device for the GPU
     columns (None: no GPU latency). ``min_run_time`` is the timing budget per measurement (s);
     ``threads`` the CPU threads of the CPU latency (None: torch's count when the profiler is made),
-    the same for every network. A busy CPU is warned about once (busy_cpu_note).
+    the same for every network. A busy CPU is warned about once (busy_cpu_note), and ``busy`` keeps that warning
+    for the tools' profile records (a file outlives the terminal that showed it).
     """
 
     init_channels: int = 36
@@ -244,6 +245,7 @@ class Profiler:
     threads: int | None = None
     _cache: dict[str, dict[str, Any]] = field(default_factory=dict, init=False, repr=False)
     _warned: bool = field(default=False, init=False, repr=False)
+    busy: str | None = field(default=None, init=False)  # the busy-CPU warning its latencies were measured under
 
     def __post_init__(self) -> None:
         if self.rules not in FLOPS_RULES:
@@ -295,6 +297,7 @@ class Profiler:
             if note is not None:
                 LOGGER.warning("warning: %s", note)
                 self._warned = True
+                self.busy = note
             row["latency_cpu_ms"] = measure_latency(net, "cpu", batch=1, **kwargs)
             if self.gpu is not None and self.gpu.type != "cpu":
                 row["latency_gpu_ms"] = measure_latency(net, self.gpu, batch=GPU_BATCH, **kwargs)

@@ -22,6 +22,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -294,6 +295,53 @@ def test_profile_genotypes_profiles_a_training_on_the_network_it_trained(runs: d
     note, settings = profile_genotypes.trained_network([str(run), str(other)])
     assert settings is None and note.startswith("trainings of different networks")
     assert profile_genotypes.trained_network(["PC_DARTS_cifar", str(runs["sweep"])]) == ("", None)
+
+
+def read_record(path: Path) -> dict:
+    """A tool's <stem>_profile.json, its "made" checked to be a time with its zone."""
+    record = json.loads(path.read_text())
+    assert datetime.fromisoformat(record["made"]).tzinfo is not None
+    return record
+
+
+def test_profile_genotypes_records_what_measured_the_table(tmp_path: Path, capsys) -> None:
+    """The CPU, threads, torch and input behind the Latency CPU column were only printed: a CSV kept and compared
+    with another machine's could not say what timed it. <stem>_profile.json, beside the table, says so."""
+    out = tmp_path / "profile.csv"
+    args = profile_genotypes.build_parser().parse_args(["--archs", "DARTS_V2", "PC_DARTS_cifar", "--init_channels", "4",
+                                                        "--layers", "3", "--image_size", "8", "--threads", "1",
+                                                        "--min_run_time", "0.01", "--device", "cpu", "-o", str(out)])
+    result = profile_genotypes.main(args)
+    assert result["profile"] == tmp_path / "profile_profile.json"
+    (profiler,) = read_record(result["profile"])["profilers"]
+    assert read_record(result["profile"])["table"] == "profile.csv"
+    assert profiler["rows"] == ["DARTS_V2", "PC_DARTS_cifar"]
+    assert profiler["cpu_threads"] == 1 and profiler["cpu"] == cpu_name() and profiler["torch"] == torch.__version__
+    assert profiler["input"] == [1, 3, 8, 8] and (profiler["init_channels"], profiler["layers"]) == (4, 3)
+    assert profiler["latency"] is True and profiler["min_run_time"] == 0.01 and profiler["gpu"] is None
+    with open(out, newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0]) == list(profile_genotypes.COLUMNS.values())  # no column added to the thesis's format
+    assert all(float(r["Latency CPU"]) > 0 for r in rows)
+    assert f"profile record: {result['profile']}" in capsys.readouterr().out
+    # without latency: still the network, the input and the FLOPs rules, and no machine
+    args = profile_genotypes.build_parser().parse_args(["--archs", "DARTS_V2", "--flops_rules", "thop", "-o",
+                                                        str(out), *TINY])
+    (profiler,) = read_record(profile_genotypes.main(args)["profile"])["profilers"]
+    assert profiler["flops_rules"] == "thop" and profiler["input"] == [1, 3, 32, 32] and profiler["layers"] == 3
+    assert profiler["latency"] is False and profiler["cpu_threads"] is None and "cpu" not in profiler
+
+
+def test_profile_genotypes_does_not_write_its_record_over_an_input(tmp_path: Path, capsys) -> None:
+    """A genotype JSON given to --archs that the record's name would take is refused before any work, kept whole."""
+    given = tmp_path / "mine_profile.json"
+    given.write_text(json.dumps(genotypes.genotype_to_dict(genotypes.DARTS_V2)))
+    before = given.read_text()
+    args = profile_genotypes.build_parser().parse_args(["--archs", str(given), "-o", str(tmp_path / "mine.csv"),
+                                                        *TINY])
+    assert run_main(profile_genotypes.main, args) == 2
+    assert capsys.readouterr().err.startswith(f"error: -o (its profile record) {given} is also an input")
+    assert given.read_text() == before and not (tmp_path / "mine.csv").exists()
 
 
 def test_profile_genotypes_takes_a_pasted_genotype_string() -> None:

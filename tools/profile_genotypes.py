@@ -14,6 +14,10 @@ Columns: Model name, Parameters (no auxiliary head unless
 --auxiliary), FLOPs (multiply-adds of one image, as thop counts them; see profiling.py), Latency
 CPU (batch 1), Latency GPU (batch 8) and Latency GPU b1 (batch 1), in ms, the GPU ones empty
 without a GPU.
+
+Writes the table (-o, CSV) and beside it <stem>_profile.json: what its numbers depend on (the network's
+channels, cells and classes, the input size, the FLOPs rules and, where latency was measured, the CPU model,
+CPU threads, GPU, torch version and a busy-CPU warning), the rows it measured and when it was made.
 """
 
 from __future__ import annotations
@@ -225,7 +229,9 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
         raise UserError(f"--init_channels {settings['init_channels']} {why}")
     archs = expand_archs(args.archs)
     # after the inputs are read (a folder with no genotype is named as such), before any network is built
-    check_output(args.output, "-o", [path for path in map(_spec_path, args.archs) if path.exists()])
+    inputs = [path for path in map(_spec_path, args.archs) if path.exists()]
+    check_output(args.output, "-o", inputs)
+    record = check_output(tables.profile_record_path(args.output), "-o (its profile record)", inputs)
     profiler = tables.make_profiler(args, **settings, auxiliary=args.auxiliary, imagenet=imagenet)
     print("settings: " + ", ".join(f"{k} {v}" for k, v in profiler.settings().items()))
     rows = []
@@ -239,9 +245,11 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     out = df.rename(columns=dict(COLUMNS))
     output = Path(args.output)
     tables.write_table(out, output)
+    tables.write_profile_record(output, [(profiler, [name for name, _ in archs])])
     print(tables.format_table(out))
     print(f"table: {output}")
-    return {"table": df, "csv": output}
+    print(f"profile record: {record}")
+    return {"table": df, "csv": output, "profile": record}
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ import math
 import os
 import re
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from types import MappingProxyType
@@ -49,6 +50,7 @@ from utils import (
     sweep_state_problem,
     threads_error,
     write_atomic,
+    write_json_atomic,
 )
 
 __all__ = [
@@ -74,11 +76,14 @@ __all__ = [
     "overlapping_neighbours",
     "output_file",
     "parse_inches",
+    "profile_record",
+    "profile_record_path",
     "read_table",
     "run_folder",
     "search_front_ce",
     "table_objective",
     "table_objectives",
+    "write_profile_record",
     "write_table",
 ]
 
@@ -670,6 +675,33 @@ def make_profiler(args: Any, **settings: Any) -> Any:
         raise UserError(problem)
     return Profiler(latency=not args.no_latency, gpu=gpu_device(args) if not args.no_latency else None,
                     min_run_time=args.min_run_time, rules=args.flops_rules, threads=args.threads, **settings)
+
+
+def profile_record_path(table: str | Path) -> Path:
+    """``<stem>_profile.json`` beside a table: where the settings that measured its profiled columns are kept."""
+    table = Path(table)
+    return table.with_name(table.stem + "_profile.json")
+
+
+def profile_record(table: str | Path, measured: Sequence[tuple[Any, Sequence[str]]]) -> dict[str, Any]:
+    """What a table's parameters, FLOPs and latency columns depend on, for the file beside it: the CSV keeps the
+    thesis's columns, so without this a latency column cannot be told from one timed on another CPU, thread count
+    or torch. ``measured`` pairs each Profiler with the names of the table rows it measured (one per network)."""
+    profilers = []
+    for profiler, rows in measured:
+        entry = {**profiler.settings(), "latency": profiler.latency}
+        if profiler.latency:
+            entry.update(min_run_time=profiler.min_run_time, busy_cpu=profiler.busy)
+        profilers.append({**entry, "rows": [str(name) for name in rows]})
+    return {"table": Path(table).name, "made": datetime.now().astimezone().isoformat(timespec="seconds"),
+            "profilers": profilers}
+
+
+def write_profile_record(table: str | Path, measured: Sequence[tuple[Any, Sequence[str]]]) -> Path:
+    """Write profile_record beside ``table`` (atomically, as the table); returns its path."""
+    path = profile_record_path(table)
+    write_json_atomic(path, profile_record(table, measured))
+    return path
 
 
 MAX_INCHES = 50.0  # 6000 pixels at the figures' 120 dpi: -i 1920 1080 (pixels) had matplotlib allocate 24 GB
