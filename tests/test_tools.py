@@ -433,10 +433,19 @@ def test_analyse_search_logs_tables_the_pareto_searches(runs: dict, tmp_path: Pa
     assert [p.name for p in result["plots"]] == [f"search_table_{n}.png" for n in names]
     for p in result["plots"]:
         assert_png(p)
+    # what measured the profiled columns, beside the table: the sweep's network (C=4, 3 cells) at its 32x32
+    record = read_record(tmp_path / "search_table_profile.json")
+    assert result["profile"] == tmp_path / "search_table_profile.json" and record["table"] == "search_table.csv"
+    (profiler,) = record["profilers"]
+    assert profiler["rows"] == list(df["name"]) and (profiler["init_channels"], profiler["layers"]) == (4, 3)
+    assert profiler["input"] == [1, 3, 32, 32] and profiler["flops_rules"] == "thesis"
+    assert profiler["latency"] is False and profiler["cpu_threads"] is None  # --no_latency
     # its table re-plotted: the reference point is then the Pareto rows' own unless the sweep's is given
     replot = analyse_search_logs.build_parser().parse_args(["-d", str(out), "-o", str(tmp_path / "again.csv")])
     points = [(p["reg_loss"], p["criterion_loss"]) for p in state["pareto"]]
+    (tmp_path / "again_profile.json").write_text("{}")  # an earlier record of that name
     alone = analyse_search_logs.main(replot)["hypervolume"]
+    assert (tmp_path / "again_profile.json").read_text() == "{}"  # a re-plot profiles nothing: neither written nor lost
     assert alone["reference"] == pytest.approx(list(default_reference(points)))
     assert "pass it as --reference R CE to compare" in capsys.readouterr().out
     replot.reference = [100.0, 2.0]

@@ -9,9 +9,11 @@ cross-entropy and penalty, and the evaluation network's parameters, FLOPs and CP
 (profiling.py). Writes the table (-o, CSV; a re-plot with -d and no -o writes no copy of it) and, beside
 it, <stem>_crit_vs_reg_loss.png (the front,
 top-k by search valid accuracy highlighted), <stem>_weight_vs_valid_acc.png,
-<stem>_weight_vs_params.png and <stem>_correlation_matrix.png. Prints the table and the front's
-hypervolume with its reference point (``--reference R CE`` sets it: one point for several sweeps, or a
-sweep's own for its re-plotted table, which holds only the Pareto rows). A cost sweep's genotypes are
+<stem>_weight_vs_params.png and <stem>_correlation_matrix.png; with -l also <stem>_profile.json, what the
+profiled columns depend on (network, input size, FLOPs rules and, where latency was measured, CPU model and
+threads, GPU, torch version), the rows measured and when (-d profiles nothing and writes none). Prints the
+table and the front's hypervolume with its reference point (``--reference R CE`` sets it: one point for several
+sweeps, or a sweep's own for its re-plotted table, which holds only the Pareto rows). A cost sweep's genotypes are
 profiled on its own evaluation network (its args.json), so the flops or parameters column is its R. With a
 budget (--max_params, --max_flops, --max_latency_cpu, --max_latency_gpu) it names the search within every
 limit with the lowest front cross-entropy, among the table's Pareto-optimal searches, and the command that trains it.
@@ -241,10 +243,11 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     limits = tables.budget_limits(args, profiled=bool(args.log))
     if args.reference is not None and not all(math.isfinite(v) for v in args.reference):
         raise UserError(f"--reference {' '.join(map(str, args.reference))}: give two finite numbers (R and CE)")
-    sweep, train_flags = None, []
+    sweep, train_flags, profiler, record = None, [], None, None
     if args.log:
         sweep = tables.load_sweep(args.log)
         check_output(output, "-o", [args.log])  # after the input: a folder that is no sweep is named as such
+        record = check_output(tables.profile_record_path(output), "-o (its profile record)", [args.log])
         if not sweep["pareto"]:
             raise ValueError(tables.nothing_finished(sweep))
         if note := tables.unfinished_note(sweep):
@@ -284,6 +287,8 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
         pick = None if best is None else str(df["name"].iat[best])
     if not replot_in_place:
         tables.write_table(df, output)
+    if profiler is not None:  # a re-plot (-d) profiles nothing: no record, and an earlier one is left as it is
+        tables.write_profile_record(output, [(profiler, df.loc[df["parameters"].notna(), "name"].tolist())])
     hv = tables.front_hypervolume(df["search_reg_loss"].to_numpy(float), df[front_column(df)].to_numpy(float),
                                   args.reference or reference)
     print(tables.format_table(df, [c for c in TABLE_COLUMNS if c != "search_dir"]))
@@ -298,9 +303,11 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
             print(f"train it: {shell_command('python', 'train.py', '--arch', train_arch(sweep, pick), *train_flags)}")
     plots = make_plots(df, sweep, output.with_suffix(""), args.topk, size)
     print(f"table: {output}")
+    if record is not None:
+        print(f"profile record: {record}")
     for p in plots:
         print(f"plot: {p}")
-    return {"table": df, "csv": output, "plots": plots, "pick": pick,
+    return {"table": df, "csv": output, "plots": plots, "pick": pick, "profile": record,
             "hypervolume": None if hv is None else {"value": hv[0], "reference": list(hv[1])}}
 
 
