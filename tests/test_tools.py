@@ -967,6 +967,31 @@ def test_the_evaluation_front_is_that_of_the_finished_networks() -> None:
     plots.plt.close(fig)
 
 
+def test_analyse_train_logs_records_each_network_it_profiled(tmp_path: Path) -> None:
+    """Runs trained at C=4 and C=8 are profiled by one profiler each ("profiled as trained: ..." on the terminal
+    only): <stem>_profile.json lists both, each with the rows it measured."""
+    root = tmp_path / "runs"
+    write_eval(root / "eval-DARTS_V2-1", "DARTS_V2", "DARTS_V2", 95.5, 95.0)
+    write_eval(root / "eval-DARTS_V1-1", "DARTS_V1", "DARTS_V1", 94.0, 94.5)
+    wide = root / "eval-PC_DARTS_cifar-1"
+    result = write_eval(wide, "PC_DARTS_cifar", "PC_DARTS_cifar", 96.0, 96.5)
+    (wide / "result.json").write_text(json.dumps({**result, "init_channels": 8}))
+    out = tmp_path / "t.csv"
+    analysis = analyse_train_logs.main(analyse_train_logs.build_parser().parse_args(
+        ["-t", str(root), "-o", str(out), "--baselines", "no", "--no_latency"]))
+    record = read_record(tmp_path / "t_profile.json")
+    assert analysis["profile"] == tmp_path / "t_profile.json" and record["table"] == "t.csv"
+    by_channels = {p["init_channels"]: p for p in record["profilers"]}
+    assert sorted(by_channels) == [4, 8] and len(record["profilers"]) == 2
+    assert sorted(by_channels[4]["rows"]) == ["DARTS_V1", "DARTS_V2"] and by_channels[8]["rows"] == ["PC_DARTS_cifar"]
+    for profiler in record["profilers"]:
+        assert profiler["layers"] == 3 and profiler["input"] == [1, 3, 32, 32] and profiler["latency"] is False
+    df = analysis["table"].set_index("name")
+    assert df.loc["PC_DARTS_cifar", "parameters"] == count_parameters(
+        build_eval_network(genotypes.PC_DARTS_cifar, 8, 3))
+    assert set(pd.read_csv(out).columns) == set(analyse_train_logs.TABLE_COLUMNS)  # no column added
+
+
 def test_analyse_train_logs_replots_an_original_table(tmp_path: Path) -> None:
     original = tmp_path / "l1_loss_table.csv"
     original.write_text(
@@ -979,7 +1004,10 @@ def test_analyse_train_logs_replots_an_original_table(tmp_path: Path) -> None:
     out = tmp_path / "replot.csv"
     args = analyse_train_logs.build_parser().parse_args(["-d", str(original), "-o", str(out), "--baselines", "no",
                                                          "-c"])
+    (tmp_path / "replot_profile.json").write_text("{}")  # an earlier record of that name
     result = analyse_train_logs.main(args)
+    assert (tmp_path / "replot_profile.json").read_text() == "{}"  # a re-plot profiles nothing: none written or lost
+    assert result["profile"] is None
     df = pd.read_csv(out)
     assert list(df["test_acc"]) == [93.16, 94.54, 96.89, 96.79]
     assert list(df["search_criterion_loss"]) == [1.96, 1.27, 0.46, 0.35]

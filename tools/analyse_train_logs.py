@@ -20,7 +20,10 @@ Writes the table (-o, CSV; a re-plot with -d and no -o writes no copy of it) and
 with the Pareto front, the published DARTS/PC-DARTS results on CIFAR-10 and the ensembles of -e),
 <stem>_error_vs_flops.png, <stem>_error_vs_latency_cpu.png / _gpu.png (when measured),
 <stem>_search_vs_valid_loss.png, <stem>_search_vs_valid_error.png, <stem>_weight_vs_acc.png and
-<stem>_correlation_matrix.png. Prints the table and the hypervolumes of the fronts (the evaluation front's over
+<stem>_correlation_matrix.png; with -t also <stem>_profile.json, what the profiled columns depend on, one entry
+per network as trained (channels, cells, classes, input size, FLOPs rules and, where latency was measured, CPU
+model and threads, GPU, torch version) with the rows it measured, and when it was made (-d profiles no row and
+writes none). Prints the table and the hypervolumes of the fronts (the evaluation front's over
 the finished runs: a run's last evaluated epoch is no result, and the runs left out are counted).
 
 Several seeds (batch_train.py --seeds): the table keeps a row per run (its ``seed`` column from the
@@ -370,9 +373,14 @@ def _imagenet(run: dict[str, Any]) -> bool:
     return str(run.get("dataset") or "").lower() == "imagenet"
 
 
-def train_table(runs: list[dict[str, Any]], index: list[dict[str, Any]], args: argparse.Namespace) -> pd.DataFrame:
-    """One row per run, joined with its search and profiled as it was trained; sorted by nu descending."""
+def train_table(runs: list[dict[str, Any]], index: list[dict[str, Any]], args: argparse.Namespace,
+                measured: list[tuple[Any, list[str]]] | None = None) -> pd.DataFrame:
+    """One row per run, joined with its search and profiled as it was trained; sorted by nu descending.
+
+    ``measured``, when given, is filled with each profiler (one per network as trained) and the eval_dir of the runs
+    it profiled, for the profile record beside the table."""
     profilers: dict[tuple[Any, ...], Any] = {}
+    profiled: dict[tuple[Any, ...], list[str]] = {}  # key -> the eval_dir of the runs its profiler measured
     rows = []
     for run in runs:
         search = match_search(run, index)
@@ -409,9 +417,13 @@ def train_table(runs: list[dict[str, Any]], index: list[dict[str, Any]], args: a
             key = tuple(sorted(settings.items()))
             if key not in profilers:
                 profilers[key] = tables.make_profiler(args, **settings)
+                profiled[key] = []
+                if measured is not None:
+                    measured.append((profilers[key], profiled[key]))
                 print("profiled as trained: " + ", ".join(f"{k} {v}" for k, v in profilers[key].settings().items()
                                                           if k not in ("gpu", "flops_rules")))
             row.update(profilers[key].profile(run["genotype"]))
+            profiled[key].append(str(row["eval_dir"]))
             if row["size_m"] is None:
                 row["size_m"] = row["parameters"] / 1e6
         rows.append(row)
@@ -875,16 +887,20 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     replot_in_place = bool(args.data) and Path(args.data).resolve() == output.resolve()  # no table written then
     inputs = [*(args.train or []), *args.search, *args.ensemble, *([args.data] if args.data else [])]
 
-    def check_outputs() -> Path:
-        """-o (and its summary), checked once the inputs are read (a wrong input is named as such, not blamed on
-        -o) and before any network is profiled or file written; returns the summary's path."""
+    def check_outputs() -> tuple[Path, Path | None]:
+        """-o (its summary, and its profile record where networks are profiled), checked once the inputs are read
+        (a wrong input is named as such, not blamed on -o) and before any network is profiled or file written;
+        returns the summary's path and the record's (None with -d)."""
         check_output(output, "-o", [*(args.train or []), *args.search, *args.ensemble,
                                     *([] if replot_in_place or not args.data else [args.data])])
-        return check_output(output.with_name(output.stem + "_summary.csv"), "-o (its summary)", inputs)
+        summary = check_output(output.with_name(output.stem + "_summary.csv"), "-o (its summary)", inputs)
+        record = None if args.data else check_output(tables.profile_record_path(output), "-o (its profile record)",
+                                                     inputs)
+        return summary, record
 
     limits = tables.budget_limits(args, profiled=bool(args.train))
     loaded_ensembles = load_ensembles(args.ensemble)
-    measured = False
+    measured, profiled = False, []
     if args.train:
         runs = []
         for folder in eval_folders(args.train):
@@ -903,15 +919,15 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
         if not runs:
             raise ValueError("no evaluation run has test results yet")
         searches = search_index(args.search)
-        summary_csv = check_outputs()
-        df = train_table(runs, searches, args)
+        summary_csv, record = check_outputs()
+        df = train_table(runs, searches, args, profiled)
         if args.search and (note := unjoined_note(df)):
             print(note)
         measured = not args.no_latency
     else:
         df = _typed(tables.read_table(args.data, needs=(("test_acc",), ("size_m", "parameters")),
                                       what="table of trained networks (this tool's, or the thesis's loss table)"))
-        summary_csv = check_outputs()
+        summary_csv, record = check_outputs()
         if args.search:  # accepted, as the original tool did, but a join that never happened must not look done
             print("note: -s is not read with -d: the table's search columns are re-plotted as they are (join runs "
                   "with their searches with -t ... -s ...)")
@@ -934,6 +950,10 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
             baselines[column] = [(text, float(costs[code][column]), error) for text, code, _, error in BASELINES
                                  if costs[code][column] is not None]
     tables.write_table(summary, summary_csv)
+    if record is not None:  # a re-plot (-d) profiles no row: no record, and an earlier one is left as it is
+        dirs = df["eval_dir"].astype(str)
+        tables.write_profile_record(output, [(profiler, df.loc[dirs.isin(folders), "name"].tolist())
+                                             for profiler, folders in profiled])
     print(tables.format_table(df, PRINTED))
     if several:
         print("per genotype (test error %: mean, sample std, and the best of n, which is no estimate):")
@@ -973,9 +993,12 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
                        summary if several else None)
     print(f"table: {output}")
     print(f"summary per genotype: {summary_csv}")
+    if record is not None:
+        print(f"profile record: {record}")
     for p in plots:
         print(f"plot: {p}")
     return {"table": df, "csv": output, "plots": plots, "summary": summary, "summary_csv": summary_csv, "pick": pick,
+            "profile": record,
             "hypervolume": None if hv is None else {"value": hv[0], "reference": list(hv[1])},
             "search_hypervolume": None if search_hv is None else {"value": search_hv[0],
                                                                   "reference": list(search_hv[1])}}
