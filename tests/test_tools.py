@@ -1965,6 +1965,8 @@ def test_a_busy_cpu_is_warned_about_once(monkeypatch, caplog) -> None:
         profiler.profile(genotypes.DARTS_V1)
     busy = [r.getMessage() for r in caplog.records if "busy machine" in r.getMessage()]
     assert len(busy) == 1 and "load average 7.9 on 2 cores, 1 thread)" in busy[0] and "--no_latency" in busy[0]
+    (entry,) = tables.profile_record("t.csv", [(profiler, ["DARTS_V2", "DARTS_V1"])])["profilers"]
+    assert entry["busy_cpu"] == busy[0].removeprefix("warning: ")  # the warning kept beside the table, not only logged
     assert "--threads 1" in profiling.busy_cpu_note(2)
     assert profiler.settings()["cpu_threads"] == 1
     assert profiler.settings()["cpu"] == cpu_name() and profiler.settings()["torch"] == torch.__version__
