@@ -43,6 +43,11 @@ genotype. Without --seeds, one training per genotype with --seed, as before.
 
 from __future__ import annotations
 
+if __name__ == "__main__":  # before torch's imports: a Ctrl-C while they run is one line, not their traceback
+    from interrupts import quiet_interrupts
+
+    quiet_interrupts()
+
 import argparse
 import copy
 import gc

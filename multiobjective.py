@@ -24,6 +24,11 @@ executor named, the searches run one after another in this process, exactly as i
 
 from __future__ import annotations
 
+if __name__ == "__main__":  # before torch's imports: a Ctrl-C while they run is one line, not their traceback
+    from interrupts import quiet_interrupts
+
+    quiet_interrupts()
+
 import argparse
 import copy
 import math

@@ -32,6 +32,11 @@ batch_train.py gave it, also in args.json as arch_label), arch_spec, batch_size,
 
 from __future__ import annotations
 
+if __name__ == "__main__":  # before torch's imports: a Ctrl-C while they run is one line, not their traceback
+    from interrupts import quiet_interrupts
+
+    quiet_interrupts()
+
 import argparse
 import copy
 import dataclasses

@@ -18,6 +18,11 @@ weights.pt (the supernet with its alphas and betas).
 
 from __future__ import annotations
 
+if __name__ == "__main__":  # before torch's imports: a Ctrl-C while they run is one line, not their traceback
+    from interrupts import quiet_interrupts
+
+    quiet_interrupts()
+
 import argparse
 import dataclasses
 import json

@@ -587,6 +587,41 @@ def test_a_ctrl_c_names_a_run_folder_with_a_space_as_one_word(tmp_path, capsys):
         assert shlex.split(command) == ["python", "train.py", "--resume", str(run)]
 
 
+@pytest.mark.parametrize("script", ["train_search.py", "train.py", "multiobjective.py", "batch_train.py"])
+def test_a_ctrl_c_while_a_script_imports_is_one_line(script: str, monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture) -> None:
+    """A Ctrl-C in the first seconds of a run (torch importing; minutes on a network disk) printed the traceback of
+    whichever import it cut, 20 lines; the script now sets, before that import, the hook that Python hands such an
+    uncaught Ctrl-C, and it prints the one `interrupted` line of a Ctrl-C before a run folder exists."""
+    import builtins
+    import runpy
+
+    real_import = builtins.__import__
+
+    def importing(name: str, *args, **kwargs):
+        if name == "torch":
+            raise KeyboardInterrupt
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)  # put back after the test
+    with monkeypatch.context() as patch:
+        patch.setattr(builtins, "__import__", importing)
+        with pytest.raises(KeyboardInterrupt) as caught:
+            runpy.run_path(str(Path(__file__).resolve().parents[1] / script), run_name="__main__")
+    sys.excepthook(caught.type, caught.value, caught.tb)  # what Python does with it at the top
+    assert capsys.readouterr().err == "interrupted\n"
+
+
+def test_the_quiet_hook_leaves_a_crash_its_traceback() -> None:
+    """Only a Ctrl-C is quietened: any other exception that escapes a script still reaches the previous hook."""
+    from interrupts import quiet_hook
+
+    seen = []
+    hook = quiet_hook(lambda kind, value, tb: seen.append(kind))
+    hook(ValueError, ValueError("boom"), None)
+    assert seen == [ValueError]
+
+
 SIGTERM_TWICE = """
 import os, signal, sys, time
 from pathlib import Path
