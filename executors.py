@@ -415,8 +415,7 @@ class LocalExecutor:
         for worker in self._workers.values():
             if worker.process.is_alive():
                 worker.process.terminate()
-        for worker in list(self._workers.values()):
-            self._retire(worker)
+        self._retire_all()
 
     def close(self) -> None:
         """Let idle workers exit; terminate any still busy."""
@@ -428,8 +427,23 @@ class LocalExecutor:
                     pass
             elif worker.process.is_alive():
                 worker.process.terminate()
-        for worker in list(self._workers.values()):
-            self._retire(worker)
+        self._retire_all()
+
+    def _retire_all(self) -> None:
+        """Wait for every worker to end. A Ctrl-C in that wait (at a sweep's end, while its idle workers exit; a
+        second one while a stopped sweep waits for its searches) kills those left and is raised: else multiprocessing
+        joined them again as the sweep exited, and a further Ctrl-C there printed its traceback."""
+        try:
+            for worker in list(self._workers.values()):
+                self._retire(worker)
+        except BaseException:
+            for worker in list(self._workers.values()):
+                if worker.process.is_alive():
+                    worker.process.kill()
+                worker.process.join()
+                worker.conn.close()
+            self._workers.clear()
+            raise
 
 
 # ------------------------------------------------------------------------------------ Ray

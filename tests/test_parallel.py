@@ -431,6 +431,33 @@ def test_a_ctrl_c_while_a_worker_starts_up_does_not_reach_it() -> None:
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the sweep's own Ctrl-C is its again
 
 
+def test_a_ctrl_c_while_the_workers_exit_ends_them(tmp_path: Path) -> None:
+    """A Ctrl-C while a sweep waited for its workers to exit (its last seconds, or a second Ctrl-C while it stopped)
+    left them to multiprocessing's exit, which joined them again: a further Ctrl-C printed its traceback. Those left
+    are now killed and the Ctrl-C raised. (A bare worker that reads no "stop" keeps close() waiting.)"""
+    context = multiprocessing.get_context("spawn")
+    ours, theirs = context.Pipe(duplex=True)
+    process = context.Process(target=time.sleep, args=(60,))
+    with executors._sigint_ignored():
+        process.start()
+    executor = executors.LocalExecutor(["cpu"])
+    executor._workers[0] = executors._Worker(0, process, ours)
+
+    def ctrl_c(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGALRM, ctrl_c)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.3)  # in close()'s wait for the worker
+        with pytest.raises(KeyboardInterrupt):
+            executor.close()
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert not process.is_alive() and process.exitcode == -signal.SIGKILL
+    assert not executor._workers and not multiprocessing.active_children()
+
+
 def test_parallel_flags_go_before_or_after_the_subcommand_and_change_on_resume() -> None:
     assert parse(["-o", "l2", "--parallel", "3", "cifar"]).parallel == 3
     args = parse(["-o", "l2", "cifar", "--parallel", "2", "--per_gpu", "2", "--gpus", "0,1"])
