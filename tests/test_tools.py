@@ -2240,36 +2240,25 @@ def test_analyse_search_logs_names_a_killed_sweep_stopped(tmp_path: Path, capsys
             "continues it)") in capsys.readouterr().err
 
 
-def test_a_search_not_ended_is_named_so_not_as_no_sweep(tmp_path: Path) -> None:
-    """A search folder without result.json yet was "not a sweep folder ... (nor a search's result.json)"."""
+@pytest.mark.parametrize("kind, saved, said, script", [
+    ("search", {"arch_learning_rate": 6e-4}, "a search with no result yet", "train_search.py"),
+    ("sweep", {"objective": "l2"}, "a sweep that has not started a search yet", "multiobjective.py"),
+])
+def test_a_run_not_ended_is_named_so_not_as_no_sweep(tmp_path: Path, kind: str, saved: dict, said: str,
+                                                     script: str) -> None:
+    """A search folder without result.json yet, or a sweep killed between its args.json and its first sweep.json,
+    was "not a sweep folder ... (nor a search's result.json)" to every tool."""
     from utils import lock_run_dir
 
-    search = tmp_path / "search-digits-x"
-    search.mkdir()
-    (search / "args.json").write_text(json.dumps({"kind": "search", "args": {"arch_learning_rate": 6e-4}}))
-    lock = lock_run_dir(search)
-    with pytest.raises(ValueError, match=r"is a search with no result yet \(it is still running\)"):
-        tables.load_sweep(search)
+    run = tmp_path / f"{kind}-digits-x"
+    run.mkdir()
+    (run / "args.json").write_text(json.dumps({"kind": kind, "args": saved}))
+    lock = lock_run_dir(run)
+    with pytest.raises(ValueError, match=rf"is {said} \(it is still running\)"):
+        tables.load_sweep(run)
     lock.release()
-    with pytest.raises(ValueError, match=r"is a search with no result yet \(it was stopped; python train_search.py "
-                                         r"--resume .* continues it\)"):
-        tables.load_sweep(search)
-
-
-def test_a_sweep_before_its_first_search_is_named_so_not_as_no_sweep(tmp_path: Path) -> None:
-    """A sweep killed between its args.json and its first sweep.json was "not a sweep folder" to every tool."""
-    from utils import lock_run_dir
-
-    sweep = tmp_path / "multi-search-digits-x"
-    sweep.mkdir()
-    (sweep / "args.json").write_text(json.dumps({"kind": "sweep", "args": {"objective": "l2"}}))
-    lock = lock_run_dir(sweep)
-    with pytest.raises(ValueError, match=r"is a sweep that has not started a search yet \(it is still running\)"):
-        tables.load_sweep(sweep)
-    lock.release()
-    with pytest.raises(ValueError, match=r"is a sweep that has not started a search yet \(it was stopped; python "
-                                         r"multiobjective.py --resume .* continues it\)"):
-        tables.load_sweep(sweep)
+    with pytest.raises(ValueError, match=rf"is {said} \(it was stopped; python {script} --resume .* continues it\)"):
+        tables.load_sweep(run)
 
 
 def test_a_folder_that_is_no_sweep_is_named_before_the_output(tmp_path: Path, capsys) -> None:
