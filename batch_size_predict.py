@@ -47,6 +47,11 @@ copies none of it.
 
 from __future__ import annotations
 
+if __name__ == "__main__":  # before torch's imports: a Ctrl-C while they run is one line, not their traceback
+    from interrupts import quiet_interrupts
+
+    quiet_interrupts()
+
 import argparse
 import csv
 import gc

@@ -47,6 +47,11 @@ alone. Runs trained without a held-out split give no such choice: best_per_genot
 
 from __future__ import annotations
 
+if __name__ == "__main__":  # before torch's imports: a Ctrl-C while they run is one line, not their traceback
+    from interrupts import quiet_interrupts
+
+    quiet_interrupts()
+
 import argparse
 import dataclasses
 import math

@@ -45,6 +45,11 @@ settings taken and the arguments; ``confusion.png`` (row-normalised confusion ma
 
 from __future__ import annotations
 
+if __name__ == "__main__":  # before torch's imports: a Ctrl-C while they run is one line, not their traceback
+    from interrupts import quiet_interrupts
+
+    quiet_interrupts()
+
 import argparse
 import contextlib
 import json

@@ -27,6 +27,11 @@ is computed here. A sweep writes the diagrams of its Pareto-optimal genotypes in
 
 from __future__ import annotations
 
+if __name__ == "__main__":  # before matplotlib's imports: a Ctrl-C while they run is one line, not their traceback
+    from interrupts import quiet_interrupts
+
+    quiet_interrupts()
+
 import argparse
 import logging
 import re

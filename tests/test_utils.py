@@ -587,19 +587,30 @@ def test_a_ctrl_c_names_a_run_folder_with_a_space_as_one_word(tmp_path, capsys):
         assert shlex.split(command) == ["python", "train.py", "--resume", str(run)]
 
 
-@pytest.mark.parametrize("script", ["train_search.py", "train.py", "multiobjective.py", "batch_train.py"])
+REPO = Path(__file__).resolve().parents[1]
+SCRIPTS = sorted(str(path.relative_to(REPO)) for folder in (REPO, REPO / "tools") for path in folder.glob("*.py")
+                 if "sys.exit(run_main(" in path.read_text())  # the tools' and the scripts' entry points
+
+
+def test_every_script_is_found() -> None:
+    """SCRIPTS finds the entry points by what they end with: a renamed ending would drop them from the test below."""
+    assert len(SCRIPTS) >= 15 and {"train.py", "multiobjective.py", "tools/latency_table.py"} <= set(SCRIPTS)
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
 def test_a_ctrl_c_while_a_script_imports_is_one_line(script: str, monkeypatch: pytest.MonkeyPatch,
                                                      capsys: pytest.CaptureFixture) -> None:
-    """A Ctrl-C in the first seconds of a run (torch importing; minutes on a network disk) printed the traceback of
-    whichever import it cut, 20 lines; the script now sets, before that import, the hook that Python hands such an
-    uncaught Ctrl-C, and it prints the one `interrupted` line of a Ctrl-C before a run folder exists."""
+    """A Ctrl-C in the first seconds of a run (torch or matplotlib importing; minutes on a network disk) printed the
+    traceback of whichever import it cut, 20 lines; every script, the tools too, now sets, before that import, the
+    hook that Python hands such an uncaught Ctrl-C, and it prints the one `interrupted` line of a Ctrl-C before a
+    run folder exists."""
     import builtins
     import runpy
 
     real_import = builtins.__import__
 
     def importing(name: str, *args, **kwargs):
-        if name == "torch":
+        if name.partition(".")[0] in ("torch", "matplotlib", "numpy", "pandas"):  # the first slow import
             raise KeyboardInterrupt
         return real_import(name, *args, **kwargs)
 
@@ -607,7 +618,7 @@ def test_a_ctrl_c_while_a_script_imports_is_one_line(script: str, monkeypatch: p
     with monkeypatch.context() as patch:
         patch.setattr(builtins, "__import__", importing)
         with pytest.raises(KeyboardInterrupt) as caught:
-            runpy.run_path(str(Path(__file__).resolve().parents[1] / script), run_name="__main__")
+            runpy.run_path(str(REPO / script), run_name="__main__")
     sys.excepthook(caught.type, caught.value, caught.tb)  # what Python does with it at the top
     assert capsys.readouterr().err == "interrupted\n"
 
@@ -652,7 +663,7 @@ def test_sigterm_stops_a_run_as_ctrl_c_does_and_a_second_one_lets_the_shutdown_e
     run = tmp_path / "eval-x"
     run.mkdir()
     (run / "args.json").write_text("{}")
-    done = subprocess.run([sys.executable, "-c", SIGTERM_TWICE, str(run)], cwd=Path(__file__).resolve().parents[1],
+    done = subprocess.run([sys.executable, "-c", SIGTERM_TWICE, str(run)], cwd=REPO,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 143, done.stderr[-2000:]
     assert done.stderr == f"interrupted by SIGTERM: continue with python train.py --resume {run}\n"

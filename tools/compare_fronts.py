@@ -24,6 +24,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as `python tools/x.py`: import repo modules
 
+if __name__ == "__main__":  # before the imports below: a Ctrl-C while they run is one line, not their traceback
+    from interrupts import quiet_interrupts
+
+    quiet_interrupts()
+
 import cli  # noqa: E402
 import cost as costlib  # noqa: E402
 import plots  # noqa: E402

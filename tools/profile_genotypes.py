@@ -30,6 +30,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as `python tools/x.py`: import repo modules
 
+if __name__ == "__main__":  # before the imports below: a Ctrl-C while they run is one line, not their traceback
+    from interrupts import quiet_interrupts
+
+    quiet_interrupts()
+
 import pandas as pd  # noqa: E402
 
 import cli  # noqa: E402
