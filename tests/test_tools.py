@@ -846,7 +846,11 @@ def test_compare_fronts_costs_every_search_on_one_network(runs: dict, tmp_path: 
 def test_analyse_train_logs_joins_runs_with_their_searches(runs: dict, tmp_path: Path, monkeypatch) -> None:
     costs = {code: {"parameters": 3_000_000, "flops": 5e8 + i, "latency_cpu_ms": None, "latency_gpu_ms": None,
                     "latency_gpu_b1_ms": None} for i, (_, code, _, _) in enumerate(analyse_train_logs.BASELINES)}
-    monkeypatch.setattr(analyse_train_logs, "baseline_costs", lambda args, with_latency: costs)  # 36x20: slow
+
+    def baseline_costs(args, with_latency: bool) -> tuple[dict, object]:  # profiling the 36x20 networks is slow
+        return costs, tables.make_profiler(args, init_channels=36, layers=20, num_classes=10)
+
+    monkeypatch.setattr(analyse_train_logs, "baseline_costs", baseline_costs)
     out = tmp_path / "loss_table.csv"
     args = analyse_train_logs.build_parser().parse_args(
         ["-t", str(runs["batch"]), "-s", str(runs["sweep"] / "log.txt"), "-e", str(runs["batch"] / "ensemble.json"),
@@ -888,6 +892,12 @@ def test_analyse_train_logs_joins_runs_with_their_searches(runs: dict, tmp_path:
     errors = 100 - df["test_acc"].to_numpy(float)[done]
     expected = tables.front_hypervolume(sizes, errors)
     assert result["hypervolume"]["value"] == pytest.approx(expected[0]) and expected[0] > 0
+    # the published networks on the plots are profiled too (their latency would be this machine's): recorded
+    record = read_record(result["profile"])
+    assert [p["init_channels"] for p in record["profilers"]] == [4, 36]
+    assert record["profilers"][-1]["rows"] == [f"{code} (published, on the plots)"
+                                               for _, code, _, _ in analyse_train_logs.BASELINES]
+    assert record["profilers"][-1]["layers"] == 20 and record["profilers"][-1]["num_classes"] == 10
 
 
 def write_unfinished(folder: Path, arch: str, test_acc: float) -> Path:

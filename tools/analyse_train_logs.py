@@ -22,7 +22,8 @@ with the Pareto front, the published DARTS/PC-DARTS results on CIFAR-10 and the 
 <stem>_search_vs_valid_loss.png, <stem>_search_vs_valid_error.png, <stem>_weight_vs_acc.png and
 <stem>_correlation_matrix.png; with -t also <stem>_profile.json, what the profiled columns depend on, one entry
 per network as trained (channels, cells, classes, input size, FLOPs rules and, where latency was measured, CPU
-model and threads, GPU, torch version) with the rows it measured, and when it was made (-d profiles no row and
+model and threads, GPU, torch version) with the rows it measured, one for the published networks on the plots
+(C=36, 20 cells: "DARTS_V2 (published, on the plots)"), and when it was made (-d profiles no row and
 writes none). Prints the table and the hypervolumes of the fronts (the evaluation front's over
 the finished runs: a run's last evaluated epoch is no result, and the runs left out are counted).
 
@@ -122,6 +123,8 @@ BASELINES = (
     ("DARTS V2", "DARTS_V2", 3.3, 2.76),
     ("PC-DARTS", "PC_DARTS_cifar", 3.6, 2.57),
 )
+# how the profile record names the published networks it profiled for the plots (no table row of theirs)
+BASELINE_ROW = "{} (published, on the plots)"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -657,13 +660,14 @@ def baselines_apply(df: pd.DataFrame, choice: str) -> bool:
     return not any(str(n).lower().endswith("cifar100") for n in df["name"])
 
 
-def baseline_costs(args: argparse.Namespace, with_latency: bool) -> dict[str, dict[str, Any]]:
-    """FLOPs (and, when this run measures latency, latency) of the published networks at C=36, 20 layers."""
+def baseline_costs(args: argparse.Namespace, with_latency: bool) -> tuple[dict[str, dict[str, Any]], Any]:
+    """FLOPs (and, when this run measures latency, latency) of the published networks at C=36, 20 layers, and the
+    profiler that measured them (for the profile record: their latency points are this machine's too)."""
     import genotypes
 
     settings = argparse.Namespace(**{**vars(args), "no_latency": not with_latency})
     profiler = tables.make_profiler(settings, init_channels=36, layers=20, num_classes=10)
-    return {code: profiler.profile(genotypes.PUBLISHED[code]) for _, code, _, _ in BASELINES}
+    return {code: profiler.profile(genotypes.PUBLISHED[code]) for _, code, _, _ in BASELINES}, profiler
 
 
 # --------------------------------------------------------------------------- plots
@@ -948,8 +952,10 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     if not replot_in_place:
         tables.write_table(df, output)
     baselines: dict[str, list[tuple[str, float, float]]] = {}
+    published: list[tuple[Any, list[str]]] = []  # the baselines' profiler, for the profile record
     if baselines_apply(df, args.baselines):
-        costs = baseline_costs(args, with_latency=measured)
+        costs, baseline_profiler = baseline_costs(args, with_latency=measured)
+        published = [(baseline_profiler, [BASELINE_ROW.format(code) for _, code, _, _ in BASELINES])]
         baselines["parameters_m"] = [(text, size_m, error) for text, _, size_m, error in BASELINES]
         for column in ("flops", "latency_cpu_ms", "latency_gpu_ms"):
             baselines[column] = [(text, float(costs[code][column]), error) for text, code, _, error in BASELINES
@@ -957,8 +963,8 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     tables.write_table(summary, summary_csv)
     if record is not None:  # a re-plot (-d) profiles no row: no record, and an earlier one is left as it is
         dirs = df["eval_dir"].astype(str)
-        tables.write_profile_record(output, [(profiler, df.loc[dirs.isin(folders), "name"].tolist())
-                                             for profiler, folders in profiled])
+        tables.write_profile_record(output, [*((profiler, df.loc[dirs.isin(folders), "name"].tolist())
+                                               for profiler, folders in profiled), *published])
     print(tables.format_table(df, PRINTED))
     if several:
         print("per genotype (test error %: mean, sample std, and the best of n, which is no estimate):")
