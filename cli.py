@@ -50,6 +50,10 @@ __all__ = [
 ]
 
 
+# flags whose empty value means something (an empty note), not a missing path or name
+FREE_TEXT = frozenset({"note"})
+
+
 class Namespace(argparse.Namespace):
     """What ``ArgumentParser.parse_args`` returns: the flags, and in ``typed`` (a slot, outside ``vars()``, so
     never written to args.json) the destinations the command line gave, which a resume tells from defaults by."""
@@ -72,10 +76,25 @@ class ArgumentParser(argparse.ArgumentParser):
             return parsed
         result = Namespace(**vars(parsed))
         result.typed = self._typed(argv)
+        if problem := self._empty_value(result):
+            self.error(problem)
         device = next((a for a in self._actions if a.dest == "device"), None)
         if problem := gpu_without_cuda(result, auto="auto" in (getattr(device, "choices", None) or ("auto",))):
             self.error(problem)
         return result
+
+    def _empty_value(self, args: Namespace) -> str | None:
+        """Why a typed empty value is refused: `--resume "$RUN"` with RUN unset started a new run, `--model_path ""`
+        trained from scratch, `--logdir ""` wrote into the working folder, each saying nothing. Free text
+        (``FREE_TEXT``) may be empty."""
+        for action in (a for p in _parsers(self) for a in p._actions):
+            if action.dest not in args.typed or action.dest in FREE_TEXT:
+                continue
+            value = getattr(args, action.dest, None)
+            if any(isinstance(v, str) and not v.strip() for v in (value if isinstance(value, list) else [value])):
+                name = "/".join(action.option_strings) or action.metavar or action.dest
+                return f"{name} was given an empty value (an unset shell variable?): give one, or leave it out"
+        return None
 
     def _typed(self, argv: list[str]) -> frozenset[str]:
         """Parse ``argv`` again with every default (subcommands' too) suppressed: what is left was typed."""

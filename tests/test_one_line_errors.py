@@ -23,6 +23,7 @@ import multiobjective
 import train
 import train_search
 import utils
+import visualize
 from model import NetworkCIFAR
 from model_search import Network
 from tools import profile_genotypes, tables
@@ -407,3 +408,27 @@ def test_an_image_or_width_that_cannot_work_fails_before_the_run_folder(
     assert run_main(script.main, args) == 2
     assert says in one_line(capsys)
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("module, argv, flag", [
+    (train, ["--arch", "DARTS_V2", "--resume", ""], "--resume"),  # `--resume "$RUN"`, RUN unset: a new run began
+    (train, ["--arch", "DARTS_V2", "--model_path", " "], "--model_path"),  # trained from scratch, saying nothing
+    (train_search, ["--logdir", ""], "--logdir"),  # the run folder went into the working folder
+    (multiobjective, ["-o", "l2", "--gpus", "", "cifar"], "--gpus"),
+    (multiobjective, ["-o", "l2", "cifar", "--save", ""], "--save"),  # a subcommand's flag
+    (batch_train, ["--archs", "DARTS_V2", ""], "--archs"),  # one of several values
+    (ensemble, ["--models_folder", ""], "--models_folder"),
+    (visualize, [""], "arch"),  # a positional
+])
+def test_an_empty_value_is_refused_before_anything_is_written(module, argv: list[str], flag: str, tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as stopped:
+        module.build_parser().parse_args(argv)
+    assert stopped.value.code == 2
+    assert f"{flag} was given an empty value" in one_line(capsys) and not list(tmp_path.iterdir())
+
+
+def test_an_empty_note_is_free_text() -> None:
+    assert train_search.build_parser().parse_args(["--note", ""]).note == ""
