@@ -88,6 +88,7 @@ from utils import (
     get_logger,
     load_run_args,
     lock_run_dir,
+    logs_released,
     numbered,
     portable_args,
     read_json,
@@ -535,7 +536,8 @@ def main(args: argparse.Namespace) -> dict:
         if batch_dir is None:
             batch_dir = create_run_dir("batch-train", args.save or "EXP", args.logdir)
         # each training locks its own folder inside the batch's
-        with batch_lock or lock_run_dir(batch_dir), resumable("batch_train.py", batch_dir):
+        with batch_lock or lock_run_dir(batch_dir), resumable("batch_train.py", batch_dir), \
+                logs_released(f"batch.{batch_dir.name}"):
             return _run_batch(args, batch_dir, entries, device, info, resumed, settings_note)
     finally:
         if batch_lock is not None:

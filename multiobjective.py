@@ -68,6 +68,7 @@ from utils import (
     get_logger,
     load_run_args,
     lock_run_dir,
+    logs_released,
     portable_args,
     read_json,
     rebase_run_dirs,
@@ -783,7 +784,7 @@ def main(args: argparse.Namespace, executor: Any = None) -> dict[str, Any]:
             if getattr(args, "latency_table", None):
                 args.latency_table = _pin_latency_table(args.latency_table, run_dir)
             save_args(args, run_dir, device, kind="sweep")
-        with resumable("multiobjective.py", run_dir):
+        with resumable("multiobjective.py", run_dir), logs_released(f"sweep.{run_dir.name}"):
             return _run(args, run_dir, state, executor)
     finally:
         if own_executor and executor is not None:

@@ -94,6 +94,7 @@ from utils import (
     load_run_args,
     lock_run_dir,
     log_data_notes,
+    logs_released,
     percent_or_na,
     read_json,
     resumable,
@@ -699,14 +700,9 @@ def main(args: argparse.Namespace, *, run_dir: str | Path | None = None,
             logger.info("%s", settings_note)
         logger.info("genotype %s: %s%s", arch_label(args), resolved.note,
                     f" (resumed from {resumed / 'genotype.json'})" if started else "")
-        try:
-            with resumable("train.py", run_dir):
-                return _run(args, run_dir, resumed, checkpoint, genotype, device, setup,
-                            (train_loader, valid_loader, test_loader), info, logger)
-        finally:  # the run is over: release its log files (a batch of trainings would otherwise pile them up)
-            for handler in list(logger.handlers):
-                logger.removeHandler(handler)
-                handler.close()
+        with logs_released(logger.name), resumable("train.py", run_dir):
+            return _run(args, run_dir, resumed, checkpoint, genotype, device, setup,
+                        (train_loader, valid_loader, test_loader), info, logger)
     finally:
         if run_lock is not None:
             run_lock.release()

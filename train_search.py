@@ -67,6 +67,7 @@ from utils import (
     load_run_args,
     lock_run_dir,
     log_data_notes,
+    logs_released,
     read_json,
     resumable,
     resume_point,
@@ -416,7 +417,8 @@ def main(args: argparse.Namespace) -> dict:
             run_dir.mkdir(parents=True, exist_ok=True)
         if run_dir is None:
             run_dir = create_run_dir("search", args.save, args.logdir)
-        with run_lock or lock_run_dir(run_dir), resumable("train_search.py", run_dir):  # before anything is written
+        with run_lock or lock_run_dir(run_dir), resumable("train_search.py", run_dir), \
+                logs_released(f"search.{run_dir.name}"):  # locked before anything is written
             return _search(args, run_dir, device, checkpoint, (train_loader, valid_loader), info, imagenet,
                            cost_model)
     finally:

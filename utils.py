@@ -464,6 +464,20 @@ def get_logger(name: str, run_dir: Path | None = None) -> logging.Logger:
     return logger
 
 
+@contextlib.contextmanager
+def logs_released(name: str) -> Iterator[None]:
+    """Close and detach the handlers of logger ``name`` (get_logger's) when the block ends, however it ends: a
+    process that runs many searches or trainings (a sequential sweep, a sweep's worker, a batch) otherwise kept every
+    finished run's log.txt open, one file descriptor more per run until the process hit its limit."""
+    try:
+        yield
+    finally:
+        logger = logging.getLogger(name)
+        for handler in list(logger.handlers):
+            logger.removeHandler(handler)
+            handler.close()
+
+
 # --------------------------------------------------------------------------- atomic files
 
 

@@ -75,6 +75,28 @@ def load_test_script() -> ModuleType:
     return module
 
 
+def held_open_under(folder: Path) -> list[str]:
+    """The files under ``folder`` that this process still holds open: its descriptors (where /proc shows them) and the
+    log files of its loggers. A run that has ended holds none, or a process that runs many leaks one per run."""
+    folder = Path(folder).resolve()
+    held = set()
+    fds = Path("/proc/self/fd")
+    if fds.is_dir():
+        for fd in fds.iterdir():
+            try:
+                target = Path(os.readlink(fd))
+            except OSError:  # closed between the listing and the read (the listing's own descriptor)
+                continue
+            if target.is_relative_to(folder):
+                held.add(str(target))
+    for logger in _loggers().values():
+        for handler in logger.handlers:
+            if isinstance(handler, logging.FileHandler) and handler.stream is not None \
+                    and Path(handler.baseFilename).resolve().is_relative_to(folder):
+                held.add(handler.baseFilename)
+    return sorted(held)
+
+
 # --------------------------------------------------------------------------- a script's command line, in-process
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import load_test_script
+from conftest import held_open_under, load_test_script
 
 import batch_size_predict as bsp
 import batch_train
@@ -580,6 +580,12 @@ def batch_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     args = batch_train.build_parser().parse_args(
         [*TINY, "--archs", "DARTS_V2", "PC_DARTS_cifar", "DARTS_V2", "--train_portion", "0.5", "--logdir", str(logdir)])
     return batch_train.main(args)
+
+
+def test_a_finished_batch_holds_none_of_its_files_open(batch_run: dict) -> None:
+    """The batch's log.txt stayed open after it ended (its trainings' were released): one descriptor per batch in a
+    process that runs several (a notebook, a driver script)."""
+    assert held_open_under(Path(batch_run["run_dir"]).parent) == []
 
 
 def test_batch_train_trains_two_and_skips_the_duplicate(batch_run: dict) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import held_open_under
 
 import train_search
 from genotypes import resolve_genotype
@@ -37,6 +38,9 @@ def run_search(tmp_path: Path, *extra: str) -> dict:
 def test_search_writes_run_folder(tmp_path: Path) -> None:
     result = run_search(tmp_path, "--epochs", "2", "-l2", "0.01", "-cw", "0.99", "--save", "t", "--note", "l2 0.01")
     run_dir = Path(result["run_dir"])
+    # a sweep runs its searches in one process (its workers too): each search's log.txt stayed open after it ended,
+    # one file descriptor more per search, until a long sweep hit the process's limit
+    assert held_open_under(tmp_path) == []
     assert result["note"] == "l2 0.01"  # --note is kept with the result (and in args.json)
     assert run_dir.parent == tmp_path and run_dir.name.startswith("search-t-")
     for name in ("args.json", "log.txt", "metrics.csv", "checkpoint.pt", "result.json", "genotype.json", "weights.pt"):
