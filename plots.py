@@ -298,6 +298,8 @@ def segments_cross(s: Segment, t: Segment) -> bool:
 def _segment_hits_box(seg: Segment, box: Box) -> bool:
     """True when the segment passes through the box (an end inside counts)."""
     (p, q), (x0, y0, x1, y1) = seg, box
+    if max(p[0], q[0]) < x0 or min(p[0], q[0]) > x1 or max(p[1], q[1]) < y0 or min(p[1], q[1]) > y1:
+        return False  # apart: no end inside and no crossing (the labels test every drawn segment against every spot)
     if any(x0 <= x <= x1 and y0 <= y <= y1 for x, y in (p, q)):
         return True
     corners = ((x0, y0), (x1, y0), (x1, y1), (x0, y1))

@@ -1680,6 +1680,32 @@ def test_labels_of_a_crowded_front_are_all_written_and_their_leader_lines_do_not
     assert not plots.segments_cross(((0, 0), (1, 1)), ((0, 1), (1, 2)))
 
 
+def test_a_segment_apart_from_a_box_is_ruled_out_before_the_crossing_tests(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sweep redraws its front after every search, and the labels tested every drawn segment (the step line, the
+    log grid) against every candidate spot edge by edge: 17 s a plot at 40 front points, 3 s now, the same figure."""
+    rng = np.random.default_rng(0)
+    cases = []
+    for ends, corners in zip(rng.integers(0, 9, (3000, 2, 2)).tolist(), rng.integers(0, 9, (3000, 2, 2)).tolist()):
+        (a, b), (c, d) = corners  # small integers: ends on edges and corners, segments along edges, boxes of no width
+        cases.append((tuple(map(tuple, ends)), (min(a, c), min(b, d), max(a, c), max(b, d))))
+
+    def by_its_edges(seg: plots.Segment, box: plots.Box) -> bool:
+        (x0, y0, x1, y1) = box
+        corners = ((x0, y0), (x1, y0), (x1, y1), (x0, y1))
+        return any(x0 <= x <= x1 and y0 <= y <= y1 for x, y in seg) or any(
+            plots.segments_cross(seg, (corners[k], corners[(k + 1) % 4])) for k in range(4))
+
+    assert [plots._segment_hits_box(seg, box) for seg, box in cases] == [by_its_edges(seg, box) for seg, box in cases]
+    assert sum(by_its_edges(seg, box) for seg, box in cases) > 500  # both answers well represented
+
+    def no_crossing_test(*_: object) -> bool:
+        raise AssertionError("a segment apart from the box was tested edge by edge")
+
+    monkeypatch.setattr(plots, "segments_cross", no_crossing_test)
+    for seg in (((0, 0), (1, 1)), ((10, 0), (12, 9)), ((0, 5), (9, 5.5)), ((3, -2), (4, -1))):
+        assert not plots._segment_hits_box(seg, (2.0, 2.0, 8.0, 4.0))
+
+
 def test_a_label_at_the_top_edge_goes_beside_its_point() -> None:
     """The demo's flops front: its cheapest point sits at the top edge with the front's line below and to its right,
     so no corner was free, and its name was left out though there was room level with it (plot_frontier.py)."""
