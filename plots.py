@@ -162,11 +162,15 @@ def save_figure(fig: Any, path: str | Path) -> Path:
 def draw_or_warn(logger: Any, what: str, draw: Callable[[], T]) -> T | None:
     """``draw()``, or None and a warning in the run's log when it fails (a full disk, a matplotlib error): a run's
     plots are drawn from results already on disk, and a plot that cannot be drawn must not end a run of hours nor
-    keep it from recording its result."""
+    keep it from recording its result. A figure the failed drawing opened is closed: a sweep draws its front after
+    every search, and each failure would keep one more open."""
+    open_before = set(plt.get_fignums())
     try:
         return draw()
     except Exception as err:  # any plotting failure is only a warning here
         logger.warning("could not draw %s: %s", what, " ".join(str(err).split()) or type(err).__name__)
+        for number in set(plt.get_fignums()) - open_before:
+            plt.close(number)
         return None
 
 

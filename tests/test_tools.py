@@ -2510,3 +2510,23 @@ def test_a_training_panel_with_nothing_to_draw_says_why() -> None:
         "not measured: with 5 classes or fewer\nevery label is among the top 5"]
     drawn = plots_train.training_figure([{"epoch": "0", "train_top5": "90.0"}], "top5", "top-5").axes[0]
     assert not drawn.texts and len(drawn.lines) == 1
+
+
+def test_a_drawing_that_fails_leaves_no_figure_open(caplog: pytest.LogCaptureFixture) -> None:
+    """draw_or_warn turns a failed plot into a warning; the figure it had opened stayed open, one more after each
+    search of a sweep whose front could not be drawn. Figures open before it are not its to close."""
+    import logging
+
+    kept = plots.plt.figure()
+    before = set(plots.plt.get_fignums())  # kept, and any an earlier test left open
+
+    def failing() -> None:
+        plots.plt.subplots()
+        raise ValueError("no room for the labels")
+
+    try:
+        assert plots.draw_or_warn(logging.getLogger("t"), "the front", failing) is None
+        assert set(plots.plt.get_fignums()) == before
+        assert "could not draw the front: no room for the labels" in caplog.text
+    finally:
+        plots.plt.close(kept)
