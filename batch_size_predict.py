@@ -78,6 +78,7 @@ from utils import (
     count_parameters_in_MB,
     get_device,
     get_logger,
+    is_out_of_memory,
     json_or_none,
     run_main,
     write_json_atomic,
@@ -85,7 +86,7 @@ from utils import (
 
 __all__ = [
     "main", "main_measure", "build_parser", "MemoryModel", "load_memory_model", "fit_memory_model", "CudaPeakProbe",
-    "PeakProbe", "is_oom", "run_training_steps", "measure", "measured_on",
+    "PeakProbe", "run_training_steps", "measure", "measured_on",
 ]
 
 COLUMNS = ("model size", "batch size", "GPU mb")
@@ -356,17 +357,6 @@ class CudaPeakProbe:
         torch.cuda.empty_cache()
 
 
-def is_oom(error: BaseException) -> bool:
-    """True for the device running out of memory (the allocator's error or a library's failed allocation; on the
-    CPU, the kernel refusing an allocation: torch's "can't allocate memory", Python's MemoryError)."""
-    if isinstance(error, (torch.cuda.OutOfMemoryError, MemoryError)):
-        return True
-    text = str(error)
-    return isinstance(error, RuntimeError) and any(
-        s in text for s in ("out of memory", "CUBLAS_STATUS_ALLOC_FAILED", "CUDNN_STATUS_NOT_ALLOCATED",
-                            "can't allocate memory"))
-
-
 def run_training_steps(genotype: Genotype, batch_size: int, device: torch.device, *, init_channels: int = 36,
                        layers: int = 20, num_classes: int = 10, image_size: int = 32, steps: int = 3,
                        drop_path_prob: float | None = None, auxiliary_weight: float | None = None,
@@ -554,7 +544,7 @@ def measure(specs: Sequence[str], batch_sizes: Sequence[int], device: torch.devi
                 size = run_steps(genotype, batch_size, device, **step_kwargs)
                 peak = probe.peak_mb()
             except Exception as err:
-                if not is_oom(err):
+                if not is_out_of_memory(err):
                     raise
                 oom = True
             probe.release()

@@ -86,6 +86,7 @@ from utils import (
     data_recorded_in,
     get_device,
     get_logger,
+    is_out_of_memory,
     load_run_args,
     lock_run_dir,
     logs_released,
@@ -397,7 +398,7 @@ def train_one(entry: dict[str, Any], args: argparse.Namespace, batch_dir: Path, 
         try:
             return train.main(one, run_dir=run_dir, log_files=log_files, **given)
         except Exception as err:
-            if not bsp.is_oom(err):
+            if not is_out_of_memory(err):
                 raise
         shutil.rmtree(run_dir, ignore_errors=True)
         run_dir = None

@@ -39,7 +39,7 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
-from utils import UserError, available_cores, read_json
+from utils import UserError, available_cores, is_out_of_memory, read_json
 
 __all__ = [
     "Outcome",
@@ -87,10 +87,9 @@ def refused(err: BaseException) -> bool:
     to --resume. A divergence (SearchDiverged, a UserError too) and a crash are the search's own outcome: recorded
     as failed.
     """
-    from batch_size_predict import is_oom  # here, not at the top: the workers import these to search anyway
-    from train_search import SearchDiverged
+    from train_search import SearchDiverged  # here, not at the top: the workers import it to search anyway
 
-    return (isinstance(err, OSError) or is_oom(err)
+    return (isinstance(err, OSError) or is_out_of_memory(err)
             or (isinstance(err, UserError) and not isinstance(err, SearchDiverged)))
 
 

@@ -1305,6 +1305,26 @@ class Interrupted(KeyboardInterrupt):
         self.command = command
 
 
+def is_out_of_memory(error: BaseException) -> bool:
+    """True for the device running out of memory (the allocator's error or a library's failed allocation; on the
+    CPU, the kernel refusing an allocation: torch's "can't allocate memory", Python's MemoryError)."""
+    if isinstance(error, (torch.cuda.OutOfMemoryError, MemoryError)):
+        return True
+    text = str(error)
+    return isinstance(error, RuntimeError) and any(
+        s in text for s in ("out of memory", "CUBLAS_STATUS_ALLOC_FAILED", "CUDNN_STATUS_NOT_ALLOCATED",
+                            "can't allocate memory"))
+
+
+def out_of_memory_line(error: BaseException) -> str:
+    """run_main's line for a run that ran out of memory: what torch said, in its first sentences (CUDA's message
+    goes on for a paragraph about the allocator), and the flags that set how much a run needs."""
+    said = " ".join(str(error).split())
+    said = ". ".join(said.split(". ")[:3]).rstrip(".") or type(error).__name__
+    return (f"out of memory ({said}): a smaller --batch_size, or a smaller network (--init_channels, --layers), "
+            "needs less")
+
+
 @contextlib.contextmanager
 def resumable(script: str, run_dir: str | Path) -> Iterator[None]:
     """Name ``python SCRIPT --resume RUN_DIR`` in a Ctrl-C inside the block, which run_main prints, and in an OSError
@@ -1319,6 +1339,10 @@ def resumable(script: str, run_dir: str | Path) -> Iterator[None]:
     except (OSError, UserError) as err:  # a full disk mid-run: run_main's line says how to go on once it can write
         if (isinstance(err, OSError) or err.mendable) and (Path(run_dir) / "args.json").is_file():
             err.resume_command = resume_command(script, run_dir)  # an outer block's overwrites: the outermost run's
+        raise
+    except Exception as err:  # noqa: BLE001 - re-raised; only memory gets a resume command (with more free)
+        if is_out_of_memory(err) and (Path(run_dir) / "args.json").is_file():
+            err.resume_command = resume_command(script, run_dir)
         raise
 
 
@@ -1401,6 +1425,13 @@ def run_main(main_fn: Callable[[Any], Any], args: Any) -> int:
     except RunFailed as e:
         print(f"error: {' '.join(str(e).split())}", file=sys.stderr)
         return 1
+    except Exception as e:  # the device's memory, too small for the batch or network asked for: no bug, one line
+        if not is_out_of_memory(e):
+            raise
+        resume = getattr(e, "resume_command", None)
+        print(f"error: {out_of_memory_line(e)}" + (f"; or continue this run where more memory is free: {resume}"
+                                                    if resume else ""), file=sys.stderr)
+        return 2
     except KeyboardInterrupt as e:
         how = f"interrupted by {signal.Signals(received[0]).name}" if received else "interrupted"
         print(f"{how}: continue with {e.command}" if isinstance(e, Interrupted) else how, file=sys.stderr)

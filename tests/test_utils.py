@@ -832,3 +832,46 @@ def test_a_log_line_on_the_terminal_clears_the_progress_bar_first(monkeypatch) -
         shown.append(screen.rstrip())
     assert any(s.endswith("train 001/004 loss 2.3") for s in shown)
     assert not any("epoch 0" in s and "train 001/004" in s for s in shown), shown
+
+
+CUDA_OOM = ("CUDA out of memory. Tried to allocate 2.00 GiB. GPU 0 has a total capacity of 79.11 GiB of which 1.06 "
+            "GiB is free. Including non-PyTorch memory, this process has 78.04 GiB memory in use. Of the allocated "
+            "memory 76.9 GiB is allocated by PyTorch. See documentation for Memory Management")
+CPU_OOM = ("[enforce fail at alloc_cpu.cpp:117] data. DefaultCPUAllocator: can't allocate memory: you tried to "
+           "allocate 68719476736 bytes. Error code 12 (Cannot allocate memory)")
+
+
+@pytest.mark.parametrize("error, said", [
+    (torch.cuda.OutOfMemoryError(CUDA_OOM), "CUDA out of memory. Tried to allocate 2.00 GiB. GPU 0 has a total "
+                                            "capacity of 79.11 GiB of which 1.06 GiB is free)"),
+    (RuntimeError(CPU_OOM), "DefaultCPUAllocator: can't allocate memory: you tried to allocate 68719476736 bytes"),
+    (MemoryError(), "(MemoryError)"),
+])
+@pytest.mark.parametrize("started", [True, False])
+def test_running_out_of_memory_is_one_line(error: BaseException, said: str, started: bool, tmp_path: Path,
+                                           capsys: pytest.CaptureFixture) -> None:
+    """A batch or network too large for the device ended train.py (or a search, test.py) with torch's traceback and
+    a paragraph about its allocator: it is no bug, and the line says what to lower; a run that had started (its
+    args.json written) can also continue where more memory is free, its checkpoint kept."""
+    run = tmp_path / "eval-x"
+    run.mkdir()
+    if started:
+        (run / "args.json").write_text("{}")
+
+    def main(_: object) -> None:
+        with resumable("train.py", run):
+            raise error
+
+    assert run_main(main, None) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and err.startswith("error: out of memory (") and said in err
+    assert "a smaller --batch_size" in err and "Including non-PyTorch" not in err
+    assert err.rstrip().endswith(f"--resume {run}") == started
+
+
+def test_other_runtime_errors_keep_their_traceback() -> None:
+    def main(_: object) -> None:
+        raise RuntimeError("mat1 and mat2 shapes cannot be multiplied")
+
+    with pytest.raises(RuntimeError, match="shapes cannot"):
+        run_main(main, None)
