@@ -39,7 +39,7 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
-from utils import UserError, available_cores, is_out_of_memory, read_json
+from utils import UserError, available_cores, is_out_of_memory, out_of_memory, read_json
 
 __all__ = [
     "Outcome",
@@ -75,6 +75,12 @@ class Outcome:
 
 def _one_line(text: str, limit: int = 500) -> str:
     return " ".join(str(text).split())[:limit]
+
+
+def search_error(err: BaseException) -> str:
+    """What a sweep records and says of a search's exception: one line (torch's out-of-memory paragraph cut to its
+    first sentences)."""
+    return out_of_memory(err) if is_out_of_memory(err) else _one_line(err) or type(err).__name__
 
 
 def refused(err: BaseException) -> bool:
@@ -239,7 +245,7 @@ def _serve(target: Callable[[argparse.Namespace], Any], conn: Connection) -> Non
         except BaseException as err:  # noqa: BLE001 - every failure is reported; the sweep decides what follows
             if not isinstance(err, (UserError, FloatingPointError)):
                 traceback.print_exc(file=sys.stderr)
-            conn.send(("refused" if refused(err) else "failed", index, _one_line(err) or type(err).__name__))
+            conn.send(("refused" if refused(err) else "failed", index, search_error(err)))
             conn.close()
             sys.exit(1)
         _release_gpu_memory()
@@ -463,8 +469,8 @@ def ray_task(args: argparse.Namespace) -> dict[str, Any]:
     try:
         result = run_search(args)
     except Exception as err:  # noqa: BLE001 - reported to the sweep, which records it or stops
-        reply = {"status": "refused" if refused(err) else "failed", "error": _one_line(err) or type(err).__name__,
-                 "host": host, "device": device}
+        reply = {"status": "refused" if refused(err) else "failed", "error": search_error(err), "host": host,
+                 "device": device}
         if not isinstance(err, (UserError, FloatingPointError)):  # a bug's traceback: to the sweep's terminal too,
             # as a local worker's is (this worker's stderr is a file in Ray's session logs on the node that ran it)
             reply["traceback"] = traceback.format_exc()

@@ -343,7 +343,7 @@ class Sweep:
             result = train_search.main(search_args(self.args, weight, run_dir))
         except Exception as err:  # noqa: BLE001 - a failed search is recorded and the sweep goes on (README)
             if executors.refused(err):
-                raise self.stopped_by(record, str(err)) from None
+                raise self.stopped_by(record, executors.search_error(err)) from None
             if not isinstance(err, (UserError, FloatingPointError)):
                 self.logger.error("search %d crashed", index, exc_info=True)
             self.record_failed(record, weight, str(err) or type(err).__name__, time.time())

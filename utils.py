@@ -1316,12 +1316,17 @@ def is_out_of_memory(error: BaseException) -> bool:
                             "can't allocate memory"))
 
 
-def out_of_memory_line(error: BaseException) -> str:
-    """run_main's line for a run that ran out of memory: what torch said, in its first sentences (CUDA's message
-    goes on for a paragraph about the allocator), and the flags that set how much a run needs."""
+def out_of_memory(error: BaseException) -> str:
+    """"out of memory (what torch said)", in its first sentences: CUDA's message goes on for a paragraph about the
+    allocator, too long for the one line a run ends with or a sweep records."""
     said = " ".join(str(error).split())
-    said = ". ".join(said.split(". ")[:3]).rstrip(".") or type(error).__name__
-    return (f"out of memory ({said}): a smaller --batch_size, or a smaller network (--init_channels, --layers), "
+    return f"out of memory ({'. '.join(said.split('. ')[:3]).rstrip('.') or type(error).__name__})"
+
+
+def out_of_memory_line(error: BaseException) -> str:
+    """run_main's line for a run that ran out of memory: out_of_memory, and the flags that set how much a run
+    needs."""
+    return (f"{out_of_memory(error)}: a smaller --batch_size, or a smaller network (--init_channels, --layers), "
             "needs less")
 
 

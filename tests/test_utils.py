@@ -875,3 +875,15 @@ def test_other_runtime_errors_keep_their_traceback() -> None:
 
     with pytest.raises(RuntimeError, match="shapes cannot"):
         run_main(main, None)
+
+
+def test_a_sweep_records_a_search_out_of_memory_in_torch_first_sentences() -> None:
+    """A search out of memory stops a sweep (executors.refused) with one line, and sweep.json keeps the error: both
+    held torch's whole paragraph about its allocator."""
+    import executors
+
+    error = torch.cuda.OutOfMemoryError(CUDA_OOM)
+    assert executors.refused(error)
+    assert executors.search_error(error) == ("out of memory (CUDA out of memory. Tried to allocate 2.00 GiB. GPU 0 "
+                                             "has a total capacity of 79.11 GiB of which 1.06 GiB is free)")
+    assert executors.search_error(ValueError("bad\n  value")) == "bad value"
