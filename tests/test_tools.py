@@ -1321,6 +1321,22 @@ def test_a_running_trainings_damaged_args_json_is_one_line_naming_it(tmp_path: P
     assert err.startswith(f"error: {run / 'args.json'} is not a train.py args.json") and "\n" not in err
 
 
+@pytest.mark.parametrize("text", ["[1]", '{"args": [1]}', "{not json"])
+def test_a_finished_trainings_damaged_args_json_is_one_line_naming_it(tmp_path: Path, capsys, text: str) -> None:
+    """A finished training's image size is only in its args.json: a damaged one was read as "the dataset's own
+    side", and a run trained at 8x8 was profiled at 32x32 (16 times its FLOPs) without a word."""
+    run = tmp_path / "eval-DARTS_V2-1"
+    run.mkdir()
+    (run / "args.json").write_text(text)
+    (run / "result.json").write_text(json.dumps({"test_acc": 62.0, "test_loss": 0.8, "arch": "DARTS_V2",
+                                                 "init_channels": 4, "layers": 3}))
+    args = analyse_train_logs.build_parser().parse_args(["-t", str(run), "-o", str(tmp_path / "t.csv"), "--no_latency"])
+    assert run_main(analyse_train_logs.main, args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"error: {run / 'args.json'} is ") and "\n" not in err
+    assert err.endswith("restore it, or move its run folder out of -t") and not (tmp_path / "t.csv").exists()
+
+
 def test_a_running_training_takes_its_own_genotype_json(tmp_path: Path, monkeypatch) -> None:
     """Its --arch is relative to where train.py ran (here nowhere): the folder's genotype.json has the cells."""
     running = tmp_path / "batch" / "eval-l2_loss_2e01-1"

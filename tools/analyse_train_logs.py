@@ -242,21 +242,28 @@ def _last_metrics(path: Path) -> dict[str, Any]:
 
 def _image_size(folder: Path) -> int | None:
     """The --image_size the run was trained at (None: the dataset's own), from its args.json."""
-    try:
-        settings, _ = cli.run_settings(folder, argparse.Namespace(), {"image_size": None})
-    except UserError:  # an unreadable args.json: result.json still holds everything else
-        return None
+    _recorded_args(folder)  # a damaged args.json is named, not read as "the dataset's own side"
+    settings, _ = cli.run_settings(folder, argparse.Namespace(), {"image_size": None})
     return settings.image_size
 
 
 def _recorded_args(folder: Path) -> dict[str, Any]:
-    """The arguments a run's args.json records ({} when unreadable: result.json still holds the results)."""
-    try:
-        record = read_json(folder / "args.json")
-    except Exception:  # noqa: BLE001 - an unreadable args.json
+    """The arguments a finished run's args.json records ({} when it has none: result.json holds the results).
+
+    A damaged one is one line naming it: result.json has no image size, so the run would be profiled at the
+    dataset's own side (32 for a run trained at 8), its FLOPs and latency columns wrong without a word."""
+    path = folder / "args.json"
+    if not path.is_file():
         return {}
+    advice = "restore it, or move its run folder out of -t"
+    try:
+        record = read_json(path)
+    except UserError as err:
+        raise UserError(f"{err}: {advice}") from None
     run_args = record.get("args") if isinstance(record, dict) else None
-    return run_args if isinstance(run_args, dict) else {}
+    if not isinstance(run_args, dict):
+        raise UserError(f"{path} is not a train.py args.json (no \"args\" object): {advice}")
+    return run_args
 
 
 def train_settings(run_args: dict[str, Any]) -> str | None:
