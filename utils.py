@@ -289,11 +289,15 @@ def create_run_dir(kind: str, save: str, root: str | Path = "logs") -> Path:
     root = Path(root)
     if root.exists() and not root.is_dir():
         raise UserError(f"--logdir {root} is a file, not a folder")
+    top_level = kind == "batch-train" or kind.startswith("multi-search-")  # no script makes one inside a run
     for folder in (root, *root.absolute().parents):  # a sweep's or a batch's folder holds its runs by design
         found = run_folder_kind(folder)
         if found in ("search", "train"):  # e.g. test.py --logdir <the training it tests>, for RUN or --model_path
             raise UserError(f"--logdir {root} is inside {RUN_KINDS[found][0]} run folder ({folder}), which holds "
                             "that run's own files only: give another --logdir")
+        if found is not None and top_level:  # a batch made in a batch: ensemble.py took its trainings for the outer's
+            raise UserError(f"--logdir {root} is inside {RUN_KINDS[found][0]} folder ({folder}), whose runs are read "
+                            "as its own (ensemble.py, the tools): give another --logdir")
     base = f"{kind}-{save}-{time.strftime('%Y%m%d-%H%M%S')}"
     if len(os.fsencode(base)) > 240:  # a filesystem's names end at 255 bytes, and a suffix -N may follow
         raise UserError(f"--save {save[:40]}... is too long: the run folder's name would pass 240 bytes")

@@ -156,6 +156,22 @@ def test_create_run_dir_refuses_a_logdir_inside_a_search_or_training_but_not_a_s
     assert create_run_dir("search", "EXP", sweep).parent == sweep
 
 
+
+@pytest.mark.parametrize("kind", ["batch-train", "multi-search-digits"])
+def test_create_run_dir_makes_no_batch_or_sweep_inside_a_run_folder(tmp_path, kind):
+    """batch_train.py --logdir <a batch> made a batch inside it, and ensemble.py --models_folder <that batch>, which
+    looks one level down, ensembled the inner batch's trainings with its own without a word."""
+    batch = tmp_path / "batch-train-EXP-20240101-000000"
+    batch.mkdir()
+    (batch / "batch.json").write_text("{}")
+    for logdir in (batch, batch / "more"):
+        with pytest.raises(UserError, match=f"--logdir {re.escape(str(logdir))} is inside a batch-train folder "
+                                            rf"\({re.escape(str(batch))}\)"):
+            create_run_dir(kind, "EXP", logdir)
+    assert sorted(p.name for p in batch.iterdir()) == ["batch.json"]
+    assert create_run_dir("eval", "x", batch).parent == batch  # its own trainings
+    assert create_run_dir(kind, "EXP", tmp_path).parent == tmp_path
+
 def test_write_json_atomic_roundtrip_and_special_types(tmp_path):
     path = tmp_path / "sub" / "result.json"
     obj = {"a": np.float32(1.5), "b": np.int64(3), "p": Path("x/y"), "arr": np.arange(3), "t": torch.tensor([1, 2])}
