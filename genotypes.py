@@ -894,7 +894,7 @@ def resolve_genotype_source(spec: str | Path | Genotype) -> ResolvedGenotype:
     key = None
     if not _exists(path) and ":" in text:
         head, _, tail = text.rpartition(":")
-        if _exists(Path(head)):
+        if head and _exists(Path(head)):  # ":NAME" named no file: Path("") is the working folder
             path, key = Path(head), tail
     if _exists(path):
         if path.is_dir() or path.name == "log.txt":

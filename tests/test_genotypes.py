@@ -181,6 +181,16 @@ def test_unknown_name_far_from_everything_still_one_line() -> None:
     assert "\n" not in str(err.value) and "zzzzzzzz" in str(err.value)
 
 
+
+def test_a_name_after_a_bare_colon_is_no_file_of_the_working_folder(tmp_path: Path, monkeypatch) -> None:
+    """':DARTS_V2' (FILE:NAME with its file left out, an unset shell variable) read the working folder as a run
+    folder: 'run folder . has no genotype.json...', with no word of the name typed."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(GenotypeError) as err:
+        resolve_genotype(":DARTS_V2")
+    assert "':DARTS_V2'" in str(err.value) and "DARTS_V2" in str(err.value).split("known:")[-1]
+    assert "run folder" not in str(err.value) and "\n" not in str(err.value)
+
 def test_missing_file_or_folder(tmp_path: Path) -> None:
     for spec in (str(tmp_path / "nope.json"), str(tmp_path / "no_such_run")):
         with pytest.raises(GenotypeError) as err:
