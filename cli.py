@@ -52,6 +52,10 @@ __all__ = [
 
 # flags whose empty value means something (an empty note), not a missing path or name
 FREE_TEXT = frozenset({"note"})
+# the largest count, size or index a flag takes: torch failed beyond int64 with a C++ traceback, after the run folder
+# was made (--init_channels 10**20); seeds have their own range (SEED_RANGE)
+INT_FLAG_MAX = 2**31 - 1
+SEED_FLAGS = frozenset({"seed", "seeds"})
 
 
 class Namespace(argparse.Namespace):
@@ -76,7 +80,7 @@ class ArgumentParser(argparse.ArgumentParser):
             return parsed
         result = Namespace(**vars(parsed))
         result.typed = self._typed(argv)
-        if problem := self._empty_value(result):
+        if problem := self._empty_value(result) or self._out_of_range(result):
             self.error(problem)
         device = next((a for a in self._actions if a.dest == "device"), None)
         if problem := gpu_without_cuda(result, auto="auto" in (getattr(device, "choices", None) or ("auto",))):
@@ -94,6 +98,20 @@ class ArgumentParser(argparse.ArgumentParser):
             if any(isinstance(v, str) and not v.strip() for v in (value if isinstance(value, list) else [value])):
                 name = "/".join(action.option_strings) or action.metavar or action.dest
                 return f"{name} was given an empty value (an unset shell variable?): give one, or leave it out"
+        return None
+
+    def _out_of_range(self, args: Namespace) -> str | None:
+        """Why a typed integer beyond ``INT_FLAG_MAX`` either way is refused: no network, batch or count that large
+        can run, and torch's failure came deep inside the run, as a traceback."""
+        for action in (a for p in _parsers(self) for a in p._actions):
+            if action.type is not int or action.dest not in args.typed or action.dest in SEED_FLAGS:
+                continue
+            value = getattr(args, action.dest, None)
+            for v in value if isinstance(value, list) else [value]:
+                if isinstance(v, int) and abs(v) > INT_FLAG_MAX:
+                    name = "/".join(action.option_strings) or action.metavar or action.dest
+                    bound = "at most 2**31 - 1" if v > 0 else "at least -(2**31 - 1)"
+                    return f"{name} {v} is out of range: {bound}"
         return None
 
     def _typed(self, argv: list[str]) -> frozenset[str]:

@@ -430,5 +430,26 @@ def test_an_empty_value_is_refused_before_anything_is_written(module, argv: list
     assert f"{flag} was given an empty value" in one_line(capsys) and not list(tmp_path.iterdir())
 
 
+@pytest.mark.parametrize("module, argv, says", [
+    (train_search, ["--init_channels", str(10**20)], f"--init_channels {10**20} is out of range: at most"),  # C++ stack
+    (multiobjective, ["-o", "l2", "--parallel", str(2**31)], f"--parallel {2**31} is out of range"),  # an OverflowError
+    (multiobjective, ["-o", "l2", "cifar", "--layers", str(-(2**40))], "out of range: at least"),  # a subcommand's flag
+    (batch_train, ["--archs", "DARTS_V2", "--probe_batches", "16", str(2**31)], "--probe_batches"),  # one of two
+])
+def test_an_integer_beyond_any_run_is_refused_before_anything_is_written(
+        module, argv: list[str], says: str, tmp_path: Path, capsys: pytest.CaptureFixture,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as stopped:
+        module.build_parser().parse_args(argv)
+    assert stopped.value.code == 2
+    assert says in one_line(capsys) and not list(tmp_path.iterdir())
+
+
+def test_the_largest_integer_a_flag_takes_and_any_seed_parse() -> None:
+    args = train_search.build_parser().parse_args(["--init_channels", str(2**31 - 1), "--seed", str(2**63)])
+    assert (args.init_channels, args.seed) == (2**31 - 1, 2**63)  # seeds: check_common_args's SEED_RANGE
+
+
 def test_an_empty_note_is_free_text() -> None:
     assert train_search.build_parser().parse_args(["--note", ""]).note == ""
