@@ -2313,6 +2313,32 @@ def test_a_run_not_ended_is_named_so_not_as_no_sweep(tmp_path: Path, kind: str, 
         tables.load_sweep(run)
 
 
+def test_a_file_that_is_no_run_log_is_refused_not_read_as_its_folder(tmp_path: Path, capsys) -> None:
+    """-t notes.txt (or -l) read the file's whole folder: every run beside it, one of them damaged, was reported as
+    if it were what was asked for. Only a run's log.txt or a JSON of a run folder stands for its folder."""
+    damaged = tmp_path / "eval-DARTS_V2-20261207-120000"
+    damaged.mkdir()
+    (damaged / "args.json").write_text(json.dumps({"kind": "train", "args": {"arch": "DARTS_V2"}}))
+    (damaged / "metrics.csv").write_text("epoch\n0\n")
+    (damaged / "result.json").write_text("[1, 2]")
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my runs\n")
+    said = f"error: {notes} is a file, not a run folder or its log.txt\n"
+    for tool, flag in ((analyse_train_logs, "-t"), (analyse_search_logs, "-l"), (plot_frontier, "-l"),
+                       (compare_fronts, "-l")):
+        args = tool.build_parser().parse_args([flag, str(notes), "-o", str(tmp_path / "out.csv")])
+        assert run_main(tool.main, args) == 2
+        assert capsys.readouterr().err == said
+    assert run_main(search_stability.main, search_stability.build_parser().parse_args([str(notes)])) == 2
+    assert capsys.readouterr().err == said
+    for stands in (damaged / "log.txt", damaged / "args.json"):  # a run's own log and records name it
+        stands.touch()
+        assert tables.run_folder(stands) == damaged
+    with pytest.raises(ValueError, match="metrics.csv is a file, not a run folder or its log.txt"):
+        tables.run_folder(damaged / "metrics.csv")
+    assert not (tmp_path / "out.csv").exists()
+
+
 def test_a_folder_that_is_no_sweep_is_named_before_the_output(tmp_path: Path, capsys) -> None:
     """plot_frontier -l DIR -o DIR/x.png on a folder that is no sweep said "-o ... is inside the input folder": the
     input is the mistake, and is named first (nothing written either way); likewise in every tool that reads runs."""
