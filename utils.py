@@ -1015,6 +1015,19 @@ def run_kind(run_dir: Path, record: dict) -> str | None:
     return None
 
 
+def read_run_args(path: str | Path, script: str = "run's") -> dict[str, Any]:
+    """The arguments a run's args.json records (its "args" object; ``script`` names the run in the error).
+
+    save_args writes that object into every args.json, so valid JSON without it is a damaged file: a UserError
+    naming it, not a run that recorded no settings (read so, a folder was "of unknown kind", or profiled on the
+    paper's network instead of its own, without a word)."""
+    record = read_json(path)
+    saved = record.get("args") if isinstance(record, dict) else None
+    if not isinstance(saved, dict):
+        raise UserError(f"{path} is not a {script} args.json (no \"args\" object)")
+    return saved
+
+
 def run_folder_kind(folder: str | Path) -> str | None:
     """The kind of run folder the project wrote at ``folder`` (sweep.json, batch.json, or an args.json
     of a known kind), or None; an unreadable args.json is not taken for one."""

@@ -277,6 +277,23 @@ def test_a_folder_that_is_no_training_is_told_what_works(tmp_path: Path, capsys:
     assert not (tmp_path / "logs").exists()
 
 
+def test_an_args_json_without_its_arguments_is_named_damaged(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """A training whose args.json is valid JSON with no "args" object was "a folder of unknown kind: train its
+    genotype with train.py first"; its weights given with --model_path were tested as bare weights (on CIFAR-10,
+    the run's settings unread). Every run's args.json has that object: the file is named, and nothing written."""
+    run = tmp_path / "eval-DARTS_V2-1"
+    run.mkdir()
+    (run / "args.json").write_text(json.dumps({"kind": "train", "env": {}}))
+    (run / "weights.pt").write_bytes(b"")
+    said = f'{run / "args.json"} is not a train.py args.json (no "args" object): restore it'
+    logs = ["--logdir", str(tmp_path / "logs")]
+    assert said in _refusal(capsys, run, *logs)
+    assert said in _refusal(capsys, "--model_path", run / "weights.pt", "--arch", "DARTS_V2", *logs)
+    (run / "args.json").write_text("{cut")
+    assert _refusal(capsys, run, *logs).startswith(f"error: {run / 'args.json'} is not valid JSON")
+    assert not (tmp_path / "logs").exists()
+
+
 def _refusal(capsys: pytest.CaptureFixture, *argv: str | Path) -> str:
     """test.py's one-line refusal (exit 2) of a call."""
     args = testpy.build_parser().parse_args([*map(str, argv), "--device", "cpu"])

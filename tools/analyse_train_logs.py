@@ -85,6 +85,7 @@ from utils import (  # noqa: E402
     check_output,
     not_started_note,
     read_json,
+    read_run_args,
     recorded_failure,
     resume_command,
     run_is_live,
@@ -255,15 +256,10 @@ def _recorded_args(folder: Path) -> dict[str, Any]:
     path = folder / "args.json"
     if not path.is_file():
         return {}
-    advice = "restore it, or move its run folder out of -t"
     try:
-        record = read_json(path)
+        return read_run_args(path, "train.py")
     except UserError as err:
-        raise UserError(f"{err}: {advice}") from None
-    run_args = record.get("args") if isinstance(record, dict) else None
-    if not isinstance(run_args, dict):
-        raise UserError(f"{path} is not a train.py args.json (no \"args\" object): {advice}")
-    return run_args
+        raise UserError(f"{err}: restore it, or move its run folder out of -t") from None
 
 
 def train_settings(run_args: dict[str, Any]) -> str | None:
