@@ -297,6 +297,32 @@ def test_profile_genotypes_profiles_a_training_on_the_network_it_trained(runs: d
     assert profile_genotypes.trained_network(["PC_DARTS_cifar", str(runs["sweep"])]) == ("", None)
 
 
+def test_profile_genotypes_names_a_damaged_args_json_not_the_paper_network(tmp_path: Path, capsys) -> None:
+    """A training whose args.json had no "args" object was profiled on the paper's network without a word (an
+    unreadable one, with a note): the run's own network is what it records there. One without args.json (older
+    runs) is still profiled on the defaults."""
+    run = tmp_path / "eval-DARTS_V2-1"
+    run.mkdir()
+    (run / "genotype.json").write_text(json.dumps(genotypes.genotype_to_dict(genotypes.DARTS_V2)))
+    out = tmp_path / "profile.csv"
+
+    def profile(spec: Path) -> int:
+        args = profile_genotypes.build_parser().parse_args(["--archs", str(spec), "-o", str(out), *TINY])
+        return run_main(profile_genotypes.main, args)
+
+    assert profile(run) == 0 and out.is_file()  # no args.json: the flags' network, as before
+    out.unlink()
+    capsys.readouterr()
+    for damaged, said in (({"kind": "train", "env": {}}, 'is not a run\'s args.json (no "args" object)'),
+                          ("{cut", "is not valid JSON")):
+        (run / "args.json").write_text(damaged if isinstance(damaged, str) else json.dumps(damaged))
+        for spec in (run, run / "genotype.json"):
+            assert profile(spec) == 2
+            err = capsys.readouterr().err
+            assert err.startswith(f"error: {run / 'args.json'} {said}") and err.count("\n") == 1, err
+    assert not out.exists()
+
+
 def read_record(path: Path) -> dict:
     """A tool's <stem>_profile.json, its "made" checked to be a time with its zone."""
     record = json.loads(path.read_text())

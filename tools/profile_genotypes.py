@@ -54,6 +54,7 @@ from utils import (  # noqa: E402
     UserError,
     check_output,
     read_json,
+    read_run_args,
     resume_command,
     run_folder_kind,
     run_main,
@@ -145,6 +146,22 @@ def expand_archs(specs: list[str]) -> list[tuple[str, Any]]:
     return out
 
 
+def check_run_args(specs: list[str]) -> None:
+    """A one-line error for an --archs run folder (or a file in one) whose args.json is damaged: the network
+    profiled is the one a run records there, and such a file (one without its "args" object silently, an
+    unreadable one with a note) gave the paper's network instead. A folder without args.json (a run older than
+    it, or no run) is left to the defaults, as before."""
+    for spec in specs:
+        path = None if is_genotype_string(spec) else _spec_path(spec)
+        folder = path.parent if path is not None and path.is_file() else path
+        if folder is None or not (folder / "args.json").is_file():
+            continue
+        try:
+            read_run_args(folder / "args.json")
+        except UserError as err:
+            raise UserError(f"{err}: restore it (the network profiled is the one the run records there)") from None
+
+
 def cost_sweep_network(specs: list[str]) -> tuple[str, dict[str, Any] | None]:
     """(a note, settings) of the evaluation network of the cost sweep (or search) that --archs entries come from:
     its front's FLOPs and parameters are that network's, at its image size (a digits demo's 0.0961M FLOPs are
@@ -210,6 +227,7 @@ def _one_network(found: dict[tuple, str], several: str, one: str) -> tuple[str, 
 
 def main(args: argparse.Namespace) -> dict[str, Any]:
     """Profile every genotype; returns {"table" (our column names), "csv"}."""
+    check_run_args(args.archs)
     note, costed = cost_sweep_network(args.archs)
     if costed is None and not note:  # no cost sweep among the entries: a trained run's own network, if one is
         note, costed = trained_network(args.archs)
