@@ -2341,7 +2341,7 @@ def test_a_run_not_ended_is_named_so_not_as_no_sweep(tmp_path: Path, kind: str, 
 
 def test_a_file_that_is_no_run_log_is_refused_not_read_as_its_folder(tmp_path: Path, capsys) -> None:
     """-t notes.txt (or -l) read the file's whole folder: every run beside it, one of them damaged, was reported as
-    if it were what was asked for. Only a run's log.txt or a JSON of a run folder stands for its folder."""
+    if it were what was asked for. Only a run's log.txt or a file in a run's folder stands for that folder."""
     damaged = tmp_path / "eval-DARTS_V2-20261207-120000"
     damaged.mkdir()
     (damaged / "args.json").write_text(json.dumps({"kind": "train", "args": {"arch": "DARTS_V2"}}))
@@ -2357,11 +2357,16 @@ def test_a_file_that_is_no_run_log_is_refused_not_read_as_its_folder(tmp_path: P
         assert capsys.readouterr().err == said
     assert run_main(search_stability.main, search_stability.build_parser().parse_args([str(notes)])) == 2
     assert capsys.readouterr().err == said
-    for stands in (damaged / "log.txt", damaged / "args.json"):  # a run's own log and records name it
+    for stands in (damaged / "log.txt", damaged / "args.json", damaged / "metrics.csv"):  # a run's own files name it
         stands.touch()
         assert tables.run_folder(stands) == damaged
+    lone = tmp_path / "lone"
+    lone.mkdir()
+    (lone / "log.txt").touch()  # a log alone (a run cut off before its records) still names its folder
+    assert tables.run_folder(lone / "log.txt") == lone
+    (lone / "metrics.csv").touch()
     with pytest.raises(ValueError, match="metrics.csv is a file, not a run folder or its log.txt"):
-        tables.run_folder(damaged / "metrics.csv")
+        tables.run_folder(lone / "metrics.csv")
     assert not (tmp_path / "out.csv").exists()
 
 

@@ -413,16 +413,17 @@ RUN_RECORDS = ("args.json", "sweep.json", "batch.json", "result.json")  # what m
 
 
 def run_folder(path: str | Path) -> Path:
-    """The run folder a tool was pointed at: the folder itself, or the folder of its log.txt / a JSON in it.
+    """The run folder a tool was pointed at: the folder itself, or the folder of its log.txt or of a file in it.
 
-    Any other file is refused: its folder is not what was named (``-t notes.txt`` read every run beside the
-    file, and reported another run's damaged result.json as if it were the one asked for)."""
+    A file in a folder that holds no run's records is refused: its folder is not what was named (``-t notes.txt``
+    read every run beside the file, and reported another run's damaged result.json as if it were the one asked
+    for)."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no such file or folder: {path}")
     if not path.is_file():
         return path
-    if path.name == "log.txt" or (path.suffix == ".json" and any((path.parent / n).is_file() for n in RUN_RECORDS)):
+    if path.name == "log.txt" or any((path.parent / n).is_file() for n in RUN_RECORDS):
         return path.parent
     raise ValueError(f"{path} is a file, not a run folder or its log.txt")
 
