@@ -18,7 +18,7 @@ import torch
 import fastpath
 from data import default_cutout_length
 from model import input_side_error, last_side
-from utils import UserError, portable_args, read_json, threads_error
+from utils import UserError, portable_args, read_run_args, threads_error
 
 __all__ = [
     "ArgumentParser",
@@ -621,10 +621,7 @@ def run_settings(run_dir: str | Path | None, args: argparse.Namespace, keys: Map
     source = None
     if run_dir is not None and (Path(run_dir) / "args.json").is_file():
         source = Path(run_dir) / "args.json"
-        record = read_json(source)
-        saved = record.get("args") if isinstance(record, dict) else None
-        if not isinstance(saved, dict):
-            raise UserError(f"{source} holds no run arguments")
+        saved = read_run_args(source)
         if saved.get("imagenet") is True:  # a search with --imagenet, written before its args.json said so in --set
             saved = {**saved, "set": "imagenet"}
     merged = vars(args).copy()

@@ -90,6 +90,7 @@ from utils import (
     numbered,
     percent_or_na,
     read_json,
+    read_run_args,
     run_is_live,
     run_main,
     set_seed,
@@ -313,10 +314,7 @@ def _run_args(run: Path) -> dict[str, Any]:
     """The arguments a run's args.json records ({} without args.json); a damaged one is a UserError naming it."""
     if not (run / "args.json").is_file():
         return {}
-    record = read_json(run / "args.json")
-    if not isinstance(record, dict) or not isinstance(record.get("args", {}), dict):
-        raise UserError(f"{run / 'args.json'} holds no run arguments")
-    return record.get("args", {})
+    return read_run_args(run / "args.json", "train.py")
 
 
 def load_models(runs: list[Path], args: argparse.Namespace, num_classes: int, device: torch.device,

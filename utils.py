@@ -1070,9 +1070,11 @@ def load_run_args(folder: str | Path, kind: str) -> tuple[Path, dict]:
     label, _ = RUN_KINDS[kind]
     if not (run_dir / "args.json").is_file():
         raise resume_folder_error(run_dir, kind, "args.json")
+    try:
+        read_run_args(run_dir / "args.json", RUN_KINDS[kind][1])
+    except UserError as err:
+        raise UserError(f"--resume {run_dir}: {err}") from None
     record = read_json(run_dir / "args.json")
-    if not isinstance(record, dict) or not isinstance(record.get("args"), dict):
-        raise UserError(f"--resume {run_dir}: args.json holds no run arguments")
     found = run_kind(run_dir, record)
     if found != kind:
         what = "a folder of unknown kind"

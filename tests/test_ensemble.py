@@ -162,7 +162,7 @@ def test_an_unfinished_run_is_skipped_as_still_training_or_stopped(tmp_path: Pat
 @pytest.mark.parametrize(("damaged", "damage", "expected"), [
     ("weights.pt", _truncate, "cannot read checkpoint"),
     ("args.json", _truncate, "is not valid JSON"),
-    ("args.json", lambda p: p.write_text("[1, 2]"), "holds no run arguments"),
+    ("args.json", lambda p: p.write_text("[1, 2]"), 'args.json (no "args" object)'),
     ("result.json", lambda p: p.write_text('{"genotype": {"normal": '), "is not valid JSON"),
     ("result.json", lambda p: p.write_text("[]"), "holds no training result"),
     ("weights.pt", _wrong_weights, "missing key"),

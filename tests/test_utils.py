@@ -742,7 +742,7 @@ def test_load_run_args_knows_each_kind_of_run_folder(tmp_path):
     batch = folder("batch", {"args": {"arch": "x"}}, "batch.json")
     with pytest.raises(UserError, match="but a batch-train folder"):
         utils.load_run_args(batch, "train")
-    with pytest.raises(UserError, match="args.json holds no run arguments"):
+    with pytest.raises(UserError, match=r'args.json is not a train.py args.json \(no "args" object\)'):
         utils.load_run_args(folder("shape", [1]), "train")
     with pytest.raises(UserError, match="not a training run folder but a folder of unknown kind"):
         utils.load_run_args(folder("unknown", {"args": {}}), "train")

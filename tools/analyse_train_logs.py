@@ -249,7 +249,7 @@ def _image_size(folder: Path) -> int | None:
 
 
 def _recorded_args(folder: Path) -> dict[str, Any]:
-    """The arguments a finished run's args.json records ({} when it has none: result.json holds the results).
+    """The arguments a run's args.json records ({} when it has none: result.json holds the results).
 
     A damaged one is one line naming it: result.json has no image size, so the run would be profiled at the
     dataset's own side (32 for a run trained at 8), its FLOPs and latency columns wrong without a word."""
@@ -302,11 +302,8 @@ def read_eval_run(folder: Path) -> dict[str, Any] | None:
         result.setdefault("train_settings", train_settings(recorded))
         result["status"] = "done"
         return result
+    run_args = _recorded_args(folder)  # a damaged one is named (it stopped the tool with an AttributeError)
     record = read_json(folder / "args.json")
-    run_args = record.get("args") if isinstance(record, dict) else None
-    if not isinstance(run_args, dict):  # a damaged file stopped the tool with an AttributeError
-        raise UserError(f"{folder / 'args.json'} is not a train.py args.json (no \"args\" object): restore it, or move "
-                        "its run folder out of -t")
     last = _last_metrics(folder / "metrics.csv")
     if not last:
         return None
