@@ -91,7 +91,7 @@ from utils import (
     log_data_notes,
     percent_or_na,
     read_json,
-    read_run_args,
+    read_run_record,
     recorded_failure,
     resume_command,
     run_kind,
@@ -202,10 +202,10 @@ def train_run_folder(path: Path) -> Path | None:
             raise UserError(not_a_run_folder(path))
         return None
     try:  # every run's args.json has its arguments: without them it is damaged, not a folder of unknown kind
-        read_run_args(folder / "args.json", "train.py")
+        record = read_run_record(folder / "args.json", "train.py")
     except UserError as err:
         raise UserError(f"{err}: restore it (test.py builds and reads the network as the run trained it)") from None
-    kind = run_kind(folder, read_json(folder / "args.json"))
+    kind = run_kind(folder, record)
     if kind == "train":
         return folder
     if path.is_dir() and kind == "batch":  # its trainings are the eval-* folders inside

@@ -1015,17 +1015,21 @@ def run_kind(run_dir: Path, record: dict) -> str | None:
     return None
 
 
-def read_run_args(path: str | Path, script: str = "run's") -> dict[str, Any]:
-    """The arguments a run's args.json records (its "args" object; ``script`` names the run in the error).
+def read_run_record(path: str | Path, script: str = "run's") -> dict[str, Any]:
+    """A run's whole args.json, checked to hold its "args" object (``script`` names the run in the error).
 
     save_args writes that object into every args.json, so valid JSON without it is a damaged file: a UserError
     naming it, not a run that recorded no settings (read so, a folder was "of unknown kind", or profiled on the
     paper's network instead of its own, without a word)."""
     record = read_json(path)
-    saved = record.get("args") if isinstance(record, dict) else None
-    if not isinstance(saved, dict):
+    if not isinstance(record, dict) or not isinstance(record.get("args"), dict):
         raise UserError(f"{path} is not a {script} args.json (no \"args\" object)")
-    return saved
+    return record
+
+
+def read_run_args(path: str | Path, script: str = "run's") -> dict[str, Any]:
+    """The arguments a run's args.json records (read_run_record's "args")."""
+    return read_run_record(path, script)["args"]
 
 
 def run_folder_kind(folder: str | Path) -> str | None:
@@ -1071,10 +1075,9 @@ def load_run_args(folder: str | Path, kind: str) -> tuple[Path, dict]:
     if not (run_dir / "args.json").is_file():
         raise resume_folder_error(run_dir, kind, "args.json")
     try:
-        read_run_args(run_dir / "args.json", RUN_KINDS[kind][1])
+        record = read_run_record(run_dir / "args.json", RUN_KINDS[kind][1])
     except UserError as err:
         raise UserError(f"--resume {run_dir}: {err}") from None
-    record = read_json(run_dir / "args.json")
     found = run_kind(run_dir, record)
     if found != kind:
         what = "a folder of unknown kind"
