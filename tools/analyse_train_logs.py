@@ -85,7 +85,7 @@ from utils import (  # noqa: E402
     check_output,
     not_started_note,
     read_json,
-    read_run_args,
+    read_run_record,
     recorded_failure,
     resume_command,
     run_is_live,
@@ -242,14 +242,14 @@ def _last_metrics(path: Path) -> dict[str, Any]:
 
 
 def _image_size(folder: Path) -> int | None:
-    """The --image_size the run was trained at (None: the dataset's own), from its args.json."""
-    _recorded_args(folder)  # a damaged args.json is named, not read as "the dataset's own side"
+    """The --image_size the run was trained at (None: the dataset's own), from its args.json (checked first by
+    _recorded_run: a damaged one is named, not read as "the dataset's own side")."""
     settings, _ = cli.run_settings(folder, argparse.Namespace(), {"image_size": None})
     return settings.image_size
 
 
-def _recorded_args(folder: Path) -> dict[str, Any]:
-    """The arguments a run's args.json records ({} when it has none: result.json holds the results).
+def _recorded_run(folder: Path) -> dict[str, Any]:
+    """A run's whole args.json ({} when it has none: result.json holds the results), its "args" checked.
 
     A damaged one is one line naming it: result.json has no image size, so the run would be profiled at the
     dataset's own side (32 for a run trained at 8), its FLOPs and latency columns wrong without a word."""
@@ -257,7 +257,7 @@ def _recorded_args(folder: Path) -> dict[str, Any]:
     if not path.is_file():
         return {}
     try:
-        return read_run_args(path, "train.py")
+        return read_run_record(path, "train.py")
     except UserError as err:
         raise UserError(f"{err}: restore it, or move its run folder out of -t") from None
 
@@ -295,15 +295,15 @@ def read_eval_run(folder: Path) -> dict[str, Any] | None:
                             "move its run folder out of -t")
         result = dict(result)
         result["run_dir"] = str(folder)  # the folder read, wherever it was when it trained
+        recorded = _recorded_run(folder).get("args", {})  # checked before run_settings reads it for the size
         result.setdefault("image_size", _image_size(folder))
-        recorded = _recorded_args(folder)  # read once for the seed and the settings
         seed = recorded.get("seed")
         result.setdefault("seed", int(seed) if isinstance(seed, int) else None)
         result.setdefault("train_settings", train_settings(recorded))
         result["status"] = "done"
         return result
-    run_args = _recorded_args(folder)  # a damaged one is named (it stopped the tool with an AttributeError)
-    record = read_json(folder / "args.json")
+    record = _recorded_run(folder)  # a damaged one is named (it stopped the tool with an AttributeError)
+    run_args = record.get("args", {})
     last = _last_metrics(folder / "metrics.csv")
     if not last:
         return None
