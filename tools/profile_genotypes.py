@@ -71,16 +71,19 @@ def build_parser() -> argparse.ArgumentParser:
                                      formatter_class=cli.HelpFormatter)
     parser.add_argument("--archs", nargs="+", action="extend", required=True, metavar="ARCH",
                         help="genotype names, JSON files, run folders, FILE:NAME, or a sweep's genotypes.json/folder")
-    parser.add_argument("--init_channels", type=int, default=None, help="channels C (36; 48 with --imagenet)")
-    parser.add_argument("--layers", type=int, default=None, help="cells (20; 14 with --imagenet)")
+    parser.add_argument("--init_channels", type=int, default=None,
+                        help="channels C (36; 48 with --imagenet; a cost sweep's or a trained run's own)")
+    parser.add_argument("--layers", type=int, default=None,
+                        help="cells (20; 14 with --imagenet; a cost sweep's or a trained run's own)")
     parser.add_argument("--auxiliary", action="store_true",
                         help="build the auxiliary head and count its parameters (FLOPs and latency never run it)")
     parser.add_argument("--classes", type=int, default=None,
-                        help="classes of the classifier (10; 1000 with --imagenet)")
+                        help="classes of the classifier (10; 1000 with --imagenet; a cost sweep's or a trained "
+                             "run's own)")
     parser.add_argument("--imagenet", action="store_true", help="NetworkImageNet at 224x224 instead of NetworkCIFAR")
     parser.add_argument("--image_size", type=int, default=None,
-                        help="side of the input images (32; 224 with --imagenet; a cost sweep's own): a network "
-                             "trained at 8x8 digits has other FLOPs and latency than at 32x32")
+                        help="side of the input images (32; 224 with --imagenet; a cost sweep's or a trained run's "
+                             "own): a network trained at 8x8 digits has other FLOPs and latency than at 32x32")
     parser.add_argument("-o", "--output", default="profile.csv", help="the table (CSV)")
     tables.add_profiling_args(parser)
     return parser
