@@ -53,6 +53,7 @@ __all__ = [
     "add_eval_args",
     "check_cost_args",
     "check_cost_flags_used",
+    "TABLE_TIMING",
     "table_command",
     "eval_spec",
     "run_eval_network",
@@ -439,17 +440,32 @@ class CostModel:
                 "range": [low / SCALE[self.kind], high / SCALE[self.kind]]}
 
 
+TABLE_TIMING = {"min_run_time": 0.2, "rounds": 3}  # tools/latency_table.py's defaults of how long it times
+
+
+def _setting(table: dict[str, Any], key: str, kind: type) -> Any:
+    """``table[key]`` when it is a positive ``kind`` (a bool is no int), else None."""
+    value = table.get(key)
+    return value if isinstance(value, kind) and not isinstance(value, bool) and value > 0 else None
+
+
 def table_command(spec: EvalSpec, table: dict[str, Any] | None = None) -> str:
     """The tools/latency_table.py command that times a table for the evaluation network ``spec`` (on ``table``'s
-    device and batch, for a remake): every flag of the network, since naming only the ones another table got wrong
+    device, batch, CPU threads and timing, for a remake: a table of one thread remade on torch's default of all the
+    cores times other kernels): every flag of the network, since naming only the ones another table got wrong
     would leave the rest at the tool's defaults (36 channels, 20 cells, 32x32), and that table be refused too.
     ``spec.num_classes`` 0: the tool's default."""
-    device = str((table or {}).get("device") or "cpu")
+    table = table or {}
+    device = str(table.get("device") or "cpu")
     kind, _, index = device.partition(":")
     flags = ["--device", kind, *(["--gpu", index] if index not in ("", "0") else [])]
-    batch = (table or {}).get("batch")
-    if isinstance(batch, int) and not isinstance(batch, bool) and batch != 1:
+    if (batch := _setting(table, "batch", int)) not in (None, 1):
         flags += ["--batch", str(batch)]
+    if kind == "cpu" and (threads := _setting(table, "threads", int)) is not None:
+        flags += ["--threads", str(threads)]
+    for key, default in TABLE_TIMING.items():
+        if (value := _setting(table, key, type(default))) not in (None, default):
+            flags += [f"--{key}", f"{value:g}"]
     flags += ["--eval_channels", str(spec.init_channels), "--eval_layers", str(spec.layers)]
     if spec.num_classes and spec.num_classes != (1000 if spec.imagenet else 10):
         flags += ["--num_classes", str(spec.num_classes)]

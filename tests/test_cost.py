@@ -485,6 +485,12 @@ def test_latency_sweep_keeps_its_own_table(tmp_path: Path, latency_sweep_begun: 
                                               "--device cuda --gpu 1 --batch 8 --eval_channels 8 --eval_layers 5 "
                                               "--image_size 8$"):
         multiobjective.main(sweep_parse([*argv[:-1], str(other)]))
+    # a CPU table is remade as it was timed: one thread (not torch's default of every core), its own timing
+    other.write_text(json.dumps({**fake_table(cost.EvalSpec(8, 10, 4, False, image_size=8)), "device": "cpu",
+                                 "batch": 1, "threads": 1, "min_run_time": 0.1, "rounds": 3}))
+    with pytest.raises(cost.UserError, match="remake it with tools/latency_table.py --device cpu --threads 1 "
+                                              "--min_run_time 0.1 --eval_channels 8 --eval_layers 5 --image_size 8$"):
+        multiobjective.main(sweep_parse([*argv[:-1], str(other)]))
     # every setting that differs is named
     other.write_text(json.dumps(fake_table(cost.EvalSpec(8, 10, 4, True, image_size=16))))
     with pytest.raises(cost.UserError, match=r"made for layers = 4, imagenet = True, side = 16, this search's "

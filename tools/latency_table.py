@@ -84,12 +84,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--image_size", type=int, default=None,
                         help="input side of the evaluation network: the search's --image_size (default 32; 224 "
                              "with --imagenet)")
-    parser.add_argument("--min_run_time", type=float, default=0.2, help="seconds of timing per entry")
+    parser.add_argument("--min_run_time", type=float, default=cost.TABLE_TIMING["min_run_time"],
+                        help="seconds of timing per entry")
     parser.add_argument("--threads", type=int, default=0, help="CPU threads, at most the CPUs this process may run on "
                         "(0: torch's default)")
     parser.add_argument("--validate", action="store_true",
                         help="also time whole networks of the published genotypes against the additive estimate")
-    parser.add_argument("--rounds", type=int, default=3,
+    parser.add_argument("--rounds", type=int, default=cost.TABLE_TIMING["rounds"],
                         help="time every table entry and every --validate network this many times (interleaved, "
                              "shuffled) and keep the fastest")
     parser.add_argument("--no_progress", action="store_true",
