@@ -240,6 +240,17 @@ def test_profiler_measures_latency_and_caches() -> None:
     assert Profiler(init_channels=4, layers=3, latency=False).profile(genotypes.DARTS_V2)["latency_cpu_ms"] is None
 
 
+def test_the_printed_profiler_settings_leave_out_what_was_not_measured() -> None:
+    # --no_latency printed "gpu None, cpu_threads None" as if they were settings of the table
+    unmeasured = Profiler(init_channels=4, layers=3, latency=False, threads=1)
+    text = tables.profile_settings_text(unmeasured)
+    assert "None" not in text and "cpu_threads" not in text and "gpu" not in text
+    assert text.startswith("init_channels 4, layers 3, num_classes 10") and "flops_rules thesis" in text
+    timed = Profiler(init_channels=4, layers=3, min_run_time=0.01, gpu=None, threads=1)
+    text = tables.profile_settings_text(timed, skip=("flops_rules",))
+    assert "cpu_threads 1" in text and f"torch {torch.__version__}" in text and "flops_rules" not in text
+
+
 def test_profile_genotypes_writes_the_table(runs: dict, tmp_path: Path) -> None:
     out = tmp_path / "profile.csv"
     args = profile_genotypes.build_parser().parse_args(["--archs", "DARTS_V2", str(runs["sweep"]), "-o", str(out),

@@ -270,7 +270,7 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
             args, init_channels=network["--init_channels"], layers=network["--layers"],
             num_classes=sweep["num_classes"], imagenet=imagenet, image_size=sweep["image_size"])
         print(f"profiled at the sweep's image size (from {sweep['folder']}): "
-              + ", ".join(f"{k} {v}" for k, v in profiler.settings().items() if k not in ("gpu", "flops_rules")))
+              + tables.profile_settings_text(profiler, skip=("gpu", "flops_rules")))
         df = search_table(sweep, profiler)
         reference = (sweep.get("hypervolume") or {}).get("reference")
     else:

@@ -428,8 +428,8 @@ def train_table(runs: list[dict[str, Any]], index: list[dict[str, Any]], args: a
                 profiled[key] = []
                 if measured is not None:
                     measured.append((profilers[key], profiled[key]))
-                print("profiled as trained: " + ", ".join(f"{k} {v}" for k, v in profilers[key].settings().items()
-                                                          if k not in ("gpu", "flops_rules")))
+                print("profiled as trained: "
+                      + tables.profile_settings_text(profilers[key], skip=("gpu", "flops_rules")))
             row.update(profilers[key].profile(run["genotype"]))
             profiled[key].append(str(row["eval_dir"]))
             if row["size_m"] is None:

@@ -259,7 +259,7 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     check_output(args.output, "-o", inputs)
     record = check_output(tables.profile_record_path(args.output), "-o (its profile record)", inputs)
     profiler = tables.make_profiler(args, **settings, auxiliary=args.auxiliary, imagenet=imagenet)
-    print("settings: " + ", ".join(f"{k} {v}" for k, v in profiler.settings().items()))
+    print("settings: " + tables.profile_settings_text(profiler))
     rows = []
     for name, genotype in archs:
         row = {"name": name, **profiler.profile(genotype)}

@@ -78,6 +78,7 @@ __all__ = [
     "parse_inches",
     "profile_record",
     "profile_record_path",
+    "profile_settings_text",
     "read_table",
     "run_folder",
     "search_front_ce",
@@ -692,6 +693,13 @@ def profile_record_path(table: str | Path) -> Path:
     """``<stem>_profile.json`` beside a table: where the settings that measured its profiled columns are kept."""
     table = Path(table)
     return table.with_name(table.stem + "_profile.json")
+
+
+def profile_settings_text(profiler: Any, skip: Sequence[str] = ()) -> str:
+    """The profiler's settings as the tools print them ("init_channels 4, layers 3, ..."), without those that are
+    None: with --no_latency (or no GPU) there are no CPU threads or GPU to name, and "cpu_threads None" read as a
+    setting."""
+    return ", ".join(f"{k} {v}" for k, v in profiler.settings().items() if k not in skip and v is not None)
 
 
 def profile_record(table: str | Path, measured: Sequence[tuple[Any, Sequence[str]]]) -> dict[str, Any]:
