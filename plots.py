@@ -665,7 +665,7 @@ def losses_figure(
         ax.grid(True, alpha=0.3)
         integer_ticks(ax)
     if ax_reg.lines:  # a search without metrics.csv draws nothing
-        ax_reg.legend(loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=8, title="ordered by nu")
+        ax_reg.legend(loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=8, title="ordered by ν")
     fig.suptitle(f"{sweep_name(objective)} sweep: search losses per epoch")
     fig.tight_layout()
     return fig

@@ -1889,7 +1889,7 @@ def test_the_loss_curves_are_each_finished_searchs_metrics(tmp_path: Path) -> No
         assert ax.lines[0].get_color() == plots.nu_color(0.01) and ax.get_xlabel() == "epoch"
     assert (ce_ax.get_ylabel(), reg_ax.get_ylabel()) == ("cross-entropy (train)", plots.penalty_label("l2"))
     legend = reg_ax.get_legend()
-    assert legend.get_title().get_text() == "ordered by nu"
+    assert legend.get_title().get_text() == "ordered by ν"  # the symbol its entries use
     assert [t.get_text() for t in legend.get_texts()] == ["ν = 0.01", "ν = 0.2"]
     assert fig._suptitle.get_text() == "L2 sweep: search losses per epoch"
     # a cost search logs its supernet's expected cost per epoch, not a derived network's
