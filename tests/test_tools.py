@@ -240,6 +240,15 @@ def test_profiler_measures_latency_and_caches() -> None:
     assert Profiler(init_channels=4, layers=3, latency=False).profile(genotypes.DARTS_V2)["latency_cpu_ms"] is None
 
 
+def test_a_printed_table_shows_a_missing_value_one_way() -> None:
+    # a column of None alone (analyse_train_logs.py's objective without -s) printed "None" beside "NaN"
+    df = pd.DataFrame({"name": ["a", "b"], "nu": [float("nan"), 0.2], "objective": [None, None],
+                       "status": ["done", None]})
+    text = tables.format_table(df)
+    assert "None" not in text and text.count("NaN") == 4
+    assert tables.format_table(df, na_rep="").count("NaN") == 0 and df["objective"].isna().all()  # df untouched
+
+
 def test_the_printed_profiler_settings_leave_out_what_was_not_measured() -> None:
     # --no_latency printed "gpu None, cpu_threads None" as if they were settings of the table
     unmeasured = Profiler(init_channels=4, layers=3, latency=False, threads=1)

@@ -239,6 +239,9 @@ def write_table(df: pd.DataFrame, path: str | Path) -> Path:
 def format_table(df: pd.DataFrame, columns: Sequence[str] | None = None, na_rep: str = "NaN") -> str:
     """The table as text for the terminal: every row and column, numbers shortened, a missing value as ``na_rep``."""
     view = df[[c for c in (columns or df.columns) if c in df.columns]]
+    # pandas writes na_rep for a None only in a column that holds a value: a column of None alone (objective
+    # without -s) printed "None" beside the "NaN" of the numbers
+    view = view.assign(**{c: view[c].where(view[c].notna(), na_rep) for c in view.columns if view[c].dtype == object})
     with pd.option_context("display.max_rows", None, "display.max_columns", None, "display.width", 250,
                            "display.float_format", lambda v: f"{v:.6g}"):
         return view.to_string(index=False, na_rep=na_rep)
