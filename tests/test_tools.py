@@ -498,6 +498,12 @@ def test_analyse_search_logs_tables_the_pareto_searches(runs: dict, tmp_path: Pa
     assert analyse_search_logs.main(replot)["hypervolume"] == {"value": pytest.approx(hypervolume_2d(points, [100, 2])),
                                                                "reference": [100.0, 2.0]}
     assert "--reference R CE" not in capsys.readouterr().out
+    # -d and -o one file: plots beside it, the table read and not rewritten, and the tool says so
+    in_place = analyse_search_logs.build_parser().parse_args(["-d", str(out), "-o", str(out)])
+    before = out.read_bytes()
+    analyse_search_logs.main(in_place)
+    assert f"table: {out} (re-plotted in place, not rewritten)\n" in capsys.readouterr().out
+    assert out.read_bytes() == before
     replot.reference = [float("nan"), 1.0]
     assert run_main(analyse_search_logs.main, replot) == 2
     assert capsys.readouterr().err == "error: --reference nan 1.0: give two finite numbers (R and CE)\n"
@@ -1137,6 +1143,10 @@ def test_a_bad_ensemble_file_fails_before_the_table_is_rewritten(tmp_path: Path,
     analyse_train_logs.main(parse(["-d", str(original), "-o", str(out), "--baselines", "no"]))
     written = {p.name: p.read_bytes() for p in tmp_path.glob("loss_table*.csv")}
     assert set(written) == {"loss_table.csv", "loss_table_summary.csv"}
+    capsys.readouterr()
+    analyse_train_logs.main(parse(["-d", str(out), "-o", str(out), "--baselines", "no"]))  # re-plotted in place
+    assert f"table: {out} (re-plotted in place, not rewritten)\n" in capsys.readouterr().out
+    assert (out.read_bytes()) == written["loss_table.csv"]
     original.write_text("name,test_acc,size_m\nl2_loss_2e01,50.0,1.7\n")
     bad = parse(["-d", str(original), "-o", str(out), "--baselines", "no", "-e", str(tmp_path / "ensmble.json")])
     assert run_main(analyse_train_logs.main, bad) == 2

@@ -307,7 +307,7 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
         if pick is not None and sweep is not None:
             print(f"train it: {shell_command('python', 'train.py', '--arch', train_arch(sweep, pick), *train_flags)}")
     plots = make_plots(df, sweep, output.with_suffix(""), args.topk, size)
-    print(f"table: {output}")
+    print(f"table: {output}" + (" (re-plotted in place, not rewritten)" if replot_in_place else ""))
     if record is not None:
         print(f"profile record: {record}")
     for p in plots:

@@ -1002,7 +1002,7 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
         print(pick_line)
     plots = make_plots(df, output.with_suffix(""), size, args.colorbar, baselines, ensembles,
                        summary if several else None)
-    print(f"table: {output}")
+    print(f"table: {output}" + (" (re-plotted in place, not rewritten)" if replot_in_place else ""))
     print(f"summary per genotype: {summary_csv}")
     if record is not None:
         print(f"profile record: {record}")
