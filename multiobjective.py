@@ -120,10 +120,19 @@ class SweepParser(cli.ArgumentParser):
     search_flags: frozenset[str] = frozenset()
     sweep_flags: frozenset[str] = frozenset()  # the sweep's own (-o, -d), which a subcommand does not take
     subcommand_flags: frozenset[str] = frozenset()  # every flag a subcommand takes (the parallel ones too)
+    per_search_flags: frozenset[str] = frozenset()  # train_search.py's weights, which the sweep sets for each search
 
     def parse_known_args(self, args: Sequence[str] | None = None,  # type: ignore[override]
                          namespace: argparse.Namespace | None = None) -> tuple[argparse.Namespace, list[str]]:
         argv = sys.argv[1:] if args is None else list(args)
+        for token in argv:  # argparse called them unrecognized, as if the sweep had no use for a weight
+            flag = token.split("=", 1)[0]
+            taken = self.subcommand_flags | set(self._option_string_actions)
+            full = self._flag_named(flag, self.per_search_flags, taken)
+            if full is not None:
+                named = flag if full == flag else f"{flag} ({full})"
+                self.error(f"{named} is set by the sweep for each search (NISE picks nu and cw, -o what nu weighs): "
+                           "leave it out")
         spaces = [i for i, a in enumerate(argv) if a in ("cifar", "imagenet")
                   and not (i and argv[i - 1] == "--resume")]  # a sweep folder named cifar is no subcommand
         for token in argv[:spaces[0]] if spaces else argv:
@@ -169,6 +178,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--resume", dest="sweep_resume", default=None, metavar="RUN_DIR",
                         help="continue the sweep in this folder (its sweep.json)")
     add_parallel_args(parser)
+    weights = argparse.ArgumentParser(add_help=False)  # only to name train_search.py's weight flags
+    cli.add_penalty_args(weights)
+    costlib.add_cost_args(weights)
+    parser.per_search_flags = frozenset(weights._option_string_actions)
     sub = parser.add_subparsers(dest="space", metavar="{cifar,imagenet}")
     for name, variant, help_ in (("cifar", "cifar", "search on CIFAR-10/100 (and digits, synthetic, folder)"),
                                  ("imagenet", "imagenet", "search the ImageNet variant on <data>/imagenet_search")):

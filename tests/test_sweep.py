@@ -327,6 +327,13 @@ def test_nan_loss_stops_search_with_message(tmp_path: Path) -> None:
     (["--epochs=2", "-o", "l2", "cifar", "--set", "digits"], "--epochs is a search flag"),
     (["--resume", ".", "--epochs", "5"], "--epochs is a search flag: give it after the subcommand (cifar or imagenet"),
     (["cifar", "-o", "l2", "--set", "digits"], "-o is the sweep's flag: give it before the subcommand 'cifar'"),
+    # the weights a sweep sets for each search (they were "unrecognized arguments", as if of no use to it)
+    (["-o", "flops", "cifar", "--set", "digits", "--cost_weight", "0.5"],
+     "--cost_weight is set by the sweep for each search (NISE picks nu and cw, -o what nu weighs): leave it out"),
+    (["-o", "l2", "cifar", "--set", "digits", "-l2=0.1"], "-l2 is set by the sweep for each search"),
+    (["-cw", "0.5", "-o", "l2", "cifar", "--set", "digits"], "-cw is set by the sweep for each search"),
+    (["-o", "l2", "cifar", "--set", "digits", "--crit", "0.5"], "--crit (--criterion_weight) is set by the sweep"),
+    (["--resume", ".", "cifar", "--cost", "flops"], "--cost is set by the sweep for each search"),
     # what a search would refuse (torch's optimisers, the data split) is refused before the sweep folder exists
     (["-o", "l2", "cifar", *SEARCH, "--batch_size", "5000"], "--batch_size 5000 is larger than the search split"),
     (["-o", "l2", "cifar", *SEARCH, "--momentum", "-1"], "--momentum -1.0 must be in [0, 1)"),
