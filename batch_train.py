@@ -625,15 +625,26 @@ def _run_batch(args: argparse.Namespace, batch_dir: Path, entries: list[dict[str
     if done:
         # the resolved source (an absolute FILE:NAME), not the spec as typed: SWEEP_DIR:NAME, or a relative spec
         # resumed from another directory, named no sweep.json
-        origins = [e.get("source") or e["spec"] for e in entries]
-        folders = {Path(o.rsplit(":", 1)[0]).parent for o in origins if ":" in o}
-        sweeps = sorted(str(f) for f in folders if (f / "sweep.json").is_file())
+        sweeps = sweeps_of([e.get("source") or e["spec"] for e in entries])
         calculate = ["--calculate"] if args.train_portion < 1 else []  # weights fitted on the held-out split
         logger.info("next: %s; %s", shell_command("python", "ensemble.py", "--models_folder", batch_dir, *calculate),
                     shell_command("python", "tools/analyse_train_logs.py", "-t", batch_dir,
                                   *(["-s", *sweeps] if sweeps else [])))
     logger.info("batch folder: %s", batch_dir)
     return {"run_dir": str(batch_dir), "entries": entries, "trained": len(done), "failed": len(failed)}
+
+
+def sweeps_of(sources: list[str]) -> list[str]:
+    """The sweep folders the genotypes of ``sources`` (resolve_genotype_source's) come from, for the closing hint's
+    -s: a sweep's genotypes.json (FILE:NAME) lies in the sweep's folder, a search's genotype.json or result.json (its
+    run folder given) one folder below it. A published name or a pasted genotype names no file."""
+    found: set[Path] = set()
+    for source in sources:
+        file = Path(source.rsplit(":", 1)[0] if ":" in Path(source).name else source)
+        if not file.is_file():  # "published genotype X from genotypes.py", a pasted one: no file
+            continue
+        found.update(f for f in (file.parent, file.parent.parent) if (f / "sweep.json").is_file())
+    return sorted(map(str, found))
 
 
 def cli_main(args: argparse.Namespace) -> dict:

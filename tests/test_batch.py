@@ -1138,6 +1138,24 @@ def test_the_next_line_names_the_sweep_of_a_sweep_dir_name_entry(tmp_path: Path)
     assert f"python tools/analyse_train_logs.py -t {done['run_dir']} -s {sweep}\n" in log
 
 
+def test_the_next_line_names_the_sweeps_of_search_folders_and_files(tmp_path: Path) -> None:
+    """A search's run folder inside a sweep (--archs SWEEP/search-03-...) added no -s: only FILE:NAME sources were
+    looked at. The hint's helper, on the sources resolve_genotype_source gives (no training needed)."""
+    sweep = tmp_path / "multi-search-digits-EXP-20260101-000000"
+    search = sweep / "search-03-nu0.01"
+    search.mkdir(parents=True)
+    (sweep / "sweep.json").write_text("{}")
+    (sweep / "genotypes.json").write_text(json.dumps({"l2_loss_1e02": genotypes.genotype_to_dict(genotypes.DARTS_V2)}))
+    (search / "genotype.json").write_text(json.dumps(genotypes.genotype_to_dict(genotypes.DARTS_V2)))
+    other = tmp_path / "alone"  # a search run on its own: no sweep
+    other.mkdir()
+    (other / "genotype.json").write_text(json.dumps(genotypes.genotype_to_dict(genotypes.DARTS_V2)))
+    sources = [genotypes.resolve_genotype_source(s).source
+               for s in (str(search), f"{sweep}:l2_loss_1e02", str(other), "DARTS_V2")]
+    assert batch_train.sweeps_of(sources) == [str(sweep)]
+    assert batch_train.sweeps_of([genotypes.resolve_genotype_source(str(search)).source]) == [str(sweep)]
+
+
 def test_a_resume_may_retype_the_relative_model_path_the_run_recorded_absolute(tmp_path: Path,
                                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     """args.json records --model_path absolute; the same file typed again as w.pt is the run's own, not a change."""
