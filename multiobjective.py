@@ -492,7 +492,7 @@ class Sweep:
         try:
             while True:
                 launched = []
-                while stop is None and executor.free() > 0 and queue:
+                while stop is None and executor.free() > len(launched) and queue:  # a resume with fewer slots
                     launched.append(queue.pop(0))
                 free = int(min(executor.free() - len(launched), self.room()))
                 if stop is None and free > 0 and not queue:

@@ -280,6 +280,39 @@ def test_a_ctrl_c_while_a_parallel_sweep_draws_a_front_draws_it_on_resume(tmp_pa
         assert (run_dir / f"frontier_{s['index']:02d}.png").is_file(), s["index"]
 
 
+class CtrlCOnWaitExecutor(InProcessExecutor):
+    """Runs nothing: a Ctrl-C while the sweep waits for its first results (``capacity`` slots; a search handed
+    to a full executor fails the test, as LocalExecutor.submit failed on it with min() of no idle slot)."""
+
+    name = "ctrl-c"
+
+    def __init__(self, capacity: int) -> None:
+        super().__init__()
+        self.capacity = capacity
+
+    def submit(self, index: int, args) -> dict:
+        assert self.free() > 0, f"search {index} handed to a full executor"
+        return super().submit(index, args)
+
+    def wait(self, timeout: float | None = None) -> list:
+        raise KeyboardInterrupt
+
+
+def test_a_resume_with_fewer_slots_than_searches_left_running_queues_the_rest(tmp_path: Path) -> None:
+    """`--resume DIR --parallel 1` of a sweep left with two searches running handed both to its one slot at once
+    (the queue was drained against the free slots counted before any launch): `error: min() arg is an empty
+    sequence`. The second now waits for a free slot."""
+    with pytest.raises(KeyboardInterrupt):
+        sweep(tmp_path, "--parallel", "2", "--max_searches", "2", executor=CtrlCOnWaitExecutor(2))
+    (run_dir,) = tmp_path.glob("multi-search-digits-t-*")
+    assert [s["status"] for s in json.loads((run_dir / "sweep.json").read_text())["searches"]] == ["running"] * 2
+    executor = CtrlCOnWaitExecutor(1)
+    with pytest.raises(KeyboardInterrupt):
+        multiobjective.main(parse(["--resume", str(run_dir), "--parallel", "1"]), executor=executor)
+    assert sorted(executor.submitted) == [0]
+    assert [s["status"] for s in json.loads((run_dir / "sweep.json").read_text())["searches"]] == ["running"] * 2
+
+
 @pytest.mark.parametrize("error, status", [(UserError("--batch_size 64 is larger than the search split"), "refused"),
                                            (OSError(errno.ENOSPC, "No space left on device", "s/c.pt"), "refused"),
                                            (torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate"),
