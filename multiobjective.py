@@ -488,7 +488,8 @@ class Sweep:
         # handler below must not save it done, or its plot goes missing for good (see after_search)
         recording: int | None = None
         self.parallel = max(self.parallel, executor.capacity)
-        self.logger.info("up to %d searches at once: %s", executor.capacity, executor.describe())
+        self.logger.info("%s: %s", "one search at a time" if executor.capacity == 1
+                         else f"up to {executor.capacity} searches at once", executor.describe())
         try:
             while True:
                 launched = []

@@ -310,6 +310,7 @@ def test_a_resume_with_fewer_slots_than_searches_left_running_queues_the_rest(tm
     with pytest.raises(KeyboardInterrupt):
         multiobjective.main(parse(["--resume", str(run_dir), "--parallel", "1"]), executor=executor)
     assert sorted(executor.submitted) == [0]
+    assert "one search at a time: " in (run_dir / "log.txt").read_text()  # not "up to 1 searches at once"
     assert [s["status"] for s in json.loads((run_dir / "sweep.json").read_text())["searches"]] == ["running"] * 2
 
 
