@@ -186,6 +186,9 @@ class _Stopped(BaseException):
 
 
 def _raise_stopped(signum: int, frame: Any) -> None:
+    # once: a SIGTERM to the whole process group (`timeout`, a scheduler) and then the sweep's own stop() reach the
+    # worker in turn, and the second one raised again as it exited ("Exception ignored in: <module 'threading'>")
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise _Stopped
 
 

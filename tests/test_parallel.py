@@ -451,6 +451,20 @@ def test_ctrl_c_leaves_searches_running_and_resume_continues_them(tmp_path: Path
         assert "resuming" in (Path(s["run_dir"]) / "log.txt").read_text()
 
 
+def test_a_worker_stops_on_its_first_sigterm_and_ignores_the_next() -> None:
+    """A SIGTERM to the sweep's process group stopped each worker, and the sweep's stop() sent another as the worker
+    exited: raised again in threading's shutdown, it printed a traceback on the sweep's terminal."""
+    ours = signal.signal(signal.SIGTERM, executors._raise_stopped)
+    try:
+        with pytest.raises(executors._Stopped):
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(1)  # the handler runs at the next bytecode; never reached
+        os.kill(os.getpid(), signal.SIGTERM)  # ignored now
+        assert signal.getsignal(signal.SIGTERM) == signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGTERM, ours)
+
+
 def test_a_ctrl_c_while_a_worker_starts_up_does_not_reach_it() -> None:
     """A Ctrl-C in the first seconds of a parallel sweep reached each worker while it imported torch, before it
     ignored SIGINT: a KeyboardInterrupt traceback from each on the sweep's terminal. A worker is spawned with SIGINT
