@@ -496,6 +496,10 @@ def main(args: argparse.Namespace) -> dict:
     default_out = folder / "ensemble.json"
     output = check_output(args.output or default_out, "-o", runs, allowed=[default_out])
     if not runs:
+        if (folder / "weights.pt").is_file() or (folder / "checkpoint.pt").is_file():
+            raise UserError(f"--models_folder {folder} is one training run, not a folder of runs: give the folder "
+                            f"that holds the eval-*/ runs (its parent, {folder.resolve().parent}), or evaluate this "
+                            f"run alone with python test.py {folder}")
         raise UserError(f"no model to ensemble in {folder}: expected eval-*/ folders with weights.pt "
                         f"(here or one level down)")
     runs, skipped = finished_runs(runs)

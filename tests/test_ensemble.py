@@ -195,6 +195,17 @@ def test_empty_models_folder_is_one_line(tmp_path: Path, capsys: pytest.CaptureF
     assert not (tmp_path / "ensemble.json").exists()
 
 
+def test_a_single_run_given_as_models_folder_names_its_parent(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """One run's folder holds no eval-*/ folders: the old message ("expected eval-*/ folders with weights.pt") read as
+    if the run's own weights.pt were missing."""
+    run = make_run(tmp_path / "eval-DARTS_V2-1", "DARTS_V2")
+    args = ensemble.build_parser().parse_args(["--set", "digits", "--models_folder", str(run)])
+    assert run_main(ensemble.main, args) == 2
+    err = capsys.readouterr().err.strip()
+    assert "is one training run, not a folder of runs" in err and str(tmp_path) in err and "\n" not in err
+    assert "test.py" in err and not (run / "ensemble.json").exists()
+
+
 def test_folder_with_only_unusable_models_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     make_run(tmp_path / "eval-unfinished-1", "DARTS_V1", weights=False)
     args = ensemble.build_parser().parse_args(["--set", "digits", "--models_folder", str(tmp_path),
