@@ -129,8 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--model_path", type=str, default=None,
                    help="a train.py run folder, or a weights file (state_dict or checkpoint) to evaluate")
     g.add_argument("--arch", type=str, default=None,
-                   help="genotype: a name, a genotype JSON file, a run folder, sweep_dir/genotypes.json:NAME "
-                        "(default: the run folder's, else PC_DARTS_cifar; PC_DARTS_image with --set imagenet)")
+                   help="genotype: a name, a genotype JSON file, a run folder, FILE:NAME or SWEEP_DIR:NAME (one "
+                        "entry of a genotypes.json), or a quoted Genotype(...) string (default: the run folder's, "
+                        "else PC_DARTS_cifar; PC_DARTS_image with --set imagenet)")
     g.add_argument("--init_channels", type=int, default=None,
                    help="num of init channels (default: the run folder's, else read from the weights, else 36)")
     g.add_argument("--layers", type=int, default=None,

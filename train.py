@@ -139,7 +139,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                 "epochs": 600, "seed": 0})
     g = parser.add_argument_group("network")
     g.add_argument("--arch", type=str, default="PC_DARTS_cifar",
-                   help="genotype: a name, a genotype JSON file, a search run folder, or sweep_dir/genotypes.json:NAME")
+                   help="genotype: a name, a genotype JSON file, a run folder, FILE:NAME or SWEEP_DIR:NAME (one entry "
+                        "of a genotypes.json), or a quoted Genotype(...) string")
     g.add_argument("--init_channels", type=int, default=36, help="num of init channels")
     g.add_argument("--layers", type=int, default=20, help="total number of layers")
     g.add_argument("--auxiliary", action="store_true", default=False, help="use auxiliary tower")
