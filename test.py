@@ -366,6 +366,7 @@ def weights_file_settings(args: argparse.Namespace, weights: Path) -> tuple[dict
         cfg[key] = getattr(args, key) if getattr(args, key) is not None else defaults[key]
     cfg["data_on_device"] = args.data_on_device
     cfg["arch"] = args.arch or defaults["arch"]
+    cfg["arch_defaulted"] = args.arch is None
     cfg["weights_num_classes"] = shape["num_classes"]
     notes = [f"weights file {weights} (not in a train.py run folder): genotype {cfg['arch']}"
              + (f"; read off the weights: {', '.join(read_off)}" if read_off else "") + data_note]
@@ -547,7 +548,9 @@ def main(args: argparse.Namespace) -> dict:
     model = train.build_network(genotype, info.num_classes, cfg["init_channels"], cfg["layers"], cfg["auxiliary"],
                                 imagenet)
     network = "NetworkImageNet" if imagenet else "NetworkCIFAR"
-    train.load_weights(model, weights, f"{train.arch_label(cfg)} ({network}, C={cfg['init_channels']}, "
+    # a bare weights file records no genotype: a mismatch with the default --arch must say it was not chosen
+    default = "the default, as no --arch was given; " if cfg.get("arch_defaulted") else ""
+    train.load_weights(model, weights, f"{train.arch_label(cfg)} ({default}{network}, C={cfg['init_channels']}, "
                                        f"{cfg['layers']} layers, auxiliary={cfg['auxiliary']}, "
                                        f"{info.num_classes} classes)")
     model.drop_path_prob = args.drop_path_prob  # as the original; eval mode applies no drop path

@@ -439,6 +439,20 @@ def test_weights_saved_before_batchnorm_counted_batches_load(trained: dict, tmp_
     assert torch.equal(net.classifier.weight, state["classifier.weight"])
 
 
+def test_weights_of_another_genotype_without_arch_name_the_default(tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture) -> None:
+    """A bare weights file and no --arch is built as PC_DARTS_cifar: the mismatch read as if PC_DARTS_cifar had
+    been asked for ("do not fit PC_DARTS_cifar"), with no word that --arch was left out."""
+    torch.save(NetworkCIFAR(4, 10, 3, False, genotypes.DARTS_V2).state_dict(), tmp_path / "w.pt")
+    flags = ["--set", "digits", "--image_size", "8", "-o", str(tmp_path / "t.json"), "--no_progress", "--device", "cpu"]
+    weights = ["--model_path", str(tmp_path / "w.pt")]
+    assert run_main(testpy.main, testpy.build_parser().parse_args([*weights, *flags])) == 2
+    err = capsys.readouterr().err.strip()
+    assert "do not fit PC_DARTS_cifar (the default, as no --arch was given; NetworkCIFAR" in err and "\n" not in err
+    assert run_main(testpy.main, testpy.build_parser().parse_args([*weights, "--arch", "PC_DARTS_cifar", *flags])) == 2
+    assert "no --arch was given" not in capsys.readouterr().err and not (tmp_path / "t.json").exists()
+
+
 def test_shape_is_read_off_imagenet_weights() -> None:
     net = NetworkImageNet(8, 3, 4, True, genotypes.PC_DARTS_image)
     assert testpy.shape_from_state_dict(net.state_dict()) == {"imagenet": True, "init_channels": 8, "layers": 4,
