@@ -91,6 +91,30 @@ def test_fit_reproduces_sklearn_and_json_reloads_without_pickle(tmp_path: Path, 
     assert saved.read_bytes() == before and "already holds this fit" in capsys.readouterr().out
 
 
+def test_a_refit_that_differs_only_by_float_rounding_leaves_the_file(tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture) -> None:
+    """Another CPU refits the repository's batch_data.csv to coefficients that differ in the last digits: the
+    tracked batch_predict.json was rewritten (shown as modified); a fit that differs for real still replaces it."""
+    write_memory_csv(tmp_path / "batch_data.csv")
+    argv = ["-d", str(tmp_path / "batch_data.csv")]
+    bsp.main(bsp.build_parser().parse_args(argv))
+    saved = tmp_path / "batch_predict.json"
+    fit = json.loads(saved.read_text())
+    fit["coef"] = [c * (1 + 3e-15) + 1e-13 for c in fit["coef"]]
+    fit["fit"] = {k: v * (1 + 1e-15) for k, v in fit["fit"].items()}
+    fit["intercept"] += 1e-12
+    saved.write_text(json.dumps(fit))
+    capsys.readouterr()
+    before = saved.read_bytes()
+    bsp.main(bsp.build_parser().parse_args(argv))
+    assert saved.read_bytes() == before and "already holds this fit" in capsys.readouterr().out
+    fit["coef"][1] *= 1.01
+    saved.write_text(json.dumps(fit))
+    bsp.main(bsp.build_parser().parse_args(argv))
+    assert json.loads(saved.read_text())["coef"][1] != fit["coef"][1]
+    assert "already holds this fit" not in capsys.readouterr().out
+
+
 def test_largest_batch_under_the_budget(tmp_path: Path) -> None:
     write_memory_csv(tmp_path / "d.csv")
     model, _ = bsp.fit_memory_model(tmp_path / "d.csv")
