@@ -620,7 +620,7 @@ def main(args: argparse.Namespace) -> dict:
         if result["trained_test_acc"] is not None:
             logger.info("the training's own result.json: test top-1 %.4f%% (%s)", result["trained_test_acc"],
                         "the same" if result["trained_test_acc"] == stats["test_acc"] else
-                        f"this evaluation differs by {stats['test_acc'] - result['trained_test_acc']:+.4f}")
+                        f"this evaluation differs by {stats['test_acc'] - result['trained_test_acc']:+.4f} points")
         logger.info("written %s, %s%s", out, png, f"; run folder {run_dir}" if run_dir is not None else "")
         return result
     finally:

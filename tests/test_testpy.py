@@ -80,6 +80,18 @@ def test_run_folder_gives_the_training_test_accuracy(trained: dict, tmp_path: Pa
     assert any("settings from the run folder" in line for line in log)
 
 
+def test_a_difference_from_the_trainings_accuracy_is_in_points(trained: dict, tmp_path: Path) -> None:
+    """The log said "differs by -0.2778" after "test top-1 91.6667%": a unit-less number beside a percentage."""
+    run = tmp_path / "eval-copy"
+    shutil.copytree(trained["run_dir"], run)
+    result = json.loads((run / "result.json").read_text())
+    (run / "result.json").write_text(json.dumps({**result, "test_acc": result["test_acc"] - 1.5}))
+    out = evaluate(str(run), "--logdir", str(tmp_path / "logs"))
+    log = (Path(out["run_dir"]) / "log.txt").read_text()
+    assert f"this evaluation differs by {out['test_acc'] - out['trained_test_acc']:+.4f} points)" in log
+    assert "+1.5000 points" in log
+
+
 def test_the_confusion_plot_shows_each_true_class_as_a_row_of_fractions() -> None:
     fig = testpy.confusion_figure([[3, 1, 0], [0, 0, 0], [2, 0, 6]], ["cat", "dog", "eel"], "DARTS_V2: test")
     ax = fig.axes[0]
