@@ -31,6 +31,7 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 import unicodedata
 import warnings
 import weakref
@@ -1422,10 +1423,22 @@ def sigterm_interrupts() -> Iterator[list[int]]:
         signal.signal(signal.SIGTERM, previous)
 
 
+TRACEBACK_ENV = "MOOD_NAS_TRACEBACK"  # set (to anything but "" or 0): an error line comes with its traceback
+
+
+def _traceback_if_asked(error: BaseException) -> None:
+    """The traceback of an error run_main turned into one line, on stderr after it, when TRACEBACK_ENV asks."""
+    if os.environ.get(TRACEBACK_ENV, "") not in ("", "0"):
+        traceback.print_exception(type(error), error, error.__traceback__, file=sys.stderr)
+
+
 def run_main(main_fn: Callable[[Any], Any], args: Any) -> int:
     """Call main_fn(args); bad input, and a file that cannot be written or read (OSError), become one
     `error: ...` line on stderr and exit code 2; a Ctrl-C (exit 130) or a SIGTERM (exit 143, see sigterm_interrupts),
-    one line naming the command that resumes the run."""
+    one line naming the command that resumes the run.
+
+    A ValueError is taken for bad input, and so is one a bug raised (`min() arg is an empty sequence`); with
+    MOOD_NAS_TRACEBACK=1 the line is followed by the traceback that says which, for a bug report."""
     received: list[int] = []
     # a table's 'ν' or '±' printed to a stdout whose encoding cannot take it (LC_ALL=C, a cp1252 console) is
     # escaped, as Python escapes stderr, rather than an encoding error that ends the script after its files
@@ -1442,12 +1455,14 @@ def run_main(main_fn: Callable[[Any], Any], args: Any) -> int:
         resume = getattr(e, "resume_command", None)  # a mendable UserError mid-run (resumable)
         print(f"error: {message}" + (f"; once that is mended, continue with {resume}" if resume else ""),
               file=sys.stderr)
+        _traceback_if_asked(e)
         return 2
     except OSError as e:  # a read-only or full disk, a name too long...: `error: <path>: <reason>`
         message = f"{e.filename}: {e.strerror}" if e.strerror and e.filename else (e.strerror or str(e))
         resume = getattr(e, "resume_command", None)
         print(f"error: {' '.join(message.split()) or type(e).__name__}"
               + (f"; once that is mended, continue with {resume}" if resume else ""), file=sys.stderr)
+        _traceback_if_asked(e)
         return 2
     except RunFailed as e:
         print(f"error: {' '.join(str(e).split())}", file=sys.stderr)

@@ -539,6 +539,22 @@ def test_run_main_exit_codes(capsys, exc, code, text):
     assert capsys.readouterr().err == text
 
 
+def test_run_main_shows_the_traceback_of_an_error_line_when_asked(capsys, monkeypatch) -> None:
+    """A bug's ValueError reads as bad input (`error: min() arg is an empty sequence`): MOOD_NAS_TRACEBACK=1 adds
+    the traceback after the line, for a bug report; without it, or at 0, the line stands alone."""
+    def main(args):
+        min([])
+
+    monkeypatch.setenv(utils.TRACEBACK_ENV, "0")
+    assert run_main(main, None) == 2
+    assert capsys.readouterr().err == "error: min() arg is an empty sequence\n"
+    monkeypatch.setenv(utils.TRACEBACK_ENV, "1")
+    assert run_main(main, None) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: min() arg is an empty sequence\nTraceback (most recent call last):\n")
+    assert "in main\n    min([])" in err and err.endswith("ValueError: min() arg is an empty sequence\n")
+
+
 def nested_runs(root: Path) -> tuple[Path, Path]:
     """A sweep folder and a search folder inside it, each with the args.json that makes it resumable."""
     sweep, search = root / "multi-search-x", root / "multi-search-x" / "search-00"
