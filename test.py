@@ -88,6 +88,7 @@ from utils import (
     float_or_na,
     get_device,
     get_logger,
+    load_checkpoint,
     log_data_notes,
     percent_or_na,
     read_json,
@@ -502,8 +503,20 @@ def resolve_settings(args: argparse.Namespace) -> tuple[dict[str, Any], Genotype
         notes.append(f"the run evaluated its test set under --amp {saved['amp']}; this evaluation is float32 "
                      f"(pass --amp {saved['amp']} to evaluate as it did)")
     if weights.name == "checkpoint.pt":
-        notes.append(f"{folder} has no weights.pt yet (training not finished): evaluating its checkpoint.pt")
+        notes.append(f"{folder} has no weights.pt yet (training not finished): evaluating its checkpoint.pt"
+                     + checkpoint_progress(weights, saved.get("epochs")))
     return cfg, genotype, weights, folder, notes
+
+
+def checkpoint_progress(path: Path, epochs: Any) -> str:
+    """" (after N of M epochs)" of an unfinished training's checkpoint.pt ("" where it records none): the test
+    accuracy of a network a few epochs in is not the run's, and the note should say how far it got."""
+    state = load_checkpoint(path)
+    done = state.get("epoch") if isinstance(state, dict) else None
+    if not isinstance(done, int) or isinstance(done, bool):
+        return ""
+    of = f" of {epochs}" if isinstance(epochs, int) and not isinstance(epochs, bool) else ""
+    return f" (after {done}{of} epochs)"
 
 
 def training_result(folder: Path | None) -> dict[str, Any]:

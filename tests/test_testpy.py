@@ -157,7 +157,8 @@ def test_weights_file_with_arch_gives_the_same(trained: dict, tmp_path: Path, mo
     assert inside["train_run"] == trained["run_dir"] and inside["test_acc"] == trained["test_acc"]
 
 
-def test_unfinished_run_is_evaluated_from_its_checkpoint(trained: dict, tmp_path: Path) -> None:
+def test_unfinished_run_is_evaluated_from_its_checkpoint(trained: dict, tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture) -> None:
     run = tmp_path / "eval-copy"
     shutil.copytree(trained["run_dir"], run)
     state = torch.load(run / "weights.pt", weights_only=True)
@@ -167,6 +168,9 @@ def test_unfinished_run_is_evaluated_from_its_checkpoint(trained: dict, tmp_path
     result = evaluate(str(run), "-o", str(tmp_path / "c.json"))
     assert result["weights"] == str(run / "checkpoint.pt") and result["test_acc"] == trained["test_acc"]
     assert result["trained_test_acc"] is None
+    epochs = json.loads((run / "args.json").read_text())["args"]["epochs"]
+    assert (f"{run} has no weights.pt yet (training not finished): evaluating its checkpoint.pt (after 4 of "
+            f"{epochs} epochs)") in capsys.readouterr().out  # how far it got: not the run's test accuracy
 
 
 def test_a_damaged_result_json_is_refused_before_the_evaluation(trained: dict, tmp_path: Path,
