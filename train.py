@@ -727,6 +727,8 @@ def _run(args: argparse.Namespace, run_dir: Path, resumed: Path | None, checkpoi
         logger.info("resuming %s from the start (no checkpoint.pt yet)", run_dir)
     else:
         logger.info("resuming %s %s", run_dir, resume_point(checkpoint["epoch"]))
+    if args.model_path and checkpoint is None:  # build_training loaded them: said once, not left to the args line
+        logger.info("started from the weights %s (--model_path), not from a random initialisation", args.model_path)
     model_size = count_parameters_in_MB(model)
     logger.info("genotype = %s", genotype)
     logger.info("device %s, %s: %d train / %d valid / %d test images, %d classes, param size = %.6fM parameters",

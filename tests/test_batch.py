@@ -1145,6 +1145,9 @@ def test_a_batch_started_with_a_relative_model_path_resumes_from_elsewhere(tmp_p
     assert done["trained"] == 2 and done["failed"] == 0, [e.get("error") for e in done["entries"]]
     (second,) = batch_dir.glob("eval-DARTS_V2-s1-*")
     assert json.loads((second / "args.json").read_text())["args"]["model_path"] == str(start / "w.pt")
+    # its log says so in a line of its own (only the args line did)
+    assert f"started from the weights {start / 'w.pt'} (--model_path), not from a random initialisation" \
+        in (second / "log.txt").read_text()
 
 
 def test_the_next_line_names_the_sweep_of_a_sweep_dir_name_entry(tmp_path: Path) -> None:
