@@ -5,7 +5,8 @@ then the weight step with the L2 penalty, gradient clipping and SGD: train_searc
 by ``train_search.build_search`` from its parser's defaults, with or without --fused), the two variants
 interleaved repeat by repeat so that a machine shared with other jobs slows both alike. Reports wall-clock
 medians (min/max) and process CPU time (less sensitive to other jobs at one thread), prints a
-table and writes JSON.
+table and writes JSON, with the operators one forward+backward of the paper's supernet (16 channels,
+8 cells) dispatches to kernels in each variant (``paper_supernet_ops``: the README's kernel counts).
 
     python bench/cpu_fused.py                       # both configurations, 1 thread and the default
     python bench/cpu_fused.py --quick -o /tmp/cpu_fused.json     # one small configuration, 1 thread
@@ -28,6 +29,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils._python_dispatch import TorchDispatchMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -96,6 +98,40 @@ class Runner:
             self.setup.stepper.eager(*self.batches)
 
 
+class _OpCounter(TorchDispatchMode):
+    """Counts the operators dispatched to kernels (below autograd, so the backward's too); views, which launch no
+    kernel of their own, apart."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ops = 0
+        self.views = 0
+
+    def __torch_dispatch__(self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
+        self.ops += 1
+        self.views += bool(getattr(func, "is_view", False))
+        return func(*args, **(kwargs or {}))
+
+
+def paper_supernet_ops() -> dict[str, dict[str, int]]:
+    """Operators of one forward+backward of the paper's supernet (train_search.py's defaults: 16 channels, 8 cells;
+    batch 2 at 32x32, as the count does not depend on the batch), faithful ("ref") and fused, after a warm-up pass."""
+    counts = {}
+    for variant, fused in (("ref", False), ("fused", True)):
+        torch.manual_seed(0)
+        args = train_search.build_parser().parse_args(["--batch_size", "2", "-l2", "1e-3",
+                                                       "--fused" if fused else "--no-fused"])
+        net = train_search.build_search(args, 10, torch.device("cpu")).model
+        x, y = torch.randn(2, 3, 32, 32), torch.randint(0, 10, (2,))
+        F.cross_entropy(net(x), y).backward()
+        net.zero_grad(set_to_none=True)
+        counter = _OpCounter()
+        with counter:
+            F.cross_entropy(net(x), y).backward()
+        counts[variant] = {"ops": counter.ops, "non_view_ops": counter.ops - counter.views}
+    return counts
+
+
 def time_interleaved(fns: dict[str, Callable[[], None]], repeats: int) -> dict[str, dict[str, Any]]:
     """Run each variant once to warm up, then ``repeats`` rounds, rotating the order every round."""
     names = list(fns)
@@ -152,6 +188,10 @@ def main(args: argparse.Namespace) -> dict:
         "cpu_count": os.cpu_count(), "default_threads": default_threads, "repeats": repeats,
         "loadavg_start": os.getloadavg(), "results": [],
     }
+    ops = result["paper_supernet_ops"] = paper_supernet_ops()
+    print("paper's supernet, one forward+backward: " + ", ".join(
+        f"{v} {c['non_view_ops']:,} operators ({c['ops']:,} with views)" for v, c in ops.items())
+        + f": fused/ref {ops['fused']['non_view_ops'] / ops['ref']['non_view_ops']:.2f}", flush=True)
     rows = []
     for name, (C, layers, batch, size) in configs.items():
         torch.manual_seed(0)

@@ -279,6 +279,8 @@ def test_cpu_fused_times_a_measure_named_twice_once_and_checks_its_output_first(
 
     monkeypatch.setattr(cpu_fused, "time_interleaved", fake_timing)
     monkeypatch.setattr(cpu_fused, "Runner", FakeRunner)
+    counts = {"ref": {"ops": 10, "non_view_ops": 8}, "fused": {"ops": 5, "non_view_ops": 2}}
+    monkeypatch.setattr(cpu_fused, "paper_supernet_ops", lambda: counts)
     (tmp_path / "file").write_text("")
     parse = cpu_fused.build_parser().parse_args
     assert run_main(cpu_fused.main, parse(["--quick", "-o", str(tmp_path / "file" / "x.json")])) == 2
@@ -288,6 +290,22 @@ def test_cpu_fused_times_a_measure_named_twice_once_and_checks_its_output_first(
                                                 "-o", str(out)])) == 0
     assert timed == ["fwd_bwd"]
     assert [e["measure"] for e in json.loads(out.read_text())["results"]] == ["fwd_bwd"]
+    assert json.loads(out.read_text())["paper_supernet_ops"] == counts
+    assert "paper's supernet, one forward+backward: ref 8 operators (10 with views), fused 2 operators (5 with " \
+           "views): fused/ref 0.25" in capsys.readouterr().out
+
+
+def test_the_op_counter_counts_forward_and_backward_kernels_and_views_apart() -> None:
+    """The README's kernel counts (bench/cpu_fused.py's paper_supernet_ops) are this counter's."""
+    from bench import cpu_fused
+
+    x = torch.ones(3, requires_grad=True)
+    counter = cpu_fused._OpCounter()
+    with counter:
+        (x.view(1, 3) * 2).sum().backward()
+    # forward: view, mul, sum; backward: at least the gradient of sum (an expand) and of mul, all below autograd
+    assert counter.views >= 1 and counter.ops - counter.views >= 3 and counter.ops >= 5
+    assert torch.equal(x.grad, torch.full((3,), 2.0))
 
 
 def test_quick_run_writes_complete_json(tmp_path: Path) -> None:
