@@ -344,16 +344,16 @@ class Sweep:
     # ---------------------------------------------------------------- one search
     def run_one(self, weight: tuple[float, float], record: dict[str, Any] | None = None) -> dict[str, Any]:
         """Run the search for ``weight``; with ``record`` (an interrupted one), continue it in its folder."""
-        nu = weight[0]
         if record is None:
             record = self.new_record(weight)
         index, run_dir = record["index"], Path(record["run_dir"])
         record.update(status="running", started=time.time(), finished=None, host=socket.gethostname(),
                       device=str(get_device(self.args.device, self.args.gpu)))
         self.save()
-        self.logger.info("search %d%s: nu = %.6g, cw = %.6g -> %s", index, self.of_cap(index), nu, weight[1], run_dir)
+        args = search_args(self.args, weight, run_dir)
+        self.log_start(record, args)
         try:
-            result = train_search.main(search_args(self.args, weight, run_dir))
+            result = train_search.main(args)
         except Exception as err:  # noqa: BLE001 - a failed search is recorded and the sweep goes on (README)
             if executors.refused(err):
                 raise self.stopped_by(record, executors.search_error(err)) from None
@@ -556,13 +556,20 @@ class Sweep:
         """Hand one search to the executor and mark it running (sweep.json is saved by the caller)."""
         weight = (record["weight"][0], record["weight"][1])
         run_dir = Path(record["run_dir"])
-        where = executor.submit(record["index"], search_args(self.args, weight, run_dir))
+        args = search_args(self.args, weight, run_dir)
+        where = executor.submit(record["index"], args)
         record.pop("error", None)
         record.update(status="running", started=time.time(), finished=None, host=where["host"],
                       device=where["device"])
-        self.logger.info("search %d%s: nu = %.6g, cw = %.6g -> %s%s", record["index"], self.of_cap(record["index"]),
-                         weight[0], weight[1], run_dir,
-                         f" on {where['device']}" if where["device"] else "")
+        self.log_start(record, args, where["device"])
+
+    def log_start(self, record: dict[str, Any], args: argparse.Namespace, device: str | None = None) -> None:
+        """The sweep's line for a search it starts; one a --resume continues in its folder (from its checkpoint.pt,
+        if it has one) says so, as the search's own "resuming" line reaches only its log.txt in a worker."""
+        index, (nu, cw) = record["index"], record["weight"]
+        self.logger.info("search %d%s: nu = %.6g, cw = %.6g -> %s%s%s", index, self.of_cap(index), nu, cw,
+                         record["run_dir"], " (resumed there)" if args.resume else "",
+                         f" on {device}" if device else "")
 
     def finish(self) -> dict[str, Any]:
         genotypes = {p["name"]: p["genotype"] for p in self.pareto}

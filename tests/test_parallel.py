@@ -449,6 +449,8 @@ def test_ctrl_c_leaves_searches_running_and_resume_continues_them(tmp_path: Path
         epochs = [line.split(",")[0] for line in (Path(s["run_dir"]) / "metrics.csv").read_text().splitlines()[1:]]
         assert epochs == ["0", "1", "2"]
         assert "resuming" in (Path(s["run_dir"]) / "log.txt").read_text()
+        # and the sweep's own log says which searches went on in their folders
+        assert f"-> {s['run_dir']} (resumed there)" in (run_dir / "log.txt").read_text()
 
 
 def test_a_worker_stops_on_its_first_sigterm_and_ignores_the_next() -> None:

@@ -137,6 +137,9 @@ def test_sweep_resumes_after_sigkill(sweep: dict, tmp_path: Path, run_script) ->
         for key in ("reg_loss", "criterion_loss", "train_acc", "valid_acc"):
             assert a[key] == pytest.approx(b[key], rel=1e-4, abs=1e-4), key
     assert [p["name"] for p in resumed["pareto"]] == [p["name"] for p in unbroken["pareto"]]
+    # the sweep's log names the search that went on in its folder, and only that one
+    log = (run_dir / "log.txt").read_text()
+    assert log.count(" (resumed there)") == 1 and f"-> {resumed['searches'][2]['run_dir']} (resumed there)" in log
 
 
 def test_a_sweep_killed_while_it_draws_a_front_draws_it_on_resume(tmp_path: Path,
