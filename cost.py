@@ -443,7 +443,7 @@ class CostModel:
 TABLE_TIMING = {"min_run_time": 0.2, "rounds": 3}  # tools/latency_table.py's defaults of how long it times
 
 
-def _setting(table: dict[str, Any], key: str, kind: type) -> Any:
+def _setting(table: dict[str, Any], key: str, kind: type | tuple[type, ...]) -> Any:
     """``table[key]`` when it is a positive ``kind`` (a bool is no int), else None."""
     value = table.get(key)
     return value if isinstance(value, kind) and not isinstance(value, bool) and value > 0 else None
@@ -464,7 +464,7 @@ def table_command(spec: EvalSpec, table: dict[str, Any] | None = None) -> str:
     if kind == "cpu" and (threads := _setting(table, "threads", int)) is not None:
         flags += ["--threads", str(threads)]
     for key, default in TABLE_TIMING.items():
-        if (value := _setting(table, key, type(default))) not in (None, default):
+        if (value := _setting(table, key, (int, float) if isinstance(default, float) else int)) not in (None, default):
             flags += [f"--{key}", f"{value:g}"]
     flags += ["--eval_channels", str(spec.init_channels), "--eval_layers", str(spec.layers)]
     if spec.num_classes and spec.num_classes != (1000 if spec.imagenet else 10):
