@@ -125,9 +125,9 @@ class SweepParser(cli.ArgumentParser):
     def parse_known_args(self, args: Sequence[str] | None = None,  # type: ignore[override]
                          namespace: argparse.Namespace | None = None) -> tuple[argparse.Namespace, list[str]]:
         argv = sys.argv[1:] if args is None else list(args)
+        taken = self.subcommand_flags | set(self._option_string_actions)
         for token in argv:  # argparse called them unrecognized, as if the sweep had no use for a weight
             flag = token.split("=", 1)[0]
-            taken = self.subcommand_flags | set(self._option_string_actions)
             full = self._flag_named(flag, self.per_search_flags, taken)
             if full is not None:
                 named = flag if full == flag else f"{flag} ({full})"
