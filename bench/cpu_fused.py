@@ -36,11 +36,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import cli  # noqa: E402
 import train_search  # noqa: E402
 from utils import (  # noqa: E402
+    available_cores,
     check_writable,
     configure_torch,
     cpu_name,
     run_main,
-    threads_error,
     write_json_atomic,
 )
 
@@ -64,6 +64,25 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-o", "--output", default=None,
                         help="JSON file, never overwritten (default logs/bench/cpu_fused-<time>.json)")
     return parser
+
+
+def parse_threads(text: str, default_threads: int) -> list[int]:
+    """--threads' comma list as thread counts, each once. Its own messages: utils.threads_error offers 0 for torch's
+    default, which this list spells 'default', and int()'s own error named no flag."""
+    threads = []
+    for t in (t.strip() for t in text.split(",")):
+        if t == "default":
+            threads.append(default_threads)
+            continue
+        if not t.isdigit() or int(t) < 1:
+            raise ValueError(f"--threads: {t!r} is not a thread count (a comma list of counts >= 1 and 'default', "
+                             "torch's own)")
+        if int(t) > (cores := available_cores()):
+            raise ValueError(f"--threads {t} is more than the {cores} CPU{'s' if cores != 1 else ''} this process may "
+                             f"run on (more threads only contend for them): give 1 to {cores}, or 'default' for "
+                             "torch's")
+        threads.append(int(t))
+    return list(dict.fromkeys(threads))
 
 
 def search_args(C: int, layers: int, batch: int, fused: bool) -> argparse.Namespace:
@@ -166,15 +185,7 @@ def main(args: argparse.Namespace) -> dict:
     check_writable(out, "-o")  # a folder that cannot be made there lost the minutes of timing at the end
     configure_torch(torch.device("cpu"))  # train_search.py's settings (denormals flushed); threads set below
     default_threads = torch.get_num_threads()
-    threads = []
-    for t in (args.threads or ("1" if args.quick else "1,default")).split(","):
-        t = t.strip()
-        threads.append(default_threads if t == "default" else int(t))
-        if threads[-1] < 1:
-            raise ValueError(f"--threads: thread counts must be >= 1, got {t}")
-        if problem := threads_error(threads[-1]):
-            raise ValueError(problem)
-    threads = list(dict.fromkeys(threads))
+    threads = parse_threads(args.threads or ("1" if args.quick else "1,default"), default_threads)
     measures = list(dict.fromkeys(m.strip() for m in args.measures.split(",")))  # one named twice is timed once
     unknown = set(measures) - {"fwd_bwd", "search_step"}
     if unknown:

@@ -497,3 +497,20 @@ def test_device_check_runs_a_part_named_twice_once(tmp_path: Path, monkeypatch: 
     assert device_check.main() == 0
     assert calls == ["train"]
     assert json.loads((tmp_path / "out" / "device_check.json").read_text())["parts"] == {"train": {"n": 1}}
+
+
+def test_cpu_fused_threads_messages_name_the_flag_and_its_own_spelling_of_the_default(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """--threads abc said only int()'s "invalid literal for int() with base 10", and a count above the cores was
+    told to give "0 for torch's default", which this list refuses (it spells it 'default')."""
+    from bench import cpu_fused
+
+    monkeypatch.setattr(cpu_fused, "available_cores", lambda: 2)
+    assert cpu_fused.parse_threads("1, default,2,1", 2) == [1, 2]
+    with pytest.raises(ValueError, match=r"^--threads: 'abc' is not a thread count"):
+        cpu_fused.parse_threads("1,abc", 2)
+    with pytest.raises(ValueError, match=r"^--threads: '0' is not a thread count"):
+        cpu_fused.parse_threads("0", 2)
+    with pytest.raises(ValueError, match=r"give 1 to 2, or 'default' for torch's$") as e:
+        cpu_fused.parse_threads("3", 2)
+    assert "0 for" not in str(e.value)
