@@ -45,7 +45,7 @@ if str(ROOT) not in sys.path:
 
 import cli  # noqa: E402
 from bench import parallel  # noqa: E402
-from utils import get_device, json_or_none, write_json_atomic  # noqa: E402
+from utils import device_available, get_device, json_or_none, write_json_atomic  # noqa: E402
 
 PARTS = ("speed", "search", "train", "sweep")
 
@@ -200,7 +200,11 @@ def main() -> int:
     try:  # without the device every part would only record its failure, and OUT would then refuse the rerun
         get_device(device)
     except ValueError as e:
-        p.error(f"{e}; --quick runs the same plumbing on the CPU")
+        if not args.quick and device.startswith("cuda") and not device_available("cuda"):
+            # get_device's "(try --device auto or cpu)" would run the paper's sizes on a CPU, for hours
+            p.error(f"the full check runs on --device {device}, and CUDA is not available here: --quick runs the "
+                    "same plumbing on the CPU at tiny sizes")
+        p.error(str(e))
     out.mkdir(parents=True, exist_ok=True)
     summary: dict[str, Any] = {"mode": mode, "device": device, "env": environment(), "argv": sys.argv,
                                "parts": dict(earlier.get("parts") or {}), "complete": False}

@@ -34,7 +34,7 @@ if str(ROOT) not in sys.path:
 
 import cli  # noqa: E402
 from pareto import non_dominated  # noqa: E402
-from utils import get_device, write_json_atomic  # noqa: E402
+from utils import device_available, get_device, write_json_atomic  # noqa: E402
 
 NUMBERS = ("reg_loss", "criterion_loss", "train_acc", "valid_acc", "model_size")
 
@@ -246,6 +246,11 @@ def main() -> int:
     try:  # without the device every variant would fail in turn, minutes each, and the summary record only that
         get_device(args.device or preset["device"])
     except ValueError as e:
+        device = args.device or preset["device"]
+        if args.preset == "gpu" and device.startswith("cuda") and not device_available("cuda"):
+            # get_device's "(try --device auto or cpu)" would run the paper's supernet on a CPU, for hours
+            p.error(f"--preset gpu runs on --device {device}, and CUDA is not available here: --preset cpu or quick "
+                    "runs on the CPU")
         p.error(str(e))
     out = Path(args.output)
     if out.exists():

@@ -430,7 +430,8 @@ def test_parallel_bench_runs_a_sweep_and_never_overwrites(tmp_path: Path, monkey
 def test_device_check_and_parallel_without_cuda_refuse_in_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                                    capsys: pytest.CaptureFixture) -> None:
     """The GPU commands on a machine without CUDA: one line and exit 2 before any part runs, and nothing written
-    (a summary of failed parts would make OUT refuse the rerun on the GPU as 'already holds the results')."""
+    (a summary of failed parts would make OUT refuse the rerun on the GPU as 'already holds the results'). The
+    line points at the CPU's own sizes: get_device's "try --device auto or cpu" would run the paper's on a CPU."""
     from bench import device_check, parallel
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
@@ -438,14 +439,16 @@ def test_device_check_and_parallel_without_cuda_refuse_in_one_line(tmp_path: Pat
     monkeypatch.setattr(device_check, "script_part", lambda kind, *a: ran.append(kind) or {})
     monkeypatch.setattr(parallel, "run_variant", lambda name, *a: ran.append(name) or {"rc": 1})
     out = tmp_path / "out"
-    for module, argv in ((device_check, ["device_check.py", "-o", str(out), "--parts", "train"]),
-                         (parallel, ["parallel.py", "--preset", "gpu", "-o", str(out / "p.json")])):
+    for module, argv, hint in (
+            (device_check, ["device_check.py", "-o", str(out), "--parts", "train"], "--quick runs the same plumbing"),
+            (parallel, ["parallel.py", "--preset", "gpu", "-o", str(out / "p.json")], "--preset cpu or quick")):
         monkeypatch.setattr(sys, "argv", argv)
         capsys.readouterr()
         with pytest.raises(SystemExit) as stop:
             module.main()
         err = capsys.readouterr().err.strip().splitlines()
-        assert stop.value.code == 2 and "CUDA is not available" in err[-1]
+        assert stop.value.code == 2 and "CUDA is not available" in err[-1] and hint in err[-1]
+        assert "--device auto or cpu" not in err[-1]
     assert ran == [] and not out.exists()
 
 
