@@ -570,6 +570,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if "cuda_graphs" in levers and device.type != "cuda":
         levers.remove("cuda_graphs")
         notes["cuda_graphs"] = "needs a CUDA device"
+        if args.levers and not levers:  # asked for by name, and alone: the run would time the faithful path only
+            raise ValueError(f"--levers cuda_graphs needs a CUDA device, and this run is on {device.type}")
     benches = list(dict.fromkeys(args.benchmarks)) if args.benchmarks else [*BENCHES, "data_path"]
     name = device_name(device)
     out_path = Path(args.output) if args.output else None
@@ -592,6 +594,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     s = Session(cfg, device, budget, benches, [lv for lv in levers if lv != "compile"], results, out_path,
                 args.compile_cap)
     log(budget, f"{name}, torch {torch.__version__}, levers {levers}, config {asdict(cfg)}")
+    for lever, why in notes.items():
+        log(budget, f"{lever} left out: {why}")
     s.save()
     time_variant(s, "faithful", [])
     if len(s.fast) > 1:

@@ -323,6 +323,7 @@ def test_quick_run_writes_complete_json(tmp_path: Path) -> None:
         assert key in res
     assert res["complete"] is True and res["device_type"] == "cpu" and res["torch"] == torch.__version__
     assert res["lever_notes"]["cuda_graphs"] == "needs a CUDA device"
+    assert "cuda_graphs left out: needs a CUDA device" in proc.stdout
     for bench in ("weight_step", "search_step", "eval_step"):
         variants = res["benchmarks"][bench]
         assert set(variants) >= {"faithful", "all", "channels_last"}
@@ -517,3 +518,11 @@ def test_cpu_fused_threads_messages_name_the_flag_and_its_own_spelling_of_the_de
     with pytest.raises(ValueError, match=r"give 1 to 2, or 'default' for torch's$") as e:
         cpu_fused.parse_threads("3", 2)
     assert "0 for" not in str(e.value)
+
+
+def test_speed_refuses_cuda_graphs_alone_without_cuda(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """--levers cuda_graphs on a CPU timed the faithful path alone and said why only inside the JSON (lever_notes)."""
+    out = tmp_path / "speed.json"
+    assert speed.main(["--device", "cpu", "--quick", "--threads", "1", "--levers", "cuda_graphs", "-o", str(out)]) == 2
+    assert capsys.readouterr().err == "error: --levers cuda_graphs needs a CUDA device, and this run is on cpu\n"
+    assert not out.exists()
