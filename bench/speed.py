@@ -558,6 +558,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     """The whole run, most telling results first, so that a run cut short still answers the main question."""
     cfg = make_config(args)
     device = get_device(args.device)
+    if device.type == "cpu" and args.device == "auto" and not args.quick:
+        # it ran the paper's sizes on the CPU, with no time budget, into a bench/results/ file named like a GPU run's
+        raise ValueError("no GPU here: without --quick this is the GPU run at the paper's sizes; --quick times tiny "
+                         "sizes on the CPU (--device cpu runs the paper's sizes on it anyway)")
     configure_torch(device, args.threads)  # the scripts' settings: denormals flushed, cuDNN's search on
     if args.no_cudnn_benchmark:
         torch.backends.cudnn.benchmark = False

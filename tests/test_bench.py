@@ -526,3 +526,16 @@ def test_speed_refuses_cuda_graphs_alone_without_cuda(tmp_path: Path, capsys: py
     assert speed.main(["--device", "cpu", "--quick", "--threads", "1", "--levers", "cuda_graphs", "-o", str(out)]) == 2
     assert capsys.readouterr().err == "error: --levers cuda_graphs needs a CUDA device, and this run is on cpu\n"
     assert not out.exists()
+
+
+def test_speed_without_quick_on_a_machine_without_gpu_refuses(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                               capsys: pytest.CaptureFixture) -> None:
+    """`python bench/speed.py --parity` (the documented GPU run) on a CPU-only machine ran the paper's sizes on the
+    CPU with no budget and left an incomplete bench/results/cpu-...json in the repository."""
+    monkeypatch.setattr(speed, "get_device", lambda name: CPU)
+    monkeypatch.setattr(speed, "configure_torch", lambda *a: pytest.fail("the paper's sizes started on the CPU"))
+    out = tmp_path / "speed.json"
+    assert speed.main(["--parity", "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: no GPU here: without --quick") and "--quick times tiny sizes" in err
+    assert not out.exists()
