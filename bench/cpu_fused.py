@@ -54,7 +54,7 @@ QUICK_CONFIGS = {"c4-l3-b32-16px": (4, 3, 32, 16)}
 
 def build_parser() -> argparse.ArgumentParser:
     parser = cli.ArgumentParser(description=__doc__.split("\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                     formatter_class=cli.HelpFormatter)
     parser.add_argument("--quick", action="store_true", help="one small configuration, 3 repeats (about a minute)")
     parser.add_argument("--repeats", type=int, default=None, help="timed repeats per variant (default 7, quick 3)")
     parser.add_argument("--threads", default=None,

@@ -432,7 +432,7 @@ def table(results: dict[str, Any]) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     p = cli.ArgumentParser(description="Time the scripts' faithful steps against each speed lever.",
-                           formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                           formatter_class=cli.HelpFormatter)
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     p.add_argument("--quick", action="store_true", help="tiny sizes and few steps (about a minute on a CPU)")
     p.add_argument("-o", "--output", default=None,

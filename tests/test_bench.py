@@ -539,3 +539,13 @@ def test_speed_without_quick_on_a_machine_without_gpu_refuses(tmp_path: Path, mo
     err = capsys.readouterr().err
     assert err.startswith("error: no GPU here: without --quick") and "--quick times tiny sizes" in err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("module", ["speed", "cpu_fused", "device_check", "parallel"])
+def test_bench_help_names_no_default_of_none(module: str) -> None:
+    """argparse's own formatter printed '(default: None)' after help that already said what an unset flag does
+    ('(default: all) (default: None)'); the bench scripts take the scripts' formatter, which leaves None out."""
+    import importlib
+
+    text = importlib.import_module(f"bench.{module}").build_parser().format_help()
+    assert "(default: None)" not in text and "(default: " in text
