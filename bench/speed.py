@@ -568,6 +568,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     # one named twice is timed once (it was timed twice, the second record replacing the first)
     levers = list(dict.fromkeys(args.levers)) if args.levers else [lv for lv in LEVERS
                                                                    if not (args.quick and lv == "compile")]
+    if args.no_compile and "compile" in (args.levers or ()):  # it timed the other levers, or none, without a word
+        raise ValueError("--levers compile and --no_compile contradict each other: give one of them")
     if args.no_compile and "compile" in levers:
         levers.remove("compile")
     notes: dict[str, str] = {}

@@ -255,6 +255,10 @@ def test_speed_times_a_lever_or_benchmark_named_twice_once(tmp_path: Path, monke
     assert timed == [("faithful", []), ("fused", ["fused"])]
     record = json.loads(out.read_text())
     assert record["levers"] == ["fused"] and list(record["benchmarks"]) == ["weight_step"]
+    # compile asked for and refused in one breath: the faithful path alone was timed, without a word
+    assert speed.main(["--device", "cpu", "--quick", "--levers", "compile", "--no_compile",
+                       "-o", str(tmp_path / "none.json")]) == 2
+    assert not (tmp_path / "none.json").exists()
 
 
 def test_cpu_fused_times_a_measure_named_twice_once_and_checks_its_output_first(
