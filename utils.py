@@ -1042,10 +1042,8 @@ def run_folder_kind(folder: str | Path) -> str | None:
     if (folder / "batch.json").is_file():
         return "batch"
     try:
-        record = json.loads((folder / "args.json").read_text())
-    except (OSError, ValueError):
-        return None
-    if not isinstance(record, dict) or not isinstance(record.get("args"), dict):
+        record = read_run_record(folder / "args.json")
+    except (OSError, UserError):
         return None
     return run_kind(folder, record)
 
